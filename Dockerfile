@@ -1,0 +1,46 @@
+# One image for both dfs roles. The command picks the role:
+#   docker run IMAGE                 -> namenode (twistd -n dfs-namenode)
+#   docker run IMAGE dfs-datanode    -> datanode
+# Both are configured by DFS_* environment variables; state lives under the /data volume.
+ARG BASE=python:3.11-slim
+
+FROM ${BASE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/dfs
+WORKDIR /src
+# Dependencies first, read from pyproject.toml, so code changes do not reinstall them.
+COPY pyproject.toml ./
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+ && /opt/dfs/bin/pip install -r /tmp/requirements.txt
+COPY . ./
+# The plugin file is not part of the package: put it where twistd looks for plugins.
+RUN /opt/dfs/bin/pip install --no-deps . \
+ && cp twisted/plugins/dfs_plugins.py \
+       "$(/opt/dfs/bin/python -c 'import os, twisted.plugins as p; print(os.path.dirname(p.__file__))')/"
+
+FROM ${BASE}
+RUN groupadd --gid 10001 dfs \
+ && useradd --uid 10001 --gid dfs --home-dir /data --no-create-home --shell /usr/sbin/nologin dfs \
+ && mkdir -p /data \
+ && chown dfs:dfs /data
+COPY --from=build /opt/dfs /opt/dfs
+# Write Twisted's plugin cache now (at run time the non-root user could not), and check both roles are found.
+RUN /opt/dfs/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
+ && /opt/dfs/bin/twistd --help | grep -q dfs-namenode \
+ && /opt/dfs/bin/twistd --help | grep -q dfs-datanode
+ENV PATH=/opt/dfs/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DFS_HOST=0.0.0.0 \
+    DFS_DB_PATH=/data/namenode.sqlite3 \
+    DFS_FS_ROOT=/data/datanode
+USER dfs
+WORKDIR /data
+VOLUME /data
+EXPOSE 8180 8181
+# The role's port is DFS_PORT when set, else 8180 (namenode) or 8181 (datanode): try what applies.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python3", "-c", "import os, sys, urllib.request as u\nports = [os.environ['DFS_PORT']] if os.environ.get('DFS_PORT') else ['8180', '8181']\nfor port in ports:\n    try:\n        u.urlopen(f'http://127.0.0.1:{port}/health', timeout=4).read()\n        sys.exit(0)\n    except OSError:\n        pass\nsys.exit(1)"]
+# --pidfile= : a pid file left in a volume by a killed container would stop the next start.
+ENTRYPOINT ["twistd", "--nodaemon", "--pidfile="]
+CMD ["dfs-namenode"]

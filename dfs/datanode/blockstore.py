@@ -1,0 +1,242 @@
+"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable."""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+
+from twisted.logger import Logger
+
+from dfs.errors import BadRequest, Corrupt, FileNotFound, NoSpace
+
+log = Logger()
+
+BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def check_block_id(block_id):
+    if not isinstance(block_id, str) or not BLOCK_ID.match(block_id):
+        raise BadRequest("a block id is exactly 64 lowercase hex characters")
+    return block_id
+
+
+def write_json_atomically(path, obj):
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlockSink:
+    """A block arriving in a request body: written to ``incoming/`` and hashed as the bytes come in.
+
+    twisted.web hands request bodies to this object (``Site.getContentFile``) instead of a temporary file,
+    so an upload touches the disk once. Closing it without ``commit`` removes the partial file.
+    """
+
+    def __init__(self, store):
+        self.store = store
+        self.path = os.path.join(store.incoming, uuid.uuid4().hex)
+        self._file = open(self.path, "wb", buffering=1024 * 1024)
+        self._hash = hashlib.sha256()
+        self.length = 0
+        self.error = None
+        self.committed = False
+
+    def write(self, data):
+        if self.error is not None:
+            return
+        try:
+            self._file.write(data)
+        except OSError as e:
+            self.error = e
+            return
+        self._hash.update(data)
+        self.length += len(data)
+
+    # twisted.web rewinds and may read the body of form posts; block bodies are never forms.
+    def seek(self, offset, whence=0):
+        return 0
+
+    def tell(self):
+        return self.length
+
+    def read(self, size=-1):
+        return b""
+
+    def fileno(self):
+        return self._file.fileno()
+
+    def block_id(self):
+        return self._hash.hexdigest()
+
+    def finish_sync(self):
+        """Flush and fsync the data (call in a thread)."""
+        if self.error is None:
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as e:
+                self.error = e
+        self._file.close()
+        if self.error is not None:
+            raise NoSpace(f"datanode could not store the block: {self.error}") from None
+
+    def close(self):
+        if not self._file.closed:
+            self._file.close()
+        if not self.committed:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+
+class BlockStore:
+    """The blocks of one datanode. Methods ending in ``_sync`` touch the disk and belong in a thread."""
+
+    def __init__(self, root, capacity=None, reserve=0):
+        self.root = os.path.abspath(root)
+        self.blocks_dir = os.path.join(self.root, "blocks")
+        self.incoming = os.path.join(self.root, "incoming")
+        self.capacity_limit = capacity
+        self.reserve = reserve
+        os.makedirs(self.blocks_dir, exist_ok=True)
+        os.makedirs(self.incoming, exist_ok=True)
+        self.used = 0
+        self.block_ids = set()
+
+    def identity(self):
+        """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
+        path = os.path.join(self.root, "node.json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            ident = {"id": uuid.uuid4().hex[:12], "cluster_id": None}
+            write_json_atomically(path, ident)
+            return ident
+
+    def remember_cluster(self, ident, cluster_id):
+        ident["cluster_id"] = cluster_id
+        write_json_atomically(os.path.join(self.root, "node.json"), ident)
+
+    def path(self, block_id):
+        check_block_id(block_id)
+        return os.path.join(self.blocks_dir, block_id[:2], block_id)
+
+    def has(self, block_id):
+        return block_id in self.block_ids
+
+    def scan_sync(self):
+        """Learn what is on disk (at start): the block set and the bytes used; clear stale incoming files."""
+        ids, used = set(), 0
+        for prefix in os.listdir(self.blocks_dir):
+            folder = os.path.join(self.blocks_dir, prefix)
+            for name in os.listdir(folder):
+                if BLOCK_ID.match(name):
+                    ids.add(name)
+                    used += os.path.getsize(os.path.join(folder, name))
+        self.block_ids, self.used = ids, used
+        return ids
+
+    def clean_incoming_sync(self, older_than, now):
+        removed = 0
+        for name in os.listdir(self.incoming):
+            path = os.path.join(self.incoming, name)
+            try:
+                if now - os.path.getmtime(path) >= older_than:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+    def usage(self):
+        st = os.statvfs(self.root)
+        capacity = st.f_blocks * st.f_frsize
+        free = st.f_bavail * st.f_frsize
+        if self.capacity_limit is not None:
+            capacity = min(capacity, self.capacity_limit)
+            free = min(free, max(0, capacity - self.used))
+        return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve)}
+
+    def new_sink(self):
+        return BlockSink(self)
+
+    def commit_sync(self, sink):
+        """Make a received block durable under its content id; returns (id, length)."""
+        sink.finish_sync()
+        block_id = sink.block_id()
+        final = self.path(block_id)
+        if block_id in self.block_ids and os.path.exists(final):
+            sink.close()
+            return block_id, sink.length
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(sink.path, final)
+        sink.committed = True
+        fsync_dir(os.path.dirname(final))
+        self._added(block_id, sink.length)
+        return block_id, sink.length
+
+    def _added(self, block_id, length):
+        if block_id not in self.block_ids:
+            self.block_ids.add(block_id)
+            self.used += length
+
+    def store_verified_sync(self, block_id, tmp_path):
+        """Install a block copied from a peer after checking that its bytes hash to its id."""
+        hasher, length = hashlib.sha256(), 0
+        with open(tmp_path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                hasher.update(chunk)
+                length += len(chunk)
+            os.fsync(f.fileno())
+        if hasher.hexdigest() != block_id:
+            os.unlink(tmp_path)
+            raise Corrupt(f"copy of block {block_id} from the peer does not match its id")
+        final = self.path(block_id)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(tmp_path, final)
+        fsync_dir(os.path.dirname(final))
+        self._added(block_id, length)
+        return length
+
+    def delete_sync(self, block_id):
+        path = self.path(block_id)
+        try:
+            length = os.path.getsize(path)
+            os.unlink(path)
+        except FileNotFoundError:
+            self.block_ids.discard(block_id)
+            raise FileNotFound(f"block {block_id} is not on this datanode") from None
+        if block_id in self.block_ids:
+            self.block_ids.discard(block_id)
+            self.used -= length
+        return length
+
+    def wipe_sync(self):
+        shutil.rmtree(self.blocks_dir, ignore_errors=True)
+        os.makedirs(self.blocks_dir, exist_ok=True)
+        self.block_ids, self.used = set(), 0
+
+    def verify_sync(self, block_id):
+        """True when the block's bytes still hash to its id (scrubbing, and reads that want certainty)."""
+        hasher = hashlib.sha256()
+        with open(self.path(block_id), "rb") as f:
+            while chunk := f.read(1 << 20):
+                hasher.update(chunk)
+        return hasher.hexdigest() == block_id

@@ -1,0 +1,90 @@
+"""The datanode's link to the namenode: register, heartbeat, and periodic full block reports."""
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+log = Logger()
+
+
+class NamenodeLink:
+    """Keeps this datanode known to the namenode; re-registers whenever the namenode forgets it (e.g. a restart)."""
+
+    def __init__(self, http, store, identity, namenode_url, clock, interval=3.0, report_every=20,
+                 headers=dict):
+        self.http = http
+        self.store = store
+        self.identity = identity
+        self.namenode_url = namenode_url.rstrip("/")
+        self.clock = clock
+        self.interval = interval
+        self.report_every = report_every
+        self.headers = headers
+        self.url = None
+        self.public_url = None
+        self.registered = False
+        self._beats = 0
+        self._loop = None
+
+    def start(self, url, public_url):
+        self.url, self.public_url = url, public_url
+        self._loop = LoopingCall(self.beat)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval, now=True)
+
+    def stop(self):
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+    def beat(self):
+        d = defer.Deferred.fromCoroutine(self._beat())
+        d.addErrback(self._unreachable)
+        return d
+
+    def _unreachable(self, failure):
+        if self.registered:
+            log.warn("namenode {url} unreachable: {why}", url=self.namenode_url, why=failure.getErrorMessage())
+        self.registered = False
+
+    async def _beat(self):
+        if not self.registered:
+            await self.register()
+            return
+        self._beats += 1
+        if self._beats % self.report_every == 0:
+            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/blocks",
+                             {"blocks": sorted(self.store.block_ids)})
+        else:
+            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat", self.store.usage())
+
+    async def register(self):
+        body = {
+            "id": self.identity["id"],
+            "cluster_id": self.identity.get("cluster_id"),
+            "url": self.url,
+            "public_url": self.public_url,
+            "blocks": sorted(self.store.block_ids),
+            **self.store.usage(),
+        }
+        answer = await self._call("POST", "/cluster/datanodes", body)
+        if answer is None:
+            return
+        if self.identity.get("cluster_id") != answer["cluster_id"]:
+            self.store.remember_cluster(self.identity, answer["cluster_id"])
+        self.registered = True
+        log.info("registered with namenode {url} as {node} ({blocks} blocks)", url=self.namenode_url,
+                 node=self.identity["id"], blocks=len(body["blocks"]))
+
+    async def _call(self, method, path, body):
+        response = await self.http.request(method, self.namenode_url + path, json=body, headers=self.headers())
+        answer = await response.json()
+        if response.code == 404 and path != "/cluster/datanodes":
+            log.info("namenode forgot this datanode; registering again")
+            self.registered = False
+            return None
+        if response.code >= 300:
+            message = answer.get("RemoteException", {}).get("message", answer)
+            log.error("namenode refused {path}: {code} {message}", path=path, code=response.code, message=message)
+            self.registered = False
+            return None
+        return answer

@@ -1,0 +1,139 @@
+"""Builds the datanode service tree: block store, HTTP server, and the link to the namenode."""
+
+import io
+import time
+
+from twisted.application import service
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from dfs.datanode.app import DatanodeApp
+from dfs.datanode.blockstore import BlockStore
+from dfs.datanode.heartbeat import NamenodeLink
+from dfs.http import make_http
+from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.web import QuietSite
+
+log = Logger()
+
+
+class DatanodeOptions(CommonOptions):
+    """Options of `twistd dfs-datanode`; each falls back to the DFS_* variable named in its help."""
+
+    default_port = 8181
+
+    def __init__(self):
+        super().__init__()
+        self["root"] = env("DFS_FS_ROOT", "dfs-data")
+        self["namenode"] = env("DFS_NAMENODE_URL", "http://127.0.0.1:8180")
+        self["advertise-host"] = env("DFS_ADVERTISE_HOST")
+        self["public-url"] = env("DFS_PUBLIC_URL")
+        capacity = env("DFS_CAPACITY")
+        self["capacity"] = size_value(capacity) if capacity else None
+        self["reserve"] = size_value(env("DFS_RESERVE", "64M"))
+        self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
+
+    def opt_root(self, value):
+        """Directory holding this node's blocks and identity (env DFS_FS_ROOT, default ./dfs-data)."""
+        self["root"] = value
+
+    def opt_namenode(self, value):
+        """The namenode's URL (env DFS_NAMENODE_URL, default http://127.0.0.1:8180)."""
+        self["namenode"] = value
+
+    def opt_advertise_host(self, value):
+        """Host name the namenode and peers use to reach this node (env DFS_ADVERTISE_HOST)."""
+        self["advertise-host"] = value
+
+    def opt_public_url(self, value):
+        """URL clients are redirected to for reads (env DFS_PUBLIC_URL; default: the advertised URL)."""
+        self["public-url"] = value
+
+    def opt_capacity(self, value):
+        """Most bytes this node offers, e.g. 10G (env DFS_CAPACITY; default: the disk)."""
+        self["capacity"] = size_value(value)
+
+    def opt_reserve(self, value):
+        """Free space kept back, never offered for blocks (env DFS_RESERVE, default 64M)."""
+        self["reserve"] = size_value(value)
+
+    def opt_gc_grace(self, value):
+        """Seconds before an abandoned partial upload is removed (env DFS_GC_GRACE, default 600)."""
+        self["gc-grace"] = float(value)
+
+
+class DatanodeSite(QuietSite):
+    """Request bodies go straight into a block file in ``incoming/`` (hashed on arrival), not a temp file."""
+
+    def __init__(self, resource, store, **kwargs):
+        super().__init__(resource, **kwargs)
+        self.store = store
+
+    def getContentFile(self, length):
+        if length == 0:
+            return io.BytesIO()
+        return self.store.new_sink()
+
+
+class DatanodeService(service.MultiService):
+    def __init__(self, store, link, pool, http_pool, grace, clock):
+        super().__init__()
+        self.store, self.link, self.pool, self.http_pool = store, link, pool, http_pool
+        self.grace = grace
+        self.cleaner = LoopingCall(self._clean_incoming)
+        self.cleaner.clock = clock
+
+    def startService(self):
+        self.pool.start()
+        super().startService()
+        self.cleaner.start(max(1.0, self.grace / 4), now=False)
+
+    def _clean_incoming(self):
+        removed = self.store.clean_incoming_sync(self.grace, time.time())
+        if removed:
+            log.info("removed {n} abandoned partial upload(s)", n=removed)
+
+    def stopService(self):
+        self.link.stop()
+        if self.cleaner.running:
+            self.cleaner.stop()
+        d = super().stopService()
+        d.addBoth(lambda _: self.http_pool.closeCachedConnections())
+        d.addBoth(lambda _: self.pool.stop())
+        return d
+
+
+def build_datanode(reactor, options):
+    store = BlockStore(options["root"], options["capacity"], options["reserve"])
+    store.scan_sync()
+    identity = store.identity()
+    http, http_pool = make_http(reactor)
+    pool = ThreadPool(minthreads=1, maxthreads=4, name="dfs-datanode-disk")
+    app = DatanodeApp(store, http, reactor, pool, options["namenode"])
+    app.node_id = identity["id"]
+    link = NamenodeLink(http, store, identity, options["namenode"], reactor, options["heartbeat"])
+    top = DatanodeService(store, link, pool, http_pool, options["gc-grace"], reactor)
+    scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"
+
+    def listening(address):
+        host = options["advertise-host"] or address.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        url = f"{scheme}://{host}:{address.port}"
+        link.start(url, (options["public-url"] or url).rstrip("/"))
+
+    site = DatanodeSite(app.resource(), store)
+    ListeningService(reactor, options.endpoint_description(), site, "datanode", listening).setServiceParent(top)
+    log.info("datanode {node} with {n} blocks in {root}", node=identity["id"], n=len(store.block_ids),
+             root=store.root)
+    return top
+
+
+Options = DatanodeOptions
+
+
+def makeService(options):
+    from twisted.internet import reactor
+
+    return build_datanode(reactor, options)

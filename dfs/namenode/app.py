@@ -1,0 +1,359 @@
+"""The namenode's HTTP surface: WebHDFS v1, the cluster endpoints datanodes and operators use, and health."""
+
+import hashlib
+import os
+from urllib.parse import quote, urlencode
+
+from klein import Klein
+from twisted.logger import Logger
+
+from dfs import paths
+from dfs.errors import BadRequest, FileNotFound, IOFailure, Unavailable
+from dfs.namenode import webhdfs
+from dfs.namenode.metadata import FILE
+from dfs.web import OCTETS, Params, checksum_json, has_body, json_body, read_json, render_error, request_path
+
+log = Logger()
+
+PREFIX = b"/webhdfs/v1"
+GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
+MIN_BLOCK_SIZE = 1024
+MAX_REPLICATION = 32
+
+
+def _body_size(content):
+    here = content.tell()
+    content.seek(0, os.SEEK_END)
+    size = content.tell()
+    content.seek(here)
+    return size
+
+
+class NamenodeApp:
+    """Routes of the namenode. Its state (store, registry, fan-out, repair) is built by ``tap.build_namenode``."""
+
+    app = Klein()
+
+    def __init__(self, store, registry, fanout, repair, config):
+        self.store = store
+        self.registry = registry
+        self.fanout = fanout
+        self.repair = repair
+        self.config = config
+        self.ops = {
+            (GET, "GETFILESTATUS"): self.op_getfilestatus,
+            (GET, "LISTSTATUS"): self.op_liststatus,
+            (GET, "GETCONTENTSUMMARY"): self.op_getcontentsummary,
+            (GET, "GETFILECHECKSUM"): self.op_getfilechecksum,
+            (GET, "GETHOMEDIRECTORY"): self.op_gethomedirectory,
+            (GET, "GETFILEBLOCKLOCATIONS"): self.op_getfileblocklocations,
+            (GET, "OPEN"): self.op_open,
+            (PUT, "CREATE"): self.op_create,
+            (PUT, "MKDIRS"): self.op_mkdirs,
+            (PUT, "RENAME"): self.op_rename,
+            (PUT, "SETTIMES"): self.op_settimes,
+            (PUT, "SETPERMISSION"): self.op_setpermission,
+            (PUT, "SETOWNER"): self.op_setowner,
+            (PUT, "SETREPLICATION"): self.op_setreplication,
+            (PUT, "COPY"): self.op_copy,
+            (POST, "APPEND"): self.op_append,
+            (POST, "TRUNCATE"): self.op_truncate,
+            (POST, "CONCAT"): self.op_concat,
+            (DELETE, "DELETE"): self.op_delete,
+        }
+        self.data_ops = {"CREATE", "APPEND"}
+
+    def resource(self):
+        return self.app.resource()
+
+    @app.handle_errors(Exception)
+    def errors(self, request, failure):
+        return render_error(request, failure)
+
+    # -- WebHDFS ----------------------------------------------------------------------------------
+
+    @app.route("/webhdfs/v1/", branch=True, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
+    async def webhdfs(self, request):
+        params = Params(request)
+        op = params.str("op", required=True).upper()
+        method = GET if request.method == b"HEAD" else request.method
+        handler = self.ops.get((method, op))
+        if handler is None:
+            if any(name == op for _, name in self.ops):
+                raise BadRequest(f"Invalid HTTP method {request.method.decode()} for op {op}")
+            raise BadRequest(f"Invalid value for webhdfs parameter \"op\": No enum constant for {op}")
+        path = request_path(request, PREFIX)
+        if op not in self.data_ops and has_body(request) and method in (PUT, POST):
+            raise BadRequest(f"{op} takes no request body")
+        return await handler(request, params, path)
+
+    async def op_getfilestatus(self, request, params, path):
+        return json_body({"FileStatus": webhdfs.file_status(await self.store.status(path))}, request)
+
+    async def op_liststatus(self, request, params, path):
+        _, children = await self.store.listing(path)
+        statuses = [webhdfs.file_status(c, c["name"]) for c in children]
+        return json_body({"FileStatuses": {"FileStatus": statuses}}, request)
+
+    async def op_getcontentsummary(self, request, params, path):
+        return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)
+
+    async def op_gethomedirectory(self, request, params, path):
+        return json_body({"Path": "/user/" + paths.check_name(params.str("user.name", "dfs"))}, request)
+
+    async def _file(self, path):
+        row, extents = await self.store.stat(path)
+        if row["type"] != FILE:
+            raise FileNotFound(f"Path is not a file: {path}")
+        return row, extents
+
+    async def op_getfileblocklocations(self, request, params, path):
+        row, extents = await self._file(path)
+        offset = params.int("offset", 0, minimum=0)
+        length = params.int("length", row["size"], minimum=0)
+        body = webhdfs.block_locations(extents, offset, length, self.registry.holders)
+        body["BlockLocations"]["fileLength"] = row["size"]
+        return json_body(body, request)
+
+    async def op_open(self, request, params, path):
+        row, extents = await self._file(path)
+        offset = params.int("offset", 0, minimum=0)
+        length = params.int("length", None, minimum=0)
+        if offset >= row["size"] or length == 0:
+            request.setHeader(b"Content-Type", OCTETS)
+            return b""
+        node = self._reader_for(extents, offset)
+        query = {"op": "OPEN", "offset": offset}
+        if length is not None:
+            query["length"] = length
+        return self._redirect(request, params, node.public_url, path, query)
+
+    async def op_getfilechecksum(self, request, params, path):
+        row, extents = await self._file(path)
+        if not extents:
+            return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
+        node = self._reader_for(extents, 0)
+        return self._redirect(request, params, node.public_url, path, {"op": "GETFILECHECKSUM"})
+
+    def _reader_for(self, extents, offset):
+        """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
+        position = 0
+        for ext in extents:
+            if position + ext.length > offset:
+                holders = self.registry.holders(ext.block_id)
+                if holders:
+                    return holders[0]
+                break
+            position += ext.length
+        alive = self.registry.alive()
+        if not alive:
+            raise IOFailure("Failed to find datanode, suggest to check cluster health.")
+        return alive[0]
+
+    def _redirect(self, request, params, base_url, path, query):
+        user = params.str("user.name")
+        if user:
+            query["user.name"] = user
+        location = f"{base_url}{PREFIX.decode()}{quote(path)}?{urlencode(sorted(query.items()))}"
+        if params.bool("noredirect"):
+            return json_body({"Location": location}, request)
+        request.setResponseCode(307)
+        request.setHeader(b"Location", location.encode())
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    def _own_url(self, request):
+        if self.config.get("public_url"):
+            return self.config["public_url"].rstrip("/")
+        scheme = "https" if request.isSecure() else "http"
+        host = (request.getHeader(b"host") or b"").decode("ascii", "replace")
+        if not host:
+            addr = request.getHost()
+            host = f"{addr.host}:{addr.port}"
+        return f"{scheme}://{host}"
+
+    def _redirect_to_self(self, request, params, path):
+        query = dict(params.items())
+        query["data"] = "true"
+        query.pop("noredirect", None)
+        return self._redirect(request, params, self._own_url(request), path, query)
+
+    def _write_params(self, params):
+        block_size = params.int("blocksize", self.config["block_size"], minimum=MIN_BLOCK_SIZE)
+        replication = params.int("replication", self.config["replication"], minimum=1, maximum=MAX_REPLICATION)
+        return block_size, replication
+
+    async def _store_body(self, request, block_size, replication):
+        content = request.content
+        total = _body_size(content)
+        content.seek(0)
+        return await self.fanout.write_stream(
+            content.read, total, block_size, replication, self.config["min_replicas"]
+        )
+
+    async def op_create(self, request, params, path):
+        if not params.bool("data") and not has_body(request):
+            return self._redirect_to_self(request, params, path)
+        overwrite = params.bool("overwrite", False)
+        create_parent = params.bool("createparent", True)
+        block_size, replication = self._write_params(params)
+        mode = params.octal("permission", 0o644)
+        await self.store.check_create(path, overwrite, create_parent)
+        extents = await self._store_body(request, block_size, replication)
+        try:
+            await self.store.create(
+                path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
+                create_parent=create_parent,
+            )
+        finally:
+            self.fanout.release(extents)
+        request.setResponseCode(201)
+        request.setHeader(b"Location", f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_append(self, request, params, path):
+        if not params.bool("data") and not has_body(request):
+            return self._redirect_to_self(request, params, path)
+        row = await self.store.file_for_append(path)
+        extents = await self._store_body(request, row["block_size"], row["replication"])
+        try:
+            if extents:
+                await self.store.append(path, extents)
+        finally:
+            self.fanout.release(extents)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_mkdirs(self, request, params, path):
+        await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"))
+        return json_body({"boolean": True}, request)
+
+    async def op_rename(self, request, params, path):
+        destination = params.path("destination")
+        overwrite = "overwrite" in params.str("renameoptions", "").lower()
+        return json_body({"boolean": await self.store.rename(path, destination, overwrite)}, request)
+
+    async def op_copy(self, request, params, path):
+        destination = params.path("destination")
+        await self.store.copy(path, destination, params.bool("overwrite", False))
+        return json_body({"boolean": True}, request)
+
+    async def op_delete(self, request, params, path):
+        deleted = await self.store.delete(path, params.bool("recursive", False))
+        return json_body({"boolean": deleted}, request)
+
+    async def op_settimes(self, request, params, path):
+        mtime = params.int("modificationtime", -1, minimum=-1)
+        atime = params.int("accesstime", -1, minimum=-1)
+        await self.store.set_times(path, None if mtime == -1 else mtime, None if atime == -1 else atime)
+        return json_body({}, request)
+
+    async def op_setpermission(self, request, params, path):
+        await self.store.set_permission(path, params.octal("permission", 0o755))
+        return json_body({}, request)
+
+    async def op_setowner(self, request, params, path):
+        owner, group = params.str("owner") or None, params.str("group") or None
+        if owner is None and group is None:
+            raise BadRequest("Both owner and group are empty.")
+        await self.store.set_owner(path, owner, group)
+        return json_body({}, request)
+
+    async def op_setreplication(self, request, params, path):
+        replication = params.int("replication", self.config["replication"], minimum=1, maximum=MAX_REPLICATION)
+        changed = await self.store.set_replication(path, replication)
+        if changed:
+            self.repair.kick()
+        return json_body({"boolean": changed}, request)
+
+    async def op_truncate(self, request, params, path):
+        await self.store.truncate(path, params.int("newlength", required=True, minimum=0))
+        return json_body({"boolean": True}, request)
+
+    async def op_concat(self, request, params, path):
+        sources = [paths.normalize(s) for s in params.str("sources", required=True).split(",") if s]
+        if not sources:
+            raise BadRequest('Required param "sources" is empty')
+        await self.store.concat(path, sources)
+        return json_body({}, request)
+
+    # -- cluster ----------------------------------------------------------------------------------
+
+    @app.route("/cluster", methods=["GET"])
+    async def cluster(self, request):
+        return json_body(await self.cluster_status(), request)
+
+    async def cluster_status(self):
+        nodes = self.registry.describe()
+        totals = {"capacity": 0, "used": 0, "free": 0, "alive": 0, "stale": 0, "dead": 0}
+        for node in nodes:
+            totals[node["state"]] += 1
+            if node["state"] != "dead":
+                for key in ("capacity", "used", "free"):
+                    totals[key] += node[key]
+        totals.update(self.repair.stats)
+        return {
+            "cluster_id": self.config["cluster_id"],
+            "replication": self.config["replication"],
+            "block_size": self.config["block_size"],
+            "nodes": nodes,
+            "totals": totals,
+        }
+
+    @app.route("/cluster/datanodes", methods=["POST"])
+    async def register(self, request):
+        body = read_json(request)
+        try:
+            node_id = paths.check_name(str(body["id"]))
+            cluster_id = body.get("cluster_id")
+            if cluster_id and cluster_id != self.config["cluster_id"]:
+                raise IOFailure(f"datanode {node_id} belongs to cluster {cluster_id}, this is {self.config['cluster_id']}")
+            self.registry.register(
+                node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
+                int(body["capacity"]), int(body["used"]), int(body["free"]), [str(b) for b in body.get("blocks", [])],
+            )
+        except (KeyError, ValueError, TypeError) as e:
+            raise BadRequest(f"bad registration: {e!r}") from None
+        return json_body({"cluster_id": self.config["cluster_id"]}, request)
+
+    @app.route("/cluster/datanodes/<node_id>/heartbeat", methods=["PUT"])
+    async def heartbeat(self, request, node_id):
+        body = read_json(request)
+        try:
+            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]))
+        except (KeyError, ValueError, TypeError) as e:
+            raise BadRequest(f"bad heartbeat: {e!r}") from None
+        return json_body({"cluster_id": self.config["cluster_id"]}, request)
+
+    @app.route("/cluster/datanodes/<node_id>/blocks", methods=["PUT"])
+    async def block_report(self, request, node_id):
+        body = read_json(request)
+        if not isinstance(body.get("blocks"), list):
+            raise BadRequest("a block report needs a list of blocks")
+        self.registry.report(node_id, [str(b) for b in body["blocks"]])
+        return json_body({"blocks": len(body["blocks"])}, request)
+
+    @app.route("/cluster/format", methods=["POST"])
+    async def format(self, request):
+        params = Params(request)
+        if params.str("confirm") != self.config["cluster_id"] and not params.bool("confirm"):
+            raise BadRequest("format wipes every file: repeat with confirm=true (or confirm=<cluster id>)")
+        await self.store.format()
+        await self.repair.wipe_datanodes()
+        log.warn("the namespace was formatted")
+        return json_body({"boolean": True}, request)
+
+    @app.route("/cluster/fsck", methods=["GET"])
+    async def fsck(self, request):
+        params = Params(request)
+        return json_body(await self.repair.fsck(params.path("path", required=False) or "/"), request)
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request):
+        return json_body({"status": "ok", "role": "namenode"}, request)
+
+    @app.route("/", methods=["GET"])
+    def index(self, request):
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return b"dfs namenode: WebHDFS at /webhdfs/v1/, cluster status at /cluster\n"

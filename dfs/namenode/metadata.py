@@ -1,0 +1,604 @@
+"""The namespace in SQLite: inodes, extents and blocks. The single source of truth for what a path contains.
+
+Every public method runs one transaction in the store's own thread, so the reactor never waits on disk
+and SQLite sees one writer. Nothing is visible, or acknowledged, before its transaction commits.
+"""
+
+import sqlite3
+import time
+import uuid
+
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from dfs import paths
+from dfs.errors import (
+    AlreadyExists,
+    BadRequest,
+    DirectoryNotEmpty,
+    FileNotFound,
+    IOFailure,
+    IsADirectory,
+    NotADirectory,
+)
+
+ROOT = 1
+FILE, DIRECTORY = "FILE", "DIRECTORY"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inodes (
+    id INTEGER PRIMARY KEY,
+    parent INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    mode INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    mtime INTEGER NOT NULL,
+    atime INTEGER NOT NULL,
+    replication INTEGER NOT NULL DEFAULT 0,
+    block_size INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (parent, name)
+);
+CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS extents (
+    inode INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    block_id TEXT NOT NULL REFERENCES blocks(id),
+    block_offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    PRIMARY KEY (inode, seq)
+);
+CREATE INDEX IF NOT EXISTS extents_by_block ON extents (block_id);
+"""
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Extent(tuple):
+    """(block_id, block_offset, length, block_size): a run of bytes inside one immutable block."""
+
+    __slots__ = ()
+
+    def __new__(cls, block_id, block_offset, length, block_size):
+        return tuple.__new__(cls, (block_id, block_offset, length, block_size))
+
+    block_id = property(lambda self: self[0])
+    block_offset = property(lambda self: self[1])
+    length = property(lambda self: self[2])
+    block_size = property(lambda self: self[3])
+
+
+class Store:
+    """The namespace database. ``run`` decides where transactions execute (a one-thread pool by default)."""
+
+    def __init__(self, db_path, reactor=None, defaults=None):
+        self.db_path = db_path
+        self.defaults = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
+        self.defaults.update(defaults or {})
+        self._db = None
+        self._pool = None
+        self._reactor = reactor
+        self.cluster_id = None
+
+    # -- running transactions ------------------------------------------------------------------
+
+    def open(self):
+        """Open the database and create what is missing; learns ``cluster_id``. Safe to call twice."""
+        if self._db is not None:
+            return
+        db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        db.row_factory = sqlite3.Row
+        self._db = db
+        self._transact(self._init_root)
+        self.cluster_id = db.execute("SELECT value FROM meta WHERE key = 'cluster_id'").fetchone()[0]
+
+    def start(self):
+        """Open the database and, with a reactor, start the one thread that runs every transaction."""
+        self.open()
+        if self._reactor is not None and self._pool is None:
+            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="dfs-metadata")
+            self._pool.start()
+
+    def stop(self):
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _transact(self, fn, *args):
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db, *args)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    def run(self, fn, *args):
+        """Run ``fn(db, *args)`` in one transaction; a Deferred of its result."""
+        if self._pool is None:
+            return maybeDeferred(self._transact, fn, *args)
+        return deferToThreadPool(self._reactor, self._pool, self._transact, fn, *args)
+
+    def _init_root(self, db):
+        if db.execute("SELECT 1 FROM inodes WHERE id = ?", (ROOT,)).fetchone() is None:
+            t = now_ms()
+            db.execute(
+                "INSERT INTO inodes (id, parent, name, type, mode, owner, grp, mtime, atime)"
+                " VALUES (?, 0, '', ?, ?, ?, ?, ?, ?)",
+                (ROOT, DIRECTORY, 0o755, self.defaults["owner"], self.defaults["group"], t, t),
+            )
+        if db.execute("SELECT 1 FROM meta WHERE key = 'cluster_id'").fetchone() is None:
+            db.execute("INSERT INTO meta VALUES ('cluster_id', ?)", (uuid.uuid4().hex,))
+
+    # -- path resolution (inside a transaction) --------------------------------------------------
+
+    @staticmethod
+    def _resolve(db, path):
+        row = db.execute("SELECT * FROM inodes WHERE id = ?", (ROOT,)).fetchone()
+        walked = ""
+        for name in paths.split(path):
+            if row["type"] != DIRECTORY:
+                raise NotADirectory(f"Parent path is not a directory: {walked}")
+            walked += "/" + name
+            row = db.execute("SELECT * FROM inodes WHERE parent = ? AND name = ?", (row["id"], name)).fetchone()
+            if row is None:
+                raise FileNotFound(f"File does not exist: {walked}")
+        return row
+
+    def _lookup(self, db, path):
+        """The inode at ``path``, or None when the path is free (but its parent directory exists)."""
+        try:
+            return self._resolve(db, path)
+        except FileNotFound:
+            if path == "/":
+                raise
+            parent = self._resolve(db, paths.parent(path))
+            if parent["type"] != DIRECTORY:
+                raise NotADirectory(f"Parent path is not a directory: {paths.parent(path)}") from None
+            return None
+
+    def _file(self, db, path):
+        row = self._resolve(db, path)
+        if row["type"] != FILE:
+            raise IsADirectory(f"Path is a directory, not a file: {path}")
+        return row
+
+    def _mkdirs(self, db, path, mode, owner, group):
+        """Create ``path`` and its missing ancestors; return the directory's row."""
+        row = db.execute("SELECT * FROM inodes WHERE id = ?", (ROOT,)).fetchone()
+        walked = ""
+        for name in paths.split(path):
+            walked += "/" + name
+            child = db.execute("SELECT * FROM inodes WHERE parent = ? AND name = ?", (row["id"], name)).fetchone()
+            if child is None:
+                t = now_ms()
+                cur = db.execute(
+                    "INSERT INTO inodes (parent, name, type, mode, owner, grp, mtime, atime)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row["id"], name, DIRECTORY, mode, owner, group, t, t),
+                )
+                self._touch(db, row["id"])
+                child = db.execute("SELECT * FROM inodes WHERE id = ?", (cur.lastrowid,)).fetchone()
+            elif child["type"] != DIRECTORY:
+                raise NotADirectory(f"Parent path is not a directory: {walked}")
+            row = child
+        return row
+
+    @staticmethod
+    def _touch(db, inode_id):
+        """Advance an inode's mtime; strictly, so every write is visible as a change."""
+        db.execute("UPDATE inodes SET mtime = MAX(?, mtime + 1) WHERE id = ?", (now_ms(), inode_id))
+
+    @staticmethod
+    def _extents(db, inode_id):
+        return [
+            Extent(r["block_id"], r["block_offset"], r["length"], r["size"])
+            for r in db.execute(
+                "SELECT e.block_id, e.block_offset, e.length, b.size FROM extents e JOIN blocks b ON b.id = e.block_id"
+                " WHERE e.inode = ? ORDER BY e.seq",
+                (inode_id,),
+            )
+        ]
+
+    @staticmethod
+    def _set_extents(db, inode_id, extents, start_seq=0):
+        for seq, ext in enumerate(extents, start_seq):
+            db.execute("INSERT OR IGNORE INTO blocks (id, size) VALUES (?, ?)", (ext.block_id, ext.block_size))
+            db.execute(
+                "INSERT INTO extents (inode, seq, block_id, block_offset, length) VALUES (?, ?, ?, ?, ?)",
+                (inode_id, seq, ext.block_id, ext.block_offset, ext.length),
+            )
+
+    def _delete_tree(self, db, inode_id):
+        children = [r["id"] for r in db.execute("SELECT id FROM inodes WHERE parent = ?", (inode_id,))]
+        for child in children:
+            self._delete_tree(db, child)
+        db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
+        db.execute("DELETE FROM inodes WHERE id = ?", (inode_id,))
+
+    @staticmethod
+    def _path_of(db, inode_id):
+        names = []
+        while inode_id != ROOT:
+            row = db.execute("SELECT parent, name FROM inodes WHERE id = ?", (inode_id,)).fetchone()
+            names.append(row["name"])
+            inode_id = row["parent"]
+        return "/" + "/".join(reversed(names))
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def stat(self, path):
+        """A (row, extents) pair: extents only for files."""
+
+        def txn(db):
+            row = self._resolve(db, path)
+            return dict(row), self._extents(db, row["id"]) if row["type"] == FILE else []
+
+        return self.run(txn)
+
+    def status(self, path):
+        return self.run(lambda db: dict(self._resolve(db, path)))
+
+    def listing(self, path):
+        """(row of ``path``, rows of its children sorted by name); a file lists as itself."""
+
+        def txn(db):
+            row = self._resolve(db, path)
+            if row["type"] != DIRECTORY:
+                return dict(row), [dict(row, name="")]
+            children = db.execute("SELECT * FROM inodes WHERE parent = ? ORDER BY name", (row["id"],)).fetchall()
+            counts = dict(
+                db.execute(
+                    "SELECT parent, COUNT(*) FROM inodes WHERE parent IN"
+                    " (SELECT id FROM inodes WHERE parent = ? AND type = 'DIRECTORY') GROUP BY parent",
+                    (row["id"],),
+                ).fetchall()
+            )
+            return dict(row), [dict(c, children=counts.get(c["id"], 0)) for c in children]
+
+        return self.run(txn)
+
+    def content_summary(self, path):
+        def txn(db):
+            row = self._resolve(db, path)
+            summary = {"directoryCount": 0, "fileCount": 0, "length": 0, "spaceConsumed": 0}
+            stack = [row]
+            while stack:
+                node = stack.pop()
+                if node["type"] == DIRECTORY:
+                    summary["directoryCount"] += 1
+                    stack.extend(db.execute("SELECT * FROM inodes WHERE parent = ?", (node["id"],)).fetchall())
+                else:
+                    summary["fileCount"] += 1
+                    summary["length"] += node["size"]
+                    summary["spaceConsumed"] += node["size"] * node["replication"]
+            return summary
+
+        return self.run(txn)
+
+    def walk_files(self, path="/"):
+        """[(path, row, extents)] for every file at or below ``path`` (fsck, repair)."""
+
+        def txn(db):
+            root = self._resolve(db, path)
+            out, stack = [], [(path, root)]
+            while stack:
+                p, node = stack.pop()
+                if node["type"] == FILE:
+                    out.append((p, dict(node), self._extents(db, node["id"])))
+                    continue
+                for child in db.execute("SELECT * FROM inodes WHERE parent = ? ORDER BY name DESC", (node["id"],)):
+                    stack.append(((p.rstrip("/") + "/" + child["name"]), child))
+            return out
+
+        return self.run(txn)
+
+    def block_targets(self):
+        """{block_id: (wanted replication, block size)} for every block a file refers to."""
+
+        def txn(db):
+            rows = db.execute(
+                "SELECT e.block_id, MAX(i.replication), b.size FROM extents e JOIN inodes i ON i.id = e.inode"
+                " JOIN blocks b ON b.id = e.block_id GROUP BY e.block_id"
+            )
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+        return self.run(txn)
+
+    def forget_unreferenced_blocks(self):
+        return self.run(
+            lambda db: db.execute("DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents)").rowcount
+        )
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def mkdirs(self, path, mode=0o755, owner=None, group=None):
+        def txn(db):
+            try:
+                if self._resolve(db, path)["type"] != DIRECTORY:
+                    raise AlreadyExists(f"{path} already exists as a file")
+            except (FileNotFound, NotADirectory):
+                pass
+            self._mkdirs(db, path, mode, owner or self.defaults["owner"], group or self.defaults["group"])
+            return True
+
+        return self.run(txn)
+
+    def check_create(self, path, overwrite, create_parent=True):
+        """Fail early, before any bytes move, when a CREATE could not commit."""
+
+        def txn(db):
+            try:
+                existing = self._lookup(db, path)
+            except FileNotFound:
+                if not create_parent:
+                    raise FileNotFound(f"Parent directory does not exist: {paths.parent(path)}") from None
+                return None
+            self._check_replaceable(existing, path, overwrite)
+            return None
+
+        return self.run(txn)
+
+    @staticmethod
+    def _check_replaceable(existing, path, overwrite):
+        if existing is None:
+            return
+        if existing["type"] == DIRECTORY:
+            raise AlreadyExists(f"{path} already exists as a directory")
+        if not overwrite:
+            raise AlreadyExists(f"{path} already exists")
+
+    def create(self, path, extents, overwrite, replication=None, block_size=None, mode=0o644, owner=None,
+               group=None, create_parent=True):
+        """Point ``path`` at ``extents`` in one transaction (an overwrite replaces the old file atomically)."""
+        replication = replication or self.defaults["replication"]
+        block_size = block_size or self.defaults["block_size"]
+
+        def txn(db):
+            if path == "/":
+                raise AlreadyExists("/ already exists as a directory")
+            if create_parent:
+                parent = self._mkdirs(db, paths.parent(path), 0o755, owner or self.defaults["owner"],
+                                      group or self.defaults["group"])
+            else:
+                parent = self._resolve(db, paths.parent(path))
+                if parent["type"] != DIRECTORY:
+                    raise NotADirectory(f"Parent path is not a directory: {paths.parent(path)}")
+            existing = db.execute(
+                "SELECT * FROM inodes WHERE parent = ? AND name = ?", (parent["id"], paths.basename(path))
+            ).fetchone()
+            self._check_replaceable(existing, path, overwrite)
+            size = sum(e.length for e in extents)
+            t = now_ms()
+            if existing is not None:
+                inode_id = existing["id"]
+                db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
+                db.execute(
+                    "UPDATE inodes SET size = ?, mtime = MAX(?, mtime + 1), atime = ?, replication = ?,"
+                    " block_size = ? WHERE id = ?",
+                    (size, t, t, replication, block_size, inode_id),
+                )
+            else:
+                cur = db.execute(
+                    "INSERT INTO inodes (parent, name, type, size, mode, owner, grp, mtime, atime, replication,"
+                    " block_size) VALUES (?, ?, 'FILE', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (parent["id"], paths.basename(path), size, mode, owner or self.defaults["owner"],
+                     group or self.defaults["group"], t, t, replication, block_size),
+                )
+                inode_id = cur.lastrowid
+                self._touch(db, parent["id"])
+            self._set_extents(db, inode_id, extents)
+            return dict(db.execute("SELECT * FROM inodes WHERE id = ?", (inode_id,)).fetchone())
+
+        return self.run(txn)
+
+    def append(self, path, extents):
+        """Add ``extents`` after whatever the file holds when this commits."""
+
+        def txn(db):
+            row = self._file(db, path)
+            seq = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM extents WHERE inode = ?", (row["id"],))
+            self._set_extents(db, row["id"], extents, seq.fetchone()[0])
+            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (sum(e.length for e in extents), row["id"]))
+            self._touch(db, row["id"])
+            return dict(db.execute("SELECT * FROM inodes WHERE id = ?", (row["id"],)).fetchone())
+
+        return self.run(txn)
+
+    def file_for_append(self, path):
+        """The row of an existing file that APPEND may extend (fails early, before any bytes move)."""
+        return self.run(lambda db: dict(self._file(db, path)))
+
+    def delete(self, path, recursive):
+        def txn(db):
+            if path == "/":
+                raise IOFailure("Cannot delete the root directory")
+            try:
+                row = self._resolve(db, path)
+            except (FileNotFound, NotADirectory):
+                return False
+            if row["type"] == DIRECTORY and not recursive:
+                if db.execute("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", (row["id"],)).fetchone():
+                    raise DirectoryNotEmpty(f"`{path} is non empty': Directory is not empty")
+            self._delete_tree(db, row["id"])
+            self._touch(db, row["parent"])
+            return True
+
+        return self.run(txn)
+
+    def rename(self, src, dst, overwrite=False):
+        """HDFS rename: into ``dst`` when it is a directory; with ``overwrite``, atomically replace ``dst``."""
+
+        def txn(db):
+            if src == "/" or paths.is_ancestor(src, dst) and src != dst:
+                raise IOFailure(f"Cannot rename {src} to {dst}: a directory cannot move into itself")
+            row = self._resolve(db, src)
+            target = dst
+            existing = self._lookup(db, target)
+            if existing is not None and existing["type"] == DIRECTORY and not overwrite:
+                target = paths.join(dst, paths.basename(src))
+                existing = self._lookup(db, target)
+            if src == target:
+                return True
+            if existing is not None:
+                if not overwrite:
+                    raise AlreadyExists(f"Rename destination {target} already exists")
+                if existing["type"] != row["type"]:
+                    raise AlreadyExists(f"Rename destination {target} is a {existing['type'].lower()}")
+                if db.execute("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", (existing["id"],)).fetchone():
+                    raise DirectoryNotEmpty(f"Rename destination {target} is a non-empty directory")
+                self._delete_tree(db, existing["id"])
+            new_parent = self._resolve(db, paths.parent(target))
+            db.execute(
+                "UPDATE inodes SET parent = ?, name = ? WHERE id = ?", (new_parent["id"], paths.basename(target), row["id"])
+            )
+            self._touch(db, row["parent"])
+            self._touch(db, new_parent["id"])
+            return True
+
+        return self.run(txn)
+
+    def copy(self, src, dst, overwrite=False):
+        """Server-side copy: new inodes sharing the source's blocks. Directories copy recursively."""
+
+        def txn(db):
+            row = self._resolve(db, src)
+            if paths.is_ancestor(src, dst):
+                raise IOFailure(f"Cannot copy {src} into itself")
+            existing = self._lookup(db, dst)
+            if existing is not None and existing["type"] == DIRECTORY:
+                dst_path = paths.join(dst, paths.basename(src))
+                existing = self._lookup(db, dst_path)
+            else:
+                dst_path = dst
+            self._check_replaceable(existing, dst_path, overwrite and row["type"] == FILE)
+            if existing is not None:
+                self._delete_tree(db, existing["id"])
+            parent = self._resolve(db, paths.parent(dst_path))
+            self._copy_tree(db, row, parent["id"], paths.basename(dst_path))
+            self._touch(db, parent["id"])
+            return True
+
+        return self.run(txn)
+
+    def _copy_tree(self, db, row, parent_id, name):
+        t = now_ms()
+        cur = db.execute(
+            "INSERT INTO inodes (parent, name, type, size, mode, owner, grp, mtime, atime, replication, block_size)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (parent_id, name, row["type"], row["size"], row["mode"], row["owner"], row["grp"], t, t,
+             row["replication"], row["block_size"]),
+        )
+        new_id = cur.lastrowid
+        if row["type"] == FILE:
+            db.execute(
+                "INSERT INTO extents (inode, seq, block_id, block_offset, length)"
+                " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
+                (new_id, row["id"]),
+            )
+        else:
+            for child in db.execute("SELECT * FROM inodes WHERE parent = ?", (row["id"],)).fetchall():
+                self._copy_tree(db, child, new_id, child["name"])
+
+    def concat(self, target, sources):
+        def txn(db):
+            row = self._file(db, target)
+            seq = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM extents WHERE inode = ?", (row["id"],)).fetchone()[0]
+            added = 0
+            for src in sources:
+                if src == target:
+                    raise BadRequest(f"CONCAT source {src} is the target")
+                src_row = self._file(db, src)
+                for ext in self._extents(db, src_row["id"]):
+                    self._set_extents(db, row["id"], [ext], seq)
+                    seq += 1
+                added += src_row["size"]
+                self._delete_tree(db, src_row["id"])
+                self._touch(db, src_row["parent"])
+            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, row["id"]))
+            self._touch(db, row["id"])
+            return True
+
+        return self.run(txn)
+
+    def truncate(self, path, new_length):
+        def txn(db):
+            row = self._file(db, path)
+            if new_length > row["size"]:
+                raise BadRequest(f"Cannot truncate {path} to a larger size ({new_length} > {row['size']})")
+            kept, total = [], 0
+            for ext in self._extents(db, row["id"]):
+                if total >= new_length:
+                    break
+                take = min(ext.length, new_length - total)
+                kept.append(Extent(ext.block_id, ext.block_offset, take, ext.block_size))
+                total += take
+            db.execute("DELETE FROM extents WHERE inode = ?", (row["id"],))
+            self._set_extents(db, row["id"], kept)
+            db.execute("UPDATE inodes SET size = ? WHERE id = ?", (new_length, row["id"]))
+            self._touch(db, row["id"])
+            return True
+
+        return self.run(txn)
+
+    def set_times(self, path, mtime=None, atime=None):
+        def txn(db):
+            row = self._resolve(db, path)
+            db.execute(
+                "UPDATE inodes SET mtime = COALESCE(?, mtime), atime = COALESCE(?, atime) WHERE id = ?",
+                (mtime, atime, row["id"]),
+            )
+
+        return self.run(txn)
+
+    def set_permission(self, path, mode):
+        return self.run(lambda db: db.execute("UPDATE inodes SET mode = ? WHERE id = ?", (mode, self._resolve(db, path)["id"])))
+
+    def set_owner(self, path, owner=None, group=None):
+        def txn(db):
+            row = self._resolve(db, path)
+            db.execute(
+                "UPDATE inodes SET owner = COALESCE(?, owner), grp = COALESCE(?, grp) WHERE id = ?",
+                (owner, group, row["id"]),
+            )
+
+        return self.run(txn)
+
+    def set_replication(self, path, replication):
+        def txn(db):
+            row = self._resolve(db, path)
+            if row["type"] != FILE:
+                return False
+            db.execute("UPDATE inodes SET replication = ? WHERE id = ?", (replication, row["id"]))
+            return True
+
+        return self.run(txn)
+
+    def format(self):
+        """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""
+
+        def txn(db):
+            db.execute("DELETE FROM extents")
+            db.execute("DELETE FROM blocks")
+            db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
+            self._touch(db, ROOT)
+
+        return self.run(txn)
+
+    def integrity_check(self):
+        return self.run(lambda db: db.execute("PRAGMA integrity_check").fetchone()[0])

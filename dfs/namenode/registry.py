@@ -1,0 +1,142 @@
+"""Datanode membership and the replica map, both held in memory and relearned from registrations and block reports."""
+
+import random
+
+from twisted.logger import Logger
+
+from dfs.errors import FileNotFound
+
+log = Logger()
+
+ALIVE, STALE, DEAD = "alive", "stale", "dead"
+
+
+class Datanode:
+    def __init__(self, node_id, url, public_url, now):
+        self.id = node_id
+        self.url = url
+        self.public_url = public_url
+        self.capacity = 0
+        self.used = 0
+        self.free = 0
+        self.registered = now
+        self.last_seen = now
+        self.blocks = set()
+        self.state = ALIVE
+
+    def describe(self, now):
+        return {
+            "id": self.id,
+            "url": self.url,
+            "public_url": self.public_url,
+            "state": self.state,
+            "capacity": self.capacity,
+            "used": self.used,
+            "free": self.free,
+            "blocks": len(self.blocks),
+            "last_heartbeat": round(now - self.last_seen, 3),
+        }
+
+
+class Registry:
+    """Who is in the cluster, in what state, and which node holds which block."""
+
+    def __init__(self, clock, stale_after=10.0, dead_after=30.0):
+        self.clock = clock
+        self.stale_after = stale_after
+        self.dead_after = dead_after
+        self.nodes = {}
+        self.replicas = {}  # block id -> set of node ids
+
+    def register(self, node_id, url, public_url, capacity, used, free, blocks):
+        now = self.clock.seconds()
+        node = self.nodes.get(node_id)
+        if node is None:
+            node = self.nodes[node_id] = Datanode(node_id, url, public_url, now)
+            log.info("datanode {node} joined at {url}", node=node_id, url=url)
+        else:
+            node.url, node.public_url = url, public_url
+            log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
+        self._seen(node, capacity, used, free)
+        self.report(node_id, blocks)
+        return node
+
+    def heartbeat(self, node_id, capacity, used, free):
+        node = self.nodes.get(node_id)
+        if node is None:
+            raise FileNotFound(f"Unknown datanode {node_id}: register first")
+        self._seen(node, capacity, used, free)
+        return node
+
+    def _seen(self, node, capacity, used, free):
+        node.capacity, node.used, node.free = capacity, used, free
+        node.last_seen = self.clock.seconds()
+        if node.state != ALIVE:
+            log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
+            node.state = ALIVE
+
+    def report(self, node_id, blocks):
+        """Replace what we believe ``node_id`` holds with its full block report."""
+        node = self.nodes.get(node_id)
+        if node is None:
+            raise FileNotFound(f"Unknown datanode {node_id}: register first")
+        blocks = set(blocks)
+        for gone in node.blocks - blocks:
+            self.replicas.get(gone, set()).discard(node_id)
+        for new in blocks - node.blocks:
+            self.replicas.setdefault(new, set()).add(node_id)
+        node.blocks = blocks
+
+    def add_replica(self, block_id, node_id):
+        node = self.nodes.get(node_id)
+        if node is not None:
+            node.blocks.add(block_id)
+            self.replicas.setdefault(block_id, set()).add(node_id)
+
+    def remove_replica(self, block_id, node_id):
+        node = self.nodes.get(node_id)
+        if node is not None:
+            node.blocks.discard(block_id)
+        holders = self.replicas.get(block_id)
+        if holders is not None:
+            holders.discard(node_id)
+            if not holders:
+                del self.replicas[block_id]
+
+    def update_states(self):
+        """Move nodes along alive -> stale -> dead by the time since their last heartbeat."""
+        now = self.clock.seconds()
+        for node in self.nodes.values():
+            silent = now - node.last_seen
+            state = DEAD if silent >= self.dead_after else STALE if silent >= self.stale_after else ALIVE
+            if state != node.state:
+                log.info("datanode {node} is now {state} (silent {silent:.1f}s)", node=node.id, state=state,
+                         silent=silent)
+                node.state = state
+
+    def alive(self):
+        self.update_states()
+        return [n for n in self.nodes.values() if n.state == ALIVE]
+
+    def holders(self, block_id, state=ALIVE):
+        """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas."""
+        self.update_states()
+        nodes = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].state == state]
+        random.shuffle(nodes)
+        return nodes
+
+    def get(self, node_id):
+        node = self.nodes.get(node_id)
+        if node is None:
+            raise FileNotFound(f"Unknown datanode {node_id}")
+        return node
+
+    def describe(self):
+        self.update_states()
+        now = self.clock.seconds()
+        return [n.describe(now) for n in sorted(self.nodes.values(), key=lambda n: n.id)]
+
+    def forget_all_blocks(self):
+        self.replicas.clear()
+        for node in self.nodes.values():
+            node.blocks = set()

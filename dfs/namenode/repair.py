@@ -1,0 +1,202 @@
+"""Keeps every block at its replication: copies under-replicated blocks, trims extra replicas, collects orphans.
+
+Also owns safe mode: after a start, nothing is copied or deleted, and writes wait, until the datanodes have
+reported (almost) every block the namespace refers to.
+"""
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from dfs.namenode.placement import choose_targets
+from dfs.namenode.registry import ALIVE, STALE
+
+log = Logger()
+
+
+class Repair:
+    def __init__(self, store, registry, fanout, http, clock, datanode_headers=dict, interval=3.0, grace=600.0,
+                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0):
+        self.store = store
+        self.registry = registry
+        self.fanout = fanout
+        self.http = http
+        self.clock = clock
+        self.datanode_headers = datanode_headers
+        self.interval = interval
+        self.grace = grace
+        self.copies_per_node = copies_per_node
+        self.safemode_threshold = safemode_threshold
+        self.safemode_extension = safemode_extension
+        self.safemode = True
+        self._threshold_reached_at = None
+        self._orphan_since = {}
+        self._copying = set()
+        self._busy_nodes = {}
+        self._running = None
+        self._loop = None
+        self._kick = None
+        self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "over_replicated": 0, "orphans": 0,
+                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True}
+
+    def start(self):
+        self._loop = LoopingCall(self.run_once)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval, now=False).addErrback(lambda f: log.failure("repair loop died", f))
+
+    def stop(self):
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        if self._kick is not None and self._kick.active():
+            self._kick.cancel()
+
+    def kick(self):
+        """Run a pass soon (after a replication change or a node event) instead of waiting for the timer."""
+        if self._kick is None or not self._kick.active():
+            self._kick = self.clock.callLater(0.1, self.run_once)
+
+    def run_once(self):
+        if self._running is None:
+            self._running = defer.Deferred.fromCoroutine(self._pass())
+            self._running.addErrback(lambda f: log.failure("repair pass failed", f))
+            self._running.addBoth(self._done)
+        return self._running
+
+    def _done(self, _):
+        self._running = None
+
+    async def _pass(self):
+        targets = await self.store.block_targets()
+        self.registry.update_states()
+        now = self.clock.seconds()
+        self._update_safemode(targets, now)
+        under = missing = over = 0
+        for block_id, (wanted, size) in targets.items():
+            alive = self.registry.holders(block_id, ALIVE)
+            counted = len(alive) + len(self.registry.holders(block_id, STALE))
+            if counted == 0:
+                missing += 1
+            elif counted < wanted:
+                under += 1
+                if alive and not self.safemode:
+                    self._copy(block_id, size, alive, wanted - counted)
+            elif len(alive) > wanted:
+                over += 1
+                if not self.safemode:
+                    self._trim(block_id, alive, len(alive) - wanted)
+        orphans = self._collect_orphans(targets, now)
+        self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, over_replicated=over,
+                          orphans=orphans, copies_in_flight=len(self._copying), safemode=self.safemode)
+
+    def _update_safemode(self, targets, now):
+        if not self.safemode:
+            return
+        reported = sum(1 for b in targets if self.registry.holders(b, ALIVE))
+        if not targets or reported / len(targets) >= self.safemode_threshold:
+            if self._threshold_reached_at is None:
+                self._threshold_reached_at = now
+            if not targets or now - self._threshold_reached_at >= self.safemode_extension:
+                self.safemode = False
+                log.info("leaving safe mode: {n} of {total} blocks reported", n=reported, total=len(targets))
+
+    def _collect_orphans(self, targets, now):
+        for block_id in list(self._orphan_since):
+            if block_id in targets or block_id not in self.registry.replicas:
+                del self._orphan_since[block_id]
+        count = 0
+        for block_id in list(self.registry.replicas):
+            if block_id in targets or block_id in self.fanout.pending:
+                continue
+            count += 1
+            since = self._orphan_since.setdefault(block_id, now)
+            if now - since >= self.grace and not self.safemode:
+                for node in self.registry.holders(block_id, ALIVE):
+                    self._delete(block_id, node)
+        return count
+
+    def _copy(self, block_id, size, sources, count):
+        if block_id in self._copying:
+            return
+        holders = set(self.registry.replicas.get(block_id, ()))
+        free_sources = [n for n in sources if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
+        candidates = [n for n in self.registry.alive() if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
+        targets = choose_targets(candidates, count, size, exclude=holders)
+        if not free_sources or not targets:
+            return
+        self._copying.add(block_id)
+        d = defer.gatherResults(
+            [defer.Deferred.fromCoroutine(self._copy_one(block_id, free_sources[0], t)) for t in targets],
+            consumeErrors=True,
+        )
+        d.addBoth(lambda _: self._copying.discard(block_id))
+
+    async def _copy_one(self, block_id, source, target):
+        for node in (source, target):
+            self._busy_nodes[node.id] = self._busy_nodes.get(node.id, 0) + 1
+        try:
+            response = await self.http.post(
+                f"{target.url}/blocks/{block_id}/fetch", params={"source": source.url},
+                headers=self.datanode_headers(),
+            )
+            body = await response.content()
+            if response.code >= 300:
+                log.warn("copy of {block} to {node} failed: {code} {body}", block=block_id, node=target.id,
+                         code=response.code, body=body[:200])
+                return
+            self.registry.add_replica(block_id, target.id)
+            self.stats["copies_done"] += 1
+            log.info("re-replicated {block} from {src} to {dst}", block=block_id, src=source.id, dst=target.id)
+        except Exception as e:
+            log.warn("copy of {block} to {node} failed: {e}", block=block_id, node=target.id, e=e)
+        finally:
+            for node in (source, target):
+                self._busy_nodes[node.id] -= 1
+
+    def _trim(self, block_id, holders, count):
+        """Drop ``count`` extra replicas, from the fullest nodes first."""
+        for node in sorted(holders, key=lambda n: n.free)[:count]:
+            self._delete(block_id, node)
+
+    def _delete(self, block_id, node):
+        self.registry.remove_replica(block_id, node.id)
+        d = self.http.delete(f"{node.url}/blocks/{block_id}", headers=self.datanode_headers())
+        d.addCallback(lambda response: response.content())
+        d.addCallback(lambda _: self.stats.__setitem__("deletions_done", self.stats["deletions_done"] + 1))
+        d.addErrback(lambda f: log.warn("delete of {block} on {node} failed: {e}", block=block_id, node=node.id,
+                                        e=f.getErrorMessage()))
+        return d
+
+    async def wipe_datanodes(self):
+        self.registry.forget_all_blocks()
+        self._orphan_since.clear()
+        answers = [
+            self.http.post(f"{n.url}/blocks/format", headers=self.datanode_headers()).addCallback(
+                lambda r: r.content())
+            for n in self.registry.alive()
+        ]
+        await defer.DeferredList(answers, consumeErrors=True)
+
+    async def fsck(self, path):
+        files = await self.store.walk_files(path)
+        totals = {"files": len(files), "blocks": 0, "healthy": 0, "under_replicated": 0, "missing": 0, "corrupt": 0}
+        report = []
+        for file_path, row, extents in files:
+            blocks = []
+            for ext in extents:
+                alive = [n.id for n in self.registry.holders(ext.block_id, ALIVE)]
+                stale = [n.id for n in self.registry.holders(ext.block_id, STALE)]
+                have = len(alive) + len(stale)
+                state = "missing" if have == 0 else "under_replicated" if have < row["replication"] else "healthy"
+                totals["blocks"] += 1
+                totals[state] += 1
+                blocks.append({"id": ext.block_id, "length": ext.length, "replicas": alive, "stale": stale,
+                               "state": state})
+            status = "healthy"
+            if any(b["state"] == "missing" for b in blocks):
+                status = "missing"
+            elif any(b["state"] == "under_replicated" for b in blocks):
+                status = "under_replicated"
+            report.append({"path": file_path, "size": row["size"], "replication": row["replication"],
+                           "status": status, "blocks": blocks})
+        totals["status"] = "HEALTHY" if totals["missing"] == 0 and totals["corrupt"] == 0 else "CORRUPT"
+        return {"path": path, "totals": totals, "files": report}

@@ -1,0 +1,131 @@
+"""Builds the namenode service tree from options: store, registry, fan-out, repair and the HTTP server."""
+
+import os
+
+from twisted.application import service
+from twisted.logger import Logger
+
+from dfs.http import make_http
+from dfs.namenode.app import NamenodeApp
+from dfs.namenode.metadata import Store
+from dfs.namenode.registry import Registry
+from dfs.namenode.repair import Repair
+from dfs.namenode.upload import FanOut
+from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.web import QuietSite
+
+log = Logger()
+
+
+class NamenodeOptions(CommonOptions):
+    """Options of `twistd dfs-namenode`; each falls back to the DFS_* variable named in its help."""
+
+    default_port = 8180
+
+    def __init__(self):
+        super().__init__()
+        self["db"] = env("DFS_DB_PATH", "dfs-namenode.sqlite")
+        self["replication"] = int(env("DFS_REPLICATION", 3))
+        self["min-replicas"] = int(env("DFS_MIN_REPLICAS", 2))
+        self["block-size"] = size_value(env("DFS_BLOCK_SIZE", "64M"))
+        self["stale-after"] = float(env("DFS_STALE_AFTER", 10))
+        self["dead-after"] = float(env("DFS_DEAD_AFTER", 30))
+        self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
+        self["repair-interval"] = float(env("DFS_REPAIR_INTERVAL", 3))
+        self["safemode-extension"] = float(env("DFS_SAFEMODE_EXTENSION", 3))
+        self["public-url"] = env("DFS_NAMENODE_PUBLIC_URL")
+
+    def opt_db(self, value):
+        """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
+        self["db"] = value
+
+    def opt_replication(self, value):
+        """Default replicas per block (env DFS_REPLICATION, default 3)."""
+        self["replication"] = int(value)
+
+    def opt_min_replicas(self, value):
+        """Replicas that must confirm a block before a write succeeds (env DFS_MIN_REPLICAS, default 2)."""
+        self["min-replicas"] = int(value)
+
+    def opt_block_size(self, value):
+        """Default block size, e.g. 64M (env DFS_BLOCK_SIZE)."""
+        self["block-size"] = size_value(value)
+
+    def opt_stale_after(self, value):
+        """Seconds without a heartbeat before a datanode is stale (env DFS_STALE_AFTER, default 10)."""
+        self["stale-after"] = float(value)
+
+    def opt_dead_after(self, value):
+        """Seconds without a heartbeat before a datanode is dead (env DFS_DEAD_AFTER, default 30)."""
+        self["dead-after"] = float(value)
+
+    def opt_gc_grace(self, value):
+        """Seconds an unreferenced block is kept before it is deleted (env DFS_GC_GRACE, default 600)."""
+        self["gc-grace"] = float(value)
+
+    def opt_repair_interval(self, value):
+        """Seconds between repair passes (env DFS_REPAIR_INTERVAL, default 3)."""
+        self["repair-interval"] = float(value)
+
+    def opt_safemode_extension(self, value):
+        """Seconds to stay in safe mode after the blocks were reported (env DFS_SAFEMODE_EXTENSION, default 3)."""
+        self["safemode-extension"] = float(value)
+
+    def opt_public_url(self, value):
+        """URL clients use to reach this namenode, for upload redirects (env DFS_NAMENODE_PUBLIC_URL)."""
+        self["public-url"] = value
+
+
+class NamenodeService(service.MultiService):
+    def __init__(self, store, repair, pool):
+        super().__init__()
+        self.store, self.repair, self.pool = store, repair, pool
+
+    def startService(self):
+        self.store.start()
+        super().startService()
+        self.repair.start()
+
+    def stopService(self):
+        self.repair.stop()
+        d = super().stopService()
+        d.addBoth(lambda _: self.pool.closeCachedConnections())
+        d.addBoth(lambda _: self.store.stop())
+        return d
+
+
+def build_namenode(reactor, options):
+    """The namenode service tree. Tests call this directly with a dict of options."""
+    db_path = options["db"]
+    if os.path.dirname(db_path):
+        os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+    store = Store(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
+    store.open()
+    cluster_id = store.cluster_id
+    registry = Registry(reactor, options["stale-after"], options["dead-after"])
+    http, pool = make_http(reactor)
+    fanout = FanOut(http, registry, reactor)
+    repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
+                    grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
+    config = {
+        "cluster_id": cluster_id,
+        "replication": options["replication"],
+        "min_replicas": options["min-replicas"],
+        "block_size": options["block-size"],
+        "public_url": options.get("public-url"),
+    }
+    app = NamenodeApp(store, registry, fanout, repair, config)
+    top = NamenodeService(store, repair, pool)
+    site = QuietSite(app.resource())
+    ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)
+    log.info("namenode database {db}, cluster {cluster}", db=os.path.abspath(db_path), cluster=cluster_id)
+    return top
+
+
+Options = NamenodeOptions
+
+
+def makeService(options):
+    from twisted.internet import reactor
+
+    return build_namenode(reactor, options)

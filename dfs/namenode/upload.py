@@ -1,0 +1,224 @@
+"""The namenode's write fan-out: cut a byte stream into blocks and stream each block to its replicas at once.
+
+Every chunk read from the client goes to all targets before the next is read, and the next read waits until
+every live target's connection has drained, so a slow datanode slows the upload instead of filling memory.
+"""
+
+import hashlib
+from collections import Counter
+
+from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
+from twisted.logger import Logger
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
+
+from dfs.errors import BadRequest, DFSError, Unavailable
+from dfs.namenode.metadata import Extent
+from dfs.namenode.placement import choose_targets, require_targets
+
+log = Logger()
+
+CHUNK = 1024 * 1024
+
+
+@implementer(IBodyProducer)
+class _TargetBody:
+    """The request body of one replica's upload, fed chunk by chunk by the fan-out loop."""
+
+    def __init__(self, length):
+        self.length = length
+        self.started = defer.Deferred()
+        self.alive = True
+        self._consumer = None
+        self._finished = None
+        self._resumed = None
+
+    def startProducing(self, consumer):
+        self._consumer = consumer
+        self._finished = defer.Deferred()
+        if not self.started.called:
+            self.started.callback(True)
+        return self._finished
+
+    def write(self, data):
+        if self.alive:
+            self._consumer.write(data)
+
+    def writable(self):
+        """A Deferred that fires when the connection has room for more."""
+        if self._resumed is None or not self.alive:
+            return defer.succeed(None)
+        return self._resumed
+
+    def pauseProducing(self):
+        if self._resumed is None:
+            self._resumed = defer.Deferred()
+
+    def resumeProducing(self):
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:
+            resumed.callback(None)
+
+    def stopProducing(self):
+        self.fail()
+        if self._finished is not None and not self._finished.called:
+            self._finished.errback(ConnectionDone("upload to datanode stopped"))
+
+    def fail(self):
+        self.alive = False
+        if not self.started.called:
+            self.started.callback(False)
+        self.resumeProducing()
+
+    def finish(self):
+        if self.alive and self._finished is not None and not self._finished.called:
+            self._finished.callback(None)
+
+
+class FanOut:
+    """Writes streams as replicated blocks; ``pending`` holds block ids not yet committed (GC must spare them)."""
+
+    def __init__(self, http, registry, clock, datanode_headers=dict, stall_timeout=60.0):
+        self.http = http
+        self.registry = registry
+        self.clock = clock
+        self.datanode_headers = datanode_headers
+        self.stall_timeout = stall_timeout
+        self.pending = Counter()
+        self.bytes_written = 0
+
+    async def write_stream(self, read, total, block_size, replication, min_replicas):
+        """Read ``total`` bytes with ``read(n)`` and store them; the extents, in order."""
+        extents = []
+        remaining = total
+        while remaining > 0:
+            length = min(block_size, remaining)
+            extents.append(await self.write_block(read, length, replication, min_replicas))
+            remaining -= length
+        return extents
+
+    def release(self, extents):
+        """The caller committed (or abandoned) these blocks: GC may judge them from now on."""
+        for ext in extents:
+            self.pending[ext.block_id] -= 1
+            if self.pending[ext.block_id] <= 0:
+                del self.pending[ext.block_id]
+
+    async def write_block(self, read, length, replication, min_replicas):
+        alive = self.registry.alive()
+        wanted = min(replication, len(alive))
+        minimum = max(1, min(min_replicas, wanted))
+        targets = require_targets(alive, wanted, minimum, length)
+        block_id, stored = await self._stream_to(targets, read, length)
+        self.pending[block_id] += 1
+        tried = {t.id for t in targets}
+        if stored and len(stored) < wanted:
+            stored += await self._replace(block_id, length, stored, wanted - len(stored), tried)
+        if len(stored) < minimum:
+            self.release([Extent(block_id, 0, length, length)])
+            raise Unavailable(
+                f"Block of {length} bytes reached {len(stored)} datanode(s), {minimum} required; nothing was committed"
+            )
+        for node in stored:
+            self.registry.add_replica(block_id, node.id)
+        self.bytes_written += length
+        return Extent(block_id, 0, length, length)
+
+    async def _stream_to(self, targets, read, length):
+        bodies, answers = [], []
+        for node in targets:
+            body = _TargetBody(length)
+            d = self.http.put(
+                node.url + "/blocks/upload",
+                data=body,
+                headers=self.datanode_headers(),
+            )
+            d.addCallback(_stored_block)
+            d.addErrback(_fail_body, body)
+            bodies.append(body)
+            answers.append(d)
+        await defer.gatherResults([b.started for b in bodies])
+        hasher = hashlib.sha256()
+        remaining = length
+        while remaining > 0:
+            live = [b for b in bodies if b.alive]
+            if not live:
+                break
+            chunk = read(min(CHUNK, remaining))
+            if not chunk:
+                for d in answers:
+                    d.cancel()
+                raise BadRequest(f"request body ended {remaining} bytes early")
+            hasher.update(chunk)
+            remaining -= len(chunk)
+            for body in live:
+                body.write(chunk)
+            for body, answer in zip(bodies, answers):
+                if body.alive:
+                    await self._wait_writable(body, answer)
+        block_id = hasher.hexdigest()
+        for body in bodies:
+            body.finish()
+        results = await defer.DeferredList(answers, consumeErrors=True)
+        stored = []
+        for node, (ok, result) in zip(targets, results):
+            if not ok:
+                log.warn("upload to datanode {node} failed: {why}", node=node.id, why=result.getErrorMessage())
+            elif result != (block_id, length):
+                log.error("datanode {node} stored {got}, expected {want}", node=node.id, got=result, want=block_id)
+            else:
+                stored.append(node)
+        return block_id, stored
+
+    async def _wait_writable(self, body, answer):
+        waiting = body.writable()
+        if waiting.called:
+            return
+        waiting.addTimeout(self.stall_timeout, self.clock)
+        try:
+            await waiting
+        except defer.TimeoutError:
+            log.warn("a datanode accepted nothing for {t}s; dropping it from this block", t=self.stall_timeout)
+            body.fail()
+            answer.cancel()
+
+    async def _replace(self, block_id, length, stored, count, tried):
+        """Copy a freshly stored block from a node that has it to nodes that were not tried yet."""
+        added = []
+        for node in choose_targets(self.registry.alive(), count, length, exclude=tried):
+            tried.add(node.id)
+            source = stored[0]
+            try:
+                response = await self.http.post(
+                    f"{node.url}/blocks/{block_id}/fetch",
+                    params={"source": source.url},
+                    headers=self.datanode_headers(),
+                )
+                await _check(response)
+                added.append(node)
+            except Exception as e:
+                log.warn("replacement copy of {block} to {node} failed: {e}", block=block_id, node=node.id, e=e)
+        return added
+
+
+async def _check(response):
+    if response.code >= 300:
+        body = await response.content()
+        raise DFSError(f"datanode answered {response.code}: {body[:200]!r}")
+    return response
+
+
+async def _stored_block_async(response):
+    await _check(response)
+    answer = await response.json()
+    return answer["id"], answer["length"]
+
+
+def _stored_block(response):
+    return defer.Deferred.fromCoroutine(_stored_block_async(response))
+
+
+def _fail_body(failure, body):
+    body.fail()
+    return failure

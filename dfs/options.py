@@ -1,0 +1,120 @@
+"""Options both twistd plugins share (every one falls back to a DFS_* environment variable) and the listening service."""
+
+import os
+
+from twisted.application import service
+from twisted.internet import endpoints
+from twisted.logger import Logger
+from twisted.python import usage
+
+log = Logger()
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def size_value(text):
+    """'64M', '1g', '4096' -> bytes."""
+    text = str(text).strip().lower().rstrip("b").rstrip("i")
+    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text and text[-1] in scale:
+        return int(float(text[:-1]) * scale[text[-1]])
+    return int(text)
+
+
+class CommonOptions(usage.Options):
+    """Listening, heartbeat and security options of both roles; subclasses add their own and the defaults."""
+
+    default_port = 8180
+
+    optFlags = [
+        ["insecure", None, "Allow listening beyond loopback without a cluster secret (env DFS_INSECURE=1)."],
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self["host"] = env("DFS_HOST", "127.0.0.1")
+        self["port"] = int(env("DFS_PORT", self.default_port))
+        self["listen"] = env("DFS_LISTEN")
+        self["heartbeat"] = float(env("DFS_HEARTBEAT", 3.0))
+        self["secret-file"] = env("DFS_SECRET_FILE")
+        self["insecure"] = env("DFS_INSECURE", "") in ("1", "true", "yes")
+
+    def opt_host(self, value):
+        """Interface to listen on (env DFS_HOST, default 127.0.0.1)."""
+        self["host"] = value
+
+    def opt_port(self, value):
+        """Port to listen on (env DFS_PORT)."""
+        self["port"] = int(value)
+
+    def opt_listen(self, value):
+        """A Twisted server endpoint string, e.g. tcp:8180:interface=127.0.0.1 or ssl:...; overrides host/port."""
+        self["listen"] = value
+
+    def opt_heartbeat(self, value):
+        """Seconds between datanode heartbeats (env DFS_HEARTBEAT, default 3)."""
+        self["heartbeat"] = float(value)
+
+    def opt_secret_file(self, value):
+        """File holding the cluster secret (env DFS_SECRET_FILE)."""
+        self["secret-file"] = value
+
+    def endpoint_description(self):
+        if self["listen"]:
+            return self["listen"]
+        host = self["host"].replace(":", r"\:")
+        return f"tcp:{self['port']}:interface={host}"
+
+    def listens_beyond_loopback(self):
+        description = self.endpoint_description()
+        for part in description.split(":"):
+            if part.startswith("interface="):
+                return part.split("=", 1)[1].replace("\\", "") not in LOOPBACK
+        return True
+
+    def postOptions(self):
+        if self.listens_beyond_loopback() and not self["secret-file"] and not self["insecure"]:
+            raise usage.UsageError(
+                f"refusing to listen on {self.endpoint_description()!r} without a cluster secret: anyone who can"
+                " reach the port could read, write or wipe the cluster. Give --secret-file (DFS_SECRET_FILE), or"
+                " --insecure (DFS_INSECURE=1) on a trusted network."
+            )
+
+
+class ListeningService(service.Service):
+    """Listens on an endpoint string and reports the bound address, so ``tcp:0`` works (tests read the port)."""
+
+    def __init__(self, reactor, description, site, role, on_listening=None):
+        self.reactor = reactor
+        self.description = description
+        self.site = site
+        self.role = role
+        self.on_listening = on_listening
+        self.port = None
+
+    def startService(self):
+        super().startService()
+        d = endpoints.serverFromString(self.reactor, self.description).listen(self.site)
+        d.addCallback(self._listening)
+        d.addErrback(self._failed)
+
+    def _listening(self, port):
+        self.port = port
+        address = port.getHost()
+        log.info("dfs {role} listening on {host}:{port}", role=self.role, host=address.host, port=address.port)
+        if self.on_listening is not None:
+            self.on_listening(address)
+
+    def _failed(self, failure):
+        log.failure("dfs {role} cannot listen on {where}", failure, role=self.role, where=self.description)
+        self.reactor.stop()
+
+    def stopService(self):
+        super().stopService()
+        if self.port is not None:
+            return self.port.stopListening()

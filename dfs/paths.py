@@ -1,0 +1,59 @@
+"""Namespace paths: the one place where a path is parsed, validated and normalised."""
+
+import posixpath
+import unicodedata
+
+from dfs.errors import BadRequest
+
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+MAX_DEPTH = 256
+
+
+def normalize(path):
+    """Return the canonical absolute form of ``path`` or raise BadRequest naming the problem."""
+    if not isinstance(path, str):
+        raise BadRequest("path must be text")
+    if not path.startswith("/"):
+        raise BadRequest(f"path must be absolute: {path!r}")
+    path = unicodedata.normalize("NFC", path)
+    if len(path.encode("utf-8")) > MAX_PATH_BYTES:
+        raise BadRequest(f"path longer than {MAX_PATH_BYTES} bytes")
+    parts = [p for p in path.split("/") if p != ""]
+    if len(parts) > MAX_DEPTH:
+        raise BadRequest(f"path deeper than {MAX_DEPTH} levels")
+    for part in parts:
+        check_name(part)
+    return "/" + "/".join(parts)
+
+
+def check_name(name):
+    if name in (".", ".."):
+        raise BadRequest(f"path may not contain {name!r} segments")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise BadRequest("path may not contain NUL or control characters")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise BadRequest(f"name longer than {MAX_NAME_BYTES} bytes: {name[:40]!r}...")
+    return name
+
+
+def split(path):
+    """The components of a canonical path: '/a/b' -> ['a', 'b']."""
+    return [p for p in path.split("/") if p]
+
+
+def parent(path):
+    return posixpath.dirname(path) or "/"
+
+
+def basename(path):
+    return posixpath.basename(path)
+
+
+def join(directory, name):
+    return normalize(posixpath.join(directory, name))
+
+
+def is_ancestor(ancestor, path):
+    """True when ``path`` is ``ancestor`` or lies below it."""
+    return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")

@@ -1,0 +1,100 @@
+"""Moving bytes with back-pressure: into a twisted.web request, out of a treq response, out of a local file."""
+
+from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from twisted.web.client import ResponseDone
+from twisted.web.http import PotentialDataLoss
+from zope.interface import implementer
+
+CHUNK = 1024 * 1024
+
+
+@implementer(IPushProducer)
+class RequestWriter:
+    """Writes into a twisted.web request and lets the writer ``await`` until the client has drained its buffer."""
+
+    def __init__(self, request):
+        self.request = request
+        self.stopped = False
+        self._resumed = None
+        request.registerProducer(self, True)
+        request.notifyFinish().addErrback(lambda _: self.stopProducing())
+
+    def pauseProducing(self):
+        if self._resumed is None:
+            self._resumed = defer.Deferred()
+
+    def resumeProducing(self):
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:
+            resumed.callback(None)
+
+    def stopProducing(self):
+        self.stopped = True
+        self.resumeProducing()
+
+    async def write(self, data):
+        if self.stopped:
+            raise ConnectionDone("the client went away")
+        self.request.write(data)
+        if self._resumed is not None:
+            await self._resumed
+        if self.stopped:
+            raise ConnectionDone("the client went away")
+
+    def close(self):
+        self.request.unregisterProducer()
+
+
+class _Relay(Protocol):
+    """Hands a response body to an async ``write``, pausing the response while ``write`` waits."""
+
+    def __init__(self, write, done):
+        self.write = write
+        self.done = done
+        self.failed = None
+        self.received = 0
+
+    def dataReceived(self, data):
+        if self.failed is not None:
+            return
+        self.received += len(data)
+        d = defer.ensureDeferred(self.write(data))
+        if not d.called:
+            self.transport.pauseProducing()
+            d.addCallback(lambda _: self.transport.resumeProducing())
+        d.addErrback(self._write_failed)
+
+    def _write_failed(self, failure):
+        self.failed = failure
+        self.transport.stopProducing()
+
+    def connectionLost(self, reason):
+        if self.failed is not None:
+            self.done.errback(self.failed)
+        elif reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(self.received)
+        else:
+            self.done.errback(reason)
+
+
+def relay_body(response, write):
+    """Deliver a treq/Agent response body to ``async write(data)``; a Deferred of the byte count."""
+    done = defer.Deferred()
+    response.deliverBody(_Relay(write, done))
+    return done
+
+
+async def copy_file_range(path, offset, length, write, chunk=CHUNK):
+    """Send ``length`` bytes of a local file from ``offset`` to ``async write(data)``."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        remaining = length
+        while remaining > 0:
+            data = f.read(min(chunk, remaining))
+            if not data:
+                raise OSError(f"{path} ended {remaining} bytes early")
+            remaining -= len(data)
+            await write(data)

@@ -1,0 +1,151 @@
+"""HTTP helpers both roles share: query parameters, JSON answers and the one place errors become responses."""
+
+import json
+from urllib.parse import unquote
+
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from dfs import paths
+from dfs.errors import BadRequest, DFSError
+
+log = Logger()
+
+JSON = b"application/json"
+OCTETS = b"application/octet-stream"
+MAX_JSON_BODY = 64 * 1024 * 1024  # block reports of very full datanodes are the largest JSON bodies
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def json_body(obj, request, code=200):
+    request.setResponseCode(code)
+    request.setHeader(b"Content-Type", JSON)
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def checksum_json(hexdigest):
+    """GETFILECHECKSUM's answer: the SHA-256 of the file's bytes, so it equals ``sha256sum`` of a local copy."""
+    return {"FileChecksum": {"algorithm": "SHA-256", "bytes": hexdigest, "length": len(hexdigest) // 2}}
+
+
+def render_error(request, failure):
+    """Turn a failure into a RemoteException body; anything unexpected is logged and answered with a bare 500."""
+    err = failure.value
+    if not isinstance(err, DFSError):
+        if failure.check(ConnectionDone, ConnectionLost):
+            return b""
+        log.failure("Unhandled error in {method} {uri}", failure, method=request.method, uri=request.uri)
+        err = DFSError("Internal server error")
+    if err.status == 503:
+        request.setHeader(b"Retry-After", b"5")
+    return json_body(err.to_json(), request, err.status)
+
+
+def read_json(request):
+    """The request body as JSON (bounded), or BadRequest."""
+    body = request.content.read(MAX_JSON_BODY + 1)
+    if len(body) > MAX_JSON_BODY:
+        raise BadRequest("JSON body too large")
+    try:
+        return json.loads(body or b"{}")
+    except ValueError as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from None
+
+
+def has_body(request):
+    """True when the client sent (or announced) a request body."""
+    if request.requestHeaders.hasHeader(b"transfer-encoding"):
+        return True
+    length = request.getHeader(b"content-length")
+    return length is not None and length.strip() not in (b"", b"0")
+
+
+def request_path(request, prefix):
+    """The namespace path of a request under ``prefix`` (e.g. b'/webhdfs/v1'), decoded and validated."""
+    raw = request.path[len(prefix):] or b"/"
+    try:
+        text = unquote(raw.decode("ascii"), errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("path is not valid percent-encoded UTF-8") from None
+    return paths.normalize(text)
+
+
+class Params:
+    """WebHDFS query parameters: names and booleans case-insensitive, the first of a repeated one wins."""
+
+    def __init__(self, request):
+        self._args = {}
+        for key, values in request.args.items():
+            name = key.decode("utf-8", "replace").lower()
+            if name not in self._args and values:
+                self._args[name] = values[0].decode("utf-8", "replace")
+
+    def __contains__(self, name):
+        return name in self._args
+
+    def items(self):
+        return self._args.items()
+
+    def str(self, name, default=None, required=False):
+        value = self._args.get(name)
+        if value is None:
+            if required:
+                raise BadRequest(f'Required param "{name}" is missing')
+            return default
+        return value
+
+    def bool(self, name, default=False):
+        value = self._args.get(name)
+        if value is None or value == "":
+            return default
+        lowered = value.lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is not a boolean')
+
+    def int(self, name, default=None, minimum=None, maximum=None, required=False):
+        value = self.str(name, required=required)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is not a number') from None
+        if minimum is not None and number < minimum or maximum is not None and number > maximum:
+            raise BadRequest(f'Invalid value for webhdfs parameter "{name}": {number} is out of range')
+        return number
+
+    def octal(self, name, default=None):
+        value = self.str(name)
+        if value is None or value == "":
+            return default
+        try:
+            mode = int(value, 8)
+        except ValueError:
+            raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is not an octal mode') from None
+        if not 0 <= mode <= 0o1777:
+            raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is out of range')
+        return mode
+
+    def path(self, name, required=True):
+        value = self.str(name, required=required)
+        return None if value is None else paths.normalize(value)
+
+
+class QuietSite(Site):
+    """A Site whose access log goes through twisted.logger as one line per request."""
+
+    def log(self, request):
+        if request.path.endswith((b"/heartbeat", b"/health")):
+            return  # periodic and internal: they would drown the log
+        log.info(
+            '{method} {uri} {code} {length} "{agent}"',
+            method=request.method.decode("ascii", "replace"),
+            uri=request.uri.decode("ascii", "replace")[:300],
+            code=request.code,
+            length=request.sentLength,
+            agent=(request.getHeader(b"user-agent") or b"-").decode("ascii", "replace")[:60],
+        )

@@ -86,7 +86,8 @@ class DatanodeApp:
         source = Params(request).str("source", required=True).rstrip("/")
         if not source.startswith(("http://", "https://")):
             raise BadRequest("source must be a datanode URL")
-        response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers())
+        response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers(),
+                                       unbuffered=True)
         if response.code != 200:
             await response.content()
             raise IOFailure(f"peer {source} answered {response.code} for block {block_id}")
@@ -192,6 +193,7 @@ class DatanodeApp:
                 response = await self.http.get(
                     f"{url}/blocks/{block_id}",
                     headers={"Range": f"bytes={block_start}-{block_start + count - 1}", **self.namenode_headers()},
+                    unbuffered=True,
                 )
                 if response.code not in (200, 206):
                     raise IOFailure(f"peer answered {response.code}")

@@ -39,6 +39,7 @@ class NetnsCluster:
             # Every server listens beyond loopback on a network only this test can reach.
             "DFS_INSECURE": "1",
             "DFS_HEARTBEAT": "1",
+            "DFS_STALE_AFTER": "4",
         }
 
     def start_namenode(self):

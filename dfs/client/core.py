@@ -1,0 +1,452 @@
+"""The async dfs client: every operation over the namenode's WebHDFS API, reads straight from datanodes.
+
+Reads fetch whole blocks from a datanode, check the block's SHA-256 against its id, and fall back to the next
+replica on any error, so a client never hands out bytes that differ from what was written.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from urllib.parse import quote
+
+from twisted.internet import defer
+from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
+from twisted.web.client import FileBodyProducer, ResponseFailed
+
+from dfs.errors import AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, Unavailable, from_remote
+from dfs.streams import relay_body
+
+DEFAULT_NAMENODE = "http://127.0.0.1:8180"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
+
+
+def _join(parent, name):
+    return parent.rstrip("/") + "/" + name
+
+
+class _Progress:
+    """Counts bytes read from a local file object for a progress callback."""
+
+    def __init__(self, fileobj, progress):
+        self._f = fileobj
+        self._progress = progress
+        self.done = 0
+
+    def read(self, n=-1):
+        data = self._f.read(n)
+        self.done += len(data)
+        if self._progress:
+            self._progress(self.done)
+        return data
+
+    def seek(self, *args):
+        return self._f.seek(*args)
+
+    def tell(self):
+        return self._f.tell()
+
+    def close(self):
+        pass
+
+
+class Client:
+    """Talks to one namenode through an injected ``treq.HTTPClient``. Every public method returns a Deferred."""
+
+    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None):
+        self.http = http
+        self.namenode_url = namenode_url.rstrip("/")
+        self.token = token
+        self.user = user
+        self.reactor = reactor
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _headers(self):
+        headers = {"Content-Type": "application/octet-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _url(self, path):
+        return f"{self.namenode_url}/webhdfs/v1{quote(path)}"
+
+    async def _call(self, method, path, op, body=None, unbuffered=False, **params):
+        query = {"op": op}
+        if self.user:
+            query["user.name"] = self.user
+        for key, value in params.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            query[key] = str(value)
+        try:
+            response = await self.http.request(
+                method, self._url(path), params=query, data=body, headers=self._headers(), allow_redirects=False,
+                unbuffered=unbuffered,
+            )
+        except _UNREACHABLE as e:
+            raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+        if response.code >= 400:
+            raise await _error(response)
+        return response
+
+    async def _json(self, method, path, op, **params):
+        response = await self._call(method, path, op, **params)
+        return await response.json()
+
+    async def _get_json(self, url):
+        try:
+            response = await self.http.get(url, headers=self._headers())
+        except _UNREACHABLE as e:
+            raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
+        if response.code >= 400:
+            raise await _error(response)
+        return await response.json()
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def stat(self, path):
+        """The WebHDFS FileStatus of ``path`` (a dict: type, length, modificationTime, permission...)."""
+        return defer.ensureDeferred(self._stat(path))
+
+    async def _stat(self, path):
+        return (await self._json("GET", path, "GETFILESTATUS"))["FileStatus"]
+
+    def exists(self, path):
+        async def check():
+            try:
+                await self._stat(path)
+                return True
+            except FileNotFound:
+                return False
+        return defer.ensureDeferred(check())
+
+    def ls(self, path):
+        """FileStatus dicts of a directory's entries (``pathSuffix`` is the name); a file lists as itself."""
+        async def ls():
+            return (await self._json("GET", path, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+        return defer.ensureDeferred(ls())
+
+    def walk(self, path):
+        """[(directory, [subdirectory names], [file statuses])] for ``path`` and everything below, top-down."""
+        async def walk():
+            out, todo = [], [path]
+            while todo:
+                directory = todo.pop(0)
+                entries = (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+                dirs = [e["pathSuffix"] for e in entries if e["type"] == "DIRECTORY"]
+                files = [e for e in entries if e["type"] != "DIRECTORY"]
+                out.append((directory, dirs, files))
+                todo.extend(_join(directory, d) for d in dirs)
+            return out
+        return defer.ensureDeferred(walk())
+
+    def du(self, path):
+        """The ContentSummary of ``path``: length, fileCount, directoryCount, spaceConsumed."""
+        async def du():
+            return (await self._json("GET", path, "GETCONTENTSUMMARY"))["ContentSummary"]
+        return defer.ensureDeferred(du())
+
+    def checksum(self, path):
+        """The file's SHA-256 as computed by a datanode (equals ``sha256sum`` of a local copy)."""
+        async def checksum():
+            response = await self._call("GET", path, "GETFILECHECKSUM")
+            if response.code == 307:
+                location = response.headers.getRawHeaders("location")[0]
+                return (await self._get_json(location))["FileChecksum"]
+            return (await response.json())["FileChecksum"]
+        return defer.ensureDeferred(checksum())
+
+    def block_locations(self, path, offset=0, length=None):
+        async def locations():
+            answer = await self._json("GET", path, "GETFILEBLOCKLOCATIONS", offset=offset, length=length)
+            return answer["BlockLocations"]
+        return defer.ensureDeferred(locations())
+
+    def status(self):
+        """The cluster: datanodes with state, capacity, used, free and blocks; totals."""
+        return defer.ensureDeferred(self._get_json(self.namenode_url + "/cluster"))
+
+    def fsck(self, path="/"):
+        return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
+
+    def format(self):
+        """Wipe every file and block (the original DFS's mkfs)."""
+        async def format_():
+            try:
+                response = await self.http.post(self.namenode_url + "/cluster/format", params={"confirm": "true"},
+                                                headers=self._headers())
+            except _UNREACHABLE as e:
+                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+            if response.code >= 400:
+                raise await _error(response)
+            return True
+        return defer.ensureDeferred(format_())
+
+    # -- namespace changes ---------------------------------------------------------------------
+
+    def mkdir(self, path, parents=True, permission=None):
+        """Create a directory; without ``parents`` the parent must exist and the path must be free."""
+        async def mkdir():
+            if not parents:
+                parent = path.rsplit("/", 1)[0] or "/"
+                if (await self._stat(parent))["type"] != "DIRECTORY":
+                    raise IOFailure(f"Parent path is not a directory: {parent}")
+                try:
+                    await self._stat(path)
+                except FileNotFound:
+                    pass
+                else:
+                    raise _exists(path)
+            return (await self._json("PUT", path, "MKDIRS", permission=_octal(permission)))["boolean"]
+        return defer.ensureDeferred(mkdir())
+
+    def rmdir(self, path):
+        """Remove an empty directory."""
+        async def rmdir():
+            if (await self._stat(path))["type"] != "DIRECTORY":
+                raise IOFailure(f"Not a directory: {path}")
+            return (await self._json("DELETE", path, "DELETE", recursive=False))["boolean"]
+        return defer.ensureDeferred(rmdir())
+
+    def rm(self, path, recursive=False):
+        """Delete a file (or a tree with ``recursive``); False when nothing was there."""
+        async def rm():
+            return (await self._json("DELETE", path, "DELETE", recursive=recursive))["boolean"]
+        return defer.ensureDeferred(rm())
+
+    def mv(self, src, dst, overwrite=False):
+        """Rename; into ``dst`` when it is a directory; ``overwrite`` replaces a file or empty directory atomically."""
+        async def mv():
+            return (await self._json("PUT", src, "RENAME", destination=dst,
+                                     renameoptions="OVERWRITE" if overwrite else None))["boolean"]
+        return defer.ensureDeferred(mv())
+
+    def cp(self, src, dst, overwrite=False):
+        """Server-side copy: the copy shares the source's blocks, no bytes move."""
+        async def cp():
+            return (await self._json("PUT", src, "COPY", destination=dst, overwrite=overwrite))["boolean"]
+        return defer.ensureDeferred(cp())
+
+    def touch(self, path):
+        """Create an empty file, or set an existing one's times to now."""
+        async def touch():
+            try:
+                await self._stat(path)
+            except FileNotFound:
+                await self._call("PUT", path, "CREATE", body=b"", data="true")
+                return
+            await self.set_times(path, mtime=int(time.time() * 1000), atime=int(time.time() * 1000))
+        return defer.ensureDeferred(touch())
+
+    def set_times(self, path, mtime=None, atime=None):
+        """Milliseconds since the epoch; None leaves a time unchanged."""
+        return defer.ensureDeferred(self._call("PUT", path, "SETTIMES", modificationtime=mtime if mtime is not None
+                                               else -1, accesstime=atime if atime is not None else -1))
+
+    def chmod(self, path, mode):
+        return defer.ensureDeferred(self._call("PUT", path, "SETPERMISSION", permission=_octal(mode)))
+
+    def chown(self, path, owner=None, group=None):
+        return defer.ensureDeferred(self._call("PUT", path, "SETOWNER", owner=owner, group=group))
+
+    def set_replication(self, path, replication):
+        async def setrep():
+            return (await self._json("PUT", path, "SETREPLICATION", replication=replication))["boolean"]
+        return defer.ensureDeferred(setrep())
+
+    def truncate(self, path, length):
+        return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))
+
+    def concat(self, target, sources):
+        return defer.ensureDeferred(self._call("POST", target, "CONCAT", sources=",".join(sources)))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None):
+        """Store ``data`` (bytes) at ``path``; the old version stays readable until the new one is committed."""
+        return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission)
+
+    def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
+               progress=None, length=None):
+        """Stream a local file object (or a path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
+
+        The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
+        """
+        return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
+                                               overwrite=overwrite, replication=replication, blocksize=block_size,
+                                               permission=_octal(permission)))
+
+    def append(self, path, fileobj_or_bytes, progress=None):
+        """Add bytes (or a file object's contents) to the end of an existing file."""
+        if isinstance(fileobj_or_bytes, (bytes, bytearray)):
+            fileobj_or_bytes = _BytesFile(bytes(fileobj_or_bytes))
+        return defer.ensureDeferred(self._send("POST", path, "APPEND", fileobj_or_bytes, progress, None))
+
+    async def _send(self, method, path, op, source, progress, length, **params):
+        close = None
+        if isinstance(source, (str, os.PathLike)):
+            source = close = open(source, "rb")
+        try:
+            if length is None:
+                length = _remaining(source)
+            body = FileBodyProducer(_Progress(source, progress), readSize=1024 * 1024)
+            if length is not None:
+                body.length = length
+            response = await self._call(method, path, op, body=body, data="true", **params)
+            await response.content()
+            return True
+        finally:
+            if close is not None:
+                close.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, path, offset=0, length=None):
+        """The bytes of ``path`` from ``offset`` (at most ``length``), verified block by block."""
+        async def read():
+            chunks = []
+
+            async def collect(data):
+                chunks.append(data)
+            await self._read_verified(path, offset, length, collect)
+            return b"".join(chunks)
+        return defer.ensureDeferred(read())
+
+    def read_to(self, path, write, offset=0, length=None, progress=None):
+        """Stream the bytes to ``write(data)`` (a plain or async function); returns the byte count."""
+        return defer.ensureDeferred(self._read_verified(path, offset, length, write, progress))
+
+    def download(self, path, local_path, progress=None):
+        """Copy ``path`` to a local file; written to a temporary name and renamed when complete."""
+        async def download():
+            directory = os.path.dirname(os.path.abspath(local_path))
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".dfs-get-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    total = await self._read_verified(path, 0, None, f.write, progress, seekable=f)
+                os.replace(tmp, local_path)
+                return total
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        return defer.ensureDeferred(download())
+
+    async def _read_verified(self, path, offset, length, write, progress=None, seekable=None):
+        """Send bytes [offset, offset+length) to ``write``. With a ``seekable`` output, blocks go straight into it
+        and a bad replica's bytes are overwritten by the next one; otherwise each block is spooled and checked
+        before any of it is passed on."""
+        locations = await self.block_locations(path, offset, length)
+        file_length = locations.get("fileLength", 0)
+        end = file_length if length is None else min(file_length, offset + length)
+        sent = 0
+        for loc in locations["BlockLocation"]:
+            first, last = max(offset, loc["offset"]), min(end, loc["offset"] + loc["length"])
+            if last <= first:
+                continue
+            start_in_block = loc["blockOffset"] + first - loc["offset"]
+            await self._fetch_block(loc, start_in_block, last - first, write, seekable)
+            sent += last - first
+            if progress:
+                progress(sent)
+        return sent
+
+    async def _fetch_block(self, loc, start, count, write, seekable):
+        """``count`` bytes from ``start`` of a block, after checking the whole block's SHA-256; replicas in turn."""
+        block_id = loc["blockId"]
+        errors = []
+        for url in loc.get("urls", []):
+            mark = seekable.tell() if seekable is not None else None
+            spool = None if seekable is not None else tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
+            sink = seekable.write if seekable is not None else spool.write
+            try:
+                response = await self.http.get(f"{url}/blocks/{block_id}", headers=self._headers(), unbuffered=True)
+                if response.code != 200:
+                    await response.content()
+                    raise IOFailure(f"answered {response.code}")
+                hasher, position = hashlib.sha256(), 0
+
+                async def keep(data):
+                    nonlocal position
+                    hasher.update(data)
+                    lo, hi = max(start - position, 0), min(start + count - position, len(data))
+                    if hi > lo:
+                        sink(data[lo:hi] if (lo, hi) != (0, len(data)) else data)
+                    position += len(data)
+
+                await relay_body(response, keep)
+                if hasher.hexdigest() != block_id:
+                    raise Corrupt("the bytes do not match the block's SHA-256")
+            except (*_UNREACHABLE, DFSError) as e:
+                errors.append(f"{url}: {e.message if isinstance(e, DFSError) else _reason(e)}")
+                if seekable is not None:
+                    seekable.seek(mark)
+                continue
+            if spool is not None:
+                spool.seek(0)
+                while chunk := spool.read(1 << 20):
+                    result = write(chunk)
+                    if hasattr(result, "__await__"):
+                        await result
+                spool.close()
+            return
+        raise Corrupt(f"no good replica of block {block_id[:12]}…: {'; '.join(errors) or 'no live datanode holds it'}")
+
+
+class _BytesFile:
+    """A tiny file object over bytes, so bytes and files share one upload path."""
+
+    def __init__(self, data):
+        self._data = memoryview(bytes(data))
+        self._pos = 0
+
+    def read(self, n=-1):
+        end = len(self._data) if n is None or n < 0 else min(len(self._data), self._pos + n)
+        chunk = bytes(self._data[self._pos:end])
+        self._pos = end
+        return chunk
+
+    def seek(self, offset, whence=0):
+        self._pos = offset if whence == 0 else len(self._data) + offset if whence == 2 else self._pos + offset
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+
+def _remaining(fileobj):
+    """Bytes left in a seekable file object, or None (a pipe: sent chunked)."""
+    try:
+        here = fileobj.tell()
+        end = fileobj.seek(0, os.SEEK_END)
+        fileobj.seek(here)
+        return end - here
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _octal(mode):
+    return None if mode is None else format(mode, "o") if isinstance(mode, int) else str(mode)
+
+
+def _exists(path):
+    return AlreadyExists(f"{path} already exists")
+
+
+def _reason(exc):
+    if isinstance(exc, ResponseFailed):
+        return "; ".join(r.getErrorMessage() for r in exc.reasons) or "connection lost"
+    return str(exc) or type(exc).__name__
+
+
+async def _error(response):
+    body = await response.content()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = body.decode("utf-8", "replace")[:300] or f"HTTP {response.code}"
+    return from_remote(response.code, parsed)

@@ -152,6 +152,8 @@ def markdown(results):
     for w in WORKLOADS:
         for system in ("dfs", "seaweedfs"):
             values = results["figures"][system].get(w.key, [])
+            if not values:
+                continue
             lines.append(f"| {w.key} | {system} | " + " | ".join(_fmt(v) for v in values) + " |")
     for key in LIMITS:
         lines.append(f"| limit {key} | machine | " + " | ".join(_fmt(v) for v in results["limits"].get(key, [])) + " |")

@@ -180,7 +180,7 @@ class DfsCluster(Cluster):
                 "--datanodes", self.datanodes, "--replication", self.replication]
         self.proc = processes.start(argv, self.log, cwd=self.repo, env=self.env())
         line = processes.wait_for_line(self.proc, self.log, "dfs cluster ready:", timeout)
-        self.url = line.split("dfs cluster ready:", 1)[1].strip()
+        self.url = line.split("dfs cluster ready:", 1)[1].split()[0]
         processes.wait_until(lambda: len(self._find_children()) >= 1 + self.datanodes, 30,
                              "the dfs namenode and datanode processes")
         self.client = WebHdfs(self.url, two_step=self.two_step)

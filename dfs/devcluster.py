@@ -15,13 +15,19 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def twistd_command(role, args):
+    """The argv that runs ``twistd -n <role>`` with this interpreter (the plugin is found via PYTHONPATH)."""
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", role, *args]
+
+
+def twistd_env():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+
+
 def twistd(role, args, log_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
     log = open(log_path, "ab")
-    return subprocess.Popen(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", role, *args],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
+    return subprocess.Popen(twistd_command(role, args), stdout=log, stderr=subprocess.STDOUT, env=twistd_env(),
+                            start_new_session=True)
 
 
 def wait_healthy(url, process, timeout=30.0):

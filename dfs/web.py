@@ -6,6 +6,7 @@ from urllib.parse import unquote
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.logger import Logger
 from twisted.web.server import Site
+from werkzeug.exceptions import HTTPException
 
 from dfs import paths
 from dfs.errors import BadRequest, DFSError
@@ -32,7 +33,10 @@ def checksum_json(hexdigest):
 def render_error(request, failure):
     """Turn a failure into a RemoteException body; anything unexpected is logged and answered with a bare 500."""
     err = failure.value
-    if not isinstance(err, DFSError):
+    if isinstance(err, HTTPException):  # Klein's routing: no such endpoint, wrong method
+        err = DFSError(f"{err.name}: {request.method.decode('ascii', 'replace')} {request.path.decode('ascii', 'replace')}")
+        err.status, err.exception = failure.value.code, "IllegalArgumentException"
+    elif not isinstance(err, DFSError):
         if failure.check(ConnectionDone, ConnectionLost):
             return b""
         log.failure("Unhandled error in {method} {uri}", failure, method=request.method, uri=request.uri)

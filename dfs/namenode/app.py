@@ -83,6 +83,8 @@ class NamenodeApp:
                 raise BadRequest(f"Invalid HTTP method {request.method.decode()} for op {op}")
             raise BadRequest(f"Invalid value for webhdfs parameter \"op\": No enum constant for {op}")
         path = request_path(request, PREFIX)
+        if method != GET and self.repair.safemode:
+            raise Unavailable("Name node is in safe mode: waiting for datanodes to report their blocks")
         if op not in self.data_ops and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
         return await handler(request, params, path)
@@ -108,17 +110,18 @@ class NamenodeApp:
         return row, extents
 
     async def op_getfileblocklocations(self, request, params, path):
-        row, extents = await self._file(path)
         offset = params.int("offset", 0, minimum=0)
-        length = params.int("length", row["size"], minimum=0)
+        length = params.int("length", None, minimum=0)
+        row, extents = await self._file(path)
+        length = row["size"] if length is None else length
         body = webhdfs.block_locations(extents, offset, length, self.registry.holders)
         body["BlockLocations"]["fileLength"] = row["size"]
         return json_body(body, request)
 
     async def op_open(self, request, params, path):
-        row, extents = await self._file(path)
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
+        row, extents = await self._file(path)
         if offset >= row["size"] or length == 0:
             request.setHeader(b"Content-Type", OCTETS)
             return b""

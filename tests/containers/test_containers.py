@@ -33,7 +33,7 @@ def cluster(session):
     started = time.monotonic()
     print(podman_cluster.build_image())
     print(f"image ready after {time.monotonic() - started:.0f} s")
-    cluster = PodmanCluster(datanodes=DATANODES, env={"DFS_INSECURE": "1", "DFS_HEARTBEAT": "1"})
+    cluster = PodmanCluster(datanodes=DATANODES, env={"DFS_INSECURE": "1", "DFS_HEARTBEAT": "1", "DFS_STALE_AFTER": "4"})
     try:
         cluster.start()
         namenode_url = cluster.nodes["namenode"].local_url

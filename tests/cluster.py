@@ -1,0 +1,143 @@
+"""Real dfs processes for integration tests: a namenode and datanodes started with twistd on tcp:0."""
+
+import json
+import os
+import re
+import signal as signals
+import subprocess
+import time
+import urllib.request
+
+from dfs.devcluster import twistd_command, twistd_env
+
+LISTENING = re.compile(r"dfs (namenode|datanode) listening on ([0-9.]+):(\d+)")
+
+
+class Process:
+    """One twistd process; its log goes to a file the test can read."""
+
+    def __init__(self, role, args, log_path):
+        self.role, self.args, self.log_path = role, list(args), log_path
+        self.popen = None
+        self.port = None
+
+    def start(self, timeout=20):
+        self.port = None
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(twistd_command(self.role, self.args), stdout=log, stderr=subprocess.STDOUT,
+                                      env=twistd_env())
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                match = LISTENING.search(f.read().decode("utf-8", "replace"))
+            if match:
+                self.port = int(match.group(3))
+                return self
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.role} exited {self.popen.returncode}:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.role} did not start:\n{self.log()[-3000:]}")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def running(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.running():
+            os.kill(self.popen.pid, sig)
+
+    def stop(self, sig=signals.SIGTERM, timeout=15):
+        if self.running():
+            os.kill(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+    def kill(self):
+        self.stop(signals.SIGKILL)
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+class Cluster:
+    """A namenode and ``datanodes`` datanodes under ``root``; fast heartbeats so state changes show in seconds."""
+
+    def __init__(self, root, datanodes=3, namenode_args=(), datanode_args=(), heartbeat=0.5):
+        self.root = str(root)
+        os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
+        self.namenode = Process("dfs-namenode", [
+            "--listen", "tcp:0:interface=127.0.0.1", "--db", os.path.join(self.root, "namenode.sqlite"),
+            "--heartbeat", str(heartbeat), "--stale-after", "3", "--dead-after", "6", "--repair-interval", "0.5",
+            "--safemode-extension", "0.5", *namenode_args,
+        ], os.path.join(self.root, "logs", "namenode.log"))
+        self.datanode_args = list(datanode_args)
+        self.heartbeat = heartbeat
+        self.datanodes = []
+        self.count = datanodes
+
+    def start(self):
+        self.namenode.start()
+        for _ in range(self.count):
+            self.add_datanode()
+        self.wait_for(lambda s: s["totals"]["alive"] >= self.count and not s["totals"]["safemode"])
+        return self
+
+    def add_datanode(self, extra=()):
+        i = len(self.datanodes)
+        node = Process("dfs-datanode", [
+            "--listen", "tcp:0:interface=127.0.0.1", "--root", os.path.join(self.root, f"datanode{i}"),
+            "--namenode", self.url, "--heartbeat", str(self.heartbeat), *self.datanode_args, *extra,
+        ], os.path.join(self.root, "logs", f"datanode{i}.log"))
+        self.datanodes.append(node.start())
+        return node
+
+    def restart_namenode(self):
+        """Stop and start the namenode on the same database, keeping its port so datanodes find it again."""
+        port = self.namenode.port
+        self.namenode.stop()
+        args = self.namenode.args
+        args[args.index("--listen") + 1] = f"tcp:{port}:interface=127.0.0.1"
+        self.namenode.start()
+
+    @property
+    def url(self):
+        return self.namenode.url
+
+    def status(self):
+        with urllib.request.urlopen(self.url + "/cluster", timeout=5) as r:
+            return json.load(r)
+
+    def wait_for(self, predicate, timeout=30, what="cluster state"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.status()
+                if predicate(last):
+                    return last
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; last status: {json.dumps(last)[:2000]}")
+
+    def stop(self):
+        for node in self.datanodes:
+            node.stop()
+        self.namenode.stop()
+
+    def logs(self):
+        return {p.log_path: p.log() for p in [self.namenode, *self.datanodes]}

@@ -1,0 +1,230 @@
+"""Every WebHDFS operation against a real cluster (twistd processes), spoken over plain HTTP."""
+
+import hashlib
+import os
+import threading
+
+import requests
+
+H = {"Content-Type": "application/octet-stream"}
+
+
+def url(cluster, path, **params):
+    return cluster.url + "/webhdfs/v1" + path, params
+
+
+def put_file(cluster, path, data, **params):
+    u, p = url(cluster, path, op="CREATE", **params)
+    r = requests.put(u, params=p, allow_redirects=False)
+    assert r.status_code == 307, r.text
+    r = requests.put(r.headers["Location"], data=data, headers=H)
+    assert r.status_code == 201, r.text
+    return r
+
+
+def read(cluster, path, **params):
+    u, p = url(cluster, path, op="OPEN", **params)
+    r = requests.get(u, params=p)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def op(cluster, method, path, name, **params):
+    u, p = url(cluster, path, op=name, **params)
+    return requests.request(method, u, params=p)
+
+
+def raw(cluster, method, path):
+    """Send ``path`` exactly as written (requests would resolve '..' itself)."""
+    prepared = requests.Request(method, cluster.url + "/").prepare()
+    prepared.url = cluster.url + path
+    return requests.Session().send(prepared)
+
+
+def test_create_open_and_status(cluster, unique_dir):
+    data = os.urandom(300_000)
+    put_file(cluster, unique_dir + "/f", data, overwrite="false", permission="600", replication=2)
+    assert read(cluster, unique_dir + "/f") == data
+    status = op(cluster, "GET", unique_dir + "/f", "GETFILESTATUS").json()["FileStatus"]
+    assert status["length"] == len(data) and status["type"] == "FILE"
+    assert status["permission"] == "600" and status["replication"] == 2 and status["pathSuffix"] == ""
+    listing = op(cluster, "GET", unique_dir, "LISTSTATUS").json()["FileStatuses"]["FileStatus"]
+    assert [e["pathSuffix"] for e in listing] == ["f"]
+
+
+def test_create_refuses_existing_without_overwrite(cluster, unique_dir):
+    put_file(cluster, unique_dir + "/f", b"one")
+    u, p = url(cluster, unique_dir + "/f", op="CREATE", data="true", overwrite="False")
+    r = requests.put(u, params=p, data=b"two", headers=H)
+    assert r.status_code == 403
+    assert r.json()["RemoteException"]["exception"] == "FileAlreadyExistsException"
+    assert read(cluster, unique_dir + "/f") == b"one"
+    put_file(cluster, unique_dir + "/f", b"three", overwrite="TRUE")
+    assert read(cluster, unique_dir + "/f") == b"three"
+
+
+def test_curl_style_one_shot_upload(cluster, unique_dir):
+    u, p = url(cluster, unique_dir + "/oneshot", op="CREATE")
+    r = requests.put(u, params=p, data=b"direct body", headers=H)
+    assert r.status_code == 201
+    assert read(cluster, unique_dir + "/oneshot") == b"direct body"
+
+
+def test_empty_file(cluster, unique_dir):
+    put_file(cluster, unique_dir + "/empty", b"")
+    assert read(cluster, unique_dir + "/empty") == b""
+    assert op(cluster, "GET", unique_dir + "/empty", "GETFILESTATUS").json()["FileStatus"]["length"] == 0
+
+
+def test_append_and_mtime_changes(cluster, unique_dir):
+    path = unique_dir + "/log"
+    put_file(cluster, path, b"a" * 1000)
+    before = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]["modificationTime"]
+    u, p = url(cluster, path, op="APPEND")
+    r = requests.post(u, params=p, allow_redirects=False)
+    assert r.status_code == 307
+    r = requests.post(r.headers["Location"], data=b"b" * 500, headers=H)
+    assert r.status_code == 200
+    assert read(cluster, path) == b"a" * 1000 + b"b" * 500
+    after = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]["modificationTime"]
+    assert after > before
+
+
+def test_range_reads_across_block_boundaries(cluster, unique_dir):
+    data = os.urandom(5 * 65536 + 123)
+    put_file(cluster, unique_dir + "/blocks", data, blocksize=65536)
+    locations = op(cluster, "GET", unique_dir + "/blocks", "GETFILEBLOCKLOCATIONS").json()
+    assert len(locations["BlockLocations"]["BlockLocation"]) == 6
+    for offset, length in [(0, 10), (65530, 20), (65536, 65536), (100000, 200000), (5 * 65536, 1000), (7, None)]:
+        params = {"offset": offset} if length is None else {"offset": offset, "length": length}
+        expected = data[offset:] if length is None else data[offset:offset + length]
+        assert read(cluster, unique_dir + "/blocks", **params) == expected
+    assert read(cluster, unique_dir + "/blocks", offset=len(data) + 5) == b""
+
+
+def test_mkdirs_rename_delete(cluster, unique_dir):
+    assert op(cluster, "PUT", unique_dir + "/x/y", "MKDIRS").json() == {"boolean": True}
+    put_file(cluster, unique_dir + "/x/y/f", b"data")
+    assert op(cluster, "PUT", unique_dir + "/x", "RENAME", destination=unique_dir + "/z").json() == {"boolean": True}
+    assert read(cluster, unique_dir + "/z/y/f") == b"data"
+    r = op(cluster, "DELETE", unique_dir + "/z", "DELETE")
+    assert r.status_code == 403 and "non empty" in r.json()["RemoteException"]["message"]
+    assert op(cluster, "DELETE", unique_dir + "/z", "DELETE", recursive="true").json() == {"boolean": True}
+    assert op(cluster, "DELETE", unique_dir + "/z", "DELETE").json() == {"boolean": False}
+    r = op(cluster, "GET", unique_dir + "/z", "GETFILESTATUS")
+    assert r.status_code == 404 and r.json()["RemoteException"]["exception"] == "FileNotFoundException"
+
+
+def test_rename_file_over_file_needs_overwrite(cluster, unique_dir):
+    put_file(cluster, unique_dir + "/a", b"A")
+    put_file(cluster, unique_dir + "/b", b"B")
+    r = op(cluster, "PUT", unique_dir + "/a", "RENAME", destination=unique_dir + "/b")
+    assert r.status_code == 403
+    r = op(cluster, "PUT", unique_dir + "/a", "RENAME", destination=unique_dir + "/b", renameoptions="OVERWRITE")
+    assert r.json() == {"boolean": True}
+    assert read(cluster, unique_dir + "/b") == b"A"
+
+
+def test_attributes(cluster, unique_dir):
+    path = unique_dir + "/attrs"
+    put_file(cluster, path, b"x")
+    assert op(cluster, "PUT", path, "SETTIMES", modificationtime=1000, accesstime=2000).status_code == 200
+    assert op(cluster, "PUT", path, "SETPERMISSION", permission="751").status_code == 200
+    assert op(cluster, "PUT", path, "SETOWNER", owner="alice", group="staff").status_code == 200
+    assert op(cluster, "PUT", path, "SETREPLICATION", replication=2).json() == {"boolean": True}
+    status = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]
+    assert (status["modificationTime"], status["accessTime"]) == (1000, 2000)
+    assert (status["permission"], status["owner"], status["group"], status["replication"]) == ("751", "alice",
+                                                                                               "staff", 2)
+    assert op(cluster, "PUT", path, "SETTIMES", accesstime=3000).status_code == 200
+    status = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]
+    assert (status["modificationTime"], status["accessTime"]) == (1000, 3000)
+    r = op(cluster, "PUT", path, "SETOWNER")
+    assert r.status_code == 400 and "Both owner and group are empty" in r.json()["RemoteException"]["message"]
+    r = op(cluster, "PUT", path, "SETPERMISSION", permission="999")
+    assert r.status_code == 400
+
+
+def test_truncate_concat_copy(cluster, unique_dir):
+    put_file(cluster, unique_dir + "/t", b"0123456789")
+    assert op(cluster, "POST", unique_dir + "/t", "TRUNCATE", newlength=4).json() == {"boolean": True}
+    assert read(cluster, unique_dir + "/t") == b"0123"
+    put_file(cluster, unique_dir + "/p1", b"-one")
+    put_file(cluster, unique_dir + "/p2", b"-two")
+    r = op(cluster, "POST", unique_dir + "/t", "CONCAT", sources=f"{unique_dir}/p1,{unique_dir}/p2")
+    assert r.status_code == 200
+    assert read(cluster, unique_dir + "/t") == b"0123-one-two"
+    assert op(cluster, "GET", unique_dir + "/p1", "GETFILESTATUS").status_code == 404
+    assert op(cluster, "PUT", unique_dir + "/t", "COPY", destination=unique_dir + "/c").json() == {"boolean": True}
+    assert read(cluster, unique_dir + "/c") == b"0123-one-two"
+    r = op(cluster, "POST", unique_dir + "/t", "TRUNCATE", newlength=100)
+    assert r.status_code == 400
+
+
+def test_summary_checksum_home(cluster, unique_dir):
+    data = os.urandom(70000)
+    put_file(cluster, unique_dir + "/s/f", data, replication=3)
+    summary = op(cluster, "GET", unique_dir + "/s", "GETCONTENTSUMMARY").json()["ContentSummary"]
+    assert (summary["directoryCount"], summary["fileCount"], summary["length"]) == (1, 1, 70000)
+    assert summary["spaceConsumed"] == 3 * 70000
+    checksum = requests.get(*url(cluster, unique_dir + "/s/f", op="GETFILECHECKSUM")).json()["FileChecksum"]
+    assert checksum["bytes"] == hashlib.sha256(data).hexdigest() and checksum["length"] == 32
+    assert op(cluster, "GET", "/", "GETHOMEDIRECTORY", **{"user.name": "bob"}).json() == {"Path": "/user/bob"}
+
+
+def test_bad_input_gets_named_errors(cluster, unique_dir):
+    cases = [
+        (op(cluster, "GET", unique_dir, "BOGUS"), 400, "BOGUS"),
+        (op(cluster, "PUT", unique_dir, "RENAME"), 400, "destination"),
+        (op(cluster, "GET", unique_dir, "OPEN", offset="-1"), 400, "offset"),
+        (op(cluster, "POST", unique_dir, "MKDIRS"), 400, "MKDIRS"),
+        (raw(cluster, "PUT", "/webhdfs/v1/a/../../etc/passwd?op=MKDIRS"), 400, ".."),
+        (raw(cluster, "PUT", "/webhdfs/v1/a/%2E%2E/b?op=MKDIRS"), 400, ".."),
+        (raw(cluster, "GET", "/nowhere"), 404, "Not Found"),
+        (op(cluster, "GET", unique_dir + "/none", "OPEN"), 404, "does not exist"),
+    ]
+    for response, status, needle in cases:
+        assert response.status_code == status, (response.url, response.text)
+        body = response.json()["RemoteException"]
+        assert needle in body["message"] and "Traceback" not in response.text
+    put_file(cluster, unique_dir + "/f", b"file")
+    r = requests.put(*url(cluster, unique_dir + "/f/child", op="CREATE", data="true"), data=b"x", headers=H)
+    assert r.status_code == 403 and "not a directory" in r.json()["RemoteException"]["message"]
+    r = op(cluster, "GET", unique_dir, "OPEN")
+    assert r.status_code == 404 and "not a file" in r.json()["RemoteException"]["message"]
+    r = requests.put(cluster.url + "/cluster/datanodes/nobody/heartbeat", json={"capacity": 1, "used": 0, "free": 1})
+    assert r.status_code == 404 and "nobody" in r.json()["RemoteException"]["message"]
+
+
+def test_overwrite_is_atomic_for_readers(cluster, unique_dir):
+    path = unique_dir + "/hot"
+    versions = [bytes([i]) * 400_000 for i in range(4)]
+    put_file(cluster, path, versions[0], blocksize=65536)
+    seen, stop, errors = [], threading.Event(), []
+
+    def reader():
+        while not stop.is_set() and len(seen) < 200:
+            try:
+                seen.append(read(cluster, path))
+            except AssertionError as e:
+                errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for v in versions[1:]:
+        put_file(cluster, path, v, overwrite="true", blocksize=65536)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert seen and all(s in versions for s in seen)
+    assert read(cluster, path) == versions[-1]
+
+
+def test_cluster_status_and_health(cluster):
+    status = cluster.status()
+    assert status["totals"]["alive"] == 3
+    for node in status["nodes"]:
+        assert {"id", "url", "public_url", "state", "capacity", "used", "free", "blocks"} <= set(node)
+    assert requests.get(cluster.url + "/health").json()["status"] == "ok"

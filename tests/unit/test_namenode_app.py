@@ -1,0 +1,129 @@
+"""The namenode's Klein app in memory (treq.testing.StubTreq), with a synchronous store and a fake clock."""
+
+import pytest
+import pytest_twisted
+from treq.testing import StubTreq
+from twisted.internet.task import Clock
+
+from dfs.namenode.app import NamenodeApp
+from dfs.namenode.metadata import Store
+from dfs.namenode.registry import Registry
+from dfs.namenode.repair import Repair
+from dfs.namenode.upload import FanOut
+
+BASE = "http://nn"
+
+
+@pytest.fixture
+def stub(tmp_path):
+    store = Store(str(tmp_path / "ns.sqlite"))
+    store.start()
+    clock = Clock()
+    registry = Registry(clock)
+    fanout = FanOut(None, registry, clock)
+    repair = Repair(store, registry, fanout, None, clock)
+    repair.safemode = False
+    config = {"cluster_id": store.cluster_id, "replication": 3, "min_replicas": 2, "block_size": 1 << 20,
+              "public_url": None}
+    app = NamenodeApp(store, registry, fanout, repair, config)
+    yield StubTreq(app.resource()), registry, repair
+    store.stop()
+
+
+async def call(http, method, path, **params):
+    response = await http.request(method, BASE + "/webhdfs/v1" + path, params=params)
+    return response.code, await response.json()
+
+
+@pytest_twisted.ensureDeferred
+async def test_mkdirs_list_and_status(stub):
+    http, _, _ = stub
+    assert await call(http, "PUT", "/a/b", op="MKDIRS") == (200, {"boolean": True})
+    code, body = await call(http, "GET", "/a", op="liststatus")
+    assert code == 200
+    [entry] = body["FileStatuses"]["FileStatus"]
+    assert entry["pathSuffix"] == "b" and entry["type"] == "DIRECTORY" and entry["permission"] == "755"
+    code, body = await call(http, "GET", "/a", op="GETFILESTATUS")
+    assert body["FileStatus"]["childrenNum"] == 0 or body["FileStatus"]["type"] == "DIRECTORY"
+
+
+@pytest_twisted.ensureDeferred
+async def test_errors_are_remote_exceptions(stub):
+    http, _, _ = stub
+    code, body = await call(http, "GET", "/missing", op="GETFILESTATUS")
+    assert code == 404
+    assert body["RemoteException"]["exception"] == "FileNotFoundException"
+    assert "/missing" in body["RemoteException"]["message"]
+    code, body = await call(http, "GET", "/", op="NOSUCHOP")
+    assert code == 400 and "No enum constant" in body["RemoteException"]["message"]
+    code, body = await call(http, "GET", "/")
+    assert code == 400 and "op" in body["RemoteException"]["message"]
+    code, body = await call(http, "DELETE", "/", op="DELETE", recursive="maybe")
+    assert code == 400 and "recursive" in body["RemoteException"]["message"]
+    code, body = await call(http, "GET", "/a/../etc", op="GETFILESTATUS")
+    assert code == 400 and ".." in body["RemoteException"]["message"]
+    code, body = await call(http, "GET", "/a%00b", op="GETFILESTATUS")
+    assert code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_body_where_none_belongs(stub):
+    http, _, _ = stub
+    response = await http.put(BASE + "/webhdfs/v1/x?op=MKDIRS", data=b"surprise")
+    assert response.code == 400
+    assert "no request body" in (await response.json())["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_create_redirects_to_own_upload_url(stub):
+    http, _, _ = stub
+    response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&overwrite=True&user.name=u", allow_redirects=False)
+    assert response.code == 307
+    location = response.headers.getRawHeaders("location")[0]
+    assert location.startswith("http://nn/webhdfs/v1/f?") and "data=true" in location
+    response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&noredirect=true", allow_redirects=False)
+    assert response.code == 200 and "data=true" in (await response.json())["Location"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_write_without_datanodes_is_a_clear_503(stub):
+    http, _, _ = stub
+    response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&data=true", data=b"x" * 10)
+    assert response.code == 503
+    assert "datanode" in (await response.json())["RemoteException"]["message"]
+    code, _ = await call(http, "GET", "/f", op="GETFILESTATUS")
+    assert code == 404  # nothing half-written
+
+
+@pytest_twisted.ensureDeferred
+async def test_safe_mode_refuses_writes(stub):
+    http, _, repair = stub
+    repair.safemode = True
+    response = await http.put(BASE + "/webhdfs/v1/d?op=MKDIRS")
+    assert response.code == 503 and response.headers.getRawHeaders("retry-after")
+    code, _ = await call(http, "GET", "/", op="LISTSTATUS")
+    assert code == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_registration_and_unknown_heartbeat(stub):
+    http, registry, _ = stub
+    response = await http.put(BASE + "/cluster/datanodes/ghost/heartbeat", json={"capacity": 1, "used": 0, "free": 1})
+    assert response.code == 404
+    response = await http.post(BASE + "/cluster/datanodes", json={"id": "n1", "url": "http://n1", "capacity": 10,
+                                                                  "used": 0, "free": 10, "blocks": []})
+    assert response.code == 200
+    response = await http.post(BASE + "/cluster/datanodes", json={"id": "n2", "url": "http://n2", "capacity": 10,
+                                                                  "used": 0, "free": 10, "cluster_id": "other"})
+    assert response.code == 403
+    assert list(registry.nodes) == ["n1"]
+    response = await http.get(BASE + "/cluster")
+    body = await response.json()
+    assert body["totals"]["alive"] == 1 and body["nodes"][0]["id"] == "n1"
+
+
+@pytest_twisted.ensureDeferred
+async def test_format_needs_confirmation(stub):
+    http, _, _ = stub
+    response = await http.post(BASE + "/cluster/format")
+    assert response.code == 400 and "confirm" in (await response.json())["RemoteException"]["message"]

@@ -1,0 +1,57 @@
+from twisted.internet.task import Clock
+
+from dfs.namenode.placement import choose_targets, require_targets
+from dfs.namenode.registry import Registry
+from dfs.errors import Unavailable
+
+import pytest
+
+
+def registry_with(nodes):
+    clock = Clock()
+    r = Registry(clock, stale_after=10, dead_after=30)
+    for node_id, free in nodes:
+        r.register(node_id, f"http://{node_id}", f"http://pub-{node_id}", 100, 0, free, [])
+    return r, clock
+
+
+def test_states_follow_heartbeats():
+    r, clock = registry_with([("a", 50), ("b", 50)])
+    clock.advance(11)
+    r.heartbeat("a", 100, 0, 50)
+    assert [n.id for n in r.alive()] == ["a"]
+    assert r.nodes["b"].state == "stale"
+    clock.advance(20)
+    r.update_states()
+    assert r.nodes["b"].state == "dead" and r.nodes["a"].state == "stale"
+    r.heartbeat("b", 100, 0, 50)
+    assert r.nodes["b"].state == "alive"
+
+
+def test_block_reports_replace_what_a_node_holds():
+    r, _ = registry_with([("a", 50), ("b", 50)])
+    r.report("a", ["x", "y"])
+    r.report("b", ["y"])
+    assert {n.id for n in r.holders("y")} == {"a", "b"}
+    r.report("a", ["y"])
+    assert r.holders("x") == []
+    r.remove_replica("y", "b")
+    assert [n.id for n in r.holders("y")] == ["a"]
+
+
+def test_unknown_node_heartbeat_is_refused():
+    r, _ = registry_with([])
+    with pytest.raises(Exception) as e:
+        r.heartbeat("ghost", 1, 0, 1)
+    assert "register" in str(e.value)
+
+
+def test_placement_prefers_free_space_and_distinct_nodes():
+    r, _ = registry_with([("full", 5), ("a", 1000), ("b", 990), ("c", 100)])
+    chosen = choose_targets(r.alive(), 3, 10)
+    assert len({n.id for n in chosen}) == 3
+    assert "full" not in {n.id for n in chosen}
+    assert {n.id for n in chosen[:2]} == {"a", "b"}
+    assert choose_targets(r.alive(), 3, 10, exclude={"a"})[0].id == "b"
+    with pytest.raises(Unavailable):
+        require_targets(r.alive(), 3, 3, 500)

@@ -188,7 +188,8 @@ def test_bad_input_gets_named_errors(cluster, unique_dir):
         body = response.json()["RemoteException"]
         assert needle in body["message"] and "Traceback" not in response.text
     put_file(cluster, unique_dir + "/f", b"file")
-    r = requests.put(*url(cluster, unique_dir + "/f/child", op="CREATE", data="true"), data=b"x", headers=H)
+    u, p = url(cluster, unique_dir + "/f/child", op="CREATE", data="true")
+    r = requests.put(u, params=p, data=b"x", headers=H)
     assert r.status_code == 403 and "not a directory" in r.json()["RemoteException"]["message"]
     r = op(cluster, "GET", unique_dir, "OPEN")
     assert r.status_code == 404 and "not a file" in r.json()["RemoteException"]["message"]

@@ -48,15 +48,22 @@ def unavailable_reason():
     return None
 
 
+_build_report = None
+
+
 def build_image():
-    """Build the base (cached) and the project's image; return the seconds each script reported."""
+    """Build the base (cached) and the project's image once per test session; return what the scripts reported."""
+    global _build_report
+    if _build_report is not None:
+        return _build_report
     result = subprocess.run(
         [str(HERE / "build-image.sh"), IMAGE],
         capture_output=True, text=True, timeout=900, env=podman_env(),
     )
     if result.returncode != 0:
         raise RuntimeError(f"image build failed:\n{result.stderr[-4000:]}\n{result.stdout[-2000:]}")
-    return result.stdout.strip()
+    _build_report = result.stdout.strip()
+    return _build_report
 
 
 def free_loopback_ports(count):

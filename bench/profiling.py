@@ -1,0 +1,79 @@
+"""py-spy profiles of server processes during one workload, and a plain-text summary of where their CPU went."""
+
+import collections
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def find_py_spy():
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+class Recording:
+    """`py-spy record` attached to each of {label: pid} until stop(); raw collapsed stacks, one file per process."""
+
+    def __init__(self, py_spy, processes, directory, name, rate=250):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.files = {}
+        self.procs = []
+        for label, pid in processes.items():
+            out = self.directory / f"{name}--{label.replace(' ', '-')}.txt"
+            self.files[label] = out
+            # --nonblocking: never pause the process being measured; idle threads (epoll) are left out by default.
+            argv = [py_spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                    "--output", str(out), "--nonblocking"]
+            self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)  # let py-spy attach before the workload starts
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return {label: f for label, f in self.files.items() if f.exists()}
+
+
+def read_stacks(path):
+    """[(frames, count)] from py-spy's raw (collapsed) output: `frame;frame;... count` per line."""
+    stacks = []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def _short(frame):
+    # "function (path/to/module.py:123)" -> "function (module.py:123)"
+    name, _, where = frame.partition(" (")
+    return f"{name} ({Path(where.rstrip(')')).name})" if where else name
+
+
+def summarize(path, top=12):
+    """Self time and inclusive time of the busiest functions, as text lines."""
+    stacks = read_stacks(path)
+    total = sum(c for _, c in stacks)
+    if not total:
+        return ["(no samples: the process was idle)"]
+    own = collections.Counter()
+    inclusive = collections.Counter()
+    for frames, count in stacks:
+        own[_short(frames[-1])] += count
+        for frame in set(map(_short, frames)):
+            inclusive[frame] += count
+    lines = [f"{total} samples", "self time:"]
+    lines += [f"  {c / total:6.1%}  {f}" for f, c in own.most_common(top)]
+    lines += ["inclusive time:"]
+    lines += [f"  {c / total:6.1%}  {f}" for f, c in inclusive.most_common(top)]
+    return lines

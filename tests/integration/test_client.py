@@ -1,0 +1,118 @@
+"""The async Python client against a real cluster: every operation, big multi-block files, memory bounds."""
+
+import hashlib
+import os
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+
+from dfs.client import Client
+from dfs.errors import AlreadyExists, DirectoryNotEmpty, FileNotFound
+from dfs.http import make_http
+
+
+@pytest.fixture
+def client(cluster):
+    http, pool = make_http(reactor)
+    yield Client(http, cluster.url, reactor=reactor)
+    pytest_twisted.blockon(pool.closeCachedConnections())
+
+
+def peak_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+
+def random_file(path, size, chunk=1 << 20):
+    hasher = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            data = os.urandom(min(chunk, left))
+            hasher.update(data)
+            f.write(data)
+            left -= len(data)
+    return hasher.hexdigest()
+
+
+def sha256_of(path):
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_operation(client, unique_dir):
+    d = unique_dir
+    assert await client.mkdir(d + "/a/b")
+    await client.write(d + "/a/f", b"hello")
+    assert await client.read(d + "/a/f") == b"hello"
+    assert await client.read(d + "/a/f", 1, 3) == b"ell"
+    assert (await client.stat(d + "/a/f"))["length"] == 5
+    assert sorted(e["pathSuffix"] for e in await client.ls(d + "/a")) == ["b", "f"]
+    with pytest.raises(AlreadyExists):
+        await client.write(d + "/a/f", b"again", overwrite=False)
+    await client.append(d + "/a/f", b" world")
+    assert await client.read(d + "/a/f") == b"hello world"
+    await client.touch(d + "/a/empty")
+    assert await client.read(d + "/a/empty") == b""
+    await client.cp(d + "/a/f", d + "/copy")
+    await client.mv(d + "/copy", d + "/moved")
+    assert await client.read(d + "/moved") == b"hello world"
+    assert not await client.exists(d + "/copy")
+    with pytest.raises(DirectoryNotEmpty):
+        await client.rmdir(d + "/a")
+    await client.rmdir(d + "/a/b")
+    summary = await client.du(d)
+    assert summary["fileCount"] == 3 and summary["length"] == 22
+    walked = await client.walk(d)
+    assert [w[0] for w in walked] == [d, d + "/a"]
+    assert (await client.checksum(d + "/moved"))["bytes"] == hashlib.sha256(b"hello world").hexdigest()
+    await client.truncate(d + "/moved", 5)
+    assert await client.read(d + "/moved") == b"hello"
+    assert await client.set_replication(d + "/moved", 2)
+    await client.chmod(d + "/moved", 0o600)
+    assert (await client.stat(d + "/moved"))["permission"] == "600"
+    assert await client.rm(d, recursive=True)
+    with pytest.raises(FileNotFound):
+        await client.stat(d)
+    status = await client.status()
+    assert status["totals"]["alive"] == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_200_mib_multi_block_round_trip(client, unique_dir, tmp_path):
+    source, target = tmp_path / "src", tmp_path / "dst"
+    digest = random_file(source, 200 * 1024 * 1024)
+    with open(source, "rb") as f:
+        await client.upload(unique_dir + "/big", f, block_size=32 * 1024 * 1024)
+    locations = await client.block_locations(unique_dir + "/big")
+    assert len(locations["BlockLocation"]) == 7
+    assert all(len(b["urls"]) == 3 for b in locations["BlockLocation"])
+    await client.download(unique_dir + "/big", str(target))
+    assert sha256_of(target) == digest
+    # a range across a block boundary, read through the client and verified block by block
+    middle = await client.read(unique_dir + "/big", 32 * 1024 * 1024 - 100, 200)
+    with open(source, "rb") as f:
+        f.seek(32 * 1024 * 1024 - 100)
+        assert middle == f.read(200)
+    await client.rm(unique_dir, recursive=True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_1_gib_upload_keeps_memory_flat(client, cluster, unique_dir, tmp_path):
+    source = tmp_path / "gig"
+    random_file(source, 1024 * 1024 * 1024, chunk=8 << 20)
+    pids = [cluster.namenode.pid] + [d.pid for d in cluster.datanodes]
+    before = {pid: peak_rss(pid) for pid in pids}
+    with open(source, "rb") as f:
+        await client.upload(unique_dir + "/gig", f)
+    growth = {pid: peak_rss(pid) - before[pid] for pid in pids}
+    assert max(growth.values()) < 100 * 1024 * 1024, growth
+    assert (await client.stat(unique_dir + "/gig"))["length"] == 1024 * 1024 * 1024
+    await client.rm(unique_dir, recursive=True)

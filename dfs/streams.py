@@ -87,14 +87,13 @@ def relay_body(response, write):
     return done
 
 
-async def copy_file_range(path, offset, length, write, chunk=CHUNK):
-    """Send ``length`` bytes of a local file from ``offset`` to ``async write(data)``."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        remaining = length
-        while remaining > 0:
-            data = f.read(min(chunk, remaining))
-            if not data:
-                raise OSError(f"{path} ended {remaining} bytes early")
-            remaining -= len(data)
-            await write(data)
+async def copy_file_range(source, offset, length, write, chunk=CHUNK):
+    """Send ``length`` bytes of an open local file from ``offset`` to ``async write(data)``."""
+    source.seek(offset)
+    remaining = length
+    while remaining > 0:
+        data = source.read(min(chunk, remaining))
+        if not data:
+            raise OSError(f"{source.name} ended {remaining} bytes early")
+        remaining -= len(data)
+        await write(data)

@@ -13,13 +13,15 @@ from twisted.web import static
 from werkzeug.routing import BaseConverter
 
 from dfs.datanode.blockstore import BlockSink, check_block_id
-from dfs.errors import BadRequest, Corrupt, DFSError, IOFailure, from_remote
+from dfs.errors import BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, from_remote
 from dfs.streams import CHUNK, RequestWriter, copy_file_range, relay_body
 from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
 
 log = Logger()
 
 PREFIX = b"/webhdfs/v1"
+# A datanode reading a range for a WebHDFS client asks the peer to check the block's hash before serving it.
+VERIFY_HEADER = "X-DFS-Verify"
 
 
 class BlockIdConverter(BaseConverter):
@@ -40,6 +42,8 @@ class DatanodeApp:
         self.namenode_url = namenode_url.rstrip("/")
         self.namenode_headers = namenode_headers
         self.node_id = None
+        self.own_url = None
+        self.report_corrupt = _nobody_listens
 
     def resource(self):
         return self.app.resource()
@@ -62,15 +66,21 @@ class DatanodeApp:
         return json_body({"id": block_id, "length": length}, request, 201)
 
     @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
-    def serve_block(self, request, block_id):
+    async def serve_block(self, request, block_id):
         path = self.store.path(block_id)
-        if not os.path.exists(path):
-            request.setResponseCode(404)
-            return json_body({"RemoteException": {"exception": "FileNotFoundException",
-                                                  "message": f"block {block_id} is not here"}}, request, 404)
+        verify = request.getHeader(VERIFY_HEADER) is not None
+        if not os.path.exists(path) or verify and not await self._verified(block_id):
+            raise FileNotFound(f"block {block_id} is not on this datanode")
         request.setHeader(b"ETag", f'"{block_id}"'.encode())
         request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
         return static.File(path, defaultType="application/octet-stream")
+
+    async def _verified(self, block_id):
+        """Check a local copy before handing it to a peer that cannot check a range itself."""
+        if await self.in_thread(self.store.verify_sync, block_id):
+            return True
+        await self.report_corrupt([block_id])
+        return False
 
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
@@ -184,15 +194,25 @@ class DatanodeApp:
     async def _send_block_range(self, loc, block_start, count, write):
         block_id = check_block_id(loc["blockId"])
         if self.store.has(block_id):
-            await copy_file_range(self.store.path(block_id), block_start, count, write, CHUNK)
-            return
+            if await self.in_thread(self.store.verify_sync, block_id):
+                try:
+                    source = open(self.store.path(block_id), "rb")
+                except FileNotFoundError:
+                    pass  # deleted since the check: read it from a peer
+                else:
+                    with source:
+                        await copy_file_range(source, block_start, count, write, CHUNK)
+                    return
+            else:
+                await self.report_corrupt([block_id])
         errors = []
-        for url in loc.get("internalUrls", []):
+        for url in [u for u in loc.get("internalUrls", []) if u != self.own_url]:
             response = None
             try:
                 response = await self.http.get(
                     f"{url}/blocks/{block_id}",
-                    headers={"Range": f"bytes={block_start}-{block_start + count - 1}", **self.namenode_headers()},
+                    headers={"Range": f"bytes={block_start}-{block_start + count - 1}", VERIFY_HEADER: "1",
+                             **self.namenode_headers()},
                     unbuffered=True,
                 )
                 if response.code not in (200, 206):
@@ -241,3 +261,7 @@ class _Discard(Protocol):
 
     def connectionMade(self):
         self.transport.stopProducing()
+
+
+async def _nobody_listens(block_ids):
+    """Stands in for the namenode link until the datanode has one."""

@@ -93,6 +93,7 @@ class BlockSink:
                 self.error = e
         self._file.close()
         if self.error is not None:
+            self.store.full = True
             raise NoSpace(f"datanode could not store the block: {self.error}") from None
 
     def close(self):
@@ -112,12 +113,16 @@ class BlockStore:
         self.root = os.path.abspath(root)
         self.blocks_dir = os.path.join(self.root, "blocks")
         self.incoming = os.path.join(self.root, "incoming")
+        self.quarantine = os.path.join(self.root, "corrupt")
         self.capacity_limit = capacity
         self.reserve = reserve
         os.makedirs(self.blocks_dir, exist_ok=True)
         os.makedirs(self.incoming, exist_ok=True)
+        os.makedirs(self.quarantine, exist_ok=True)
         self.used = 0
         self.block_ids = set()
+        self._verified = {}  # block id -> (size, mtime_ns) of the file when its hash last matched
+        self.full = False  # set when a write hit ENOSPC; cleared by the next successful scan
 
     def identity(self):
         """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
@@ -138,6 +143,12 @@ class BlockStore:
         check_block_id(block_id)
         return os.path.join(self.blocks_dir, block_id[:2], block_id)
 
+    def size_of(self, block_id):
+        try:
+            return os.path.getsize(self.path(block_id))
+        except FileNotFoundError:
+            return 0
+
     def has(self, block_id):
         return block_id in self.block_ids
 
@@ -151,12 +162,21 @@ class BlockStore:
                     ids.add(name)
                     used += os.path.getsize(os.path.join(folder, name))
         self.block_ids, self.used = ids, used
+        self.full = False
         return ids
 
+    def prune_missing_sync(self):
+        """Forget blocks whose files vanished from disk (before a full block report); returns them."""
+        missing = [b for b in list(self.block_ids) if not os.path.exists(self.path(b))]
+        for block_id in missing:
+            self._forget(block_id, 0)
+            log.warn("block {block} vanished from disk", block=block_id)
+        return missing
+
     def clean_incoming_sync(self, older_than, now):
+        """Remove abandoned partial uploads and quarantined copies older than ``older_than`` seconds."""
         removed = 0
-        for name in os.listdir(self.incoming):
-            path = os.path.join(self.incoming, name)
+        for path in [os.path.join(d, n) for d in (self.incoming, self.quarantine) for n in os.listdir(d)]:
             try:
                 if now - os.path.getmtime(path) >= older_than:
                     os.unlink(path)
@@ -172,6 +192,8 @@ class BlockStore:
         if self.capacity_limit is not None:
             capacity = min(capacity, self.capacity_limit)
             free = min(free, max(0, capacity - self.used))
+        if self.full:
+            free = 0
         return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve)}
 
     def new_sink(self):
@@ -223,20 +245,43 @@ class BlockStore:
         except FileNotFoundError:
             self.block_ids.discard(block_id)
             raise FileNotFound(f"block {block_id} is not on this datanode") from None
-        if block_id in self.block_ids:
-            self.block_ids.discard(block_id)
-            self.used -= length
+        self._forget(block_id, length)
         return length
 
     def wipe_sync(self):
         shutil.rmtree(self.blocks_dir, ignore_errors=True)
         os.makedirs(self.blocks_dir, exist_ok=True)
         self.block_ids, self.used = set(), 0
+        self._verified.clear()
 
     def verify_sync(self, block_id):
-        """True when the block's bytes still hash to its id (scrubbing, and reads that want certainty)."""
-        hasher = hashlib.sha256()
-        with open(self.path(block_id), "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-        return hasher.hexdigest() == block_id
+        """Check that the block's bytes still hash to its id; a bad or vanished copy is quarantined.
+
+        Returns True, or False when the copy was bad (the caller reports it). A check stays valid while the
+        file's size and mtime do not change, so a read after a recent check costs nothing more.
+        """
+        path = self.path(block_id)
+        try:
+            st = os.stat(path)
+            if self._verified.get(block_id) == (st.st_size, st.st_mtime_ns):
+                return True
+            hasher = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            self._forget(block_id, 0)
+            return False
+        if hasher.hexdigest() == block_id:
+            self._verified[block_id] = (st.st_size, st.st_mtime_ns)
+            return True
+        os.replace(path, os.path.join(self.quarantine, block_id))
+        self._forget(block_id, st.st_size)
+        log.warn("block {block} failed verification and was quarantined", block=block_id)
+        return False
+
+    def _forget(self, block_id, length):
+        if block_id in self.block_ids:
+            self.block_ids.discard(block_id)
+            self.used -= length
+        self._verified.pop(block_id, None)

@@ -10,7 +10,7 @@ log = Logger()
 class NamenodeLink:
     """Keeps this datanode known to the namenode; re-registers whenever the namenode forgets it (e.g. a restart)."""
 
-    def __init__(self, http, store, identity, namenode_url, clock, interval=3.0, report_every=20,
+    def __init__(self, http, store, identity, namenode_url, clock, in_thread, interval=3.0, report_every=20,
                  headers=dict):
         self.http = http
         self.store = store
@@ -20,6 +20,7 @@ class NamenodeLink:
         self.interval = interval
         self.report_every = report_every
         self.headers = headers
+        self.in_thread = in_thread
         self.url = None
         self.public_url = None
         self.registered = False
@@ -52,10 +53,18 @@ class NamenodeLink:
             return
         self._beats += 1
         if self._beats % self.report_every == 0:
+            await self.in_thread(self.store.prune_missing_sync)
             await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/blocks",
                              {"blocks": sorted(self.store.block_ids)})
         else:
             await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat", self.store.usage())
+
+    async def report_corrupt(self, block_ids):
+        """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
+        try:
+            await self._call("POST", f"/cluster/datanodes/{self.identity['id']}/corrupt", {"blocks": list(block_ids)})
+        except Exception as e:
+            log.warn("could not report corrupt blocks {blocks}: {e}", blocks=block_ids, e=e)
 
     async def register(self):
         body = {

@@ -11,6 +11,7 @@ from twisted.python.threadpool import ThreadPool
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.datanode.heartbeat import NamenodeLink
+from dfs.datanode.scrubber import Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
 from dfs.web import QuietSite
@@ -33,6 +34,7 @@ class DatanodeOptions(CommonOptions):
         self["capacity"] = size_value(capacity) if capacity else None
         self["reserve"] = size_value(env("DFS_RESERVE", "64M"))
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
+        self["scrub-rate"] = size_value(env("DFS_SCRUB_RATE", "32M"))
 
     def opt_root(self, value):
         """Directory holding this node's blocks and identity (env DFS_FS_ROOT, default ./dfs-data)."""
@@ -62,6 +64,10 @@ class DatanodeOptions(CommonOptions):
         """Seconds before an abandoned partial upload is removed (env DFS_GC_GRACE, default 600)."""
         self["gc-grace"] = float(value)
 
+    def opt_scrub_rate(self, value):
+        """Bytes per second the scrubber re-reads to find bit rot, e.g. 32M; 0 turns it off (env DFS_SCRUB_RATE)."""
+        self["scrub-rate"] = size_value(value)
+
 
 class DatanodeSite(QuietSite):
     """Request bodies go straight into a block file in ``incoming/`` (hashed on arrival), not a temp file."""
@@ -77,9 +83,9 @@ class DatanodeSite(QuietSite):
 
 
 class DatanodeService(service.MultiService):
-    def __init__(self, store, link, pool, http_pool, grace, clock):
+    def __init__(self, store, link, scrubber, pool, http_pool, grace, clock):
         super().__init__()
-        self.store, self.link, self.pool, self.http_pool = store, link, pool, http_pool
+        self.store, self.link, self.scrubber, self.pool, self.http_pool = store, link, scrubber, pool, http_pool
         self.grace = grace
         self.cleaner = LoopingCall(self._clean_incoming)
         self.cleaner.clock = clock
@@ -88,6 +94,7 @@ class DatanodeService(service.MultiService):
         self.pool.start()
         super().startService()
         self.cleaner.start(max(1.0, self.grace / 4), now=False)
+        self.scrubber.start()
 
     def _clean_incoming(self):
         removed = self.store.clean_incoming_sync(self.grace, time.time())
@@ -96,6 +103,7 @@ class DatanodeService(service.MultiService):
 
     def stopService(self):
         self.link.stop()
+        self.scrubber.stop()
         if self.cleaner.running:
             self.cleaner.stop()
         d = super().stopService()
@@ -112,8 +120,11 @@ def build_datanode(reactor, options):
     pool = ThreadPool(minthreads=1, maxthreads=4, name="dfs-datanode-disk")
     app = DatanodeApp(store, http, reactor, pool, options["namenode"])
     app.node_id = identity["id"]
-    link = NamenodeLink(http, store, identity, options["namenode"], reactor, options["heartbeat"])
-    top = DatanodeService(store, link, pool, http_pool, options["gc-grace"], reactor)
+    link = NamenodeLink(http, store, identity, options["namenode"], reactor, app.in_thread, options["heartbeat"])
+    app.report_corrupt = link.report_corrupt
+    scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"])
+    app.scrubber = scrubber
+    top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor)
     scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"
 
     def listening(address):
@@ -121,6 +132,7 @@ def build_datanode(reactor, options):
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         url = f"{scheme}://{host}:{address.port}"
+        app.own_url = url
         link.start(url, (options["public-url"] or url).rstrip("/"))
 
     site = DatanodeSite(app.resource(), store)

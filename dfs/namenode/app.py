@@ -337,6 +337,23 @@ class NamenodeApp:
         self.registry.report(node_id, [str(b) for b in body["blocks"]])
         return json_body({"blocks": len(body["blocks"])}, request)
 
+    @app.route("/cluster/datanodes/<node_id>/corrupt", methods=["POST"])
+    async def corrupt_report(self, request, node_id):
+        blocks = read_json(request).get("blocks")
+        if not isinstance(blocks, list):
+            raise BadRequest("a corrupt-block report needs a list of blocks")
+        self.registry.get(node_id)
+        for block_id in blocks:
+            self.registry.report_corrupt(node_id, str(block_id))
+        self.repair.kick()
+        return json_body({"blocks": len(blocks)}, request)
+
+    @app.route("/cluster/datanodes/<node_id>/decommission", methods=["POST"])
+    async def decommission(self, request, node_id):
+        node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
+        self.repair.kick()
+        return json_body(node.describe(self.registry.clock.seconds()), request)
+
     @app.route("/cluster/format", methods=["POST"])
     async def format(self, request):
         params = Params(request)

@@ -20,6 +20,7 @@ from dfs.errors import (
     FileNotFound,
     IOFailure,
     IsADirectory,
+    NoSpace,
     NotADirectory,
 )
 
@@ -119,13 +120,20 @@ class Store:
 
     def _transact(self, fn, *args):
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(db, *args)
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db, *args)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if "full" in str(e) or "disk I/O" in str(e):
+                raise NoSpace(f"the namenode cannot record the change: {e}") from None
             raise
-        db.execute("COMMIT")
         return result
 
     def run(self, fn, *args):

@@ -9,6 +9,7 @@ from dfs.errors import FileNotFound
 log = Logger()
 
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
+NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
 
 class Datanode:
@@ -23,13 +24,24 @@ class Datanode:
         self.last_seen = now
         self.blocks = set()
         self.state = ALIVE
+        self.admin = NORMAL
+        self.decommission_pending = 0
+
+    @property
+    def writable(self):
+        """New blocks may go here: alive and not being drained."""
+        return self.state == ALIVE and self.admin == NORMAL
 
     def describe(self, now):
         return {
             "id": self.id,
             "url": self.url,
             "public_url": self.public_url,
-            "state": self.state,
+            # A draining node that still answers shows its admin state; a silent one shows it is silent.
+            "state": self.admin if self.state == ALIVE and self.admin != NORMAL else self.state,
+            "liveness": self.state,
+            "admin": self.admin,
+            "decommission_pending": self.decommission_pending,
             "capacity": self.capacity,
             "used": self.used,
             "free": self.free,
@@ -47,6 +59,7 @@ class Registry:
         self.dead_after = dead_after
         self.nodes = {}
         self.replicas = {}  # block id -> set of node ids
+        self.corrupt = {}  # block id -> set of node ids whose copy failed verification
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks):
         now = self.clock.seconds()
@@ -87,6 +100,12 @@ class Registry:
             self.replicas.setdefault(new, set()).add(node_id)
         node.blocks = blocks
 
+    def report_corrupt(self, node_id, block_id):
+        """A node found its copy bad (and quarantined it): it no longer counts as a replica."""
+        self.remove_replica(block_id, node_id)
+        self.corrupt.setdefault(block_id, set()).add(node_id)
+        log.warn("datanode {node} reported block {block} corrupt", node=node_id, block=block_id)
+
     def add_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
@@ -118,12 +137,23 @@ class Registry:
         self.update_states()
         return [n for n in self.nodes.values() if n.state == ALIVE]
 
+    def writable(self):
+        """Nodes that may receive new blocks (alive, not decommissioning)."""
+        return [n for n in self.alive() if n.admin == NORMAL]
+
     def holders(self, block_id, state=ALIVE):
         """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas."""
         self.update_states()
         nodes = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].state == state]
         random.shuffle(nodes)
         return nodes
+
+    def decommission(self, node_id, cancel=False):
+        """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""
+        node = self.get(node_id)
+        node.admin = NORMAL if cancel else DECOMMISSIONING
+        log.info("datanode {node}: {what}", node=node_id, what="back in service" if cancel else "decommissioning")
+        return node
 
     def get(self, node_id):
         node = self.nodes.get(node_id)
@@ -138,5 +168,6 @@ class Registry:
 
     def forget_all_blocks(self):
         self.replicas.clear()
+        self.corrupt.clear()
         for node in self.nodes.values():
             node.blocks = set()

@@ -9,7 +9,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from dfs.namenode.placement import choose_targets
-from dfs.namenode.registry import ALIVE, STALE
+from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONING, NORMAL, STALE
 
 log = Logger()
 
@@ -36,7 +36,7 @@ class Repair:
         self._running = None
         self._loop = None
         self._kick = None
-        self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "over_replicated": 0, "orphans": 0,
+        self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "corrupt": 0, "over_replicated": 0, "orphans": 0,
                       "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True}
 
     def start(self):
@@ -70,23 +70,57 @@ class Repair:
         self.registry.update_states()
         now = self.clock.seconds()
         self._update_safemode(targets, now)
-        under = missing = over = 0
+        under = missing = corrupt = over = 0
         for block_id, (wanted, size) in targets.items():
-            alive = self.registry.holders(block_id, ALIVE)
-            counted = len(alive) + len(self.registry.holders(block_id, STALE))
-            if counted == 0:
-                missing += 1
-            elif counted < wanted:
+            sources, counted, keepers = self._replicas(block_id)
+            if not sources and not counted:
+                if self.registry.corrupt.get(block_id):
+                    corrupt += 1
+                else:
+                    missing += 1
+            elif len(counted) < wanted:
                 under += 1
-                if alive and not self.safemode:
-                    self._copy(block_id, size, alive, wanted - counted)
-            elif len(alive) > wanted:
-                over += 1
-                if not self.safemode:
-                    self._trim(block_id, alive, len(alive) - wanted)
+                if sources and not self.safemode:
+                    self._copy(block_id, size, sources, wanted - len(counted))
+            else:
+                self.registry.corrupt.pop(block_id, None)
+                if len(keepers) > wanted:
+                    over += 1
+                    if not self.safemode:
+                        self._trim(block_id, keepers, len(keepers) - wanted)
+        self._update_decommissions(targets)
         orphans = self._collect_orphans(targets, now)
-        self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, over_replicated=over,
-                          orphans=orphans, copies_in_flight=len(self._copying), safemode=self.safemode)
+        if orphans == 0:
+            await self.store.forget_unreferenced_blocks()
+        self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
+                          over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
+                          safemode=self.safemode)
+
+    def _replicas(self, block_id):
+        """(readable sources, replicas that count toward replication, replicas that may be trimmed).
+
+        A stale node still counts (flapping must not cause copies) but is no source; a decommissioning node is a
+        source but does not count, so its blocks are copied elsewhere before it is released.
+        """
+        alive = self.registry.holders(block_id, ALIVE)
+        stale = self.registry.holders(block_id, STALE)
+        keepers = [n for n in alive if n.admin == NORMAL]
+        counted = keepers + [n for n in stale if n.admin == NORMAL]
+        return alive, counted, keepers
+
+    def _update_decommissions(self, targets):
+        for node in self.registry.nodes.values():
+            if node.admin != DECOMMISSIONING or node.state == DEAD:
+                continue
+            pending = 0
+            for block_id in node.blocks:
+                if block_id in targets and len(self._replicas(block_id)[1]) < targets[block_id][0]:
+                    pending += 1
+            node.decommission_pending = pending
+            if pending == 0:
+                node.admin = DECOMMISSIONED
+                log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",
+                         node=node.id)
 
     def _update_safemode(self, targets, now):
         if not self.safemode:
@@ -119,7 +153,7 @@ class Repair:
             return
         holders = set(self.registry.replicas.get(block_id, ()))
         free_sources = [n for n in sources if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
-        candidates = [n for n in self.registry.alive() if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
+        candidates = [n for n in self.registry.writable() if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
         targets = choose_targets(candidates, count, size, exclude=holders)
         if not free_sources or not targets:
             return
@@ -183,19 +217,21 @@ class Repair:
         for file_path, row, extents in files:
             blocks = []
             for ext in extents:
-                alive = [n.id for n in self.registry.holders(ext.block_id, ALIVE)]
-                stale = [n.id for n in self.registry.holders(ext.block_id, STALE)]
-                have = len(alive) + len(stale)
-                state = "missing" if have == 0 else "under_replicated" if have < row["replication"] else "healthy"
+                sources, counted, _ = self._replicas(ext.block_id)
+                bad = sorted(self.registry.corrupt.get(ext.block_id, ()))
+                if not sources and not counted:
+                    state = "corrupt" if bad else "missing"
+                elif len(counted) < row["replication"]:
+                    state = "under_replicated"
+                else:
+                    state = "healthy"
                 totals["blocks"] += 1
                 totals[state] += 1
-                blocks.append({"id": ext.block_id, "length": ext.length, "replicas": alive, "stale": stale,
-                               "state": state})
-            status = "healthy"
-            if any(b["state"] == "missing" for b in blocks):
-                status = "missing"
-            elif any(b["state"] == "under_replicated" for b in blocks):
-                status = "under_replicated"
+                blocks.append({"id": ext.block_id, "length": ext.length, "state": state,
+                               "replicas": sorted(n.id for n in sources),
+                               "stale": sorted(n.id for n in counted if n.state == STALE), "corrupt": bad})
+            states = {b["state"] for b in blocks}
+            status = next((s for s in ("corrupt", "missing", "under_replicated") if s in states), "healthy")
             report.append({"path": file_path, "size": row["size"], "replication": row["replication"],
                            "status": status, "blocks": blocks})
         totals["status"] = "HEALTHY" if totals["missing"] == 0 and totals["corrupt"] == 0 else "CORRUPT"

@@ -106,10 +106,10 @@ class FanOut:
                 del self.pending[ext.block_id]
 
     async def write_block(self, read, length, replication, min_replicas):
-        alive = self.registry.alive()
-        wanted = min(replication, len(alive))
+        candidates = self.registry.writable()
+        wanted = min(replication, len(candidates))
         minimum = max(1, min(min_replicas, wanted))
-        targets = require_targets(alive, wanted, minimum, length)
+        targets = require_targets(candidates, wanted, minimum, length)
         block_id, stored = await self._stream_to(targets, read, length)
         self.pending[block_id] += 1
         tried = {t.id for t in targets}
@@ -186,7 +186,7 @@ class FanOut:
     async def _replace(self, block_id, length, stored, count, tried):
         """Copy a freshly stored block from a node that has it to nodes that were not tried yet."""
         added = []
-        for node in choose_targets(self.registry.alive(), count, length, exclude=tried):
+        for node in choose_targets(self.registry.writable(), count, length, exclude=tried):
             tried.add(node.id)
             source = stored[0]
             try:

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal as signals
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -43,7 +44,12 @@ class Process:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if any(arg.startswith("ssl:") for arg in self.args) else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def restart_on_same_port(self):
+        self.args[self.args.index("--listen") + 1] = f"tcp:{self.port}:interface=127.0.0.1"
+        return self.start()
 
     @property
     def pid(self):
@@ -74,10 +80,15 @@ class Process:
 
 
 class Cluster:
-    """A namenode and ``datanodes`` datanodes under ``root``; fast heartbeats so state changes show in seconds."""
+    """A namenode and ``datanodes`` datanodes under ``root``; fast heartbeats so state changes show in seconds.
 
-    def __init__(self, root, datanodes=3, namenode_args=(), datanode_args=(), heartbeat=0.5):
+    On a cluster with a secret, ``token`` is what the fixture itself shows the namenode; with ``ssl:`` endpoints,
+    ``ca_file`` is the CA it trusts."""
+
+    def __init__(self, root, datanodes=3, namenode_args=(), datanode_args=(), heartbeat=0.5, token=None,
+                 ca_file=None):
         self.root = str(root)
+        self.token, self.ca_file = token, ca_file
         os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
         self.namenode = Process("dfs-namenode", [
             "--listen", "tcp:0:interface=127.0.0.1", "--db", os.path.join(self.root, "namenode.sqlite"),
@@ -105,20 +116,41 @@ class Cluster:
         self.datanodes.append(node.start())
         return node
 
-    def restart_namenode(self):
-        """Stop and start the namenode on the same database, keeping its port so datanodes find it again."""
-        port = self.namenode.port
-        self.namenode.stop()
-        args = self.namenode.args
-        args[args.index("--listen") + 1] = f"tcp:{port}:interface=127.0.0.1"
-        self.namenode.start()
+    def restart_namenode(self, sig=signals.SIGTERM):
+        """Stop (or kill) and start the namenode on the same database and port, so datanodes find it again."""
+        self.namenode.stop(sig)
+        self.namenode.restart_on_same_port()
+
+    def restart_datanode(self, i, sig=signals.SIGTERM):
+        self.datanodes[i].stop(sig)
+        self.datanodes[i].restart_on_same_port()
+
+    def datanode_root(self, i):
+        args = self.datanodes[i].args
+        return args[len(args) - 1 - args[::-1].index("--root") + 1]
+
+    def block_files(self, i):
+        """{block id: path} of the blocks datanode ``i`` holds on disk."""
+        blocks = os.path.join(self.datanode_root(i), "blocks")
+        return {name: os.path.join(blocks, prefix, name) for prefix in os.listdir(blocks)
+                for name in os.listdir(os.path.join(blocks, prefix))}
+
+    def fsck(self, path="/"):
+        return self.get_json("/cluster/fsck?path=" + path, timeout=10)
 
     @property
     def url(self):
         return self.namenode.url
 
     def status(self):
-        with urllib.request.urlopen(self.url + "/cluster", timeout=5) as r:
+        return self.get_json("/cluster")
+
+    def get_json(self, path, timeout=5):
+        request = urllib.request.Request(self.url + path)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
             return json.load(r)
 
     def wait_for(self, predicate, timeout=30, what="cluster state"):

@@ -85,13 +85,13 @@ class BlockSink:
 
     def finish_sync(self):
         """Flush and fsync the data (call in a thread)."""
-        if self.error is None:
-            try:
+        try:
+            if self.error is None:
                 self._file.flush()
                 os.fsync(self._file.fileno())
-            except OSError as e:
-                self.error = e
-        self._file.close()
+            self._file.close()
+        except OSError as e:
+            self.error = self.error or e
         if self.error is not None:
             self.store.full = True
             raise NoSpace(f"datanode could not store the block: {self.error}") from None

@@ -9,7 +9,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from dfs.namenode.placement import choose_targets
-from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONING, NORMAL, STALE
+from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 
 log = Logger()
 

@@ -62,10 +62,7 @@ def test_datanode_restart_rejoins_as_itself(make_cluster):
     cluster = make_cluster()
     assert put(cluster, "/f", b"x" * 100_000).status_code == 201
     before = {n["id"] for n in cluster.status()["nodes"]}
-    node = cluster.datanodes[1]
-    node.stop()
-    node.args[node.args.index("--listen") + 1] = f"tcp:{node.port}:interface=127.0.0.1"
-    node.start()
+    cluster.restart_datanode(1)
     status = cluster.wait_for(lambda s: s["totals"]["alive"] == 3 and all(n["blocks"] == 1 for n in s["nodes"]))
     assert {n["id"] for n in status["nodes"]} == before
 
@@ -78,7 +75,6 @@ def test_failed_upload_leaves_previous_version(make_cluster):
     r = put(cluster, "/f", b"version two", overwrite="true")
     assert r.status_code == 503 and "datanode" in r.json()["RemoteException"]["message"]
     for node in cluster.datanodes:
-        node.args[node.args.index("--listen") + 1] = f"tcp:{node.port}:interface=127.0.0.1"
-        node.start()
+        node.restart_on_same_port()
     cluster.wait_for(lambda s: s["totals"]["alive"] == 2)
     assert get(cluster, "/f") == b"version one"

@@ -10,7 +10,7 @@ from collections import Counter
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
 from twisted.logger import Logger
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from dfs.errors import BadRequest, DFSError, Unavailable
@@ -89,13 +89,26 @@ class FanOut:
         self.bytes_written = 0
 
     async def write_stream(self, read, total, block_size, replication, min_replicas):
-        """Read ``total`` bytes with ``read(n)`` and store them; the extents, in order."""
+        """Store what ``read(n)`` yields (bytes, or a Deferred of bytes; b"" at the end) as blocks; the extents.
+
+        With ``total`` known every block is sent with a Content-Length and a short body is an error; with
+        ``total`` None (a chunked upload) blocks are sent chunked and the stream's end ends the file.
+        """
         extents = []
         remaining = total
-        while remaining > 0:
-            length = min(block_size, remaining)
-            extents.append(await self.write_block(read, length, replication, min_replicas))
-            remaining -= length
+        while remaining is None or remaining > 0:
+            limit = block_size if remaining is None else min(block_size, remaining)
+            first = await _read(read, min(CHUNK, limit))
+            if not first:
+                if remaining is not None:
+                    raise BadRequest(f"request body ended {remaining} bytes early")
+                break
+            extent = await self.write_block(first, read, limit, remaining is not None, replication, min_replicas)
+            extents.append(extent)
+            if remaining is not None:
+                remaining -= extent.length
+            elif extent.length < limit:
+                break
         return extents
 
     def release(self, extents):
@@ -105,12 +118,13 @@ class FanOut:
             if self.pending[ext.block_id] <= 0:
                 del self.pending[ext.block_id]
 
-    async def write_block(self, read, length, replication, min_replicas):
+    async def write_block(self, first, read, limit, exact, replication, min_replicas):
+        """Send one block (``first`` chunk, then more from ``read`` up to ``limit`` bytes) to its replicas."""
         candidates = self.registry.writable()
         wanted = min(replication, len(candidates))
         minimum = max(1, min(min_replicas, wanted))
-        targets = require_targets(candidates, wanted, minimum, length)
-        block_id, stored = await self._stream_to(targets, read, length)
+        targets = require_targets(candidates, wanted, minimum, limit)
+        block_id, length, stored = await self._stream_to(targets, first, read, limit if exact else None, limit)
         self.pending[block_id] += 1
         tried = {t.id for t in targets}
         if stored and len(stored) < wanted:
@@ -125,38 +139,40 @@ class FanOut:
         self.bytes_written += length
         return Extent(block_id, 0, length, length)
 
-    async def _stream_to(self, targets, read, length):
+    async def _stream_to(self, targets, first, read, length, limit):
+        """Stream one block to every target at once; (block id, length, nodes that stored it).
+
+        ``length`` is the exact block length when known (sent as Content-Length), else None (sent chunked,
+        ending at ``limit`` bytes or the end of the stream)."""
         bodies, answers = [], []
         for node in targets:
-            body = _TargetBody(length)
-            d = self.http.put(
-                node.url + "/blocks/upload",
-                data=body,
-                headers=self.datanode_headers(),
-            )
+            body = _TargetBody(UNKNOWN_LENGTH if length is None else length)
+            d = self.http.put(node.url + "/blocks/upload", data=body, headers=self.datanode_headers())
             d.addCallback(_stored_block)
             d.addErrback(_fail_body, body)
             bodies.append(body)
             answers.append(d)
-        await defer.gatherResults([b.started for b in bodies])
-        hasher = hashlib.sha256()
-        remaining = length
-        while remaining > 0:
-            live = [b for b in bodies if b.alive]
-            if not live:
-                break
-            chunk = read(min(CHUNK, remaining))
-            if not chunk:
-                for d in answers:
-                    d.cancel()
-                raise BadRequest(f"request body ended {remaining} bytes early")
-            hasher.update(chunk)
-            remaining -= len(chunk)
-            for body in live:
-                body.write(chunk)
-            for body, answer in zip(bodies, answers):
-                if body.alive:
-                    await self._wait_writable(body, answer)
+        try:
+            await defer.gatherResults([b.started for b in bodies])
+            hasher, sent, chunk = hashlib.sha256(), 0, first
+            while chunk:
+                hasher.update(chunk)
+                sent += len(chunk)
+                live = [b for b in bodies if b.alive]
+                for body in live:
+                    body.write(chunk)
+                for body, answer in zip(bodies, answers):
+                    if body.alive:
+                        await self._wait_writable(body, answer)
+                if not any(b.alive for b in bodies) or sent >= limit:
+                    break
+                chunk = await _read(read, min(CHUNK, limit - sent))
+            if length is not None and sent < length:
+                raise BadRequest(f"request body ended {length - sent} bytes early")
+        except BaseException:
+            for d in answers:
+                d.cancel()
+            raise
         block_id = hasher.hexdigest()
         for body in bodies:
             body.finish()
@@ -165,11 +181,11 @@ class FanOut:
         for node, (ok, result) in zip(targets, results):
             if not ok:
                 log.warn("upload to datanode {node} failed: {why}", node=node.id, why=result.getErrorMessage())
-            elif result != (block_id, length):
+            elif result != (block_id, sent):
                 log.error("datanode {node} stored {got}, expected {want}", node=node.id, got=result, want=block_id)
             else:
                 stored.append(node)
-        return block_id, stored
+        return block_id, sent, stored
 
     async def _wait_writable(self, body, answer):
         waiting = body.writable()
@@ -200,6 +216,13 @@ class FanOut:
             except Exception as e:
                 log.warn("replacement copy of {block} to {node} failed: {e}", block=block_id, node=node.id, e=e)
         return added
+
+
+async def _read(read, n):
+    chunk = read(n)
+    if isinstance(chunk, defer.Deferred) or hasattr(chunk, "__await__"):
+        chunk = await chunk
+    return chunk
 
 
 async def _check(response):

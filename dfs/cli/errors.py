@@ -32,8 +32,9 @@ class Failure(Exception):
 class Usage(Failure):
     """The command line asks for something impossible; exit 2."""
 
-    def __init__(self, reason, path=None):
+    def __init__(self, reason, path=None, command=None):
         super().__init__(path, reason, status=USAGE, fatal=True)
+        self.command = command
 
 
 def reason(error, path=None):

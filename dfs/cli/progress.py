@@ -21,13 +21,12 @@ class Progress:
     """Tracks ``total`` bytes over ``files`` files. Callbacks from the client may run in the reactor thread; the
     waiting thread never draws at the same time, so no lock is needed."""
 
-    def __init__(self, stream, total, files=1, clock=time.monotonic, force=None):
+    def __init__(self, stream, total, files=1, clock=time.monotonic, wanted=True):
         self.stream = stream
         self.total = total
         self.files = files
         self.clock = clock
-        wanted = total >= BIG or files > 1
-        self.enabled = _is_terminal(stream) and wanted if force is None else force
+        self.enabled = wanted and (total >= BIG or files > 1) and is_terminal(stream)
         self.started = clock()
         self.finished_bytes = 0
         self.finished_files = 0
@@ -63,11 +62,12 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-    def abandon(self):
-        """The transfer failed: end the bar's line so an error message starts on a fresh one."""
+    def break_line(self):
+        """End the bar's line so a message starts on a fresh one; the bar resumes below it."""
         if self.enabled and self._drawn_at is not None:
             self.stream.write("\n")
             self.stream.flush()
+            self._drawn_at = None
 
     def line(self, width, final=False):
         """The bar's text for a terminal ``width`` columns wide."""
@@ -107,7 +107,7 @@ class Progress:
         self.stream.flush()
 
 
-def _is_terminal(stream):
+def is_terminal(stream):
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -1,71 +1,15 @@
 """What every command runs against: a client made on first use, the working directory, the standard streams."""
 
 import posixpath
-import queue
 import sys
-
-from twisted.internet import reactor
-from twisted.python.failure import Failure as TwistedFailure
+from contextlib import contextmanager
 
 from dfs import paths
-from dfs.cli.errors import failure
+from dfs.cli.errors import OK, Failure, about, failure
+from dfs.cli.progress import Progress
 from dfs.client import BlockingClient
 from dfs.client.config import resolve
-from dfs.errors import DFSError
-
-# After Ctrl-C, how long to let a cancelled call unwind (close its connection, stop writing to stdout) before
-# giving up on it.
-UNWIND_SECONDS = 5
-
-
-class InterruptibleClient:
-    """``BlockingClient`` whose calls cancel their Deferred when the waiting thread gets Ctrl-C.
-
-    Without this, an interrupted ``put`` in ``dfs shell`` would go on uploading in the reactor thread and replace the
-    target after the user was told it stopped. Cancelling drops the connection before the body is complete, which
-    makes the namenode discard the upload.
-    """
-
-    def __init__(self, blocking):
-        self._blocking = blocking
-        self.namenode_url = blocking.namenode_url
-
-    def __getattr__(self, name):
-        method = getattr(self._blocking._client, name)
-
-        def call(*args, **kwargs):
-            return _wait_interruptibly(method, args, kwargs)
-
-        call.__name__ = name
-        return call
-
-    def close(self):
-        self._blocking.close()
-
-
-def _wait_interruptibly(method, args, kwargs):
-    results = queue.Queue()
-    running = []
-
-    def start():
-        d = method(*args, **kwargs)
-        running.append(d)
-        d.addBoth(results.put)
-
-    reactor.callFromThread(start)
-    try:
-        result = results.get()
-    except KeyboardInterrupt:
-        reactor.callFromThread(lambda: running[0].cancel())
-        try:
-            results.get(timeout=UNWIND_SECONDS)
-        except queue.Empty:
-            pass
-        raise
-    if isinstance(result, TwistedFailure):
-        result.raiseException()
-    return result
-
+from dfs.errors import DFSError, FileNotFound
 
 class Session:
     """State shared by the commands of one ``dfs`` run or one ``dfs shell``."""
@@ -74,15 +18,17 @@ class Session:
         self.namenode = namenode
         self.token = token
         self.cwd = cwd
+        self.previous_cwd = cwd
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self._client = None
+        self._bar = None
 
     @property
     def client(self):
         if self._client is None:
-            self._client = InterruptibleClient(BlockingClient(self.namenode, self.token))
+            self._client = BlockingClient(self.namenode, self.token)
         return self._client
 
     @property
@@ -99,16 +45,56 @@ class Session:
         except DFSError as e:
             raise failure(e, text) from None
 
+    def lookup(self, path, text):
+        """The FileStatus at ``path``, or None when nothing is there."""
+        with about(text):
+            try:
+                return self.client.stat(path)
+            except FileNotFound:
+                return None
+
+    def file_failure(self, error, path, text):
+        """The Failure for an error from a file-only operation: the namenode calls a directory 'not found'."""
+        if isinstance(error, FileNotFound):
+            status = self.lookup(path, text)
+            if status is not None and status.get("type") == "DIRECTORY":
+                return Failure(text, "Is a directory")
+        return failure(error, text)
+
+    @contextmanager
+    def progress(self, total, files, enabled=True):
+        """A progress bar on stderr for a transfer of ``total`` bytes in ``files`` files (drawn only on a terminal)."""
+        bar = Progress(self.stderr, total, files, wanted=enabled)
+        self._bar = bar
+        try:
+            yield bar
+        except BaseException:
+            bar.break_line()
+            raise
+        finally:
+            self._bar = None
+        bar.finish()
+
     def complain(self, command, path, reason):
         """Print one error line: ``dfs: <command>: <path>: <reason>``."""
+        if self._bar is not None:
+            self._bar.break_line()
         parts = ["dfs", command] + ([path] if path else []) + [reason]
-        self.stdout.flush()
+        try:
+            self.stdout.flush()  # what the command printed before the error comes before it
+        except (OSError, ValueError):
+            pass
         print(": ".join(p for p in parts if p), file=self.stderr, flush=True)
 
-    def write_bytes(self, data):
-        self.stdout.buffer.write(data)
-
-    def close(self):
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def each(self, command, items, action):
+        """``action(item)`` for every item; a failure is reported and the rest still run. The worst exit status."""
+        status = OK
+        for item in items:
+            try:
+                action(item)
+            except Failure as f:
+                if f.fatal:
+                    raise
+                self.complain(command, f.path, f.reason)
+                status = max(status, f.status)
+        return status

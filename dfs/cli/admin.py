@@ -1,0 +1,128 @@
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck and format."""
+
+from dfs.cli.errors import FAILED, OK, Failure, Usage, about
+from dfs.cli.formatting import size, table, to_json
+from dfs.cli.progress import is_terminal
+
+
+def register(commands):
+    p = commands.add("df", df, "capacity, used and free space of the cluster", human=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add("status", status, "datanodes with state, capacity, used, free, blocks, last heartbeat",
+                     human=True)
+    p.add_argument("--json", action="store_true", help="print the namenode's /cluster answer as JSON")
+
+    p = commands.add("fsck", fsck, "check that every block of the files under PATH has its replicas",
+                     description="Check the files under PATH (default /). Exit status 1 unless the namenode calls "
+                                 "the tree HEALTHY.")
+    p.add_argument("--files", action="store_true", help="list every file, not only those with problems")
+    p.add_argument("--json", action="store_true", help="print the namenode's report as JSON")
+    p.add_argument("path", nargs="?", default="/", metavar="PATH")
+
+    p = commands.add("format", format_, "erase every file and block in the cluster (the original mkfs)",
+                     description="Erase every file and block in the cluster. Asks for confirmation on a terminal; "
+                                 "scripts must pass --yes.")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+
+
+def df(session, args):
+    with about(None):
+        totals = session.client.status()["totals"]
+    capacity, used, free = totals["capacity"], totals["used"], totals["free"]
+    percent = round(100 * used / capacity) if capacity else 0
+    if args.json:
+        print(to_json({"filesystem": session.namenode_url, "capacity": capacity, "used": used, "free": free,
+                       "use_percent": percent}), file=session.stdout)
+        return OK
+    rows = [["Filesystem", "Size", "Used", "Available", "Use%"],
+            [session.namenode_url, size(capacity, args.human), size(used, args.human), size(free, args.human),
+             f"{percent}%"]]
+    print(table(rows, right={1, 2, 3, 4}), file=session.stdout)
+    return OK
+
+
+def status(session, args):
+    with about(None):
+        report = session.client.status()
+    if args.json:
+        print(to_json(report), file=session.stdout)
+        return OK
+    totals = report["totals"]
+    human = args.human
+    lines = [
+        f"Cluster {report.get('cluster_id', '?')}  replication {report.get('replication', '?')}"
+        f"  block size {size(report.get('block_size', 0), human)}",
+        f"Capacity {size(totals['capacity'], human)}  used {size(totals['used'], human)}"
+        f"  free {size(totals['free'], human)}",
+        "Datanodes: " + ", ".join(f"{count} {state}" for state, count in _node_states(report)),
+        f"Files: {totals.get('files', '?')}  blocks: {totals.get('blocks', 0)}"
+        f"  under-replicated {totals.get('under_replicated', 0)}"
+        f"  missing {totals.get('missing', 0)}  over-replicated {totals.get('over_replicated', 0)}",
+        f"Safe mode: {'ON' if totals.get('safemode') else 'off'}",
+        "",
+    ]
+    rows = [["ID", "STATE", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "URL"]]
+    for node in report.get("nodes", []):
+        rows.append([node["id"], node["state"], size(node["capacity"], human), size(node["used"], human),
+                     size(node["free"], human), str(node.get("blocks", 0)), f"{node['last_heartbeat']:.1f}s ago",
+                     node.get("public_url") or node["url"]])
+    print("\n".join(lines), file=session.stdout)
+    print(table(rows, right={2, 3, 4, 5, 6}) if len(rows) > 1 else "No datanodes.", file=session.stdout)
+    return OK
+
+
+def _node_states(report):
+    """(state, count) for alive, stale and dead, then any other state a node is in (decommissioning...)."""
+    counts = {"alive": 0, "stale": 0, "dead": 0}
+    for node in report.get("nodes", []):
+        counts[node["state"]] = counts.get(node["state"], 0) + 1
+    return list(counts.items())
+
+
+def fsck(session, args):
+    path = session.path(args.path)
+    with about(args.path):
+        report = session.client.fsck(path)
+    totals = report["totals"]
+    healthy = totals.get("status") == "HEALTHY"
+    if args.json:
+        print(to_json(report), file=session.stdout)
+        return OK if healthy else FAILED
+    for entry in report.get("files", []):
+        if args.files or entry["status"] != "healthy":
+            print(_file_line(entry), file=session.stdout)
+    print(f"Files: {totals['files']}  blocks: {totals['blocks']}  healthy: {totals['healthy']}"
+          f"  under-replicated: {totals['under_replicated']}  missing: {totals['missing']}"
+          f"  corrupt: {totals['corrupt']}", file=session.stdout)
+    print(f"The filesystem under path '{path}' is {totals.get('status', 'UNKNOWN')}", file=session.stdout)
+    return OK if healthy else FAILED
+
+
+def _file_line(entry):
+    blocks = entry.get("blocks", [])
+    bad = [b for b in blocks if b["state"] != "healthy"]
+    detail = f"{len(blocks)} blocks, replication {entry['replication']}"
+    if bad:
+        detail += "; " + ", ".join(f"{b['id'][:12]}… {b['state'].replace('_', '-')} ({len(b['replicas'])} live)"
+                                   for b in bad[:5])
+        if len(bad) > 5:
+            detail += f", {len(bad) - 5} more"
+    return f"{entry['path']}: {entry['status'].replace('_', '-').upper()} ({detail})"
+
+
+def format_(session, args):
+    url = session.namenode_url
+    if not args.yes:
+        if not is_terminal(session.stdin):
+            raise Usage("stdin is not a terminal: pass --yes to format without a question")
+        session.stderr.write(f"Erase every file and block of the dfs cluster at {url}? [y/N] ")
+        session.stderr.flush()
+        answer = session.stdin.readline()
+        if answer.strip().lower() not in ("y", "yes"):
+            raise Failure(None, "not formatted")
+    with about(None):
+        session.client.format()
+    print(f"Formatted the dfs cluster at {url}.", file=session.stdout)
+    return OK
+

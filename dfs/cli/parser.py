@@ -1,0 +1,96 @@
+"""The argument parser of `dfs` and of `dfs shell`: every subcommand registered by the module that implements it."""
+
+import argparse
+
+from dfs.cli import admin, mount, namespace, shell, transfer
+from dfs.cli.errors import Usage
+
+# Each module adds its own subcommands; a later issue's commands (``dfs token``, ``dfs decommission``) add a module
+# here.
+MODULES = [namespace, transfer, admin, shell, mount]
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors become one line (``dfs: ls: unrecognized arguments: -x``) and exit code 2, not a usage dump."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else None
+        if message.startswith("argument command: invalid choice:"):
+            wrong = message.split("'", 2)[1] if "'" in message else "?"
+            hint = "`help`" if getattr(self, "in_shell", False) else "`dfs --help`"
+            command, message = wrong, f"unknown command ({hint} lists them)"
+        raise Usage(message, command=command)
+
+
+class Commands:
+    """Adds subcommands to one subparsers action, with the options every subcommand shares."""
+
+    def __init__(self, subparsers, in_shell, common):
+        self.subparsers = subparsers
+        self.in_shell = in_shell
+        self.common = common
+        self.summaries = {}
+
+    def add(self, name, func, summary, human=False, description=None):
+        """A subcommand; ``human`` gives it ``-h/--human-readable`` (help moves to ``--help`` alone, as in ls)."""
+        parser = self.subparsers.add_parser(
+            name, help=summary, description=description or summary, add_help=not human,
+            parents=self.common, formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if human:
+            parser.add_argument("--help", action="help", help="show this help message and exit")
+            parser.add_argument("-h", "--human-readable", dest="human", action="store_true",
+                                help="sizes as 1.5K, 23M, 4.0G instead of bytes")
+        parser.set_defaults(func=func, command=name)
+        self.summaries[name] = summary
+        return parser
+
+
+def build_parser(in_shell=False):
+    """The top-level parser, or (``in_shell``) the one ``dfs shell`` parses each line with."""
+    parser = Parser(prog="dfs", add_help=not in_shell,
+                    description="The dfs command line: files, directories and cluster administration.",
+                    epilog="Exit status: 0 success, 1 the operation failed, 2 usage error.")
+    common = []
+    if not in_shell:
+        _connection_options(parser, None)
+        shared = Parser(add_help=False)
+        _connection_options(shared, argparse.SUPPRESS, hidden=True)
+        common = [shared]
+        parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.in_shell = in_shell
+    parser.set_defaults(func=None, command=None)
+    subparsers = parser.add_subparsers(dest="subcommand", metavar="command", parser_class=Parser)
+    commands = Commands(subparsers, in_shell, common)
+    for module in MODULES:
+        module.register(commands)
+    parser.commands = commands
+    return parser
+
+
+def parse(parser, argv):
+    """``parser.parse_args(argv)``, with the subcommand named in a usage error the top-level parser raised."""
+    try:
+        return parser.parse_args(argv)
+    except Usage as u:
+        if u.command is None:
+            u.command = next((word for word in argv if word in parser.commands.summaries), None)
+        raise
+
+
+def _connection_options(parser, default, hidden=False):
+    """--namenode and --token; accepted after the subcommand too, where --help does not repeat them."""
+    parser.add_argument("--namenode", metavar="URL", default=default,
+                        help=argparse.SUPPRESS if hidden else "namenode URL (default: $DFS_NAMENODE_URL, then the "
+                                                              "config file, then http://127.0.0.1:8180)")
+    parser.add_argument("--token", metavar="TOKEN", default=default,
+                        help=argparse.SUPPRESS if hidden else "bearer token (default: $DFS_TOKEN, then the config "
+                                                              "file)")
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("dfs")
+    except PackageNotFoundError:
+        return "unknown"

@@ -59,10 +59,10 @@ class NotADirectory(IOFailure):
 
 
 class IsADirectory(IOFailure):
-    """A file operation on a directory. Hadoop reports OPEN of a directory as FileNotFound; we keep the 403 class."""
+    """A file operation on a directory (Hadoop's PathIsDirectoryException, an IOException: 403)."""
 
-    exception = "FileAlreadyExistsException"
-    java_class = "org.apache.hadoop.fs.FileAlreadyExistsException"
+    exception = "PathIsDirectoryException"
+    java_class = "org.apache.hadoop.fs.PathIsDirectoryException"
 
 
 class DirectoryNotEmpty(IOFailure):
@@ -105,6 +105,32 @@ class TooLarge(DFSError):
     status = 413
     exception = "IllegalArgumentException"
     java_class = "java.lang.IllegalArgumentException"
+
+
+class URITooLong(DFSError):
+    status = 414
+    exception = "IllegalArgumentException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
+class HeaderTooLarge(DFSError):
+    status = 431
+    exception = "IllegalArgumentException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
+class RequestTimeout(DFSError):
+    status = 408
+    exception = "IOException"
+    java_class = "java.io.IOException"
+
+
+class TooManyRequests(DFSError):
+    """Too many uploads at once from one address: retry when one ends."""
+
+    status = 429
+    exception = "RetriableException"
+    java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
 _BY_NAME = {}

@@ -1,15 +1,18 @@
 """A blocking facade over the async client for scripts, the CLI and FUSE: the reactor runs in a daemon thread."""
 
 import atexit
+import queue
 import threading
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.internet.threads import blockingCallFromThread
+from twisted.python.failure import Failure
 
 from dfs.client.config import resolve
 from dfs.client.core import Client
-from dfs.http import make_http
+from dfs.http import ca_policy, make_http
 
+CANCEL_WAIT = 5.0  # seconds to let a cancelled call unwind before the interrupt is passed on
 _started = threading.Lock()
 _thread = None
 
@@ -28,13 +31,14 @@ def _ensure_reactor():
 class BlockingClient:
     """Every method of ``dfs.client.Client``, called from a plain thread and returning its result (or raising)."""
 
-    def __init__(self, namenode_url=None, token=None, user=None):
+    def __init__(self, namenode_url=None, token=None, user=None, ca_file=None):
         _ensure_reactor()
-        settings = resolve(namenode_url, token)
+        settings = resolve(namenode_url, token, ca_file)
         self.namenode_url = settings["namenode"]
+        https = ca_policy(settings["ca_file"]) if settings.get("ca_file") else None
 
         def build():
-            http, self._pool = make_http(reactor)
+            http, self._pool = make_http(reactor, context_factory=https)
             return Client(http, settings["namenode"], settings.get("token"), user, reactor)
 
         self._client = blockingCallFromThread(reactor, build)
@@ -45,7 +49,7 @@ class BlockingClient:
             return method
 
         def call(*args, **kwargs):
-            return blockingCallFromThread(reactor, method, *args, **kwargs)
+            return _wait_interruptibly(method, args, kwargs)
 
         call.__name__ = name
         call.__doc__ = method.__doc__
@@ -53,3 +57,32 @@ class BlockingClient:
 
     def close(self):
         blockingCallFromThread(reactor, self._pool.closeCachedConnections)
+
+
+def _wait_interruptibly(method, args, kwargs):
+    """Run ``method`` in the reactor and wait for it; Ctrl-C in the waiting thread cancels its Deferred.
+
+    Without the cancel an interrupted upload would go on in the reactor thread and replace the target after the
+    user was told it stopped; cancelling drops the connection before the body is complete, so nothing commits.
+    """
+    results = queue.Queue()
+    running = []
+
+    def start():
+        d = defer.maybeDeferred(method, *args, **kwargs)
+        running.append(d)
+        d.addBoth(results.put)
+
+    reactor.callFromThread(start)
+    try:
+        result = results.get()
+    except KeyboardInterrupt:
+        reactor.callFromThread(lambda: running[0].cancel() if running else None)
+        try:
+            results.get(timeout=CANCEL_WAIT)
+        except queue.Empty:
+            pass
+        raise
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result

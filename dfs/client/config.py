@@ -19,12 +19,15 @@ def load_file(path=None):
         return {}
 
 
-def resolve(namenode=None, token=None):
-    """{'namenode': url, 'token': str|None, 'ca_file': path|None} from the first place that names each."""
+def resolve(namenode=None, token=None, ca_file=None):
+    """{'namenode': url, 'token': str|None, 'ca_file': path|None} from the first place that names each.
+
+    ``ca_file`` is a PEM file of the CA that signed the cluster's certificates (a self-signed setup); without one,
+    https URLs are checked against the system's trust roots."""
     file = load_file()
     return {
         "namenode": (namenode or os.environ.get("DFS_NAMENODE_URL") or file.get("namenode") or DEFAULT_NAMENODE)
         .rstrip("/"),
         "token": token or os.environ.get("DFS_TOKEN") or file.get("token"),
-        "ca_file": os.environ.get("DFS_CA_FILE") or file.get("ca_file"),
+        "ca_file": ca_file or os.environ.get("DFS_CA_FILE") or file.get("ca_file"),
     }

@@ -14,8 +14,10 @@ from urllib.parse import quote
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
 from twisted.web.client import FileBodyProducer, ResponseFailed
+from twisted.web.iweb import UNKNOWN_LENGTH
 
-from dfs.errors import AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, Unavailable, from_remote
+from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
+                        from_remote)
 from dfs.streams import relay_body
 
 DEFAULT_NAMENODE = "http://127.0.0.1:8180"
@@ -28,7 +30,8 @@ def _join(parent, name):
 
 
 class _Progress:
-    """Counts bytes read from a local file object for a progress callback."""
+    """Counts bytes read from a local file object for a progress callback. It offers no seek/tell, so
+    FileBodyProducer takes the length it is given (or sends a pipe chunked) instead of probing the file."""
 
     def __init__(self, fileobj, progress):
         self._f = fileobj
@@ -41,12 +44,6 @@ class _Progress:
         if self._progress:
             self._progress(self.done)
         return data
-
-    def seek(self, *args):
-        return self._f.seek(*args)
-
-    def tell(self):
-        return self._f.tell()
 
     def close(self):
         pass
@@ -195,7 +192,7 @@ class Client:
             if not parents:
                 parent = path.rsplit("/", 1)[0] or "/"
                 if (await self._stat(parent))["type"] != "DIRECTORY":
-                    raise IOFailure(f"Parent path is not a directory: {parent}")
+                    raise NotADirectory(f"Parent path is not a directory: {parent}")
                 try:
                     await self._stat(path)
                 except FileNotFound:
@@ -209,7 +206,7 @@ class Client:
         """Remove an empty directory."""
         async def rmdir():
             if (await self._stat(path))["type"] != "DIRECTORY":
-                raise IOFailure(f"Not a directory: {path}")
+                raise NotADirectory(f"Not a directory: {path}")
             return (await self._json("DELETE", path, "DELETE", recursive=False))["boolean"]
         return defer.ensureDeferred(rmdir())
 
@@ -295,8 +292,7 @@ class Client:
             if length is None:
                 length = _remaining(source)
             body = FileBodyProducer(_Progress(source, progress), readSize=1024 * 1024)
-            if length is not None:
-                body.length = length
+            body.length = UNKNOWN_LENGTH if length is None else length
             response = await self._call(method, path, op, body=body, data="true", **params)
             await response.content()
             return True
@@ -329,6 +325,7 @@ class Client:
             try:
                 with os.fdopen(fd, "wb") as f:
                     total = await self._read_verified(path, 0, None, f.write, progress, seekable=f)
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600; give it what open() would have
                 os.replace(tmp, local_path)
                 return total
             except BaseException:
@@ -349,13 +346,18 @@ class Client:
             if last <= first:
                 continue
             start_in_block = loc["blockOffset"] + first - loc["offset"]
-            await self._fetch_block(loc, start_in_block, last - first, write, seekable)
+            done_before = sent
+
+            def advance(count):
+                if progress:
+                    progress(done_before + count)
+
+            await self._fetch_block(loc, start_in_block, last - first, write, seekable, advance)
             sent += last - first
-            if progress:
-                progress(sent)
+            advance(last - first)
         return sent
 
-    async def _fetch_block(self, loc, start, count, write, seekable):
+    async def _fetch_block(self, loc, start, count, write, seekable, advance=lambda count: None):
         """``count`` bytes from ``start`` of a block, after checking the whole block's SHA-256; replicas in turn."""
         block_id = loc["blockId"]
         errors = []
@@ -377,6 +379,7 @@ class Client:
                     if hi > lo:
                         sink(data[lo:hi] if (lo, hi) != (0, len(data)) else data)
                     position += len(data)
+                    advance(max(0, min(position - start, count)))
 
                 await relay_body(response, keep)
                 if hasher.hexdigest() != block_id:
@@ -416,6 +419,12 @@ class _BytesFile:
 
     def tell(self):
         return self._pos
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remaining(fileobj):

@@ -1,32 +1,39 @@
 # One image for both dfs roles. The command picks the role:
-#   docker run IMAGE                 -> namenode (twistd -n dfs-namenode)
+#   docker run IMAGE                 -> namenode (twistd dfs-namenode)
 #   docker run IMAGE dfs-datanode    -> datanode
 # Both are configured by DFS_* environment variables; state lives under the /data volume.
 ARG BASE=python:3.11-slim
 
-FROM ${BASE} AS build
+# Dependencies (and build requirements) read from pyproject.toml: this layer survives code changes.
+FROM ${BASE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python3 -m venv /opt/dfs
-WORKDIR /src
-# Dependencies first, read from pyproject.toml, so code changes do not reinstall them.
-COPY pyproject.toml ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && /opt/dfs/bin/pip install -r /tmp/requirements.txt
-COPY . ./
-# The plugin file is not part of the package: put it where twistd looks for plugins.
-RUN /opt/dfs/bin/pip install --no-deps . \
- && cp twisted/plugins/dfs_plugins.py \
-       "$(/opt/dfs/bin/python -c 'import os, twisted.plugins as p; print(os.path.dirname(p.__file__))')/"
+COPY pyproject.toml /tmp/dfs/pyproject.toml
+RUN python3 -m venv /opt/dfs \
+ && python3 -c "import tomllib; p = tomllib.load(open('/tmp/dfs/pyproject.toml', 'rb')); \
+print('\n'.join(p['project']['dependencies'] + p['build-system']['requires']))" > /tmp/dfs/requirements.txt \
+ && /opt/dfs/bin/pip install -r /tmp/dfs/requirements.txt \
+ && rm -rf /tmp/dfs
 
-FROM ${BASE}
+# The project as a wheel, plus the twistd plugin file, which is not part of the package.
+FROM deps AS build
+WORKDIR /src
+COPY . ./
+RUN /opt/dfs/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
+ && cp twisted/plugins/dfs_plugins.py /dist/
+
+FROM deps
 RUN groupadd --gid 10001 dfs \
  && useradd --uid 10001 --gid dfs --home-dir /data --no-create-home --shell /usr/sbin/nologin dfs \
  && mkdir -p /data \
  && chown dfs:dfs /data
-COPY --from=build /opt/dfs /opt/dfs
-# Write Twisted's plugin cache now (at run time the non-root user could not), and check both roles are found.
-RUN /opt/dfs/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
+COPY --from=build /dist /tmp/dist
+# Install, put the plugin where twistd looks, and write Twisted's plugin cache now: at run time the non-root user
+# could not, and every start would rescan. Then check that both roles are found.
+RUN /opt/dfs/bin/pip install --no-deps /tmp/dist/*.whl \
+ && cp /tmp/dist/dfs_plugins.py \
+       "$(/opt/dfs/bin/python -c 'import os, twisted.plugins as p; print(os.path.dirname(p.__file__))')/" \
+ && rm -rf /tmp/dist \
+ && /opt/dfs/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
  && /opt/dfs/bin/twistd --help | grep -q dfs-namenode \
  && /opt/dfs/bin/twistd --help | grep -q dfs-datanode
 ENV PATH=/opt/dfs/bin:$PATH \

@@ -1,6 +1,7 @@
 """Builds the datanode service tree: block store, HTTP server, and the link to the namenode."""
 
 import io
+import socket
 import time
 
 from twisted.application import service
@@ -14,6 +15,7 @@ from dfs.datanode.heartbeat import NamenodeLink
 from dfs.datanode.scrubber import Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.security import NODE, Guard
 from dfs.web import QuietSite
 
 log = Logger()
@@ -116,9 +118,11 @@ def build_datanode(reactor, options):
     store = BlockStore(options["root"], options["capacity"], options["reserve"])
     store.scan_sync()
     identity = store.identity()
-    http, http_pool = make_http(reactor)
-    pool = ThreadPool(minthreads=1, maxthreads=4, name="dfs-datanode-disk")
-    app = DatanodeApp(store, http, reactor, pool, options["namenode"])
+    guard = Guard(options.secret(), reactor, audience=identity["id"])
+    http, http_pool = make_http(reactor, context_factory=options.https_policy(),
+                                sign=guard.node_headers if guard.enabled else None)
+    pool = ThreadPool(minthreads=2, maxthreads=16, name="dfs-datanode-disk")
+    app = DatanodeApp(store, http, reactor, pool, options["namenode"], guard=guard)
     app.node_id = identity["id"]
     link = NamenodeLink(http, store, identity, options["namenode"], reactor, app.in_thread, options["heartbeat"])
     app.report_corrupt = link.report_corrupt
@@ -130,12 +134,15 @@ def build_datanode(reactor, options):
     def listening(address):
         host = options["advertise-host"] or address.host
         if host in ("0.0.0.0", "::"):
-            host = "127.0.0.1"
+            # Listening everywhere: the address others know this machine by (in a container, its own).
+            host = socket.gethostbyname(socket.gethostname())
         url = f"{scheme}://{host}:{address.port}"
         app.own_url = url
         link.start(url, (options["public-url"] or url).rstrip("/"))
 
-    site = DatanodeSite(app.resource(), store)
+    app.telemetry.lag_probe(reactor).setServiceParent(top)
+    site = DatanodeSite(app.resource(), store, metrics=app.telemetry, timeout=options["idle-timeout"])
+    site.limits = options.limits(is_upload=app.is_upload, admit=guard.admission(NODE))  # bodies come from peers
     ListeningService(reactor, options.endpoint_description(), site, "datanode", listening).setServiceParent(top)
     log.info("datanode {node} with {n} blocks in {root}", node=identity["id"], n=len(store.block_ids),
              root=store.root)

@@ -42,7 +42,7 @@ class Repair:
     def start(self):
         self._loop = LoopingCall(self.run_once)
         self._loop.clock = self.clock
-        self._loop.start(self.interval, now=False).addErrback(lambda f: log.failure("repair loop died", f))
+        self._loop.start(self.interval, now=True).addErrback(lambda f: log.failure("repair loop died", f))
 
     def stop(self):
         if self._loop is not None and self._loop.running:

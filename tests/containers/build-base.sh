@@ -27,8 +27,6 @@ root="\$1"
 mkdir -p "\$root/usr/local/share/ca-certificates"
 cp "$hooks"/extra-ca/*.crt "\$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 chroot "\$root" update-ca-certificates >/dev/null
-# Behave like the official python image: pip may install outside a venv.
-rm -f "\$root"/usr/lib/python3*/EXTERNALLY-MANAGED
 rm -rf "\$root"/var/lib/apt/lists/* "\$root"/var/cache/apt/*
 HOOK
 chmod +x "$hooks/customize01.sh"
@@ -40,11 +38,12 @@ mmdebstrap \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --hook-dir="$hooks" \
     --dpkgopt=force-unsafe-io \
+    --aptopt='Acquire::Languages "none"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
+    --include=python3,python3-venv,python-is-python3,ca-certificates \
     bookworm - http://deb.debian.org/debian \
   | podman import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

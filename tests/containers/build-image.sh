@@ -12,6 +12,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 
 "$here/build-base.sh" "$base"
 
+previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 start=$(date +%s)
 # --format docker keeps the HEALTHCHECK (the OCI format has no place for it).
 podman build \
@@ -22,3 +23,8 @@ podman build \
     --file "$repo/Dockerfile" \
     "$repo" >&2
 echo "build-image: built $image in $(( $(date +%s) - start )) s"
+# The image this one replaced is no use any more; the cached layers below it stay.
+current=$(podman image inspect --format '{{.Id}}' "$image")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+fi

@@ -1,10 +1,11 @@
 """A throw-away one-node docker swarm: Debian's dockerd started in a network namespace of its own.
 
 dockerd enters only that network namespace, so its bridges, iptables rules and published ports stay there and vanish
-with it; its state lives in a directory of its own, removed afterwards. Clients reach the stack from inside the same
-namespace on 127.0.0.1.
+with it. Its data root is kept between runs, like podman's image store: loading the image again and deleting some
+ten thousand files would cost more than the test itself. Containers, volumes, networks and the swarm go every time.
 """
 
+import fcntl
 import os
 import shutil
 import signal
@@ -12,36 +13,17 @@ import subprocess
 import time
 from pathlib import Path
 
-STATE_PARENT = Path("/var/tmp")
-STATE_PREFIX = "dfs-swarm-"
+STATE_ROOT = Path(os.environ.get("DFS_TEST_DOCKER_ROOT", "/var/lib/dfs-test-docker"))
 NETNS_PREFIX = "dfs-swarm-"
 
 
 def unavailable_reason():
-    for tool in ("dockerd", "docker", "nsenter", "ip"):
+    for tool in ("dockerd", "docker", "nsenter", "ip", "findmnt"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (bash .ci/container-deps installs docker.io)"
     if os.geteuid() != 0:
         return "a docker daemon needs root"
     return None
-
-
-def _pid_is_gone(name, prefix):
-    pid = name[len(prefix):]
-    return pid.isdigit() and not os.path.exists(f"/proc/{pid}")
-
-
-def sweep_abandoned():
-    """Remove namespaces and state directories left by an earlier run whose test process is gone."""
-    for entry in STATE_PARENT.glob(STATE_PREFIX + "*"):
-        if _pid_is_gone(entry.name, STATE_PREFIX):
-            _unmount_below(entry)
-            shutil.rmtree(entry, ignore_errors=True)
-    netns = Path("/run/netns")
-    if netns.is_dir():
-        for entry in netns.iterdir():
-            if entry.name.startswith(NETNS_PREFIX) and _pid_is_gone(entry.name, NETNS_PREFIX):
-                subprocess.run(["ip", "netns", "del", entry.name], capture_output=True)
 
 
 def _unmount_below(root):
@@ -50,12 +32,25 @@ def _unmount_below(root):
         subprocess.run(["umount", "-l", target], capture_output=True)
 
 
+def _sweep_namespaces():
+    """Remove network namespaces left by an earlier run whose test process is gone."""
+    netns = Path("/run/netns")
+    if not netns.is_dir():
+        return
+    for entry in netns.iterdir():
+        pid = entry.name[len(NETNS_PREFIX):]
+        if entry.name.startswith(NETNS_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            subprocess.run(["ip", "netns", "del", entry.name], capture_output=True)
+
+
 class Swarm:
-    def __init__(self):
+    def __init__(self, root=STATE_ROOT):
+        self.root = Path(root)
         self.netns = f"{NETNS_PREFIX}{os.getpid()}"
-        self.root = STATE_PARENT / f"{STATE_PREFIX}{os.getpid()}"
         self.socket = self.root / "docker.sock"
+        self.pidfile = self.root / "dockerd.pid"
         self.daemon = None
+        self._lock = None
         self._made_run_docker = not Path("/run/docker").exists()
 
     def env(self):
@@ -75,12 +70,22 @@ class Swarm:
         return result
 
     def in_netns(self, argv, timeout=60):
-        """Run a client command inside the swarm's network namespace."""
+        """Run a client command inside the engine's network namespace."""
         return subprocess.run(["nsenter", f"--net=/run/netns/{self.netns}", *argv],
                               capture_output=True, timeout=timeout)
 
+    # -- life cycle ----------------------------------------------------------------------------------------------
+
     def start(self):
-        self.root.mkdir(parents=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        # One run at a time owns the data root.
+        self._lock = open(self.root / "lock", "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self._stop_abandoned_daemon()
+        _sweep_namespaces()
+        _unmount_below(self.root / "exec")
+        shutil.rmtree(self.root / "exec", ignore_errors=True)
+
         subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
         subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
         log = open(self.root / "dockerd.log", "wb")
@@ -89,8 +94,9 @@ class Swarm:
             ["nsenter", f"--net=/run/netns/{self.netns}", "dockerd",
              "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / "exec"),
-             "--pidfile", str(self.root / "dockerd.pid"),
+             "--pidfile", str(self.pidfile),
              "--host", f"unix://{self.socket}",
+             "--shutdown-timeout", "3",
              "--log-level", "warn"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -100,15 +106,71 @@ class Swarm:
             if self.daemon.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dockerd did not come up\n{self.daemon_log()}")
             time.sleep(0.5)
+        self._clear()  # whatever an interrupted run left in the data root
         self.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
 
+    def _stop_abandoned_daemon(self):
+        """A dockerd that an interrupted run of this test left running on this data root."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if Path(cmdline[0].decode()).name == "dockerd" and str(self.root / "data").encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+    def _clear(self):
+        self.docker("swarm", "leave", "--force", check=False)
+        leftover = self.docker("ps", "-aq", check=False).stdout.split()
+        if leftover:
+            self.docker("rm", "--force", "--volumes", *leftover, check=False)
+        for kind in ("volume", "network", "image"):
+            self.docker(kind, "prune", "--force", check=False)
+
+    def destroy(self):
+        try:
+            if self.daemon is not None and self.daemon.poll() is None:
+                self._clear()
+                self.daemon.send_signal(signal.SIGTERM)
+                try:
+                    self.daemon.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.daemon.kill()
+                    self.daemon.wait()
+            _unmount_below(self.root)
+            shutil.rmtree(self.root / "exec", ignore_errors=True)
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+            if self._made_run_docker:
+                # dockerd makes /run/docker/plugins whatever its exec root is.
+                for empty in (Path("/run/docker/plugins"), Path("/run/docker")):
+                    try:
+                        empty.rmdir()
+                    except OSError:
+                        pass
+        finally:
+            if self._lock is not None:
+                self._lock.close()
+
+    # -- images and deployments ----------------------------------------------------------------------------------
+
     def load_from_podman(self, image, podman_env):
-        saver = subprocess.Popen(["podman", "save", image], stdout=subprocess.PIPE, env=podman_env)
+        """Copy the image from podman's store unless this engine already has that very image."""
+        wanted = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", image],
+                                capture_output=True, text=True, env=podman_env, check=True).stdout.strip()
+        present = self.docker("image", "inspect", "--format", "{{.Id}}", image, check=False).stdout.strip()
+        if present.removeprefix("sha256:") == wanted:
+            return False
+        saver = subprocess.Popen(["podman", "save", "--format", "docker-archive", image],
+                                 stdout=subprocess.PIPE, env=podman_env)
         try:
             self.docker("load", stdin=saver.stdout, timeout=300)
         finally:
             saver.stdout.close()
             saver.wait()
+        return True
 
     def deploy(self, stack_file, name, env):
         # The image exists only on this node: never ask a registry for it.
@@ -124,31 +186,3 @@ class Swarm:
             return "\n".join((self.root / "dockerd.log").read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-    def destroy(self, stack_name=None):
-        if self.daemon is not None and self.daemon.poll() is None:
-            if stack_name:
-                self.docker("stack", "rm", stack_name, check=False)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and self.docker("ps", "-aq", check=False).stdout.strip():
-                    time.sleep(0.5)
-            leftover = self.docker("ps", "-aq", check=False).stdout.split()
-            if leftover:
-                self.docker("rm", "--force", "--volumes", *leftover, check=False)
-            self.docker("swarm", "leave", "--force", check=False)
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-        _unmount_below(self.root)
-        shutil.rmtree(self.root, ignore_errors=True)
-        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
-        if self._made_run_docker:
-            # dockerd makes /run/docker/plugins whatever its exec root is.
-            for empty in (Path("/run/docker/plugins"), Path("/run/docker")):
-                try:
-                    empty.rmdir()
-                except OSError:
-                    pass

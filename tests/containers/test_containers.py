@@ -28,43 +28,48 @@ def session():
 
 
 @pytest.fixture(scope="module")
-def cluster(session):
+def containers(session):
     podman_cluster.sweep_abandoned()
     started = time.monotonic()
     print(podman_cluster.build_image())
     print(f"image ready after {time.monotonic() - started:.0f} s")
-    cluster = PodmanCluster(datanodes=DATANODES, env={"DFS_INSECURE": "1", "DFS_HEARTBEAT": "1", "DFS_STALE_AFTER": "4"})
+    nodes = PodmanCluster(datanodes=DATANODES, env={
+        "DFS_INSECURE": "1",  # listening beyond loopback, on a network only this test reaches
+        "DFS_HEARTBEAT": "1",
+        "DFS_STALE_AFTER": "4",
+    })
     try:
-        cluster.start()
-        namenode_url = cluster.nodes["namenode"].local_url
+        nodes.start()
+        namenode_url = nodes.nodes["namenode"].local_url
 
-        def all_alive():
-            nodes = cluster_status(namenode_url, session)["nodes"]
-            return len([n for n in nodes if n["state"] == "alive"]) == DATANODES
+        def ready():
+            status = cluster_status(namenode_url, session)
+            alive = [node for node in status["nodes"] if node["state"] == "alive"]
+            return len(alive) == DATANODES and not status.get("totals", {}).get("safemode")
 
-        _wait(cluster, all_alive, STARTUP_TIMEOUT, f"{DATANODES} datanodes alive in /cluster")
-        print(f"cluster up after {time.monotonic() - started:.0f} s")
-        yield cluster
+        _wait(nodes, ready, STARTUP_TIMEOUT, f"{DATANODES} datanodes alive and the namenode out of safe mode")
+        print(f"containers up after {time.monotonic() - started:.0f} s")
+        yield nodes
     finally:
-        cluster.destroy()
+        nodes.destroy()
         print(f"containers and network removed; {time.monotonic() - started:.0f} s in all")
 
 
-def _wait(cluster, predicate, timeout, what):
+def _wait(containers, predicate, timeout, what):
     try:
         return wait_for(predicate, timeout, what)
     except AssertionError as error:
-        raise AssertionError(f"{error}\n{cluster.logs()}") from None
+        raise AssertionError(f"{error}\n{containers.logs()}") from None
 
 
-def _url(cluster, path, **params):
+def _url(containers, path, **params):
     query = "&".join(f"{key}={value}" for key, value in params.items())
-    return f"{cluster.nodes['namenode'].local_url}/webhdfs/v1{path}?{query}"
+    return f"{containers.nodes['namenode'].local_url}/webhdfs/v1{path}?{query}"
 
 
-def _read(cluster, session, path):
+def _read(containers, session, path):
     """OPEN through the namenode; returns the datanode it redirected to and the bytes read there."""
-    redirect = session.get(_url(cluster, path, op="OPEN"), allow_redirects=False, timeout=10)
+    redirect = session.get(_url(containers, path, op="OPEN"), allow_redirects=False, timeout=10)
     assert redirect.status_code == 307, redirect.text
     location = redirect.headers["Location"]
     response = session.get(location, timeout=30)
@@ -72,8 +77,8 @@ def _read(cluster, session, path):
     return location, response.content
 
 
-def _state_of(cluster, session, node):
-    for entry in cluster_status(cluster.nodes["namenode"].local_url, session)["nodes"]:
+def _state_of(containers, session, node):
+    for entry in cluster_status(containers.nodes["namenode"].local_url, session)["nodes"]:
         if entry.get("public_url", "").rstrip("/") == node.local_url:
             return entry["state"]
     return None
@@ -85,42 +90,42 @@ def payload():
     return os.urandom(3 * 1024 * 1024 + 12345)
 
 
-def test_image_runs_as_non_root_and_reports_health(cluster):
+def test_image_runs_as_non_root_and_reports_health(containers):
     for name in ("namenode", "datanode1"):
-        assert cluster.exec(name, "id", "-u").stdout.strip() != "0"
-        assert cluster.healthcheck(name), f"HEALTHCHECK failed in {name}\n{cluster.logs()}"
+        assert containers.exec(name, "id", "-u").stdout.strip() != "0"
+        assert containers.healthcheck(name), f"HEALTHCHECK failed in {name}\n{containers.logs()}"
 
 
-def test_upload_and_download_through_published_ports(cluster, session, payload):
+def test_upload_and_download_through_published_ports(containers, session, payload):
     create = session.put(
-        _url(cluster, PATH, op="CREATE", overwrite="true", blocksize=1024 * 1024, replication=3),
+        _url(containers, PATH, op="CREATE", overwrite="true", blocksize=1024 * 1024, replication=3),
         allow_redirects=False, timeout=10,
     )
     assert create.status_code == 307, create.text
     upload = session.put(create.headers["Location"], data=payload, timeout=60)
     assert upload.status_code == 201, upload.text
 
-    location, data = _read(cluster, session, PATH)
+    location, data = _read(containers, session, PATH)
     assert location.startswith("http://127.0.0.1:"), location
-    cluster.node_by_public_url(location.split("/webhdfs/")[0])  # a datanode's published port
+    containers.node_by_public_url(location.split("/webhdfs/")[0])  # a datanode's published port
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(payload).hexdigest()
 
 
-def test_stopped_datanode_keeps_data_readable_then_rejoins(cluster, session, payload):
-    location, _ = _read(cluster, session, PATH)
-    victim = cluster.node_by_public_url(location.split("/webhdfs/")[0])
+def test_stopped_datanode_keeps_data_readable_then_rejoins(containers, session, payload):
+    location, _ = _read(containers, session, PATH)
+    victim = containers.node_by_public_url(location.split("/webhdfs/")[0])
 
-    cluster.stop(victim.name)
-    assert not cluster.is_running(victim.name)
-    _wait(cluster, lambda: _state_of(cluster, session, victim) in ("stale", "dead"), 60,
+    containers.stop(victim.name)
+    assert not containers.is_running(victim.name)
+    _wait(containers, lambda: _state_of(containers, session, victim) in ("stale", "dead"), 60,
           f"{victim.name} no longer alive")
 
-    location, data = _read(cluster, session, PATH)
+    location, data = _read(containers, session, PATH)
     assert victim.local_url not in location, "read was sent to the stopped datanode"
     assert data == payload
 
-    cluster.start_again(victim.name)
-    _wait(cluster, lambda: _state_of(cluster, session, victim) == "alive", 60, f"{victim.name} alive again")
-    assert cluster.healthcheck(victim.name)
-    _, data = _read(cluster, session, PATH)
+    containers.start_again(victim.name)
+    _wait(containers, lambda: _state_of(containers, session, victim) == "alive", 60, f"{victim.name} alive again")
+    assert containers.healthcheck(victim.name)
+    _, data = _read(containers, session, PATH)
     assert data == payload

@@ -1,8 +1,11 @@
-"""docker-stack.yml, unchanged, deployed with `docker stack deploy` on a real one-node swarm (Debian's docker.io):
-the services become healthy, the secret reaches the non-root user, and a file goes in and comes back out."""
+"""docker-stack.yml, unchanged, on a real docker engine (Debian's docker.io, started by the test in a network namespace
+of its own): deployed with `docker stack deploy` on a one-node swarm, and run with `docker-compose` on the same host.
+Each time the services become healthy, the secret reaches the non-root user, and a file goes in and comes back out."""
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,84 +15,174 @@ import docker_swarm
 import podman_cluster
 
 REPO = Path(__file__).resolve().parent.parent.parent
+STACK_FILE = REPO / "docker-stack.yml"
 STACK = "dfst"
+COMPOSE_PROJECT = "dfsc"
+# The compose run shares the namespace with the stack, so it publishes other ports.
+COMPOSE_PORTS = {"NAMENODE_PORT": "8280", "DATA_PORT": "8281"}
 
 _reason = podman_cluster.unavailable_reason() or docker_swarm.unavailable_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=str(_reason))
 
 
 @pytest.fixture(scope="module")
-def swarm(tmp_path_factory):
-    docker_swarm.sweep_abandoned()
+def secret_file(tmp_path_factory):
+    secret = tmp_path_factory.mktemp("secret") / "cluster.secret"
+    secret.write_text(os.urandom(32).hex())
+    # Compose mounts the file as it is: the image's user must be able to read it.
+    os.chown(secret, 10001, 10001)
+    secret.chmod(0o400)
+    return secret
+
+
+@pytest.fixture(scope="module")
+def engine():
     started = time.monotonic()
     podman_cluster.build_image()
-    secret = tmp_path_factory.mktemp("swarm-secret") / "cluster.secret"
-    secret.write_text(os.urandom(32).hex())
     swarm = docker_swarm.Swarm()
     try:
         swarm.start()
-        swarm.load_from_podman(podman_cluster.IMAGE, podman_cluster.podman_env())
-        print(f"swarm up, image loaded after {time.monotonic() - started:.0f} s")
-        swarm.deploy(REPO / "docker-stack.yml", STACK, env={
-            "DATA_HOST": "127.0.0.1",
-            "DFS_IMAGE": podman_cluster.IMAGE,
-            "DFS_SECRET_SOURCE": str(secret),
-        })
+        loaded = swarm.load_from_podman(podman_cluster.IMAGE, podman_cluster.podman_env())
+        print(f"docker engine and swarm up, image {'loaded' if loaded else 'already there'}"
+              f" after {time.monotonic() - started:.0f} s")
         yield swarm
     finally:
-        swarm.destroy(STACK)
-        print(f"swarm removed; {time.monotonic() - started:.0f} s in all")
+        swarm.destroy()
+        print(f"docker engine removed; {time.monotonic() - started:.0f} s in all")
 
 
-def _curl(swarm, *args):
-    result = swarm.in_netns(["curl", "--silent", "--show-error", "--max-time", "20", *args])
+@pytest.fixture(scope="module")
+def deployed(engine, secret_file):
+    """The stack and the compose project, both started at once so their start-up waits overlap."""
+    engine.deploy(STACK_FILE, STACK, env={
+        "DATA_HOST": "127.0.0.1",
+        "DFS_IMAGE": podman_cluster.IMAGE,
+        "DFS_SECRET_SOURCE": str(secret_file),
+    })
+    if shutil.which("docker-compose") is None:
+        yield {"compose": "docker-compose is not installed (bash .ci/container-deps installs it)"}
+        return
+    env = {**engine.env(), **COMPOSE_PORTS, "DFS_IMAGE": podman_cluster.IMAGE, "DFS_SECRET_SOURCE": str(secret_file)}
+
+    def compose(*args):
+        return subprocess.run(
+            ["docker-compose", "--file", str(STACK_FILE), "--project-name", COMPOSE_PROJECT, *args],
+            capture_output=True, text=True, timeout=180, env=env, cwd=REPO,
+        )
+
+    up = compose("up", "--detach", "--no-build")
+    try:
+        yield {"compose": None if up.returncode == 0 else f"docker-compose up failed: {up.stderr}"}
+    finally:
+        compose("down", "--volumes", "--timeout", "5")
+
+
+@pytest.fixture
+def stack(engine, deployed):
+    return engine
+
+
+@pytest.fixture
+def compose(engine, deployed):
+    if deployed["compose"] is not None:
+        if deployed["compose"].startswith("docker-compose is not installed"):
+            pytest.skip(deployed["compose"])
+        pytest.fail(deployed["compose"])
+    return engine
+
+
+def _curl(engine, *args, token=None):
+    auth = ["--header", f"Authorization: Bearer {token}"] if token else []
+    result = engine.in_netns(["curl", "--silent", "--show-error", "--max-time", "20", *auth, *args])
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout
 
 
-def _wait(swarm, predicate, timeout, what):
+def _wait(engine, name_filter, predicate, timeout, what):
     try:
         return podman_cluster.wait_for(predicate, timeout, what)
     except AssertionError as error:
         logs = "\n".join(
-            swarm.docker("service", "logs", "--tail", "30", f"{STACK}_{service}", check=False).stdout
-            for service in ("namenode", "datanode")
+            engine.docker("logs", "--tail", "30", name, check=False).stdout
+            + engine.docker("logs", "--tail", "30", name, check=False).stderr
+            for name in engine.containers(name_filter)
         )
-        raise AssertionError(f"{error}\n{swarm.containers(STACK)}\n{logs}") from None
+        raise AssertionError(f"{error}\n{engine.containers(name_filter)}\n{logs}") from None
 
 
-def test_services_become_healthy_and_the_datanode_joins(swarm):
+def _token(engine, name_filter):
+    """A client token, minted inside the namenode's container from the secret the deployment gave it."""
+    namenode = _container(engine, name_filter, "namenode")
+    minted = engine.docker("exec", namenode, "python3", "-m", "dfs.security", "token", "create", "--expires", "1h")
+    return minted.stdout.strip()
+
+
+def _check_healthy_and_joined(engine, name_filter, namenode_port, data_port):
     def all_healthy():
-        statuses = swarm.containers(STACK)
+        statuses = engine.containers(name_filter)
         return len(statuses) == 2 and all("(healthy)" in status for status in statuses.values())
 
-    _wait(swarm, all_healthy, 90, "namenode and datanode healthy")
+    _wait(engine, name_filter, all_healthy, 90, "namenode and datanode healthy")
+
+    token = _token(engine, name_filter)
 
     def joined():
-        nodes = json.loads(_curl(swarm, "http://127.0.0.1:8180/cluster"))["nodes"]
-        return [n for n in nodes if n["state"] == "alive"]
+        status = json.loads(_curl(engine, f"http://127.0.0.1:{namenode_port}/cluster", token=token))
+        if status.get("totals", {}).get("safemode"):
+            return None
+        return [node for node in status["nodes"] if node["state"] == "alive"]
 
-    (node,) = _wait(swarm, joined, 60, "the datanode alive in /cluster")
-    assert node["public_url"] == "http://127.0.0.1:8181"
+    (node,) = _wait(engine, name_filter, joined, 60, "the datanode alive in /cluster, safe mode over")
+    assert node["public_url"] == f"http://127.0.0.1:{data_port}"
     # The namenode reaches the datanode at its address on the stack's network, not at a loopback address.
     assert not node["url"].startswith("http://127."), node["url"]
 
 
-def test_secret_is_readable_by_the_service_user_only(swarm):
-    (namenode,) = [name for name in swarm.containers(STACK) if name.startswith(f"{STACK}_namenode.")]
-    listing = swarm.docker("exec", namenode, "ls", "-ln", "/run/secrets/cluster_secret").stdout.split()
-    assert listing[0] == "-r--------" and listing[2:4] == ["10001", "10001"], listing
-    assert swarm.docker("exec", namenode, "cat", "/run/secrets/cluster_secret").stdout.strip()
+def _check_secret(engine, container):
+    listing = engine.docker("exec", container, "ls", "-ln", "/run/secrets/cluster_secret").stdout.split()
+    assert listing[0].startswith("-r--") and listing[2] == "10001", listing
+    assert engine.docker("exec", container, "cat", "/run/secrets/cluster_secret").stdout.strip()
 
 
-def test_upload_and_read_through_the_published_ports(swarm, tmp_path):
+def _check_round_trip(engine, name_filter, tmp_path, namenode_port, data_port):
+    token = _token(engine, name_filter)
+    anonymous = _curl(engine, "--output", "/dev/null", "--write-out", "%{http_code}",
+                      f"http://127.0.0.1:{namenode_port}/webhdfs/v1/?op=LISTSTATUS")
+    assert anonymous == b"401", "the deployment's secret is not in force"
     source = tmp_path / "payload.bin"
     source.write_bytes(os.urandom(2 * 1024 * 1024 + 777))
-    url = "http://127.0.0.1:8180/webhdfs/v1/swarm/payload.bin"
-    status = _curl(swarm, "--location", "--upload-file", str(source), "--output", "/dev/null",
-                   "--write-out", "%{http_code}", f"{url}?op=CREATE&overwrite=true")
+    url = f"http://127.0.0.1:{namenode_port}/webhdfs/v1/engine/payload.bin"
+    status = _curl(engine, "--location", "--upload-file", str(source), "--output", "/dev/null",
+                   "--write-out", "%{http_code}", f"{url}?op=CREATE&overwrite=true", token=token)
     assert status == b"201"
-    served = _curl(swarm, "--location", "--fail", "--output", str(tmp_path / "read.bin"),
-                   "--write-out", "%{url_effective}", f"{url}?op=OPEN")
-    assert served.startswith(b"http://127.0.0.1:8181/")
+    served = _curl(engine, "--location", "--fail", "--output", str(tmp_path / "read.bin"),
+                   "--write-out", "%{url_effective}", f"{url}?op=OPEN", token=token)
+    assert served.startswith(f"http://127.0.0.1:{data_port}/".encode())
     assert (tmp_path / "read.bin").read_bytes() == source.read_bytes()
+
+
+def _container(engine, name_filter, service):
+    (name,) = [name for name in engine.containers(name_filter) if service in name]
+    return name
+
+
+def test_stack_services_become_healthy_and_the_datanode_joins(stack):
+    _check_healthy_and_joined(stack, f"{STACK}_", 8180, 8181)
+
+
+def test_stack_secret_is_readable_by_the_service_user_only(stack):
+    container = _container(stack, f"{STACK}_", f"{STACK}_namenode.")
+    listing = stack.docker("exec", container, "ls", "-ln", "/run/secrets/cluster_secret").stdout.split()
+    assert listing[0] == "-r--------" and listing[2:4] == ["10001", "10001"], listing
+    _check_secret(stack, container)
+
+
+def test_stack_upload_and_read_through_the_published_ports(stack, tmp_path):
+    _check_round_trip(stack, f"{STACK}_", tmp_path, 8180, 8181)
+
+
+def test_compose_runs_the_same_file_on_one_host(compose, tmp_path):
+    name_filter = f"{COMPOSE_PROJECT}_"
+    _check_healthy_and_joined(compose, name_filter, COMPOSE_PORTS["NAMENODE_PORT"], COMPOSE_PORTS["DATA_PORT"])
+    _check_secret(compose, _container(compose, name_filter, "namenode"))
+    _check_round_trip(compose, name_filter, tmp_path, COMPOSE_PORTS["NAMENODE_PORT"], COMPOSE_PORTS["DATA_PORT"])

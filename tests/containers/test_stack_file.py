@@ -9,14 +9,28 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent.parent
 STACK_FILE = REPO / "docker-stack.yml"
 
-pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+CLI_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _stack_config_unavailable():
+    docker = shutil.which("docker", path=CLI_PATH)
+    if docker is None:
+        return "the docker CLI is not installed"
+    probe = subprocess.run([docker, "stack", "config", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"{docker} has no `docker stack config` (a CLI of 2023 or later has)"
+    return None
+
+
+_reason = _stack_config_unavailable()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=str(_reason))
 
 
 def stack_config(**env):
     result = subprocess.run(
         ["docker", "stack", "config", "-c", str(STACK_FILE)],
         capture_output=True, text=True, timeout=60, cwd=REPO,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", **env},
+        env={"PATH": CLI_PATH, "HOME": "/nonexistent", **env},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

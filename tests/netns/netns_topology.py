@@ -21,8 +21,9 @@ def unavailable_reason():
     """Why namespaces cannot be made here, or None when they can."""
     if os.geteuid() != 0:
         return "network namespaces need root"
-    if shutil.which("ip") is None:
-        return "iproute2 (ip) is not installed"
+    for tool, package in (("ip", "iproute2"), ("curl", "curl")):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install {package}, or bash .ci/container-deps)"
     probe = f"dfs-t{os.getpid()}-probe"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode != 0:

@@ -83,6 +83,11 @@ class NetnsCluster:
             raise RuntimeError(result.stderr.decode())
         return json.loads(result.stdout)
 
+    def ready(self):
+        status = self.status()
+        alive = [node for node in status["nodes"] if node["state"] == "alive"]
+        return len(alive) == len(DATANODES) and not status.get("totals", {}).get("safemode")
+
     def state_of(self, name):
         for node in self.status()["nodes"]:
             if node.get("public_url", "").rstrip("/") == self.public_url(name):
@@ -130,21 +135,18 @@ class NetnsCluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def hosts(tmp_path_factory):
     netns_topology.sweep_abandoned()
     workdir = tmp_path_factory.mktemp("netns")
     topology = Topology()
     try:
         topology.create(["namenode", *DATANODES, "client"])
-        cluster = NetnsCluster(topology, workdir)
-        cluster.start_namenode()
+        netns_cluster = NetnsCluster(topology, workdir)
+        netns_cluster.start_namenode()
         for name in DATANODES:
-            cluster.start_datanode(name)
-        cluster.wait_for(
-            lambda: sum(node["state"] == "alive" for node in cluster.status()["nodes"]) == len(DATANODES),
-            60, "three datanodes alive",
-        )
-        yield cluster
+            netns_cluster.start_datanode(name)
+        netns_cluster.wait_for(netns_cluster.ready, 60, "three datanodes alive and the namenode out of safe mode")
+        yield netns_cluster
     finally:
         topology.destroy()
 
@@ -156,30 +158,30 @@ def payload(tmp_path_factory):
     return source
 
 
-def test_datanodes_advertise_their_own_addresses(cluster):
-    advertised = sorted(node["public_url"].rstrip("/") for node in cluster.status()["nodes"])
-    assert advertised == sorted(cluster.public_url(name) for name in DATANODES)
+def test_datanodes_advertise_their_own_addresses(hosts):
+    advertised = sorted(node["public_url"].rstrip("/") for node in hosts.status()["nodes"])
+    assert advertised == sorted(hosts.public_url(name) for name in DATANODES)
 
 
-def test_client_in_its_namespace_uploads_and_reads_from_a_datanode(cluster, payload, tmp_path):
-    assert cluster.upload(payload, PATH) == 201
+def test_client_in_its_namespace_uploads_and_reads_from_a_datanode(hosts, payload, tmp_path):
+    assert hosts.upload(payload, PATH) == 201
     target = tmp_path / "read.bin"
-    served_by = cluster.download(PATH, target)
-    cluster.server_of(served_by)
+    served_by = hosts.download(PATH, target)
+    hosts.server_of(served_by)
     assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(payload.read_bytes()).digest()
 
 
-def test_cut_off_datanode_is_avoided_then_rejoins_when_healed(cluster, payload, tmp_path):
-    victim = cluster.server_of(cluster.download(PATH, tmp_path / "first.bin"))
+def test_cut_off_datanode_is_avoided_then_rejoins_when_healed(hosts, payload, tmp_path):
+    victim = hosts.server_of(hosts.download(PATH, tmp_path / "first.bin"))
 
-    cluster.topology.cut(victim)
-    cluster.wait_for(lambda: cluster.state_of(victim) in ("stale", "dead"), 60, f"{victim} marked unreachable")
+    hosts.topology.cut(victim)
+    hosts.wait_for(lambda: hosts.state_of(victim) in ("stale", "dead"), 60, f"{victim} marked unreachable")
     target = tmp_path / "while-cut.bin"
-    assert cluster.server_of(cluster.download(PATH, target)) != victim
+    assert hosts.server_of(hosts.download(PATH, target)) != victim
     assert target.read_bytes() == payload.read_bytes()
 
-    cluster.topology.heal(victim)
-    cluster.wait_for(lambda: cluster.state_of(victim) == "alive", 60, f"{victim} alive again")
+    hosts.topology.heal(victim)
+    hosts.wait_for(lambda: hosts.state_of(victim) == "alive", 60, f"{victim} alive again")
     target = tmp_path / "healed.bin"
-    cluster.download(PATH, target)
+    hosts.download(PATH, target)
     assert target.read_bytes() == payload.read_bytes()

@@ -1,8 +1,13 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck and format."""
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission and format."""
+
+import time
 
 from dfs.cli.errors import FAILED, OK, Failure, Usage, about
 from dfs.cli.formatting import size, table, to_json
 from dfs.cli.progress import is_terminal
+
+
+WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
 
 
 def register(commands):
@@ -19,6 +24,14 @@ def register(commands):
     p.add_argument("--files", action="store_true", help="list every file, not only those with problems")
     p.add_argument("--json", action="store_true", help="print the namenode's report as JSON")
     p.add_argument("path", nargs="?", default="/", metavar="PATH")
+
+    p = commands.add("decommission", decommission, "drain a datanode: copy its blocks elsewhere, then release it",
+                     description="Stop placing new blocks on NODE and copy every block it holds to other datanodes; "
+                                 "it stays readable meanwhile. `dfs status` shows it decommissioning, then "
+                                 "decommissioned. --cancel puts it back in service.")
+    p.add_argument("--cancel", action="store_true", help="put the node back in service")
+    p.add_argument("--wait", action="store_true", help="return only when the node is decommissioned")
+    p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
 
     p = commands.add("format", format_, "erase every file and block in the cluster (the original mkfs)",
                      description="Erase every file and block in the cluster. Asks for confirmation on a terminal; "
@@ -60,6 +73,10 @@ def status(session, args):
         f"  under-replicated {totals.get('under_replicated', 0)}"
         f"  missing {totals.get('missing', 0)}  over-replicated {totals.get('over_replicated', 0)}",
         f"Safe mode: {'ON' if totals.get('safemode') else 'off'}",
+        f"Repair: {totals.get('copies_in_flight', 0)} copies in flight, {totals.get('copies_done', 0)} done,"
+        f" {totals.get('deletions_done', 0)} extra or orphan replicas deleted",
+        *[f"Decommissioning {n['id']}: {n.get('decommission_pending', 0)} blocks still to copy"
+          for n in report.get("nodes", []) if n["state"] == "decommissioning"],
         "",
     ]
     rows = [["ID", "STATE", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "URL"]]
@@ -109,6 +126,19 @@ def _file_line(entry):
         if len(bad) > 5:
             detail += f", {len(bad) - 5} more"
     return f"{entry['path']}: {entry['status'].replace('_', '-').upper()} ({detail})"
+
+
+def decommission(session, args):
+    with about(args.node):
+        node = session.client.decommission(args.node, cancel=args.cancel)
+        deadline = time.monotonic() + WAIT_LIMIT
+        while args.wait and not args.cancel and node["state"] == "decommissioning":
+            if time.monotonic() > deadline:
+                raise Failure(args.node, f"still decommissioning after {WAIT_LIMIT} s")
+            time.sleep(1)
+            node = next(n for n in session.client.status()["nodes"] if n["id"] == args.node)
+    print(f"{node['id']}: {node['state']}", file=session.stdout)
+    return OK
 
 
 def format_(session, args):

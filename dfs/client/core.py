@@ -171,6 +171,20 @@ class Client:
     def fsck(self, path="/"):
         return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
 
+    def decommission(self, node_id, cancel=False):
+        """Drain a datanode (or, with ``cancel``, put it back in service); its description from the namenode."""
+        async def decommission():
+            try:
+                response = await self.http.post(f"{self.namenode_url}/cluster/datanodes/{quote(node_id)}/decommission",
+                                                params={"cancel": "true" if cancel else "false"},
+                                                headers=self._headers())
+            except _UNREACHABLE as e:
+                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+            if response.code >= 400:
+                raise await _error(response)
+            return await response.json()
+        return defer.ensureDeferred(decommission())
+
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():

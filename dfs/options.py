@@ -7,6 +7,11 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.python import usage
 
+from dfs import logs
+from dfs.http import ca_policy
+from dfs.limits import Limits
+from dfs.security import SecretError, load_secret
+
 log = Logger()
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -43,6 +48,15 @@ class CommonOptions(usage.Options):
         self["heartbeat"] = float(env("DFS_HEARTBEAT", 3.0))
         self["secret-file"] = env("DFS_SECRET_FILE")
         self["insecure"] = env("DFS_INSECURE", "") in ("1", "true", "yes")
+        self["log-format"] = env("DFS_LOG_FORMAT", "text")
+        self["ca-file"] = env("DFS_CA_FILE")
+        self["max-request-line"] = size_value(env("DFS_MAX_REQUEST_LINE", "32K"))
+        self["max-header-size"] = size_value(env("DFS_MAX_HEADER_SIZE", "16K"))
+        self["max-headers"] = int(env("DFS_MAX_HEADERS", 100))
+        self["max-params"] = int(env("DFS_MAX_PARAMS", 100))
+        self["max-body"] = size_value(env("DFS_MAX_BODY", "64M"))
+        self["header-timeout"] = float(env("DFS_HEADER_TIMEOUT", 20))
+        self["idle-timeout"] = float(env("DFS_IDLE_TIMEOUT", 180))
 
     def opt_host(self, value):
         """Interface to listen on (env DFS_HOST, default 127.0.0.1)."""
@@ -60,9 +74,45 @@ class CommonOptions(usage.Options):
         """Seconds between datanode heartbeats (env DFS_HEARTBEAT, default 3)."""
         self["heartbeat"] = float(value)
 
+    def opt_log_format(self, value):
+        """text (twistd's lines, the default) or json (one object per line, for containers) (env DFS_LOG_FORMAT)."""
+        self["log-format"] = value
+
     def opt_secret_file(self, value):
         """File holding the cluster secret (env DFS_SECRET_FILE)."""
         self["secret-file"] = value
+
+    def opt_ca_file(self, value):
+        """PEM file of the CA(s) to trust when calling other nodes over https (env DFS_CA_FILE)."""
+        self["ca-file"] = value
+
+    def opt_max_request_line(self, value):
+        """Longest request line, e.g. 32K; longer ones get 414 (env DFS_MAX_REQUEST_LINE)."""
+        self["max-request-line"] = size_value(value)
+
+    def opt_max_header_size(self, value):
+        """Most bytes of request headers, e.g. 16K; more get 431 (env DFS_MAX_HEADER_SIZE)."""
+        self["max-header-size"] = size_value(value)
+
+    def opt_max_headers(self, value):
+        """Most request headers; more get 431 (env DFS_MAX_HEADERS, default 100)."""
+        self["max-headers"] = int(value)
+
+    def opt_max_params(self, value):
+        """Most query parameters; more get 414 (env DFS_MAX_PARAMS, default 100)."""
+        self["max-params"] = int(value)
+
+    def opt_max_body(self, value):
+        """Largest request body except file data, e.g. 64M; larger get 413 (env DFS_MAX_BODY)."""
+        self["max-body"] = size_value(value)
+
+    def opt_header_timeout(self, value):
+        """Seconds a client has to send a request's headers, else 408 (env DFS_HEADER_TIMEOUT, default 20)."""
+        self["header-timeout"] = float(value)
+
+    def opt_idle_timeout(self, value):
+        """Seconds an idle connection is kept open (env DFS_IDLE_TIMEOUT, default 180)."""
+        self["idle-timeout"] = float(value)
 
     def endpoint_description(self):
         if self["listen"]:
@@ -77,7 +127,29 @@ class CommonOptions(usage.Options):
                 return part.split("=", 1)[1].replace("\\", "") not in LOOPBACK
         return True
 
+    def limits(self, **role):
+        """The HTTP limits these options set; ``role`` adds what only one role knows (uploads, admission)."""
+        return Limits(max_request_line=self["max-request-line"], max_header_size=self["max-header-size"],
+                      max_headers=self["max-headers"], max_params=self["max-params"], max_body=self["max-body"],
+                      header_timeout=self["header-timeout"], idle_timeout=self["idle-timeout"], **role)
+
+    def secret(self):
+        return load_secret(self["secret-file"]) if self["secret-file"] else None
+
+    def https_policy(self):
+        """How this node verifies the certificates of other nodes: the CA file's, else the system's trust roots."""
+        return ca_policy(self["ca-file"]) if self["ca-file"] else None
+
     def postOptions(self):
+        if self["log-format"] not in logs.FORMATS:
+            raise usage.UsageError(f"--log-format must be one of {', '.join(logs.FORMATS)}, not {self['log-format']!r}")
+        if self["log-format"] == "json":
+            logs.log_to_json(self)
+        try:
+            self.secret()
+            self.https_policy()
+        except (SecretError, OSError, ValueError) as e:
+            raise usage.UsageError(str(e)) from None
         if self.listens_beyond_loopback() and not self["secret-file"] and not self["insecure"]:
             raise usage.UsageError(
                 f"refusing to listen on {self.endpoint_description()!r} without a cluster secret: anyone who can"

@@ -2,12 +2,12 @@
 
 import argparse
 
-from dfs.cli import admin, mount, namespace, shell, transfer
+from dfs.cli import admin, mount, namespace, shell, tokens, transfer
 from dfs.cli.errors import Usage
 
 # Each module adds its own subcommands; a later issue's commands (``dfs token``, ``dfs decommission``) add a module
 # here.
-MODULES = [namespace, transfer, admin, shell, mount]
+MODULES = [namespace, transfer, admin, tokens, shell, mount]
 
 
 class Parser(argparse.ArgumentParser):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 import requests
-from test_client import random_file  # the integration tests' one way to make a big random file
+from files import random_file
 
 DFS = [sys.executable, "-m", "dfs.cli"]
 OCTETS = {"Content-Type": "application/octet-stream"}

@@ -1,7 +1,6 @@
 """The async Python client against a real cluster: every operation, big multi-block files, memory bounds."""
 
 import hashlib
-import os
 
 import pytest
 import pytest_twisted
@@ -10,6 +9,7 @@ from twisted.internet import reactor
 from dfs.client import Client
 from dfs.errors import AlreadyExists, DirectoryNotEmpty, FileNotFound
 from dfs.http import make_http
+from files import random_file, sha256_of
 
 
 @pytest.fixture
@@ -24,26 +24,6 @@ def peak_rss(pid):
         for line in f:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
-
-
-def random_file(path, size, chunk=1 << 20):
-    hasher = hashlib.sha256()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            data = os.urandom(min(chunk, left))
-            hasher.update(data)
-            f.write(data)
-            left -= len(data)
-    return hasher.hexdigest()
-
-
-def sha256_of(path):
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 @pytest_twisted.ensureDeferred

@@ -3,13 +3,16 @@
 import json
 from urllib.parse import unquote
 
+from klein.interfaces import IKleinRequest
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.logger import Logger
-from twisted.web.server import Site
+from twisted.web.http import parse_qs
+from twisted.web.server import Request, Site
 from werkzeug.exceptions import HTTPException
 
 from dfs import paths
-from dfs.errors import BadRequest, DFSError
+from dfs.errors import BadRequest, DFSError, TooLarge
+from dfs.limits import LimitedChannel
 
 log = Logger()
 
@@ -17,6 +20,15 @@ JSON = b"application/json"
 OCTETS = b"application/octet-stream"
 MAX_JSON_BODY = 64 * 1024 * 1024  # block reports of very full datanodes are the largest JSON bodies
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+# The WebHDFS op names (Hadoop's, and dfs's COPY): anything else a client sends is labelled "invalid" in metrics.
+WEBHDFS_OPS = frozenset("""
+    OPEN GETFILESTATUS LISTSTATUS LISTSTATUS_BATCH GETCONTENTSUMMARY GETQUOTAUSAGE GETFILECHECKSUM GETHOMEDIRECTORY
+    GETDELEGATIONTOKEN GETTRASHROOT GETXATTRS LISTXATTRS CHECKACCESS GETACLSTATUS GETFILEBLOCKLOCATIONS
+    GETSERVERDEFAULTS GETSTORAGEPOLICY CREATE MKDIRS CREATESYMLINK RENAME SETREPLICATION SETOWNER SETPERMISSION
+    SETTIMES RENEWDELEGATIONTOKEN CANCELDELEGATIONTOKEN SETXATTR REMOVEXATTR APPEND CONCAT TRUNCATE DELETE COPY
+""".split())
+# Periodic or machine-driven requests: counted in metrics, left out of the log they would drown.
+UNLOGGED_OPS = frozenset({"heartbeat", "health", "metrics"})
 
 
 def json_body(obj, request, code=200):
@@ -47,14 +59,17 @@ def render_error(request, failure):
 
 
 def read_json(request):
-    """The request body as JSON (bounded), or BadRequest."""
+    """The request body as a JSON object (bounded), or BadRequest."""
     body = request.content.read(MAX_JSON_BODY + 1)
     if len(body) > MAX_JSON_BODY:
-        raise BadRequest("JSON body too large")
+        raise TooLarge("JSON body too large")
     try:
-        return json.loads(body or b"{}")
+        obj = json.loads(body or b"{}")
     except ValueError as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise BadRequest("the body must be a JSON object")
+    return obj
 
 
 def has_body(request):
@@ -75,15 +90,25 @@ def request_path(request, prefix):
     return paths.normalize(text)
 
 
+def query_params(query):
+    """The parameters of a raw query string by Params' rules, for code that sees a request before twisted.web does."""
+    return _first_values(parse_qs(query, keep_blank_values=True))  # twisted.web's own parser, as for request.args
+
+
+def _first_values(args):
+    first = {}
+    for key, values in args.items():
+        name = key.decode("utf-8", "replace").lower()
+        if name not in first and values:
+            first[name] = values[0].decode("utf-8", "replace")
+    return first
+
+
 class Params:
     """WebHDFS query parameters: names and booleans case-insensitive, the first of a repeated one wins."""
 
     def __init__(self, request):
-        self._args = {}
-        for key, values in request.args.items():
-            name = key.decode("utf-8", "replace").lower()
-            if name not in self._args and values:
-                self._args[name] = values[0].decode("utf-8", "replace")
+        self._args = _first_values(request.args)
 
     def __contains__(self, name):
         return name in self._args
@@ -139,17 +164,60 @@ class Params:
         return None if value is None else paths.normalize(value)
 
 
+def operation(request):
+    """What a request asked for, for logs and metrics: its WebHDFS op, else the name of the Klein route it matched."""
+    try:
+        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
+    except (AttributeError, HTTPException):  # never reached the router, or no route matched
+        return "unrouted"
+    endpoint = rule.endpoint.removesuffix("_branch")
+    if endpoint != "webhdfs":
+        return endpoint
+    op = (Params(request).str("op") or "").upper()
+    return op if op in WEBHDFS_OPS else "invalid"
+
+
+class MeasuredRequest(Request):
+    """A request that notes when its headers arrived and counts the body bytes that followed."""
+
+    started = None
+    received = 0
+
+    def gotLength(self, length):
+        self.started = self.channel.site.reactor.seconds()
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        self.received += len(data)
+        super().handleContentChunk(data)
+
+
 class QuietSite(Site):
-    """A Site whose access log goes through twisted.logger as one line per request."""
+    """A Site that logs one line per request through twisted.logger and feeds the request metrics."""
+
+    requestFactory = MeasuredRequest
+    protocol = LimitedChannel  # enforces ``self.limits`` (dfs.limits.Limits), set by the role's tap
+
+    def __init__(self, resource, metrics=None, **kwargs):
+        super().__init__(resource, **kwargs)
+        self.metrics = metrics
 
     def log(self, request):
-        if request.path.endswith((b"/heartbeat", b"/health")):
-            return  # periodic and internal: they would drown the log
+        op = operation(request)
+        duration = 0.0 if request.started is None else max(0.0, self.reactor.seconds() - request.started)
+        if self.metrics is not None:
+            self.metrics.observe_request(op, request.code, duration, request.received, request.sentLength)
+        if op in UNLOGGED_OPS:
+            return
+        # The path, not the URI: query strings can carry delegation tokens.
         log.info(
-            '{method} {uri} {code} {length} "{agent}"',
+            '{method} {path} {op} {code} in={bytes_in} out={bytes_out} {duration:.3f}s "{agent}"',
             method=request.method.decode("ascii", "replace"),
-            uri=request.uri.decode("ascii", "replace")[:300],
+            path=request.path.decode("ascii", "replace")[:300],
+            op=op,
             code=request.code,
-            length=request.sentLength,
+            bytes_in=request.received,
+            bytes_out=request.sentLength,
+            duration=duration,
             agent=(request.getHeader(b"user-agent") or b"-").decode("ascii", "replace")[:60],
         )

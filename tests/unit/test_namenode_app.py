@@ -3,31 +3,13 @@
 import pytest
 import pytest_twisted
 from treq.testing import StubTreq
-from twisted.internet.task import Clock
-
-from dfs.namenode.app import NamenodeApp
-from dfs.namenode.metadata import Store
-from dfs.namenode.registry import Registry
-from dfs.namenode.repair import Repair
-from dfs.namenode.upload import FanOut
 
 BASE = "http://nn"
 
 
 @pytest.fixture
-def stub(tmp_path):
-    store = Store(str(tmp_path / "ns.sqlite"))
-    store.start()
-    clock = Clock()
-    registry = Registry(clock)
-    fanout = FanOut(None, registry, clock)
-    repair = Repair(store, registry, fanout, None, clock)
-    repair.safemode = False
-    config = {"cluster_id": store.cluster_id, "replication": 3, "min_replicas": 2, "block_size": 1 << 20,
-              "public_url": None}
-    app = NamenodeApp(store, registry, fanout, repair, config)
-    yield StubTreq(app.resource()), registry, repair
-    store.stop()
+def stub(namenode_app):
+    return StubTreq(namenode_app.resource()), namenode_app.registry, namenode_app.repair
 
 
 async def call(http, method, path, **params):

@@ -1,0 +1,217 @@
+"""Prometheus metrics of one dfs process: a private registry, per-request instruments, and gauges read at scrape time.
+
+Every name starts with ``dfs_`` and is in base units (bytes, seconds). Labels are operations, status codes, node ids
+and states, never a path or a block id, so the number of series stays small however the namespace grows.
+"""
+
+from collections import Counter as Tally
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from twisted.application import service
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+# Requests whose body (uploads) or answer (reads) is file data; they feed the throughput counters.
+UPLOAD_OPS = frozenset({"CREATE", "APPEND", "upload"})
+READ_OPS = frozenset({"OPEN", "serve_block"})
+
+# The classic text format every Prometheus reads; our names need none of the newer format's escaping.
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+NODE_STATES = ("alive", "stale", "dead")
+BLOCK_PROBLEMS = ("under_replicated", "over_replicated", "missing", "corrupt")
+
+
+class Metrics:
+    """The instruments both roles have. A role's subclass adds the gauges it reads from its own state."""
+
+    def __init__(self):
+        disable_created_metrics()  # a *_created series per counter doubles the output and tells nothing here
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        self.requests = Counter("dfs_http_requests_total", "HTTP requests answered, by operation and status code.",
+                                ["op", "code"], registry=self.registry)
+        self.latency = Histogram("dfs_http_request_duration_seconds",
+                                 "Time from a request's headers to its last response byte, by operation and status.",
+                                 ["op", "code"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.received = Counter("dfs_http_request_bytes_total", "Request body bytes received, by operation.",
+                                ["op"], registry=self.registry)
+        self.sent = Counter("dfs_http_response_bytes_total", "Response body bytes sent, by operation.",
+                            ["op"], registry=self.registry)
+        self.uploaded = Counter("dfs_upload_bytes_total",
+                                "File bytes received for storage (namenode: CREATE/APPEND bodies; datanode: blocks).",
+                                registry=self.registry)
+        self.read = Counter("dfs_read_bytes_total", "File bytes sent to readers (OPEN answers and block reads).",
+                            registry=self.registry)
+        self.reactor_lag = Histogram("dfs_reactor_lag_seconds",
+                                     "How late a timer ran: time the reactor was busy with something else.",
+                                     buckets=FAST_BUCKETS, registry=self.registry)
+        self.registry.register(self)
+
+    def observe_request(self, op, code, seconds, bytes_in, bytes_out):
+        code = str(code)
+        self.requests.labels(op, code).inc()
+        self.latency.labels(op, code).observe(seconds)
+        self.received.labels(op).inc(bytes_in)
+        self.sent.labels(op).inc(bytes_out)
+        if op in UPLOAD_OPS:
+            self.uploaded.inc(bytes_in)
+        if op in READ_OPS:
+            self.read.inc(bytes_out)
+
+    def lag_probe(self, clock, interval=1.0):
+        return ReactorLagProbe(clock, self.reactor_lag.observe, interval)
+
+    async def refresh(self):
+        """Gather what ``collect`` reports; roles whose state needs a database query override this."""
+
+    def collect(self):
+        return []
+
+    async def render(self, request):
+        """The ``/metrics`` answer in the Prometheus text format."""
+        await self.refresh()
+        request.setHeader(b"Content-Type", CONTENT_TYPE)
+        return generate_latest(self.registry)
+
+
+class NamenodeMetrics(Metrics):
+    """Adds the cluster as ``/cluster`` describes it (one source of truth) and the namespace database's timing."""
+
+    def __init__(self, cluster_status, fanout, store):
+        super().__init__()
+        self.cluster_status = cluster_status
+        self.fanout = fanout
+        self.status = None
+        self.transactions = Histogram("dfs_sqlite_transaction_seconds",
+                                      "Duration of committed namespace transactions, BEGIN to COMMIT (fsync included).",
+                                      buckets=FAST_BUCKETS, registry=self.registry)
+        store.observe_transaction = self.transactions.observe
+
+    async def refresh(self):
+        self.status = await self.cluster_status()
+
+    def collect(self):
+        if self.status is None:
+            return
+        nodes, totals = self.status["nodes"], self.status["totals"]
+        yield _by_label("dfs_datanodes", "Datanodes by state.", "state", NODE_STATES, Tally(n["state"] for n in nodes))
+        for key in ("capacity", "used", "free"):
+            yield GaugeMetricFamily(f"dfs_{key}_bytes", f"Sum of the {key} bytes of datanodes that are not dead.",
+                                    value=totals[key])
+        for key, help_text in (("capacity", "Bytes a datanode offers."), ("used", "Bytes of blocks on a datanode."),
+                               ("free", "Bytes a datanode can still take.")):
+            yield _per_node(f"dfs_datanode_{key}_bytes", help_text, nodes, key)
+        yield _per_node("dfs_datanode_blocks", "Block replicas a datanode reported.", nodes, "blocks")
+        yield _per_node("dfs_datanode_heartbeat_age_seconds", "Seconds since a datanode's last heartbeat.", nodes,
+                        "last_heartbeat")
+        draining = [n for n in nodes if "decommission_pending" in n and n["state"] == "decommissioning"]
+        yield _per_node("dfs_decommission_pending_blocks",
+                        "Blocks a decommissioning datanode holds that are not yet replicated elsewhere.",
+                        draining, "decommission_pending")
+        replicas = Tally()
+        for node in nodes:
+            replicas[node["state"]] += node["blocks"]
+        yield _by_label("dfs_replicas", "Block replicas by the state of the datanode holding them.", "state",
+                        NODE_STATES, replicas)
+        blocks = {key: totals.get(key, 0) for key in BLOCK_PROBLEMS}
+        blocks["healthy"] = max(0, totals.get("blocks", 0) - sum(blocks.values()))
+        blocks["orphan"] = totals.get("orphans", 0)
+        yield _by_label("dfs_blocks", "Blocks by replication state (orphan: held by datanodes, referenced by no file).",
+                        "state", (), blocks)
+        yield from _scalars(CLUSTER_SCALARS, totals)
+        yield CounterMetricFamily("dfs_stored_block_bytes_total",
+                                  "Bytes of blocks the write fan-out stored (once per block, not per replica).",
+                                  value=self.fanout.bytes_written)
+
+
+class DatanodeMetrics(Metrics):
+    """Adds the block store and scrubber, read from the same status the datanode's page shows."""
+
+    def __init__(self, node_status):
+        super().__init__()
+        self.node_status = node_status
+
+    def collect(self):
+        status = self.node_status()
+        yield GaugeMetricFamily("dfs_blockstore_blocks", "Blocks stored on this datanode.", value=status["blocks"])
+        for key in ("capacity", "used", "free"):
+            yield GaugeMetricFamily(f"dfs_blockstore_{key}_bytes", f"This datanode's {key} bytes.", value=status[key])
+        if status.get("scrubber"):
+            yield from _scalars(SCRUBBER_SCALARS, status["scrubber"])
+
+
+# Metrics that are one number of a status dict: (family, name, help, key in the dict).
+CLUSTER_SCALARS = (
+    (GaugeMetricFamily, "dfs_files", "Files in the namespace.", "files"),
+    (GaugeMetricFamily, "dfs_rereplication_queue_blocks", "Under-replicated blocks waiting for copies.",
+     "under_replicated"),
+    (GaugeMetricFamily, "dfs_rereplication_in_flight_blocks", "Blocks being copied to new replicas now.",
+     "copies_in_flight"),
+    (CounterMetricFamily, "dfs_rereplication_copies_total", "Replicas re-created by repair.", "copies_done"),
+    (CounterMetricFamily, "dfs_gc_deletions_total", "Replicas deleted by repair (extra or unreferenced).",
+     "deletions_done"),
+    (GaugeMetricFamily, "dfs_safemode", "1 while the namenode is in safe mode.", "safemode"),
+)
+SCRUBBER_SCALARS = (
+    (CounterMetricFamily, "dfs_scrubber_checked_blocks_total", "Blocks re-hashed by the scrubber.", "checked"),
+    (CounterMetricFamily, "dfs_scrubber_corrupt_blocks_total", "Blocks the scrubber found corrupt.", "corrupt"),
+    (CounterMetricFamily, "dfs_scrubber_passes_total", "Completed scrubber passes over every block.", "passes"),
+    (GaugeMetricFamily, "dfs_scrubber_position_blocks", "Blocks checked so far in the current pass.", "position"),
+    (GaugeMetricFamily, "dfs_scrubber_pass_blocks", "Blocks the current scrubber pass covers.", "total"),
+)
+
+
+def _scalars(table, status):
+    for family, name, help_text, key in table:
+        yield family(name, help_text, value=float(status.get(key) or 0))
+
+
+def _by_label(name, help_text, label, always, counts):
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for value in sorted(set(always) | set(counts)):
+        family.add_metric([value], counts.get(value, 0))
+    return family
+
+
+def _per_node(name, help_text, nodes, key):
+    family = GaugeMetricFamily(name, help_text, labels=["node"])
+    for node in nodes:
+        family.add_metric([node["id"]], node[key])
+    return family
+
+
+class ReactorLagProbe(service.Service):
+    """Asks for a call every ``interval`` seconds and records how late it came: a measure of a blocked reactor."""
+
+    def __init__(self, clock, observe, interval=1.0):
+        self.clock = clock
+        self.observe = observe
+        self.interval = interval
+        self._due = None
+        self._call = None
+
+    def startService(self):
+        super().startService()
+        self._schedule()
+
+    def _schedule(self):
+        self._due = self.clock.seconds() + self.interval
+        self._call = self.clock.callLater(self.interval, self._tick)
+
+    def _tick(self):
+        self.observe(max(0.0, self.clock.seconds() - self._due))
+        self._schedule()
+
+    def stopService(self):
+        super().stopService()
+        if self._call is not None and self._call.active():
+            self._call.cancel()

@@ -1,0 +1,239 @@
+/* The namenode's status page: cluster health and datanodes from GET /cluster, and a WebHDFS file browser.
+   The browser follows the URL's hash, so #/some/dir opens that directory and #/some/file shows its blocks. */
+"use strict";
+
+(() => {
+  const {el, fill, bytes, count, percent, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken, every} = dfs;
+  const REFRESH_MS = 5000;
+  const WEBHDFS = "/webhdfs/v1";
+
+  // -- cluster health and datanodes (GET /cluster, the JSON `dfs status` prints) -------------------------
+
+  function figure(label, value, level) {
+    return el("span", {class: `figure ${level || ""}`}, el("b", {}, value), " ", label);
+  }
+
+  function warnIf(n, level) {
+    return n > 0 ? level : "";
+  }
+
+  function renderHealth(status) {
+    const t = status.totals;
+    const states = {};
+    for (const node of status.nodes) states[node.state] = (states[node.state] || 0) + 1;
+    const alive = states.alive || 0;
+
+    fill("cluster-id", status.cluster_id);
+    fill("verdict", verdict(status, states));
+
+    fill("nodes-summary",
+      el("div", {class: "big"}, `${alive} / ${status.nodes.length}`, el("span", {class: "muted small"}, " alive")),
+      el("div", {class: "figures"},
+        figure("alive", alive),
+        figure("stale", states.stale || 0, warnIf(states.stale, "warn")),
+        figure("dead", states.dead || 0, warnIf(states.dead, "bad")),
+        figure("decommissioning", states.decommissioning || 0, warnIf(states.decommissioning, "warn")),
+        states.decommissioned ? figure("decommissioned", states.decommissioned) : null));
+
+    fill("capacity", disk(t.capacity, t.used, t.free, "capacity-text"),
+      el("div", {class: "muted small"}, "of the datanodes that are not dead"));
+
+    fill("namespace",
+      el("div", {class: "figures"},
+        figure("files", count(t.files)),
+        figure("blocks", count(t.blocks))),
+      el("div", {class: "muted small"},
+        `default replication ${status.replication}, block size ${bytes(status.block_size)}`));
+
+    const problems = (t.under_replicated || 0) + (t.missing || 0) + (t.corrupt || 0);
+    fill("blocks",
+      bar(Math.max(0, t.blocks - problems), t.blocks, problems ? (t.missing || t.corrupt ? "bad" : "warn") : "ok",
+          "healthy blocks"),
+      el("div", {class: "figures"},
+        figure("under-replicated", count(t.under_replicated), warnIf(t.under_replicated, "warn")),
+        figure("missing", count(t.missing), warnIf(t.missing, "bad")),
+        figure("corrupt", count(t.corrupt || 0), warnIf(t.corrupt, "bad")),
+        figure("over-replicated", count(t.over_replicated)),
+        figure("orphans", count(t.orphans))));
+
+    const draining = status.nodes.filter((n) => n.state === "decommissioning");
+    fill("repair",
+      el("div", {class: "figures"},
+        figure("blocks waiting for copies", count(t.under_replicated), warnIf(t.under_replicated, "warn")),
+        figure("copies in flight", count(t.copies_in_flight)),
+        figure("copies done", count(t.copies_done)),
+        figure("replicas deleted", count(t.deletions_done))),
+      draining.length
+        ? draining.map((n) => el("div", {class: "small"},
+            `decommissioning ${n.id}: ${count(n.decommission_pending)} of ${count(n.blocks)} blocks still to copy`,
+            bar(n.blocks - n.decommission_pending, n.blocks, "thin warn")))
+        : el("div", {class: "muted small"}, "no datanode is being decommissioned"));
+  }
+
+  /* One word for the whole cluster: the worst thing that is true of it. */
+  function verdict(status, states) {
+    const t = status.totals;
+    if (t.missing || t.corrupt) return [badge("missing"), ` ${count(t.missing + (t.corrupt || 0))} blocks unreadable`];
+    if (t.safemode) return [badge("safe_mode"), " waiting for block reports; writes wait"];
+    if (!states.alive) return [badge("dead"), " no datanode is alive"];
+    if (t.under_replicated || states.stale || states.dead) return [badge("degraded"), " repair under way"];
+    return [badge("healthy")];
+  }
+
+  function nodeRow(node) {
+    const pageUrl = webUrl(`${node.public_url}/`);
+    const state = [badge(node.state)];
+    if (node.state === "decommissioning") {
+      state.push(el("div", {class: "small muted"}, `${count(node.decommission_pending)} blocks to copy`),
+                 bar(node.blocks - node.decommission_pending, node.blocks, "thin warn"));
+    }
+    return el("tr", {"data-node": node.id},
+      el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),
+      el("td", {}, state),
+      el("td", {}, ago(node.last_heartbeat)),
+      el("td", {class: "num"}, bytes(node.capacity)),
+      el("td", {}, `${bytes(node.used)} (${percent(node.used, node.capacity)})`,
+        stacked(node.capacity, [[node.used, "used", "blocks"],
+                                [node.capacity - node.used - node.free, "other", "other files and reserve"]], "thin")),
+      el("td", {class: "num"}, bytes(node.free)),
+      el("td", {class: "num"}, count(node.blocks)),
+      el("td", {}, el("a", {href: pageUrl}, node.public_url)));
+  }
+
+  async function refreshCluster() {
+    try {
+      const status = await getJSON("/cluster");
+      renderHealth(status);
+      const rows = status.nodes.map(nodeRow);
+      fill("cluster-error");
+      document.querySelector("#datanodes tbody").replaceChildren(
+        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 8, class: "muted"}, "no datanode has registered"))]));
+    } catch (e) {
+      fill("cluster-error", `cluster status: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // -- file browser (WebHDFS LISTSTATUS, GETFILESTATUS, GETFILEBLOCKLOCATIONS, OPEN) ----------------------
+
+  function encodePath(path) {
+    return path.split("/").map(encodeURIComponent).join("/");
+  }
+
+  function join(dir, name) {
+    return dir === "/" ? `/${name}` : `${dir}/${name}`;
+  }
+
+  function parent(path) {
+    const cut = path.lastIndexOf("/");
+    return cut <= 0 ? "/" : path.slice(0, cut);
+  }
+
+  function hashPath() {
+    let raw = location.hash.replace(/^#/, "");
+    try {
+      raw = decodeURIComponent(raw);
+    } catch (e) {
+      // keep it as typed
+    }
+    const parts = raw.split("/").filter((p) => p && p !== ".");
+    return `/${parts.join("/")}`;
+  }
+
+  function link(path, text) {
+    return el("a", {href: `#${encodePath(path)}`}, text);
+  }
+
+  function webhdfs(path, op) {
+    return `${WEBHDFS}${encodePath(path)}?op=${op}`;
+  }
+
+  function renderCrumbs(dir) {
+    const crumbs = [link("/", "/")];
+    let walked = "";
+    for (const name of dir.split("/").filter(Boolean)) {
+      walked = join(walked || "/", name);
+      crumbs.push(link(walked, name), el("span", {class: "muted"}, "/"));
+    }
+    fill("crumbs", crumbs);
+  }
+
+  function entryRow(dir, entry, selected) {
+    const path = join(dir, entry.pathSuffix);
+    const isDir = entry.type === "DIRECTORY";
+    const name = isDir ? link(path, `${entry.pathSuffix}/`) : link(path, entry.pathSuffix);
+    return el("tr", {class: path === selected ? "selected" : "", "data-path": path},
+      el("td", {}, name),
+      el("td", {class: "num"}, isDir ? `${count(entry.childrenNum)} item${entry.childrenNum === 1 ? "" : "s"}`
+                                     : bytes(entry.length)),
+      el("td", {class: "num"}, isDir ? "-" : entry.replication),
+      el("td", {class: "num"}, isDir ? "-" : bytes(entry.blockSize)),
+      el("td", {class: "time"}, time(entry.modificationTime)),
+      el("td", {}, entry.owner),
+      el("td", {class: "mono"}, entry.permission));
+  }
+
+  function replicaLinks(location) {
+    if (!location.hosts.length) return badge("missing");
+    return location.hosts.map((host, i) => el("a", {href: webUrl(`${location.urls[i]}/`), class: "mono replica",
+                                                    title: location.urls[i]}, host));
+  }
+
+  function renderDetails(path, status, locations) {
+    const blocks = locations.BlockLocations.BlockLocation;
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const rows = blocks.map((b, i) => el("tr", {},
+      el("td", {class: "num"}, i + 1),
+      el("td", {class: "mono", title: b.blockId}, `${b.blockId.slice(0, 12)}\u2026`),
+      el("td", {class: "num"}, bytes(b.offset)),
+      el("td", {class: "num"}, bytes(b.length)),
+      el("td", {}, replicaLinks(b))));
+    const details = fill("file-details",
+      el("h3", {}, el("span", {}, path),
+        el("a", {class: "button", href: withToken(webhdfs(path, "OPEN")), download: name}, "Download")),
+      el("dl", {},
+        el("dt", {}, "Size"), el("dd", {}, `${bytes(status.length)} (${count(status.length)} bytes)`),
+        el("dt", {}, "Replication"), el("dd", {}, status.replication),
+        el("dt", {}, "Blocks"), el("dd", {id: "block-count"}, count(blocks.length)),
+        el("dt", {}, "Block size"), el("dd", {}, bytes(status.blockSize)),
+        el("dt", {}, "Modified"), el("dd", {}, time(status.modificationTime)),
+        el("dt", {}, "Owner"), el("dd", {}, `${status.owner}:${status.group}`)),
+      el("table", {id: "blocks-table"},
+        el("thead", {}, el("tr", {},
+          el("th", {class: "num"}, "#"), el("th", {}, "Block"), el("th", {class: "num"}, "Offset"),
+          el("th", {class: "num"}, "Length"), el("th", {}, "Replicas"))),
+        el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", {colspan: 5, class: "muted"}, "empty file")))));
+    details.classList.remove("hidden");
+  }
+
+  async function browse() {
+    const path = hashPath();
+    try {
+      const target = (await getJSON(webhdfs(path, "GETFILESTATUS"))).FileStatus;
+      const isFile = target.type === "FILE";
+      const dir = isFile ? parent(path) : path;
+      const listing = (await getJSON(webhdfs(dir, "LISTSTATUS"))).FileStatuses.FileStatus;
+      renderCrumbs(dir);
+      const rows = listing.map((entry) => entryRow(dir, entry, isFile ? path : null));
+      if (dir !== "/") rows.unshift(el("tr", {}, el("td", {colspan: 7}, link(parent(dir), "../"))));
+      if (!listing.length) rows.push(el("tr", {}, el("td", {colspan: 7, class: "muted"}, "empty directory")));
+      document.querySelector("#listing tbody").replaceChildren(...rows);
+      const details = document.getElementById("file-details");
+      if (isFile) {
+        renderDetails(path, target, await getJSON(webhdfs(path, "GETFILEBLOCKLOCATIONS")));
+      } else {
+        details.classList.add("hidden");
+      }
+      document.getElementById("browser").classList.toggle("single", !isFile);
+      fill("browser-error");
+    } catch (e) {
+      renderCrumbs(parent(path));
+      fill("browser-error", `${path}: ${e.message}`);
+    }
+  }
+
+  every(REFRESH_MS, async () => {
+    await Promise.all([refreshCluster(), browse()]);
+  });
+  window.addEventListener("hashchange", browse);
+})();

@@ -1,0 +1,174 @@
+"""Metrics, request logs, JSON logs and the status pages, in memory: Klein apps, a Site on a StringTransport, a Clock."""
+
+import json
+
+import pytest
+import pytest_twisted
+from prometheus_client.parser import text_string_to_metric_families
+from treq.testing import StubTreq
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, capturedLogs, formatEvent
+from twisted.python import usage
+
+from dfs import logs
+from dfs.datanode.app import DatanodeApp
+from dfs.datanode.blockstore import BlockStore
+from dfs.metrics import ReactorLagProbe
+from dfs.namenode.tap import NamenodeOptions
+from dfs.web import QuietSite
+
+BASE = "http://nn"
+
+
+@pytest.fixture
+def namenode(namenode_app):
+    namenode_app.registry.register("n1", "http://n1", "http://pub-n1", 1000, 100, 800, [])
+    return namenode_app
+
+
+def samples(text):
+    """{(name, frozenset(labels)): value} of a Prometheus text answer."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def serve(site, raw):
+    """Feed one raw HTTP request to ``site`` and return the raw answer."""
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(raw)
+    return transport.value()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cluster_counts_files_and_metrics_describe_the_same_cluster(namenode):
+    await namenode.store.mkdirs("/d")
+    await namenode.store.create("/d/a", [], overwrite=False)
+    await namenode.store.create("/d/b", [], overwrite=False)
+    http = StubTreq(namenode.resource())
+    status = await (await http.get(BASE + "/cluster")).json()
+    assert status["totals"]["files"] == 2
+    response = await http.get(BASE + "/metrics")
+    assert response.headers.getRawHeaders("content-type")[0].startswith("text/plain; version=0.0.4")
+    values = samples((await response.content()).decode())
+    assert values[("dfs_files", frozenset())] == 2
+    assert values[("dfs_datanodes", frozenset({("state", "alive")}))] == 1
+    assert values[("dfs_datanodes", frozenset({("state", "dead")}))] == 0
+    assert values[("dfs_capacity_bytes", frozenset())] == status["totals"]["capacity"] == 1000
+    assert values[("dfs_datanode_used_bytes", frozenset({("node", "n1")}))] == 100
+    assert values[("dfs_safemode", frozenset())] == int(status["totals"]["safemode"])
+    assert values[("dfs_sqlite_transaction_seconds_count", frozenset())] >= 4
+    assert not any(name.endswith("_created") for name, _ in values)
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_page_and_assets_are_served_and_nothing_else(namenode):
+    http = StubTreq(namenode.resource())
+    response = await http.get(BASE + "/")
+    assert response.code == 200
+    assert response.headers.getRawHeaders("content-type") == ["text/html; charset=utf-8"]
+    page = (await response.content()).decode()
+    assert '<script src="/static/namenode.js"' in page and 'id="datanodes"' in page
+    response = await http.get(BASE + "/static/namenode.js")
+    assert response.code == 200 and b"GETFILEBLOCKLOCATIONS" in await response.content()
+    for name in ("nope.js", "..%2Fpages.py", "%2E%2E"):
+        response = await http.get(BASE + "/static/" + name)
+        assert response.code == 404, name
+        assert "RemoteException" in await response.json()
+
+
+@pytest_twisted.ensureDeferred
+async def test_site_logs_one_line_per_request_and_counts_it(namenode):
+    site = QuietSite(namenode.resource(), metrics=namenode.telemetry, reactor=Clock())
+    with capturedLogs() as events:
+        answer = serve(site, b"GET /webhdfs/v1/?op=liststatus&delegation=SECRET HTTP/1.1\r\nHost: nn\r\n\r\n")
+        serve(site, b"GET /webhdfs/v1/?op=MADEUP HTTP/1.1\r\nHost: nn\r\n\r\n")
+        serve(site, b"PUT /cluster/datanodes/n1/heartbeat HTTP/1.1\r\nHost: nn\r\nContent-Length: 40\r\n\r\n"
+                    b'{"capacity": 1, "used": 0, "free": 1}   ')
+    assert answer.startswith(b"HTTP/1.1 200")
+    lines = [e for e in events if e.get("log_namespace") == "dfs.web"]
+    assert [(e["method"], e["path"], e["op"], e["code"]) for e in lines] == [
+        ("GET", "/webhdfs/v1/", "LISTSTATUS", 200), ("GET", "/webhdfs/v1/", "invalid", 400),
+    ], "heartbeats are counted, not logged"
+    text = formatEvent(lines[0])
+    assert text.startswith("GET /webhdfs/v1/ LISTSTATUS 200 in=0 out=") and "SECRET" not in text
+    values = samples((await namenode.telemetry.render(_HeaderSink())).decode())
+    assert values[("dfs_http_requests_total", frozenset({("op", "LISTSTATUS"), ("code", "200")}))] == 1
+    assert values[("dfs_http_requests_total", frozenset({("op", "invalid"), ("code", "400")}))] == 1
+    assert values[("dfs_http_request_bytes_total", frozenset({("op", "heartbeat")}))] == 40
+    assert values[("dfs_http_request_duration_seconds_count",
+                   frozenset({("op", "heartbeat"), ("code", "200")}))] == 1
+
+
+class _HeaderSink:
+    """Stands in for a request where only headers are set."""
+
+    def setHeader(self, name, value):
+        pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_datanode_status_page_and_metrics(tmp_path):
+    store = BlockStore(str(tmp_path / "dn"))
+    app = DatanodeApp(store, None, Clock(), None, "http://nn:8180/")
+    app.node_id = "dn1"
+    status = app.node_status()
+    assert status["id"] == "dn1" and status["namenode"] == "http://nn:8180" and status["blocks"] == 0
+    assert status["scrubber"] is None
+    app.scrubber = _Scrubber()
+    values = samples((await app.telemetry.render(_HeaderSink())).decode())
+    assert values[("dfs_blockstore_blocks", frozenset())] == 0
+    assert values[("dfs_scrubber_position_blocks", frozenset())] == 3
+    assert values[("dfs_scrubber_checked_blocks_total", frozenset())] == 12
+    http = StubTreq(app.resource())
+    page = await (await http.get("http://dn/")).content()
+    assert b'<script src="/static/datanode.js"' in page
+
+
+class _Scrubber:
+    rate = 1 << 20
+    stats = {"checked": 12, "corrupt": 0, "passes": 2, "position": 3, "total": 7}
+
+
+def test_reactor_lag_is_how_late_a_timer_fires():
+    clock, lags = Clock(), []
+    probe = ReactorLagProbe(clock, lags.append, interval=1.0)
+    probe.startService()
+    clock.advance(1.0)
+    clock.advance(2.5)  # the reactor was busy 1.5 s past the next tick
+    probe.stopService()
+    clock.advance(10)
+    assert lags == [0.0, 1.5]
+
+
+def test_json_log_lines_carry_the_message_and_plain_fields():
+    events = []
+    log = Logger(namespace="dfs.test", observer=events.append)
+    log.info("stored {block} ({size} bytes)", block="ab" * 32, size=10, obj=object())
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.failure("repair pass failed")
+    first, second = (json.loads(logs.event_as_json(e)) for e in events)
+    assert first["level"] == "info" and first["system"] == "dfs.test"
+    assert first["message"] == f"stored {'ab' * 32} (10 bytes)"
+    assert first["block"] == "ab" * 32 and first["size"] == 10 and "obj" not in first
+    assert first["time"].endswith("+00:00")
+    assert second["level"] == "critical" and "ZeroDivisionError" in second["traceback"]
+
+
+def test_log_format_option_picks_twistds_logger():
+    for args, expected in (([], None), (["--log-format", "json"], logs.JSON_OBSERVER)):
+        options = NamenodeOptions()
+        options.parent = {"logger": None}
+        options.parseOptions(args)
+        assert options.parent["logger"] == expected
+    options = NamenodeOptions()
+    options.parent = {"logger": "my.own.observer"}
+    options.parseOptions(["--log-format", "json"])
+    assert options.parent["logger"] == "my.own.observer", "an explicit twistd --logger wins"
+    with pytest.raises(usage.UsageError):
+        NamenodeOptions().parseOptions(["--log-format", "xml"])

@@ -1,7 +1,9 @@
 """The datanode's HTTP surface: block upload, static block serving, peer copies, and WebHDFS reads it was redirected to."""
 
+import errno
 import hashlib
 import os
+import sys
 import uuid
 from urllib.parse import quote
 
@@ -9,11 +11,15 @@ from klein import Klein
 from twisted.internet.protocol import Protocol
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import static
 from werkzeug.routing import BaseConverter
 
+from dfs import pages
 from dfs.datanode.blockstore import BlockSink, check_block_id
-from dfs.errors import BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, from_remote
+from dfs.errors import BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace, from_remote
+from dfs.metrics import DatanodeMetrics
+from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
 from dfs.streams import CHUNK, RequestWriter, copy_file_range, relay_body
 from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
 
@@ -34,7 +40,8 @@ class DatanodeApp:
     app = Klein()
     app.url_map.converters["block"] = BlockIdConverter
 
-    def __init__(self, store, http, reactor, pool, namenode_url, namenode_headers=dict):
+    def __init__(self, store, http, reactor, pool, namenode_url, namenode_headers=dict, guard=None):
+        self.guard = guard or Guard()
         self.store = store
         self.http = http
         self.reactor = reactor
@@ -44,6 +51,8 @@ class DatanodeApp:
         self.node_id = None
         self.own_url = None
         self.report_corrupt = _nobody_listens
+        self.scrubber = None
+        self.telemetry = DatanodeMetrics(self.node_status)
 
     def resource(self):
         return self.app.resource()
@@ -51,14 +60,23 @@ class DatanodeApp:
     def in_thread(self, fn, *args):
         return deferToThreadPool(self.reactor, self.pool, fn, *args)
 
+    @staticmethod
+    def is_upload(method, target):
+        """Whether a request's body is block data, for the HTTP limits (dfs.limits) that see it before routing."""
+        return method == b"PUT" and target.partition(b"?")[0] == b"/blocks/upload"
+
     @app.handle_errors(Exception)
     def errors(self, request, failure):
+        if failure.check(OSError) and failure.value.errno in (errno.ENOSPC, errno.EDQUOT):
+            self.store.full = True  # report no free space until the next scan, so no new blocks come here
+            failure = Failure(NoSpace(f"datanode {self.node_id} is out of space"))
         return render_error(request, failure)
 
     # -- blocks -------------------------------------------------------------------------------------
 
     @app.route("/blocks/upload", methods=["PUT"])
     async def upload(self, request):
+        self.guard.check(request, NODE)
         sink = request.content
         if not isinstance(sink, BlockSink) or sink.length == 0:
             raise BadRequest("a block upload needs a non-empty body")
@@ -67,6 +85,7 @@ class DatanodeApp:
 
     @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
     async def serve_block(self, request, block_id):
+        self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         path = self.store.path(block_id)
         verify = request.getHeader(VERIFY_HEADER) is not None
         if not os.path.exists(path) or verify and not await self._verified(block_id):
@@ -84,6 +103,7 @@ class DatanodeApp:
 
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
+        self.guard.check(request, NODE)
         length = await self.in_thread(self.store.delete_sync, block_id)
         log.info("deleted block {block}", block=block_id)
         return json_body({"id": block_id, "length": length}, request)
@@ -91,6 +111,7 @@ class DatanodeApp:
     @app.route("/blocks/<block:block_id>/fetch", methods=["POST"])
     async def fetch_block(self, request, block_id):
         """Copy a block from a peer (re-replication); verified against its id before it counts."""
+        self.guard.check(request, NODE)
         if self.store.has(block_id):
             return json_body({"id": block_id, "copied": False}, request)
         source = Params(request).str("source", required=True).rstrip("/")
@@ -116,10 +137,12 @@ class DatanodeApp:
 
     @app.route("/blocks", methods=["GET"])
     def block_report(self, request):
+        self.guard.check(request, NODE)
         return json_body({"blocks": sorted(self.store.block_ids), **self.store.usage()}, request)
 
     @app.route("/blocks/format", methods=["POST"])
     async def format(self, request):
+        self.guard.check(request, NODE)
         await self.in_thread(self.store.wipe_sync)
         log.warn("all blocks dropped: the namespace was formatted")
         return json_body({"boolean": True}, request)
@@ -128,6 +151,7 @@ class DatanodeApp:
 
     @app.route("/webhdfs/v1/", branch=True, methods=["GET"])
     async def webhdfs(self, request):
+        self.guard.check(request, SIGNED_URL, NODE)
         params = Params(request)
         op = params.str("op", required=True).upper()
         path = request_path(request, PREFIX)
@@ -158,16 +182,35 @@ class DatanodeApp:
             await writer.write(data)
 
         try:
-            await self._read_range(path, offset, length, start, write)
+            if not await self._read_local_pieces(params, start, write):
+                await self._read_range(path, offset, length, start, write)
         except Exception:
-            if writer is None:
+            if writer is None or not request.startedWriting:
+                if writer is not None:
+                    writer.close()
+                    request.responseHeaders.removeHeader(b"Content-Length")
                 raise
             # Headers are gone; cutting the connection short is how the client learns the body is incomplete.
-            log.failure("read of {path} failed mid-stream", path=path)
+            log.warn("read of {path} failed mid-stream: {e}", path=path, e=sys.exc_info()[1])
             request.channel.transport.abortConnection()
             return None
         writer.close()
         return b""
+
+    async def _read_local_pieces(self, params, start, write):
+        """Serve a read whose block ranges the namenode put in the (signed) redirect, when every block is here
+        and checks out: no lookup round trip. False when the namenode must be asked after all."""
+        pieces = parse_pieces(params.str("blocks"))
+        if not pieces or not all(self.store.has(block_id) for block_id, _, _ in pieces):
+            return False
+        for block_id in {block_id for block_id, _, _ in pieces}:
+            if not await self._verified(block_id):
+                return False
+        start(sum(count for _, _, count in pieces))
+        for block_id, block_start, count in pieces:
+            with open(self.store.path(block_id), "rb") as source:
+                await copy_file_range(source, block_start, count, write, CHUNK)
+        return True
 
     async def _read_range(self, path, offset, length, start, write):
         """Look up the extents of ``path`` and send bytes [offset, offset+length) to ``write``, block by block."""
@@ -234,12 +277,31 @@ class DatanodeApp:
     def health(self, request):
         return json_body({"status": "ok", "role": "datanode", "id": self.node_id, **self.store.usage()}, request)
 
+    # -- observability ------------------------------------------------------------------------------
+
+    def node_status(self):
+        """What this node's page and metrics show: its blocks, its disk and the scrubber's progress."""
+        scrubber = None if self.scrubber is None else dict(self.scrubber.stats, rate=self.scrubber.rate)
+        return {"id": self.node_id, "namenode": self.namenode_url, "root": self.store.root,
+                "blocks": len(self.store.block_ids), **self.store.usage(), "scrubber": scrubber}
+
     @app.route("/", methods=["GET"])
     def index(self, request):
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        usage = self.store.usage()
-        return (f"dfs datanode {self.node_id}: {len(self.store.block_ids)} blocks, {usage['used']} bytes used,"
-                f" {usage['free']} bytes free\n").encode()
+        return pages.asset(request, "datanode.html")
+
+    @app.route("/static/<name>", methods=["GET"])
+    def static_asset(self, request, name):
+        return pages.asset(request, name)
+
+    @app.route("/status", methods=["GET"])
+    def status(self, request):
+        self.guard.check(request, NODE, TOKEN)
+        return json_body(self.node_status(), request)
+
+    @app.route("/metrics", methods=["GET"])
+    async def metrics(self, request):
+        self.guard.check(request, NODE, TOKEN)
+        return await self.telemetry.render(request)
 
 
 def _limited(write, count):
@@ -265,3 +327,17 @@ class _Discard(Protocol):
 
 async def _nobody_listens(block_ids):
     """Stands in for the namenode link until the datanode has one."""
+
+
+def parse_pieces(text):
+    """'id:start:count,...' (the ``blocks`` redirect parameter) -> [(id, start, count)], or None if malformed."""
+    if not text:
+        return None
+    pieces = []
+    for item in text.split(","):
+        try:
+            block_id, start, count = item.split(":")
+            pieces.append((check_block_id(block_id), int(start), int(count)))
+        except (ValueError, BadRequest):
+            return None
+    return pieces if all(start >= 0 and count > 0 for _, start, count in pieces) else None

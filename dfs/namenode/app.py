@@ -7,11 +7,14 @@ from urllib.parse import quote, urlencode
 from klein import Klein
 from twisted.logger import Logger
 
-from dfs import paths
+from dfs import pages, paths
 from dfs.errors import BadRequest, FileNotFound, IOFailure, Unavailable
+from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
-from dfs.web import OCTETS, Params, checksum_json, has_body, json_body, read_json, render_error, request_path
+from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
+from dfs.web import (OCTETS, Params, checksum_json, has_body, json_body, query_params, read_json, render_error,
+                     request_path)
 
 log = Logger()
 
@@ -19,6 +22,8 @@ PREFIX = b"/webhdfs/v1"
 GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
 MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
+# A read of a few blocks carries their ranges in the redirect, so the datanode needs no lookup round trip.
+MAX_PIECES_IN_URL = 8
 
 
 def _body_size(content):
@@ -34,12 +39,14 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config):
+    def __init__(self, store, registry, fanout, repair, config, guard=None):
+        self.guard = guard or Guard()
         self.store = store
         self.registry = registry
         self.fanout = fanout
         self.repair = repair
         self.config = config
+        self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
             (GET, "LISTSTATUS"): self.op_liststatus,
@@ -66,6 +73,12 @@ class NamenodeApp:
     def resource(self):
         return self.app.resource()
 
+    def is_upload(self, method, target):
+        """Whether a request's body is file data, for the HTTP limits (dfs.limits) that see it before routing."""
+        path, _, query = target.partition(b"?")
+        return (method in (PUT, POST) and path.startswith(PREFIX + b"/")
+                and query_params(query).get("op", "").upper() in self.data_ops)
+
     @app.handle_errors(Exception)
     def errors(self, request, failure):
         return render_error(request, failure)
@@ -74,6 +87,7 @@ class NamenodeApp:
 
     @app.route("/webhdfs/v1/", branch=True, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
     async def webhdfs(self, request):
+        self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         params = Params(request)
         op = params.str("op", required=True).upper()
         method = GET if request.method == b"HEAD" else request.method
@@ -129,14 +143,17 @@ class NamenodeApp:
         query = {"op": "OPEN", "offset": offset}
         if length is not None:
             query["length"] = length
-        return self._redirect(request, params, node.public_url, path, query)
+        pieces = webhdfs.block_pieces(extents, offset, row["size"] if length is None else offset + length)
+        if len(pieces) <= MAX_PIECES_IN_URL:
+            query["blocks"] = ",".join(f"{block_id}:{start}:{count}" for block_id, start, count in pieces)
+        return self._redirect(request, params, node.public_url, path, query, audience=node.id)
 
     async def op_getfilechecksum(self, request, params, path):
         row, extents = await self._file(path)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
-        return self._redirect(request, params, node.public_url, path, {"op": "GETFILECHECKSUM"})
+        return self._redirect(request, params, node.public_url, path, {"op": "GETFILECHECKSUM"}, audience=node.id)
 
     def _reader_for(self, extents, offset):
         """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
@@ -153,10 +170,11 @@ class NamenodeApp:
             raise IOFailure("Failed to find datanode, suggest to check cluster health.")
         return alive[0]
 
-    def _redirect(self, request, params, base_url, path, query):
+    def _redirect(self, request, params, base_url, path, query, audience="namenode"):
         user = params.str("user.name")
         if user:
             query["user.name"] = user
+        query.update(self.guard.sign_url(request.method, PREFIX.decode() + path, query, audience))
         location = f"{base_url}{PREFIX.decode()}{quote(path)}?{urlencode(sorted(query.items()))}"
         if params.bool("noredirect"):
             return json_body({"Location": location}, request)
@@ -285,17 +303,19 @@ class NamenodeApp:
 
     @app.route("/cluster", methods=["GET"])
     async def cluster(self, request):
+        self.guard.check(request, NODE, TOKEN)
         return json_body(await self.cluster_status(), request)
 
     async def cluster_status(self):
         nodes = self.registry.describe()
         totals = {"capacity": 0, "used": 0, "free": 0, "alive": 0, "stale": 0, "dead": 0}
         for node in nodes:
-            totals[node["state"]] += 1
+            totals[node["state"]] = totals.get(node["state"], 0) + 1
             if node["state"] != "dead":
                 for key in ("capacity", "used", "free"):
                     totals[key] += node[key]
         totals.update(self.repair.stats)
+        totals["files"] = await self.store.count_files()
         return {
             "cluster_id": self.config["cluster_id"],
             "replication": self.config["replication"],
@@ -306,6 +326,7 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):
+        self.guard.check(request, NODE)
         body = read_json(request)
         try:
             node_id = paths.check_name(str(body["id"]))
@@ -322,6 +343,7 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes/<node_id>/heartbeat", methods=["PUT"])
     async def heartbeat(self, request, node_id):
+        self.guard.check(request, NODE)
         body = read_json(request)
         try:
             self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]))
@@ -331,6 +353,7 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes/<node_id>/blocks", methods=["PUT"])
     async def block_report(self, request, node_id):
+        self.guard.check(request, NODE)
         body = read_json(request)
         if not isinstance(body.get("blocks"), list):
             raise BadRequest("a block report needs a list of blocks")
@@ -339,6 +362,7 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes/<node_id>/corrupt", methods=["POST"])
     async def corrupt_report(self, request, node_id):
+        self.guard.check(request, NODE)
         blocks = read_json(request).get("blocks")
         if not isinstance(blocks, list):
             raise BadRequest("a corrupt-block report needs a list of blocks")
@@ -350,12 +374,14 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes/<node_id>/decommission", methods=["POST"])
     async def decommission(self, request, node_id):
+        self.guard.check(request, TOKEN)
         node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
 
     @app.route("/cluster/format", methods=["POST"])
     async def format(self, request):
+        self.guard.check(request, TOKEN)
         params = Params(request)
         if params.str("confirm") != self.config["cluster_id"] and not params.bool("confirm"):
             raise BadRequest("format wipes every file: repeat with confirm=true (or confirm=<cluster id>)")
@@ -366,6 +392,7 @@ class NamenodeApp:
 
     @app.route("/cluster/fsck", methods=["GET"])
     async def fsck(self, request):
+        self.guard.check(request, NODE, TOKEN)
         params = Params(request)
         return json_body(await self.repair.fsck(params.path("path", required=False) or "/"), request)
 
@@ -373,7 +400,17 @@ class NamenodeApp:
     def health(self, request):
         return json_body({"status": "ok", "role": "namenode"}, request)
 
+    # -- observability ------------------------------------------------------------------------------
+
     @app.route("/", methods=["GET"])
     def index(self, request):
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return b"dfs namenode: WebHDFS at /webhdfs/v1/, cluster status at /cluster\n"
+        return pages.asset(request, "namenode.html")
+
+    @app.route("/static/<name>", methods=["GET"])
+    def static_asset(self, request, name):
+        return pages.asset(request, name)
+
+    @app.route("/metrics", methods=["GET"])
+    async def metrics(self, request):
+        self.guard.check(request, NODE, TOKEN)
+        return await self.telemetry.render(request)

@@ -5,11 +5,13 @@ and SQLite sees one writer. Nothing is visible, or acknowledged, before its tran
 """
 
 import sqlite3
+import threading
 import time
 import uuid
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from dfs import paths
@@ -25,6 +27,8 @@ from dfs.errors import (
 )
 
 ROOT = 1
+READERS = 4
+MAX_BATCH = 256
 FILE, DIRECTORY = "FILE", "DIRECTORY"
 
 SCHEMA = """
@@ -57,6 +61,10 @@ CREATE INDEX IF NOT EXISTS extents_by_block ON extents (block_id);
 """
 
 
+def _ignore(*args):
+    pass
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -84,8 +92,13 @@ class Store:
         self.defaults.update(defaults or {})
         self._db = None
         self._pool = None
+        self._readers = None
+        self._local = threading.local()
+        self._queue = []
+        self._committing = False
         self._reactor = reactor
         self.cluster_id = None
+        self.observe_transaction = _ignore  # gets each committed transaction's duration in seconds (metrics)
 
     # -- running transactions ------------------------------------------------------------------
 
@@ -100,47 +113,105 @@ class Store:
         db.executescript(SCHEMA)
         db.row_factory = sqlite3.Row
         self._db = db
-        self._transact(self._init_root)
+        self._single(self._init_root)
         self.cluster_id = db.execute("SELECT value FROM meta WHERE key = 'cluster_id'").fetchone()[0]
 
     def start(self):
-        """Open the database and, with a reactor, start the one thread that runs every transaction."""
+        """Open the database and, with a reactor, start the writer thread and the reader threads."""
         self.open()
         if self._reactor is not None and self._pool is None:
-            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="dfs-metadata")
+            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="dfs-metadata-writer")
             self._pool.start()
+            self._readers = ThreadPool(minthreads=1, maxthreads=READERS, name="dfs-metadata-readers")
+            self._readers.start()
 
     def stop(self):
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool = None
+        for pool in (self._pool, self._readers):
+            if pool is not None:
+                pool.stop()
+        self._pool = self._readers = None
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    def _transact(self, fn, *args):
+    def _single(self, fn, *args):
+        outcome = self._commit_batch([(fn, args)])[0]
+        if isinstance(outcome, Failure):
+            outcome.raiseException()
+        return outcome
+
+    def _commit_batch(self, batch):
+        """Run every (fn, args) of ``batch`` in one transaction, each inside its own savepoint, so one fsync
+        commits them all and a failing one is rolled back alone. Returns a result or a Failure per entry."""
         db = self._db
+        started = time.perf_counter()
+        outcomes = []
         try:
             db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(db, *args)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            for fn, args in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    outcomes.append(fn(db, *args))
+                except BaseException:
+                    outcomes.append(Failure())
+                    db.execute("ROLLBACK TO one")
+                db.execute("RELEASE one")
             db.execute("COMMIT")
         except sqlite3.OperationalError as e:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            error = e
             if "full" in str(e) or "disk I/O" in str(e):
-                raise NoSpace(f"the namenode cannot record the change: {e}") from None
-            raise
-        return result
+                error = NoSpace(f"the namenode cannot record the change: {e}")
+            return [Failure(error)] * len(batch)
+        self.observe_transaction(time.perf_counter() - started)
+        return outcomes
 
     def run(self, fn, *args):
-        """Run ``fn(db, *args)`` in one transaction; a Deferred of its result."""
+        """Run ``fn(db, *args)`` in a write transaction; a Deferred of its result.
+
+        Changes that arrive while a commit is in progress are grouped into the next one (group commit):
+        each is still all-or-nothing, and none is answered before the transaction holding it is durable.
+        """
         if self._pool is None:
-            return maybeDeferred(self._transact, fn, *args)
-        return deferToThreadPool(self._reactor, self._pool, self._transact, fn, *args)
+            return maybeDeferred(self._single, fn, *args)
+        d = Deferred()
+        self._queue.append((fn, args, d))
+        if not self._committing:
+            self._next_batch()
+        return d
+
+    def _next_batch(self):
+        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        if not batch:
+            self._committing = False
+            return
+        self._committing = True
+        work = deferToThreadPool(self._reactor, self._pool, self._commit_batch, [(fn, args) for fn, args, _ in batch])
+
+        def deliver(outcomes):
+            for (_, _, d), outcome in zip(batch, outcomes):
+                d.callback(outcome) if not isinstance(outcome, Failure) else d.errback(outcome)
+            self._next_batch()
+
+        work.addCallback(deliver)
+
+    def read(self, fn, *args):
+        """Run ``fn(db, *args)`` in a read transaction on a reader thread (WAL readers never wait for commits)."""
+        if self._readers is None:
+            return maybeDeferred(self._single, fn, *args)
+        return deferToThreadPool(self._reactor, self._readers, self._read_sync, fn, *args)
+
+    def _read_sync(self, fn, *args):
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+        db.execute("BEGIN")
+        try:
+            return fn(db, *args)
+        finally:
+            db.execute("ROLLBACK")
 
     def _init_root(self, db):
         if db.execute("SELECT 1 FROM inodes WHERE id = ?", (ROOT,)).fetchone() is None:
@@ -257,10 +328,10 @@ class Store:
             row = self._resolve(db, path)
             return dict(row), self._extents(db, row["id"]) if row["type"] == FILE else []
 
-        return self.run(txn)
+        return self.read(txn)
 
     def status(self, path):
-        return self.run(lambda db: dict(self._resolve(db, path)))
+        return self.read(lambda db: dict(self._resolve(db, path)))
 
     def listing(self, path):
         """(row of ``path``, rows of its children sorted by name); a file lists as itself."""
@@ -279,7 +350,7 @@ class Store:
             )
             return dict(row), [dict(c, children=counts.get(c["id"], 0)) for c in children]
 
-        return self.run(txn)
+        return self.read(txn)
 
     def content_summary(self, path):
         def txn(db):
@@ -297,7 +368,7 @@ class Store:
                     summary["spaceConsumed"] += node["size"] * node["replication"]
             return summary
 
-        return self.run(txn)
+        return self.read(txn)
 
     def walk_files(self, path="/"):
         """[(path, row, extents)] for every file at or below ``path`` (fsck, repair)."""
@@ -314,7 +385,10 @@ class Store:
                     stack.append(((p.rstrip("/") + "/" + child["name"]), child))
             return out
 
-        return self.run(txn)
+        return self.read(txn)
+
+    def count_files(self):
+        return self.read(lambda db: db.execute("SELECT COUNT(*) FROM inodes WHERE type = ?", (FILE,)).fetchone()[0])
 
     def block_targets(self):
         """{block_id: (wanted replication, block size)} for every block a file refers to."""
@@ -326,7 +400,7 @@ class Store:
             )
             return {r[0]: (r[1], r[2]) for r in rows}
 
-        return self.run(txn)
+        return self.read(txn)
 
     def forget_unreferenced_blocks(self):
         return self.run(
@@ -360,7 +434,7 @@ class Store:
             self._check_replaceable(existing, path, overwrite)
             return None
 
-        return self.run(txn)
+        return self.read(txn)
 
     @staticmethod
     def _check_replaceable(existing, path, overwrite):
@@ -430,7 +504,7 @@ class Store:
 
     def file_for_append(self, path):
         """The row of an existing file that APPEND may extend (fails early, before any bytes move)."""
-        return self.run(lambda db: dict(self._file(db, path)))
+        return self.read(lambda db: dict(self._file(db, path)))
 
     def delete(self, path, recursive):
         def txn(db):
@@ -609,4 +683,4 @@ class Store:
         return self.run(txn)
 
     def integrity_check(self):
-        return self.run(lambda db: db.execute("PRAGMA integrity_check").fetchone()[0])
+        return self.read(lambda db: db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -12,6 +12,7 @@ from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 from dfs.web import QuietSite
 
 log = Logger()
@@ -34,6 +35,8 @@ class NamenodeOptions(CommonOptions):
         self["repair-interval"] = float(env("DFS_REPAIR_INTERVAL", 3))
         self["safemode-extension"] = float(env("DFS_SAFEMODE_EXTENSION", 3))
         self["public-url"] = env("DFS_NAMENODE_PUBLIC_URL")
+        self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
+        self["uploads-per-client"] = int(env("DFS_UPLOADS_PER_CLIENT", 16))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -75,6 +78,14 @@ class NamenodeOptions(CommonOptions):
         """URL clients use to reach this namenode, for upload redirects (env DFS_NAMENODE_PUBLIC_URL)."""
         self["public-url"] = value
 
+    def opt_url_ttl(self, value):
+        """Seconds a signed redirect URL stays valid (env DFS_URL_TTL, default 300)."""
+        self["url-ttl"] = float(value)
+
+    def opt_uploads_per_client(self, value):
+        """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
+        self["uploads-per-client"] = int(value)
+
 
 class NamenodeService(service.MultiService):
     def __init__(self, store, repair, pool):
@@ -103,7 +114,9 @@ def build_namenode(reactor, options):
     store.open()
     cluster_id = store.cluster_id
     registry = Registry(reactor, options["stale-after"], options["dead-after"])
-    http, pool = make_http(reactor)
+    guard = Guard(options.secret(), reactor, audience="namenode", url_ttl=options["url-ttl"])
+    http, pool = make_http(reactor, context_factory=options.https_policy(),
+                           sign=guard.node_headers if guard.enabled else None)
     fanout = FanOut(http, registry, reactor)
     repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
                     grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
@@ -114,9 +127,12 @@ def build_namenode(reactor, options):
         "block_size": options["block-size"],
         "public_url": options.get("public-url"),
     }
-    app = NamenodeApp(store, registry, fanout, repair, config)
+    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
     top = NamenodeService(store, repair, pool)
-    site = QuietSite(app.resource())
+    app.telemetry.lag_probe(reactor).setServiceParent(top)
+    site = QuietSite(app.resource(), metrics=app.telemetry, timeout=options["idle-timeout"])
+    site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,
+                                 admit=guard.admission(NODE, TOKEN, SIGNED_URL))
     ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)
     log.info("namenode database {db}, cluster {cluster}", db=os.path.abspath(db_path), cluster=cluster_id)
     return top

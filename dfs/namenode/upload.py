@@ -161,6 +161,8 @@ class FanOut:
                 live = [b for b in bodies if b.alive]
                 for body in live:
                     body.write(chunk)
+                if length is not None and sent >= length:
+                    break  # finish at once: a fast datanode may answer before its connection has drained
                 for body, answer in zip(bodies, answers):
                     if body.alive:
                         await self._wait_writable(body, answer)

@@ -54,3 +54,14 @@ def block_locations(extents, offset, length, holders):
             "internalUrls": [n.url for n in nodes],
         })
     return {"BlockLocations": {"BlockLocation": out}}
+
+
+def block_pieces(extents, offset, end):
+    """[(block id, start in block, byte count)] covering file bytes [offset, end)."""
+    pieces, position = [], 0
+    for ext in extents:
+        first, last = max(offset, position), min(end, position + ext.length)
+        if last > first:
+            pieces.append((ext.block_id, ext.block_offset + first - position, last - first))
+        position += ext.length
+    return pieces

@@ -1,0 +1,190 @@
+"""What the mount remembers between operations: recent file statuses and listings, and verified blocks on disk."""
+
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+
+from dfs import paths
+
+PRUNE_AT = 10_000
+
+
+class AttributeCache:
+    """FileStatus dicts of recently seen paths and the names in recently listed directories, kept ``ttl`` seconds.
+
+    Other mounts' changes show up once an entry expires. This mount's own changes never do: every operation that
+    changes the namespace tells the cache first (``changed``, ``created``, ``deleted``).
+    """
+
+    def __init__(self, ttl, clock=time.monotonic):
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._statuses = {}
+        self._listings = {}
+        self._generation = 0
+        self._prune_at = PRUNE_AT
+
+    def generation(self):
+        """Take this before asking the cluster and hand it to ``store``: an answer that raced with a change made
+        here in the meantime is then dropped instead of cached."""
+        with self._lock:
+            return self._generation
+
+    def status(self, path):
+        with self._lock:
+            entry = self._statuses.get(path)
+            if entry is not None and entry[0] > self._clock():
+                return entry[1]
+            return None
+
+    def known_absent(self, path):
+        """True when the parent was listed recently and ``path`` was not in it."""
+        if path == "/":
+            return False
+        with self._lock:
+            entry = self._listings.get(paths.parent(path))
+            return entry is not None and entry[0] > self._clock() and paths.basename(path) not in entry[1]
+
+    def store(self, path, status, generation):
+        with self._lock:
+            if generation == self._generation:
+                self._statuses[path] = (self._clock() + self.ttl, status)
+                self._prune()
+
+    def store_listing(self, directory, statuses, generation):
+        """Remember a LISTSTATUS answer: the children's statuses and, for negative lookups, their names."""
+        expires = self._clock() + self.ttl
+        with self._lock:
+            if generation != self._generation:
+                return
+            for status in statuses:
+                self._statuses[paths.join(directory, status["pathSuffix"])] = (expires, status)
+            self._listings[directory] = (expires, {s["pathSuffix"] for s in statuses})
+            self._prune()
+
+    def _prune(self):
+        """Drop expired entries once the tables have grown, so a long-lived mount does not keep every path seen."""
+        if len(self._statuses) + len(self._listings) < self._prune_at:
+            return
+        now = self._clock()
+        for table in (self._statuses, self._listings):
+            for key in [k for k, (expires, _) in table.items() if expires <= now]:
+                del table[key]
+        self._prune_at = max(PRUNE_AT, 2 * (len(self._statuses) + len(self._listings)))
+
+    def changed(self, path):
+        with self._lock:
+            self._generation += 1
+            self._statuses.pop(path, None)
+
+    def created(self, path):
+        """``path`` now exists; its parent's mtime moved."""
+        with self._lock:
+            self._generation += 1
+            self._statuses.pop(path, None)
+            self._forget_parent(path)
+            listing = self._listings.get(paths.parent(path))
+            if listing is not None:
+                listing[1].add(paths.basename(path))
+
+    def deleted(self, path, tree=False):
+        """``path`` (and with ``tree`` everything below it) is gone; its parent's mtime moved."""
+        prefix = path.rstrip("/") + "/"
+        with self._lock:
+            self._generation += 1
+            for table in (self._statuses, self._listings):
+                table.pop(path, None)
+                if tree:
+                    for key in [k for k in table if k.startswith(prefix)]:
+                        del table[key]
+            self._forget_parent(path)
+            listing = self._listings.get(paths.parent(path))
+            if listing is not None:
+                listing[1].discard(paths.basename(path))
+
+    def _forget_parent(self, path):
+        if path != "/":
+            self._statuses.pop(paths.parent(path), None)
+
+
+class BlockCache:
+    """Whole blocks on local disk, each checked against its SHA-256 id as it arrives, at most ``limit`` bytes (LRU).
+
+    Blocks are immutable and named by their content, so an entry stays valid for as long as it is kept.
+    """
+
+    def __init__(self, client, directory, limit):
+        self._client = client
+        self._dir = directory
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._sizes = OrderedDict()
+        self._total = 0
+        self._fetching = {}
+
+    def read(self, location, start, count):
+        """``count`` bytes from ``start`` in the block that ``location`` (a BlockLocation dict) names."""
+        fd = self._open(location)
+        try:
+            return os.pread(fd, count, start)
+        finally:
+            os.close(fd)
+
+    def prefetch(self, location):
+        os.close(self._open(location))
+
+    def wanted(self, block_id):
+        """True when the block is neither kept nor on its way (worth a read-ahead)."""
+        with self._lock:
+            return block_id not in self._sizes and block_id not in self._fetching
+
+    def _open(self, location):
+        """A descriptor on the cached block, fetching it first if needed. Opened under the lock, so eviction,
+        which only unlinks, can never pull the file away between lookup and open."""
+        block_id = location["blockId"]
+        with self._lock:
+            if block_id in self._sizes:
+                self._sizes.move_to_end(block_id)
+                return os.open(self._path(block_id), os.O_RDONLY)
+            fetch_lock = self._fetching.setdefault(block_id, threading.Lock())
+        with fetch_lock:
+            with self._lock:
+                if block_id in self._sizes:
+                    self._sizes.move_to_end(block_id)
+                    return os.open(self._path(block_id), os.O_RDONLY)
+            try:
+                size = self._fetch(location)
+            finally:
+                with self._lock:
+                    self._fetching.pop(block_id, None)
+            with self._lock:
+                self._sizes[block_id] = size
+                self._total += size
+                self._evict()
+                return os.open(self._path(block_id), os.O_RDONLY)
+
+    def _fetch(self, location):
+        """Fetch a whole block from the first good replica; the client verifies the SHA-256 before it returns."""
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".fetch-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                self._client._fetch_block(location, 0, location["blockSize"], f.write, f)
+                size = f.tell()
+            os.replace(tmp, self._path(location["blockId"]))
+            return size
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def _evict(self):
+        """Drop least recently used blocks beyond the limit, always keeping the newest one."""
+        while self._total > self._limit and len(self._sizes) > 1:
+            block_id, size = self._sizes.popitem(last=False)
+            self._total -= size
+            os.unlink(self._path(block_id))
+
+    def _path(self, block_id):
+        return os.path.join(self._dir, block_id)

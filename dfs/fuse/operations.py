@@ -1,0 +1,557 @@
+"""The FUSE operations: each one blocking calls into the dfs client, with domain errors mapped to errno values."""
+
+import errno
+import grp
+import itertools
+import os
+import pwd
+import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+from twisted.logger import Logger
+
+from dfs import paths
+from dfs.errors import (
+    AccessDenied,
+    AlreadyExists,
+    BadRequest,
+    DFSError,
+    DirectoryNotEmpty,
+    FileNotFound,
+    IsADirectory,
+    NoSpace,
+    NotADirectory,
+    Unauthorized,
+    Unsupported,
+)
+from dfs.fuse.caches import AttributeCache, BlockCache
+from dfs.fuse.files import OpenFile, ns_to_ms
+
+log = Logger()
+
+# Most specific first: the IOFailure family shares one HTTP status and differs only by class.
+ERRNO = [
+    (FileNotFound, errno.ENOENT),
+    (NotADirectory, errno.ENOTDIR),
+    (IsADirectory, errno.EISDIR),
+    (DirectoryNotEmpty, errno.ENOTEMPTY),
+    (AlreadyExists, errno.EEXIST),
+    (AccessDenied, errno.EACCES),
+    (Unauthorized, errno.EACCES),
+    (NoSpace, errno.ENOSPC),
+    (Unsupported, errno.ENOTSUP),
+    (BadRequest, errno.EINVAL),
+]
+
+IO_SIZE = 128 * 1024
+# dfs keeps permission bits and the sticky bit (WebHDFS's range); setuid and setgid are dropped, as on a nosuid mount.
+MODE_BITS = 0o1777
+STATFS_UNIT = 4096
+STATFS_TTL = 2.0
+SEQUENTIAL_SLACK = 1 << 20
+
+
+def errno_for(error):
+    """The errno a program should see for a DFSError; EIO for unavailability, corruption and anything unknown."""
+    for cls, code in ERRNO:
+        if isinstance(error, cls):
+            return code
+    return errno.EIO
+
+
+def _fail(code):
+    return OSError(code, os.strerror(code))
+
+
+@lru_cache(maxsize=4096)
+def _local_id(name, by_name, default):
+    """The local uid or gid (``by_name`` is pwd.getpwnam or grp.getgrnam) of a dfs owner or group name; a name
+    that is a number stands for itself, an unknown one for the mounting user's."""
+    if name.isdigit():
+        return int(name)
+    try:
+        return by_name(name)[2]
+    except KeyError:
+        return default
+
+
+def _local_name(number, by_id):
+    """The name dfs stores for a local uid or gid (``by_id`` is pwd.getpwuid or grp.getgrgid), else the number."""
+    try:
+        return by_id(number)[0]
+    except KeyError:
+        return str(number)
+
+
+class _Handle:
+    """One open file description: which file, whether it appends, where the last read ended (for read-ahead)."""
+
+    __slots__ = ("file", "append", "next_read")
+
+    def __init__(self, file, append):
+        self.file = file
+        self.append = append
+        self.next_read = 0
+
+
+class _Zeros:
+    """``size`` zero bytes as a file object, so growing a file streams them instead of building them in memory."""
+
+    def __init__(self, size):
+        self._size = size
+        self._pos = 0
+
+    def read(self, n=-1):
+        n = self._size - self._pos if n is None or n < 0 else min(n, self._size - self._pos)
+        self._pos += n
+        return bytes(n)
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        self._pos = (offset, self._pos + offset, self._size + offset)[whence]
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+
+class DFSOperations:
+    """fusepy operations over a ``dfs.client.BlockingClient`` (used with ``raw_fi=True``: handles travel in ``fi``).
+
+    Files are shared per path (``OpenFile``) so every handle in this mount sees the others' writes at once; the
+    cluster sees them on flush, fsync and release (close-to-open consistency).
+    """
+
+    use_ns = True
+    # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
+    flag_utime_omit_ok = 1
+    # Reads, writes and release of an unlinked file arrive without a path; they only need the handle.
+    flag_nullpath_ok = 1
+
+    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None):
+        self.client = client
+        self.cache = AttributeCache(ttl)
+        self._staging = os.path.join(workdir, "staged")
+        blocks = os.path.join(workdir, "blocks")
+        os.makedirs(self._staging, exist_ok=True)
+        os.makedirs(blocks, exist_ok=True)
+        self.blocks = BlockCache(client, blocks, cache_bytes)
+        self._readahead = ThreadPoolExecutor(2, thread_name_prefix="dfs-readahead")
+        self._files = {}
+        self._handles = {}
+        self._ids = itertools.count(1)
+        self._table = threading.Lock()
+        self._statfs = (0.0, None)
+        self._on_ready = on_ready
+        self._uid, self._gid = os.getuid(), os.getgid()
+
+    def __call__(self, op, *args):
+        try:
+            return getattr(self, op)(*args)
+        except DFSError as e:
+            code = errno_for(e)
+            if code == errno.EIO:
+                log.warn("{op} {path}: {error}", op=op, path=args[0] if args else "", error=e.message)
+            raise OSError(code, e.message) from None
+        except OSError:
+            raise
+        except Exception:
+            log.failure("{op} {args!r} failed", op=op, args=args)
+            raise _fail(errno.EIO) from None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def init(self, path):
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def destroy(self, path):
+        """Unmounting: upload what is still dirty (a file written through mmap and never closed), stop read-ahead."""
+        with self._table:
+            files = list(self._files.values())
+        for of in files:
+            with of.lock:
+                if of.needs_upload:
+                    try:
+                        self._upload(of)
+                    except Exception:
+                        log.failure("could not upload {path} while unmounting", path=of.path)
+        self._readahead.shutdown(wait=False, cancel_futures=True)
+
+    # -- attributes --------------------------------------------------------------------------------
+
+    def getattr(self, path, fi=None):
+        of = self._file_of(path, fi)
+        if of is not None:
+            with of.lock:
+                if of.unlinked or of.is_staged and of.dirty:
+                    return self._open_file_attrs(of)
+                path = of.path
+        return self._attrs(self._status(path))
+
+    def _status(self, path):
+        status = self.cache.status(path)
+        if status is not None:
+            return status
+        if self.cache.known_absent(path):
+            raise _fail(errno.ENOENT)
+        generation = self.cache.generation()
+        status = self.client.stat(path)
+        self.cache.store(path, status, generation)
+        return status
+
+    def _attrs(self, status):
+        directory = status["type"] == "DIRECTORY"
+        mtime = status["modificationTime"] * 1_000_000
+        size = status["length"]
+        return {
+            "st_mode": (stat.S_IFDIR if directory else stat.S_IFREG) | int(status["permission"], 8),
+            "st_nlink": 2 if directory else 1,
+            "st_size": size,
+            "st_blocks": (size + 511) // 512,
+            "st_blksize": IO_SIZE,
+            "st_uid": _local_id(status["owner"], pwd.getpwnam, self._uid),
+            "st_gid": _local_id(status["group"], grp.getgrnam, self._gid),
+            "st_mtime": mtime,
+            "st_ctime": mtime,
+            "st_atime": status["accessTime"] * 1_000_000 or mtime,
+        }
+
+    def _open_file_attrs(self, of):
+        """Attributes of an open file the cluster cannot describe (unsent writes, or unlinked): size and times of
+        the local copy, or as last seen, and times set since; the rest as last seen."""
+        atime, mtime = of.times or (None, None)
+        if of.is_staged:
+            local = of.local_stat()
+            size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
+        else:
+            size = of.length
+        attrs = self._attrs(of.status) if of.status is not None else {
+            "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": self._uid, "st_gid": self._gid, "st_mtime": 0,
+        }
+        mtime = attrs["st_mtime"] if mtime is None else mtime
+        attrs.update(st_mode=stat.S_IFREG | of.mode, st_size=size, st_blocks=(size + 511) // 512, st_mtime=mtime,
+                     st_ctime=mtime, st_atime=attrs.get("st_atime", mtime) if atime is None else atime)
+        if of.unlinked:
+            attrs["st_nlink"] = 0
+        return attrs
+
+    def access(self, path, amode):
+        mode = self.getattr(path)["st_mode"]
+        if amode & os.X_OK and not stat.S_ISDIR(mode) and not mode & 0o111:
+            raise _fail(errno.EACCES)
+        return 0
+
+    def chmod(self, path, mode):
+        mode &= MODE_BITS
+        of = self._open_file(path)
+        if of is not None:
+            with of.lock:
+                of.mode = mode
+                if of.new:
+                    return 0
+        self.client.chmod(path, mode)
+        self.cache.changed(path)
+        return 0
+
+    def chown(self, path, uid, gid):
+        """Owners are names in dfs: a local uid or gid is stored as its name (or its number when it has none)."""
+        current = self.getattr(path)
+        owner = None if uid in (-1, current["st_uid"]) else _local_name(uid, pwd.getpwuid)
+        group = None if gid in (-1, current["st_gid"]) else _local_name(gid, grp.getgrgid)
+        if owner is None and group is None:
+            return 0
+        of = self._open_file(path)
+        if of is not None:
+            with of.lock:
+                if of.needs_upload:
+                    self._upload(of)
+                if of.status is not None:
+                    of.status = dict(of.status, owner=owner or of.status["owner"], group=group or of.status["group"])
+        self.client.chown(path, owner=owner, group=group)
+        self.cache.changed(path)
+        return 0
+
+    def utimens(self, path, times=None):
+        """``times`` is (atime, mtime) in nanoseconds, either None to leave it; None means both now."""
+        atime, mtime = times or (time.time_ns(),) * 2
+        of = self._open_file(path)
+        if of is not None:
+            with of.lock:
+                if of.needs_upload:
+                    old = of.times or (None, None)
+                    of.times = (old[0] if atime is None else atime, old[1] if mtime is None else mtime)
+                    return 0
+        if atime is None and mtime is None:
+            return 0
+        self.client.set_times(path, mtime=ns_to_ms(mtime), atime=ns_to_ms(atime))
+        self.cache.changed(path)
+        return 0
+
+    def statfs(self, path):
+        expires, totals = self._statfs
+        if totals is None or expires < time.monotonic():
+            totals = self.client.status()["totals"]
+            self._statfs = (time.monotonic() + STATFS_TTL, totals)
+        free = totals["free"] // STATFS_UNIT
+        return {
+            "f_bsize": IO_SIZE, "f_frsize": STATFS_UNIT, "f_blocks": totals["capacity"] // STATFS_UNIT,
+            "f_bfree": free, "f_bavail": free, "f_files": 0, "f_ffree": 0, "f_favail": 0, "f_namemax": 255,
+        }
+
+    # -- directories -------------------------------------------------------------------------------
+
+    def readdir(self, path, fh):
+        generation = self.cache.generation()
+        statuses = self.client.ls(path)
+        self.cache.store_listing(path, statuses, generation)
+        names = [s["pathSuffix"] for s in statuses]
+        known = set(names)
+        names.extend(p for p in self._new_files_below(path, children_only=True) if p not in known)
+        return [".", "..", *names]
+
+    def mkdir(self, path, mode):
+        self.client.mkdir(path, permission=mode & MODE_BITS)
+        self.cache.created(path)
+        self.cache.store_listing(path, [], self.cache.generation())
+        return 0
+
+    def rmdir(self, path):
+        if self._new_files_below(path):
+            raise _fail(errno.ENOTEMPTY)
+        if not self.client.rmdir(path):
+            raise _fail(errno.ENOENT)
+        self.cache.deleted(path)
+        return 0
+
+    def fsyncdir(self, path, datasync, fh):
+        return 0
+
+    # -- namespace ---------------------------------------------------------------------------------
+
+    def unlink(self, path):
+        with self._table:
+            of = self._files.pop(path, None)
+        on_cluster = True
+        if of is not None:
+            with of.lock:
+                of.unlinked = True
+                on_cluster = not of.new
+        if on_cluster and not self.client.rm(path) and of is None:
+            raise _fail(errno.ENOENT)
+        self.cache.deleted(path)
+        return 0
+
+    def rename(self, old, new):
+        """Atomic on the cluster, over an existing file or empty directory too. Files open here follow the move."""
+        for of in self._open_below(old):
+            with of.lock:
+                if of.needs_upload:
+                    self._upload(of)
+        self.client.mv(old, new, overwrite=True)
+        with self._table:
+            replaced = [of for p, of in self._files.items() if paths.is_ancestor(new, p)]
+            moved = [of for p, of in self._files.items() if paths.is_ancestor(old, p)]
+            for of in replaced:
+                del self._files[of.path]
+                of.unlinked = True
+            for of in moved:
+                del self._files[of.path]
+            for of in moved:
+                with of.lock:
+                    of.path = new + of.path[len(old):]
+                self._files[of.path] = of
+        self.cache.deleted(old, tree=True)
+        self.cache.deleted(new, tree=True)
+        self.cache.created(new)
+        return 0
+
+    def symlink(self, target, source):
+        raise _fail(errno.EPERM)
+
+    def link(self, target, source):
+        raise _fail(errno.EPERM)
+
+    def mknod(self, path, mode, dev):
+        raise _fail(errno.EPERM)
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def create(self, path, mode, fi):
+        """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
+        of = OpenFile(path, mode=mode & MODE_BITS, new=True)
+        of.stage(self.client, self._staging, download=False)
+        with self._table:
+            existing = self._files.get(path)
+            if existing is None:
+                self._files[path] = of
+                of.handles = 1
+        if existing is not None:
+            with of.lock:
+                of.close()
+            return self.open(path, fi)
+        fi.fh = self._new_handle(of, fi.flags)
+        return 0
+
+    def open(self, path, fi):
+        flags = fi.flags
+        writable = flags & os.O_ACCMODE != os.O_RDONLY
+        with self._table:
+            of = self._files.get(path)
+            if of is None:
+                of = self._files[path] = OpenFile(path)
+            of.handles += 1
+        try:
+            with of.lock:
+                if writable:
+                    self._stage(of, truncate=bool(flags & os.O_TRUNC))
+                elif not of.is_staged:
+                    of.set_locations(self.client.block_locations(path))
+        except BaseException:
+            self._drop(of)
+            raise
+        fi.fh = self._new_handle(of, flags)
+        return 0
+
+    def _stage(self, of, truncate=False):
+        """Give ``of`` a local copy to write: the cluster's bytes unless truncating (caller holds ``of.lock``)."""
+        if of.is_staged:
+            if truncate:
+                of.truncate(0)
+            return
+        status = self._status(of.path)
+        if status["type"] == "DIRECTORY":
+            raise _fail(errno.EISDIR)
+        of.status, of.mode = status, int(status["permission"], 8) & MODE_BITS
+        of.stage(self.client, self._staging, download=not truncate and status["length"] > 0)
+        if truncate:
+            of.dirty = True
+
+    def read(self, path, size, offset, fi):
+        handle = self._handles[fi.fh]
+        of = handle.file
+        with of.lock:
+            if of.is_staged:
+                return of.read(size, offset)
+        pieces = list(of.pieces(offset, size))
+        data = b"".join(self.blocks.read(loc, start, count) for loc, start, count, _ in pieces)
+        sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
+        handle.next_read = offset + len(data)
+        following = pieces[-1][3] if pieces else None
+        if sequential and following is not None and self.blocks.wanted(following["blockId"]):
+            # Fetch the next block while this one is read.
+            self._readahead.submit(self._prefetch, following)
+        return data
+
+    def _prefetch(self, location):
+        try:
+            self.blocks.prefetch(location)
+        except Exception as e:
+            log.debug("read-ahead of block {block} failed: {error}", block=location["blockId"], error=e)
+
+    def write(self, path, data, offset, fi):
+        handle = self._handles[fi.fh]
+        of = handle.file
+        with of.lock:
+            if not of.is_staged:
+                self._stage(of)
+            return of.write(data, offset, handle.append)
+
+    def truncate(self, path, length, fi=None):
+        of = self._file_of(path, fi)
+        if of is not None:
+            with of.lock:
+                if of.is_staged:
+                    of.truncate(length)
+                    return 0
+                path = of.path
+        status = self.client.stat(path)
+        if status["type"] == "DIRECTORY":
+            raise _fail(errno.EISDIR)
+        if length <= status["length"]:
+            self.client.truncate(path, length)
+        else:
+            self.client.append(path, _Zeros(length - status["length"]))
+        self.cache.changed(path)
+        if of is not None:
+            with of.lock:
+                if not of.is_staged:
+                    of.set_locations(self.client.block_locations(path))
+        return 0
+
+    def flush(self, path, fi):
+        return self.fsync(path, 0, fi)
+
+    def fsync(self, path, datasync, fi):
+        of = self._handles[fi.fh].file
+        with of.lock:
+            if of.needs_upload:
+                self._upload(of)
+        return 0
+
+    def release(self, path, fi):
+        handle = self._handles.pop(fi.fh, None)
+        if handle is None:
+            return 0
+        of = handle.file
+        try:
+            with of.lock:
+                if of.handles == 1 and of.needs_upload:
+                    self._upload(of)
+        except Exception:
+            log.failure("writes to {path} were lost: the upload on release failed", path=of.path)
+        finally:
+            self._drop(of)
+        return 0
+
+    # -- the table of open files -------------------------------------------------------------------
+
+    def _upload(self, of):
+        was_new = of.new
+        of.upload(self.client)
+        if was_new:
+            self.cache.created(of.path)
+        else:
+            self.cache.changed(of.path)
+
+    def _new_handle(self, of, flags):
+        fh = next(self._ids)
+        self._handles[fh] = _Handle(of, append=bool(flags & os.O_APPEND))
+        return fh
+
+    def _drop(self, of):
+        with self._table:
+            of.handles -= 1
+            if of.handles:
+                return
+            if self._files.get(of.path) is of:
+                del self._files[of.path]
+            with of.lock:
+                of.close()
+
+    def _open_file(self, path):
+        with self._table:
+            return self._files.get(path)
+
+    def _file_of(self, path, fi):
+        if fi:
+            handle = self._handles.get(fi.fh)
+            if handle is not None:
+                return handle.file
+        return self._open_file(path) if path is not None else None
+
+    def _open_below(self, path):
+        with self._table:
+            return [of for p, of in self._files.items() if paths.is_ancestor(path, p)]
+
+    def _new_files_below(self, directory, children_only=False):
+        """Names (children_only) or paths of files created here and not yet on the cluster, under ``directory``."""
+        prefix = directory.rstrip("/") + "/"
+        with self._table:
+            found = [p for p, of in self._files.items() if of.new and not of.unlinked and p.startswith(prefix)]
+        if children_only:
+            return [p[len(prefix):] for p in found if "/" not in p[len(prefix):]]
+        return found
+

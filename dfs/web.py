@@ -82,7 +82,12 @@ def has_body(request):
 
 def request_path(request, prefix):
     """The namespace path of a request under ``prefix`` (e.g. b'/webhdfs/v1'), decoded and validated."""
-    raw = request.path[len(prefix):] or b"/"
+    return namespace_path(request.path, prefix)
+
+
+def namespace_path(url_path, prefix):
+    """The namespace path in a raw URL path under ``prefix``, decoded and validated."""
+    raw = url_path[len(prefix):] or b"/"
     try:
         text = unquote(raw.decode("ascii"), errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -109,6 +114,13 @@ class Params:
 
     def __init__(self, request):
         self._args = _first_values(request.args)
+
+    @classmethod
+    def from_query(cls, query):
+        """Params of a raw query string, for code that sees a request before twisted.web parsed it."""
+        params = cls.__new__(cls)
+        params._args = query_params(query)
+        return params
 
     def __contains__(self, name):
         return name in self._args

@@ -5,6 +5,7 @@ import os
 from urllib.parse import quote, urlencode
 
 from klein import Klein
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import pages, paths
@@ -12,9 +13,10 @@ from dfs.errors import BadRequest, FileNotFound, IOFailure, Unavailable
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
+from dfs.namenode.streaming import UploadStream
 from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
-from dfs.web import (OCTETS, Params, checksum_json, has_body, json_body, query_params, read_json, render_error,
-                     request_path)
+from dfs.web import (OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params, read_json,
+                     render_error, request_path)
 
 log = Logger()
 
@@ -101,7 +103,11 @@ class NamenodeApp:
             raise Unavailable("Name node is in safe mode: waiting for datanodes to report their blocks")
         if op not in self.data_ops and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
-        return await handler(request, params, path)
+        try:
+            return await handler(request, params, path)
+        except BaseException:
+            self._drop_uncollected(request)
+            raise
 
     async def op_getfilestatus(self, request, params, path):
         return json_body({"FileStatus": webhdfs.file_status(await self.store.status(path))}, request)
@@ -212,15 +218,64 @@ class NamenodeApp:
             content.read, total, block_size, replication, self.config["min_replicas"]
         )
 
+    def start_upload(self, request, method, target, length):
+        """Called as soon as a request's headers are in (dfs.namenode.streaming): for a WebHDFS CREATE/APPEND
+        with a body, start storing the body while it arrives and return the stream; None for anything else."""
+        if not self.is_upload(method, target) or self.repair.safemode:
+            return None
+        url_path, _, query = target.partition(b"?")
+        params = Params.from_query(query)
+        try:
+            path = namespace_path(url_path, PREFIX)
+        except BadRequest:
+            return None  # the route answers it
+        stream = UploadStream(request.channel.transport, length)
+        stream.result = defer.Deferred.fromCoroutine(self._receive(stream, path, params))
+        return stream
+
+    async def _receive(self, stream, path, params):
+        """Check what can be checked before any byte moves, then store the stream's blocks."""
+        try:
+            if params.str("op", "").upper() == "CREATE":
+                block_size, replication = self._write_params(params)
+                params.octal("permission", 0o644)
+                await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
+            else:
+                row = await self.store.file_for_append(path)
+                block_size, replication = row["block_size"], row["replication"]
+            return await self.fanout.write_stream(stream.read_chunk, stream.length, block_size, replication,
+                                                  self.config["min_replicas"])
+        except BaseException:
+            stream.discard()
+            raise
+
+    @staticmethod
+    async def _streamed(request):
+        """The extents of a body that was stored while it arrived (first thing a handler awaits, so the
+        outcome, errors included, is always collected), or None when the body is still to be stored."""
+        if isinstance(request.content, UploadStream):
+            request.content.collected = True
+            return await request.content.result
+        return None
+
+    def _drop_uncollected(self, request):
+        """A handler failed before it looked at a streamed upload: let GC have its blocks, quietly."""
+        stream = request.content
+        if isinstance(stream, UploadStream) and not stream.collected:
+            stream.collected = True
+            stream.result.addCallbacks(self.fanout.release, lambda f: None)
+
     async def op_create(self, request, params, path):
         if not params.bool("data") and not has_body(request):
             return self._redirect_to_self(request, params, path)
+        extents = await self._streamed(request)
         overwrite = params.bool("overwrite", False)
         create_parent = params.bool("createparent", True)
         block_size, replication = self._write_params(params)
         mode = params.octal("permission", 0o644)
-        await self.store.check_create(path, overwrite, create_parent)
-        extents = await self._store_body(request, block_size, replication)
+        if extents is None:
+            await self.store.check_create(path, overwrite, create_parent)
+            extents = await self._store_body(request, block_size, replication)
         try:
             await self.store.create(
                 path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
@@ -236,8 +291,10 @@ class NamenodeApp:
     async def op_append(self, request, params, path):
         if not params.bool("data") and not has_body(request):
             return self._redirect_to_self(request, params, path)
-        row = await self.store.file_for_append(path)
-        extents = await self._store_body(request, row["block_size"], row["replication"])
+        extents = await self._streamed(request)
+        if extents is None:
+            row = await self.store.file_for_append(path)
+            extents = await self._store_body(request, row["block_size"], row["replication"])
         try:
             if extents:
                 await self.store.append(path, extents)

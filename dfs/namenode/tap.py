@@ -10,10 +10,10 @@ from dfs.namenode.app import NamenodeApp
 from dfs.namenode.metadata import Store
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
+from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, env, size_value
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
-from dfs.web import QuietSite
 
 log = Logger()
 
@@ -130,7 +130,7 @@ def build_namenode(reactor, options):
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
     top = NamenodeService(store, repair, pool)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
-    site = QuietSite(app.resource(), metrics=app.telemetry, timeout=options["idle-timeout"])
+    site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,
                                  admit=guard.admission(NODE, TOKEN, SIGNED_URL))
     ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)

@@ -4,7 +4,6 @@ Every chunk read from the client goes to all targets before the next is read, an
 every live target's connection has drained, so a slow datanode slows the upload instead of filling memory.
 """
 
-import hashlib
 from collections import Counter
 
 from twisted.internet import defer
@@ -13,7 +12,7 @@ from twisted.logger import Logger
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from dfs.errors import BadRequest, DFSError, Unavailable
+from dfs.errors import BadRequest, Corrupt, DFSError, Unavailable
 from dfs.namenode.metadata import Extent
 from dfs.namenode.placement import choose_targets, require_targets
 
@@ -125,6 +124,8 @@ class FanOut:
         minimum = max(1, min(min_replicas, wanted))
         targets = require_targets(candidates, wanted, minimum, limit)
         block_id, length, stored = await self._stream_to(targets, first, read, limit if exact else None, limit)
+        if block_id is None:
+            raise Unavailable(f"Block of {length} bytes reached no datanode; nothing was committed")
         self.pending[block_id] += 1
         tried = {t.id for t in targets}
         if stored and len(stored) < wanted:
@@ -154,9 +155,8 @@ class FanOut:
             answers.append(d)
         try:
             await defer.gatherResults([b.started for b in bodies])
-            hasher, sent, chunk = hashlib.sha256(), 0, first
+            sent, chunk = 0, first
             while chunk:
-                hasher.update(chunk)
                 sent += len(chunk)
                 live = [b for b in bodies if b.alive]
                 for body in live:
@@ -175,19 +175,32 @@ class FanOut:
             for d in answers:
                 d.cancel()
             raise
-        block_id = hasher.hexdigest()
         for body in bodies:
             body.finish()
         results = await defer.DeferredList(answers, consumeErrors=True)
-        stored = []
+        answered = {}
         for node, (ok, result) in zip(targets, results):
             if not ok:
                 log.warn("upload to datanode {node} failed: {why}", node=node.id, why=result.getErrorMessage())
-            elif result != (block_id, sent):
-                log.error("datanode {node} stored {got}, expected {want}", node=node.id, got=result, want=block_id)
+            elif result[1] != sent:
+                log.error("datanode {node} stored {got} bytes of {sent}", node=node.id, got=result[1], sent=sent)
             else:
-                stored.append(node)
-        return block_id, sent, stored
+                answered.setdefault(result[0], []).append(node)
+        return self._agreed_id(answered, sent)
+
+    @staticmethod
+    def _agreed_id(answered, sent):
+        """Each datanode names the block by the SHA-256 of what it received and stored; the id most of them
+        agree on is the block's (hashing again here would cost a core and prove nothing more)."""
+        if not answered:
+            return None, sent, []
+        ranked = sorted(answered.items(), key=lambda item: len(item[1]), reverse=True)
+        if len(ranked) > 1:
+            log.error("datanodes disagree on a block's bytes: {ids}", ids={k: [n.id for n in v] for k, v in ranked})
+            if len(ranked[0][1]) == len(ranked[1][1]):
+                raise Corrupt("datanodes received different bytes for one block; nothing was committed")
+        block_id, nodes = ranked[0]
+        return block_id, sent, nodes
 
     async def _wait_writable(self, body, answer):
         waiting = body.writable()

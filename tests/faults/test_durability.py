@@ -51,7 +51,7 @@ def settle(cluster, files, live, timeout=60):
         t = status["totals"]
         if (t["under_replicated"], t["missing"], t["corrupt"], t["over_replicated"], t["orphans"]) != (0,) * 5:
             return False
-        if t["safemode"] or t["alive"] < live or t["stale"]:
+        if t["safemode"] or t["alive"] != live or t["stale"]:
             return False
         report = cluster.fsck()
         alive = {n["id"] for n in status["nodes"] if n["state"] == "alive"}
@@ -72,11 +72,12 @@ def settle(cluster, files, live, timeout=60):
 
 def test_datanode_killed_mid_upload(make_cluster):
     cluster = make_cluster(datanodes=4, **FAST)
-    data = os.urandom(48 * 1024 * 1024)
+    data = os.urandom(256 * 1024 * 1024)
     result = {}
     upload = threading.Thread(target=lambda: result.setdefault("r", put(cluster, "/big", data, blocksize=4 << 20)))
     upload.start()
-    time.sleep(0.4)
+    time.sleep(0.3)
+    assert upload.is_alive(), "the datanode must die while the upload is running"
     cluster.datanodes[0].kill()
     upload.join(120)
     assert result["r"].status_code == 201, result["r"].text

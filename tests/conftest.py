@@ -19,8 +19,9 @@ def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("cluster")).start()
     yield c
     c.stop()
-    tracebacks = [path for path, text in c.logs().items() if "Traceback" in text]
-    assert not tracebacks, f"tracebacks in {tracebacks}"
+    tracebacks = {path: text[max(0, text.index("Traceback") - 1500):][:4000]
+                  for path, text in c.logs().items() if "Traceback" in text}
+    assert not tracebacks, f"tracebacks in the shared cluster's logs: {tracebacks}"
 
 
 @pytest.fixture

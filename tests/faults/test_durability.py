@@ -327,9 +327,9 @@ def test_full_datanode_disk(make_cluster, tmpfs):
         assert r.status_code == 201, r.text
         files[f"/f{i}"] = data
     small_node = [n for n in cluster.status()["nodes"] if n["capacity"] < 10 * 1024 * 1024][0]
-    assert small_node["free"] < 1024 * 1024 and small_node["state"] == "alive"
+    assert small_node["state"] == "alive"
     kept = cluster.block_files(3)
-    assert kept, "the small node kept what it stored before it filled up"
+    assert 0 < len(kept) < len(files), "the small node filled up, kept what it had, and later blocks went elsewhere"
     for block_id in kept:
         assert requests.get(f"{cluster.datanodes[3].url}/blocks/{block_id}").status_code == 200
     for path in files:

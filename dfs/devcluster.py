@@ -24,24 +24,53 @@ def twistd_env():
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
 
 
-def twistd(role, args, log_path):
-    log = open(log_path, "ab")
-    return subprocess.Popen(twistd_command(role, args), stdout=log, stderr=subprocess.STDOUT, env=twistd_env(),
-                            start_new_session=True)
+def twistd(role, args, log_path, processes):
+    """Start a role (added to ``processes`` at once, so it is stopped whatever happens) and wait until it listens."""
+    offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(twistd_command(role, args), stdout=log, stderr=subprocess.STDOUT,
+                                   env=twistd_env(), start_new_session=True)
+    processes.append(process)
+    print(f"{role.split('-')[1]} pid {process.pid}", flush=True)
+    wait_listening(log_path, offset, process)
+    return process
 
 
-def wait_healthy(url, process, timeout=30.0):
+def terminate(processes):
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def wait_listening(log_path, offset, process, timeout=30.0):
+    """Wait for the process's own 'listening on' log line: a /health answer could come from whatever else
+    holds the port when this process failed to bind it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            if b" listening on " in f.read():
+                return
         if process.poll() is not None:
-            raise SystemExit(f"{url} exited with {process.returncode}; see its log")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not become healthy in {timeout:.0f}s")
+            raise SystemExit(f"{log_path}: the process exited with {process.returncode}; see its log")
+        time.sleep(0.2)
+    raise SystemExit(f"{log_path}: not listening after {timeout:.0f}s")
+
+
+def wait_ready(namenode_url, datanodes, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(namenode_url + "/cluster", timeout=2) as r:
+            totals = json.load(r)["totals"]
+        if totals["alive"] >= datanodes and not totals["safemode"]:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the datanodes did not all join within {timeout:.0f}s")
 
 
 def main(argv=None):
@@ -59,43 +88,27 @@ def main(argv=None):
     processes = []
 
     def stop(*_):
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in processes:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        terminate(processes)
         print("dfs cluster stopped", flush=True)
         sys.exit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    namenode = twistd("dfs-namenode", [
-        "--listen", f"tcp:{args.port}:interface=127.0.0.1", "--db", os.path.join(root, "namenode.sqlite"),
-        "--replication", str(args.replication), "--block-size", args.block_size, *extra,
-    ], os.path.join(root, "logs", "namenode.log"))
-    processes.append(namenode)
-    print(f"namenode pid {namenode.pid}", flush=True)
-    wait_healthy(namenode_url, namenode)
-    for i in range(1, args.datanodes + 1):
-        port = args.port + i
-        datanode = twistd("dfs-datanode", [
-            "--listen", f"tcp:{port}:interface=127.0.0.1", "--root", os.path.join(root, f"datanode{i}"),
-            "--namenode", namenode_url, "--heartbeat", "1",
-        ], os.path.join(root, "logs", f"datanode{i}.log"))
-        processes.append(datanode)
-        print(f"datanode pid {datanode.pid}", flush=True)
-        wait_healthy(f"http://127.0.0.1:{port}", datanode)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(namenode_url + "/cluster", timeout=2) as r:
-            status = json.load(r)
-        if status["totals"]["alive"] >= args.datanodes and not status["totals"]["safemode"]:
-            break
-        time.sleep(0.2)
+    try:
+        twistd("dfs-namenode", [
+            "--listen", f"tcp:{args.port}:interface=127.0.0.1", "--db", os.path.join(root, "namenode.sqlite"),
+            "--replication", str(args.replication), "--block-size", args.block_size, *extra,
+        ], os.path.join(root, "logs", "namenode.log"), processes)
+        for i in range(1, args.datanodes + 1):
+            twistd("dfs-datanode", [
+                "--listen", f"tcp:{args.port + i}:interface=127.0.0.1", "--root", os.path.join(root, f"datanode{i}"),
+                "--namenode", namenode_url, "--heartbeat", "1",
+            ], os.path.join(root, "logs", f"datanode{i}.log"), processes)
+        wait_ready(namenode_url, args.datanodes)
+    except SystemExit:
+        terminate(processes)
+        raise
     print(f"dfs cluster ready: {namenode_url}  (logs in {root}/logs; Ctrl-C stops it)", flush=True)
     while True:
         for p in processes:

@@ -183,8 +183,10 @@ class ListeningService(service.Service):
             self.on_listening(address)
 
     def _failed(self, failure):
-        log.failure("dfs {role} cannot listen on {where}", failure, role=self.role, where=self.description)
-        self.reactor.stop()
+        log.error("dfs {role} cannot listen on {where}: {why}", role=self.role, where=self.description,
+                  why=failure.getErrorMessage())
+        # At start-up the reactor is not running yet; stop it as soon as it is.
+        self.reactor.callWhenRunning(self.reactor.stop)
 
     def stopService(self):
         super().stopService()

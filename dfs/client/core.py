@@ -371,6 +371,11 @@ class Client:
             advance(last - first)
         return sent
 
+    def fetch_block(self, location, fileobj):
+        """Write one whole block (a BlockLocation) into a seekable file object, SHA-256 checked, trying every
+        replica; for caches of whole blocks (the FUSE mount)."""
+        return defer.ensureDeferred(self._fetch_block(location, 0, location["blockSize"], fileobj.write, fileobj))
+
     async def _fetch_block(self, loc, start, count, write, seekable, advance=lambda count: None):
         """``count`` bytes from ``start`` of a block, after checking the whole block's SHA-256; replicas in turn."""
         block_id = loc["blockId"]

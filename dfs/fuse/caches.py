@@ -171,7 +171,7 @@ class BlockCache:
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".fetch-")
         try:
             with os.fdopen(fd, "wb") as f:
-                self._client._fetch_block(location, 0, location["blockSize"], f.write, f)
+                self._client.fetch_block(location, f)
                 size = f.tell()
             os.replace(tmp, self._path(location["blockId"]))
             return size

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 
 class _Layout(NamedTuple):
+    """Where a file's bytes are, as of one GETFILEBLOCKLOCATIONS answer."""
+
     locations: tuple
     starts: tuple
     length: int
@@ -57,8 +59,8 @@ class OpenFile:
             loc = locations[i]
             lo, hi = max(offset, loc["offset"]), min(end, loc["offset"] + loc["length"])
             if hi > lo:
-                yield loc, loc["blockOffset"] + lo - loc["offset"], hi - lo, locations[i + 1] if i + 1 < len(
-                    locations) else None
+                following = locations[i + 1] if i + 1 < len(locations) else None
+                yield loc, loc["blockOffset"] + lo - loc["offset"], hi - lo, following
                 offset = hi
             i += 1
 

@@ -11,6 +11,7 @@ import stat
 import sys
 import tempfile
 import threading
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from twisted.logger import (
@@ -42,8 +43,6 @@ FUSE_DEFAULTS = {
     "big_writes": True, "max_read": 131072, "max_write": 131072,
     # open(O_TRUNC) arrives as one open instead of a truncate then an open.
     "atomic_o_trunc": True,
-    # unlink of an open file reaches us (which keeps the local copy) instead of libfuse renaming it to .fuse_hidden.
-    "hard_remove": True,
     "subtype": "dfs",
 }
 DFS_OPTIONS = {"cache_size", "cache_dir"}
@@ -89,14 +88,40 @@ def parse_options(values):
     return fuse_options, dfs_options
 
 
+class Plan(NamedTuple):
+    """Everything a mount needs, checked before anything is started."""
+
+    mountpoint: str
+    namenode: str | None
+    token: str | None
+    fuse_options: dict
+    cache_dir: str | None
+    cache_bytes: int
+    ttl: float
+
+
+def plan(args):
+    fuse_options, dfs_options = parse_options(args.options)
+    try:
+        cache_bytes = int(dfs_options.get("cache_size", 1024)) << 20
+        ttl = float(fuse_options.get("attr_timeout", 1.0))
+    except ValueError:
+        raise MountError("cache_size takes a number of MiB and attr_timeout a number of seconds") from None
+    cache_dir = dfs_options.get("cache_dir")
+    if cache_dir is not None and not os.path.isdir(cache_dir):
+        raise MountError(f"cache_dir {cache_dir} is not a directory")
+    return Plan(check_mountpoint(args.mountpoint, fuse_options), namenode_url(args), getattr(args, "token", None),
+                fuse_options, cache_dir, cache_bytes, ttl)
+
+
 def run_mount(args):
     """Mount, then serve until unmounted (foreground) or return once the mount is live (detached). Exit status."""
     try:
-        mountpoint = check_mountpoint(args.mountpoint, parse_options(args.options)[0])
         check_fuse()
+        mount = plan(args)
         if args.foreground:
-            return serve(args, mountpoint)
-        return detach(args, mountpoint)
+            return serve(mount)
+        return detach(mount)
     except MountError as e:
         print(f"dfs mount: {e}", file=sys.stderr)
         return 1
@@ -132,31 +157,30 @@ def check_mountpoint(path, fuse_options):
     return mountpoint
 
 
-def serve(args, mountpoint, on_ready=None):
+def serve(mount, on_ready=None):
     """Connect, mount, and run fusepy's loop in this (main) thread until unmounted; the reactor runs in a daemon
     thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
-    fuse_options, dfs_options = parse_options(args.options)
-    client = BlockingClient(namenode_url(args), getattr(args, "token", None), user=_local_user())
+    client = BlockingClient(mount.namenode, mount.token, user=_local_user())
     try:
         client.stat("/")
     except DFSError as e:
         raise MountError(f"cannot use the cluster at {client.namenode_url}: {e.message}") from None
+    fuse_options = dict(mount.fuse_options)
     fuse_options.setdefault("fsname", "dfs@" + (urlsplit(client.namenode_url).netloc or client.namenode_url))
-    workdir = tempfile.mkdtemp(prefix="dfs-mount-", dir=dfs_options.get("cache_dir"))
+    workdir = tempfile.mkdtemp(prefix="dfs-mount-", dir=mount.cache_dir)
     try:
         operations = DFSOperations(
-            client, workdir, ttl=float(fuse_options.get("attr_timeout", 1.0)),
-            cache_bytes=int(dfs_options.get("cache_size", 1024)) << 20,
-            on_ready=lambda: _mounted(client.namenode_url, mountpoint, on_ready),
+            client, workdir, ttl=mount.ttl, cache_bytes=mount.cache_bytes,
+            on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready),
         )
-        loop.FUSE(operations, mountpoint, raw_fi=True, foreground=True, **fuse_options)
+        loop.FUSE(operations, mount.mountpoint, raw_fi=True, foreground=True, **fuse_options)
     except RuntimeError:
-        raise MountError(f"could not mount on {mountpoint} (libfuse's reason is above)") from None
+        raise MountError(f"could not mount on {mount.mountpoint} (libfuse's reason is above)") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         client.close()
-    log.info("dfs unmounted from {mountpoint}", mountpoint=mountpoint)
+    log.info("dfs unmounted from {mountpoint}", mountpoint=mount.mountpoint)
     return 0
 
 
@@ -169,12 +193,14 @@ def _log_to_stderr():
 
 
 def _mounted(url, mountpoint, on_ready):
-    log.info("dfs mounted {url} on {mountpoint}", url=url, mountpoint=mountpoint)
-    if on_ready is not None:
+    """Say so in the foreground; a detached mount tells the waiting parent instead, which exits quietly."""
+    if on_ready is None:
+        log.info("dfs mounted {url} on {mountpoint}", url=url, mountpoint=mountpoint)
+    else:
         on_ready()
 
 
-def detach(args, mountpoint):
+def detach(mount):
     """Fork; the child mounts and serves, the parent returns 0 once the mount is live (or 1 with the child's
     reason). The fork comes before the client exists: the reactor thread would not survive it."""
     if threading.active_count() > 1:
@@ -189,7 +215,7 @@ def detach(args, mountpoint):
     os.chdir("/")
     status = 1
     try:
-        status = serve(args, mountpoint, on_ready=lambda: _report_ready(write_end))
+        status = serve(mount, on_ready=lambda: _report_ready(write_end))
     except MountError as e:
         _report(write_end, f"{e}\n")
     except BaseException as e:

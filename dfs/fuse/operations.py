@@ -52,6 +52,8 @@ MODE_BITS = 0o1777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
+# libfuse 2's name for an unlinked file that is still open (see ``_hide``).
+HIDDEN_PREFIX = ".fuse_hidden"
 
 
 def errno_for(error):
@@ -127,8 +129,6 @@ class DFSOperations:
     use_ns = True
     # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
     flag_utime_omit_ok = 1
-    # Reads, writes and release of an unlinked file arrive without a path; they only need the handle.
-    flag_nullpath_ok = 1
 
     def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None):
         self.client = client
@@ -140,6 +140,7 @@ class DFSOperations:
         self.blocks = BlockCache(client, blocks, cache_bytes)
         self._readahead = ThreadPoolExecutor(2, thread_name_prefix="dfs-readahead")
         self._files = {}
+        self._hidden = set()
         self._handles = {}
         self._ids = itertools.count(1)
         self._table = threading.Lock()
@@ -168,7 +169,7 @@ class DFSOperations:
             self._on_ready()
 
     def destroy(self, path):
-        """Unmounting: upload what is still dirty (a file written through mmap and never closed), stop read-ahead."""
+        """Unmounting: upload what is still dirty (a file written through mmap and never closed), end read-ahead."""
         with self._table:
             files = list(self._files.values())
         for of in files:
@@ -178,7 +179,8 @@ class DFSOperations:
                         self._upload(of)
                     except Exception:
                         log.failure("could not upload {path} while unmounting", path=of.path)
-        self._readahead.shutdown(wait=False, cancel_futures=True)
+        # A fetch still running would write into the cache directory while it is being removed.
+        self._readahead.shutdown(wait=True, cancel_futures=True)
 
     # -- attributes --------------------------------------------------------------------------------
 
@@ -250,7 +252,7 @@ class DFSOperations:
         if of is not None:
             with of.lock:
                 of.mode = mode
-                if of.new:
+                if of.new or of.unlinked:
                     return 0
         self.client.chmod(path, mode)
         self.cache.changed(path)
@@ -266,6 +268,8 @@ class DFSOperations:
         of = self._open_file(path)
         if of is not None:
             with of.lock:
+                if of.unlinked:
+                    return 0
                 if of.needs_upload:
                     self._upload(of)
                 if of.status is not None:
@@ -280,7 +284,7 @@ class DFSOperations:
         of = self._open_file(path)
         if of is not None:
             with of.lock:
-                if of.needs_upload:
+                if of.needs_upload or of.unlinked:
                     old = of.times or (None, None)
                     of.times = (old[0] if atime is None else atime, old[1] if mtime is None else mtime)
                     return 0
@@ -334,11 +338,15 @@ class DFSOperations:
     def unlink(self, path):
         with self._table:
             of = self._files.pop(path, None)
+            hidden = path in self._hidden
+            self._hidden.discard(path)
+        if hidden:
+            return 0
         on_cluster = True
         if of is not None:
             with of.lock:
-                of.unlinked = True
                 on_cluster = not of.new
+                of.unlinked = True
         if on_cluster and not self.client.rm(path) and of is None:
             raise _fail(errno.ENOENT)
         self.cache.deleted(path)
@@ -346,6 +354,8 @@ class DFSOperations:
 
     def rename(self, old, new):
         """Atomic on the cluster, over an existing file or empty directory too. Files open here follow the move."""
+        if paths.basename(new).startswith(HIDDEN_PREFIX) and self._open_file(old) is not None:
+            return self._hide(old, new)
         for of in self._open_below(old):
             with of.lock:
                 if of.needs_upload:
@@ -366,6 +376,25 @@ class DFSOperations:
         self.cache.deleted(old, tree=True)
         self.cache.deleted(new, tree=True)
         self.cache.created(new)
+        return 0
+
+    def _hide(self, old, hidden):
+        """libfuse unlinks an open file by renaming it to a hidden name, and unlinks that name after the last
+        release, so that fstat and friends keep working. Here the file leaves the cluster now, as the program asked,
+        and lives on in this mount only, under the hidden name, from its local copy or cached blocks."""
+        with self._table:
+            of = self._files.pop(old, None)
+            on_cluster = True
+            if of is not None:
+                with of.lock:
+                    on_cluster = not (of.new or of.unlinked)
+                    of.unlinked = True
+                    of.path = hidden
+                self._files[hidden] = of
+            self._hidden.add(hidden)
+        if on_cluster:
+            self.client.rm(old)
+        self.cache.deleted(old)
         return 0
 
     def symlink(self, target, source):
@@ -407,7 +436,7 @@ class DFSOperations:
             with of.lock:
                 if writable:
                     self._stage(of, truncate=bool(flags & os.O_TRUNC))
-                elif not of.is_staged:
+                elif not of.is_staged and not of.unlinked:
                     of.set_locations(self.client.block_locations(path))
         except BaseException:
             self._drop(of)

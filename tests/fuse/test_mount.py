@@ -1,0 +1,492 @@
+"""The FUSE mount on a real cluster: ordinary programs (cp, tar, git, sqlite, rsync, df) working inside it."""
+
+import ctypes.util
+import errno
+import hashlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _fuse_missing():
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse is absent (no FUSE in this kernel or container)"
+    if ctypes.util.find_library("fuse") is None:
+        return "libfuse 2 is not installed (apt-get install fuse libfuse2)"
+    if shutil.which("fusermount") is None:
+        return "fusermount is not installed (apt-get install fuse)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_fuse_missing() is not None, reason=_fuse_missing() or "")
+
+# The kernel keeps attributes and entries 1 s, the mount's own cache 1 s more: other mounts' changes show after that.
+OTHER_MOUNT_DELAY = 2.5
+
+
+def mount_command(mountpoint, url, *extra):
+    return [sys.executable, "-m", "dfs.fuse", mountpoint, "--namenode", url, *extra]
+
+
+def mount_env():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def mounter_pids(mountpoint):
+    """Processes whose command line names ``mountpoint`` (the detached mount daemon)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"dfs.fuse" in args and mountpoint.encode() in args:
+            found.append(int(pid))
+    return found
+
+
+def unmount(mountpoint):
+    if os.path.ismount(mountpoint):
+        subprocess.run(["fusermount", "-u", "-z", mountpoint], check=False)
+
+
+class Mount:
+    """``python -m dfs.fuse MOUNTPOINT --namenode URL -f`` as a child process, unmounted and reaped in ``stop``."""
+
+    def __init__(self, url, mountpoint, log_path, *options):
+        self.url, self.path, self.log_path = url, str(mountpoint), str(log_path)
+        self.options = options
+        self.process = None
+
+    def start(self):
+        os.makedirs(self.path, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(mount_command(self.path, self.url, "-f", *self.options), stdout=log,
+                                            stderr=subprocess.STDOUT, env=mount_env())
+        try:
+            wait_until(lambda: os.path.ismount(self.path) or self.process.poll() is not None, 30, "the mount")
+        except AssertionError:
+            self.stop()
+            raise
+        if self.process.poll() is not None:
+            raise AssertionError(f"the mount exited {self.process.returncode}:\n{self.log()}")
+        return self
+
+    def stop(self):
+        """fusermount -u, as a user would; the process must then exit by itself, cleanly."""
+        if self.process is None:
+            return None
+        if os.path.ismount(self.path):
+            subprocess.run(["fusermount", "-u", self.path], check=False)
+        try:
+            return self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            unmount(self.path)
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the mount process did not exit after fusermount -u:\n{self.log()}")
+        finally:
+            self.process = None
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+@pytest.fixture(scope="module")
+def mount(cluster, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fuse")
+    os.makedirs(root / "cache")
+    m = Mount(cluster.url, root / "mnt", root / "mount.log", "-o", f"cache_dir={root / 'cache'}").start()
+    yield m
+    status = m.stop()
+    assert status == 0, f"the mount exited {status}:\n{m.log()}"
+    assert "Traceback" not in m.log(), m.log()
+    assert os.listdir(root / "cache") == [], "the mount leaves no cached blocks or local copies behind"
+
+
+@pytest.fixture
+def work(mount, unique_dir):
+    """A fresh directory inside the mount (its cluster path comes from ``unique_dir``)."""
+    path = mount.path + unique_dir
+    os.makedirs(path)
+    return path
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def random_tree(root, files, seed, max_size=8192):
+    """``files`` files of random sizes in nested directories, modes varied, mtimes whole seconds in the past."""
+    rng = random.Random(seed)
+    for i in range(files):
+        directory = os.path.join(root, f"d{i % 17}", f"e{i % 5}") if i % 3 else os.path.join(root, f"d{i % 17}")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"f{i}.dat")
+        with open(path, "wb") as f:
+            f.write(rng.randbytes(rng.randint(0, max_size)))
+        os.chmod(path, rng.choice([0o644, 0o600, 0o755, 0o640]))
+        stamp = 1_500_000_000 + rng.randint(0, 100_000_000)
+        os.utime(path, (stamp, stamp))
+    for directory, _, _ in os.walk(root):
+        os.utime(directory, (1_400_000_000, 1_400_000_000))
+
+
+def assert_same_tree(local, mounted, check_dir_times=True):
+    result = subprocess.run(["diff", "-r", local, mounted], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for directory, dirs, files in os.walk(local):
+        for name in files + (dirs if check_dir_times else []):
+            a = os.stat(os.path.join(directory, name))
+            b = os.stat(os.path.join(mounted, os.path.relpath(directory, local), name))
+            assert int(a.st_mtime) == int(b.st_mtime), os.path.join(directory, name)
+            assert a.st_mode == b.st_mode, os.path.join(directory, name)
+            assert a.st_size == b.st_size or os.path.isdir(os.path.join(directory, name))
+
+
+# -- big files --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_file(mount, tmp_path_factory):
+    """200 MiB of random bytes, copied into the mount with cp: (local path, mounted path)."""
+    local = str(tmp_path_factory.mktemp("big") / "big.bin")
+    with open(local, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(1 << 20))
+    os.makedirs(mount.path + "/big", exist_ok=True)
+    subprocess.run(["cp", local, mount.path + "/big/big.bin"], check=True)
+    return local, mount.path + "/big/big.bin"
+
+
+def test_cp_200_mib_in_and_back(big_file, tmp_path):
+    local, mounted = big_file
+    assert os.path.getsize(mounted) == 200 << 20
+    subprocess.run(["cp", mounted, str(tmp_path / "back.bin")], check=True)
+    assert sha256_of(str(tmp_path / "back.bin")) == sha256_of(local)
+
+
+def test_random_offset_reads(big_file):
+    local, mounted = big_file
+    rng = random.Random(4)
+    size = 200 << 20
+    block = 64 << 20
+    offsets = [rng.randrange(size) for _ in range(150)] + [block - 10, 2 * block - 1, size - 5, size, size + 100]
+    with open(local, "rb") as a, open(mounted, "rb") as b:
+        for offset in offsets:
+            length = rng.choice([1, 100, 4096, 131072, 1 << 20, 3 << 20])
+            a.seek(offset)
+            b.seek(offset)
+            assert b.read(length) == a.read(length), (offset, length)
+
+
+# -- trees of small files ----------------------------------------------------------------------------
+
+
+def test_tar_extract_diff_and_rm_rf(work, tmp_path):
+    source = str(tmp_path / "src")
+    random_tree(source, 2000, seed=1)
+    archive = str(tmp_path / "tree.tar")
+    subprocess.run(["tar", "-cf", archive, "-C", source, "."], check=True)
+    subprocess.run(["tar", "-xf", archive, "-C", work], check=True)
+    assert_same_tree(source, work)
+    check = subprocess.run(["tar", "-df", archive, "-C", work], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+
+    subprocess.run(["rm", "-rf", work + "/d1", work + "/d2"], check=True)
+    assert not os.path.exists(work + "/d1")
+    assert sorted(os.listdir(work)) == sorted(n for n in os.listdir(source) if n not in ("d1", "d2"))
+    subprocess.run(["rm", "-rf", work], check=True)
+    assert not os.path.exists(work)
+
+
+def test_rsync_archive(work, tmp_path):
+    source = str(tmp_path / "src")
+    random_tree(source, 150, seed=2)
+    subprocess.run(["rsync", "-a", source + "/", work + "/copy/"], check=True)
+    assert_same_tree(source, work + "/copy")
+    again = subprocess.run(["rsync", "-a", "--itemize-changes", source + "/", work + "/copy/"],
+                           capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "", "a second rsync -a found differences:\n" + again.stdout[:2000]
+
+
+def test_mv_directory_and_rename_over(work):
+    os.makedirs(work + "/a/b")
+    for name in ("a/one", "a/b/two"):
+        with open(f"{work}/{name}", "w") as f:
+            f.write(name)
+    subprocess.run(["mv", work + "/a", work + "/moved"], check=True)
+    assert not os.path.exists(work + "/a")
+    with open(work + "/moved/b/two") as f:
+        assert f.read() == "a/b/two"
+
+    os.makedirs(work + "/empty")
+    os.rename(work + "/moved", work + "/empty")
+    assert sorted(os.listdir(work + "/empty")) == ["b", "one"]
+
+    with open(work + "/new", "w") as f:
+        f.write("new")
+    with open(work + "/empty/one") as reader:
+        os.rename(work + "/new", work + "/empty/one")
+        assert reader.read() == "a/one", "a reader keeps the file it opened"
+    with open(work + "/empty/one") as f:
+        assert f.read() == "new"
+    assert sorted(os.listdir(work)) == ["empty"]
+    assert sorted(os.listdir(work + "/empty")) == ["b", "one"]
+
+
+# -- programs -----------------------------------------------------------------------------------------
+
+
+def test_git(work):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.org", HOME=work)
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=work + "/repo", env=env, capture_output=True, text=True, check=True)
+
+    os.makedirs(work + "/repo/src")
+    subprocess.run(["git", "init", "-q", work + "/repo"], env=env, check=True)
+    for i in range(20):
+        with open(f"{work}/repo/src/m{i}.py", "w") as f:
+            f.write(f"print({i})\n" * (i + 1))
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    with open(f"{work}/repo/src/m3.py", "a") as f:
+        f.write("print('changed')\n")
+    git("commit", "-q", "-am", "second")
+    assert git("log", "--format=%s").stdout.split() == ["second", "first"]
+    assert git("status", "--porcelain").stdout == ""
+    git("fsck", "--strict")
+
+
+def test_sqlite(work):
+    path = work + "/db.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    with db:
+        db.executemany("INSERT INTO t (name) VALUES (?)", ((f"row {i}",) for i in range(1000)))
+    db.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (1000,)
+    with db:
+        db.execute("DELETE FROM t WHERE id % 2 = 0")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM t").fetchone() == (500,)
+    db.close()
+
+
+def test_chmod_x_then_run_a_script(work):
+    script = work + "/hello.sh"
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho hello from dfs\n")
+    with pytest.raises(PermissionError):
+        subprocess.run([script])
+    subprocess.run(["chmod", "+x", script], check=True)
+    assert os.stat(script).st_mode & 0o777 == 0o755
+    assert subprocess.run([script], capture_output=True, text=True, check=True).stdout == "hello from dfs\n"
+
+
+def test_touch_d_and_single_times(work):
+    path = work + "/t"
+    subprocess.run(["touch", path], check=True)
+    subprocess.run(["touch", "-d", "2001-02-03 04:05:06 UTC", path], check=True)
+    st = os.stat(path)
+    assert st.st_mtime == st.st_atime == 981173106
+    subprocess.run(["touch", "-m", "-d", "2011-01-01 00:00:00 UTC", path], check=True)
+    st = os.stat(path)
+    assert (st.st_mtime, st.st_atime) == (1293840000, 981173106)
+    subprocess.run(["touch", "-a", "-d", "2012-01-01 00:00:00 UTC", path], check=True)
+    st = os.stat(path)
+    assert (st.st_mtime, st.st_atime) == (1293840000, 1325376000)
+    os.utime(path, ns=(1_000_000_123_000_000, 1_100_000_456_000_000))
+    assert os.stat(path).st_mtime_ns == 1_100_000_456_000_000
+
+
+def test_df_shows_the_cluster_size(mount, cluster):
+    out = subprocess.run(["df", "-B1", "--output=size,avail", mount.path], capture_output=True, text=True,
+                         check=True).stdout.split()
+    totals = cluster.status()["totals"]
+    assert int(out[2]) == totals["capacity"] // 4096 * 4096
+    assert 0 < int(out[3]) <= int(out[2])
+
+
+# -- POSIX details --------------------------------------------------------------------------------------
+
+
+def test_append_truncate_and_shared_handles(work):
+    path = work + "/f"
+    with open(path, "wb") as f:
+        f.write(b"0123456789")
+    with open(path, "ab") as f:
+        f.write(b"abc")
+    with open(path, "rb") as f:
+        assert f.read() == b"0123456789abc"
+    with open(path, "r+b") as f:
+        f.seek(2)
+        f.write(b"XY")
+        f.truncate(6)
+        f.seek(0)
+        assert f.read() == b"01XY45"
+    os.truncate(path, 3)
+    assert open(path, "rb").read() == b"01X"
+    os.truncate(path, 1000)
+    assert open(path, "rb").read() == b"01X" + bytes(997)
+    os.chown(path, 4321, 8765)
+    assert (os.stat(path).st_uid, os.stat(path).st_gid) == (4321, 8765)
+    os.chmod(path, 0o2751)
+    assert os.stat(path).st_mode & 0o7777 == 0o751, "setgid is dropped, the rest is kept"
+
+    writer = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    reader = os.open(path, os.O_RDONLY)
+    os.write(writer, b"seen before close")
+    assert os.pread(reader, 100, 0) == b"seen before close"
+    assert os.fstat(reader).st_size == 17
+    os.close(writer)
+    os.close(reader)
+
+    fd = os.open(work + "/gone", os.O_CREAT | os.O_RDWR)
+    try:
+        os.write(fd, b"still readable")
+        os.unlink(work + "/gone")
+        assert not os.path.exists(work + "/gone")
+        assert os.pread(fd, 100, 0) == b"still readable"
+        assert (os.fstat(fd).st_nlink, os.fstat(fd).st_size) == (0, 14)
+        os.fchmod(fd, 0o600)
+        os.utime(fd, ns=(10**18, 10**18))
+        assert (os.fstat(fd).st_mode & 0o777, os.fstat(fd).st_mtime_ns) == (0o600, 10**18)
+    finally:
+        os.close(fd)
+    assert os.listdir(work) == ["f"]
+
+    with tempfile.TemporaryFile(dir=work) as f:
+        f.write(b"x" * 300_000)
+        f.seek(100)
+        assert f.read(3) == b"xxx"
+        assert os.listdir(work) == ["f"]
+    assert os.listdir(work) == ["f"]
+
+
+def test_errors_map_to_errno(work):
+    os.makedirs(work + "/dir/sub")
+    with open(work + "/file", "w") as f:
+        f.write("x")
+
+    def code(fn, *args):
+        with pytest.raises(OSError) as info:
+            fn(*args)
+        return info.value.errno
+
+    assert code(open, work + "/missing") == errno.ENOENT
+    assert code(os.mkdir, work + "/dir") == errno.EEXIST
+    assert code(os.rmdir, work + "/dir") == errno.ENOTEMPTY
+    assert code(open, work + "/file/x") == errno.ENOTDIR
+    assert code(open, work + "/dir", "w") == errno.EISDIR
+    assert code(os.rename, work + "/file", work + "/dir") == errno.EISDIR
+    os.makedirs(work + "/other/x")
+    assert code(os.rename, work + "/dir", work + "/other") == errno.ENOTEMPTY
+    assert code(os.link, work + "/file", work + "/hard") == errno.EPERM
+    assert code(os.symlink, "file", work + "/soft") == errno.EPERM
+    assert code(os.mkfifo, work + "/fifo") == errno.EPERM
+
+
+def test_two_mounts_see_each_others_files_after_close(mount, cluster, work, tmp_path):
+    other = Mount(cluster.url, tmp_path / "other", tmp_path / "other.log").start()
+    try:
+        there = other.path + work[len(mount.path):]
+        with open(work + "/shared", "w") as f:
+            f.write("from the first mount")
+        with open(there + "/shared") as f:
+            assert f.read() == "from the first mount"
+
+        with open(there + "/shared", "w") as f:
+            f.write("rewritten by the second mount")
+        with open(there + "/new", "w") as f:
+            f.write("new")
+        time.sleep(OTHER_MOUNT_DELAY)
+        with open(work + "/shared") as f:
+            assert f.read() == "rewritten by the second mount"
+        assert sorted(os.listdir(work)) == ["new", "shared"]
+
+        os.unlink(work + "/new")
+        time.sleep(OTHER_MOUNT_DELAY)
+        assert sorted(os.listdir(there)) == ["shared"]
+        assert not os.path.exists(there + "/new")
+    finally:
+        assert other.stop() == 0
+
+
+# -- the mount command ----------------------------------------------------------------------------------
+
+
+def test_detaches_and_sigterm_unmounts(cluster, tmp_path):
+    mountpoint = str(tmp_path / "mnt")
+    os.makedirs(mountpoint)
+    try:
+        started = subprocess.run(mount_command(mountpoint, cluster.url), env=mount_env(), capture_output=True,
+                                 text=True, timeout=60)
+        assert started.returncode == 0, started.stderr
+        assert os.path.ismount(mountpoint)
+        pids = mounter_pids(mountpoint)
+        assert len(pids) == 1
+        with open(mountpoint + "/written-while-detached", "w") as f:
+            f.write("ok")
+        os.kill(pids[0], signal.SIGTERM)
+        wait_until(lambda: not mounter_pids(mountpoint), 20, "the daemon to exit")
+        assert not os.path.ismount(mountpoint)
+    finally:
+        unmount(mountpoint)
+        for pid in mounter_pids(mountpoint):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_ctrl_c_unmounts(cluster, tmp_path):
+    m = Mount(cluster.url, tmp_path / "mnt", tmp_path / "log").start()
+    try:
+        m.process.send_signal(signal.SIGINT)
+        assert m.process.wait(20) == 0
+        assert not os.path.ismount(m.path)
+    finally:
+        m.stop()
+
+
+def test_clear_messages(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "dfs.fuse", *args], env=mount_env(), capture_output=True,
+                              text=True, timeout=60)
+
+    empty = str(tmp_path / "empty")
+    os.makedirs(empty)
+    unreachable = run(empty, "--namenode", "http://127.0.0.1:9", "-f")
+    assert unreachable.returncode == 1
+    assert "cannot use the cluster at http://127.0.0.1:9" in unreachable.stderr
+    detached = run(empty, "127.0.0.1", "9")
+    assert detached.returncode == 1
+    assert "cannot use the cluster at http://127.0.0.1:9" in detached.stderr
+    assert not os.path.ismount(empty)
+    missing = run(str(tmp_path / "nope"), "--namenode", "http://127.0.0.1:9")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr

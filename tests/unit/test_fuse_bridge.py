@@ -1,0 +1,143 @@
+"""The FUSE bridge's pure parts: errno mapping, mount arguments, the attribute cache, block arithmetic."""
+
+import argparse
+import errno
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dfs import errors
+from dfs.fuse.caches import AttributeCache
+from dfs.fuse.files import OpenFile, ns_to_ms
+from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
+from dfs.fuse.operations import errno_for
+
+
+@pytest.mark.parametrize("error, code", [
+    (errors.FileNotFound, errno.ENOENT),
+    (errors.AlreadyExists, errno.EEXIST),
+    (errors.NotADirectory, errno.ENOTDIR),
+    (errors.IsADirectory, errno.EISDIR),
+    (errors.DirectoryNotEmpty, errno.ENOTEMPTY),
+    (errors.AccessDenied, errno.EACCES),
+    (errors.Unauthorized, errno.EACCES),
+    (errors.NoSpace, errno.ENOSPC),
+    (errors.Unavailable, errno.EIO),
+    (errors.Corrupt, errno.EIO),
+    (errors.IOFailure, errno.EIO),
+    (errors.DFSError, errno.EIO),
+])
+def test_errno_for(error, code):
+    assert errno_for(error("x")) == code
+
+
+@pytest.mark.parametrize("error", [
+    errors.FileNotFound, errors.AlreadyExists, errors.NotADirectory, errors.IsADirectory, errors.DirectoryNotEmpty,
+    errors.AccessDenied, errors.Unauthorized, errors.NoSpace,
+])
+def test_errno_survives_the_wire(error):
+    """What the client rebuilds from a RemoteException body maps like the server's own class."""
+    rebuilt = errors.from_remote(error.status, error("m").to_json())
+    assert errno_for(rebuilt) == errno_for(error("m"))
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_mount_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_mount_arguments():
+    args = parse("/mnt", "nn.example", "9000", "-f", "-o", "ro,cache_size=64", "-o", "allow_other")
+    assert (args.mountpoint, args.host, args.port, args.foreground) == ("/mnt", "nn.example", 9000, True)
+    assert namenode_url(args) == "http://nn.example:9000"
+    assert namenode_url(parse("/mnt", "nn.example")) == "http://nn.example:8180"
+    assert namenode_url(parse("/mnt", "nn", "--namenode", "https://x:1")) == "https://x:1"
+    assert namenode_url(parse("/mnt")) is None
+    fuse_options, dfs_options = parse_options(args.options)
+    assert fuse_options == dict(FUSE_DEFAULTS, ro=True, allow_other=True)
+    assert dfs_options == {"cache_size": "64"}
+    assert parse_options(None) == (FUSE_DEFAULTS, {})
+
+
+def test_mount_arguments_leave_global_options_alone():
+    """A --namenode given to a parent parser survives the mount subcommand's own (absent) one."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--namenode")
+    add_mount_arguments(parser.add_subparsers(dest="command").add_parser("mount"))
+    assert parser.parse_args(["--namenode", "http://a:1", "mount", "/m"]).namenode == "http://a:1"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def status(name, kind="FILE"):
+    return {"pathSuffix": name, "type": kind, "length": 1}
+
+
+def test_attribute_cache_expires_and_knows_absent_names():
+    clock = Clock()
+    cache = AttributeCache(1.0, clock)
+    cache.store_listing("/d", [status("a"), status("b")], cache.generation())
+    assert cache.status("/d/a")["pathSuffix"] == "a"
+    assert cache.known_absent("/d/c") and not cache.known_absent("/d/a") and not cache.known_absent("/e/x")
+    clock.now = 1.5
+    assert cache.status("/d/a") is None and not cache.known_absent("/d/c")
+
+
+def test_attribute_cache_follows_local_changes():
+    cache = AttributeCache(10.0, Clock())
+    cache.store_listing("/", [status("d", "DIRECTORY")], cache.generation())
+    cache.store_listing("/d", [status("a")], cache.generation())
+    cache.created("/d/new")
+    assert not cache.known_absent("/d/new") and cache.status("/d") is None
+    cache.deleted("/d/a")
+    assert cache.known_absent("/d/a") and cache.status("/d/a") is None
+    cache.store("/d/x", status("x"), cache.generation())
+    cache.deleted("/d", tree=True)
+    assert cache.status("/d/x") is None and not cache.known_absent("/d/zzz") and cache.known_absent("/d")
+
+
+def test_attribute_cache_drops_answers_that_raced_with_a_change():
+    cache = AttributeCache(10.0, Clock())
+    before = cache.generation()
+    cache.changed("/f")
+    cache.store("/f", status("f"), before)
+    cache.store_listing("/", [status("f")], before)
+    assert cache.status("/f") is None and not cache.known_absent("/g")
+
+
+def locations(lengths, block_offsets):
+    out, offset = [], 0
+    for length, block_offset in zip(lengths, block_offsets):
+        out.append({"blockId": str(len(out)), "offset": offset, "length": length, "blockOffset": block_offset})
+        offset += length
+    return {"BlockLocation": out, "fileLength": offset}
+
+
+@given(st.lists(st.integers(1, 50), min_size=0, max_size=8), st.integers(0, 400), st.integers(0, 200),
+       st.data())
+def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, data):
+    block_offsets = [data.draw(st.integers(0, 5)) for _ in lengths]
+    of = OpenFile("/f")
+    answer = locations(lengths, block_offsets)
+    of_locations = answer["BlockLocation"]
+    of.set_locations(answer)
+    file_bytes = [(i, block_offsets[i] + j) for i, n in enumerate(lengths) for j in range(n)]
+    pieces = list(of.pieces(offset, size))
+    got = [(int(loc["blockId"]), start + k) for loc, start, count, _ in pieces for k in range(count)]
+    assert got == file_bytes[offset:offset + size]
+    for loc, _, _, following in pieces:
+        index = int(loc["blockId"])
+        assert following == (of_locations[index + 1] if index + 1 < len(lengths) else None)
+
+
+def test_ns_to_ms():
+    assert ns_to_ms(None) is None
+    assert ns_to_ms(1_700_000_000_123_456_789) == 1_700_000_000_123

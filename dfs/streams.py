@@ -11,16 +11,11 @@ from zope.interface import implementer
 CHUNK = 1024 * 1024
 
 
-@implementer(IPushProducer)
-class RequestWriter:
-    """Writes into a twisted.web request and lets the writer ``await`` until the client has drained its buffer."""
+class Pausable:
+    """The pause/resume half of a push producer, turned into a Deferred the writer awaits until the consumer
+    has drained its buffer."""
 
-    def __init__(self, request):
-        self.request = request
-        self.stopped = False
-        self._resumed = None
-        request.registerProducer(self, True)
-        request.notifyFinish().addErrback(lambda _: self.stopProducing())
+    _resumed = None
 
     def pauseProducing(self):
         if self._resumed is None:
@@ -31,6 +26,20 @@ class RequestWriter:
         if resumed is not None:
             resumed.callback(None)
 
+    def drained(self):
+        return defer.succeed(None) if self._resumed is None else self._resumed
+
+
+@implementer(IPushProducer)
+class RequestWriter(Pausable):
+    """Writes into a twisted.web request and lets the writer ``await`` until the client has drained its buffer."""
+
+    def __init__(self, request):
+        self.request = request
+        self.stopped = False
+        request.registerProducer(self, True)
+        request.notifyFinish().addErrback(lambda _: self.stopProducing())
+
     def stopProducing(self):
         self.stopped = True
         self.resumeProducing()
@@ -39,8 +48,7 @@ class RequestWriter:
         if self.stopped:
             raise ConnectionDone("the client went away")
         self.request.write(data)
-        if self._resumed is not None:
-            await self._resumed
+        await self.drained()
         if self.stopped:
             raise ConnectionDone("the client went away")
 

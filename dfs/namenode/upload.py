@@ -15,6 +15,7 @@ from zope.interface import implementer
 from dfs.errors import BadRequest, Corrupt, DFSError, Unavailable
 from dfs.namenode.metadata import Extent
 from dfs.namenode.placement import choose_targets, require_targets
+from dfs.streams import Pausable
 
 log = Logger()
 
@@ -22,7 +23,7 @@ CHUNK = 1024 * 1024
 
 
 @implementer(IBodyProducer)
-class _TargetBody:
+class _TargetBody(Pausable):
     """The request body of one replica's upload, fed chunk by chunk by the fan-out loop."""
 
     def __init__(self, length):
@@ -31,7 +32,6 @@ class _TargetBody:
         self.alive = True
         self._consumer = None
         self._finished = None
-        self._resumed = None
 
     def startProducing(self, consumer):
         self._consumer = consumer
@@ -46,18 +46,7 @@ class _TargetBody:
 
     def writable(self):
         """A Deferred that fires when the connection has room for more."""
-        if self._resumed is None or not self.alive:
-            return defer.succeed(None)
-        return self._resumed
-
-    def pauseProducing(self):
-        if self._resumed is None:
-            self._resumed = defer.Deferred()
-
-    def resumeProducing(self):
-        resumed, self._resumed = self._resumed, None
-        if resumed is not None:
-            resumed.callback(None)
+        return self.drained() if self.alive else defer.succeed(None)
 
     def stopProducing(self):
         self.fail()

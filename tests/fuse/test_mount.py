@@ -490,3 +490,25 @@ def test_clear_messages(tmp_path):
     assert not os.path.ismount(empty)
     missing = run(str(tmp_path / "nope"), "--namenode", "http://127.0.0.1:9")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_copy_in_while_a_datanode_dies(make_cluster, tmp_path):
+    """A cp into the mount whose upload loses a datanode midway still lands whole, and repair restores it."""
+    cluster = make_cluster(datanodes=4, namenode_args=["--gc-grace", "2"], datanode_args=["--gc-grace", "2"])
+    os.makedirs(tmp_path / "cache")
+    m = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", f"cache_dir={tmp_path / 'cache'}").start()
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(96 * 1024 * 1024))
+    incoming = os.path.join(cluster.datanode_root(0), "incoming")
+    try:
+        copy = subprocess.Popen(["cp", str(source), m.path + "/copied"])
+        wait_until(lambda: os.listdir(incoming) or copy.poll() is not None, 60, "the upload to reach the datanode")
+        assert copy.poll() is None, "the datanode must die while cp is still closing (uploading) the file"
+        cluster.datanodes[0].kill()
+        assert copy.wait(120) == 0
+        assert sha256_of(m.path + "/copied") == sha256_of(source)
+    finally:
+        assert m.stop() == 0, m.log()
+    cluster.wait_for(lambda s: s["totals"]["alive"] == 3 and not s["totals"]["stale"]
+                     and s["totals"]["under_replicated"] == s["totals"]["missing"] == 0, 60, "repair")
+    assert cluster.fsck()["totals"]["status"] == "HEALTHY"

@@ -163,6 +163,7 @@ class FanOut:
         except BaseException:
             for d in answers:
                 d.cancel()
+                d.addErrback(lambda f: None)  # the cancelled uploads' outcomes are known: the block failed
             raise
         for body in bodies:
             body.finish()

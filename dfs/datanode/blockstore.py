@@ -215,9 +215,13 @@ class BlockStore:
         return block_id, sink.length
 
     def _added(self, block_id, length):
+        """A block just written and hashed on its way to disk: it counts, and needs no re-check on first read
+        (bit rot after this is the scrubber's to find)."""
         if block_id not in self.block_ids:
             self.block_ids.add(block_id)
             self.used += length
+        st = os.stat(self.path(block_id))
+        self._verified[block_id] = (st.st_size, st.st_mtime_ns)
 
     def store_verified_sync(self, block_id, tmp_path):
         """Install a block copied from a peer after checking that its bytes hash to its id."""

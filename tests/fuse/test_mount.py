@@ -498,12 +498,11 @@ def test_copy_in_while_a_datanode_dies(make_cluster, tmp_path):
     os.makedirs(tmp_path / "cache")
     m = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", f"cache_dir={tmp_path / 'cache'}").start()
     source = tmp_path / "source.bin"
-    source.write_bytes(os.urandom(96 * 1024 * 1024))
-    incoming = os.path.join(cluster.datanode_root(0), "incoming")
+    source.write_bytes(os.urandom(200 * 1024 * 1024))
     try:
         copy = subprocess.Popen(["cp", str(source), m.path + "/copied"])
-        wait_until(lambda: os.listdir(incoming) or copy.poll() is not None, 60, "the upload to reach the datanode")
-        assert copy.poll() is None, "the datanode must die while cp is still closing (uploading) the file"
+        wait_until(lambda: os.path.exists(m.path + "/copied") or copy.poll() is not None, 60, "cp to start")
+        assert copy.poll() is None, "the datanode must die while cp is running"
         cluster.datanodes[0].kill()
         assert copy.wait(120) == 0
         assert sha256_of(m.path + "/copied") == sha256_of(source)

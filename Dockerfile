@@ -48,6 +48,6 @@ EXPOSE 8180 8181
 # The role's port is DFS_PORT when set, else 8180 (namenode) or 8181 (datanode): try what applies.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, sys, urllib.request as u\nports = [os.environ['DFS_PORT']] if os.environ.get('DFS_PORT') else ['8180', '8181']\nfor port in ports:\n    try:\n        u.urlopen(f'http://127.0.0.1:{port}/health', timeout=4).read()\n        sys.exit(0)\n    except OSError:\n        pass\nsys.exit(1)"]
-# --pidfile= : a pid file left in a volume by a killed container would stop the next start.
-ENTRYPOINT ["twistd", "--nodaemon", "--pidfile="]
-CMD ["dfs-namenode"]
+# The role is the command (dfs-namenode, dfs-datanode) or, with none, DFS_NODE_CLASS (default namenode).
+ENTRYPOINT ["python3", "-m", "dfs.node"]
+CMD []

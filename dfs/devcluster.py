@@ -12,12 +12,9 @@ import sys
 import time
 import urllib.request
 
+from dfs.node import twistd_command
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def twistd_command(role, args):
-    """The argv that runs ``twistd -n <role>`` with this interpreter (the plugin is found via PYTHONPATH)."""
-    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", role, *args]
 
 
 def twistd_env():

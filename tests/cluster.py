@@ -9,7 +9,8 @@ import subprocess
 import time
 import urllib.request
 
-from dfs.devcluster import twistd_command, twistd_env
+from dfs.devcluster import twistd_env
+from dfs.node import twistd_command
 
 LISTENING = re.compile(r"dfs (namenode|datanode) listening on ([0-9.]+):(\d+)")
 

@@ -645,7 +645,8 @@ def test_a_node_with_a_bad_secret_cannot_join(tmp_path, secret_file, token):
 def test_starting_beyond_loopback_without_a_secret_is_refused(tmp_path):
     import subprocess
 
-    from dfs.devcluster import twistd_command, twistd_env
+    from dfs.devcluster import twistd_env
+    from dfs.node import twistd_command
     result = subprocess.run(twistd_command("dfs-namenode", ["--listen", "tcp:0:interface=0.0.0.0", "--db",
                                                             str(tmp_path / "db.sqlite")]),
                             capture_output=True, timeout=60, env=twistd_env())

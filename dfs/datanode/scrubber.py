@@ -16,6 +16,7 @@ class Scrubber:
         self.clock = clock
         self.rate = rate
         self.cursor = ""
+        self._pass = []
         self.stats = {"checked": 0, "corrupt": 0, "passes": 0, "position": 0, "total": 0}
         self._call = None
         self._stopped = True
@@ -40,19 +41,20 @@ class Scrubber:
         d.addCallback(self._schedule)
 
     async def _check_next(self):
-        """Verify the next block; returns how long to wait before the one after."""
-        ids = sorted(self.store.block_ids)
-        self.stats["total"] = len(ids)
-        following = [b for b in ids if b > self.cursor]
-        if not following:
-            if self.cursor:
+        """Verify the next block of this pass; returns how long to wait before the one after."""
+        if not self._pass:
+            if self.stats["position"]:
                 self.stats["passes"] += 1
-            self.cursor = ""
-            self.stats["position"] = 0
-            return 5.0
-        block_id = following[0]
+            # One sorted snapshot per pass: blocks written meanwhile wait for the next pass.
+            self._pass = sorted(self.store.block_ids, reverse=True)
+            self.stats.update(total=len(self._pass), position=0)
+            if not self._pass:
+                return 5.0
+        block_id = self._pass.pop()
         self.cursor = block_id
-        self.stats["position"] = len(ids) - len(following) + 1
+        self.stats["position"] += 1
+        if not self.store.has(block_id):
+            return 0.01  # deleted since the pass began
         size = self.store.size_of(block_id)
         good = await self.in_thread(self.store.verify_sync, block_id)
         self.stats["checked"] += 1

@@ -16,7 +16,7 @@ log = Logger()
 
 class Repair:
     def __init__(self, store, registry, fanout, http, clock, datanode_headers=dict, interval=3.0, grace=600.0,
-                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0):
+                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64):
         self.store = store
         self.registry = registry
         self.fanout = fanout
@@ -29,6 +29,10 @@ class Repair:
         self.safemode_threshold = safemode_threshold
         self.safemode_extension = safemode_extension
         self.safemode = True
+        # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
+        # would crowd out heartbeats. The rest wait for the next pass.
+        self.deletes_per_pass = deletes_per_pass
+        self._deletes_this_pass = 0
         self._threshold_reached_at = None
         self._orphan_since = {}
         self._copying = set()
@@ -66,6 +70,7 @@ class Repair:
         self._running = None
 
     async def _pass(self):
+        self._deletes_this_pass = 0
         targets = await self.store.block_targets()
         self.registry.update_states()
         now = self.clock.seconds()
@@ -133,6 +138,9 @@ class Repair:
                 self.safemode = False
                 log.info("leaving safe mode: {n} of {total} blocks reported", n=reported, total=len(targets))
 
+    def _deletions_left(self):
+        return self.deletes_per_pass - self._deletes_this_pass
+
     def _collect_orphans(self, targets, now):
         for block_id in list(self._orphan_since):
             if block_id in targets or block_id not in self.registry.replicas:
@@ -143,7 +151,7 @@ class Repair:
                 continue
             count += 1
             since = self._orphan_since.setdefault(block_id, now)
-            if now - since >= self.grace and not self.safemode:
+            if now - since >= self.grace and not self.safemode and self._deletions_left() > 0:
                 for node in self.registry.holders(block_id, ALIVE):
                     self._delete(block_id, node)
         return count
@@ -188,10 +196,13 @@ class Repair:
 
     def _trim(self, block_id, holders, count):
         """Drop ``count`` extra replicas, from the fullest nodes first."""
+        if self._deletions_left() <= 0:
+            return
         for node in sorted(holders, key=lambda n: n.free)[:count]:
             self._delete(block_id, node)
 
     def _delete(self, block_id, node):
+        self._deletes_this_pass += 1
         self.registry.remove_replica(block_id, node.id)
         d = self.http.delete(f"{node.url}/blocks/{block_id}", headers=self.datanode_headers())
         d.addCallback(lambda response: response.content())

@@ -19,5 +19,11 @@ run: venv
 test: venv
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
+# Side-by-side benchmark with SeaweedFS (bench/README.md); its dependencies live in bench/.venv only.
+bench: venv
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install -q -r bench/requirements.txt
+	bench/.venv/bin/python bench/run.py
+
 clean:
 	rm -rf run .pytest_cache

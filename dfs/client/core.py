@@ -278,19 +278,23 @@ class Client:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None):
+    def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None, mtime=None,
+              atime=None):
         """Store ``data`` (bytes) at ``path``; the old version stays readable until the new one is committed."""
-        return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission)
+        return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission, mtime=mtime,
+                           atime=atime)
 
     def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
-               progress=None, length=None):
+               progress=None, length=None, mtime=None, atime=None):
         """Stream a local file object (or a path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
+        ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
-                                               permission=_octal(permission)))
+                                               permission=_octal(permission), modificationtime=mtime,
+                                               accesstime=atime))
 
     def append(self, path, fileobj_or_bytes, progress=None):
         """Add bytes (or a file object's contents) to the end of an existing file."""

@@ -112,15 +112,14 @@ class OpenFile:
         return self.dirty and not self.unlinked and self.fd is not None
 
     def upload(self, client):
-        """Replace the cluster's file with the local copy (atomically: readers see the old or the new file),
-        then apply times set while it was dirty, since the upload itself moves the mtime."""
+        """Replace the cluster's file with the local copy (atomically: readers see the old or the new file).
+        Times set while it was dirty go with the upload, which would otherwise move the mtime: one request."""
+        atime, mtime = self.times or (None, None)
         with open(self.staged, "rb") as f:
-            client.upload(self.path, f, overwrite=True, permission=self.mode if self.new else None)
+            client.upload(self.path, f, overwrite=True, permission=self.mode if self.new else None,
+                          mtime=ns_to_ms(mtime), atime=ns_to_ms(atime))
         self.dirty = self.new = False
-        if self.times is not None:
-            atime, mtime = self.times
-            client.set_times(self.path, mtime=ns_to_ms(mtime), atime=ns_to_ms(atime))
-            self.times = None
+        self.times = None
 
     def close(self):
         if self.fd is not None:

@@ -26,6 +26,8 @@ MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
 # A read of a few blocks carries their ranges in the redirect, so the datanode needs no lookup round trip.
 MAX_PIECES_IN_URL = 8
+# Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
+MAX_MS = 2 ** 63 - 1
 
 
 def _body_size(content):
@@ -210,6 +212,13 @@ class NamenodeApp:
         replication = params.int("replication", self.config["replication"], minimum=1, maximum=MAX_REPLICATION)
         return block_size, replication
 
+    @staticmethod
+    def _times(params):
+        """(mtime, atime) in milliseconds as SETTIMES and CREATE take them; -1 or absent gives None."""
+        mtime = params.int("modificationtime", -1, minimum=-1, maximum=MAX_MS)
+        atime = params.int("accesstime", -1, minimum=-1, maximum=MAX_MS)
+        return None if mtime == -1 else mtime, None if atime == -1 else atime
+
     async def _store_body(self, request, block_size, replication):
         content = request.content
         total = _body_size(content)
@@ -239,6 +248,7 @@ class NamenodeApp:
             if params.str("op", "").upper() == "CREATE":
                 block_size, replication = self._write_params(params)
                 params.octal("permission", 0o644)
+                self._times(params)
                 await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
             else:
                 row = await self.store.file_for_append(path)
@@ -273,13 +283,14 @@ class NamenodeApp:
         create_parent = params.bool("createparent", True)
         block_size, replication = self._write_params(params)
         mode = params.octal("permission", 0o644)
+        mtime, atime = self._times(params)
         if extents is None:
             await self.store.check_create(path, overwrite, create_parent)
             extents = await self._store_body(request, block_size, replication)
         try:
             await self.store.create(
                 path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
-                create_parent=create_parent,
+                create_parent=create_parent, mtime=mtime, atime=atime,
             )
         finally:
             self.fanout.release(extents)
@@ -322,9 +333,8 @@ class NamenodeApp:
         return json_body({"boolean": deleted}, request)
 
     async def op_settimes(self, request, params, path):
-        mtime = params.int("modificationtime", -1, minimum=-1)
-        atime = params.int("accesstime", -1, minimum=-1)
-        await self.store.set_times(path, None if mtime == -1 else mtime, None if atime == -1 else atime)
+        mtime, atime = self._times(params)
+        await self.store.set_times(path, mtime, atime)
         return json_body({}, request)
 
     async def op_setpermission(self, request, params, path):

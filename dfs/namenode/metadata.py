@@ -446,8 +446,9 @@ class Store:
             raise AlreadyExists(f"{path} already exists")
 
     def create(self, path, extents, overwrite, replication=None, block_size=None, mode=0o644, owner=None,
-               group=None, create_parent=True):
-        """Point ``path`` at ``extents`` in one transaction (an overwrite replaces the old file atomically)."""
+               group=None, create_parent=True, mtime=None, atime=None):
+        """Point ``path`` at ``extents`` in one transaction (an overwrite replaces the old file atomically).
+        ``mtime``/``atime`` (ms) replace the times the write would set, so a copy keeps its times in one commit."""
         replication = replication or self.defaults["replication"]
         block_size = block_size or self.defaults["block_size"]
 
@@ -467,20 +468,21 @@ class Store:
             self._check_replaceable(existing, path, overwrite)
             size = sum(e.length for e in extents)
             t = now_ms()
+            accessed = t if atime is None else atime
             if existing is not None:
                 inode_id = existing["id"]
                 db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
                 db.execute(
-                    "UPDATE inodes SET size = ?, mtime = MAX(?, mtime + 1), atime = ?, replication = ?,"
+                    "UPDATE inodes SET size = ?, mtime = COALESCE(?, MAX(?, mtime + 1)), atime = ?, replication = ?,"
                     " block_size = ? WHERE id = ?",
-                    (size, t, t, replication, block_size, inode_id),
+                    (size, mtime, t, accessed, replication, block_size, inode_id),
                 )
             else:
                 cur = db.execute(
                     "INSERT INTO inodes (parent, name, type, size, mode, owner, grp, mtime, atime, replication,"
                     " block_size) VALUES (?, ?, 'FILE', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (parent["id"], paths.basename(path), size, mode, owner or self.defaults["owner"],
-                     group or self.defaults["group"], t, t, replication, block_size),
+                     group or self.defaults["group"], t if mtime is None else mtime, accessed, replication, block_size),
                 )
                 inode_id = cur.lastrowid
                 self._touch(db, parent["id"])

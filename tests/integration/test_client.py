@@ -65,6 +65,19 @@ async def test_every_operation(client, unique_dir):
     assert status["totals"]["alive"] == 3
 
 
+
+@pytest_twisted.ensureDeferred
+async def test_upload_with_times(client, unique_dir, tmp_path):
+    local = tmp_path / "f"
+    local.write_bytes(b"timed")
+    await client.upload(unique_dir + "/f", str(local), mtime=1_500_000_000_123, atime=1_400_000_000_000)
+    status = await client.stat(unique_dir + "/f")
+    assert (status["modificationTime"], status["accessTime"]) == (1_500_000_000_123, 1_400_000_000_000)
+    await client.write(unique_dir + "/f", b"rewritten", mtime=1_000)
+    status = await client.stat(unique_dir + "/f")
+    assert status["modificationTime"] == 1_000 and status["accessTime"] > 1_400_000_000_000
+    assert await client.read(unique_dir + "/f") == b"rewritten"
+
 @pytest_twisted.ensureDeferred
 async def test_200_mib_multi_block_round_trip(client, unique_dir, tmp_path):
     source, target = tmp_path / "src", tmp_path / "dst"

@@ -145,6 +145,44 @@ def test_attributes(cluster, unique_dir):
     assert r.status_code == 400
 
 
+
+def times_of(cluster, path):
+    status = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]
+    return status["modificationTime"], status["accessTime"]
+
+
+def stored_anywhere(cluster, data):
+    """Whether a datanode holds a block of exactly ``data`` (block ids are the SHA-256 of their bytes)."""
+    block_id = hashlib.sha256(data).hexdigest()
+    return any(block_id in cluster.block_files(i) for i in range(len(cluster.datanodes)))
+
+
+def test_create_carries_times(cluster, unique_dir):
+    path = unique_dir + "/timed"
+    put_file(cluster, path, b"new", modificationtime=1000, accesstime=2000)
+    assert times_of(cluster, path) == (1000, 2000)
+    put_file(cluster, path, b"overwritten", overwrite="true", modificationtime=500)
+    mtime, atime = times_of(cluster, path)
+    assert mtime == 500 and atime > 2000, "an older mtime is kept as given; an absent atime is the write's"
+    put_file(cluster, path, b"again", overwrite="true", modificationtime=-1, accesstime=3000)
+    mtime, atime = times_of(cluster, path)
+    assert mtime > 500 and atime == 3000, "-1 is 'not given', as in SETTIMES"
+    assert read(cluster, path) == b"again"
+
+    for bad in ("-2", "soon", str(2 ** 63)):
+        data = os.urandom(5000)
+        u, p = url(cluster, path, op="CREATE", data="true", overwrite="true", modificationtime=bad)
+        r = requests.put(u, params=p, data=data, headers=H)
+        assert r.status_code == 400, r.text
+        assert "modificationtime" in r.json()["RemoteException"]["message"]
+        assert not stored_anywhere(cluster, data), "a rejected CREATE stores no bytes"
+    u, p = url(cluster, unique_dir + "/never", op="CREATE", accesstime="x")
+    r = requests.put(u, params=p, data=b"one shot", headers=H)
+    assert r.status_code == 400 and "accesstime" in r.json()["RemoteException"]["message"]
+    assert read(cluster, path) == b"again"
+    assert times_of(cluster, path)[1] == 3000
+    assert op(cluster, "GET", unique_dir + "/never", "GETFILESTATUS").status_code == 404
+
 def test_truncate_concat_copy(cluster, unique_dir):
     put_file(cluster, unique_dir + "/t", b"0123456789")
     assert op(cluster, "POST", unique_dir + "/t", "TRUNCATE", newlength=4).json() == {"boolean": True}

@@ -21,7 +21,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 # Requests whose body (uploads) or answer (reads) is file data; they feed the throughput counters.
-UPLOAD_OPS = frozenset({"CREATE", "APPEND", "upload"})
+UPLOAD_OPS = frozenset({"CREATE", "APPEND", "upload", "upload_batch"})
 READ_OPS = frozenset({"OPEN", "serve_block"})
 
 # The classic text format every Prometheus reads; our names need none of the newer format's escaping.

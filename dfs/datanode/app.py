@@ -83,6 +83,19 @@ class DatanodeApp:
         block_id, length = await self.in_thread(self.store.commit_sync, sink)
         return json_body({"id": block_id, "length": length}, request, 201)
 
+    @app.route("/blocks/batch", methods=["PUT"])
+    async def upload_batch(self, request):
+        """Several small blocks in one body, cut by ``lengths``; all durable before the answer, in order."""
+        self.guard.check(request, NODE)
+        lengths = _batch_lengths(Params(request).str("lengths", required=True))
+        request.content.seek(0)
+        body = request.content.read()
+        if len(body) != sum(lengths):
+            raise BadRequest(f"a batch of {sum(lengths)} bytes came with {len(body)}")
+        stored = await self.in_thread(self.store.commit_many_sync, body, lengths)
+        return json_body({"blocks": [{"id": block_id, "length": length} for block_id, length in stored]},
+                         request, 201)
+
     @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
     async def serve_block(self, request, block_id):
         self.guard.check(request, NODE, TOKEN, SIGNED_URL)
@@ -327,6 +340,16 @@ class _Discard(Protocol):
 
 async def _nobody_listens(block_ids):
     """Stands in for the namenode link until the datanode has one."""
+
+
+def _batch_lengths(text):
+    try:
+        lengths = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise BadRequest("lengths is a comma-separated list of block sizes") from None
+    if not lengths or min(lengths) <= 0:
+        raise BadRequest("every block of a batch has at least one byte")
+    return lengths
 
 
 def parse_pieces(text):

@@ -1,6 +1,5 @@
 """Builds the datanode service tree: block store, HTTP server, and the link to the namenode."""
 
-import io
 import socket
 import time
 
@@ -16,7 +15,7 @@ from dfs.datanode.scrubber import Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
 from dfs.security import NODE, Guard
-from dfs.web import QuietSite
+from dfs.web import MeasuredRequest, QuietSite
 
 log = Logger()
 
@@ -71,17 +70,23 @@ class DatanodeOptions(CommonOptions):
         self["scrub-rate"] = size_value(value)
 
 
+class DatanodeRequest(MeasuredRequest):
+    """A block upload's body goes straight into a block file in ``incoming/`` (hashed on arrival), not a temp file;
+    other bodies (a batch of small blocks, JSON) are held as twisted.web holds them, within the body limit."""
+
+    def gotLength(self, length):
+        super().gotLength(length)
+        if length != 0 and self.channel._path.partition(b"?")[0] == b"/blocks/upload":
+            self.content.close()
+            self.content = self.channel.site.store.new_sink()
+
+
 class DatanodeSite(QuietSite):
-    """Request bodies go straight into a block file in ``incoming/`` (hashed on arrival), not a temp file."""
+    requestFactory = DatanodeRequest
 
     def __init__(self, resource, store, **kwargs):
         super().__init__(resource, **kwargs)
         self.store = store
-
-    def getContentFile(self, length):
-        if length == 0:
-            return io.BytesIO()
-        return self.store.new_sink()
 
 
 class DatanodeService(service.MultiService):

@@ -2,6 +2,7 @@
 
 Every chunk read from the client goes to all targets before the next is read, and the next read waits until
 every live target's connection has drained, so a slow datanode slows the upload instead of filling memory.
+Small blocks of a known length are read whole and sent in batches instead (dfs.namenode.batching).
 """
 
 from collections import Counter
@@ -13,6 +14,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from dfs.errors import BadRequest, Corrupt, DFSError, Unavailable
+from dfs.namenode.batching import SMALL_BLOCK, BlockBatcher
 from dfs.namenode.metadata import Extent
 from dfs.namenode.placement import choose_targets, require_targets
 from dfs.streams import Pausable
@@ -73,6 +75,7 @@ class FanOut:
         self.clock = clock
         self.datanode_headers = datanode_headers
         self.stall_timeout = stall_timeout
+        self.batcher = BlockBatcher(http, clock, datanode_headers, timeout=stall_timeout)
         self.pending = Counter()
         self.bytes_written = 0
 
@@ -112,7 +115,10 @@ class FanOut:
         wanted = min(replication, len(candidates))
         minimum = max(1, min(min_replicas, wanted))
         targets = require_targets(candidates, wanted, minimum, limit)
-        block_id, length, stored = await self._stream_to(targets, first, read, limit if exact else None, limit)
+        if exact and limit <= SMALL_BLOCK:
+            block_id, length, stored = await self._send_small(targets, await _read_exactly(first, read, limit))
+        else:
+            block_id, length, stored = await self._stream_to(targets, first, read, limit if exact else None, limit)
         if block_id is None:
             raise Unavailable(f"Block of {length} bytes reached no datanode; nothing was committed")
         self.pending[block_id] += 1
@@ -167,6 +173,14 @@ class FanOut:
             raise
         for body in bodies:
             body.finish()
+        return await self._outcome(targets, answers, sent)
+
+    async def _send_small(self, targets, data):
+        """A small block goes to each target in that datanode's next batch; same outcome as ``_stream_to``."""
+        return await self._outcome(targets, [self.batcher.put(node, data) for node in targets], len(data))
+
+    async def _outcome(self, targets, answers, sent):
+        """(agreed block id, length, nodes that stored it) from each target's (id, length) answer."""
         results = await defer.DeferredList(answers, consumeErrors=True)
         answered = {}
         for node, (ok, result) in zip(targets, results):
@@ -228,6 +242,18 @@ async def _read(read, n):
     if isinstance(chunk, defer.Deferred) or hasattr(chunk, "__await__"):
         chunk = await chunk
     return chunk
+
+
+async def _read_exactly(first, read, length):
+    """The whole of a small block whose first chunk is in hand."""
+    parts, have = [first], len(first)
+    while have < length:
+        chunk = await _read(read, length - have)
+        if not chunk:
+            raise BadRequest(f"request body ended {length - have} bytes early")
+        parts.append(chunk)
+        have += len(chunk)
+    return b"".join(parts)
 
 
 async def _check(response):

@@ -151,7 +151,7 @@ def test_each_request_is_one_log_line(cluster, unique_dir):
     namenode_log = cluster.namenode.log()
     assert "data=true" not in namenode_log, "query strings (which may carry tokens) stay out of the log"
     assert " heartbeat 200 " not in namenode_log, "heartbeats are counted, not logged"
-    uploads = rf"PUT /blocks/upload upload 201 in={len(data)} out=\d+ \d+\.\d{{3}}s"
+    uploads = rf"PUT /blocks/batch upload_batch 201 in={len(data)} out=\d+ \d+\.\d{{3}}s"
     assert sum(bool(re.search(uploads, d.log())) for d in cluster.datanodes) >= min(2, len(cluster.datanodes))
 
 

@@ -15,7 +15,7 @@ from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
 from dfs.namenode.streaming import UploadStream
 from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
-from dfs.web import (OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params, read_json,
+from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params, read_json,
                      render_error, request_path)
 
 log = Logger()
@@ -26,6 +26,8 @@ MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
 # A read of a few blocks carries their ranges in the redirect, so the datanode needs no lookup round trip.
 MAX_PIECES_IN_URL = 8
+# The requests whose bodies are streamed into the fan-out while they arrive.
+UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -91,6 +93,13 @@ class NamenodeApp:
 
     @app.route("/webhdfs/v1/", branch=True, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
     async def webhdfs(self, request):
+        try:
+            return await self._webhdfs(request)
+        except BaseException:
+            self._drop_uncollected(request)
+            raise
+
+    async def _webhdfs(self, request):
         self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         params = Params(request)
         op = params.str("op", required=True).upper()
@@ -105,19 +114,18 @@ class NamenodeApp:
             raise Unavailable("Name node is in safe mode: waiting for datanodes to report their blocks")
         if op not in self.data_ops and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
-        try:
-            return await handler(request, params, path)
-        except BaseException:
-            self._drop_uncollected(request)
-            raise
+        return await handler(request, params, path)
 
     async def op_getfilestatus(self, request, params, path):
         return json_body({"FileStatus": webhdfs.file_status(await self.store.status(path))}, request)
 
     async def op_liststatus(self, request, params, path):
-        _, children = await self.store.listing(path)
-        statuses = [webhdfs.file_status(c, c["name"]) for c in children]
-        return json_body({"FileStatuses": {"FileStatus": statuses}}, request)
+        statuses = await self.store.children_json(path, webhdfs.CHILDREN_STATUS_JSON)
+        if statuses is None:  # a file lists as itself
+            status = webhdfs.file_status(await self.store.status(path))
+            return json_body({"FileStatuses": {"FileStatus": [status]}}, request)
+        request.setHeader(b"Content-Type", JSON)
+        return b'{"FileStatuses":{"FileStatus":' + statuses.encode() + b"}}"
 
     async def op_getcontentsummary(self, request, params, path):
         return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)
@@ -234,6 +242,8 @@ class NamenodeApp:
             return None
         url_path, _, query = target.partition(b"?")
         params = Params.from_query(query)
+        if (method, params.str("op", "").upper()) not in UPLOADS:
+            return None  # the wrong method for its op: the route refuses it without storing a byte
         try:
             path = namespace_path(url_path, PREFIX)
         except BadRequest:

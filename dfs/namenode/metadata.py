@@ -333,22 +333,15 @@ class Store:
     def status(self, path):
         return self.read(lambda db: dict(self._resolve(db, path)))
 
-    def listing(self, path):
-        """(row of ``path``, rows of its children sorted by name); a file lists as itself."""
+    def children_json(self, path, select):
+        """``select`` (SQL whose one ``?`` is a directory's id) run over ``path``'s children: its one value, or
+        None when ``path`` is a file."""
 
         def txn(db):
             row = self._resolve(db, path)
             if row["type"] != DIRECTORY:
-                return dict(row), [dict(row, name="")]
-            children = db.execute("SELECT * FROM inodes WHERE parent = ? ORDER BY name", (row["id"],)).fetchall()
-            counts = dict(
-                db.execute(
-                    "SELECT parent, COUNT(*) FROM inodes WHERE parent IN"
-                    " (SELECT id FROM inodes WHERE parent = ? AND type = 'DIRECTORY') GROUP BY parent",
-                    (row["id"],),
-                ).fetchall()
-            )
-            return dict(row), [dict(c, children=counts.get(c["id"], 0)) for c in children]
+                return None
+            return db.execute(select, (row["id"],)).fetchone()[0]
 
         return self.read(txn)
 

@@ -22,6 +22,29 @@ def file_status(row, suffix=""):
     }
 
 
+# LISTSTATUS's FileStatus array for the children (parent id = ?) of a directory, built as JSON text by SQLite
+# itself: for a 2,000-entry directory that takes half the time of building and encoding the dicts above.
+# Same fields and values as file_status (tests/unit/test_metadata.py holds the two together).
+CHILDREN_STATUS_JSON = """
+SELECT json_group_array(json_object(
+    'accessTime', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE atime END,
+    'blockSize', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE block_size END,
+    'childrenNum', CASE WHEN type = 'DIRECTORY'
+                   THEN (SELECT COUNT(*) FROM inodes AS c WHERE c.parent = child.id) ELSE 0 END,
+    'fileId', id,
+    'group', grp,
+    'length', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE size END,
+    'modificationTime', mtime,
+    'owner', owner,
+    'pathSuffix', name,
+    'permission', printf('%o', mode),
+    'replication', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE replication END,
+    'storagePolicy', 0,
+    'type', type))
+FROM (SELECT * FROM inodes WHERE parent = ? ORDER BY name) AS child
+"""
+
+
 def content_summary(summary):
     return {
         "ContentSummary": dict(summary, quota=-1, spaceQuota=-1),

@@ -1,8 +1,11 @@
 """The namespace store, run synchronously (no reactor: transactions run in the calling thread)."""
 
+import json
+
 import pytest
 
 from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
+from dfs.namenode import webhdfs
 from dfs.namenode.metadata import Extent, Store
 
 A = "a" * 64
@@ -30,10 +33,24 @@ def test_create_list_stat(store):
     result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
     row, extents = result(store.stat("/d/f"))
     assert row["size"] == 10 and extents == [Extent(A, 0, 10, 10)]
-    _, children = result(store.listing("/d"))
-    assert [c["name"] for c in children] == ["f"]
-    _, children = result(store.listing("/"))
-    assert children[0]["children"] == 1
+    assert [c["pathSuffix"] for c in listed(store, "/d")] == ["f"]
+    assert listed(store, "/")[0]["childrenNum"] == 1
+    assert result(store.children_json("/d/f", webhdfs.CHILDREN_STATUS_JSON)) is None
+
+
+def listed(store, path):
+    return json.loads(result(store.children_json(path, webhdfs.CHILDREN_STATUS_JSON)))
+
+
+def test_listing_json_built_by_sqlite_matches_file_status(store):
+    """LISTSTATUS builds its JSON in SQL for speed; it must say exactly what webhdfs.file_status says."""
+    result(store.create("/d/b file é", [Extent(A, 0, 10, 10)], overwrite=False, replication=2, mode=0o1750))
+    result(store.mkdirs("/d/a dir/sub"))
+    result(store.create("/d/a dir/g", [Extent(B, 0, 5, 5)], overwrite=False))
+    expected = [webhdfs.file_status(dict(result(store.status(f"/d/{name}")), children=children), name)
+                for name, children in (("a dir", 2), ("b file é", 0))]
+    assert listed(store, "/d") == expected
+    assert listed(store, "/d/a dir/sub") == []
 
 
 def test_overwrite_requires_flag_and_replaces_atomically(store):
@@ -115,7 +132,7 @@ def test_summary_and_format(store):
     summary = result(store.content_summary("/d"))
     assert summary == {"directoryCount": 1, "fileCount": 1, "length": 10, "spaceConsumed": 30}
     result(store.format())
-    assert result(store.listing("/"))[1] == []
+    assert listed(store, "/") == []
     assert result(store.integrity_check()) == "ok"
 
 

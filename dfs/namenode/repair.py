@@ -5,13 +5,16 @@ reported (almost) every block the namespace refers to.
 """
 
 from twisted.internet import defer
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from dfs.namenode.placement import choose_targets
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 
 log = Logger()
+
+# A pass walks every block the namespace refers to; with millions of blocks that takes seconds. The timed passes
+# keep to this share of the namenode's time (waiting at least ``interval`` between them); events still kick one.
+PASS_SHARE = 0.05
 
 
 class Repair:
@@ -38,21 +41,30 @@ class Repair:
         self._copying = set()
         self._busy_nodes = {}
         self._running = None
-        self._loop = None
+        self._on = False
+        self._timer = None
         self._kick = None
         self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "corrupt": 0, "over_replicated": 0, "orphans": 0,
                       "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True}
 
     def start(self):
-        self._loop = LoopingCall(self.run_once)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=True).addErrback(lambda f: log.failure("repair loop died", f))
+        self._on = True
+        self._timed_pass()
 
     def stop(self):
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        if self._kick is not None and self._kick.active():
-            self._kick.cancel()
+        self._on = False
+        for call in (self._timer, self._kick):
+            if call is not None and call.active():
+                call.cancel()
+
+    def _timed_pass(self):
+        started = self.clock.seconds()
+        d = self.run_once()
+        d.addBoth(lambda _: self._schedule(self.clock.seconds() - started))
+
+    def _schedule(self, took):
+        if self._on:
+            self._timer = self.clock.callLater(max(self.interval, took / PASS_SHARE), self._timed_pass)
 
     def kick(self):
         """Run a pass soon (after a replication change or a node event) instead of waiting for the timer."""
@@ -60,10 +72,12 @@ class Repair:
             self._kick = self.clock.callLater(0.1, self.run_once)
 
     def run_once(self):
+        """The running pass, or a new one: a Deferred that fires when it is over (never with an error)."""
         if self._running is None:
-            self._running = defer.Deferred.fromCoroutine(self._pass())
-            self._running.addErrback(lambda f: log.failure("repair pass failed", f))
-            self._running.addBoth(self._done)
+            running = self._running = defer.Deferred.fromCoroutine(self._pass())
+            running.addErrback(lambda f: log.failure("repair pass failed", f))
+            running.addBoth(self._done)
+            return running
         return self._running
 
     def _done(self, _):

@@ -9,6 +9,9 @@ from collections import OrderedDict
 from dfs import paths
 
 PRUNE_AT = 10_000
+# A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
+# names: one request then answers the lookups of the next ``ttl`` seconds (tar, cp -r, rsync creating files).
+RELIST_MAX = 4096
 
 
 class AttributeCache:
@@ -47,6 +50,12 @@ class AttributeCache:
         with self._lock:
             entry = self._listings.get(paths.parent(path))
             return entry is not None and entry[0] > self._clock() and paths.basename(path) not in entry[1]
+
+    def worth_relisting(self, directory):
+        """Whether ``directory`` was listed before (the listing may have expired) and was small."""
+        with self._lock:
+            entry = self._listings.get(directory)
+            return entry is not None and len(entry[1]) <= RELIST_MAX
 
     def store(self, path, status, generation):
         with self._lock:

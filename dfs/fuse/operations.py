@@ -197,12 +197,24 @@ class DFSOperations:
         status = self.cache.status(path)
         if status is not None:
             return status
-        if self.cache.known_absent(path):
+        if self.cache.known_absent(path) or self._absent_after_relisting(path):
             raise _fail(errno.ENOENT)
         generation = self.cache.generation()
         status = self.client.stat(path)
         self.cache.store(path, status, generation)
         return status
+
+    def _absent_after_relisting(self, path):
+        """List the parent again when that is worth it (see caches.RELIST_MAX); whether ``path`` is not in it."""
+        parent = paths.parent(path)
+        if path == "/" or not self.cache.worth_relisting(parent):
+            return False
+        generation = self.cache.generation()
+        statuses = self.client.ls(parent)
+        if any(s["type"] != "DIRECTORY" and not s["pathSuffix"] for s in statuses):
+            return False  # the parent is now a file: let the lookup itself say so
+        self.cache.store_listing(parent, statuses, generation)
+        return self.cache.known_absent(path)
 
     def _attrs(self, status):
         directory = status["type"] == "DIRECTORY"

@@ -216,8 +216,13 @@ def test_tar_extract_diff_and_rm_rf(work, cluster, unique_dir, tmp_path):
     check = subprocess.run(["tar", "-df", archive, "-C", work], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
     # tar sets each file's mtime while it is open: the times go with the upload, not in a request of their own.
-    file_ops = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}/\S+\.dat (CREATE|SETTIMES) ", cluster.namenode.log())
+    log = cluster.namenode.log()
+    file_ops = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}/\S+\.dat (CREATE|SETTIMES) ", log)
     assert (file_ops.count("CREATE"), file_ops.count("SETTIMES")) == (2000, 0)
+    # A lookup of a name about to be created is answered from the directory's listing, listed again once it
+    # expires, not with a GETFILESTATUS per file.
+    misses = re.findall(rf"GET /webhdfs/v1{re.escape(unique_dir)}/\S+\.dat GETFILESTATUS 404 ", log)
+    assert len(misses) < 100, f"{len(misses)} lookups of new files went to the namenode one by one"
 
     subprocess.run(["rm", "-rf", work + "/d1", work + "/d2"], check=True)
     assert not os.path.exists(work + "/d1")

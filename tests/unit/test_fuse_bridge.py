@@ -91,6 +91,17 @@ def test_attribute_cache_expires_and_knows_absent_names():
     assert cache.status("/d/a") is None and not cache.known_absent("/d/c")
 
 
+def test_attribute_cache_says_which_expired_listings_are_worth_listing_again(monkeypatch):
+    now = [0.0]
+    cache = AttributeCache(1.0, clock=lambda: now[0])
+    assert not cache.worth_relisting("/d"), "never listed: a lookup asks for the one name"
+    cache.store_listing("/d", [{"pathSuffix": "a"}], cache.generation())
+    now[0] = 5.0
+    assert not cache.known_absent("/d/b") and cache.worth_relisting("/d")
+    monkeypatch.setattr("dfs.fuse.caches.RELIST_MAX", 0)
+    assert not cache.worth_relisting("/d"), "a big directory is not listed for one lookup"
+
+
 def test_attribute_cache_follows_local_changes():
     cache = AttributeCache(10.0, Clock())
     cache.store_listing("/", [status("d", "DIRECTORY")], cache.generation())

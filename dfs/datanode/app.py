@@ -109,7 +109,7 @@ class DatanodeApp:
 
     async def _verified(self, block_id):
         """Check a local copy before handing it to a peer that cannot check a range itself."""
-        if await self.in_thread(self.store.verify_sync, block_id):
+        if self.store.verified_before(block_id) or await self.in_thread(self.store.verify_sync, block_id):
             return True
         await self.report_corrupt([block_id])
         return False
@@ -249,18 +249,15 @@ class DatanodeApp:
 
     async def _send_block_range(self, loc, block_start, count, write):
         block_id = check_block_id(loc["blockId"])
-        if self.store.has(block_id):
-            if await self.in_thread(self.store.verify_sync, block_id):
-                try:
-                    source = open(self.store.path(block_id), "rb")
-                except FileNotFoundError:
-                    pass  # deleted since the check: read it from a peer
-                else:
-                    with source:
-                        await copy_file_range(source, block_start, count, write, CHUNK)
-                    return
+        if self.store.has(block_id) and await self._verified(block_id):  # a bad copy is reported, then skipped
+            try:
+                source = open(self.store.path(block_id), "rb")
+            except FileNotFoundError:
+                pass  # deleted since the check: read it from a peer
             else:
-                await self.report_corrupt([block_id])
+                with source:
+                    await copy_file_range(source, block_start, count, write, CHUNK)
+                return
         errors = []
         for url in [u for u in loc.get("internalUrls", []) if u != self.own_url]:
             response = None

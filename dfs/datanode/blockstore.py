@@ -297,6 +297,15 @@ class BlockStore:
         self.block_ids, self.used = set(), 0
         self._verified.clear()
 
+    def verified_before(self, block_id):
+        """Whether this copy checked out before and its size and mtime are unchanged since: one stat, which a
+        read costs anyway, so a repeated read needs no trip to a disk thread."""
+        try:
+            st = os.stat(self.path(block_id))
+        except FileNotFoundError:
+            return False
+        return self._verified.get(block_id) == (st.st_size, st.st_mtime_ns)
+
     def verify_sync(self, block_id):
         """Check that the block's bytes still hash to its id; a bad or vanished copy is quarantined.
 

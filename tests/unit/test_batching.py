@@ -98,3 +98,17 @@ def test_an_unanswered_batch_times_out():
     answer.addErrback(errors.append)
     clock.advance(6)
     assert errors and errors[0].check(defer.TimeoutError)
+
+
+def test_a_cancelled_block_leaves_the_rest_of_its_batch_alone(monkeypatch):
+    """A client that goes away cancels its upload; the other blocks of the batch still get their answers."""
+    monkeypatch.setattr(batching, "IN_FLIGHT", 1)
+    http = _Datanode()
+    batcher = BlockBatcher(http, Clock())
+    first = batcher.put(NODE, b"a")
+    gone, stays = batcher.put(NODE, b"b"), batcher.put(NODE, b"c")
+    gone.addErrback(lambda f: None)
+    gone.cancel()
+    http.answer(0)
+    http.answer(1)
+    assert first.result == (b"a".hex(), 1) and stays.result == (b"c".hex(), 1)

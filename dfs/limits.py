@@ -185,7 +185,7 @@ class LimitedChannel(HTTPChannel):
 
     def _refuse(self, error):
         """Answer ``error`` (a DFSError) and close: what was not read of this request is never read."""
-        if self._refused:
+        if self._refused or self.transport.disconnecting:  # answered already (twisted.web refused it itself)
             return False
         self._refused = True
         self._stop_deadline()

@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
@@ -180,6 +180,7 @@ def test_admit_refuses_a_body_before_it_is_stored():
     assert answer(transport)[0] == 200
 
 
+@example(b"\x00\r\n")  # twisted.web answers 400 itself; the header deadline must not answer again later
 @given(st.binary(max_size=400))
 def test_any_bytes_get_an_answer_or_wait_never_an_exception(data):
     site, clock = server(max_request_line=64, max_header_size=128, max_headers=4, max_params=3, max_body=16)

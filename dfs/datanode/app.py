@@ -89,10 +89,7 @@ class DatanodeApp:
         self.guard.check(request, NODE)
         lengths = _batch_lengths(Params(request).str("lengths", required=True))
         request.content.seek(0)
-        body = request.content.read()
-        if len(body) != sum(lengths):
-            raise BadRequest(f"a batch of {sum(lengths)} bytes came with {len(body)}")
-        stored = await self.in_thread(self.store.commit_many_sync, body, lengths)
+        stored = await self.in_thread(self.store.commit_many_sync, request.content, lengths)
         return json_body({"blocks": [{"id": block_id, "length": length} for block_id, length in stored]},
                          request, 201)
 

@@ -205,30 +205,26 @@ class BlockStore:
         """Make a received block durable under its content id; returns (id, length)."""
         sink.finish_sync()
         block_id = sink.block_id()
-        final = self.path(block_id)
-        if block_id in self.block_ids and os.path.exists(final):
+        if self._on_disk(block_id):
             sink.close()
-            return block_id, sink.length
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(sink.path, final)
-        sink.committed = True
-        fsync_dir(os.path.dirname(final))
-        self._added(block_id, sink.length)
+        else:
+            self._install([(sink.path, block_id, sink.length)])
+            sink.committed = True
         return block_id, sink.length
 
-    def commit_many_sync(self, body, lengths):
-        """Make the blocks cut from ``body`` by ``lengths`` durable under their content ids: [(id, length)].
-
-        Each is written to ``incoming/`` and synced, then all are renamed into place and each directory is synced
-        once, so a batch costs one round of syncs rather than one per block."""
-        stored, fresh, offset = [], [], 0
+    def commit_many_sync(self, source, lengths):
+        """Make the blocks cut by ``lengths`` from the file object ``source`` (all of it) durable under their
+        content ids: [(id, length)]. Each is written to ``incoming/`` and synced, then all are installed with one
+        sync per directory, so a batch costs one round of syncs rather than one per block."""
+        stored, fresh = [], []
         try:
             for length in lengths:
-                data = body[offset:offset + length]
-                offset += length
+                data = source.read(length)
+                if len(data) != length:
+                    raise BadRequest(f"the batch ended {length - len(data)} bytes short of its lengths")
                 block_id = hashlib.sha256(data).hexdigest()
                 stored.append((block_id, length))
-                if block_id in self.block_ids and os.path.exists(self.path(block_id)):
+                if self._on_disk(block_id):
                     continue
                 tmp = os.path.join(self.incoming, uuid.uuid4().hex)
                 fresh.append((tmp, block_id, length))
@@ -236,22 +232,31 @@ class BlockStore:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
-            folders = set()
-            for tmp, block_id, _ in fresh:
-                final = self.path(block_id)
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(tmp, final)
-                folders.add(os.path.dirname(final))
-            for folder in folders:
-                fsync_dir(folder)
-        except OSError:
+            if source.read(1):
+                raise BadRequest("the batch is longer than its lengths")
+            self._install(fresh)
+        except BaseException:
             for tmp, _, _ in fresh:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             raise
-        for _, block_id, length in fresh:
-            self._added(block_id, length)
         return stored
+
+    def _on_disk(self, block_id):
+        return block_id in self.block_ids and os.path.exists(self.path(block_id))
+
+    def _install(self, blocks):
+        """Rename synced files into place, [(file, id, length)], sync each directory once, and count them."""
+        folders = set()
+        for tmp, block_id, _ in blocks:
+            final = self.path(block_id)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+            folders.add(os.path.dirname(final))
+        for folder in folders:
+            fsync_dir(folder)
+        for _, block_id, length in blocks:
+            self._added(block_id, length)
 
     def _added(self, block_id, length):
         """A block just written and hashed on its way to disk: it counts, and needs no re-check on first read
@@ -273,11 +278,7 @@ class BlockStore:
         if hasher.hexdigest() != block_id:
             os.unlink(tmp_path)
             raise Corrupt(f"copy of block {block_id} from the peer does not match its id")
-        final = self.path(block_id)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(tmp_path, final)
-        fsync_dir(os.path.dirname(final))
-        self._added(block_id, length)
+        self._install([(tmp_path, block_id, length)])
         return length
 
     def delete_sync(self, block_id):

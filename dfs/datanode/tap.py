@@ -76,17 +76,21 @@ class DatanodeRequest(MeasuredRequest):
 
     def gotLength(self, length):
         super().gotLength(length)
-        if length != 0 and self.channel._path.partition(b"?")[0] == b"/blocks/upload":
+        site = self.channel.site
+        if length != 0 and site.is_upload(self.channel._command, self.channel._path):
             self.content.close()
-            self.content = self.channel.site.store.new_sink()
+            self.content = site.store.new_sink()
 
 
 class DatanodeSite(QuietSite):
+    """``is_upload(method, target)`` names the requests whose body is one block (DatanodeApp.is_upload)."""
+
     requestFactory = DatanodeRequest
 
-    def __init__(self, resource, store, **kwargs):
+    def __init__(self, resource, store, is_upload, **kwargs):
         super().__init__(resource, **kwargs)
         self.store = store
+        self.is_upload = is_upload
 
 
 class DatanodeService(service.MultiService):
@@ -146,7 +150,7 @@ def build_datanode(reactor, options):
         link.start(url, (options["public-url"] or url).rstrip("/"))
 
     app.telemetry.lag_probe(reactor).setServiceParent(top)
-    site = DatanodeSite(app.resource(), store, metrics=app.telemetry, timeout=options["idle-timeout"])
+    site = DatanodeSite(app.resource(), store, app.is_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(is_upload=app.is_upload, admit=guard.admission(NODE))  # bodies come from peers
     ListeningService(reactor, options.endpoint_description(), site, "datanode", listening).setServiceParent(top)
     log.info("datanode {node} with {n} blocks in {root}", node=identity["id"], n=len(store.block_ids),

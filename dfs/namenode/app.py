@@ -15,8 +15,8 @@ from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
 from dfs.namenode.streaming import UploadStream
 from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
-from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params, read_json,
-                     render_error, request_path)
+from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
+                     read_json, render_error, request_path)
 
 log = Logger()
 
@@ -26,7 +26,8 @@ MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
 # A read of a few blocks carries their ranges in the redirect, so the datanode needs no lookup round trip.
 MAX_PIECES_IN_URL = 8
-# The requests whose bodies are streamed into the fan-out while they arrive.
+# The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
+# these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
@@ -74,7 +75,6 @@ class NamenodeApp:
             (POST, "CONCAT"): self.op_concat,
             (DELETE, "DELETE"): self.op_delete,
         }
-        self.data_ops = {"CREATE", "APPEND"}
 
     def resource(self):
         return self.app.resource()
@@ -82,8 +82,7 @@ class NamenodeApp:
     def is_upload(self, method, target):
         """Whether a request's body is file data, for the HTTP limits (dfs.limits) that see it before routing."""
         path, _, query = target.partition(b"?")
-        return (method in (PUT, POST) and path.startswith(PREFIX + b"/")
-                and query_params(query).get("op", "").upper() in self.data_ops)
+        return path.startswith(PREFIX + b"/") and (method, query_params(query).get("op", "").upper()) in UPLOADS
 
     @app.handle_errors(Exception)
     def errors(self, request, failure):
@@ -112,7 +111,7 @@ class NamenodeApp:
         path = request_path(request, PREFIX)
         if method != GET and self.repair.safemode:
             raise Unavailable("Name node is in safe mode: waiting for datanodes to report their blocks")
-        if op not in self.data_ops and has_body(request) and method in (PUT, POST):
+        if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
         return await handler(request, params, path)
 
@@ -242,8 +241,6 @@ class NamenodeApp:
             return None
         url_path, _, query = target.partition(b"?")
         params = Params.from_query(query)
-        if (method, params.str("op", "").upper()) not in UPLOADS:
-            return None  # the wrong method for its op: the route refuses it without storing a byte
         try:
             path = namespace_path(url_path, PREFIX)
         except BadRequest:

@@ -18,18 +18,22 @@ class Workload:
 WORKLOADS = [
     Workload("upload", "(a) upload one {size} file", "MB/s", True, "dd_fsync", 1 / 3, 0.6),
     Workload("download", "(b) download it, SHA-256 checked", "MB/s", True, "static", 1.0, 0.9),
-    Workload("small_upload", "(c) upload {count} × {small} files, {clients} clients", "files/s", True),
-    Workload("small_download", "(d) read them back, {clients} clients", "files/s", True),
+    Workload("small_upload", "(c) upload {count} × {small} files, {clients} clients", "files/s", True, "bare_write"),
+    Workload("small_download", "(d) read them back, {clients} clients", "files/s", True, "bare_read"),
     Workload("listing", "(e) list the {count}-entry directory", "ms", False),
     Workload("fuse_write", "(f) FUSE: dd write {size}, conv=fsync", "MB/s", True, "dd_fsync", 1 / 3),
     Workload("fuse_read", "(f) FUSE: dd read {size}, cold cache", "MB/s", True, "dd_read", 1.0),
     Workload("fuse_untar", "(f) FUSE: untar {tar_entries} entries", "s", False),
 ]
 
-LIMITS = {
-    "dd_fsync": "dd to disk, 1 MiB blocks, conv=fsync",
-    "dd_read": "dd from disk to /dev/null, cold cache",
-    "static": "twisted.web static.File over loopback, cold cache",
+LIMITS = {  # key: (what was measured, unit)
+    "dd_fsync": ("dd to disk, 1 MiB blocks, conv=fsync", "MB/s"),
+    "dd_read": ("dd from disk to /dev/null, cold cache", "MB/s"),
+    "static": ("twisted.web static.File over loopback, cold cache", "MB/s"),
+    "bare_write": ("bare twisted.web: each small file PUT to one server that forwards it with treq to 3 replica "
+                   "servers, each writing, fsyncing, renaming and fsyncing its directory (bare_twisted.py)", "files/s"),
+    "bare_read": ("bare twisted.web: each small file GET from a server answering 307 to a static.File server, "
+                  "cold cache (bare_twisted.py)", "files/s"),
 }
 
 
@@ -117,9 +121,9 @@ def markdown(results):
                      f"{_cell(sw_values, results['errors']['seaweedfs'].get(w.key, []))} | "
                      f"{_fmt(r)} | {limit_cell} | {share_cell} |")
     lines += ["", "## Machine limits", "", "| limit | median | min | max |", "|---|---|---|---|"]
-    for key, label in LIMITS.items():
+    for key, (label, unit) in LIMITS.items():
         s = limits.get(key)
-        lines.append(f"| {label} (MB/s) | " + (" | ".join(_fmt(x) for x in s[:3]) if s else "— | — | —") + " |")
+        lines.append(f"| {label} ({unit}) | " + (" | ".join(_fmt(x) for x in s[:3]) if s else "— | — | —") + " |")
 
     lines += ["", "## Peak resident memory", "",
               "Sampled every 0.1 s with psutil. Growth = the largest rise above the process's RSS at the start of "

@@ -75,7 +75,7 @@ class Bench:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.sampler = RSSSampler(interval=0.1)
         self.clusters = []
-        self.static_proc = None
+        self.yardsticks = []  # the static and bare twisted.web servers (processes)
         self.mount_argvs = {}
         wanted = set(args.systems.split(","))
         self.results = {
@@ -83,7 +83,7 @@ class Bench:
             "params": {},
             "figures": {"dfs": {}, "seaweedfs": {}},
             "errors": {"dfs": {}, "seaweedfs": {}},
-            "limits": {"dd_fsync": [], "dd_read": [], "static": []},
+            "limits": {key: [] for key in report.LIMITS},
             "rss": {}, "growth": {}, "machine": {}, "versions": {}, "notes": [],
         }
         self.wanted = wanted
@@ -139,16 +139,36 @@ class Bench:
 
     # --- setup ----------------------------------------------------------------------------------------------
 
-    def start_static_server(self):
+    def start_yardsticks(self):
+        """The plain twisted.web servers the figures are read against: static.File for (b), and the bare
+        redirect + static.File and fan-out to 3 fsyncing replicas (bare_twisted.py) for (d) and (c)."""
         static_dir = self.workdir / "static"
-        static_dir.mkdir(exist_ok=True)
+        (static_dir / "small").mkdir(parents=True, exist_ok=True)
         self.static_file = static_dir / "big.bin"
         self.static_sha = workloads.make_random_file(self.static_file, self.size)
-        log = self.workdir / "static-server.log"
-        self.static_proc = processes.start([self.args.dfs_python, BENCH / "static_server.py", static_dir], log)
-        line = processes.wait_for_line(self.static_proc, log, "listening on", 60)
-        self.static_client = workloads.StaticClient(f"http://127.0.0.1:{workloads.parse_listening_port(line)}")
-        self.sampler.watch("twisted static.File", self.static_proc.pid)
+        self.bare_payloads = workloads.small_payloads(self.args.small_files, self.args.small_kib * 1024)
+        for i, payload in enumerate(self.bare_payloads):
+            (static_dir / "small" / f"f{i:05d}").write_bytes(payload)
+        static_url = self.start_yardstick("twisted static.File", BENCH / "static_server.py", static_dir)
+        self.static_client = workloads.StaticClient(static_url)
+        redirect_url = self.start_yardstick("bare redirect", BENCH / "bare_twisted.py", "redirect", static_url)
+        replicas = []
+        for i in range(3):
+            directory = self.workdir / f"bare-replica{i + 1}"
+            directory.mkdir(exist_ok=True)
+            replicas.append(self.start_yardstick(f"bare replica{i + 1}", BENCH / "bare_twisted.py", "replica",
+                                                 directory))
+        fanout_url = self.start_yardstick("bare fan-out", BENCH / "bare_twisted.py", "fanout", *replicas)
+        self.bare_client = workloads.BareClient(redirect_url, fanout_url)
+
+    def start_yardstick(self, label, script, *args):
+        """Start one yardstick server with the dfs virtualenv's Python; its URL once it listens."""
+        log = self.workdir / f"{label.replace(' ', '-').replace('.', '-')}.log"
+        proc = processes.start([self.args.dfs_python, script, *args], log)
+        self.yardsticks.append(proc)
+        line = processes.wait_for_line(proc, log, "listening on", 60)
+        self.sampler.watch(label, proc.pid)
+        return f"http://127.0.0.1:{workloads.parse_listening_port(line)}"
 
     def prepare_tarball(self):
         if self.args.tarball:
@@ -217,6 +237,17 @@ class Bench:
             return workloads.download_big(self.static_client, "/big.bin", self.size, self.static_sha)
 
         self.measure_limit("static", run, static)
+
+        def bare_write():
+            payloads = workloads.small_payloads(self.args.small_files, self.args.small_kib * 1024)
+            return workloads.upload_small(self.bare_client, "/small", payloads, self.args.clients)
+
+        def bare_read():
+            workloads.drop_caches()
+            return workloads.download_small(self.bare_client, "/small", self.bare_payloads, self.args.clients)
+
+        self.measure_limit("bare_write", run, bare_write)
+        self.measure_limit("bare_read", run, bare_read)
         return disk
 
     def measure_limit(self, key, run, action):
@@ -343,7 +374,7 @@ class Bench:
         a = self.args
         self.sampler.start()
         print(f"work dir {self.workdir}", flush=True)
-        self.start_static_server()
+        self.start_yardsticks()
         if not a.no_fuse:
             self.prepare_tarball()
         else:
@@ -402,8 +433,7 @@ class Bench:
         pids = set()
         for cluster in self.clusters:
             pids.update(cluster.processes().values())
-        if self.static_proc is not None:
-            pids.add(self.static_proc.pid)
+        pids.update(proc.pid for proc in self.yardsticks)
         for child in me.children(recursive=True):
             pids.add(child.pid)
         for pid in pids:
@@ -424,7 +454,8 @@ class Bench:
                 cluster.stop()
             except Exception:
                 traceback.print_exc()
-        processes.stop(self.static_proc)
+        for proc in self.yardsticks:
+            processes.stop(proc)
         self.sampler.stop()
         if not self.args.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -491,7 +522,7 @@ class Bench:
         notes = [
             "Both clusters run at the same time on 127.0.0.1, each server its own process; the benchmark client "
             "(one Python process, aiohttp) shares the same cores. Runs alternate which system goes first.",
-            f"dfs: `python -m dfs.devcluster --datanodes 3 --replication 3` (namenode + 3 datanodes). Uploads: "
+            "dfs: `python -m dfs.devcluster --datanodes 3 --replication 3` (namenode + 3 datanodes). Uploads: "
             + ("`PUT ?op=CREATE` → 307 → `PUT` the body" if a.dfs_two_step else
                "one `PUT /webhdfs/v1/…?op=CREATE&overwrite=true&data=true` with the body")
             + "; reads: `GET ?op=OPEN` following the 307 to a datanode; listing: one `LISTSTATUS`.",

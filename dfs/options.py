@@ -143,8 +143,7 @@ class CommonOptions(usage.Options):
     def postOptions(self):
         if self["log-format"] not in logs.FORMATS:
             raise usage.UsageError(f"--log-format must be one of {', '.join(logs.FORMATS)}, not {self['log-format']!r}")
-        if self["log-format"] == "json":
-            logs.log_to_json(self)
+        logs.choose_observer(self)
         try:
             self.secret()
             self.https_policy()

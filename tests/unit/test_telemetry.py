@@ -1,6 +1,7 @@
 """Metrics, request logs, JSON logs and the status pages, in memory: Klein apps, a Site on a StringTransport, a Clock."""
 
 import json
+import time
 
 import pytest
 import pytest_twisted
@@ -9,7 +10,7 @@ from treq.testing import StubTreq
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import Logger, capturedLogs, formatEvent
+from twisted.logger import LogLevel, Logger, capturedLogs, formatEvent, formatEventAsClassicLogText
 from twisted.python import usage
 
 from dfs import logs
@@ -160,12 +161,43 @@ def test_json_log_lines_carry_the_message_and_plain_fields():
     assert second["level"] == "critical" and "ZeroDivisionError" in second["traceback"]
 
 
+def test_text_log_lines_are_twistds_own():
+    """The fast text observer writes exactly what twistd's textFileLogObserver writes, whatever the event."""
+    events = []
+    log = Logger(namespace="dfs.test", observer=events.append)
+    log.info("stored {block} ({size} bytes) {ratio:.2f} {items!r}", block="ab" * 32, size=10, ratio=1 / 3,
+             items=["x"])
+    log.warn("two\nlines and {braces}", braces="{}")
+    log.info("a call {obj.upper()}", obj="works")  # Twisted's call syntax: str.format cannot, the fallback does
+    log.info("a missing {field}")
+    log.info("no fields at all")
+    log.info(None)
+    events.append({"log_format": "from {log_system}", "log_system": "legacy-system", "log_time": time.time()})
+    events.append({"log_format": "no time", "log_namespace": "x", "log_level": LogLevel.debug})
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.failure("repair pass failed")
+    stamps = logs._TimeStamps()
+    for event in events:
+        assert logs.event_as_text(event, stamps) == formatEventAsClassicLogText(event)
+    assert "WORKS" in logs.event_as_text(events[2]) and "ZeroDivisionError" in logs.event_as_text(events[-1])
+
+
 def test_log_format_option_picks_twistds_logger():
     for args, expected in (([], None), (["--log-format", "json"], logs.JSON_OBSERVER)):
         options = NamenodeOptions()
         options.parent = {"logger": None}
         options.parseOptions(args)
         assert options.parent["logger"] == expected
+    for parent, expected in (({"nodaemon": True, "logfile": None}, logs.TEXT_OBSERVER),
+                             ({"nodaemon": True, "logfile": "-"}, logs.TEXT_OBSERVER),
+                             ({"nodaemon": True, "logfile": "/var/log/dfs.log"}, None),
+                             ({"nodaemon": False, "logfile": None}, None)):
+        options = NamenodeOptions()
+        options.parent = {"logger": None, **parent}
+        options.parseOptions([])
+        assert options.parent["logger"] == expected, parent
     options = NamenodeOptions()
     options.parent = {"logger": "my.own.observer"}
     options.parseOptions(["--log-format", "json"])

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import pytest_twisted
 
 from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
 from dfs.namenode import webhdfs
@@ -146,3 +147,26 @@ def test_survives_reopen(tmp_path):
     s.start()
     assert s.cluster_id == cluster and result(s.status("/keep"))["size"] == 10
     s.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_lookups_run_on_the_reactor_beside_the_writer_thread(tmp_path):
+    from twisted.internet import reactor
+
+    s = Store(str(tmp_path / "ns.sqlite"), reactor)
+    s.start()
+    try:
+        await s.create("/a", [Extent(A, 0, 10, 10)], overwrite=False)
+        writing = s.create("/b", [Extent(B, 0, 5, 5)], overwrite=False)  # committing on the writer thread
+        row, extents = await s.stat("/a")
+        assert row["size"] == 10 and extents == [Extent(A, 0, 10, 10)]
+        with pytest.raises(FileNotFound):
+            await s.stat("/missing")
+        with pytest.raises(AlreadyExists):
+            await s.check_create("/a", overwrite=False)
+        assert not s._lookup_db.in_transaction, "a lookup never leaves its read transaction open"
+        await writing
+        assert (await s.status("/b"))["size"] == 5
+    finally:
+        s.stop()
+    assert s._lookup_db is None

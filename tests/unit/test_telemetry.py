@@ -172,7 +172,10 @@ def test_text_log_lines_are_twistds_own():
     log.info("a missing {field}")
     log.info("no fields at all")
     log.info(None)
+    log.info("{n.__class__.__name__} via Twisted's wrapper", n=1)
     events.append({"log_format": "from {log_system}", "log_system": "legacy-system", "log_time": time.time()})
+    events.append({"log_format": "odd system", "log_system": 42, "log_time": 1_700_000_000.9999997})
+    events.append({"log_format": "two-line system", "log_system": "a\nb", "log_time": 1_700_000_000.25})
     events.append({"log_format": "no time", "log_namespace": "x", "log_level": LogLevel.debug})
     try:
         1 / 0
@@ -182,6 +185,7 @@ def test_text_log_lines_are_twistds_own():
     for event in events:
         assert logs.event_as_text(event, stamps) == formatEventAsClassicLogText(event)
     assert "WORKS" in logs.event_as_text(events[2]) and "ZeroDivisionError" in logs.event_as_text(events[-1])
+    assert "PotentialCallWrapper" in logs.event_as_text(events[6])
 
 
 def test_log_format_option_picks_twistds_logger():
@@ -192,7 +196,9 @@ def test_log_format_option_picks_twistds_logger():
         assert options.parent["logger"] == expected
     for parent, expected in (({"nodaemon": True, "logfile": None}, logs.TEXT_OBSERVER),
                              ({"nodaemon": True, "logfile": "-"}, logs.TEXT_OBSERVER),
+                             ({"nodaemon": False, "debug": True, "logfile": ""}, logs.TEXT_OBSERVER),
                              ({"nodaemon": True, "logfile": "/var/log/dfs.log"}, None),
+                             ({"nodaemon": True, "logfile": None, "syslog": True}, None),
                              ({"nodaemon": False, "logfile": None}, None)):
         options = NamenodeOptions()
         options.parent = {"logger": None, **parent}

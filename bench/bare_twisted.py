@@ -22,6 +22,13 @@ from twisted.web.client import HTTPConnectionPool
 DISK_THREADS = 16  # as many fsyncs in flight as a dfs datanode allows
 
 
+class UnloggedSite(server.Site):
+    """twisted.web's Site formats an access-log line per request; a bare server does not."""
+
+    def log(self, request):
+        pass
+
+
 class Redirect(resource.Resource):
     isLeaf = True
 
@@ -47,18 +54,21 @@ class Replica(resource.Resource):
     def render_PUT(self, request):
         name = os.path.basename(request.path.decode())
         d = threads.deferToThread(self.store, request.content.read(), name)
-        d.addCallbacks(lambda _: answer(request, 201), lambda failure: answer(request, 500))
+        d.addCallbacks(lambda _: answer(request, 201), lambda failure: failed(request, 500, failure))
         return server.NOT_DONE_YET
 
     def store(self, data, name):
         temporary = os.path.join(self.directory, f".{uuid.uuid4().hex}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, os.path.join(self.directory, name))
+            with open(temporary, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, os.path.join(self.directory, name))
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
         fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -81,19 +91,26 @@ class Fanout(resource.Resource):
         sent = [treq.put(target + path, data=body, pool=self.pool).addCallback(self.check)
                 for target in self.targets]
         d = defer.gatherResults(sent, consumeErrors=True)
-        d.addCallbacks(lambda _: answer(request, 201), lambda failure: answer(request, 502))
+        d.addCallbacks(lambda _: answer(request, 201), lambda failure: failed(request, 502, failure))
         return server.NOT_DONE_YET
 
     @staticmethod
     def check(response):
-        if response.code != 201:
-            raise RuntimeError(f"replica answered {response.code}")
-        return treq.content(response)
+        def verdict(body):
+            if response.code != 201:
+                raise RuntimeError(f"replica answered {response.code}: {body[:200]!r}")
+
+        return treq.content(response).addCallback(verdict)  # read whole: the connection goes back to the pool
 
 
 def answer(request, code):
     request.setResponseCode(code)
     request.finish()
+
+
+def failed(request, code, failure):
+    print(failure.getTraceback(), file=sys.stderr, flush=True)
+    answer(request, code)
 
 
 def main(role, *args):
@@ -107,7 +124,7 @@ def main(role, *args):
     else:
         raise SystemExit(f"unknown role {role!r}: redirect, replica or fanout")
     endpoint = endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1")
-    d = endpoint.listen(server.Site(root))
+    d = endpoint.listen(UnloggedSite(root))
     d.addCallback(lambda port: print(f"listening on {port.getHost().port}", flush=True))
     d.addErrback(lambda failure: (print(failure, flush=True), reactor.stop()))
     reactor.run()

@@ -540,7 +540,7 @@ class Bench:
             "removes the blocks of deleted files only after its GC grace period (600 s by default), so that work "
             "lands in a later run; SeaweedFS reclaims space in its periodic vacuum.",
             "Reads start from a cold page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`) before (b), (d), the FUSE "
-            "read and the static/dd read limits: "
+            "read and the static, dd and bare read limits: "
             + ("done" if workloads.caches_dropped() else "NOT possible here, reads may come from the page cache") + ".",
             "FUSE: `weed mount` with its defaults, `dfs mount -f`; a fresh mount per run. dd write is `dd bs=1M "
             "conv=fsync` (time includes the final fsync), dd read is `dd bs=1M of=/dev/null` after dropping caches, "

@@ -26,6 +26,29 @@ def put(cluster, path, data, timeout=60, **params):
                         data=data, headers=H, timeout=timeout)
 
 
+class _HeldBack:
+    """A request body of known length that stops halfway until ``release`` is set, so the upload is surely in
+    flight when the namenode is killed (a fast machine could otherwise finish it first)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.position = 0
+        self.halfway = threading.Event()
+        self.release = threading.Event()
+
+    def __len__(self):
+        return len(self.data)
+
+    def read(self, size=-1):
+        if self.position >= len(self.data) // 2:
+            self.halfway.set()
+            self.release.wait(60)
+        end = len(self.data) if size < 0 else self.position + size
+        chunk = self.data[self.position:end]
+        self.position += len(chunk)
+        return chunk
+
+
 def get(cluster, path):
     r = requests.get(cluster.url + "/webhdfs/v1" + path, params={"op": "OPEN"}, timeout=60)
     return r.status_code, r.content
@@ -87,19 +110,20 @@ def test_datanode_killed_mid_upload(make_cluster):
 def test_namenode_killed_mid_upload(make_cluster):
     cluster = make_cluster(**FAST)
     assert put(cluster, "/f", b"first version").status_code == 201
-    data = os.urandom(64 * 1024 * 1024)
+    body = _HeldBack(os.urandom(64 * 1024 * 1024))
     errors = []
 
     def upload():
         try:
-            put(cluster, "/f", data, blocksize=2 << 20)
+            put(cluster, "/f", body, blocksize=2 << 20)
         except requests.RequestException as e:
             errors.append(e)
 
     thread = threading.Thread(target=upload)
     thread.start()
-    time.sleep(0.5)
+    assert body.halfway.wait(60), "the upload never got halfway"
     cluster.restart_namenode(signal.SIGKILL)
+    body.release.set()
     thread.join(120)
     assert errors, "the upload cannot have been acknowledged by a killed namenode"
     settle(cluster, {"/f": b"first version"}, live=3)

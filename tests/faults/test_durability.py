@@ -28,7 +28,7 @@ def put(cluster, path, data, timeout=60, **params):
 
 class _HeldBack:
     """A request body of known length that stops halfway until ``release`` is set, so the upload is surely in
-    flight when the namenode is killed (a fast machine could otherwise finish it first)."""
+    flight when a node is killed (a fast machine could otherwise finish it first)."""
 
     def __init__(self, data):
         self.data = data
@@ -96,12 +96,13 @@ def settle(cluster, files, live, timeout=60):
 def test_datanode_killed_mid_upload(make_cluster):
     cluster = make_cluster(datanodes=4, **FAST)
     data = os.urandom(256 * 1024 * 1024)
+    body = _HeldBack(data)
     result = {}
-    upload = threading.Thread(target=lambda: result.setdefault("r", put(cluster, "/big", data, blocksize=4 << 20)))
+    upload = threading.Thread(target=lambda: result.setdefault("r", put(cluster, "/big", body, blocksize=4 << 20)))
     upload.start()
-    time.sleep(0.3)
-    assert upload.is_alive(), "the datanode must die while the upload is running"
+    assert body.halfway.wait(60), "the upload never got halfway"
     cluster.datanodes[0].kill()
+    body.release.set()
     upload.join(120)
     assert result["r"].status_code == 201, result["r"].text
     settle(cluster, {"/big": data}, live=3)

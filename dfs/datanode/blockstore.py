@@ -307,18 +307,16 @@ class BlockStore:
             return False
         return self._verified.get(block_id) == (st.st_size, st.st_mtime_ns)
 
-    def verify_sync(self, block_id, recheck=False):
-        """Check that the block's bytes still hash to its id; a bad or vanished copy is quarantined.
+    def verify_sync(self, block_id):
+        """Hash the block's bytes and compare them with its id; a bad or vanished copy is quarantined.
 
-        Returns True, or False when the copy was bad (the caller reports it). A check stays valid while the
-        file's size and mtime do not change, so a read after a recent check costs nothing more. ``recheck``
-        (the scrubber) hashes anyway: bit rot changes neither.
+        Returns True, or False when the copy was bad (the caller reports it). A good check is remembered for
+        ``verified_before``, which reads consult first; the scrubber always hashes, since bit rot changes
+        neither size nor mtime.
         """
         path = self.path(block_id)
         try:
             st = os.stat(path)
-            if not recheck and self._verified.get(block_id) == (st.st_size, st.st_mtime_ns):
-                return True
             hasher = hashlib.sha256()
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):

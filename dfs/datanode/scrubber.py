@@ -64,13 +64,10 @@ class Scrubber:
         if not batch:
             return 0.01
         self.cursor = batch[-1]
-        verdicts = await self.in_thread(self._recheck, batch)
+        verdicts = await self.in_thread(lambda: [self.store.verify_sync(block_id) for block_id in batch])
         self.stats["checked"] += len(batch)
         corrupt = [block_id for block_id, good in zip(batch, verdicts) if not good]
         if corrupt:
             self.stats["corrupt"] += len(corrupt)
             await self.report_corrupt(corrupt)
         return max(0.01, size / self.rate)
-
-    def _recheck(self, block_ids):
-        return [self.store.verify_sync(block_id, recheck=True) for block_id in block_ids]

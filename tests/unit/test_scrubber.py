@@ -55,9 +55,10 @@ def test_each_step_keeps_to_the_rate(tmp_path):
     store.commit_many_sync(io.BytesIO(b"".join(blocks)), [len(b) for b in blocks])
     trips = []
 
-    def in_thread(fn, block_ids):
-        trips.append(len(block_ids))
-        return defer.succeed(fn(block_ids))
+    def in_thread(fn, *args):
+        verdicts = fn(*args)
+        trips.append(len(verdicts))
+        return defer.succeed(verdicts)
 
     clock = Clock()
     rate = 128 * 1024 / STEP  # two blocks' worth per step

@@ -1,15 +1,54 @@
-"""The treq client every dfs component makes its own HTTP calls with (one pooled Agent per process)."""
+"""The treq client every dfs component makes its own HTTP calls with (one pooled Agent per process).
+
+It is the one place that bounds waiting: a connect timeout, and a read timeout that cuts a connection on which
+no byte moved either way for that long (a frozen peer), and the one place that names dfs to servers
+(``User-Agent: dfs/<version>``).
+"""
 
 import re
+from importlib.metadata import PackageNotFoundError, version
+from typing import NamedTuple
 
 from treq.client import HTTPClient
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.error import TimeoutError
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
+from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
+from twisted.python.failure import Failure
 from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
+from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent
+from twisted.web.iweb import IAgent, IAgentEndpointFactory
 from zope.interface import implementer
 
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def _version():
+    try:
+        return version("dfs")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+USER_AGENT = f"dfs/{_version()}"
+
+
+class Timeouts(NamedTuple):
+    """Seconds to wait for a TCP (and TLS) connection, and for any byte to move on an open one."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+class ReadTimeout(TimeoutError):
+    """No byte moved on a connection for the read timeout: the peer is frozen or gone."""
+
+    def __init__(self, seconds):
+        super().__init__(string=f"no response for {seconds:g}s (read timeout)")
+
+    def __str__(self):
+        return self.args[0]
 
 
 class _QuietPool(HTTPConnectionPool):
@@ -19,18 +58,15 @@ class _QuietPool(HTTPConnectionPool):
         noisy = False
 
 
-def make_http(reactor, connections_per_host=16, context_factory=None, sign=None):
+def make_http(reactor, connections_per_host=16, context_factory=None, sign=None, timeouts=Timeouts()):
     """A pooled treq client. ``context_factory`` is an HTTPS policy (see ``ca_policy``); ``sign(method, target)``
-    returns headers to add to every request (how cluster members authenticate to each other)."""
+    returns headers to add to every request (how cluster members authenticate to each other); ``timeouts`` bound
+    every wait."""
     pool = _QuietPool(reactor, persistent=True)
     pool.maxPersistentPerHost = connections_per_host
     pool.cachedConnectionTimeout = 120
-    if context_factory is not None:
-        agent = Agent(reactor, contextFactory=context_factory, pool=pool)
-    else:
-        agent = Agent(reactor, pool=pool)
-    if sign is not None:
-        agent = SigningAgent(agent, sign)
+    endpoints = _TimedEndpoints(reactor, context_factory or BrowserLikePolicyForHTTPS(), timeouts)
+    agent = SigningAgent(Agent.usingEndpointFactory(reactor, endpoints, pool=pool), sign)
     return HTTPClient(agent), pool
 
 
@@ -44,18 +80,88 @@ def ca_policy(ca_file):
     return BrowserLikePolicyForHTTPS(trustRoot=trustRootFromCertificates([Certificate.loadPEM(b) for b in blocks]))
 
 
+@implementer(IAgentEndpointFactory)
+class _TimedEndpoints:
+    """TCP for http, TCP+TLS for https, as Agent's own, with the connect timeout and the read timeout."""
+
+    def __init__(self, reactor, https_policy, timeouts):
+        self._reactor = reactor
+        self._https_policy = https_policy
+        self._timeouts = timeouts
+
+    def endpointForURI(self, uri):
+        endpoint = HostnameEndpoint(self._reactor, uri.host.decode("ascii"), uri.port,
+                                    timeout=self._timeouts.connect)
+        if uri.scheme == b"https":
+            endpoint = wrapClientTLS(self._https_policy.creatorForNetloc(uri.host, uri.port), endpoint)
+        elif uri.scheme != b"http":
+            raise SchemeNotSupported(f"unsupported scheme {uri.scheme.decode('ascii', 'replace')}")
+        return _ReadTimeoutEndpoint(endpoint, self._reactor, self._timeouts.read)
+
+
+class _ReadTimeoutEndpoint:
+    def __init__(self, endpoint, clock, seconds):
+        self._endpoint = endpoint
+        self._clock = clock
+        self._seconds = seconds
+
+    def connect(self, factory):
+        wrapping = WrappingFactory(factory)
+        wrapping.protocol = lambda wrapper_factory, wrapped: _ReadTimeoutProtocol(
+            wrapper_factory, wrapped, self._clock, self._seconds)
+        return self._endpoint.connect(wrapping).addCallback(lambda wrapper: wrapper.wrappedProtocol)
+
+
+class _ReadTimeoutProtocol(ProtocolWrapper, TimeoutMixin):
+    """Aborts the connection when no byte was received or handed to the transport for ``seconds``. Aborts, not
+    closes: a close would wait for a frozen peer to take the unsent bytes."""
+
+    def __init__(self, factory, wrapped, clock, seconds):
+        super().__init__(factory, wrapped)
+        self.callLater = clock.callLater
+        self._seconds = seconds
+        self._timed_out = False
+
+    def makeConnection(self, transport):
+        self.setTimeout(self._seconds)
+        super().makeConnection(transport)
+
+    def dataReceived(self, data):
+        self.resetTimeout()
+        super().dataReceived(data)
+
+    def write(self, data):
+        self.resetTimeout()
+        super().write(data)
+
+    def writeSequence(self, data):
+        self.resetTimeout()
+        super().writeSequence(data)
+
+    def timeoutConnection(self):
+        self._timed_out = True
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason):
+        self.setTimeout(None)
+        if self._timed_out:
+            reason = Failure(ReadTimeout(self._seconds))
+        super().connectionLost(reason)
+
+
 @implementer(IAgent)
 class SigningAgent:
-    """Adds ``sign(method, target)``'s headers to each request; the target is the path and query as sent."""
+    """Adds ``User-Agent`` and ``sign(method, target)``'s headers to each request; the target is the path and
+    query as sent."""
 
-    def __init__(self, agent, sign):
+    def __init__(self, agent, sign=None):
         self._agent = agent
         self._sign = sign
 
     def request(self, method, uri, headers=None, bodyProducer=None):
-        extra = self._sign(method, URI.fromBytes(uri).originForm)
-        if extra:
-            headers = headers.copy() if headers is not None else Headers()
-            for name, value in extra.items():
+        headers = headers.copy() if headers is not None else Headers()
+        headers.setRawHeaders(b"User-Agent", [USER_AGENT.encode()])
+        if self._sign is not None:
+            for name, value in (self._sign(method, URI.fromBytes(uri).originForm) or {}).items():
                 headers.setRawHeaders(name, [value])
         return self._agent.request(method, uri, headers, bodyProducer)

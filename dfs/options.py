@@ -8,7 +8,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from dfs import logs
-from dfs.http import ca_policy
+from dfs.http import Timeouts, ca_policy
 from dfs.limits import Limits
 from dfs.security import SecretError, load_secret
 
@@ -57,6 +57,8 @@ class CommonOptions(usage.Options):
         self["max-body"] = size_value(env("DFS_MAX_BODY", "64M"))
         self["header-timeout"] = float(env("DFS_HEADER_TIMEOUT", 20))
         self["idle-timeout"] = float(env("DFS_IDLE_TIMEOUT", 180))
+        self["connect-timeout"] = float(env("DFS_CONNECT_TIMEOUT", Timeouts().connect))
+        self["read-timeout"] = float(env("DFS_READ_TIMEOUT", Timeouts().read))
 
     def opt_host(self, value):
         """Interface to listen on (env DFS_HOST, default 127.0.0.1)."""
@@ -113,6 +115,18 @@ class CommonOptions(usage.Options):
     def opt_idle_timeout(self, value):
         """Seconds an idle connection is kept open (env DFS_IDLE_TIMEOUT, default 180)."""
         self["idle-timeout"] = float(value)
+
+    def opt_connect_timeout(self, value):
+        """Seconds to wait for a connection to another node (env DFS_CONNECT_TIMEOUT, default 10)."""
+        self["connect-timeout"] = float(value)
+
+    def opt_read_timeout(self, value):
+        """Seconds a request to another node may go without a byte moving (env DFS_READ_TIMEOUT, default 60)."""
+        self["read-timeout"] = float(value)
+
+    def timeouts(self):
+        """The bounds of this node's own requests to other nodes (dfs.http)."""
+        return Timeouts(self["connect-timeout"], self["read-timeout"])
 
     def endpoint_description(self):
         if self["listen"]:

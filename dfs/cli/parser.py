@@ -79,13 +79,19 @@ def parse(parser, argv):
 
 
 def _connection_options(parser, default, hidden=False):
-    """--namenode and --token; accepted after the subcommand too, where --help does not repeat them."""
+    """--namenode, --token and the timeouts; accepted after the subcommand too, where --help does not repeat them."""
     parser.add_argument("--namenode", metavar="URL", default=default,
                         help=argparse.SUPPRESS if hidden else "namenode URL (default: $DFS_NAMENODE_URL, then the "
                                                               "config file, then http://127.0.0.1:8180)")
     parser.add_argument("--token", metavar="TOKEN", default=default,
                         help=argparse.SUPPRESS if hidden else "bearer token (default: $DFS_TOKEN, then the config "
                                                               "file)")
+    parser.add_argument("--connect-timeout", metavar="SECONDS", type=float, default=default,
+                        help=argparse.SUPPRESS if hidden else "give up connecting after this long (default: "
+                                                              "$DFS_CONNECT_TIMEOUT, then the config file, then 10)")
+    parser.add_argument("--read-timeout", metavar="SECONDS", type=float, default=default,
+                        help=argparse.SUPPRESS if hidden else "give up when nothing moves for this long (default: "
+                                                              "$DFS_READ_TIMEOUT, then the config file, then 60)")
 
 
 def _version():

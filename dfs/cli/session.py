@@ -14,9 +14,11 @@ from dfs.errors import DFSError, FileNotFound
 class Session:
     """State shared by the commands of one ``dfs`` run or one ``dfs shell``."""
 
-    def __init__(self, namenode=None, token=None, cwd="/", stdin=None, stdout=None, stderr=None):
+    def __init__(self, namenode=None, token=None, cwd="/", stdin=None, stdout=None, stderr=None,
+                 timeouts=(None, None)):
         self.namenode = namenode
         self.token = token
+        self.timeouts = timeouts  # (connect, read) seconds, None for the configured ones
         self.cwd = cwd
         self.previous_cwd = cwd
         self.stdin = stdin or sys.stdin
@@ -28,7 +30,8 @@ class Session:
     @property
     def client(self):
         if self._client is None:
-            self._client = BlockingClient(self.namenode, self.token)
+            self._client = BlockingClient(self.namenode, self.token, connect_timeout=self.timeouts[0],
+                                          read_timeout=self.timeouts[1])
         return self._client
 
     @property

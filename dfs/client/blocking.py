@@ -31,14 +31,15 @@ def _ensure_reactor():
 class BlockingClient:
     """Every method of ``dfs.client.Client``, called from a plain thread and returning its result (or raising)."""
 
-    def __init__(self, namenode_url=None, token=None, user=None, ca_file=None):
+    def __init__(self, namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
+                 read_timeout=None):
         _ensure_reactor()
-        settings = resolve(namenode_url, token, ca_file)
+        settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout)
         self.namenode_url = settings["namenode"]
         https = ca_policy(settings["ca_file"]) if settings.get("ca_file") else None
 
         def build():
-            http, self._pool = make_http(reactor, context_factory=https)
+            http, self._pool = make_http(reactor, context_factory=https, timeouts=settings["timeouts"])
             return Client(http, settings["namenode"], settings.get("token"), user, reactor)
 
         self._client = blockingCallFromThread(reactor, build)

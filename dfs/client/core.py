@@ -13,9 +13,11 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
+from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
 
+from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
                         from_remote)
 from dfs.streams import relay_body
@@ -23,6 +25,9 @@ from dfs.streams import relay_body
 DEFAULT_NAMENODE = "http://127.0.0.1:8180"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
+# Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
+# storing anything): the idempotent methods.
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
 
 
 def _join(parent, name):
@@ -37,6 +42,16 @@ class _Progress:
         self._f = fileobj
         self._progress = progress
         self.done = 0
+        self.start = _tell(fileobj)  # None for a pipe: it cannot be read again
+
+    def rewind(self):
+        """Back to where the upload started, for sending it again; False when that is impossible."""
+        if self.done and self.start is None:
+            return False
+        if self.done:
+            self._f.seek(self.start)
+            self.done = 0
+        return True
 
     def read(self, n=-1):
         data = self._f.read(n)
@@ -52,12 +67,15 @@ class _Progress:
 class Client:
     """Talks to one namenode through an injected ``treq.HTTPClient``. Every public method returns a Deferred."""
 
-    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None):
+    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None):
         self.http = http
         self.namenode_url = namenode_url.rstrip("/")
         self.token = token
         self.user = user
+        if reactor is None:
+            from twisted.internet import reactor
         self.reactor = reactor
+        self.backoff = backoff or Backoff()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -80,28 +98,39 @@ class Client:
             if isinstance(value, bool):
                 value = "true" if value else "false"
             query[key] = str(value)
-        try:
-            response = await self.http.request(
-                method, self._url(path), params=query, data=body, headers=self._headers(), allow_redirects=False,
-                unbuffered=unbuffered,
-            )
-        except _UNREACHABLE as e:
-            raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
-        if response.code >= 400:
-            raise await _error(response)
-        return response
+        return await self._request(method, self._url(path), params=query, body=body, unbuffered=unbuffered,
+                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"))
+
+    async def _request(self, method, url, params=None, body=None, unbuffered=False, retry=False,
+                       allow_redirects=False):
+        """Every request to the namenode goes through here: the token, back-pressure answers sent again after a
+        wait (``retry``; ``self.backoff`` says how long and how often), and errors as DFSErrors naming the
+        namenode. Waits are bounded by the HTTP client's connect and read timeouts (dfs.http).
+
+        ``body`` is bytes, or an ``_Upload`` (sent again only if its source can be read again)."""
+        attempt = 0
+        while True:
+            data = body.producer() if isinstance(body, _Upload) else body
+            try:
+                response = await self.http.request(method, url, params=params, data=data, headers=self._headers(),
+                                                   allow_redirects=allow_redirects, unbuffered=unbuffered)
+            except _UNREACHABLE as e:
+                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+            if response.code < 400:
+                return response
+            wait = self.backoff.delay(attempt, response, self.reactor.seconds()) if retry else None
+            if wait is None or isinstance(body, _Upload) and not body.rewind():
+                raise await _error(response)
+            await response.content()
+            attempt += 1
+            await deferLater(self.reactor, wait)
 
     async def _json(self, method, path, op, **params):
         response = await self._call(method, path, op, **params)
         return await response.json()
 
     async def _get_json(self, url):
-        try:
-            response = await self.http.get(url, headers=self._headers())
-        except _UNREACHABLE as e:
-            raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
-        if response.code >= 400:
-            raise await _error(response)
+        response = await self._request("GET", url, retry=True, allow_redirects=True)
         return await response.json()
 
     # -- metadata ------------------------------------------------------------------------------
@@ -174,27 +203,15 @@ class Client:
     def decommission(self, node_id, cancel=False):
         """Drain a datanode (or, with ``cancel``, put it back in service); its description from the namenode."""
         async def decommission():
-            try:
-                response = await self.http.post(f"{self.namenode_url}/cluster/datanodes/{quote(node_id)}/decommission",
-                                                params={"cancel": "true" if cancel else "false"},
-                                                headers=self._headers())
-            except _UNREACHABLE as e:
-                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
-            if response.code >= 400:
-                raise await _error(response)
+            response = await self._request("POST", f"{self.namenode_url}/cluster/datanodes/{quote(node_id)}"
+                                           "/decommission", params={"cancel": "true" if cancel else "false"})
             return await response.json()
         return defer.ensureDeferred(decommission())
 
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():
-            try:
-                response = await self.http.post(self.namenode_url + "/cluster/format", params={"confirm": "true"},
-                                                headers=self._headers())
-            except _UNREACHABLE as e:
-                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
-            if response.code >= 400:
-                raise await _error(response)
+            await self._request("POST", self.namenode_url + "/cluster/format", params={"confirm": "true"})
             return True
         return defer.ensureDeferred(format_())
 
@@ -309,9 +326,8 @@ class Client:
         try:
             if length is None:
                 length = _remaining(source)
-            body = FileBodyProducer(_Progress(source, progress), readSize=1024 * 1024)
-            body.length = UNKNOWN_LENGTH if length is None else length
-            response = await self._call(method, path, op, body=body, data="true", **params)
+            response = await self._call(method, path, op, body=_Upload(source, progress, length), data="true",
+                                        **params)
             await response.content()
             return True
         finally:
@@ -423,6 +439,22 @@ class Client:
         raise Corrupt(f"no good replica of block {block_id[:12]}…: {'; '.join(errors) or 'no live datanode holds it'}")
 
 
+class _Upload:
+    """The body of an upload from a local file object: a fresh producer for each attempt, from the start."""
+
+    def __init__(self, fileobj, progress, length):
+        self._source = _Progress(fileobj, progress)
+        self._length = UNKNOWN_LENGTH if length is None else length
+
+    def producer(self):
+        body = FileBodyProducer(self._source, readSize=1024 * 1024)
+        body.length = self._length
+        return body
+
+    def rewind(self):
+        return self._source.rewind()
+
+
 class _BytesFile:
     """A tiny file object over bytes, so bytes and files share one upload path."""
 
@@ -448,6 +480,14 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _tell(fileobj):
+    """Where a seekable file object is, or None (a pipe)."""
+    try:
+        return fileobj.seek(fileobj.tell())
+    except (OSError, AttributeError, ValueError):
+        return None
 
 
 def _remaining(fileobj):

@@ -129,7 +129,7 @@ def build_datanode(reactor, options):
     identity = store.identity()
     guard = Guard(options.secret(), reactor, audience=identity["id"])
     http, http_pool = make_http(reactor, context_factory=options.https_policy(),
-                                sign=guard.node_headers if guard.enabled else None)
+                                sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pool = ThreadPool(minthreads=2, maxthreads=16, name="dfs-datanode-disk")
     app = DatanodeApp(store, http, reactor, pool, options["namenode"], guard=guard)
     app.node_id = identity["id"]

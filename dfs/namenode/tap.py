@@ -116,7 +116,7 @@ def build_namenode(reactor, options):
     registry = Registry(reactor, options["stale-after"], options["dead-after"])
     guard = Guard(options.secret(), reactor, audience="namenode", url_ttl=options["url-ttl"])
     http, pool = make_http(reactor, context_factory=options.https_policy(),
-                           sign=guard.node_headers if guard.enabled else None)
+                           sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     fanout = FanOut(http, registry, reactor)
     repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
                     grace=options["gc-grace"], safemode_extension=options["safemode-extension"])

@@ -107,6 +107,14 @@ class TooLarge(DFSError):
     java_class = "java.lang.IllegalArgumentException"
 
 
+class FileTooLarge(DFSError):
+    """A write would make a file larger than the namenode's maximum file size (EFBIG through the mount)."""
+
+    status = 413
+    exception = "FileTooLargeException"
+    java_class = "java.io.IOException"
+
+
 class URITooLong(DFSError):
     status = 414
     exception = "IllegalArgumentException"

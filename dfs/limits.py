@@ -11,9 +11,15 @@ from urllib.parse import unquote_to_bytes
 from twisted.logger import Logger
 from twisted.web.http import HTTPChannel
 
-from dfs.errors import BadRequest, DFSError, HeaderTooLarge, RequestTimeout, TooLarge, TooManyRequests, URITooLong
+from dfs.errors import (BadRequest, DFSError, FileTooLarge, HeaderTooLarge, RequestTimeout, TooLarge, TooManyRequests,
+                        URITooLong)
 
 log = Logger()
+
+# The largest file dfs stores (the namenode's --max-file-size default). Growing a file past its end stores the
+# zeros today, so this bounds how long a mistaken `truncate -s` may stream them; with sparse files (holes kept as
+# extents without a block) it may rise.
+MAX_FILE_SIZE = 1 << 40
 
 REASONS = {400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
            429: b"Too Many Requests", 431: b"Request Header Fields Too Large", 401: b"Unauthorized",
@@ -22,12 +28,13 @@ REASONS = {400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Larg
 
 class Limits:
     """One server's limits. ``is_upload(method, target)`` names the requests whose bodies are file data (not held
-    to ``max_body`` but counted against ``uploads_per_client``); ``admit(method, target, headers)`` may refuse a
-    request that is about to send a body (it returns the error to answer, or None)."""
+    to ``max_body`` but counted against ``uploads_per_client``, and refused when they announce more than
+    ``max_upload`` bytes); ``admit(method, target, headers)`` may refuse a request that is about to send a body (it
+    returns the error to answer, or None)."""
 
     def __init__(self, max_request_line=32 * 1024, max_header_size=16 * 1024, max_headers=100, max_params=100,
                  max_body=64 * 1024 * 1024, header_timeout=20.0, idle_timeout=180.0, uploads_per_client=None,
-                 is_upload=None, admit=None):
+                 is_upload=None, admit=None, max_upload=MAX_FILE_SIZE):
         self.max_request_line = max_request_line
         self.max_header_size = max_header_size
         self.max_headers = max_headers
@@ -38,6 +45,7 @@ class Limits:
         self.uploads_per_client = uploads_per_client
         self.is_upload = is_upload or (lambda method, target: False)
         self.admit = admit
+        self.max_upload = max_upload
         self.uploads = Counter()
 
     def start_upload(self, address):
@@ -135,6 +143,9 @@ class LimitedChannel(HTTPChannel):
         if not upload and self.length is not None and self.length > self.limits.max_body:
             return self._refuse(TooLarge(f"a body of {self.length} bytes; this endpoint takes at most"
                                          f" {self.limits.max_body}"))
+        if upload and self.length is not None and self.length > self.limits.max_upload:
+            return self._refuse(FileTooLarge(f"a file of {self.length} bytes; the largest file is"
+                                             f" {self.limits.max_upload} bytes"))
         if self.limits.admit is not None:
             refusal = self.limits.admit(method, target, request.requestHeaders)
             if refusal is not None:

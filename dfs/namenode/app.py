@@ -9,7 +9,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import pages, paths
-from dfs.errors import BadRequest, FileNotFound, IOFailure, Unavailable
+from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
+from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
@@ -53,6 +54,7 @@ class NamenodeApp:
         self.fanout = fanout
         self.repair = repair
         self.config = config
+        self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
@@ -226,13 +228,33 @@ class NamenodeApp:
         atime = params.int("accesstime", -1, minimum=-1, maximum=MAX_MS)
         return None if mtime == -1 else mtime, None if atime == -1 else atime
 
-    async def _store_body(self, request, block_size, replication):
+    async def _store_body(self, request, block_size, replication, room):
         content = request.content
         total = _body_size(content)
         content.seek(0)
         return await self.fanout.write_stream(
-            content.read, total, block_size, replication, self.config["min_replicas"]
+            self._within(content.read, total, room), total, block_size, replication, self.config["min_replicas"]
         )
+
+    def _room(self, row=None):
+        """Bytes a CREATE (no ``row``) or an APPEND to the file ``row`` may still add."""
+        return self.max_file_size - (row["size"] if row is not None else 0)
+
+    def _within(self, read, length, room):
+        """``read``, refused up front when ``length`` exceeds ``room``, and as it goes for a chunked body."""
+        too_large = FileTooLarge(f"the file would grow past the largest file size, {self.max_file_size} bytes")
+        if length is not None and length > room:
+            raise too_large
+        taken = 0
+
+        async def bounded(size):
+            nonlocal taken
+            data = await defer.maybeDeferred(read, size)
+            taken += len(data)
+            if taken > room:
+                raise too_large
+            return data
+        return bounded
 
     def start_upload(self, request, method, target, length):
         """Called as soon as a request's headers are in (dfs.namenode.streaming): for a WebHDFS CREATE/APPEND
@@ -257,10 +279,13 @@ class NamenodeApp:
                 params.octal("permission", 0o644)
                 self._times(params)
                 await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
+                room = self._room()
             else:
                 row = await self.store.file_for_append(path)
                 block_size, replication = row["block_size"], row["replication"]
-            return await self.fanout.write_stream(stream.read_chunk, stream.length, block_size, replication,
+                room = self._room(row)
+            read = self._within(stream.read_chunk, stream.length, room)
+            return await self.fanout.write_stream(read, stream.length, block_size, replication,
                                                   self.config["min_replicas"])
         except BaseException:
             stream.discard()
@@ -293,7 +318,7 @@ class NamenodeApp:
         mtime, atime = self._times(params)
         if extents is None:
             await self.store.check_create(path, overwrite, create_parent)
-            extents = await self._store_body(request, block_size, replication)
+            extents = await self._store_body(request, block_size, replication, self._room())
         try:
             await self.store.create(
                 path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
@@ -312,7 +337,7 @@ class NamenodeApp:
         extents = await self._streamed(request)
         if extents is None:
             row = await self.store.file_for_append(path)
-            extents = await self._store_body(request, row["block_size"], row["replication"])
+            extents = await self._store_body(request, row["block_size"], row["replication"], self._room(row))
         try:
             if extents:
                 await self.store.append(path, extents)
@@ -363,7 +388,10 @@ class NamenodeApp:
         return json_body({"boolean": changed}, request)
 
     async def op_truncate(self, request, params, path):
-        await self.store.truncate(path, params.int("newlength", required=True, minimum=0))
+        length = params.int("newlength", required=True, minimum=0)
+        if length > self.max_file_size:
+            raise FileTooLarge(f"newlength {length} is past the largest file size, {self.max_file_size} bytes")
+        await self.store.truncate(path, length)
         return json_body({"boolean": True}, request)
 
     async def op_concat(self, request, params, path):

@@ -6,6 +6,7 @@ from twisted.application import service
 from twisted.logger import Logger
 
 from dfs.http import make_http
+from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.app import NamenodeApp
 from dfs.namenode.metadata import Store
 from dfs.namenode.registry import Registry
@@ -37,6 +38,7 @@ class NamenodeOptions(CommonOptions):
         self["public-url"] = env("DFS_NAMENODE_PUBLIC_URL")
         self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
         self["uploads-per-client"] = int(env("DFS_UPLOADS_PER_CLIENT", 16))
+        self["max-file-size"] = size_value(env("DFS_MAX_FILE_SIZE", MAX_FILE_SIZE))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -82,6 +84,11 @@ class NamenodeOptions(CommonOptions):
         """Seconds a signed redirect URL stays valid (env DFS_URL_TTL, default 300)."""
         self["url-ttl"] = float(value)
 
+    def opt_max_file_size(self, value):
+        """Largest file, e.g. 1T; a CREATE, APPEND or TRUNCATE beyond it gets 413 (env DFS_MAX_FILE_SIZE, default
+        1T)."""
+        self["max-file-size"] = size_value(value)
+
     def opt_uploads_per_client(self, value):
         """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
         self["uploads-per-client"] = int(value)
@@ -126,12 +133,14 @@ def build_namenode(reactor, options):
         "min_replicas": options["min-replicas"],
         "block_size": options["block-size"],
         "public_url": options.get("public-url"),
+        "max_file_size": options["max-file-size"],
     }
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
     top = NamenodeService(store, repair, pool)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,
+                                 max_upload=options["max-file-size"],
                                  admit=guard.admission(NODE, TOKEN, SIGNED_URL))
     ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)
     log.info("namenode database {db}, cluster {cluster}", db=os.path.abspath(db_path), cluster=cluster_id)

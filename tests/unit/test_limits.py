@@ -189,3 +189,12 @@ def test_any_bytes_get_an_answer_or_wait_never_an_exception(data):
     clock.advance(30)
     written = transport.value()
     assert written == b"" or written.startswith(b"HTTP/1.1 ")
+
+
+def test_an_upload_announcing_more_than_the_largest_file_gets_413_before_it_is_stored():
+    site, _ = server(max_upload=100, is_upload=lambda method, target: target == b"/upload")
+    channel, transport = connect(site)
+    channel.dataReceived(b"PUT /upload HTTP/1.1\r\nContent-Length: 999999999999999\r\n\r\n")
+    status, body = answer(transport)
+    assert status == 413 and body["RemoteException"]["exception"] == "FileTooLargeException"
+    assert site.stored == 0

@@ -109,3 +109,11 @@ async def test_format_needs_confirmation(stub):
     http, _, _ = stub
     response = await http.post(BASE + "/cluster/format")
     assert response.code == 400 and "confirm" in (await response.json())["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_truncate_past_the_largest_file_size_is_refused_at_once(stub):
+    http, _, _ = stub
+    code, body = await call(http, "POST", "/nowhere", op="TRUNCATE", newlength=999999999999999)
+    assert code == 413 and body["RemoteException"]["exception"] == "FileTooLargeException"
+    assert "1099511627776" in body["RemoteException"]["message"]

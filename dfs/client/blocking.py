@@ -10,9 +10,11 @@ from twisted.python.failure import Failure
 
 from dfs.client.config import resolve
 from dfs.client.core import Client
+from dfs.errors import Unavailable
 from dfs.http import ca_policy, make_http
 
 CANCEL_WAIT = 5.0  # seconds to let a cancelled call unwind before the interrupt is passed on
+GIVE_UP_POLL = 0.2  # seconds between two looks at ``give_up`` while a call waits
 _started = threading.Lock()
 _thread = None
 
@@ -29,11 +31,16 @@ def _ensure_reactor():
 
 
 class BlockingClient:
-    """Every method of ``dfs.client.Client``, called from a plain thread and returning its result (or raising)."""
+    """Every method of ``dfs.client.Client``, called from a plain thread and returning its result (or raising).
+
+    ``give_up``, when set, is asked while a call waits: a reason (a string) cancels the call, which then raises
+    Unavailable with that reason (the FUSE mount sets it so that unmounting never waits for a frozen namenode).
+    """
 
     def __init__(self, namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
                  read_timeout=None):
         _ensure_reactor()
+        self.give_up = None
         settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout)
         self.namenode_url = settings["namenode"]
         https = ca_policy(settings["ca_file"]) if settings.get("ca_file") else None
@@ -50,7 +57,7 @@ class BlockingClient:
             return method
 
         def call(*args, **kwargs):
-            return _wait_interruptibly(method, args, kwargs)
+            return _wait_interruptibly(method, args, kwargs, self.give_up)
 
         call.__name__ = name
         call.__doc__ = method.__doc__
@@ -60,8 +67,9 @@ class BlockingClient:
         blockingCallFromThread(reactor, self._pool.closeCachedConnections)
 
 
-def _wait_interruptibly(method, args, kwargs):
-    """Run ``method`` in the reactor and wait for it; Ctrl-C in the waiting thread cancels its Deferred.
+def _wait_interruptibly(method, args, kwargs, give_up=None):
+    """Run ``method`` in the reactor and wait for it; Ctrl-C in the waiting thread, or a reason from ``give_up()``,
+    cancels its Deferred.
 
     Without the cancel an interrupted upload would go on in the reactor thread and replace the target after the
     user was told it stopped; cancelling drops the connection before the body is complete, so nothing commits.
@@ -76,8 +84,8 @@ def _wait_interruptibly(method, args, kwargs):
 
     reactor.callFromThread(start)
     try:
-        result = results.get()
-    except KeyboardInterrupt:
+        result = _wait(results, give_up)
+    except (KeyboardInterrupt, Unavailable):
         reactor.callFromThread(lambda: running[0].cancel() if running else None)
         try:
             results.get(timeout=CANCEL_WAIT)
@@ -87,3 +95,14 @@ def _wait_interruptibly(method, args, kwargs):
     if isinstance(result, Failure):
         result.raiseException()
     return result
+
+
+def _wait(results, give_up):
+    """The call's result; Unavailable as soon as ``give_up`` names a reason."""
+    while True:
+        try:
+            return results.get(timeout=None if give_up is None else GIVE_UP_POLL)
+        except queue.Empty:
+            reason = give_up()
+            if reason:
+                raise Unavailable(reason) from None

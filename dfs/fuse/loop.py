@@ -1,5 +1,7 @@
-"""fusepy's loop with utimens passing UTIME_NOW and UTIME_OMIT through. Importing this fails without libfuse."""
+"""fusepy's loop with utimens passing UTIME_NOW and UTIME_OMIT through, and a way for operations to learn that
+the loop was told to exit. Importing this fails without libfuse."""
 
+import ctypes
 import time
 
 import fuse as fusepy
@@ -26,3 +28,23 @@ class FUSE(fusepy.FUSE):
     def utimens(self, path, buf):
         times = (timespec_ns(buf.contents.actime), timespec_ns(buf.contents.modtime)) if buf else None
         return self.operations("utimens", path.decode(self.encoding), times)
+
+
+class Session:
+    """Whether the running loop was told to exit (libfuse's own SIGTERM, SIGINT and SIGHUP handlers set the flag).
+    libfuse then waits for every operation in progress before it unmounts, so operations that wait ask this."""
+
+    def __init__(self):
+        self._fuse = None
+
+    def attach(self):
+        """Called from the ``init`` operation, the one place where libfuse's context names the loop."""
+        self._fuse = ctypes.c_void_p(fusepy._libfuse.fuse_get_context().contents.fuse)
+
+    def detach(self):
+        """Called from ``destroy``: the loop is gone after it."""
+        self._fuse = None
+
+    def exiting(self):
+        fuse = self._fuse
+        return fuse is not None and bool(fusepy._libfuse.fuse_exited(fuse))

@@ -45,7 +45,7 @@ FUSE_DEFAULTS = {
     "atomic_o_trunc": True,
     "subtype": "dfs",
 }
-DFS_OPTIONS = {"cache_size", "cache_dir"}
+DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout"}
 
 
 class MountError(Exception):
@@ -65,7 +65,9 @@ def add_mount_arguments(parser):
                         help="stay in the foreground (default: detach once the mount is live)")
     parser.add_argument("-o", dest="options", action="append", metavar="OPT[,OPT...]",
                         help="mount options: FUSE's (allow_other, ro, attr_timeout=SECONDS, debug, ...) and dfs's "
-                             "cache_size=MiB (block cache, default 1024) and cache_dir=DIR")
+                             "cache_size=MiB (block cache, default 1024), cache_dir=DIR, connect_timeout=SECONDS "
+                             "and read_timeout=SECONDS (default 10 and 60: an operation the cluster does not answer "
+                             "fails with EIO after that)")
 
 
 def namenode_url(args):
@@ -98,6 +100,7 @@ class Plan(NamedTuple):
     cache_dir: str | None
     cache_bytes: int
     ttl: float
+    timeouts: tuple  # (connect, read) seconds, None for the client's configured ones
 
 
 def plan(args):
@@ -105,13 +108,16 @@ def plan(args):
     try:
         cache_bytes = int(dfs_options.get("cache_size", 1024)) << 20
         ttl = float(fuse_options.get("attr_timeout", 1.0))
+        timeouts = tuple(None if dfs_options.get(name) is None else float(dfs_options[name])
+                         for name in ("connect_timeout", "read_timeout"))
     except ValueError:
-        raise MountError("cache_size takes a number of MiB and attr_timeout a number of seconds") from None
+        raise MountError("cache_size takes a number of MiB; attr_timeout, connect_timeout and read_timeout a number "
+                         "of seconds") from None
     cache_dir = dfs_options.get("cache_dir")
     if cache_dir is not None and not os.path.isdir(cache_dir):
         raise MountError(f"cache_dir {cache_dir} is not a directory")
     return Plan(check_mountpoint(args.mountpoint, fuse_options), namenode_url(args), getattr(args, "token", None),
-                fuse_options, cache_dir, cache_bytes, ttl)
+                fuse_options, cache_dir, cache_bytes, ttl, timeouts)
 
 
 def run_mount(args):
@@ -161,7 +167,11 @@ def serve(mount, on_ready=None):
     """Connect, mount, and run fusepy's loop in this (main) thread until unmounted; the reactor runs in a daemon
     thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
-    client = BlockingClient(mount.namenode, mount.token, user=_local_user())
+    try:
+        client = BlockingClient(mount.namenode, mount.token, user=_local_user(), connect_timeout=mount.timeouts[0],
+                                read_timeout=mount.timeouts[1])
+    except ValueError as e:
+        raise MountError(str(e)) from None
     try:
         client.stat("/")
     except DFSError as e:
@@ -172,8 +182,9 @@ def serve(mount, on_ready=None):
     try:
         operations = DFSOperations(
             client, workdir, ttl=mount.ttl, cache_bytes=mount.cache_bytes,
-            on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready),
+            on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready), session=loop.Session(),
         )
+        client.give_up = operations.give_up
         loop.FUSE(operations, mount.mountpoint, raw_fi=True, foreground=True, **fuse_options)
     except RuntimeError:
         raise MountError(f"could not mount on {mount.mountpoint} (libfuse's reason is above)") from None

@@ -21,6 +21,7 @@ from dfs.errors import (
     DFSError,
     DirectoryNotEmpty,
     FileNotFound,
+    FileTooLarge,
     IsADirectory,
     NoSpace,
     NotADirectory,
@@ -29,6 +30,7 @@ from dfs.errors import (
 )
 from dfs.fuse.caches import AttributeCache, BlockCache
 from dfs.fuse.files import OpenFile, ns_to_ms
+from dfs.limits import MAX_FILE_SIZE
 
 log = Logger()
 
@@ -42,6 +44,7 @@ ERRNO = [
     (AccessDenied, errno.EACCES),
     (Unauthorized, errno.EACCES),
     (NoSpace, errno.ENOSPC),
+    (FileTooLarge, errno.EFBIG),
     (Unsupported, errno.ENOTSUP),
     (BadRequest, errno.EINVAL),
 ]
@@ -54,6 +57,13 @@ STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
+# Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
+# refused with EFBIG at once rather than streamed for minutes.
+MAX_ZERO_FILL = 256 << 20
+# Once libfuse is told to exit, calls that wait on the cluster give up; uploads of what is still dirty at
+# unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
+UNMOUNT_GRACE = 5.0
+UNMOUNTING = "the mount is being unmounted"
 
 
 def errno_for(error):
@@ -66,6 +76,13 @@ def errno_for(error):
 
 def _fail(code):
     return OSError(code, os.strerror(code))
+
+
+def _check_growth(size, end):
+    """EFBIG when a file of ``size`` bytes written or truncated up to ``end`` would be larger than the largest file,
+    or would take more than MAX_ZERO_FILL bytes of zeros."""
+    if end > MAX_FILE_SIZE or end - size > MAX_ZERO_FILL:
+        raise _fail(errno.EFBIG)
 
 
 @lru_cache(maxsize=4096)
@@ -130,8 +147,10 @@ class DFSOperations:
     # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
     flag_utime_omit_ok = 1
 
-    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None):
+    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None):
         self.client = client
+        self._session = session  # a dfs.fuse.loop.Session: whether libfuse was told to exit
+        self._unmounting_since = None
         self.cache = AttributeCache(ttl)
         self._staging = os.path.join(workdir, "staged")
         blocks = os.path.join(workdir, "blocks")
@@ -165,11 +184,15 @@ class DFSOperations:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def init(self, path):
+        if self._session is not None:
+            self._session.attach()
         if self._on_ready is not None:
             self._on_ready()
 
     def destroy(self, path):
-        """Unmounting: upload what is still dirty (a file written through mmap and never closed), end read-ahead."""
+        """Unmounting: upload what is still dirty (a file written through mmap and never closed) within
+        UNMOUNT_GRACE, end read-ahead."""
+        self._unmounting_since = time.monotonic()
         with self._table:
             files = list(self._files.values())
         for of in files:
@@ -181,6 +204,15 @@ class DFSOperations:
                         log.failure("could not upload {path} while unmounting", path=of.path)
         # A fetch still running would write into the cache directory while it is being removed.
         self._readahead.shutdown(wait=True, cancel_futures=True)
+        if self._session is not None:
+            self._session.detach()
+
+    def give_up(self):
+        """Why a call waiting on the cluster should stop (the client asks while it waits), or None: libfuse was
+        told to exit and waits for operations in progress before it unmounts."""
+        if self._unmounting_since is not None:
+            return UNMOUNTING if time.monotonic() - self._unmounting_since > UNMOUNT_GRACE else None
+        return UNMOUNTING if self._session is not None and self._session.exiting() else None
 
     # -- attributes --------------------------------------------------------------------------------
 
@@ -498,6 +530,8 @@ class DFSOperations:
         with of.lock:
             if not of.is_staged:
                 self._stage(of)
+            if not handle.append:
+                _check_growth(of.local_stat().st_size, offset + len(data))
             return of.write(data, offset, handle.append)
 
     def truncate(self, path, length, fi=None):
@@ -505,12 +539,14 @@ class DFSOperations:
         if of is not None:
             with of.lock:
                 if of.is_staged:
+                    _check_growth(of.local_stat().st_size, length)
                     of.truncate(length)
                     return 0
                 path = of.path
         status = self.client.stat(path)
         if status["type"] == "DIRECTORY":
             raise _fail(errno.EISDIR)
+        _check_growth(status["length"], length)
         if length <= status["length"]:
             self.client.truncate(path, length)
         else:

@@ -520,3 +520,65 @@ def test_copy_in_while_a_datanode_dies(make_cluster, tmp_path):
     cluster.wait_for(lambda s: s["totals"]["alive"] == 3 and not s["totals"]["stale"]
                      and s["totals"]["under_replicated"] == s["totals"]["missing"] == 0, 60, "repair")
     assert cluster.fsck()["totals"]["status"] == "HEALTHY"
+
+
+def test_huge_truncates_and_writes_answer_efbig_at_once(work):
+    """`truncate -s 999999999999999` once streamed zeros until the process could not be killed."""
+    path = work + "/huge"
+    with open(path, "wb") as f:
+        f.write(b"abc")
+    started = time.monotonic()
+    result = subprocess.run(["truncate", "-s", "999999999999999", path], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "File too large" in result.stderr
+    with pytest.raises(OSError) as raised:
+        os.truncate(path, 999999999999999)
+    assert raised.value.errno == errno.EFBIG
+    with open(path, "r+b") as f:
+        for grow in (lambda: os.ftruncate(f.fileno(), 999999999999999),
+                     lambda: os.ftruncate(f.fileno(), 1 << 30),  # not too large, but too many zeros to store
+                     lambda: os.pwrite(f.fileno(), b"x", 10 ** 12)):
+            with pytest.raises(OSError) as raised:
+                grow()
+            assert raised.value.errno == errno.EFBIG
+        os.ftruncate(f.fileno(), 1 << 20)  # a modest growth is stored as zeros
+    assert time.monotonic() - started < 10
+    with open(path, "rb") as f:
+        assert f.read() == b"abc" + bytes((1 << 20) - 3)
+
+
+def _blocked_in_the_mount(pid):
+    """Whether process ``pid`` sleeps in the kernel waiting for the FUSE daemon's answer."""
+    with open(f"/proc/{pid}/wchan") as f:
+        return f.read() in ("request_wait_answer", "fuse_wait_answer")
+
+
+def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_cluster, tmp_path):
+    cluster = make_cluster(datanodes=1)
+    impatient = Mount(cluster.url, tmp_path / "fast", tmp_path / "fast.log", "-o", "read_timeout=2").start()
+    patient = Mount(cluster.url, tmp_path / "slow", tmp_path / "slow.log", "-o", "read_timeout=600").start()
+    waiting = None
+    try:
+        cluster.namenode.signal(signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(OSError) as raised:
+            os.stat(impatient.path + "/not-cached")
+        assert raised.value.errno == errno.EIO and time.monotonic() - started < 30
+        subprocess.run(["fusermount", "-u", impatient.path], check=True)  # stop() would ask ismount: EIO now
+        assert impatient.process.wait(20) == 0
+
+        waiting = subprocess.Popen(["stat", patient.path + "/not-cached"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        wait_until(lambda: _blocked_in_the_mount(waiting.pid), 30, "stat to wait on the mount")
+        started = time.monotonic()
+        patient.process.send_signal(signal.SIGTERM)
+        assert patient.process.wait(30) == 0
+        assert time.monotonic() - started < 10
+        assert not os.path.ismount(patient.path)
+        assert waiting.wait(30) != 0
+        assert "Traceback" not in patient.log()
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        if waiting is not None and waiting.poll() is None:
+            waiting.kill()
+        impatient.stop()
+        patient.stop()

@@ -445,13 +445,19 @@ class _Upload:
     def __init__(self, fileobj, progress, length):
         self._source = _Progress(fileobj, progress)
         self._length = UNKNOWN_LENGTH if length is None else length
+        self._sending = None
 
     def producer(self):
-        body = FileBodyProducer(self._source, readSize=1024 * 1024)
-        body.length = self._length
-        return body
+        self._sending = FileBodyProducer(self._source, readSize=1024 * 1024)
+        self._sending.length = self._length
+        return self._sending
 
     def rewind(self):
+        """Ready to send from the start again; False when the source cannot be read again. A refused attempt is
+        stopped first: the server answered before it read the body, and Twisted would go on sending it (from the
+        same source) until the connection closes."""
+        if self._sending is not None:
+            self._sending.stopProducing()
         return self._source.rewind()
 
 

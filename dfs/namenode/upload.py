@@ -34,6 +34,7 @@ class _TargetBody(Pausable):
         self.alive = True
         self._consumer = None
         self._finished = None
+        self._ending = False
 
     def startProducing(self, consumer):
         self._consumer = consumer
@@ -62,6 +63,20 @@ class _TargetBody(Pausable):
         self.resumeProducing()
 
     def finish(self):
+        """The whole body is written: say so once the connection is no longer holding it paused. Twisted's
+        transport keeps its 'producer paused' flag across producers, so a body that ended paused would have the
+        pooled connection's next request body resumed without being paused (a FileBodyProducer then raises
+        NotPaused and the connection breaks)."""
+        self._ending = True
+        if self._resumed is None:
+            self._end()
+
+    def resumeProducing(self):
+        super().resumeProducing()
+        if self._ending:
+            self._end()
+
+    def _end(self):
         if self.alive and self._finished is not None and not self._finished.called:
             self._finished.callback(None)
 

@@ -5,6 +5,7 @@ import os
 import tomllib
 
 from dfs.client.core import DEFAULT_NAMENODE
+from dfs.errors import BadRequest
 from dfs.http import Timeouts
 
 
@@ -36,9 +37,9 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
         try:
             value = float(value)
         except ValueError:
-            raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+            raise BadRequest(f"{name} must be a number of seconds, not {value!r}") from None
         if value <= 0:
-            raise ValueError(f"{name} must be more than 0 seconds")
+            raise BadRequest(f"{name} must be more than 0 seconds")
         return value
 
     return {

@@ -170,8 +170,8 @@ def serve(mount, on_ready=None):
     try:
         client = BlockingClient(mount.namenode, mount.token, user=_local_user(), connect_timeout=mount.timeouts[0],
                                 read_timeout=mount.timeouts[1])
-    except ValueError as e:
-        raise MountError(str(e)) from None
+    except DFSError as e:
+        raise MountError(e.message) from None
     try:
         client.stat("/")
     except DFSError as e:

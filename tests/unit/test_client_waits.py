@@ -12,9 +12,10 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from dfs.client.config import resolve
 from dfs.client.core import Client
 from dfs.client.retry import Backoff
-from dfs.errors import NoSpace, Unavailable
+from dfs.errors import BadRequest, NoSpace, Unavailable
 from dfs.http import USER_AGENT, Timeouts, make_http
 
 
@@ -141,3 +142,18 @@ def test_a_non_idempotent_request_is_not_retried():
     assert d.result.value.status == 429
     d.addErrback(lambda _: None)
     assert len(resource.seen) == 1
+
+
+def test_timeouts_come_from_the_option_then_the_environment_then_the_config_file(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("read_timeout = 7\nconnect_timeout = 8\n")
+    monkeypatch.setenv("DFS_CONFIG", str(config))
+    monkeypatch.setenv("DFS_CONNECT_TIMEOUT", "3")
+    monkeypatch.delenv("DFS_READ_TIMEOUT", raising=False)
+    assert resolve()["timeouts"] == Timeouts(connect=3, read=7)
+    assert resolve(read_timeout=9)["timeouts"] == Timeouts(connect=3, read=9)
+    monkeypatch.setenv("DFS_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("DFS_CONNECT_TIMEOUT")
+    assert resolve()["timeouts"] == Timeouts(connect=10, read=60)
+    with pytest.raises(BadRequest):
+        resolve(read_timeout="soon")

@@ -555,8 +555,9 @@ def _blocked_in_the_mount(pid):
 def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_cluster, tmp_path):
     cluster = make_cluster(datanodes=1)
     impatient = Mount(cluster.url, tmp_path / "fast", tmp_path / "fast.log", "-o", "read_timeout=2").start()
-    patient = Mount(cluster.url, tmp_path / "slow", tmp_path / "slow.log", "-o", "read_timeout=600").start()
-    waiting = None
+    patient = {sig: Mount(cluster.url, tmp_path / sig.name, tmp_path / f"{sig.name}.log", "-o",
+                          "read_timeout=600").start() for sig in (signal.SIGTERM, signal.SIGINT)}
+    waiting = []
     try:
         cluster.namenode.signal(signal.SIGSTOP)
         started = time.monotonic()
@@ -566,19 +567,21 @@ def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_c
         subprocess.run(["fusermount", "-u", impatient.path], check=True)  # stop() would ask ismount: EIO now
         assert impatient.process.wait(20) == 0
 
-        waiting = subprocess.Popen(["stat", patient.path + "/not-cached"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        wait_until(lambda: _blocked_in_the_mount(waiting.pid), 30, "stat to wait on the mount")
-        started = time.monotonic()
-        patient.process.send_signal(signal.SIGTERM)
-        assert patient.process.wait(30) == 0
-        assert time.monotonic() - started < 10
-        assert not os.path.ismount(patient.path)
-        assert waiting.wait(30) != 0
-        assert "Traceback" not in patient.log()
+        for sig, mount in patient.items():
+            waiting.append(subprocess.Popen(["stat", mount.path + "/not-cached"], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+            wait_until(lambda: _blocked_in_the_mount(waiting[-1].pid), 30, "stat to wait on the mount")
+            started = time.monotonic()
+            mount.process.send_signal(sig)
+            assert mount.process.wait(30) == 0
+            assert time.monotonic() - started < 10, sig.name
+            assert not os.path.ismount(mount.path)
+            assert waiting[-1].wait(30) != 0
+            assert "Traceback" not in mount.log()
     finally:
         cluster.namenode.signal(signal.SIGCONT)
-        if waiting is not None and waiting.poll() is None:
-            waiting.kill()
-        impatient.stop()
-        patient.stop()
+        for process in waiting:
+            if process.poll() is None:
+                process.kill()
+        for mount in (impatient, *patient.values()):
+            mount.stop()

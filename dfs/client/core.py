@@ -103,9 +103,9 @@ class Client:
 
     async def _request(self, method, url, params=None, body=None, unbuffered=False, retry=False,
                        allow_redirects=False):
-        """Every request to the namenode goes through here: the token, back-pressure answers sent again after a
-        wait (``retry``; ``self.backoff`` says how long and how often), and errors as DFSErrors naming the
-        namenode. Waits are bounded by the HTTP client's connect and read timeouts (dfs.http).
+        """Every request to the namenode (or a URL it redirected to) goes through here: the token, back-pressure
+        answers sent again after a wait (``retry``; ``self.backoff`` says how long and how often), and errors as
+        DFSErrors naming the peer. Waits are bounded by the HTTP client's connect and read timeouts (dfs.http).
 
         ``body`` is bytes, or an ``_Upload`` (sent again only if its source can be read again)."""
         attempt = 0
@@ -115,7 +115,8 @@ class Client:
                 response = await self.http.request(method, url, params=params, data=data, headers=self._headers(),
                                                    allow_redirects=allow_redirects, unbuffered=unbuffered)
             except _UNREACHABLE as e:
-                raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+                peer = f"the namenode at {self.namenode_url}" if url.startswith(self.namenode_url + "/") else url
+                raise Unavailable(f"cannot reach {peer}: {_reason(e)}") from None
             if response.code < 400:
                 return response
             wait = self.backoff.delay(attempt, response, self.reactor.seconds()) if retry else None

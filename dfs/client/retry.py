@@ -31,8 +31,6 @@ class Backoff:
         return min(self.cap, wait * (1 + self.random() / 2))
 
 
-NO_RETRY = Backoff(attempts=0)
-
 
 def retry_after(response, now):
     """The Retry-After header in seconds (it is a number or an HTTP date), or None."""

@@ -115,8 +115,9 @@ class Client:
                 response = await self.http.request(method, url, params=params, data=data, headers=self._headers(),
                                                    allow_redirects=allow_redirects, unbuffered=unbuffered)
             except _UNREACHABLE as e:
-                peer = f"the namenode at {self.namenode_url}" if url.startswith(self.namenode_url + "/") else url
-                raise Unavailable(f"cannot reach {peer}: {_reason(e)}") from None
+                if url.startswith(self.namenode_url + "/"):
+                    raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
+                raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
             if response.code < 400:
                 return response
             wait = self.backoff.delay(attempt, response, self.reactor.seconds()) if retry else None

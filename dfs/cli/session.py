@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from dfs import paths
 from dfs.cli.errors import OK, Failure, about, failure
 from dfs.cli.progress import Progress
-from dfs.client import BlockingClient
 from dfs.client.config import resolve
 from dfs.errors import DFSError, FileNotFound
 
@@ -28,6 +27,8 @@ class Session:
     @property
     def client(self):
         if self._client is None:
+            from dfs.client.blocking import BlockingClient  # here: commands that need no cluster start faster
+
             self._client = BlockingClient(self.namenode, self.token)
         return self._client
 

@@ -16,11 +16,11 @@ from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLo
 from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
 
+from dfs.client.config import DEFAULT_NAMENODE
 from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
                         from_remote)
 from dfs.streams import relay_body
 
-DEFAULT_NAMENODE = "http://127.0.0.1:8180"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
 
@@ -243,13 +243,13 @@ class Client:
             return (await self._json("PUT", src, "COPY", destination=dst, overwrite=overwrite))["boolean"]
         return defer.ensureDeferred(cp())
 
-    def touch(self, path):
-        """Create an empty file, or set an existing one's times to now."""
+    def touch(self, path, parents=True):
+        """Create an empty file, or set an existing one's times to now; ``parents=False``: the directory must exist."""
         async def touch():
             try:
                 await self._stat(path)
             except FileNotFound:
-                await self._call("PUT", path, "CREATE", body=b"", data="true")
+                await self._call("PUT", path, "CREATE", body=b"", data="true", createparent=parents)
                 return
             await self.set_times(path, mtime=int(time.time() * 1000), atime=int(time.time() * 1000))
         return defer.ensureDeferred(touch())
@@ -279,22 +279,23 @@ class Client:
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None, mtime=None,
-              atime=None):
+              atime=None, parents=True):
         """Store ``data`` (bytes) at ``path``; the old version stays readable until the new one is committed."""
         return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission, mtime=mtime,
-                           atime=atime)
+                           atime=atime, parents=parents)
 
     def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
-               progress=None, length=None, mtime=None, atime=None):
+               progress=None, length=None, mtime=None, atime=None, parents=True):
         """Stream a local file object (or a path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
+        Missing parent directories are created (WebHDFS's rule) unless ``parents`` is False.
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
                                                permission=_octal(permission), modificationtime=mtime,
-                                               accesstime=atime))
+                                               accesstime=atime, createparent=parents))
 
     def append(self, path, fileobj_or_bytes, progress=None):
         """Add bytes (or a file object's contents) to the end of an existing file."""

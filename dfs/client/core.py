@@ -50,7 +50,14 @@ class _Progress:
 
 
 class Client:
-    """Talks to one namenode through an injected ``treq.HTTPClient``. Every public method returns a Deferred."""
+    """The dfs API for Twisted programs: talks to one namenode through an injected ``treq.HTTPClient``.
+
+    Every public method returns a Deferred. Paths are absolute dfs paths. Failures are ``dfs.errors.DFSError``
+    subclasses that name the path passed in: ``FileNotFound``, ``FileExists``, ``NotADirectory``, ``IsADirectory``,
+    ``DirectoryNotEmpty``, ``PermissionDenied``, ``Unauthorized``, ``Unavailable`` (cluster unreachable, safe mode,
+    too few datanodes), ``NoSpace``, ``Corrupt``. Writes never replace an existing file unless ``overwrite=True``.
+    ``BlockingClient`` offers the same methods to plain threads.
+    """
 
     def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None):
         self.http = http
@@ -88,7 +95,7 @@ class Client:
         except _UNREACHABLE as e:
             raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
         if response.code >= 400:
-            raise await _error(response)
+            raise await _error(response, path)
         return response
 
     async def _json(self, method, path, op, **params):
@@ -114,6 +121,7 @@ class Client:
         return (await self._json("GET", path, "GETFILESTATUS"))["FileStatus"]
 
     def exists(self, path):
+        """True when something (a file or a directory) is at ``path``."""
         async def check():
             try:
                 await self._stat(path)
@@ -159,6 +167,7 @@ class Client:
         return defer.ensureDeferred(checksum())
 
     def block_locations(self, path, offset=0, length=None):
+        """The WebHDFS BlockLocations of a file's range: each block's id, offset, length and replica URLs."""
         async def locations():
             answer = await self._json("GET", path, "GETFILEBLOCKLOCATIONS", offset=offset, length=length)
             return answer["BlockLocations"]
@@ -169,6 +178,7 @@ class Client:
         return defer.ensureDeferred(self._get_json(self.namenode_url + "/cluster"))
 
     def fsck(self, path="/"):
+        """The namenode's check of every block under ``path``: replicas and state per file and block, totals."""
         return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
 
     def decommission(self, node_id, cancel=False):
@@ -206,7 +216,7 @@ class Client:
             if not parents:
                 parent = path.rsplit("/", 1)[0] or "/"
                 if (await self._stat(parent))["type"] != "DIRECTORY":
-                    raise NotADirectory(f"Parent path is not a directory: {parent}")
+                    raise NotADirectory(f"Parent path is not a directory: {parent}", path)
                 try:
                     await self._stat(path)
                 except FileNotFound:
@@ -220,7 +230,7 @@ class Client:
         """Remove an empty directory."""
         async def rmdir():
             if (await self._stat(path))["type"] != "DIRECTORY":
-                raise NotADirectory(f"Not a directory: {path}")
+                raise NotADirectory(f"Not a directory: {path}", path)
             return (await self._json("DELETE", path, "DELETE", recursive=False))["boolean"]
         return defer.ensureDeferred(rmdir())
 
@@ -260,33 +270,42 @@ class Client:
                                                else -1, accesstime=atime if atime is not None else -1))
 
     def chmod(self, path, mode):
+        """Set the permission bits (an int such as 0o640, or an octal string); recorded, not enforced."""
         return defer.ensureDeferred(self._call("PUT", path, "SETPERMISSION", permission=_octal(mode)))
 
     def chown(self, path, owner=None, group=None):
+        """Set the owner and/or group names; recorded, not enforced."""
         return defer.ensureDeferred(self._call("PUT", path, "SETOWNER", owner=owner, group=group))
 
     def set_replication(self, path, replication):
+        """Set a file's replication factor; the namenode copies or trims replicas in the background."""
         async def setrep():
             return (await self._json("PUT", path, "SETREPLICATION", replication=replication))["boolean"]
         return defer.ensureDeferred(setrep())
 
     def truncate(self, path, length):
+        """Shorten a file to ``length`` bytes (it cannot grow this way)."""
         return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))
 
     def concat(self, target, sources):
+        """Append the files ``sources`` to ``target``, in order, and remove them; no bytes move."""
         return defer.ensureDeferred(self._call("POST", target, "CONCAT", sources=",".join(sources)))
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None, mtime=None,
+    def write(self, path, data, overwrite=False, replication=None, block_size=None, permission=None, mtime=None,
               atime=None, parents=True):
-        """Store ``data`` (bytes) at ``path``; the old version stays readable until the new one is committed."""
+        """Store ``data`` (bytes) at ``path``, as ``upload`` does: an existing file is replaced only with
+        ``overwrite=True``, atomically (readers see the old version until the new one is committed)."""
         return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission, mtime=mtime,
                            atime=atime, parents=parents)
 
     def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
                progress=None, length=None, mtime=None, atime=None, parents=True):
-        """Stream a local file object (or a path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
+        """Stream a local file object (or a local path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
+
+        An existing file is refused (``FileExists``) unless ``overwrite``; the replacement is atomic. ``replication``
+        and ``block_size`` default to the cluster's, ``permission`` to 0o644.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
@@ -467,7 +486,7 @@ def _octal(mode):
 
 
 def _exists(path):
-    return AlreadyExists(f"{path} already exists")
+    return AlreadyExists(f"{path} already exists", path)
 
 
 def _reason(exc):
@@ -476,10 +495,13 @@ def _reason(exc):
     return str(exc) or type(exc).__name__
 
 
-async def _error(response):
+async def _error(response, path=None):
+    """The typed error of a failed answer, naming ``path`` (as the caller passed it) when there is one."""
     body = await response.content()
     try:
         parsed = json.loads(body)
     except ValueError:
         parsed = body.decode("utf-8", "replace")[:300] or f"HTTP {response.code}"
-    return from_remote(response.code, parsed)
+    error = from_remote(response.code, parsed)
+    error.path = path
+    return error

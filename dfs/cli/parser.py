@@ -106,10 +106,7 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            text = version("dfs")
-        except PackageNotFoundError:
-            text = "unknown"
-        print(f"dfs {text}")
+        from dfs.version import version
+
+        print(f"dfs {version()}")
         parser.exit()

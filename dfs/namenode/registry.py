@@ -22,6 +22,8 @@ class Datanode:
         self.free = 0
         self.registered = now
         self.last_seen = now
+        self.last_report = None
+        self.version = None
         self.blocks = set()
         self.state = ALIVE
         self.admin = NORMAL
@@ -47,6 +49,8 @@ class Datanode:
             "free": self.free,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
+            "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
+            "version": self.version,
         }
 
 
@@ -61,7 +65,7 @@ class Registry:
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
 
-    def register(self, node_id, url, public_url, capacity, used, free, blocks):
+    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -70,6 +74,7 @@ class Registry:
         else:
             node.url, node.public_url = url, public_url
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
+        node.version = version
         self._seen(node, capacity, used, free)
         self.report(node_id, blocks)
         return node
@@ -99,6 +104,7 @@ class Registry:
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
         node.blocks = blocks
+        node.last_report = self.clock.seconds()
 
     def report_corrupt(self, node_id, block_id):
         """A node found its copy bad (and quarantined it): it no longer counts as a replica."""

@@ -3,7 +3,8 @@
 "use strict";
 
 (() => {
-  const {el, fill, bytes, count, percent, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken, every} = dfs;
+  const {el, fill, bytes, count, percent, duration, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken,
+         every} = dfs;
   const REFRESH_MS = 5000;
   const WEBHDFS = "/webhdfs/v1";
 
@@ -24,6 +25,8 @@
     const alive = states.alive || 0;
 
     fill("cluster-id", status.cluster_id);
+    fill("namenode-version", status.version);
+    fill("uptime", duration(status.uptime));
     fill("verdict", verdict(status, states));
 
     fill("nodes-summary",
@@ -43,7 +46,9 @@
         figure("files", count(t.files)),
         figure("blocks", count(t.blocks))),
       el("div", {class: "muted small"},
-        `default replication ${status.replication}, block size ${bytes(status.block_size)}`));
+        `default replication ${status.replication}, block size ${bytes(status.block_size)}`),
+      el("div", {class: "muted small"}, "metadata ", el("span", {id: "metadata-size"}, bytes(status.metadata_bytes)),
+        " on the namenode's disk"));
 
     const problems = (t.under_replicated || 0) + (t.missing || 0) + (t.corrupt || 0);
     fill("blocks",
@@ -80,7 +85,8 @@
     return [badge("healthy")];
   }
 
-  function nodeRow(node) {
+  /* A datanode's row; its version is marked when it differs from the namenode's (``status``). */
+  function nodeRow(node, status) {
     const pageUrl = webUrl(`${node.public_url}/`);
     const state = [badge(node.state)];
     if (node.state === "decommissioning") {
@@ -91,6 +97,8 @@
       el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),
       el("td", {}, state),
       el("td", {}, ago(node.last_heartbeat)),
+      el("td", {}, node.last_block_report === null ? "none yet" : ago(node.last_block_report)),
+      el("td", {class: node.version === status.version ? "" : "warn"}, node.version || "unknown"),
       el("td", {class: "num"}, bytes(node.capacity)),
       el("td", {}, `${bytes(node.used)} (${percent(node.used, node.capacity)})`,
         stacked(node.capacity, [[node.used, "used", "blocks"],
@@ -104,10 +112,10 @@
     try {
       const status = await getJSON("/cluster");
       renderHealth(status);
-      const rows = status.nodes.map(nodeRow);
+      const rows = status.nodes.map((node) => nodeRow(node, status));
       fill("cluster-error");
       document.querySelector("#datanodes tbody").replaceChildren(
-        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 8, class: "muted"}, "no datanode has registered"))]));
+        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 10, class: "muted"}, "no datanode has registered"))]));
     } catch (e) {
       fill("cluster-error", `cluster status: ${e.message}`);
       throw e;

@@ -66,6 +66,13 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
     dom = browser(page, tmp_path / "profile", "--dump-dom")
     for node in nodes:
         assert f'data-node="{node["id"]}"' in dom, f"datanode {node['id']} missing from the node table"
+    status = cluster.status()
+    assert text_of(dom, "namenode-version") == status["version"]
+    assert re.fullmatch(r"[\d.]+ (s|min|h|d)", text_of(dom, "uptime") or ""), text_of(dom, "uptime")
+    assert SIZE.fullmatch(text_of(dom, "metadata-size") or ""), text_of(dom, "metadata-size")
+    for node in status["nodes"]:
+        row = dom[dom.index(f'data-node="{node["id"]}"'):]
+        assert f'>{node["version"]}</td>' in row[:row.index("</tr>")], "datanode version missing"
     capacity = text_of(dom, "capacity-text")
     assert capacity and "used by blocks of" in capacity and SIZE.search(capacity), capacity
     assert f'data-path="{unique_dir}/report.bin"' in dom and f'data-path="{unique_dir}/logs"' in dom
@@ -92,6 +99,15 @@ def test_datanode_page_shows_its_blocks_and_disk(cluster, tmp_path):
     assert "used by blocks of" in text_of(dom, "disk-text")
     scrub = text_of(dom, "scrub-text")
     assert scrub and re.match(r"pass \d+: block [\d,]+ of [\d,]+", scrub), scrub
+
+
+def test_cluster_status_has_versions_uptime_metadata_size_and_block_reports(cluster):
+    status = cluster.status()
+    assert status["version"] not in (None, "", "unknown")
+    assert status["uptime"] > 0 and status["metadata_bytes"] > 0
+    for node in status["nodes"]:
+        assert node["version"] == status["version"]
+        assert 0 <= node["last_block_report"] < 600
 
 
 def test_metrics_move_after_an_upload_and_a_read(cluster, unique_dir):

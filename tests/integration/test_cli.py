@@ -208,6 +208,11 @@ def test_df_status_fsck(env, cluster, unique_dir):
         row = next(line for line in text.splitlines() if line.startswith(node["id"]))
         assert "alive" in row and row.endswith(node["public_url"]) and "s ago" in row
     assert "Datanodes: 3 alive, 0 stale, 0 dead" in text
+    # What the status page shows: versions, uptime, metadata size, block-report freshness.
+    assert re.search(rf"Namenode: dfs {re.escape(report['version'])}, up [\d.]+[smhd], metadata [\d.]+[KMG]?", text)
+    for node in report["nodes"]:
+        row = next(line for line in text.splitlines() if line.startswith(node["id"])).split()
+        assert node["version"] in row and re.fullmatch(r"[\d.]+[smhd] ago", " ".join(row[-3:-1])), row
 
     seed(cluster, f"{unique_dir}/f", b"checked")
     out = ok(env, "fsck", unique_dir).decode()

@@ -400,6 +400,7 @@ class NamenodeApp:
             "replication": self.config["replication"],
             "block_size": self.config["block_size"],
             "nodes": nodes,
+            "history": self.registry.describe_history(),
             "totals": totals,
         }
 

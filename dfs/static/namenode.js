@@ -6,6 +6,7 @@
   const {el, fill, bytes, count, percent, duration, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken,
          every} = dfs;
   const REFRESH_MS = 5000;
+  const HISTORY_SHOWN = 8;  // the newest membership changes; GET /cluster has up to 100
   const WEBHDFS = "/webhdfs/v1";
 
   // -- cluster health and datanodes (GET /cluster, the JSON `dfs status` prints) -------------------------
@@ -73,6 +74,12 @@
             `decommissioning ${n.id}: ${count(n.decommission_pending)} of ${count(n.blocks)} blocks still to copy`,
             bar(n.blocks - n.decommission_pending, n.blocks, "thin warn")))
         : el("div", {class: "muted small"}, "no datanode is being decommissioned"));
+
+    const history = status.history || [];
+    fill("history", history.length
+      ? el("ul", {class: "history small"}, history.slice(0, HISTORY_SHOWN).map((e) =>
+          el("li", {}, el("span", {class: "mono"}, e.node), ` ${e.event}, ${ago(e.seconds_ago)}`)))
+      : el("div", {class: "muted small"}, "no change since the namenode started"));
   }
 
   /* One word for the whole cluster: the worst thing that is true of it. */

@@ -70,6 +70,7 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
     assert text_of(dom, "namenode-version") == status["version"]
     assert re.fullmatch(r"[\d.]+ (s|min|h|d)", text_of(dom, "uptime") or ""), text_of(dom, "uptime")
     assert SIZE.fullmatch(text_of(dom, "metadata-size") or ""), text_of(dom, "metadata-size")
+    assert "joined" in dom[dom.index('id="history"'):], "no datanode history"
     for node in status["nodes"]:
         row = dom[dom.index(f'data-node="{node["id"]}"'):]
         assert f'>{node["version"]}</td>' in row[:row.index("</tr>")], "datanode version missing"
@@ -108,6 +109,8 @@ def test_cluster_status_has_versions_uptime_metadata_size_and_block_reports(clus
     for node in status["nodes"]:
         assert node["version"] == status["version"]
         assert 0 <= node["last_block_report"] < 600
+    joined = {event["node"] for event in status["history"] if event["event"] == "joined"}
+    assert joined >= {node["id"] for node in status["nodes"]}
 
 
 def test_metrics_move_after_an_upload_and_a_read(cluster, unique_dir):

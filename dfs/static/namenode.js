@@ -7,6 +7,7 @@
          every} = dfs;
   const REFRESH_MS = 5000;
   const HISTORY_SHOWN = 8;  // the newest membership changes; GET /cluster has up to 100
+  const PAGE_SIZE = 100;  // listing rows drawn at once: a directory of 100,000 entries stays responsive
   const WEBHDFS = "/webhdfs/v1";
 
   // -- cluster health and datanodes (GET /cluster, the JSON `dfs status` prints) -------------------------
@@ -173,6 +174,72 @@
     fill("crumbs", crumbs);
   }
 
+  // How the listing is ordered and which page of it shows; a new directory starts again at its first page.
+  const view = {dir: null, key: "name", descending: false, page: 0};
+
+  const SORT_KEYS = {
+    name: (e) => e.pathSuffix,
+    size: (e) => (e.type === "DIRECTORY" ? e.childrenNum : e.length),
+    modified: (e) => e.modificationTime,
+  };
+
+  /* Directories first, then by the chosen column; names break ties so the order is stable between refreshes. */
+  function sorted(listing) {
+    const key = SORT_KEYS[view.key];
+    const sign = view.descending ? -1 : 1;
+    return [...listing].sort((a, b) => {
+      const dirs = (b.type === "DIRECTORY") - (a.type === "DIRECTORY");
+      if (dirs) return dirs;
+      const [x, y] = [key(a), key(b)];
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return sign * (order || (a.pathSuffix < b.pathSuffix ? -1 : a.pathSuffix > b.pathSuffix ? 1 : 0));
+    });
+  }
+
+  /* The page to show: the one holding ``selected`` when a file is opened by its URL, else the current one. */
+  function pageOf(entries, dir, selected) {
+    if (view.dir === dir) return Math.min(view.page, Math.max(0, Math.ceil(entries.length / PAGE_SIZE) - 1));
+    const at = selected ? entries.findIndex((e) => join(dir, e.pathSuffix) === selected) : -1;
+    return at >= 0 ? Math.floor(at / PAGE_SIZE) : 0;
+  }
+
+  function renderPager(total) {
+    if (total <= PAGE_SIZE) {
+      fill("pager");
+      return;
+    }
+    const first = view.page * PAGE_SIZE;
+    const turn = (page) => () => {
+      view.page = page;
+      browse();
+    };
+    const button = (label, page, enabled) => {
+      const b = el("button", {type: "button", disabled: !enabled}, label);
+      b.addEventListener("click", turn(page));
+      return b;
+    };
+    fill("pager",
+      button("\u2039 previous", view.page - 1, view.page > 0),
+      ` entries ${count(first + 1)}\u2013${count(Math.min(first + PAGE_SIZE, total))} of ${count(total)} `,
+      button("next \u203a", view.page + 1, first + PAGE_SIZE < total));
+  }
+
+  function markSortColumn() {
+    for (const th of document.querySelectorAll("#listing th[data-sort]")) {
+      th.className = th.className.replace(/ ?(ascending|descending)/g, "") +
+        (th.dataset.sort === view.key ? (view.descending ? " descending" : " ascending") : "");
+    }
+  }
+
+  for (const th of document.querySelectorAll("#listing th[data-sort]")) {
+    th.addEventListener("click", () => {
+      view.descending = view.key === th.dataset.sort ? !view.descending : false;
+      view.key = th.dataset.sort;
+      view.page = 0;
+      browse();
+    });
+  }
+
   function entryRow(dir, entry, selected) {
     const path = join(dir, entry.pathSuffix);
     const isDir = entry.type === "DIRECTORY";
@@ -227,12 +294,17 @@
       const target = (await getJSON(webhdfs(path, "GETFILESTATUS"))).FileStatus;
       const isFile = target.type === "FILE";
       const dir = isFile ? parent(path) : path;
-      const listing = (await getJSON(webhdfs(dir, "LISTSTATUS"))).FileStatuses.FileStatus;
+      const listing = sorted((await getJSON(webhdfs(dir, "LISTSTATUS"))).FileStatuses.FileStatus);
       renderCrumbs(dir);
-      const rows = listing.map((entry) => entryRow(dir, entry, isFile ? path : null));
+      view.page = pageOf(listing, dir, isFile ? path : null);
+      view.dir = dir;
+      const shown = listing.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE);
+      const rows = shown.map((entry) => entryRow(dir, entry, isFile ? path : null));
       if (dir !== "/") rows.unshift(el("tr", {}, el("td", {colspan: 7}, link(parent(dir), "../"))));
       if (!listing.length) rows.push(el("tr", {}, el("td", {colspan: 7, class: "muted"}, "empty directory")));
       document.querySelector("#listing tbody").replaceChildren(...rows);
+      renderPager(listing.length);
+      markSortColumn();
       const details = document.getElementById("file-details");
       if (isFile) {
         renderDetails(path, target, await getJSON(webhdfs(path, "GETFILEBLOCKLOCATIONS")));

@@ -92,6 +92,18 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
 
 
 @needs_browser
+def test_file_browser_pages_a_large_directory_and_opens_the_page_of_a_linked_file(cluster, unique_dir, tmp_path):
+    for i in range(120):
+        put(cluster.url, f"{unique_dir}/big/f{i:03}", b"")
+    dom = browser(f"{cluster.url}/#{unique_dir}/big", tmp_path / "profile", "--dump-dom")
+    assert dom.count(f'data-path="{unique_dir}/big/f') == 100
+    assert "entries 1\u2013100 of 120" in text_of(dom, "pager")
+    dom = browser(f"{cluster.url}/#{unique_dir}/big/f110", tmp_path / "profile", "--dump-dom")
+    assert f'data-path="{unique_dir}/big/f110"' in dom and f'data-path="{unique_dir}/big/f000"' not in dom
+    assert "entries 101\u2013120 of 120" in text_of(dom, "pager")
+
+
+@needs_browser
 def test_datanode_page_shows_its_blocks_and_disk(cluster, tmp_path):
     node = cluster.datanodes[0]
     dom = browser(node.url + "/", tmp_path / "profile", "--dump-dom")

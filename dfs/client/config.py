@@ -31,7 +31,7 @@ def namenode_url(text):
 
     Without a scheme, or with Hadoop's webhdfs schemes, the port defaults to dfs's 8180; an http(s) URL keeps its
     scheme's port and any path prefix (a namenode behind a proxy). Raises BadRequest for anything else."""
-    given = text.strip()
+    given = str(text).strip()
     url = given if "://" in given else "http://" + given
     try:
         parts = urlsplit(url)

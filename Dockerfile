@@ -14,12 +14,11 @@ print('\n'.join(p['project']['dependencies'] + p['build-system']['requires']))" 
  && /opt/dfs/bin/pip install -r /tmp/dfs/requirements.txt \
  && rm -rf /tmp/dfs
 
-# The project as a wheel, plus the twistd plugin file, which is not part of the package.
+# The project as a wheel (it carries the twistd plugin file, twisted/plugins/dfs_plugins.py).
 FROM deps AS build
 WORKDIR /src
 COPY . ./
-RUN /opt/dfs/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
- && cp twisted/plugins/dfs_plugins.py /dist/
+RUN /opt/dfs/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist .
 
 FROM deps
 RUN groupadd --gid 10001 dfs \
@@ -27,11 +26,9 @@ RUN groupadd --gid 10001 dfs \
  && mkdir -p /data \
  && chown dfs:dfs /data
 COPY --from=build /dist /tmp/dist
-# Install, put the plugin where twistd looks, and write Twisted's plugin cache now: at run time the non-root user
-# could not, and every start would rescan. Then check that both roles are found.
+# Install, and write Twisted's plugin cache now: at run time the non-root user could not, and every start would
+# rescan. Then check that both roles are found.
 RUN /opt/dfs/bin/pip install --no-deps /tmp/dist/*.whl \
- && cp /tmp/dist/dfs_plugins.py \
-       "$(/opt/dfs/bin/python -c 'import os, twisted.plugins as p; print(os.path.dirname(p.__file__))')/" \
  && rm -rf /tmp/dist \
  && /opt/dfs/bin/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
  && /opt/dfs/bin/twistd --help | grep -q dfs-namenode \

@@ -6,6 +6,7 @@
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,9 +52,14 @@ def wait_listening(log_path, offset, process, timeout=30.0):
     while time.monotonic() < deadline:
         with open(log_path, "rb") as f:
             f.seek(offset)
-            if b" listening on " in f.read():
-                return
+            log = f.read().decode("utf-8", "replace")
+        if " listening on " in log:
+            return
         if process.poll() is not None:
+            refusal = re.search(r"dfs \w+ cannot listen on .*", log)
+            if refusal and "in use" in refusal.group(0):
+                raise SystemExit(f"{refusal.group(0)}\nAnother cluster (an earlier `make run`?) has the port: stop it, "
+                                 "or start this one elsewhere with python -m dfs.devcluster --port N")
             raise SystemExit(f"{log_path}: the process exited with {process.returncode}; see its log")
         time.sleep(0.2)
     raise SystemExit(f"{log_path}: not listening after {timeout:.0f}s")

@@ -1,16 +1,29 @@
-"""Domain errors. Each carries its HTTP status and WebHDFS exception name; one place maps them to responses."""
+"""Domain errors. Each carries its HTTP status and WebHDFS exception name; one place maps them to responses.
+
+The Python client raises the same classes: catch ``FileNotFound``, ``FileExists``, ``PermissionDenied``... or
+``DFSError`` for all of them.
+"""
 
 
 class DFSError(Exception):
-    """Base of every error a client may see. ``status`` and ``exception`` follow Hadoop's WebHDFS mapping."""
+    """Base of every error a client may see. ``status`` and ``exception`` follow Hadoop's WebHDFS mapping.
+
+    ``message`` is the server's text; ``path``, when the client knows it, is the path the caller passed, and
+    ``str()`` of the error names it."""
 
     status = 500
     exception = "RuntimeException"
     java_class = "java.lang.RuntimeException"
 
-    def __init__(self, message):
+    def __init__(self, message, path=None):
         super().__init__(message)
         self.message = message
+        self.path = path
+
+    def __str__(self):
+        if self.path is None or self.path in self.message:
+            return self.message
+        return f"{self.path}: {self.message}"
 
     def to_json(self):
         return {
@@ -23,18 +36,24 @@ class DFSError(Exception):
 
 
 class FileNotFound(DFSError):
+    """Nothing at the path (or a directory where a file operation expected a file)."""
+
     status = 404
     exception = "FileNotFoundException"
     java_class = "java.io.FileNotFoundException"
 
 
 class BadRequest(DFSError):
+    """A bad parameter, path or body (400)."""
+
     status = 400
     exception = "IllegalArgumentException"
     java_class = "java.lang.IllegalArgumentException"
 
 
 class Unsupported(DFSError):
+    """An operation dfs does not offer (400)."""
+
     status = 400
     exception = "UnsupportedOperationException"
     java_class = "java.lang.UnsupportedOperationException"
@@ -48,12 +67,19 @@ class IOFailure(DFSError):
     java_class = "java.io.IOException"
 
 
-class AlreadyExists(IOFailure):
+class FileExists(IOFailure):
+    """The target exists and the operation does not replace it (pass ``overwrite=True``)."""
+
     exception = "FileAlreadyExistsException"
     java_class = "org.apache.hadoop.fs.FileAlreadyExistsException"
 
 
+AlreadyExists = FileExists  # the name the server code uses
+
+
 class NotADirectory(IOFailure):
+    """A path component, or the target of a directory operation, is a file."""
+
     exception = "ParentNotDirectoryException"
     java_class = "org.apache.hadoop.fs.ParentNotDirectoryException"
 
@@ -66,16 +92,25 @@ class IsADirectory(IOFailure):
 
 
 class DirectoryNotEmpty(IOFailure):
+    """A directory to remove or replace still has entries."""
+
     exception = "PathIsNotEmptyDirectoryException"
     java_class = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
 
 
-class AccessDenied(IOFailure):
+class PermissionDenied(IOFailure):
+    """The credentials do not allow the request (a read-only token that writes, a client on a members' endpoint)."""
+
     exception = "AccessControlException"
     java_class = "org.apache.hadoop.security.AccessControlException"
 
 
+AccessDenied = PermissionDenied  # the name the server code uses
+
+
 class Unauthorized(DFSError):
+    """No credentials, or credentials the cluster does not accept (a bad or expired token)."""
+
     status = 401
     exception = "SecurityException"
     java_class = "java.lang.SecurityException"
@@ -90,18 +125,24 @@ class Unavailable(DFSError):
 
 
 class NoSpace(DFSError):
+    """The datanodes (507), or the namenode's disk, are out of space; nothing was committed."""
+
     status = 507
     exception = "DiskQuotaExceededException"
     java_class = "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"
 
 
 class Corrupt(DFSError):
+    """No replica of a block has the right bytes; nothing wrong was returned."""
+
     status = 500
     exception = "ChecksumException"
     java_class = "org.apache.hadoop.fs.ChecksumException"
 
 
 class TooLarge(DFSError):
+    """A request body over the server's limit (413)."""
+
     status = 413
     exception = "IllegalArgumentException"
     java_class = "java.lang.IllegalArgumentException"
@@ -116,18 +157,24 @@ class FileTooLarge(DFSError):
 
 
 class URITooLong(DFSError):
+    """A request line or query over the server's limit (414)."""
+
     status = 414
     exception = "IllegalArgumentException"
     java_class = "java.lang.IllegalArgumentException"
 
 
 class HeaderTooLarge(DFSError):
+    """Request headers over the server's limit (431)."""
+
     status = 431
     exception = "IllegalArgumentException"
     java_class = "java.lang.IllegalArgumentException"
 
 
 class RequestTimeout(DFSError):
+    """Request headers that did not arrive in time (408)."""
+
     status = 408
     exception = "IOException"
     java_class = "java.io.IOException"

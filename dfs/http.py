@@ -6,7 +6,6 @@ no byte moved either way for that long (a frozen peer), and the one place that n
 """
 
 import re
-from importlib.metadata import PackageNotFoundError, version
 from typing import NamedTuple
 
 from treq.client import HTTPClient
@@ -21,17 +20,12 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory
 from zope.interface import implementer
 
+from dfs.version import version
+
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
-def _version():
-    try:
-        return version("dfs")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-USER_AGENT = f"dfs/{_version()}"
+USER_AGENT = f"dfs/{version()}"
 
 
 class Timeouts(NamedTuple):

@@ -31,9 +31,18 @@ def size_value(text):
     return int(text)
 
 
+class Refused(SystemExit):
+    """A setting that cannot work (no secret beyond loopback, an unreadable secret or CA file). twistd would print
+    its whole usage text before the reason of a UsageError; this exits 1 with the reason alone, on stderr."""
+
+    def __init__(self, role, reason):
+        super().__init__(f"dfs {role}: {reason}")
+
+
 class CommonOptions(usage.Options):
     """Listening, heartbeat and security options of both roles; subclasses add their own and the defaults."""
 
+    role = "node"
     default_port = 8180
 
     optFlags = [
@@ -162,12 +171,13 @@ class CommonOptions(usage.Options):
             self.secret()
             self.https_policy()
         except (SecretError, OSError, ValueError) as e:
-            raise usage.UsageError(str(e)) from None
+            raise Refused(self.role, e) from None
         if self.listens_beyond_loopback() and not self["secret-file"] and not self["insecure"]:
-            raise usage.UsageError(
+            raise Refused(
+                self.role,
                 f"refusing to listen on {self.endpoint_description()!r} without a cluster secret: anyone who can"
                 " reach the port could read, write or wipe the cluster. Give --secret-file (DFS_SECRET_FILE), or"
-                " --insecure (DFS_INSECURE=1) on a trusted network."
+                " --insecure (DFS_INSECURE=1) on a trusted network.",
             )
 
 

@@ -15,11 +15,18 @@ from dfs.node import twistd_command
 LISTENING = re.compile(r"dfs (namenode|datanode) listening on ([0-9.]+):(\d+)")
 
 
-class Process:
-    """One twistd process; its log goes to a file the test can read."""
+def source_twistd(role, args):
+    """The command and environment that run ``role`` from this checkout (its plugin file on PYTHONPATH)."""
+    return twistd_command(role, args), twistd_env()
 
-    def __init__(self, role, args, log_path):
+
+class Process:
+    """One twistd process; its log goes to a file the test can read. ``launcher(role, args)`` gives the command and
+    environment (default: this checkout's)."""
+
+    def __init__(self, role, args, log_path, launcher=source_twistd, cwd=None):
         self.role, self.args, self.log_path = role, list(args), log_path
+        self.launcher, self.cwd = launcher, cwd
         self.popen = None
         self.port = None
 
@@ -27,8 +34,8 @@ class Process:
         self.port = None
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(twistd_command(self.role, self.args), stdout=log, stderr=subprocess.STDOUT,
-                                      env=twistd_env())
+        command, env = self.launcher(self.role, self.args)
+        self.popen = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

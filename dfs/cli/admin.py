@@ -3,7 +3,7 @@
 import time
 
 from dfs.cli.errors import FAILED, OK, Failure, Usage, about
-from dfs.cli.formatting import size, table, to_json
+from dfs.cli.formatting import duration, size, table, to_json
 from dfs.cli.progress import is_terminal
 
 
@@ -66,6 +66,8 @@ def status(session, args):
     lines = [
         f"Cluster {report.get('cluster_id', '?')}  replication {report.get('replication', '?')}"
         f"  block size {size(report.get('block_size', 0), human)}",
+        f"Namenode: dfs {report.get('version', '?')}, up {duration(report.get('uptime', 0))},"
+        f" metadata {size(report.get('metadata_bytes', 0), True)}",
         f"Capacity {size(totals['capacity'], human)}  used {size(totals['used'], human)}"
         f"  free {size(totals['free'], human)}",
         "Datanodes: " + ", ".join(f"{count} {state}" for state, count in _node_states(report)),
@@ -79,13 +81,15 @@ def status(session, args):
           for n in report.get("nodes", []) if n["state"] == "decommissioning"],
         "",
     ]
-    rows = [["ID", "STATE", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "URL"]]
+    rows = [["ID", "STATE", "VERSION", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "BLOCK REPORT", "URL"]]
     for node in report.get("nodes", []):
-        rows.append([node["id"], node["state"], size(node["capacity"], human), size(node["used"], human),
-                     size(node["free"], human), str(node.get("blocks", 0)), f"{node['last_heartbeat']:.1f}s ago",
+        reported = node.get("last_block_report")
+        rows.append([node["id"], node["state"], node.get("version") or "?", size(node["capacity"], human),
+                     size(node["used"], human), size(node["free"], human), str(node.get("blocks", 0)),
+                     f"{node['last_heartbeat']:.1f}s ago", "none" if reported is None else f"{duration(reported)} ago",
                      node.get("public_url") or node["url"]])
     print("\n".join(lines), file=session.stdout)
-    print(table(rows, right={2, 3, 4, 5, 6}) if len(rows) > 1 else "No datanodes.", file=session.stdout)
+    print(table(rows, right={3, 4, 5, 6, 7, 8}) if len(rows) > 1 else "No datanodes.", file=session.stdout)
     return OK
 
 

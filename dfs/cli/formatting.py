@@ -24,6 +24,17 @@ def size(n, human):
     return human_size(n) if human else str(int(n))
 
 
+def duration(seconds):
+    """A length of time in one short word: 4.2s, 17m, 3.5h, 12.0d."""
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
 def when(milliseconds):
     """A WebHDFS time (ms since the epoch) in local time, minute precision, like ``hdfs dfs -ls``."""
     if not milliseconds:

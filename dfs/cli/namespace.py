@@ -212,7 +212,7 @@ def rmdir(session, args):
 def touch(session, args):
     def touch_one(text):
         with about(text):
-            session.client.touch(session.path(text))
+            session.client.touch(session.path(text), parents=False)
     return session.each("touch", args.paths, touch_one)
 
 

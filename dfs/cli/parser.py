@@ -4,6 +4,8 @@ import argparse
 
 from dfs.cli import admin, mount, namespace, shell, tokens, transfer
 from dfs.cli.errors import Usage
+from dfs.client.config import namenode_url
+from dfs.errors import DFSError
 
 # Each module adds its own subcommands; a later issue's commands (``dfs token``, ``dfs decommission``) add a module
 # here.
@@ -57,7 +59,7 @@ def build_parser(in_shell=False):
         shared = Parser(add_help=False)
         _connection_options(shared, argparse.SUPPRESS, hidden=True)
         common = [shared]
-        parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+        parser.add_argument("--version", action=_Version, help="print the version (dfs <version>) and exit")
     parser.in_shell = in_shell
     parser.set_defaults(func=None, command=None)
     subparsers = parser.add_subparsers(dest="subcommand", metavar="command", parser_class=Parser)
@@ -80,9 +82,10 @@ def parse(parser, argv):
 
 def _connection_options(parser, default, hidden=False):
     """--namenode, --token and the timeouts; accepted after the subcommand too, where --help does not repeat them."""
-    parser.add_argument("--namenode", metavar="URL", default=default,
-                        help=argparse.SUPPRESS if hidden else "namenode URL (default: $DFS_NAMENODE_URL, then the "
-                                                              "config file, then http://127.0.0.1:8180)")
+    parser.add_argument("--namenode", metavar="URL", default=default, type=_namenode,
+                        help=argparse.SUPPRESS if hidden else "namenode: host:port or an http://, https:// or webhdfs:// "
+                                                              "URL (default: $DFS_NAMENODE_URL, then the config file, "
+                                                              "then http://127.0.0.1:8180)")
     parser.add_argument("--token", metavar="TOKEN", default=default,
                         help=argparse.SUPPRESS if hidden else "bearer token (default: $DFS_TOKEN, then the config "
                                                               "file)")
@@ -94,9 +97,22 @@ def _connection_options(parser, default, hidden=False):
                                                               "$DFS_READ_TIMEOUT, then the config file, then 60)")
 
 
-def _version():
-    from importlib.metadata import PackageNotFoundError, version
+def _namenode(text):
+    """--namenode's value as a URL; a bad one is a usage error of one line."""
     try:
-        return version("dfs")
-    except PackageNotFoundError:
-        return "unknown"
+        return namenode_url(text)
+    except DFSError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
+class _Version(argparse.Action):
+    """--version: the installed package's version, looked up only when asked (the lookup is slow)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from dfs.version import version
+
+        print(f"dfs {version()}")
+        parser.exit()

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from dfs import paths
 from dfs.cli.errors import OK, Failure, about, failure
 from dfs.cli.progress import Progress
-from dfs.client import BlockingClient
 from dfs.client.config import resolve
 from dfs.errors import DFSError, FileNotFound
+
 
 class Session:
     """State shared by the commands of one ``dfs`` run or one ``dfs shell``."""
@@ -30,6 +30,8 @@ class Session:
     @property
     def client(self):
         if self._client is None:
+            from dfs.client.blocking import BlockingClient  # here: commands that need no cluster start faster
+
             self._client = BlockingClient(self.namenode, self.token, connect_timeout=self.timeouts[0],
                                           read_timeout=self.timeouts[1])
         return self._client

@@ -19,10 +19,14 @@ _SIZE_SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 def register(commands):
     p = commands.add("put", put, "copy local files to dfs (`-` reads stdin); DEST defaults to the working directory",
                      description="Copy local files to dfs. With several sources, or when DEST is a directory, each "
-                                 "lands inside DEST.\nAn existing target file is refused unless -f is given; an "
-                                 "interrupted put leaves the previous version intact.")
+                                 "lands inside DEST.\nAn existing target file is refused unless -f is given; a missing "
+                                 "parent directory unless --parents is; an interrupted put leaves the previous version "
+                                 "intact.")
     p.add_argument("-r", "-R", dest="recursive", action="store_true", help="copy directories")
     p.add_argument("-f", dest="force", action="store_true", help="overwrite existing files")
+    p.add_argument("-p", dest="preserve", action="store_true",
+                   help="preserve the files' modification and access times and permission bits")
+    p.add_argument("--parents", action="store_true", help="create missing parent directories of DEST")
     p.add_argument("--replication", type=int, metavar="N", help="replicas of each block (default: the cluster's)")
     p.add_argument("--block-size", type=parse_size, metavar="SIZE", help="block size such as 64M (default: the "
                                                                           "cluster's)")
@@ -113,6 +117,8 @@ def _plan_upload(session, args, source, dest, into, plan):
         return
     if not args.recursive:
         raise Failure(source, "Is a directory (use -r)")
+    if not (into or args.parents):
+        _require_directory(session, posixpath.dirname(target), target)
     plan.directories.append(target)
 
     def skip(path, reason):
@@ -135,6 +141,23 @@ def _plan_upload(session, args, source, dest, into, plan):
                 skip(f.path, f.reason)
 
 
+def _require_directory(session, path, text):
+    """A Failure naming ``text`` unless the directory ``path`` exists (as `hdfs dfs -put` answers)."""
+    status = session.lookup(path, text)
+    if status is None:
+        raise Failure(text, "No such file or directory")
+    if not is_dir(status):
+        raise Failure(text, "Not a directory")
+
+
+def _preserved(local):
+    """The upload arguments that keep a local file's times (in ms) and permission bits, as `put -p` does."""
+    with about(local):
+        info = os.stat(local)
+    return {"mtime": int(info.st_mtime * 1000), "atime": int(info.st_atime * 1000),
+            "permission": modes.S_IMODE(info.st_mode)}
+
+
 def _regular_size(local):
     with about(local):
         info = os.stat(local)
@@ -153,9 +176,10 @@ def _upload(session, args, plan):
         on_bytes = progress.start(local)
         with about(local):
             source = open(local, "rb")
+        kept = _preserved(local) if args.preserve else {}
         with source, about(remote):
             session.client.upload(remote, source, overwrite=args.force, replication=args.replication,
-                                  block_size=args.block_size, progress=on_bytes)
+                                  block_size=args.block_size, progress=on_bytes, parents=args.parents, **kept)
         progress.end(size)
 
     with session.progress(plan.total, len(plan.files)) as progress:
@@ -169,7 +193,7 @@ def _put_stdin(session, args, dest_text):
         raise Failure(dest_text, "Is a directory")
     with _uploadable(session.stdin.buffer) as source, about(dest_text):
         session.client.upload(dest, source, overwrite=args.force, replication=args.replication,
-                              block_size=args.block_size)
+                              block_size=args.block_size, parents=args.parents)
 
 
 def _uploadable(stream, echo=None):
@@ -345,7 +369,7 @@ def tee(session, args):
         if args.append and status is not None:
             session.client.append(path, source)
         else:
-            session.client.upload(path, source, overwrite=True)
+            session.client.upload(path, source, overwrite=True, parents=False)
 
 
 def tail(session, args):

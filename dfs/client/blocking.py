@@ -1,6 +1,7 @@
 """A blocking facade over the async client for scripts, the CLI and FUSE: the reactor runs in a daemon thread."""
 
 import atexit
+import functools
 import queue
 import threading
 
@@ -31,7 +32,16 @@ def _ensure_reactor():
 
 
 class BlockingClient:
-    """Every method of ``dfs.client.Client``, called from a plain thread and returning its result (or raising).
+    """The dfs API for scripts: every method of ``dfs.client.Client``, waiting for its result and returning it.
+
+    ``BlockingClient(namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
+    read_timeout=None)``: what is not given comes from ``$DFS_NAMENODE_URL``, ``$DFS_TOKEN``, ``$DFS_CA_FILE``,
+    ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, then the config file (``~/.config/dfs/config.toml``), then
+    ``http://127.0.0.1:8180`` and 10 s to connect, 60 s without a byte moving. The address may be ``host:port`` or an http(s) or webhdfs URL.
+
+    Failures raise ``dfs.errors.DFSError`` subclasses naming the path passed in (``FileNotFound``, ``FileExists``,
+    ``PermissionDenied``...). No write replaces an existing file unless ``overwrite=True``. Ctrl-C during a call
+    cancels it: an interrupted upload commits nothing.
 
     ``give_up``, when set, is asked while a call waits: a reason (a string) cancels the call, which then raises
     Unavailable with that reason (the FUSE mount sets it so that unmounting never waits for a frozen namenode).
@@ -51,20 +61,24 @@ class BlockingClient:
 
         self._client = blockingCallFromThread(reactor, build)
 
-    def __getattr__(self, name):
-        method = getattr(self._client, name)
-        if not callable(method):
-            return method
-
-        def call(*args, **kwargs):
-            return _wait_interruptibly(method, args, kwargs, self.give_up)
-
-        call.__name__ = name
-        call.__doc__ = method.__doc__
-        return call
-
     def close(self):
+        """Close the connections this client keeps open."""
         blockingCallFromThread(reactor, self._pool.closeCachedConnections)
+
+
+def _blocking(method):
+    """``Client.method`` as a method that waits for its result; same name, signature and docstring, for help()."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        return _wait_interruptibly(getattr(self._client, method.__name__), args, kwargs, self.give_up)
+
+    return call
+
+
+for _name, _method in vars(Client).items():
+    if not _name.startswith("_") and callable(_method):
+        setattr(BlockingClient, _name, _blocking(_method))
 
 
 def _wait_interruptibly(method, args, kwargs, give_up=None):

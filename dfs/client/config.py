@@ -2,11 +2,14 @@
 default."""
 
 import os
-import tomllib
+from urllib.parse import urlsplit
 
-from dfs.client.core import DEFAULT_NAMENODE
 from dfs.errors import BadRequest
-from dfs.http import Timeouts
+
+DEFAULT_PORT = 8180
+DEFAULT_NAMENODE = f"http://127.0.0.1:{DEFAULT_PORT}"
+# webhdfs:// and swebhdfs:// are Hadoop's names for the same HTTP API (hdfs dfs -ls webhdfs://host:port/).
+SCHEMES = {"http": "http", "https": "https", "webhdfs": "http", "swebhdfs": "https"}
 
 
 def config_path():
@@ -17,9 +20,32 @@ def config_path():
 def load_file(path=None):
     try:
         with open(path or config_path(), "rb") as f:
+            import tomllib  # here: most runs have no config file, and the parser takes a while to load
+
             return tomllib.load(f)
     except FileNotFoundError:
         return {}
+
+
+def namenode_url(text):
+    """The namenode's base URL from ``host``, ``host:port`` or a URL (http, https, webhdfs, swebhdfs).
+
+    Without a scheme, or with Hadoop's webhdfs schemes, the port defaults to dfs's 8180; an http(s) URL keeps its
+    scheme's port and any path prefix (a namenode behind a proxy). Raises BadRequest for anything else."""
+    given = str(text).strip()
+    url = given if "://" in given else "http://" + given
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = SCHEMES.get(parts.scheme.lower()), parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        scheme = host = None
+    if scheme is None or not host or parts.query or parts.fragment:
+        raise BadRequest(f"not a namenode address: {text!r} (give host:port or http[s]://host:port)")
+    if port is None and ("://" not in given or parts.scheme.lower() not in ("http", "https")):
+        port = DEFAULT_PORT
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    path = parts.path.rstrip("/").removesuffix("/webhdfs/v1")
+    return f"{scheme}://{netloc}{path}"
 
 
 def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None):
@@ -29,6 +55,8 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
     ``ca_file`` is a PEM file of the CA that signed the cluster's certificates (a self-signed setup); without one,
     https URLs are checked against the system's trust roots. The timeouts are seconds ($DFS_CONNECT_TIMEOUT,
     $DFS_READ_TIMEOUT; ``connect_timeout`` and ``read_timeout`` in the file)."""
+    from dfs.http import Timeouts  # here: commands that need no cluster start faster
+
     file = load_file()
     defaults = Timeouts()
 
@@ -43,8 +71,8 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
         return value
 
     return {
-        "namenode": (namenode or os.environ.get("DFS_NAMENODE_URL") or file.get("namenode") or DEFAULT_NAMENODE)
-        .rstrip("/"),
+        "namenode": namenode_url(namenode or os.environ.get("DFS_NAMENODE_URL") or file.get("namenode")
+                                 or DEFAULT_NAMENODE),
         "token": token or os.environ.get("DFS_TOKEN") or file.get("token"),
         "ca_file": ca_file or os.environ.get("DFS_CA_FILE") or file.get("ca_file"),
         "timeouts": Timeouts(seconds(connect_timeout, "connect_timeout", defaults.connect),

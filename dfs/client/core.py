@@ -18,11 +18,11 @@ from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs.client.retry import Backoff
+from dfs.client.config import DEFAULT_NAMENODE
 from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
                         from_remote)
 from dfs.streams import relay_body
 
-DEFAULT_NAMENODE = "http://127.0.0.1:8180"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
@@ -65,7 +65,14 @@ class _Progress:
 
 
 class Client:
-    """Talks to one namenode through an injected ``treq.HTTPClient``. Every public method returns a Deferred."""
+    """The dfs API for Twisted programs: talks to one namenode through an injected ``treq.HTTPClient``.
+
+    Every public method returns a Deferred. Paths are absolute dfs paths. Failures are ``dfs.errors.DFSError``
+    subclasses that name the path passed in: ``FileNotFound``, ``FileExists``, ``NotADirectory``, ``IsADirectory``,
+    ``DirectoryNotEmpty``, ``PermissionDenied``, ``Unauthorized``, ``Unavailable`` (cluster unreachable, safe mode,
+    too few datanodes), ``NoSpace``, ``Corrupt``. Writes never replace an existing file unless ``overwrite=True``.
+    ``BlockingClient`` offers the same methods to plain threads.
+    """
 
     def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None):
         self.http = http
@@ -99,15 +106,16 @@ class Client:
                 value = "true" if value else "false"
             query[key] = str(value)
         return await self._request(method, self._url(path), params=query, body=body, unbuffered=unbuffered,
-                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"))
+                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"), path=path)
 
     async def _request(self, method, url, params=None, body=None, unbuffered=False, retry=False,
-                       allow_redirects=False):
+                       allow_redirects=False, path=None):
         """Every request to the namenode (or a URL it redirected to) goes through here: the token, back-pressure
         answers sent again after a wait (``retry``; ``self.backoff`` says how long and how often), and errors as
         DFSErrors naming the peer. Waits are bounded by the HTTP client's connect and read timeouts (dfs.http).
 
-        ``body`` is bytes, or an ``_Upload`` (sent again only if its source can be read again)."""
+        ``path`` is the dfs path the caller passed, named by the error. ``body`` is bytes, or an ``_Upload`` (sent
+        again only if its source can be read again)."""
         attempt = 0
         while True:
             data = body.producer() if isinstance(body, _Upload) else body
@@ -122,7 +130,7 @@ class Client:
                 return response
             wait = self.backoff.delay(attempt, response, self.reactor.seconds()) if retry else None
             if wait is None or isinstance(body, _Upload) and not body.rewind():
-                raise await _error(response)
+                raise await _error(response, path)
             await response.content()
             attempt += 1
             await deferLater(self.reactor, wait)
@@ -145,6 +153,7 @@ class Client:
         return (await self._json("GET", path, "GETFILESTATUS"))["FileStatus"]
 
     def exists(self, path):
+        """True when something (a file or a directory) is at ``path``."""
         async def check():
             try:
                 await self._stat(path)
@@ -190,6 +199,7 @@ class Client:
         return defer.ensureDeferred(checksum())
 
     def block_locations(self, path, offset=0, length=None):
+        """The WebHDFS BlockLocations of a file's range: each block's id, offset, length and replica URLs."""
         async def locations():
             answer = await self._json("GET", path, "GETFILEBLOCKLOCATIONS", offset=offset, length=length)
             return answer["BlockLocations"]
@@ -200,6 +210,7 @@ class Client:
         return defer.ensureDeferred(self._get_json(self.namenode_url + "/cluster"))
 
     def fsck(self, path="/"):
+        """The namenode's check of every block under ``path``: replicas and state per file and block, totals."""
         return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
 
     def decommission(self, node_id, cancel=False):
@@ -225,7 +236,7 @@ class Client:
             if not parents:
                 parent = path.rsplit("/", 1)[0] or "/"
                 if (await self._stat(parent))["type"] != "DIRECTORY":
-                    raise NotADirectory(f"Parent path is not a directory: {parent}")
+                    raise NotADirectory(f"Parent path is not a directory: {parent}", path)
                 try:
                     await self._stat(path)
                 except FileNotFound:
@@ -239,7 +250,7 @@ class Client:
         """Remove an empty directory."""
         async def rmdir():
             if (await self._stat(path))["type"] != "DIRECTORY":
-                raise NotADirectory(f"Not a directory: {path}")
+                raise NotADirectory(f"Not a directory: {path}", path)
             return (await self._json("DELETE", path, "DELETE", recursive=False))["boolean"]
         return defer.ensureDeferred(rmdir())
 
@@ -262,13 +273,13 @@ class Client:
             return (await self._json("PUT", src, "COPY", destination=dst, overwrite=overwrite))["boolean"]
         return defer.ensureDeferred(cp())
 
-    def touch(self, path):
-        """Create an empty file, or set an existing one's times to now."""
+    def touch(self, path, parents=True):
+        """Create an empty file, or set an existing one's times to now; ``parents=False``: the directory must exist."""
         async def touch():
             try:
                 await self._stat(path)
             except FileNotFound:
-                await self._call("PUT", path, "CREATE", body=b"", data="true")
+                await self._call("PUT", path, "CREATE", body=b"", data="true", createparent=parents)
                 return
             await self.set_times(path, mtime=int(time.time() * 1000), atime=int(time.time() * 1000))
         return defer.ensureDeferred(touch())
@@ -279,41 +290,51 @@ class Client:
                                                else -1, accesstime=atime if atime is not None else -1))
 
     def chmod(self, path, mode):
+        """Set the permission bits (an int such as 0o640, or an octal string); recorded, not enforced."""
         return defer.ensureDeferred(self._call("PUT", path, "SETPERMISSION", permission=_octal(mode)))
 
     def chown(self, path, owner=None, group=None):
+        """Set the owner and/or group names; recorded, not enforced."""
         return defer.ensureDeferred(self._call("PUT", path, "SETOWNER", owner=owner, group=group))
 
     def set_replication(self, path, replication):
+        """Set a file's replication factor; the namenode copies or trims replicas in the background."""
         async def setrep():
             return (await self._json("PUT", path, "SETREPLICATION", replication=replication))["boolean"]
         return defer.ensureDeferred(setrep())
 
     def truncate(self, path, length):
+        """Shorten a file to ``length`` bytes (it cannot grow this way)."""
         return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))
 
     def concat(self, target, sources):
+        """Append the files ``sources`` to ``target``, in order, and remove them; no bytes move."""
         return defer.ensureDeferred(self._call("POST", target, "CONCAT", sources=",".join(sources)))
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, path, data, overwrite=True, replication=None, block_size=None, permission=None, mtime=None,
-              atime=None):
-        """Store ``data`` (bytes) at ``path``; the old version stays readable until the new one is committed."""
+    def write(self, path, data, overwrite=False, replication=None, block_size=None, permission=None, mtime=None,
+              atime=None, parents=True):
+        """Store ``data`` (bytes) at ``path``, as ``upload`` does: an existing file is replaced only with
+        ``overwrite=True``, atomically (readers see the old version until the new one is committed)."""
         return self.upload(path, _BytesFile(data), overwrite, replication, block_size, permission, mtime=mtime,
-                           atime=atime)
+                           atime=atime, parents=parents)
 
     def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
-               progress=None, length=None, mtime=None, atime=None):
-        """Stream a local file object (or a path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
+               progress=None, length=None, mtime=None, atime=None, parents=True):
+        """Stream a local file object (or a local path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
+
+        An existing file is refused (``FileExists``) unless ``overwrite``; the replacement is atomic. ``replication``
+        and ``block_size`` default to the cluster's, ``permission`` to 0o644.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
+        Missing parent directories are created (WebHDFS's rule) unless ``parents`` is False.
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
                                                permission=_octal(permission), modificationtime=mtime,
-                                               accesstime=atime))
+                                               accesstime=atime, createparent=parents))
 
     def append(self, path, fileobj_or_bytes, progress=None):
         """Add bytes (or a file object's contents) to the end of an existing file."""
@@ -514,7 +535,7 @@ def _octal(mode):
 
 
 def _exists(path):
-    return AlreadyExists(f"{path} already exists")
+    return AlreadyExists(f"{path} already exists", path)
 
 
 def _reason(exc):
@@ -523,10 +544,13 @@ def _reason(exc):
     return str(exc) or type(exc).__name__
 
 
-async def _error(response):
+async def _error(response, path=None):
+    """The typed error of a failed answer, naming ``path`` (as the caller passed it) when there is one."""
     body = await response.content()
     try:
         parsed = json.loads(body)
     except ValueError:
         parsed = body.decode("utf-8", "replace")[:300] or f"HTTP {response.code}"
-    return from_remote(response.code, parsed)
+    error = from_remote(response.code, parsed)
+    error.path = path
+    return error

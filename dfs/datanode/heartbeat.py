@@ -4,6 +4,8 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from dfs.version import version
+
 log = Logger()
 
 
@@ -73,6 +75,7 @@ class NamenodeLink:
             "url": self.url,
             "public_url": self.public_url,
             "blocks": sorted(self.store.block_ids),
+            "version": version(),
             **self.store.usage(),
         }
         answer = await self._call("POST", "/cluster/datanodes", body)

@@ -23,6 +23,7 @@ log = Logger()
 class DatanodeOptions(CommonOptions):
     """Options of `twistd dfs-datanode`; each falls back to the DFS_* variable named in its help."""
 
+    role = "datanode"
     default_port = 8181
 
     def __init__(self):

@@ -134,6 +134,8 @@ def run_mount(args):
 
 
 def check_fuse():
+    if isinstance(FUSE_MISSING, ModuleNotFoundError):
+        raise MountError("FUSE support needs fusepy: pip install 'dfs[fuse]'")
     if loop is None:
         raise MountError(f"FUSE is not usable ({FUSE_MISSING}); install libfuse 2 "
                          "(Debian/Ubuntu: apt-get install fuse libfuse2)")

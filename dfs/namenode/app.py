@@ -16,6 +16,7 @@ from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
 from dfs.namenode.streaming import UploadStream
 from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
+from dfs.version import version
 from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
                      read_json, render_error, request_path)
 
@@ -55,6 +56,7 @@ class NamenodeApp:
         self.repair = repair
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
+        self.started = registry.clock.seconds()
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
@@ -420,9 +422,13 @@ class NamenodeApp:
         totals["files"] = await self.store.count_files()
         return {
             "cluster_id": self.config["cluster_id"],
+            "version": version(),
+            "uptime": round(self.registry.clock.seconds() - self.started, 3),
+            "metadata_bytes": self.store.disk_usage(),
             "replication": self.config["replication"],
             "block_size": self.config["block_size"],
             "nodes": nodes,
+            "history": self.registry.describe_history(),
             "totals": totals,
         }
 
@@ -438,6 +444,7 @@ class NamenodeApp:
             self.registry.register(
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
                 int(body["capacity"]), int(body["used"]), int(body["free"]), [str(b) for b in body.get("blocks", [])],
+                version=str(body["version"])[:64] if body.get("version") else None,
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None

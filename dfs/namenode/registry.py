@@ -1,6 +1,7 @@
 """Datanode membership and the replica map, both held in memory and relearned from registrations and block reports."""
 
 import random
+from collections import deque
 
 from twisted.logger import Logger
 
@@ -9,6 +10,7 @@ from dfs.errors import FileNotFound
 log = Logger()
 
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
+HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
 
@@ -22,6 +24,8 @@ class Datanode:
         self.free = 0
         self.registered = now
         self.last_seen = now
+        self.last_report = None
+        self.version = None
         self.blocks = set()
         self.state = ALIVE
         self.admin = NORMAL
@@ -47,6 +51,8 @@ class Datanode:
             "free": self.free,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
+            "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
+            "version": self.version,
         }
 
 
@@ -60,16 +66,20 @@ class Registry:
         self.nodes = {}
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
+        self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
-    def register(self, node_id, url, public_url, capacity, used, free, blocks):
+    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
             node = self.nodes[node_id] = Datanode(node_id, url, public_url, now)
             log.info("datanode {node} joined at {url}", node=node_id, url=url)
+            self._record(node_id, "joined")
         else:
             node.url, node.public_url = url, public_url
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
+            self._record(node_id, "re-registered")
+        node.version = version
         self._seen(node, capacity, used, free)
         self.report(node_id, blocks)
         return node
@@ -86,6 +96,7 @@ class Registry:
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
+            self._record(node.id, f"alive again (was {node.state})")
             node.state = ALIVE
 
     def report(self, node_id, blocks):
@@ -99,6 +110,7 @@ class Registry:
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
         node.blocks = blocks
+        node.last_report = self.clock.seconds()
 
     def report_corrupt(self, node_id, block_id):
         """A node found its copy bad (and quarantined it): it no longer counts as a replica."""
@@ -131,6 +143,7 @@ class Registry:
             if state != node.state:
                 log.info("datanode {node} is now {state} (silent {silent:.1f}s)", node=node.id, state=state,
                          silent=silent)
+                self._record(node.id, state)
                 node.state = state
 
     def alive(self):
@@ -152,7 +165,9 @@ class Registry:
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""
         node = self.get(node_id)
         node.admin = NORMAL if cancel else DECOMMISSIONING
-        log.info("datanode {node}: {what}", node=node_id, what="back in service" if cancel else "decommissioning")
+        what = "back in service" if cancel else "decommissioning"
+        log.info("datanode {node}: {what}", node=node_id, what=what)
+        self._record(node_id, what)
         return node
 
     def get(self, node_id):
@@ -165,6 +180,16 @@ class Registry:
         self.update_states()
         now = self.clock.seconds()
         return [n.describe(now) for n in sorted(self.nodes.values(), key=lambda n: n.id)]
+
+    def _record(self, node_id, what):
+        self.history.append((self.clock.seconds(), node_id, what))
+
+    def describe_history(self):
+        """Membership changes since the namenode started, newest first, with their age in seconds."""
+        self.update_states()
+        now = self.clock.seconds()
+        return [{"node": node_id, "event": what, "seconds_ago": round(now - when, 3)}
+                for when, node_id, what in reversed(self.history)]
 
     def forget_all_blocks(self):
         self.replicas.clear()

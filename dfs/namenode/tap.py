@@ -22,6 +22,7 @@ log = Logger()
 class NamenodeOptions(CommonOptions):
     """Options of `twistd dfs-namenode`; each falls back to the DFS_* variable named in its help."""
 
+    role = "namenode"
     default_port = 8180
 
     def __init__(self):

@@ -45,12 +45,17 @@ const dfs = (() => {
     return whole > 0 ? `${((100 * part) / whole).toFixed(part && part < whole / 1000 ? 2 : 1)}%` : "0%";
   }
 
-  function ago(seconds) {
+  /* A length of time for people: 4.2 s, 17 min, 3.5 h, 12.0 d. */
+  function duration(seconds) {
     const s = Number(seconds) || 0;
-    if (s < 1) return "just now";
-    if (s < 120) return `${s.toFixed(1)} s ago`;
-    if (s < 7200) return `${Math.round(s / 60)} min ago`;
-    return `${(s / 3600).toFixed(1)} h ago`;
+    if (s < 120) return `${s.toFixed(1)} s`;
+    if (s < 7200) return `${Math.round(s / 60)} min`;
+    if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+    return `${(s / 86400).toFixed(1)} d`;
+  }
+
+  function ago(seconds) {
+    return (Number(seconds) || 0) < 1 ? "just now" : `${duration(seconds)} ago`;
   }
 
   function time(milliseconds) {
@@ -161,5 +166,6 @@ const dfs = (() => {
     return () => tick(true);
   }
 
-  return {el, fill, bytes, count, percent, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken, every};
+  return {el, fill, bytes, count, percent, duration, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken,
+          every};
 })();

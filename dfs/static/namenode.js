@@ -3,8 +3,11 @@
 "use strict";
 
 (() => {
-  const {el, fill, bytes, count, percent, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken, every} = dfs;
+  const {el, fill, bytes, count, percent, duration, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken,
+         every} = dfs;
   const REFRESH_MS = 5000;
+  const HISTORY_SHOWN = 8;  // the newest membership changes; GET /cluster has up to 100
+  const PAGE_SIZE = 100;  // listing rows drawn at once: a directory of 100,000 entries stays responsive
   const WEBHDFS = "/webhdfs/v1";
 
   // -- cluster health and datanodes (GET /cluster, the JSON `dfs status` prints) -------------------------
@@ -24,6 +27,8 @@
     const alive = states.alive || 0;
 
     fill("cluster-id", status.cluster_id);
+    fill("namenode-version", status.version);
+    fill("uptime", duration(status.uptime));
     fill("verdict", verdict(status, states));
 
     fill("nodes-summary",
@@ -43,7 +48,9 @@
         figure("files", count(t.files)),
         figure("blocks", count(t.blocks))),
       el("div", {class: "muted small"},
-        `default replication ${status.replication}, block size ${bytes(status.block_size)}`));
+        `default replication ${status.replication}, block size ${bytes(status.block_size)}`),
+      el("div", {class: "muted small"}, "metadata ", el("span", {id: "metadata-size"}, bytes(status.metadata_bytes)),
+        " on the namenode's disk"));
 
     const problems = (t.under_replicated || 0) + (t.missing || 0) + (t.corrupt || 0);
     fill("blocks",
@@ -68,6 +75,12 @@
             `decommissioning ${n.id}: ${count(n.decommission_pending)} of ${count(n.blocks)} blocks still to copy`,
             bar(n.blocks - n.decommission_pending, n.blocks, "thin warn")))
         : el("div", {class: "muted small"}, "no datanode is being decommissioned"));
+
+    const history = status.history || [];
+    fill("history", history.length
+      ? el("ul", {class: "history small"}, history.slice(0, HISTORY_SHOWN).map((e) =>
+          el("li", {}, el("span", {class: "mono"}, e.node), ` ${e.event}, ${ago(e.seconds_ago)}`)))
+      : el("div", {class: "muted small"}, "no change since the namenode started"));
   }
 
   /* One word for the whole cluster: the worst thing that is true of it. */
@@ -80,7 +93,8 @@
     return [badge("healthy")];
   }
 
-  function nodeRow(node) {
+  /* A datanode's row; its version is marked when it differs from the namenode's (``status``). */
+  function nodeRow(node, status) {
     const pageUrl = webUrl(`${node.public_url}/`);
     const state = [badge(node.state)];
     if (node.state === "decommissioning") {
@@ -91,6 +105,8 @@
       el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),
       el("td", {}, state),
       el("td", {}, ago(node.last_heartbeat)),
+      el("td", {}, node.last_block_report === null ? "none yet" : ago(node.last_block_report)),
+      el("td", {class: node.version === status.version ? "" : "warn"}, node.version || "unknown"),
       el("td", {class: "num"}, bytes(node.capacity)),
       el("td", {}, `${bytes(node.used)} (${percent(node.used, node.capacity)})`,
         stacked(node.capacity, [[node.used, "used", "blocks"],
@@ -104,10 +120,10 @@
     try {
       const status = await getJSON("/cluster");
       renderHealth(status);
-      const rows = status.nodes.map(nodeRow);
+      const rows = status.nodes.map((node) => nodeRow(node, status));
       fill("cluster-error");
       document.querySelector("#datanodes tbody").replaceChildren(
-        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 8, class: "muted"}, "no datanode has registered"))]));
+        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 10, class: "muted"}, "no datanode has registered"))]));
     } catch (e) {
       fill("cluster-error", `cluster status: ${e.message}`);
       throw e;
@@ -156,6 +172,72 @@
       crumbs.push(link(walked, name), el("span", {class: "muted"}, "/"));
     }
     fill("crumbs", crumbs);
+  }
+
+  // How the listing is ordered and which page of it shows; a new directory starts again at its first page.
+  const view = {dir: null, key: "name", descending: false, page: 0};
+
+  const SORT_KEYS = {
+    name: (e) => e.pathSuffix,
+    size: (e) => (e.type === "DIRECTORY" ? e.childrenNum : e.length),
+    modified: (e) => e.modificationTime,
+  };
+
+  /* Directories first, then by the chosen column; names break ties so the order is stable between refreshes. */
+  function sorted(listing) {
+    const key = SORT_KEYS[view.key];
+    const sign = view.descending ? -1 : 1;
+    return [...listing].sort((a, b) => {
+      const dirs = (b.type === "DIRECTORY") - (a.type === "DIRECTORY");
+      if (dirs) return dirs;
+      const [x, y] = [key(a), key(b)];
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return sign * (order || (a.pathSuffix < b.pathSuffix ? -1 : a.pathSuffix > b.pathSuffix ? 1 : 0));
+    });
+  }
+
+  /* The page to show: the one holding ``selected`` when a file is opened by its URL, else the current one. */
+  function pageOf(entries, dir, selected) {
+    if (view.dir === dir) return Math.min(view.page, Math.max(0, Math.ceil(entries.length / PAGE_SIZE) - 1));
+    const at = selected ? entries.findIndex((e) => join(dir, e.pathSuffix) === selected) : -1;
+    return at >= 0 ? Math.floor(at / PAGE_SIZE) : 0;
+  }
+
+  function renderPager(total) {
+    if (total <= PAGE_SIZE) {
+      fill("pager");
+      return;
+    }
+    const first = view.page * PAGE_SIZE;
+    const turn = (page) => () => {
+      view.page = page;
+      browse();
+    };
+    const button = (label, page, enabled) => {
+      const b = el("button", {type: "button", disabled: !enabled}, label);
+      b.addEventListener("click", turn(page));
+      return b;
+    };
+    fill("pager",
+      button("\u2039 previous", view.page - 1, view.page > 0),
+      ` entries ${count(first + 1)}\u2013${count(Math.min(first + PAGE_SIZE, total))} of ${count(total)} `,
+      button("next \u203a", view.page + 1, first + PAGE_SIZE < total));
+  }
+
+  function markSortColumn() {
+    for (const th of document.querySelectorAll("#listing th[data-sort]")) {
+      th.className = th.className.replace(/ ?(ascending|descending)/g, "") +
+        (th.dataset.sort === view.key ? (view.descending ? " descending" : " ascending") : "");
+    }
+  }
+
+  for (const th of document.querySelectorAll("#listing th[data-sort]")) {
+    th.addEventListener("click", () => {
+      view.descending = view.key === th.dataset.sort ? !view.descending : false;
+      view.key = th.dataset.sort;
+      view.page = 0;
+      browse();
+    });
   }
 
   function entryRow(dir, entry, selected) {
@@ -212,12 +294,17 @@
       const target = (await getJSON(webhdfs(path, "GETFILESTATUS"))).FileStatus;
       const isFile = target.type === "FILE";
       const dir = isFile ? parent(path) : path;
-      const listing = (await getJSON(webhdfs(dir, "LISTSTATUS"))).FileStatuses.FileStatus;
+      const listing = sorted((await getJSON(webhdfs(dir, "LISTSTATUS"))).FileStatuses.FileStatus);
       renderCrumbs(dir);
-      const rows = listing.map((entry) => entryRow(dir, entry, isFile ? path : null));
+      view.page = pageOf(listing, dir, isFile ? path : null);
+      view.dir = dir;
+      const shown = listing.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE);
+      const rows = shown.map((entry) => entryRow(dir, entry, isFile ? path : null));
       if (dir !== "/") rows.unshift(el("tr", {}, el("td", {colspan: 7}, link(parent(dir), "../"))));
       if (!listing.length) rows.push(el("tr", {}, el("td", {colspan: 7, class: "muted"}, "empty directory")));
       document.querySelector("#listing tbody").replaceChildren(...rows);
+      renderPager(listing.length);
+      markSortColumn();
       const details = document.getElementById("file-details");
       if (isFile) {
         renderDetails(path, target, await getJSON(webhdfs(path, "GETFILEBLOCKLOCATIONS")));

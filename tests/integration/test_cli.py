@@ -27,6 +27,13 @@ def env(cluster, tmp_path):
                 XDG_DATA_HOME=str(tmp_path / "data"), DFS_TOKEN="")
 
 
+@pytest.fixture
+def unique_dir(unique_dir, cluster):
+    """A fresh directory, made: like `hdfs dfs`, put, touch and tee do not create missing parents."""
+    mkdirs(cluster, unique_dir)
+    return unique_dir
+
+
 def dfs(env, *args, stdin=None, cwd=None, timeout=120):
     """Run `dfs ARGS...`; ``stdin`` is bytes (or None for an empty stdin that is not a terminal)."""
     return subprocess.run([*DFS, *args], input=stdin if stdin is not None else b"", capture_output=True, env=env,
@@ -201,6 +208,11 @@ def test_df_status_fsck(env, cluster, unique_dir):
         row = next(line for line in text.splitlines() if line.startswith(node["id"]))
         assert "alive" in row and row.endswith(node["public_url"]) and "s ago" in row
     assert "Datanodes: 3 alive, 0 stale, 0 dead" in text
+    # What the status page shows: versions, uptime, metadata size, block-report freshness.
+    assert re.search(rf"Namenode: dfs {re.escape(report['version'])}, up [\d.]+[smhd], metadata [\d.]+[KMG]?", text)
+    for node in report["nodes"]:
+        row = next(line for line in text.splitlines() if line.startswith(node["id"])).split()
+        assert node["version"] in row and re.fullmatch(r"[\d.]+[smhd] ago", " ".join(row[-3:-1])), row
 
     seed(cluster, f"{unique_dir}/f", b"checked")
     out = ok(env, "fsck", unique_dir).decode()
@@ -346,6 +358,56 @@ def test_each_failure_kind_has_its_exit_code_and_one_line(env, cluster, unique_d
     result = dfs(env, "mkdir", f"{d}/dir", f"{d}/new")
     assert result.returncode == 1 and result.stderr.decode() == f"dfs: mkdir: {d}/dir: File exists\n"
     assert kind(cluster, f"{d}/new") == "DIRECTORY"
+
+
+def test_put_touch_and_tee_into_a_missing_directory_create_nothing(env, cluster, unique_dir, tmp_path):
+    d = unique_dir
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"data\n")
+    assert fails(env, "put", str(local), f"{d}/a/b") == f"dfs: put: {d}/a/b: No such file or directory"
+    assert fails(env, "put", "-", f"{d}/a/b", stdin=b"x") == f"dfs: put: {d}/a/b: No such file or directory"
+    assert fails(env, "touch", f"{d}/a/b") == f"dfs: touch: {d}/a/b: No such file or directory"
+    assert fails(env, "tee", f"{d}/a/b", stdin=b"x") == f"dfs: tee: {d}/a/b: No such file or directory"
+    assert fails(env, "put", "-r", str(tmp_path), f"{d}/a/b") == f"dfs: put: {d}/a/b: No such file or directory"
+    seed(cluster, f"{d}/file", b"x")
+    assert fails(env, "put", str(local), f"{d}/file/b") == f"dfs: put: {d}/file/b: Not a directory"
+    assert kind(cluster, f"{d}/a") is None
+
+    # On request, as `mkdir -p` does; -p keeps its `hdfs dfs -put` meaning: preserve times and permission bits.
+    os.chmod(local, 0o640)
+    os.utime(local, (1_000_000_000, 1_100_000_000))
+    ok(env, "put", "--parents", "-p", str(local), f"{d}/a/b")
+    status = requests.get(f"{cluster.url}/webhdfs/v1{d}/a/b", params={"op": "GETFILESTATUS"}).json()["FileStatus"]
+    assert (status["permission"], status["modificationTime"]) == ("640", 1_100_000_000_000)
+    assert read(cluster, f"{d}/a/b") == b"data\n"
+    ok(env, "put", "-r", "--parents", str(tmp_path), f"{d}/x/y")
+    assert read(cluster, f"{d}/x/y/local.txt") == b"data\n"
+
+
+def test_webhdfs_create_still_creates_parents(cluster, unique_dir):
+    seed(cluster, f"{unique_dir}/p/q/r", b"x")
+    assert kind(cluster, f"{unique_dir}/p/q") == "DIRECTORY"
+
+
+@pytest.mark.parametrize("form", ["{host}:{port}", "http://{host}:{port}", "http://{host}:{port}/",
+                                  "webhdfs://{host}:{port}", "HTTP://{host}:{port}/webhdfs/v1"])
+def test_namenode_address_forms(env, cluster, form):
+    host, port = cluster.url.split("://")[1].split(":")
+    assert b"t" in ok(env, "--namenode", form.format(host=host, port=port), "ls", "/").split()
+
+
+def test_a_bad_namenode_address_is_one_line(env):
+    assert fails(env, "--namenode", "ftp://nn:8180", "ls", "/", code=2) == (
+        "dfs: ls: argument --namenode: not a namenode address: 'ftp://nn:8180' (give host:port or http[s]://host:port)")
+    assert fails(env, "--namenode", "nn:port", "ls", "/", code=2).startswith("dfs: ls: argument --namenode: not a")
+    assert fails(env, "ls", "--namenode", "http://", "/", code=2).startswith("dfs: ls: argument --namenode: not a")
+    err = fails(dict(env, DFS_NAMENODE_URL="http://nn:99999"), "ls", "/")
+    assert err == "dfs: ls: /: not a namenode address: 'http://nn:99999' (give host:port or http[s]://host:port)"
+
+
+def test_version(env):
+    result = dfs(env, "--version")
+    assert result.returncode == 0 and re.fullmatch(rb"dfs \d+\.\d+\S*\n", result.stdout), result
 
 
 def test_unreachable_cluster(env):

@@ -7,7 +7,7 @@ import pytest_twisted
 from twisted.internet import reactor
 
 from dfs.client import Client
-from dfs.errors import AlreadyExists, DirectoryNotEmpty, FileNotFound
+from dfs.errors import AlreadyExists, DirectoryNotEmpty, FileExists, FileNotFound, NotADirectory
 from dfs.http import make_http
 from files import random_file, sha256_of
 
@@ -67,13 +67,44 @@ async def test_every_operation(client, unique_dir):
 
 
 @pytest_twisted.ensureDeferred
+async def test_no_write_replaces_a_file_unless_asked(client, unique_dir, tmp_path):
+    path = unique_dir + "/kept"
+    await client.write(path, b"first")
+    local = tmp_path / "local"
+    local.write_bytes(b"second")
+    await client.write(unique_dir + "/other", b"other")
+    for attempt in (lambda: client.write(path, b"second"), lambda: client.upload(path, str(local)),
+                    lambda: client.cp(unique_dir + "/other", path), lambda: client.mv(unique_dir + "/other", path)):
+        with pytest.raises(FileExists):
+            await attempt()
+    assert await client.read(path) == b"first"
+    await client.write(path, b"second", overwrite=True)
+    assert await client.read(path) == b"second"
+
+
+@pytest_twisted.ensureDeferred
+async def test_errors_are_typed_and_name_the_callers_path(client, unique_dir):
+    await client.write(unique_dir + "/file", b"x")
+    with pytest.raises(FileNotFound) as missing:
+        await client.read(unique_dir + "/nothing")
+    with pytest.raises(FileExists) as exists:
+        await client.write(unique_dir + "/file", b"y")
+    with pytest.raises(NotADirectory) as not_dir:
+        await client.rmdir(unique_dir + "/file")
+    for error, path in ((missing, "/nothing"), (exists, "/file"), (not_dir, "/file")):
+        assert error.value.path == unique_dir + path
+        assert unique_dir + path in str(error.value)
+    assert FileExists is AlreadyExists  # the name the server side uses
+
+
+@pytest_twisted.ensureDeferred
 async def test_upload_with_times(client, unique_dir, tmp_path):
     local = tmp_path / "f"
     local.write_bytes(b"timed")
     await client.upload(unique_dir + "/f", str(local), mtime=1_500_000_000_123, atime=1_400_000_000_000)
     status = await client.stat(unique_dir + "/f")
     assert (status["modificationTime"], status["accessTime"]) == (1_500_000_000_123, 1_400_000_000_000)
-    await client.write(unique_dir + "/f", b"rewritten", mtime=1_000)
+    await client.write(unique_dir + "/f", b"rewritten", mtime=1_000, overwrite=True)
     status = await client.stat(unique_dir + "/f")
     assert status["modificationTime"] == 1_000 and status["accessTime"] > 1_400_000_000_000
     assert await client.read(unique_dir + "/f") == b"rewritten"

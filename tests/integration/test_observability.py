@@ -66,6 +66,14 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
     dom = browser(page, tmp_path / "profile", "--dump-dom")
     for node in nodes:
         assert f'data-node="{node["id"]}"' in dom, f"datanode {node['id']} missing from the node table"
+    status = cluster.status()
+    assert text_of(dom, "namenode-version") == status["version"]
+    assert re.fullmatch(r"[\d.]+ (s|min|h|d)", text_of(dom, "uptime") or ""), text_of(dom, "uptime")
+    assert SIZE.fullmatch(text_of(dom, "metadata-size") or ""), text_of(dom, "metadata-size")
+    assert "joined" in dom[dom.index('id="history"'):], "no datanode history"
+    for node in status["nodes"]:
+        row = dom[dom.index(f'data-node="{node["id"]}"'):]
+        assert f'>{node["version"]}</td>' in row[:row.index("</tr>")], "datanode version missing"
     capacity = text_of(dom, "capacity-text")
     assert capacity and "used by blocks of" in capacity and SIZE.search(capacity), capacity
     assert f'data-path="{unique_dir}/report.bin"' in dom and f'data-path="{unique_dir}/logs"' in dom
@@ -84,6 +92,18 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
 
 
 @needs_browser
+def test_file_browser_pages_a_large_directory_and_opens_the_page_of_a_linked_file(cluster, unique_dir, tmp_path):
+    for i in range(120):
+        put(cluster.url, f"{unique_dir}/big/f{i:03}", b"")
+    dom = browser(f"{cluster.url}/#{unique_dir}/big", tmp_path / "profile", "--dump-dom")
+    assert dom.count(f'data-path="{unique_dir}/big/f') == 100
+    assert "entries 1\u2013100 of 120" in text_of(dom, "pager")
+    dom = browser(f"{cluster.url}/#{unique_dir}/big/f110", tmp_path / "profile", "--dump-dom")
+    assert f'data-path="{unique_dir}/big/f110"' in dom and f'data-path="{unique_dir}/big/f000"' not in dom
+    assert "entries 101\u2013120 of 120" in text_of(dom, "pager")
+
+
+@needs_browser
 def test_datanode_page_shows_its_blocks_and_disk(cluster, tmp_path):
     node = cluster.datanodes[0]
     dom = browser(node.url + "/", tmp_path / "profile", "--dump-dom")
@@ -92,6 +112,17 @@ def test_datanode_page_shows_its_blocks_and_disk(cluster, tmp_path):
     assert "used by blocks of" in text_of(dom, "disk-text")
     scrub = text_of(dom, "scrub-text")
     assert scrub and re.match(r"pass \d+: block [\d,]+ of [\d,]+", scrub), scrub
+
+
+def test_cluster_status_has_versions_uptime_metadata_size_and_block_reports(cluster):
+    status = cluster.status()
+    assert status["version"] not in (None, "", "unknown")
+    assert status["uptime"] > 0 and status["metadata_bytes"] > 0
+    for node in status["nodes"]:
+        assert node["version"] == status["version"]
+        assert 0 <= node["last_block_report"] < 600
+    joined = {event["node"] for event in status["history"] if event["event"] == "joined"}
+    assert joined >= {node["id"] for node in status["nodes"]}
 
 
 def test_metrics_move_after_an_upload_and_a_read(cluster, unique_dir):

@@ -55,3 +55,59 @@ def test_fsspec_webhdfs(cluster, unique_dir):
     assert fs.exists(unique_dir + "/s/g") and not fs.exists(unique_dir + "/s/f")
     fs.rm(unique_dir + "/s", recursive=True)
     assert not fs.exists(unique_dir + "/s")
+
+
+def test_hdfscli_files_attributes_and_trees(cluster, unique_dir, tmp_path):
+    client = hdfs.InsecureClient(cluster.url, user="carol")
+    base = unique_dir + "/attrs"
+    local = tmp_path / "tree"
+    (local / "sub").mkdir(parents=True)
+    (local / "top.bin").write_bytes(os.urandom(70_000))
+    (local / "sub" / "deep.txt").write_bytes(b"deep\n")
+    client.makedirs(base, permission="750")
+    client.upload(base + "/tree", str(local))  # a local directory tree, file by file
+    assert sorted(client.list(base + "/tree")) == ["sub", "top.bin"]
+    assert [(top, sorted(files)) for top, _, files in client.walk(base + "/tree")] == [
+        (base + "/tree", ["top.bin"]), (base + "/tree/sub", ["deep.txt"])]
+    back = tmp_path / "back"
+    client.download(base + "/tree", str(back))
+    assert (back / "top.bin").read_bytes() == (local / "top.bin").read_bytes()
+    assert (back / "sub" / "deep.txt").read_bytes() == b"deep\n"
+
+    path = base + "/tree/top.bin"
+    client.set_permission(path, permission="600")
+    client.set_owner(path, owner="dave", group="staff")
+    client.set_times(path, access_time=1_600_000_000_000, modification_time=1_500_000_000_000)
+    client.set_replication(path, replication=2)
+    status = client.status(path)
+    assert (status["permission"], status["owner"], status["group"]) == ("600", "dave", "staff")
+    assert (status["accessTime"], status["modificationTime"], status["replication"]) == (
+        1_600_000_000_000, 1_500_000_000_000, 2)
+    assert client.status(base)["permission"] == "750"
+    checksum = client.checksum(path)
+    assert checksum["algorithm"] == "SHA-256" and len(bytes.fromhex(checksum["bytes"])) == checksum["length"] == 32
+    assert client.content(base)["fileCount"] == 2
+    client.delete(base, recursive=True)
+
+
+def test_fsspec_files_and_attributes(cluster, unique_dir, tmp_path):
+    address = urlparse(cluster.url)
+    fs = fsspec.filesystem("webhdfs", host=address.hostname, port=address.port, user="erin")
+    base = unique_dir + "/fa"
+    local = tmp_path / "up.bin"
+    local.write_bytes(os.urandom(90_000))
+    fs.makedirs(base + "/deep/er", exist_ok=True)
+    fs.put_file(str(local), base + "/deep/er/up.bin")
+    fs.get_file(base + "/deep/er/up.bin", str(tmp_path / "down.bin"))
+    assert (tmp_path / "down.bin").read_bytes() == local.read_bytes()
+    fs.touch(base + "/empty")
+    assert fs.info(base + "/empty")["size"] == 0 and fs.isfile(base + "/empty") and fs.isdir(base + "/deep")
+    fs.chmod(base + "/empty", 640)  # fsspec sends the number as written: WebHDFS reads it as octal
+    fs.chown(base + "/empty", owner="frank", group="ops")
+    fs.set_replication(base + "/deep/er/up.bin", 1)
+    info = fs.info(base + "/empty")
+    assert (info["permission"], info["owner"], info["group"]) == ("640", "frank", "ops")
+    assert fs.info(base + "/deep/er/up.bin")["replication"] == 1
+    assert fs.du(base) == 90_000
+    fs.rm(base, recursive=True)
+    assert not fs.exists(base)

@@ -152,3 +152,12 @@ def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, data):
 def test_ns_to_ms():
     assert ns_to_ms(None) is None
     assert ns_to_ms(1_700_000_000_123_456_789) == 1_700_000_000_123
+
+
+def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
+    from dfs.fuse import mount
+
+    monkeypatch.setattr(mount, "loop", None)
+    monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
+    with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
+        mount.check_fuse()

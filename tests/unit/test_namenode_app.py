@@ -4,6 +4,8 @@ import pytest
 import pytest_twisted
 from treq.testing import StubTreq
 
+from dfs.version import version
+
 BASE = "http://nn"
 
 
@@ -93,7 +95,8 @@ async def test_registration_and_unknown_heartbeat(stub):
     response = await http.put(BASE + "/cluster/datanodes/ghost/heartbeat", json={"capacity": 1, "used": 0, "free": 1})
     assert response.code == 404
     response = await http.post(BASE + "/cluster/datanodes", json={"id": "n1", "url": "http://n1", "capacity": 10,
-                                                                  "used": 0, "free": 10, "blocks": []})
+                                                                  "used": 0, "free": 10, "blocks": [],
+                                                                  "version": "9.8.7"})
     assert response.code == 200
     response = await http.post(BASE + "/cluster/datanodes", json={"id": "n2", "url": "http://n2", "capacity": 10,
                                                                   "used": 0, "free": 10, "cluster_id": "other"})
@@ -102,6 +105,29 @@ async def test_registration_and_unknown_heartbeat(stub):
     response = await http.get(BASE + "/cluster")
     body = await response.json()
     assert body["totals"]["alive"] == 1 and body["nodes"][0]["id"] == "n1"
+
+
+@pytest_twisted.ensureDeferred
+async def test_cluster_status_tells_versions_uptime_metadata_size_and_block_reports(stub):
+    """What an operator checks first: which versions run, since when, how big the namespace is, how fresh the
+    datanodes' block reports are."""
+    http, registry, _ = stub
+    await http.post(BASE + "/cluster/datanodes", json={"id": "n1", "url": "http://n1", "capacity": 10, "used": 0,
+                                                       "free": 10, "blocks": [], "version": "9.8.7"})
+    await http.post(BASE + "/cluster/datanodes", json={"id": "old", "url": "http://old", "capacity": 10, "used": 0,
+                                                       "free": 10, "blocks": []})
+    registry.clock.advance(90)
+    await http.put(BASE + "/cluster/datanodes/n1/blocks", json={"blocks": []})
+    registry.clock.advance(2)
+    body = await (await http.get(BASE + "/cluster")).json()
+    assert body["version"] == version() and body["uptime"] == 92
+    assert body["metadata_bytes"] > 0
+    nodes = {node["id"]: node for node in body["nodes"]}
+    assert (nodes["n1"]["version"], nodes["n1"]["last_block_report"]) == ("9.8.7", 2)
+    assert (nodes["old"]["version"], nodes["old"]["last_block_report"]) == (None, 92)
+    # Neither heartbeat in 92 s (a block report is not one): both went dead, after they joined.
+    assert [(e["node"], e["event"]) for e in body["history"]] == [("old", "dead"), ("n1", "dead"), ("old", "joined"),
+                                                                   ("n1", "joined")]
 
 
 @pytest_twisted.ensureDeferred

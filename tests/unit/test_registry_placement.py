@@ -28,6 +28,25 @@ def test_states_follow_heartbeats():
     assert r.nodes["b"].state == "alive"
 
 
+def test_membership_changes_are_kept_newest_first():
+    r, clock = registry_with([("a", 50), ("b", 50)])
+    clock.advance(11)
+    r.heartbeat("a", 100, 0, 50)
+    clock.advance(20)
+    r.heartbeat("a", 100, 0, 50)
+    r.update_states()
+    clock.advance(5)
+    r.heartbeat("b", 100, 0, 50)
+    r.decommission("a")
+    clock.advance(1)
+    assert [(e["node"], e["event"], e["seconds_ago"]) for e in r.describe_history()] == [
+        ("a", "decommissioning", 1), ("b", "alive again (was dead)", 1), ("b", "dead", 6), ("b", "joined", 37),
+        ("a", "joined", 37)]
+    for _ in range(500):  # bounded: a flapping node cannot grow it without limit
+        r.decommission("a", cancel=True)
+    assert len(r.describe_history()) == 100
+
+
 def test_block_reports_replace_what_a_node_holds():
     r, _ = registry_with([("a", 50), ("b", 50)])
     r.report("a", ["x", "y"])

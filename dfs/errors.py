@@ -89,6 +89,14 @@ class Unavailable(DFSError):
     java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
+class Conflict(DFSError):
+    """The request crossed a newer change (a delete of a block stored again since): nothing was done."""
+
+    status = 409
+    exception = "ConcurrentModificationException"
+    java_class = "java.util.ConcurrentModificationException"
+
+
 class NoSpace(DFSError):
     status = 507
     exception = "DiskQuotaExceededException"

@@ -1,19 +1,24 @@
 """The GC decision on a fake clock: pins, the grace since a block became unreferenced, and a complete view."""
 
+import hashlib
+import io
 import os
+from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
+from test_batching import _Response
+
 from dfs.datanode.blockstore import BlockStore
-from dfs.errors import Conflict
+from dfs.errors import Conflict, Unavailable
 from dfs.namenode.metadata import Extent, Store
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
-from dfs.namenode.upload import FanOut
+from dfs.namenode.upload import CHUNK, FanOut
 
 GRACE = 100.0
 BLOCK = "b" * 64
@@ -164,3 +169,86 @@ def test_a_datanode_refuses_to_delete_a_block_stored_after_the_mark(tmp_path):
     assert os.path.exists(store.path(block_id))
     store.delete_sync(block_id, unless_stored_after=store.mark())
     assert not os.path.exists(store.path(block_id))
+
+
+# -- pins in the fan-out: taken before a datanode can store the block, released when the upload gives up ----------
+
+class _HeldPins:
+    """A store whose pin commits wait until the test lets them through."""
+
+    def __init__(self):
+        self.waiting = []
+        self.rows = set()
+
+    def pin(self, block_id, owner, expires):
+        committed = defer.Deferred()
+        committed.addCallback(lambda _: self.rows.add(block_id))
+        self.waiting.append(committed)
+        return committed
+
+    def unpin(self, block_id, owner):
+        self.rows.discard(block_id)
+        return defer.succeed(None)
+
+
+class _StreamingDatanode:
+    """Takes block uploads, keeps what reached it, and answers each as the test says."""
+
+    def __init__(self):
+        self.received = bytearray()
+        self.answers = []
+
+    def put(self, url, data, headers):
+        data.startProducing(SimpleNamespace(write=self.received.extend))
+        answer = defer.Deferred()
+        self.answers.append(answer)
+        return answer
+
+    def store(self, i, code=201):
+        body = bytes(self.received)
+        self.answers[i].callback(_Response(code, {"id": hashlib.sha256(body).hexdigest(), "length": len(body)}))
+        self.received.clear()
+
+
+def _fan_out():
+    clock = Clock()
+    registry = Registry(clock)
+    registry.register("a", "http://a", "http://a", 1 << 40, 0, 1 << 40, [], "boot:1")
+    store, datanode = _HeldPins(), _StreamingDatanode()
+    pins = Pins(store, clock)
+    return FanOut(datanode, registry, clock, pins), store, datanode
+
+
+def _reader(data):
+    source = io.BytesIO(data)
+    return source.read
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_last_chunk_of_a_block_waits_for_its_pin():
+    fanout, store, datanode = _fan_out()
+    data = os.urandom(3 * CHUNK)
+    upload = defer.ensureDeferred(fanout.write_stream(_reader(data), len(data), 4 * CHUNK, 1, 1))
+    assert len(datanode.received) == 2 * CHUNK and len(store.waiting) == 1, "the last chunk waits for the pin"
+    store.waiting[0].callback(None)
+    assert bytes(datanode.received) == data
+    datanode.store(0)
+    [extent] = upload.result
+    assert extent.block_id == hashlib.sha256(data).hexdigest() and extent.block_id in fanout.pins
+    fanout.release([extent])
+    assert extent.block_id not in fanout.pins and store.rows == set()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failed_upload_releases_the_blocks_it_had_written():
+    fanout, store, datanode = _fan_out()
+    data = os.urandom(4 * CHUNK)
+    upload = defer.ensureDeferred(fanout.write_stream(_reader(data), len(data), 2 * CHUNK, 1, 1))
+    store.waiting[0].callback(None)
+    datanode.store(0)
+    store.waiting[1].callback(None)
+    assert len(store.rows) == 2
+    datanode.store(1, code=500)
+    with pytest.raises(Unavailable):
+        await upload
+    assert store.rows == set() and hashlib.sha256(data[:2 * CHUNK]).hexdigest() not in fanout.pins

@@ -497,10 +497,12 @@ class Store:
 
         return self.run(txn)
 
-    def forget_unreferenced_blocks(self):
-        return self.run(
-            lambda db: db.execute("DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents)").rowcount
-        )
+    def forget_unreferenced_blocks(self, now=0):
+        """Drop the rows of blocks no file refers to (GC found no replica of them); a block pinned at ``now`` (by
+        default: pinned at all) keeps its row, and with it when it became unreferenced."""
+        return self.run(lambda db: db.execute(
+            "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents)"
+            " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount)
 
     # -- writes ---------------------------------------------------------------------------------
 

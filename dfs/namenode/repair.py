@@ -110,10 +110,9 @@ class Repair:
                     if not self.safemode:
                         self._trim(block_id, keepers, len(keepers) - wanted, marks)
         self._update_decommissions(targets)
-        unreferenced = [b for b in self.registry.replicas if b not in targets]
-        orphans = await self._collect_orphans(unreferenced, now, marks)
-        if not unreferenced:  # no replica left of any unreferenced block: their rows (and stamps) may go
-            await self.store.forget_unreferenced_blocks()
+        orphans = await self._collect_orphans(targets, now, marks)
+        if orphans == 0:
+            await self.store.forget_unreferenced_blocks(now)
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
                           safemode=self.safemode)
@@ -158,11 +157,11 @@ class Repair:
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass
 
-    async def _collect_orphans(self, unreferenced, now, marks):
+    async def _collect_orphans(self, targets, now, marks):
         """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
         "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
         and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable(unreferenced, now)
+        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]

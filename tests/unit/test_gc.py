@@ -3,6 +3,7 @@
 import hashlib
 import io
 import os
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from test_batching import _Response
+from test_metadata import result
 
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import Conflict, Unavailable
@@ -252,3 +254,29 @@ async def test_a_failed_upload_releases_the_blocks_it_had_written():
     with pytest.raises(Unavailable):
         await upload
     assert store.rows == set() and hashlib.sha256(data[:2 * CHUNK]).hexdigest() not in fanout.pins
+
+
+def test_a_database_from_before_pins_gets_the_stamp(tmp_path):
+    path = str(tmp_path / "old.sqlite")
+    old = sqlite3.connect(path)
+    old.executescript(  # the tables GC reads, as releases before pins made them
+        "CREATE TABLE blocks (id TEXT PRIMARY KEY, size INTEGER NOT NULL);"
+        "CREATE TABLE extents (inode INTEGER NOT NULL, seq INTEGER NOT NULL, block_id TEXT NOT NULL,"
+        " block_offset INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (inode, seq));")
+    old.executemany("INSERT INTO blocks (id, size) VALUES (?, 10)", [("a" * 64,), (BLOCK,)])
+    old.execute("INSERT INTO extents VALUES (7, 0, ?, 0, 10)", ("a" * 64,))
+    old.commit()
+    old.close()
+    clock = Clock()
+    clock.advance(500)
+    store = Store(path, clock=clock)
+    store.open()
+
+    def stamps():
+        return result(store.read(lambda db: dict(db.execute("SELECT id, unreferenced_since FROM blocks"))))
+
+    assert stamps() == {"a" * 64: None, BLOCK: 500}, "the unreferenced block's grace starts at the upgrade"
+    clock.advance(1)
+    result(store.run(lambda db: db.execute("DELETE FROM extents")))
+    assert stamps() == {"a" * 64: 501, BLOCK: 500}
+    store.stop()

@@ -485,8 +485,14 @@ class Store:
             " ON CONFLICT (block_id, owner) DO UPDATE SET expires = MAX(expires, excluded.expires)",
             (block_id, owner, expires)))
 
-    def unpin(self, block_id, owner):
-        return self.run(lambda db: db.execute("DELETE FROM pins WHERE block_id = ? AND owner = ?", (block_id, owner)))
+    def unpin(self, block_ids, owner):
+        def txn(db):
+            for i in range(0, len(block_ids), MAX_BATCH):
+                part = block_ids[i:i + MAX_BATCH]
+                db.execute(f"DELETE FROM pins WHERE owner = ? AND block_id IN ({','.join('?' * len(part))})",
+                           [owner, *part])
+
+        return self.run(txn)
 
     def renew_pins(self, owner, expires, now):
         """Extend ``owner``'s pins to ``expires``; drop every owner's pins that expired before ``now``."""

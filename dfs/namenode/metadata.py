@@ -468,12 +468,12 @@ class Store:
             found = {}
             for i in range(0, len(block_ids), MAX_BATCH):
                 part = block_ids[i:i + MAX_BATCH]
-                marks = ",".join("?" * len(part))
+                qs = ",".join("?" * len(part))
                 referenced = {r[0] for r in db.execute(
-                    f"SELECT DISTINCT block_id FROM extents WHERE block_id IN ({marks})", part)}
+                    f"SELECT DISTINCT block_id FROM extents WHERE block_id IN ({qs})", part)}
                 pinned = {r[0] for r in db.execute(
-                    f"SELECT DISTINCT block_id FROM pins WHERE expires > ? AND block_id IN ({marks})", [now, *part])}
-                since = dict(db.execute(f"SELECT id, unreferenced_since FROM blocks WHERE id IN ({marks})", part))
+                    f"SELECT DISTINCT block_id FROM pins WHERE expires > ? AND block_id IN ({qs})", [now, *part])}
+                since = dict(db.execute(f"SELECT id, unreferenced_since FROM blocks WHERE id IN ({qs})", part))
                 found.update((b, since.get(b)) for b in part if b not in referenced and b not in pinned)
             return found
 

@@ -124,6 +124,14 @@ class Unavailable(DFSError):
     java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
+class Conflict(DFSError):
+    """The request crossed a newer change (a delete of a block stored again since): nothing was done."""
+
+    status = 409
+    exception = "ConcurrentModificationException"
+    java_class = "java.util.ConcurrentModificationException"
+
+
 class NoSpace(DFSError):
     """The datanodes (507), or the namenode's disk, are out of space; nothing was committed."""
 

@@ -114,7 +114,8 @@ class DatanodeApp:
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
         self.guard.check(request, NODE)
-        length = await self.in_thread(self.store.delete_sync, block_id)
+        length = await self.in_thread(self.store.delete_sync, block_id,
+                                      Params(request).str("unless_stored_after") or None)
         log.info("deleted block {block}", block=block_id)
         return json_body({"id": block_id, "length": length}, request)
 
@@ -122,7 +123,7 @@ class DatanodeApp:
     async def fetch_block(self, request, block_id):
         """Copy a block from a peer (re-replication); verified against its id before it counts."""
         self.guard.check(request, NODE)
-        if self.store.has(block_id):
+        if await self.in_thread(self.store.confirm, block_id):
             return json_body({"id": block_id, "copied": False}, request)
         source = Params(request).str("source", required=True).rstrip("/")
         if not source.startswith(("http://", "https://")):

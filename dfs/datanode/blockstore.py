@@ -5,15 +5,18 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
+from collections import deque
 
 from twisted.logger import Logger
 
-from dfs.errors import BadRequest, Corrupt, FileNotFound, NoSpace
+from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace
 
 log = Logger()
 
 BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
+MARKS_HONOURED = 20  # a delete may carry any of the last this many marks handed out (heartbeats)
 
 
 def check_block_id(block_id):
@@ -125,6 +128,13 @@ class BlockStore:
         self.block_ids = set()
         self._verified = {}  # block id -> (size, mtime_ns) of the file when its hash last matched
         self.full = False  # set when a write hit ENOSPC; cleared by the next successful scan
+        # Stores and deletes of one id must not interleave: every store, or confirmation that a block is already
+        # here, gets the next number, and a delete is refused for a block stored after the mark it carries.
+        self._boot = uuid.uuid4().hex[:12]
+        self._stores = 0
+        self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
+        self._marks = deque(maxlen=MARKS_HONOURED)
+        self._ids_lock = threading.Lock()
 
     def identity(self):
         """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
@@ -205,7 +215,7 @@ class BlockStore:
         """Make a received block durable under its content id; returns (id, length)."""
         sink.finish_sync()
         block_id = sink.block_id()
-        if self._on_disk(block_id):
+        if self.confirm(block_id):
             sink.close()
         else:
             self._install([(sink.path, block_id, sink.length)])
@@ -224,7 +234,7 @@ class BlockStore:
                     raise BadRequest(f"the batch ended {length - len(data)} bytes short of its lengths")
                 block_id = hashlib.sha256(data).hexdigest()
                 stored.append((block_id, length))
-                if self._on_disk(block_id):
+                if self.confirm(block_id):
                     continue
                 tmp = os.path.join(self.incoming, uuid.uuid4().hex)
                 fresh.append((tmp, block_id, length))
@@ -242,21 +252,47 @@ class BlockStore:
             raise
         return stored
 
-    def _on_disk(self, block_id):
-        return block_id in self.block_ids and os.path.exists(self.path(block_id))
+    def confirm(self, block_id):
+        """Whether the block is here already; if so, it counts as stored now (a delete issued before spares it)."""
+        with self._ids_lock:
+            if block_id in self.block_ids and os.path.exists(self.path(block_id)):
+                self._stored(block_id)
+                return True
+            return False
+
+    def _stored(self, block_id):
+        self._stores += 1
+        self._stored_at[block_id] = self._stores
+
+    def mark(self):
+        """A token for this moment, sent to the namenode: a delete that carries it later is refused for any
+        block stored or confirmed after it."""
+        with self._ids_lock:
+            self._marks.append(self._stores)
+            oldest = self._marks[0]  # stores up to the oldest honoured mark can no longer refuse a delete
+            self._stored_at = {b: n for b, n in self._stored_at.items() if n > oldest}
+            return f"{self._boot}:{self._stores}"
+
+    def _stored_since(self, block_id, mark):
+        """Whether the block was stored after ``mark`` (or the mark is not one this process can judge)."""
+        boot, _, number = mark.partition(":")
+        if boot != self._boot or not number.isdigit() or not self._marks or int(number) < self._marks[0]:
+            return True
+        return self._stored_at.get(block_id, 0) > int(number)
 
     def _install(self, blocks):
-        """Rename synced files into place, [(file, id, length)], sync each directory once, and count them."""
+        """Rename synced files into place, [(file, id, length)], count them, and sync each directory once."""
         folders = set()
-        for tmp, block_id, _ in blocks:
-            final = self.path(block_id)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(tmp, final)
-            folders.add(os.path.dirname(final))
+        with self._ids_lock:
+            for tmp, block_id, length in blocks:
+                final = self.path(block_id)
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(tmp, final)
+                folders.add(os.path.dirname(final))
+                self._added(block_id, length)
+                self._stored(block_id)
         for folder in folders:
             fsync_dir(folder)
-        for _, block_id, length in blocks:
-            self._added(block_id, length)
 
     def _added(self, block_id, length):
         """A block just written and hashed on its way to disk: it counts, and needs no re-check on first read
@@ -281,15 +317,19 @@ class BlockStore:
         self._install([(tmp_path, block_id, length)])
         return length
 
-    def delete_sync(self, block_id):
+    def delete_sync(self, block_id, unless_stored_after=None):
+        """Delete a block; with a mark, only if it was not stored or confirmed since that mark."""
         path = self.path(block_id)
-        try:
-            length = os.path.getsize(path)
-            os.unlink(path)
-        except FileNotFoundError:
-            self.block_ids.discard(block_id)
-            raise FileNotFound(f"block {block_id} is not on this datanode") from None
-        self._forget(block_id, length)
+        with self._ids_lock:
+            if unless_stored_after is not None and self._stored_since(block_id, unless_stored_after):
+                raise Conflict(f"block {block_id} was stored since mark {unless_stored_after}: kept")
+            try:
+                length = os.path.getsize(path)
+                os.unlink(path)
+            except FileNotFoundError:
+                self.block_ids.discard(block_id)
+                raise FileNotFound(f"block {block_id} is not on this datanode") from None
+            self._forget(block_id, length)
         return length
 
     def wipe_sync(self):

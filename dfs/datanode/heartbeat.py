@@ -59,7 +59,8 @@ class NamenodeLink:
             await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/blocks",
                              {"blocks": sorted(self.store.block_ids)})
         else:
-            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat", self.store.usage())
+            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat",
+                             {**self.store.usage(), "mark": self.store.mark()})
 
     async def report_corrupt(self, block_ids):
         """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
@@ -77,6 +78,7 @@ class NamenodeLink:
             "blocks": sorted(self.store.block_ids),
             "version": version(),
             **self.store.usage(),
+            "mark": self.store.mark(),
         }
         answer = await self._call("POST", "/cluster/datanodes", body)
         if answer is None:

@@ -35,6 +35,12 @@ UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 MAX_MS = 2 ** 63 - 1
 
 
+def _mark(body):
+    """A datanode's store mark, passed back verbatim on deletes; None from a node that sends none."""
+    mark = body.get("mark")
+    return None if mark is None else str(mark)
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -445,6 +451,7 @@ class NamenodeApp:
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
                 int(body["capacity"]), int(body["used"]), int(body["free"]), [str(b) for b in body.get("blocks", [])],
                 version=str(body["version"])[:64] if body.get("version") else None,
+                mark=_mark(body),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
@@ -455,7 +462,7 @@ class NamenodeApp:
         self.guard.check(request, NODE)
         body = read_json(request)
         try:
-            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]))
+            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body))
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad heartbeat: {e!r}") from None
         return json_body({"cluster_id": self.config["cluster_id"]}, request)

@@ -61,7 +61,24 @@ CREATE TABLE IF NOT EXISTS extents (
     PRIMARY KEY (inode, seq)
 );
 CREATE INDEX IF NOT EXISTS extents_by_block ON extents (block_id);
+CREATE TABLE IF NOT EXISTS pins (
+    block_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (block_id, owner)
+);
+CREATE INDEX IF NOT EXISTS pins_by_owner ON pins (owner);
 """
+
+# GC counts a block's grace from the moment its last reference went, whichever change removed it, so the stamp
+# is kept by triggers rather than by each namespace change. gc_now() is the store's clock (see Store.open).
+REFERENCE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS block_referenced AFTER INSERT ON extents BEGIN"
+    " UPDATE blocks SET unreferenced_since = NULL WHERE id = NEW.block_id AND unreferenced_since IS NOT NULL; END",
+    "CREATE TRIGGER IF NOT EXISTS block_unreferenced AFTER DELETE ON extents"
+    " WHEN NOT EXISTS (SELECT 1 FROM extents WHERE block_id = OLD.block_id) BEGIN"
+    " UPDATE blocks SET unreferenced_since = gc_now() WHERE id = OLD.block_id; END",
+)
 
 
 def _ignore(*args):
@@ -89,8 +106,9 @@ class Extent(tuple):
 class Store:
     """The namespace database. ``run`` decides where transactions execute (a one-thread pool by default)."""
 
-    def __init__(self, db_path, reactor=None, defaults=None):
+    def __init__(self, db_path, reactor=None, defaults=None, clock=None):
         self.db_path = db_path
+        self.clock = clock or reactor  # stamps when blocks become unreferenced; wall time without either
         self.defaults = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
         self.defaults.update(defaults or {})
         self._db = None
@@ -114,10 +132,12 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
+        db.create_function("gc_now", 0, self.now)
         db.executescript(SCHEMA)
         db.row_factory = sqlite3.Row
         self._db = db
         self._single(self._init_root)
+        self._single(self._add_unreferenced_since)
         self.cluster_id = db.execute("SELECT value FROM meta WHERE key = 'cluster_id'").fetchone()[0]
 
     def start(self):
@@ -257,6 +277,18 @@ class Store:
             )
         if db.execute("SELECT 1 FROM meta WHERE key = 'cluster_id'").fetchone() is None:
             db.execute("INSERT INTO meta VALUES ('cluster_id', ?)", (uuid.uuid4().hex,))
+
+    def now(self):
+        return time.time() if self.clock is None else self.clock.seconds()
+
+    def _add_unreferenced_since(self, db):
+        """Databases made before pins lack the stamp: their unreferenced blocks start their grace now."""
+        if "unreferenced_since" not in [r["name"] for r in db.execute("PRAGMA table_info(blocks)")]:
+            db.execute("ALTER TABLE blocks ADD COLUMN unreferenced_since REAL")
+            db.execute("UPDATE blocks SET unreferenced_since = gc_now()"
+                       " WHERE NOT EXISTS (SELECT 1 FROM extents WHERE block_id = blocks.id)")
+        for trigger in REFERENCE_TRIGGERS:
+            db.execute(trigger)
 
     # -- path resolution (inside a transaction) --------------------------------------------------
 
@@ -439,10 +471,55 @@ class Store:
 
         return self.read(txn)
 
-    def forget_unreferenced_blocks(self):
-        return self.run(
-            lambda db: db.execute("DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents)").rowcount
-        )
+    def collectable(self, block_ids, now):
+        """{id: when it became unreferenced} for those of ``block_ids`` that no file refers to and no live pin
+        holds; the time is None for a block no file ever referred to (an upload that never committed)."""
+
+        def txn(db):
+            found = {}
+            for i in range(0, len(block_ids), MAX_BATCH):
+                part = block_ids[i:i + MAX_BATCH]
+                qs = ",".join("?" * len(part))
+                referenced = {r[0] for r in db.execute(
+                    f"SELECT DISTINCT block_id FROM extents WHERE block_id IN ({qs})", part)}
+                pinned = {r[0] for r in db.execute(
+                    f"SELECT DISTINCT block_id FROM pins WHERE expires > ? AND block_id IN ({qs})", [now, *part])}
+                since = dict(db.execute(f"SELECT id, unreferenced_since FROM blocks WHERE id IN ({qs})", part))
+                found.update((b, since.get(b)) for b in part if b not in referenced and b not in pinned)
+            return found
+
+        return self.read(txn)
+
+    def pin(self, block_id, owner, expires):
+        return self.run(lambda db: db.execute(
+            "INSERT INTO pins (block_id, owner, expires) VALUES (?, ?, ?)"
+            " ON CONFLICT (block_id, owner) DO UPDATE SET expires = MAX(expires, excluded.expires)",
+            (block_id, owner, expires)))
+
+    def unpin(self, block_ids, owner):
+        def txn(db):
+            for i in range(0, len(block_ids), MAX_BATCH):
+                part = block_ids[i:i + MAX_BATCH]
+                db.execute(f"DELETE FROM pins WHERE owner = ? AND block_id IN ({','.join('?' * len(part))})",
+                           [owner, *part])
+
+        return self.run(txn)
+
+    def renew_pins(self, owner, expires, now):
+        """Extend ``owner``'s pins to ``expires``; drop every owner's pins that expired before ``now``."""
+
+        def txn(db):
+            db.execute("UPDATE pins SET expires = ? WHERE owner = ?", (expires, owner))
+            db.execute("DELETE FROM pins WHERE expires <= ?", (now,))
+
+        return self.run(txn)
+
+    def forget_unreferenced_blocks(self, now=0):
+        """Drop the rows of blocks no file refers to (GC found no replica of them); a block pinned at ``now`` (by
+        default: pinned at all) keeps its row, and with it when it became unreferenced."""
+        return self.run(lambda db: db.execute(
+            "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents)"
+            " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount)
 
     # -- writes ---------------------------------------------------------------------------------
 

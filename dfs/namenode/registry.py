@@ -27,6 +27,7 @@ class Datanode:
         self.last_report = None
         self.version = None
         self.blocks = set()
+        self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
         self.admin = NORMAL
         self.decommission_pending = 0
@@ -68,7 +69,7 @@ class Registry:
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
-    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None):
+    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -80,19 +81,19 @@ class Registry:
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
         node.version = version
-        self._seen(node, capacity, used, free)
+        self._seen(node, capacity, used, free, mark)
         self.report(node_id, blocks)
         return node
 
-    def heartbeat(self, node_id, capacity, used, free):
+    def heartbeat(self, node_id, capacity, used, free, mark=None):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free)
+        self._seen(node, capacity, used, free, mark)
         return node
 
-    def _seen(self, node, capacity, used, free):
-        node.capacity, node.used, node.free = capacity, used, free
+    def _seen(self, node, capacity, used, free, mark):
+        node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)

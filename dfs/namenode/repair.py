@@ -37,7 +37,8 @@ class Repair:
         self.deletes_per_pass = deletes_per_pass
         self._deletes_this_pass = 0
         self._threshold_reached_at = None
-        self._orphan_since = {}
+        self._orphan_since = {}  # never-referenced block -> when GC first saw it
+        self._doomed_at = {}  # block -> when GC first found it collectable
         self._copying = set()
         self._busy_nodes = {}
         self._running = None
@@ -85,6 +86,7 @@ class Repair:
 
     async def _pass(self):
         self._deletes_this_pass = 0
+        marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
         self.registry.update_states()
         now = self.clock.seconds()
@@ -106,11 +108,11 @@ class Repair:
                 if len(keepers) > wanted:
                     over += 1
                     if not self.safemode:
-                        self._trim(block_id, keepers, len(keepers) - wanted)
+                        self._trim(block_id, keepers, len(keepers) - wanted, marks)
         self._update_decommissions(targets)
-        orphans = self._collect_orphans(targets, now)
+        orphans = await self._collect_orphans(targets, now, marks)
         if orphans == 0:
-            await self.store.forget_unreferenced_blocks()
+            await self.store.forget_unreferenced_blocks(now)
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
                           safemode=self.safemode)
@@ -155,20 +157,27 @@ class Repair:
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass
 
-    def _collect_orphans(self, targets, now):
-        for block_id in list(self._orphan_since):
-            if block_id in targets or block_id not in self.registry.replicas:
-                del self._orphan_since[block_id]
-        count = 0
-        for block_id in list(self.registry.replicas):
-            if block_id in targets or block_id in self.fanout.pending:
+    async def _collect_orphans(self, targets, now, marks):
+        """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
+        "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
+        and every live datanode heard from since the block was found collectable. Returns the orphan count."""
+        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now)
+        for seen in (self._orphan_since, self._doomed_at):
+            for block_id in [b for b in seen if b not in view]:
+                del seen[block_id]
+        heard_from = min((node.last_seen for node in self.registry.alive()), default=now)
+        for block_id, since in view.items():
+            if since is None:
+                since = self._orphan_since.setdefault(block_id, now)
+            if now - since < self.grace or block_id in self.fanout.pins:
                 continue
-            count += 1
-            since = self._orphan_since.setdefault(block_id, now)
-            if now - since >= self.grace and not self.safemode and self._deletions_left() > 0:
-                for node in self.registry.holders(block_id, ALIVE):
-                    self._delete(block_id, node)
-        return count
+            doomed_at = self._doomed_at.setdefault(block_id, now)
+            if heard_from <= doomed_at or self.safemode:
+                continue
+            for node in self.registry.holders(block_id, ALIVE):
+                if self._deletions_left() > 0:
+                    self._delete(block_id, node, marks.get(node.id))
+        return len(view)
 
     def _copy(self, block_id, size, sources, count):
         if block_id in self._copying:
@@ -208,22 +217,34 @@ class Repair:
             for node in (source, target):
                 self._busy_nodes[node.id] -= 1
 
-    def _trim(self, block_id, holders, count):
+    def _trim(self, block_id, holders, count, marks):
         """Drop ``count`` extra replicas, from the fullest nodes first."""
         if self._deletions_left() <= 0:
             return
         for node in sorted(holders, key=lambda n: n.free)[:count]:
-            self._delete(block_id, node)
+            self._delete(block_id, node, marks.get(node.id))
 
-    def _delete(self, block_id, node):
+    def _delete(self, block_id, node, mark):
+        """Ask ``node`` to delete its replica unless it stored or confirmed the block after ``mark`` (what the
+        node last reported before this pass read the database): an upload it served since then may need it."""
+        if mark is None:
+            return  # the node has not reported a mark yet
         self._deletes_this_pass += 1
         self.registry.remove_replica(block_id, node.id)
-        d = self.http.delete(f"{node.url}/blocks/{block_id}", headers=self.datanode_headers())
-        d.addCallback(lambda response: response.content())
-        d.addCallback(lambda _: self.stats.__setitem__("deletions_done", self.stats["deletions_done"] + 1))
+        d = defer.Deferred.fromCoroutine(self._send_delete(block_id, node, mark))
         d.addErrback(lambda f: log.warn("delete of {block} on {node} failed: {e}", block=block_id, node=node.id,
                                         e=f.getErrorMessage()))
         return d
+
+    async def _send_delete(self, block_id, node, mark):
+        response = await self.http.delete(f"{node.url}/blocks/{block_id}", params={"unless_stored_after": mark},
+                                          headers=self.datanode_headers())
+        await response.content()
+        if response.code == 409:
+            self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark
+            log.info("datanode {node} kept {block}: stored again since GC decided", node=node.id, block=block_id)
+        elif response.code < 300:
+            self.stats["deletions_done"] += 1
 
     async def wipe_datanodes(self):
         self.registry.forget_all_blocks()

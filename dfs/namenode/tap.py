@@ -9,6 +9,7 @@ from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.app import NamenodeApp
 from dfs.namenode.metadata import Store
+from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
@@ -96,17 +97,19 @@ class NamenodeOptions(CommonOptions):
 
 
 class NamenodeService(service.MultiService):
-    def __init__(self, store, repair, pool):
+    def __init__(self, store, pins, repair, pool):
         super().__init__()
-        self.store, self.repair, self.pool = store, repair, pool
+        self.store, self.pins, self.repair, self.pool = store, pins, repair, pool
 
     def startService(self):
         self.store.start()
         super().startService()
+        self.pins.start()
         self.repair.start()
 
     def stopService(self):
         self.repair.stop()
+        self.pins.stop()
         d = super().stopService()
         d.addBoth(lambda _: self.pool.closeCachedConnections())
         d.addBoth(lambda _: self.store.stop())
@@ -125,7 +128,8 @@ def build_namenode(reactor, options):
     guard = Guard(options.secret(), reactor, audience="namenode", url_ttl=options["url-ttl"])
     http, pool = make_http(reactor, context_factory=options.https_policy(),
                            sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
-    fanout = FanOut(http, registry, reactor)
+    pins = Pins(store, reactor)
+    fanout = FanOut(http, registry, reactor, pins)
     repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
                     grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
     config = {
@@ -137,7 +141,7 @@ def build_namenode(reactor, options):
         "max_file_size": options["max-file-size"],
     }
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
-    top = NamenodeService(store, repair, pool)
+    top = NamenodeService(store, pins, repair, pool)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

@@ -3,9 +3,11 @@
 Every chunk read from the client goes to all targets before the next is read, and the next read waits until
 every live target's connection has drained, so a slow datanode slows the upload instead of filling memory.
 Small blocks of a known length are read whole and sent in batches instead (dfs.namenode.batching).
+Each block is pinned (dfs.namenode.pins) under the SHA-256 of its bytes before a datanode can store it: the last
+chunk of a block leaves only once the pin is committed.
 """
 
-from collections import Counter
+import hashlib
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
@@ -13,7 +15,7 @@ from twisted.logger import Logger
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from dfs.errors import BadRequest, Corrupt, DFSError, Unavailable
+from dfs.errors import BadRequest, DFSError, Unavailable
 from dfs.namenode.batching import SMALL_BLOCK, BlockBatcher
 from dfs.namenode.metadata import Extent
 from dfs.namenode.placement import choose_targets, require_targets
@@ -82,16 +84,16 @@ class _TargetBody(Pausable):
 
 
 class FanOut:
-    """Writes streams as replicated blocks; ``pending`` holds block ids not yet committed (GC must spare them)."""
+    """Writes streams as replicated blocks, each pinned until its upload's caller calls ``release``."""
 
-    def __init__(self, http, registry, clock, datanode_headers=dict, stall_timeout=60.0):
+    def __init__(self, http, registry, clock, pins, datanode_headers=dict, stall_timeout=60.0):
         self.http = http
         self.registry = registry
         self.clock = clock
+        self.pins = pins
         self.datanode_headers = datanode_headers
         self.stall_timeout = stall_timeout
         self.batcher = BlockBatcher(http, clock, datanode_headers, timeout=stall_timeout)
-        self.pending = Counter()
         self.bytes_written = 0
 
     async def write_stream(self, read, total, block_size, replication, min_replicas):
@@ -102,27 +104,30 @@ class FanOut:
         """
         extents = []
         remaining = total
-        while remaining is None or remaining > 0:
-            limit = block_size if remaining is None else min(block_size, remaining)
-            first = await _read(read, min(CHUNK, limit))
-            if not first:
+        try:
+            while remaining is None or remaining > 0:
+                limit = block_size if remaining is None else min(block_size, remaining)
+                first = await _read(read, min(CHUNK, limit))
+                if not first:
+                    if remaining is not None:
+                        raise BadRequest(f"request body ended {remaining} bytes early")
+                    break
+                extent = await self.write_block(first, read, limit, remaining is not None, replication,
+                                                min_replicas)
+                extents.append(extent)
                 if remaining is not None:
-                    raise BadRequest(f"request body ended {remaining} bytes early")
-                break
-            extent = await self.write_block(first, read, limit, remaining is not None, replication, min_replicas)
-            extents.append(extent)
-            if remaining is not None:
-                remaining -= extent.length
-            elif extent.length < limit:
-                break
+                    remaining -= extent.length
+                elif extent.length < limit:
+                    break
+        except BaseException:
+            self.release(extents)  # the caller never sees these blocks: abandoned
+            raise
         return extents
 
     def release(self, extents):
         """The caller committed (or abandoned) these blocks: GC may judge them from now on."""
         for ext in extents:
-            self.pending[ext.block_id] -= 1
-            if self.pending[ext.block_id] <= 0:
-                del self.pending[ext.block_id]
+            self.pins.release(ext.block_id)
 
     async def write_block(self, first, read, limit, exact, replication, min_replicas):
         """Send one block (``first`` chunk, then more from ``read`` up to ``limit`` bytes) to its replicas."""
@@ -134,14 +139,10 @@ class FanOut:
             block_id, length, stored = await self._send_small(targets, await _read_exactly(first, read, limit))
         else:
             block_id, length, stored = await self._stream_to(targets, first, read, limit if exact else None, limit)
-        if block_id is None:
-            raise Unavailable(f"Block of {length} bytes reached no datanode; nothing was committed")
-        self.pending[block_id] += 1
-        tried = {t.id for t in targets}
-        if stored and len(stored) < wanted:
-            stored += await self._replace(block_id, length, stored, wanted - len(stored), tried)
+        if len(stored) < wanted:  # _replace never raises: the pin is released below or by the caller
+            stored += await self._replace(block_id, length, stored, wanted - len(stored), {t.id for t in targets})
         if len(stored) < minimum:
-            self.release([Extent(block_id, 0, length, length)])
+            self.pins.release(block_id)
             raise Unavailable(
                 f"Block of {length} bytes reached {len(stored)} datanode(s), {minimum} required; nothing was committed"
             )
@@ -154,8 +155,10 @@ class FanOut:
         """Stream one block to every target at once; (block id, length, nodes that stored it).
 
         ``length`` is the exact block length when known (sent as Content-Length), else None (sent chunked,
-        ending at ``limit`` bytes or the end of the stream)."""
+        ending at ``limit`` bytes or the end of the stream). A datanode stores the block once it has the whole
+        body, so the last chunk (or the end of a chunked body) waits for the block's pin."""
         bodies, answers = [], []
+        block_id, hasher = None, hashlib.sha256()
         for node in targets:
             body = _TargetBody(UNKNOWN_LENGTH if length is None else length)
             d = self.http.put(node.url + "/blocks/upload", data=body, headers=self.datanode_headers())
@@ -168,6 +171,9 @@ class FanOut:
             sent, chunk = 0, first
             while chunk:
                 sent += len(chunk)
+                hasher.update(chunk)
+                if length is not None and sent >= length:
+                    block_id = await self._pin(hasher)
                 live = [b for b in bodies if b.alive]
                 for body in live:
                     body.write(chunk)
@@ -181,45 +187,47 @@ class FanOut:
                 chunk = await _read(read, min(CHUNK, limit - sent))
             if length is not None and sent < length:
                 raise BadRequest(f"request body ended {length - sent} bytes early")
+            if block_id is None:
+                block_id = await self._pin(hasher)
         except BaseException:
             for d in answers:
                 d.cancel()
                 d.addErrback(lambda f: None)  # the cancelled uploads' outcomes are known: the block failed
+            if block_id is not None:
+                self.pins.release(block_id)
             raise
         for body in bodies:
             body.finish()
-        return await self._outcome(targets, answers, sent)
+        return await self._outcome(targets, answers, block_id, sent)
 
     async def _send_small(self, targets, data):
         """A small block goes to each target in that datanode's next batch; same outcome as ``_stream_to``."""
-        return await self._outcome(targets, [self.batcher.put(node, data) for node in targets], len(data))
+        block_id = await self._pin(hashlib.sha256(data))
+        return await self._outcome(targets, [self.batcher.put(node, data) for node in targets], block_id, len(data))
 
-    async def _outcome(self, targets, answers, sent):
-        """(agreed block id, length, nodes that stored it) from each target's (id, length) answer."""
+    async def _pin(self, hasher):
+        block_id = hasher.hexdigest()
+        await self.pins.pin(block_id)
+        return block_id
+
+    async def _outcome(self, targets, answers, block_id, sent):
+        """(block id, length, nodes that stored it) from each target's (id, length) answer. Each datanode names
+        the block by the SHA-256 of what it stored: one that names another id than ours got other bytes. A block
+        no datanode stored is given up here (its pin released)."""
         results = await defer.DeferredList(answers, consumeErrors=True)
-        answered = {}
+        stored = []
         for node, (ok, result) in zip(targets, results):
             if not ok:
                 log.warn("upload to datanode {node} failed: {why}", node=node.id, why=result.getErrorMessage())
-            elif result[1] != sent:
-                log.error("datanode {node} stored {got} bytes of {sent}", node=node.id, got=result[1], sent=sent)
+            elif result != (block_id, sent):
+                log.error("datanode {node} stored {got} ({size} bytes), not {block} ({sent} bytes)", node=node.id,
+                          got=result[0], size=result[1], block=block_id, sent=sent)
             else:
-                answered.setdefault(result[0], []).append(node)
-        return self._agreed_id(answered, sent)
-
-    @staticmethod
-    def _agreed_id(answered, sent):
-        """Each datanode names the block by the SHA-256 of what it received and stored; the id most of them
-        agree on is the block's (hashing again here would cost a core and prove nothing more)."""
-        if not answered:
-            return None, sent, []
-        ranked = sorted(answered.items(), key=lambda item: len(item[1]), reverse=True)
-        if len(ranked) > 1:
-            log.error("datanodes disagree on a block's bytes: {ids}", ids={k: [n.id for n in v] for k, v in ranked})
-            if len(ranked[0][1]) == len(ranked[1][1]):
-                raise Corrupt("datanodes received different bytes for one block; nothing was committed")
-        block_id, nodes = ranked[0]
-        return block_id, sent, nodes
+                stored.append(node)
+        if not stored:
+            self.pins.release(block_id)
+            raise Unavailable(f"Block of {sent} bytes reached no datanode; nothing was committed")
+        return block_id, sent, stored
 
     async def _wait_writable(self, body, answer):
         waiting = body.writable()

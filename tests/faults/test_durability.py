@@ -390,3 +390,39 @@ def test_full_namenode_disk(make_cluster, tmpfs):
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     cluster.stop()
+
+
+def test_reupload_while_a_datanode_is_paused_is_never_collected(make_cluster):
+    """Delete a file, then upload the same bytes again (the datanodes find the block on disk) while one datanode is
+    stopped for 2 s, timed so that the deleted block's grace may end during the upload: GC must spare the block the
+    new file uses (without pins it deleted 2 of 20 such files)."""
+    cluster = make_cluster(namenode_args=["--gc-grace", "1"], datanode_args=["--gc-grace", "1"])
+    acknowledged, rng = {}, random.Random(14)
+    deadline = time.monotonic() + 150
+    for i in range(30):
+        if time.monotonic() > deadline:
+            break
+        data = os.urandom(200_000)
+        assert put(cluster, f"/a{i}", data).status_code == 201
+        assert requests.delete(cluster.url + f"/webhdfs/v1/a{i}", params={"op": "DELETE"}, timeout=30).ok
+        time.sleep(rng.uniform(0.5, 1.2))  # the scenario, not a wait: the grace ends around the upload
+        paused = cluster.datanodes[i % 3]
+        paused.signal(signal.SIGSTOP)
+        resume = threading.Timer(2.0, paused.signal, (signal.SIGCONT,))
+        resume.start()
+        try:
+            r = put(cluster, f"/b{i}", data)
+        finally:
+            resume.join()
+        if r.status_code == 201:
+            acknowledged[f"/b{i}"] = data
+    assert len(acknowledged) >= 15, f"only {len(acknowledged)} re-uploads were acknowledged"
+    garbage = os.urandom(200_000)  # GC still collects what is garbage, so it has run when the files are read
+    assert put(cluster, "/garbage", garbage).status_code == 201
+    assert requests.delete(cluster.url + "/webhdfs/v1/garbage", params={"op": "DELETE"}, timeout=30).ok
+    garbage_id = hashlib.sha256(garbage).hexdigest()
+    cluster.wait_for(lambda s: s["totals"]["orphans"] == 0 and not any(
+        garbage_id in cluster.block_files(i) for i in range(3)), 60, "GC to delete the garbage block")
+    lost = [path for path, data in acknowledged.items() if get(cluster, path) != (200, data)]
+    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged re-uploads lost: {lost}"
+    settle(cluster, acknowledged, live=3)

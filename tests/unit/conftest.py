@@ -5,6 +5,7 @@ from twisted.internet.task import Clock
 
 from dfs.namenode.app import NamenodeApp
 from dfs.namenode.metadata import Store
+from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.upload import FanOut
@@ -17,7 +18,7 @@ def namenode_app(tmp_path):
     store.start()
     clock = Clock()
     registry = Registry(clock)
-    fanout = FanOut(None, registry, clock)
+    fanout = FanOut(None, registry, clock, Pins(store, clock))
     repair = Repair(store, registry, fanout, None, clock)
     repair.safemode = False
     config = {"cluster_id": store.cluster_id, "replication": 3, "min_replicas": 2, "block_size": 1 << 20,

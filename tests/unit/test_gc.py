@@ -1,0 +1,286 @@
+"""The GC decision on a fake clock: pins, the grace since a block became unreferenced, and a complete view."""
+
+import hashlib
+import io
+import os
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+from twisted.internet.task import Clock
+
+from test_batching import _Response
+from test_metadata import result
+
+from dfs.datanode.blockstore import BlockStore
+from dfs.errors import Conflict, Unavailable
+from dfs.namenode.metadata import Extent, Store
+from dfs.namenode.pins import Pins
+from dfs.namenode.registry import Registry
+from dfs.namenode.repair import Repair
+from dfs.namenode.upload import CHUNK, FanOut
+
+GRACE = 100.0
+BLOCK = "b" * 64
+NODES = ("a", "b")
+
+
+class _Answer:
+    code = 200
+
+    def content(self):
+        return defer.succeed(b"{}")
+
+
+class _Datanodes:
+    """Records the deletes repair sends (every datanode agrees to delete)."""
+
+    def __init__(self):
+        self.deleted = []
+
+    def delete(self, url, params, headers):
+        self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
+        return defer.succeed(_Answer())
+
+
+class _Cluster:
+    def __init__(self, tmp_path):
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.store = Store(str(tmp_path / "ns.sqlite"), clock=self.clock)
+        self.store.start()
+        self.registry = Registry(self.clock, stale_after=10 * GRACE, dead_after=20 * GRACE)
+        self.pins = Pins(self.store, self.clock)
+        self.datanodes = _Datanodes()
+        fanout = FanOut(None, self.registry, self.clock, self.pins)
+        self.repair = Repair(self.store, self.registry, fanout, self.datanodes, self.clock, grace=GRACE)
+        self.repair.safemode = False
+        self.beats = 0
+        for node in NODES:
+            self.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, [BLOCK], self.mark())
+
+    def mark(self):
+        self.beats += 1
+        return f"boot:{self.beats}"
+
+    def heartbeat(self, *nodes):
+        for node in nodes or NODES:
+            self.registry.heartbeat(node, 100, 0, 100, self.mark())
+
+    async def gc_after(self, seconds, *nodes):
+        """Let ``seconds`` pass, the datanodes (``nodes``, or all) heartbeat, and repair run a pass."""
+        self.clock.advance(seconds)
+        self.heartbeat(*nodes)
+        await self.repair.run_once()
+        return self.datanodes.deleted
+
+    async def unreferenced_since(self):
+        rows = await self.store.read(lambda db: db.execute("SELECT unreferenced_since FROM blocks").fetchall())
+        return rows[0][0]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = _Cluster(tmp_path)
+    yield c
+    c.pins.stop()
+    c.store.stop()
+
+
+async def _file_then_deleted(cluster, path="/f"):
+    await cluster.store.create(path, [Extent(BLOCK, 0, 10, 10)], False)
+    assert await cluster.unreferenced_since() is None
+    await cluster.store.delete(path, False)
+    assert await cluster.unreferenced_since() == cluster.clock.seconds()
+
+
+@pytest_twisted.ensureDeferred
+async def test_kept_for_the_grace_since_it_became_unreferenced(cluster):
+    await cluster.gc_after(5 * GRACE)  # seen as an orphan long before: that does not start the grace
+    await _file_then_deleted(cluster)
+    assert await cluster.gc_after(GRACE - 1) == []
+    assert await cluster.gc_after(2) == []  # collectable now: decided, but not every node reported since
+    deleted = await cluster.gc_after(1)
+    assert dict(deleted) == {node: cluster.registry.nodes[node].mark for node in NODES}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_datanode_not_heard_from_since_the_decision_holds_gc_back(cluster):
+    await _file_then_deleted(cluster)
+    assert await cluster.gc_after(GRACE + 1) == []  # the decision
+    assert await cluster.gc_after(1, "a") == []
+    assert await cluster.gc_after(1, "a") == []
+    assert {node for node, _ in await cluster.gc_after(1, "b")} == {"a", "b"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_pinned_block_is_never_collected(cluster):
+    cluster.pins.start()  # renews the pins while time passes
+    other_namenode = Pins(cluster.store, cluster.clock)  # seen by this GC only through the database
+    other_namenode.start()
+    await _file_then_deleted(cluster)
+    await other_namenode.pin(BLOCK)
+    for _ in range(20):
+        assert await cluster.gc_after(GRACE) == []
+    other_namenode.release(BLOCK)
+    assert await cluster.gc_after(1) == []  # the release was flushed: decided now
+    assert {node for node, _ in await cluster.gc_after(1)} == {"a", "b"}
+    other_namenode.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_crashed_namenodes_pins_expire(cluster):
+    await _file_then_deleted(cluster)
+    await Pins(cluster.store, cluster.clock, lease=3 * GRACE).pin(BLOCK)  # never renewed nor released
+    assert await cluster.gc_after(2 * GRACE) == []
+    assert await cluster.gc_after(GRACE + 1) == []  # the pin expired: decided now
+    assert {node for node, _ in await cluster.gc_after(1)} == {"a", "b"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_re_referenced_during_the_grace_is_kept_and_its_stamp_cleared(cluster):
+    await _file_then_deleted(cluster)
+    assert await cluster.gc_after(GRACE / 2) == []
+    await cluster.store.create("/g", [Extent(BLOCK, 0, 10, 10)], False)
+    assert await cluster.unreferenced_since() is None
+    for _ in range(3):
+        assert await cluster.gc_after(GRACE) == []
+    await cluster.store.truncate("/g", 5)  # still referenced by what is left
+    assert await cluster.unreferenced_since() is None
+    await cluster.store.delete("/g", False)
+    assert await cluster.unreferenced_since() == cluster.clock.seconds()
+    assert await cluster.gc_after(GRACE - 1) == []
+    assert await cluster.gc_after(2) == []
+    assert {node for node, _ in await cluster.gc_after(1)} == {"a", "b"}
+
+
+def test_a_datanode_refuses_to_delete_a_block_stored_after_the_mark(tmp_path):
+    store = BlockStore(str(tmp_path))
+    store.scan_sync()
+    sink = store.new_sink()
+    sink.write(b"some bytes")
+    block_id, _ = store.commit_sync(sink)
+    before = store.mark()
+    assert store.confirm(block_id)  # an upload of the same bytes found it here
+    with pytest.raises(Conflict):
+        store.delete_sync(block_id, unless_stored_after=before)
+    with pytest.raises(Conflict):
+        store.delete_sync(block_id, unless_stored_after="another-boot:99")
+    assert os.path.exists(store.path(block_id))
+    store.delete_sync(block_id, unless_stored_after=store.mark())
+    assert not os.path.exists(store.path(block_id))
+
+
+# -- pins in the fan-out: taken before a datanode can store the block, released when the upload gives up ----------
+
+class _HeldPins:
+    """A store whose pin commits wait until the test lets them through."""
+
+    def __init__(self):
+        self.waiting = []
+        self.rows = set()
+
+    def pin(self, block_id, owner, expires):
+        committed = defer.Deferred()
+        committed.addCallback(lambda _: self.rows.add(block_id))
+        self.waiting.append(committed)
+        return committed
+
+    def unpin(self, block_ids, owner):
+        self.rows.difference_update(block_ids)
+        return defer.succeed(None)
+
+
+class _StreamingDatanode:
+    """Takes block uploads, keeps what reached it, and answers each as the test says."""
+
+    def __init__(self):
+        self.received = bytearray()
+        self.answers = []
+
+    def put(self, url, data, headers):
+        data.startProducing(SimpleNamespace(write=self.received.extend))
+        answer = defer.Deferred()
+        self.answers.append(answer)
+        return answer
+
+    def store(self, i, code=201):
+        body = bytes(self.received)
+        self.answers[i].callback(_Response(code, {"id": hashlib.sha256(body).hexdigest(), "length": len(body)}))
+        self.received.clear()
+
+
+def _fan_out():
+    clock = Clock()
+    registry = Registry(clock)
+    registry.register("a", "http://a", "http://a", 1 << 40, 0, 1 << 40, [], "boot:1")
+    store, datanode = _HeldPins(), _StreamingDatanode()
+    pins = Pins(store, clock)
+    return FanOut(datanode, registry, clock, pins), store, datanode
+
+
+def _reader(data):
+    source = io.BytesIO(data)
+    return source.read
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_last_chunk_of_a_block_waits_for_its_pin():
+    fanout, store, datanode = _fan_out()
+    data = os.urandom(3 * CHUNK)
+    upload = defer.ensureDeferred(fanout.write_stream(_reader(data), len(data), 4 * CHUNK, 1, 1))
+    assert len(datanode.received) == 2 * CHUNK and len(store.waiting) == 1, "the last chunk waits for the pin"
+    store.waiting[0].callback(None)
+    assert bytes(datanode.received) == data
+    datanode.store(0)
+    [extent] = upload.result
+    assert extent.block_id == hashlib.sha256(data).hexdigest() and extent.block_id in fanout.pins
+    fanout.release([extent])
+    assert extent.block_id not in fanout.pins and store.rows == {extent.block_id}
+    fanout.pins.flush()
+    assert store.rows == set()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failed_upload_releases_the_blocks_it_had_written():
+    fanout, store, datanode = _fan_out()
+    data = os.urandom(4 * CHUNK)
+    upload = defer.ensureDeferred(fanout.write_stream(_reader(data), len(data), 2 * CHUNK, 1, 1))
+    store.waiting[0].callback(None)
+    datanode.store(0)
+    store.waiting[1].callback(None)
+    assert len(store.rows) == 2
+    datanode.store(1, code=500)
+    with pytest.raises(Unavailable):
+        await upload
+    assert hashlib.sha256(data[:2 * CHUNK]).hexdigest() not in fanout.pins
+    fanout.pins.flush()
+    assert store.rows == set()
+
+
+def test_a_database_from_before_pins_gets_the_stamp(tmp_path):
+    path = str(tmp_path / "old.sqlite")
+    old = sqlite3.connect(path)
+    old.executescript(  # the tables GC reads, as releases before pins made them
+        "CREATE TABLE blocks (id TEXT PRIMARY KEY, size INTEGER NOT NULL);"
+        "CREATE TABLE extents (inode INTEGER NOT NULL, seq INTEGER NOT NULL, block_id TEXT NOT NULL,"
+        " block_offset INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (inode, seq));")
+    old.executemany("INSERT INTO blocks (id, size) VALUES (?, 10)", [("a" * 64,), (BLOCK,)])
+    old.execute("INSERT INTO extents VALUES (7, 0, ?, 0, 10)", ("a" * 64,))
+    old.commit()
+    old.close()
+    clock = Clock()
+    clock.advance(500)
+    store = Store(path, clock=clock)
+    store.open()
+
+    def stamps():
+        return result(store.read(lambda db: dict(db.execute("SELECT id, unreferenced_since FROM blocks"))))
+
+    assert stamps() == {"a" * 64: None, BLOCK: 500}, "the unreferenced block's grace starts at the upgrade"
+    clock.advance(1)
+    result(store.run(lambda db: db.execute("DELETE FROM extents")))
+    assert stamps() == {"a" * 64: 501, BLOCK: 500}
+    store.stop()

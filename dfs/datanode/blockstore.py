@@ -1,4 +1,7 @@
-"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable."""
+"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable.
+
+Beside each block, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks the chunks it returns.
+"""
 
 import hashlib
 import json
@@ -9,11 +12,13 @@ import uuid
 
 from twisted.logger import Logger
 
+from dfs import chunks
 from dfs.errors import BadRequest, Corrupt, FileNotFound, NoSpace
 
 log = Logger()
 
 BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
+SUMS_SUFFIX = ".crc"
 
 
 def check_block_id(block_id):
@@ -23,13 +28,21 @@ def check_block_id(block_id):
 
 
 def write_json_atomically(path, obj):
+    write_atomically(path, json.dumps(obj).encode())
+
+
+def write_atomically(path, data):
     tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    _write_synced(tmp, data)
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(path))
+
+
+def _write_synced(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def fsync_dir(path):
@@ -52,6 +65,7 @@ class BlockSink:
         self.path = os.path.join(store.incoming, uuid.uuid4().hex)
         self._file = open(self.path, "wb", buffering=0)  # chunks go straight to the kernel: no copy
         self._hash = hashlib.sha256()
+        self._summer = chunks.Summer()
         self.length = 0
         self.error = None
         self.committed = False
@@ -67,6 +81,7 @@ class BlockSink:
             self.error = e
             return
         self._hash.update(data)
+        self._summer.update(data)
         self.length += len(data)
 
     # twisted.web rewinds and may read the body of form posts; block bodies are never forms.
@@ -84,6 +99,9 @@ class BlockSink:
 
     def block_id(self):
         return self._hash.hexdigest()
+
+    def chunk_sums(self):
+        return self._summer.result()
 
     def finish_sync(self):
         """Flush and fsync the data (call in a thread)."""
@@ -123,7 +141,6 @@ class BlockStore:
         os.makedirs(self.quarantine, exist_ok=True)
         self.used = 0
         self.block_ids = set()
-        self._verified = {}  # block id -> (size, mtime_ns) of the file when its hash last matched
         self.full = False  # set when a write hit ENOSPC; cleared by the next successful scan
 
     def identity(self):
@@ -144,6 +161,9 @@ class BlockStore:
     def path(self, block_id):
         check_block_id(block_id)
         return os.path.join(self.blocks_dir, block_id[:2], block_id)
+
+    def sums_path(self, block_id):
+        return self.path(block_id) + SUMS_SUFFIX
 
     def size_of(self, block_id):
         try:
@@ -208,7 +228,7 @@ class BlockStore:
         if self._on_disk(block_id):
             sink.close()
         else:
-            self._install([(sink.path, block_id, sink.length)])
+            self._install([(sink.path, block_id, sink.length, sink.chunk_sums())])
             sink.committed = True
         return block_id, sink.length
 
@@ -227,16 +247,13 @@ class BlockStore:
                 if self._on_disk(block_id):
                     continue
                 tmp = os.path.join(self.incoming, uuid.uuid4().hex)
-                fresh.append((tmp, block_id, length))
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
+                fresh.append((tmp, block_id, length, chunks.sums_of(data)))
+                _write_synced(tmp, data)
             if source.read(1):
                 raise BadRequest("the batch is longer than its lengths")
             self._install(fresh)
         except BaseException:
-            for tmp, _, _ in fresh:
+            for tmp, *_ in fresh:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             raise
@@ -246,39 +263,33 @@ class BlockStore:
         return block_id in self.block_ids and os.path.exists(self.path(block_id))
 
     def _install(self, blocks):
-        """Rename synced files into place, [(file, id, length)], sync each directory once, and count them."""
+        """Put synced block files in place with their chunk checksums, [(file, id, length, sums)], sync each
+        directory once, and count them. The checksums land first, so a block on disk always has its own."""
         folders = set()
-        for tmp, block_id, _ in blocks:
+        for tmp, block_id, _, sums in blocks:
             final = self.path(block_id)
             os.makedirs(os.path.dirname(final), exist_ok=True)
+            sums_tmp = f"{tmp}{SUMS_SUFFIX}"
+            _write_synced(sums_tmp, chunks.encode(sums))
+            os.replace(sums_tmp, self.sums_path(block_id))
             os.replace(tmp, final)
             folders.add(os.path.dirname(final))
         for folder in folders:
             fsync_dir(folder)
-        for _, block_id, length in blocks:
-            self._added(block_id, length)
-
-    def _added(self, block_id, length):
-        """A block just written and hashed on its way to disk: it counts, and needs no re-check on first read
-        (bit rot after this is the scrubber's to find)."""
-        if block_id not in self.block_ids:
-            self.block_ids.add(block_id)
-            self.used += length
-        st = os.stat(self.path(block_id))
-        self._verified[block_id] = (st.st_size, st.st_mtime_ns)
+        for _, block_id, length, _ in blocks:
+            if block_id not in self.block_ids:
+                self.block_ids.add(block_id)
+                self.used += length
 
     def store_verified_sync(self, block_id, tmp_path):
         """Install a block copied from a peer after checking that its bytes hash to its id."""
-        hasher, length = hashlib.sha256(), 0
         with open(tmp_path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-                length += len(chunk)
+            digest, sums, length = _hash_file(f)
             os.fsync(f.fileno())
-        if hasher.hexdigest() != block_id:
+        if digest != block_id:
             os.unlink(tmp_path)
             raise Corrupt(f"copy of block {block_id} from the peer does not match its id")
-        self._install([(tmp_path, block_id, length)])
+        self._install([(tmp_path, block_id, length, sums)])
         return length
 
     def delete_sync(self, block_id):
@@ -290,45 +301,83 @@ class BlockStore:
             self.block_ids.discard(block_id)
             raise FileNotFound(f"block {block_id} is not on this datanode") from None
         self._forget(block_id, length)
+        _remove(self.sums_path(block_id))
         return length
 
     def wipe_sync(self):
         shutil.rmtree(self.blocks_dir, ignore_errors=True)
         os.makedirs(self.blocks_dir, exist_ok=True)
         self.block_ids, self.used = set(), 0
-        self._verified.clear()
 
-    def verified_before(self, block_id):
-        """Whether this copy checked out before and its size and mtime are unchanged since: one stat, which a
-        read costs anyway, so a repeated read needs no trip to a disk thread."""
+    def read_verified_sync(self, block_id, start, count):
+        """Bytes [start, start+count) of a local block, once every chunk they touch matches its checksum.
+
+        A mismatch may be a rotten checksum file rather than rotten data: the whole block is then checked
+        against its id (``verify_sync``), which rewrites the checksums of a good block and quarantines a bad one
+        (Corrupt). A block that is not here raises FileNotFound.
+        """
+        for _ in range(2):
+            data, begin, first = self._read_chunks(block_id, start, count)
+            try:
+                sums = chunks.decode(_read(self.sums_path(block_id)))
+            except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
+                sums = []
+            if len(data) >= start + count - begin and chunks.first_bad(data, first, sums) is None:
+                if begin == start and len(data) == count:
+                    return data
+                return data[start - begin:start - begin + count]
+            if not self.verify_sync(block_id):
+                raise Corrupt(f"block {block_id} failed its chunk checksums on this datanode")
+        raise Corrupt(f"block {block_id} has no usable chunk checksums")
+
+    def _read_chunks(self, block_id, start, count):
         try:
-            st = os.stat(self.path(block_id))
+            with open(self.path(block_id), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if start + count > size:
+                    raise BadRequest(f"block {block_id} has {size} bytes, not {start + count}")
+                begin, end, first = chunks.aligned(start, count, size)
+                return os.pread(f.fileno(), end - begin, begin), begin, first
         except FileNotFoundError:
-            return False
-        return self._verified.get(block_id) == (st.st_size, st.st_mtime_ns)
+            raise FileNotFound(f"block {block_id} is not on this datanode") from None
+
+    def chunk_sums_sync(self, block_id):
+        """The block's checksum file as stored (``chunks.encode``'s form), made first for an older block."""
+        for _ in range(2):
+            try:
+                data = _read(self.sums_path(block_id))
+                chunks.decode(data)
+                return data
+            except (FileNotFoundError, ValueError):
+                if not self.verify_sync(block_id):
+                    raise FileNotFound(f"block {block_id} is not on this datanode") from None
+        raise Corrupt(f"block {block_id} has no usable chunk checksums")
 
     def verify_sync(self, block_id):
-        """Hash the block's bytes and compare them with its id; a bad or vanished copy is quarantined.
+        """Hash the whole block and compare it with its id; a bad or vanished copy is quarantined.
 
-        Returns True, or False when the copy was bad (the caller reports it). A good check is remembered for
-        ``verified_before``, which reads consult first; the scrubber always hashes, since bit rot changes
-        neither size nor mtime.
+        Returns True, or False when the copy was bad (the caller reports it). A good block gets its chunk
+        checksums (re)written when they are missing (an older datanode's block) or do not match.
         """
         path = self.path(block_id)
         try:
-            st = os.stat(path)
-            hasher = hashlib.sha256()
             with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    hasher.update(chunk)
+                digest, sums, length = _hash_file(f)
         except FileNotFoundError:
             self._forget(block_id, 0)
             return False
-        if hasher.hexdigest() == block_id:
-            self._verified[block_id] = (st.st_size, st.st_mtime_ns)
+        if digest == block_id:
+            stored = chunks.encode(sums)
+            try:
+                current = _read(self.sums_path(block_id))
+            except FileNotFoundError:
+                current = None
+            if current != stored:
+                write_atomically(self.sums_path(block_id), stored)
             return True
         os.replace(path, os.path.join(self.quarantine, block_id))
-        self._forget(block_id, st.st_size)
+        _remove(self.sums_path(block_id))
+        self._forget(block_id, length)
         log.warn("block {block} failed verification and was quarantined", block=block_id)
         return False
 
@@ -336,4 +385,25 @@ class BlockStore:
         if block_id in self.block_ids:
             self.block_ids.discard(block_id)
             self.used -= length
-        self._verified.pop(block_id, None)
+
+
+def _hash_file(f):
+    """(SHA-256 hex, chunk checksums, length) of an open file's bytes."""
+    hasher, summer, length = hashlib.sha256(), chunks.Summer(), 0
+    while data := f.read(1 << 20):
+        hasher.update(data)
+        summer.update(data)
+        length += len(data)
+    return hasher.hexdigest(), summer.result(), length
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

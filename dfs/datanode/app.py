@@ -23,7 +23,7 @@ from dfs.errors import (BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, 
                         from_remote)
 from dfs.metrics import DatanodeMetrics
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
-from dfs.streams import CHUNK, RequestWriter, relay_body
+from dfs.streams import RequestWriter, relay_body
 from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
 
 log = Logger()
@@ -31,6 +31,8 @@ log = Logger()
 PREFIX = b"/webhdfs/v1"
 # Reads of at most this many bytes are read and checked on the reactor: a trip to a thread would cost more.
 INLINE_READ = 2 * chunks.CHUNK_SIZE
+# Bytes read and checked per trip to a disk thread: large enough that the trips cost little next to the copying.
+READ_STEP = 4 << 20
 
 
 class BlockIdConverter(BaseConverter):
@@ -290,7 +292,7 @@ class DatanodeApp:
         """Send bytes [start, start+count) of a local block, each chunk checked first. Returns how many went out
         before a bad chunk (its copy quarantined and reported) or a vanished file stopped it."""
         end, position = start + count, start
-        pending = self._read_local(block_id, position, min(CHUNK, count))
+        pending = self._read_local(block_id, position, min(READ_STEP, count))
         try:
             while position < end:
                 try:
@@ -303,7 +305,7 @@ class DatanodeApp:
                     return position - start
                 position += len(data)
                 # Read and check the next piece while this one goes out.
-                pending = self._read_local(block_id, position, min(CHUNK, end - position)) if position < end else None
+                pending = self._read_local(block_id, position, min(READ_STEP, end - position)) if position < end else None
                 await write(data)
         finally:
             if pending is not None:

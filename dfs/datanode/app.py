@@ -3,7 +3,6 @@
 import errno
 import hashlib
 import os
-import sys
 import uuid
 from urllib.parse import quote
 
@@ -238,14 +237,15 @@ class DatanodeApp:
 
         try:
             await send(start, write)
-        except Exception:
+        except Exception as e:
+            if writer is not None:
+                writer.close()
             if writer is None or not request.startedWriting:
-                if writer is not None:
-                    writer.close()
-                    request.responseHeaders.removeHeader(b"Content-Length")
-                    request.responseHeaders.removeHeader(b"Content-Range")
+                request.responseHeaders.removeHeader(b"Content-Length")
+                request.responseHeaders.removeHeader(b"Content-Range")
                 raise
-            log.warn("read of {path} failed mid-stream: {e}", path=request.path, e=sys.exc_info()[1])
+            if not isinstance(e, ConnectionDone):
+                log.warn("read of {path} failed mid-stream: {e}", path=request.path, e=e)
             request.channel.transport.abortConnection()
             return None
         writer.close()

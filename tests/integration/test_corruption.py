@@ -4,9 +4,14 @@ every read path, the replica is quarantined, and the namenode restores the repli
 import os
 import time
 
+import pytest_twisted
 import requests
+from files import sha256_of
+from twisted.internet import reactor
 
 from dfs import chunks
+from dfs.client import Client
+from dfs.http import make_http
 
 H = {"Content-Type": "application/octet-stream"}
 C = chunks.CHUNK_SIZE
@@ -27,6 +32,13 @@ def holders(cluster, path):
     r = requests.get(cluster.url + "/webhdfs/v1" + path, params={"op": "GETFILEBLOCKLOCATIONS"}, timeout=10)
     [location] = r.json()["BlockLocations"]["BlockLocation"]
     return location["blockId"], location["internalUrls"]
+
+
+def healthy(cluster, path, replicas):
+    """Whether the file's block has ``replicas`` holders, each with a copy whose bytes hash to the block id."""
+    block_id, urls = holders(cluster, path)
+    copies = [cluster.block_files(index_of(cluster, url)).get(block_id) for url in urls]
+    return len(urls) == replicas and all(copy and sha256_of(copy) == block_id for copy in copies)
 
 
 def index_of(cluster, url):
@@ -64,13 +76,12 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
         wrong += r.status_code == 200 and r.content != data
     assert wrong == 0
     assert os.path.exists(os.path.join(cluster.datanode_root(bad), "corrupt", block_id))
-    bad_url = cluster.datanodes[bad].url
-    wait_until(lambda: len(holders(cluster, "/f")[1]) == 3 and bad_url not in holders(cluster, "/f")[1],
-               "the namenode dropped the bad replica and made a new one")
+    wait_until(lambda: healthy(cluster, "/f", 3), "the namenode replaced the bad replica with a good one")
 
     # Re-replication from a rotten copy refuses: the source checks its chunks, the target the block id.
     _, urls = holders(cluster, "/f")
-    source, target = index_of(cluster, urls[0]), bad
+    source = index_of(cluster, urls[0])
+    [target] = set(range(4)) - {index_of(cluster, url) for url in urls}
     flip(cluster.block_files(source)[block_id], 0)
     r = requests.post(f"{cluster.datanodes[target].url}/blocks/{block_id}/fetch",
                       params={"source": cluster.datanodes[source].url}, timeout=30)
@@ -90,4 +101,30 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
         pass
     wait_until(lambda: all(requests.get(cluster.url + "/webhdfs/v1/f", params={"op": "OPEN"}, timeout=30).content
                            == data for _ in range(3)), "reads are right again")
-    wait_until(lambda: len(holders(cluster, "/f")[1]) == 3, "the replica count is restored")
+    wait_until(lambda: healthy(cluster, "/f", 3), "the replica count is restored with good copies")
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_client_reads_just_the_chunks_it_needs_and_skips_bad_ones(make_cluster):
+    cluster = make_cluster(datanodes=2)
+    data = os.urandom(96 * C + 100)
+    r = requests.put(cluster.url + "/webhdfs/v1/f", params={"op": "CREATE", "data": "true", "replication": 2},
+                     data=data, headers=H, timeout=60)
+    assert r.status_code == 201, r.text
+    block_id, urls = holders(cluster, "/f")
+    http, pool = make_http(reactor)
+    client = Client(http, cluster.url, reactor=reactor)
+    try:
+        assert (await client.read("/f", 3 * C + 5, 4096)) == data[3 * C + 5:3 * C + 5 + 4096]
+        def served():  # the access log lines of block reads, written once each answer is complete
+            return [line for i in range(2) for line in cluster.datanodes[i].log().splitlines()
+                    if f"GET /blocks/{block_id} " in line]
+
+        wait_until(served, "the datanode logged the read")
+        assert all(int(line.split(" out=")[1].split()[0]) <= C for line in served()), served()
+        # The replica tried first rots past its first 4 MiB: it stops there, the other one goes on.
+        flip(cluster.block_files(index_of(cluster, urls[0]))[block_id], 80 * C + 3)
+        assert (await client.read("/f")) == data
+        assert (await client.read("/f", 70 * C - 10, 20 * C)) == data[70 * C - 10:90 * C - 10]
+    finally:
+        await pool.closeCachedConnections()

@@ -192,6 +192,7 @@ class BlockStore:
         missing = [b for b in list(self.block_ids) if not os.path.exists(self.path(b))]
         for block_id in missing:
             self._forget(block_id, 0)
+            _remove(self.sums_path(block_id))
             log.warn("block {block} vanished from disk", block=block_id)
         return missing
 

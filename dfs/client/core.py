@@ -373,10 +373,11 @@ class Client:
             advance(last - first)
         return sent
 
-    def fetch_block(self, location, fileobj):
-        """Write one whole block (a BlockLocation) into a file object, every chunk checked, trying every replica;
-        for caches of whole blocks (the FUSE mount)."""
-        return defer.ensureDeferred(self._fetch_block(location, 0, location["blockSize"], fileobj.write))
+    def fetch_block(self, location, fileobj, start=0, count=None):
+        """Write ``count`` bytes from ``start`` of a block (a BlockLocation; default all of it) into a file
+        object, every chunk checked, trying every replica; for caches of blocks (the FUSE mount)."""
+        count = location["blockSize"] - start if count is None else count
+        return defer.ensureDeferred(self._fetch_block(location, start, count, fileobj.write))
 
     async def _fetch_block(self, loc, start, count, write, advance=lambda count: None):
         """``count`` bytes from ``start`` of a block: just the chunks covering them, each checked against the

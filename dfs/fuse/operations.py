@@ -27,7 +27,7 @@ from dfs.errors import (
     Unauthorized,
     Unsupported,
 )
-from dfs.fuse.caches import AttributeCache, BlockCache
+from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 
 log = Logger()
@@ -62,6 +62,17 @@ def errno_for(error):
         if isinstance(error, cls):
             return code
     return errno.EIO
+
+
+def _next_segment(location, start, count, following):
+    """(location, segment index) a sequential reader needs after bytes [start, start+count) of a block: the
+    next segment of this extent, else the first of the next extent (None at the end of the file)."""
+    index = (start + count - 1) // SEGMENT + 1
+    if index * SEGMENT < location["blockOffset"] + location["length"]:
+        return location, index
+    if following is None:
+        return None
+    return following, following["blockOffset"] // SEGMENT
 
 
 def _fail(code):
@@ -480,15 +491,16 @@ class DFSOperations:
         data = b"".join(self.blocks.read(loc, start, count) for loc, start, count, _ in pieces)
         sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
         handle.next_read = offset + len(data)
-        following = pieces[-1][3] if pieces else None
-        if sequential and following is not None and self.blocks.wanted(following["blockId"]):
-            # Fetch the next block while this one is read.
-            self._readahead.submit(self._prefetch, following)
+        if sequential and pieces:
+            upcoming = _next_segment(*pieces[-1])
+            if upcoming is not None and self.blocks.wanted(upcoming[0]["blockId"], upcoming[1]):
+                # Fetch the next segment while this one is read.
+                self._readahead.submit(self._prefetch, *upcoming)
         return data
 
-    def _prefetch(self, location):
+    def _prefetch(self, location, index):
         try:
-            self.blocks.prefetch(location)
+            self.blocks.prefetch(location, index)
         except Exception as e:
             log.debug("read-ahead of block {block} failed: {error}", block=location["blockId"], error=e)
 

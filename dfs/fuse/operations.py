@@ -52,6 +52,8 @@ MODE_BITS = 0o1777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
+# Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
+READ_AHEAD = 2
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 
@@ -64,15 +66,20 @@ def errno_for(error):
     return errno.EIO
 
 
-def _next_segment(location, start, count, following):
-    """(location, segment index) a sequential reader needs after bytes [start, start+count) of a block: the
-    next segment of this extent, else the first of the next extent (None at the end of the file)."""
-    index = (start + count - 1) // SEGMENT + 1
-    if index * SEGMENT < location["blockOffset"] + location["length"]:
-        return location, index
-    if following is None:
-        return None
-    return following, following["blockOffset"] // SEGMENT
+def _segments_ahead(location, start, count, following):
+    """The READ_AHEAD (location, segment index) pairs a sequential reader needs after bytes [start, start+count)
+    of a block: the next segments of this extent, then the first ones of the next extent."""
+    ahead, index = [], (start + count - 1) // SEGMENT + 1
+    for extent in (location, following):
+        if extent is None:
+            break
+        end = extent["blockOffset"] + extent["length"]
+        while len(ahead) < READ_AHEAD and index * SEGMENT < end:
+            ahead.append((extent, index))
+            index += 1
+        if following is not None:
+            index = following["blockOffset"] // SEGMENT
+    return ahead
 
 
 def _fail(code):
@@ -492,10 +499,9 @@ class DFSOperations:
         sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
         handle.next_read = offset + len(data)
         if sequential and pieces:
-            upcoming = _next_segment(*pieces[-1])
-            if upcoming is not None and self.blocks.wanted(upcoming[0]["blockId"], upcoming[1]):
-                # Fetch the next segment while this one is read.
-                self._readahead.submit(self._prefetch, *upcoming)
+            for location, index in _segments_ahead(*pieces[-1]):
+                if self.blocks.claim(location["blockId"], index):
+                    self._readahead.submit(self._prefetch, location, index)
         return data
 
     def _prefetch(self, location, index):

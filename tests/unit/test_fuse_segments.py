@@ -3,7 +3,7 @@
 import os
 
 from dfs.fuse.caches import SEGMENT, BlockCache
-from dfs.fuse.operations import _next_segment
+from dfs.fuse.operations import READ_AHEAD, _segments_ahead
 
 
 class FakeClient:
@@ -33,7 +33,9 @@ def test_reads_fetch_only_the_segments_they_touch(tmp_path):
     assert cache.read(loc, SEGMENT - 10, 20) == data[SEGMENT - 10:SEGMENT + 10]
     assert cache.read(loc, 3 * SEGMENT, 100) == data[3 * SEGMENT:]
     assert client.fetched == [("b", 0, SEGMENT), ("b", SEGMENT, SEGMENT), ("b", 3 * SEGMENT, 100)]
-    assert not cache.wanted("b", 1) and cache.wanted("b", 2)
+    assert not cache.claim("b", 1) and cache.claim("b", 2) and not cache.claim("b", 2), "claimed once"
+    cache.prefetch(loc, 2)
+    assert client.fetched[-1] == ("b", 2 * SEGMENT, SEGMENT) and not cache.claim("b", 2)
 
 
 def test_the_cache_keeps_to_its_limit(tmp_path):
@@ -48,7 +50,8 @@ def test_the_cache_keeps_to_its_limit(tmp_path):
 
 
 def test_read_ahead_follows_segments_then_the_next_extent():
-    first, second = location("a", 3 * SEGMENT, SEGMENT, SEGMENT + 5), location("b", 2 * SEGMENT, SEGMENT // 2)
-    assert _next_segment(first, SEGMENT, 100, second) == (first, 2)
-    assert _next_segment(first, 2 * SEGMENT, 5, second) == (second, 0)
-    assert _next_segment(second, SEGMENT, SEGMENT, None) is None
+    first, second = location("a", 3 * SEGMENT, SEGMENT, SEGMENT + 5), location("b", 9 * SEGMENT, SEGMENT // 2)
+    expected = [(first, 2), *[(second, i) for i in range(READ_AHEAD)]]
+    assert _segments_ahead(first, SEGMENT, 100, second) == expected[:READ_AHEAD]
+    assert _segments_ahead(first, 2 * SEGMENT, 5, None) == []
+    assert _segments_ahead(second, 0, 10, None) == [(second, i) for i in range(1, READ_AHEAD + 1)]

@@ -376,7 +376,10 @@ class BlockStore:
             if current != stored:
                 write_atomically(self.sums_path(block_id), stored)
             return True
-        os.replace(path, os.path.join(self.quarantine, block_id))
+        try:
+            os.replace(path, os.path.join(self.quarantine, block_id))
+        except FileNotFoundError:  # another check (a read, the scrubber) quarantined it meanwhile
+            return False
         _remove(self.sums_path(block_id))
         self._forget(block_id, length)
         log.warn("block {block} failed verification and was quarantined", block=block_id)

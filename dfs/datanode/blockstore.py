@@ -313,9 +313,9 @@ class BlockStore:
     def read_verified_sync(self, block_id, start, count):
         """Bytes [start, start+count) of a local block, once every chunk they touch matches its checksum.
 
-        A mismatch may be a rotten checksum file rather than rotten data: the whole block is then checked
-        against its id (``verify_sync``), which rewrites the checksums of a good block and quarantines a bad one
-        (Corrupt). A block that is not here raises FileNotFound.
+        A mismatch (or a file too short for the range) may be a rotten checksum file or a bad request rather than
+        rotten data: the whole block is then checked against its id (``verify_sync``), which rewrites the
+        checksums of a good block and quarantines a bad one (Corrupt). A block that is not here raises FileNotFound.
         """
         for _ in range(2):
             data, begin, first = self._read_chunks(block_id, start, count)
@@ -323,22 +323,22 @@ class BlockStore:
                 sums = chunks.decode(_read(self.sums_path(block_id)))
             except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
                 sums = []
-            if len(data) >= start + count - begin and chunks.first_bad(data, first, sums) is None:
+            whole = len(data) >= start + count - begin
+            if whole and chunks.first_bad(data, first, sums) is None:
                 if begin == start and len(data) == count:
                     return data
                 return data[start - begin:start - begin + count]
-            if not self.verify_sync(block_id):
+            if not self.verify_sync(block_id):  # short (truncated) or rotten
                 raise Corrupt(f"block {block_id} failed its chunk checksums on this datanode")
+            if not whole:
+                raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
         raise Corrupt(f"block {block_id} has no usable chunk checksums")
 
     def _read_chunks(self, block_id, start, count):
         try:
             with open(self.path(block_id), "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if start + count > size:
-                    raise BadRequest(f"block {block_id} has {size} bytes, not {start + count}")
-                begin, end, first = chunks.aligned(start, count, size)
-                return os.pread(f.fileno(), end - begin, begin), begin, first
+                begin, end, first = chunks.aligned(start, count, os.fstat(f.fileno()).st_size)
+                return os.pread(f.fileno(), max(0, end - begin), begin), begin, first
         except FileNotFoundError:
             raise FileNotFound(f"block {block_id} is not on this datanode") from None
 

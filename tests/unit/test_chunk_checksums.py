@@ -12,7 +12,7 @@ from dfs import chunks
 from dfs import extents as file_extents
 from dfs.datanode.app import byte_range
 from dfs.datanode.blockstore import BlockStore
-from dfs.errors import Corrupt, RangeNotSatisfiable
+from dfs.errors import BadRequest, Corrupt, RangeNotSatisfiable
 
 C = chunks.CHUNK_SIZE
 
@@ -75,6 +75,19 @@ def test_a_flipped_byte_with_its_mtime_kept_is_never_read(tmp_path):
         store.read_verified_sync(block_id, 2 * C + 100, 1)
     assert not store.has(block_id) and os.path.exists(os.path.join(store.quarantine, block_id))
     assert not os.path.exists(store.sums_path(block_id))
+
+
+def test_a_truncated_block_is_quarantined_and_a_range_past_a_good_one_refused(tmp_path):
+    data = os.urandom(3 * C)
+    store, block_id = stored_block(tmp_path, data)
+    with pytest.raises(BadRequest):
+        store.read_verified_sync(block_id, 3 * C - 10, 20)
+    assert store.has(block_id)
+    with open(store.path(block_id), "r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, 2 * C, 10)
+    assert not store.has(block_id)
 
 
 def test_an_older_block_gets_its_checksums_on_first_read(tmp_path):

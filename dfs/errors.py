@@ -148,6 +148,12 @@ class Corrupt(DFSError):
     java_class = "org.apache.hadoop.fs.ChecksumException"
 
 
+class RangeNotSatisfiable(DFSError):
+    status = 416
+    exception = "IllegalArgumentException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
 class TooLarge(DFSError):
     """A request body over the server's limit (413)."""
 

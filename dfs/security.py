@@ -24,15 +24,13 @@ MIN_SECRET_BYTES = 16
 TOKEN_VERSION = "dfs1"
 MAX_TOKEN_CHARS = 4096
 NODE_HEADER = b"DFS-Node-Auth"
-SIGNATURE, EXPIRES = "dfs.signature", "dfs.expires"
+SIGNATURE, EXPIRES, SIGNED = "dfs.signature", "dfs.expires", "dfs.signed"
 MAX_CLOCK_SKEW = 120.0
 URL_TTL = 300.0
 DEFAULT_TOKEN_LIFETIME = "30d"
 READ_METHODS = (b"GET", b"HEAD")
-# Every query parameter a redirect target acts on. A signed URL fixes each of them, absent ones included, so
-# nothing that changes what the request does can be added or altered; anything else is inert.
-SIGNED_PARAMS = ("op", "offset", "length", "data", "overwrite", "createparent", "blocksize", "replication",
-                 "permission", "user.name")
+# What a reader may move within the file version a read URL grants: clients seek by rewriting them (WEBHDFS.md §5).
+RANGE_PARAMS = ("offset", "length")
 
 # What a route accepts: the cluster's own processes, token holders, the bearer of a URL the namenode signed.
 NODE, TOKEN, SIGNED_URL = "node", "token", "signed-url"
@@ -43,11 +41,13 @@ class SecretError(ValueError):
 
 
 class Identity(NamedTuple):
-    """Who sent a request: ``kind`` is NODE, TOKEN, SIGNED_URL, or "open" on a cluster without a secret."""
+    """Who sent a request: ``kind`` is NODE, TOKEN, SIGNED_URL, or "open" on a cluster without a secret.
+    ``granted`` names the query parameters a signed URL's signature covers."""
 
     kind: str
     user: str | None = None
     read_only: bool = False
+    granted: tuple = ()
 
 
 OPEN = Identity("open")
@@ -139,11 +139,18 @@ def read_token(keys, token, now):
     return Token(user, read_only, expires)
 
 
-def url_signature(keys, method, path, params, audience, expires):
-    """The signature of one redirect: method, decoded path, the SIGNED_PARAMS, the node it is for, and the expiry."""
+def url_signature(keys, method, path, params, names, audience, expires):
+    """The signature of one redirect: method, decoded path, the parameters ``names`` with their values (absent
+    ones as absent), the node it is for, and the expiry."""
     method = _read_method(method)
-    fixed = [str(params.get(name, "")) for name in SIGNED_PARAMS]
+    fixed = [[name, params.get(name)] for name in names]
     return _b64(_mac(keys.url, _canonical(["url", method, audience, path, fixed, int(expires)])))
+
+
+def signed_names(params, free):
+    """The parameters a redirect signs: every one it carries but the ``free`` ones (a name with a comma cannot be
+    listed in SIGNED, so it is left unsigned and therefore unseen by the handler)."""
+    return sorted({name.lower() for name in params if "," not in name} - set(free))
 
 
 def node_signature(keys, method, target, timestamp):
@@ -174,10 +181,12 @@ class Guard:
 
     # -- checking -----------------------------------------------------------------------------------
 
-    def check(self, request, *accepted):
+    def check(self, request, *accepted, free=()):
         """The route's edge check: an Identity, or Unauthorized (401) / AccessDenied (403) for the error handler.
 
-        A token's user replaces any ``user.name`` parameter, so token holders cannot act as someone else.
+        A token's user replaces any ``user.name`` parameter, so token holders cannot act as someone else. The
+        handler of a signed URL sees only the parameters its signature covers and the ``free`` ones the route
+        lets a client change (the signer leaves the same ones out): whatever else it reads cannot be forged.
         """
         try:
             identity = self.identify(request.method, request.uri, request.requestHeaders, accepted)
@@ -188,6 +197,10 @@ class Guard:
             for name in [n for n in request.args if n.lower() == b"user.name"]:
                 del request.args[name]
             request.args[b"user.name"] = [identity.user.encode()]
+        if identity.kind == SIGNED_URL:
+            seen = {*identity.granted, *free}
+            for name in [n for n in request.args if n.decode("utf-8", "replace").lower() not in seen]:
+                del request.args[name]
         return identity
 
     def admission(self, *accepted):
@@ -276,21 +289,27 @@ class Guard:
             decoded = unquote(path.decode("ascii"), errors="strict")
         except (ValueError, UnicodeDecodeError):
             raise Unauthorized("the signed URL is malformed") from None
-        expected = url_signature(self.keys, method, decoded, params, self.audience, expires)
+        names = tuple(name for name in params.get(SIGNED, "").split(",") if name)
+        expected = url_signature(self.keys, method, decoded, params, names, self.audience, expires)
         if not _same(params[SIGNATURE], expected):
             raise Unauthorized("the URL signature is invalid (altered, or signed for another node or request)")
         if self.now() >= expires:
             raise Unauthorized("the signed URL has expired: ask the namenode again")
-        return Identity(SIGNED_URL, params.get("user.name") or None)
+        user = params.get("user.name") if "user.name" in names else None
+        return Identity(SIGNED_URL, user or None, granted=names)
 
     # -- signing ------------------------------------------------------------------------------------
 
-    def sign_url(self, method, path, params, audience):
-        """Query parameters to add to a redirect so ``audience`` accepts it until it expires ({} when open)."""
+    def sign_url(self, method, path, params, audience, free=()):
+        """Query parameters to add to a redirect so ``audience`` accepts it until it expires ({} when open). All
+        of ``params`` is signed but the ``free`` ones, which the client may change."""
         if self.keys is None:
             return {}
         expires = int(self.now() + self.url_ttl)
-        return {EXPIRES: str(expires), SIGNATURE: url_signature(self.keys, method, path, params, audience, expires)}
+        values = {name.lower(): str(value) for name, value in params.items()}
+        names = signed_names(params, free)
+        return {SIGNED: ",".join(names), EXPIRES: str(expires),
+                SIGNATURE: url_signature(self.keys, method, path, values, names, audience, expires)}
 
     def node_headers(self, method, target):
         """Headers that authenticate an outgoing request to another cluster member ({} when open)."""

@@ -1,4 +1,4 @@
-"""Moving bytes with back-pressure: into a twisted.web request, out of a treq response, out of a local file."""
+"""Moving bytes with back-pressure: into a twisted.web request, out of a treq response."""
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
@@ -94,14 +94,3 @@ def relay_body(response, write):
     response.deliverBody(_Relay(write, done))
     return done
 
-
-async def copy_file_range(source, offset, length, write, chunk=CHUNK):
-    """Send ``length`` bytes of an open local file from ``offset`` to ``async write(data)``."""
-    source.seek(offset)
-    remaining = length
-    while remaining > 0:
-        data = source.read(min(chunk, remaining))
-        if not data:
-            raise OSError(f"{source.name} ended {remaining} bytes early")
-        remaining -= len(data)
-        await write(data)

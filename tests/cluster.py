@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 
+from dfs.datanode.blockstore import BLOCK_ID
 from dfs.devcluster import twistd_env
 from dfs.node import twistd_command
 
@@ -141,7 +142,7 @@ class Cluster:
         """{block id: path} of the blocks datanode ``i`` holds on disk."""
         blocks = os.path.join(self.datanode_root(i), "blocks")
         return {name: os.path.join(blocks, prefix, name) for prefix in os.listdir(blocks)
-                for name in os.listdir(os.path.join(blocks, prefix))}
+                for name in os.listdir(os.path.join(blocks, prefix)) if BLOCK_ID.match(name)}
 
     def fsck(self, path="/"):
         return self.get_json("/cluster/fsck?path=" + path, timeout=10)

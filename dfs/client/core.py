@@ -1,10 +1,10 @@
 """The async dfs client: every operation over the namenode's WebHDFS API, reads straight from datanodes.
 
-Reads fetch whole blocks from a datanode, check the block's SHA-256 against its id, and fall back to the next
-replica on any error, so a client never hands out bytes that differ from what was written.
+Reads fetch just the chunks of a block they need from a datanode, check each against the block's chunk
+checksums before handing any of it over, and go on from the next replica on any error, so a client never hands
+out bytes that differ from what was written.
 """
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,13 +17,13 @@ from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
 
-from dfs.client.retry import Backoff
+from dfs import chunks
 from dfs.client.config import DEFAULT_NAMENODE
+from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
                         from_remote)
 from dfs.streams import relay_body
 
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
 # storing anything): the idempotent methods.
@@ -381,7 +381,7 @@ class Client:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".dfs-get-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    total = await self._read_verified(path, 0, None, f.write, progress, seekable=f)
+                    total = await self._read_verified(path, 0, None, f.write, progress)
                 os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600; give it what open() would have
                 os.replace(tmp, local_path)
                 return total
@@ -390,10 +390,8 @@ class Client:
                 raise
         return defer.ensureDeferred(download())
 
-    async def _read_verified(self, path, offset, length, write, progress=None, seekable=None):
-        """Send bytes [offset, offset+length) to ``write``. With a ``seekable`` output, blocks go straight into it
-        and a bad replica's bytes are overwritten by the next one; otherwise each block is spooled and checked
-        before any of it is passed on."""
+    async def _read_verified(self, path, offset, length, write, progress=None):
+        """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on."""
         locations = await self.block_locations(path, offset, length)
         file_length = locations.get("fileLength", 0)
         end = file_length if length is None else min(file_length, offset + length)
@@ -409,55 +407,64 @@ class Client:
                 if progress:
                     progress(done_before + count)
 
-            await self._fetch_block(loc, start_in_block, last - first, write, seekable, advance)
+            await self._fetch_block(loc, start_in_block, last - first, write, advance)
             sent += last - first
             advance(last - first)
         return sent
 
-    def fetch_block(self, location, fileobj):
-        """Write one whole block (a BlockLocation) into a seekable file object, SHA-256 checked, trying every
-        replica; for caches of whole blocks (the FUSE mount)."""
-        return defer.ensureDeferred(self._fetch_block(location, 0, location["blockSize"], fileobj.write, fileobj))
+    def fetch_block(self, location, fileobj, start=0, count=None):
+        """Write ``count`` bytes from ``start`` of a block (a BlockLocation; default all of it) into a file
+        object, every chunk checked, trying every replica; for caches of blocks (the FUSE mount)."""
+        count = location["blockSize"] - start if count is None else count
+        return defer.ensureDeferred(self._fetch_block(location, start, count, fileobj.write))
 
-    async def _fetch_block(self, loc, start, count, write, seekable, advance=lambda count: None):
-        """``count`` bytes from ``start`` of a block, after checking the whole block's SHA-256; replicas in turn."""
+    async def _fetch_block(self, loc, start, count, write, advance=lambda count: None):
+        """``count`` bytes from ``start`` of a block: just the chunks covering them, each checked against the
+        block's chunk checksums before any of it goes to ``write``. A replica that fails is followed by the next
+        one from the first chunk not yet passed on."""
         block_id = loc["blockId"]
+        position, end, _ = chunks.aligned(start, count, loc["blockSize"])  # the next chunk to check
         errors = []
         for url in loc.get("urls", []):
-            mark = seekable.tell() if seekable is not None else None
-            spool = None if seekable is not None else tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
-            sink = seekable.write if seekable is not None else spool.write
             try:
-                response = await self.http.get(f"{url}/blocks/{block_id}", headers=self._headers(), unbuffered=True)
+                response = await self.http.get(f"{url}/blocks/{block_id}/checksums", headers=self._headers())
                 if response.code != 200:
                     await response.content()
                     raise IOFailure(f"answered {response.code}")
-                hasher, position = hashlib.sha256(), 0
+                sums = chunks.decode(await response.content())
+                response = await self.http.get(f"{url}/blocks/{block_id}", unbuffered=True,
+                                               headers={**self._headers(), "Range": f"bytes={position}-{end - 1}"})
+                if response.code != 206:
+                    await response.content()
+                    raise IOFailure(f"answered {response.code}")
+                held = b""  # the start of a chunk not yet complete
 
                 async def keep(data):
-                    nonlocal position
-                    hasher.update(data)
-                    lo, hi = max(start - position, 0), min(start + count - position, len(data))
-                    if hi > lo:
-                        sink(data[lo:hi] if (lo, hi) != (0, len(data)) else data)
-                    position += len(data)
-                    advance(max(0, min(position - start, count)))
+                    nonlocal held, position
+                    view, used = memoryview(held + data if held else data), 0
+                    while True:
+                        rest = len(view) - used
+                        if rest < chunks.CHUNK_SIZE and not 0 < rest == end - position:  # wait for the rest
+                            break
+                        piece = view[used:used + chunks.CHUNK_SIZE]
+                        used += len(piece)
+                        if chunks.first_bad(piece, position // chunks.CHUNK_SIZE, sums) is not None:
+                            raise Corrupt(f"chunk at {position} does not match its checksum")
+                        lo, hi = max(start - position, 0), min(start + count - position, len(piece))
+                        if hi > lo:
+                            result = write(bytes(piece[lo:hi]))
+                            if hasattr(result, "__await__"):
+                                await result
+                        position += len(piece)
+                        advance(max(0, min(position - start, count)))
+                    held = bytes(view[used:])
 
                 await relay_body(response, keep)
-                if hasher.hexdigest() != block_id:
-                    raise Corrupt("the bytes do not match the block's SHA-256")
-            except (*_UNREACHABLE, DFSError) as e:
+                if position < end:
+                    raise IOFailure(f"sent {end - position} bytes too few")
+            except (*_UNREACHABLE, DFSError, ValueError) as e:
                 errors.append(f"{url}: {e.message if isinstance(e, DFSError) else _reason(e)}")
-                if seekable is not None:
-                    seekable.seek(mark)
                 continue
-            if spool is not None:
-                spool.seek(0)
-                while chunk := spool.read(1 << 20):
-                    result = write(chunk)
-                    if hasattr(result, "__await__"):
-                        await result
-                spool.close()
             return
         raise Corrupt(f"no good replica of block {block_id[:12]}…: {'; '.join(errors) or 'no live datanode holds it'}")
 

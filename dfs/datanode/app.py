@@ -3,31 +3,35 @@
 import errno
 import hashlib
 import os
-import sys
 import uuid
 from urllib.parse import quote
 
 from klein import Klein
+from twisted.internet import defer
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import static
 from werkzeug.routing import BaseConverter
 
-from dfs import pages
+from dfs import chunks, pages
+from dfs import extents as file_extents
 from dfs.datanode.blockstore import BlockSink, check_block_id
-from dfs.errors import BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace, from_remote
+from dfs.errors import (BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace, RangeNotSatisfiable,
+                        from_remote)
 from dfs.metrics import DatanodeMetrics
-from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
-from dfs.streams import CHUNK, RequestWriter, copy_file_range, relay_body
+from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
+from dfs.streams import RequestWriter, relay_body
 from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
 
 log = Logger()
 
 PREFIX = b"/webhdfs/v1"
-# A datanode reading a range for a WebHDFS client asks the peer to check the block's hash before serving it.
-VERIFY_HEADER = "X-DFS-Verify"
+# Reads of at most this many bytes are read and checked on the reactor: a trip to a thread would cost more.
+INLINE_READ = 2 * chunks.CHUNK_SIZE
+# Bytes read and checked per trip to a disk thread: large enough that the trips cost little next to the copying.
+READ_STEP = 4 << 20
 
 
 class BlockIdConverter(BaseConverter):
@@ -95,21 +99,43 @@ class DatanodeApp:
 
     @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
     async def serve_block(self, request, block_id):
+        """A block, or the one byte range of it a ``Range`` header names; no chunk leaves unchecked."""
         self.guard.check(request, NODE, TOKEN, SIGNED_URL)
-        path = self.store.path(block_id)
-        verify = request.getHeader(VERIFY_HEADER) is not None
-        if not os.path.exists(path) or verify and not await self._verified(block_id):
+        size = self.store.size_of(block_id) if self.store.has(block_id) else 0
+        if not size:
             raise FileNotFound(f"block {block_id} is not on this datanode")
         request.setHeader(b"ETag", f'"{block_id}"'.encode())
         request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
-        return static.File(path, defaultType="application/octet-stream")
+        request.setHeader(b"Accept-Ranges", b"bytes")
+        try:
+            span = byte_range(request.getHeader(b"range"), size)
+        except RangeNotSatisfiable:
+            request.setHeader(b"Content-Range", f"bytes */{size}".encode())
+            raise
+        first, count = span or (0, size)
 
-    async def _verified(self, block_id):
-        """Check a local copy before handing it to a peer that cannot check a range itself."""
-        if self.store.verified_before(block_id) or await self.in_thread(self.store.verify_sync, block_id):
-            return True
-        await self.report_corrupt([block_id])
-        return False
+        async def send(start, write):
+            if span is not None:
+                request.setResponseCode(206)
+                request.setHeader(b"Content-Range", f"bytes {first}-{first + count - 1}/{size}".encode())
+            start(count)
+            if request.method == b"HEAD":
+                return
+            if await self._send_local(block_id, first, count, write) < count:
+                raise Corrupt(f"block {block_id} failed its checksums on this datanode")
+
+        return await self._respond(request, send)
+
+    @app.route("/blocks/<block:block_id>/checksums", methods=["GET"])
+    async def block_checksums(self, request, block_id):
+        """The block's chunk checksums (dfs.chunks' form), for clients that check just the chunks they read."""
+        self.guard.check(request, NODE, TOKEN, SIGNED_URL)
+        if not self.store.has(block_id):
+            raise FileNotFound(f"block {block_id} is not on this datanode")
+        data = await self.in_thread(self.store.chunk_sums_sync, block_id)
+        request.setHeader(b"Content-Type", OCTETS)
+        request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
+        return data
 
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
@@ -162,25 +188,43 @@ class DatanodeApp:
 
     @app.route("/webhdfs/v1/", branch=True, methods=["GET"])
     async def webhdfs(self, request):
-        self.guard.check(request, SIGNED_URL, NODE)
+        self.guard.check(request, SIGNED_URL, NODE, free=RANGE_PARAMS)
         params = Params(request)
         op = params.str("op", required=True).upper()
         path = request_path(request, PREFIX)
         if op == "OPEN":
             return await self.open(request, params, path)
         if op == "GETFILECHECKSUM":
+            extents, replicas = await self._file_version(params, path)
             hasher = hashlib.sha256()
 
             async def digest(data):
                 hasher.update(data)
 
-            await self._read_range(path, 0, None, lambda size: None, digest)
+            for block_id, block_start, count in file_extents.pieces(extents, 0, file_extents.size(extents)):
+                await self._send_piece(block_id, block_start, count, digest, replicas)
             return json_body(checksum_json(hasher.hexdigest()), request)
         raise BadRequest(f"Invalid operation {op}")
 
     async def open(self, request, params, path):
+        """Bytes [offset, offset+length) of the file version the URL names, whatever offset and length it
+        carries now: clients seek by sending the redirect's URL again with new ones."""
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
+        extents, replicas = await self._file_version(params, path)
+        end = file_extents.size(extents) if length is None else min(file_extents.size(extents), offset + length)
+
+        async def send(start, write):
+            start(max(0, end - offset))
+            for block_id, block_start, count in file_extents.pieces(extents, offset, end):
+                await self._send_piece(block_id, block_start, count, write, replicas)
+
+        return await self._respond(request, send)
+
+    async def _respond(self, request, send):
+        """Answer with what ``await send(start, write)`` produces: ``start(size)`` sets the headers, ``write``
+        sends bytes. A failure before the first byte is answered as an error; after it the connection is cut,
+        so the client sees an incomplete body, never a wrong one."""
         writer = None
 
         def start(size):
@@ -193,92 +237,116 @@ class DatanodeApp:
             await writer.write(data)
 
         try:
-            if not await self._read_local_pieces(params, start, write):
-                await self._read_range(path, offset, length, start, write)
-        except Exception:
+            await send(start, write)
+        except Exception as e:
+            if writer is not None:
+                writer.close()
             if writer is None or not request.startedWriting:
-                if writer is not None:
-                    writer.close()
-                    request.responseHeaders.removeHeader(b"Content-Length")
+                request.responseHeaders.removeHeader(b"Content-Length")
+                request.responseHeaders.removeHeader(b"Content-Range")
                 raise
-            # Headers are gone; cutting the connection short is how the client learns the body is incomplete.
-            log.warn("read of {path} failed mid-stream: {e}", path=path, e=sys.exc_info()[1])
+            if not isinstance(e, ConnectionDone):
+                log.warn("read of {path} failed mid-stream: {e}", path=request.path, e=e)
             request.channel.transport.abortConnection()
             return None
         writer.close()
         return b""
 
-    async def _read_local_pieces(self, params, start, write):
-        """Serve a read whose block ranges the namenode put in the (signed) redirect, when every block is here
-        and checks out: no lookup round trip. False when the namenode must be asked after all."""
-        pieces = parse_pieces(params.str("blocks"))
-        if not pieces or not all(self.store.has(block_id) for block_id, _, _ in pieces):
-            return False
-        for block_id in {block_id for block_id, _, _ in pieces}:
-            if not await self._verified(block_id):
-                return False
-        start(sum(count for _, _, count in pieces))
-        for block_id, block_start, count in pieces:
-            with open(self.store.path(block_id), "rb") as source:
-                await copy_file_range(source, block_start, count, write, CHUNK)
-        return True
+    async def _file_version(self, params, path):
+        """The extents of the file version a read URL names (its ``blocks=``, or the namenode's answer checked
+        against its ``version=``), and ``async replicas(block_id)``: the other datanodes holding a block."""
+        located = {}
 
-    async def _read_range(self, path, offset, length, start, write):
-        """Look up the extents of ``path`` and send bytes [offset, offset+length) to ``write``, block by block."""
-        query = {"op": "GETFILEBLOCKLOCATIONS", "offset": str(offset)}
-        if length is not None:
-            query["length"] = str(length)
-        response = await self.http.get(f"{self.namenode_url}/webhdfs/v1{quote(path)}", params=query,
-                                       headers=self.namenode_headers())
+        async def replicas(block_id):
+            if not located:
+                located.update(_replica_urls(await self._locations(path)))
+            return located.get(block_id, [])
+
+        named = params.str("blocks")
+        if named is not None:
+            return file_extents.decode(named), replicas
+        locations = await self._locations(path)
+        located.update(_replica_urls(locations))
+        extents = [(check_block_id(loc["blockId"]), loc["blockOffset"], loc["length"]) for loc in locations]
+        version = params.str("version")
+        if version is not None and version != file_extents.version(extents):
+            raise FileNotFound(f"{path} changed since this URL was made: open it again")
+        return extents, replicas
+
+    async def _locations(self, path):
+        """The namenode's BlockLocation list for the whole of ``path``."""
+        response = await self.http.get(f"{self.namenode_url}/webhdfs/v1{quote(path)}",
+                                       params={"op": "GETFILEBLOCKLOCATIONS"}, headers=self.namenode_headers())
         answer = await response.json()
         if response.code != 200:
             raise from_remote(response.code, answer)
-        locations = answer["BlockLocations"]
-        file_length = locations.get("fileLength", 0)
-        end = file_length if length is None else min(file_length, offset + length)
-        start(max(0, end - offset))
-        for loc in locations["BlockLocation"]:
-            first = max(offset, loc["offset"])
-            last = min(end, loc["offset"] + loc["length"])
-            if last <= first:
-                continue
-            block_start = loc["blockOffset"] + (first - loc["offset"])
-            await self._send_block_range(loc, block_start, last - first, write)
+        return answer["BlockLocations"]["BlockLocation"]
 
-    async def _send_block_range(self, loc, block_start, count, write):
-        block_id = check_block_id(loc["blockId"])
-        if self.store.has(block_id) and await self._verified(block_id):  # a bad copy is reported, then skipped
-            try:
-                source = open(self.store.path(block_id), "rb")
-            except FileNotFoundError:
-                pass  # deleted since the check: read it from a peer
-            else:
-                with source:
-                    await copy_file_range(source, block_start, count, write, CHUNK)
-                return
-        errors = []
-        for url in [u for u in loc.get("internalUrls", []) if u != self.own_url]:
+    async def _send_piece(self, block_id, start, count, write, replicas):
+        """Send bytes of one block: from the local copy while its chunks check out, the rest from peers."""
+        sent = await self._send_local(block_id, start, count, write) if self.store.has(block_id) else 0
+        if sent < count:
+            urls = [url for url in await replicas(block_id) if url != self.own_url]
+            await self._send_from_peers(block_id, start + sent, count - sent, write, urls)
+
+    async def _send_local(self, block_id, start, count, write):
+        """Send bytes [start, start+count) of a local block, each chunk checked first. Returns how many went out
+        before a bad chunk (its copy quarantined and reported) or a vanished file stopped it."""
+        end, position = start + count, start
+        pending = self._read_local(block_id, position, min(READ_STEP, count))
+        try:
+            while position < end:
+                try:
+                    data = await pending
+                except Corrupt:
+                    log.warn("block {block} failed its chunk checksums", block=block_id)
+                    await self.report_corrupt([block_id])
+                    return position - start
+                except FileNotFound:
+                    return position - start
+                position += len(data)
+                # Read and check the next piece while this one goes out.
+                pending = self._read_local(block_id, position, min(READ_STEP, end - position)) if position < end else None
+                await write(data)
+        finally:
+            if pending is not None:
+                pending.addErrback(lambda _: None)
+        return count
+
+    def _read_local(self, block_id, start, count):
+        if count <= INLINE_READ:
+            return defer.maybeDeferred(self.store.read_verified_sync, block_id, start, count)
+        return self.in_thread(self.store.read_verified_sync, block_id, start, count)
+
+    async def _send_from_peers(self, block_id, start, count, write, urls):
+        """Send bytes of a block from the first peers that serve them (each checks its chunks before it sends
+        them); a peer that stops midway is followed by the next one from where it stopped."""
+        errors, sent = [], 0
+        for url in urls:
             response = None
             try:
                 response = await self.http.get(
                     f"{url}/blocks/{block_id}",
-                    headers={"Range": f"bytes={block_start}-{block_start + count - 1}", VERIFY_HEADER: "1",
-                             **self.namenode_headers()},
+                    headers={"Range": f"bytes={start + sent}-{start + count - 1}", **self.namenode_headers()},
                     unbuffered=True,
                 )
-                if response.code not in (200, 206):
+                if response.code != 206:
                     raise IOFailure(f"peer answered {response.code}")
-                if response.code == 200 and block_start:
-                    raise IOFailure("peer ignored the range")
             except Exception as e:
                 if response is not None:
                     response.deliverBody(_Discard())
                 errors.append(f"{url}: {e}")
                 continue
-            sent = await relay_body(response, _limited(write, count))
-            if sent < count:
-                raise Corrupt(f"peer {url} sent {sent} of {count} bytes of block {block_id}")
-            return
+            relay = _limited(write, count - sent)
+            try:
+                await relay_body(response, relay)
+            except (DFSError, ConnectionDone):
+                raise
+            except Exception as e:
+                errors.append(f"{url}: {e}")
+            sent = count - relay.remaining
+            if sent == count:
+                return
         raise IOFailure(f"no replica of block {block_id} could be read: {'; '.join(errors) or 'no live replica'}")
 
     @app.route("/health", methods=["GET"])
@@ -312,18 +380,46 @@ class DatanodeApp:
         return await self.telemetry.render(request)
 
 
-def _limited(write, count):
+class _limited:
     """A write that passes on at most ``count`` bytes (a peer must not send more than the range)."""
-    remaining = count
 
-    async def limited(data):
-        nonlocal remaining
-        if len(data) > remaining:
+    def __init__(self, write, count):
+        self.write = write
+        self.remaining = count
+
+    async def __call__(self, data):
+        if len(data) > self.remaining:
             raise DFSError("peer sent more than the requested range")
-        remaining -= len(data)
-        await write(data)
+        self.remaining -= len(data)
+        await self.write(data)
 
-    return limited
+
+def _replica_urls(locations):
+    """{block id: internal URLs of its live replicas} from a BlockLocation list."""
+    return {loc["blockId"]: loc.get("internalUrls", []) for loc in locations}
+
+
+def byte_range(header, size):
+    """(start, count) that a ``Range`` header of one range asks for, None for the whole block (no header, or one
+    that is not a single byte range), or RangeNotSatisfiable."""
+    if header is None:
+        return None
+    unit, _, spec = header.decode("latin-1").strip().partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or "," in spec:
+        return None
+    try:
+        if not first.strip():
+            start = max(0, size - int(last))
+            end = size
+        else:
+            start = int(first)
+            end = min(size, int(last) + 1) if last.strip() else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        raise RangeNotSatisfiable(f"bytes {spec} are not in a block of {size} bytes")
+    return start, end - start
 
 
 class _Discard(Protocol):
@@ -346,16 +442,3 @@ def _batch_lengths(text):
         raise BadRequest("every block of a batch has at least one byte")
     return lengths
 
-
-def parse_pieces(text):
-    """'id:start:count,...' (the ``blocks`` redirect parameter) -> [(id, start, count)], or None if malformed."""
-    if not text:
-        return None
-    pieces = []
-    for item in text.split(","):
-        try:
-            block_id, start, count = item.split(":")
-            pieces.append((check_block_id(block_id), int(start), int(count)))
-        except (ValueError, BadRequest):
-            return None
-    return pieces if all(start >= 0 and count > 0 for _, start, count in pieces) else None

@@ -1,4 +1,7 @@
-"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable."""
+"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable.
+
+Beside each block, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks the chunks it returns.
+"""
 
 import hashlib
 import json
@@ -11,12 +14,14 @@ from collections import deque
 
 from twisted.logger import Logger
 
+from dfs import chunks
 from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace
 
 log = Logger()
 
 BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
 MARKS_HONOURED = 20  # a delete may carry any of the last this many marks handed out (heartbeats)
+SUMS_SUFFIX = ".crc"
 
 
 def check_block_id(block_id):
@@ -26,13 +31,21 @@ def check_block_id(block_id):
 
 
 def write_json_atomically(path, obj):
+    write_atomically(path, json.dumps(obj).encode())
+
+
+def write_atomically(path, data):
     tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    _write_synced(tmp, data)
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(path))
+
+
+def _write_synced(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def fsync_dir(path):
@@ -55,6 +68,7 @@ class BlockSink:
         self.path = os.path.join(store.incoming, uuid.uuid4().hex)
         self._file = open(self.path, "wb", buffering=0)  # chunks go straight to the kernel: no copy
         self._hash = hashlib.sha256()
+        self._summer = chunks.Summer()
         self.length = 0
         self.error = None
         self.committed = False
@@ -70,6 +84,7 @@ class BlockSink:
             self.error = e
             return
         self._hash.update(data)
+        self._summer.update(data)
         self.length += len(data)
 
     # twisted.web rewinds and may read the body of form posts; block bodies are never forms.
@@ -87,6 +102,9 @@ class BlockSink:
 
     def block_id(self):
         return self._hash.hexdigest()
+
+    def chunk_sums(self):
+        return self._summer.result()
 
     def finish_sync(self):
         """Flush and fsync the data (call in a thread)."""
@@ -126,7 +144,6 @@ class BlockStore:
         os.makedirs(self.quarantine, exist_ok=True)
         self.used = 0
         self.block_ids = set()
-        self._verified = {}  # block id -> (size, mtime_ns) of the file when its hash last matched
         self.full = False  # set when a write hit ENOSPC; cleared by the next successful scan
         # Stores and deletes of one id must not interleave: every store, or confirmation that a block is already
         # here, gets the next number, and a delete is refused for a block stored after the mark it carries.
@@ -155,6 +172,9 @@ class BlockStore:
         check_block_id(block_id)
         return os.path.join(self.blocks_dir, block_id[:2], block_id)
 
+    def sums_path(self, block_id):
+        return self.path(block_id) + SUMS_SUFFIX
+
     def size_of(self, block_id):
         try:
             return os.path.getsize(self.path(block_id))
@@ -182,6 +202,7 @@ class BlockStore:
         missing = [b for b in list(self.block_ids) if not os.path.exists(self.path(b))]
         for block_id in missing:
             self._forget(block_id, 0)
+            _remove(self.sums_path(block_id))
             log.warn("block {block} vanished from disk", block=block_id)
         return missing
 
@@ -218,7 +239,7 @@ class BlockStore:
         if self.confirm(block_id):
             sink.close()
         else:
-            self._install([(sink.path, block_id, sink.length)])
+            self._install([(sink.path, block_id, sink.length, sink.chunk_sums())])
             sink.committed = True
         return block_id, sink.length
 
@@ -237,16 +258,13 @@ class BlockStore:
                 if self.confirm(block_id):
                     continue
                 tmp = os.path.join(self.incoming, uuid.uuid4().hex)
-                fresh.append((tmp, block_id, length))
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
+                fresh.append((tmp, block_id, length, chunks.sums_of(data)))
+                _write_synced(tmp, data)
             if source.read(1):
                 raise BadRequest("the batch is longer than its lengths")
             self._install(fresh)
         except BaseException:
-            for tmp, _, _ in fresh:
+            for tmp, *_ in fresh:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             raise
@@ -281,40 +299,34 @@ class BlockStore:
         return self._stored_at.get(block_id, 0) > int(number)
 
     def _install(self, blocks):
-        """Rename synced files into place, [(file, id, length)], count them, and sync each directory once."""
+        """Put synced block files in place with their chunk checksums, [(file, id, length, sums)], count them, and
+        sync each directory once. The checksums land first, so a block on disk always has its own."""
+        for tmp, _, _, sums in blocks:
+            _write_synced(f"{tmp}{SUMS_SUFFIX}", chunks.encode(sums))
         folders = set()
         with self._ids_lock:
-            for tmp, block_id, length in blocks:
+            for tmp, block_id, length, _ in blocks:
                 final = self.path(block_id)
                 os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(f"{tmp}{SUMS_SUFFIX}", self.sums_path(block_id))
                 os.replace(tmp, final)
                 folders.add(os.path.dirname(final))
-                self._added(block_id, length)
+                if block_id not in self.block_ids:
+                    self.block_ids.add(block_id)
+                    self.used += length
                 self._stored(block_id)
         for folder in folders:
             fsync_dir(folder)
 
-    def _added(self, block_id, length):
-        """A block just written and hashed on its way to disk: it counts, and needs no re-check on first read
-        (bit rot after this is the scrubber's to find)."""
-        if block_id not in self.block_ids:
-            self.block_ids.add(block_id)
-            self.used += length
-        st = os.stat(self.path(block_id))
-        self._verified[block_id] = (st.st_size, st.st_mtime_ns)
-
     def store_verified_sync(self, block_id, tmp_path):
         """Install a block copied from a peer after checking that its bytes hash to its id."""
-        hasher, length = hashlib.sha256(), 0
         with open(tmp_path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-                length += len(chunk)
+            digest, sums, length = _hash_file(f)
             os.fsync(f.fileno())
-        if hasher.hexdigest() != block_id:
+        if digest != block_id:
             os.unlink(tmp_path)
             raise Corrupt(f"copy of block {block_id} from the peer does not match its id")
-        self._install([(tmp_path, block_id, length)])
+        self._install([(tmp_path, block_id, length, sums)])
         return length
 
     def delete_sync(self, block_id, unless_stored_after=None):
@@ -330,45 +342,86 @@ class BlockStore:
                 self.block_ids.discard(block_id)
                 raise FileNotFound(f"block {block_id} is not on this datanode") from None
             self._forget(block_id, length)
+            _remove(self.sums_path(block_id))
         return length
 
     def wipe_sync(self):
         shutil.rmtree(self.blocks_dir, ignore_errors=True)
         os.makedirs(self.blocks_dir, exist_ok=True)
         self.block_ids, self.used = set(), 0
-        self._verified.clear()
 
-    def verified_before(self, block_id):
-        """Whether this copy checked out before and its size and mtime are unchanged since: one stat, which a
-        read costs anyway, so a repeated read needs no trip to a disk thread."""
+    def read_verified_sync(self, block_id, start, count):
+        """Bytes [start, start+count) of a local block, once every chunk they touch matches its checksum.
+
+        A mismatch (or a file too short for the range) may be a rotten checksum file or a bad request rather than
+        rotten data: the whole block is then checked against its id (``verify_sync``), which rewrites the
+        checksums of a good block and quarantines a bad one (Corrupt). A block that is not here raises FileNotFound.
+        """
+        for _ in range(2):
+            data, begin, first = self._read_chunks(block_id, start, count)
+            try:
+                sums = chunks.decode(_read(self.sums_path(block_id)))
+            except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
+                sums = []
+            whole = len(data) >= start + count - begin
+            if whole and chunks.first_bad(data, first, sums) is None:
+                if begin == start and len(data) == count:
+                    return data
+                return data[start - begin:start - begin + count]
+            if not self.verify_sync(block_id):  # short (truncated) or rotten
+                raise Corrupt(f"block {block_id} failed its chunk checksums on this datanode")
+            if not whole:
+                raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
+        raise Corrupt(f"block {block_id} has no usable chunk checksums")
+
+    def _read_chunks(self, block_id, start, count):
         try:
-            st = os.stat(self.path(block_id))
+            with open(self.path(block_id), "rb") as f:
+                begin, end, first = chunks.aligned(start, count, os.fstat(f.fileno()).st_size)
+                return os.pread(f.fileno(), max(0, end - begin), begin), begin, first
         except FileNotFoundError:
-            return False
-        return self._verified.get(block_id) == (st.st_size, st.st_mtime_ns)
+            raise FileNotFound(f"block {block_id} is not on this datanode") from None
+
+    def chunk_sums_sync(self, block_id):
+        """The block's checksum file as stored (``chunks.encode``'s form), made first for an older block."""
+        for _ in range(2):
+            try:
+                data = _read(self.sums_path(block_id))
+                chunks.decode(data)
+                return data
+            except (FileNotFoundError, ValueError):
+                if not self.verify_sync(block_id):
+                    raise FileNotFound(f"block {block_id} is not on this datanode") from None
+        raise Corrupt(f"block {block_id} has no usable chunk checksums")
 
     def verify_sync(self, block_id):
-        """Hash the block's bytes and compare them with its id; a bad or vanished copy is quarantined.
+        """Hash the whole block and compare it with its id; a bad or vanished copy is quarantined.
 
-        Returns True, or False when the copy was bad (the caller reports it). A good check is remembered for
-        ``verified_before``, which reads consult first; the scrubber always hashes, since bit rot changes
-        neither size nor mtime.
+        Returns True, or False when the copy was bad (the caller reports it). A good block gets its chunk
+        checksums (re)written when they are missing (an older datanode's block) or do not match.
         """
         path = self.path(block_id)
         try:
-            st = os.stat(path)
-            hasher = hashlib.sha256()
             with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    hasher.update(chunk)
+                digest, sums, length = _hash_file(f)
         except FileNotFoundError:
             self._forget(block_id, 0)
             return False
-        if hasher.hexdigest() == block_id:
-            self._verified[block_id] = (st.st_size, st.st_mtime_ns)
+        if digest == block_id:
+            stored = chunks.encode(sums)
+            try:
+                current = _read(self.sums_path(block_id))
+            except FileNotFoundError:
+                current = None
+            if current != stored:
+                write_atomically(self.sums_path(block_id), stored)
             return True
-        os.replace(path, os.path.join(self.quarantine, block_id))
-        self._forget(block_id, st.st_size)
+        try:
+            os.replace(path, os.path.join(self.quarantine, block_id))
+        except FileNotFoundError:  # another check (a read, the scrubber) quarantined it meanwhile
+            return False
+        _remove(self.sums_path(block_id))
+        self._forget(block_id, length)
         log.warn("block {block} failed verification and was quarantined", block=block_id)
         return False
 
@@ -376,4 +429,25 @@ class BlockStore:
         if block_id in self.block_ids:
             self.block_ids.discard(block_id)
             self.used -= length
-        self._verified.pop(block_id, None)
+
+
+def _hash_file(f):
+    """(SHA-256 hex, chunk checksums, length) of an open file's bytes."""
+    hasher, summer, length = hashlib.sha256(), chunks.Summer(), 0
+    while data := f.read(1 << 20):
+        hasher.update(data)
+        summer.update(data)
+        length += len(data)
+    return hasher.hexdigest(), summer.result(), length
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -28,7 +28,7 @@ from dfs.errors import (
     Unauthorized,
     Unsupported,
 )
-from dfs.fuse.caches import AttributeCache, BlockCache
+from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.limits import MAX_FILE_SIZE
 
@@ -55,6 +55,8 @@ MODE_BITS = 0o1777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
+# Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
+READ_AHEAD = 2
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
@@ -72,6 +74,22 @@ def errno_for(error):
         if isinstance(error, cls):
             return code
     return errno.EIO
+
+
+def _segments_ahead(location, start, count, following):
+    """The READ_AHEAD (location, segment index) pairs a sequential reader needs after bytes [start, start+count)
+    of a block: the next segments of this extent, then the first ones of the next extent."""
+    ahead, index = [], (start + count - 1) // SEGMENT + 1
+    for extent in (location, following):
+        if extent is None:
+            break
+        end = extent["blockOffset"] + extent["length"]
+        while len(ahead) < READ_AHEAD and index * SEGMENT < end:
+            ahead.append((extent, index))
+            index += 1
+        if following is not None:
+            index = following["blockOffset"] // SEGMENT
+    return ahead
 
 
 def _fail(code):
@@ -512,15 +530,15 @@ class DFSOperations:
         data = b"".join(self.blocks.read(loc, start, count) for loc, start, count, _ in pieces)
         sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
         handle.next_read = offset + len(data)
-        following = pieces[-1][3] if pieces else None
-        if sequential and following is not None and self.blocks.wanted(following["blockId"]):
-            # Fetch the next block while this one is read.
-            self._readahead.submit(self._prefetch, following)
+        if sequential and pieces:
+            for location, index in _segments_ahead(*pieces[-1]):
+                if self.blocks.claim(location["blockId"], index):
+                    self._readahead.submit(self._prefetch, location, index)
         return data
 
-    def _prefetch(self, location):
+    def _prefetch(self, location, index):
         try:
-            self.blocks.prefetch(location)
+            self.blocks.prefetch(location, index)
         except Exception as e:
             log.debug("read-ahead of block {block} failed: {error}", block=location["blockId"], error=e)
 

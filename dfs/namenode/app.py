@@ -8,6 +8,7 @@ from klein import Klein
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from dfs import extents as file_extents
 from dfs import pages, paths
 from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
@@ -15,7 +16,7 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
 from dfs.namenode.streaming import UploadStream
-from dfs.security import NODE, SIGNED_URL, TOKEN, Guard
+from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.version import version
 from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
                      read_json, render_error, request_path)
@@ -26,8 +27,6 @@ PREFIX = b"/webhdfs/v1"
 GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
 MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
-# A read of a few blocks carries their ranges in the redirect, so the datanode needs no lookup round trip.
-MAX_PIECES_IN_URL = 8
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
@@ -165,20 +164,20 @@ class NamenodeApp:
             request.setHeader(b"Content-Type", OCTETS)
             return b""
         node = self._reader_for(extents, offset)
-        query = {"op": "OPEN", "offset": offset}
+        # The URL names the whole file version, not the range asked for: clients such as Hadoop's seek by
+        # sending it again with another offset and length.
+        query = {"op": "OPEN", "offset": offset, **file_extents.naming(extents)}
         if length is not None:
             query["length"] = length
-        pieces = webhdfs.block_pieces(extents, offset, row["size"] if length is None else offset + length)
-        if len(pieces) <= MAX_PIECES_IN_URL:
-            query["blocks"] = ",".join(f"{block_id}:{start}:{count}" for block_id, start, count in pieces)
-        return self._redirect(request, params, node.public_url, path, query, audience=node.id)
+        return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
     async def op_getfilechecksum(self, request, params, path):
         row, extents = await self._file(path)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
-        return self._redirect(request, params, node.public_url, path, {"op": "GETFILECHECKSUM"}, audience=node.id)
+        query = {"op": "GETFILECHECKSUM", **file_extents.naming(extents)}
+        return self._redirect(request, params, node.public_url, path, query, audience=node.id)
 
     def _reader_for(self, extents, offset):
         """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
@@ -195,11 +194,11 @@ class NamenodeApp:
             raise IOFailure("Failed to find datanode, suggest to check cluster health.")
         return alive[0]
 
-    def _redirect(self, request, params, base_url, path, query, audience="namenode"):
+    def _redirect(self, request, params, base_url, path, query, audience="namenode", free=()):
         user = params.str("user.name")
         if user:
             query["user.name"] = user
-        query.update(self.guard.sign_url(request.method, PREFIX.decode() + path, query, audience))
+        query.update(self.guard.sign_url(request.method, PREFIX.decode() + path, query, audience, free))
         location = f"{base_url}{PREFIX.decode()}{quote(path)}?{urlencode(sorted(query.items()))}"
         if params.bool("noredirect"):
             return json_body({"Location": location}, request)

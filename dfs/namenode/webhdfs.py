@@ -78,13 +78,3 @@ def block_locations(extents, offset, length, holders):
         })
     return {"BlockLocations": {"BlockLocation": out}}
 
-
-def block_pieces(extents, offset, end):
-    """[(block id, start in block, byte count)] covering file bytes [offset, end)."""
-    pieces, position = [], 0
-    for ext in extents:
-        first, last = max(offset, position), min(end, position + ext.length)
-        if last > first:
-            pieces.append((ext.block_id, ext.block_offset + first - position, last - first))
-        position += ext.length
-    return pieces

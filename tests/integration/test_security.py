@@ -253,9 +253,10 @@ def test_redirect_signatures_bind_the_request_and_expire(secure, token, secret):
     assert requests.get(location).content == data[100:150]
     signature = dict(parse_qsl(urlsplit(location).query))["dfs.signature"]
     other = next(d for d in secure.datanodes if not location.startswith(d.url))
+    # A reader moves within the file version the URL grants, as Hadoop's client does on seek().
+    assert requests.get(_with_query(location, offset="0")).content == data[:50]
+    assert requests.get(_with_query(location, length="10000")).content == data[100:]
     tampered = [
-        _with_query(location, offset="0"),
-        _with_query(location, length="10000"),
         _with_query(location, **{"dfs.expires": str(int(time.time()) + 3600)}),
         _with_query(location, **{"dfs.signature": signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")}),
         _with_query(location, **{"dfs.signature": None}),
@@ -279,6 +280,47 @@ def test_redirect_signatures_bind_the_request_and_expire(secure, token, secret):
     r = webhdfs(secure, "/signed/f", "GETFILECHECKSUM", token=token)
     assert requests.get(r.headers["Location"]).json()["FileChecksum"]["length"] == 32
     assert requests.get(_with_query(r.headers["Location"], op="OPEN")).status_code == 401
+
+
+def test_every_signed_parameter_of_every_signed_url_is_bound(secure, token):
+    data, other = os.urandom(5000), os.urandom(5000)
+    assert webhdfs(secure, "/granted/f", "CREATE", "PUT", token, data, data="true", blocksize="1024").status_code == 201
+    assert webhdfs(secure, "/granted/g", "CREATE", "PUT", token, other, data="true").status_code == 201
+    others_blocks = dict(parse_qsl(urlsplit(webhdfs(secure, "/granted/g", "OPEN", token=token)
+                                            .headers["Location"]).query))["blocks"]
+    kinds = {  # each signed URL kind: its redirect, and what a good request to it answers
+        "OPEN": (webhdfs(secure, "/granted/f", "OPEN", token=token, offset=10, length=3000), "GET", None),
+        "GETFILECHECKSUM": (webhdfs(secure, "/granted/f", "GETFILECHECKSUM", token=token), "GET", None),
+        "CREATE": (webhdfs(secure, "/granted/h", "CREATE", "PUT", token, overwrite="true"), "PUT", b"new"),
+        "APPEND": (webhdfs(secure, "/granted/h", "APPEND", "POST", token), "POST", b"more"),
+    }
+    for kind, (redirect, method, body) in kinds.items():
+        assert redirect.status_code == 307, (kind, redirect.text)
+        location = redirect.headers["Location"]
+        query = dict(parse_qsl(urlsplit(location).query))
+        signed = query["dfs.signed"].split(",")
+        assert "user.name" in signed and "op" in signed
+        assert kind not in ("OPEN", "GETFILECHECKSUM") or "blocks" in signed
+        changes = [{name: query[name] + "x"} for name in signed] + [{name: None} for name in signed]
+        changes += [{"dfs.signed": ",".join(signed[1:])}, {"dfs.signed": ",".join([*signed, "version"])},
+                    {"dfs.expires": str(int(query["dfs.expires"]) + 1)}]
+        if "blocks" in signed:
+            changes.append({"blocks": others_blocks})
+        for change in changes:
+            r = requests.request(method, _with_query(location, **change), data=body, headers=OCTETS, timeout=30)
+            assert r.status_code in (401, 403), (kind, change, r.status_code, r.content[:200])
+        # Added parameters that were not signed never reach the handler.
+        added = _with_query(location, version="0" * 32, blocks=others_blocks) if "blocks" not in query else \
+            _with_query(location, version="0" * 32)
+        r = requests.request(method, added, data=body, headers=OCTETS, timeout=30)
+        assert r.status_code in (200, 201), (kind, r.status_code, r.content[:200])
+        if kind == "OPEN":
+            assert r.content == data[10:3010]
+            for offset, length in ((0, None), (1023, 2), (4000, 5000), (4999, 1), (5000, 1)):
+                moved = _with_query(location, offset=str(offset), length=None if length is None else str(length))
+                r = requests.get(moved, timeout=30)
+                end = None if length is None else offset + length
+                assert r.status_code == 200 and r.content == data[offset:end], (offset, length)
 
 
 class _Past:

@@ -20,13 +20,12 @@ def rot(path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_a_pass_finds_rot_in_blocks_whose_check_was_cached(tmp_path):
+def test_a_pass_finds_rot_that_keeps_the_mtime(tmp_path):
     store = BlockStore(str(tmp_path / "dn"))
     blocks = [os.urandom(4096) for _ in range(5)]
     stored = store.commit_many_sync(io.BytesIO(b"".join(blocks)), [len(b) for b in blocks])
     bad = stored[2][0]
     rot(store.path(bad))
-    assert store.verified_before(bad), "reads trust the cached check (clients check every block's hash)"
 
     trips, reported = [], []
 

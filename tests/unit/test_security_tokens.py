@@ -2,17 +2,18 @@
 
 import io
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
+from twisted.web.http import parse_qs
 from twisted.web.http_headers import Headers
 
 from dfs.errors import AccessDenied, BadRequest, Unauthorized
 from dfs.http import SigningAgent
-from dfs.security import (EXPIRES, NODE, NODE_HEADER, OPEN, SIGNATURE, SIGNED_PARAMS, SIGNED_URL, TOKEN, Guard,
+from dfs.security import (EXPIRES, RANGE_PARAMS, SIGNED, NODE, NODE_HEADER, OPEN, SIGNATURE, SIGNED_URL, TOKEN, Guard,
                           Keys, SecretError, duration_value, load_secret, main, mint_token, read_token)
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -23,6 +24,7 @@ users = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_chara
                 max_size=40).filter(lambda u: u not in (".", ".."))
 lifetimes = st.one_of(st.none(), st.integers(1, 10 * 365 * 86400))
 param_values = st.text(max_size=20)
+param_names = st.sampled_from(["op", "offset", "length", "data", "overwrite", "blocks", "version", "user.name"])
 url_paths = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60).map(lambda p: "/webhdfs/v1/" + p)
 
 
@@ -86,7 +88,7 @@ def test_a_token_cannot_claim_a_bad_user_name():
 
 
 @given(st.sampled_from([b"GET", b"PUT", b"POST"]), url_paths,
-       st.dictionaries(st.sampled_from(SIGNED_PARAMS), param_values))
+       st.dictionaries(param_names, param_values))
 def test_signed_url_round_trip(method, path, params):
     g = guard()
     signed = dict(params, **g.sign_url(method, path, params, "node-1"))
@@ -94,16 +96,21 @@ def test_signed_url_round_trip(method, path, params):
     assert node._signed_url(method, b"", _raw(path), signed, Headers()).kind == SIGNED_URL
 
 
-@given(url_paths, st.dictionaries(st.sampled_from(SIGNED_PARAMS), param_values), st.data())
+@given(url_paths, st.dictionaries(param_names, param_values), st.data())
 def test_signed_url_tampering_is_refused(path, params, data):
     g, node = guard(), guard(audience="node-1")
     signed = dict(params, **g.sign_url(b"GET", path, params, "node-1"))
-    change = data.draw(st.sampled_from(["param", "path", "method", "audience", "expires", "signature"]))
+    change = data.draw(st.sampled_from(["param", "names", "path", "method", "audience", "expires", "signature"]))
     method, raw, verifier = b"GET", _raw(path), node
-    if change == "param":
-        name = data.draw(st.sampled_from(SIGNED_PARAMS))
-        value = data.draw(param_values.filter(lambda v: v != signed.get(name, "")))
-        signed[name] = value
+    if change == "param" and params:
+        name = data.draw(st.sampled_from(sorted(params)))
+        if data.draw(st.booleans()):
+            del signed[name]
+        else:
+            signed[name] = data.draw(param_values.filter(lambda v: v != signed[name]))
+    elif change in ("param", "names"):  # claim that an unsigned parameter was signed, or drop a signed one
+        names = signed[SIGNED].split(",") if signed[SIGNED] else []
+        signed[SIGNED] = ",".join(names[1:] if names and data.draw(st.booleans()) else [*names, "extra"])
     elif change == "path":
         raw = _raw(path + "x")
     elif change == "method":
@@ -127,6 +134,33 @@ def test_signed_url_expires_and_ignores_inert_parameters():
     later = guard(now=NOW + g.url_ttl)
     with pytest.raises(Unauthorized, match="expired"):
         later._signed_url(b"GET", b"", b"/webhdfs/v1/f", signed, Headers())
+
+
+class _Request:
+    def __init__(self, method, uri):
+        self.method, self.uri = method, uri
+        self.requestHeaders = Headers()
+        self.args = parse_qs(uri.partition(b"?")[2], keep_blank_values=True)
+
+    def setHeader(self, name, value):
+        pass
+
+
+def test_a_signed_url_handler_sees_only_signed_and_free_parameters():
+    g, node = guard(), guard(audience="node-1")
+    query = {"op": "OPEN", "blocks": "b:0:1", "offset": "5", "user.name": "alice"}
+    signed = dict(query, **g.sign_url(b"GET", "/webhdfs/v1/f", query, "node-1", free=RANGE_PARAMS))
+    assert "offset" not in signed[SIGNED].split(",")
+    moved = dict(signed, offset="9", length="3", version="forged", data="true")
+    request = _Request(b"GET", b"/webhdfs/v1/f?" + urlencode(moved).encode())
+    identity = node.check(request, SIGNED_URL, free=RANGE_PARAMS)
+    assert identity.user == "alice"
+    assert {k.decode(): v[0].decode() for k, v in request.args.items()} == {
+        "op": "OPEN", "blocks": "b:0:1", "offset": "9", "length": "3", "user.name": "alice"}
+    shadowed = b"/webhdfs/v1/f?BLOCKS=forged&" + urlencode(signed).encode()  # the first of a name wins
+    with pytest.raises(Unauthorized):
+        node.check(_Request(b"GET", shadowed), SIGNED_URL, free=RANGE_PARAMS)
+
 
 
 def _raw(path):

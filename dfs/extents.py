@@ -1,0 +1,55 @@
+"""A file version on the wire: its extents in a redirect (``blocks=``), or a digest that names them (``version=``)."""
+
+import hashlib
+
+from dfs.datanode.blockstore import check_block_id
+from dfs.errors import BadRequest
+
+# Enough for a file of a few blocks; a longer extent list is named by its digest instead.
+MAX_EXTENTS_IN_URL = 16
+
+
+def encode(extents):
+    """[(block id, start in block, byte count), ...] in file order -> 'id:start:count,...'."""
+    return ",".join(f"{block_id}:{start}:{count}" for block_id, start, count, *_ in extents)
+
+
+def decode(text):
+    """The extents of a ``blocks=`` value, or BadRequest."""
+    extents = []
+    for item in text.split(",") if text else ():
+        try:
+            block_id, start, count = item.split(":")
+            extents.append((check_block_id(block_id), int(start), int(count)))
+        except ValueError:
+            raise BadRequest("blocks is a comma-separated list of block:start:count") from None
+    if not all(start >= 0 and count > 0 for _, start, count in extents):
+        raise BadRequest("blocks is a comma-separated list of block:start:count")
+    return extents
+
+
+def version(extents):
+    """A digest naming a file version by its extents: equal exactly when the extents are."""
+    return hashlib.sha256(encode(extents).encode()).hexdigest()[:32]
+
+
+def naming(extents):
+    """The redirect parameters that name this file version: its extents when few, else their digest."""
+    if len(extents) <= MAX_EXTENTS_IN_URL:
+        return {"blocks": encode(extents)}
+    return {"version": version(extents)}
+
+
+def size(extents):
+    return sum(count for _, _, count, *_ in extents)
+
+
+def pieces(extents, offset, end):
+    """[(block id, start in block, byte count)] covering file bytes [offset, end)."""
+    out, position = [], 0
+    for block_id, block_start, count, *_ in extents:
+        first, last = max(offset, position), min(end, position + count)
+        if last > first:
+            out.append((block_id, block_start + first - position, last - first))
+        position += count
+    return out

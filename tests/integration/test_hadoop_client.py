@@ -1,0 +1,35 @@
+"""Hadoop's own WebHDFS client (FsShell, as `hdfs dfs`) reads exactly what it asks for: -tail seeks through the
+reused datanode URL. Needs Java and Hadoop's client jars: DFS_HADOOP_JARS=<dir> (pyspark==4.1.4 ships them in
+pyspark/jars); skipped otherwise."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import requests
+
+JARS = os.environ.get("DFS_HADOOP_JARS", "")
+pytestmark = pytest.mark.skipif(not (JARS and os.path.isdir(JARS) and shutil.which("java")),
+                                reason="needs java and DFS_HADOOP_JARS (Hadoop 3.4 client jars)")
+
+
+def fs_shell(cluster, tmp_path, *args):
+    (tmp_path / "core-site.xml").write_text("<configuration/>")
+    base = "webhdfs://" + cluster.url.split("://", 1)[1]
+    command = ["java", "-cp", f"{tmp_path}:{JARS}/*", "org.apache.hadoop.fs.FsShell",
+               *[arg.replace("webhdfs:", base, 1) if arg.startswith("webhdfs:") else arg for arg in args]]
+    done = subprocess.run(command, capture_output=True, timeout=300, env=dict(os.environ, HADOOP_USER_NAME="alice"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("block_size", [None, 1 << 20])
+def test_tail_and_cat(cluster, unique_dir, tmp_path, block_size):
+    data = os.urandom(5_000_000)
+    params = {"op": "CREATE", "data": "true", **({"blocksize": block_size} if block_size else {})}
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params=params, data=data,
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert fs_shell(cluster, tmp_path, "-tail", f"webhdfs:{unique_dir}/f") == data[-1024:]
+    assert fs_shell(cluster, tmp_path, "-cat", f"webhdfs:{unique_dir}/f") == data

@@ -1,0 +1,142 @@
+"""Chunk checksums: written with every block however it is stored, checked on every read, rebuilt when missing."""
+
+import hashlib
+import io
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dfs import chunks
+from dfs import extents as file_extents
+from dfs.datanode.app import byte_range
+from dfs.datanode.blockstore import BlockStore
+from dfs.errors import BadRequest, Corrupt, RangeNotSatisfiable
+
+C = chunks.CHUNK_SIZE
+
+
+def flip(path, at):
+    """Flip one byte in place and put the mtime back, as a failing disk would."""
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def stored_block(tmp_path, data):
+    store = BlockStore(str(tmp_path / "dn"))
+    sink = store.new_sink()
+    for i in range(0, len(data), 10_000):  # pieces that straddle chunk boundaries
+        sink.write(data[i:i + 10_000])
+    block_id, _ = store.commit_sync(sink)
+    return store, block_id
+
+
+@given(st.binary(max_size=3 * C + 7), st.lists(st.integers(1, C + 3), max_size=8))
+def test_streamed_checksums_equal_whole_ones(data, cuts):
+    summer, position = chunks.Summer(), 0
+    for cut in cuts:
+        summer.update(data[position:position + cut])
+        position += cut
+    summer.update(data[position:])
+    assert summer.result() == chunks.sums_of(data)
+    assert chunks.decode(chunks.encode(summer.result())) == summer.result()
+
+
+def test_every_way_of_storing_writes_the_checksums(tmp_path):
+    data = os.urandom(3 * C + 5)
+    store, streamed = stored_block(tmp_path, data)
+    other = os.urandom(C + 1)
+    [(batched, _)] = store.commit_many_sync(io.BytesIO(other), [len(other)])
+    copied_data = os.urandom(2 * C)
+    copied = hashlib.sha256(copied_data).hexdigest()
+    tmp = os.path.join(store.incoming, "copy")
+    with open(tmp, "wb") as f:
+        f.write(copied_data)
+    store.store_verified_sync(copied, tmp)
+    for block_id, content in ((streamed, data), (batched, other), (copied, copied_data)):
+        with open(store.sums_path(block_id), "rb") as f:
+            assert chunks.decode(f.read()) == chunks.sums_of(content)
+    assert store.scan_sync() == {streamed, batched, copied}, "checksum files are not blocks"
+
+
+def test_a_flipped_byte_with_its_mtime_kept_is_never_read(tmp_path):
+    data = os.urandom(4 * C)
+    store, block_id = stored_block(tmp_path, data)
+    assert store.read_verified_sync(block_id, 10, 100) == data[10:110]
+    flip(store.path(block_id), 2 * C + 17)
+    assert store.read_verified_sync(block_id, C - 5, 10) == data[C - 5:C + 5], "other chunks still read"
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, 2 * C + 100, 1)
+    assert not store.has(block_id) and os.path.exists(os.path.join(store.quarantine, block_id))
+    assert not os.path.exists(store.sums_path(block_id))
+
+
+def test_a_truncated_block_is_quarantined_and_a_range_past_a_good_one_refused(tmp_path):
+    data = os.urandom(3 * C)
+    store, block_id = stored_block(tmp_path, data)
+    with pytest.raises(BadRequest):
+        store.read_verified_sync(block_id, 3 * C - 10, 20)
+    assert store.has(block_id)
+    with open(store.path(block_id), "r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, 2 * C, 10)
+    assert not store.has(block_id)
+
+
+def test_an_older_block_gets_its_checksums_on_first_read(tmp_path):
+    data = os.urandom(2 * C + 3)
+    store, block_id = stored_block(tmp_path, data)
+    os.unlink(store.sums_path(block_id))
+    assert store.read_verified_sync(block_id, C, C + 3) == data[C:]
+    with open(store.sums_path(block_id), "rb") as f:
+        assert chunks.decode(f.read()) == chunks.sums_of(data)
+
+
+def test_an_older_block_that_rotted_is_quarantined_on_first_read(tmp_path):
+    store, block_id = stored_block(tmp_path, os.urandom(2 * C))
+    os.unlink(store.sums_path(block_id))
+    flip(store.path(block_id), 5)
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, C, 10)
+    assert not store.has(block_id)
+
+
+def test_rotten_checksums_of_good_data_are_rebuilt_not_quarantined(tmp_path):
+    data = os.urandom(2 * C)
+    store, block_id = stored_block(tmp_path, data)
+    flip(store.sums_path(block_id), chunks.HEADER_SIZE + 1)
+    assert store.read_verified_sync(block_id, 0, 2 * C) == data
+    assert store.has(block_id)
+    assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=6), st.integers(0, 300), st.integers(0, 300))
+def test_pieces_of_a_range_are_the_bytes_of_that_range(lengths, offset, length):
+    blocks = {f"{i:064x}": os.urandom(n + 3) for i, n in enumerate(lengths)}
+    extents = [(block_id, 2, n) for (block_id, _), n in zip(blocks.items(), lengths)]
+    content = b"".join(blocks[b][2:2 + n] for b, _, n in extents)
+    assert file_extents.decode(file_extents.encode(extents)) == extents
+    got = b"".join(blocks[b][s:s + n] for b, s, n in file_extents.pieces(extents, offset, offset + length))
+    assert got == content[offset:offset + length]
+
+
+@given(st.integers(1, 1000), st.integers(0, 1100), st.integers(0, 1100))
+def test_byte_ranges(size, first, last):
+    assert byte_range(None, size) is None
+    assert byte_range(b"bytes=0-1,5-6", size) is None
+    assert byte_range(b"items=0-1", size) is None
+    if first < size and last >= first:
+        assert byte_range(f"bytes={first}-{last}".encode(), size) == (first, min(size - 1, last) - first + 1)
+        assert byte_range(f"bytes={first}-".encode(), size) == (first, size - first)
+    elif first >= size:
+        with pytest.raises(RangeNotSatisfiable):
+            byte_range(f"bytes={first}-".encode(), size)
+    if last:
+        assert byte_range(f"bytes=-{last}".encode(), size) == (max(0, size - last), min(size, last))

@@ -51,6 +51,20 @@ class BadRequest(DFSError):
     java_class = "java.lang.IllegalArgumentException"
 
 
+class NameTooLong(BadRequest):
+    """A path component longer than dfs.paths.MAX_NAME_BYTES (HDFS's name for it); ENAMETOOLONG in the mount."""
+
+    exception = "PathComponentTooLongException"
+    java_class = "org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException"
+
+
+class PathTooLong(NameTooLong):
+    """A whole path over dfs.paths.MAX_PATH_BYTES or MAX_DEPTH (HDFS has no class of its own for it)."""
+
+    exception = "PathTooLongException"
+    java_class = "java.lang.IllegalArgumentException"
+
+
 class Unsupported(DFSError):
     """An operation dfs does not offer (400)."""
 
@@ -65,6 +79,10 @@ class IOFailure(DFSError):
     status = 403
     exception = "IOException"
     java_class = "java.io.IOException"
+
+
+class CannotMove(IOFailure):
+    """A rename or copy that would put a directory inside itself, or move the root (HDFS: a plain IOException)."""
 
 
 class FileExists(IOFailure):

@@ -125,15 +125,15 @@ class NamenodeApp:
         return await handler(request, params, path)
 
     async def op_getfilestatus(self, request, params, path):
-        return json_body({"FileStatus": webhdfs.file_status(await self.store.status(path))}, request)
+        return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path)) + "}", request)
 
     async def op_liststatus(self, request, params, path):
-        statuses = await self.store.children_json(path, webhdfs.CHILDREN_STATUS_JSON)
-        if statuses is None:  # a file lists as itself
-            status = webhdfs.file_status(await self.store.status(path))
-            return json_body({"FileStatuses": {"FileStatus": [status]}}, request)
+        return self._json_text(webhdfs.list_status(*await self.store.listing(path)), request)
+
+    @staticmethod
+    def _json_text(text, request):
         request.setHeader(b"Content-Type", JSON)
-        return b'{"FileStatuses":{"FileStatus":' + statuses.encode() + b"}}"
+        return text.encode()
 
     async def op_getcontentsummary(self, request, params, path):
         return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)

@@ -21,6 +21,7 @@ from dfs import paths
 from dfs.errors import (
     AlreadyExists,
     BadRequest,
+    CannotMove,
     DirectoryNotEmpty,
     FileNotFound,
     IOFailure,
@@ -33,6 +34,8 @@ ROOT = 1
 READERS = 4
 MAX_BATCH = 256
 FILE, DIRECTORY = "FILE", "DIRECTORY"
+# The number of entries of the directory ``i``: WebHDFS's childrenNum.
+CHILD_COUNT = "(SELECT COUNT(*) FROM inodes AS c WHERE c.parent = i.id)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -369,21 +372,37 @@ class Store:
                 (inode_id, seq, ext.block_id, ext.block_offset, ext.length),
             )
 
-    def _delete_tree(self, db, inode_id):
-        children = [r["id"] for r in db.execute("SELECT id FROM inodes WHERE parent = ?", (inode_id,))]
-        for child in children:
-            self._delete_tree(db, child)
-        db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
-        db.execute("DELETE FROM inodes WHERE id = ?", (inode_id,))
+    @staticmethod
+    def _delete_tree(db, inode_id):
+        """Delete an inode and everything below it (a loop, not recursion: paths may be 1,000 levels deep)."""
+        doomed, frontier = [], [inode_id]
+        while frontier:
+            chunk, frontier = frontier[:MAX_BATCH], frontier[MAX_BATCH:]
+            doomed.extend(chunk)
+            marks = ",".join("?" * len(chunk))
+            frontier.extend(r[0] for r in db.execute(f"SELECT id FROM inodes WHERE parent IN ({marks})", chunk))
+        for start in range(0, len(doomed), MAX_BATCH):
+            chunk = doomed[start:start + MAX_BATCH]
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM extents WHERE inode IN ({marks})", chunk)
+            db.execute(f"DELETE FROM inodes WHERE id IN ({marks})", chunk)
 
     @staticmethod
-    def _path_of(db, inode_id):
-        names = []
+    def _ancestors(db, inode_id):
+        """The ids from ``inode_id``'s parent up to the root. A parent chain that loops or breaks is corruption:
+        fail rather than walk forever or act on it."""
+        chain = []
         while inode_id != ROOT:
-            row = db.execute("SELECT parent, name FROM inodes WHERE id = ?", (inode_id,)).fetchone()
-            names.append(row["name"])
+            row = db.execute("SELECT parent FROM inodes WHERE id = ?", (inode_id,)).fetchone()
+            if row is None or row["parent"] in chain or row["parent"] == inode_id:
+                raise IOFailure(f"the namespace is corrupt at inode {inode_id}: run dfs fsck")
             inode_id = row["parent"]
-        return "/" + "/".join(reversed(names))
+            chain.append(inode_id)
+        return chain
+
+    def _is_within(self, db, inode_id, ancestor_id):
+        """True when ``inode_id`` is ``ancestor_id`` or lies below it."""
+        return inode_id == ancestor_id or ancestor_id in self._ancestors(db, inode_id)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -397,19 +416,37 @@ class Store:
         return self.lookup(txn)
 
     def status(self, path):
-        return self.lookup(lambda db: dict(self._resolve(db, path)))
+        """The inode at ``path`` as GETFILESTATUS describes it: its row with ``children``, the number of entries of
+        a directory. The walk runs on the reactor; a directory's count on a reader thread, since counting a large
+        directory takes milliseconds."""
 
-    def children_json(self, path, select):
-        """``select`` (SQL whose one ``?`` is a directory's id) run over ``path``'s children: its one value, or
-        None when ``path`` is a file."""
+        def counted(row):
+            if row["type"] != DIRECTORY:
+                return dict(row, children=0)
+            return self.read(lambda db: dict(row, children=self._children(db, row["id"])))
+
+        return self.lookup(self._resolve, path).addCallback(counted)
+
+    def listing(self, path):
+        """LISTSTATUS's model: (the inode at ``path``, its entries by name), each row with ``children`` as in
+        ``status``; the entries are None when ``path`` is a file."""
 
         def txn(db):
             row = self._resolve(db, path)
             if row["type"] != DIRECTORY:
-                return None
-            return db.execute(select, (row["id"],)).fetchone()[0]
+                return dict(row, children=0), None
+            entries = db.execute(
+                f"SELECT *, CASE WHEN type = 'DIRECTORY' THEN {CHILD_COUNT} ELSE 0 END AS children"
+                " FROM inodes AS i WHERE parent = ? ORDER BY name",
+                (row["id"],),
+            ).fetchall()
+            return dict(row, children=len(entries)), entries
 
         return self.read(txn)
+
+    @staticmethod
+    def _children(db, inode_id):
+        return db.execute(f"SELECT {CHILD_COUNT} FROM inodes AS i WHERE id = ?", (inode_id,)).fetchone()[0]
 
     def content_summary(self, path):
         def txn(db):
@@ -455,6 +492,43 @@ class Store:
             except OSError:
                 pass
         return total
+
+    def namespace_problems(self):
+        """What breaks "the namespace is a tree" (fsck): every piece that no path reaches, named by its top inode,
+        as an ``orphan`` (its parent is gone), ``under_file`` (its parent is a file) or ``cycle`` (its parent chain
+        loops: ``cycle`` lists the ids), with the inodes and files in it. Empty for a healthy namespace."""
+
+        def txn(db):
+            detached = {r["id"]: r for r in db.execute(
+                "WITH RECURSIVE reachable(id, type) AS (SELECT id, type FROM inodes WHERE id = ?"
+                " UNION SELECT i.id, i.type FROM inodes AS i JOIN reachable AS r ON i.parent = r.id"
+                " WHERE r.type = 'DIRECTORY')"
+                " SELECT id, parent, name, type FROM inodes WHERE id NOT IN (SELECT id FROM reachable)", (ROOT,))}
+            problems, placed = [], {}
+            for inode_id in detached:
+                chain, node = [], inode_id
+                while node in detached and node not in placed and node not in chain:
+                    chain.append(node)
+                    node = detached[node]["parent"]
+                if node in placed:
+                    problem = placed[node]
+                else:
+                    top = detached[chain[-1]]
+                    problem = {"problem": "orphan", "inode": top["id"], "name": top["name"], "parent": top["parent"],
+                               "inodes": 0, "files": 0}
+                    if node in chain:
+                        problem.update(problem="cycle", cycle=chain[chain.index(node):])
+                    elif db.execute("SELECT 1 FROM inodes WHERE id = ?", (node,)).fetchone():
+                        problem["problem"] = "under_file"
+                    problems.append(problem)
+                for member in chain:
+                    placed[member] = problem
+            for inode_id, row in detached.items():
+                placed[inode_id]["inodes"] += 1
+                placed[inode_id]["files"] += row["type"] == FILE
+            return problems
+
+        return self.read(txn)
 
     def count_files(self):
         return self.read(lambda db: db.execute("SELECT COUNT(*) FROM inodes WHERE type = ?", (FILE,)).fetchone()[0])
@@ -640,54 +714,67 @@ class Store:
         return self.run(txn)
 
     def rename(self, src, dst, overwrite=False):
-        """HDFS rename: into ``dst`` when it is a directory; with ``overwrite``, atomically replace ``dst``."""
+        """HDFS's two renames. Without ``overwrite`` (WebHDFS RENAME without renameoptions): into ``dst`` when it is
+        a directory, and False, changing nothing, when the source is missing or the root, the destination exists
+        or has no parent, or a directory would move into itself. With ``overwrite`` (renameoptions=OVERWRITE):
+        exactly onto ``dst``, atomically replacing a file or an empty directory there; the same cases raise.
+        Either way a path onto itself is True and changes nothing."""
 
         def txn(db):
-            if src == "/" or paths.is_ancestor(src, dst) and src != dst:
-                raise IOFailure(f"Cannot rename {src} to {dst}: a directory cannot move into itself")
-            row = self._resolve(db, src)
-            target = dst
-            existing = self._lookup(db, target)
-            if existing is not None and existing["type"] == DIRECTORY and not overwrite:
-                target = paths.join(dst, paths.basename(src))
-                existing = self._lookup(db, target)
-            if src == target:
-                return True
-            if existing is not None:
-                if not overwrite:
-                    raise AlreadyExists(f"Rename destination {target} already exists")
-                if existing["type"] != row["type"]:
-                    raise AlreadyExists(f"Rename destination {target} is a {existing['type'].lower()}")
-                if db.execute("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", (existing["id"],)).fetchone():
-                    raise DirectoryNotEmpty(f"Rename destination {target} is a non-empty directory")
-                self._delete_tree(db, existing["id"])
-            new_parent = self._resolve(db, paths.parent(target))
-            db.execute(
-                "UPDATE inodes SET parent = ?, name = ? WHERE id = ?", (new_parent["id"], paths.basename(target), row["id"])
-            )
-            self._touch(db, row["parent"])
-            self._touch(db, new_parent["id"])
-            return True
+            try:
+                return self._rename(db, src, dst, overwrite)
+            except (FileNotFound, AlreadyExists, CannotMove):
+                if overwrite:
+                    raise
+                return False
 
         return self.run(txn)
+
+    def _rename(self, db, src, dst, overwrite):
+        row = self._resolve(db, src)
+        target, existing = dst, self._lookup(db, dst)
+        if existing is not None and existing["type"] == DIRECTORY and not overwrite:
+            target = paths.join(dst, paths.basename(src))
+            existing = self._lookup(db, target)
+        if existing is not None and existing["id"] == row["id"]:
+            return True
+        new_parent = self._resolve(db, paths.parent(target))
+        if row["id"] == ROOT or target == "/" or self._is_within(db, new_parent["id"], row["id"]):
+            raise CannotMove(f"Cannot rename {src} to {target}: a directory cannot move into itself")
+        if existing is not None:
+            if not overwrite:
+                raise AlreadyExists(f"Rename destination {target} already exists")
+            if existing["type"] != row["type"]:
+                raise AlreadyExists(f"Rename destination {target} is a {existing['type'].lower()}")
+            if db.execute("SELECT 1 FROM inodes WHERE parent = ? LIMIT 1", (existing["id"],)).fetchone():
+                raise DirectoryNotEmpty(f"Rename destination {target} is a non-empty directory")
+            self._delete_tree(db, existing["id"])
+        db.execute(
+            "UPDATE inodes SET parent = ?, name = ? WHERE id = ?", (new_parent["id"], paths.basename(target), row["id"])
+        )
+        self._touch(db, row["parent"])
+        self._touch(db, new_parent["id"])
+        return True
 
     def copy(self, src, dst, overwrite=False):
         """Server-side copy: new inodes sharing the source's blocks. Directories copy recursively."""
 
         def txn(db):
             row = self._resolve(db, src)
-            if paths.is_ancestor(src, dst):
-                raise IOFailure(f"Cannot copy {src} into itself")
             existing = self._lookup(db, dst)
             if existing is not None and existing["type"] == DIRECTORY:
                 dst_path = paths.join(dst, paths.basename(src))
                 existing = self._lookup(db, dst_path)
             else:
                 dst_path = dst
+            if existing is not None and existing["id"] == row["id"]:
+                raise AlreadyExists(f"Cannot copy {src} onto itself")
             self._check_replaceable(existing, dst_path, overwrite and row["type"] == FILE)
+            parent = self._resolve(db, paths.parent(dst_path))
+            if self._is_within(db, parent["id"], row["id"]):
+                raise CannotMove(f"Cannot copy {src} into itself")
             if existing is not None:
                 self._delete_tree(db, existing["id"])
-            parent = self._resolve(db, paths.parent(dst_path))
             self._copy_tree(db, row, parent["id"], paths.basename(dst_path))
             self._touch(db, parent["id"])
             return True
@@ -695,23 +782,27 @@ class Store:
         return self.run(txn)
 
     def _copy_tree(self, db, row, parent_id, name):
-        t = now_ms()
-        cur = db.execute(
-            "INSERT INTO inodes (parent, name, type, size, mode, owner, grp, mtime, atime, replication, block_size)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (parent_id, name, row["type"], row["size"], row["mode"], row["owner"], row["grp"], t, t,
-             row["replication"], row["block_size"]),
-        )
-        new_id = cur.lastrowid
-        if row["type"] == FILE:
-            db.execute(
-                "INSERT INTO extents (inode, seq, block_id, block_offset, length)"
-                " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
-                (new_id, row["id"]),
+        """Copy ``row`` and everything below it as ``name`` in ``parent_id`` (a loop: paths may be deep)."""
+        pending = [(row, parent_id, name)]
+        while pending:
+            row, parent_id, name = pending.pop()
+            t = now_ms()
+            cur = db.execute(
+                "INSERT INTO inodes (parent, name, type, size, mode, owner, grp, mtime, atime, replication, block_size)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (parent_id, name, row["type"], row["size"], row["mode"], row["owner"], row["grp"], t, t,
+                 row["replication"], row["block_size"]),
             )
-        else:
-            for child in db.execute("SELECT * FROM inodes WHERE parent = ?", (row["id"],)).fetchall():
-                self._copy_tree(db, child, new_id, child["name"])
+            new_id = cur.lastrowid
+            if row["type"] == FILE:
+                db.execute(
+                    "INSERT INTO extents (inode, seq, block_id, block_offset, length)"
+                    " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
+                    (new_id, row["id"]),
+                )
+            else:
+                children = db.execute("SELECT * FROM inodes WHERE parent = ?", (row["id"],)).fetchall()
+                pending.extend((child, new_id, child["name"]) for child in children)
 
     def concat(self, target, sources):
         def txn(db):

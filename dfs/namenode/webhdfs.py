@@ -1,48 +1,27 @@
 """WebHDFS JSON shapes built from namespace rows (Hadoop's field names, so real clients read them unchanged)."""
 
+from json.encoder import encode_basestring as _string
+
 from dfs.namenode.metadata import DIRECTORY
 
 
 def file_status(row, suffix=""):
-    is_dir = row["type"] == DIRECTORY
-    return {
-        "accessTime": 0 if is_dir else row["atime"],
-        "blockSize": 0 if is_dir else row["block_size"],
-        "childrenNum": row.get("children", 0),
-        "fileId": row["id"],
-        "group": row["grp"],
-        "length": 0 if is_dir else row["size"],
-        "modificationTime": row["mtime"],
-        "owner": row["owner"],
-        "pathSuffix": suffix,
-        "permission": format(row["mode"], "o"),
-        "replication": 0 if is_dir else row["replication"],
-        "storagePolicy": 0,
-        "type": row["type"],
-    }
+    """The FileStatus JSON text of an inode row (with ``children``, as the store's ``status`` and ``listing`` give
+    it): GETFILESTATUS and every LISTSTATUS entry come from here. Written as text because LISTSTATUS of a 2,000-entry
+    directory takes 1.5 ms this way and 4.7 ms through dicts and json.dumps."""
+    size, block_size, replication = row["size"], row["block_size"], row["replication"]
+    if row["type"] == DIRECTORY:
+        size = block_size = replication = 0
+    return (f'{{"accessTime":{row["atime"]},"blockSize":{block_size},"childrenNum":{row["children"]},'
+            f'"fileId":{row["id"]},"group":{_string(row["grp"])},"length":{size},'
+            f'"modificationTime":{row["mtime"]},"owner":{_string(row["owner"])},"pathSuffix":{_string(suffix)},'
+            f'"permission":"{row["mode"]:o}","replication":{replication},"storagePolicy":0,"type":"{row["type"]}"}}')
 
 
-# LISTSTATUS's FileStatus array for the children (parent id = ?) of a directory, built as JSON text by SQLite
-# itself: for a 2,000-entry directory that takes half the time of building and encoding the dicts above.
-# Same fields and values as file_status (tests/unit/test_metadata.py holds the two together).
-CHILDREN_STATUS_JSON = """
-SELECT json_group_array(json_object(
-    'accessTime', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE atime END,
-    'blockSize', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE block_size END,
-    'childrenNum', CASE WHEN type = 'DIRECTORY'
-                   THEN (SELECT COUNT(*) FROM inodes AS c WHERE c.parent = child.id) ELSE 0 END,
-    'fileId', id,
-    'group', grp,
-    'length', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE size END,
-    'modificationTime', mtime,
-    'owner', owner,
-    'pathSuffix', name,
-    'permission', printf('%o', mode),
-    'replication', CASE WHEN type = 'DIRECTORY' THEN 0 ELSE replication END,
-    'storagePolicy', 0,
-    'type', type))
-FROM (SELECT * FROM inodes WHERE parent = ? ORDER BY name) AS child
-"""
+def list_status(row, entries):
+    """LISTSTATUS's JSON text: the entries of a directory, or a file as its one entry (``entries`` is None)."""
+    statuses = [file_status(row)] if entries is None else [file_status(e, e["name"]) for e in entries]
+    return '{"FileStatuses":{"FileStatus":[' + ",".join(statuses) + "]}}"
 
 
 def content_summary(summary):

@@ -36,21 +36,28 @@ def test_create_list_stat(store):
     assert row["size"] == 10 and extents == [Extent(A, 0, 10, 10)]
     assert [c["pathSuffix"] for c in listed(store, "/d")] == ["f"]
     assert listed(store, "/")[0]["childrenNum"] == 1
-    assert result(store.children_json("/d/f", webhdfs.CHILDREN_STATUS_JSON)) is None
+    assert listed(store, "/d/f") == [status_of(store, "/d/f")]
 
 
 def listed(store, path):
-    return json.loads(result(store.children_json(path, webhdfs.CHILDREN_STATUS_JSON)))
+    return json.loads(webhdfs.list_status(*result(store.listing(path))))["FileStatuses"]["FileStatus"]
 
 
-def test_listing_json_built_by_sqlite_matches_file_status(store):
-    """LISTSTATUS builds its JSON in SQL for speed; it must say exactly what webhdfs.file_status says."""
-    result(store.create("/d/b file é", [Extent(A, 0, 10, 10)], overwrite=False, replication=2, mode=0o1750))
+def status_of(store, path):
+    return json.loads(webhdfs.file_status(result(store.status(path))))
+
+
+def test_listing_and_status_say_the_same(store):
+    """GETFILESTATUS and LISTSTATUS describe an inode alike, a directory's childrenNum included."""
+    result(store.create("/d/b file \u00e9\"q", [Extent(A, 0, 10, 10)], overwrite=False, replication=2, mode=0o1750))
     result(store.mkdirs("/d/a dir/sub"))
     result(store.create("/d/a dir/g", [Extent(B, 0, 5, 5)], overwrite=False))
-    expected = [webhdfs.file_status(dict(result(store.status(f"/d/{name}")), children=children), name)
-                for name, children in (("a dir", 2), ("b file é", 0))]
+    result(store.set_times("/d/a dir", mtime=5, atime=7))
+    expected = [dict(status_of(store, f"/d/{name}"), pathSuffix=name) for name in ("a dir", "b file \u00e9\"q")]
     assert listed(store, "/d") == expected
+    assert expected[0]["childrenNum"] == 2 and expected[0]["accessTime"] == 7 and expected[0]["length"] == 0
+    assert expected[1]["permission"] == "1750" and expected[1]["replication"] == 2 and expected[1]["length"] == 10
+    assert status_of(store, "/d")["childrenNum"] == 2
     assert listed(store, "/d/a dir/sub") == []
 
 
@@ -87,8 +94,7 @@ def test_delete_and_rename(store):
     result(store.mkdirs("/into"))
     result(store.rename("/e", "/into"))
     assert result(store.status("/into/e/f"))["type"] == "FILE"
-    with pytest.raises(Exception):
-        result(store.rename("/into", "/into/e/inside"))
+    assert result(store.rename("/into", "/into/e/inside")) is False
     assert result(store.delete("/into", recursive=True)) is True
     assert result(store.delete("/nothing", recursive=True)) is False
 
@@ -96,8 +102,7 @@ def test_delete_and_rename(store):
 def test_rename_overwrite_replaces_file(store):
     result(store.create("/a", [Extent(A, 0, 1, 1)], overwrite=False))
     result(store.create("/b", [Extent(B, 0, 1, 1)], overwrite=False))
-    with pytest.raises(AlreadyExists):
-        result(store.rename("/a", "/b"))
+    assert result(store.rename("/a", "/b")) is False
     result(store.rename("/a", "/b", overwrite=True))
     assert result(store.stat("/b"))[1] == [Extent(A, 0, 1, 1)]
 
@@ -170,3 +175,55 @@ async def test_lookups_run_on_the_reactor_beside_the_writer_thread(tmp_path):
     finally:
         s.stop()
     assert s._lookup_db is None
+
+
+def test_rename_never_makes_a_directory_its_own_ancestor(store):
+    """HDFS's rename without options: a directory onto itself or into its own subtree is refused with False and
+    changes nothing; a file onto itself is True and changes nothing."""
+    result(store.create("/a/b/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    for dst in ("/a", "/a/b", "/a/b/c", "/a/b/f"):
+        assert result(store.rename("/a", dst)) is False
+    assert result(store.rename("/a/b/f", "/a/b/f")) is True
+    assert result(store.rename("/a/b", "/a")) is True  # into its own parent: where it is already
+    assert result(store.stat("/a/b/f"))[1] == [Extent(A, 0, 1, 1)]
+    assert result(store.namespace_problems()) == []
+
+
+def test_rename_answers_false_where_hdfs_does(store):
+    result(store.create("/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    result(store.create("/g", [Extent(B, 0, 1, 1)], overwrite=False))
+    assert result(store.rename("/missing", "/x")) is False
+    assert result(store.rename("/f", "/no/parent")) is False
+    assert result(store.rename("/f", "/g")) is False
+    assert result(store.rename("/", "/x")) is False
+    assert result(store.stat("/g"))[1] == [Extent(B, 0, 1, 1)]
+
+
+def test_copy_onto_itself_keeps_the_file(store):
+    result(store.create("/d/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    with pytest.raises(AlreadyExists):
+        result(store.copy("/d/f", "/d", overwrite=True))
+    assert result(store.stat("/d/f"))[1] == [Extent(A, 0, 1, 1)]
+
+
+def test_namespace_problems_name_each_detached_piece(store):
+    """fsck's check of the tree: damage done behind the store's back is found, piece by piece."""
+    result(store.create("/loop/x/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    result(store.create("/lost/g", [Extent(B, 0, 1, 1)], overwrite=False))
+    result(store.create("/file", [], overwrite=False))
+    result(store.mkdirs("/hidden/h"))
+    assert result(store.namespace_problems()) == []
+    ids = {p: result(store.status(p))["id"] for p in ("/loop", "/loop/x", "/lost", "/file", "/hidden")}
+
+    def damage(db):
+        db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/loop/x"], ids["/loop"]))  # /loop in /loop/x
+        db.execute("UPDATE inodes SET parent = 999 WHERE id = ?", (ids["/lost"],))
+        db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/file"], ids["/hidden"]))
+
+    result(store.run(damage))
+    problems = sorted(result(store.namespace_problems()), key=lambda p: p["problem"])
+    assert [(p["problem"], p["inodes"], p["files"]) for p in problems] == [
+        ("cycle", 3, 1), ("orphan", 2, 1), ("under_file", 2, 0)]
+    assert sorted(problems[0]["cycle"]) == sorted([ids["/loop"], ids["/loop/x"]])
+    assert (problems[1]["inode"], problems[1]["name"], problems[1]["parent"]) == (ids["/lost"], "lost", 999)
+    assert (problems[2]["inode"], problems[2]["parent"]) == (ids["/hidden"], ids["/file"])

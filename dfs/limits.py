@@ -13,6 +13,7 @@ from twisted.web.http import HTTPChannel
 
 from dfs.errors import (BadRequest, DFSError, FileTooLarge, HeaderTooLarge, RequestTimeout, TooLarge, TooManyRequests,
                         URITooLong)
+from dfs.paths import MAX_PATH_BYTES
 
 log = Logger()
 
@@ -20,6 +21,8 @@ log = Logger()
 # zeros today, so this bounds how long a mistaken `truncate -s` may stream them; with sparse files (holes kept as
 # extents without a block) it may rise.
 MAX_FILE_SIZE = 1 << 40
+# Room for two of the longest paths percent-encoded byte by byte (RENAME, COPY) and the other parameters.
+MAX_REQUEST_LINE = 2 * 3 * MAX_PATH_BYTES + 16 * 1024
 
 REASONS = {400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
            429: b"Too Many Requests", 431: b"Request Header Fields Too Large", 401: b"Unauthorized",
@@ -32,7 +35,7 @@ class Limits:
     ``max_upload`` bytes); ``admit(method, target, headers)`` may refuse a request that is about to send a body (it
     returns the error to answer, or None)."""
 
-    def __init__(self, max_request_line=32 * 1024, max_header_size=16 * 1024, max_headers=100, max_params=100,
+    def __init__(self, max_request_line=MAX_REQUEST_LINE, max_header_size=16 * 1024, max_headers=100, max_params=100,
                  max_body=64 * 1024 * 1024, header_timeout=20.0, idle_timeout=180.0, uploads_per_client=None,
                  is_upload=None, admit=None, max_upload=MAX_FILE_SIZE):
         self.max_request_line = max_request_line

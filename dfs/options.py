@@ -9,7 +9,7 @@ from twisted.python import usage
 
 from dfs import logs
 from dfs.http import Timeouts, ca_policy
-from dfs.limits import Limits
+from dfs.limits import MAX_REQUEST_LINE, Limits
 from dfs.security import SecretError, load_secret
 
 log = Logger()
@@ -59,7 +59,7 @@ class CommonOptions(usage.Options):
         self["insecure"] = env("DFS_INSECURE", "") in ("1", "true", "yes")
         self["log-format"] = env("DFS_LOG_FORMAT", "text")
         self["ca-file"] = env("DFS_CA_FILE")
-        self["max-request-line"] = size_value(env("DFS_MAX_REQUEST_LINE", "32K"))
+        self["max-request-line"] = size_value(env("DFS_MAX_REQUEST_LINE", str(MAX_REQUEST_LINE)))
         self["max-header-size"] = size_value(env("DFS_MAX_HEADER_SIZE", "16K"))
         self["max-headers"] = int(env("DFS_MAX_HEADERS", 100))
         self["max-params"] = int(env("DFS_MAX_PARAMS", 100))
@@ -98,7 +98,7 @@ class CommonOptions(usage.Options):
         self["ca-file"] = value
 
     def opt_max_request_line(self, value):
-        """Longest request line, e.g. 32K; longer ones get 414 (env DFS_MAX_REQUEST_LINE)."""
+        """Longest request line (default 112K: two of the longest paths), e.g. 200K; longer ones get 414 (env DFS_MAX_REQUEST_LINE)."""
         self["max-request-line"] = size_value(value)
 
     def opt_max_header_size(self, value):

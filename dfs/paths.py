@@ -3,11 +3,14 @@
 import posixpath
 import unicodedata
 
-from dfs.errors import BadRequest
+from dfs.errors import BadRequest, NameTooLong, PathTooLong
 
-MAX_PATH_BYTES = 4096
+# A name as on Linux file systems (NAME_MAX). A whole path well beyond Linux's PATH_MAX (4,096), so a tree built
+# step by step below a subdirectory of the mount stays usable (HDFS allows 8,000 characters), and as deep as HDFS
+# allows. The HTTP request-line limit (dfs.limits) leaves room for two such paths fully percent-encoded.
 MAX_NAME_BYTES = 255
-MAX_DEPTH = 256
+MAX_PATH_BYTES = 16 * 1024
+MAX_DEPTH = 1000
 
 
 def normalize(path):
@@ -18,10 +21,10 @@ def normalize(path):
         raise BadRequest(f"path must be absolute: {path!r}")
     path = unicodedata.normalize("NFC", path)
     if len(path.encode("utf-8")) > MAX_PATH_BYTES:
-        raise BadRequest(f"path longer than {MAX_PATH_BYTES} bytes")
+        raise PathTooLong(f"path longer than {MAX_PATH_BYTES} bytes (UTF-8): {path[:60]}...")
     parts = [p for p in path.split("/") if p != ""]
     if len(parts) > MAX_DEPTH:
-        raise BadRequest(f"path deeper than {MAX_DEPTH} levels")
+        raise PathTooLong(f"path deeper than {MAX_DEPTH} levels: {path[:60]}...")
     for part in parts:
         check_name(part)
     return "/" + "/".join(parts)
@@ -33,7 +36,8 @@ def check_name(name):
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise BadRequest("path may not contain NUL or control characters")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise BadRequest(f"name longer than {MAX_NAME_BYTES} bytes: {name[:40]!r}...")
+        raise NameTooLong(f"The maximum path component name limit of {name[:40]}... is exceeded:"
+                          f" limit={MAX_NAME_BYTES} length={len(name.encode('utf-8'))} (bytes, UTF-8)")
     return name
 
 

@@ -23,6 +23,7 @@ from dfs.errors import (
     FileNotFound,
     FileTooLarge,
     IsADirectory,
+    NameTooLong,
     NoSpace,
     NotADirectory,
     Unauthorized,
@@ -46,6 +47,7 @@ ERRNO = [
     (NoSpace, errno.ENOSPC),
     (FileTooLarge, errno.EFBIG),
     (Unsupported, errno.ENOTSUP),
+    (NameTooLong, errno.ENAMETOOLONG),
     (BadRequest, errno.EINVAL),
 ]
 
@@ -101,6 +103,11 @@ def _check_growth(size, end):
     or would take more than MAX_ZERO_FILL bytes of zeros."""
     if end > MAX_FILE_SIZE or end - size > MAX_ZERO_FILL:
         raise _fail(errno.EFBIG)
+
+
+def _check_new_name(path):
+    """Refuse at once a name the cluster would refuse (ENAMETOOLONG for a long one), not at the upload on close."""
+    paths.normalize(path)
 
 
 @lru_cache(maxsize=4096)
@@ -379,6 +386,7 @@ class DFSOperations:
         return [".", "..", *names]
 
     def mkdir(self, path, mode):
+        _check_new_name(path)
         self.client.mkdir(path, permission=mode & MODE_BITS)
         self.cache.created(path)
         self.cache.store_listing(path, [], self.cache.generation())
@@ -416,6 +424,7 @@ class DFSOperations:
 
     def rename(self, old, new):
         """Atomic on the cluster, over an existing file or empty directory too. Files open here follow the move."""
+        _check_new_name(new)
         if paths.basename(new).startswith(HIDDEN_PREFIX) and self._open_file(old) is not None:
             return self._hide(old, new)
         for of in self._open_below(old):
@@ -463,6 +472,7 @@ class DFSOperations:
         raise _fail(errno.EPERM)
 
     def link(self, target, source):
+        _check_new_name(target)
         raise _fail(errno.EPERM)
 
     def mknod(self, path, mode, dev):
@@ -472,6 +482,7 @@ class DFSOperations:
 
     def create(self, path, mode, fi):
         """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
+        _check_new_name(path)
         of = OpenFile(path, mode=mode & MODE_BITS, new=True)
         of.stage(self.client, self._staging, download=False)
         with self._table:

@@ -160,6 +160,9 @@ CLUSTER_SCALARS = (
     (CounterMetricFamily, "dfs_gc_deletions_total", "Replicas deleted by repair (extra or unreferenced).",
      "deletions_done"),
     (GaugeMetricFamily, "dfs_safemode", "1 while the namenode is in safe mode.", "safemode"),
+    (GaugeMetricFamily, "dfs_namespace_unreachable_inodes",
+     "Inodes no path reaches (orphaned, under a file or in a cycle): the namespace is corrupt, see dfs fsck.",
+     "unreachable_inodes"),
 )
 SCRUBBER_SCALARS = (
     (CounterMetricFamily, "dfs_scrubber_checked_blocks_total", "Blocks re-hashed by the scrubber.", "checked"),

@@ -113,9 +113,13 @@ def fsck(session, args):
     for entry in report.get("files", []):
         if args.files or entry["status"] != "healthy":
             print(_file_line(entry), file=session.stdout)
+    for problem in report.get("namespace", []):
+        print(_namespace_line(problem), file=session.stdout)
+    unreachable = totals.get("unreachable_inodes")
     print(f"Files: {totals['files']}  blocks: {totals['blocks']}  healthy: {totals['healthy']}"
           f"  under-replicated: {totals['under_replicated']}  missing: {totals['missing']}"
-          f"  corrupt: {totals['corrupt']}", file=session.stdout)
+          f"  corrupt: {totals['corrupt']}" + (f"  unreachable inodes: {unreachable}" if unreachable else ""),
+          file=session.stdout)
     print(f"The filesystem under path '{path}' is {totals.get('status', 'UNKNOWN')}", file=session.stdout)
     return OK if healthy else FAILED
 
@@ -130,6 +134,17 @@ def _file_line(entry):
         if len(bad) > 5:
             detail += f", {len(bad) - 5} more"
     return f"{entry['path']}: {entry['status'].replace('_', '-').upper()} ({detail})"
+
+
+def _namespace_line(problem):
+    """A piece of the namespace no path reaches, as fsck found it."""
+    lost = f"{problem['inodes']} inodes, {problem['files']} files unreachable"
+    if problem["problem"] == "cycle":
+        chain = " -> ".join(f"#{inode}" for inode in problem["cycle"])
+        return f"inode #{problem['inode']} ({problem['name']}): CYCLE, its parents loop: {chain} ({lost})"
+    why = "is gone" if problem["problem"] == "orphan" else "is a file"
+    return (f"inode #{problem['inode']} ({problem['name']}): ORPHANED, its parent #{problem['parent']} {why}"
+            f" ({lost})")
 
 
 def decommission(session, args):

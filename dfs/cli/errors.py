@@ -2,8 +2,8 @@
 
 from contextlib import contextmanager
 
-from dfs.errors import (AlreadyExists, DFSError, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory,
-                        Unauthorized, Unavailable)
+from dfs.errors import (AlreadyExists, DFSError, DirectoryNotEmpty, FileNotFound, IsADirectory, NameTooLong,
+                        NotADirectory, Unauthorized, Unavailable)
 
 OK, FAILED, USAGE, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 130, 141
 
@@ -15,6 +15,7 @@ _PLAIN_WORDS = [
     (IsADirectory, "Is a directory"),
     (AlreadyExists, "File exists"),
     (FileNotFound, "No such file or directory"),
+    (NameTooLong, "File name too long"),
 ]
 
 

@@ -46,7 +46,8 @@ class Repair:
         self._timer = None
         self._kick = None
         self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "corrupt": 0, "over_replicated": 0, "orphans": 0,
-                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True}
+                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True,
+                      "unreachable_inodes": 0}
 
     def start(self):
         self._on = True
@@ -113,9 +114,10 @@ class Repair:
         orphans = await self._collect_orphans(targets, now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now)
+        detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
-                          safemode=self.safemode)
+                          safemode=self.safemode, unreachable_inodes=sum(p["inodes"] for p in detached))
 
     def _replicas(self, block_id):
         """(readable sources, replicas that count toward replication, replicas that may be trimmed).
@@ -280,5 +282,9 @@ class Repair:
             status = next((s for s in ("corrupt", "missing", "under_replicated") if s in states), "healthy")
             report.append({"path": file_path, "size": row["size"], "replication": row["replication"],
                            "status": status, "blocks": blocks})
-        totals["status"] = "HEALTHY" if totals["missing"] == 0 and totals["corrupt"] == 0 else "CORRUPT"
-        return {"path": path, "totals": totals, "files": report}
+        # Pieces of the namespace that no path reaches lie under no path but the root's.
+        detached = await self.store.namespace_problems() if path == "/" else []
+        totals["unreachable_inodes"] = sum(p["inodes"] for p in detached)
+        healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
+        totals["status"] = "HEALTHY" if healthy else "CORRUPT"
+        return {"path": path, "totals": totals, "files": report, "namespace": detached}

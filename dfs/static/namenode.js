@@ -46,7 +46,8 @@
     fill("namespace",
       el("div", {class: "figures"},
         figure("files", count(t.files)),
-        figure("blocks", count(t.blocks))),
+        figure("blocks", count(t.blocks)),
+        figure("unreachable inodes", count(t.unreachable_inodes || 0), warnIf(t.unreachable_inodes, "bad"))),
       el("div", {class: "muted small"},
         `default replication ${status.replication}, block size ${bytes(status.block_size)}`),
       el("div", {class: "muted small"}, "metadata ", el("span", {id: "metadata-size"}, bytes(status.metadata_bytes)),
@@ -86,6 +87,9 @@
   /* One word for the whole cluster: the worst thing that is true of it. */
   function verdict(status, states) {
     const t = status.totals;
+    if (t.unreachable_inodes) {
+      return [badge("corrupt"), ` ${count(t.unreachable_inodes)} inodes no path reaches: run dfs fsck`];
+    }
     if (t.missing || t.corrupt) return [badge("missing"), ` ${count(t.missing + (t.corrupt || 0))} blocks unreadable`];
     if (t.safemode) return [badge("safe_mode"), " waiting for block reports; writes wait"];
     if (!states.alive) return [badge("dead"), " no datanode is alive"];

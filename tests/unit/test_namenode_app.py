@@ -143,3 +143,83 @@ async def test_truncate_past_the_largest_file_size_is_refused_at_once(stub):
     code, body = await call(http, "POST", "/nowhere", op="TRUNCATE", newlength=999999999999999)
     assert code == 413 and body["RemoteException"]["exception"] == "FileTooLargeException"
     assert "1099511627776" in body["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rename_onto_itself_or_below_changes_nothing(stub):
+    """Issue 14: RENAME /a -> /a made /a its own parent and lost its subtree. HDFS answers false, changing nothing."""
+    http, _, _ = stub
+    await call(http, "PUT", "/a/b/c", op="MKDIRS")
+    for destination in ("/a", "/a/b", "/a/b/c/d"):
+        assert await call(http, "PUT", "/a", op="RENAME", destination=destination) == (200, {"boolean": False})
+    code, body = await call(http, "PUT", "/a/b", op="RENAME", destination="/a/b", renameoptions="OVERWRITE")
+    assert (code, body) == (200, {"boolean": True})
+    code, body = await call(http, "GET", "/a/b", op="LISTSTATUS")
+    assert [s["pathSuffix"] for s in body["FileStatuses"]["FileStatus"]] == ["c"]
+    code, body = await call(http, "GET", "/a", op="GETFILESTATUS")
+    assert body["FileStatus"]["childrenNum"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_rename_into_an_existing_directory_and_settimes_on_a_directory(stub):
+    """What HdfsCLI's own suite expects (issue 16): a rename onto a directory moves the source into it, a rename
+    onto an existing file answers false, and SETTIMES sets a directory's times."""
+    http, _, _ = stub
+    await call(http, "PUT", "/src/x", op="MKDIRS")
+    await call(http, "PUT", "/dir", op="MKDIRS")
+    await call(http, "PUT", "/other", op="MKDIRS")
+    assert await call(http, "PUT", "/src", op="RENAME", destination="/dir") == (200, {"boolean": True})
+    code, body = await call(http, "GET", "/dir/src", op="GETFILESTATUS")
+    assert code == 200 and body["FileStatus"]["childrenNum"] == 1
+    assert await call(http, "PUT", "/missing", op="RENAME", destination="/x") == (200, {"boolean": False})
+    assert await call(http, "PUT", "/dir", op="SETTIMES", accesstime="1234", modificationtime="5678") == (200, {})
+    code, body = await call(http, "GET", "/dir", op="GETFILESTATUS")
+    assert (body["FileStatus"]["accessTime"], body["FileStatus"]["modificationTime"]) == (1234, 5678)
+    code, body = await call(http, "GET", "/", op="LISTSTATUS")
+    listed = {s["pathSuffix"]: s for s in body["FileStatuses"]["FileStatus"]}
+    assert listed["dir"] == dict(body_of_status(await call(http, "GET", "/dir", op="GETFILESTATUS")), pathSuffix="dir")
+
+
+def body_of_status(answer):
+    code, body = answer
+    assert code == 200
+    return body["FileStatus"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_long_names_are_refused_at_once(stub):
+    http, _, _ = stub
+    assert await call(http, "PUT", "/n/" + "x" * 255, op="MKDIRS") == (200, {"boolean": True})
+    code, body = await call(http, "PUT", "/n/" + "x" * 256, op="MKDIRS")
+    assert code == 400 and body["RemoteException"]["exception"] == "PathComponentTooLongException"
+    code, body = await call(http, "PUT", "/n/" + "x" * 255, op="RENAME", destination="/n/" + "\u00e9" * 128)
+    assert code == 400 and body["RemoteException"]["exception"] == "PathComponentTooLongException"
+    deep = "/deep" + "/" + "/".join(["d" * 200] * 30)  # 6,035 bytes: past PATH_MAX
+    assert await call(http, "PUT", deep, op="MKDIRS") == (200, {"boolean": True})
+    code, body = await call(http, "GET", deep, op="GETFILESTATUS")
+    assert code == 200 and body["FileStatus"]["type"] == "DIRECTORY"
+    code, body = await call(http, "PUT", "/d" * 1001, op="MKDIRS")
+    assert code == 400 and "deeper than 1000 levels" in body["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_fsck_status_and_metrics_report_what_no_path_reaches(namenode_app, stub):
+    http, _, repair = stub
+    store = namenode_app.store
+    await call(http, "PUT", "/a/b", op="MKDIRS")
+    await call(http, "PUT", "/lost/c", op="MKDIRS")
+    report = await (await http.get(BASE + "/cluster/fsck")).json()
+    assert report["totals"]["status"] == "HEALTHY" and report["namespace"] == []
+    ids = {p: (await store.status(p))["id"] for p in ("/a", "/a/b", "/lost")}
+    await store.run(lambda db: db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/a/b"], ids["/a"])))
+    await store.run(lambda db: db.execute("UPDATE inodes SET parent = 4242 WHERE id = ?", (ids["/lost"],)))
+    report = await (await http.get(BASE + "/cluster/fsck")).json()
+    assert report["totals"]["status"] == "CORRUPT" and report["totals"]["unreachable_inodes"] == 4
+    problems = {p["problem"]: p for p in report["namespace"]}
+    assert sorted(problems["cycle"]["cycle"]) == sorted([ids["/a"], ids["/a/b"]])
+    assert (problems["orphan"]["inode"], problems["orphan"]["parent"]) == (ids["/lost"], 4242)
+    await repair.run_once()
+    status = await (await http.get(BASE + "/cluster")).json()
+    assert status["totals"]["unreachable_inodes"] == 4
+    metrics = (await (await http.get(BASE + "/metrics")).text())
+    assert "dfs_namespace_unreachable_inodes 4.0" in metrics

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import pytest
+import requests
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -421,6 +422,58 @@ def test_errors_map_to_errno(work):
     assert code(os.link, work + "/file", work + "/hard") == errno.EPERM
     assert code(os.symlink, "file", work + "/soft") == errno.EPERM
     assert code(os.mkfifo, work + "/fifo") == errno.EPERM
+
+
+def test_names_up_to_255_bytes_work_and_longer_are_refused_at_once(work):
+    """Issue 14: a 256-byte name was accepted, and the file lost at close. Now it is ENAMETOOLONG at once."""
+    longest = "n" * 255
+    with open(os.path.join(work, longest), "wb") as f:
+        f.write(b"kept")
+    os.mkdir(os.path.join(work, "d" * 255))
+    os.rename(os.path.join(work, longest), os.path.join(work, "d" * 255, "\u00e9" * 127 + "y"))
+    with open(os.path.join(work, "d" * 255, "\u00e9" * 127 + "y"), "rb") as f:
+        assert f.read() == b"kept"
+    for too_long in ("n" * 256, "\u00e9" * 128):
+        target = os.path.join(work, too_long)
+        with pytest.raises(OSError) as info:
+            open(target, "wb")
+        assert info.value.errno == errno.ENAMETOOLONG
+        for make in (os.mkdir, lambda path: os.rename(os.path.join(work, "d" * 255), path),
+                     lambda path: os.link(os.path.join(work, "d" * 255, "\u00e9" * 127 + "y"), path)):
+            with pytest.raises(OSError) as info:
+                make(target)
+            assert info.value.errno == errno.ENAMETOOLONG
+    assert sorted(os.listdir(work)) == ["d" * 255]
+
+
+def test_a_deep_tree_built_step_by_step(work, cluster, unique_dir):
+    """Each call names one short step below an open directory, as `cd deeper; mkdir next` does: the whole path
+    passes PATH_MAX (4,096) and keeps working, up to dfs's documented 16 KiB, where mkdir says ENAMETOOLONG."""
+    name = "s" * 200
+    fd = os.open(work, os.O_RDONLY)
+    depth = 0
+    try:
+        while True:
+            try:
+                os.mkdir(name, dir_fd=fd)
+            except OSError as e:
+                assert e.errno == errno.ENAMETOOLONG
+                break
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, depth = inner, depth + 1
+            assert depth < 100, "deeper than dfs's path limit allows"
+        written = os.open("f", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd)
+        os.write(written, b"deep")
+        os.close(written)
+        with open(os.open("f", os.O_RDONLY, dir_fd=fd), "rb") as f:
+            assert f.read() == b"deep"
+    finally:
+        os.close(fd)
+    deepest = unique_dir + ("/" + name) * depth
+    assert len(deepest) > 16 * 1024 - 201 and len(deepest + "/" + name) > 16 * 1024
+    status = requests.get(f"{cluster.url}/webhdfs/v1{deepest}/f", params={"op": "GETFILESTATUS"}, timeout=30)
+    assert status.status_code == 200 and status.json()["FileStatus"]["length"] == 4
 
 
 def test_two_mounts_see_each_others_files_after_close(mount, cluster, work, tmp_path):

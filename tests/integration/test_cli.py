@@ -584,3 +584,18 @@ def test_mount_is_wired_to_the_fuse_module(env, tmp_path):
     assert b"MOUNTPOINT" in ok(env, "mount", "--help")
     result = dfs(env, "mount", str(tmp_path / "does-not-exist"))
     assert result.returncode == 1 and "Traceback" not in result.stderr.decode()
+
+
+def test_refused_renames_and_long_names_get_one_line(env, cluster, unique_dir):
+    d = unique_dir
+    mkdirs(cluster, f"{d}/dir/sub")
+    seed(cluster, f"{d}/file", b"x")
+    assert fails(env, "mv", f"{d}/dir", f"{d}/dir") == f"dfs: mv: {d}/dir: cannot move {d}/dir to a subdirectory of itself"
+    assert fails(env, "mv", f"{d}/dir", f"{d}/dir/sub") == (
+        f"dfs: mv: {d}/dir/sub: cannot move {d}/dir to a subdirectory of itself")
+    seed(cluster, f"{d}/other", b"y")
+    assert fails(env, "mv", f"{d}/other", f"{d}/file") == f"dfs: mv: {d}/file: File exists"
+    assert fails(env, "mv", f"{d}/missing", f"{d}/x") == f"dfs: mv: {d}/missing: No such file or directory"
+    assert fails(env, "mkdir", f"{d}/" + "n" * 256) == f"dfs: mkdir: {d}/{'n' * 256}: File name too long"
+    ok(env, "mkdir", f"{d}/" + "n" * 255)
+    assert "sub" in ok(env, "ls", f"{d}/dir").decode()

@@ -38,6 +38,27 @@ def test_hdfscli(cluster, unique_dir):
     assert client.status(unique_dir + "/h", strict=False) is None
 
 
+def test_hdfscli_rename_into_a_directory_and_times_of_a_directory(cluster, unique_dir):
+    """What HdfsCLI's own suite (v2.7.3) expects of rename and set_times (issue 16)."""
+    client = hdfs.InsecureClient(cluster.url, user="alice", root=unique_dir)
+    client.write("foo", b"hello")
+    client.makedirs("bar")
+    client.rename("foo", "bar")
+    with client.read("bar/foo") as reader:
+        assert reader.read() == b"hello"
+    client.write("other", b"x")
+    try:
+        client.rename("other", "bar/foo")
+    except hdfs.HdfsError:
+        pass
+    else:
+        raise AssertionError("a rename onto an existing file must fail")
+    client.set_times("bar", access_time=1234, modification_time=12345)
+    status = client.status("bar")
+    assert (status["accessTime"], status["modificationTime"], status["childrenNum"]) == (1234, 12345, 1)
+    assert dict(client.list("", status=True))["bar"] == dict(status, pathSuffix="bar")
+
+
 def test_fsspec_webhdfs(cluster, unique_dir):
     address = urlparse(cluster.url)
     fs = fsspec.filesystem("webhdfs", host=address.hostname, port=address.port, user="bob")

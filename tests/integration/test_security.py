@@ -22,6 +22,8 @@ from twisted.internet import reactor
 from dfs.client import Client
 from dfs.errors import AccessDenied, Unauthorized
 from dfs.http import ca_policy, make_http
+from dfs.limits import MAX_REQUEST_LINE
+from dfs.paths import MAX_DEPTH
 from dfs.security import Guard, mint_token, new_secret
 
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -421,7 +423,8 @@ def test_path_traversal_in_every_path_parameter(secure, token):
 
 def test_limits_are_answered_with_their_status(secure, token):
     auth = {"Authorization": f"Bearer {token}"}
-    assert raw_request(secure.url, "GET", "/webhdfs/v1/" + "a" * 40_000 + "?op=LISTSTATUS", None, auth)[0] == 414
+    long_line = "/webhdfs/v1/" + "a" * MAX_REQUEST_LINE + "?op=LISTSTATUS"
+    assert raw_request(secure.url, "GET", long_line, None, auth)[0] == 414
     many = "&".join(f"p{i}=1" for i in range(200))
     assert raw_request(secure.url, "GET", f"/webhdfs/v1/?op=LISTSTATUS&{many}", None, auth)[0] == 414
     assert raw_request(secure.url, "GET", "/webhdfs/v1/?op=LISTSTATUS", None,
@@ -429,7 +432,7 @@ def test_limits_are_answered_with_their_status(secure, token):
     assert raw_request(secure.url, "GET", "/webhdfs/v1/?op=LISTSTATUS", None,
                        dict(auth, **{f"X-H{i}": "v" for i in range(150)}))[0] == 431
     assert _headers_only(secure.url, "PUT", "/webhdfs/v1/x?op=MKDIRS", 2 << 20, auth).startswith(b"HTTP/1.1 413")
-    assert webhdfs(secure, "/" + "/".join(["d"] * 300), "MKDIRS", "PUT", token).status_code == 400
+    assert webhdfs(secure, "/d" * (MAX_DEPTH + 1), "MKDIRS", "PUT", token).status_code == 400
 
 
 def test_uploads_per_client_are_capped(secure, token):

@@ -435,12 +435,15 @@ class Store:
             row = self._resolve(db, path)
             if row["type"] != DIRECTORY:
                 return dict(row, children=0), None
-            entries = db.execute(
+            cursor = db.cursor()
+            cursor.row_factory = None  # tuples made into dicts: half the cost of sqlite3.Row to fetch and to read
+            values = cursor.execute(
                 f"SELECT *, CASE WHEN type = 'DIRECTORY' THEN {CHILD_COUNT} ELSE 0 END AS children"
                 " FROM inodes AS i WHERE parent = ? ORDER BY name",
                 (row["id"],),
             ).fetchall()
-            return dict(row, children=len(entries)), entries
+            names = [column[0] for column in cursor.description]
+            return dict(row, children=len(values)), [dict(zip(names, v)) for v in values]
 
         return self.read(txn)
 

@@ -2,7 +2,6 @@
 
 import posixpath
 
-from dfs import paths
 from dfs.cli.errors import FAILED, OK, Failure, about, failure
 from dfs.cli.formatting import is_dir, long_row, mode_string, size, table, to_json, when_precise
 from dfs.errors import DFSError, FileNotFound
@@ -262,23 +261,10 @@ def mv(session, args):
     def move(text):
         src = session.path(text)
         try:
-            moved = session.client.mv(src, dest)
+            session.client.mv(src, dest)
         except DFSError as e:
             raise _blame(session, e, src, text, dest_text) from None
-        if not moved:
-            raise _refused_move(session, src, text, dest, dest_text)
     return session.each("mv", sources, move)
-
-
-def _refused_move(session, src, src_text, dest, dest_text):
-    """Why the namenode answered false to a rename: HDFS's rename says no more than that."""
-    if session.lookup(src, src_text) is None:
-        return Failure(src_text, "No such file or directory")
-    if paths.is_ancestor(src, dest):
-        return Failure(dest_text, f"cannot move {src_text} to a subdirectory of itself")
-    if session.lookup(dest, dest_text) is None:
-        return Failure(dest_text, "No such file or directory")
-    return Failure(dest_text, "File exists")
 
 
 def cp(session, args):

@@ -17,11 +17,11 @@ from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
 
-from dfs import chunks
+from dfs import chunks, paths
 from dfs.client.config import DEFAULT_NAMENODE
 from dfs.client.retry import Backoff
-from dfs.errors import (AlreadyExists, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory, Unavailable,
-                        from_remote)
+from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
+                        Unavailable, from_remote)
 from dfs.streams import relay_body
 
 _UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
@@ -261,11 +261,26 @@ class Client:
         return defer.ensureDeferred(rm())
 
     def mv(self, src, dst, overwrite=False):
-        """Rename; into ``dst`` when it is a directory; ``overwrite`` replaces a file or empty directory atomically."""
+        """Rename; into ``dst`` when it is a directory; ``overwrite`` replaces a file or empty directory atomically.
+        A refused rename raises FileNotFound (no source, or no parent for ``dst``), FileExists or CannotMove (a
+        directory into itself)."""
         async def mv():
-            return (await self._json("PUT", src, "RENAME", destination=dst,
-                                     renameoptions="OVERWRITE" if overwrite else None))["boolean"]
+            moved = (await self._json("PUT", src, "RENAME", destination=dst,
+                                      renameoptions="OVERWRITE" if overwrite else None))["boolean"]
+            if not moved:
+                raise await self._refused_rename(src, dst)
+            return True
         return defer.ensureDeferred(mv())
+
+    async def _refused_rename(self, src, dst):
+        """The error for a rename WebHDFS answered false to: HDFS's rename tells no more, so look."""
+        if not await self.exists(src):
+            return FileNotFound("No such file or directory", path=src)
+        if paths.is_ancestor(src, dst):
+            return CannotMove(f"cannot move {src} to a subdirectory of itself", path=dst)
+        if not await self.exists(dst):
+            return FileNotFound("No such file or directory", path=dst)
+        return AlreadyExists("File exists", path=dst)
 
     def cp(self, src, dst, overwrite=False):
         """Server-side copy: the copy shares the source's blocks, no bytes move."""

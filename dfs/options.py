@@ -98,7 +98,8 @@ class CommonOptions(usage.Options):
         self["ca-file"] = value
 
     def opt_max_request_line(self, value):
-        """Longest request line (default 112K: two of the longest paths), e.g. 200K; longer ones get 414 (env DFS_MAX_REQUEST_LINE)."""
+        """Longest request line, e.g. 200K (default 112K: room for two of the longest paths); longer ones get 414
+        (env DFS_MAX_REQUEST_LINE)."""
         self["max-request-line"] = size_value(value)
 
     def opt_max_header_size(self, value):

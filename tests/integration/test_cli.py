@@ -590,7 +590,8 @@ def test_refused_renames_and_long_names_get_one_line(env, cluster, unique_dir):
     d = unique_dir
     mkdirs(cluster, f"{d}/dir/sub")
     seed(cluster, f"{d}/file", b"x")
-    assert fails(env, "mv", f"{d}/dir", f"{d}/dir") == f"dfs: mv: {d}/dir: cannot move {d}/dir to a subdirectory of itself"
+    assert fails(env, "mv", f"{d}/dir", f"{d}/dir") == (
+        f"dfs: mv: {d}/dir: cannot move {d}/dir to a subdirectory of itself")
     assert fails(env, "mv", f"{d}/dir", f"{d}/dir/sub") == (
         f"dfs: mv: {d}/dir/sub: cannot move {d}/dir to a subdirectory of itself")
     seed(cluster, f"{d}/other", b"y")

@@ -268,3 +268,15 @@ def test_cluster_status_and_health(cluster):
     for node in status["nodes"]:
         assert {"id", "url", "public_url", "state", "capacity", "used", "free", "blocks"} <= set(node)
     assert requests.get(cluster.url + "/health").json()["status"] == "ok"
+
+
+def test_long_paths_pass_the_request_line_limit(cluster, unique_dir):
+    """Two of the longest paths, each byte percent-encoded, fit one RENAME's request line (the limit follows them)."""
+    name = "\u00e9" * 127  # 254 bytes of UTF-8, 762 characters percent-encoded
+    levels = (16 * 1024 - len(unique_dir) - 40) // 255
+    deep = unique_dir + ("/" + name) * levels
+    assert op(cluster, "PUT", deep + "/a", "MKDIRS").json() == {"boolean": True}
+    put_file(cluster, deep + "/a/f", b"far down")
+    assert op(cluster, "PUT", deep + "/a", "RENAME", destination=deep + "/b").json() == {"boolean": True}
+    assert read(cluster, deep + "/b/f") == b"far down"
+    assert op(cluster, "PUT", deep + "/b/" + "x" * 100, "MKDIRS").status_code == 400  # past 16 KiB

@@ -71,6 +71,7 @@ def test_status_page_shows_nodes_capacity_and_a_browsed_file(cluster, unique_dir
     assert re.fullmatch(r"[\d.]+ (s|min|h|d)", text_of(dom, "uptime") or ""), text_of(dom, "uptime")
     assert SIZE.fullmatch(text_of(dom, "metadata-size") or ""), text_of(dom, "metadata-size")
     assert "joined" in dom[dom.index('id="history"'):], "no datanode history"
+    assert "unreachable inodes" in dom[dom.index('id="namespace"'):], "no count of what no path reaches"
     for node in status["nodes"]:
         row = dom[dom.index(f'data-node="{node["id"]}"'):]
         assert f'>{node["version"]}</td>' in row[:row.index("</tr>")], "datanode version missing"

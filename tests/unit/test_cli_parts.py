@@ -3,6 +3,7 @@
 import io
 
 import pytest
+import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -172,3 +173,32 @@ def test_table_aligns_columns():
 
 def test_failure_carries_its_status():
     assert Failure("/x", "boom").status == 1 and Usage("bad").status == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_fsck_prints_each_piece_no_path_reaches(namenode_app):
+    """`dfs fsck /` on the namenode's own report of a damaged namespace: one line per piece, CORRUPT, exit 1."""
+    from dfs.cli.admin import fsck
+
+    store = namenode_app.store
+    await store.mkdirs("/a/b")
+    await store.mkdirs("/gone/c")
+    ids = {p: (await store.status(p))["id"] for p in ("/a", "/a/b", "/gone")}
+    await store.run(lambda db: db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/a/b"], ids["/a"])))
+    await store.run(lambda db: db.execute("UPDATE inodes SET parent = 999 WHERE id = ?", (ids["/gone"],)))
+    report = await namenode_app.repair.fsck("/")
+
+    class Client:
+        def fsck(self, path):
+            return report
+
+    session = Session(stdout=io.StringIO())
+    session._client = Client()
+    status = fsck(session, parse(build_parser(), ["fsck", "/"]))
+    lines = session.stdout.getvalue().splitlines()
+    cycle = " -> ".join(f"#{i}" for i in next(p["cycle"] for p in report["namespace"] if p["problem"] == "cycle"))
+    assert status == 1
+    assert f"inode #{ids['/gone']} (gone): ORPHANED, its parent #999 is gone (2 inodes, 0 files unreachable)" in lines
+    assert any(line.endswith(f"CYCLE, its parents loop: {cycle} (2 inodes, 0 files unreachable)") for line in lines)
+    assert len(lines) == 4
+    assert lines[-2].endswith("unreachable inodes: 4") and lines[-1] == "The filesystem under path '/' is CORRUPT"

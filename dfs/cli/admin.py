@@ -1,4 +1,4 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission and format."""
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, safemode and format."""
 
 import time
 
@@ -32,6 +32,15 @@ def register(commands):
     p.add_argument("--cancel", action="store_true", help="put the node back in service")
     p.add_argument("--wait", action="store_true", help="return only when the node is decommissioned")
     p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
+
+    p = commands.add("safemode", safemode, "show, hold, end or wait for the namenode's safe mode",
+                     description="Like `hdfs dfsadmin -safemode`. get: say whether the namenode is in safe mode "
+                                 "and what it waits for; enter: hold it (writes wait, repair copies and deletes "
+                                 "nothing); leave: end it, even with blocks unreported (they are then missing: "
+                                 "`dfs fsck` lists the files); wait: return when it is off.")
+    p.add_argument("action", choices=("get", "enter", "leave", "wait"))
+    p.add_argument("--timeout", type=float, default=WAIT_LIMIT, metavar="SECONDS",
+                   help=f"wait gives up after this long, exit status 1 (default {WAIT_LIMIT})")
 
     p = commands.add("format", format_, "erase every file and block in the cluster (the original mkfs)",
                      description="Erase every file and block in the cluster. Asks for confirmation on a terminal; "
@@ -74,7 +83,7 @@ def status(session, args):
         f"Files: {totals.get('files', '?')}  blocks: {totals.get('blocks', 0)}"
         f"  under-replicated {totals.get('under_replicated', 0)}"
         f"  missing {totals.get('missing', 0)}  over-replicated {totals.get('over_replicated', 0)}",
-        f"Safe mode: {'ON' if totals.get('safemode') else 'off'}",
+        f"Safe mode: {_safemode_line(report['safemode'])}",
         f"Repair: {totals.get('copies_in_flight', 0)} copies in flight, {totals.get('copies_done', 0)} done,"
         f" {totals.get('deletions_done', 0)} extra or orphan replicas deleted",
         *[f"Decommissioning {n['id']}: {n.get('decommission_pending', 0)} blocks still to copy"
@@ -158,6 +167,23 @@ def decommission(session, args):
             node = next(n for n in session.client.status()["nodes"] if n["id"] == args.node)
     print(f"{node['id']}: {node['state']}", file=session.stdout)
     return OK
+
+
+def safemode(session, args):
+    with about(None):
+        state = session.client.safemode(None if args.action in ("get", "wait") else args.action)
+        deadline = time.monotonic() + args.timeout
+        while args.action == "wait" and state["on"]:
+            if time.monotonic() > deadline:
+                raise Failure(None, f"still in safe mode after {args.timeout:g} s: {state['reason']}")
+            time.sleep(0.5)
+            state = session.client.safemode()
+    print(f"Safe mode is {_safemode_line(state)}", file=session.stdout)
+    return OK
+
+
+def _safemode_line(state):
+    return f"ON: {state['reason']}" if state["on"] else "OFF"
 
 
 def format_(session, args):

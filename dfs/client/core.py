@@ -221,6 +221,17 @@ class Client:
             return await response.json()
         return defer.ensureDeferred(decommission())
 
+    def safemode(self, action=None):
+        """The namenode's safe mode (on, held, reason, blocks reported, datanodes waited for); ``action`` "enter"
+        holds it, "leave" ends it."""
+        url = self.namenode_url + "/cluster/safemode"
+        if action is None:
+            return defer.ensureDeferred(self._get_json(url))
+
+        async def act():
+            return await (await self._request("POST", url, params={"action": action})).json()
+        return defer.ensureDeferred(act())
+
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():

@@ -395,9 +395,10 @@ class BlockStore:
         raise Corrupt(f"block {block_id} has no usable chunk checksums")
 
     def verify_sync(self, block_id):
-        """Hash the whole block and compare it with its id; a bad or vanished copy is quarantined.
+        """Hash the whole block and compare it with its id; a bad copy is quarantined, a vanished one forgotten.
 
-        Returns True, or False when the copy was bad (the caller reports it). A good block gets its chunk
+        Returns True; False when the copy was bad (the caller reports it); None when it vanished (deleted meanwhile,
+        by GC or by hand): not corrupt, just gone, as the next block report says. A good block gets its chunk
         checksums (re)written when they are missing (an older datanode's block) or do not match.
         """
         path = self.path(block_id)
@@ -406,7 +407,7 @@ class BlockStore:
                 digest, sums, length = _hash_file(f)
         except FileNotFoundError:
             self._forget(block_id, 0)
-            return False
+            return None
         if digest == block_id:
             stored = chunks.encode(sums)
             try:

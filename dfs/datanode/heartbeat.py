@@ -55,12 +55,13 @@ class NamenodeLink:
             return
         self._beats += 1
         if self._beats % self.report_every == 0:
-            await self.in_thread(self.store.prune_missing_sync)
             await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/blocks",
-                             {"blocks": sorted(self.store.block_ids)})
+                             {"blocks": await self._blocks_on_disk()})
         else:
             await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat",
                              {**self.store.usage(), "mark": self.store.mark()})
+        if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
+            await self.register()
 
     async def report_corrupt(self, block_ids):
         """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
@@ -69,13 +70,18 @@ class NamenodeLink:
         except Exception as e:
             log.warn("could not report corrupt blocks {blocks}: {e}", blocks=block_ids, e=e)
 
+    async def _blocks_on_disk(self):
+        """A full block report: what the disk holds now, without blocks removed behind this datanode's back."""
+        await self.in_thread(self.store.prune_missing_sync)
+        return sorted(self.store.block_ids)
+
     async def register(self):
         body = {
             "id": self.identity["id"],
             "cluster_id": self.identity.get("cluster_id"),
             "url": self.url,
             "public_url": self.public_url,
-            "blocks": sorted(self.store.block_ids),
+            "blocks": await self._blocks_on_disk(),
             "version": version(),
             **self.store.usage(),
             "mark": self.store.mark(),

@@ -66,7 +66,7 @@ class Scrubber:
         self.cursor = batch[-1]
         verdicts = await self.in_thread(lambda: [self.store.verify_sync(block_id) for block_id in batch])
         self.stats["checked"] += len(batch)
-        corrupt = [block_id for block_id, good in zip(batch, verdicts) if not good]
+        corrupt = [block_id for block_id, good in zip(batch, verdicts) if good is False]
         if corrupt:
             self.stats["corrupt"] += len(corrupt)
             await self.report_corrupt(corrupt)

@@ -59,6 +59,7 @@ class NamenodeApp:
         self.registry = registry
         self.fanout = fanout
         self.repair = repair
+        self.safemode = repair.safemode
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
         self.started = registry.clock.seconds()
@@ -118,8 +119,8 @@ class NamenodeApp:
                 raise BadRequest(f"Invalid HTTP method {request.method.decode()} for op {op}")
             raise BadRequest(f"Invalid value for webhdfs parameter \"op\": No enum constant for {op}")
         path = request_path(request, PREFIX)
-        if method != GET and self.repair.safemode:
-            raise Unavailable("Name node is in safe mode: waiting for datanodes to report their blocks")
+        if method != GET and self.safemode.on:
+            raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")
         if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
         return await handler(request, params, path)
@@ -266,7 +267,7 @@ class NamenodeApp:
     def start_upload(self, request, method, target, length):
         """Called as soon as a request's headers are in (dfs.namenode.streaming): for a WebHDFS CREATE/APPEND
         with a body, start storing the body while it arrives and return the stream; None for anything else."""
-        if not self.is_upload(method, target) or self.repair.safemode:
+        if not self.is_upload(method, target) or self.safemode.on:
             return None
         url_path, _, query = target.partition(b"?")
         params = Params.from_query(query)
@@ -424,6 +425,7 @@ class NamenodeApp:
                 for key in ("capacity", "used", "free"):
                     totals[key] += node[key]
         totals.update(self.repair.stats)
+        totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()
         return {
             "cluster_id": self.config["cluster_id"],
@@ -435,6 +437,7 @@ class NamenodeApp:
             "nodes": nodes,
             "history": self.registry.describe_history(),
             "totals": totals,
+            "safemode": self.safemode.describe(),
         }
 
     @app.route("/cluster/datanodes", methods=["POST"])
@@ -446,14 +449,17 @@ class NamenodeApp:
             cluster_id = body.get("cluster_id")
             if cluster_id and cluster_id != self.config["cluster_id"]:
                 raise IOFailure(f"datanode {node_id} belongs to cluster {cluster_id}, this is {self.config['cluster_id']}")
-            self.registry.register(
+            blocks = [str(b) for b in body.get("blocks", [])]
+            node = self.registry.register(
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
-                int(body["capacity"]), int(body["used"]), int(body["free"]), [str(b) for b in body.get("blocks", [])],
+                int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
                 version=str(body["version"])[:64] if body.get("version") else None,
                 mark=_mark(body),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
+        await self.safemode.remember(node.id, node.url)
+        self.safemode.reported(node.id, blocks)
         return json_body({"cluster_id": self.config["cluster_id"]}, request)
 
     @app.route("/cluster/datanodes/<node_id>/heartbeat", methods=["PUT"])
@@ -472,8 +478,10 @@ class NamenodeApp:
         body = read_json(request)
         if not isinstance(body.get("blocks"), list):
             raise BadRequest("a block report needs a list of blocks")
-        self.registry.report(node_id, [str(b) for b in body["blocks"]])
-        return json_body({"blocks": len(body["blocks"])}, request)
+        blocks = [str(b) for b in body["blocks"]]
+        self.registry.report(node_id, blocks)
+        self.safemode.reported(node_id, blocks)
+        return json_body({"blocks": len(blocks)}, request)
 
     @app.route("/cluster/datanodes/<node_id>/corrupt", methods=["POST"])
     async def corrupt_report(self, request, node_id):
@@ -493,6 +501,24 @@ class NamenodeApp:
         node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
+
+    @app.route("/cluster/safemode", methods=["GET"])
+    def safemode_state(self, request):
+        self.guard.check(request, NODE, TOKEN)
+        return json_body(self.safemode.describe(), request)
+
+    @app.route("/cluster/safemode", methods=["POST"])
+    def safemode_action(self, request):
+        """`dfs safemode enter|leave`, as `hdfs dfsadmin -safemode`: an operator holds safe mode or ends it."""
+        self.guard.check(request, TOKEN)
+        action = Params(request).str("action", required=True).lower()
+        if action == "enter":
+            self.safemode.enter()
+        elif action == "leave":
+            self.safemode.leave()
+        else:
+            raise BadRequest(f"safe mode action must be enter or leave, not {action!r}")
+        return json_body(self.safemode.describe(), request)
 
     @app.route("/cluster/format", methods=["POST"])
     async def format(self, request):

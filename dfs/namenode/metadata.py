@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS pins (
     PRIMARY KEY (block_id, owner)
 );
 CREATE INDEX IF NOT EXISTS pins_by_owner ON pins (owner);
+-- Every datanode that ever registered: after a restart, safe mode waits for their block reports.
+CREATE TABLE IF NOT EXISTS datanodes (id TEXT PRIMARY KEY, url TEXT NOT NULL);
 """
 
 # GC counts a block's grace from the moment its last reference went, whichever change removed it, so the stamp
@@ -556,6 +558,15 @@ class Store:
             return {r[0]: (r[1], r[2]) for r in rows}
 
         return self.read(txn)
+
+    def known_datanodes(self):
+        """{id: URL} of every datanode that ever registered with this cluster."""
+        return self.read(lambda db: {r[0]: r[1] for r in db.execute("SELECT id, url FROM datanodes")})
+
+    def remember_datanode(self, node_id, url):
+        return self.run(lambda db: db.execute(
+            "INSERT INTO datanodes (id, url) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url",
+            (node_id, url)))
 
     def collectable(self, block_ids, now):
         """{id: when it became unreferenced} for those of ``block_ids`` that no file refers to and no live pin

@@ -1,7 +1,6 @@
 """Keeps every block at its replication: copies under-replicated blocks, trims extra replicas, collects orphans.
 
-Also owns safe mode: after a start, nothing is copied or deleted, and writes wait, until the datanodes have
-reported (almost) every block the namespace refers to.
+Nothing is copied or deleted while the namenode is in safe mode (dfs.namenode.safemode).
 """
 
 from twisted.internet import defer
@@ -9,6 +8,7 @@ from twisted.logger import Logger
 
 from dfs.namenode.placement import choose_targets
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
+from dfs.namenode.safemode import SafeMode
 
 log = Logger()
 
@@ -29,14 +29,11 @@ class Repair:
         self.interval = interval
         self.grace = grace
         self.copies_per_node = copies_per_node
-        self.safemode_threshold = safemode_threshold
-        self.safemode_extension = safemode_extension
-        self.safemode = True
+        self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension, on_leave=self.kick)
         # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
         # would crowd out heartbeats. The rest wait for the next pass.
         self.deletes_per_pass = deletes_per_pass
         self._deletes_this_pass = 0
-        self._threshold_reached_at = None
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
         self._copying = set()
@@ -46,7 +43,7 @@ class Repair:
         self._timer = None
         self._kick = None
         self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "corrupt": 0, "over_replicated": 0, "orphans": 0,
-                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0, "safemode": True,
+                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0,
                       "unreachable_inodes": 0}
 
     def start(self):
@@ -55,6 +52,7 @@ class Repair:
 
     def stop(self):
         self._on = False
+        self.safemode.stop()
         for call in (self._timer, self._kick):
             if call is not None and call.active():
                 call.cancel()
@@ -91,7 +89,6 @@ class Repair:
         targets = await self.store.block_targets()
         self.registry.update_states()
         now = self.clock.seconds()
-        self._update_safemode(targets, now)
         under = missing = corrupt = over = 0
         for block_id, (wanted, size) in targets.items():
             sources, counted, keepers = self._replicas(block_id)
@@ -102,13 +99,13 @@ class Repair:
                     missing += 1
             elif len(counted) < wanted:
                 under += 1
-                if sources and not self.safemode:
+                if sources and not self.safemode.on:
                     self._copy(block_id, size, sources, wanted - len(counted))
             else:
                 self.registry.corrupt.pop(block_id, None)
                 if len(keepers) > wanted:
                     over += 1
-                    if not self.safemode:
+                    if not self.safemode.on:
                         self._trim(block_id, keepers, len(keepers) - wanted, marks)
         self._update_decommissions(targets)
         orphans = await self._collect_orphans(targets, now, marks)
@@ -117,7 +114,7 @@ class Repair:
         detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
-                          safemode=self.safemode, unreachable_inodes=sum(p["inodes"] for p in detached))
+                          unreachable_inodes=sum(p["inodes"] for p in detached))
 
     def _replicas(self, block_id):
         """(readable sources, replicas that count toward replication, replicas that may be trimmed).
@@ -145,17 +142,6 @@ class Repair:
                 log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",
                          node=node.id)
 
-    def _update_safemode(self, targets, now):
-        if not self.safemode:
-            return
-        reported = sum(1 for b in targets if self.registry.holders(b, ALIVE))
-        if not targets or reported / len(targets) >= self.safemode_threshold:
-            if self._threshold_reached_at is None:
-                self._threshold_reached_at = now
-            if not targets or now - self._threshold_reached_at >= self.safemode_extension:
-                self.safemode = False
-                log.info("leaving safe mode: {n} of {total} blocks reported", n=reported, total=len(targets))
-
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass
 
@@ -174,7 +160,7 @@ class Repair:
             if now - since < self.grace or block_id in self.fanout.pins:
                 continue
             doomed_at = self._doomed_at.setdefault(block_id, now)
-            if heard_from <= doomed_at or self.safemode:
+            if heard_from <= doomed_at or self.safemode.on:
                 continue
             for node in self.registry.holders(block_id, ALIVE):
                 if self._deletions_left() > 0:

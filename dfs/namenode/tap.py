@@ -105,6 +105,7 @@ class NamenodeService(service.MultiService):
         self.store.start()
         super().startService()
         self.pins.start()
+        self.repair.safemode.start()
         self.repair.start()
 
     def stopService(self):

@@ -90,8 +90,9 @@
     if (t.unreachable_inodes) {
       return [badge("corrupt"), ` ${count(t.unreachable_inodes)} inodes no path reaches: run dfs fsck`];
     }
+    // Before the datanodes have reported, an unreported block is not yet missing: say what safe mode waits for.
+    if (t.safemode) return [badge("safe_mode"), ` writes wait: ${status.safemode.reason}`];
     if (t.missing || t.corrupt) return [badge("missing"), ` ${count(t.missing + (t.corrupt || 0))} blocks unreadable`];
-    if (t.safemode) return [badge("safe_mode"), " waiting for block reports; writes wait"];
     if (!states.alive) return [badge("dead"), " no datanode is alive"];
     if (t.under_replicated || states.stale || states.dead) return [badge("degraded"), " repair under way"];
     return [badge("healthy")];

@@ -179,6 +179,8 @@ def test_a_client_without_a_token_gets_401(secure):
         assert r.status_code == 401 and "Bearer" in r.headers["WWW-Authenticate"]
         assert r.json()["RemoteException"]["exception"] == "SecurityException"
     assert requests.get(secure.url + "/cluster").status_code == 401
+    assert requests.get(secure.url + "/cluster/safemode").status_code == 401
+    assert requests.post(secure.url + "/cluster/safemode", params={"action": "enter"}).status_code == 401
     assert requests.get(secure.url + "/health").status_code == 200  # health checks need no token
     r = webhdfs(secure, "/", "LISTSTATUS", token="dfs1.not.valid")
     assert r.status_code == 401 and "signature" in r.json()["RemoteException"]["message"]
@@ -212,6 +214,9 @@ def test_read_only_tokens_read_but_never_write(secure, token, read_only_token):
         assert r.status_code == 403, (op, r.status_code, r.text)
         assert r.json()["RemoteException"]["exception"] == "AccessControlException"
     r = requests.post(secure.url + "/cluster/format", params={"confirm": "true"},
+                      headers={"Authorization": f"Bearer {read_only_token}"})
+    assert r.status_code == 403
+    r = requests.post(secure.url + "/cluster/safemode", params={"action": "enter"},
                       headers={"Authorization": f"Bearer {read_only_token}"})
     assert r.status_code == 403
     assert webhdfs(secure, "/ro/f", "OPEN", token=token, redirects=True).content == b"readable"
@@ -512,9 +517,10 @@ def requests_to_send(draw):
         path = "/webhdfs/v1" + draw(raw_paths)
         params = [("op", op), *params]
     elif target == "cluster":
-        path = draw(st.sampled_from(["/cluster", "/cluster/fsck", "/cluster/format", "/cluster/datanodes",
-                                     "/cluster/datanodes/x/heartbeat", "/cluster/datanodes/x/blocks", "/",
-                                     "/health", "/metrics", "/nope", "/static/../../etc/passwd"]))
+        path = draw(st.sampled_from(["/cluster", "/cluster/fsck", "/cluster/format", "/cluster/safemode",
+                                     "/cluster/datanodes", "/cluster/datanodes/x/heartbeat",
+                                     "/cluster/datanodes/x/blocks", "/", "/health", "/metrics", "/nope",
+                                     "/static/../../etc/passwd"]))
     elif target == "datanode-webhdfs":
         path = "/webhdfs/v1" + draw(raw_paths)
         params = [("op", op), *params]

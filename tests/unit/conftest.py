@@ -20,7 +20,7 @@ def namenode_app(tmp_path):
     registry = Registry(clock)
     fanout = FanOut(None, registry, clock, Pins(store, clock))
     repair = Repair(store, registry, fanout, None, clock)
-    repair.safemode = False
+    repair.safemode.on = False
     config = {"cluster_id": store.cluster_id, "replication": 3, "min_replicas": 2, "block_size": 1 << 20,
               "public_url": None}
     yield NamenodeApp(store, registry, fanout, repair, config)

@@ -82,7 +82,7 @@ async def test_write_without_datanodes_is_a_clear_503(stub):
 @pytest_twisted.ensureDeferred
 async def test_safe_mode_refuses_writes(stub):
     http, _, repair = stub
-    repair.safemode = True
+    repair.safemode.enter()
     response = await http.put(BASE + "/webhdfs/v1/d?op=MKDIRS")
     assert response.code == 503 and response.headers.getRawHeaders("retry-after")
     code, _ = await call(http, "GET", "/", op="LISTSTATUS")

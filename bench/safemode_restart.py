@@ -1,0 +1,100 @@
+"""How long a restarted namenode refuses writes: fill a cluster with small files, restart the namenode, time it.
+
+    .venv/bin/python bench/safemode_restart.py --files 100000      # the figure of issue 15 (82 s before the fix)
+    .venv/bin/python bench/safemode_restart.py --files 5000        # a quick look
+
+Runs with the dfs virtualenv (it starts real `twistd` processes with the integration tests' Cluster, on loopback
+ports the system picks) and the namenode's default timings: heartbeats every 3 s, repair every 3 s, safe mode
+extension 3 s. Prints, from the moment the restarted namenode listens: when every datanode had sent its block report
+and when the first write was accepted.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+
+from cluster import Cluster  # noqa: E402
+
+HEADERS = {"Content-Type": "application/octet-stream"}
+DEFAULT_TIMINGS = ["--repair-interval", "3", "--safemode-extension", "3", "--stale-after", "10", "--dead-after", "30"]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=100_000, help="small files to create (default 100000)")
+    parser.add_argument("--size", type=int, default=1024, help="bytes per file (default 1024)")
+    parser.add_argument("--datanodes", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=8, help="concurrent uploads while filling (default 8)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for writes after the restart")
+    parser.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
+    return parser.parse_args(argv)
+
+
+def fill(cluster, files, size, writers):
+    """Create ``files`` files of distinct bytes (so each is its own block) under /bench, 1,000 per directory."""
+    session = requests.Session()
+
+    def create(i):
+        data = i.to_bytes(8, "big") * (size // 8 + 1)
+        r = session.put(f"{cluster.url}/webhdfs/v1/bench/{i // 1000}/f{i}", data=data[:size], headers=HEADERS,
+                        params={"op": "CREATE", "data": "true", "overwrite": "true"}, timeout=120)
+        r.raise_for_status()
+
+    with ThreadPoolExecutor(writers) as pool:
+        for done, _ in enumerate(pool.map(create, range(files)), 1):
+            if done % 10_000 == 0:
+                print(f"  {done} files", flush=True)
+
+
+def time_restart(cluster, timeout):
+    """(seconds until every datanode reported, seconds until a write was accepted), from the restart's listen."""
+    cluster.namenode.stop()
+    cluster.namenode.restart_on_same_port()
+    started = time.monotonic()
+    all_reported = accepted = None
+    deadline = started + timeout
+    while accepted is None and time.monotonic() < deadline:
+        if all_reported is None and not cluster.status()["safemode"]["waiting_for"]:
+            all_reported = time.monotonic() - started
+        r = requests.put(f"{cluster.url}/webhdfs/v1/probe", data=b"probe", headers=HEADERS, timeout=60,
+                         params={"op": "CREATE", "data": "true", "overwrite": "true"})
+        if r.status_code == 201:
+            accepted = time.monotonic() - started
+        elif r.status_code != 503:
+            r.raise_for_status()
+        else:
+            time.sleep(0.05)
+    return all_reported, accepted
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    work = args.work or tempfile.mkdtemp(prefix="dfs-safemode-bench-")
+    cluster = Cluster(work, datanodes=args.datanodes, heartbeat=3, namenode_args=DEFAULT_TIMINGS)
+    try:
+        cluster.start()
+        began = time.monotonic()
+        fill(cluster, args.files, args.size, args.writers)
+        print(f"created {args.files} files of {args.size} bytes in {time.monotonic() - began:.0f} s", flush=True)
+        all_reported, accepted = time_restart(cluster, args.timeout)
+        blocks = cluster.status()["safemode"]["blocks"]
+        print(f"restart with {blocks} blocks on {args.datanodes} datanodes: every datanode reported after "
+              f"{all_reported if all_reported is not None else float('nan'):.1f} s, writes accepted after "
+              f"{accepted if accepted is not None else float('nan'):.1f} s", flush=True)
+        return 0 if accepted is not None else 1
+    finally:
+        cluster.stop()
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Safe mode: after a start nothing is written, copied or deleted until the datanodes have reported their blocks.
+
+Replica locations are soft state, so a restarted namenode first relearns them. It leaves safe mode when the share of
+the namespace's blocks that some datanode reported reaches the threshold (after a short extension, so that the other
+replicas of those blocks are reported too and repair copies nothing needlessly), or at once when every datanode the
+cluster had (stored in the database) has sent its full report: whatever is still unreported then is lost, and is
+reported loudly instead of freezing the cluster. An operator may hold safe mode or end it.
+"""
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+log = Logger()
+
+
+class SafeMode:
+    def __init__(self, store, registry, clock, threshold=0.999, extension=3.0, on_leave=lambda: None):
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.threshold = threshold
+        self.extension = extension
+        self.on_leave = on_leave
+        self.on = True
+        self.held = False  # entered by an operator: only an operator ends it
+        self._known = {}  # datanode id -> URL, of every datanode that ever registered
+        self._had = None  # the ids of those the database held at the start: the ones to wait for
+        self._reported = set()  # datanodes that sent a full block report since the start
+        self._unreported = None  # the namespace's blocks no datanode has reported yet; None until loaded
+        self._total = 0
+        self._exit = None
+
+    def start(self):
+        """Read which datanodes the cluster had and which blocks the namespace refers to, then judge."""
+        d = defer.gatherResults([self.store.known_datanodes(), self.store.block_targets()], consumeErrors=True)
+        d.addCallback(lambda loaded: self._loaded(*loaded))
+        d.addErrback(lambda f: log.failure("safe mode could not read the namespace; it stays on", f))
+        return d
+
+    def stop(self):
+        if self._exit is not None and self._exit.active():
+            self._exit.cancel()
+
+    def _loaded(self, known, targets):
+        self._had = frozenset(known)
+        self._known = {**known, **self._known}
+        self._total = len(targets)
+        self._unreported = {block_id for block_id in targets if block_id not in self.registry.replicas}
+        log.info("safe mode: {reported} of {total} blocks reported; {nodes} datanodes known",
+                 reported=self._total - len(self._unreported), total=self._total, nodes=len(self._had))
+        self._judge()
+
+    async def remember(self, node_id, url):
+        """Store a datanode that registered, so that after a restart safe mode knows to wait for it."""
+        if self._known.get(node_id) != url:
+            await self.store.remember_datanode(node_id, url)
+            self._known[node_id] = url
+
+    def reported(self, node_id, blocks):
+        """A datanode sent its full block report (registering sends one too): judge the exit now, not later."""
+        self._reported.add(node_id)
+        if self._unreported:
+            self._unreported.difference_update(blocks)
+        self._judge()
+
+    def _judge(self):
+        if not self.on or self.held or self._unreported is None:
+            return
+        if not self._total:
+            self._leave("the namespace refers to no block")
+        elif self._had and not self._waiting_for():
+            self._leave("every datanode the cluster had has sent its block report")
+        elif self._reported_share() >= self.threshold and self._exit is None:
+            self._exit = self.clock.callLater(self.extension, self._leave, "the reported blocks reached the threshold")
+
+    def _reported_share(self):
+        return (self._total - len(self._unreported)) / self._total if self._total else 1.0
+
+    def _waiting_for(self):
+        """The known datanodes that have not sent their full report, as (id, URL) pairs."""
+        return sorted((node_id, self._known[node_id]) for node_id in self._had or () if node_id not in self._reported)
+
+    def enter(self):
+        """An operator holds safe mode: writes wait and repair copies and deletes nothing until ``leave``."""
+        self.stop()
+        self._exit = None
+        self.on = self.held = True
+        log.warn("safe mode entered by an operator")
+
+    def leave(self):
+        """An operator ends safe mode, whatever is still unreported."""
+        if self.on:
+            self._leave("an operator ended it")
+
+    def _leave(self, why):
+        self.stop()
+        self._exit = None
+        self.on = self.held = False
+        missing = len(self._unreported or ())
+        if missing:
+            log.error("leaving safe mode ({why}) with {missing} of {total} blocks on no datanode: they are missing;"
+                      " `dfs fsck` lists the files", why=why, missing=missing, total=self._total)
+        else:
+            log.info("leaving safe mode: {why} ({total} blocks reported)", why=why, total=self._total)
+        self._unreported = set()
+        self.on_leave()
+
+    def reason(self):
+        """Why writes wait, in one sentence (the 503 answer, the status page and `dfs safemode get`)."""
+        if not self.on:
+            return "off"
+        if self.held:
+            return "entered by an operator; `dfs safemode leave` ends it"
+        if self._unreported is None:
+            return "reading the namespace"
+        reported = f"{self._total - len(self._unreported)} of {self._total} blocks reported"
+        if self._exit is not None:
+            return f"{reported}; leaving in {max(0.0, self._exit.getTime() - self.clock.seconds()):.1f} s"
+        waiting = self._waiting_for()
+        needed = f"{reported} ({self.threshold:.1%} needed)"
+        if not waiting:
+            return f"{needed}; waiting for datanodes to report their blocks"
+        names = ", ".join(f"{node_id} at {url}" for node_id, url in waiting[:5])
+        if len(waiting) > 5:
+            names += f" and {len(waiting) - 5} more"
+        plural = "s" if len(waiting) > 1 else ""
+        return f"{needed}; waiting for {len(waiting)} datanode{plural} to report: {names}"
+
+    def describe(self):
+        unreported = len(self._unreported or ())
+        return {
+            "on": self.on,
+            "held": self.held,
+            "reason": self.reason(),
+            "blocks": self._total,
+            "reported_blocks": self._total - unreported if self._unreported is not None else 0,
+            "threshold": self.threshold,
+            "waiting_for": [{"id": node_id, "url": url} for node_id, url in self._waiting_for()] if self.on else [],
+        }

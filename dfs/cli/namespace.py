@@ -1,7 +1,9 @@
 """Commands on names and metadata: ls, stat, mkdir, rmdir, touch, rm, mv, cp, du, checksum, setrep, test."""
 
 import posixpath
+import time
 
+from dfs.cli.admin import WAIT_LIMIT
 from dfs.cli.errors import FAILED, OK, Failure, about, failure
 from dfs.cli.formatting import is_dir, long_row, mode_string, size, table, to_json, when_precise
 from dfs.errors import DFSError, FileNotFound
@@ -52,6 +54,8 @@ def register(commands):
     p.add_argument("paths", nargs="+", metavar="PATH")
 
     p = commands.add("setrep", setrep, "set the replication factor (of every file below a directory)")
+    p.add_argument("-w", "--wait", action="store_true",
+                   help="return when every block of each file is read from N datanodes (as hdfs dfs -setrep -w)")
     p.add_argument("replication", type=int, metavar="N")
     p.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -304,7 +308,22 @@ def setrep(session, args):
             with about(file_path):
                 session.client.set_replication(file_path, args.replication)
             print(f"Replication {args.replication} set: {file_path}", file=session.stdout)
+        for file_path in files if args.wait else ():
+            _wait_for_replication(session, file_path, args.replication)
     return session.each("setrep", args.paths, set_one)
+
+
+def _wait_for_replication(session, path, replication):
+    """Poll the file's block locations until each block lists ``replication`` hosts (bounded by WAIT_LIMIT)."""
+    session.stdout.write(f"Waiting for {path} ...")
+    session.stdout.flush()
+    deadline = time.monotonic() + WAIT_LIMIT
+    with about(path):
+        while any(len(b["hosts"]) != replication for b in session.client.block_locations(path)["BlockLocation"]):
+            if time.monotonic() > deadline:
+                raise Failure(path, f"not at replication {replication} after {WAIT_LIMIT} s")
+            time.sleep(1)
+    print(" done", file=session.stdout)
 
 
 # -- files ----------------------------------------------------------------------------------------------------------

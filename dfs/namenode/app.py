@@ -153,7 +153,7 @@ class NamenodeApp:
         length = params.int("length", None, minimum=0)
         row, extents = await self._file(path)
         length = row["size"] if length is None else length
-        body = webhdfs.block_locations(extents, offset, length, self.registry.holders)
+        body = webhdfs.block_locations(extents, offset, length, self.registry.holders, row["replication"])
         body["BlockLocations"]["fileLength"] = row["size"]
         return json_body(body, request)
 

@@ -30,8 +30,12 @@ def content_summary(summary):
     }
 
 
-def block_locations(extents, offset, length, holders):
-    """One BlockLocation per extent overlapping [offset, offset+length); ``holders(block_id)`` gives live nodes."""
+def block_locations(extents, offset, length, holders, replication):
+    """One BlockLocation per extent overlapping [offset, offset+length); ``holders(block_id)`` gives live nodes.
+
+    A block shared with another file (same bytes) may have more replicas than this file asks for; the hosts listed
+    are those this file is read from, at most ``replication``, so `hdfs dfs -setrep -w` sees its number reached.
+    """
     out, position = [], 0
     end = offset + length
     for ext in extents:
@@ -39,7 +43,7 @@ def block_locations(extents, offset, length, holders):
         position = ext_end
         if ext_end <= offset or ext_start >= end:
             continue
-        nodes = holders(ext.block_id)
+        nodes = holders(ext.block_id)[:replication]
         out.append({
             "blockId": ext.block_id,
             "blockOffset": ext.block_offset,

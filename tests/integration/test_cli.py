@@ -196,6 +196,24 @@ def test_du_checksum_setrep_test(env, cluster, unique_dir):
     assert dfs(env, "test", "-e", f"{d}/nothing").returncode == 1
 
 
+def test_setrep_wait_finishes_when_another_file_shares_the_block(env, cluster, unique_dir):
+    """A block shared (same bytes) with a file kept at 3 stays at 3 replicas; the file set to 2 is read from 2."""
+    d = unique_dir
+    data = os.urandom(50_000)
+    seed(cluster, f"{d}/two", data)
+    seed(cluster, f"{d}/three", data)
+
+    def hosts(path):
+        r = requests.get(f"{cluster.url}/webhdfs/v1{path}", params={"op": "GETFILEBLOCKLOCATIONS"}, timeout=10)
+        return [len(b["hosts"]) for b in r.json()["BlockLocations"]["BlockLocation"]]
+
+    assert hosts(f"{d}/two") == hosts(f"{d}/three") == [3]
+    out = ok(env, "setrep", "-w", "2", f"{d}/two", timeout=60).decode()
+    assert out == f"Replication 2 set: {d}/two\nWaiting for {d}/two ... done\n"
+    assert (hosts(f"{d}/two"), hosts(f"{d}/three")) == ([2], [3]), "what hdfs dfs -setrep -w 2 waits for"
+    assert [len(f["blocks"][0]["replicas"]) for f in cluster.fsck(d)["files"]] == [3, 3], "the block keeps 3"
+
+
 def test_df_status_fsck(env, cluster, unique_dir):
     df = json.loads(ok(env, "df", "--json"))
     assert df["filesystem"] == cluster.url and df["capacity"] > 0 and df["free"] > 0

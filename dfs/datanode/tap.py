@@ -11,7 +11,7 @@ from twisted.python.threadpool import ThreadPool
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.datanode.heartbeat import NamenodeLink
-from dfs.datanode.scrubber import Scrubber
+from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
 from dfs.security import NODE, Guard
@@ -37,6 +37,7 @@ class DatanodeOptions(CommonOptions):
         self["reserve"] = size_value(env("DFS_RESERVE", "64M"))
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
         self["scrub-rate"] = size_value(env("DFS_SCRUB_RATE", "32M"))
+        self["scrub-period"] = float(env("DFS_SCRUB_PERIOD", 21))
 
     def opt_root(self, value):
         """Directory holding this node's blocks and identity (env DFS_FS_ROOT, default ./dfs-data)."""
@@ -69,6 +70,10 @@ class DatanodeOptions(CommonOptions):
     def opt_scrub_rate(self, value):
         """Bytes per second the scrubber re-reads to find bit rot, e.g. 32M; 0 turns it off (env DFS_SCRUB_RATE)."""
         self["scrub-rate"] = size_value(value)
+
+    def opt_scrub_period(self, value):
+        """Days between two checks of each block by the scrubber (env DFS_SCRUB_PERIOD, default 21, as HDFS)."""
+        self["scrub-period"] = float(value)
 
 
 class DatanodeRequest(MeasuredRequest):
@@ -136,7 +141,8 @@ def build_datanode(reactor, options):
     app.node_id = identity["id"]
     link = NamenodeLink(http, store, identity, options["namenode"], reactor, app.in_thread, options["heartbeat"])
     app.report_corrupt = link.report_corrupt
-    scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"])
+    scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
+                        options["scrub-period"] * DAY)
     app.scrubber = scrubber
     top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor)
     scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"

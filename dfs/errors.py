@@ -151,11 +151,13 @@ class Conflict(DFSError):
 
 
 class NoSpace(DFSError):
-    """The datanodes (507), or the namenode's disk, are out of space; nothing was committed."""
+    """The datanodes, or the namenode's disk, are out of space; nothing was committed. 507, not 503: retrying cannot
+    help until space is freed, so no client retries it. Hadoop's own exception for it, an IOException a Java client
+    rebuilds."""
 
     status = 507
-    exception = "DiskQuotaExceededException"
-    java_class = "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"
+    exception = "ClusterStorageCapacityExceededException"
+    java_class = "org.apache.hadoop.fs.ClusterStorageCapacityExceededException"
 
 
 class Corrupt(DFSError):

@@ -72,7 +72,7 @@ class DatanodeApp:
     @app.handle_errors(Exception)
     def errors(self, request, failure):
         if failure.check(OSError) and failure.value.errno in (errno.ENOSPC, errno.EDQUOT):
-            self.store.full = True  # report no free space until the next scan, so no new blocks come here
+            self.store.mark_full()  # report no free space until some is freed, so no new blocks come here
             failure = Failure(NoSpace(f"datanode {self.node_id} is out of space"))
         return render_error(request, failure)
 

@@ -22,6 +22,9 @@ log = Logger()
 BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
 MARKS_HONOURED = 20  # a delete may carry any of the last this many marks handed out (heartbeats)
 SUMS_SUFFIX = ".crc"
+# After a write hit ENOSPC the node offers no space until this much more is free than then (a little more would
+# only draw the next block into the same error).
+FREED_ENOUGH = 1024 * 1024
 
 
 def check_block_id(block_id):
@@ -116,7 +119,7 @@ class BlockSink:
         except OSError as e:
             self.error = self.error or e
         if self.error is not None:
-            self.store.full = True
+            self.store.mark_full()
             raise NoSpace(f"datanode could not store the block: {self.error}") from None
 
     def close(self):
@@ -144,7 +147,7 @@ class BlockStore:
         os.makedirs(self.quarantine, exist_ok=True)
         self.used = 0
         self.block_ids = set()
-        self.full = False  # set when a write hit ENOSPC; cleared by the next successful scan
+        self._full_at = None  # free bytes when a write hit ENOSPC; None when not full
         # Stores and deletes of one id must not interleave: every store, or confirmation that a block is already
         # here, gets the next number, and a delete is refused for a block stored after the mark it carries.
         self._boot = uuid.uuid4().hex[:12]
@@ -194,7 +197,7 @@ class BlockStore:
                     ids.add(name)
                     used += os.path.getsize(os.path.join(folder, name))
         self.block_ids, self.used = ids, used
-        self.full = False
+        self._full_at = None
         return ids
 
     def prune_missing_sync(self):
@@ -218,15 +221,27 @@ class BlockStore:
                 pass
         return removed
 
-    def usage(self):
+    def _space(self):
+        """(capacity, free bytes) of this node: its disk's, within ``capacity_limit``."""
         st = os.statvfs(self.root)
         capacity = st.f_blocks * st.f_frsize
         free = st.f_bavail * st.f_frsize
         if self.capacity_limit is not None:
             capacity = min(capacity, self.capacity_limit)
             free = min(free, max(0, capacity - self.used))
-        if self.full:
-            free = 0
+        return capacity, free
+
+    def mark_full(self):
+        """A write hit ENOSPC: offer no space (so the namenode sends no block here) until some is freed."""
+        self._full_at = self._space()[1]
+
+    def usage(self):
+        capacity, free = self._space()
+        if self._full_at is not None:
+            if free >= self._full_at + FREED_ENOUGH:  # a block deleted here, or anything on the same disk
+                self._full_at = None
+            else:
+                free = 0
         return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve)}
 
     def new_sink(self):

@@ -2,7 +2,7 @@
 
 import random
 
-from dfs.errors import Unavailable
+from dfs.errors import NoSpace, Unavailable
 
 
 def choose_targets(candidates, count, needed_bytes, exclude=()):
@@ -19,7 +19,14 @@ def choose_targets(candidates, count, needed_bytes, exclude=()):
 
 
 def require_targets(candidates, count, minimum, needed_bytes, exclude=()):
+    """At least ``minimum`` targets, or an error a client should not retry when it is space that is lacking (507),
+    and one it should retry when it is datanodes (503)."""
     targets = choose_targets(candidates, count, needed_bytes, exclude)
+    if len(targets) < minimum <= len([n for n in candidates if n.id not in exclude]):
+        raise NoSpace(
+            f"The cluster is out of space: {len(targets)} of {len(candidates)} datanode(s) have {needed_bytes} bytes"
+            f" free for a block; {minimum} needed. Free space (delete files, add datanodes) and retry."
+        )
     if len(targets) < minimum:
         raise Unavailable(
             f"Only {len(targets)} datanode(s) available with {needed_bytes} bytes free; {minimum} needed."

@@ -2,7 +2,7 @@ from twisted.internet.task import Clock
 
 from dfs.namenode.placement import choose_targets, require_targets
 from dfs.namenode.registry import Registry
-from dfs.errors import Unavailable
+from dfs.errors import NoSpace, Unavailable
 
 import pytest
 
@@ -72,5 +72,7 @@ def test_placement_prefers_free_space_and_distinct_nodes():
     assert "full" not in {n.id for n in chosen}
     assert {n.id for n in chosen[:2]} == {"a", "b"}
     assert choose_targets(r.alive(), 3, 10, exclude={"a"})[0].id == "b"
+    with pytest.raises(NoSpace, match="The cluster is out of space: 2 of 4 datanode"):
+        require_targets(r.alive(), 3, 3, 500)  # nodes enough, room not: retrying cannot help
     with pytest.raises(Unavailable):
-        require_targets(r.alive(), 3, 3, 500)
+        require_targets(r.alive(), 5, 5, 10)  # too few datanodes: some may come back

@@ -5,6 +5,7 @@ import time
 from dfs.cli.errors import FAILED, OK, Failure, Usage, about
 from dfs.cli.formatting import duration, size, table, to_json
 from dfs.cli.progress import is_terminal
+from dfs.errors import FileNotFound
 
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
@@ -77,6 +78,7 @@ def status(session, args):
         f"  block size {size(report.get('block_size', 0), human)}",
         f"Namenode: dfs {report.get('version', '?')}, up {duration(report.get('uptime', 0))},"
         f" metadata {size(report.get('metadata_bytes', 0), True)}",
+        "Health: " + ": ".join(filter(None, [report["verdict"]["state"].replace("_", " "), report["verdict"]["text"]])),
         f"Capacity {size(totals['capacity'], human)}  used {size(totals['used'], human)}"
         f"  free {size(totals['free'], human)}",
         "Datanodes: " + ", ".join(f"{count} {state}" for state, count in _node_states(report)),
@@ -87,6 +89,7 @@ def status(session, args):
         f"Repair: {totals.get('copies_in_flight', 0)} copies in flight, {totals.get('copies_done', 0)} done,"
         f" {totals.get('deletions_done', 0)} extra or orphan replicas deleted",
         *[f"Decommissioning {n['id']}: {n.get('decommission_pending', 0)} blocks still to copy"
+          + (f"; {n['decommission_blocked']}" if n.get("decommission_blocked") else "")
           for n in report.get("nodes", []) if n["state"] == "decommissioning"],
         "",
     ]
@@ -157,10 +160,19 @@ def _namespace_line(problem):
 
 
 def decommission(session, args):
-    with about(args.node):
-        node = session.client.decommission(args.node, cancel=args.cancel)
+    with about(None):
+        try:
+            node = session.client.decommission(args.node, cancel=args.cancel)
+        except FileNotFound as e:  # the namenode's words, not a file's "No such file or directory"
+            raise Failure(None, e.message) from None
         deadline = time.monotonic() + WAIT_LIMIT
+        shown = node.get("decommission_pending")  # not yet counted when the namenode answers the request
         while args.wait and not args.cancel and node["state"] == "decommissioning":
+            if shown != node.get("decommission_pending"):  # progress on stderr; stdout keeps the outcome
+                shown = node.get("decommission_pending")
+                print(f"{args.node}: {shown} blocks still to copy", file=session.stderr, flush=True)
+            if node.get("decommission_blocked"):
+                raise Failure(args.node, node["decommission_blocked"])
             if time.monotonic() > deadline:
                 raise Failure(args.node, f"still decommissioning after {WAIT_LIMIT} s")
             time.sleep(1)

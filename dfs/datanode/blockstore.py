@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 from collections import deque
@@ -145,6 +146,9 @@ class BlockStore:
         os.makedirs(self.blocks_dir, exist_ok=True)
         os.makedirs(self.incoming, exist_ok=True)
         os.makedirs(self.quarantine, exist_ok=True)
+        # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
+        # --capacity has a share of its own.
+        self.filesystem = None if capacity else f"{socket.gethostname()}:{os.stat(self.root).st_dev}"
         self.used = 0
         self.block_ids = set()
         self._full_at = None  # free bytes when a write hit ENOSPC; None when not full
@@ -242,7 +246,8 @@ class BlockStore:
                 self._full_at = None
             else:
                 free = 0
-        return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve)}
+        return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve),
+                "filesystem": self.filesystem}
 
     def new_sink(self):
         return BlockSink(self)

@@ -16,6 +16,7 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
 from dfs.namenode.metadata import FILE
 from dfs.namenode.streaming import UploadStream
+from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.version import version
 from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
@@ -38,6 +39,12 @@ def _mark(body):
     """A datanode's store mark, passed back verbatim on deletes; None from a node that sends none."""
     mark = body.get("mark")
     return None if mark is None else str(mark)
+
+
+def _filesystem(body):
+    """The filesystem a datanode's blocks are on, as it names it (None: a share of its own)."""
+    name = body.get("filesystem")
+    return str(name) if name else None
 
 
 def _body_size(content):
@@ -419,14 +426,20 @@ class NamenodeApp:
     async def cluster_status(self):
         nodes = self.registry.describe()
         totals = {"capacity": 0, "used": 0, "free": 0, "alive": 0, "stale": 0, "dead": 0}
+        filesystems = set()
         for node in nodes:
             totals[node["state"]] = totals.get(node["state"], 0) + 1
             if node["state"] != "dead":
-                for key in ("capacity", "used", "free"):
-                    totals[key] += node[key]
+                totals["used"] += node["used"]
+                if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
+                    filesystems.add(node["filesystem"])
+                    totals["capacity"] += node["capacity"]
+                    totals["free"] += node["free"]
         totals.update(self.repair.stats)
         totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()
+        safemode = self.safemode.describe()
+        state, sentence = verdict(nodes, totals, safemode)
         return {
             "cluster_id": self.config["cluster_id"],
             "version": version(),
@@ -434,10 +447,11 @@ class NamenodeApp:
             "metadata_bytes": self.store.disk_usage(),
             "replication": self.config["replication"],
             "block_size": self.config["block_size"],
+            "verdict": {"state": state, "text": sentence},
             "nodes": nodes,
             "history": self.registry.describe_history(),
             "totals": totals,
-            "safemode": self.safemode.describe(),
+            "safemode": safemode,
         }
 
     @app.route("/cluster/datanodes", methods=["POST"])
@@ -454,7 +468,7 @@ class NamenodeApp:
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
                 int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
                 version=str(body["version"])[:64] if body.get("version") else None,
-                mark=_mark(body),
+                mark=_mark(body), filesystem=_filesystem(body),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
@@ -467,7 +481,8 @@ class NamenodeApp:
         self.guard.check(request, NODE)
         body = read_json(request)
         try:
-            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body))
+            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body),
+                                    _filesystem(body))
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad heartbeat: {e!r}") from None
         return json_body({"cluster_id": self.config["cluster_id"]}, request)

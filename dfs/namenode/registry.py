@@ -11,6 +11,9 @@ log = Logger()
 
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
 HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
+# A full block report is a snapshot taken before it was sent; a replica added (by a write or a copy) less than this
+# many seconds before the report arrives may be missing from it without being gone.
+REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
 
@@ -22,6 +25,7 @@ class Datanode:
         self.capacity = 0
         self.used = 0
         self.free = 0
+        self.filesystem = node_id  # datanodes on one filesystem share its capacity and free space
         self.registered = now
         self.last_seen = now
         self.last_report = None
@@ -31,6 +35,8 @@ class Datanode:
         self.state = ALIVE
         self.admin = NORMAL
         self.decommission_pending = 0
+        self.decommission_blocked = None  # why draining cannot finish, when it cannot
+        self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
 
     @property
     def writable(self):
@@ -47,9 +53,11 @@ class Datanode:
             "liveness": self.state,
             "admin": self.admin,
             "decommission_pending": self.decommission_pending,
+            "decommission_blocked": self.decommission_blocked,
             "capacity": self.capacity,
             "used": self.used,
             "free": self.free,
+            "filesystem": self.filesystem,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
@@ -69,7 +77,8 @@ class Registry:
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
-    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None):
+    def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
+                 filesystem=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -81,19 +90,20 @@ class Registry:
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
         node.version = version
-        self._seen(node, capacity, used, free, mark)
+        self._seen(node, capacity, used, free, mark, filesystem)
         self.report(node_id, blocks)
         return node
 
-    def heartbeat(self, node_id, capacity, used, free, mark=None):
+    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free, mark)
+        self._seen(node, capacity, used, free, mark, filesystem)
         return node
 
-    def _seen(self, node, capacity, used, free, mark):
+    def _seen(self, node, capacity, used, free, mark, filesystem):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
+        node.filesystem = filesystem or node.id
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
@@ -105,7 +115,9 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        blocks = set(blocks)
+        now = self.clock.seconds()
+        node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
+        blocks = set(blocks) | (node.recent.keys() & node.blocks)
         for gone in node.blocks - blocks:
             self.replicas.get(gone, set()).discard(node_id)
         for new in blocks - node.blocks:
@@ -123,12 +135,14 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.add(block_id)
+            node.recent[block_id] = self.clock.seconds()
             self.replicas.setdefault(block_id, set()).add(node_id)
 
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.discard(block_id)
+            node.recent.pop(block_id, None)
         holders = self.replicas.get(block_id)
         if holders is not None:
             holders.discard(node_id)
@@ -174,7 +188,7 @@ class Registry:
     def get(self, node_id):
         node = self.nodes.get(node_id)
         if node is None:
-            raise FileNotFound(f"Unknown datanode {node_id}")
+            raise FileNotFound(f"no datanode named {node_id} (dfs status lists them)")
         return node
 
     def describe(self):

@@ -129,14 +129,19 @@ class Repair:
         return alive, counted, keepers
 
     def _update_decommissions(self, targets):
+        in_service = len(self.registry.writable())
         for node in self.registry.nodes.values():
             if node.admin != DECOMMISSIONING or node.state == DEAD:
                 continue
-            pending = 0
+            pending = stuck = 0
             for block_id in node.blocks:
                 if block_id in targets and len(self._replicas(block_id)[1]) < targets[block_id][0]:
                     pending += 1
+                    stuck += targets[block_id][0] > in_service
             node.decommission_pending = pending
+            node.decommission_blocked = None if not stuck else (
+                f"cannot finish: {stuck} of its blocks need more replicas than the {in_service} datanode(s) in"
+                " service can hold; add a datanode or lower their replication (dfs setrep)")
             if pending == 0:
                 node.admin = DECOMMISSIONED
                 log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",

@@ -29,7 +29,7 @@
     fill("cluster-id", status.cluster_id);
     fill("namenode-version", status.version);
     fill("uptime", duration(status.uptime));
-    fill("verdict", verdict(status, states));
+    fill("verdict", verdict(status));
 
     fill("nodes-summary",
       el("div", {class: "big"}, `${alive} / ${status.nodes.length}`, el("span", {class: "muted small"}, " alive")),
@@ -84,18 +84,10 @@
       : el("div", {class: "muted small"}, "no change since the namenode started"));
   }
 
-  /* One word for the whole cluster: the worst thing that is true of it. */
-  function verdict(status, states) {
-    const t = status.totals;
-    if (t.unreachable_inodes) {
-      return [badge("corrupt"), ` ${count(t.unreachable_inodes)} inodes no path reaches: run dfs fsck`];
-    }
-    // Before the datanodes have reported, an unreported block is not yet missing: say what safe mode waits for.
-    if (t.safemode) return [badge("safe_mode"), ` writes wait: ${status.safemode.reason}`];
-    if (t.missing || t.corrupt) return [badge("missing"), ` ${count(t.missing + (t.corrupt || 0))} blocks unreadable`];
-    if (!states.alive) return [badge("dead"), " no datanode is alive"];
-    if (t.under_replicated || states.stale || states.dead) return [badge("degraded"), " repair under way"];
-    return [badge("healthy")];
+  /* The worst thing that is true of the cluster, as the namenode words it (dfs.namenode.verdict). */
+  function verdict(status) {
+    const v = status.verdict;
+    return v.text ? [badge(v.state), ` ${v.text}`] : [badge(v.state)];
   }
 
   /* A datanode's row; its version is marked when it differs from the namenode's (``status``). */
@@ -105,6 +97,7 @@
     if (node.state === "decommissioning") {
       state.push(el("div", {class: "small muted"}, `${count(node.decommission_pending)} blocks to copy`),
                  bar(node.blocks - node.decommission_pending, node.blocks, "thin warn"));
+      if (node.decommission_blocked) state.push(el("div", {class: "small bad"}, node.decommission_blocked));
     }
     return el("tr", {"data-node": node.id},
       el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),

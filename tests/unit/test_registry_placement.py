@@ -1,7 +1,7 @@
 from twisted.internet.task import Clock
 
 from dfs.namenode.placement import choose_targets, require_targets
-from dfs.namenode.registry import Registry
+from dfs.namenode.registry import REPORT_LAG, Registry
 from dfs.errors import NoSpace, Unavailable
 
 import pytest
@@ -56,6 +56,19 @@ def test_block_reports_replace_what_a_node_holds():
     assert r.holders("x") == []
     r.remove_replica("y", "b")
     assert [n.id for n in r.holders("y")] == ["a"]
+
+
+def test_a_report_taken_before_a_write_does_not_drop_its_replica():
+    """The datanode's snapshot was on the wire while a block was stored there: no re-replication for that."""
+    r, clock = registry_with([("a", 50)])
+    r.report("a", ["x"])
+    r.add_replica("y", "a")
+    r.report("a", ["x"])
+    assert [n.id for n in r.holders("y")] == ["a"]
+    clock.advance(REPORT_LAG)
+    r.heartbeat("a", 100, 0, 50)
+    r.report("a", ["x"])
+    assert r.holders("y") == [], "a later report is believed"
 
 
 def test_unknown_node_heartbeat_is_refused():

@@ -19,9 +19,7 @@ def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("cluster")).start()
     yield c
     c.stop()
-    tracebacks = {path: text[max(0, text.index("Traceback") - 1500):][:4000]
-                  for path, text in c.logs().items() if "Traceback" in text}
-    assert not tracebacks, f"tracebacks in the shared cluster's logs: {tracebacks}"
+    assert_quiet_logs(c)
 
 
 @pytest.fixture
@@ -37,6 +35,18 @@ def make_cluster(tmp_path):
     yield make
     for c in made:
         c.stop()
+    for c in made:
+        assert_quiet_logs(c)
+
+
+def assert_quiet_logs(cluster):
+    """A daemon that logged a traceback or an unhandled error hid a bug from the test that passed beside it."""
+    problems = {}
+    for path, text in cluster.logs().items():
+        found = [text.index(marker) for marker in ("Traceback", "Unhandled error") if marker in text]
+        if found:
+            problems[path] = text[max(0, min(found) - 1500):][:4000]
+    assert not problems, f"tracebacks or unhandled errors in the daemons' logs: {problems}"
 
 
 @pytest.fixture

@@ -109,10 +109,18 @@ class NamenodeApp:
 
     @app.route("/webhdfs/v1/", branch=True, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
     async def webhdfs(self, request):
+        gone = []
+        request.notifyFinish().addErrback(gone.append)
         try:
             return await self._webhdfs(request)
-        except BaseException:
+        except BaseException as e:
             self._drop_uncollected(request)
+            if gone and not isinstance(e, defer.CancelledError):
+                # The client went away (Klein then cancels the handler): whatever the work ended with, nobody
+                # hears it. Klein takes a cancellation quietly and logs anything else as an unhandled error.
+                log.info("{method} {uri}: the client went away ({why})", method=request.method.decode(),
+                         uri=request.uri.decode("ascii", "replace"), why=e)
+                raise defer.CancelledError() from None
             raise
 
     async def _webhdfs(self, request):

@@ -3,8 +3,10 @@ and datanodes sharing one disk count its capacity once."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -45,3 +47,23 @@ def test_datanodes_on_one_filesystem_count_its_capacity_once(cluster):
     assert status["totals"]["capacity"] == nodes[0]["capacity"]
     df = json.loads(dfs(cluster, "df", "--json").stdout)
     assert df["capacity"] == nodes[0]["capacity"]
+
+
+def test_abandoned_uploads_log_no_error(make_cluster):
+    """Clients that go away mid-body, or right after the last byte: no traceback, no unhandled error (the fixture
+    checks the daemons' logs), and the cluster takes the next upload."""
+    cluster = make_cluster()
+    body = os.urandom(300_000)
+    for query, headers, sent in [("full", f"Content-Length: {len(body)}", body),
+                                 ("half", f"Content-Length: {2 * len(body)}", body),
+                                 ("chunked", "Transfer-Encoding: chunked", b"%x\r\n" % len(body) + body + b"\r\n")]:
+        with socket.create_connection(("127.0.0.1", cluster.namenode.port), timeout=10) as s:
+            s.sendall(f"PUT /webhdfs/v1/{query}?op=CREATE&data=true HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n".encode()
+                      + sent)
+    deadline = time.monotonic() + 30
+    while cluster.namenode.log().count("abandoned upload") + cluster.namenode.log().count("went away") < 3:
+        assert time.monotonic() < deadline, cluster.namenode.log()[-3000:]
+        time.sleep(0.2)
+    r = requests.put(cluster.url + "/webhdfs/v1/after", params={"op": "CREATE", "data": "true"}, data=body,
+                     headers=H, timeout=60)
+    assert r.status_code == 201

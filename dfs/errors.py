@@ -150,6 +150,14 @@ class Conflict(DFSError):
     java_class = "java.util.ConcurrentModificationException"
 
 
+class BadGateway(DFSError):
+    """A server this one had to ask (the source of a block copy) could not be reached or failed: 502 names it."""
+
+    status = 502
+    exception = "IOException"
+    java_class = "java.io.IOException"
+
+
 class NoSpace(DFSError):
     """The datanodes, or the namenode's disk, are out of space; nothing was committed. 507, not 503: retrying cannot
     help until space is freed, so no client retries it. Hadoop's own exception for it, an IOException a Java client

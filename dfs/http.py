@@ -10,11 +10,11 @@ from typing import NamedTuple
 
 from treq.client import HTTPClient
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.error import TimeoutError
+from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError, TimeoutError
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
 from twisted.python.failure import Failure
-from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
+from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseFailed
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory
@@ -22,6 +22,8 @@ from zope.interface import implementer
 
 from dfs.version import version
 
+# What a request to a peer fails with when the peer cannot be reached, or dropped the connection.
+UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 

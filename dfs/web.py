@@ -1,6 +1,7 @@
 """HTTP helpers both roles share: query parameters, JSON answers and the one place errors become responses."""
 
 import json
+import re
 from urllib.parse import unquote
 
 from klein.interfaces import IKleinRequest
@@ -9,6 +10,7 @@ from twisted.logger import Logger
 from twisted.web.http import parse_qs
 from twisted.web.server import Request, Site
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from dfs import paths
 from dfs.errors import BadRequest, DFSError, TooLarge
@@ -20,6 +22,8 @@ JSON = b"application/json"
 OCTETS = b"application/octet-stream"
 MAX_JSON_BODY = 64 * 1024 * 1024  # block reports of very full datanodes are the largest JSON bodies
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+REPEATED_SLASHES = re.compile(rb"//+")
+MAX_INT64 = 2 ** 63 - 1
 # The WebHDFS op names (Hadoop's, and dfs's COPY): anything else a client sends is labelled "invalid" in metrics.
 WEBHDFS_OPS = frozenset("""
     OPEN GETFILESTATUS LISTSTATUS LISTSTATUS_BATCH GETCONTENTSUMMARY GETQUOTAUSAGE GETFILECHECKSUM GETHOMEDIRECTORY
@@ -45,9 +49,12 @@ def checksum_json(hexdigest):
 def render_error(request, failure):
     """Turn a failure into a RemoteException body; anything unexpected is logged and answered with a bare 500."""
     err = failure.value
-    if isinstance(err, HTTPException):  # Klein's routing: no such endpoint, wrong method
+    if isinstance(err, HTTPException):  # Klein's routing: no such endpoint, wrong method, a slash to add
         err = DFSError(f"{err.name}: {request.method.decode('ascii', 'replace')} {request.path.decode('ascii', 'replace')}")
         err.status, err.exception = failure.value.code, "IllegalArgumentException"
+        if isinstance(failure.value, RequestRedirect):  # "/webhdfs/v1" -> "/webhdfs/v1/": say where, query kept
+            query = request.uri.partition(b"?")[2]
+            request.setHeader(b"Location", failure.value.new_url.encode("ascii", "replace") + b"?" * bool(query) + query)
     elif not isinstance(err, DFSError):
         if failure.check(ConnectionDone, ConnectionLost):
             return b""
@@ -67,6 +74,8 @@ def read_json(request):
         obj = json.loads(body or b"{}")
     except ValueError as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest("body is JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise BadRequest("the body must be a JSON object")
     return obj
@@ -155,7 +164,8 @@ class Params:
             number = int(value)
         except ValueError:
             raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is not a number') from None
-        if minimum is not None and number < minimum or maximum is not None and number > maximum:
+        maximum = MAX_INT64 if maximum is None else maximum  # every number is stored or computed as SQLite's
+        if minimum is not None and number < minimum or number > maximum or number < -MAX_INT64 - 1:
             raise BadRequest(f'Invalid value for webhdfs parameter "{name}": {number} is out of range')
         return number
 
@@ -202,6 +212,12 @@ class MeasuredRequest(Request):
     def handleContentChunk(self, data):
         self.received += len(data)
         super().handleContentChunk(data)
+
+    def requestReceived(self, command, path, version):
+        # "//x" names "/x", as in HDFS: slashes are collapsed before routing, which would answer with a redirect
+        target, query = path.split(b"?", 1) if b"?" in path else (path, None)
+        target = REPEATED_SLASHES.sub(b"/", target)
+        super().requestReceived(command, target if query is None else target + b"?" + query, version)
 
 
 class QuietSite(Site):

@@ -12,7 +12,6 @@ import time
 from urllib.parse import quote
 
 from twisted.internet import defer
-from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError
 from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer, ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH
@@ -22,9 +21,9 @@ from dfs.client.config import DEFAULT_NAMENODE
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
                         Unavailable, from_remote)
+from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.streams import relay_body
 
-_UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
 # storing anything): the idempotent methods.
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}

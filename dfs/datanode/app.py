@@ -18,8 +18,9 @@ from werkzeug.routing import BaseConverter
 from dfs import chunks, pages
 from dfs import extents as file_extents
 from dfs.datanode.blockstore import BlockSink, check_block_id
-from dfs.errors import (BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace, RangeNotSatisfiable,
-                        from_remote)
+from dfs.errors import (BadGateway, BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace,
+                        RangeNotSatisfiable, from_remote)
+from dfs.http import UNREACHABLE
 from dfs.metrics import DatanodeMetrics
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.streams import RequestWriter, relay_body
@@ -154,8 +155,11 @@ class DatanodeApp:
         source = Params(request).str("source", required=True).rstrip("/")
         if not source.startswith(("http://", "https://")):
             raise BadRequest("source must be a datanode URL")
-        response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers(),
-                                       unbuffered=True)
+        try:
+            response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers(),
+                                           unbuffered=True)
+        except UNREACHABLE as e:
+            raise BadGateway(f"cannot reach the source {source}: {e}") from None
         if response.code != 200:
             await response.content()
             raise IOFailure(f"peer {source} answered {response.code} for block {block_id}")
@@ -165,9 +169,11 @@ class DatanodeApp:
                 tmp.write(data)
             try:
                 await relay_body(response, write)
-            except BaseException:
+            except BaseException as e:
                 tmp.close()
                 os.unlink(tmp_path)
+                if isinstance(e, UNREACHABLE):
+                    raise BadGateway(f"the source {source} failed during the copy: {e}") from None
                 raise
         length = await self.in_thread(self.store.store_verified_sync, block_id, tmp_path)
         return json_body({"id": block_id, "copied": True, "length": length}, request, 201)

@@ -331,12 +331,12 @@ class NamenodeApp:
             stream.result.addCallbacks(self.fanout.release, lambda f: None)
 
     async def op_create(self, request, params, path):
+        block_size, replication = self._write_params(params)  # a bad one fails before the redirect
         if not params.bool("data") and not has_body(request):
             return self._redirect_to_self(request, params, path)
         extents = await self._streamed(request)
         overwrite = params.bool("overwrite", False)
         create_parent = params.bool("createparent", True)
-        block_size, replication = self._write_params(params)
         mode = params.octal("permission", 0o644)
         mtime, atime = self._times(params)
         if extents is None:

@@ -280,3 +280,15 @@ def test_long_paths_pass_the_request_line_limit(cluster, unique_dir):
     assert op(cluster, "PUT", deep + "/a", "RENAME", destination=deep + "/b").json() == {"boolean": True}
     assert read(cluster, deep + "/b/f") == b"far down"
     assert op(cluster, "PUT", deep + "/b/" + "x" * 100, "MKDIRS").status_code == 400  # past 16 KiB
+
+
+def test_repeated_slashes_name_the_same_path(cluster, unique_dir):
+    """"//x" is "/x" (as in HDFS), on the namenode and on a datanode: never a redirect without a Location."""
+    put_file(cluster, unique_dir + "/f", b"slashes")
+    for target in [f"/webhdfs/v1/{unique_dir}//f?op=GETFILESTATUS", f"//webhdfs//v1{unique_dir}/f?op=GETFILESTATUS"]:
+        r = raw(cluster, "GET", target)
+        assert r.status_code == 200 and r.json()["FileStatus"]["length"] == 7, (target, r.status_code, r.text)
+    r = raw(cluster, "GET", f"/webhdfs/v1/{unique_dir}//f?op=OPEN")
+    assert r.status_code == 200 and r.content == b"slashes"
+    r = requests.get(cluster.url + "/webhdfs/v1?op=LISTSTATUS", allow_redirects=False)
+    assert r.status_code == 308 and r.headers["Location"].endswith("/webhdfs/v1/?op=LISTSTATUS"), r.headers

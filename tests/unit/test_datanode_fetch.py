@@ -1,0 +1,27 @@
+"""A block copy from a source that cannot be reached is the source's fault: 502 naming it, not a 500."""
+
+import pytest_twisted
+from treq.testing import StubTreq
+from twisted.internet import defer
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.task import Clock
+
+from dfs.datanode.app import DatanodeApp
+from dfs.datanode.blockstore import BlockStore
+
+
+class Refused:
+    """Every peer refuses the connection."""
+
+    def get(self, url, **kwargs):
+        return defer.fail(ConnectionRefusedError(url))
+
+
+@pytest_twisted.ensureDeferred
+async def test_fetch_from_an_unreachable_source_is_502_naming_it(tmp_path):
+    app = DatanodeApp(BlockStore(str(tmp_path / "dn")), Refused(), Clock(), None, "http://nn:8180/")
+    response = await StubTreq(app.resource()).post("http://dn/blocks/" + "a" * 64 + "/fetch",
+                                                   params={"source": "http://127.0.0.1:1"})
+    body = await response.json()
+    assert response.code == 502, body
+    assert body["RemoteException"]["message"].startswith("cannot reach the source http://127.0.0.1:1")

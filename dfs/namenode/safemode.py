@@ -135,5 +135,12 @@ class SafeMode:
             "blocks": self._total,
             "reported_blocks": self._total - unreported if self._unreported is not None else 0,
             "threshold": self.threshold,
-            "waiting_for": [{"id": node_id, "url": url} for node_id, url in self._waiting_for()] if self.on else [],
+            "waiting_for": self._waiting_for_json(),
         }
+
+    def _waiting_for_json(self):
+        if not self.on:
+            return []
+        if self._had is None:
+            return None  # not known before the database is read
+        return [{"id": node_id, "url": url} for node_id, url in self._waiting_for()]

@@ -77,7 +77,7 @@ def test_reports_before_the_namespace_is_read_count(store):
     clock = Clock()
     registry = Registry(clock)
     safemode = SafeMode(store, registry, clock)
-    assert safemode.reason() == "reading the namespace"
+    assert safemode.reason() == "reading the namespace" and safemode.describe()["waiting_for"] is None
     for node_id in ("n1", "n2", "n3"):
         report(safemode, registry, node_id, BLOCKS)
     assert safemode.on

@@ -4,12 +4,10 @@
 """
 
 import argparse
-import errno
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -67,20 +65,6 @@ def wait_listening(log_path, offset, process, timeout=30.0):
     raise SystemExit(f"{log_path}: not listening after {timeout:.0f}s")
 
 
-def check_ports_free(ports):
-    """Fail with one clear line when a port is taken, instead of a daemon's exit and a pointer to its log."""
-    for port in ports:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as twistd binds: TIME_WAIT is no obstacle
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError as e:
-                if e.errno != errno.EADDRINUSE:
-                    raise
-                raise SystemExit(f"port {port} is in use (another dfs cluster?): stop it, or pick ports with "
-                                 "--port") from None
-
-
 def wait_ready(namenode_url, datanodes, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,7 +84,6 @@ def main(argv=None):
     parser.add_argument("--replication", type=int, default=3)
     parser.add_argument("--block-size", default="64M")
     args, extra = parser.parse_known_args(argv)
-    check_ports_free(range(args.port, args.port + args.datanodes + 1))
 
     root = os.path.abspath(args.root)
     os.makedirs(os.path.join(root, "logs"), exist_ok=True)

@@ -56,7 +56,7 @@ class _Cluster:
         self.datanodes = _Datanodes()
         fanout = FanOut(None, self.registry, self.clock, self.pins)
         self.repair = Repair(self.store, self.registry, fanout, self.datanodes, self.clock, grace=GRACE)
-        self.repair.safemode = False
+        self.repair.safemode.on = False
         self.beats = 0
         for node in NODES:
             self.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, [BLOCK], self.mark())

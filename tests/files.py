@@ -22,3 +22,14 @@ def sha256_of(path):
         while chunk := f.read(1 << 20):
             hasher.update(chunk)
     return hasher.hexdigest()
+
+
+def flip_byte(path, offset=100):
+    """Flip one byte in place and put the mtime back, as a failing disk would."""
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))

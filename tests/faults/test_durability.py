@@ -15,6 +15,7 @@ import time
 
 import pytest
 import requests
+from files import flip_byte
 
 H = {"Content-Type": "application/octet-stream"}
 FAST = dict(namenode_args=["--gc-grace", "2"], datanode_args=["--gc-grace", "2", "--scrub-rate", "200M"])
@@ -60,12 +61,6 @@ def client_read(cluster, path):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
 
 
-def flip_byte(path, offset=100):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 def settle(cluster, files, live, timeout=60):

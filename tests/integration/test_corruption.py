@@ -6,7 +6,7 @@ import time
 
 import pytest_twisted
 import requests
-from files import sha256_of
+from files import flip_byte, sha256_of
 from twisted.internet import reactor
 
 from dfs import chunks
@@ -17,15 +17,6 @@ H = {"Content-Type": "application/octet-stream"}
 C = chunks.CHUNK_SIZE
 
 
-def flip(path, at):
-    """Flip one byte in place and put the mtime back, as a failing disk would."""
-    st = os.stat(path)
-    with open(path, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def holders(cluster, path):
@@ -66,7 +57,7 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
     # The node the namenode sends readers to holds a rotten copy: readers still get the right bytes or an error.
     first = requests.get(cluster.url + "/webhdfs/v1/f", params={"op": "OPEN"}, allow_redirects=False, timeout=10)
     bad = index_of(cluster, first.headers["Location"])
-    flip(cluster.block_files(bad)[block_id], 5 * C + 7)
+    flip_byte(cluster.block_files(bad)[block_id], 5 * C + 7)
     wrong = 0
     for _ in range(30):
         try:
@@ -82,7 +73,7 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
     _, urls = holders(cluster, "/f")
     source = index_of(cluster, urls[0])
     [target] = set(range(4)) - {index_of(cluster, url) for url in urls}
-    flip(cluster.block_files(source)[block_id], 0)
+    flip_byte(cluster.block_files(source)[block_id], 0)
     r = requests.post(f"{cluster.datanodes[target].url}/blocks/{block_id}/fetch",
                       params={"source": cluster.datanodes[source].url}, timeout=30)
     assert r.status_code >= 400
@@ -90,7 +81,7 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
 
     # A Range read of a block answers the chunks that check out and refuses the rotten one.
     reader = index_of(cluster, next(u for u in holders(cluster, "/f")[1] if not u.startswith(cluster.datanodes[source].url)))
-    flip(cluster.block_files(reader)[block_id], 9 * C + 1)
+    flip_byte(cluster.block_files(reader)[block_id], 9 * C + 1)
     url = f"{cluster.datanodes[reader].url}/blocks/{block_id}"
     r = requests.get(url, headers={"Range": f"bytes={C}-{3 * C - 1}"}, timeout=30)
     assert r.status_code == 206 and r.content == data[C:3 * C]
@@ -123,7 +114,7 @@ async def test_the_client_reads_just_the_chunks_it_needs_and_skips_bad_ones(make
         wait_until(served, "the datanode logged the read")
         assert all(int(line.split(" out=")[1].split()[0]) <= C for line in served()), served()
         # The replica tried first rots past its first 4 MiB: it stops there, the other one goes on.
-        flip(cluster.block_files(index_of(cluster, urls[0]))[block_id], 80 * C + 3)
+        flip_byte(cluster.block_files(index_of(cluster, urls[0]))[block_id], 80 * C + 3)
         assert (await client.read("/f")) == data
         assert (await client.read("/f", 70 * C - 10, 20 * C)) == data[70 * C - 10:90 * C - 10]
     finally:

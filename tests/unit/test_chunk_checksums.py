@@ -5,6 +5,7 @@ import io
 import os
 
 import pytest
+from files import flip_byte
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,15 +18,6 @@ from dfs.errors import BadRequest, Corrupt, RangeNotSatisfiable
 C = chunks.CHUNK_SIZE
 
 
-def flip(path, at):
-    """Flip one byte in place and put the mtime back, as a failing disk would."""
-    st = os.stat(path)
-    with open(path, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def stored_block(tmp_path, data):
@@ -69,7 +61,7 @@ def test_a_flipped_byte_with_its_mtime_kept_is_never_read(tmp_path):
     data = os.urandom(4 * C)
     store, block_id = stored_block(tmp_path, data)
     assert store.read_verified_sync(block_id, 10, 100) == data[10:110]
-    flip(store.path(block_id), 2 * C + 17)
+    flip_byte(store.path(block_id), 2 * C + 17)
     assert store.read_verified_sync(block_id, C - 5, 10) == data[C - 5:C + 5], "other chunks still read"
     with pytest.raises(Corrupt):
         store.read_verified_sync(block_id, 2 * C + 100, 1)
@@ -102,7 +94,7 @@ def test_an_older_block_gets_its_checksums_on_first_read(tmp_path):
 def test_an_older_block_that_rotted_is_quarantined_on_first_read(tmp_path):
     store, block_id = stored_block(tmp_path, os.urandom(2 * C))
     os.unlink(store.sums_path(block_id))
-    flip(store.path(block_id), 5)
+    flip_byte(store.path(block_id), 5)
     with pytest.raises(Corrupt):
         store.read_verified_sync(block_id, C, 10)
     assert not store.has(block_id)
@@ -111,7 +103,7 @@ def test_an_older_block_that_rotted_is_quarantined_on_first_read(tmp_path):
 def test_rotten_checksums_of_good_data_are_rebuilt_not_quarantined(tmp_path):
     data = os.urandom(2 * C)
     store, block_id = stored_block(tmp_path, data)
-    flip(store.sums_path(block_id), chunks.HEADER_SIZE + 1)
+    flip_byte(store.sums_path(block_id), chunks.HEADER_SIZE + 1)
     assert store.read_verified_sync(block_id, 0, 2 * C) == data
     assert store.has(block_id)
     assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))

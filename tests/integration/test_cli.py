@@ -480,7 +480,7 @@ def test_shell_reads_commands_from_stdin(env, cluster, unique_dir, tmp_path):
     assert result.stdout.decode().splitlines() == [
         unique_dir, "from disk", "copy.txt", "from disk", f"{unique_dir}/work",
     ]
-    assert result.stderr.decode() == f"dfs: ls: nowhere: No such file or directory\n"
+    assert result.stderr.decode() == "dfs: ls: nowhere: No such file or directory\n"
     assert result.returncode == 0  # the status of the last command, as in sh
     assert read(cluster, f"{unique_dir}/work/copy.txt") == b"from disk\n"
 

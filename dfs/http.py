@@ -14,6 +14,7 @@ from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLo
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
 from twisted.python.failure import Failure
+from twisted.web._newclient import RequestTransmissionFailed
 from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseFailed
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
@@ -23,7 +24,7 @@ from zope.interface import implementer
 from dfs.version import version
 
 # What a request to a peer fails with when the peer cannot be reached, or dropped the connection.
-UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed)
+UNREACHABLE = (ConnectError, ConnectingCancelledError, DNSLookupError, ResponseFailed, RequestTransmissionFailed)
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 

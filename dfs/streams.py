@@ -8,8 +8,6 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from zope.interface import implementer
 
-CHUNK = 1024 * 1024
-
 
 class Pausable:
     """The pause/resume half of a push producer, turned into a Deferred the writer awaits until the consumer

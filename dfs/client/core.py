@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 from twisted.internet.task import deferLater
-from twisted.web.client import FileBodyProducer, ResponseFailed
+from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs import chunks, paths
@@ -571,8 +571,9 @@ def _exists(path):
 
 
 def _reason(exc):
-    if isinstance(exc, ResponseFailed):
-        return "; ".join(r.getErrorMessage() for r in exc.reasons) or "connection lost"
+    reasons = getattr(exc, "reasons", None)  # ResponseFailed, RequestTransmissionFailed: a list of Failures
+    if reasons is not None:
+        return "; ".join(r.getErrorMessage() for r in reasons) or "connection lost"
     return str(exc) or type(exc).__name__
 
 

@@ -320,8 +320,15 @@ class DatanodeApp:
         return count
 
     def _read_local(self, block_id, start, count):
+        """Small reads whose chunks check out are answered on the reactor (a thread trip costs more than the read);
+        the rest, and the whole-block check a mismatch calls for, go to a disk thread."""
         if count <= INLINE_READ:
-            return defer.maybeDeferred(self.store.read_verified_sync, block_id, start, count)
+            try:
+                data = self.store.read_checked_sync(block_id, start, count)
+            except FileNotFound as e:
+                return defer.fail(e)
+            if data is not None:
+                return defer.succeed(data)
         return self.in_thread(self.store.read_verified_sync, block_id, start, count)
 
     async def _send_from_peers(self, block_id, start, count, write, urls):

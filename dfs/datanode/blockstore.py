@@ -158,7 +158,7 @@ class BlockStore:
         self._stores = 0
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
-        self._ids_lock = threading.Lock()
+        self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
 
     def identity(self):
         """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
@@ -377,22 +377,32 @@ class BlockStore:
         rotten data: the whole block is then checked against its id (``verify_sync``), which rewrites the
         checksums of a good block and quarantines a bad one (Corrupt). A block that is not here raises FileNotFound.
         """
-        for _ in range(2):
-            data, begin, first = self._read_chunks(block_id, start, count)
-            try:
-                sums = chunks.decode(_read(self.sums_path(block_id)))
-            except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
-                sums = []
-            whole = len(data) >= start + count - begin
-            if whole and chunks.first_bad(data, first, sums) is None:
-                if begin == start and len(data) == count:
-                    return data
-                return data[start - begin:start - begin + count]
-            if not self.verify_sync(block_id):  # short (truncated) or rotten
-                raise Corrupt(f"block {block_id} failed its chunk checksums on this datanode")
-            if not whole:
-                raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
-        raise Corrupt(f"block {block_id} has no usable chunk checksums")
+        data = self.read_checked_sync(block_id, start, count)
+        if data is not None:
+            return data
+        verdict = self.verify_sync(block_id)  # rotten data, a rotten or missing checksum file, or a short read
+        if verdict is None:
+            raise FileNotFound(f"block {block_id} is not on this datanode")
+        if not verdict:
+            raise Corrupt(f"block {block_id} failed its chunk checksums on this datanode")
+        data = self.read_checked_sync(block_id, start, count)
+        if data is not None:
+            return data
+        raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
+
+    def read_checked_sync(self, block_id, start, count):
+        """Bytes [start, start+count) of a local block when every chunk they touch matches its stored checksum,
+        else None. It never hashes the whole block, so small reads may run it on the reactor."""
+        data, begin, first = self._read_chunks(block_id, start, count)
+        try:
+            sums = chunks.decode(_read(self.sums_path(block_id)))
+        except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
+            return None
+        if len(data) < start + count - begin or chunks.first_bad(data, first, sums) is not None:
+            return None
+        if begin == start and len(data) == count:
+            return data
+        return data[start - begin:start - begin + count]
 
     def _read_chunks(self, block_id, start, count):
         try:
@@ -447,9 +457,10 @@ class BlockStore:
         return False
 
     def _forget(self, block_id, length):
-        if block_id in self.block_ids:
-            self.block_ids.discard(block_id)
-            self.used -= length
+        with self._ids_lock:
+            if block_id in self.block_ids:
+                self.block_ids.discard(block_id)
+                self.used -= length
 
 
 def _hash_file(f):

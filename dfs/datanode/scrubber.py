@@ -91,7 +91,8 @@ class Scrubber:
         if self.finished or self.pass_started is None:
             self.pass_started, self.finished, self.cursor = now, False, ""
         # One sorted snapshot per pass (resumed after the cursor): blocks written meanwhile wait for the next pass.
-        self._pass = sorted((b for b in self.store.block_ids if b > self.cursor), reverse=True)
+        ids = list(self.store.block_ids)  # a copy first: disk threads add and remove ids meanwhile
+        self._pass = sorted((b for b in ids if b > self.cursor), reverse=True)
         self.stats.update(total=len(self._pass), position=0)
         return 0
 

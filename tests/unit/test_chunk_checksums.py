@@ -13,7 +13,7 @@ from dfs import chunks
 from dfs import extents as file_extents
 from dfs.datanode.app import byte_range
 from dfs.datanode.blockstore import BlockStore
-from dfs.errors import BadRequest, Corrupt, RangeNotSatisfiable
+from dfs.errors import BadRequest, Corrupt, FileNotFound, RangeNotSatisfiable
 
 C = chunks.CHUNK_SIZE
 
@@ -132,3 +132,23 @@ def test_byte_ranges(size, first, last):
             byte_range(f"bytes={first}-".encode(), size)
     if last:
         assert byte_range(f"bytes=-{last}".encode(), size) == (max(0, size - last), min(size, last))
+
+
+def test_the_cheap_check_never_hashes_the_whole_block(tmp_path):
+    # read_checked_sync runs on the datanode's reactor for small reads: a block without checksums must not be
+    # hashed whole there (64 MiB of SHA-256 would stall the node); it answers None and leaves that to a disk thread.
+    data = os.urandom(3 * C)
+    store, block_id = stored_block(tmp_path, data)
+    os.unlink(store.sums_path(block_id))
+    assert store.read_checked_sync(block_id, 10, 100) is None
+    assert not os.path.exists(store.sums_path(block_id))
+    assert store.read_verified_sync(block_id, 10, 100) == data[10:110]
+    assert os.path.exists(store.sums_path(block_id))
+
+
+def test_a_block_deleted_under_a_read_is_missing_not_corrupt(tmp_path):
+    store, block_id = stored_block(tmp_path, os.urandom(C))
+    os.unlink(store.sums_path(block_id))
+    os.unlink(store.path(block_id))
+    with pytest.raises(FileNotFound):
+        store.read_verified_sync(block_id, 0, 100)

@@ -7,63 +7,20 @@
 
 The source tree is HdfsCLI's repository (github.com/mtth/hdfs) checked out at some tag; its tests run with the
 interpreter given by --python, which needs pytest and HdfsCLI's test dependencies (requests, six, docopt, fastavro,
-pandas). The cluster (python -m dfs.devcluster) runs from this work tree with this interpreter, on free loopback
-ports, with its data in a temporary directory that is removed afterwards.
+pandas). The cluster (python -m dfs.devcluster, three datanodes) runs from this work tree with this interpreter, on
+free loopback ports, with its data in a temporary directory that is removed afterwards.
 """
 
 import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_ports(count, attempts=50):
-    """A first port such that it and the next count - 1 are free on loopback (devcluster numbers them in a row)."""
-    for _ in range(attempts):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + count <= 65535 and all(port_free(first + i) for i in range(count)):
-            return first
-    raise SystemExit(f"no {count} free loopback ports in a row after {attempts} tries")
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def start_cluster(root, port, datanodes, timeout=90.0):
-    """Start devcluster and wait for its 'ready' line; return the process (stopped by stop_cluster)."""
-    log_path = os.path.join(root, "devcluster.out")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dfs.devcluster", "--root", root, "--port", str(port),
-             "--datanodes", str(datanodes), "--replication", str(datanodes)],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            out = f.read()
-        if "dfs cluster ready" in out:
-            return process
-        if process.poll() is not None:
-            raise SystemExit(f"the cluster did not start:\n{out}")
-        time.sleep(0.2)
-    stop_cluster(process)
-    raise SystemExit(f"the cluster was not ready after {timeout:.0f}s; see {log_path}")
+from fuse_local import start_cluster  # devcluster on free loopback ports, 3 datanodes
 
 
 def stop_cluster(process):
@@ -108,7 +65,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="HdfsCLI's source tree (holds hdfs/ and test/)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with pytest and HdfsCLI's test deps")
-    parser.add_argument("--datanodes", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
     args, extra = parser.parse_known_args(argv)  # the rest goes to pytest (-k EXPR, -x, --tb=short...)
 
@@ -116,9 +72,7 @@ def main(argv=None):
     if not os.path.isdir(os.path.join(source, "test")) or not os.path.isdir(os.path.join(source, "hdfs")):
         raise SystemExit(f"{source}: not an HdfsCLI source tree (no hdfs/ and test/)")
     root = tempfile.mkdtemp(prefix="dfs-hdfscli-")
-    port = free_ports(args.datanodes + 1)
-    url = f"http://127.0.0.1:{port}"
-    cluster = start_cluster(root, port, args.datanodes)
+    cluster, url = start_cluster(root)
     print(f"dfs cluster at {url} (pid {cluster.pid}, data in {root})", flush=True)
     report = os.path.join(root, "report.xml")
     try:

@@ -135,6 +135,15 @@ class _ReadTimeoutProtocol(ProtocolWrapper, TimeoutMixin):
         self.resetTimeout()
         super().writeSequence(data)
 
+    def pauseProducing(self):
+        # Our own reader stopped taking bytes (a slow client downstream): the peer is not the one frozen.
+        self.setTimeout(None)
+        self.transport.pauseProducing()
+
+    def resumeProducing(self):
+        self.setTimeout(self._seconds)
+        self.transport.resumeProducing()
+
     def timeoutConnection(self):
         self._timed_out = True
         self.transport.abortConnection()

@@ -157,3 +157,24 @@ def test_timeouts_come_from_the_option_then_the_environment_then_the_config_file
     assert resolve()["timeouts"] == Timeouts(connect=10, read=60)
     with pytest.raises(BadRequest):
         resolve(read_timeout="soon")
+
+
+def test_a_connection_we_paused_ourselves_is_not_timed_out():
+    # A relay that stops reading because its own reader is slow must not blame the peer: the read timeout runs only
+    # while we are willing to read.
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.testing import StringTransport
+    from twisted.protocols.policies import WrappingFactory
+
+    from dfs.http import _ReadTimeoutProtocol
+
+    clock = Clock()
+    wrapper = _ReadTimeoutProtocol(WrappingFactory(None), Protocol(), clock, 60)
+    transport = StringTransport()
+    wrapper.makeConnection(transport)
+    wrapper.pauseProducing()
+    clock.advance(600)
+    assert not transport.disconnecting and not wrapper._timed_out
+    wrapper.resumeProducing()
+    clock.advance(61)
+    assert wrapper._timed_out

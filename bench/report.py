@@ -17,7 +17,7 @@ class Workload:
 
 WORKLOADS = [
     Workload("upload", "(a) upload one {size} file", "MB/s", True, "dd_fsync", 1 / 3, 0.6),
-    Workload("download", "(b) download it, SHA-256 checked", "MB/s", True, "static", 1.0, 0.9),
+    Workload("download", "(b) download it, every chunk checked", "MB/s", True, "static", 1.0, 0.9),
     Workload("small_upload", "(c) upload {count} × {small} files, {clients} clients", "files/s", True, "bare_write"),
     Workload("small_download", "(d) read them back, {clients} clients", "files/s", True, "bare_read"),
     Workload("listing", "(e) list the {count}-entry directory", "ms", False),

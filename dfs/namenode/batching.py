@@ -10,7 +10,7 @@ from collections import deque
 
 from twisted.internet import defer
 
-from dfs.errors import DFSError
+from dfs.errors import DFSError, NoSpace
 
 SMALL_BLOCK = 1024 * 1024  # blocks up to this size are batched (larger ones are streamed)
 MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -66,8 +66,7 @@ class BlockBatcher:
         try:
             response = await request
             if response.code != 201:
-                body = await response.content()
-                raise DFSError(f"datanode answered {response.code}: {body[:200]!r}")
+                raise await datanode_refusal(response)
             stored = (await response.json())["blocks"]
             if len(stored) != len(batch):
                 raise DFSError(f"datanode stored {len(stored)} blocks of a batch of {len(batch)}")
@@ -84,3 +83,11 @@ class BlockBatcher:
             del self._queues[url]
         else:
             self._send_next(url, queue)
+
+
+async def datanode_refusal(response):
+    """The error of a datanode's failed answer to a store: NoSpace for its 507 (no client retries that), else a
+    DFSError quoting it."""
+    body = await response.content()
+    error = NoSpace if response.code == NoSpace.status else DFSError
+    return error(f"datanode answered {response.code}: {body[:200]!r}")

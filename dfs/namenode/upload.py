@@ -15,8 +15,8 @@ from twisted.logger import Logger
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from dfs.errors import BadRequest, DFSError, Unavailable
-from dfs.namenode.batching import SMALL_BLOCK, BlockBatcher
+from dfs.errors import BadRequest, NoSpace, Unavailable
+from dfs.namenode.batching import SMALL_BLOCK, BlockBatcher, datanode_refusal
 from dfs.namenode.metadata import Extent
 from dfs.namenode.placement import choose_targets, require_targets
 from dfs.streams import Pausable
@@ -226,6 +226,9 @@ class FanOut:
                 stored.append(node)
         if not stored:
             self.pins.release(block_id)
+            if all(not ok and result.check(NoSpace) for ok, result in results):  # not worth a retry: 507
+                raise NoSpace(f"every datanode asked to store a block of {sent} bytes is out of space; nothing was "
+                              "committed")
             raise Unavailable(f"Block of {sent} bytes reached no datanode; nothing was committed")
         return block_id, sent, stored
 
@@ -281,8 +284,7 @@ async def _read_exactly(first, read, length):
 
 async def _check(response):
     if response.code >= 300:
-        body = await response.content()
-        raise DFSError(f"datanode answered {response.code}: {body[:200]!r}")
+        raise await datanode_refusal(response)
     return response
 
 

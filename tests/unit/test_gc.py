@@ -15,7 +15,7 @@ from test_batching import _Response
 from test_metadata import result
 
 from dfs.datanode.blockstore import BlockStore
-from dfs.errors import Conflict, Unavailable
+from dfs.errors import Conflict, NoSpace, Unavailable
 from dfs.namenode.metadata import Extent, Store
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
@@ -258,6 +258,19 @@ async def test_a_failed_upload_releases_the_blocks_it_had_written():
     assert hashlib.sha256(data[:2 * CHUNK]).hexdigest() not in fanout.pins
     fanout.pins.flush()
     assert store.rows == set()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_block_every_datanode_refuses_for_want_of_space_fails_as_out_of_space():
+    # 507, not 503: clients retry a 503, and retrying cannot help until space is freed.
+    fanout, store, datanode = _fan_out()
+    data = os.urandom(2 * CHUNK)
+    upload = defer.ensureDeferred(fanout.write_stream(_reader(data), len(data), 4 * CHUNK, 1, 1))
+    store.waiting[0].callback(None)
+    datanode.store(0, code=507)
+    with pytest.raises(NoSpace):
+        await upload
+    assert hashlib.sha256(data).hexdigest() not in fanout.pins
 
 
 def test_a_database_from_before_pins_gets_the_stamp(tmp_path):

@@ -568,6 +568,9 @@ class Store:
             "INSERT INTO datanodes (id, url) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url",
             (node_id, url)))
 
+    def forget_datanode(self, node_id):
+        return self.run(lambda db: db.execute("DELETE FROM datanodes WHERE id = ?", (node_id,)))
+
     def collectable(self, block_ids, now):
         """{id: when it became unreferenced} for those of ``block_ids`` that no file refers to and no live pin
         holds; the time is None for a block no file ever referred to (an upload that never committed)."""

@@ -146,6 +146,8 @@ class Repair:
                 node.admin = DECOMMISSIONED
                 log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",
                          node=node.id)
+                defer.ensureDeferred(self.safemode.forget(node.id)).addErrback(
+                    lambda f: log.failure("could not forget a decommissioned datanode", f))
 
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass

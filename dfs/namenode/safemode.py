@@ -56,6 +56,12 @@ class SafeMode:
             await self.store.remember_datanode(node_id, url)
             self._known[node_id] = url
 
+    async def forget(self, node_id):
+        """A datanode decommissioned: every block it held lives elsewhere, so a restart need not wait for it (it is
+        remembered again if it registers again)."""
+        if self._known.pop(node_id, None) is not None:
+            await self.store.forget_datanode(node_id)
+
     def reported(self, node_id, blocks):
         """A datanode sent its full block report (registering sends one too): judge the exit now, not later."""
         self._reported.add(node_id)

@@ -125,3 +125,13 @@ def test_an_operator_ends_it_with_blocks_missing(store):
     report(safemode, registry, "n1", BLOCKS[:3])
     safemode.leave()
     assert not safemode.on and safemode.describe()["waiting_for"] == []
+
+
+def test_a_decommissioned_datanode_is_not_waited_for_after_a_restart(store):
+    safemode, registry, clock, left = started(store)
+    defer.ensureDeferred(safemode.forget("n3"))
+    safemode.stop()
+    restarted, registry, clock, left = started(store, extension=30)
+    report(restarted, registry, "n1", BLOCKS)
+    report(restarted, registry, "n2", BLOCKS)
+    assert not restarted.on and left == [0], "every datanode the cluster still has reported"

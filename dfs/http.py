@@ -11,6 +11,7 @@ from typing import NamedTuple
 from treq.client import HTTPClient
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.error import ConnectError, ConnectingCancelledError, DNSLookupError, TimeoutError
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
 from twisted.python.failure import Failure
@@ -110,14 +111,26 @@ class _ReadTimeoutEndpoint:
 
 
 class _ReadTimeoutProtocol(ProtocolWrapper, TimeoutMixin):
-    """Aborts the connection when no byte was received or handed to the transport for ``seconds``. Aborts, not
-    closes: a close would wait for a frozen peer to take the unsent bytes."""
+    """Aborts the connection when no byte moved for ``seconds`` while we waited on the peer. Aborts, not closes: a
+    close would wait for a frozen peer to take the unsent bytes.
+
+    We wait on the peer unless we stopped it ourselves: while our own reader holds the connection paused (a slow
+    client downstream of a relay), and while a request body is being sent that the peer is keeping up with (the
+    body's source may be a pipe that is quiet for a while: the peer is not at fault until our writes back up, or the
+    body is done and its answer is due)."""
 
     def __init__(self, factory, wrapped, clock, seconds):
         super().__init__(factory, wrapped)
         self.callLater = clock.callLater
         self._seconds = seconds
         self._timed_out = False
+        self._reading = True  # false while our own reader has paused the connection
+        self._sending_body = False  # a request body's producer is registered
+        self._backed_up = False  # the transport paused that producer: the peer is not taking our bytes
+
+    def _watch(self):
+        waiting_on_peer = self._reading and (not self._sending_body or self._backed_up)
+        self.setTimeout(self._seconds if waiting_on_peer else None)
 
     def makeConnection(self, transport):
         self.setTimeout(self._seconds)
@@ -136,13 +149,28 @@ class _ReadTimeoutProtocol(ProtocolWrapper, TimeoutMixin):
         super().writeSequence(data)
 
     def pauseProducing(self):
-        # Our own reader stopped taking bytes (a slow client downstream): the peer is not the one frozen.
-        self.setTimeout(None)
+        self._reading = False
+        self._watch()
         self.transport.pauseProducing()
 
     def resumeProducing(self):
-        self.setTimeout(self._seconds)
+        self._reading = True
+        self._watch()
         self.transport.resumeProducing()
+
+    def registerProducer(self, producer, streaming):
+        self._sending_body, self._backed_up = True, False
+        self._watch()
+        self.transport.registerProducer(_BackUpWatch(producer, self), streaming)
+
+    def unregisterProducer(self):
+        self._sending_body, self._backed_up = False, False
+        self._watch()
+        self.transport.unregisterProducer()
+
+    def _backing_up(self, backed_up):
+        self._backed_up = backed_up
+        self._watch()
 
     def timeoutConnection(self):
         self._timed_out = True
@@ -153,6 +181,26 @@ class _ReadTimeoutProtocol(ProtocolWrapper, TimeoutMixin):
         if self._timed_out:
             reason = Failure(ReadTimeout(self._seconds))
         super().connectionLost(reason)
+
+
+@implementer(IPushProducer)
+class _BackUpWatch:
+    """A request body's producer as the transport sees it: tells the connection when the transport pauses it."""
+
+    def __init__(self, producer, connection):
+        self._producer = producer
+        self._connection = connection
+
+    def pauseProducing(self):
+        self._connection._backing_up(True)
+        self._producer.pauseProducing()
+
+    def resumeProducing(self):
+        self._connection._backing_up(False)
+        self._producer.resumeProducing()
+
+    def stopProducing(self):
+        self._producer.stopProducing()
 
 
 @implementer(IAgent)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest_twisted
+import requests
 from twisted.internet import defer, reactor
 
 from dfs.client import Client
@@ -35,6 +36,25 @@ def test_ls_against_a_frozen_namenode_fails_within_90s_naming_it(make_cluster, t
     assert result.returncode == 1 and took < 90
     assert result.stderr.splitlines() == [
         f"dfs: ls: /: cannot reach the namenode at {cluster.url}: no response for 60s (read timeout)"]
+
+
+def test_an_upload_whose_source_pauses_longer_than_the_read_timeout_succeeds(make_cluster):
+    """A client streaming from a quiet source (curl -T from a pipe): the namenode's connections to the datanodes
+    carry no byte meanwhile, and a quiet source is not a frozen datanode."""
+    quick = ["--read-timeout", "1"]
+    cluster = make_cluster(datanodes=1, namenode_args=quick, datanode_args=quick)
+
+    first, last = os.urandom(3 << 20), os.urandom(1 << 20)  # the namenode is already sending to the datanode
+
+    def body():
+        yield first
+        time.sleep(4)
+        yield last
+
+    r = requests.put(cluster.url + "/webhdfs/v1/slow", params={"op": "CREATE", "data": "true"}, data=body(),
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert requests.get(cluster.url + "/webhdfs/v1/slow", params={"op": "OPEN"}, timeout=60).content == first + last
 
 
 def test_32_concurrent_puts_from_one_host_all_succeed(make_cluster, tmp_path):

@@ -178,3 +178,48 @@ def test_a_connection_we_paused_ourselves_is_not_timed_out():
     wrapper.resumeProducing()
     clock.advance(61)
     assert wrapper._timed_out
+
+
+def test_a_quiet_request_body_is_not_timed_out_until_the_peer_stops_taking_it():
+    # `slow-command | dfs put -`: the body's source may be quiet for minutes; the peer is at fault only once our
+    # writes back up (the transport pauses the body) or the body is done and the answer is due.
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.testing import StringTransport
+    from twisted.protocols.policies import WrappingFactory
+
+    from dfs.http import _ReadTimeoutProtocol
+
+    class Body:
+        paused = False
+
+        def pauseProducing(self):
+            self.paused = True
+
+        def resumeProducing(self):
+            self.paused = False
+
+        def stopProducing(self):
+            pass
+
+    def connection():
+        clock = Clock()
+        wrapper = _ReadTimeoutProtocol(WrappingFactory(None), Protocol(), clock, 60)
+        transport = StringTransport()
+        wrapper.makeConnection(transport)
+        body = Body()
+        wrapper.registerProducer(body, True)
+        return clock, wrapper, transport, body
+
+    clock, wrapper, transport, body = connection()
+    clock.advance(600)
+    assert not wrapper._timed_out, "a quiet source is not a frozen peer"
+    transport.producer.pauseProducing()  # the peer stopped taking bytes
+    assert body.paused
+    clock.advance(61)
+    assert wrapper._timed_out
+
+    clock, wrapper, transport, body = connection()
+    wrapper.write(b"the whole body")
+    wrapper.unregisterProducer()  # sent: the answer is due
+    clock.advance(61)
+    assert wrapper._timed_out

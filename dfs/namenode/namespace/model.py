@@ -1,0 +1,101 @@
+"""The namespace's typed model: what every backend returns and every caller reads. No rows, no SQL, no backend's
+column names travel beyond the backend that made these."""
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional
+
+ROOT = 1  # the root directory's inode id, in every backend
+
+# Inode types. Files and directories exist today; the others are stored as metadata only (the mount makes them).
+FILE = "FILE"
+DIRECTORY = "DIRECTORY"
+SYMLINK = "SYMLINK"
+FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE = "FIFO", "SOCKET", "CHAR_DEVICE", "BLOCK_DEVICE"
+
+
+@dataclass(slots=True)
+class Inode:
+    """An object in the namespace, apart from any name it has: directory entries point at it (a file may have
+    several, as hard links). Times are milliseconds since the epoch, as WebHDFS reports them."""
+
+    id: int
+    type: str
+    mode: int
+    owner: str
+    group: str
+    mtime: int
+    atime: int
+    size: int = 0
+    replication: int = 0  # files only
+    block_size: int = 0  # files only
+    nlink: int = 1  # directory entries that name it
+    target: Optional[str] = None  # a symlink's target
+    rdev: int = 0  # a device's number
+
+    @property
+    def is_directory(self):
+        return self.type == DIRECTORY
+
+    @property
+    def is_file(self):
+        return self.type == FILE
+
+
+@dataclass(slots=True)
+class DirEntry:
+    """A name in a directory, and the inode it names."""
+
+    parent: int
+    name: str
+    inode: int
+
+
+@dataclass(slots=True)
+class Status:
+    """An inode as GETFILESTATUS and LISTSTATUS describe it: under ``name`` (WebHDFS's pathSuffix: the entry's name
+    in a listing, empty for the path asked about), with ``children`` entries when it is a directory."""
+
+    inode: Inode
+    name: str = ""
+    children: int = 0
+
+
+class Extent(NamedTuple):
+    """A run of a file's bytes: ``length`` bytes from ``block_offset`` in one immutable block of ``block_size``
+    bytes, or, with no ``block_id``, a hole of ``length`` zero bytes that no datanode stores."""
+
+    block_id: Optional[str]
+    block_offset: int
+    length: int
+    block_size: int
+
+    @classmethod
+    def hole(cls, length):
+        return cls(None, 0, length, 0)
+
+
+class Block(NamedTuple):
+    id: str
+    size: int
+
+
+@dataclass(slots=True)
+class ContentSummary:
+    directories: int = 0
+    files: int = 0
+    length: int = 0
+    space_consumed: int = 0
+
+
+@dataclass(slots=True)
+class Problem:
+    """A piece of the namespace no path reaches (fsck): named by its top inode, an ``orphan`` (its parent is gone),
+    ``under_file`` (its parent is not a directory) or ``cycle`` (its parent chain loops through ``cycle``)."""
+
+    problem: str
+    inode: int
+    name: str
+    parent: int
+    inodes: int = 0
+    files: int = 0
+    cycle: list = field(default_factory=list)

@@ -71,8 +71,8 @@ def format_line(event):
 
 class AuditLog:
     """The namenode's audit trail at ``path``: rotated past ``max_bytes`` into ``path.1`` ... ``path.<backups>``
-    (twisted.python.logfile.LogFile). ``record`` formats the line and queues it; one daemon thread writes what is
-    queued in a single write call and flushes. With ``threaded`` False lines are written at once (tests)."""
+    (twisted.python.logfile.LogFile, unbuffered: a line written is in the file). ``record`` formats the line and
+    queues it; one daemon thread writes what is queued. With ``threaded`` False lines are written at once (tests)."""
 
     def __init__(self, path, clock, max_bytes=DEFAULT_MAX_BYTES, backups=DEFAULT_BACKUPS,
                  denials_kept=DEFAULT_DENIALS_KEPT, threaded=True):
@@ -127,11 +127,9 @@ class AuditLog:
                 return
 
     def _write(self, lines):
-        if not lines:
-            return
         try:
-            self.file.write(b"".join(lines))
-            self.file.flush()
+            for line in lines:  # one write each, so that a file is rotated within a line of max_bytes
+                self.file.write(line)
         except OSError:
             self.failures += 1
             log.failure("cannot write {count} audit lines to {path}", count=len(lines), path=self.file.path)

@@ -149,7 +149,7 @@ class Checker:
         self.check(path, inodes, operation.path, children)
         if operation.destination is not None and destination is not None:
             self.check(*destination, operation.destination, children)
-        for source in sources:
+        for source in sources if operation.sources is not None else ():
             self.check(*source, operation.sources, children)
         replaced_path, replaced = destination if operation.destination is not None else (path, inodes)
         if operation.overwrite is not None and replaced and replaced[-1] is not None:

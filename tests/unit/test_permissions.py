@@ -299,10 +299,10 @@ def chain_tree(chain):
 
 
 def attempt(tree, path, user, op, enabled=True, superuser=False):
-    caller = Caller(user, frozenset(GROUPS[user]), superuser)
-    Checker(caller, enabled).check_operation(op, path, tree.path_inodes(path), destination=(path, tree.path_inodes(path)),
-                                             sources=[(path, tree.path_inodes(path))], children=tree.children,
-                                             owner="carol", group="carol")
+    """``op`` on ``path``, the path also standing for the destination and the source, chown/chgrp to carol."""
+    resolved = (path, tree.path_inodes(path))
+    Checker(Caller(user, frozenset(GROUPS[user]), superuser), enabled).check_operation(
+        op, *resolved, destination=resolved, sources=[resolved], children=tree.children, owner="carol", group="carol")
 
 
 @given(CHAIN, NAMES, OPS)
@@ -323,3 +323,10 @@ def test_mode_zero_everywhere_denies_everyone_but_the_superuser(chain, user, op)
     with pytest.raises(AccessControlException):
         attempt(tree, path, user, op)
     attempt(tree, path, user, op, superuser=True)
+
+
+def test_paths_an_operation_does_not_take_are_ignored():
+    tree = sample_tree()
+    checker("carol").check_operation("OPEN", "/pub/r", tree.path_inodes("/pub/r"), children=tree.children,
+                                     destination=("/home/alice/x", tree.path_inodes("/home/alice/x")),
+                                     sources=[("/home/alice/f", tree.path_inodes("/home/alice/f"))])

@@ -47,6 +47,25 @@ class Caller:
         return cls(user, groups, user == superuser_name or supergroup in groups)
 
 
+class Permissions:
+    """The namenode's settings: ``enabled`` (``--permissions``), the superuser's name (``--superuser``: the
+    namenode's own user) and the supergroup (``--supergroup``), and the group mapping (dfs.namenode.groups), whose
+    look-up may block: build checkers off the reactor."""
+
+    def __init__(self, groups, superuser, supergroup=DEFAULT_SUPERGROUP, enabled=True):
+        self.groups = groups
+        self.superuser = superuser
+        self.supergroup = supergroup
+        self.enabled = enabled
+
+    def caller(self, user) -> Caller:
+        return Caller.of(user, self.groups.groups(user), self.superuser, self.supergroup)
+
+    def checker(self, user) -> "Checker":
+        """The checks for a request acting for ``user``; with checking off, no group is looked up."""
+        return Checker(self.caller(user) if self.enabled else Caller(user), self.enabled)
+
+
 class Rule(NamedTuple):
     """What one path of an operation needs, in the terms of FSPermissionChecker.checkPermission. Execute on every
     existing ancestor (traverse) is always checked. ``ancestor``: access on the nearest existing ancestor (for
@@ -151,9 +170,9 @@ class Checker:
             self.check(*destination, operation.destination, children)
         for source in sources if operation.sources is not None else ():
             self.check(*source, operation.sources, children)
-        replaced_path, replaced = destination if operation.destination is not None else (path, inodes)
-        if operation.overwrite is not None and replaced and replaced[-1] is not None:
-            self.check(replaced_path, replaced, operation.overwrite, children)
+        replaced = destination if operation.destination is not None else (path, inodes)
+        if operation.overwrite is not None and replaced is not None:
+            self.check(*replaced, operation.overwrite, children)  # its rule asks nothing of a free name
         if op.upper() == "SETOWNER":
             self.check_set_owner(owner, group)
 

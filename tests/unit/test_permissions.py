@@ -9,7 +9,7 @@ from dfs import errors, paths
 from dfs.errors import AccessControlException, NotADirectory
 from dfs.namenode.namespace.model import DIRECTORY, FILE, Inode
 from dfs.namenode.permissions import (ACTION_NAMES, ALL, OPERATIONS, READ, READ_EXECUTE, WRITE, Caller, Checker,
-                                      mode_string)
+                                      Permissions, mode_string)
 
 NAMENODE_USER = "hdfs"
 GROUPS = {"alice": {"alice", "staff"}, "bob": {"bob", "staff"}, "carol": {"carol"}, "hdfs": {"hdfs"},
@@ -330,3 +330,25 @@ def test_paths_an_operation_does_not_take_are_ignored():
     checker("carol").check_operation("OPEN", "/pub/r", tree.path_inodes("/pub/r"), children=tree.children,
                                      destination=("/home/alice/x", tree.path_inodes("/home/alice/x")),
                                      sources=[("/home/alice/f", tree.path_inodes("/home/alice/f"))])
+
+
+class Asked:
+    def __init__(self):
+        self.users = []
+
+    def groups(self, user):
+        self.users.append(user)
+        return GROUPS.get(user, ())
+
+
+def test_settings_build_checkers_with_the_mapping_groups():
+    groups = Asked()
+    settings = Permissions(groups, NAMENODE_USER)
+    assert settings.caller("admin") == Caller("admin", frozenset({"admin", "supergroup"}), True)
+    assert settings.checker("hdfs").caller.superuser
+    bob = settings.checker("bob")
+    assert bob.caller.groups == {"bob", "staff"} and not bob.caller.superuser and bob.enabled
+    assert Permissions(groups, NAMENODE_USER, supergroup="staff").caller("bob").superuser
+    off = Permissions(groups, NAMENODE_USER, enabled=False).checker("carol")
+    assert off.unchecked
+    assert groups.users == ["admin", "hdfs", "bob", "bob"]  # none asked with checking off

@@ -69,13 +69,14 @@ class Permissions:
 class Rule(NamedTuple):
     """What one path of an operation needs, in the terms of FSPermissionChecker.checkPermission. Execute on every
     existing ancestor (traverse) is always checked. ``ancestor``: access on the nearest existing ancestor (for
-    operations that may create the missing directories on the way); ``parent``: on the parent, with the sticky-bit
-    rule when it includes WRITE and the entry exists; ``access``: on the inode itself (``directories_only``: only
-    when it is a directory, as LISTSTATUS of a file needs no read); ``subtree``: on the inode and every directory
-    below (``skip_empty``: empty directories excepted), the sticky-bit rule applied inside; ``owner``: the caller
-    owns the inode."""
+    operations that may create the missing directories on the way), only when the final name is free if
+    ``when_free``; ``parent``: on the parent, with the sticky-bit rule when it includes WRITE and the entry exists;
+    ``access``: on the inode itself (``directories_only``: only when it is a directory, as LISTSTATUS of a file
+    needs no read); ``subtree``: on the inode and every directory below (``skip_empty``: empty directories
+    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode."""
 
     ancestor: int = NONE
+    when_free: bool = False
     parent: int = NONE
     access: int = NONE
     directories_only: bool = False
@@ -88,42 +89,47 @@ TRAVERSE = Rule()
 
 
 class Operation(NamedTuple):
-    """A WebHDFS operation's checks: ``path`` on the path, ``destination`` on the second path of RENAME and COPY,
-    ``sources`` on each source of CONCAT, ``overwrite`` on an existing file that CREATE or COPY replaces (the
-    destination's when there is one). ``audit`` is the command HDFS's audit log names it by (None: not audited)."""
+    """A WebHDFS operation's checks, each a sequence of Rules taken in order: on the path, on the second path of
+    RENAME and COPY (``destination``), on each source of CONCAT (``sources``); ``overwrite`` first, on a file
+    that a CREATE or COPY with overwrite replaces. ``audit`` is the command HDFS's audit log names it by (None:
+    not audited)."""
 
     audit: Optional[str]
-    path: Rule = TRAVERSE
-    destination: Optional[Rule] = None
-    sources: Optional[Rule] = None
+    path: tuple = (TRAVERSE,)
+    destination: tuple = ()
+    sources: tuple = ()
     overwrite: Optional[Rule] = None
 
 
-# Every WebHDFS operation the namenode serves, with HDFS's checks (FSDir*Op). HDFS asks write on the nearest
-# existing ancestor of a RENAME's destination, which is its parent whenever the rename can succeed; dfs asks it of
-# the parent as a parent, so the sticky-bit rule also protects an entry that a rename replaces (POSIX does; HDFS
-# does not).
+def rules(**kwargs):
+    return (Rule(**kwargs),)
+
+
+# Every WebHDFS operation the namenode serves, with HDFS's checks in HDFS's order (FSDir*Op). HDFS asks write on
+# the nearest existing ancestor of a RENAME's destination, which is its parent whenever the rename can succeed; dfs
+# asks it of the parent as a parent, so the sticky-bit rule also protects an entry that a rename replaces (POSIX
+# does; HDFS does not).
 OPERATIONS = {
     "GETFILESTATUS": Operation("getfileinfo"),
-    "LISTSTATUS": Operation("listStatus", Rule(access=READ_EXECUTE, directories_only=True)),
-    "GETCONTENTSUMMARY": Operation("contentSummary", Rule(subtree=READ_EXECUTE)),
-    "GETFILECHECKSUM": Operation("open", Rule(access=READ)),
-    "GETFILEBLOCKLOCATIONS": Operation("open", Rule(access=READ)),
+    "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
+    "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),
+    "GETFILECHECKSUM": Operation("open", rules(access=READ)),
+    "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),
     "GETHOMEDIRECTORY": Operation(None),
-    "OPEN": Operation("open", Rule(access=READ)),
-    "CREATE": Operation("create", Rule(ancestor=WRITE), overwrite=Rule(access=WRITE)),
-    "MKDIRS": Operation("mkdirs", Rule(ancestor=WRITE)),
-    "CREATESYMLINK": Operation("createSymlink", Rule(ancestor=WRITE)),
-    "APPEND": Operation("append", Rule(access=WRITE)),
-    "TRUNCATE": Operation("truncate", Rule(access=WRITE)),
-    "CONCAT": Operation("concat", Rule(access=WRITE), sources=Rule(parent=WRITE, access=READ)),
-    "RENAME": Operation("rename", Rule(parent=WRITE), destination=Rule(parent=WRITE)),
-    "COPY": Operation("copy", Rule(access=READ), destination=Rule(ancestor=WRITE), overwrite=Rule(access=WRITE)),
-    "DELETE": Operation("delete", Rule(parent=WRITE, subtree=ALL, skip_empty=True)),
-    "SETPERMISSION": Operation("setPermission", Rule(owner=True)),
-    "SETOWNER": Operation("setOwner", Rule(owner=True)),
-    "SETTIMES": Operation("setTimes", Rule(access=WRITE)),
-    "SETREPLICATION": Operation("setReplication", Rule(access=WRITE)),
+    "OPEN": Operation("open", rules(access=READ)),
+    "CREATE": Operation("create", rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
+    "MKDIRS": Operation("mkdirs", rules(ancestor=WRITE, when_free=True)),
+    "CREATESYMLINK": Operation("createSymlink", rules(ancestor=WRITE)),
+    "APPEND": Operation("append", rules(access=WRITE)),
+    "TRUNCATE": Operation("truncate", rules(access=WRITE)),
+    "CONCAT": Operation("concat", rules(access=WRITE), sources=(Rule(access=READ), Rule(parent=WRITE))),
+    "RENAME": Operation("rename", rules(parent=WRITE), destination=rules(parent=WRITE)),
+    "COPY": Operation("copy", rules(access=READ), destination=rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
+    "DELETE": Operation("delete", rules(parent=WRITE, subtree=ALL, skip_empty=True)),
+    "SETPERMISSION": Operation("setPermission", rules(owner=True)),
+    "SETOWNER": Operation("setOwner", rules(owner=True)),
+    "SETTIMES": Operation("setTimes", rules(access=WRITE)),
+    "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
 }
 
 
@@ -156,25 +162,33 @@ class Checker:
             granted = inode.mode
         return granted & access == access
 
-    def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), children=None,
-                        owner=None, group=None):
+    def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), overwrite=False,
+                        children=None, owner=None, group=None):
         """Every check of WebHDFS ``op``: ``destination`` is ``(path, inodes)`` for RENAME and COPY (the path the
         entry will have: inside the destination directory when a RENAME moves it there), ``sources`` a list of
-        them for CONCAT; ``owner`` and ``group`` the new ones of SETOWNER. Raises AccessControlException with
-        HDFS's text at the first denial."""
+        them for CONCAT; ``overwrite`` whether a CREATE or COPY replaces an existing file; ``owner`` and ``group``
+        the new ones of SETOWNER. Raises AccessControlException with HDFS's text at the first denial."""
         if self.unchecked:
             return
         operation = OPERATIONS[op.upper()]
-        self.check(path, inodes, operation.path, children)
-        if operation.destination is not None and destination is not None:
-            self.check(*destination, operation.destination, children)
-        for source in sources if operation.sources is not None else ():
-            self.check(*source, operation.sources, children)
-        replaced = destination if operation.destination is not None else (path, inodes)
-        if operation.overwrite is not None and replaced is not None:
-            self.check(*replaced, operation.overwrite, children)  # its rule asks nothing of a free name
+        path_rules, destination_rules = operation.path, operation.destination
+        if overwrite and operation.overwrite is not None:
+            # HDFS checks the file an operation overwrites before the directory that receives the new one.
+            if destination_rules:
+                destination_rules = (operation.overwrite, *destination_rules)
+            else:
+                path_rules = (operation.overwrite, *path_rules)
+        self._check_all(path, inodes, path_rules, children)
+        if destination is not None:
+            self._check_all(*destination, destination_rules, children)
+        for source in sources:
+            self._check_all(*source, operation.sources, children)
         if op.upper() == "SETOWNER":
             self.check_set_owner(owner, group)
+
+    def _check_all(self, path, inodes, rules, children):
+        for rule in rules:
+            self.check(path, inodes, rule, children)
 
     def check(self, path: str, inodes, rule: Rule, children: Optional[Callable] = None):
         """One path's checks, in HDFS's order: traverse, sticky bit, ancestor, parent, the inode, the subtree,
@@ -194,7 +208,7 @@ class Checker:
         target = inodes[last]
         if last > 0 and rule.parent & WRITE and target is not None:
             self._check_sticky(prefix(names, last - 1), inodes[last - 1], path, target)
-        if last > 0 and rule.ancestor and ancestor >= 0:
+        if last > 0 and rule.ancestor and ancestor >= 0 and not (rule.when_free and target is not None):
             self._require(prefix(names, ancestor), inodes[ancestor], rule.ancestor)
         if last > 0 and rule.parent and inodes[last - 1] is not None:
             self._require(prefix(names, last - 1), inodes[last - 1], rule.parent)

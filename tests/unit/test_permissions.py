@@ -77,12 +77,11 @@ def checker(user, enabled=True):
     return Checker(Caller.of(user, GROUPS.get(user, {user}), NAMENODE_USER), enabled)
 
 
-def run(tree, user, op, path, destination=None, sources=(), owner=None, group=None, enabled=True):
+def run(tree, user, op, path, destination=None, sources=(), enabled=True, **extra):
     checker(user, enabled).check_operation(
         op, path, tree.path_inodes(path),
         destination=None if destination is None else (destination, tree.path_inodes(destination)),
-        sources=[(source, tree.path_inodes(source)) for source in sources],
-        children=tree.children, owner=owner, group=group)
+        sources=[(source, tree.path_inodes(source)) for source in sources], children=tree.children, **extra)
 
 
 def denied(user, access, inode):
@@ -126,10 +125,16 @@ MATRIX = [
     ("bob", "CREATE", "/pub/new", {}, denied("bob", "WRITE", '"/pub":alice:staff:drwxr-xr-x')),
     ("bob", "CREATE", "/home/alice/new", {}, denied("bob", "EXECUTE", '"/home/alice":alice:alice:drwx------')),
     ("bob", "CREATE", "/shared/new", {}, ALLOWED),
-    ("bob", "CREATE", "/shared/doc", {}, denied("bob", "WRITE", '"/shared/doc":alice:staff:-rw-r-----')),
-    ("bob", "CREATE", "/shared/inner/f", {}, denied("bob", "WRITE", '"/shared/inner":alice:staff:drwxr-xr-x')),
-    ("alice", "CREATE", "/shared/doc", {}, ALLOWED),
+    ("bob", "CREATE", "/shared/doc", {"overwrite": True},
+     denied("bob", "WRITE", '"/shared/doc":alice:staff:-rw-r-----')),
+    ("bob", "CREATE", "/shared/doc", {}, ALLOWED),  # without overwrite the namespace answers FileExists
+    ("bob", "CREATE", "/shared/inner/f", {"overwrite": True},
+     denied("bob", "WRITE", '"/shared/inner":alice:staff:drwxr-xr-x')),
+    ("carol", "CREATE", "/pub/r", {"overwrite": True}, denied("carol", "WRITE", '"/pub/r":alice:staff:-rw-r--r--')),
+    ("alice", "CREATE", "/shared/doc", {"overwrite": True}, ALLOWED),
     ("bob", "MKDIRS", "/pub/new/deeper", {}, denied("bob", "WRITE", '"/pub":alice:staff:drwxr-xr-x')),
+    ("bob", "MKDIRS", "/pub/sub", {}, ALLOWED),  # it exists: only traversal
+    ("bob", "MKDIRS", "/pub/sub/new", {}, denied("bob", "WRITE", '"/pub/sub":alice:staff:drwxr-xr-x')),
     ("alice", "MKDIRS", "/home/alice/a/b", {}, ALLOWED),
     ("bob", "MKDIRS", "/shared/x/y", {}, ALLOWED),
     ("carol", "MKDIRS", "/tmp/mine", {}, ALLOWED),
@@ -172,8 +177,10 @@ MATRIX = [
                                                                      '"/tmp":hdfs:supergroup:drwxrwxrwt')),
     # Copying (dfs): read the source, create the destination, write a file it replaces.
     ("bob", "COPY", "/pub/r", {"destination": "/shared/copy"}, ALLOWED),
-    ("bob", "COPY", "/pub/r", {"destination": "/shared/doc"},
+    ("bob", "COPY", "/pub/r", {"destination": "/shared/doc", "overwrite": True},
      denied("bob", "WRITE", '"/shared/doc":alice:staff:-rw-r-----')),
+    ("carol", "COPY", "/pub/r", {"destination": "/pub/sub/x", "overwrite": True},
+     denied("carol", "WRITE", '"/pub/sub/x":alice:staff:-rw-r--r--')),
     ("carol", "COPY", "/shared/doc", {"destination": "/tmp/doc"},
      denied("carol", "EXECUTE", '"/shared":alice:staff:drwxrwx---')),
     ("carol", "COPY", "/pub/r", {"destination": "/pub/r2"}, denied("carol", "WRITE", '"/pub":alice:staff:drwxr-xr-x')),
@@ -182,6 +189,8 @@ MATRIX = [
     ("alice", "CONCAT", "/pub/r", {"sources": ["/tmp/b"]}, sticky("alice", '"/tmp/b":bob:bob:-rw-rw-rw-',
                                                                   '"/tmp":hdfs:supergroup:drwxrwxrwt')),
     ("bob", "CONCAT", "/tmp/b", {"sources": ["/pub/r"]}, denied("bob", "WRITE", '"/pub":alice:staff:drwxr-xr-x')),
+    ("bob", "CONCAT", "/tmp/b", {"sources": ["/pub/zero"]},
+     denied("bob", "READ", '"/pub/zero":alice:staff:----------')),  # the read before the directory's write
     # Mode and owner: only the owner changes the mode; only a superuser gives a file away; the owner may set a
     # group they are in.
     ("alice", "SETPERMISSION", "/pub/r", {}, ALLOWED),
@@ -302,7 +311,8 @@ def attempt(tree, path, user, op, enabled=True, superuser=False):
     """``op`` on ``path``, the path also standing for the destination and the source, chown/chgrp to carol."""
     resolved = (path, tree.path_inodes(path))
     Checker(Caller(user, frozenset(GROUPS[user]), superuser), enabled).check_operation(
-        op, *resolved, destination=resolved, sources=[resolved], children=tree.children, owner="carol", group="carol")
+        op, *resolved, destination=resolved, sources=[resolved], overwrite=True, children=tree.children,
+        owner="carol", group="carol")
 
 
 @given(CHAIN, NAMES, OPS)

@@ -1,6 +1,7 @@
 """The audit trail: one line per namespace operation, allowed or denied, in HDFS's audit-log format, written to its
-own size-rotated file by a writer thread so the reactor never waits on the disk; the last denials kept in memory."""
+own size-rotated file by a writer thread so requests do not wait on the disk; the last denials kept in memory."""
 
+import os
 import queue
 import threading
 import time
@@ -8,7 +9,6 @@ from collections import deque
 from typing import NamedTuple, Optional
 
 from twisted.logger import Logger
-from twisted.python.logfile import LogFile
 
 from dfs.namenode.permissions import mode_string
 
@@ -69,16 +69,51 @@ def format_line(event):
     return stamp + " " + PREFIX + "\t".join(f"{name}={_field(value)}" for name, value in fields) + "\n"
 
 
+class RotatingFile:
+    """An unbuffered append-only file that, before a write would take it past ``max_bytes``, becomes ``path.1``
+    (``path.1`` becoming ``path.2``..., the oldest past ``path.<backups>`` deleted). Not twisted.python.logfile:
+    LogFile creates a file of a given mode by zeroing the process's umask for a moment, which races with every other
+    thread creating files, and rotates only after a write has already passed the size."""
+
+    def __init__(self, path, max_bytes, backups):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._open()
+
+    def write(self, data):
+        if self.size and self.size + len(data) > self.max_bytes:
+            self.rotate()
+        self._file.write(data)
+        self.size += len(data)
+
+    def rotate(self):
+        self._file.close()
+        for n in range(self.backups - 1, 0, -1):
+            if os.path.exists(f"{self.path}.{n}"):
+                os.replace(f"{self.path}.{n}", f"{self.path}.{n + 1}")
+        if self.backups:
+            os.replace(self.path, f"{self.path}.1")
+        else:
+            os.remove(self.path)
+        self._open()
+
+    def close(self):
+        self._file.close()
+
+    def _open(self):
+        self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab", 0)
+        self.size = os.fstat(self._file.fileno()).st_size
+
+
 class AuditLog:
-    """The namenode's audit trail at ``path``: rotated past ``max_bytes`` into ``path.1`` ... ``path.<backups>``
-    (twisted.python.logfile.LogFile, unbuffered: a line written is in the file). ``record`` formats the line and
+    """The namenode's audit trail at ``path``, rotated by size (RotatingFile). ``record`` formats the line and
     queues it; one daemon thread writes what is queued. With ``threaded`` False lines are written at once (tests)."""
 
     def __init__(self, path, clock, max_bytes=DEFAULT_MAX_BYTES, backups=DEFAULT_BACKUPS,
                  denials_kept=DEFAULT_DENIALS_KEPT, threaded=True):
         self.clock = clock
-        self.file = LogFile.fromFullPath(path, rotateLength=max_bytes, maxRotatedFiles=backups,
-                                         defaultMode=FILE_MODE)
+        self.file = RotatingFile(path, max_bytes, backups)
         self.denials = deque(maxlen=denials_kept)
         self.failures = 0
         self._queue = queue.Queue(QUEUED_LINES) if threaded else None
@@ -128,7 +163,7 @@ class AuditLog:
 
     def _write(self, lines):
         try:
-            for line in lines:  # one write each, so that a file is rotated within a line of max_bytes
+            for line in lines:  # one write each, so that a file is rotated before the line that would overflow it
                 self.file.write(line)
         except OSError:
             self.failures += 1

@@ -65,7 +65,11 @@ def test_record_writes_perm_of_the_resulting_inode_and_keeps_denials(tmp_path):
     assert os.stat(tmp_path / "audit.log").st_mode & 0o777 == 0o600
 
 
-def test_rotation_by_size_keeps_the_newest_files(tmp_path):
+def test_rotation_by_size_keeps_the_newest_files(tmp_path, monkeypatch):
+    def umask(mask):
+        raise AssertionError("the process umask is shared with every thread: never change it")
+
+    monkeypatch.setattr(os, "umask", umask)
     path = str(tmp_path / "audit.log")
     trail = AuditLog(path, Clock(), max_bytes=1000, backups=2, threaded=False)
     for n in range(40):
@@ -74,7 +78,18 @@ def test_rotation_by_size_keeps_the_newest_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["audit.log", "audit.log.1", "audit.log.2"]
     names = sources(all_lines(path))
     assert names == [f"/f{n:02d}" for n in range(40 - len(names), 40)]  # oldest file first, none lost between
-    assert all(os.path.getsize(p) <= 1000 + 200 for p in (path, path + ".1", path + ".2"))
+    assert all(900 < os.path.getsize(p) <= 1000 for p in (path + ".1", path + ".2"))
+    assert all(os.stat(p).st_mode & 0o777 == 0o600 for p in (path, path + ".1", path + ".2"))
+
+
+def test_without_backups_a_full_file_starts_again(tmp_path):
+    path = str(tmp_path / "audit.log")
+    trail = AuditLog(path, Clock(), max_bytes=300, backups=0, threaded=False)
+    for n in range(5):
+        trail.record(True, "alice", "open", f"/f{n}", "127.0.0.1")
+    trail.close()
+    assert os.listdir(tmp_path) == ["audit.log"]
+    assert sources(read(path)) == ["/f4"]
 
 
 def test_writer_thread_writes_every_line_in_order(tmp_path):

@@ -362,3 +362,20 @@ def test_settings_build_checkers_with_the_mapping_groups():
     off = Permissions(groups, NAMENODE_USER, enabled=False).checker("carol")
     assert off.unchecked
     assert groups.users == ["admin", "hdfs", "bob", "bob"]  # none asked with checking off
+
+
+def allowed(tree, path, user, op):
+    try:
+        attempt(tree, path, user, op)
+    except AccessControlException:
+        return False
+    return True
+
+
+@given(CHAIN, st.lists(st.integers(0, 0o777), min_size=5, max_size=5), NAMES, OPS)
+def test_more_rwx_bits_never_deny_what_fewer_allowed(chain, extra, user, op):
+    tree, path = chain_tree(chain)
+    wider, _ = chain_tree([(mode | more, owner, group, is_file)
+                           for (mode, owner, group, is_file), more in zip(chain, extra)])
+    if allowed(tree, path, user, op):
+        assert allowed(wider, path, user, op)

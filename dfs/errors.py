@@ -126,6 +126,12 @@ class PermissionDenied(IOFailure):
 AccessDenied = PermissionDenied  # the name the server code uses
 
 
+class AccessControlException(PermissionDenied):
+    """A permission check on the namespace failed (dfs.namenode.permissions): the message is HDFS's own text, naming
+    the user, the access and the inode (``Permission denied: user=bob, access=WRITE, inode="/home/alice":...``).
+    A client rebuilds it as ``PermissionDenied``, the class it catches for every 403 AccessControlException."""
+
+
 class Unauthorized(DFSError):
     """No credentials, or credentials the cluster does not accept (a bad or expired token)."""
 

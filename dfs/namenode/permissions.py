@@ -1,0 +1,264 @@
+"""HDFS's permission model over the namespace's Inodes: who the caller is, and one decision per kind of operation,
+as HDFS's FSPermissionChecker takes them, with its exact denial texts. Pure: the caller resolves the paths."""
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, NamedTuple, Optional
+
+from dfs import paths
+from dfs.errors import AccessControlException, NotADirectory
+from dfs.namenode.namespace.model import Inode
+
+# Access bits, as in a mode's owner/group/other triplets. A denial names them as HDFS's FsAction does.
+NONE, EXECUTE, WRITE, READ = 0, 1, 2, 4
+WRITE_EXECUTE, READ_EXECUTE, READ_WRITE, ALL = 3, 5, 6, 7
+ACTION_NAMES = ("NONE", "EXECUTE", "WRITE", "WRITE_EXECUTE", "READ", "READ_EXECUTE", "READ_WRITE", "ALL")
+STICKY = 0o1000
+DEFAULT_SUPERGROUP = "supergroup"  # HDFS's dfs.permissions.superusergroup default
+
+
+def mode_string(mode):
+    """The nine characters HDFS prints for a mode (FsPermission): ``rwxr-xr-x``, the sticky bit as ``t`` (``T``
+    when others may not execute) in the last place. Setuid and setgid bits are not shown, as in HDFS."""
+    text = "".join(("r" if mode & (READ << shift) else "-") + ("w" if mode & (WRITE << shift) else "-")
+                   + ("x" if mode & (EXECUTE << shift) else "-") for shift in (6, 3, 0))
+    if mode & STICKY:
+        text = text[:-1] + ("t" if mode & EXECUTE else "T")
+    return text
+
+
+def describe(path, inode):
+    """``"/p":owner:group:drwx------``, how HDFS names an inode in a denial."""
+    kind = "d" if inode.is_directory else "-"
+    return f'"{path}":{inode.owner}:{inode.group}:{kind}{mode_string(inode.mode)}'
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request acts for (HDFS's UGI): a user, the groups the mapping gives them, and whether they are a
+    superuser (the namenode's own user, or a member of the supergroup), who passes every check."""
+
+    user: str
+    groups: frozenset = frozenset()
+    superuser: bool = False
+
+    @classmethod
+    def of(cls, user, groups, superuser_name, supergroup=DEFAULT_SUPERGROUP):
+        groups = frozenset(groups)
+        return cls(user, groups, user == superuser_name or supergroup in groups)
+
+
+class Permissions:
+    """The namenode's settings: ``enabled`` (``--permissions``), the superuser's name (``--superuser``: the
+    namenode's own user) and the supergroup (``--supergroup``), and the group mapping (dfs.namenode.groups), whose
+    look-up may block: build checkers off the reactor."""
+
+    def __init__(self, groups, superuser, supergroup=DEFAULT_SUPERGROUP, enabled=True):
+        self.groups = groups
+        self.superuser = superuser
+        self.supergroup = supergroup
+        self.enabled = enabled
+
+    def caller(self, user) -> Caller:
+        return Caller.of(user, self.groups.groups(user), self.superuser, self.supergroup)
+
+    def checker(self, user) -> "Checker":
+        """The checks for a request acting for ``user``; with checking off, no group is looked up."""
+        return Checker(self.caller(user) if self.enabled else Caller(user), self.enabled)
+
+
+class Rule(NamedTuple):
+    """What one path of an operation needs, in the terms of FSPermissionChecker.checkPermission. Execute on every
+    existing ancestor (traverse) is always checked. ``ancestor``: access on the nearest existing ancestor (for
+    operations that may create the missing directories on the way), only when the final name is free if
+    ``when_free``; ``parent``: on the parent, with the sticky-bit rule when it includes WRITE and the entry exists;
+    ``access``: on the inode itself (``directories_only``: only when it is a directory, as LISTSTATUS of a file
+    needs no read); ``subtree``: on the inode and every directory below (``skip_empty``: empty directories
+    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode."""
+
+    ancestor: int = NONE
+    when_free: bool = False
+    parent: int = NONE
+    access: int = NONE
+    directories_only: bool = False
+    subtree: int = NONE
+    skip_empty: bool = False
+    owner: bool = False
+
+
+TRAVERSE = Rule()
+
+
+class Operation(NamedTuple):
+    """A WebHDFS operation's checks, each a sequence of Rules taken in order: on the path, on the second path of
+    RENAME and COPY (``destination``), on each source of CONCAT (``sources``); ``overwrite`` first, on a file
+    that a CREATE or COPY with overwrite replaces. ``audit`` is the command HDFS's audit log names it by (None:
+    not audited)."""
+
+    audit: Optional[str]
+    path: tuple = (TRAVERSE,)
+    destination: tuple = ()
+    sources: tuple = ()
+    overwrite: Optional[Rule] = None
+
+
+def rules(**kwargs):
+    return (Rule(**kwargs),)
+
+
+# Every WebHDFS operation the namenode serves, with HDFS's checks in HDFS's order (FSDir*Op). HDFS asks write on
+# the nearest existing ancestor of a RENAME's destination, which is its parent whenever the rename can succeed; dfs
+# asks it of the parent as a parent, so the sticky-bit rule also protects an entry that a rename replaces (POSIX
+# does; HDFS does not).
+OPERATIONS = {
+    "GETFILESTATUS": Operation("getfileinfo"),
+    "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
+    "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),
+    "GETFILECHECKSUM": Operation("open", rules(access=READ)),
+    "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),
+    "GETHOMEDIRECTORY": Operation(None),
+    "OPEN": Operation("open", rules(access=READ)),
+    "CREATE": Operation("create", rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
+    "MKDIRS": Operation("mkdirs", rules(ancestor=WRITE, when_free=True)),
+    "CREATESYMLINK": Operation("createSymlink", rules(ancestor=WRITE)),
+    "APPEND": Operation("append", rules(access=WRITE)),
+    "TRUNCATE": Operation("truncate", rules(access=WRITE)),
+    "CONCAT": Operation("concat", rules(access=WRITE), sources=(Rule(access=READ), Rule(parent=WRITE))),
+    "RENAME": Operation("rename", rules(parent=WRITE), destination=rules(parent=WRITE)),
+    "COPY": Operation("copy", rules(access=READ), destination=rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
+    "DELETE": Operation("delete", rules(parent=WRITE, subtree=ALL, skip_empty=True)),
+    "SETPERMISSION": Operation("setPermission", rules(owner=True)),
+    "SETOWNER": Operation("setOwner", rules(owner=True)),
+    "SETTIMES": Operation("setTimes", rules(access=WRITE)),
+    "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
+}
+
+
+def prefix(names, count):
+    """The path of the first ``count`` names (``/`` for none)."""
+    return "/" + "/".join(names[:count])
+
+
+class Checker:
+    """One caller's permission checks (FSPermissionChecker). ``inodes`` is what the namespace's
+    ``path_inodes(path)`` gives: the Inodes along the path from the root, None where a name is free. With
+    ``enabled`` False (``--permissions off``) every check passes; a superuser passes every check too.
+    ``children(inode)`` gives a directory's entries as ``(name, Inode)`` pairs, for the checks on a whole subtree."""
+
+    def __init__(self, caller: Caller, enabled: bool = True):
+        self.caller = caller
+        self.enabled = enabled
+
+    @property
+    def unchecked(self):
+        return not self.enabled or self.caller.superuser
+
+    def permits(self, inode: Inode, access: int) -> bool:
+        """Whether the caller's class (owner, else group, else other) of ``inode``'s mode holds ``access``."""
+        if inode.owner == self.caller.user:
+            granted = inode.mode >> 6
+        elif inode.group in self.caller.groups:
+            granted = inode.mode >> 3
+        else:
+            granted = inode.mode
+        return granted & access == access
+
+    def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), overwrite=False,
+                        children=None, owner=None, group=None):
+        """Every check of WebHDFS ``op``: ``destination`` is ``(path, inodes)`` for RENAME and COPY (the path the
+        entry will have: inside the destination directory when a RENAME moves it there), ``sources`` a list of
+        them for CONCAT; ``overwrite`` whether a CREATE or COPY replaces an existing file; ``owner`` and ``group``
+        the new ones of SETOWNER. Raises AccessControlException with HDFS's text at the first denial."""
+        if self.unchecked:
+            return
+        operation = OPERATIONS[op.upper()]
+        path_rules, destination_rules = operation.path, operation.destination
+        if overwrite and operation.overwrite is not None:
+            # HDFS checks the file an operation overwrites before the directory that receives the new one.
+            if destination_rules:
+                destination_rules = (operation.overwrite, *destination_rules)
+            else:
+                path_rules = (operation.overwrite, *path_rules)
+        self._check_all(path, inodes, path_rules, children)
+        if destination is not None:
+            self._check_all(*destination, destination_rules, children)
+        for source in sources:
+            self._check_all(*source, operation.sources, children)
+        if op.upper() == "SETOWNER":
+            self.check_set_owner(owner, group)
+
+    def _check_all(self, path, inodes, rules, children):
+        for rule in rules:
+            self.check(path, inodes, rule, children)
+
+    def check(self, path: str, inodes, rule: Rule, children: Optional[Callable] = None):
+        """One path's checks, in HDFS's order: traverse, sticky bit, ancestor, parent, the inode, the subtree,
+        the owner."""
+        if self.unchecked:
+            return
+        names = paths.split(path)
+        inodes = list(inodes) + [None] * (len(names) + 1 - len(inodes))
+        last = len(names)
+        ancestor = last - 1
+        while ancestor >= 0 and inodes[ancestor] is None:
+            ancestor -= 1
+        for i in range(ancestor + 1):
+            if not inodes[i].is_directory:
+                raise NotADirectory(f"{prefix(names, i)} (is not a directory)")
+            self._require(prefix(names, i), inodes[i], EXECUTE)
+        target = inodes[last]
+        if last > 0 and rule.parent & WRITE and target is not None:
+            self._check_sticky(prefix(names, last - 1), inodes[last - 1], path, target)
+        if last > 0 and rule.ancestor and ancestor >= 0 and not (rule.when_free and target is not None):
+            self._require(prefix(names, ancestor), inodes[ancestor], rule.ancestor)
+        if last > 0 and rule.parent and inodes[last - 1] is not None:
+            self._require(prefix(names, last - 1), inodes[last - 1], rule.parent)
+        if rule.access and target is not None and (target.is_directory or not rule.directories_only):
+            self._require(path, target, rule.access)
+        if rule.subtree and target is not None and target.is_directory:
+            self._check_subtree(path, target, rule.subtree, rule.skip_empty, children)
+        if rule.owner and target is not None and target.owner != self.caller.user:
+            raise AccessControlException(f"Permission denied. user={self.caller.user} is not the owner of"
+                                         f" inode={path}", path)
+
+    def check_set_owner(self, owner: Optional[str], group: Optional[str]):
+        """After the owner check: only a superuser gives a file away, and the owner sets only a group they are in."""
+        if self.unchecked:
+            return
+        user = self.caller.user
+        if owner is not None and owner != user:
+            raise AccessControlException(f"User {user} is not a super user (non-super user cannot change owner).")
+        if group is not None and group not in self.caller.groups:
+            raise AccessControlException(f"User {user} does not belong to {group}")
+
+    def check_superuser(self):
+        if not self.unchecked:
+            raise AccessControlException(f"Access denied for user {self.caller.user}."
+                                         " Superuser privilege is required")
+
+    def _require(self, path, inode, access):
+        if not self.permits(inode, access):
+            raise AccessControlException(f"Permission denied: user={self.caller.user},"
+                                         f" access={ACTION_NAMES[access]}, inode={describe(path, inode)}", path)
+
+    def _sticky_violated(self, directory, entry):
+        return bool(directory.mode & STICKY) and self.caller.user not in (directory.owner, entry.owner)
+
+    def _check_sticky(self, directory_path, directory, path, entry):
+        if directory is not None and self._sticky_violated(directory, entry):
+            raise AccessControlException(f"Permission denied by sticky bit: user={self.caller.user},"
+                                         f" path={describe(path, entry)}, parent={describe(directory_path, directory)}",
+                                         path)
+
+    def _check_subtree(self, path, top, access, skip_empty, children: Callable[[Inode], Iterable]):
+        """``access`` on ``top`` and every directory below it; inside a sticky directory, only entries the caller
+        or the directory's owner owns. Iterative, so a deep tree cannot exhaust the stack."""
+        pending = [(path, top)]
+        while pending:
+            directory_path, directory = pending.pop()
+            entries = list(children(directory))
+            if entries or not skip_empty:
+                self._require(directory_path, directory, access)
+                for name, entry in entries:
+                    self._check_sticky(directory_path, directory, paths.join(directory_path, name), entry)
+            pending.extend((paths.join(directory_path, name), entry) for name, entry in entries
+                           if entry.is_directory)

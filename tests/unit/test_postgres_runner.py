@@ -224,6 +224,11 @@ def test_namenodes_starting_together_apply_the_schema_once(postgres_url):
             ns.stop()
 
 
+def test_a_database_that_cannot_be_opened_fails_the_start_at_once_with_the_reason(postgres_server):
+    with pytest.raises(IOFailure, match='cannot open the namespace database: .*"missing" does not exist'):
+        PostgresNamespace(postgres_server.url("missing")).start()
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_database_newer_than_the_code_is_refused(postgres_url):
     ns = PostgresNamespace(postgres_url)

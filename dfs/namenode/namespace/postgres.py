@@ -82,9 +82,11 @@ class PostgresNamespace:
         pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=CONNECT_TIMEOUT, open=False,
                               name="dfs-namespace")
         try:
+            # One connection first: a wrong address, password or database fails now with the server's reason,
+            # where the pool would keep trying until its timeout.
+            with psycopg.connect(self.url, connect_timeout=int(CONNECT_TIMEOUT)) as db:
+                upgrade(db)
             pool.open(wait=True, timeout=CONNECT_TIMEOUT)
-            with pool.connection() as conn:
-                upgrade(conn)
         except (psycopg.OperationalError, PoolTimeout) as e:
             pool.close()
             raise IOFailure(f"cannot open the namespace database: {e}") from None

@@ -228,3 +228,27 @@ def test_namespace_problems_name_each_detached_piece(store):
     assert sorted(problems[0].cycle) == sorted([ids["/loop"], ids["/loop/x"]])
     assert (problems[1].inode, problems[1].name, problems[1].parent) == (ids["/lost"], "lost", 999)
     assert (problems[2].inode, problems[2].parent) == (ids["/hidden"], ids["/file"])
+
+
+def test_namespace_problems_find_unnamed_inodes_dangling_entries_and_loops_in_reach(store):
+    """The tree on directory entries: an inode no entry names, an entry naming no inode, and an entry that makes
+    a directory its own descendant while it stays reachable (a second entry for a directory)."""
+    result(store.create("/gone/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    result(store.mkdirs("/a/b"))
+    ids = {p: result(store.status(p)).inode.id for p in ("/gone", "/a", "/a/b")}
+
+    def damage(db):
+        db.execute("DELETE FROM dirents WHERE inode = ?", (ids["/gone"],))
+        db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, 'ghost', 4242)", (ids["/a"],))
+        db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, 'up', ?)", (ids["/a/b"], ids["/a"]))
+
+    result(store.run(damage))
+    problems = {p.problem: p for p in result(store.namespace_problems())}
+    assert sorted(problems) == ["link_count", "missing_inode", "orphan"]
+    assert (problems["orphan"].inode, problems["orphan"].parent, problems["orphan"].inodes,
+            problems["orphan"].files) == (ids["/gone"], 0, 2, 1)
+    assert (problems["missing_inode"].inode, problems["missing_inode"].name,
+            problems["missing_inode"].parent) == (4242, "ghost", ids["/a"])
+    assert problems["link_count"].inode == ids["/a"]
+    assert result(store.delete("/a", recursive=True)) is True, "deleting a loop ends"
+    assert [p.problem for p in result(store.namespace_problems())] == ["orphan"]

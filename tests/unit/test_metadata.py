@@ -7,7 +7,7 @@ import pytest_twisted
 
 from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
 from dfs.namenode import webhdfs
-from dfs.namenode.namespace.model import ContentSummary, Extent
+from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
 A = "a" * 64
@@ -252,3 +252,40 @@ def test_namespace_problems_find_unnamed_inodes_dangling_entries_and_loops_in_re
     assert problems["link_count"].inode == ids["/a"]
     assert result(store.delete("/a", recursive=True)) is True, "deleting a loop ends"
     assert [p.problem for p in result(store.namespace_problems())] == ["orphan"]
+
+
+def test_path_inodes_walk_from_the_root(store):
+    result(store.create("/a/b/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    chain = result(store.path_inodes("/a/b/free"))
+    assert [i.id for i in chain[:3]] == [ROOT] + [result(store.status(p)).inode.id for p in ("/a", "/a/b")]
+    assert chain[3] is None and chain[1].is_directory
+    assert [i.type for i in result(store.path_inodes("/a/b/f"))] == ["DIRECTORY"] * 3 + ["FILE"]
+    assert [i.id for i in result(store.path_inodes("/"))] == [ROOT]
+    with pytest.raises(FileNotFound):
+        result(store.path_inodes("/a/missing/x"))
+    with pytest.raises(NotADirectory):
+        result(store.path_inodes("/a/b/f/x"))
+
+
+def test_listing_pages_by_name(store):
+    for name in "dbeac":
+        result(store.create(f"/d/{name}", [], overwrite=False))
+    directory, page = result(store.listing("/d", limit=2))
+    assert [s.name for s in page] == ["a", "b"] and directory.children == 5
+    directory, page = result(store.listing("/d", start_after="b", limit=2))
+    assert [s.name for s in page] == ["c", "d"] and directory.children == 5
+    assert [s.name for s in result(store.listing("/d", start_after="d"))[1]] == ["e"]
+
+
+def test_a_hole_is_an_extent_without_a_block(store):
+    """A hole stores no block; GC still forgets the rows of blocks nothing refers to while a hole exists."""
+    result(store.create("/sparse", [Extent(A, 0, 10, 10), Extent.hole(6), Extent(A, 2, 3, 10)], overwrite=False))
+    result(store.create("/gone", [Extent(B, 0, 5, 5)], overwrite=False))
+    inode, extents = result(store.stat("/sparse"))
+    assert inode.size == 19 and extents[1] == Extent.hole(6) and extents[1].block_id is None
+    assert result(store.block_targets()) == {A: (3, 10), B: (3, 5)}
+    result(store.delete("/gone", recursive=False))
+    assert result(store.forget_unreferenced_blocks()) == 1
+    result(store.truncate("/sparse", 13))
+    assert result(store.stat("/sparse"))[1] == [Extent(A, 0, 10, 10), Extent.hole(3)]
+    assert result(store.collectable([A, B], now=0)) == {B: None}

@@ -362,6 +362,14 @@ class SQLiteNamespace:
             db.execute(f"DELETE FROM inodes WHERE id IN ({_marks(chunk)})", chunk)
 
     @staticmethod
+    def _entries(db, inode_id, order=""):
+        """[(name, Inode)] of the directory ``inode_id``'s entries (``order``: "ASC"/"DESC" by name, or none)."""
+        query = f"SELECT d.name, {INODE} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?"
+        if order:
+            query += f" ORDER BY d.name {order}"
+        return [(row[0], Inode(*row[1:])) for row in db.execute(query, (inode_id,))]
+
+    @staticmethod
     def _has_entries(db, inode_id):
         return db.execute("SELECT 1 FROM dirents WHERE parent = ? LIMIT 1", (inode_id,)).fetchone() is not None
 
@@ -423,9 +431,7 @@ class SQLiteNamespace:
                 node = stack.pop()
                 if node.type == DIRECTORY:
                     summary.directories += 1
-                    stack.extend(Inode(*row) for row in db.execute(
-                        f"SELECT {INODE} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?",
-                        (node.id,)))
+                    stack.extend(child for _, child in self._entries(db, node.id))
                 else:
                     summary.files += 1
                     summary.length += node.size
@@ -444,9 +450,7 @@ class SQLiteNamespace:
                 if node.type == FILE:
                     out.append((p, node, self._extents(db, node.id)))
                     continue
-                for row in db.execute(f"SELECT d.name, {INODE} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode"
-                                      " WHERE d.parent = ? ORDER BY d.name DESC", (node.id,)):
-                    stack.append((p.rstrip("/") + "/" + row[0], Inode(*row[1:])))
+                stack.extend((p.rstrip("/") + "/" + name, child) for name, child in self._entries(db, node.id, "DESC"))
             return out
 
         return self.read(txn)
@@ -704,9 +708,7 @@ class SQLiteNamespace:
                            " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
                            (new.id, node.id))
             else:
-                pending.extend((Inode(*row[1:]), new.id, row[0]) for row in db.execute(
-                    f"SELECT d.name, {INODE} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?",
-                    (node.id,)).fetchall())
+                pending.extend((child, new.id, child_name) for child_name, child in self._entries(db, node.id))
 
     def concat(self, target, sources):
         def txn(db):

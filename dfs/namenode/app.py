@@ -304,9 +304,9 @@ class NamenodeApp:
                 await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
                 room = self._room()
             else:
-                inode = await self.store.file_for_append(path)
-                block_size, replication = inode.block_size, inode.replication
-                room = self._room(inode)
+                row = await self.store.file_for_append(path)
+                block_size, replication = row.block_size, row.replication
+                room = self._room(row)
             read = self._within(stream.read_chunk, stream.length, room)
             return await self.fanout.write_stream(read, stream.length, block_size, replication,
                                                   self.config["min_replicas"])
@@ -359,8 +359,8 @@ class NamenodeApp:
             return self._redirect_to_self(request, params, path)
         extents = await self._streamed(request)
         if extents is None:
-            inode = await self.store.file_for_append(path)
-            extents = await self._store_body(request, inode.block_size, inode.replication, self._room(inode))
+            row = await self.store.file_for_append(path)
+            extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
         try:
             if extents:
                 await self.store.append(path, extents)

@@ -8,7 +8,7 @@ from twisted.logger import Logger
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.app import NamenodeApp
-from dfs.namenode.metadata import Store
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
@@ -122,7 +122,7 @@ def build_namenode(reactor, options):
     db_path = options["db"]
     if os.path.dirname(db_path):
         os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    store = Store(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
+    store = SQLiteNamespace(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
     store.open()
     cluster_id = store.cluster_id
     registry = Registry(reactor, options["stale-after"], options["dead-after"])

@@ -149,14 +149,20 @@ def _file_line(entry):
 
 
 def _namespace_line(problem):
-    """A piece of the namespace no path reaches, as fsck found it."""
+    """A break in the namespace's tree, as fsck found it."""
+    kind, inode, name, parent = problem["problem"], problem["inode"], problem["name"], problem["parent"]
+    if kind == "missing_inode":
+        return f"entry {name} of directory #{parent}: DANGLING, it names inode #{inode}, which is gone"
+    if kind == "link_count":
+        return f"inode #{inode} ({name}): LINK COUNT differs from the number of entries naming it"
     lost = f"{problem['inodes']} inodes, {problem['files']} files unreachable"
-    if problem["problem"] == "cycle":
-        chain = " -> ".join(f"#{inode}" for inode in problem["cycle"])
-        return f"inode #{problem['inode']} ({problem['name']}): CYCLE, its parents loop: {chain} ({lost})"
-    why = "is gone" if problem["problem"] == "orphan" else "is a file"
-    return (f"inode #{problem['inode']} ({problem['name']}): ORPHANED, its parent #{problem['parent']} {why}"
-            f" ({lost})")
+    if kind == "cycle":
+        chain = " -> ".join(f"#{member}" for member in problem["cycle"])
+        return f"inode #{inode} ({name}): CYCLE, its parents loop: {chain} ({lost})"
+    if not parent:
+        return f"inode #{inode}: ORPHANED, no directory entry names it ({lost})"
+    why = "is gone" if kind == "orphan" else "is a file"
+    return f"inode #{inode} ({name}): ORPHANED, its parent #{parent} {why} ({lost})"
 
 
 def decommission(session, args):

@@ -14,7 +14,7 @@ from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavai
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
-from dfs.namenode.metadata import FILE
+from dfs.namenode.namespace.model import FILE
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
@@ -158,25 +158,25 @@ class NamenodeApp:
         return json_body({"Path": "/user/" + paths.check_name(params.str("user.name", "dfs"))}, request)
 
     async def _file(self, path):
-        row, extents = await self.store.stat(path)
-        if row["type"] != FILE:
+        inode, extents = await self.store.stat(path)
+        if inode.type != FILE:
             raise FileNotFound(f"Path is not a file: {path}")
-        return row, extents
+        return inode, extents
 
     async def op_getfileblocklocations(self, request, params, path):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        row, extents = await self._file(path)
-        length = row["size"] if length is None else length
-        body = webhdfs.block_locations(extents, offset, length, self.registry.holders, row["replication"])
-        body["BlockLocations"]["fileLength"] = row["size"]
+        inode, extents = await self._file(path)
+        length = inode.size if length is None else length
+        body = webhdfs.block_locations(extents, offset, length, self.registry.holders, inode.replication)
+        body["BlockLocations"]["fileLength"] = inode.size
         return json_body(body, request)
 
     async def op_open(self, request, params, path):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        row, extents = await self._file(path)
-        if offset >= row["size"] or length == 0:
+        inode, extents = await self._file(path)
+        if offset >= inode.size or length == 0:
             request.setHeader(b"Content-Type", OCTETS)
             return b""
         node = self._reader_for(extents, offset)
@@ -188,7 +188,7 @@ class NamenodeApp:
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
     async def op_getfilechecksum(self, request, params, path):
-        row, extents = await self._file(path)
+        _, extents = await self._file(path)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
@@ -259,9 +259,9 @@ class NamenodeApp:
             self._within(content.read, total, room), total, block_size, replication, self.config["min_replicas"]
         )
 
-    def _room(self, row=None):
-        """Bytes a CREATE (no ``row``) or an APPEND to the file ``row`` may still add."""
-        return self.max_file_size - (row["size"] if row is not None else 0)
+    def _room(self, inode=None):
+        """Bytes a CREATE (no ``inode``) or an APPEND to the file ``inode`` may still add."""
+        return self.max_file_size - (inode.size if inode is not None else 0)
 
     def _within(self, read, length, room):
         """``read``, refused up front when ``length`` exceeds ``room``, and as it goes for a chunked body."""
@@ -305,7 +305,7 @@ class NamenodeApp:
                 room = self._room()
             else:
                 row = await self.store.file_for_append(path)
-                block_size, replication = row["block_size"], row["replication"]
+                block_size, replication = row.block_size, row.replication
                 room = self._room(row)
             read = self._within(stream.read_chunk, stream.length, room)
             return await self.fanout.write_stream(read, stream.length, block_size, replication,
@@ -360,7 +360,7 @@ class NamenodeApp:
         extents = await self._streamed(request)
         if extents is None:
             row = await self.store.file_for_append(path)
-            extents = await self._store_body(request, row["block_size"], row["replication"], self._room(row))
+            extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
         try:
             if extents:
                 await self.store.append(path, extents)

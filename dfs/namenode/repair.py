@@ -3,6 +3,8 @@
 Nothing is copied or deleted while the namenode is in safe mode (dfs.namenode.safemode).
 """
 
+from dataclasses import asdict
+
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -114,7 +116,7 @@ class Repair:
         detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
-                          unreachable_inodes=sum(p["inodes"] for p in detached))
+                          unreachable_inodes=sum(p.inodes for p in detached))
 
     def _replicas(self, block_id):
         """(readable sources, replicas that count toward replication, replicas that may be trimmed).
@@ -255,14 +257,14 @@ class Repair:
         files = await self.store.walk_files(path)
         totals = {"files": len(files), "blocks": 0, "healthy": 0, "under_replicated": 0, "missing": 0, "corrupt": 0}
         report = []
-        for file_path, row, extents in files:
+        for file_path, inode, extents in files:
             blocks = []
             for ext in extents:
                 sources, counted, _ = self._replicas(ext.block_id)
                 bad = sorted(self.registry.corrupt.get(ext.block_id, ()))
                 if not sources and not counted:
                     state = "corrupt" if bad else "missing"
-                elif len(counted) < row["replication"]:
+                elif len(counted) < inode.replication:
                     state = "under_replicated"
                 else:
                     state = "healthy"
@@ -273,11 +275,11 @@ class Repair:
                                "stale": sorted(n.id for n in counted if n.state == STALE), "corrupt": bad})
             states = {b["state"] for b in blocks}
             status = next((s for s in ("corrupt", "missing", "under_replicated") if s in states), "healthy")
-            report.append({"path": file_path, "size": row["size"], "replication": row["replication"],
+            report.append({"path": file_path, "size": inode.size, "replication": inode.replication,
                            "status": status, "blocks": blocks})
         # Pieces of the namespace that no path reaches lie under no path but the root's.
         detached = await self.store.namespace_problems() if path == "/" else []
-        totals["unreachable_inodes"] = sum(p["inodes"] for p in detached)
+        totals["unreachable_inodes"] = sum(p.inodes for p in detached)
         healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
         totals["status"] = "HEALTHY" if healthy else "CORRUPT"
-        return {"path": path, "totals": totals, "files": report, "namespace": detached}
+        return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}

@@ -8,13 +8,14 @@ from twisted.logger import Logger
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.app import NamenodeApp
-from dfs.namenode.metadata import Store
+from dfs.namenode.namespace.schema import SchemaTooNew
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.upload import FanOut
-from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 
 log = Logger()
@@ -122,8 +123,11 @@ def build_namenode(reactor, options):
     db_path = options["db"]
     if os.path.dirname(db_path):
         os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    store = Store(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
-    store.open()
+    store = SQLiteNamespace(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
+    try:
+        store.open()
+    except SchemaTooNew as e:
+        raise Refused("namenode", e) from None
     cluster_id = store.cluster_id
     registry = Registry(reactor, options["stale-after"], options["dead-after"])
     guard = Guard(options.secret(), reactor, audience="namenode", url_ttl=options["url-ttl"])

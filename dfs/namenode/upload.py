@@ -17,7 +17,7 @@ from zope.interface import implementer
 
 from dfs.errors import BadRequest, NoSpace, Unavailable
 from dfs.namenode.batching import SMALL_BLOCK, BlockBatcher, datanode_refusal
-from dfs.namenode.metadata import Extent
+from dfs.namenode.namespace.model import Extent
 from dfs.namenode.placement import choose_targets, require_targets
 from dfs.streams import Pausable
 

@@ -4,7 +4,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from dfs.namenode.app import NamenodeApp
-from dfs.namenode.metadata import Store
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
@@ -14,7 +14,7 @@ from dfs.namenode.upload import FanOut
 @pytest.fixture
 def namenode_app(tmp_path):
     """A NamenodeApp out of safe mode; its store, registry, fan-out and repair are attributes."""
-    store = Store(str(tmp_path / "ns.sqlite"))
+    store = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     store.start()
     clock = Clock()
     registry = Registry(clock)

@@ -183,9 +183,9 @@ async def test_fsck_prints_each_piece_no_path_reaches(namenode_app):
     store = namenode_app.store
     await store.mkdirs("/a/b")
     await store.mkdirs("/gone/c")
-    ids = {p: (await store.status(p))["id"] for p in ("/a", "/a/b", "/gone")}
-    await store.run(lambda db: db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/a/b"], ids["/a"])))
-    await store.run(lambda db: db.execute("UPDATE inodes SET parent = 999 WHERE id = ?", (ids["/gone"],)))
+    ids = {p: (await store.status(p)).inode.id for p in ("/a", "/a/b", "/gone")}
+    await store.run(lambda db: db.execute("UPDATE dirents SET parent = ? WHERE inode = ?", (ids["/a/b"], ids["/a"])))
+    await store.run(lambda db: db.execute("UPDATE dirents SET parent = 999 WHERE inode = ?", (ids["/gone"],)))
     report = await namenode_app.repair.fsck("/")
 
     class Client:

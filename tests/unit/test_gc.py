@@ -16,7 +16,8 @@ from test_metadata import result
 
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import Conflict, NoSpace, Unavailable
-from dfs.namenode.metadata import Extent, Store
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
@@ -49,7 +50,7 @@ class _Cluster:
     def __init__(self, tmp_path):
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store = Store(str(tmp_path / "ns.sqlite"), clock=self.clock)
+        self.store = SQLiteNamespace(str(tmp_path / "ns.sqlite"), clock=self.clock)
         self.store.start()
         self.registry = Registry(self.clock, stale_after=10 * GRACE, dead_after=20 * GRACE)
         self.pins = Pins(self.store, self.clock)
@@ -277,16 +278,26 @@ def test_a_database_from_before_pins_gets_the_stamp(tmp_path):
     path = str(tmp_path / "old.sqlite")
     old = sqlite3.connect(path)
     old.executescript(  # the tables GC reads, as releases before pins made them
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE inodes (id INTEGER PRIMARY KEY, parent INTEGER NOT NULL, name TEXT NOT NULL,"
+        " type TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0, mode INTEGER NOT NULL, owner TEXT NOT NULL,"
+        " grp TEXT NOT NULL, mtime INTEGER NOT NULL, atime INTEGER NOT NULL, replication INTEGER NOT NULL DEFAULT 0,"
+        " block_size INTEGER NOT NULL DEFAULT 0, UNIQUE (parent, name));"
         "CREATE TABLE blocks (id TEXT PRIMARY KEY, size INTEGER NOT NULL);"
         "CREATE TABLE extents (inode INTEGER NOT NULL, seq INTEGER NOT NULL, block_id TEXT NOT NULL,"
-        " block_offset INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (inode, seq));")
+        " block_offset INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (inode, seq));"
+        "CREATE TABLE pins (block_id TEXT NOT NULL, owner TEXT NOT NULL, expires REAL NOT NULL,"
+        " PRIMARY KEY (block_id, owner));"
+        "CREATE TABLE datanodes (id TEXT PRIMARY KEY, url TEXT NOT NULL);"
+        "INSERT INTO inodes VALUES (1, 0, '', 'DIRECTORY', 0, 493, 'dfs', 'supergroup', 0, 0, 0, 0);"
+        "INSERT INTO inodes VALUES (7, 1, 'f', 'FILE', 10, 420, 'dfs', 'supergroup', 0, 0, 1, 10);")
     old.executemany("INSERT INTO blocks (id, size) VALUES (?, 10)", [("a" * 64,), (BLOCK,)])
     old.execute("INSERT INTO extents VALUES (7, 0, ?, 0, 10)", ("a" * 64,))
     old.commit()
     old.close()
     clock = Clock()
     clock.advance(500)
-    store = Store(path, clock=clock)
+    store = SQLiteNamespace(path, clock=clock)
     store.open()
 
     def stamps():

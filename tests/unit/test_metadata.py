@@ -7,7 +7,8 @@ import pytest_twisted
 
 from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
 from dfs.namenode import webhdfs
-from dfs.namenode.metadata import Extent, Store
+from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
 A = "a" * 64
 B = "b" * 64
@@ -24,7 +25,7 @@ def result(d):
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(str(tmp_path / "ns.sqlite"))
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     s.start()
     yield s
     s.stop()
@@ -32,8 +33,8 @@ def store(tmp_path):
 
 def test_create_list_stat(store):
     result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
-    row, extents = result(store.stat("/d/f"))
-    assert row["size"] == 10 and extents == [Extent(A, 0, 10, 10)]
+    inode, extents = result(store.stat("/d/f"))
+    assert inode.size == 10 and extents == [Extent(A, 0, 10, 10)]
     assert [c["pathSuffix"] for c in listed(store, "/d")] == ["f"]
     assert listed(store, "/")[0]["childrenNum"] == 1
     assert listed(store, "/d/f") == [status_of(store, "/d/f")]
@@ -65,10 +66,10 @@ def test_overwrite_requires_flag_and_replaces_atomically(store):
     result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False))
     with pytest.raises(AlreadyExists):
         result(store.create("/f", [Extent(B, 0, 5, 5)], overwrite=False))
-    before = result(store.status("/f"))["mtime"]
+    before = result(store.status("/f")).inode.mtime
     result(store.create("/f", [Extent(B, 0, 5, 5)], overwrite=True))
-    row, extents = result(store.stat("/f"))
-    assert extents == [Extent(B, 0, 5, 5)] and row["mtime"] > before
+    inode, extents = result(store.stat("/f"))
+    assert extents == [Extent(B, 0, 5, 5)] and inode.mtime > before
 
 
 def test_file_directory_confusion(store):
@@ -93,7 +94,7 @@ def test_delete_and_rename(store):
         result(store.status("/d/f"))
     result(store.mkdirs("/into"))
     result(store.rename("/e", "/into"))
-    assert result(store.status("/into/e/f"))["type"] == "FILE"
+    assert result(store.status("/into/e/f")).inode.type == "FILE"
     assert result(store.rename("/into", "/into/e/inside")) is False
     assert result(store.delete("/into", recursive=True)) is True
     assert result(store.delete("/nothing", recursive=True)) is False
@@ -110,7 +111,7 @@ def test_rename_overwrite_replaces_file(store):
 def test_append_truncate_concat_copy(store):
     result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False))
     result(store.append("/f", [Extent(B, 0, 6, 6)]))
-    assert result(store.status("/f"))["size"] == 16
+    assert result(store.status("/f")).inode.size == 16
     result(store.truncate("/f", 12))
     assert result(store.stat("/f"))[1] == [Extent(A, 0, 10, 10), Extent(B, 0, 2, 6)]
     with pytest.raises(BadRequest):
@@ -119,7 +120,7 @@ def test_append_truncate_concat_copy(store):
     assert result(store.stat("/g"))[1] == result(store.stat("/f"))[1]
     result(store.create("/h", [Extent(A, 0, 3, 10)], overwrite=False))
     result(store.concat("/f", ["/h"]))
-    assert result(store.status("/f"))["size"] == 15
+    assert result(store.status("/f")).inode.size == 15
     with pytest.raises(FileNotFound):
         result(store.status("/h"))
 
@@ -136,21 +137,21 @@ def test_block_targets_and_unreferenced(store):
 def test_summary_and_format(store):
     result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False, replication=3))
     summary = result(store.content_summary("/d"))
-    assert summary == {"directoryCount": 1, "fileCount": 1, "length": 10, "spaceConsumed": 30}
+    assert summary == ContentSummary(directories=1, files=1, length=10, space_consumed=30)
     result(store.format())
     assert listed(store, "/") == []
     assert result(store.integrity_check()) == "ok"
 
 
 def test_survives_reopen(tmp_path):
-    s = Store(str(tmp_path / "ns.sqlite"))
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     s.start()
     result(s.create("/keep", [Extent(A, 0, 10, 10)], overwrite=False))
     cluster = s.cluster_id
     s.stop()
-    s = Store(str(tmp_path / "ns.sqlite"))
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     s.start()
-    assert s.cluster_id == cluster and result(s.status("/keep"))["size"] == 10
+    assert s.cluster_id == cluster and result(s.status("/keep")).inode.size == 10
     s.stop()
 
 
@@ -158,20 +159,20 @@ def test_survives_reopen(tmp_path):
 async def test_lookups_run_on_the_reactor_beside_the_writer_thread(tmp_path):
     from twisted.internet import reactor
 
-    s = Store(str(tmp_path / "ns.sqlite"), reactor)
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"), reactor)
     s.start()
     try:
         await s.create("/a", [Extent(A, 0, 10, 10)], overwrite=False)
         writing = s.create("/b", [Extent(B, 0, 5, 5)], overwrite=False)  # committing on the writer thread
-        row, extents = await s.stat("/a")
-        assert row["size"] == 10 and extents == [Extent(A, 0, 10, 10)]
+        inode, extents = await s.stat("/a")
+        assert inode.size == 10 and extents == [Extent(A, 0, 10, 10)]
         with pytest.raises(FileNotFound):
             await s.stat("/missing")
         with pytest.raises(AlreadyExists):
             await s.check_create("/a", overwrite=False)
         assert not s._lookup_db.in_transaction, "a lookup never leaves its read transaction open"
         await writing
-        assert (await s.status("/b"))["size"] == 5
+        assert (await s.status("/b")).inode.size == 5
     finally:
         s.stop()
     assert s._lookup_db is None
@@ -213,17 +214,78 @@ def test_namespace_problems_name_each_detached_piece(store):
     result(store.create("/file", [], overwrite=False))
     result(store.mkdirs("/hidden/h"))
     assert result(store.namespace_problems()) == []
-    ids = {p: result(store.status(p))["id"] for p in ("/loop", "/loop/x", "/lost", "/file", "/hidden")}
+    ids = {p: result(store.status(p)).inode.id for p in ("/loop", "/loop/x", "/lost", "/file", "/hidden")}
 
     def damage(db):
-        db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/loop/x"], ids["/loop"]))  # /loop in /loop/x
-        db.execute("UPDATE inodes SET parent = 999 WHERE id = ?", (ids["/lost"],))
-        db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/file"], ids["/hidden"]))
+        db.execute("UPDATE dirents SET parent = ? WHERE inode = ?", (ids["/loop/x"], ids["/loop"]))  # /loop in /loop/x
+        db.execute("UPDATE dirents SET parent = 999 WHERE inode = ?", (ids["/lost"],))
+        db.execute("UPDATE dirents SET parent = ? WHERE inode = ?", (ids["/file"], ids["/hidden"]))
 
     result(store.run(damage))
-    problems = sorted(result(store.namespace_problems()), key=lambda p: p["problem"])
-    assert [(p["problem"], p["inodes"], p["files"]) for p in problems] == [
+    problems = sorted(result(store.namespace_problems()), key=lambda p: p.problem)
+    assert [(p.problem, p.inodes, p.files) for p in problems] == [
         ("cycle", 3, 1), ("orphan", 2, 1), ("under_file", 2, 0)]
-    assert sorted(problems[0]["cycle"]) == sorted([ids["/loop"], ids["/loop/x"]])
-    assert (problems[1]["inode"], problems[1]["name"], problems[1]["parent"]) == (ids["/lost"], "lost", 999)
-    assert (problems[2]["inode"], problems[2]["parent"]) == (ids["/hidden"], ids["/file"])
+    assert sorted(problems[0].cycle) == sorted([ids["/loop"], ids["/loop/x"]])
+    assert (problems[1].inode, problems[1].name, problems[1].parent) == (ids["/lost"], "lost", 999)
+    assert (problems[2].inode, problems[2].parent) == (ids["/hidden"], ids["/file"])
+
+
+def test_namespace_problems_find_unnamed_inodes_dangling_entries_and_loops_in_reach(store):
+    """The tree on directory entries: an inode no entry names, an entry naming no inode, and an entry that makes
+    a directory its own descendant while it stays reachable (a second entry for a directory)."""
+    result(store.create("/gone/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    result(store.mkdirs("/a/b"))
+    ids = {p: result(store.status(p)).inode.id for p in ("/gone", "/a", "/a/b")}
+
+    def damage(db):
+        db.execute("DELETE FROM dirents WHERE inode = ?", (ids["/gone"],))
+        db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, 'ghost', 4242)", (ids["/a"],))
+        db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, 'up', ?)", (ids["/a/b"], ids["/a"]))
+
+    result(store.run(damage))
+    problems = {p.problem: p for p in result(store.namespace_problems())}
+    assert sorted(problems) == ["link_count", "missing_inode", "orphan"]
+    assert (problems["orphan"].inode, problems["orphan"].parent, problems["orphan"].inodes,
+            problems["orphan"].files) == (ids["/gone"], 0, 2, 1)
+    assert (problems["missing_inode"].inode, problems["missing_inode"].name,
+            problems["missing_inode"].parent) == (4242, "ghost", ids["/a"])
+    assert problems["link_count"].inode == ids["/a"]
+    assert result(store.delete("/a", recursive=True)) is True, "deleting a loop ends"
+    assert [p.problem for p in result(store.namespace_problems())] == ["orphan"]
+
+
+def test_path_inodes_walk_from_the_root(store):
+    result(store.create("/a/b/f", [Extent(A, 0, 1, 1)], overwrite=False))
+    chain = result(store.path_inodes("/a/b/free"))
+    assert [i.id for i in chain[:3]] == [ROOT] + [result(store.status(p)).inode.id for p in ("/a", "/a/b")]
+    assert chain[3] is None and chain[1].is_directory
+    assert [i.type for i in result(store.path_inodes("/a/b/f"))] == ["DIRECTORY"] * 3 + ["FILE"]
+    assert [i.id for i in result(store.path_inodes("/"))] == [ROOT]
+    with pytest.raises(FileNotFound):
+        result(store.path_inodes("/a/missing/x"))
+    with pytest.raises(NotADirectory):
+        result(store.path_inodes("/a/b/f/x"))
+
+
+def test_listing_pages_by_name(store):
+    for name in "dbeac":
+        result(store.create(f"/d/{name}", [], overwrite=False))
+    directory, page = result(store.listing("/d", limit=2))
+    assert [s.name for s in page] == ["a", "b"] and directory.children == 5
+    directory, page = result(store.listing("/d", start_after="b", limit=2))
+    assert [s.name for s in page] == ["c", "d"] and directory.children == 5
+    assert [s.name for s in result(store.listing("/d", start_after="d"))[1]] == ["e"]
+
+
+def test_a_hole_is_an_extent_without_a_block(store):
+    """A hole stores no block; GC still forgets the rows of blocks nothing refers to while a hole exists."""
+    result(store.create("/sparse", [Extent(A, 0, 10, 10), Extent.hole(6), Extent(A, 2, 3, 10)], overwrite=False))
+    result(store.create("/gone", [Extent(B, 0, 5, 5)], overwrite=False))
+    inode, extents = result(store.stat("/sparse"))
+    assert inode.size == 19 and extents[1] == Extent.hole(6) and extents[1].block_id is None
+    assert result(store.block_targets()) == {A: (3, 10), B: (3, 5)}
+    result(store.delete("/gone", recursive=False))
+    assert result(store.forget_unreferenced_blocks()) == 1
+    result(store.truncate("/sparse", 13))
+    assert result(store.stat("/sparse"))[1] == [Extent(A, 0, 10, 10), Extent.hole(3)]
+    assert result(store.collectable([A, B], now=0)) == {B: None}

@@ -210,9 +210,9 @@ async def test_fsck_status_and_metrics_report_what_no_path_reaches(namenode_app,
     await call(http, "PUT", "/lost/c", op="MKDIRS")
     report = await (await http.get(BASE + "/cluster/fsck")).json()
     assert report["totals"]["status"] == "HEALTHY" and report["namespace"] == []
-    ids = {p: (await store.status(p))["id"] for p in ("/a", "/a/b", "/lost")}
-    await store.run(lambda db: db.execute("UPDATE inodes SET parent = ? WHERE id = ?", (ids["/a/b"], ids["/a"])))
-    await store.run(lambda db: db.execute("UPDATE inodes SET parent = 4242 WHERE id = ?", (ids["/lost"],)))
+    ids = {p: (await store.status(p)).inode.id for p in ("/a", "/a/b", "/lost")}
+    await store.run(lambda db: db.execute("UPDATE dirents SET parent = ? WHERE inode = ?", (ids["/a/b"], ids["/a"])))
+    await store.run(lambda db: db.execute("UPDATE dirents SET parent = 4242 WHERE inode = ?", (ids["/lost"],)))
     report = await (await http.get(BASE + "/cluster/fsck")).json()
     assert report["totals"]["status"] == "CORRUPT" and report["totals"]["unreachable_inodes"] == 4
     problems = {p["problem"]: p for p in report["namespace"]}

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from dfs.errors import DFSError
-from dfs.namenode.metadata import Extent, Store
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
 # A small universe of names, so operations collide: the same paths are created, moved onto, into and over.
 PATHS = st.lists(st.sampled_from("ab"), min_size=1, max_size=2).map(lambda names: "/" + "/".join(names))
@@ -192,7 +193,7 @@ class NamespaceMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.directory = tempfile.mkdtemp(prefix="dfs-model-")
-        self.store = Store(self.directory + "/ns.sqlite")
+        self.store = SQLiteNamespace(self.directory + "/ns.sqlite")
         self.store.start()
         self.model = Model()
         self.blocks = {}
@@ -279,16 +280,16 @@ class NamespaceMachine(RuleBasedStateMachine):
             directory = pending.pop()
             _, entries = result(self.store.listing(directory))
             for entry in entries:
-                path = posixpath.join(directory, entry["name"])
-                found[path] = DIR if entry["type"] == "DIRECTORY" else None
-                if entry["type"] == "DIRECTORY":
+                path = posixpath.join(directory, entry.name)
+                found[path] = DIR if entry.inode.is_directory else None
+                if entry.inode.is_directory:
                     pending.append(path)
         assert {p: v == DIR for p, v in found.items()} == {p: v == DIR for p, v in self.model.entries.items()}
         for path, data in self.model.entries.items():
             if data != DIR:
-                row, extents = result(self.store.stat(path))
+                inode, extents = result(self.store.stat(path))
                 stored = b"".join(self.blocks[e.block_id][e.block_offset:e.block_offset + e.length] for e in extents)
-                assert (row["size"], stored) == (len(data), data), path
+                assert (inode.size, stored) == (len(data), data), path
 
 
 NamespaceMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)

@@ -4,7 +4,8 @@ import pytest
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from dfs.namenode.metadata import Extent, Store
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.registry import Registry
 from dfs.namenode.safemode import SafeMode
 
@@ -14,7 +15,7 @@ BLOCKS = [f"{i:064x}" for i in range(10)]
 @pytest.fixture
 def store(tmp_path):
     """A namespace of ten one-block files, from a cluster that had datanodes n1, n2 and n3."""
-    store = Store(str(tmp_path / "ns.sqlite"))
+    store = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     store.start()
     for i, block_id in enumerate(BLOCKS):
         store.create(f"/f{i}", [Extent(block_id, 0, 100, 100)], overwrite=False)
@@ -86,7 +87,7 @@ def test_reports_before_the_namespace_is_read_count(store):
 
 
 def test_a_database_without_known_datanodes_waits_for_the_threshold(tmp_path):
-    store = Store(str(tmp_path / "old.sqlite"))
+    store = SQLiteNamespace(str(tmp_path / "old.sqlite"))
     store.start()
     store.create("/f", [Extent(BLOCKS[0], 0, 100, 100)], overwrite=False)
     store.create("/g", [Extent(BLOCKS[1], 0, 100, 100)], overwrite=False)
@@ -100,7 +101,7 @@ def test_a_database_without_known_datanodes_waits_for_the_threshold(tmp_path):
 
 
 def test_an_empty_namespace_leaves_at_once(tmp_path):
-    store = Store(str(tmp_path / "new.sqlite"))
+    store = SQLiteNamespace(str(tmp_path / "new.sqlite"))
     store.start()
     safemode, _, _, left = started(store)
     assert not safemode.on and left == [0]

@@ -89,8 +89,11 @@ class ContentSummary:
 
 @dataclass(slots=True)
 class Problem:
-    """A piece of the namespace no path reaches (fsck): named by its top inode, an ``orphan`` (its parent is gone),
-    ``under_file`` (its parent is not a directory) or ``cycle`` (its parent chain loops through ``cycle``)."""
+    """What breaks the tree (fsck). A piece of the namespace no path reaches, named by its top inode (its entry's
+    ``name`` and ``parent``, with the ``inodes`` and ``files`` in it): an ``orphan`` (its parent is gone, or, with
+    ``parent`` 0, no entry names it), ``under_file`` (its parent is not a directory) or ``cycle`` (its entries loop
+    through ``cycle``). Or an entry: ``missing_inode`` (the entry ``name`` of ``parent`` names the missing
+    ``inode``), ``link_count`` (``inode``'s link count differs from the number of entries naming it)."""
 
     problem: str
     inode: int

@@ -1,0 +1,161 @@
+"""What the namenode asks of its namespace, whatever keeps it: one Protocol, every operation a Deferred of the model.
+
+The namespace is the single source of truth for names, inodes, extents and block references (docs/architecture.md,
+"The namespace layer"). Its callers (the WebHDFS handlers, repair, GC, pins, safe mode) see only this interface and
+``namespace.model``; SQL, rows and column names stay in a backend.
+
+Why a second backend fits: every operation is one transaction named by what it does (``rename``, ``create`` ...),
+never a query, so a PostgreSQL backend implements the same methods with its own transaction runner (a connection
+pool instead of the one SQLite writer thread) and its own concurrency rule: SERIALIZABLE transactions retried on a
+serialization failure, or row locks taken on the ancestors of the paths a change touches, in path order, so two
+renames cannot make a cycle. Nothing here assumes one process: pins and known datanodes are stored, not held in
+memory, so several namenodes can share one database.
+
+Why history fits: trash is a ``rename`` into a trash directory, no new operation. Snapshots and point-in-time
+restore keep inode, entry and extent rows versioned by a commit sequence number (a row is valid from the change that
+wrote it until the one that replaced it) instead of updating them in place; reads take a sequence number (today:
+the latest), and blocks are never copied, since extents only name them. GC already asks the namespace which blocks
+are referenced (``block_targets``, ``collectable``): with history the answer includes every version still kept.
+"""
+
+from typing import Optional, Protocol
+
+from twisted.internet.defer import Deferred
+
+
+class Namespace(Protocol):
+    """Paths are normalised absolute strings (dfs.paths). Errors are dfs.errors: FileNotFound, NotADirectory,
+    AlreadyExists, ... Times are milliseconds since the epoch. Every change is durable when its Deferred fires."""
+
+    cluster_id: Optional[str]  # known after ``start``
+
+    # -- life -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store, upgrade its schema to the code's version (refusing a newer one), create the root."""
+
+    def stop(self) -> None:
+        """Close the store; calls in flight may fail."""
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def stat(self, path: str) -> Deferred:
+        """(Inode, [Extent]) of ``path``; the extents of a file, in order, else empty."""
+
+    def status(self, path: str) -> Deferred:
+        """The Status of ``path`` (GETFILESTATUS): its inode and, for a directory, its number of entries."""
+
+    def listing(self, path: str, start_after: Optional[str] = None, limit: Optional[int] = None) -> Deferred:
+        """(Status of ``path``, [Status of each entry, by name]): entries named after ``start_after``, at most
+        ``limit`` of them (paged, for LISTSTATUS_BATCH). The entries are None when ``path`` is a file."""
+
+    def path_inodes(self, path: str) -> Deferred:
+        """[Inode] along ``path`` from the root, the last None when the final name is free (the permission
+        checks read every ancestor). FileNotFound when an ancestor is missing, NotADirectory through a file."""
+
+    def content_summary(self, path: str) -> Deferred:
+        """A ContentSummary of everything at or below ``path``."""
+
+    def walk_files(self, path: str = "/") -> Deferred:
+        """[(path, Inode, [Extent])] of every file at or below ``path``, in path order (fsck)."""
+
+    def count_files(self) -> Deferred:
+        """The number of files."""
+
+    def disk_usage(self) -> int:
+        """Bytes the store takes on disk (not a Deferred: a status page reads it)."""
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def check_create(self, path: str, overwrite: bool, create_parent: bool = True) -> Deferred:
+        """Fail early, before any byte of an upload moves, when ``create`` could not commit."""
+
+    def create(self, path: str, extents: list, overwrite: bool, replication: Optional[int] = None,
+               block_size: Optional[int] = None, mode: int = 0o644, owner: Optional[str] = None,
+               group: Optional[str] = None, create_parent: bool = True, mtime: Optional[int] = None,
+               atime: Optional[int] = None) -> Deferred:
+        """Commit an upload: point ``path`` at ``extents`` (an overwrite replaces the file atomically, keeping its
+        inode); the Inode. ``mtime``/``atime`` replace the times the write would set (a copy keeps its times)."""
+
+    def file_for_append(self, path: str) -> Deferred:
+        """The Inode of a file APPEND may extend (fails early, before any byte moves)."""
+
+    def append(self, path: str, extents: list) -> Deferred:
+        """Add ``extents`` after whatever the file holds when this commits; the Inode."""
+
+    def concat(self, target: str, sources: list) -> Deferred:
+        """Move the extents of each source file, in order, to the end of ``target``; the sources are deleted."""
+
+    def truncate(self, path: str, new_length: int) -> Deferred:
+        """Shorten a file to ``new_length`` bytes (its last extent cut, no byte copied)."""
+
+    def mkdirs(self, path: str, mode: int = 0o755, owner: Optional[str] = None,
+               group: Optional[str] = None) -> Deferred:
+        """Create the directory ``path`` and its missing ancestors; True."""
+
+    def rename(self, src: str, dst: str, overwrite: bool = False) -> Deferred:
+        """HDFS's two renames (without ``overwrite``: into a directory ``dst``, False on any refusal; with it:
+        exactly onto ``dst``, replacing a file or an empty directory, refusals raised). Inodes keep their ids."""
+
+    def copy(self, src: str, dst: str, overwrite: bool = False) -> Deferred:
+        """Server-side copy: new inodes sharing the source's blocks; a directory copies recursively."""
+
+    def delete(self, path: str, recursive: bool) -> Deferred:
+        """Remove ``path`` (and, with ``recursive``, what is below it); False when there was nothing."""
+
+    def set_times(self, path: str, mtime: Optional[int] = None, atime: Optional[int] = None) -> Deferred:
+        """Set the times given (None keeps one)."""
+
+    def set_permission(self, path: str, mode: int) -> Deferred:
+        """Set the permission bits."""
+
+    def set_owner(self, path: str, owner: Optional[str] = None, group: Optional[str] = None) -> Deferred:
+        """Set the owner and/or the group (None keeps one)."""
+
+    def set_replication(self, path: str, replication: int) -> Deferred:
+        """Set a file's wanted replication: True; False for a directory."""
+
+    def format(self) -> Deferred:
+        """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""
+
+    # -- blocks, pins, garbage --------------------------------------------------------------------
+
+    def block_targets(self) -> Deferred:
+        """{block id: (wanted replication, block size)} of every block a file refers to (repair)."""
+
+    def collectable(self, block_ids: list, now: float) -> Deferred:
+        """{id: when it became unreferenced} for those of ``block_ids`` no file refers to and no live pin holds;
+        None for a block no file ever referred to (an upload that never committed)."""
+
+    def forget_unreferenced_blocks(self, now: float = 0) -> Deferred:
+        """Drop the records of blocks no file refers to and no pin live at ``now`` holds; how many."""
+
+    def pin(self, block_id: str, owner: str, expires: float) -> Deferred:
+        """Keep ``block_id`` from GC until ``expires`` (an upload in flight may still commit it)."""
+
+    def unpin(self, block_ids: list, owner: str) -> Deferred:
+        """Release ``owner``'s pins of ``block_ids``."""
+
+    def renew_pins(self, owner: str, expires: float, now: float) -> Deferred:
+        """Extend ``owner``'s pins to ``expires``; drop every owner's pins that expired before ``now``."""
+
+    # -- the cluster ------------------------------------------------------------------------------
+
+    def known_datanodes(self) -> Deferred:
+        """{id: URL} of every datanode that ever registered (safe mode waits for them after a restart)."""
+
+    def remember_datanode(self, node_id: str, url: str) -> Deferred:
+        """Record a datanode that registered."""
+
+    def forget_datanode(self, node_id: str) -> Deferred:
+        """Forget a decommissioned datanode."""
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def namespace_problems(self) -> Deferred:
+        """[Problem] breaking "the namespace is a tree" (fsck): inodes no path reaches (orphans, pieces under a
+        file, cycles), entries naming a missing inode, link counts that differ from the entries; empty when
+        healthy."""
+
+    def integrity_check(self) -> Deferred:
+        """The store's own consistency check: "ok" when sound."""

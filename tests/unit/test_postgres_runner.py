@@ -1,6 +1,7 @@
 """The PostgreSQL backend's transaction runner and schema, against a real server (tests/postgres.py): commits and
 reads on threads, SERIALIZABLE conflicts retried into a serial outcome, errors mapped, schema applied once."""
 
+import sqlite3
 import threading
 
 import psycopg
@@ -11,7 +12,9 @@ from twisted.internet.task import Clock
 
 from dfs.errors import CannotMove, IOFailure, NoSpace
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
-from dfs.namenode.namespace.postgres import PostgresNamespace, SchemaTooNew, TooManyConflicts
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.namespace.postgres import PostgresNamespace, TooManyConflicts
+from dfs.namenode.namespace.schema import SchemaTooNew
 
 WAIT = 60  # seconds: generous, the machine may be loaded
 
@@ -198,6 +201,24 @@ async def test_the_schema_applies_once_and_the_root_is_made_once(postgres_url):
         assert again.cluster_id == first.cluster_id and len(again.cluster_id) == 32
     finally:
         again.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_tables_and_columns_are_the_sqlite_backends(namespace, tmp_path):
+    """The two backends keep one layout, so queries, fsck and the migration between them read the same columns."""
+    SQLiteNamespace(str(tmp_path / "ns.sqlite")).open()
+    with sqlite3.connect(tmp_path / "ns.sqlite") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        in_sqlite = {table: sorted(row[1] for row in db.execute(f"PRAGMA table_info({table})")) for table in tables}
+
+    def columns(db):
+        found = {}
+        for table, column in db.execute("SELECT table_name, column_name FROM information_schema.columns"
+                                        " WHERE table_schema = 'public'"):
+            found.setdefault(table, []).append(column)
+        return {table: sorted(names) for table, names in found.items()}
+
+    assert (await namespace.read(columns)) == in_sqlite
 
 
 def test_namenodes_starting_together_apply_the_schema_once(postgres_url):

@@ -8,10 +8,8 @@ REPEATABLE READ READ ONLY: one snapshot, never a conflict.
 """
 
 import random
-import re
 import time
 import uuid
-from importlib import resources
 
 import psycopg
 from psycopg import errors
@@ -21,6 +19,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from dfs.errors import IOFailure, NoSpace, Unavailable
+from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 
 CONNECTIONS = 8  # threads, and connections: one each, so a thread never waits for a connection
@@ -29,7 +28,6 @@ BACKOFF = 0.005  # seconds: the first retry waits up to this, each next one up t
 CONNECT_TIMEOUT = 30.0  # seconds to get a connection before the request fails
 # A schema change runs under this lock, so namenodes starting together upgrade one after the other.
 UPGRADE_LOCK = 0x646673  # "dfs"
-SCHEMA_FILE = re.compile(r"(\d{4})_\w+\.sql")
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY," \
                 " applied DOUBLE PRECISION NOT NULL)"
 # Refusals that say nothing about the change itself: running it again, on a fresh snapshot, may succeed.
@@ -47,10 +45,6 @@ def now_ms():
 class TooManyConflicts(Unavailable):
     """A change PostgreSQL refused as conflicting with concurrent changes, every time it was tried: nothing was
     done; the client may try again (503, as Hadoop's RetriableException)."""
-
-
-class SchemaTooNew(IOFailure):
-    """The database was written by a newer dfs than this one: it is not opened, so nothing newer is damaged."""
 
 
 class PostgresNamespace:
@@ -192,29 +186,16 @@ def _cluster_id(db):
 # -- schema -----------------------------------------------------------------------------------------
 
 
-def scripts():
-    """[(version, SQL text)] of the schema files, in version order."""
-    found = []
-    for item in resources.files("dfs.namenode.namespace").joinpath("schema", "postgres").iterdir():
-        match = SCHEMA_FILE.fullmatch(item.name)
-        if match:
-            found.append((int(match.group(1)), item.read_text(encoding="utf-8")))
-    found.sort()
-    if [version for version, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"the postgres schema files are not numbered 1..{len(found)}")
-    return found
-
-
 def upgrade(db):
     """Apply the schema files the database lacks, in order, with their version records, in one transaction under
     a lock, so namenodes starting together apply each file once. A database newer than this code is refused."""
-    known = scripts()
+    known = schema.scripts("postgres")
     db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
     db.execute(VERSION_TABLE)
     version = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
     if version > len(known):
-        raise SchemaTooNew(f"the namenode database has schema version {version}, newer than this dfs knows"
-                           f" ({len(known)}): run the dfs release that wrote it")
+        raise schema.SchemaTooNew(f"the namenode database has schema version {version}, newer than this dfs"
+                                  f" knows ({len(known)}): run the dfs release that wrote it")
     for number, text in known[version:]:
         db.execute(text)
         db.execute("INSERT INTO schema_version (version, applied) VALUES (%s, %s)", (number, time.time()))

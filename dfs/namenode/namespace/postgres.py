@@ -163,7 +163,7 @@ class PostgresNamespace:
                 raise
             self._connections.check()  # replace every other pooled connection the loss broke, not one per request
             # A change whose commit was sent may have been made: only the database knows.
-            outcome = "the change may or may not have been made" if committing else "nothing was done"
+            outcome = "the change may or may not have been made" if write and committing else "nothing was done"
             raise IOFailure(f"the namenode lost its namespace database ({outcome}): {e}") from None
         if write:
             self.observe_transaction(time.perf_counter() - started)

@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import postgres  # noqa: E402
 from cluster import Cluster  # noqa: E402
 
 _paths = itertools.count()
@@ -47,6 +48,30 @@ def assert_quiet_logs(cluster):
         if found:
             problems[path] = text[max(0, min(found) - 1500):][:4000]
     assert not problems, f"tracebacks or unhandled errors in the daemons' logs: {problems}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (tests/postgres.py). Skipped where PostgreSQL is not
+    installed, except in CI (CI=true), where a missing server is a failure, not a silent skip."""
+    reason = postgres.unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    server = postgres.PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of an empty database of its own on the session's PostgreSQL server."""
+    url = postgres_server.database()
+    yield url
+    postgres_server.drop(url)
 
 
 @pytest.fixture

@@ -1,0 +1,202 @@
+"""The namespace on PostgreSQL (``pip install dfs[postgres]``): so far its transaction runner and schema upgrades;
+the namespace operations come with the Namespace interface.
+
+Transactions run on a bounded pool of threads, each with a connection from a bounded pool, so the reactor never
+waits for the database. Changes are SERIALIZABLE and retried, a few times with backoff, when PostgreSQL refuses one
+as conflicting with a concurrent change (docs/architecture.md, "The namespace on PostgreSQL"); reads are
+REPEATABLE READ READ ONLY: one snapshot, never a conflict.
+"""
+
+import random
+import time
+import uuid
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from dfs.errors import IOFailure, NoSpace, Unavailable
+from dfs.namenode.namespace import schema
+from dfs.namenode.namespace.model import DIRECTORY, ROOT
+
+CONNECTIONS = 8  # threads, and connections: one each, so a thread never waits for a connection
+ATTEMPTS = 8  # tries of a transaction PostgreSQL refuses as conflicting, before the caller is told to retry
+BACKOFF = 0.005  # seconds: the first retry waits up to this, each next one up to twice as long (random: no lockstep)
+CONNECT_TIMEOUT = 30.0  # seconds to get a connection before the request fails
+# A schema change runs under this lock, so namenodes starting together upgrade one after the other.
+UPGRADE_LOCK = 0x646673  # "dfs"
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY," \
+                " applied DOUBLE PRECISION NOT NULL)"
+# Refusals that say nothing about the change itself: running it again, on a fresh snapshot, may succeed.
+RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
+
+
+def _ignore(*args):
+    pass
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class TooManyConflicts(Unavailable):
+    """A change PostgreSQL refused as conflicting with concurrent changes, every time it was tried: nothing was
+    done; the client may try again (503, as Hadoop's RetriableException)."""
+
+
+class PostgresNamespace:
+    """The PostgreSQL backend of the namespace. ``run`` and ``read`` run a function on a psycopg connection in a
+    write or a read transaction, as the SQLite backend's do on an sqlite3 connection; placeholders are ``%s``, rows are tuples.
+    Without a reactor they run at once in the caller's thread (tests and tools)."""
+
+    def __init__(self, url, reactor=None, defaults=None, clock=None, connections=CONNECTIONS, attempts=ATTEMPTS):
+        self.url = url
+        self.clock = clock  # stamps when blocks become unreferenced; the database's clock without one
+        self.defaults = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
+        self.defaults.update(defaults or {})
+        self.connections = connections
+        self.attempts = attempts
+        self._reactor = reactor
+        self._connections = None
+        self._threads = None
+        self.cluster_id = None
+        self.observe_transaction = _ignore  # gets each committed transaction's duration in seconds (metrics)
+        self.observe_retry = _ignore  # gets each refused attempt's exception (metrics, tests)
+
+    # -- life -------------------------------------------------------------------------------------
+
+    def start(self):
+        """Connect, bring the schema up to date and create the root; learns ``cluster_id``. Blocks until the
+        database answers (start-up, before the namenode listens). Safe to call twice."""
+        if self._connections is not None:
+            return
+        pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=CONNECT_TIMEOUT, open=False,
+                              name="dfs-namespace")
+        try:
+            # One connection first: a wrong address, password or database fails now with the server's reason,
+            # where the pool would keep trying until its timeout.
+            with psycopg.connect(self.url, connect_timeout=int(CONNECT_TIMEOUT)) as db:
+                upgrade(db)
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            pool.close()
+            raise IOFailure(f"cannot open the namespace database: {e}") from None
+        except BaseException:
+            pool.close()
+            raise
+        self._connections = pool
+        self._transact(self._init_root, (), write=True)
+        self.cluster_id = self._transact(_cluster_id, (), write=False)
+        if self._reactor is not None:
+            self._threads = ThreadPool(minthreads=1, maxthreads=self.connections, name="dfs-namespace")
+            self._threads.start()
+
+    def stop(self):
+        if self._threads is not None:
+            self._threads.stop()
+            self._threads = None
+        if self._connections is not None:
+            self._connections.close()
+            self._connections = None
+
+    def _init_root(self, db):
+        t = now_ms()
+        db.execute("INSERT INTO inodes (id, type, mode, owner, grp, mtime, atime) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                   " ON CONFLICT DO NOTHING",
+                   (ROOT, DIRECTORY, 0o755, self.defaults["owner"], self.defaults["group"], t, t))
+        db.execute("INSERT INTO meta (key, value) VALUES ('cluster_id', %s) ON CONFLICT DO NOTHING",
+                   (uuid.uuid4().hex,))
+
+    def now(self):
+        return time.time() if self.clock is None else self.clock.seconds()
+
+    # -- running transactions ---------------------------------------------------------------------
+
+    def run(self, fn, *args):
+        """Run ``fn(db, *args)`` in a SERIALIZABLE transaction; a Deferred of its result, which fires once the
+        change is committed. ``fn`` may run more than once (PostgreSQL refuses a transaction that conflicts with a
+        concurrent one): it must not act outside the database."""
+        return self._defer(self._transact, fn, args, write=True)
+
+    def read(self, fn, *args):
+        """Run ``fn(db, *args)`` in a REPEATABLE READ READ ONLY transaction (one snapshot); a Deferred of its
+        result."""
+        return self._defer(self._transact, fn, args, write=False)
+
+    def _defer(self, work, *args, **kwargs):
+        if self._threads is None:
+            return maybeDeferred(work, *args, **kwargs)
+        return deferToThreadPool(self._reactor, self._threads, work, *args, **kwargs)
+
+    def _transact(self, fn, args, write):
+        """Run one transaction in this thread, trying it again when PostgreSQL refuses it as conflicting."""
+        for attempt in range(self.attempts):
+            try:
+                return self._attempt(fn, args, write)
+            except RETRIED as e:
+                self.observe_retry(e)
+                if attempt + 1 < self.attempts:
+                    time.sleep(random.uniform(0, BACKOFF * 2 ** attempt))
+        raise TooManyConflicts(f"the namespace database refused the change {self.attempts} times as conflicting with"
+                               " concurrent changes; nothing was done: retry")
+
+    def _attempt(self, fn, args, write):
+        started = time.perf_counter()
+        committing = False
+        try:
+            with self._connections.connection() as db:  # rolls back when ``fn`` raises
+                db.isolation_level = psycopg.IsolationLevel.SERIALIZABLE if write \
+                    else psycopg.IsolationLevel.REPEATABLE_READ
+                db.read_only = not write
+                if write and self.clock is not None:
+                    db.execute("SELECT set_config('dfs.now', %s, true)", (repr(self.now()),))
+                result = fn(db, *args)
+                committing = True
+                db.commit()
+        except errors.DiskFull as e:
+            raise NoSpace(f"the namenode cannot record the change: its database is out of space: {e}") from None
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            if not _connection_lost(e):
+                raise
+            self._connections.check()  # replace every other pooled connection the loss broke, not one per request
+            # A change whose commit was sent may have been made: only the database knows.
+            outcome = "the change may or may not have been made" if write and committing else "nothing was done"
+            raise IOFailure(f"the namenode lost its namespace database ({outcome}): {e}") from None
+        if write:
+            self.observe_transaction(time.perf_counter() - started)
+        return result
+
+
+def _connection_lost(error):
+    """Whether ``error`` says the database could not be reached or went away (rather than refusing a statement):
+    no connection in time, a connection broken (no SQLSTATE: the client saw it), or a server shutting down."""
+    if isinstance(error, PoolTimeout):
+        return True
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def _cluster_id(db):
+    return db.execute("SELECT value FROM meta WHERE key = 'cluster_id'").fetchone()[0]
+
+
+# -- schema -----------------------------------------------------------------------------------------
+
+
+def upgrade(db):
+    """Apply the schema files the database lacks, in order, with their version records, in one transaction under
+    a lock, so namenodes starting together apply each file once. A database newer than this code is refused."""
+    known = schema.scripts("postgres")
+    db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+    db.execute(VERSION_TABLE)
+    version = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+    if version > len(known):
+        raise schema.SchemaTooNew(f"the namenode database has schema version {version}, newer than this dfs"
+                                  f" knows ({len(known)}): run the dfs release that wrote it")
+    for number, text in known[version:]:
+        db.execute(text)
+        db.execute("INSERT INTO schema_version (version, applied) VALUES (%s, %s)", (number, time.time()))
+    db.commit()

@@ -1,4 +1,5 @@
-"""The namespace store, run synchronously (no reactor: transactions run in the calling thread)."""
+"""The namespace store on each backend (SQLite, PostgreSQL), run synchronously (no reactor: transactions run in the
+calling thread)."""
 
 import json
 
@@ -7,6 +8,7 @@ import pytest_twisted
 
 from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
 from dfs.namenode import webhdfs
+from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
@@ -24,11 +26,8 @@ def result(d):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
-    s.start()
-    yield s
-    s.stop()
+def store(namespace):
+    return namespace
 
 
 def test_create_list_stat(store):
@@ -143,13 +142,13 @@ def test_summary_and_format(store):
     assert result(store.integrity_check()) == "ok"
 
 
-def test_survives_reopen(tmp_path):
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+def test_survives_reopen(namespace_location):
+    s = open_namespace(namespace_location)
     s.start()
     result(s.create("/keep", [Extent(A, 0, 10, 10)], overwrite=False))
     cluster = s.cluster_id
     s.stop()
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    s = open_namespace(namespace_location)
     s.start()
     assert s.cluster_id == cluster and result(s.status("/keep")).inode.size == 10
     s.stop()

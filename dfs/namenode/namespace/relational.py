@@ -303,7 +303,7 @@ class RelationalNamespace:
         def txn(db):
             rows = db.execute(
                 "SELECT e.block_id, MAX(i.replication), b.size FROM extents AS e JOIN inodes AS i ON i.id = e.inode"
-                " JOIN blocks AS b ON b.id = e.block_id GROUP BY e.block_id")
+                " JOIN blocks AS b ON b.id = e.block_id GROUP BY e.block_id, b.size")
             return {r[0]: (r[1], r[2]) for r in rows}
 
         return self.read(txn)

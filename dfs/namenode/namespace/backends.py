@@ -3,6 +3,8 @@
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+from dfs.errors import IOFailure
+
 POSTGRES = ("postgresql://", "postgres://")
 SQLITE = "sqlite://"  # sqlite:///abs/path or sqlite://rel/path, as `dfs admin migrate` names one
 
@@ -15,8 +17,10 @@ def open_namespace(location, reactor=None, defaults=None, clock=None):
     """The Namespace kept at ``location`` (not yet opened): PostgreSQL for a ``postgresql://`` URL (psycopg is
     imported only then), else the SQLite file at that path, which opening creates."""
     if is_postgres(location):
-        from dfs.namenode.namespace.postgres import PostgresNamespace
-
+        try:
+            from dfs.namenode.namespace.postgres import PostgresNamespace
+        except ImportError as e:
+            raise IOFailure(f"a PostgreSQL namespace needs psycopg ({e}): pip install 'dfs[postgres]'") from None
         return PostgresNamespace(location, reactor, defaults, clock)
     from dfs.namenode.namespace.sqlite import SQLiteNamespace
 

@@ -22,7 +22,7 @@ from twisted.python.threadpool import ThreadPool
 from dfs import paths
 from dfs.errors import FileNotFound, IOFailure, NoSpace, NotADirectory, Unavailable
 from dfs.namenode.namespace import schema
-from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode
+from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
 from dfs.namenode.namespace.relational import INODE, RelationalNamespace, ignore
 
 log = Logger()
@@ -163,6 +163,15 @@ class PostgresNamespace(RelationalNamespace):
         return result
 
     # -- what differs from SQLite -----------------------------------------------------------------
+
+    def status(self, path):
+        """The Status at ``path`` in one transaction (a lookup here is no cheaper than a read)."""
+
+        def txn(db):
+            inode = self._resolve(db, path)
+            return Status(inode, "", self._children(db, inode.id) if inode.type == DIRECTORY else 0)
+
+        return self.read(txn)
 
     def _path(self, db, path, free=False):
         """The shared walk's answer (``RelationalNamespace._path``) in one query rather than one per name: here

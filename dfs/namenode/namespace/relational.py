@@ -230,8 +230,8 @@ class RelationalNamespace:
         return self.lookup(self._path, path, True)
 
     def status(self, path):
-        """The Status at ``path``. The walk runs on the reactor; a directory's count on a reader thread, since
-        counting a large directory takes milliseconds."""
+        """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
+        (on a thread), since counting a large directory takes milliseconds."""
 
         def counted(inode):
             if inode.type != DIRECTORY:

@@ -219,8 +219,8 @@ class PostgresNamespace(RelationalNamespace):
         return self.read(_check_indexes).addErrback(_corruption)
 
 
-# The inodes along a path (%s: its names, and how many) from the root, as far as the path leads: each step descends
-# from a directory through the entry of the next name.
+# The inodes along a path from the root, as far as it leads (a missing name or a file ends it): each step descends
+# from a directory through the entry of the next name. Parameters: the path's names (an array), and how many.
 WALK = (
     f"WITH RECURSIVE walk(depth, id, type) AS (SELECT 0, id, type FROM inodes WHERE id = {ROOT}"
     " UNION ALL SELECT w.depth + 1, d.inode, i.type FROM walk AS w"

@@ -23,7 +23,7 @@ from dfs import paths
 from dfs.errors import FileNotFound, IOFailure, NoSpace, NotADirectory, Unavailable
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
-from dfs.namenode.namespace.relational import INODE, RelationalNamespace, ignore
+from dfs.namenode.namespace.relational import INODE, RelationalNamespace
 
 log = Logger()
 
@@ -62,7 +62,6 @@ class PostgresNamespace(RelationalNamespace):
         self._connections = None
         self._threads = None
         self._size, self._sized_at, self._sizing = 0, None, False
-        self.observe_retry = ignore  # gets each refused attempt's exception (metrics, tests)
 
     # -- life -------------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class RelationalNamespace:
         self.defaults = dict(DEFAULTS, **(defaults or {}))
         self.cluster_id = None
         self.observe_transaction = ignore  # gets each committed transaction's duration in seconds (metrics)
+        self.observe_retry = ignore  # gets each attempt refused as conflicting (PostgreSQL's; metrics, tests)
 
     def now(self):
         return time.time() if self.clock is None else self.clock.seconds()

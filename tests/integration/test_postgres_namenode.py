@@ -9,7 +9,8 @@ import requests
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-def test_a_namenode_on_postgresql_keeps_its_namespace_across_a_restart(make_cluster, postgres_url):
+def test_a_namenode_on_postgresql_keeps_its_namespace_across_a_restart(postgres_url, make_cluster):
+    # postgres_url first: its database is dropped after make_cluster has stopped the namenode using it
     cluster = make_cluster(namenode_args=["--db-url", postgres_url])
 
     def call(method, path, body=None, **params):

@@ -5,9 +5,10 @@ import os
 
 import hdfs
 import requests
+from files import flip_byte
+from test_webhdfs import op, put_file, url
 
 from dfs.hadoop_checksum import of_blocks
-from test_webhdfs import op, put_file, url
 
 
 def test_server_defaults_as_hadoop_reads_them(cluster):
@@ -100,3 +101,17 @@ def test_checksum_of_an_empty_file_is_hdfss(cluster, unique_dir):
     checksum = op(cluster, "GET", unique_dir + "/e", "GETFILECHECKSUM").json()["FileChecksum"]
     assert checksum == {"algorithm": "MD5-of-0MD5-of-0CRC32", "length": 28,
                         "bytes": "00" * 12 + "70bc8f4b72a86921468bf8e8441dce51"}
+
+
+def test_checksum_skips_a_rotten_replica(make_cluster):
+    """Each extent's MD5 comes from chunk-verified bytes: a byte flipped on the first holder's disk makes that
+    datanode refuse (and quarantine its copy), and the namenode takes the next replica's answer."""
+    cluster = make_cluster(datanodes=3)
+    data = os.urandom(3000)
+    put_file(cluster, "/r", data, replication=3)
+    [location] = op(cluster, "GET", "/r", "GETFILEBLOCKLOCATIONS").json()["BlockLocations"]["BlockLocation"]
+    first = next(i for i, node in enumerate(cluster.datanodes) if location["internalUrls"][0].startswith(node.url))
+    flip_byte(cluster.block_files(first)[location["blockId"]], 1000)
+    checksum = op(cluster, "GET", "/r", "GETFILECHECKSUM").json()["FileChecksum"]
+    assert checksum == _expected(data, [3000])
+    assert os.path.exists(os.path.join(cluster.datanode_root(first), "corrupt", location["blockId"]))

@@ -188,9 +188,10 @@ class Client:
         return defer.ensureDeferred(du())
 
     def checksum(self, path):
-        """The file's SHA-256 as computed by a datanode (equals ``sha256sum`` of a local copy)."""
+        """The file's SHA-256 as computed by a datanode (equals ``sha256sum`` of a local copy): dfs's extension of
+        GETFILECHECKSUM, whose answer without ``algorithm`` is Hadoop's MD5-of-MD5-of-CRC32C."""
         async def checksum():
-            response = await self._call("GET", path, "GETFILECHECKSUM")
+            response = await self._call("GET", path, "GETFILECHECKSUM", algorithm="SHA-256")
             if response.code == 307:
                 location = response.headers.getRawHeaders("location")[0]
                 return (await self._get_json(location))["FileChecksum"]

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from werkzeug.routing import BaseConverter
 
-from dfs import chunks, pages
+from dfs import chunks, hadoop_checksum, pages
 from dfs import extents as file_extents
 from dfs.datanode.blockstore import BlockSink, check_block_id
 from dfs.errors import (BadGateway, BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace,
@@ -137,6 +137,25 @@ class DatanodeApp:
         request.setHeader(b"Content-Type", OCTETS)
         request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
         return data
+
+    @app.route("/blocks/<block:block_id>/md5crc", methods=["GET"])
+    async def block_md5crc(self, request, block_id):
+        """HDFS's block checksum (dfs.hadoop_checksum) of bytes [start, start+count) of a local block, its chunks
+        checked as every read's are: the namenode combines these into a file's MD5-of-MD5-of-CRC32C."""
+        self.guard.check(request, NODE)
+        params = Params(request)
+        start = params.int("start", required=True, minimum=0)
+        count = params.int("count", required=True, minimum=1)
+        if not self.store.has(block_id) or start + count > self.store.size_of(block_id):
+            raise FileNotFound(f"bytes {start}+{count} of block {block_id} are not on this datanode")
+        digest = hadoop_checksum.BlockDigest()
+
+        async def add(data):
+            await self.in_thread(digest.update, data)
+
+        if await self._send_local(block_id, start, count, add) < count:
+            raise Corrupt(f"block {block_id} failed its checksums on this datanode")
+        return json_body({"md5": digest.digest().hex(), "chunks": digest.chunks}, request)
 
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):

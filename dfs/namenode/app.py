@@ -9,11 +9,12 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
-from dfs import pages, paths
+from dfs import hadoop_checksum, pages, paths
 from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
+from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.verdict import verdict
@@ -31,6 +32,8 @@ MAX_REPLICATION = 32
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
+# GETFILECHECKSUM's extension (algorithm=SHA-256): the SHA-256 of the file's bytes, as `sha256sum` gives it.
+SHA256 = "SHA-256"
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -45,6 +48,25 @@ def _filesystem(body):
     """The filesystem a datanode's blocks are on, as it names it (None: a share of its own)."""
     name = body.get("filesystem")
     return str(name) if name else None
+
+
+def _home(params):
+    """The home directory of the request's user (a token's user replaced any ``user.name``), as HDFS names it."""
+    return "/user/" + paths.check_name(params.str("user.name", "dfs"))
+
+
+def _space(nodes):
+    """Capacity, used and free bytes of the datanodes that are not dead (as ``registry.describe`` lists them)."""
+    space = {"capacity": 0, "used": 0, "free": 0}
+    filesystems = set()
+    for node in nodes:
+        if node["state"] != "dead":
+            space["used"] += node["used"]
+            if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
+                filesystems.add(node["filesystem"])
+                space["capacity"] += node["capacity"]
+                space["free"] += node["free"]
+    return space
 
 
 def _body_size(content):
@@ -70,6 +92,7 @@ class NamenodeApp:
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
         self.started = registry.clock.seconds()
+        self.checksums = FileChecksums(fanout.http, registry)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
@@ -91,6 +114,15 @@ class NamenodeApp:
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
             (DELETE, "DELETE"): self.op_delete,
+            (GET, "GETSERVERDEFAULTS"): self.op_getserverdefaults,
+            (GET, "GETSTATUS"): self.op_getstatus,
+            (GET, "GETQUOTAUSAGE"): self.op_getquotausage,
+            (GET, "GETSTORAGEPOLICY"): self.op_getstoragepolicy,
+            (GET, "GETALLSTORAGEPOLICY"): self.op_getallstoragepolicy,
+            (PUT, "SETSTORAGEPOLICY"): self.op_setstoragepolicy,
+            (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
+            (GET, "GETTRASHROOT"): self.op_gettrashroot,
+            (GET, "GETTRASHROOTS"): self.op_gettrashroots,
         }
 
     def resource(self):
@@ -155,7 +187,7 @@ class NamenodeApp:
         return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)
 
     async def op_gethomedirectory(self, request, params, path):
-        return json_body({"Path": "/user/" + paths.check_name(params.str("user.name", "dfs"))}, request)
+        return json_body({"Path": _home(params)}, request)
 
     async def _file(self, path):
         inode, extents = await self.store.stat(path)
@@ -189,6 +221,8 @@ class NamenodeApp:
 
     async def op_getfilechecksum(self, request, params, path):
         _, extents = await self._file(path)
+        if params.str("algorithm", "").upper() != SHA256:
+            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents)), request)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
@@ -424,6 +458,46 @@ class NamenodeApp:
         await self.store.concat(path, sources)
         return json_body({}, request)
 
+    # -- WebHDFS ops answered as a file system with one storage type, no quotas and no trash yet ----------------
+
+    async def op_getserverdefaults(self, request, params, path):
+        return json_body(webhdfs.server_defaults(self.config["block_size"], self.config["replication"],
+                                                 hadoop_checksum.BYTES_PER_CRC), request)
+
+    async def op_getstatus(self, request, params, path):
+        space = _space(self.registry.describe())
+        return json_body(webhdfs.fs_status(space["capacity"], space["used"], space["free"]), request)
+
+    async def op_getquotausage(self, request, params, path):
+        return json_body(webhdfs.quota_usage(await self.store.content_summary(path)), request)
+
+    async def op_getstoragepolicy(self, request, params, path):
+        await self.store.status(path)
+        return json_body(webhdfs.storage_policy(), request)
+
+    async def op_getallstoragepolicy(self, request, params, path):
+        return json_body(webhdfs.storage_policies(), request)
+
+    async def op_setstoragepolicy(self, request, params, path):
+        name = params.str("storagepolicy", required=True)
+        if name.upper() != webhdfs.HOT["name"]:
+            raise BadRequest(f"Cannot set storage policy {name}: every dfs block is on DISK, so HOT is the only "
+                             "storage policy")
+        await self.store.status(path)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_unsetstoragepolicy(self, request, params, path):
+        await self.store.status(path)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_gettrashroot(self, request, params, path):
+        return json_body({"Path": _home(params) + "/.Trash"}, request)
+
+    async def op_gettrashroots(self, request, params, path):
+        return json_body(webhdfs.trash_roots(), request)
+
     # -- cluster ----------------------------------------------------------------------------------
 
     @app.route("/cluster", methods=["GET"])
@@ -433,16 +507,9 @@ class NamenodeApp:
 
     async def cluster_status(self):
         nodes = self.registry.describe()
-        totals = {"capacity": 0, "used": 0, "free": 0, "alive": 0, "stale": 0, "dead": 0}
-        filesystems = set()
+        totals = {**_space(nodes), "alive": 0, "stale": 0, "dead": 0}
         for node in nodes:
             totals[node["state"]] = totals.get(node["state"], 0) + 1
-            if node["state"] != "dead":
-                totals["used"] += node["used"]
-                if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
-                    filesystems.add(node["filesystem"])
-                    totals["capacity"] += node["capacity"]
-                    totals["free"] += node["free"]
         totals.update(self.repair.stats)
         totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()

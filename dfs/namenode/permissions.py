@@ -130,6 +130,17 @@ OPERATIONS = {
     "SETOWNER": Operation("setOwner", rules(owner=True)),
     "SETTIMES": Operation("setTimes", rules(access=WRITE)),
     "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
+    # Answered without the namespace (or, for the storage policy, by traversal alone) as in HDFS; setting a storage
+    # policy asks write access of the path (FSDirAttrOp), quota usage what the content summary asks.
+    "GETSERVERDEFAULTS": Operation(None),
+    "GETSTATUS": Operation(None),
+    "GETQUOTAUSAGE": Operation("quotaUsage", rules(subtree=READ_EXECUTE)),
+    "GETSTORAGEPOLICY": Operation("getStoragePolicy"),
+    "GETALLSTORAGEPOLICY": Operation(None),
+    "SETSTORAGEPOLICY": Operation("setStoragePolicy", rules(access=WRITE)),
+    "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
+    "GETTRASHROOT": Operation(None),
+    "GETTRASHROOTS": Operation(None),
 }
 
 

@@ -106,7 +106,8 @@ def test_hdfscli_files_attributes_and_trees(cluster, unique_dir, tmp_path):
         1_600_000_000_000, 1_500_000_000_000, 2)
     assert client.status(base)["permission"] == "750"
     checksum = client.checksum(path)
-    assert checksum["algorithm"] == "SHA-256" and len(bytes.fromhex(checksum["bytes"])) == checksum["length"] == 32
+    assert checksum["algorithm"] == "MD5-of-0MD5-of-512CRC32C"
+    assert len(bytes.fromhex(checksum["bytes"])) == checksum["length"] == 28
     assert client.content(base)["fileCount"] == 2
     client.delete(base, recursive=True)
 

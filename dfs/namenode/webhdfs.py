@@ -28,8 +28,8 @@ def list_status(status, entries):
 
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
-                               "length": summary.length, "quota": -1, "spaceConsumed": summary.space_consumed,
-                               "spaceQuota": -1}}
+                               "length": summary.length, "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed,
+                               "spaceQuota": NO_QUOTA}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -104,8 +104,8 @@ def storage_policies():
 def quota_usage(summary):
     """GETQUOTAUSAGE from a content summary: the names and bytes under a path, no quota set."""
     return {"QuotaUsage": {
-        "fileAndDirectoryCount": summary["fileCount"] + summary["directoryCount"],
-        "quota": NO_QUOTA, "spaceConsumed": summary["spaceConsumed"], "spaceQuota": NO_QUOTA, "typeQuota": {},
+        "fileAndDirectoryCount": summary.files + summary.directories,
+        "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed, "spaceQuota": NO_QUOTA, "typeQuota": {},
     }}
 
 

@@ -114,4 +114,5 @@ def test_checksum_skips_a_rotten_replica(make_cluster):
     flip_byte(cluster.block_files(first)[location["blockId"]], 1000)
     checksum = op(cluster, "GET", "/r", "GETFILECHECKSUM").json()["FileChecksum"]
     assert checksum == _expected(data, [3000])
-    assert os.path.exists(os.path.join(cluster.datanode_root(first), "corrupt", location["blockId"]))
+    quarantined = os.path.join(cluster.datanode_root(first), "corrupt", location["blockId"])
+    cluster.wait_for(lambda _: os.path.exists(quarantined), what="the rotten replica quarantined")

@@ -10,7 +10,7 @@ and measures, with --clients concurrent keep-alive clients:
 
 - put: --files files of --kib KiB (`CREATE&data=true`, fresh random bytes), files/s;
 - stat: GETFILESTATUS of those files, each --stat-rounds times: p50 and p90 latency (ms) and req/s;
-- list: one LISTSTATUS of a directory of --entries empty files, median of 5 listings (ms);
+- list: one LISTSTATUS of a directory of --entries empty files, median of --listings listings (ms);
 - rename: every put file into another directory, ops/s;
 - memory: the namenode's RSS after creating all those files minus its RSS before, in bytes per file.
 
@@ -64,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--kib", type=int, default=4, help="size of each small file, KiB (default 4)")
     p.add_argument("--entries", type=int, default=2000, help="entries of the listed directory (default 2000)")
     p.add_argument("--stat-rounds", type=int, default=3, help="GETFILESTATUS of every file, this many times")
+    p.add_argument("--listings", type=int, default=21,
+                   help="LISTSTATUS calls per run, one at a time; the run's figure is their median (default 21)")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     p.add_argument("--out", default=os.path.join(BENCH, "out", "namespace"),
                    help="writes OUT.json and OUT.md (default bench/out/namespace)")
@@ -161,7 +163,7 @@ def measure(cluster, args):
                    stat_req_per_s=len(latencies) / elapsed)
 
     listings = []
-    for _ in range(5):
+    for _ in range(args.listings):
         started = time.perf_counter()
         entries = fs.call("GET", "/bench/list", "LISTSTATUS").json()["FileStatuses"]["FileStatus"]
         listings.append((time.perf_counter() - started) * 1000)
@@ -221,7 +223,8 @@ def main(argv=None):
                  for i, path in enumerate(args.checkout)]
     results = {
         "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "params": {k: getattr(args, k) for k in ("runs", "files", "kib", "entries", "stat_rounds", "clients")},
+        "params": {k: getattr(args, k) for k in ("runs", "files", "kib", "entries", "listings", "stat_rounds",
+                                                "clients")},
         "machine": f"{os.cpu_count()} cores, {platform.platform()}",
         "load_before": [round(x, 2) for x in os.getloadavg()],
         "checkouts": checkouts,

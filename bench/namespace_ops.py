@@ -12,7 +12,9 @@ and measures, with --clients concurrent keep-alive clients:
 - stat: GETFILESTATUS of those files, each --stat-rounds times: p50 and p90 latency (ms) and req/s;
 - list: one LISTSTATUS of a directory of --entries empty files, median of --listings listings (ms);
 - rename: every put file into another directory, ops/s;
-- memory: the namenode's RSS after creating all those files minus its RSS before, in bytes per file.
+- memory: the namenode's RSS after creating all those files minus its RSS before, in bytes per file;
+- the namenode's CPU time (user + system, all threads) per put, stat, listing and rename: on a machine loaded by
+  others, wall-clock figures swing by 30% and more between runs of the same code, CPU time much less.
 
 A figure is the median over --runs runs. Writes OUT.json (every run's figures, the medians, the machine's load
 average before and after) and OUT.md (the table). The benchmark client shares the machine's cores with the cluster.
@@ -52,6 +54,10 @@ FIGURES = [
     ("list_ms", "ms", False),
     ("rename_ops_per_s", "ops/s", True),
     ("namenode_rss_bytes_per_file", "bytes", False),
+    ("put_namenode_cpu_ms", "ms", False),
+    ("stat_namenode_cpu_ms", "ms", False),
+    ("list_namenode_cpu_ms", "ms", False),
+    ("rename_namenode_cpu_ms", "ms", False),
 ]
 
 
@@ -100,6 +106,13 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, all its threads (SQLite work runs in the namenode's thread pool)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Clients:
@@ -151,17 +164,23 @@ def measure(cluster, args):
     fs.call("PUT", "/bench/put", "MKDIRS")
     fs.call("PUT", "/bench/list", "MKDIRS")
     fs.call("PUT", "/bench/renamed", "MKDIRS")
-    rss_before = rss_bytes(cluster.namenode.pid)
+    pid = cluster.namenode.pid
+    rss_before = rss_bytes(pid)
 
+    cpu = cpu_seconds(pid)
     elapsed, _ = fs.run(lambda i: fs.create(files[i], payloads[i]), range(args.files))
-    figures = {"put_files_per_s": args.files / elapsed}
+    figures = {"put_files_per_s": args.files / elapsed,
+               "put_namenode_cpu_ms": (cpu_seconds(pid) - cpu) * 1000 / args.files}
     fs.run(lambda i: fs.create(f"/bench/list/e{i:05d}", b""), range(args.entries))
-    figures["namenode_rss_bytes_per_file"] = (rss_bytes(cluster.namenode.pid) - rss_before) / (args.files + args.entries)
+    figures["namenode_rss_bytes_per_file"] = (rss_bytes(pid) - rss_before) / (args.files + args.entries)
 
+    cpu = cpu_seconds(pid)
     elapsed, latencies = fs.run(lambda path: fs.call("GET", path, "GETFILESTATUS"), files * args.stat_rounds)
     figures.update(stat_p50_ms=percentile(latencies, 0.5) * 1000, stat_p90_ms=percentile(latencies, 0.9) * 1000,
-                   stat_req_per_s=len(latencies) / elapsed)
+                   stat_req_per_s=len(latencies) / elapsed,
+                   stat_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / len(latencies))
 
+    cpu = cpu_seconds(pid)
     listings = []
     for _ in range(args.listings):
         started = time.perf_counter()
@@ -169,11 +188,14 @@ def measure(cluster, args):
         listings.append((time.perf_counter() - started) * 1000)
         if len(entries) != args.entries:
             raise RuntimeError(f"LISTSTATUS gave {len(entries)} entries, wanted {args.entries}")
-    figures["list_ms"] = statistics.median(listings)
+    figures.update(list_ms=statistics.median(listings),
+                   list_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / args.listings)
 
+    cpu = cpu_seconds(pid)
     elapsed, _ = fs.run(lambda path: fs.call("PUT", path, "RENAME", destination=path.replace("/put/", "/renamed/")),
                         files)
-    figures["rename_ops_per_s"] = args.files / elapsed
+    figures.update(rename_ops_per_s=args.files / elapsed,
+                   rename_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / args.files)
     return figures
 
 

@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import shutil
 import sys
 
 import pytest
@@ -25,11 +26,15 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture
 def make_cluster(tmp_path):
-    """A factory for a private cluster (fault tests kill and restart its processes)."""
+    """A factory for a private cluster (fault tests kill and restart its processes). ``seed``: a directory laid out
+    as a cluster root (namenode.sqlite, datanode0/ …) whose copy the cluster starts on."""
     made = []
 
-    def make(**kwargs):
-        c = Cluster(tmp_path / f"c{len(made)}", **kwargs)
+    def make(seed=None, **kwargs):
+        root = tmp_path / f"c{len(made)}"
+        if seed is not None:
+            shutil.copytree(seed, root)
+        c = Cluster(root, **kwargs)
         made.append(c)
         return c.start()
 

@@ -22,6 +22,7 @@ from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
                         Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
+from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
 
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
@@ -75,6 +76,7 @@ class Client:
 
     def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None):
         self.http = http
+        self.datanodes = DatanodeClient(http, self._headers)
         self.namenode_url = namenode_url.rstrip("/")
         self.token = token
         self.user = user
@@ -452,13 +454,12 @@ class Client:
         errors = []
         for url in loc.get("urls", []):
             try:
-                response = await self.http.get(f"{url}/blocks/{block_id}/checksums", headers=self._headers())
+                response = await self.datanodes.checksums(url, block_id)
                 if response.code != 200:
                     await response.content()
                     raise IOFailure(f"answered {response.code}")
                 sums = chunks.decode(await response.content())
-                response = await self.http.get(f"{url}/blocks/{block_id}", unbuffered=True,
-                                               headers={**self._headers(), "Range": f"bytes={position}-{end - 1}"})
+                response = await self.datanodes.read(url, block_id, position, end - position)
                 if response.code != 206:
                     await response.content()
                     raise IOFailure(f"answered {response.code}")

@@ -21,6 +21,7 @@ from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.upload import CHUNK, FanOut
+from dfs.peers import DatanodeClient
 
 GRACE = 100.0
 BLOCK = "b" * 64
@@ -55,7 +56,7 @@ class _Cluster:
         self.pins = Pins(self.store, self.clock)
         self.datanodes = _Datanodes()
         fanout = FanOut(None, self.registry, self.clock, self.pins)
-        self.repair = Repair(self.store, self.registry, fanout, self.datanodes, self.clock, grace=GRACE)
+        self.repair = Repair(self.store, self.registry, fanout, DatanodeClient(self.datanodes), self.clock, grace=GRACE)
         self.repair.safemode.on = False
         self.beats = 0
         for node in NODES:
@@ -218,7 +219,7 @@ def _fan_out():
     registry.register("a", "http://a", "http://a", 1 << 40, 0, 1 << 40, [], "boot:1")
     store, datanode = _HeldPins(), _StreamingDatanode()
     pins = Pins(store, clock)
-    return FanOut(datanode, registry, clock, pins), store, datanode
+    return FanOut(DatanodeClient(datanode), registry, clock, pins), store, datanode
 
 
 def _reader(data):

@@ -17,6 +17,7 @@ from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs import chunks, paths
+from dfs import extents as file_extents
 from dfs.client.config import DEFAULT_NAMENODE
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
@@ -420,23 +421,22 @@ class Client:
     async def _read_verified(self, path, offset, length, write, progress=None):
         """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on."""
         locations = await self.block_locations(path, offset, length)
-        file_length = locations.get("fileLength", 0)
-        end = file_length if length is None else min(file_length, offset + length)
+        end = file_extents.clamp(offset, length, locations.get("fileLength", 0))
         sent = 0
         for loc in locations["BlockLocation"]:
-            first, last = max(offset, loc["offset"]), min(end, loc["offset"] + loc["length"])
-            if last <= first:
+            piece = file_extents.cut(loc["offset"], loc["length"], offset, end)
+            if piece is None:
                 continue
-            start_in_block = loc["blockOffset"] + first - loc["offset"]
+            skipped, count = piece
             done_before = sent
 
             def advance(count):
                 if progress:
                     progress(done_before + count)
 
-            await self._fetch_block(loc, start_in_block, last - first, write, advance)
-            sent += last - first
-            advance(last - first)
+            await self._fetch_block(loc, loc["blockOffset"] + skipped, count, write, advance)
+            sent += count
+            advance(count)
         return sent
 
     def fetch_block(self, location, fileobj, start=0, count=None):

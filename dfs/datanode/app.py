@@ -217,7 +217,7 @@ class DatanodeApp:
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
         extents, replicas = await self._file_version(params, path)
-        end = file_extents.size(extents) if length is None else min(file_extents.size(extents), offset + length)
+        end = file_extents.clamp(offset, length, file_extents.size(extents))
 
         async def send(start, write):
             start(max(0, end - offset))

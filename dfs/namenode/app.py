@@ -182,7 +182,7 @@ class NamenodeApp:
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
         row, extents = await self._file(path)
-        if offset >= row["size"] or length == 0:
+        if file_extents.clamp(offset, length, row["size"]) <= offset:  # nothing to read
             request.setHeader(b"Content-Type", OCTETS)
             return b""
         node = self._reader_for(extents, offset)
@@ -203,14 +203,10 @@ class NamenodeApp:
 
     def _reader_for(self, extents, offset):
         """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
-        position = 0
-        for ext in extents:
-            if position + ext.length > offset:
-                holders = self.registry.holders(ext.block_id)
-                if holders:
-                    return holders[0]
-                break
-            position += ext.length
+        for ext, _ in file_extents.overlapping(extents, offset, offset + 1):
+            holders = self.registry.holders(ext.block_id)
+            if holders:
+                return holders[0]
         alive = self.registry.alive()
         if not alive:
             raise IOFailure("Failed to find datanode, suggest to check cluster health.")

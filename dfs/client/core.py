@@ -97,6 +97,10 @@ class Client:
     def _url(self, path):
         return f"{self.namenode_url}/webhdfs/v1{quote(path)}"
 
+    def _cluster_url(self, *parts):
+        """The URL of a cluster endpoint (``/cluster/...``) of the namenode."""
+        return "/".join((self.namenode_url, "cluster", *(quote(part, safe="") for part in parts)))
+
     async def _call(self, method, path, op, body=None, unbuffered=False, **params):
         query = {"op": op}
         if self.user:
@@ -141,8 +145,8 @@ class Client:
         response = await self._call(method, path, op, **params)
         return await response.json()
 
-    async def _get_json(self, url):
-        response = await self._request("GET", url, retry=True, allow_redirects=True)
+    async def _get_json(self, url, params=None):
+        response = await self._request("GET", url, params=params, retry=True, allow_redirects=True)
         return await response.json()
 
     # -- metadata ------------------------------------------------------------------------------
@@ -209,24 +213,24 @@ class Client:
 
     def status(self):
         """The cluster: datanodes with state, capacity, used, free and blocks; totals."""
-        return defer.ensureDeferred(self._get_json(self.namenode_url + "/cluster"))
+        return defer.ensureDeferred(self._get_json(self._cluster_url()))
 
     def fsck(self, path="/"):
         """The namenode's check of every block under ``path``: replicas and state per file and block, totals."""
-        return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
+        return defer.ensureDeferred(self._get_json(self._cluster_url("fsck"), params={"path": path}))
 
     def decommission(self, node_id, cancel=False):
         """Drain a datanode (or, with ``cancel``, put it back in service); its description from the namenode."""
         async def decommission():
-            response = await self._request("POST", f"{self.namenode_url}/cluster/datanodes/{quote(node_id)}"
-                                           "/decommission", params={"cancel": "true" if cancel else "false"})
+            response = await self._request("POST", self._cluster_url("datanodes", node_id, "decommission"),
+                                           params={"cancel": "true" if cancel else "false"})
             return await response.json()
         return defer.ensureDeferred(decommission())
 
     def safemode(self, action=None):
         """The namenode's safe mode (on, held, reason, blocks reported, datanodes waited for); ``action`` "enter"
         holds it, "leave" ends it."""
-        url = self.namenode_url + "/cluster/safemode"
+        url = self._cluster_url("safemode")
         if action is None:
             return defer.ensureDeferred(self._get_json(url))
 
@@ -237,7 +241,7 @@ class Client:
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():
-            await self._request("POST", self.namenode_url + "/cluster/format", params={"confirm": "true"})
+            await self._request("POST", self._cluster_url("format"), params={"confirm": "true"})
             return True
         return defer.ensureDeferred(format_())
 

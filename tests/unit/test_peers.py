@@ -1,4 +1,5 @@
-"""The typed peer clients against a datanode's Klein app in memory: each route they name exists and answers."""
+"""The typed peer clients (and the user client's cluster calls) against the Klein apps in memory: each route they
+name exists and answers."""
 
 import hashlib
 
@@ -8,8 +9,10 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from dfs import chunks
+from dfs.client import Client
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
+from dfs.datanode.heartbeat import NamenodeLink
 from dfs.peers import DatanodeClient, NamenodeClient
 
 URL = "http://dn:8181"
@@ -84,3 +87,35 @@ def test_the_namenode_routes_a_datanode_uses():
         ("POST", "http://nn:8180/cluster/datanodes/n1/corrupt", None, {"blocks": ["c"]}),
         ("GET", "http://nn:8180/webhdfs/v1/a%20b/c", {"op": "GETFILEBLOCKLOCATIONS"}, None),
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_datanode_link_registers_beats_reports_and_is_told_to_register_again(namenode_app, tmp_path):
+    store = BlockStore(str(tmp_path / "dn"))
+    identity = store.identity()
+    namenode = NamenodeClient(StubTreq(namenode_app.resource()), "http://nn/")
+    link = NamenodeLink(namenode, store, identity, Clock(), lambda fn, *args: defer.maybeDeferred(fn, *args),
+                        report_every=2)
+    link.url = link.public_url = URL
+    await link.beat()
+    assert link.registered and namenode_app.registry.nodes[identity["id"]].url == URL
+    await link.beat()  # a heartbeat
+    await link.beat()  # a block report
+    await link.report_corrupt(["c" * 64])
+    assert link.registered
+    namenode_app.registry.nodes.clear()  # a restarted namenode: it answers the next heartbeat with 404
+    await link.beat()
+    assert link.registered and identity["id"] in namenode_app.registry.nodes, "registered again at once"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_clients_cluster_calls_reach_their_endpoints(namenode_app):
+    client = Client(StubTreq(namenode_app.resource()), "http://nn/")
+    await client.safemode("enter")
+    assert (await client.safemode())["on"]
+    await client.safemode("leave")
+    namenode_app.registry.register("n 1", URL, URL, 10, 0, 10, [], "boot:1")
+    assert (await client.decommission("n 1"))["id"] == "n 1"
+    assert [node["id"] for node in (await client.status())["nodes"]] == ["n 1"]
+    await client.mkdir("/a b")
+    assert (await client.fsck("/a b"))["path"] == "/a b"

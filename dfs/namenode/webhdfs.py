@@ -3,7 +3,6 @@
 from json.encoder import encode_basestring as _string
 
 from dfs import extents as file_extents
-
 from dfs.namenode.metadata import DIRECTORY
 
 

@@ -29,7 +29,7 @@ class _Datanode:
     def __init__(self):
         self.requests = []
 
-    def put(self, url, params, data, headers):
+    def request(self, method, url, params, data, headers):
         answer = defer.Deferred()
         self.requests.append((url, [int(n) for n in params["lengths"].split(",")], data, answer))
         return answer

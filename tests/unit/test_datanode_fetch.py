@@ -14,7 +14,7 @@ from dfs.peers import DatanodeClient, NamenodeClient
 class Refused:
     """Every peer refuses the connection."""
 
-    def get(self, url, **kwargs):
+    def request(self, method, url, **kwargs):
         return defer.fail(ConnectionRefusedError(url))
 
 

@@ -69,8 +69,6 @@ class Unreachable:
     def request(self, *args, **kwargs):
         return defer.fail(ConnectionRefusedError("fuzzed datanode"))
 
-    get = put = post = delete = request
-
 
 @pytest_twisted.ensureDeferred
 async def test_no_malformed_request_gets_a_500(namenode_app):

@@ -41,7 +41,7 @@ class _Datanodes:
     def __init__(self):
         self.deleted = []
 
-    def delete(self, url, params, headers):
+    def request(self, method, url, params, headers):
         self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
         return defer.succeed(_Answer())
 
@@ -201,7 +201,7 @@ class _StreamingDatanode:
         self.received = bytearray()
         self.answers = []
 
-    def put(self, url, data, headers):
+    def request(self, method, url, data, headers):
         data.startProducing(SimpleNamespace(write=self.received.extend))
         answer = defer.Deferred()
         self.answers.append(answer)

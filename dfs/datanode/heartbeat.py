@@ -1,5 +1,7 @@
 """The datanode's link to the namenode: register, heartbeat, and periodic full block reports."""
 
+from urllib.parse import urlsplit
+
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -54,17 +56,17 @@ class NamenodeLink:
         self._beats += 1
         if self._beats % self.report_every == 0:
             blocks = await self._blocks_on_disk()
-            await self._call("block report", self.namenode.block_report(self.identity["id"], blocks))
+            await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:
-            await self._call("heartbeat", self.namenode.heartbeat(
-                self.identity["id"], {**self.store.usage(), "mark": self.store.mark()}))
+            usage = {**self.store.usage(), "mark": self.store.mark()}
+            await self._call(self.namenode.heartbeat(self.identity["id"], usage))
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
 
     async def report_corrupt(self, block_ids):
         """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
         try:
-            await self._call("corrupt report", self.namenode.report_corrupt(self.identity["id"], list(block_ids)))
+            await self._call(self.namenode.report_corrupt(self.identity["id"], list(block_ids)))
         except Exception as e:
             log.warn("could not report corrupt blocks {blocks}: {e}", blocks=block_ids, e=e)
 
@@ -84,7 +86,7 @@ class NamenodeLink:
             **self.store.usage(),
             "mark": self.store.mark(),
         }
-        answer = await self._call("registration", self.namenode.register(body))
+        answer = await self._call(self.namenode.register(body), registering=True)
         if answer is None:
             return
         if self.identity.get("cluster_id") != answer["cluster_id"]:
@@ -93,17 +95,19 @@ class NamenodeLink:
         log.info("registered with namenode {url} as {node} ({blocks} blocks)", url=self.namenode.url,
                  node=self.identity["id"], blocks=len(body["blocks"]))
 
-    async def _call(self, what, sent):
-        """The namenode's answer to the request ``sent`` (``what`` names it), or None when it refused it."""
+    async def _call(self, sent, registering=False):
+        """The namenode's answer to the request ``sent``, or None when it refused it (a 404 to anything but a
+        registration: it forgot this datanode)."""
         response = await sent
         answer = await response.json()
-        if response.code == 404 and what != "registration":
+        if response.code == 404 and not registering:
             log.info("namenode forgot this datanode; registering again")
             self.registered = False
             return None
         if response.code >= 300:
             message = answer.get("RemoteException", {}).get("message", answer)
-            log.error("namenode refused the {what}: {code} {message}", what=what, code=response.code, message=message)
+            path = urlsplit(response.request.absoluteURI).path.decode()
+            log.error("namenode refused {path}: {code} {message}", path=path, code=response.code, message=message)
             self.registered = False
             return None
         return answer

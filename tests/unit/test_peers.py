@@ -7,6 +7,7 @@ import pytest_twisted
 from treq.testing import StubTreq
 from twisted.internet import defer
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from dfs import chunks
 from dfs.client import Client
@@ -114,3 +115,17 @@ async def test_the_clients_cluster_calls_reach_their_endpoints(namenode_app):
     assert [node["id"] for node in (await client.status())["nodes"]] == ["n 1"]
     await client.mkdir("/a b")
     assert (await client.fsck("/a b"))["path"] == "/a b"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_refused_registration_is_logged_with_its_route(namenode_app, tmp_path):
+    store = BlockStore(str(tmp_path / "dn"))
+    identity = dict(store.identity(), cluster_id="another cluster")
+    namenode = NamenodeClient(StubTreq(namenode_app.resource()), "http://nn/")
+    link = NamenodeLink(namenode, store, identity, Clock(), lambda fn, *args: defer.maybeDeferred(fn, *args))
+    link.url = link.public_url = URL
+    with capturedLogs() as events:
+        await link.beat()
+    assert not link.registered
+    assert [formatEvent(e) for e in events if e["log_level"] == LogLevel.error][0].startswith(
+        "namenode refused /cluster/datanodes: 403 ")

@@ -69,6 +69,12 @@ def _space(nodes):
     return space
 
 
+def _discard_body(failure, stream):
+    """A failed upload keeps none of the rest of its body."""
+    stream.discard()
+    return failure
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -92,7 +98,7 @@ class NamenodeApp:
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
         self.started = registry.clock.seconds()
-        self.checksums = FileChecksums(fanout.http, registry)
+        self.checksums = FileChecksums(fanout.datanodes, registry)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
@@ -102,7 +108,7 @@ class NamenodeApp:
             (GET, "GETHOMEDIRECTORY"): self.op_gethomedirectory,
             (GET, "GETFILEBLOCKLOCATIONS"): self.op_getfileblocklocations,
             (GET, "OPEN"): self.op_open,
-            (PUT, "CREATE"): self.op_create,
+            (PUT, "CREATE"): self.op_upload,
             (PUT, "MKDIRS"): self.op_mkdirs,
             (PUT, "RENAME"): self.op_rename,
             (PUT, "SETTIMES"): self.op_settimes,
@@ -110,7 +116,7 @@ class NamenodeApp:
             (PUT, "SETOWNER"): self.op_setowner,
             (PUT, "SETREPLICATION"): self.op_setreplication,
             (PUT, "COPY"): self.op_copy,
-            (POST, "APPEND"): self.op_append,
+            (POST, "APPEND"): self.op_upload,
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
             (DELETE, "DELETE"): self.op_delete,
@@ -208,7 +214,7 @@ class NamenodeApp:
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
         inode, extents = await self._file(path)
-        if offset >= inode.size or length == 0:
+        if file_extents.clamp(offset, length, inode.size) <= offset:  # nothing to read
             request.setHeader(b"Content-Type", OCTETS)
             return b""
         node = self._reader_for(extents, offset)
@@ -231,14 +237,10 @@ class NamenodeApp:
 
     def _reader_for(self, extents, offset):
         """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
-        position = 0
-        for ext in extents:
-            if position + ext.length > offset:
-                holders = self.registry.holders(ext.block_id)
-                if holders:
-                    return holders[0]
-                break
-            position += ext.length
+        for ext, _ in file_extents.overlapping(extents, offset, offset + 1):
+            holders = self.registry.holders(ext.block_id)
+            if holders:
+                return holders[0]
         alive = self.registry.alive()
         if not alive:
             raise IOFailure("Failed to find datanode, suggest to check cluster health.")
@@ -285,14 +287,6 @@ class NamenodeApp:
         atime = params.int("accesstime", -1, minimum=-1, maximum=MAX_MS)
         return None if mtime == -1 else mtime, None if atime == -1 else atime
 
-    async def _store_body(self, request, block_size, replication, room):
-        content = request.content
-        total = _body_size(content)
-        content.seek(0)
-        return await self.fanout.write_stream(
-            self._within(content.read, total, room), total, block_size, replication, self.config["min_replicas"]
-        )
-
     def _room(self, inode=None):
         """Bytes a CREATE (no ``inode``) or an APPEND to the file ``inode`` may still add."""
         return self.max_file_size - (inode.size if inode is not None else 0)
@@ -313,9 +307,16 @@ class NamenodeApp:
             return data
         return bounded
 
+    # -- uploads: CREATE and APPEND ---------------------------------------------------------------
+    #
+    # One path, streamed or not: ``_receive`` checks what can be checked before any byte moves and stores the
+    # body; ``op_upload`` commits what it stored once the route has accepted the request. A streamed body
+    # (dfs.namenode.streaming) is received while it arrives: ``start_upload`` starts ``_receive`` as soon as the
+    # headers are in. A body already in hand (in-memory tests) is received by ``op_upload`` itself.
+
     def start_upload(self, request, method, target, length):
         """Called as soon as a request's headers are in (dfs.namenode.streaming): for a WebHDFS CREATE/APPEND
-        with a body, start storing the body while it arrives and return the stream; None for anything else."""
+        with a body, start receiving the body while it arrives and return the stream; None for anything else."""
         if not self.is_upload(method, target) or self.safemode.on:
             return None
         url_path, _, query = target.partition(b"?")
@@ -325,81 +326,73 @@ class NamenodeApp:
         except BadRequest:
             return None  # the route answers it
         stream = UploadStream(request.channel.transport, length)
-        stream.result = defer.Deferred.fromCoroutine(self._receive(stream, path, params))
+        stream.result = defer.Deferred.fromCoroutine(self._receive(path, params, stream.read_chunk, length))
+        stream.result.addErrback(_discard_body, stream)
         return stream
 
-    async def _receive(self, stream, path, params):
-        """Check what can be checked before any byte moves, then store the stream's blocks."""
-        try:
-            if params.str("op", "").upper() == "CREATE":
-                block_size, replication = self._write_params(params)
-                params.octal("permission", 0o644)
-                self._times(params)
-                await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
-                room = self._room()
-            else:
-                row = await self.store.file_for_append(path)
-                block_size, replication = row.block_size, row.replication
-                room = self._room(row)
-            read = self._within(stream.read_chunk, stream.length, room)
-            return await self.fanout.write_stream(read, stream.length, block_size, replication,
-                                                  self.config["min_replicas"])
-        except BaseException:
-            stream.discard()
-            raise
+    async def _receive(self, path, params, read, length):
+        """Check the upload before any byte moves, then store the ``length`` bytes (None: until the end) that
+        ``read(n)`` yields; (extents, ``commit(extents)``)."""
+        if params.str("op", "").upper() == "CREATE":
+            block_size, replication = self._write_params(params)
+            overwrite = params.bool("overwrite", False)
+            create_parent = params.bool("createparent", True)
+            mode = params.octal("permission", 0o644)
+            mtime, atime = self._times(params)
+            await self.store.check_create(path, overwrite, create_parent)
+            room = self._room()
 
-    @staticmethod
-    async def _streamed(request):
-        """The extents of a body that was stored while it arrived (first thing a handler awaits, so the
-        outcome, errors included, is always collected), or None when the body is still to be stored."""
-        if isinstance(request.content, UploadStream):
-            request.content.collected = True
-            return await request.content.result
-        return None
+            def commit(extents):
+                return self.store.create(
+                    path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
+                    create_parent=create_parent, mtime=mtime, atime=atime,
+                )
+        else:
+            inode = await self.store.file_for_append(path)
+            block_size, replication = inode.block_size, inode.replication
+            room = self._room(inode)
+
+            async def commit(extents):
+                if extents:
+                    await self.store.append(path, extents)
+        extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
+                                                 self.config["min_replicas"])
+        return extents, commit
+
+    def _received(self, request, params, path):
+        """The outcome of ``_receive`` for this request's body: the streamed one's (first thing the handler awaits,
+        so the outcome, errors included, is always collected), or that of receiving the body in hand now."""
+        content = request.content
+        if isinstance(content, UploadStream):
+            content.collected = True
+            return content.result
+        total = _body_size(content)
+        content.seek(0)
+        return defer.Deferred.fromCoroutine(self._receive(path, params, content.read, total))
 
     def _drop_uncollected(self, request):
         """A handler failed before it looked at a streamed upload: let GC have its blocks, quietly."""
         stream = request.content
         if isinstance(stream, UploadStream) and not stream.collected:
             stream.collected = True
-            stream.result.addCallbacks(self.fanout.release, lambda f: None)
+            stream.result.addCallbacks(lambda received: self.fanout.release(received[0]), lambda f: None)
 
-    async def op_create(self, request, params, path):
-        block_size, replication = self._write_params(params)  # a bad one fails before the redirect
+    async def op_upload(self, request, params, path):
+        """CREATE and APPEND: without a body, a redirect to where the body goes (here); with it, the commit."""
+        create = params.str("op").upper() == "CREATE"
+        if create:
+            self._write_params(params)  # a bad one fails before the redirect
         if not params.bool("data") and not has_body(request):
             return self._redirect_to_self(request, params, path)
-        extents = await self._streamed(request)
-        overwrite = params.bool("overwrite", False)
-        create_parent = params.bool("createparent", True)
-        mode = params.octal("permission", 0o644)
-        mtime, atime = self._times(params)
-        if extents is None:
-            await self.store.check_create(path, overwrite, create_parent)
-            extents = await self._store_body(request, block_size, replication, self._room())
+        extents, commit = await self._received(request, params, path)
         try:
-            await self.store.create(
-                path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
-                create_parent=create_parent, mtime=mtime, atime=atime,
-            )
+            await commit(extents)
         finally:
             self.fanout.release(extents)
-        request.setResponseCode(201)
-        request.setHeader(b"Location", f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
-        request.setHeader(b"Content-Type", OCTETS)
-        return b""
-
-    async def op_append(self, request, params, path):
-        if not params.bool("data") and not has_body(request):
-            return self._redirect_to_self(request, params, path)
-        extents = await self._streamed(request)
-        if extents is None:
-            row = await self.store.file_for_append(path)
-            extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
-        try:
-            if extents:
-                await self.store.append(path, extents)
-        finally:
-            self.fanout.release(extents)
+        if create:
+            request.setResponseCode(201)
+            request.setHeader(b"Location",
+                              f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -16,8 +16,8 @@ CACHED_VERSIONS = 4096
 
 
 class FileChecksums:
-    def __init__(self, http, registry, parallel=PARALLEL, cached=CACHED_VERSIONS):
-        self.http = http
+    def __init__(self, datanodes, registry, parallel=PARALLEL, cached=CACHED_VERSIONS):
+        self.datanodes = datanodes
         self.registry = registry
         self.parallel = parallel
         self.cached = cached
@@ -45,18 +45,16 @@ class FileChecksums:
         errors = []
         for node in self.registry.holders(ext.block_id):
             try:
-                return await block_md5crc(self.http, node.url, ext.block_id, ext.block_offset, ext.length)
+                return await self._block_md5crc(node.url, ext.block_id, ext.block_offset, ext.length)
             except (IOFailure, *UNREACHABLE) as e:
                 errors.append(f"{node.id}: {e}")
         raise IOFailure(f"no replica of block {ext.block_id} could be checksummed: "
                         f"{'; '.join(errors) or 'no live replica'}")
 
-
-async def block_md5crc(http, datanode_url, block_id, start, count):
-    """Ask a datanode for the HDFS block checksum of bytes [start, start+count) of a block it holds. The one
-    namenode-to-datanode call of this module: it moves to the typed DatanodeClient once that exists."""
-    response = await http.get(f"{datanode_url}/blocks/{block_id}/md5crc", params={"start": start, "count": count})
-    answer = await response.json()
-    if response.code != 200:
-        raise IOFailure(f"answered {response.code}: {answer.get('RemoteException', {}).get('message', answer)}")
-    return bytes.fromhex(answer["md5"]), int(answer["chunks"])
+    async def _block_md5crc(self, url, block_id, start, count):
+        """(MD5, chunk count) of bytes [start, start+count) of a block, from the datanode at ``url``."""
+        response = await self.datanodes.md5crc(url, block_id, start, count)
+        answer = await response.json()
+        if response.code != 200:
+            raise IOFailure(f"answered {response.code}: {answer.get('RemoteException', {}).get('message', answer)}")
+        return bytes.fromhex(answer["md5"]), int(answer["chunks"])

@@ -16,6 +16,7 @@ from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
+from dfs.peers import DatanodeClient
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 
 log = Logger()
@@ -134,8 +135,9 @@ def build_namenode(reactor, options):
     http, pool = make_http(reactor, context_factory=options.https_policy(),
                            sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pins = Pins(store, reactor)
-    fanout = FanOut(http, registry, reactor, pins)
-    repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
+    datanodes = DatanodeClient(http)
+    fanout = FanOut(datanodes, registry, reactor, pins)
+    repair = Repair(store, registry, fanout, datanodes, reactor, interval=options["repair-interval"],
                     grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
     config = {
         "cluster_id": cluster_id,

@@ -3,6 +3,7 @@ unchanged). The only place the model becomes WebHDFS JSON."""
 
 from json.encoder import encode_basestring as _string
 
+from dfs import extents as file_extents
 from dfs.namenode.namespace.model import DIRECTORY
 
 
@@ -38,19 +39,14 @@ def block_locations(extents, offset, length, holders, replication):
     A block shared with another file (same bytes) may have more replicas than this file asks for; the hosts listed
     are those this file is read from, at most ``replication``, so `hdfs dfs -setrep -w` sees its number reached.
     """
-    out, position = [], 0
-    end = offset + length
-    for ext in extents:
-        ext_start, ext_end = position, position + ext.length
-        position = ext_end
-        if ext_end <= offset or ext_start >= end:
-            continue
+    out = []
+    for ext, position in file_extents.overlapping(extents, offset, offset + length):
         nodes = holders(ext.block_id)[:replication]
         out.append({
             "blockId": ext.block_id,
             "blockOffset": ext.block_offset,
             "blockSize": ext.block_size,
-            "offset": ext_start,
+            "offset": position,
             "length": ext.length,
             "corrupt": not nodes,
             "hosts": [n.id for n in nodes],

@@ -10,6 +10,7 @@ from twisted.internet import defer
 from dfs.errors import IOFailure
 from dfs.hadoop_checksum import file_checksum
 from dfs.namenode.checksums import FileChecksums
+from dfs.peers import DatanodeClient
 
 Ext = namedtuple("Ext", "block_id block_offset length")
 Node = namedtuple("Node", "id url")
@@ -31,7 +32,7 @@ class Datanodes:
         self.broken = set(broken)
         self.asked = []
 
-    def get(self, url, params):
+    def request(self, method, url, headers, params):
         node, _, rest = url.partition("/blocks/")
         block_id = rest.split("/")[0]
         self.asked.append((node, block_id, params["start"], params["count"]))
@@ -53,7 +54,7 @@ def expected(extents):
 @pytest_twisted.ensureDeferred
 async def test_each_extent_is_asked_once_and_the_version_is_kept():
     http = Datanodes()
-    checksums = FileChecksums(http, Registry())
+    checksums = FileChecksums(DatanodeClient(http), Registry())
     extents = [Ext(A, 0, 2048), Ext(B, 100, 904)]
     assert await checksums.of(extents) == expected(extents)
     assert sorted(http.asked) == [("http://n1", A, 0, 2048), ("http://n1", B, 100, 904)]
@@ -67,7 +68,7 @@ async def test_each_extent_is_asked_once_and_the_version_is_kept():
 async def test_a_failing_holder_is_followed_by_the_next():
     http = Datanodes(broken={"http://n1"})
     extents = [Ext(A, 0, 700)]
-    assert await FileChecksums(http, Registry()).of(extents) == expected(extents)
+    assert await FileChecksums(DatanodeClient(http), Registry()).of(extents) == expected(extents)
     assert [node for node, *_ in http.asked] == ["http://n1", "http://n2"]
 
 
@@ -75,13 +76,13 @@ async def test_a_failing_holder_is_followed_by_the_next():
 async def test_no_holder_answering_is_an_error_that_names_the_block():
     http = Datanodes(broken={"http://n1", "http://n2"})
     with pytest.raises(IOFailure, match=f"no replica of block {A} could be checksummed: n1: .*chunk failed"):
-        await FileChecksums(http, Registry()).of([Ext(A, 0, 700)])
+        await FileChecksums(DatanodeClient(http), Registry()).of([Ext(A, 0, 700)])
 
 
 @pytest_twisted.ensureDeferred
 async def test_the_least_recently_asked_version_is_forgotten_first():
     http = Datanodes()
-    checksums = FileChecksums(http, Registry(), cached=2)
+    checksums = FileChecksums(DatanodeClient(http), Registry(), cached=2)
     one, two, three = [Ext(A, 0, 10)], [Ext(A, 0, 20)], [Ext(A, 0, 30)]
     for extents in (one, two, one, three, one, two):
         await checksums.of(extents)

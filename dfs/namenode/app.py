@@ -10,11 +10,13 @@ from twisted.logger import Logger
 
 from dfs import extents as file_extents
 from dfs import pages, paths
-from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
+from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
+from dfs.namenode.access import Access
 from dfs.namenode.namespace.model import FILE
+from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
@@ -60,8 +62,10 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config, guard=None):
+    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None):
         self.guard = guard or Guard()
+        # Without one (tests of other concerns), nothing is checked: permissions off, no audit trail.
+        self.access = access or Access(Permissions(None, "dfs", enabled=False))
         self.store = store
         self.registry = registry
         self.fanout = fanout
@@ -124,7 +128,7 @@ class NamenodeApp:
             raise
 
     async def _webhdfs(self, request):
-        self.guard.check(request, NODE, TOKEN, SIGNED_URL)
+        identity = self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         params = Params(request)
         op = params.str("op", required=True).upper()
         method = GET if request.method == b"HEAD" else request.method
@@ -138,44 +142,53 @@ class NamenodeApp:
             raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")
         if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
-        return await handler(request, params, path)
+        call = await self.access.call(identity, params, request.getClientAddress().host)
+        try:
+            body = await handler(request, params, path, call)
+        except AccessControlException:
+            self.access.record(call, op, path, allowed=False)
+            raise
+        self.access.record(call, op, path, allowed=True)
+        return body
 
-    async def op_getfilestatus(self, request, params, path):
-        return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path)) + "}", request)
+    async def op_getfilestatus(self, request, params, path, call):
+        status = await self.store.status(path, call.checker)
+        return self._json_text('{"FileStatus":' + webhdfs.file_status(status) + "}", request)
 
-    async def op_liststatus(self, request, params, path):
-        return self._json_text(webhdfs.list_status(*await self.store.listing(path)), request)
+    async def op_liststatus(self, request, params, path, call):
+        return self._json_text(webhdfs.list_status(*await self.store.listing(path, checker=call.checker)), request)
 
     @staticmethod
     def _json_text(text, request):
         request.setHeader(b"Content-Type", JSON)
         return text.encode()
 
-    async def op_getcontentsummary(self, request, params, path):
-        return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)
+    async def op_getcontentsummary(self, request, params, path, call):
+        return json_body(webhdfs.content_summary(await self.store.content_summary(path, call.checker)), request)
 
-    async def op_gethomedirectory(self, request, params, path):
+    async def op_gethomedirectory(self, request, params, path, call):
         return json_body({"Path": "/user/" + paths.check_name(params.str("user.name", "dfs"))}, request)
 
-    async def _file(self, path):
-        inode, extents = await self.store.stat(path)
+    async def _file(self, path, call):
+        """The file at ``path`` and its extents, once ``call`` may read it (a signed URL grants nothing more)."""
+        inode, extents = await self.store.stat(path, call.checker)
         if inode.type != FILE:
             raise FileNotFound(f"Path is not a file: {path}")
         return inode, extents
 
-    async def op_getfileblocklocations(self, request, params, path):
+    async def op_getfileblocklocations(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path)
+        inode, extents = await self._file(path, call)
         length = inode.size if length is None else length
         body = webhdfs.block_locations(extents, offset, length, self.registry.holders, inode.replication)
         body["BlockLocations"]["fileLength"] = inode.size
         return json_body(body, request)
 
-    async def op_open(self, request, params, path):
+    async def op_open(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path)
+        inode, extents = await self._file(path, call)
         if offset >= inode.size or length == 0:
             request.setHeader(b"Content-Type", OCTETS)
             return b""
@@ -187,8 +200,8 @@ class NamenodeApp:
             query["length"] = length
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
-    async def op_getfilechecksum(self, request, params, path):
-        _, extents = await self._file(path)
+    async def op_getfilechecksum(self, request, params, path, call):
+        _, extents = await self._file(path, call)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
@@ -291,20 +304,24 @@ class NamenodeApp:
         except BadRequest:
             return None  # the route answers it
         stream = UploadStream(request.channel.transport, length)
-        stream.result = defer.Deferred.fromCoroutine(self._receive(stream, path, params))
+        stream.result = defer.Deferred.fromCoroutine(self._receive(stream, path, params, request, method, target))
         return stream
 
-    async def _receive(self, stream, path, params):
-        """Check what can be checked before any byte moves, then store the stream's blocks."""
+    async def _receive(self, stream, path, params, request, method, target):
+        """Check what can be checked before any byte moves (permissions included), then store the stream's
+        blocks."""
         try:
+            identity = self.guard.identify(method, target, request.requestHeaders, (NODE, TOKEN, SIGNED_URL))
+            checker = (await self.access.call(identity, params, request.getClientAddress().host)).checker
             if params.str("op", "").upper() == "CREATE":
                 block_size, replication = self._write_params(params)
                 params.octal("permission", 0o644)
                 self._times(params)
-                await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
+                await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True),
+                                              checker)
                 room = self._room()
             else:
-                row = await self.store.file_for_append(path)
+                row = await self.store.file_for_append(path, checker)
                 block_size, replication = row.block_size, row.replication
                 room = self._room(row)
             read = self._within(stream.read_chunk, stream.length, room)
@@ -330,9 +347,10 @@ class NamenodeApp:
             stream.collected = True
             stream.result.addCallbacks(self.fanout.release, lambda f: None)
 
-    async def op_create(self, request, params, path):
+    async def op_create(self, request, params, path, call):
         block_size, replication = self._write_params(params)  # a bad one fails before the redirect
         if not params.bool("data") and not has_body(request):
+            call.audited = False
             return self._redirect_to_self(request, params, path)
         extents = await self._streamed(request)
         overwrite = params.bool("overwrite", False)
@@ -340,12 +358,12 @@ class NamenodeApp:
         mode = params.octal("permission", 0o644)
         mtime, atime = self._times(params)
         if extents is None:
-            await self.store.check_create(path, overwrite, create_parent)
+            await self.store.check_create(path, overwrite, create_parent, call.checker)
             extents = await self._store_body(request, block_size, replication, self._room())
         try:
-            await self.store.create(
+            call.inode = await self.store.create(
                 path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
-                create_parent=create_parent, mtime=mtime, atime=atime,
+                create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker,
             )
         finally:
             self.fanout.release(extents)
@@ -354,74 +372,76 @@ class NamenodeApp:
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
-    async def op_append(self, request, params, path):
+    async def op_append(self, request, params, path, call):
         if not params.bool("data") and not has_body(request):
+            call.audited = False
             return self._redirect_to_self(request, params, path)
         extents = await self._streamed(request)
         if extents is None:
-            row = await self.store.file_for_append(path)
+            row = await self.store.file_for_append(path, call.checker)
             extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
         try:
             if extents:
-                await self.store.append(path, extents)
+                await self.store.append(path, extents, call.checker)
         finally:
             self.fanout.release(extents)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
-    async def op_mkdirs(self, request, params, path):
-        await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"))
+    async def op_mkdirs(self, request, params, path, call):
+        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"),
+                                             checker=call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_rename(self, request, params, path):
-        destination = params.path("destination")
+    async def op_rename(self, request, params, path, call):
+        call.dst = destination = params.path("destination")
         overwrite = "overwrite" in params.str("renameoptions", "").lower()
-        return json_body({"boolean": await self.store.rename(path, destination, overwrite)}, request)
+        return json_body({"boolean": await self.store.rename(path, destination, overwrite, call.checker)}, request)
 
-    async def op_copy(self, request, params, path):
-        destination = params.path("destination")
-        await self.store.copy(path, destination, params.bool("overwrite", False))
+    async def op_copy(self, request, params, path, call):
+        call.dst = destination = params.path("destination")
+        await self.store.copy(path, destination, params.bool("overwrite", False), call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_delete(self, request, params, path):
-        deleted = await self.store.delete(path, params.bool("recursive", False))
+    async def op_delete(self, request, params, path, call):
+        deleted = await self.store.delete(path, params.bool("recursive", False), call.checker)
         return json_body({"boolean": deleted}, request)
 
-    async def op_settimes(self, request, params, path):
+    async def op_settimes(self, request, params, path, call):
         mtime, atime = self._times(params)
-        await self.store.set_times(path, mtime, atime)
+        call.inode = await self.store.set_times(path, mtime, atime, call.checker)
         return json_body({}, request)
 
-    async def op_setpermission(self, request, params, path):
-        await self.store.set_permission(path, params.octal("permission", 0o755))
+    async def op_setpermission(self, request, params, path, call):
+        call.inode = await self.store.set_permission(path, params.octal("permission", 0o755), call.checker)
         return json_body({}, request)
 
-    async def op_setowner(self, request, params, path):
+    async def op_setowner(self, request, params, path, call):
         owner, group = params.str("owner") or None, params.str("group") or None
         if owner is None and group is None:
             raise BadRequest("Both owner and group are empty.")
-        await self.store.set_owner(path, owner, group)
+        call.inode = await self.store.set_owner(path, owner, group, call.checker)
         return json_body({}, request)
 
-    async def op_setreplication(self, request, params, path):
+    async def op_setreplication(self, request, params, path, call):
         replication = params.int("replication", self.config["replication"], minimum=1, maximum=MAX_REPLICATION)
-        changed = await self.store.set_replication(path, replication)
+        changed = await self.store.set_replication(path, replication, call.checker)
         if changed:
             self.repair.kick()
         return json_body({"boolean": changed}, request)
 
-    async def op_truncate(self, request, params, path):
+    async def op_truncate(self, request, params, path, call):
         length = params.int("newlength", required=True, minimum=0)
         if length > self.max_file_size:
             raise FileTooLarge(f"newlength {length} is past the largest file size, {self.max_file_size} bytes")
-        await self.store.truncate(path, length)
+        await self.store.truncate(path, length, call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_concat(self, request, params, path):
+    async def op_concat(self, request, params, path, call):
         sources = [paths.normalize(s) for s in params.str("sources", required=True).split(",") if s]
         if not sources:
             raise BadRequest('Required param "sources" is empty')
-        await self.store.concat(path, sources)
+        await self.store.concat(path, sources, call.checker)
         return json_body({}, request)
 
     # -- cluster ----------------------------------------------------------------------------------
@@ -460,6 +480,7 @@ class NamenodeApp:
             "history": self.registry.describe_history(),
             "totals": totals,
             "safemode": safemode,
+            "denials": self.access.recent_denials(),
         }
 
     @app.route("/cluster/datanodes", methods=["POST"])

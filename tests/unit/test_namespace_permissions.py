@@ -1,0 +1,86 @@
+"""The SQLite backend runs a request's permission checks inside the transaction of the operation they guard."""
+
+import pytest
+from twisted.internet.task import Clock
+
+from dfs.errors import AccessControlException
+from dfs.namenode.groups import CachedGroups, parse_groups_file
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.permissions import Checker, Permissions
+from test_metadata import A, result
+
+
+class Table:
+    def __init__(self, text):
+        self.table = parse_groups_file(text)
+        self.asked = []
+
+    def groups(self, user):
+        self.asked.append(user)
+        return self.table.get(user, ())
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    s.start()
+    result(s.mkdirs("/home/alice", 0o700, "alice", "alice"))
+    result(s.create("/home/alice/f", [Extent(A, 0, 10, 10)], overwrite=False, mode=0o600, owner="alice"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def permissions():
+    return Permissions(CachedGroups(Table("alice: alice staff\nbob: bob staff\n"), Clock()), "hdfs")
+
+
+class Watching(Checker):
+    """A checker that notes whether the store was inside a transaction when it was asked."""
+
+    def __init__(self, checker, store):
+        super().__init__(checker.caller, checker.enabled)
+        self.store = store
+        self.in_transaction = []
+
+    def check_operation(self, *args, **kwargs):
+        self.in_transaction.append(self.store._db.in_transaction)
+        return super().check_operation(*args, **kwargs)
+
+
+def test_a_denied_change_changes_nothing(store, permissions):
+    bob = permissions.checker("bob")
+    for change in (lambda: store.delete("/home/alice", True, bob),
+                   lambda: store.rename("/home/alice/f", "/g", checker=bob),
+                   lambda: store.set_permission("/home/alice", 0o777, bob),
+                   lambda: store.create("/home/alice/f", [], overwrite=True, owner="bob", checker=bob)):
+        with pytest.raises(AccessControlException):
+            result(change())
+    inode, extents = result(store.stat("/home/alice/f", permissions.checker("alice")))
+    assert (inode.owner, inode.mode, len(extents)) == ("alice", 0o600, 1)
+    assert result(store.status("/home/alice")).inode.mode == 0o700
+
+
+def test_checks_run_inside_the_operations_transaction(store, permissions):
+    alice = Watching(permissions.checker("alice"), store)
+    result(store.stat("/home/alice/f", alice))
+    result(store.create("/home/alice/g", [], overwrite=False, owner="alice", checker=alice))
+    result(store.delete("/home/alice/g", False, alice))
+    assert alice.in_transaction == [True, True, True]
+
+
+def test_the_superuser_costs_no_check(store, permissions):
+    superuser = Watching(permissions.checker_at_once("hdfs"), store)
+    assert superuser.unchecked
+    assert result(store.stat("/home/alice/f", superuser))[0].owner == "alice"
+    assert superuser.in_transaction == []
+
+
+def test_groups_are_looked_up_once_then_answered_at_once(permissions):
+    assert permissions.checker_at_once("bob") is None  # not cached: the namenode asks on a thread
+    assert permissions.checker("bob").caller.groups == {"bob", "staff"}
+    assert permissions.checker_at_once("bob").caller.groups == {"bob", "staff"}
+    assert permissions.groups.mapping.asked == ["bob"]
+    assert permissions.checker_at_once("hdfs").caller.superuser
+    assert not Permissions(None, "hdfs", enabled=False).checker_at_once("bob").enabled

@@ -11,7 +11,7 @@ from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.access import Access
 from dfs.namenode.app import NamenodeApp
 from dfs.namenode.audit import AuditLog
-from dfs.namenode.groups import group_mapping
+from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
 from dfs.namenode.pins import Pins
@@ -19,7 +19,7 @@ from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.upload import FanOut
-from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 
 log = Logger()
@@ -122,6 +122,14 @@ class NamenodeOptions(CommonOptions):
         """File of the audit trail, one line per namespace operation (env DFS_AUDIT_LOG, default beside the
         database: <db>-audit.log)."""
         self["audit-log"] = value
+
+    def postOptions(self):
+        super().postOptions()
+        if self["groups-file"]:
+            try:
+                GroupsFile(self["groups-file"])
+            except (OSError, ValueError) as e:
+                raise Refused(self.role, f"the groups file: {e}") from None
 
     def opt_uploads_per_client(self, value):
         """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""

@@ -1,5 +1,7 @@
 """The SQLite backend runs a request's permission checks inside the transaction of the operation they guard."""
 
+import getpass
+
 import pytest
 from twisted.internet.task import Clock
 
@@ -8,6 +10,7 @@ from dfs.namenode.groups import CachedGroups, parse_groups_file
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.permissions import Checker, Permissions
+from dfs.namenode.tap import NamenodeOptions, audit_path
 from test_metadata import A, result
 
 
@@ -84,3 +87,19 @@ def test_groups_are_looked_up_once_then_answered_at_once(permissions):
     assert permissions.groups.mapping.asked == ["bob"]
     assert permissions.checker_at_once("hdfs").caller.superuser
     assert not Permissions(None, "hdfs", enabled=False).checker_at_once("bob").enabled
+
+
+def test_the_namenode_options(monkeypatch, tmp_path):
+    monkeypatch.setenv("DFS_PERMISSIONS", "off")
+    monkeypatch.setenv("DFS_SUPERGROUP", "admins")
+    options = NamenodeOptions()
+    options.parseOptions(["--superuser", "hdfs"])
+    assert (options["permissions"], options["superuser"], options["supergroup"]) == (False, "hdfs", "admins")
+    options = NamenodeOptions()
+    options.parseOptions(["--permissions", "on"])
+    assert options["permissions"] and options["superuser"] == getpass.getuser()
+    assert audit_path(str(tmp_path / "nn.sqlite")) == str(tmp_path / "nn-audit.log")
+    bad = tmp_path / "groups"
+    bad.write_text("alice staff\n")
+    with pytest.raises(SystemExit, match="groups:1: not a `user: group1 group2` line"):
+        NamenodeOptions().parseOptions(["--groups-file", str(bad)])

@@ -28,6 +28,7 @@ class Table:
 def store(tmp_path):
     s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
     s.start()
+    result(s.mkdirs("/home", 0o755, "hdfs"))
     result(s.mkdirs("/home/alice", 0o700, "alice", "alice"))
     result(s.create("/home/alice/f", [Extent(A, 0, 10, 10)], overwrite=False, mode=0o600, owner="alice"))
     yield s
@@ -103,3 +104,25 @@ def test_the_namenode_options(monkeypatch, tmp_path):
     bad.write_text("alice staff\n")
     with pytest.raises(SystemExit, match="groups:1: not a `user: group1 group2` line"):
         NamenodeOptions().parseOptions(["--groups-file", str(bad)])
+
+
+def test_copy_concat_and_rename_check_every_path_they_name(store, permissions):
+    result(store.mkdirs("/pub", 0o777, "hdfs"))
+    result(store.create("/pub/bobs", [Extent(A, 0, 10, 10)], overwrite=False, owner="bob"))
+    result(store.create("/pub/alices", [], overwrite=False, owner="alice"))
+    bob = permissions.checker("bob")
+    home = 'access=EXECUTE, inode="/home/alice":alice:alice:drwx------'
+    for change, text in [
+        (lambda: store.copy("/home/alice/f", "/pub/copy", checker=bob), home),
+        (lambda: store.copy("/pub/bobs", "/home/alice", checker=bob), home),
+        (lambda: store.copy("/pub/bobs", "/pub/alices", overwrite=True, checker=bob),
+         'access=WRITE, inode="/pub/alices":alice:supergroup:-rw-r--r--'),
+        (lambda: store.concat("/pub/bobs", ["/home/alice/f"], bob), home),
+        (lambda: store.concat("/pub/alices", ["/pub/bobs"], bob),
+         'access=WRITE, inode="/pub/alices":alice:supergroup:-rw-r--r--'),
+        (lambda: store.rename("/pub/bobs", "/home/alice/g", checker=bob), home),
+    ]:
+        with pytest.raises(AccessControlException, match=f"^Permission denied: user=bob, {text}$"):
+            result(change())
+    assert result(store.copy("/pub/bobs", "/pub/mine", checker=bob))
+    assert result(store.stat("/pub/mine"))[0].size == 10

@@ -294,16 +294,19 @@ class SQLiteNamespace:
             chain.append(node)
         return chain
 
-    def _check(self, db, checker, op, path, **details):
-        """Run ``checker``'s checks of WebHDFS ``op`` (None, a superuser, or checking off: none), first thing in the
-        operation's transaction, so no change can slip between the decision and the act."""
-        if checker is not None and not checker.unchecked:
-            checker.check_operation(op, path, self._walk(db, path), **details)
-
-    def _replaces_file(self, db, path, overwrite):
-        """Whether writing ``path`` with ``overwrite`` replaces an existing file (it then needs write on it)."""
-        chain = self._walk(db, path)
-        return overwrite and len(chain) == len(paths.split(path)) + 1 and chain[-1].type == FILE
+    def _check(self, db, checker, op, path, destination=None, sources=(), replacing=None, **details):
+        """Run ``checker``'s checks of WebHDFS ``op`` (None, a superuser, or checking off: none, and no inode read),
+        first thing in the operation's transaction, so no change can slip between the decision and the act.
+        ``destination`` and ``sources`` are paths; ``replacing`` the path an overwrite would replace, if any."""
+        if checker is None or checker.unchecked:
+            return
+        if destination is not None:
+            details["destination"] = (destination, self._walk(db, destination))
+        if replacing is not None:
+            chain = self._walk(db, replacing)
+            details["overwrite"] = len(chain) == len(paths.split(replacing)) + 1 and chain[-1].type == FILE
+        checker.check_operation(op, path, self._walk(db, path),
+                                sources=[(source, self._walk(db, source)) for source in sources], **details)
 
     def _lister(self, db):
         """A directory Inode's ``[(name, Inode)]``, each directory read once, for a subtree check and the walk
@@ -596,7 +599,7 @@ class SQLiteNamespace:
 
     def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
-            self._check(db, checker, "CREATE", path, overwrite=self._replaces_file(db, path, overwrite))
+            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             try:
                 existing = self._lookup(db, path)
             except FileNotFound:
@@ -624,7 +627,7 @@ class SQLiteNamespace:
         owner = owner or self.defaults["owner"]
 
         def txn(db):
-            self._check(db, checker, "CREATE", path, overwrite=self._replaces_file(db, path, overwrite))
+            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             if path == "/":
                 raise AlreadyExists("/ already exists as a directory")
             if create_parent:
@@ -691,7 +694,7 @@ class SQLiteNamespace:
     def rename(self, src, dst, overwrite=False, checker=None):
         def txn(db):
             target = self._destination(db, src, dst, into=not overwrite)
-            self._check(db, checker, "RENAME", src, destination=(target, self._walk(db, target)))
+            self._check(db, checker, "RENAME", src, destination=target)
             try:
                 return self._rename(db, src, dst, target, overwrite)
             except (FileNotFound, AlreadyExists, CannotMove):
@@ -737,8 +740,7 @@ class SQLiteNamespace:
     def copy(self, src, dst, overwrite=False, checker=None):
         def txn(db):
             dst_path = self._destination(db, src, dst, into=True)
-            self._check(db, checker, "COPY", src, destination=(dst_path, self._walk(db, dst_path)),
-                        overwrite=self._replaces_file(db, dst_path, overwrite))
+            self._check(db, checker, "COPY", src, destination=dst_path, replacing=dst_path if overwrite else None)
             inode = self._resolve(db, src)
             self._lookup(db, dst)
             existing = self._lookup(db, dst_path)
@@ -774,7 +776,7 @@ class SQLiteNamespace:
 
     def concat(self, target, sources, checker=None):
         def txn(db):
-            self._check(db, checker, "CONCAT", target, sources=[(src, self._walk(db, src)) for src in sources])
+            self._check(db, checker, "CONCAT", target, sources=sources)
             inode = self._file(db, target)
             seq = self._next_seq(db, inode.id)
             added = 0

@@ -18,7 +18,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs import chunks, paths
 from dfs import extents as file_extents
-from dfs.client.config import DEFAULT_NAMENODE
+from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
                         Unavailable, from_remote)
@@ -75,9 +75,11 @@ class Client:
     ``BlockingClient`` offers the same methods to plain threads.
     """
 
-    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None):
+    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None,
+                 umask=DEFAULT_UMASK):
         self.http = http
         self.datanodes = DatanodeClient(http, self._headers)
+        self.umask = umask
         self.namenode_url = namenode_url.rstrip("/")
         self.token = token
         self.user = user
@@ -246,10 +248,17 @@ class Client:
             return True
         return defer.ensureDeferred(format_())
 
+    def _masked(self, permission, default):
+        """The mode a new entry asks for, as Hadoop's client sends it: the one given (else ``default``) less the
+        umask. The namenode stores what it is sent (WebHDFS applies no umask)."""
+        mode = default if permission is None else int(_octal(permission), 8)
+        return _octal(mode & ~self.umask & 0o7777)
+
     # -- namespace changes ---------------------------------------------------------------------
 
     def mkdir(self, path, parents=True, permission=None):
-        """Create a directory; without ``parents`` the parent must exist and the path must be free."""
+        """Create a directory; without ``parents`` the parent must exist and the path must be free. ``permission``
+        (default 0o777) loses the bits of the client's umask (022: 0o755), as with Hadoop's client."""
         async def mkdir():
             if not parents:
                 parent = path.rsplit("/", 1)[0] or "/"
@@ -261,7 +270,7 @@ class Client:
                     pass
                 else:
                     raise _exists(path)
-            return (await self._json("PUT", path, "MKDIRS", permission=_octal(permission)))["boolean"]
+            return (await self._json("PUT", path, "MKDIRS", permission=self._masked(permission, 0o777)))["boolean"]
         return defer.ensureDeferred(mkdir())
 
     def rmdir(self, path):
@@ -323,7 +332,8 @@ class Client:
                                                else -1, accesstime=atime if atime is not None else -1))
 
     def chmod(self, path, mode):
-        """Set the permission bits (an int such as 0o640, or an octal string); recorded, not enforced."""
+        """Set the permission bits (an int such as 0o640, or an octal string), exactly (no umask): only the owner
+        or a superuser may."""
         return defer.ensureDeferred(self._call("PUT", path, "SETPERMISSION", permission=_octal(mode)))
 
     def chown(self, path, owner=None, group=None):
@@ -358,7 +368,8 @@ class Client:
         """Stream a local file object (or a local path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
 
         An existing file is refused (``FileExists``) unless ``overwrite``; the replacement is atomic. ``replication``
-        and ``block_size`` default to the cluster's, ``permission`` to 0o644.
+        and ``block_size`` default to the cluster's; ``permission`` (default 0o666) loses the bits of the client's
+        umask (022: 0o644), as with Hadoop's client.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
@@ -366,7 +377,7 @@ class Client:
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
-                                               permission=_octal(permission), modificationtime=mtime,
+                                               permission=self._masked(permission, 0o666), modificationtime=mtime,
                                                accesstime=atime, createparent=parents))
 
     def append(self, path, fileobj_or_bytes, progress=None):

@@ -65,6 +65,18 @@ class Permissions:
         """The checks for a request acting for ``user``; with checking off, no group is looked up."""
         return Checker(self.caller(user) if self.enabled else Caller(user), self.enabled)
 
+    def checker_at_once(self, user) -> Optional["Checker"]:
+        """``checker(user)`` when it needs no look-up that may block (checking off, the superuser by name, groups
+        cached), else None: the reactor builds these, and sends the others to a thread."""
+        if not self.enabled:
+            return self.checker(user)
+        if user == self.superuser:
+            return Checker(Caller(user, superuser=True))
+        groups = self.groups.cached(user)
+        if groups is None:
+            return None
+        return Checker(Caller.of(user, groups, self.superuser, self.supergroup))
+
 
 class Rule(NamedTuple):
     """What one path of an operation needs, in the terms of FSPermissionChecker.checkPermission. Execute on every

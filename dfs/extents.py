@@ -1,4 +1,7 @@
-"""A file version on the wire: its extents in a redirect (``blocks=``), or a digest that names them (``version=``)."""
+"""A file's extents: on the wire (in a redirect as ``blocks=``, or a digest that names them as ``version=``), and the
+one place that works out which extents, and which bytes of them, a byte range [offset, end) of the file covers.
+
+An extent is a tuple that starts (block id, start in block, byte count, ...)."""
 
 import hashlib
 
@@ -44,12 +47,34 @@ def size(extents):
     return sum(count for _, _, count, *_ in extents)
 
 
+def clamp(offset, length, size):
+    """The end of a read of ``length`` bytes (None: all) from ``offset`` in a file of ``size`` bytes; a read with
+    nothing to send ends at or before ``offset``."""
+    return size if length is None else min(size, offset + length)
+
+
+def cut(position, count, offset, end):
+    """Where ``count`` bytes at file ``position`` meet [offset, end): (bytes skipped, bytes kept), or None."""
+    first, last = max(offset, position), min(end, position + count)
+    return (first - position, last - first) if last > first else None
+
+
+def overlapping(extents, offset, end):
+    """(extent, its file offset) for each extent holding bytes of [offset, end), in file order."""
+    position = 0
+    for extent in extents:
+        count = extent[2]
+        if position >= end:
+            return
+        if cut(position, count, offset, end):
+            yield extent, position
+        position += count
+
+
 def pieces(extents, offset, end):
     """[(block id, start in block, byte count)] covering file bytes [offset, end)."""
-    out, position = [], 0
-    for block_id, block_start, count, *_ in extents:
-        first, last = max(offset, position), min(end, position + count)
-        if last > first:
-            out.append((block_id, block_start + first - position, last - first))
-        position += count
+    out = []
+    for (block_id, block_start, count, *_), position in overlapping(extents, offset, end):
+        skipped, kept = cut(position, count, offset, end)
+        out.append((block_id, block_start + skipped, kept))
     return out

@@ -92,18 +92,19 @@ class Cluster:
     """A namenode and ``datanodes`` datanodes under ``root``; fast heartbeats so state changes show in seconds.
 
     On a cluster with a secret, ``token`` is what the fixture itself shows the namenode; with ``ssl:`` endpoints,
-    ``ca_file`` is the CA it trusts."""
+    ``ca_file`` is the CA it trusts. ``launcher`` is handed to every Process (default: this checkout's code)."""
 
     def __init__(self, root, datanodes=3, namenode_args=(), datanode_args=(), heartbeat=0.5, token=None,
-                 ca_file=None):
+                 ca_file=None, launcher=source_twistd):
         self.root = str(root)
         self.token, self.ca_file = token, ca_file
+        self.launcher = launcher
         os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
         self.namenode = Process("dfs-namenode", [
             "--listen", "tcp:0:interface=127.0.0.1", "--db", os.path.join(self.root, "namenode.sqlite"),
             "--heartbeat", str(heartbeat), "--stale-after", "3", "--dead-after", "6", "--repair-interval", "0.5",
             "--safemode-extension", "0.5", *namenode_args,
-        ], os.path.join(self.root, "logs", "namenode.log"))
+        ], os.path.join(self.root, "logs", "namenode.log"), launcher)
         self.datanode_args = list(datanode_args)
         self.heartbeat = heartbeat
         self.datanodes = []
@@ -121,7 +122,7 @@ class Cluster:
         node = Process("dfs-datanode", [
             "--listen", "tcp:0:interface=127.0.0.1", "--root", os.path.join(self.root, f"datanode{i}"),
             "--namenode", self.url, "--heartbeat", str(self.heartbeat), *self.datanode_args, *extra,
-        ], os.path.join(self.root, "logs", f"datanode{i}.log"))
+        ], os.path.join(self.root, "logs", f"datanode{i}.log"), self.launcher)
         self.datanodes.append(node.start())
         return node
 

@@ -180,6 +180,8 @@ def _upload(session, args, plan):
         with source, about(remote):
             session.client.upload(remote, source, overwrite=args.force, replication=args.replication,
                                   block_size=args.block_size, progress=on_bytes, parents=args.parents, **kept)
+            if kept:  # the umask took bits off the mode at creation; -p keeps the local one (Hadoop sets it after)
+                session.client.chmod(remote, kept["permission"])
         progress.end(size)
 
     with session.progress(plan.total, len(plan.files)) as progress:

@@ -35,9 +35,9 @@ class BlockingClient:
     """The dfs API for scripts: every method of ``dfs.client.Client``, waiting for its result and returning it.
 
     ``BlockingClient(namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
-    read_timeout=None)``: what is not given comes from ``$DFS_NAMENODE_URL``, ``$DFS_TOKEN``, ``$DFS_CA_FILE``,
-    ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, then the config file (``~/.config/dfs/config.toml``), then
-    ``http://127.0.0.1:8180`` and 10 s to connect, 60 s without a byte moving. The address may be ``host:port`` or an http(s) or webhdfs URL.
+    read_timeout=None, umask=None)``: what is not given comes from ``$DFS_NAMENODE_URL``, ``$DFS_TOKEN``,
+    ``$DFS_CA_FILE``, ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, ``$DFS_UMASK``, then the config file (``~/.config/dfs/config.toml``), then
+    ``http://127.0.0.1:8180``, 10 s to connect, 60 s without a byte moving and a umask of 022. The address may be ``host:port`` or an http(s) or webhdfs URL.
 
     Failures raise ``dfs.errors.DFSError`` subclasses naming the path passed in (``FileNotFound``, ``FileExists``,
     ``PermissionDenied``...). No write replaces an existing file unless ``overwrite=True``. Ctrl-C during a call
@@ -48,16 +48,16 @@ class BlockingClient:
     """
 
     def __init__(self, namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
-                 read_timeout=None):
+                 read_timeout=None, umask=None):
         _ensure_reactor()
         self.give_up = None
-        settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout)
+        settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout, umask)
         self.namenode_url = settings["namenode"]
         https = ca_policy(settings["ca_file"]) if settings.get("ca_file") else None
 
         def build():
             http, self._pool = make_http(reactor, context_factory=https, timeouts=settings["timeouts"])
-            return Client(http, settings["namenode"], settings.get("token"), user, reactor)
+            return Client(http, settings["namenode"], settings.get("token"), user, reactor, umask=settings["umask"])
 
         self._client = blockingCallFromThread(reactor, build)
 

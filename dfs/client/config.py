@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from dfs.errors import BadRequest
 
 DEFAULT_PORT = 8180
+DEFAULT_UMASK = 0o022  # Hadoop's fs.permissions.umask-mode
 DEFAULT_NAMENODE = f"http://127.0.0.1:{DEFAULT_PORT}"
 # webhdfs:// and swebhdfs:// are Hadoop's names for the same HTTP API (hdfs dfs -ls webhdfs://host:port/).
 SCHEMES = {"http": "http", "https": "https", "webhdfs": "http", "swebhdfs": "https"}
@@ -48,12 +49,24 @@ def namenode_url(text):
     return f"{scheme}://{netloc}{path}"
 
 
-def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None):
-    """{'namenode': url, 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts} from the first place that
-    names each.
+def umask_value(text):
+    """A umask from its octal text (``022``, ``0o077``) or number; BadRequest for anything else."""
+    try:
+        mask = text if isinstance(text, int) else int(str(text).strip().lower().removeprefix("0o"), 8)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777:
+        raise BadRequest(f"umask must be octal, 000 to 777, not {text!r}")
+    return mask
+
+
+def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None, umask=None):
+    """{'namenode': url, 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts, 'umask': int} from the
+    first place that names each.
 
     ``ca_file`` is a PEM file of the CA that signed the cluster's certificates (a self-signed setup); without one,
-    https URLs are checked against the system's trust roots. The timeouts are seconds ($DFS_CONNECT_TIMEOUT,
+    https URLs are checked against the system's trust roots. ``umask`` ($DFS_UMASK, ``umask`` in the file, default
+    022) clears mode bits of the files and directories the client creates, as Hadoop's client does. The timeouts are seconds ($DFS_CONNECT_TIMEOUT,
     $DFS_READ_TIMEOUT; ``connect_timeout`` and ``read_timeout`` in the file)."""
     from dfs.http import Timeouts  # here: commands that need no cluster start faster
 
@@ -77,4 +90,6 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
         "ca_file": ca_file or os.environ.get("DFS_CA_FILE") or file.get("ca_file"),
         "timeouts": Timeouts(seconds(connect_timeout, "connect_timeout", defaults.connect),
                              seconds(read_timeout, "read_timeout", defaults.read)),
+        "umask": umask_value(next(value for value in (umask, os.environ.get("DFS_UMASK") or None, file.get("umask"),
+                                                      DEFAULT_UMASK) if value is not None)),
     }

@@ -17,11 +17,13 @@ from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs import chunks, paths
-from dfs.client.config import DEFAULT_NAMENODE
+from dfs import extents as file_extents
+from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
                         Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
+from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
 
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
@@ -73,8 +75,11 @@ class Client:
     ``BlockingClient`` offers the same methods to plain threads.
     """
 
-    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None):
+    def __init__(self, http, namenode_url=DEFAULT_NAMENODE, token=None, user=None, reactor=None, backoff=None,
+                 umask=DEFAULT_UMASK):
         self.http = http
+        self.datanodes = DatanodeClient(http, self._headers)
+        self.umask = umask
         self.namenode_url = namenode_url.rstrip("/")
         self.token = token
         self.user = user
@@ -93,6 +98,10 @@ class Client:
 
     def _url(self, path):
         return f"{self.namenode_url}/webhdfs/v1{quote(path)}"
+
+    def _cluster_url(self, *parts):
+        """The URL of a cluster endpoint (``/cluster/...``) of the namenode."""
+        return "/".join((self.namenode_url, "cluster", *(quote(part, safe="") for part in parts)))
 
     async def _call(self, method, path, op, body=None, unbuffered=False, **params):
         query = {"op": op}
@@ -138,8 +147,8 @@ class Client:
         response = await self._call(method, path, op, **params)
         return await response.json()
 
-    async def _get_json(self, url):
-        response = await self._request("GET", url, retry=True, allow_redirects=True)
+    async def _get_json(self, url, params=None):
+        response = await self._request("GET", url, params=params, retry=True, allow_redirects=True)
         return await response.json()
 
     # -- metadata ------------------------------------------------------------------------------
@@ -188,9 +197,10 @@ class Client:
         return defer.ensureDeferred(du())
 
     def checksum(self, path):
-        """The file's SHA-256 as computed by a datanode (equals ``sha256sum`` of a local copy)."""
+        """The file's SHA-256 as computed by a datanode (equals ``sha256sum`` of a local copy): dfs's extension of
+        GETFILECHECKSUM, whose answer without ``algorithm`` is Hadoop's MD5-of-MD5-of-CRC32C."""
         async def checksum():
-            response = await self._call("GET", path, "GETFILECHECKSUM")
+            response = await self._call("GET", path, "GETFILECHECKSUM", algorithm="SHA-256")
             if response.code == 307:
                 location = response.headers.getRawHeaders("location")[0]
                 return (await self._get_json(location))["FileChecksum"]
@@ -206,24 +216,24 @@ class Client:
 
     def status(self):
         """The cluster: datanodes with state, capacity, used, free and blocks; totals."""
-        return defer.ensureDeferred(self._get_json(self.namenode_url + "/cluster"))
+        return defer.ensureDeferred(self._get_json(self._cluster_url()))
 
     def fsck(self, path="/"):
         """The namenode's check of every block under ``path``: replicas and state per file and block, totals."""
-        return defer.ensureDeferred(self._get_json(f"{self.namenode_url}/cluster/fsck?path={quote(path)}"))
+        return defer.ensureDeferred(self._get_json(self._cluster_url("fsck"), params={"path": path}))
 
     def decommission(self, node_id, cancel=False):
         """Drain a datanode (or, with ``cancel``, put it back in service); its description from the namenode."""
         async def decommission():
-            response = await self._request("POST", f"{self.namenode_url}/cluster/datanodes/{quote(node_id)}"
-                                           "/decommission", params={"cancel": "true" if cancel else "false"})
+            response = await self._request("POST", self._cluster_url("datanodes", node_id, "decommission"),
+                                           params={"cancel": "true" if cancel else "false"})
             return await response.json()
         return defer.ensureDeferred(decommission())
 
     def safemode(self, action=None):
         """The namenode's safe mode (on, held, reason, blocks reported, datanodes waited for); ``action`` "enter"
         holds it, "leave" ends it."""
-        url = self.namenode_url + "/cluster/safemode"
+        url = self._cluster_url("safemode")
         if action is None:
             return defer.ensureDeferred(self._get_json(url))
 
@@ -234,14 +244,21 @@ class Client:
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():
-            await self._request("POST", self.namenode_url + "/cluster/format", params={"confirm": "true"})
+            await self._request("POST", self._cluster_url("format"), params={"confirm": "true"})
             return True
         return defer.ensureDeferred(format_())
+
+    def _masked(self, permission, default):
+        """The mode a new entry asks for, as Hadoop's client sends it: the one given (else ``default``) less the
+        umask. The namenode stores what it is sent (WebHDFS applies no umask)."""
+        mode = default if permission is None else int(_octal(permission), 8)
+        return _octal(mode & ~self.umask & 0o7777)
 
     # -- namespace changes ---------------------------------------------------------------------
 
     def mkdir(self, path, parents=True, permission=None):
-        """Create a directory; without ``parents`` the parent must exist and the path must be free."""
+        """Create a directory; without ``parents`` the parent must exist and the path must be free. ``permission``
+        (default 0o777) loses the bits of the client's umask (022: 0o755), as with Hadoop's client."""
         async def mkdir():
             if not parents:
                 parent = path.rsplit("/", 1)[0] or "/"
@@ -253,7 +270,7 @@ class Client:
                     pass
                 else:
                     raise _exists(path)
-            return (await self._json("PUT", path, "MKDIRS", permission=_octal(permission)))["boolean"]
+            return (await self._json("PUT", path, "MKDIRS", permission=self._masked(permission, 0o777)))["boolean"]
         return defer.ensureDeferred(mkdir())
 
     def rmdir(self, path):
@@ -315,7 +332,8 @@ class Client:
                                                else -1, accesstime=atime if atime is not None else -1))
 
     def chmod(self, path, mode):
-        """Set the permission bits (an int such as 0o640, or an octal string); recorded, not enforced."""
+        """Set the permission bits (an int such as 0o640, or an octal string), exactly (no umask): only the owner
+        or a superuser may."""
         return defer.ensureDeferred(self._call("PUT", path, "SETPERMISSION", permission=_octal(mode)))
 
     def chown(self, path, owner=None, group=None):
@@ -350,7 +368,8 @@ class Client:
         """Stream a local file object (or a local path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
 
         An existing file is refused (``FileExists``) unless ``overwrite``; the replacement is atomic. ``replication``
-        and ``block_size`` default to the cluster's, ``permission`` to 0o644.
+        and ``block_size`` default to the cluster's; ``permission`` (default 0o666) loses the bits of the client's
+        umask (022: 0o644), as with Hadoop's client.
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
@@ -358,7 +377,7 @@ class Client:
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
-                                               permission=_octal(permission), modificationtime=mtime,
+                                               permission=self._masked(permission, 0o666), modificationtime=mtime,
                                                accesstime=atime, createparent=parents))
 
     def append(self, path, fileobj_or_bytes, progress=None):
@@ -418,23 +437,22 @@ class Client:
     async def _read_verified(self, path, offset, length, write, progress=None):
         """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on."""
         locations = await self.block_locations(path, offset, length)
-        file_length = locations.get("fileLength", 0)
-        end = file_length if length is None else min(file_length, offset + length)
+        end = file_extents.clamp(offset, length, locations.get("fileLength", 0))
         sent = 0
         for loc in locations["BlockLocation"]:
-            first, last = max(offset, loc["offset"]), min(end, loc["offset"] + loc["length"])
-            if last <= first:
+            piece = file_extents.cut(loc["offset"], loc["length"], offset, end)
+            if piece is None:
                 continue
-            start_in_block = loc["blockOffset"] + first - loc["offset"]
+            skipped, count = piece
             done_before = sent
 
             def advance(count):
                 if progress:
                     progress(done_before + count)
 
-            await self._fetch_block(loc, start_in_block, last - first, write, advance)
-            sent += last - first
-            advance(last - first)
+            await self._fetch_block(loc, loc["blockOffset"] + skipped, count, write, advance)
+            sent += count
+            advance(count)
         return sent
 
     def fetch_block(self, location, fileobj, start=0, count=None):
@@ -452,13 +470,12 @@ class Client:
         errors = []
         for url in loc.get("urls", []):
             try:
-                response = await self.http.get(f"{url}/blocks/{block_id}/checksums", headers=self._headers())
+                response = await self.datanodes.checksums(url, block_id)
                 if response.code != 200:
                     await response.content()
                     raise IOFailure(f"answered {response.code}")
                 sums = chunks.decode(await response.content())
-                response = await self.http.get(f"{url}/blocks/{block_id}", unbuffered=True,
-                                               headers={**self._headers(), "Range": f"bytes={position}-{end - 1}"})
+                response = await self.datanodes.read(url, block_id, position, end - position)
                 if response.code != 206:
                     await response.content()
                     raise IOFailure(f"answered {response.code}")

@@ -4,7 +4,6 @@ import errno
 import hashlib
 import os
 import uuid
-from urllib.parse import quote
 
 from klein import Klein
 from twisted.internet import defer
@@ -15,7 +14,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from werkzeug.routing import BaseConverter
 
-from dfs import chunks, pages
+from dfs import chunks, hadoop_checksum, pages
 from dfs import extents as file_extents
 from dfs.datanode.blockstore import BlockSink, check_block_id
 from dfs.errors import (BadGateway, BadRequest, Corrupt, DFSError, FileNotFound, IOFailure, NoSpace,
@@ -45,14 +44,15 @@ class DatanodeApp:
     app = Klein()
     app.url_map.converters["block"] = BlockIdConverter
 
-    def __init__(self, store, http, reactor, pool, namenode_url, namenode_headers=dict, guard=None):
+    def __init__(self, store, datanodes, reactor, pool, namenode, guard=None):
+        """``datanodes`` (a dfs.peers.DatanodeClient) reaches peers, ``namenode`` (a dfs.peers.NamenodeClient) the
+        namenode."""
         self.guard = guard or Guard()
         self.store = store
-        self.http = http
+        self.datanodes = datanodes
         self.reactor = reactor
         self.pool = pool
-        self.namenode_url = namenode_url.rstrip("/")
-        self.namenode_headers = namenode_headers
+        self.namenode = namenode
         self.node_id = None
         self.own_url = None
         self.report_corrupt = _nobody_listens
@@ -138,6 +138,25 @@ class DatanodeApp:
         request.setHeader(b"Cache-Control", b"public, max-age=31536000, immutable")
         return data
 
+    @app.route("/blocks/<block:block_id>/md5crc", methods=["GET"])
+    async def block_md5crc(self, request, block_id):
+        """HDFS's block checksum (dfs.hadoop_checksum) of bytes [start, start+count) of a local block, its chunks
+        checked as every read's are: the namenode combines these into a file's MD5-of-MD5-of-CRC32C."""
+        self.guard.check(request, NODE)
+        params = Params(request)
+        start = params.int("start", required=True, minimum=0)
+        count = params.int("count", required=True, minimum=1)
+        if not self.store.has(block_id) or start + count > self.store.size_of(block_id):
+            raise FileNotFound(f"bytes {start}+{count} of block {block_id} are not on this datanode")
+        digest = hadoop_checksum.BlockDigest()
+
+        async def add(data):
+            await self.in_thread(digest.update, data)
+
+        if await self._send_local(block_id, start, count, add) < count:
+            raise Corrupt(f"block {block_id} failed its checksums on this datanode")
+        return json_body({"md5": digest.digest().hex(), "chunks": digest.chunks}, request)
+
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
         self.guard.check(request, NODE)
@@ -156,8 +175,7 @@ class DatanodeApp:
         if not source.startswith(("http://", "https://")):
             raise BadRequest("source must be a datanode URL")
         try:
-            response = await self.http.get(f"{source}/blocks/{block_id}", headers=self.namenode_headers(),
-                                           unbuffered=True)
+            response = await self.datanodes.read(source, block_id)
         except UNREACHABLE as e:
             raise BadGateway(f"cannot reach the source {source}: {e}") from None
         if response.code != 200:
@@ -218,7 +236,7 @@ class DatanodeApp:
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
         extents, replicas = await self._file_version(params, path)
-        end = file_extents.size(extents) if length is None else min(file_extents.size(extents), offset + length)
+        end = file_extents.clamp(offset, length, file_extents.size(extents))
 
         async def send(start, write):
             start(max(0, end - offset))
@@ -281,8 +299,7 @@ class DatanodeApp:
 
     async def _locations(self, path):
         """The namenode's BlockLocation list for the whole of ``path``."""
-        response = await self.http.get(f"{self.namenode_url}/webhdfs/v1{quote(path)}",
-                                       params={"op": "GETFILEBLOCKLOCATIONS"}, headers=self.namenode_headers())
+        response = await self.namenode.block_locations(path)
         answer = await response.json()
         if response.code != 200:
             raise from_remote(response.code, answer)
@@ -338,11 +355,7 @@ class DatanodeApp:
         for url in urls:
             response = None
             try:
-                response = await self.http.get(
-                    f"{url}/blocks/{block_id}",
-                    headers={"Range": f"bytes={start + sent}-{start + count - 1}", **self.namenode_headers()},
-                    unbuffered=True,
-                )
+                response = await self.datanodes.read(url, block_id, start + sent, count - sent)
                 if response.code != 206:
                     raise IOFailure(f"peer answered {response.code}")
             except Exception as e:
@@ -371,7 +384,7 @@ class DatanodeApp:
     def node_status(self):
         """What this node's page and metrics show: its blocks, its disk and the scrubber's progress."""
         scrubber = None if self.scrubber is None else dict(self.scrubber.stats, rate=self.scrubber.rate)
-        return {"id": self.node_id, "namenode": self.namenode_url, "root": self.store.root,
+        return {"id": self.node_id, "namenode": self.namenode.url, "root": self.store.root,
                 "blocks": len(self.store.block_ids), **self.store.usage(), "scrubber": scrubber}
 
     @app.route("/", methods=["GET"])

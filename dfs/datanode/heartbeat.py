@@ -1,5 +1,7 @@
 """The datanode's link to the namenode: register, heartbeat, and periodic full block reports."""
 
+from urllib.parse import urlsplit
+
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -10,18 +12,16 @@ log = Logger()
 
 
 class NamenodeLink:
-    """Keeps this datanode known to the namenode; re-registers whenever the namenode forgets it (e.g. a restart)."""
+    """Keeps this datanode known to the namenode (through ``namenode``, a dfs.peers.NamenodeClient); re-registers
+    whenever the namenode forgets it (e.g. a restart)."""
 
-    def __init__(self, http, store, identity, namenode_url, clock, in_thread, interval=3.0, report_every=20,
-                 headers=dict):
-        self.http = http
+    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20):
+        self.namenode = namenode
         self.store = store
         self.identity = identity
-        self.namenode_url = namenode_url.rstrip("/")
         self.clock = clock
         self.interval = interval
         self.report_every = report_every
-        self.headers = headers
         self.in_thread = in_thread
         self.url = None
         self.public_url = None
@@ -46,7 +46,7 @@ class NamenodeLink:
 
     def _unreachable(self, failure):
         if self.registered:
-            log.warn("namenode {url} unreachable: {why}", url=self.namenode_url, why=failure.getErrorMessage())
+            log.warn("namenode {url} unreachable: {why}", url=self.namenode.url, why=failure.getErrorMessage())
         self.registered = False
 
     async def _beat(self):
@@ -55,18 +55,18 @@ class NamenodeLink:
             return
         self._beats += 1
         if self._beats % self.report_every == 0:
-            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/blocks",
-                             {"blocks": await self._blocks_on_disk()})
+            blocks = await self._blocks_on_disk()
+            await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:
-            await self._call("PUT", f"/cluster/datanodes/{self.identity['id']}/heartbeat",
-                             {**self.store.usage(), "mark": self.store.mark()})
+            usage = {**self.store.usage(), "mark": self.store.mark()}
+            await self._call(self.namenode.heartbeat(self.identity["id"], usage))
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
 
     async def report_corrupt(self, block_ids):
         """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
         try:
-            await self._call("POST", f"/cluster/datanodes/{self.identity['id']}/corrupt", {"blocks": list(block_ids)})
+            await self._call(self.namenode.report_corrupt(self.identity["id"], list(block_ids)))
         except Exception as e:
             log.warn("could not report corrupt blocks {blocks}: {e}", blocks=block_ids, e=e)
 
@@ -86,24 +86,27 @@ class NamenodeLink:
             **self.store.usage(),
             "mark": self.store.mark(),
         }
-        answer = await self._call("POST", "/cluster/datanodes", body)
+        answer = await self._call(self.namenode.register(body), registering=True)
         if answer is None:
             return
         if self.identity.get("cluster_id") != answer["cluster_id"]:
             self.store.remember_cluster(self.identity, answer["cluster_id"])
         self.registered = True
-        log.info("registered with namenode {url} as {node} ({blocks} blocks)", url=self.namenode_url,
+        log.info("registered with namenode {url} as {node} ({blocks} blocks)", url=self.namenode.url,
                  node=self.identity["id"], blocks=len(body["blocks"]))
 
-    async def _call(self, method, path, body):
-        response = await self.http.request(method, self.namenode_url + path, json=body, headers=self.headers())
+    async def _call(self, sent, registering=False):
+        """The namenode's answer to the request ``sent``, or None when it refused it (a 404 to anything but a
+        registration: it forgot this datanode)."""
+        response = await sent
         answer = await response.json()
-        if response.code == 404 and path != "/cluster/datanodes":
+        if response.code == 404 and not registering:
             log.info("namenode forgot this datanode; registering again")
             self.registered = False
             return None
         if response.code >= 300:
             message = answer.get("RemoteException", {}).get("message", answer)
+            path = urlsplit(response.request.absoluteURI).path.decode()
             log.error("namenode refused {path}: {code} {message}", path=path, code=response.code, message=message)
             self.registered = False
             return None

@@ -14,6 +14,7 @@ from dfs.datanode.heartbeat import NamenodeLink
 from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.peers import DatanodeClient, NamenodeClient
 from dfs.security import NODE, Guard
 from dfs.web import MeasuredRequest, QuietSite
 
@@ -137,9 +138,10 @@ def build_datanode(reactor, options):
     http, http_pool = make_http(reactor, context_factory=options.https_policy(),
                                 sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pool = ThreadPool(minthreads=2, maxthreads=16, name="dfs-datanode-disk")
-    app = DatanodeApp(store, http, reactor, pool, options["namenode"], guard=guard)
+    namenode = NamenodeClient(http, options["namenode"])
+    app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenode, guard=guard)
     app.node_id = identity["id"]
-    link = NamenodeLink(http, store, identity, options["namenode"], reactor, app.in_thread, options["heartbeat"])
+    link = NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"])
     app.report_corrupt = link.report_corrupt
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)

@@ -6,6 +6,8 @@ import tempfile
 import threading
 from typing import NamedTuple
 
+from dfs import extents as file_extents
+
 
 class _Layout(NamedTuple):
     """Where a file's bytes are, as of one GETFILEBLOCKLOCATIONS answer."""
@@ -53,15 +55,16 @@ class OpenFile:
         """(location, offset in block, count, next location or None) for each block holding bytes of
         [offset, offset + size), all from one layout even if another open replaces it meanwhile."""
         locations, starts, length = self._layout
-        end = min(offset + size, length)
+        end = file_extents.clamp(offset, size, length)
         i = max(bisect.bisect_right(starts, offset) - 1, 0)
         while offset < end and i < len(locations):
             loc = locations[i]
-            lo, hi = max(offset, loc["offset"]), min(end, loc["offset"] + loc["length"])
-            if hi > lo:
+            piece = file_extents.cut(loc["offset"], loc["length"], offset, end)
+            if piece is not None:
+                skipped, count = piece
                 following = locations[i + 1] if i + 1 < len(locations) else None
-                yield loc, loc["blockOffset"] + lo - loc["offset"], hi - lo, following
-                offset = hi
+                yield loc, loc["blockOffset"] + skipped, count, following
+                offset = loc["offset"] + skipped + count
             i += 1
 
     # -- the local copy ----------------------------------------------------------------------------

@@ -170,8 +170,9 @@ def serve(mount, on_ready=None):
     thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
     try:
-        client = BlockingClient(mount.namenode, mount.token, user=_local_user(), connect_timeout=mount.timeouts[0],
-                                read_timeout=mount.timeouts[1])
+        # umask 0: the kernel has already applied the caller's umask to the modes the mount sends.
+        client = BlockingClient(mount.namenode, mount.token, user=_local_user(), umask=0,
+                                connect_timeout=mount.timeouts[0], read_timeout=mount.timeouts[1])
     except DFSError as e:
         raise MountError(e.message) from None
     try:

@@ -51,6 +51,9 @@ ERRNO = [
     (BadRequest, errno.EINVAL),
 ]
 
+# How HDFS words a denied access (dfs.namenode.permissions); its other denials are about ownership.
+ACCESS_DENIAL = "Permission denied: "
+
 IO_SIZE = 128 * 1024
 # dfs keeps permission bits and the sticky bit (WebHDFS's range); setuid and setgid are dropped, as on a nosuid mount.
 MODE_BITS = 0o1777
@@ -70,8 +73,12 @@ UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
 
 
-def errno_for(error):
-    """The errno a program should see for a DFSError; EIO for unavailability, corruption and anything unknown."""
+def errno_for(error, op=None):
+    """The errno a program should see for a DFSError raised by FUSE operation ``op``; EIO for unavailability,
+    corruption and anything unknown. A refused chmod or chown is EPERM (POSIX: not the owner, not privileged), unless
+    the namenode refused an access on the way (HDFS's "Permission denied: user=..., access=..." text): EACCES."""
+    if op in ("chmod", "chown") and isinstance(error, AccessDenied) and not error.message.startswith(ACCESS_DENIAL):
+        return errno.EPERM
     for cls, code in ERRNO:
         if isinstance(error, cls):
             return code
@@ -196,7 +203,7 @@ class DFSOperations:
         try:
             return getattr(self, op)(*args)
         except DFSError as e:
-            code = errno_for(e)
+            code = errno_for(e, op)
             if code == errno.EIO:
                 log.warn("{op} {path}: {error}", op=op, path=args[0] if args else "", error=e.message)
             raise OSError(code, e.message) from None

@@ -9,12 +9,15 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
-from dfs import pages, paths
-from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
+from dfs import hadoop_checksum, pages, paths
+from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs
+from dfs.namenode.access import Access
+from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
+from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
@@ -31,6 +34,8 @@ MAX_REPLICATION = 32
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
+# GETFILECHECKSUM's extension (algorithm=SHA-256): the SHA-256 of the file's bytes, as `sha256sum` gives it.
+SHA256 = "SHA-256"
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -47,6 +52,31 @@ def _filesystem(body):
     return str(name) if name else None
 
 
+def _home(params):
+    """The home directory of the request's user (a token's user replaced any ``user.name``), as HDFS names it."""
+    return "/user/" + paths.check_name(params.str("user.name", "dfs"))
+
+
+def _space(nodes):
+    """Capacity, used and free bytes of the datanodes that are not dead (as ``registry.describe`` lists them)."""
+    space = {"capacity": 0, "used": 0, "free": 0}
+    filesystems = set()
+    for node in nodes:
+        if node["state"] != "dead":
+            space["used"] += node["used"]
+            if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
+                filesystems.add(node["filesystem"])
+                space["capacity"] += node["capacity"]
+                space["free"] += node["free"]
+    return space
+
+
+def _discard_body(failure, stream):
+    """A failed upload keeps none of the rest of its body."""
+    stream.discard()
+    return failure
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -60,8 +90,10 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config, guard=None):
+    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None):
         self.guard = guard or Guard()
+        # Without one (tests of other concerns), nothing is checked: permissions off, no audit trail.
+        self.access = access or Access(Permissions(None, "dfs", enabled=False))
         self.store = store
         self.registry = registry
         self.fanout = fanout
@@ -70,6 +102,7 @@ class NamenodeApp:
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
         self.started = registry.clock.seconds()
+        self.checksums = FileChecksums(fanout.datanodes, registry)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
@@ -79,7 +112,7 @@ class NamenodeApp:
             (GET, "GETHOMEDIRECTORY"): self.op_gethomedirectory,
             (GET, "GETFILEBLOCKLOCATIONS"): self.op_getfileblocklocations,
             (GET, "OPEN"): self.op_open,
-            (PUT, "CREATE"): self.op_create,
+            (PUT, "CREATE"): self.op_upload,
             (PUT, "MKDIRS"): self.op_mkdirs,
             (PUT, "RENAME"): self.op_rename,
             (PUT, "SETTIMES"): self.op_settimes,
@@ -87,10 +120,19 @@ class NamenodeApp:
             (PUT, "SETOWNER"): self.op_setowner,
             (PUT, "SETREPLICATION"): self.op_setreplication,
             (PUT, "COPY"): self.op_copy,
-            (POST, "APPEND"): self.op_append,
+            (POST, "APPEND"): self.op_upload,
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
             (DELETE, "DELETE"): self.op_delete,
+            (GET, "GETSERVERDEFAULTS"): self.op_getserverdefaults,
+            (GET, "GETSTATUS"): self.op_getstatus,
+            (GET, "GETQUOTAUSAGE"): self.op_getquotausage,
+            (GET, "GETSTORAGEPOLICY"): self.op_getstoragepolicy,
+            (GET, "GETALLSTORAGEPOLICY"): self.op_getallstoragepolicy,
+            (PUT, "SETSTORAGEPOLICY"): self.op_setstoragepolicy,
+            (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
+            (GET, "GETTRASHROOT"): self.op_gettrashroot,
+            (GET, "GETTRASHROOTS"): self.op_gettrashroots,
         }
 
     def resource(self):
@@ -124,7 +166,7 @@ class NamenodeApp:
             raise
 
     async def _webhdfs(self, request):
-        self.guard.check(request, NODE, TOKEN, SIGNED_URL)
+        identity = self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         params = Params(request)
         op = params.str("op", required=True).upper()
         method = GET if request.method == b"HEAD" else request.method
@@ -138,45 +180,53 @@ class NamenodeApp:
             raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")
         if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
-        return await handler(request, params, path)
+        call = await self.access.call(identity, params, request.getClientAddress().host)
+        try:
+            body = await handler(request, params, path, call)
+        except AccessControlException:
+            self.access.record(call, op, path, allowed=False)
+            raise
+        self.access.record(call, op, path, allowed=True)
+        return body
 
-    async def op_getfilestatus(self, request, params, path):
-        return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path)) + "}", request)
+    async def op_getfilestatus(self, request, params, path, call):
+        return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path, call.checker)) + "}", request)
 
-    async def op_liststatus(self, request, params, path):
-        return self._json_text(webhdfs.list_status(*await self.store.listing(path)), request)
+    async def op_liststatus(self, request, params, path, call):
+        return self._json_text(webhdfs.list_status(*await self.store.listing(path, checker=call.checker)), request)
 
     @staticmethod
     def _json_text(text, request):
         request.setHeader(b"Content-Type", JSON)
         return text.encode()
 
-    async def op_getcontentsummary(self, request, params, path):
-        return json_body(webhdfs.content_summary(await self.store.content_summary(path)), request)
+    async def op_getcontentsummary(self, request, params, path, call):
+        return json_body(webhdfs.content_summary(await self.store.content_summary(path, call.checker)), request)
 
-    async def op_gethomedirectory(self, request, params, path):
-        return json_body({"Path": "/user/" + paths.check_name(params.str("user.name", "dfs"))}, request)
+    async def op_gethomedirectory(self, request, params, path, call):
+        return json_body({"Path": _home(params)}, request)
 
-    async def _file(self, path):
-        inode, extents = await self.store.stat(path)
+    async def _file(self, path, call):
+        """The file at ``path`` and its extents, once ``call`` may read it (a signed URL grants nothing more)."""
+        inode, extents = await self.store.stat(path, call.checker)
         if inode.type != FILE:
             raise FileNotFound(f"Path is not a file: {path}")
         return inode, extents
 
-    async def op_getfileblocklocations(self, request, params, path):
+    async def op_getfileblocklocations(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path)
+        inode, extents = await self._file(path, call)
         length = inode.size if length is None else length
         body = webhdfs.block_locations(extents, offset, length, self.registry.holders, inode.replication)
         body["BlockLocations"]["fileLength"] = inode.size
         return json_body(body, request)
 
-    async def op_open(self, request, params, path):
+    async def op_open(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path)
-        if offset >= inode.size or length == 0:
+        inode, extents = await self._file(path, call)
+        if file_extents.clamp(offset, length, inode.size) <= offset:  # nothing to read
             request.setHeader(b"Content-Type", OCTETS)
             return b""
         node = self._reader_for(extents, offset)
@@ -187,8 +237,10 @@ class NamenodeApp:
             query["length"] = length
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
-    async def op_getfilechecksum(self, request, params, path):
-        _, extents = await self._file(path)
+    async def op_getfilechecksum(self, request, params, path, call):
+        _, extents = await self._file(path, call)
+        if params.str("algorithm", "").upper() != SHA256:
+            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents)), request)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0)
@@ -197,14 +249,10 @@ class NamenodeApp:
 
     def _reader_for(self, extents, offset):
         """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
-        position = 0
-        for ext in extents:
-            if position + ext.length > offset:
-                holders = self.registry.holders(ext.block_id)
-                if holders:
-                    return holders[0]
-                break
-            position += ext.length
+        for ext, _ in file_extents.overlapping(extents, offset, offset + 1):
+            holders = self.registry.holders(ext.block_id)
+            if holders:
+                return holders[0]
         alive = self.registry.alive()
         if not alive:
             raise IOFailure("Failed to find datanode, suggest to check cluster health.")
@@ -251,14 +299,6 @@ class NamenodeApp:
         atime = params.int("accesstime", -1, minimum=-1, maximum=MAX_MS)
         return None if mtime == -1 else mtime, None if atime == -1 else atime
 
-    async def _store_body(self, request, block_size, replication, room):
-        content = request.content
-        total = _body_size(content)
-        content.seek(0)
-        return await self.fanout.write_stream(
-            self._within(content.read, total, room), total, block_size, replication, self.config["min_replicas"]
-        )
-
     def _room(self, inode=None):
         """Bytes a CREATE (no ``inode``) or an APPEND to the file ``inode`` may still add."""
         return self.max_file_size - (inode.size if inode is not None else 0)
@@ -279,9 +319,16 @@ class NamenodeApp:
             return data
         return bounded
 
+    # -- uploads: CREATE and APPEND ---------------------------------------------------------------
+    #
+    # One path, streamed or not: ``_receive`` checks what can be checked before any byte moves and stores the
+    # body; ``op_upload`` commits what it stored once the route has accepted the request. A streamed body
+    # (dfs.namenode.streaming) is received while it arrives: ``start_upload`` starts ``_receive`` as soon as the
+    # headers are in. A body already in hand (in-memory tests) is received by ``op_upload`` itself.
+
     def start_upload(self, request, method, target, length):
         """Called as soon as a request's headers are in (dfs.namenode.streaming): for a WebHDFS CREATE/APPEND
-        with a body, start storing the body while it arrives and return the stream; None for anything else."""
+        with a body, start receiving the body while it arrives and return the stream; None for anything else."""
         if not self.is_upload(method, target) or self.safemode.on:
             return None
         url_path, _, query = target.partition(b"?")
@@ -291,138 +338,179 @@ class NamenodeApp:
         except BadRequest:
             return None  # the route answers it
         stream = UploadStream(request.channel.transport, length)
-        stream.result = defer.Deferred.fromCoroutine(self._receive(stream, path, params))
+        stream.result = defer.Deferred.fromCoroutine(self._receive_as(request, method, target, path, params,
+                                                                      stream.read_chunk, length))
+        stream.result.addErrback(_discard_body, stream)
         return stream
 
-    async def _receive(self, stream, path, params):
-        """Check what can be checked before any byte moves, then store the stream's blocks."""
-        try:
-            if params.str("op", "").upper() == "CREATE":
-                block_size, replication = self._write_params(params)
-                params.octal("permission", 0o644)
-                self._times(params)
-                await self.store.check_create(path, params.bool("overwrite", False), params.bool("createparent", True))
-                room = self._room()
-            else:
-                row = await self.store.file_for_append(path)
-                block_size, replication = row.block_size, row.replication
-                room = self._room(row)
-            read = self._within(stream.read_chunk, stream.length, room)
-            return await self.fanout.write_stream(read, stream.length, block_size, replication,
-                                                  self.config["min_replicas"])
-        except BaseException:
-            stream.discard()
-            raise
+    async def _receive_as(self, request, method, target, path, params, read, length):
+        """``_receive`` for a body that streams in before its route runs: the caller is known from the headers."""
+        identity = self.guard.identify(method, target, request.requestHeaders, (NODE, TOKEN, SIGNED_URL))
+        call = await self.access.call(identity, params, request.getClientAddress().host)
+        return await self._receive(path, params, read, length, call.checker)
 
-    @staticmethod
-    async def _streamed(request):
-        """The extents of a body that was stored while it arrived (first thing a handler awaits, so the
-        outcome, errors included, is always collected), or None when the body is still to be stored."""
-        if isinstance(request.content, UploadStream):
-            request.content.collected = True
-            return await request.content.result
-        return None
+    async def _receive(self, path, params, read, length, checker):
+        """Check the upload before any byte moves (permissions included), then store the ``length`` bytes (None:
+        until the end) that ``read(n)`` yields; (extents, ``commit(extents)``: a CREATE's gives the new inode)."""
+        if params.str("op", "").upper() == "CREATE":
+            block_size, replication = self._write_params(params)
+            overwrite = params.bool("overwrite", False)
+            create_parent = params.bool("createparent", True)
+            mode = params.octal("permission", 0o644)
+            mtime, atime = self._times(params)
+            await self.store.check_create(path, overwrite, create_parent, checker)
+            room = self._room()
+
+            def commit(extents):
+                return self.store.create(
+                    path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
+                    create_parent=create_parent, mtime=mtime, atime=atime, checker=checker,
+                )
+        else:
+            inode = await self.store.file_for_append(path, checker)
+            block_size, replication = inode.block_size, inode.replication
+            room = self._room(inode)
+
+            async def commit(extents):
+                if extents:
+                    await self.store.append(path, extents, checker)
+        extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
+                                                 self.config["min_replicas"])
+        return extents, commit
+
+    def _received(self, request, params, path, call):
+        """The outcome of ``_receive`` for this request's body: the streamed one's (first thing the handler awaits,
+        so the outcome, errors included, is always collected), or that of receiving the body in hand now."""
+        content = request.content
+        if isinstance(content, UploadStream):
+            content.collected = True
+            return content.result
+        total = _body_size(content)
+        content.seek(0)
+        return defer.Deferred.fromCoroutine(self._receive(path, params, content.read, total, call.checker))
 
     def _drop_uncollected(self, request):
         """A handler failed before it looked at a streamed upload: let GC have its blocks, quietly."""
         stream = request.content
         if isinstance(stream, UploadStream) and not stream.collected:
             stream.collected = True
-            stream.result.addCallbacks(self.fanout.release, lambda f: None)
+            stream.result.addCallbacks(lambda received: self.fanout.release(received[0]), lambda f: None)
 
-    async def op_create(self, request, params, path):
-        block_size, replication = self._write_params(params)  # a bad one fails before the redirect
+    async def op_upload(self, request, params, path, call):
+        """CREATE and APPEND: without a body, a redirect to where the body goes (here); with it, the commit."""
+        create = params.str("op").upper() == "CREATE"
+        if create:
+            self._write_params(params)  # a bad one fails before the redirect
         if not params.bool("data") and not has_body(request):
+            call.audited = False  # the redirect is not the operation; its second leg is audited
             return self._redirect_to_self(request, params, path)
-        extents = await self._streamed(request)
-        overwrite = params.bool("overwrite", False)
-        create_parent = params.bool("createparent", True)
-        mode = params.octal("permission", 0o644)
-        mtime, atime = self._times(params)
-        if extents is None:
-            await self.store.check_create(path, overwrite, create_parent)
-            extents = await self._store_body(request, block_size, replication, self._room())
+        extents, commit = await self._received(request, params, path, call)
         try:
-            await self.store.create(
-                path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
-                create_parent=create_parent, mtime=mtime, atime=atime,
-            )
+            call.inode = await commit(extents)
         finally:
             self.fanout.release(extents)
-        request.setResponseCode(201)
-        request.setHeader(b"Location", f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
+        if create:
+            request.setResponseCode(201)
+            request.setHeader(b"Location",
+                              f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
-    async def op_append(self, request, params, path):
-        if not params.bool("data") and not has_body(request):
-            return self._redirect_to_self(request, params, path)
-        extents = await self._streamed(request)
-        if extents is None:
-            row = await self.store.file_for_append(path)
-            extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
-        try:
-            if extents:
-                await self.store.append(path, extents)
-        finally:
-            self.fanout.release(extents)
-        request.setHeader(b"Content-Type", OCTETS)
-        return b""
-
-    async def op_mkdirs(self, request, params, path):
-        await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"))
+    async def op_mkdirs(self, request, params, path, call):
+        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"),
+                                             checker=call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_rename(self, request, params, path):
-        destination = params.path("destination")
+    async def op_rename(self, request, params, path, call):
+        call.dst = destination = params.path("destination")
         overwrite = "overwrite" in params.str("renameoptions", "").lower()
-        return json_body({"boolean": await self.store.rename(path, destination, overwrite)}, request)
+        return json_body({"boolean": await self.store.rename(path, destination, overwrite, call.checker)}, request)
 
-    async def op_copy(self, request, params, path):
-        destination = params.path("destination")
-        await self.store.copy(path, destination, params.bool("overwrite", False))
+    async def op_copy(self, request, params, path, call):
+        call.dst = destination = params.path("destination")
+        await self.store.copy(path, destination, params.bool("overwrite", False), call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_delete(self, request, params, path):
-        deleted = await self.store.delete(path, params.bool("recursive", False))
+    async def op_delete(self, request, params, path, call):
+        deleted = await self.store.delete(path, params.bool("recursive", False), call.checker)
         return json_body({"boolean": deleted}, request)
 
-    async def op_settimes(self, request, params, path):
+    async def op_settimes(self, request, params, path, call):
         mtime, atime = self._times(params)
-        await self.store.set_times(path, mtime, atime)
+        call.inode = await self.store.set_times(path, mtime, atime, call.checker)
         return json_body({}, request)
 
-    async def op_setpermission(self, request, params, path):
-        await self.store.set_permission(path, params.octal("permission", 0o755))
+    async def op_setpermission(self, request, params, path, call):
+        call.inode = await self.store.set_permission(path, params.octal("permission", 0o755), call.checker)
         return json_body({}, request)
 
-    async def op_setowner(self, request, params, path):
+    async def op_setowner(self, request, params, path, call):
         owner, group = params.str("owner") or None, params.str("group") or None
         if owner is None and group is None:
             raise BadRequest("Both owner and group are empty.")
-        await self.store.set_owner(path, owner, group)
+        call.inode = await self.store.set_owner(path, owner, group, call.checker)
         return json_body({}, request)
 
-    async def op_setreplication(self, request, params, path):
+    async def op_setreplication(self, request, params, path, call):
         replication = params.int("replication", self.config["replication"], minimum=1, maximum=MAX_REPLICATION)
-        changed = await self.store.set_replication(path, replication)
+        changed = await self.store.set_replication(path, replication, call.checker)
         if changed:
             self.repair.kick()
         return json_body({"boolean": changed}, request)
 
-    async def op_truncate(self, request, params, path):
+    async def op_truncate(self, request, params, path, call):
         length = params.int("newlength", required=True, minimum=0)
         if length > self.max_file_size:
             raise FileTooLarge(f"newlength {length} is past the largest file size, {self.max_file_size} bytes")
-        await self.store.truncate(path, length)
+        await self.store.truncate(path, length, call.checker)
         return json_body({"boolean": True}, request)
 
-    async def op_concat(self, request, params, path):
+    async def op_concat(self, request, params, path, call):
         sources = [paths.normalize(s) for s in params.str("sources", required=True).split(",") if s]
         if not sources:
             raise BadRequest('Required param "sources" is empty')
-        await self.store.concat(path, sources)
+        await self.store.concat(path, sources, call.checker)
         return json_body({}, request)
+
+    # -- WebHDFS ops answered as a file system with one storage type, no quotas and no trash yet ----------------
+
+    async def op_getserverdefaults(self, request, params, path, call):
+        return json_body(webhdfs.server_defaults(self.config["block_size"], self.config["replication"],
+                                                 hadoop_checksum.BYTES_PER_CRC), request)
+
+    async def op_getstatus(self, request, params, path, call):
+        space = _space(self.registry.describe())
+        return json_body(webhdfs.fs_status(space["capacity"], space["used"], space["free"]), request)
+
+    async def op_getquotausage(self, request, params, path, call):
+        return json_body(webhdfs.quota_usage(await self.store.content_summary(path, call.checker)), request)
+
+    async def op_getstoragepolicy(self, request, params, path, call):
+        await self.store.status(path, call.checker)
+        return json_body(webhdfs.storage_policy(), request)
+
+    async def op_getallstoragepolicy(self, request, params, path, call):
+        return json_body(webhdfs.storage_policies(), request)
+
+    async def op_setstoragepolicy(self, request, params, path, call):
+        name = params.str("storagepolicy", required=True)
+        if name.upper() != webhdfs.HOT["name"]:
+            raise BadRequest(f"Cannot set storage policy {name}: every dfs block is on DISK, so HOT is the only "
+                             "storage policy")
+        await self.store.status(path, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_unsetstoragepolicy(self, request, params, path, call):
+        await self.store.status(path, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_gettrashroot(self, request, params, path, call):
+        return json_body({"Path": _home(params) + "/.Trash"}, request)
+
+    async def op_gettrashroots(self, request, params, path, call):
+        return json_body(webhdfs.trash_roots(), request)
 
     # -- cluster ----------------------------------------------------------------------------------
 
@@ -433,16 +521,9 @@ class NamenodeApp:
 
     async def cluster_status(self):
         nodes = self.registry.describe()
-        totals = {"capacity": 0, "used": 0, "free": 0, "alive": 0, "stale": 0, "dead": 0}
-        filesystems = set()
+        totals = {**_space(nodes), "alive": 0, "stale": 0, "dead": 0}
         for node in nodes:
             totals[node["state"]] = totals.get(node["state"], 0) + 1
-            if node["state"] != "dead":
-                totals["used"] += node["used"]
-                if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
-                    filesystems.add(node["filesystem"])
-                    totals["capacity"] += node["capacity"]
-                    totals["free"] += node["free"]
         totals.update(self.repair.stats)
         totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()
@@ -453,6 +534,7 @@ class NamenodeApp:
             "version": version(),
             "uptime": round(self.registry.clock.seconds() - self.started, 3),
             "metadata_bytes": self.store.disk_usage(),
+            "denials": self.access.recent_denials(),
             "replication": self.config["replication"],
             "block_size": self.config["block_size"],
             "verdict": {"state": state, "text": sentence},

@@ -25,12 +25,12 @@ class _Queue:
 
 
 class BlockBatcher:
-    """``put(node, data)`` stores one small block on one datanode; a Deferred of (block id, length)."""
+    """``put(node, data)`` stores one small block on one datanode; a Deferred of (block id, length). Batches go
+    through ``datanodes``, a dfs.peers.DatanodeClient."""
 
-    def __init__(self, http, clock, datanode_headers=dict, timeout=60.0):
-        self.http = http
+    def __init__(self, datanodes, clock, timeout=60.0):
+        self.datanodes = datanodes
         self.clock = clock
-        self.datanode_headers = datanode_headers
         self.timeout = timeout
         self._queues = {}
 
@@ -56,12 +56,7 @@ class BlockBatcher:
         sent.addBoth(self._sent, url, queue)
 
     async def _send(self, url, batch):
-        request = self.http.put(
-            url + "/blocks/batch",
-            params={"lengths": ",".join(str(len(data)) for data, _ in batch)},
-            data=b"".join(data for data, _ in batch),
-            headers=self.datanode_headers(),
-        )
+        request = self.datanodes.batch(url, b"".join(data for data, _ in batch), [len(data) for data, _ in batch])
         request.addTimeout(self.timeout, self.clock)
         try:
             response = await request

@@ -81,16 +81,23 @@ class CachedGroups:
         self._cache = OrderedDict()  # user -> (expires, groups), oldest first
 
     def groups(self, user):
+        cached = self.cached(user)
+        if cached is not None:
+            return cached
         now = self.clock.seconds()
-        cached = self._cache.get(user)
-        if cached is not None and now < cached[0]:
-            return cached[1]
         groups = tuple(self.mapping.groups(user))
         self._cache.pop(user, None)
         self._cache[user] = (now + self.ttl, groups)
         while len(self._cache) > self.size:
             self._cache.popitem(last=False)
         return groups
+
+    def cached(self, user):
+        """The groups of ``user`` while they are cached, else None: never asks the mapping (safe on the reactor)."""
+        cached = self._cache.get(user)
+        if cached is not None and self.clock.seconds() < cached[0]:
+            return cached[1]
+        return None
 
     def forget(self):
         """Drop every cached answer (HDFS's ``-refreshUserToGroupsMappings``)."""

@@ -65,6 +65,18 @@ class Permissions:
         """The checks for a request acting for ``user``; with checking off, no group is looked up."""
         return Checker(self.caller(user) if self.enabled else Caller(user), self.enabled)
 
+    def checker_at_once(self, user) -> Optional["Checker"]:
+        """``checker(user)`` when it needs no look-up that may block (checking off, the superuser by name, groups
+        cached), else None: the reactor builds these, and sends the others to a thread."""
+        if not self.enabled:
+            return self.checker(user)
+        if user == self.superuser:
+            return Checker(Caller(user, superuser=True))
+        groups = self.groups.cached(user)
+        if groups is None:
+            return None
+        return Checker(Caller.of(user, groups, self.superuser, self.supergroup))
+
 
 class Rule(NamedTuple):
     """What one path of an operation needs, in the terms of FSPermissionChecker.checkPermission. Execute on every
@@ -130,6 +142,17 @@ OPERATIONS = {
     "SETOWNER": Operation("setOwner", rules(owner=True)),
     "SETTIMES": Operation("setTimes", rules(access=WRITE)),
     "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
+    # Answered without the namespace (or, for the storage policy, by traversal alone) as in HDFS; setting a storage
+    # policy asks write access of the path (FSDirAttrOp), quota usage what the content summary asks.
+    "GETSERVERDEFAULTS": Operation(None),
+    "GETSTATUS": Operation(None),
+    "GETQUOTAUSAGE": Operation("quotaUsage", rules(subtree=READ_EXECUTE)),
+    "GETSTORAGEPOLICY": Operation("getStoragePolicy"),
+    "GETALLSTORAGEPOLICY": Operation(None),
+    "SETSTORAGEPOLICY": Operation("setStoragePolicy", rules(access=WRITE)),
+    "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
+    "GETTRASHROOT": Operation(None),
+    "GETTRASHROOTS": Operation(None),
 }
 
 

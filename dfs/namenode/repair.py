@@ -20,14 +20,13 @@ PASS_SHARE = 0.05
 
 
 class Repair:
-    def __init__(self, store, registry, fanout, http, clock, datanode_headers=dict, interval=3.0, grace=600.0,
+    def __init__(self, store, registry, fanout, datanodes, clock, interval=3.0, grace=600.0,
                  copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64):
         self.store = store
         self.registry = registry
         self.fanout = fanout
-        self.http = http
+        self.datanodes = datanodes  # a dfs.peers.DatanodeClient
         self.clock = clock
-        self.datanode_headers = datanode_headers
         self.interval = interval
         self.grace = grace
         self.copies_per_node = copies_per_node
@@ -196,10 +195,7 @@ class Repair:
         for node in (source, target):
             self._busy_nodes[node.id] = self._busy_nodes.get(node.id, 0) + 1
         try:
-            response = await self.http.post(
-                f"{target.url}/blocks/{block_id}/fetch", params={"source": source.url},
-                headers=self.datanode_headers(),
-            )
+            response = await self.datanodes.fetch(target.url, block_id, source.url)
             body = await response.content()
             if response.code >= 300:
                 log.warn("copy of {block} to {node} failed: {code} {body}", block=block_id, node=target.id,
@@ -234,8 +230,7 @@ class Repair:
         return d
 
     async def _send_delete(self, block_id, node, mark):
-        response = await self.http.delete(f"{node.url}/blocks/{block_id}", params={"unless_stored_after": mark},
-                                          headers=self.datanode_headers())
+        response = await self.datanodes.delete(node.url, block_id, mark)
         await response.content()
         if response.code == 409:
             self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark
@@ -247,8 +242,7 @@ class Repair:
         self.registry.forget_all_blocks()
         self._orphan_since.clear()
         answers = [
-            self.http.post(f"{n.url}/blocks/format", headers=self.datanode_headers()).addCallback(
-                lambda r: r.content())
+            self.datanodes.format(n.url).addCallback(lambda r: r.content())
             for n in self.registry.alive()
         ]
         await defer.DeferredList(answers, consumeErrors=True)

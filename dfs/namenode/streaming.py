@@ -24,7 +24,8 @@ LOW_WATER = 2 * 1024 * 1024  # ... and resumed
 class UploadStream:
     """A request body in transit: twisted.web writes into it, the fan-out reads from it.
 
-    ``result`` is the Deferred of the upload's extents, set by whoever started reading.
+    ``result`` is the Deferred of what receiving the body gave (the namenode app's (extents, commit)), set by
+    whoever started reading.
     """
 
     def __init__(self, transport, length):

@@ -1,5 +1,6 @@
 """Builds the namenode service tree from options: store, registry, fan-out, repair and the HTTP server."""
 
+import getpass
 import os
 
 from twisted.application import service
@@ -8,14 +9,19 @@ from twisted.logger import Logger
 from dfs.errors import IOFailure
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
+from dfs.namenode.access import Access
 from dfs.namenode.app import NamenodeApp
+from dfs.namenode.audit import AuditLog
+from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
+from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
+from dfs.peers import DatanodeClient
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 
 log = Logger()
@@ -43,6 +49,11 @@ class NamenodeOptions(CommonOptions):
         self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
         self["uploads-per-client"] = int(env("DFS_UPLOADS_PER_CLIENT", 16))
         self["max-file-size"] = size_value(env("DFS_MAX_FILE_SIZE", MAX_FILE_SIZE))
+        self["permissions"] = switch_value(env("DFS_PERMISSIONS", "on"))
+        self["superuser"] = env("DFS_SUPERUSER") or process_user()
+        self["supergroup"] = env("DFS_SUPERGROUP", DEFAULT_SUPERGROUP)
+        self["groups-file"] = env("DFS_GROUPS_FILE")
+        self["audit-log"] = env("DFS_AUDIT_LOG")
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -98,15 +109,69 @@ class NamenodeOptions(CommonOptions):
         1T)."""
         self["max-file-size"] = size_value(value)
 
+    def opt_permissions(self, value):
+        """on|off: check owners, groups and modes on every namespace operation (env DFS_PERMISSIONS, default on)."""
+        self["permissions"] = switch_value(value)
+
+    def opt_superuser(self, value):
+        """User who passes every permission check (env DFS_SUPERUSER, default: the user the namenode runs as)."""
+        self["superuser"] = value
+
+    def opt_supergroup(self, value):
+        """Group whose members are superusers (env DFS_SUPERGROUP, default supergroup)."""
+        self["supergroup"] = value
+
+    def opt_groups_file(self, value):
+        """File of `user: group1 group2` lines giving users their groups, instead of this host's groups (env
+        DFS_GROUPS_FILE)."""
+        self["groups-file"] = value
+
+    def opt_audit_log(self, value):
+        """File of the audit trail, one line per namespace operation (env DFS_AUDIT_LOG, default beside the
+        database: <db>-audit.log)."""
+        self["audit-log"] = value
+
+    def postOptions(self):
+        super().postOptions()
+        if self["groups-file"]:
+            try:
+                GroupsFile(self["groups-file"])
+            except (OSError, ValueError) as e:
+                raise Refused(self.role, f"the groups file: {e}") from None
+
     def opt_uploads_per_client(self, value):
         """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
         self["uploads-per-client"] = int(value)
 
 
+def switch_value(text):
+    """'on'/'off' (or true/false, yes/no, 1/0) -> bool."""
+    value = str(text).strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"expected on or off, not {text!r}")
+
+
+def process_user():
+    """The name of the user this process runs as (its uid's number when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def audit_path(db_path):
+    """The default audit trail, beside the SQLite database (with --db-url, where --db points, though no database is
+    there): ``dfs-namenode.sqlite`` -> ``dfs-namenode-audit.log``."""
+    return os.path.splitext(os.path.abspath(db_path))[0] + "-audit.log"
+
+
 class NamenodeService(service.MultiService):
-    def __init__(self, store, pins, repair, pool):
+    def __init__(self, store, pins, repair, pool, access):
         super().__init__()
-        self.store, self.pins, self.repair, self.pool = store, pins, repair, pool
+        self.store, self.pins, self.repair, self.pool, self.access = store, pins, repair, pool, access
 
     def startService(self):
         self.store.start()
@@ -121,6 +186,7 @@ class NamenodeService(service.MultiService):
         d = super().stopService()
         d.addBoth(lambda _: self.pool.closeCachedConnections())
         d.addBoth(lambda _: self.store.stop())
+        d.addBoth(lambda _: self.access.close())
         return d
 
 
@@ -139,8 +205,9 @@ def build_namenode(reactor, options):
     http, pool = make_http(reactor, context_factory=options.https_policy(),
                            sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pins = Pins(store, reactor)
-    fanout = FanOut(http, registry, reactor, pins)
-    repair = Repair(store, registry, fanout, http, reactor, interval=options["repair-interval"],
+    datanodes = DatanodeClient(http)
+    fanout = FanOut(datanodes, registry, reactor, pins)
+    repair = Repair(store, registry, fanout, datanodes, reactor, interval=options["repair-interval"],
                     grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
     config = {
         "cluster_id": cluster_id,
@@ -150,8 +217,11 @@ def build_namenode(reactor, options):
         "public_url": options.get("public-url"),
         "max_file_size": options["max-file-size"],
     }
-    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
-    top = NamenodeService(store, pins, repair, pool)
+    permissions = Permissions(group_mapping(reactor, options.get("groups-file")), options["superuser"],
+                              options["supergroup"], options["permissions"])
+    access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor))
+    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access)
+    top = NamenodeService(store, pins, repair, pool, access)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,
@@ -159,6 +229,9 @@ def build_namenode(reactor, options):
                                  admit=guard.admission(NODE, TOKEN, SIGNED_URL))
     ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)
     log.info("namenode database {db}, cluster {cluster}", db=describe(location), cluster=cluster_id)
+    log.info("permissions {state}, superuser {user}, supergroup {group}, audit trail {audit}",
+             state="on" if permissions.enabled else "off", user=permissions.superuser, group=permissions.supergroup,
+             audit=access.audit.file.path)
     return top
 
 

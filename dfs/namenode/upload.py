@@ -84,16 +84,16 @@ class _TargetBody(Pausable):
 
 
 class FanOut:
-    """Writes streams as replicated blocks, each pinned until its upload's caller calls ``release``."""
+    """Writes streams as replicated blocks to ``datanodes`` (a dfs.peers.DatanodeClient), each pinned until its
+    upload's caller calls ``release``."""
 
-    def __init__(self, http, registry, clock, pins, datanode_headers=dict, stall_timeout=60.0):
-        self.http = http
+    def __init__(self, datanodes, registry, clock, pins, stall_timeout=60.0):
+        self.datanodes = datanodes
         self.registry = registry
         self.clock = clock
         self.pins = pins
-        self.datanode_headers = datanode_headers
         self.stall_timeout = stall_timeout
-        self.batcher = BlockBatcher(http, clock, datanode_headers, timeout=stall_timeout)
+        self.batcher = BlockBatcher(datanodes, clock, timeout=stall_timeout)
         self.bytes_written = 0
 
     async def write_stream(self, read, total, block_size, replication, min_replicas):
@@ -161,7 +161,7 @@ class FanOut:
         block_id, hasher = None, hashlib.sha256()
         for node in targets:
             body = _TargetBody(UNKNOWN_LENGTH if length is None else length)
-            d = self.http.put(node.url + "/blocks/upload", data=body, headers=self.datanode_headers())
+            d = self.datanodes.upload(node.url, body)
             d.addCallback(_stored_block)
             d.addErrback(_fail_body, body)
             bodies.append(body)
@@ -251,12 +251,7 @@ class FanOut:
             tried.add(node.id)
             source = stored[0]
             try:
-                response = await self.http.post(
-                    f"{node.url}/blocks/{block_id}/fetch",
-                    params={"source": source.url},
-                    headers=self.datanode_headers(),
-                )
-                await _check(response)
+                await _check(await self.datanodes.fetch(node.url, block_id, source.url))
                 added.append(node)
             except Exception as e:
                 log.warn("replacement copy of {block} to {node} failed: {e}", block=block_id, node=node.id, e=e)

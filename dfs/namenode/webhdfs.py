@@ -3,6 +3,7 @@ unchanged). The only place the model becomes WebHDFS JSON."""
 
 from json.encoder import encode_basestring as _string
 
+from dfs import extents as file_extents
 from dfs.namenode.namespace.model import DIRECTORY
 
 
@@ -28,8 +29,8 @@ def list_status(status, entries):
 
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
-                               "length": summary.length, "quota": -1, "spaceConsumed": summary.space_consumed,
-                               "spaceQuota": -1}}
+                               "length": summary.length, "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed,
+                               "spaceQuota": NO_QUOTA}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -38,19 +39,14 @@ def block_locations(extents, offset, length, holders, replication):
     A block shared with another file (same bytes) may have more replicas than this file asks for; the hosts listed
     are those this file is read from, at most ``replication``, so `hdfs dfs -setrep -w` sees its number reached.
     """
-    out, position = [], 0
-    end = offset + length
-    for ext in extents:
-        ext_start, ext_end = position, position + ext.length
-        position = ext_end
-        if ext_end <= offset or ext_start >= end:
-            continue
+    out = []
+    for ext, position in file_extents.overlapping(extents, offset, offset + length):
         nodes = holders(ext.block_id)[:replication]
         out.append({
             "blockId": ext.block_id,
             "blockOffset": ext.block_offset,
             "blockSize": ext.block_size,
-            "offset": ext_start,
+            "offset": position,
             "length": ext.length,
             "corrupt": not nodes,
             "hosts": [n.id for n in nodes],
@@ -63,3 +59,57 @@ def block_locations(extents, offset, length, holders, replication):
         })
     return {"BlockLocations": {"BlockLocation": out}}
 
+
+
+# -- what a file system with one storage type and no quotas or trash yet answers (Hadoop's JSON shapes) -----------
+
+# HDFS's default storage policy as its BlockStoragePolicySuite defines it. Every dfs block is on DISK, so HOT is the
+# one policy dfs has.
+HOT = {"copyOnCreateFile": False, "creationFallbacks": [], "id": 7, "name": "HOT",
+       "replicationFallbacks": ["ARCHIVE"], "storageTypes": ["DISK"]}
+NO_QUOTA = -1
+# DataChecksum.Type.CRC32C's id, the number FsServerDefaults carries as "checksumType".
+CRC32C_TYPE_ID = 2
+WRITE_PACKET_SIZE = 64 * 1024
+FILE_BUFFER_SIZE = 4096
+
+
+def server_defaults(block_size, replication, bytes_per_checksum):
+    """GETSERVERDEFAULTS: trashInterval 0 tells `hdfs dfs -rm` that the server keeps no trash."""
+    return {"FsServerDefaults": {
+        "blockSize": block_size, "bytesPerChecksum": bytes_per_checksum, "writePacketSize": WRITE_PACKET_SIZE,
+        "replication": replication, "fileBufferSize": FILE_BUFFER_SIZE, "encryptDataTransfer": False,
+        "trashInterval": 0, "checksumType": CRC32C_TYPE_ID, "keyProviderUri": "",
+        "defaultStoragePolicyId": HOT["id"],
+    }}
+
+
+def fs_status(capacity, used, remaining):
+    """GETSTATUS, what `hdfs dfs -df` shows."""
+    return {"FsStatus": {"capacity": capacity, "used": used, "remaining": remaining}}
+
+
+def storage_policy():
+    return {"BlockStoragePolicy": HOT}
+
+
+def storage_policies():
+    return {"BlockStoragePolicies": {"BlockStoragePolicy": [HOT]}}
+
+
+def quota_usage(summary):
+    """GETQUOTAUSAGE from a content summary: the names and bytes under a path, no quota set."""
+    return {"QuotaUsage": {
+        "fileAndDirectoryCount": summary.files + summary.directories,
+        "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed, "spaceQuota": NO_QUOTA, "typeQuota": {},
+    }}
+
+
+def trash_roots():
+    """GETTRASHROOTS: dfs keeps no trash yet, so there is no trash directory to list."""
+    return {"Paths": []}
+
+
+def file_checksum(algorithm, raw):
+    """GETFILECHECKSUM: Hadoop's algorithm name, the hex of the serialised checksum and its length in bytes."""
+    return {"FileChecksum": {"algorithm": algorithm, "bytes": raw.hex(), "length": len(raw)}}

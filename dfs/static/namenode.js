@@ -6,7 +6,7 @@
   const {el, fill, bytes, count, percent, duration, ago, time, bar, stacked, disk, webUrl, badge, getJSON, withToken,
          every} = dfs;
   const REFRESH_MS = 5000;
-  const HISTORY_SHOWN = 8;  // the newest membership changes; GET /cluster has up to 100
+  const HISTORY_SHOWN = 8;  // the newest membership changes (GET /cluster has up to 100) and denials (up to 50)
   const PAGE_SIZE = 100;  // listing rows drawn at once: a directory of 100,000 entries stays responsive
   const WEBHDFS = "/webhdfs/v1";
 
@@ -82,6 +82,13 @@
       ? el("ul", {class: "history small"}, history.slice(0, HISTORY_SHOWN).map((e) =>
           el("li", {}, el("span", {class: "mono"}, e.node), ` ${e.event}, ${ago(e.seconds_ago)}`)))
       : el("div", {class: "muted small"}, "no change since the namenode started"));
+
+    const denials = status.denials || [];
+    fill("denials", denials.length
+      ? el("ul", {class: "history small"}, denials.slice(0, HISTORY_SHOWN).map((d) =>
+          el("li", {}, `${time(d.time * 1000)} `, el("span", {class: "mono"}, d.user), ` ${d.cmd} `,
+             el("span", {class: "mono"}, d.dst ? `${d.src} -> ${d.dst}` : d.src), ` from ${d.ip}`)))
+      : el("div", {class: "muted small"}, "no request was refused since the namenode started"));
   }
 
   /* The worst thing that is true of the cluster, as the namenode words it (dfs.namenode.verdict). */

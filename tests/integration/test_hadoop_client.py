@@ -33,3 +33,23 @@ def test_tail_and_cat(cluster, unique_dir, tmp_path, block_size):
     assert r.status_code == 201, r.text
     assert fs_shell(cluster, tmp_path, "-tail", f"webhdfs:{unique_dir}/f") == data[-1024:]
     assert fs_shell(cluster, tmp_path, "-cat", f"webhdfs:{unique_dir}/f") == data
+
+
+def test_df_count_checksum_and_rm(cluster, unique_dir, tmp_path):
+    """-df (GETSTATUS), -count -q -u (GETQUOTAUSAGE), -checksum (Hadoop's MD5-of-MD5-of-CRC32C) and a plain -rm,
+    which asks GETSERVERDEFAULTS whether the server keeps trash before it deletes."""
+    data = os.urandom(5000)
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true",
+                     "blocksize": 2048}, data=data, headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    df = fs_shell(cluster, tmp_path, "-df", "webhdfs:/").decode().splitlines()
+    assert df[0].split()[:2] == ["Filesystem", "Size"] and int(df[1].split()[1]) > 0
+    count = fs_shell(cluster, tmp_path, "-count", "-q", "-u", f"webhdfs:{unique_dir}").decode().split()
+    assert count[:4] == ["none", "inf", "none", "inf"]
+    checksum = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "GETFILECHECKSUM"},
+                            timeout=60).json()["FileChecksum"]
+    line = fs_shell(cluster, tmp_path, "-checksum", f"webhdfs:{unique_dir}/f").decode().split()
+    assert line[1:] == ["MD5-of-4MD5-of-512CRC32C", checksum["bytes"]]
+    fs_shell(cluster, tmp_path, "-rm", f"webhdfs:{unique_dir}/f")
+    assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "GETFILESTATUS"},
+                        timeout=60).status_code == 404

@@ -1,10 +1,25 @@
 """Unmodified WebHDFS clients from PyPI against dfs: HdfsCLI (`hdfs`) and fsspec's `webhdfs`."""
 
+import getpass
 import os
 from urllib.parse import urlparse
 
 import fsspec
 import hdfs
+import pytest
+import requests
+
+# The user the namenode runs as (the tests start it): its superuser, who alone may give a file away.
+SUPERUSER = getpass.getuser()
+
+
+@pytest.fixture
+def unique_dir(unique_dir, cluster):
+    """The test's directory, made writable by everyone by the superuser: the clients act as users who own nothing
+    above it (the namenode checks permissions)."""
+    response = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "MKDIRS", "permission": "777"})
+    assert response.status_code == 200, response.text
+    return unique_dir
 
 
 def test_hdfscli(cluster, unique_dir):
@@ -97,16 +112,17 @@ def test_hdfscli_files_attributes_and_trees(cluster, unique_dir, tmp_path):
 
     path = base + "/tree/top.bin"
     client.set_permission(path, permission="600")
-    client.set_owner(path, owner="dave", group="staff")
     client.set_times(path, access_time=1_600_000_000_000, modification_time=1_500_000_000_000)
     client.set_replication(path, replication=2)
+    checksum = client.checksum(path)
+    assert checksum["algorithm"] == "MD5-of-0MD5-of-512CRC32C"
+    assert len(bytes.fromhex(checksum["bytes"])) == checksum["length"] == 28
+    hdfs.InsecureClient(cluster.url, user=SUPERUSER).set_owner(path, owner="dave", group="staff")
     status = client.status(path)
     assert (status["permission"], status["owner"], status["group"]) == ("600", "dave", "staff")
     assert (status["accessTime"], status["modificationTime"], status["replication"]) == (
         1_600_000_000_000, 1_500_000_000_000, 2)
     assert client.status(base)["permission"] == "750"
-    checksum = client.checksum(path)
-    assert checksum["algorithm"] == "SHA-256" and len(bytes.fromhex(checksum["bytes"])) == checksum["length"] == 32
     assert client.content(base)["fileCount"] == 2
     client.delete(base, recursive=True)
 
@@ -124,7 +140,8 @@ def test_fsspec_files_and_attributes(cluster, unique_dir, tmp_path):
     fs.touch(base + "/empty")
     assert fs.info(base + "/empty")["size"] == 0 and fs.isfile(base + "/empty") and fs.isdir(base + "/deep")
     fs.chmod(base + "/empty", 640)  # fsspec sends the number as written: WebHDFS reads it as octal
-    fs.chown(base + "/empty", owner="frank", group="ops")
+    fsspec.filesystem("webhdfs", host=address.hostname, port=address.port, user=SUPERUSER,
+                      skip_instance_cache=True).chown(base + "/empty", owner="frank", group="ops")
     fs.set_replication(base + "/deep/er/up.bin", 1)
     info = fs.info(base + "/empty")
     assert (info["permission"], info["owner"], info["group"]) == ("640", "frank", "ops")

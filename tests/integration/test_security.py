@@ -6,6 +6,8 @@ import ipaddress
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -42,9 +44,14 @@ def secret(secret_file):
         return f.read().strip()
 
 
+# The token the fixtures' clusters are driven with acts for their operator: the namenode's superuser
+# (--superuser), who passes every permission check, as the user the namenode runs as does on an open cluster.
+OPERATOR = "alice"
+
+
 @pytest.fixture(scope="module")
 def token(secret):
-    return mint_token(secret, "alice", expires_in=3600)
+    return mint_token(secret, OPERATOR, expires_in=3600)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,7 @@ def secure(tmp_path_factory, secret_file, token):
     """A cluster with a secret, a short header deadline and one upload per client address at a time."""
     with_secret = ["--secret-file", secret_file]
     c = Cluster(tmp_path_factory.mktemp("secure"), namenode_args=[
-        *with_secret, "--header-timeout", "2", "--uploads-per-client", "1", "--max-body", "1M",
+        *with_secret, "--superuser", OPERATOR, "--header-timeout", "2", "--uploads-per-client", "1", "--max-body", "1M",
     ], datanode_args=with_secret, token=token).start()
     yield c
     c.stop()
@@ -236,6 +243,21 @@ def test_the_token_decides_the_owner(secure, token):
     assert status["owner"] == "alice"
 
 
+def test_permissions_judge_the_token_user(secure, token, secret):
+    """bob's token reads nothing private of alice's, whatever user.name it sends; his denial is HDFS's."""
+    created = webhdfs(secure, "/private/f", "CREATE", "PUT", token, b"mine", data="true", permission="600")
+    assert created.status_code == 201, created.text
+    bob = mint_token(secret, "bob", expires_in=3600)
+    r = webhdfs(secure, "/private/f", "OPEN", token=bob, redirects=True, **{"user.name": OPERATOR})
+    assert r.status_code == 403
+    assert r.json()["RemoteException"]["message"] == (
+        'Permission denied: user=bob, access=READ, inode="/private/f":alice:supergroup:-rw-------')
+    cli = subprocess.run([sys.executable, "-m", "dfs.cli", "cat", "/private/f"], capture_output=True, timeout=60,
+                         env=dict(os.environ, DFS_NAMENODE_URL=secure.url, DFS_TOKEN=bob, DFS_CONFIG="/nonexistent"))
+    assert (cli.returncode, cli.stdout, cli.stderr.decode()) == (1, b"", (
+        'dfs: cat: /private/f: Permission denied: user=bob, access=READ, inode="/private/f":alice:supergroup:-rw-------\n'))
+
+
 # -- signed redirects ----------------------------------------------------------------------------------------
 
 
@@ -284,8 +306,10 @@ def test_redirect_signatures_bind_the_request_and_expire(secure, token, secret):
     query.update(old.sign_url(b"GET", "/webhdfs/v1/signed/f", query, node_id))
     r = requests.get(location.split("?")[0] + "?" + urlencode(query))
     assert r.status_code == 401 and "expired" in r.json()["RemoteException"]["message"]
-    r = webhdfs(secure, "/signed/f", "GETFILECHECKSUM", token=token)
+    r = webhdfs(secure, "/signed/f", "GETFILECHECKSUM", token=token, algorithm="SHA-256")
     assert requests.get(r.headers["Location"]).json()["FileChecksum"]["length"] == 32
+    # Hadoop's form is gathered by the namenode from the datanodes, over the authenticated node link.
+    assert webhdfs(secure, "/signed/f", "GETFILECHECKSUM", token=token).json()["FileChecksum"]["length"] == 28
     assert requests.get(_with_query(r.headers["Location"], op="OPEN")).status_code == 401
 
 
@@ -297,7 +321,8 @@ def test_every_signed_parameter_of_every_signed_url_is_bound(secure, token):
                                             .headers["Location"]).query))["blocks"]
     kinds = {  # each signed URL kind: its redirect, and what a good request to it answers
         "OPEN": (webhdfs(secure, "/granted/f", "OPEN", token=token, offset=10, length=3000), "GET", None),
-        "GETFILECHECKSUM": (webhdfs(secure, "/granted/f", "GETFILECHECKSUM", token=token), "GET", None),
+        "GETFILECHECKSUM": (webhdfs(secure, "/granted/f", "GETFILECHECKSUM", token=token, algorithm="SHA-256"), "GET",
+                            None),
         "CREATE": (webhdfs(secure, "/granted/h", "CREATE", "PUT", token, overwrite="true"), "PUT", b"new"),
         "APPEND": (webhdfs(secure, "/granted/h", "APPEND", "POST", token), "POST", b"more"),
     }
@@ -350,7 +375,7 @@ def test_hdfscli_token_client(secure, token, read_only_token):
         assert reader.read() == data[1000:6000]
     client.write("/hc/f", b"+", append=True)
     assert client.status("/hc/f")["length"] == len(data) + 1
-    assert client.checksum("/hc/f")["length"] == 32
+    assert client.checksum("/hc/f")["length"] == 28  # Hadoop's form, gathered over the node link
     reader = hdfs.TokenClient(secure.url, read_only_token)
     assert reader.list("/hc") == ["f"]
     with pytest.raises(hdfs.HdfsError, match="read-only"):
@@ -540,7 +565,8 @@ def test_fuzz_the_http_api(make_cluster, secret_file, secret, tmp_path):
     token = mint_token(secret, "fuzzer", expires_in=3600)
     tokens = {"none": None, "token": token, "read-only": mint_token(secret, "r", True, 3600), "garbage": "dfs1.x.y"}
     member = Guard(secret)
-    c = make_cluster(datanodes=2, namenode_args=["--secret-file", secret_file, "--replication", "2"],
+    c = make_cluster(datanodes=2, namenode_args=["--secret-file", secret_file, "--replication", "2", "--superuser",
+                                                 "fuzzer"],
                      datanode_args=["--secret-file", secret_file], token=token)
     assert webhdfs(c, "/fz/a", "CREATE", "PUT", token, b"seed", data="true").status_code == 201
     outside_before = namespace_files(c)
@@ -619,7 +645,8 @@ def certificates(tmp_path_factory):
 def tls_cluster(tmp_path_factory, certificates, secret_file, token):
     listen = f"ssl:0:interface=127.0.0.1:privateKey={certificates['key']}:certKey={certificates['cert']}"
     both = ["--listen", listen, "--ca-file", certificates["ca"], "--secret-file", secret_file]
-    c = Cluster(tmp_path_factory.mktemp("tls"), datanodes=2, namenode_args=[*both, "--replication", "2"],
+    c = Cluster(tmp_path_factory.mktemp("tls"), datanodes=2,
+                namenode_args=[*both, "--replication", "2", "--superuser", OPERATOR],
                 datanode_args=both, token=token, ca_file=certificates["ca"]).start()
     yield c
     c.stop()
@@ -663,8 +690,6 @@ async def test_tls_without_the_ca_file_fails_verification(tls_cluster, token):
 
 def test_blocking_client_takes_a_ca_file(tls_cluster, certificates, token):
     """The CLI and the mount use BlockingClient: run it in its own process (it starts its own reactor)."""
-    import subprocess
-    import sys
     code = ("import sys; from dfs.client import BlockingClient; "
             f"c = BlockingClient({tls_cluster.url!r}, {token!r}, ca_file={certificates['ca']!r}); "
             "c.write('/tls/blocking', b'over tls'); sys.stdout.buffer.write(c.read('/tls/blocking'))")
@@ -694,8 +719,6 @@ def test_a_node_with_a_bad_secret_cannot_join(tmp_path, secret_file, token):
 
 
 def test_starting_beyond_loopback_without_a_secret_is_refused(tmp_path):
-    import subprocess
-
     from dfs.devcluster import twistd_env
     from dfs.node import twistd_command
     result = subprocess.run(twistd_command("dfs-namenode", ["--listen", "tcp:0:interface=0.0.0.0", "--db",

@@ -206,7 +206,8 @@ def test_summary_checksum_home(cluster, unique_dir):
     summary = op(cluster, "GET", unique_dir + "/s", "GETCONTENTSUMMARY").json()["ContentSummary"]
     assert (summary["directoryCount"], summary["fileCount"], summary["length"]) == (1, 1, 70000)
     assert summary["spaceConsumed"] == 3 * 70000
-    checksum = requests.get(*url(cluster, unique_dir + "/s/f", op="GETFILECHECKSUM")).json()["FileChecksum"]
+    checksum = requests.get(*url(cluster, unique_dir + "/s/f", op="GETFILECHECKSUM", algorithm="SHA-256")).json()
+    checksum = checksum["FileChecksum"]
     assert checksum["bytes"] == hashlib.sha256(data).hexdigest() and checksum["length"] == 32
     assert op(cluster, "GET", "/", "GETHOMEDIRECTORY", **{"user.name": "bob"}).json() == {"Path": "/user/bob"}
 

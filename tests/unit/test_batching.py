@@ -8,6 +8,7 @@ from twisted.internet.task import Clock
 
 from dfs.namenode import batching
 from dfs.namenode.batching import BlockBatcher
+from dfs.peers import DatanodeClient
 
 
 class _Response:
@@ -28,7 +29,7 @@ class _Datanode:
     def __init__(self):
         self.requests = []
 
-    def put(self, url, params, data, headers):
+    def request(self, method, url, params, data, headers):
         answer = defer.Deferred()
         self.requests.append((url, [int(n) for n in params["lengths"].split(",")], data, answer))
         return answer
@@ -48,7 +49,7 @@ NODE = SimpleNamespace(url="http://dn1")
 def test_a_lone_block_leaves_at_once_and_followers_share_the_next_batch(monkeypatch):
     monkeypatch.setattr(batching, "IN_FLIGHT", 1)
     http = _Datanode()
-    batcher = BlockBatcher(http, Clock())
+    batcher = BlockBatcher(DatanodeClient(http), Clock())
     first = batcher.put(NODE, b"a")
     assert len(http.requests) == 1, "nothing was in flight, so the block did not wait"
     later = [batcher.put(NODE, data) for data in (b"bb", b"ccc")]
@@ -65,7 +66,7 @@ def test_a_batch_is_capped_in_bytes(monkeypatch):
     monkeypatch.setattr(batching, "IN_FLIGHT", 1)
     monkeypatch.setattr(batching, "MAX_BATCH_BYTES", 5)
     http = _Datanode()
-    batcher = BlockBatcher(http, Clock())
+    batcher = BlockBatcher(DatanodeClient(http), Clock())
     answers = [batcher.put(NODE, data) for data in (b"1", b"22", b"333", b"4444")]
     http.answer(0)
     assert http.requests[1][1] == [2, 3]
@@ -78,7 +79,7 @@ def test_a_batch_is_capped_in_bytes(monkeypatch):
 def test_a_failed_batch_fails_each_of_its_blocks_and_the_queue_goes_on(monkeypatch):
     monkeypatch.setattr(batching, "IN_FLIGHT", 1)
     http = _Datanode()
-    batcher = BlockBatcher(http, Clock())
+    batcher = BlockBatcher(DatanodeClient(http), Clock())
     first = batcher.put(NODE, b"a")
     second = batcher.put(NODE, b"b")
     http.answer(0, code=507)
@@ -92,7 +93,7 @@ def test_a_failed_batch_fails_each_of_its_blocks_and_the_queue_goes_on(monkeypat
 def test_an_unanswered_batch_times_out():
     clock = Clock()
     http = _Datanode()
-    batcher = BlockBatcher(http, clock, timeout=5)
+    batcher = BlockBatcher(DatanodeClient(http), clock, timeout=5)
     answer = batcher.put(NODE, b"a")
     errors = []
     answer.addErrback(errors.append)
@@ -104,7 +105,7 @@ def test_a_cancelled_block_leaves_the_rest_of_its_batch_alone(monkeypatch):
     """A client that goes away cancels its upload; the other blocks of the batch still get their answers."""
     monkeypatch.setattr(batching, "IN_FLIGHT", 1)
     http = _Datanode()
-    batcher = BlockBatcher(http, Clock())
+    batcher = BlockBatcher(DatanodeClient(http), Clock())
     first = batcher.put(NODE, b"a")
     gone, stays = batcher.put(NODE, b"b"), batcher.put(NODE, b"c")
     gone.addErrback(lambda f: None)

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dfs import chunks
-from dfs import extents as file_extents
 from dfs.datanode.app import byte_range
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import BadRequest, Corrupt, FileNotFound, RangeNotSatisfiable
@@ -107,16 +106,6 @@ def test_rotten_checksums_of_good_data_are_rebuilt_not_quarantined(tmp_path):
     assert store.read_verified_sync(block_id, 0, 2 * C) == data
     assert store.has(block_id)
     assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))
-
-
-@given(st.lists(st.integers(1, 50), min_size=1, max_size=6), st.integers(0, 300), st.integers(0, 300))
-def test_pieces_of_a_range_are_the_bytes_of_that_range(lengths, offset, length):
-    blocks = {f"{i:064x}": os.urandom(n + 3) for i, n in enumerate(lengths)}
-    extents = [(block_id, 2, n) for (block_id, _), n in zip(blocks.items(), lengths)]
-    content = b"".join(blocks[b][2:2 + n] for b, _, n in extents)
-    assert file_extents.decode(file_extents.encode(extents)) == extents
-    got = b"".join(blocks[b][s:s + n] for b, s, n in file_extents.pieces(extents, offset, offset + length))
-    assert got == content[offset:offset + length]
 
 
 @given(st.integers(1, 1000), st.integers(0, 1100), st.integers(0, 1100))

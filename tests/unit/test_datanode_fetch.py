@@ -8,18 +8,20 @@ from twisted.internet.task import Clock
 
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
+from dfs.peers import DatanodeClient, NamenodeClient
 
 
 class Refused:
     """Every peer refuses the connection."""
 
-    def get(self, url, **kwargs):
+    def request(self, method, url, **kwargs):
         return defer.fail(ConnectionRefusedError(url))
 
 
 @pytest_twisted.ensureDeferred
 async def test_fetch_from_an_unreachable_source_is_502_naming_it(tmp_path):
-    app = DatanodeApp(BlockStore(str(tmp_path / "dn")), Refused(), Clock(), None, "http://nn:8180/")
+    app = DatanodeApp(BlockStore(str(tmp_path / "dn")), DatanodeClient(Refused()), Clock(), None,
+                      NamenodeClient(None, "http://nn:8180/"))
     app.in_thread = lambda fn, *args: defer.maybeDeferred(fn, *args)  # the disk work, synchronously
     response = await StubTreq(app.resource()).post("http://dn/blocks/" + "a" * 64 + "/fetch",
                                                    params={"source": "http://127.0.0.1:1"})

@@ -42,6 +42,20 @@ def test_errno_survives_the_wire(error):
     assert errno_for(rebuilt) == errno_for(error("m"))
 
 
+@pytest.mark.parametrize("op, message, code", [
+    ("chmod", "Permission denied. user=bob is not the owner of inode=/a", errno.EPERM),
+    ("chown", "User alice is not a super user (non-super user cannot change owner).", errno.EPERM),
+    ("chown", "User alice does not belong to carol", errno.EPERM),
+    ("chmod", 'Permission denied: user=bob, access=EXECUTE, inode="/h":alice:alice:drwx------', errno.EACCES),
+    ("open", 'Permission denied: user=bob, access=READ, inode="/f":alice:alice:-rw-------', errno.EACCES),
+    ("unlink", "Permission denied by sticky bit: user=bob, path=...", errno.EACCES),
+])
+def test_a_namenode_denial_is_eacces_or_eperm_as_posix_says(op, message, code):
+    """As the client rebuilds the namenode's 403 AccessControlException."""
+    denial = errors.from_remote(403, errors.AccessControlException(message).to_json())
+    assert errno_for(denial, op) == code
+
+
 def parse(*argv):
     parser = argparse.ArgumentParser()
     add_mount_arguments(parser)

@@ -10,6 +10,8 @@ from treq.testing import StubTreq
 from twisted.internet import defer
 from twisted.internet.error import ConnectionRefusedError
 
+from dfs.peers import DatanodeClient
+
 BASE = "http://nn"
 OPS = ["GETFILESTATUS", "LISTSTATUS", "GETCONTENTSUMMARY", "GETFILECHECKSUM", "GETHOMEDIRECTORY",
        "GETFILEBLOCKLOCATIONS", "OPEN", "CREATE", "MKDIRS", "RENAME", "SETTIMES", "SETPERMISSION", "SETOWNER",
@@ -67,13 +69,11 @@ class Unreachable:
     def request(self, *args, **kwargs):
         return defer.fail(ConnectionRefusedError("fuzzed datanode"))
 
-    get = put = post = delete = request
-
 
 @pytest_twisted.ensureDeferred
 async def test_no_malformed_request_gets_a_500(namenode_app):
     http = StubTreq(namenode_app.resource())
-    namenode_app.fanout.http = namenode_app.repair.http = Unreachable()
+    namenode_app.fanout.datanodes = namenode_app.repair.datanodes = DatanodeClient(Unreachable())
     seen = []
 
     @settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))

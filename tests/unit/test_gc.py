@@ -23,6 +23,7 @@ from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.upload import CHUNK, FanOut
+from dfs.peers import DatanodeClient
 
 GRACE = 100.0
 BLOCK = "b" * 64
@@ -42,7 +43,7 @@ class _Datanodes:
     def __init__(self):
         self.deleted = []
 
-    def delete(self, url, params, headers):
+    def request(self, method, url, params, headers):
         self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
         return defer.succeed(_Answer())
 
@@ -57,7 +58,7 @@ class _Cluster:
         self.pins = Pins(self.store, self.clock)
         self.datanodes = _Datanodes()
         fanout = FanOut(None, self.registry, self.clock, self.pins)
-        self.repair = Repair(self.store, self.registry, fanout, self.datanodes, self.clock, grace=GRACE)
+        self.repair = Repair(self.store, self.registry, fanout, DatanodeClient(self.datanodes), self.clock, grace=GRACE)
         self.repair.safemode.on = False
         self.beats = 0
         for node in NODES:
@@ -203,7 +204,7 @@ class _StreamingDatanode:
         self.received = bytearray()
         self.answers = []
 
-    def put(self, url, data, headers):
+    def request(self, method, url, data, headers):
         data.startProducing(SimpleNamespace(write=self.received.extend))
         answer = defer.Deferred()
         self.answers.append(answer)
@@ -221,7 +222,7 @@ def _fan_out():
     registry.register("a", "http://a", "http://a", 1 << 40, 0, 1 << 40, [], "boot:1")
     store, datanode = _HeldPins(), _StreamingDatanode()
     pins = Pins(store, clock)
-    return FanOut(datanode, registry, clock, pins), store, datanode
+    return FanOut(DatanodeClient(datanode), registry, clock, pins), store, datanode
 
 
 def _reader(data):

@@ -18,6 +18,7 @@ from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.metrics import ReactorLagProbe
 from dfs.namenode.tap import NamenodeOptions
+from dfs.peers import NamenodeClient
 from dfs.web import QuietSite
 
 BASE = "http://nn"
@@ -115,7 +116,7 @@ class _HeaderSink:
 @pytest_twisted.ensureDeferred
 async def test_datanode_status_page_and_metrics(tmp_path):
     store = BlockStore(str(tmp_path / "dn"))
-    app = DatanodeApp(store, None, Clock(), None, "http://nn:8180/")
+    app = DatanodeApp(store, None, Clock(), None, NamenodeClient(None, "http://nn:8180/"))
     app.node_id = "dn1"
     status = app.node_status()
     assert status["id"] == "dn1" and status["namenode"] == "http://nn:8180" and status["blocks"] == 0

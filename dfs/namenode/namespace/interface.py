@@ -25,7 +25,14 @@ from twisted.internet.defer import Deferred
 
 class Namespace(Protocol):
     """Paths are normalised absolute strings (dfs.paths). Errors are dfs.errors: FileNotFound, NotADirectory,
-    AlreadyExists, ... Times are milliseconds since the epoch. Every change is durable when its Deferred fires."""
+    AlreadyExists, ... Times are milliseconds since the epoch. Every change is durable when its Deferred fires.
+
+    ``checker``: the operations a client asks for take the request's permission checker
+    (dfs.namenode.permissions.Checker; None for the namenode's own callers, which are not checked). A backend calls
+    ``checker.check_operation`` with the WebHDFS operation's name first thing in the transaction that performs it,
+    on the inodes that transaction reads (the path walked as far as it exists; for DELETE and GETCONTENTSUMMARY the
+    directories below, through ``children``), so no change between the decision and the act can slip a request
+    through; a denial raises AccessControlException and changes nothing."""
 
     cluster_id: Optional[str]  # known after ``start``
 
@@ -39,13 +46,14 @@ class Namespace(Protocol):
 
     # -- reads ------------------------------------------------------------------------------------
 
-    def stat(self, path: str) -> Deferred:
-        """(Inode, [Extent]) of ``path``; the extents of a file, in order, else empty."""
+    def stat(self, path: str, checker=None) -> Deferred:
+        """(Inode, [Extent]) of ``path``; the extents of a file, in order, else empty. Checked as OPEN."""
 
-    def status(self, path: str) -> Deferred:
+    def status(self, path: str, checker=None) -> Deferred:
         """The Status of ``path`` (GETFILESTATUS): its inode and, for a directory, its number of entries."""
 
-    def listing(self, path: str, start_after: Optional[str] = None, limit: Optional[int] = None) -> Deferred:
+    def listing(self, path: str, start_after: Optional[str] = None, limit: Optional[int] = None,
+                checker=None) -> Deferred:
         """(Status of ``path``, [Status of each entry, by name]): entries named after ``start_after``, at most
         ``limit`` of them (paged, for LISTSTATUS_BATCH). The entries are None when ``path`` is a file."""
 
@@ -53,7 +61,7 @@ class Namespace(Protocol):
         """[Inode] along ``path`` from the root, the last None when the final name is free (the permission
         checks read every ancestor). FileNotFound when an ancestor is missing, NotADirectory through a file."""
 
-    def content_summary(self, path: str) -> Deferred:
+    def content_summary(self, path: str, checker=None) -> Deferred:
         """A ContentSummary of everything at or below ``path``."""
 
     def walk_files(self, path: str = "/") -> Deferred:
@@ -67,52 +75,56 @@ class Namespace(Protocol):
 
     # -- writes -----------------------------------------------------------------------------------
 
-    def check_create(self, path: str, overwrite: bool, create_parent: bool = True) -> Deferred:
+    def check_create(self, path: str, overwrite: bool, create_parent: bool = True, checker=None) -> Deferred:
         """Fail early, before any byte of an upload moves, when ``create`` could not commit."""
 
     def create(self, path: str, extents: list, overwrite: bool, replication: Optional[int] = None,
                block_size: Optional[int] = None, mode: int = 0o644, owner: Optional[str] = None,
                group: Optional[str] = None, create_parent: bool = True, mtime: Optional[int] = None,
-               atime: Optional[int] = None) -> Deferred:
+               atime: Optional[int] = None, checker=None) -> Deferred:
         """Commit an upload: point ``path`` at ``extents`` (an overwrite replaces the file atomically, keeping its
-        inode); the Inode. ``mtime``/``atime`` replace the times the write would set (a copy keeps its times)."""
+        inode); the Inode. ``mtime``/``atime`` replace the times the write would set (a copy keeps its times).
+        Without a ``group``, a new file and the directories made for it take their parent's group (HDFS)."""
 
-    def file_for_append(self, path: str) -> Deferred:
+    def file_for_append(self, path: str, checker=None) -> Deferred:
         """The Inode of a file APPEND may extend (fails early, before any byte moves)."""
 
-    def append(self, path: str, extents: list) -> Deferred:
+    def append(self, path: str, extents: list, checker=None) -> Deferred:
         """Add ``extents`` after whatever the file holds when this commits; the Inode."""
 
-    def concat(self, target: str, sources: list) -> Deferred:
+    def concat(self, target: str, sources: list, checker=None) -> Deferred:
         """Move the extents of each source file, in order, to the end of ``target``; the sources are deleted."""
 
-    def truncate(self, path: str, new_length: int) -> Deferred:
+    def truncate(self, path: str, new_length: int, checker=None) -> Deferred:
         """Shorten a file to ``new_length`` bytes (its last extent cut, no byte copied)."""
 
     def mkdirs(self, path: str, mode: int = 0o755, owner: Optional[str] = None,
-               group: Optional[str] = None) -> Deferred:
-        """Create the directory ``path`` and its missing ancestors; True."""
+               group: Optional[str] = None, checker=None) -> Deferred:
+        """Create the directory ``path`` and its missing ancestors (without a ``group``, each takes its parent's);
+        the directory's Inode."""
 
-    def rename(self, src: str, dst: str, overwrite: bool = False) -> Deferred:
+    def rename(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """HDFS's two renames (without ``overwrite``: into a directory ``dst``, False on any refusal; with it:
         exactly onto ``dst``, replacing a file or an empty directory, refusals raised). Inodes keep their ids."""
 
-    def copy(self, src: str, dst: str, overwrite: bool = False) -> Deferred:
+    def copy(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """Server-side copy: new inodes sharing the source's blocks; a directory copies recursively."""
 
-    def delete(self, path: str, recursive: bool) -> Deferred:
+    def delete(self, path: str, recursive: bool, checker=None) -> Deferred:
         """Remove ``path`` (and, with ``recursive``, what is below it); False when there was nothing."""
 
-    def set_times(self, path: str, mtime: Optional[int] = None, atime: Optional[int] = None) -> Deferred:
-        """Set the times given (None keeps one)."""
+    def set_times(self, path: str, mtime: Optional[int] = None, atime: Optional[int] = None,
+                  checker=None) -> Deferred:
+        """Set the times given (None keeps one); the Inode as changed."""
 
-    def set_permission(self, path: str, mode: int) -> Deferred:
-        """Set the permission bits."""
+    def set_permission(self, path: str, mode: int, checker=None) -> Deferred:
+        """Set the permission bits; the Inode as changed."""
 
-    def set_owner(self, path: str, owner: Optional[str] = None, group: Optional[str] = None) -> Deferred:
-        """Set the owner and/or the group (None keeps one)."""
+    def set_owner(self, path: str, owner: Optional[str] = None, group: Optional[str] = None,
+                  checker=None) -> Deferred:
+        """Set the owner and/or the group (None keeps one); the Inode as changed."""
 
-    def set_replication(self, path: str, replication: int) -> Deferred:
+    def set_replication(self, path: str, replication: int, checker=None) -> Deferred:
         """Set a file's wanted replication: True; False for a directory."""
 
     def format(self) -> Deferred:

@@ -163,20 +163,27 @@ class PostgresNamespace(RelationalNamespace):
 
     # -- what differs from SQLite -----------------------------------------------------------------
 
-    def status(self, path):
+    def status(self, path, checker=None):
         """The Status at ``path`` in one transaction (a lookup here is no cheaper than a read)."""
 
         def txn(db):
+            self._check(db, checker, "GETFILESTATUS", path)
             inode = self._resolve(db, path)
             return Status(inode, "", self._children(db, inode.id) if inode.type == DIRECTORY else 0)
 
         return self.read(txn)
 
-    def _path(self, db, path, free=False):
-        """The shared walk's answer (``RelationalNamespace._path``) in one query rather than one per name: here
-        each query is a round trip (stat of a file six names deep: 3.5 -> 2.6 ms)."""
+    def _walk(self, db, path):
+        """The shared ``_walk`` (the inodes along ``path`` as far as they exist, a file ending it) in one query
+        rather than one per name: here each query is a round trip."""
         names = paths.split(path)
-        chain = [Inode(*row) for row in db.execute(WALK, (names, len(names)))]
+        return [Inode(*row) for row in db.execute(WALK, (names, len(names)))]
+
+    def _path(self, db, path, free=False):
+        """The shared walk's answer (``RelationalNamespace._path``) from ``_walk``'s one query (stat of a file six
+        names deep: 3.5 -> 2.6 ms)."""
+        names = paths.split(path)
+        chain = self._walk(db, path)
         if len(chain) == len(names) + 1:
             return chain
         if chain[-1].type != DIRECTORY:

@@ -5,7 +5,8 @@ each gives a function a connection whose ``execute(sql, params)`` takes ``?`` pl
 tuples), its ``GREATEST`` function, how it tests membership in a list (``_in``), how it turns a stored GC stamp into
 the caller's clock (``_on_callers_clock``), and its own ``disk_usage`` and ``integrity_check``. The tables are the
 same on both (schema/), so the SQL here is too, and one operation means one thing whatever keeps it.
-Everything returned is the model (``namespace.model``): no row leaves the package.
+Everything returned is the model (``namespace.model``): no row leaves the package. An operation given a permission
+checker (dfs.namenode.permissions) calls it first, inside its own transaction, on the inodes it reads there.
 """
 
 import time
@@ -118,6 +119,46 @@ class RelationalNamespace:
         """The inode at ``path``, or None when the path is free (but its parent directory exists)."""
         return self._path(db, path, free=True)[-1]
 
+    def _walk(self, db, path):
+        """The inodes along ``path`` from the root as far as they exist (a file ends the walk): what a permission
+        check reads, for paths that may not exist yet."""
+        node = self._inode(db, ROOT)
+        chain = [node]
+        for name in paths.split(path):
+            if node.type != DIRECTORY:
+                break
+            node = self._child(db, node.id, name)
+            if node is None:
+                break
+            chain.append(node)
+        return chain
+
+    def _check(self, db, checker, op, path, destination=None, sources=(), replacing=None, **details):
+        """Run ``checker``'s checks of WebHDFS ``op`` (None, a superuser, or checking off: none, and no inode read),
+        first thing in the operation's transaction, so no change can slip between the decision and the act.
+        ``destination`` and ``sources`` are paths; ``replacing`` the path an overwrite would replace, if any."""
+        if checker is None or checker.unchecked:
+            return
+        if destination is not None:
+            details["destination"] = (destination, self._walk(db, destination))
+        if replacing is not None:
+            chain = self._walk(db, replacing)
+            details["overwrite"] = len(chain) == len(paths.split(replacing)) + 1 and chain[-1].type == FILE
+        checker.check_operation(op, path, self._walk(db, path),
+                                sources=[(source, self._walk(db, source)) for source in sources], **details)
+
+    def _lister(self, db):
+        """A directory Inode's ``[(name, Inode)]``, each directory read once, for a subtree check and the walk
+        that follows it in the same transaction."""
+        listed = {}
+
+        def entries(inode):
+            if inode.id not in listed:
+                listed[inode.id] = self._entries(db, inode.id)
+            return listed[inode.id]
+
+        return entries
+
     def _file(self, db, path):
         inode = self._resolve(db, path)
         if inode.type != FILE:
@@ -131,7 +172,8 @@ class RelationalNamespace:
         return inode
 
     def _mkdirs(self, db, path, mode, owner, group):
-        """Create ``path`` and its missing ancestors; return the directory's inode."""
+        """Create ``path`` and its missing ancestors; return the directory's inode. With no ``group``, each new
+        directory takes its parent's (HDFS)."""
         node = self._inode(db, ROOT)
         walked = ""
         for name in paths.split(path):
@@ -139,7 +181,7 @@ class RelationalNamespace:
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
-                child = self._new_inode(db, node.id, name, DIRECTORY, 0, mode, owner, group, t, t)
+                child = self._new_inode(db, node.id, name, DIRECTORY, 0, mode, owner, group or node.group, t, t)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
                 raise NotADirectory(f"Parent path is not a directory: {walked}")
@@ -218,10 +260,11 @@ class RelationalNamespace:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def stat(self, path):
+    def stat(self, path, checker=None):
         """(the Inode at ``path``, its extents): extents only for files."""
 
         def txn(db):
+            self._check(db, checker, "OPEN", path)
             inode = self._resolve(db, path)
             return inode, self._extents(db, inode.id) if inode.type == FILE else []
 
@@ -230,7 +273,7 @@ class RelationalNamespace:
     def path_inodes(self, path):
         return self.lookup(self._path, path, True)
 
-    def status(self, path):
+    def status(self, path, checker=None):
         """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
         (on a thread), since counting a large directory takes milliseconds."""
 
@@ -239,10 +282,15 @@ class RelationalNamespace:
                 return Status(inode)
             return self.read(lambda db: Status(inode, "", self._children(db, inode.id)))
 
-        return self.lookup(self._resolve, path).addCallback(counted)
-
-    def listing(self, path, start_after=None, limit=None):
         def txn(db):
+            self._check(db, checker, "GETFILESTATUS", path)
+            return self._resolve(db, path)
+
+        return self.lookup(txn).addCallback(counted)
+
+    def listing(self, path, start_after=None, limit=None, checker=None):
+        def txn(db):
+            self._check(db, checker, "LISTSTATUS", path)
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
                 return Status(inode), None
@@ -262,15 +310,17 @@ class RelationalNamespace:
 
         return self.read(txn)
 
-    def content_summary(self, path):
+    def content_summary(self, path, checker=None):
         def txn(db):
+            entries = self._lister(db)
+            self._check(db, checker, "GETCONTENTSUMMARY", path, children=entries)
             summary = ContentSummary()
             stack = [self._resolve(db, path)]
             while stack:
                 node = stack.pop()
                 if node.type == DIRECTORY:
                     summary.directories += 1
-                    stack.extend(child for _, child in self._entries(db, node.id))
+                    stack.extend(child for _, child in entries(node))
                 else:
                     summary.files += 1
                     summary.length += node.size
@@ -365,20 +415,21 @@ class RelationalNamespace:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def mkdirs(self, path, mode=0o755, owner=None, group=None):
+    def mkdirs(self, path, mode=0o755, owner=None, group=None, checker=None):
         def txn(db):
+            self._check(db, checker, "MKDIRS", path)
             try:
                 if self._resolve(db, path).type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
             except (FileNotFound, NotADirectory):
                 pass
-            self._mkdirs(db, path, mode, owner or self.defaults["owner"], group or self.defaults["group"])
-            return True
+            return self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
 
         return self.run(txn)
 
-    def check_create(self, path, overwrite, create_parent=True):
+    def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
+            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             try:
                 existing = self._lookup(db, path)
             except FileNotFound:
@@ -400,12 +451,13 @@ class RelationalNamespace:
             raise AlreadyExists(f"{path} already exists")
 
     def create(self, path, extents, overwrite, replication=None, block_size=None, mode=0o644, owner=None,
-               group=None, create_parent=True, mtime=None, atime=None):
+               group=None, create_parent=True, mtime=None, atime=None, checker=None):
         replication = replication or self.defaults["replication"]
         block_size = block_size or self.defaults["block_size"]
-        owner, group = owner or self.defaults["owner"], group or self.defaults["group"]
+        owner = owner or self.defaults["owner"]
 
         def txn(db):
+            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             if path == "/":
                 raise AlreadyExists("/ already exists as a directory")
             if create_parent:
@@ -426,7 +478,7 @@ class RelationalNamespace:
                     " replication = ?, block_size = ? WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, inode_id))
             else:
-                inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group,
+                inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group or parent.group,
                                            t if mtime is None else mtime, accessed, replication, block_size).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
@@ -434,8 +486,9 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def append(self, path, extents):
+    def append(self, path, extents, checker=None):
         def txn(db):
+            self._check(db, checker, "APPEND", path)
             inode = self._file(db, path)
             self._set_extents(db, inode.id, extents, self._next_seq(db, inode.id))
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (sum(e.length for e in extents), inode.id))
@@ -444,13 +497,18 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def file_for_append(self, path):
-        return self.lookup(self._file, path)
+    def file_for_append(self, path, checker=None):
+        def txn(db):
+            self._check(db, checker, "APPEND", path)
+            return self._file(db, path)
 
-    def delete(self, path, recursive):
+        return self.lookup(txn)
+
+    def delete(self, path, recursive, checker=None):
         def txn(db):
             if path == "/":
                 raise IOFailure("Cannot delete the root directory")
+            self._check(db, checker, "DELETE", path, children=self._lister(db))
             try:
                 *_, parent, inode = self._path(db, path)
             except (FileNotFound, NotADirectory):
@@ -463,10 +521,12 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def rename(self, src, dst, overwrite=False):
+    def rename(self, src, dst, overwrite=False, checker=None):
         def txn(db):
+            target = self._destination(db, src, dst, into=not overwrite)
+            self._check(db, checker, "RENAME", src, destination=target)
             try:
-                return self._rename(db, src, dst, overwrite)
+                return self._rename(db, src, dst, target, overwrite)
             except (FileNotFound, AlreadyExists, CannotMove):
                 if overwrite:
                     raise
@@ -474,13 +534,11 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def _rename(self, db, src, dst, overwrite):
+    def _rename(self, db, src, dst, target, overwrite):
         source = self._path(db, src)
         inode = source[-1]
-        target, existing = dst, self._lookup(db, dst)
-        if existing is not None and existing.type == DIRECTORY and not overwrite:
-            target = paths.join(dst, paths.basename(src))
-            existing = self._lookup(db, target)
+        self._lookup(db, dst)
+        existing = self._lookup(db, target)
         if existing is not None and existing.id == inode.id:
             return True
         new_parents = self._path(db, paths.parent(target))
@@ -501,15 +559,21 @@ class RelationalNamespace:
         self._touch(db, new_parent.id)
         return True
 
-    def copy(self, src, dst, overwrite=False):
+    def _destination(self, db, src, dst, into):
+        """Where ``src`` lands when moved or copied to ``dst``: inside ``dst`` when it is a directory and ``into``
+        (HDFS's rename without overwrite, and every copy), else ``dst`` itself."""
+        chain = self._walk(db, dst)
+        if into and len(chain) == len(paths.split(dst)) + 1 and chain[-1].type == DIRECTORY:
+            return paths.join(dst, paths.basename(src))
+        return dst
+
+    def copy(self, src, dst, overwrite=False, checker=None):
         def txn(db):
+            dst_path = self._destination(db, src, dst, into=True)
+            self._check(db, checker, "COPY", src, destination=dst_path, replacing=dst_path if overwrite else None)
             inode = self._resolve(db, src)
-            existing = self._lookup(db, dst)
-            if existing is not None and existing.type == DIRECTORY:
-                dst_path = paths.join(dst, paths.basename(src))
-                existing = self._lookup(db, dst_path)
-            else:
-                dst_path = dst
+            self._lookup(db, dst)
+            existing = self._lookup(db, dst_path)
             if existing is not None and existing.id == inode.id:
                 raise AlreadyExists(f"Cannot copy {src} onto itself")
             self._check_replaceable(existing, dst_path, overwrite and inode.type == FILE)
@@ -540,8 +604,9 @@ class RelationalNamespace:
             else:
                 pending.extend((child, new.id, child_name) for child_name, child in self._entries(db, node.id))
 
-    def concat(self, target, sources):
+    def concat(self, target, sources, checker=None):
         def txn(db):
+            self._check(db, checker, "CONCAT", target, sources=sources)
             inode = self._file(db, target)
             seq = self._next_seq(db, inode.id)
             added = 0
@@ -563,8 +628,9 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def truncate(self, path, new_length):
+    def truncate(self, path, new_length, checker=None):
         def txn(db):
+            self._check(db, checker, "TRUNCATE", path)
             inode = self._file(db, path)
             if new_length > inode.size:
                 raise BadRequest(f"Cannot truncate {path} to a larger size ({new_length} > {inode.size})")
@@ -580,25 +646,32 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def set_times(self, path, mtime=None, atime=None):
-        return self._update(path, "mtime = COALESCE(?, mtime), atime = COALESCE(?, atime)", mtime, atime)
+    def set_times(self, path, mtime=None, atime=None, checker=None):
+        return self._update(path, "SETTIMES", checker, {}, "mtime = COALESCE(?, mtime), atime = COALESCE(?, atime)",
+                            mtime, atime)
 
-    def set_permission(self, path, mode):
-        return self._update(path, "mode = ?", mode)
+    def set_permission(self, path, mode, checker=None):
+        return self._update(path, "SETPERMISSION", checker, {}, "mode = ?", mode)
 
-    def set_owner(self, path, owner=None, group=None):
-        return self._update(path, "owner = COALESCE(?, owner), grp = COALESCE(?, grp)", owner, group)
+    def set_owner(self, path, owner=None, group=None, checker=None):
+        return self._update(path, "SETOWNER", checker, {"owner": owner, "group": group},
+                            "owner = COALESCE(?, owner), grp = COALESCE(?, grp)", owner, group)
 
-    def _update(self, path, assignments, *values):
-        """Set attributes of the inode at ``path``: ``assignments`` is SQL of this module, ``values`` its values."""
+    def _update(self, path, op, checker, details, assignments, *values):
+        """Set attributes of the inode at ``path`` (WebHDFS ``op``, checked with ``details``): ``assignments`` is SQL
+        of this module, ``values`` its values. The Inode as changed."""
 
         def txn(db):
-            db.execute(f"UPDATE inodes SET {assignments} WHERE id = ?", (*values, self._resolve(db, path).id))
+            self._check(db, checker, op, path, **details)
+            inode_id = self._resolve(db, path).id
+            db.execute(f"UPDATE inodes SET {assignments} WHERE id = ?", (*values, inode_id))
+            return self._inode(db, inode_id)
 
         return self.run(txn)
 
-    def set_replication(self, path, replication):
+    def set_replication(self, path, replication, checker=None):
         def txn(db):
+            self._check(db, checker, "SETREPLICATION", path)
             inode = self._resolve(db, path)
             if inode.type != FILE:
                 return False

@@ -1,0 +1,73 @@
+"""Who a WebHDFS request acts for, the permission checker its namespace operations take, and its audit line."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from twisted.internet.threads import deferToThread
+
+from dfs.namenode.namespace.model import Inode
+from dfs.namenode.permissions import OPERATIONS, Checker
+from dfs.security import NODE, OPEN, SIGNED_URL, TOKEN
+
+
+@dataclass(slots=True)
+class Call:
+    """One WebHDFS request as the namespace and the audit trail see it. A handler sets ``dst`` (RENAME, COPY) and
+    ``inode`` (the entry as its change left it: the audit line's ``perm``), or clears ``audited`` when it only
+    redirects. (Impersonation, WebHDFS ``doas``, will add the real user here.)"""
+
+    user: str
+    auth: str
+    ip: str
+    checker: Checker
+    dst: Optional[str] = None
+    inode: Optional[Inode] = None
+    audited: bool = True
+
+
+class Access:
+    """The namenode's permission settings (dfs.namenode.permissions.Permissions) and audit trail
+    (dfs.namenode.audit.AuditLog, or None: not written).
+
+    A request names its user by its token (or the token's signed redirect), else, on a cluster without a secret, by
+    ``user.name``. One that names nobody acts as the superuser: dfs's own clients name no user unless told to, and
+    on an open cluster any name is the caller's word, so refusing the anonymous would protect nothing and break
+    every script written before permissions were checked. The cluster's own processes act as the superuser too."""
+
+    def __init__(self, permissions, audit=None):
+        self.permissions = permissions
+        self.audit = audit
+
+    async def call(self, identity, params, ip) -> Call:
+        """The Call of a request whose credentials ``identity`` (dfs.security.Guard) holds; its groups are looked
+        up on a thread when they are not cached (the host's mapping may block)."""
+        if identity.kind in (TOKEN, SIGNED_URL):
+            user = identity.user
+        elif identity.kind == NODE:
+            user = None
+        else:
+            user = params.str("user.name") or None
+        user = user or self.permissions.superuser
+        checker = self.permissions.checker_at_once(user)
+        if checker is None:
+            checker = await deferToThread(self.permissions.checker, user)
+        return Call(user, "SIMPLE" if identity.kind == OPEN.kind else "TOKEN", ip, checker)
+
+    def record(self, call, op, path, allowed):
+        """The audit line of WebHDFS ``op`` on ``path``, allowed or denied (operations HDFS does not audit: none)."""
+        command = OPERATIONS[op].audit
+        if self.audit is None or command is None or not call.audited:
+            return
+        self.audit.record(allowed, call.user, command, path, call.ip, dst=call.dst,
+                          inode=call.inode if allowed else None, auth=call.auth)
+
+    def recent_denials(self):
+        """The last denials, newest first, for the status page."""
+        if self.audit is None:
+            return []
+        return [{"time": event.time, "user": event.user, "ip": event.ip, "cmd": event.cmd, "src": event.src,
+                 "dst": event.dst} for event in self.audit.recent_denials()]
+
+    def close(self):
+        if self.audit is not None:
+            self.audit.close()

@@ -1,0 +1,128 @@
+"""The SQLite backend runs a request's permission checks inside the transaction of the operation they guard."""
+
+import getpass
+
+import pytest
+from twisted.internet.task import Clock
+
+from dfs.errors import AccessControlException
+from dfs.namenode.groups import CachedGroups, parse_groups_file
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.permissions import Checker, Permissions
+from dfs.namenode.tap import NamenodeOptions, audit_path
+from test_metadata import A, result
+
+
+class Table:
+    def __init__(self, text):
+        self.table = parse_groups_file(text)
+        self.asked = []
+
+    def groups(self, user):
+        self.asked.append(user)
+        return self.table.get(user, ())
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    s.start()
+    result(s.mkdirs("/home", 0o755, "hdfs"))
+    result(s.mkdirs("/home/alice", 0o700, "alice", "alice"))
+    result(s.create("/home/alice/f", [Extent(A, 0, 10, 10)], overwrite=False, mode=0o600, owner="alice"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def permissions():
+    return Permissions(CachedGroups(Table("alice: alice staff\nbob: bob staff\n"), Clock()), "hdfs")
+
+
+class Watching(Checker):
+    """A checker that notes whether the store was inside a transaction when it was asked."""
+
+    def __init__(self, checker, store):
+        super().__init__(checker.caller, checker.enabled)
+        self.store = store
+        self.in_transaction = []
+
+    def check_operation(self, *args, **kwargs):
+        self.in_transaction.append(self.store._db.in_transaction)
+        return super().check_operation(*args, **kwargs)
+
+
+def test_a_denied_change_changes_nothing(store, permissions):
+    bob = permissions.checker("bob")
+    for change in (lambda: store.delete("/home/alice", True, bob),
+                   lambda: store.rename("/home/alice/f", "/g", checker=bob),
+                   lambda: store.set_permission("/home/alice", 0o777, bob),
+                   lambda: store.create("/home/alice/f", [], overwrite=True, owner="bob", checker=bob)):
+        with pytest.raises(AccessControlException):
+            result(change())
+    inode, extents = result(store.stat("/home/alice/f", permissions.checker("alice")))
+    assert (inode.owner, inode.mode, len(extents)) == ("alice", 0o600, 1)
+    assert result(store.status("/home/alice")).inode.mode == 0o700
+
+
+def test_checks_run_inside_the_operations_transaction(store, permissions):
+    alice = Watching(permissions.checker("alice"), store)
+    result(store.stat("/home/alice/f", alice))
+    result(store.create("/home/alice/g", [], overwrite=False, owner="alice", checker=alice))
+    result(store.delete("/home/alice/g", False, alice))
+    assert alice.in_transaction == [True, True, True]
+
+
+def test_the_superuser_costs_no_check(store, permissions):
+    superuser = Watching(permissions.checker_at_once("hdfs"), store)
+    assert superuser.unchecked
+    assert result(store.stat("/home/alice/f", superuser))[0].owner == "alice"
+    assert superuser.in_transaction == []
+
+
+def test_groups_are_looked_up_once_then_answered_at_once(permissions):
+    assert permissions.checker_at_once("bob") is None  # not cached: the namenode asks on a thread
+    assert permissions.checker("bob").caller.groups == {"bob", "staff"}
+    assert permissions.checker_at_once("bob").caller.groups == {"bob", "staff"}
+    assert permissions.groups.mapping.asked == ["bob"]
+    assert permissions.checker_at_once("hdfs").caller.superuser
+    assert not Permissions(None, "hdfs", enabled=False).checker_at_once("bob").enabled
+
+
+def test_the_namenode_options(monkeypatch, tmp_path):
+    monkeypatch.setenv("DFS_PERMISSIONS", "off")
+    monkeypatch.setenv("DFS_SUPERGROUP", "admins")
+    options = NamenodeOptions()
+    options.parseOptions(["--superuser", "hdfs"])
+    assert (options["permissions"], options["superuser"], options["supergroup"]) == (False, "hdfs", "admins")
+    options = NamenodeOptions()
+    options.parseOptions(["--permissions", "on"])
+    assert options["permissions"] and options["superuser"] == getpass.getuser()
+    assert audit_path(str(tmp_path / "nn.sqlite")) == str(tmp_path / "nn-audit.log")
+    bad = tmp_path / "groups"
+    bad.write_text("alice staff\n")
+    with pytest.raises(SystemExit, match="groups:1: not a `user: group1 group2` line"):
+        NamenodeOptions().parseOptions(["--groups-file", str(bad)])
+
+
+def test_copy_concat_and_rename_check_every_path_they_name(store, permissions):
+    result(store.mkdirs("/pub", 0o777, "hdfs"))
+    result(store.create("/pub/bobs", [Extent(A, 0, 10, 10)], overwrite=False, owner="bob"))
+    result(store.create("/pub/alices", [], overwrite=False, owner="alice"))
+    bob = permissions.checker("bob")
+    home = 'access=EXECUTE, inode="/home/alice":alice:alice:drwx------'
+    for change, text in [
+        (lambda: store.copy("/home/alice/f", "/pub/copy", checker=bob), home),
+        (lambda: store.copy("/pub/bobs", "/home/alice", checker=bob), home),
+        (lambda: store.copy("/pub/bobs", "/pub/alices", overwrite=True, checker=bob),
+         'access=WRITE, inode="/pub/alices":alice:supergroup:-rw-r--r--'),
+        (lambda: store.concat("/pub/bobs", ["/home/alice/f"], bob), home),
+        (lambda: store.concat("/pub/alices", ["/pub/bobs"], bob),
+         'access=WRITE, inode="/pub/alices":alice:supergroup:-rw-r--r--'),
+        (lambda: store.rename("/pub/bobs", "/home/alice/g", checker=bob), home),
+    ]:
+        with pytest.raises(AccessControlException, match=f"^Permission denied: user=bob, {text}$"):
+            result(change())
+    assert result(store.copy("/pub/bobs", "/pub/mine", checker=bob))
+    assert result(store.stat("/pub/mine"))[0].size == 10

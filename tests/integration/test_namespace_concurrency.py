@@ -94,4 +94,6 @@ def test_concurrent_clients_leave_a_tree_that_reads_back(any_cluster, unique_dir
     report = cluster.fsck()
     assert report["namespace"] == [] and report["totals"]["unreachable_inodes"] == 0, report["namespace"]
     assert cluster.fsck(unique_dir)["totals"]["status"] == "HEALTHY"
-    print(f"{sum(counts.values())} requests in {seconds:g} s {counts}; {listed} files left, all read back")
+    conflicts = [line for line in requests.get(f"{cluster.url}/metrics", timeout=60).text.splitlines()
+                 if line.startswith("dfs_namespace_conflicts_total ")]
+    print(f"{sum(counts.values())} requests in {seconds:g} s {counts}; {listed} files left, all read back; {conflicts}")

@@ -130,6 +130,9 @@ OPERATIONS = {
     "SETOWNER": Operation("setOwner", rules(owner=True)),
     "SETTIMES": Operation("setTimes", rules(access=WRITE)),
     "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
+    # dfs extensions for the mount, checked as POSIX link(2) and mknod(2) are: write on the new entry's parent.
+    "LINK": Operation("link", destination=rules(parent=WRITE)),
+    "MKNOD": Operation("mknod", rules(parent=WRITE)),
 }
 
 

@@ -52,6 +52,10 @@ ERRNO = [
 ]
 
 IO_SIZE = 128 * 1024
+# The file type bits of st_mode for each kind of inode (a special file's kind is in its status's "special").
+FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
+              "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
+SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
 # dfs keeps permission bits and the sticky bit (WebHDFS's range); setuid and setgid are dropped, as on a nosuid mount.
 MODE_BITS = 0o1777
 STATFS_UNIT = 4096
@@ -274,14 +278,18 @@ class DFSOperations:
         return self.cache.known_absent(path)
 
     def _attrs(self, status):
-        directory = status["type"] == "DIRECTORY"
+        kind = status.get("special", status["type"])
         mtime = status["modificationTime"] * 1_000_000
         size = status["length"]
+        if kind == "SYMLINK":  # POSIX: a symlink's size is its target's length in bytes
+            size = len(os.fsencode(status["symlink"]))
         return {
-            "st_mode": (stat.S_IFDIR if directory else stat.S_IFREG) | int(status["permission"], 8),
-            "st_nlink": 2 if directory else 1,
+            "st_mode": FILE_TYPES.get(kind, stat.S_IFREG) | int(status["permission"], 8),
+            "st_ino": status["fileId"],
+            "st_nlink": status.get("nlink", 1),
+            "st_rdev": status.get("rdev", 0),
             "st_size": size,
-            "st_blocks": (size + 511) // 512,
+            "st_blocks": (size + 511) // 512 if kind == "FILE" else 0,
             "st_blksize": IO_SIZE,
             "st_uid": _local_id(status["owner"], pwd.getpwnam, self._uid),
             "st_gid": _local_id(status["group"], grp.getgrnam, self._gid),
@@ -468,15 +476,50 @@ class DFSOperations:
         self.cache.deleted(old)
         return 0
 
+    def readlink(self, path):
+        status = self._status(path)
+        if status["type"] != "SYMLINK":
+            raise _fail(errno.EINVAL)
+        return status["symlink"]
+
     def symlink(self, target, source):
-        raise _fail(errno.EPERM)
+        """fusepy's names: ``target`` is the new link's path, ``source`` the text it holds (``ln -s source
+        target``). The kernel follows it; nothing here or on the cluster resolves it."""
+        _check_new_name(target)
+        self.client.symlink(source, target, create_parent=False)
+        self.cache.created(target)
+        return 0
 
     def link(self, target, source):
+        """A hard link ``target`` to the file ``source`` (``ln source target``); what was written to ``source``
+        here goes to the cluster first, so both names show it."""
         _check_new_name(target)
-        raise _fail(errno.EPERM)
+        of = self._open_file(source)
+        if of is not None:
+            with of.lock:
+                if of.needs_upload:
+                    self._upload(of)
+        try:
+            self.client.link(source, target)
+        except IsADirectory:
+            raise _fail(errno.EPERM) from None  # link(2) on a directory
+        self.cache.changed(source)
+        self.cache.created(target)
+        return 0
 
     def mknod(self, path, mode, dev):
-        raise _fail(errno.EPERM)
+        """A fifo, socket or device: metadata on the cluster, behaviour from the kernel. A regular file (mknod
+        with S_IFREG) is an empty file."""
+        _check_new_name(path)
+        kind = SPECIAL_KINDS.get(stat.S_IFMT(mode))
+        if kind is not None:
+            self.client.mknod(path, kind, mode & MODE_BITS, dev)
+        elif stat.S_IFMT(mode) in (0, stat.S_IFREG):
+            self.client.write(path, b"", permission=mode & MODE_BITS, parents=False)
+        else:
+            raise _fail(errno.EINVAL)
+        self.cache.created(path)
+        return 0
 
     # -- files -------------------------------------------------------------------------------------
 

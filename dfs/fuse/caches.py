@@ -20,7 +20,7 @@ SEGMENT = 16 * 1024 * 1024
 def _cacheable(status):
     """A file with several names (hard links) changes through any of them, and a change tells the cache only the
     name it came through: such a file's status is asked for each time rather than kept."""
-    return status["type"] == "DIRECTORY" or status.get("nlink", 1) == 1
+    return status.get("type") == "DIRECTORY" or status.get("nlink", 1) == 1
 
 
 class AttributeCache:

@@ -8,6 +8,7 @@ import pwd
 import stat
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -63,6 +64,10 @@ STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
 # Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
 READ_AHEAD = 2
+# st_ino is the cluster's fileId (-o use_ino); a file created here has none before its first upload, so it shows
+# a number from LOCAL_INOS on, in this mount, from then on (see ``_keep_local_ino``).
+LOCAL_INOS = 1 << 48
+LOCAL_INOS_KEPT = 1 << 18
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
@@ -191,6 +196,8 @@ class DFSOperations:
         self._hidden = set()
         self._handles = {}
         self._ids = itertools.count(1)
+        self._local_inos = itertools.count(LOCAL_INOS)
+        self._created_inos = OrderedDict()  # fileId -> the number a file created here showed first
         self._table = threading.Lock()
         self._statfs = (0.0, None)
         self._on_ready = on_ready
@@ -247,12 +254,16 @@ class DFSOperations:
 
     def getattr(self, path, fi=None):
         of = self._file_of(path, fi)
-        if of is not None:
-            with of.lock:
-                if of.unlinked or of.is_staged and of.dirty:
-                    return self._open_file_attrs(of)
-                path = of.path
-        return self._attrs(self._status(path))
+        if of is None:
+            return self._attrs(self._status(path))
+        with of.lock:
+            if of.unlinked or of.is_staged and of.dirty:
+                attrs = self._open_file_attrs(of)
+            else:
+                attrs = self._attrs(self._status(of.path))
+            if of.ino is not None:
+                attrs["st_ino"] = of.ino
+        return attrs
 
     def _status(self, path):
         status = self.cache.status(path)
@@ -285,7 +296,7 @@ class DFSOperations:
             size = len(os.fsencode(status["symlink"]))
         return {
             "st_mode": FILE_TYPES.get(kind, stat.S_IFREG) | int(status["permission"], 8),
-            "st_ino": status["fileId"],
+            "st_ino": self._created_inos.get(status["fileId"], status["fileId"]),
             "st_nlink": status.get("nlink", 1),
             "st_rdev": status.get("rdev", 0),
             "st_size": size,
@@ -526,7 +537,7 @@ class DFSOperations:
     def create(self, path, mode, fi):
         """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
         _check_new_name(path)
-        of = OpenFile(path, mode=mode & MODE_BITS, new=True)
+        of = OpenFile(path, mode=mode & MODE_BITS, new=True, ino=next(self._local_inos))
         of.stage(self.client, self._staging, download=False)
         with self._table:
             existing = self._files.get(path)
@@ -662,8 +673,24 @@ class DFSOperations:
         of.upload(self.client)
         if was_new:
             self.cache.created(of.path)
+            self._keep_local_ino(of)
         else:
             self.cache.changed(of.path)
+
+    def _keep_local_ino(self, of):
+        """A file created here keeps showing the inode number it had before it reached the cluster (the kernel
+        may still hold that one for its attr_timeout, and SQLite takes a database whose number changes for a
+        moved one): map its fileId to it, for the last LOCAL_INOS_KEPT files created."""
+        generation = self.cache.generation()
+        try:
+            status = self.client.stat(of.path)
+        except FileNotFound:
+            return
+        self.cache.store(of.path, status, generation)
+        with self._table:
+            self._created_inos[status["fileId"]] = of.ino
+            if len(self._created_inos) > LOCAL_INOS_KEPT:
+                self._created_inos.popitem(last=False)
 
     def _new_handle(self, of, flags):
         fh = next(self._ids)

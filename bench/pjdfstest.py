@@ -44,19 +44,19 @@ def run_file(path, workdir):
     return passed, max(planned, passed + len(failing)), failing
 
 
-def start(code, root, port):
+def start(code, root, port, options):
     """A cluster and a mount on ``root``/mnt; the processes, to stop."""
     env = dict(os.environ, PYTHONPATH=code)
     log = open(os.path.join(root, "cluster.log"), "ab")
     cluster = subprocess.Popen([sys.executable, "-m", "dfs.devcluster", "--root", os.path.join(root, "cluster"),
                                 "--port", str(port), "--datanodes", "1", "--replication", "1"],
-                               stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                               stdout=log, stderr=subprocess.STDOUT, env=env, cwd=code, start_new_session=True)
     wait_for(lambda: b"cluster ready" in open(os.path.join(root, "cluster.log"), "rb").read(), cluster, "the cluster")
     mountpoint = os.path.join(root, "mnt")
     os.makedirs(mountpoint)
     mount = subprocess.Popen([sys.executable, "-m", "dfs.fuse", mountpoint, "--namenode", f"http://127.0.0.1:{port}",
-                              "-f", "-o", "allow_other,default_permissions"], stdout=log, stderr=subprocess.STDOUT,
-                             env=env)
+                              "-f", "-o", ",".join(["allow_other", "default_permissions", *options])], stdout=log, stderr=subprocess.STDOUT,
+                             env=env, cwd=code)  # python -m puts the working directory first on sys.path
     wait_for(lambda: os.path.ismount(mountpoint), mount, "the mount")
     return mountpoint, [mount, cluster]
 
@@ -91,13 +91,15 @@ def main(argv=None):
     parser.add_argument("--tiers", default=",".join(TIERS), help=f"comma-separated, of {', '.join(TIERS)}")
     parser.add_argument("--port", type=int, default=18180)
     parser.add_argument("--failures", action="store_true", help="print every failing assertion")
+    parser.add_argument("-o", dest="options", action="append", default=[],
+                        help="another mount option (attr_timeout=0: the kernel keeps no attributes)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("pjdfstest runs as root (it switches users to test permissions)")
     root = tempfile.mkdtemp(prefix="dfs-pjdfstest-")
     mountpoint, processes = None, []
     try:
-        mountpoint, processes = start(os.path.abspath(args.code), root, args.port)
+        mountpoint, processes = start(os.path.abspath(args.code), root, args.port, args.options)
         totals = {}
         for tier in args.tiers.split(","):
             for directory in TIERS[tier]:

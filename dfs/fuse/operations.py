@@ -255,6 +255,8 @@ class DFSOperations:
     def getattr(self, path, fi=None):
         of = self._file_of(path, fi)
         if of is None:
+            if len(os.fsencode(paths.basename(path))) > paths.MAX_NAME_BYTES:
+                raise _fail(errno.ENAMETOOLONG)  # a lookup of a name no file can have (pjdfstest's 02.t files)
             return self._attrs(self._status(path))
         with of.lock:
             if of.unlinked or of.is_staged and of.dirty:

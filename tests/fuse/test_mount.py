@@ -583,6 +583,10 @@ def test_names_up_to_255_bytes_work_and_longer_are_refused_at_once(work):
         assert f.read() == b"kept"
     for too_long in ("n" * 256, "\u00e9" * 128):
         target = os.path.join(work, too_long)
+        for look_up in (os.stat, os.unlink, lambda path: os.chmod(path, 0o600)):
+            with pytest.raises(OSError) as info:
+                look_up(target)
+            assert info.value.errno == errno.ENAMETOOLONG
         with pytest.raises(OSError) as info:
             open(target, "wb")
         assert info.value.errno == errno.ENAMETOOLONG

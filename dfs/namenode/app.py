@@ -120,6 +120,9 @@ class NamenodeApp:
             (PUT, "SETOWNER"): self.op_setowner,
             (PUT, "SETREPLICATION"): self.op_setreplication,
             (PUT, "COPY"): self.op_copy,
+            (PUT, "CREATESYMLINK"): self.op_createsymlink,
+            (PUT, "LINK"): self.op_link,
+            (PUT, "MKNOD"): self.op_mknod,
             (POST, "APPEND"): self.op_upload,
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
@@ -429,6 +432,31 @@ class NamenodeApp:
     async def op_copy(self, request, params, path, call):
         call.dst = destination = params.path("destination")
         await self.store.copy(path, destination, params.bool("overwrite", False), call.checker)
+        return json_body({"boolean": True}, request)
+
+    async def op_createsymlink(self, request, params, path, call):
+        """HDFS's CREATESYMLINK: ``path`` becomes a link to ``destination``, which is stored as given (a relative
+        target stays relative: the mount needs it so) and never resolved by the namenode."""
+        target = paths.check_target(params.str("destination", required=True))
+        call.dst = target
+        call.inode = await self.store.symlink(target, path, params.bool("createparent", True), owner=call.owner,
+                                              checker=call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_link(self, request, params, path, call):
+        """A dfs extension (Hadoop has no hard links): ``destination`` becomes another name of the file ``path``."""
+        call.dst = params.path("destination")
+        await self.store.link(path, call.dst, call.checker)
+        return json_body({"boolean": True}, request)
+
+    async def op_mknod(self, request, params, path, call):
+        """A dfs extension: a special file (``type`` FIFO, SOCKET, CHAR_DEVICE or BLOCK_DEVICE; ``rdev`` its device
+        number), metadata only, for the mount."""
+        kind = params.str("type", required=True).upper()
+        rdev = params.int("rdev", 0, minimum=0)
+        call.inode = await self.store.mknod(path, kind, params.octal("permission", 0o644), rdev, owner=call.owner,
+                                            checker=call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_delete(self, request, params, path, call):

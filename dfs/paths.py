@@ -11,6 +11,8 @@ from dfs.errors import BadRequest, NameTooLong, PathTooLong
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 16 * 1024
 MAX_DEPTH = 1000
+# A symlink's target: any text the kernel would take (Linux: at most PATH_MAX - 1 bytes, no NUL).
+MAX_TARGET_BYTES = 4095
 
 
 def normalize(path):
@@ -39,6 +41,15 @@ def check_name(name):
         raise NameTooLong(f"The maximum path component name limit of {name[:40]}... is exceeded:"
                           f" limit={MAX_NAME_BYTES} length={len(name.encode('utf-8'))} (bytes, UTF-8)")
     return name
+
+
+def check_target(target):
+    """A symlink's target, kept as given (relative or absolute, ``..`` included: only the reader resolves it)."""
+    if not target or "\0" in target:
+        raise BadRequest("a symlink target must be non-empty text without NUL")
+    if len(target.encode("utf-8")) > MAX_TARGET_BYTES:
+        raise NameTooLong(f"symlink target longer than {MAX_TARGET_BYTES} bytes (UTF-8): {target[:60]}...")
+    return target
 
 
 def split(path):

@@ -1,4 +1,4 @@
-"""Commands on names and metadata: ls, stat, mkdir, rmdir, touch, rm, mv, cp, du, checksum, setrep, test."""
+"""Commands on names and metadata: ls, stat, mkdir, rmdir, touch, rm, mv, cp, ln, du, checksum, setrep, test."""
 
 import posixpath
 import time
@@ -44,6 +44,11 @@ def register(commands):
     p.add_argument("-r", "-R", dest="recursive", action="store_true", help="copy directories")
     p.add_argument("-f", dest="force", action="store_true", help="replace an existing target file")
     p.add_argument("paths", nargs="+", metavar="SRC... DEST")
+
+    p = commands.add("ln", ln, "make a link: LINK names TARGET (-s: a symlink holding TARGET as given)")
+    p.add_argument("-s", dest="symbolic", action="store_true", help="make a symbolic link (else a hard link)")
+    p.add_argument("target", metavar="TARGET")
+    p.add_argument("link", metavar="LINK")
 
     p = commands.add("du", du, "space used: size and space consumed with all replicas", human=True)
     p.add_argument("-s", dest="summary", action="store_true", help="one total per argument")
@@ -287,6 +292,18 @@ def cp(session, args):
         except DFSError as e:
             raise _blame(session, e, src, text, dest_text) from None
     return session.each("cp", sources, copy)
+
+
+def ln(session, args):
+    """As ln(1) with exactly two operands: a symlink keeps TARGET's text (a relative one is relative to LINK's
+    directory when followed); a hard link's TARGET is a dfs path."""
+    link = session.path(args.link)
+    with about(args.link):
+        if args.symbolic:
+            session.client.symlink(args.target, link, create_parent=False)
+        else:
+            session.client.link(session.path(args.target), link)
+    return OK
 
 
 def setrep(session, args):

@@ -315,6 +315,21 @@ class Client:
             return (await self._json("PUT", src, "COPY", destination=dst, overwrite=overwrite))["boolean"]
         return defer.ensureDeferred(cp())
 
+    def symlink(self, target, path, create_parent=True):
+        """Make ``path`` a symlink holding ``target`` (kept as given, relative or not: nothing resolves it on the
+        cluster; the mount's kernel follows it)."""
+        return defer.ensureDeferred(self._call("PUT", path, "CREATESYMLINK", destination=target,
+                                               createparent=create_parent))
+
+    def link(self, existing, new):
+        """A hard link: ``new`` becomes another name of the file ``existing`` (a dfs extension of WebHDFS)."""
+        return defer.ensureDeferred(self._call("PUT", existing, "LINK", destination=new))
+
+    def mknod(self, path, kind, mode=0o644, rdev=0):
+        """A special file, metadata only: ``kind`` FIFO, SOCKET, CHAR_DEVICE or BLOCK_DEVICE, ``rdev`` its device
+        number (a dfs extension of WebHDFS, for the mount)."""
+        return defer.ensureDeferred(self._call("PUT", path, "MKNOD", type=kind, permission=_octal(mode), rdev=rdev))
+
     def touch(self, path, parents=True):
         """Create an empty file, or set an existing one's times to now; ``parents=False``: the directory must exist."""
         async def touch():

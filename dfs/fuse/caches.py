@@ -17,6 +17,12 @@ RELIST_MAX = 4096
 SEGMENT = 16 * 1024 * 1024
 
 
+def _cacheable(status):
+    """A file with several names (hard links) changes through any of them, and a change tells the cache only the
+    name it came through: such a file's status is asked for each time rather than kept."""
+    return status.get("type") == "DIRECTORY" or status.get("nlink", 1) == 1
+
+
 class AttributeCache:
     """FileStatus dicts of recently seen paths and the names in recently listed directories, kept ``ttl`` seconds.
 
@@ -62,7 +68,7 @@ class AttributeCache:
 
     def store(self, path, status, generation):
         with self._lock:
-            if generation == self._generation:
+            if generation == self._generation and _cacheable(status):
                 self._statuses[path] = (self._clock() + self.ttl, status)
                 self._prune()
 
@@ -73,7 +79,8 @@ class AttributeCache:
             if generation != self._generation:
                 return
             for status in statuses:
-                self._statuses[paths.join(directory, status["pathSuffix"])] = (expires, status)
+                if _cacheable(status):
+                    self._statuses[paths.join(directory, status["pathSuffix"])] = (expires, status)
             self._listings[directory] = (expires, {s["pathSuffix"] for s in statuses})
             self._prune()
 

@@ -25,8 +25,9 @@ class OpenFile:
     every handle then reads and writes that copy, and ``upload`` replaces the cluster's file with it.
     """
 
-    def __init__(self, path, status=None, mode=0o644, new=False):
+    def __init__(self, path, status=None, mode=0o644, new=False, ino=None):
         self.path = path
+        self.ino = ino  # the inode number it shows while open, when not its fileId (a file created here)
         self.lock = threading.RLock()
         self.handles = 0
         self.status = status

@@ -43,6 +43,8 @@ FUSE_DEFAULTS = {
     "big_writes": True, "max_read": 131072, "max_write": 131072,
     # open(O_TRUNC) arrives as one open instead of a truncate then an open.
     "atomic_o_trunc": True,
+    # st_ino is the inode's fileId, so the names of one file (hard links) show one inode: rsync -H, cp -a, tar.
+    "use_ino": True,
     "subtype": "dfs",
 }
 DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout"}

@@ -8,6 +8,7 @@ import pwd
 import stat
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -55,6 +56,10 @@ ERRNO = [
 ACCESS_DENIAL = "Permission denied: "
 
 IO_SIZE = 128 * 1024
+# The file type bits of st_mode for each kind of inode (a special file's kind is in its status's "special").
+FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
+              "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
+SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
 # dfs keeps permission bits and the sticky bit (WebHDFS's range); setuid and setgid are dropped, as on a nosuid mount.
 MODE_BITS = 0o1777
 STATFS_UNIT = 4096
@@ -62,6 +67,10 @@ STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
 # Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
 READ_AHEAD = 2
+# st_ino is the cluster's fileId (-o use_ino); a file created here has none before its first upload, so it shows
+# a number from LOCAL_INOS on, in this mount, from then on (see ``_keep_local_ino``).
+LOCAL_INOS = 1 << 48
+LOCAL_INOS_KEPT = 1 << 18
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
@@ -194,6 +203,8 @@ class DFSOperations:
         self._hidden = set()
         self._handles = {}
         self._ids = itertools.count(1)
+        self._local_inos = itertools.count(LOCAL_INOS)
+        self._created_inos = OrderedDict()  # fileId -> the number a file created here showed first
         self._table = threading.Lock()
         self._statfs = (0.0, None)
         self._on_ready = on_ready
@@ -250,12 +261,18 @@ class DFSOperations:
 
     def getattr(self, path, fi=None):
         of = self._file_of(path, fi)
-        if of is not None:
-            with of.lock:
-                if of.unlinked or of.is_staged and of.dirty:
-                    return self._open_file_attrs(of)
-                path = of.path
-        return self._attrs(self._status(path))
+        if of is None:
+            if len(os.fsencode(paths.basename(path))) > paths.MAX_NAME_BYTES:
+                raise _fail(errno.ENAMETOOLONG)  # a lookup of a name no file can have (pjdfstest's 02.t files)
+            return self._attrs(self._status(path))
+        with of.lock:
+            if of.unlinked or of.is_staged and of.dirty:
+                attrs = self._open_file_attrs(of)
+            else:
+                attrs = self._attrs(self._status(of.path))
+            if of.ino is not None:
+                attrs["st_ino"] = of.ino
+        return attrs
 
     def _status(self, path):
         status = self.cache.status(path)
@@ -281,14 +298,18 @@ class DFSOperations:
         return self.cache.known_absent(path)
 
     def _attrs(self, status):
-        directory = status["type"] == "DIRECTORY"
+        kind = status.get("special", status["type"])
         mtime = status["modificationTime"] * 1_000_000
         size = status["length"]
+        if kind == "SYMLINK":  # POSIX: a symlink's size is its target's length in bytes
+            size = len(os.fsencode(status["symlink"]))
         return {
-            "st_mode": (stat.S_IFDIR if directory else stat.S_IFREG) | int(status["permission"], 8),
-            "st_nlink": 2 if directory else 1,
+            "st_mode": FILE_TYPES.get(kind, stat.S_IFREG) | int(status["permission"], 8),
+            "st_ino": self._created_inos.get(status["fileId"], status["fileId"]),
+            "st_nlink": status.get("nlink", 1),
+            "st_rdev": status.get("rdev", 0),
             "st_size": size,
-            "st_blocks": (size + 511) // 512,
+            "st_blocks": (size + 511) // 512 if kind == "FILE" else 0,
             "st_blksize": IO_SIZE,
             "st_uid": _local_id(status["owner"], pwd.getpwnam, self._uid),
             "st_gid": _local_id(status["group"], grp.getgrnam, self._gid),
@@ -475,22 +496,57 @@ class DFSOperations:
         self.cache.deleted(old)
         return 0
 
+    def readlink(self, path):
+        status = self._status(path)
+        if status["type"] != "SYMLINK":
+            raise _fail(errno.EINVAL)
+        return status["symlink"]
+
     def symlink(self, target, source):
-        raise _fail(errno.EPERM)
+        """fusepy's names: ``target`` is the new link's path, ``source`` the text it holds (``ln -s source
+        target``). The kernel follows it; nothing here or on the cluster resolves it."""
+        _check_new_name(target)
+        self.client.symlink(source, target, create_parent=False)
+        self.cache.created(target)
+        return 0
 
     def link(self, target, source):
+        """A hard link ``target`` to the file ``source`` (``ln source target``); what was written to ``source``
+        here goes to the cluster first, so both names show it."""
         _check_new_name(target)
-        raise _fail(errno.EPERM)
+        of = self._open_file(source)
+        if of is not None:
+            with of.lock:
+                if of.needs_upload:
+                    self._upload(of)
+        try:
+            self.client.link(source, target)
+        except IsADirectory:
+            raise _fail(errno.EPERM) from None  # link(2) on a directory
+        self.cache.changed(source)
+        self.cache.created(target)
+        return 0
 
     def mknod(self, path, mode, dev):
-        raise _fail(errno.EPERM)
+        """A fifo, socket or device: metadata on the cluster, behaviour from the kernel. A regular file (mknod
+        with S_IFREG) is an empty file."""
+        _check_new_name(path)
+        kind = SPECIAL_KINDS.get(stat.S_IFMT(mode))
+        if kind is not None:
+            self.client.mknod(path, kind, mode & MODE_BITS, dev)
+        elif stat.S_IFMT(mode) in (0, stat.S_IFREG):
+            self.client.write(path, b"", permission=mode & MODE_BITS, parents=False)
+        else:
+            raise _fail(errno.EINVAL)
+        self.cache.created(path)
+        return 0
 
     # -- files -------------------------------------------------------------------------------------
 
     def create(self, path, mode, fi):
         """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
         _check_new_name(path)
-        of = OpenFile(path, mode=mode & MODE_BITS, new=True)
+        of = OpenFile(path, mode=mode & MODE_BITS, new=True, ino=next(self._local_inos))
         of.stage(self.client, self._staging, download=False)
         with self._table:
             existing = self._files.get(path)
@@ -626,8 +682,24 @@ class DFSOperations:
         of.upload(self.client)
         if was_new:
             self.cache.created(of.path)
+            self._keep_local_ino(of)
         else:
             self.cache.changed(of.path)
+
+    def _keep_local_ino(self, of):
+        """A file created here keeps showing the inode number it had before it reached the cluster (the kernel
+        may still hold that one for its attr_timeout, and SQLite takes a database whose number changes for a
+        moved one): map its fileId to it, for the last LOCAL_INOS_KEPT files created."""
+        generation = self.cache.generation()
+        try:
+            status = self.client.stat(of.path)
+        except FileNotFound:
+            return
+        self.cache.store(of.path, status, generation)
+        with self._table:
+            self._created_inos[status["fileId"]] = of.ino
+            if len(self._created_inos) > LOCAL_INOS_KEPT:
+                self._created_inos.popitem(last=False)
 
     def _new_handle(self, of, flags):
         fh = next(self._ids)

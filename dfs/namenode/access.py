@@ -20,6 +20,7 @@ class Call:
     auth: str
     ip: str
     checker: Checker
+    owner: Optional[str] = None  # who new entries belong to: the user the request names (none: the default owner)
     dst: Optional[str] = None
     inode: Optional[Inode] = None
     audited: bool = True
@@ -47,11 +48,11 @@ class Access:
             user = None
         else:
             user = params.str("user.name") or None
-        user = user or self.permissions.superuser
+        named, user = user, user or self.permissions.superuser
         checker = self.permissions.checker_at_once(user)
         if checker is None:
             checker = await deferToThread(self.permissions.checker, user)
-        return Call(user, "SIMPLE" if identity.kind == OPEN.kind else "TOKEN", ip, checker)
+        return Call(user, "SIMPLE" if identity.kind == OPEN.kind else "TOKEN", ip, checker, owner=named)
 
     def record(self, call, op, path, allowed):
         """The audit line of WebHDFS ``op`` on ``path``, allowed or denied (operations HDFS does not audit: none)."""

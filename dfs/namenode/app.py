@@ -120,6 +120,9 @@ class NamenodeApp:
             (PUT, "SETOWNER"): self.op_setowner,
             (PUT, "SETREPLICATION"): self.op_setreplication,
             (PUT, "COPY"): self.op_copy,
+            (PUT, "CREATESYMLINK"): self.op_createsymlink,
+            (PUT, "LINK"): self.op_link,
+            (PUT, "MKNOD"): self.op_mknod,
             (POST, "APPEND"): self.op_upload,
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
@@ -347,9 +350,9 @@ class NamenodeApp:
         """``_receive`` for a body that streams in before its route runs: the caller is known from the headers."""
         identity = self.guard.identify(method, target, request.requestHeaders, (NODE, TOKEN, SIGNED_URL))
         call = await self.access.call(identity, params, request.getClientAddress().host)
-        return await self._receive(path, params, read, length, call.checker)
+        return await self._receive(path, params, read, length, call)
 
-    async def _receive(self, path, params, read, length, checker):
+    async def _receive(self, path, params, read, length, call):
         """Check the upload before any byte moves (permissions included), then store the ``length`` bytes (None:
         until the end) that ``read(n)`` yields; (extents, ``commit(extents)``: a CREATE's gives the new inode)."""
         if params.str("op", "").upper() == "CREATE":
@@ -358,22 +361,22 @@ class NamenodeApp:
             create_parent = params.bool("createparent", True)
             mode = params.octal("permission", 0o644)
             mtime, atime = self._times(params)
-            await self.store.check_create(path, overwrite, create_parent, checker)
+            await self.store.check_create(path, overwrite, create_parent, call.checker)
             room = self._room()
 
             def commit(extents):
                 return self.store.create(
-                    path, extents, overwrite, replication, block_size, mode, owner=params.str("user.name"),
-                    create_parent=create_parent, mtime=mtime, atime=atime, checker=checker,
+                    path, extents, overwrite, replication, block_size, mode, owner=call.owner,
+                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker,
                 )
         else:
-            inode = await self.store.file_for_append(path, checker)
+            inode = await self.store.file_for_append(path, call.checker)
             block_size, replication = inode.block_size, inode.replication
             room = self._room(inode)
 
             async def commit(extents):
                 if extents:
-                    await self.store.append(path, extents, checker)
+                    await self.store.append(path, extents, call.checker)
         extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
                                                  self.config["min_replicas"])
         return extents, commit
@@ -387,7 +390,7 @@ class NamenodeApp:
             return content.result
         total = _body_size(content)
         content.seek(0)
-        return defer.Deferred.fromCoroutine(self._receive(path, params, content.read, total, call.checker))
+        return defer.Deferred.fromCoroutine(self._receive(path, params, content.read, total, call))
 
     def _drop_uncollected(self, request):
         """A handler failed before it looked at a streamed upload: let GC have its blocks, quietly."""
@@ -417,7 +420,7 @@ class NamenodeApp:
         return b""
 
     async def op_mkdirs(self, request, params, path, call):
-        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), params.str("user.name"),
+        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner,
                                              checker=call.checker)
         return json_body({"boolean": True}, request)
 
@@ -429,6 +432,31 @@ class NamenodeApp:
     async def op_copy(self, request, params, path, call):
         call.dst = destination = params.path("destination")
         await self.store.copy(path, destination, params.bool("overwrite", False), call.checker)
+        return json_body({"boolean": True}, request)
+
+    async def op_createsymlink(self, request, params, path, call):
+        """HDFS's CREATESYMLINK: ``path`` becomes a link to ``destination``, which is stored as given (a relative
+        target stays relative: the mount needs it so) and never resolved by the namenode."""
+        target = paths.check_target(params.str("destination", required=True))
+        call.dst = target
+        call.inode = await self.store.symlink(target, path, params.bool("createparent", True), owner=call.owner,
+                                              checker=call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_link(self, request, params, path, call):
+        """A dfs extension (Hadoop has no hard links): ``destination`` becomes another name of the file ``path``."""
+        call.dst = params.path("destination")
+        await self.store.link(path, call.dst, call.checker)
+        return json_body({"boolean": True}, request)
+
+    async def op_mknod(self, request, params, path, call):
+        """A dfs extension: a special file (``type`` FIFO, SOCKET, CHAR_DEVICE or BLOCK_DEVICE; ``rdev`` its device
+        number), metadata only, for the mount."""
+        kind = params.str("type", required=True).upper()
+        rdev = params.int("rdev", 0, minimum=0)
+        call.inode = await self.store.mknod(path, kind, params.octal("permission", 0o644), rdev, owner=call.owner,
+                                            checker=call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_delete(self, request, params, path, call):

@@ -153,6 +153,9 @@ OPERATIONS = {
     "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
     "GETTRASHROOT": Operation(None),
     "GETTRASHROOTS": Operation(None),
+    # dfs extensions for the mount, checked as POSIX link(2) and mknod(2) are: write on the new entry's parent.
+    "LINK": Operation("link", destination=rules(parent=WRITE)),
+    "MKNOD": Operation("mknod", rules(parent=WRITE)),
 }
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -419,9 +420,156 @@ def test_errors_map_to_errno(work):
     assert code(os.rename, work + "/file", work + "/dir") == errno.EISDIR
     os.makedirs(work + "/other/x")
     assert code(os.rename, work + "/dir", work + "/other") == errno.ENOTEMPTY
-    assert code(os.link, work + "/file", work + "/hard") == errno.EPERM
-    assert code(os.symlink, "file", work + "/soft") == errno.EPERM
-    assert code(os.mkfifo, work + "/fifo") == errno.EPERM
+    assert code(os.link, work + "/dir", work + "/hard") == errno.EPERM
+    assert code(os.link, work + "/missing", work + "/hard") == errno.ENOENT
+    assert code(os.link, work + "/file", work + "/dir") == errno.EEXIST
+    assert code(os.symlink, "file", work + "/file") == errno.EEXIST
+    assert code(os.readlink, work + "/file") == errno.EINVAL
+    assert code(os.mkfifo, work + "/dir") == errno.EEXIST
+
+
+def test_hard_links_share_data_until_the_last_name_goes(work):
+    with open(work + "/a", "wb") as f:
+        f.write(b"first")
+    subprocess.run(["ln", work + "/a", work + "/b"], check=True)
+    a, b = os.stat(work + "/a"), os.stat(work + "/b")
+    assert (a.st_nlink, b.st_nlink, a.st_ino) == (2, 2, b.st_ino)
+    assert subprocess.run(["stat", "-c", "%h", work + "/a"], capture_output=True, text=True).stdout.strip() == "2"
+    with open(work + "/b", "r+b") as f:  # written through one name, read through the other
+        f.write(b"FIRST")
+    with open(work + "/a", "rb") as f:
+        assert f.read() == b"FIRST"
+    os.rename(work + "/a", work + "/b")  # onto another link of the same file: nothing happens (POSIX)
+    assert sorted(os.listdir(work)) == ["a", "b"]
+    os.unlink(work + "/a")
+    with open(work + "/b", "rb") as f:
+        assert f.read() == b"FIRST"
+    # The kernel keeps the other name's attributes for attr_timeout (high-level libfuse cannot invalidate them).
+    wait_until(lambda: os.stat(work + "/b").st_nlink == 1, OTHER_MOUNT_DELAY * 4, "the link count to drop")
+    os.mkdir(work + "/d")
+    os.link(work + "/b", work + "/d/c")
+    subprocess.run(["rm", "-r", work + "/d"], check=True)  # a recursive delete takes only the links inside
+    with open(work + "/b", "rb") as f:
+        assert f.read() == b"FIRST"
+
+
+def test_symlinks_are_stored_and_the_kernel_follows_them(work):
+    os.makedirs(work + "/dir/sub")
+    with open(work + "/dir/file", "wb") as f:
+        f.write(b"through a link")
+    subprocess.run(["ln", "-s", "dir/file", work + "/to-file"], check=True)
+    os.symlink("dir", work + "/to-dir")
+    os.symlink("/nowhere/at/all", work + "/dangling")
+    assert subprocess.run(["readlink", work + "/to-file"], capture_output=True, text=True).stdout == "dir/file\n"
+    assert os.readlink(work + "/dangling") == "/nowhere/at/all"
+    st = os.lstat(work + "/to-file")
+    assert stat.S_ISLNK(st.st_mode) and st.st_size == len("dir/file")
+    with open(work + "/to-file", "rb") as f:
+        assert f.read() == b"through a link"
+    assert sorted(os.listdir(work + "/to-dir")) == ["file", "sub"]
+    assert not os.path.exists(work + "/dangling") and os.path.lexists(work + "/dangling")
+    os.rename(work + "/to-file", work + "/dir/moved")  # a relative target now names something else
+    assert os.readlink(work + "/dir/moved") == "dir/file" and not os.path.exists(work + "/dir/moved")
+    os.unlink(work + "/dir/moved")
+    assert os.path.exists(work + "/dir/file")
+
+
+def test_fifos_sockets_and_devices_are_made_with_their_numbers(work):
+    subprocess.run(["mkfifo", work + "/fifo"], check=True)
+    subprocess.run(["mknod", work + "/null", "c", "1", "3"], check=True)
+    subprocess.run(["mknod", work + "/loop", "b", "7", "0"], check=True)
+    os.mknod(work + "/socket", stat.S_IFSOCK | 0o600)
+    os.mknod(work + "/plain", stat.S_IFREG | 0o640)
+    assert stat.S_ISFIFO(os.stat(work + "/fifo").st_mode)
+    assert stat.S_ISSOCK(os.stat(work + "/socket").st_mode)
+    null, loop = os.stat(work + "/null"), os.stat(work + "/loop")
+    assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3)
+    assert stat.S_ISBLK(loop.st_mode) and loop.st_rdev == os.makedev(7, 0)
+    plain = os.stat(work + "/plain")
+    assert stat.S_ISREG(plain.st_mode) and stat.S_IMODE(plain.st_mode) == 0o640 and plain.st_size == 0
+    # The kernel gives a fifo its behaviour: bytes pass through it, none reach the cluster.
+    reader = os.open(work + "/fifo", os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(work + "/fifo", os.O_WRONLY)
+    try:
+        os.write(writer, b"piped")
+        assert os.read(reader, 5) == b"piped"
+    finally:
+        os.close(writer)
+        os.close(reader)
+    os.chmod(work + "/fifo", 0o600)
+    os.utime(work + "/fifo", (1_500_000_000, 1_500_000_000))
+    st = os.stat(work + "/fifo")
+    assert (stat.S_IMODE(st.st_mode), int(st.st_mtime)) == (0o600, 1_500_000_000)
+
+
+def test_a_directory_link_count_is_two_plus_its_subdirectories(work):
+    os.makedirs(work + "/top/a")
+    os.makedirs(work + "/top/b/c")
+    with open(work + "/top/file", "wb"):
+        pass
+    count = subprocess.run(["stat", "-c", "%h", work + "/top", work + "/top/b"], capture_output=True, text=True)
+    assert count.stdout.split() == ["4", "3"]
+
+
+def test_an_open_file_keeps_its_data_after_its_last_name_goes(work):
+    data = os.urandom(3 * 1024 * 1024)
+    with open(work + "/f", "wb") as f:
+        f.write(data)
+    with open(work + "/f", "rb") as f:
+        head = f.read(10)
+        os.unlink(work + "/f")
+        assert not os.path.exists(work + "/f")
+        assert head + f.read() == data
+        assert os.fstat(f.fileno()).st_nlink == 0
+    assert os.listdir(work) == []
+
+
+def tree_signature(root):
+    """Everything `rsync -aH` and `cp -a` keep, by relative path: type, mode, owner, mtime (not of directories,
+    which change as entries come), the bytes of files, the targets of symlinks, device numbers, and which names
+    are links of one file."""
+    found, inodes = {}, {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            relative = os.path.relpath(path, root)
+            kind = stat.S_IFMT(st.st_mode)
+            if stat.S_ISREG(kind):
+                content = sha256_of(path)
+            elif stat.S_ISLNK(kind):
+                content = os.readlink(path)
+            else:
+                content = st.st_rdev
+            mtime = None if stat.S_ISDIR(kind) else int(st.st_mtime)
+            found[relative] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, mtime, content)
+            if stat.S_ISREG(kind) and st.st_nlink > 1:
+                inodes.setdefault(st.st_ino, []).append(relative)
+    return found, sorted(sorted(names) for names in inodes.values())
+
+
+def test_rsync_and_cp_a_keep_symlinks_hard_links_and_special_files(work, tmp_path):
+    """Issue 20: `rsync -a` of a tree with symlinks exited 23 (every symlink refused with EPERM)."""
+    source = str(tmp_path / "src")
+    random_tree(source, 40, seed=20)
+    os.symlink("d3/f3.dat", source + "/relative")
+    os.symlink("/etc/hostname", source + "/absolute")
+    os.symlink("no/such/thing", source + "/d2/dangling")
+    os.symlink("../d3", source + "/d2/to-dir")
+    os.link(source + "/d3/f3.dat", source + "/hard")
+    os.link(source + "/d3/f3.dat", source + "/d4/hard-too")
+    os.mkfifo(source + "/fifo")
+    os.mknod(source + "/null", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    os.utime(source, (1_400_000_000, 1_400_000_000))
+    copy = work + "/copy"
+    subprocess.run(["rsync", "-aH", source + "/", copy + "/"], check=True)
+    again = subprocess.run(["rsync", "-aHn", "--itemize-changes", source + "/", copy + "/"],
+                           capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "", "a second rsync -aH found differences:\n" + again.stdout[:2000]
+    assert tree_signature(copy) == tree_signature(source)
+    back = str(tmp_path / "back")
+    subprocess.run(["cp", "-a", copy, back], check=True)
+    assert tree_signature(back) == tree_signature(source)
 
 
 def test_names_up_to_255_bytes_work_and_longer_are_refused_at_once(work):
@@ -435,6 +583,10 @@ def test_names_up_to_255_bytes_work_and_longer_are_refused_at_once(work):
         assert f.read() == b"kept"
     for too_long in ("n" * 256, "\u00e9" * 128):
         target = os.path.join(work, too_long)
+        for look_up in (os.stat, os.unlink, lambda path: os.chmod(path, 0o600)):
+            with pytest.raises(OSError) as info:
+                look_up(target)
+            assert info.value.errno == errno.ENAMETOOLONG
         with pytest.raises(OSError) as info:
             open(target, "wb")
         assert info.value.errno == errno.ENAMETOOLONG

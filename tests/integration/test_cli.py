@@ -173,6 +173,18 @@ def test_cp_copies_on_the_server(env, cluster, unique_dir):
     assert read(cluster, f"{d}/dir2/file") == b"one"
 
 
+def test_ln_makes_symlinks_and_hard_links(env, cluster, unique_dir):
+    d = unique_dir
+    seed(cluster, f"{d}/file", b"data")
+    ok(env, "ln", "-s", "../elsewhere/file", f"{d}/link")
+    status = json.loads(ok(env, "stat", "--json", f"{d}/link"))
+    assert (status["type"], status["symlink"]) == ("SYMLINK", "../elsewhere/file")
+    ok(env, "ln", f"{d}/file", f"{d}/hard")
+    assert read(cluster, f"{d}/hard") == b"data"
+    assert json.loads(ok(env, "stat", "--json", f"{d}/file"))["nlink"] == 2
+    assert fails(env, "ln", "-s", "x", f"{d}/link") == f"dfs: ln: {d}/link: File exists"
+
+
 def test_du_checksum_setrep_test(env, cluster, unique_dir):
     d = unique_dir
     data = os.urandom(100_000)

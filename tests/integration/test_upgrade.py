@@ -1,6 +1,7 @@
 """A database and block directories written by release 1 (tests/fixtures/release1/) open in this release: every path
 reads back as release 1 reported it, byte for byte, and the upgraded database takes writes and a second start."""
 
+import getpass
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ def test_release1_database_upgrades_and_reads_back(make_cluster):
     expected = load_manifest()
     cluster = make_cluster(seed=RELEASE1)
     wait_until_whole(cluster)
-    fs = WebHdfs(cluster.url)
+    fs = WebHdfs(cluster.url, user=getpass.getuser())  # the namenode's user: its superuser reads every file
     assert_same_namespace(manifest(fs), expected)
 
     data = pattern("after-upgrade", 5000)

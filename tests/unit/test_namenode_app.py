@@ -4,6 +4,7 @@ import pytest
 import pytest_twisted
 from treq.testing import StubTreq
 
+from dfs.namenode.namespace.model import Extent
 from dfs.version import version
 
 BASE = "http://nn"
@@ -255,3 +256,67 @@ async def test_odd_paths_are_400_never_a_redirect_without_location(stub):
     assert code == 400 and "'.' segments" in body["RemoteException"]["message"]
     response = await http.get(BASE + "/webhdfs/v1?op=LISTSTATUS", allow_redirects=False)
     assert response.code == 400 or response.headers.getRawHeaders("location")
+
+
+@pytest_twisted.ensureDeferred
+async def test_createsymlink_and_the_statuses_of_a_link(namenode_app, stub):
+    http, _, _ = stub
+    response = await http.put(BASE + "/webhdfs/v1/links/to-data?op=CREATESYMLINK&destination=../data/f"
+                              "&createParent=true&user.name=alice")
+    assert response.code == 200 and await response.content() == b""
+    code, body = await call(http, "GET", "/links/to-data", op="GETFILESTATUS")
+    status = body["FileStatus"]
+    assert (code, status["type"], status["symlink"], status["owner"]) == (200, "SYMLINK", "../data/f", "alice")
+    assert status["length"] == 0 and status["nlink"] == 1
+    code, body = await call(http, "GET", "/links", op="LISTSTATUS")
+    [entry] = body["FileStatuses"]["FileStatus"]
+    assert (entry["pathSuffix"], entry["type"], entry["symlink"]) == ("to-data", "SYMLINK", "../data/f")
+    # The namenode never follows a link: not at the end of a path, nor in the middle of one.
+    code, body = await call(http, "GET", "/links/to-data/below", op="GETFILESTATUS")
+    assert code == 403 and body["RemoteException"]["exception"] == "ParentNotDirectoryException"
+    code, body = await call(http, "GET", "/links/to-data", op="OPEN")
+    assert code == 404
+    code, body = await call(http, "PUT", "/links/to-data", op="CREATESYMLINK", destination="/elsewhere")
+    assert code == 403 and body["RemoteException"]["exception"] == "FileAlreadyExistsException"
+    code, body = await call(http, "PUT", "/nowhere/link", op="CREATESYMLINK", destination="/x", createParent="false")
+    assert code == 404
+    code, body = await call(http, "PUT", "/empty", op="CREATESYMLINK", destination="")
+    assert code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_hard_links_and_special_files_as_dfs_extensions(namenode_app, stub):
+    http, _, _ = stub
+    await namenode_app.store.create("/d/f", [Extent("ab" * 32, 0, 5, 5)], overwrite=False)
+    assert await call(http, "PUT", "/d/f", op="LINK", destination="/d/g") == (200, {"boolean": True})
+    code, body = await call(http, "GET", "/d", op="LISTSTATUS")
+    statuses = {s["pathSuffix"]: s for s in body["FileStatuses"]["FileStatus"]}
+    assert statuses["f"]["fileId"] == statuses["g"]["fileId"] and statuses["g"]["nlink"] == 2
+    assert statuses["g"]["length"] == 5
+    code, body = await call(http, "PUT", "/d", op="LINK", destination="/e")
+    assert code == 403 and body["RemoteException"]["exception"] == "PathIsDirectoryException"
+    await call(http, "DELETE", "/d/f", op="DELETE")
+    code, body = await call(http, "GET", "/d/g", op="GETFILESTATUS")
+    assert (body["FileStatus"]["nlink"], body["FileStatus"]["length"]) == (1, 5)
+
+    assert (await call(http, "PUT", "/d/pipe", op="MKNOD", type="fifo", permission="640"))[0] == 200
+    assert (await call(http, "PUT", "/d/tty", op="MKNOD", type="CHAR_DEVICE", rdev=str(4 << 8 | 1)))[0] == 200
+    code, body = await call(http, "GET", "/d/tty", op="GETFILESTATUS")
+    assert (body["FileStatus"]["type"], body["FileStatus"]["special"], body["FileStatus"]["rdev"]) == (
+        "FILE", "CHAR_DEVICE", 1025)  # Hadoop's client knows no other type: a special file is a FILE to it
+    code, body = await call(http, "GET", "/d/pipe", op="GETFILESTATUS")
+    assert (body["FileStatus"]["special"], body["FileStatus"]["permission"]) == ("FIFO", "640")
+    code, body = await call(http, "PUT", "/d/x", op="MKNOD", type="DIRECTORY")
+    assert code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_directory_link_count_is_two_plus_its_subdirectories(stub):
+    http, _, _ = stub
+    for path in ("/top/a", "/top/b/c"):
+        await call(http, "PUT", path, op="MKDIRS")
+    assert (await http.put(BASE + "/webhdfs/v1/top/link?op=CREATESYMLINK&destination=a")).code == 200
+    code, body = await call(http, "GET", "/top", op="GETFILESTATUS")
+    assert (body["FileStatus"]["nlink"], body["FileStatus"]["childrenNum"]) == (4, 3)
+    code, body = await call(http, "GET", "/top", op="LISTSTATUS")
+    assert {s["pathSuffix"]: s["nlink"] for s in body["FileStatuses"]["FileStatus"]} == {"a": 2, "b": 3, "link": 1}

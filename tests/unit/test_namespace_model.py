@@ -1,8 +1,10 @@
 """The namespace store against a plain in-memory model (hypothesis state machine), on each backend: after every
-operation the tree is a tree (no cycle, nothing detached), holds exactly the model's paths, and every file has the
-model's bytes."""
+operation the tree is a tree (no cycle, nothing detached), holds exactly the model's paths, every file has the
+model's bytes (through each of its hard links, until the last one goes), link counts match, and no removed file
+keeps a block."""
 
 import hashlib
+import itertools
 import posixpath
 import shutil
 import tempfile
@@ -14,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from dfs.errors import DFSError
 from dfs.namenode.namespace.backends import open_namespace
-from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.model import SYMLINK, Extent
 
 # A small universe of names, so operations collide: the same paths are created, moved onto, into and over.
 PATHS = st.lists(st.sampled_from("ab"), min_size=1, max_size=2).map(lambda names: "/" + "/".join(names))
@@ -28,6 +30,7 @@ DESTINATIONS = st.one_of(
     ANY_PATH.map(lambda anywhere: lambda src: anywhere),
 )
 DIR = "dir"
+TARGETS = st.sampled_from(["a", "/b", "../x"])
 
 
 class Refused(Exception):
@@ -46,11 +49,23 @@ def below(path, ancestor):
     return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")
 
 
+class Link(str):
+    """A model symlink: its target."""
+
+
 class Model:
-    """The namespace as a dict: path -> DIR or the file's bytes. The root is implied."""
+    """The namespace as two dicts: ``entries`` path -> DIR or an inode number, ``inodes`` number -> the file's
+    bytes or a Link. The root is implied; an inode no entry names is gone."""
 
     def __init__(self):
         self.entries = {}
+        self.inodes = {}
+        self.numbers = itertools.count(1)
+
+    def new(self, content):
+        number = next(self.numbers)
+        self.inodes[number] = content
+        return number
 
     def kind(self, path):
         return DIR if path == "/" else self.entries.get(path)
@@ -98,19 +113,45 @@ class Model:
             self.entries[walked] = DIR
 
     def create(self, path, data, overwrite):
+        """An overwrite keeps a file's inode (every hard link sees the new bytes); a symlink is replaced."""
         if path == "/":
             raise Refused("the root")
         self.mkdirs(posixpath.dirname(path))
         existing = self.kind(path)
         if existing == DIR or existing is not None and not overwrite:
             raise Refused(f"{path} exists")
-        self.entries[path] = data
+        if existing is not None and not isinstance(self.inodes[existing], Link):
+            self.inodes[existing] = data
+        else:
+            self.entries[path] = self.new(data)
 
     def file(self, path):
+        """The inode number of the file at ``path``."""
         found = self.resolve(path)
-        if found is None or found == DIR:
+        if found is None or found == DIR or isinstance(self.inodes[found], Link):
             raise Refused(f"{path} is no file")
         return found
+
+    def free(self, path, create_parent):
+        if path == "/":
+            raise Refused("the root")
+        if create_parent:
+            self.mkdirs(posixpath.dirname(path))
+        elif self.resolve(posixpath.dirname(path)) != DIR:
+            raise Refused(f"no directory for {path}")
+        if self.kind(path) is not None:
+            raise Refused(f"{path} exists")
+
+    def link(self, existing, new):
+        found = self.resolve(existing)
+        if found is None or found == DIR:
+            raise Refused(f"{existing} is missing or a directory")
+        self.free(new, create_parent=False)
+        self.entries[new] = found
+
+    def symlink(self, target, path, create_parent):
+        self.free(path, create_parent)
+        self.entries[path] = self.new(Link(target))
 
     def rename(self, src, dst, overwrite):
         """HDFS's rename: False (v1) or refused (with overwrite) in the same cases; onto itself is True."""
@@ -121,8 +162,8 @@ class Model:
             if existing == DIR and not overwrite:
                 target = posixpath.join(dst, posixpath.basename(src)).rstrip("/") or "/"
                 existing = self.lookup(target)
-            if existing is not None and target == src:
-                return True
+            if existing is not None and (target == src or existing == self.kind(src) != DIR):
+                return True  # onto itself, or onto another hard link of the same inode: nothing to do
             if src == "/" or target == "/" or below(posixpath.dirname(target), src):
                 raise FileExistsError("into itself")
             if existing is not None:
@@ -163,32 +204,30 @@ class Model:
             raise Refused("no destination parent") from None
         target = posixpath.join(dst, posixpath.basename(src)) if existing == DIR else dst
         existing = self.lookup(target)
-        if existing is not None and target == src:
-            raise Refused("onto itself")
-        if existing == DIR or existing is not None and not (overwrite and self.kind(src) != DIR):
+        if existing is not None and (target == src or existing == self.kind(src) != DIR):
+            raise Refused("onto itself, or onto another hard link of it")
+        if existing == DIR or existing is not None and not (overwrite and self.kind(src) != DIR
+                                                           and not isinstance(self.inodes[self.kind(src)], Link)):
             raise Refused("destination exists")
         if below(posixpath.dirname(target), src):
             raise Refused("into itself")
         self.remove(target)
-        for p, v in self.tree(src).items():
-            self.entries[target + p[len(src):]] = v
+        for p, v in self.tree(src).items():  # a copy is new inodes: hard links are not kept
+            self.entries[target + p[len(src):]] = v if v == DIR else self.new(self.inodes[v])
 
     def concat(self, target, sources):
-        data = self.file(target)
-        staged = dict(self.entries)
+        number = self.file(target)
         for src in sources:
-            if src == target or src not in staged or staged[src] == DIR:
+            if src == target or src not in self.entries or self.entries[src] == number:
                 raise Refused(f"bad source {src}")
-            self.file(src)
-            data += staged.pop(src)
-        staged[target] = data
-        self.entries = staged
+            self.inodes[number] += self.inodes[self.file(src)]
+            del self.entries[src]
 
     def truncate(self, path, length):
-        data = self.file(path)
-        if length > len(data):
+        number = self.file(path)
+        if length > len(self.inodes[number]):
             raise Refused("longer")
-        self.entries[path] = data[:length]
+        self.inodes[number] = self.inodes[number][:length]
 
 
 class NamespaceMachine(RuleBasedStateMachine):
@@ -220,11 +259,11 @@ class NamespaceMachine(RuleBasedStateMachine):
     def both(self, change, expect):
         """Run ``expect`` on a copy of the model and ``change`` on the store: they must agree on the outcome
         (the same answer, or both refusing); a refused operation changes neither."""
-        before = dict(self.model.entries)
+        before = dict(self.model.entries), dict(self.model.inodes)
         try:
             expected = expect()
         except Refused as reason:
-            self.model.entries = before
+            self.model.entries, self.model.inodes = before
             try:
                 answer = result(change())
             except DFSError:
@@ -263,7 +302,7 @@ class NamespaceMachine(RuleBasedStateMachine):
     @rule(path=PATHS, data=DATA)
     def append(self, path, data):
         def expect():
-            self.model.entries[path] = self.model.file(path) + data
+            self.model.inodes[self.model.file(path)] += data
         self.both(lambda: self.store.append(path, self.extents(data)), expect)
 
     @rule(into=PATHS, sources=st.lists(PATHS, min_size=1, max_size=2))
@@ -278,6 +317,15 @@ class NamespaceMachine(RuleBasedStateMachine):
     @rule(path=PATHS, length=st.integers(0, 8))
     def truncate(self, path, length):
         self.both(lambda: self.store.truncate(path, length), lambda: self.model.truncate(path, length))
+
+    @rule(existing=PATHS, new=PATHS)
+    def link(self, existing, new):
+        self.both(lambda: self.store.link(existing, new), lambda: self.model.link(existing, new))
+
+    @rule(destination=TARGETS, path=PATHS, create_parent=st.booleans())
+    def symlink(self, destination, path, create_parent):
+        self.both(lambda: self.store.symlink(destination, path, create_parent),
+                  lambda: self.model.symlink(destination, path, create_parent))
 
     @invariant()
     def the_namespace_is_a_tree(self):
@@ -295,11 +343,24 @@ class NamespaceMachine(RuleBasedStateMachine):
                 if entry.inode.is_directory:
                     pending.append(path)
         assert {p: v == DIR for p, v in found.items()} == {p: v == DIR for p, v in self.model.entries.items()}
-        for path, data in self.model.entries.items():
-            if data != DIR:
-                inode, extents = result(self.store.stat(path))
-                stored = b"".join(self.blocks[e.block_id][e.block_offset:e.block_offset + e.length] for e in extents)
-                assert (inode.size, stored) == (len(data), data), path
+        store_ids, referenced = {}, set()
+        for path, number in self.model.entries.items():
+            if number == DIR:
+                continue
+            inode, extents = result(self.store.stat(path))
+            content = self.model.inodes[number]
+            names = sum(n == number for n in self.model.entries.values())
+            assert store_ids.setdefault(number, inode.id) == inode.id, f"{path}: another inode than its links'"
+            assert inode.nlink == names, path
+            if isinstance(content, Link):
+                assert (inode.type, inode.target) == (SYMLINK, content), path
+                continue
+            stored = b"".join(self.blocks[e.block_id][e.block_offset:e.block_offset + e.length] for e in extents)
+            assert (inode.size, stored) == (len(content), content), path
+            referenced.update(e.block_id for e in extents)
+        assert len(set(store_ids.values())) == len(store_ids), "two model files share a store inode"
+        # A file's blocks stay referenced while a name is left, and no longer.
+        assert set(result(self.store.block_targets())) == referenced
 
 
 class PostgresNamespaceMachine(NamespaceMachine):

@@ -105,13 +105,28 @@ class Namespace(Protocol):
 
     def rename(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """HDFS's two renames (without ``overwrite``: into a directory ``dst``, False on any refusal; with it:
-        exactly onto ``dst``, replacing a file or an empty directory, refusals raised). Inodes keep their ids."""
+        exactly onto ``dst``, replacing a file or an empty directory, refusals raised). Inodes keep their ids.
+        Onto another hard link of the same inode it does nothing, and says True (POSIX)."""
+
+    def link(self, existing: str, new: str, checker=None) -> Deferred:
+        """A hard link: the new entry ``new`` (its parent must exist) names the inode of ``existing``, whose link
+        count grows; a directory is refused (IsADirectory). The Inode."""
+
+    def symlink(self, target: str, path: str, create_parent: bool = True, owner: Optional[str] = None,
+                group: Optional[str] = None, checker=None) -> Deferred:
+        """A symlink at the free ``path`` holding ``target`` (any text: nothing resolves it here). The Inode."""
+
+    def mknod(self, path: str, kind: str, mode: int, rdev: int = 0, owner: Optional[str] = None,
+              group: Optional[str] = None, checker=None) -> Deferred:
+        """A special file (``kind``: model.FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE, with its device number
+        ``rdev``) at the free ``path``: metadata only. The Inode."""
 
     def copy(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """Server-side copy: new inodes sharing the source's blocks; a directory copies recursively."""
 
     def delete(self, path: str, recursive: bool, checker=None) -> Deferred:
-        """Remove ``path`` (and, with ``recursive``, what is below it); False when there was nothing."""
+        """Remove the entry ``path`` (and, with ``recursive``, what is below it); False when there was nothing. An
+        inode goes with its last entry: until then its extents, and so its blocks, stay referenced."""
 
     def set_times(self, path: str, mtime: Optional[int] = None, atime: Optional[int] = None,
                   checker=None) -> Deferred:

@@ -6,11 +6,13 @@ from typing import NamedTuple, Optional
 
 ROOT = 1  # the root directory's inode id, in every backend
 
-# Inode types. Files and directories exist today; the others are stored as metadata only (the mount makes them).
+# Inode types. Files hold extents, directories entries, symlinks a target; special files are metadata only (the
+# mount makes them; the kernel, not dfs, gives them their behaviour).
 FILE = "FILE"
 DIRECTORY = "DIRECTORY"
 SYMLINK = "SYMLINK"
 FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE = "FIFO", "SOCKET", "CHAR_DEVICE", "BLOCK_DEVICE"
+SPECIAL = (FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE)
 
 
 @dataclass(slots=True)
@@ -28,7 +30,7 @@ class Inode:
     size: int = 0
     replication: int = 0  # files only
     block_size: int = 0  # files only
-    nlink: int = 1  # directory entries that name it
+    nlink: int = 1  # directory entries that name it (a directory's POSIX count is Status.link_count)
     target: Optional[str] = None  # a symlink's target
     rdev: int = 0  # a device's number
 
@@ -53,11 +55,18 @@ class DirEntry:
 @dataclass(slots=True)
 class Status:
     """An inode as GETFILESTATUS and LISTSTATUS describe it: under ``name`` (WebHDFS's pathSuffix: the entry's name
-    in a listing, empty for the path asked about), with ``children`` entries when it is a directory."""
+    in a listing, empty for the path asked about), with ``children`` entries, ``subdirectories`` of them
+    directories, when it is a directory."""
 
     inode: Inode
     name: str = ""
     children: int = 0
+    subdirectories: int = 0
+
+    @property
+    def link_count(self):
+        """POSIX's st_nlink: a directory's entry, its "." and each subdirectory's ".."; else its entries."""
+        return 2 + self.subdirectories if self.inode.is_directory else self.inode.nlink
 
 
 class Extent(NamedTuple):

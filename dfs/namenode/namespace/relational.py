@@ -11,6 +11,9 @@ checker (dfs.namenode.permissions) calls it first, inside its own transaction, o
 
 import time
 import uuid
+from collections import Counter, defaultdict
+
+from twisted.internet.defer import fail
 
 from dfs import paths
 from dfs.errors import (
@@ -24,7 +27,8 @@ from dfs.errors import (
     NotADirectory,
 )
 from dfs.extents import pieces
-from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Problem, Status
+from dfs.namenode.namespace.model import (DIRECTORY, FILE, ROOT, SPECIAL, SYMLINK, ContentSummary, Extent, Inode,
+                                          Problem, Status)
 
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
@@ -32,6 +36,11 @@ INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.repli
         " i.target, i.rdev"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
+# The subdirectories of the directory ``i`` (its POSIX link count is 2 more). Counted when read rather than kept in
+# ``nlink``: keeping it would make every mkdir, rmdir and rename of a directory update its parent's row too, and
+# ``nlink`` stays what fsck compares with the entries naming an inode.
+SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c JOIN inodes AS ci"
+                      " ON ci.id = c.inode WHERE c.parent = i.id AND ci.type = 'DIRECTORY') ELSE 0 END")
 DEFAULTS = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
 
 
@@ -161,8 +170,10 @@ class RelationalNamespace:
 
     def _file(self, db, path):
         inode = self._resolve(db, path)
-        if inode.type != FILE:
+        if inode.type == DIRECTORY:
             raise IsADirectory(f"Path is a directory, not a file: {path}")
+        if inode.type != FILE:
+            raise FileNotFound(f"Path is not a file: {path}")
         return inode
 
     def _directory(self, db, path):
@@ -189,14 +200,16 @@ class RelationalNamespace:
         return node
 
     @staticmethod
-    def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0):
+    def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0,
+                   target=None, rdev=0):
         """A new inode and the entry naming it."""
         inode_id = db.execute(
-            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, size, mode, owner, group, mtime, atime, replication, block_size)).fetchone()[0]
+            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev)).fetchone()[0]
         db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
-        return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size)
+        return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
+                     target=target, rdev=rdev)
 
     def _touch(self, db, inode_id):
         """Advance an inode's mtime; strictly, so every write is visible as a change."""
@@ -220,27 +233,53 @@ class RelationalNamespace:
     def _next_seq(db, inode_id):
         return db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM extents WHERE inode = ?", (inode_id,)).fetchone()[0]
 
-    def _unlink(self, db, parent_id, name, inode_id):
-        """Remove the entry ``name`` of ``parent_id`` and the inode it names, with everything below it."""
+    def _unlink(self, db, parent_id, name, inode):
+        """Remove the entry ``name`` of ``parent_id``: a directory goes with everything below it; any other inode
+        loses a link and goes with its last one (hard links keep it, its extents and so its blocks)."""
         db.execute("DELETE FROM dirents WHERE parent = ? AND name = ?", (parent_id, name))
-        self._delete_tree(db, inode_id)
+        if inode.type == DIRECTORY:
+            self._delete_tree(db, inode.id)
+        else:
+            self._drop_links(db, {inode.id: 1})
 
     def _delete_tree(self, db, inode_id):
-        """Delete an inode and everything below it (a loop, not recursion: paths may be 1,000 levels deep)."""
-        doomed, seen, frontier = [], {inode_id}, [inode_id]
+        """Delete a directory and every entry below it (a loop, not recursion: paths may be 1,000 levels deep).
+        What is not a directory loses the links found here: a hard link from outside the tree keeps it."""
+        directories, seen, frontier, links = [], {inode_id}, [inode_id], Counter()
         while frontier:
             chunk, frontier = frontier[:MAX_BATCH], frontier[MAX_BATCH:]
-            doomed.extend(chunk)
+            directories.extend(chunk)
             among, ids = self._in(chunk)
-            for (child,) in db.execute(f"SELECT inode FROM dirents WHERE parent {among}", ids):
-                if child not in seen:  # a damaged namespace may loop: delete each inode once
+            for child, kind in db.execute("SELECT d.inode, i.type FROM dirents AS d JOIN inodes AS i ON i.id = d.inode"
+                                          f" WHERE d.parent {among}", ids):
+                if kind != DIRECTORY:
+                    links[child] += 1
+                elif child not in seen:  # a damaged namespace may loop: delete each inode once
                     seen.add(child)
                     frontier.append(child)
-        for chunk in chunks(doomed):
+        for chunk in chunks(directories):
             among, ids = self._in(chunk)
-            db.execute(f"DELETE FROM extents WHERE inode {among}", ids)
             db.execute(f"DELETE FROM dirents WHERE parent {among}", ids)
             db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
+        self._drop_links(db, links)
+
+    def _drop_links(self, db, links):
+        """Take ``links`` ({inode id: entries removed}) off the link counts; delete the inodes left with none,
+        with their extents (their blocks' GC grace starts then, not before)."""
+        by_count = defaultdict(list)
+        for inode_id, count in links.items():
+            by_count[count].append(inode_id)
+        for count, inode_ids in by_count.items():
+            for chunk in chunks(inode_ids):
+                among, ids = self._in(chunk)
+                db.execute(f"UPDATE inodes SET nlink = nlink - ? WHERE id {among}", [count, *ids])
+        for chunk in chunks(list(links)):
+            among, ids = self._in(chunk)
+            gone = [row[0] for row in db.execute(f"SELECT id FROM inodes WHERE nlink <= 0 AND id {among}", ids)]
+            if gone:
+                among, ids = self._in(gone)
+                db.execute(f"DELETE FROM extents WHERE inode {among}", ids)
+                db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
 
     @staticmethod
     def _entries(db, inode_id, order=""):
@@ -255,8 +294,10 @@ class RelationalNamespace:
         return db.execute("SELECT 1 FROM dirents WHERE parent = ? LIMIT 1", (inode_id,)).fetchone() is not None
 
     @staticmethod
-    def _children(db, inode_id):
-        return db.execute("SELECT COUNT(*) FROM dirents WHERE parent = ?", (inode_id,)).fetchone()[0]
+    def _counts(db, inode_id):
+        """(entries, subdirectories) of the directory ``inode_id``."""
+        return db.execute("SELECT COUNT(*), COUNT(CASE WHEN i.type = 'DIRECTORY' THEN 1 END) FROM dirents AS d"
+                          " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?", (inode_id,)).fetchone()
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -280,7 +321,7 @@ class RelationalNamespace:
         def counted(inode):
             if inode.type != DIRECTORY:
                 return Status(inode)
-            return self.read(lambda db: Status(inode, "", self._children(db, inode.id)))
+            return self.read(lambda db: Status(inode, "", *self._counts(db, inode.id)))
 
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
@@ -294,8 +335,8 @@ class RelationalNamespace:
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
                 return Status(inode), None
-            query = (f"SELECT d.name, {CHILD_COUNT}, {INODE} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode"
-                     " WHERE d.parent = ?")
+            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {INODE} FROM dirents AS d"
+                     " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?")
             args = [inode.id]
             if start_after is not None:
                 query += " AND d.name > ?"
@@ -304,9 +345,10 @@ class RelationalNamespace:
             if limit is not None:
                 query += " LIMIT ?"
                 args.append(limit)
-            entries = [Status(Inode(*row[2:]), row[0], row[1]) for row in db.execute(query, args)]
-            paged = start_after is not None or limit is not None
-            return Status(inode, "", self._children(db, inode.id) if paged else len(entries)), entries
+            entries = [Status(Inode(*row[3:]), row[0], row[1], row[2]) for row in db.execute(query, args)]
+            if start_after is not None or limit is not None:
+                return Status(inode, "", *self._counts(db, inode.id)), entries
+            return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
 
         return self.read(txn)
 
@@ -315,13 +357,14 @@ class RelationalNamespace:
             entries = self._lister(db)
             self._check(db, checker, "GETCONTENTSUMMARY", path, children=entries)
             summary = ContentSummary()
-            stack = [self._resolve(db, path)]
+            stack, counted = [self._resolve(db, path)], set()
             while stack:
                 node = stack.pop()
                 if node.type == DIRECTORY:
                     summary.directories += 1
                     stack.extend(child for _, child in entries(node))
-                else:
+                elif node.id not in counted:  # a file with several links inside counts once
+                    counted.add(node.id)
                     summary.files += 1
                     summary.length += node.size
                     summary.space_consumed += node.size * node.replication
@@ -467,10 +510,13 @@ class RelationalNamespace:
             name = paths.basename(path)
             existing = self._child(db, parent.id, name)
             self._check_replaceable(existing, path, overwrite)
+            if existing is not None and existing.type != FILE:  # a symlink or special file: replaced by a file
+                self._unlink(db, parent.id, name, existing)
+                existing = None
             size = sum(e.length for e in extents)
             t = now_ms()
             accessed = t if atime is None else atime
-            if existing is not None:
+            if existing is not None:  # every hard link of the file sees the new content (as open with O_TRUNC)
                 inode_id = existing.id
                 db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
                 db.execute(
@@ -515,7 +561,7 @@ class RelationalNamespace:
                 return False
             if inode.type == DIRECTORY and not recursive and self._has_entries(db, inode.id):
                 raise DirectoryNotEmpty(f"`{path} is non empty': Directory is not empty")
-            self._unlink(db, parent.id, paths.basename(path), inode.id)
+            self._unlink(db, parent.id, paths.basename(path), inode)
             self._touch(db, parent.id)
             return True
 
@@ -548,11 +594,11 @@ class RelationalNamespace:
         if existing is not None:
             if not overwrite:
                 raise AlreadyExists(f"Rename destination {target} already exists")
-            if existing.type != inode.type:
+            if existing.is_directory != inode.is_directory:
                 raise AlreadyExists(f"Rename destination {target} is a {existing.type.lower()}")
             if self._has_entries(db, existing.id):
                 raise DirectoryNotEmpty(f"Rename destination {target} is a non-empty directory")
-            self._unlink(db, new_parent.id, name, existing.id)
+            self._unlink(db, new_parent.id, name, existing)
         db.execute("UPDATE dirents SET parent = ?, name = ? WHERE parent = ? AND name = ?",
                    (new_parent.id, name, source[-2].id, paths.basename(src)))
         self._touch(db, source[-2].id)
@@ -582,7 +628,7 @@ class RelationalNamespace:
                 raise CannotMove(f"Cannot copy {src} into itself")
             parent, name = parents[-1], paths.basename(dst_path)
             if existing is not None:
-                self._unlink(db, parent.id, name, existing.id)
+                self._unlink(db, parent.id, name, existing)
             self._copy_tree(db, inode, parent.id, name)
             self._touch(db, parent.id)
             return True
@@ -596,13 +642,65 @@ class RelationalNamespace:
             node, parent_id, name = pending.pop()
             t = now_ms()
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
-                                  node.replication, node.block_size)
+                                  node.replication, node.block_size, node.target, node.rdev)
             if node.type == FILE:
                 db.execute("INSERT INTO extents (inode, seq, block_id, block_offset, length)"
                            " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
                            (new.id, node.id))
-            else:
+            elif node.type == DIRECTORY:
                 pending.extend((child, new.id, child_name) for child_name, child in self._entries(db, node.id))
+
+    def link(self, existing, new, checker=None):
+        def txn(db):
+            self._check(db, checker, "LINK", existing, destination=new)
+            *_, inode = self._path(db, existing)
+            if inode.type == DIRECTORY:
+                raise IsADirectory(f"Cannot make a hard link to a directory: {existing}")
+            parent, name = self._free_entry(db, new, create_parent=False)
+            db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent.id, name, inode.id))
+            db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode.id,))
+            self._touch(db, parent.id)
+            return self._inode(db, inode.id)
+
+        return self.run(txn)
+
+    def symlink(self, target, path, create_parent=True, owner=None, group=None, checker=None):
+        if not target:
+            return fail(BadRequest("A symlink needs a target"))
+        return self._make("CREATESYMLINK", checker, path, SYMLINK, 0o777, owner, group, create_parent, target=target)
+
+    def mknod(self, path, kind, mode, rdev=0, owner=None, group=None, checker=None):
+        if kind not in SPECIAL:
+            return fail(BadRequest(f"Not a special file type: {kind}"))
+        return self._make("MKNOD", checker, path, kind, mode, owner, group, create_parent=False, rdev=rdev)
+
+    def _make(self, op, checker, path, kind, mode, owner, group, create_parent, target=None, rdev=0):
+        """Create an inode without data (a symlink or a special file) at the free ``path``; the Inode."""
+        owner, group = owner or self.defaults["owner"], group or self.defaults["group"]
+
+        def txn(db):
+            self._check(db, checker, op, path)
+            parent, name = self._free_entry(db, path, create_parent, owner, group)
+            t = now_ms()
+            inode = self._new_inode(db, parent.id, name, kind, 0, mode, owner, group, t, t, target=target, rdev=rdev)
+            self._touch(db, parent.id)
+            return inode
+
+        return self.run(txn)
+
+    def _free_entry(self, db, path, create_parent, owner=None, group=None):
+        """(the parent directory's Inode, the name) of a new entry at ``path``: AlreadyExists when taken."""
+        if path == "/":
+            raise AlreadyExists("/ already exists as a directory")
+        if create_parent:
+            parent = self._mkdirs(db, paths.parent(path), 0o755, owner or self.defaults["owner"],
+                                  group or self.defaults["group"])
+        else:
+            parent = self._directory(db, paths.parent(path))
+        name = paths.basename(path)
+        if self._child(db, parent.id, name) is not None:
+            raise AlreadyExists(f"{path} already exists")
+        return parent, name
 
     def concat(self, target, sources, checker=None):
         def txn(db):
@@ -614,13 +712,15 @@ class RelationalNamespace:
                 if src == target:
                     raise BadRequest(f"CONCAT source {src} is the target")
                 *_, parent, source = self._path(db, src)
+                if source.id == inode.id:
+                    raise BadRequest(f"CONCAT source {src} is a hard link of the target")
                 if source.type != FILE:
                     raise IsADirectory(f"Path is a directory, not a file: {src}")
                 extents = self._extents(db, source.id)
                 self._set_extents(db, inode.id, extents, seq)
                 seq += len(extents)
                 added += source.size
-                self._unlink(db, parent.id, paths.basename(src), source.id)
+                self._unlink(db, parent.id, paths.basename(src), source)
                 self._touch(db, parent.id)
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)

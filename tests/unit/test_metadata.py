@@ -288,3 +288,26 @@ def test_a_hole_is_an_extent_without_a_block(store):
     result(store.truncate("/sparse", 13))
     assert result(store.stat("/sparse"))[1] == [Extent(A, 0, 10, 10), Extent.hole(3)]
     assert result(store.collectable([A, B], now=0)) == {B: None}
+
+
+def test_hard_links_symlinks_and_special_files(store):
+    """The posix operations on each backend: a hard link keeps the file when its first name goes, a symlink holds
+    its target, a special file its device number, and a directory counts its subdirectories."""
+    result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.mkdirs("/d/sub"))
+    assert result(store.link("/d/f", "/d/g")).nlink == 2
+    assert result(store.symlink("/d/f", "/d/s")).target == "/d/f"
+    device = result(store.mknod("/d/dev", "CHAR_DEVICE", 0o600, rdev=0x0501))
+    assert (device.type, device.rdev) == ("CHAR_DEVICE", 0x0501)
+    directory, entries = result(store.listing("/d"))
+    assert (directory.children, directory.subdirectories) == (5, 1)
+    assert [(s.name, s.inode.type) for s in entries] == [
+        ("dev", "CHAR_DEVICE"), ("f", "FILE"), ("g", "FILE"), ("s", "SYMLINK"), ("sub", "DIRECTORY")]
+    assert result(store.status("/d")).subdirectories == 1
+    assert result(store.delete("/d/f", recursive=False)) is True
+    inode, extents = result(store.stat("/d/g"))
+    assert (inode.nlink, extents) == (1, [Extent(A, 0, 10, 10)])
+    assert result(store.block_targets()) == {A: (3, 10)}
+    assert result(store.delete("/d", recursive=True)) is True
+    assert result(store.forget_unreferenced_blocks()) == 1
+    assert result(store.namespace_problems()) == []

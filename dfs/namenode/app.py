@@ -29,6 +29,8 @@ PREFIX = b"/webhdfs/v1"
 GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
 MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
+# Entries in one LISTSTATUS_BATCH answer (the namenode's --list-limit), HDFS's dfs.ls.limit default.
+LIST_LIMIT = 1000
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
@@ -91,12 +93,14 @@ class NamenodeApp:
         self.safemode = repair.safemode
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
+        self.list_limit = config.get("list_limit", LIST_LIMIT)
         self.started = registry.clock.seconds()
         self.checksums = FileChecksums(fanout.http, registry)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
             (GET, "LISTSTATUS"): self.op_liststatus,
+            (GET, "LISTSTATUS_BATCH"): self.op_liststatus_batch,
             (GET, "GETCONTENTSUMMARY"): self.op_getcontentsummary,
             (GET, "GETFILECHECKSUM"): self.op_getfilechecksum,
             (GET, "GETHOMEDIRECTORY"): self.op_gethomedirectory,
@@ -177,6 +181,15 @@ class NamenodeApp:
 
     async def op_liststatus(self, request, params, path):
         return self._json_text(webhdfs.list_status(*await self.store.listing(path)), request)
+
+    async def op_liststatus_batch(self, request, params, path):
+        """One page of a directory: the entries named after ``startAfter`` (which need not exist any more), in
+        name order, at most ``list_limit`` of them."""
+        status, entries = await self.store.listing(path, params.str("startafter") or None, self.list_limit)
+        remaining = 0
+        if entries is not None and len(entries) == self.list_limit:
+            remaining = await self.store.count_entries(path, entries[-1].name)
+        return self._json_text(webhdfs.directory_listing(status, entries, remaining), request)
 
     @staticmethod
     def _json_text(text, request):

@@ -112,6 +112,7 @@ def rules(**kwargs):
 OPERATIONS = {
     "GETFILESTATUS": Operation("getfileinfo"),
     "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
+    "LISTSTATUS_BATCH": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),
     "GETFILECHECKSUM": Operation("open", rules(access=READ)),
     "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),

@@ -7,7 +7,7 @@ from twisted.logger import Logger
 
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
-from dfs.namenode.app import NamenodeApp
+from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.namespace.schema import SchemaTooNew
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
@@ -42,6 +42,7 @@ class NamenodeOptions(CommonOptions):
         self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
         self["uploads-per-client"] = int(env("DFS_UPLOADS_PER_CLIENT", 16))
         self["max-file-size"] = size_value(env("DFS_MAX_FILE_SIZE", MAX_FILE_SIZE))
+        self["list-limit"] = int(env("DFS_LIST_LIMIT", LIST_LIMIT))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -91,6 +92,10 @@ class NamenodeOptions(CommonOptions):
         """Largest file, e.g. 1T; a CREATE, APPEND or TRUNCATE beyond it gets 413 (env DFS_MAX_FILE_SIZE, default
         1T)."""
         self["max-file-size"] = size_value(value)
+
+    def opt_list_limit(self, value):
+        """Entries in one LISTSTATUS_BATCH page, as HDFS's dfs.ls.limit (env DFS_LIST_LIMIT, default 1000)."""
+        self["list-limit"] = int(value)
 
     def opt_uploads_per_client(self, value):
         """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
@@ -144,6 +149,7 @@ def build_namenode(reactor, options):
         "block_size": options["block-size"],
         "public_url": options.get("public-url"),
         "max_file_size": options["max-file-size"],
+        "list_limit": options["list-limit"],
     }
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
     top = NamenodeService(store, pins, repair, pool)

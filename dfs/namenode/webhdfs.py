@@ -26,6 +26,13 @@ def list_status(status, entries):
     return '{"FileStatuses":{"FileStatus":[' + ",".join(statuses) + "]}}"
 
 
+def directory_listing(status, entries, remaining):
+    """LISTSTATUS_BATCH's JSON text, as Hadoop's DirectoryListing: one page of entries (or a file as its one
+    entry) and the number of entries after it, which tells the client whether to ask for the next page."""
+    return ('{"DirectoryListing":{"partialListing":' + list_status(status, entries)
+            + f',"remainingEntries":{int(remaining)}}}}}')
+
+
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
                                "length": summary.length, "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed,

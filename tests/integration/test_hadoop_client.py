@@ -53,3 +53,21 @@ def test_df_count_checksum_and_rm(cluster, unique_dir, tmp_path):
     fs_shell(cluster, tmp_path, "-rm", f"webhdfs:{unique_dir}/f")
     assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "GETFILESTATUS"},
                         timeout=60).status_code == 404
+
+
+def test_recursive_commands_page_through_liststatus_batch(make_cluster, tmp_path):
+    """-ls -R, -du and -find list directories with LISTSTATUS_BATCH only (no fallback to LISTSTATUS); pages of two
+    entries make every directory take several."""
+    cluster = make_cluster(datanodes=1, namenode_args=("--list-limit", "2", "--replication", "1",
+                                                       "--min-replicas", "1"))
+    for path in ("/t/a", "/t/b", "/t/c", "/t/sub/d", "/t/sub/e", "/t/sub/f"):
+        r = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "CREATE", "data": "true"},
+                         data=b"12345", headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        assert r.status_code == 201, r.text
+    listed = fs_shell(cluster, tmp_path, "-ls", "-R", "webhdfs:/t").decode().splitlines()
+    assert [line.split()[-1].split("/t", 1)[1] for line in listed] == \
+        ["/a", "/b", "/c", "/sub", "/sub/d", "/sub/e", "/sub/f"]
+    du = fs_shell(cluster, tmp_path, "-du", "-s", "webhdfs:/t").decode().split()
+    assert du[:2] == ["30", "30"]
+    found = fs_shell(cluster, tmp_path, "-find", "webhdfs:/t", "-name", "e").decode().split()
+    assert [f.split("/t", 1)[1] for f in found] == ["/sub/e"]

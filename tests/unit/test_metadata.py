@@ -277,6 +277,13 @@ def test_listing_pages_by_name(store):
     assert [s.name for s in result(store.listing("/d", start_after="d"))[1]] == ["e"]
 
 
+def test_entries_after_a_name_are_counted(store):
+    for name in "dbeac":
+        result(store.create(f"/d/{name}", [], overwrite=False))
+    assert [result(store.count_entries("/d", after)) for after in ("", "b", "bb", "d", "e")] == [5, 3, 3, 1, 0]
+    assert result(store.count_entries("/d/a", "")) == 0
+
+
 def test_a_hole_is_an_extent_without_a_block(store):
     """A hole stores no block; GC still forgets the rows of blocks nothing refers to while a hole exists."""
     result(store.create("/sparse", [Extent(A, 0, 10, 10), Extent.hole(6), Extent(A, 2, 3, 10)], overwrite=False))

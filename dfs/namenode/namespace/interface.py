@@ -49,6 +49,10 @@ class Namespace(Protocol):
         """(Status of ``path``, [Status of each entry, by name]): entries named after ``start_after``, at most
         ``limit`` of them (paged, for LISTSTATUS_BATCH). The entries are None when ``path`` is a file."""
 
+    def count_entries(self, path: str, after: str) -> Deferred:
+        """The number of entries of the directory ``path`` named after ``after`` (LISTSTATUS_BATCH's
+        ``remainingEntries``); 0 for a file."""
+
     def path_inodes(self, path: str) -> Deferred:
         """[Inode] along ``path`` from the root, the last None when the final name is free (the permission
         checks read every ancestor). FileNotFound when an ancestor is missing, NotADirectory through a file."""

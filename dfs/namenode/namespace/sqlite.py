@@ -423,6 +423,15 @@ class SQLiteNamespace:
 
         return self.read(txn)
 
+    def count_entries(self, path, after):
+        def txn(db):
+            inode = self._resolve(db, path)
+            if inode.type != DIRECTORY:
+                return 0
+            return db.execute("SELECT COUNT(*) FROM dirents WHERE parent = ? AND name > ?", (inode.id, after)).fetchone()[0]
+
+        return self.read(txn)
+
     def content_summary(self, path):
         def txn(db):
             summary = ContentSummary()

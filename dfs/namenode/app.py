@@ -13,7 +13,7 @@ from dfs import hadoop_checksum, pages, paths
 from dfs.errors import BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
-from dfs.namenode import webhdfs
+from dfs.namenode import webhdfs, xattrs
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
 from dfs.namenode.streaming import UploadStream
@@ -69,6 +69,12 @@ def _space(nodes):
                 space["capacity"] += node["capacity"]
                 space["free"] += node["free"]
     return space
+
+
+def _all_values(request, name):
+    """Every value of a query parameter that may repeat (GETXATTRS's ``xattr.name``), its name case-insensitive."""
+    return [value.decode("utf-8", "replace") for key, values in request.args.items()
+            if key.decode("utf-8", "replace").lower() == name for value in values]
 
 
 def _body_size(content):
@@ -127,6 +133,10 @@ class NamenodeApp:
             (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
             (GET, "GETTRASHROOT"): self.op_gettrashroot,
             (GET, "GETTRASHROOTS"): self.op_gettrashroots,
+            (GET, "GETXATTRS"): self.op_getxattrs,
+            (GET, "LISTXATTRS"): self.op_listxattrs,
+            (PUT, "SETXATTR"): self.op_setxattr,
+            (PUT, "REMOVEXATTR"): self.op_removexattr,
         }
 
     def resource(self):
@@ -510,6 +520,35 @@ class NamenodeApp:
 
     async def op_gettrashroots(self, request, params, path):
         return json_body(webhdfs.trash_roots(), request)
+
+    # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
+
+    async def op_getxattrs(self, request, params, path):
+        encoding = xattrs.encoding(params.str("encoding"))
+        wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
+        found = await self.store.xattrs(path)
+        if wanted:
+            if any(name not in found for name in wanted):
+                raise IOFailure("At least one of the attributes provided was not found.")
+            found = {name: found[name] for name in wanted}
+        return json_body(webhdfs.xattr_values(found, encoding), request)
+
+    async def op_listxattrs(self, request, params, path):
+        return json_body(webhdfs.xattr_names(await self.store.xattrs(path)), request)
+
+    async def op_setxattr(self, request, params, path):
+        name = xattrs.check_name(params.str("xattr.name", required=True))
+        value = xattrs.decode(params.str("xattr.value"))
+        xattrs.check_size(name, value)
+        create, replace = xattrs.flags(params.str("flag"))
+        await self.store.set_xattr(path, name, value, create, replace)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_removexattr(self, request, params, path):
+        await self.store.remove_xattr(path, xattrs.check_name(params.str("xattr.name", required=True)))
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
 
     # -- cluster ----------------------------------------------------------------------------------
 

@@ -142,6 +142,12 @@ OPERATIONS = {
     "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
     "GETTRASHROOT": Operation(None),
     "GETTRASHROOTS": Operation(None),
+    # Extended attributes (FSDirXAttrOp): reading values needs read access, listing names only the traversal
+    # (execute on the parent), changing them write access.
+    "GETXATTRS": Operation("getXAttrs", rules(access=READ)),
+    "LISTXATTRS": Operation("listXAttrs"),
+    "SETXATTR": Operation("setXAttr", rules(access=WRITE)),
+    "REMOVEXATTR": Operation("removeXAttr", rules(access=WRITE)),
 }
 
 

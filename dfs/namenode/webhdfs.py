@@ -1,8 +1,10 @@
 """WebHDFS JSON shapes built from the namespace's model (Hadoop's field names, so real clients read them
 unchanged). The only place the model becomes WebHDFS JSON."""
 
+import json
 from json.encoder import encode_basestring as _string
 
+from dfs.namenode import xattrs
 from dfs.namenode.namespace.model import DIRECTORY
 
 
@@ -31,6 +33,16 @@ def directory_listing(status, entries, remaining):
     entry) and the number of entries after it, which tells the client whether to ask for the next page."""
     return ('{"DirectoryListing":{"partialListing":' + list_status(status, entries)
             + f',"remainingEntries":{int(remaining)}}}}}')
+
+
+def xattr_values(found, encoding):
+    """GETXATTRS: ``{"XAttrs": [{"name", "value"}]}``, each value in ``encoding`` as Hadoop's XAttrCodec writes it."""
+    return {"XAttrs": [{"name": name, "value": xattrs.encode(value, encoding)} for name, value in found.items()]}
+
+
+def xattr_names(names):
+    """LISTXATTRS: the names as a JSON array written into a string, as Hadoop answers (and its client parses)."""
+    return {"XAttrNames": json.dumps(list(names), separators=(",", ":"))}
 
 
 def content_summary(summary):

@@ -71,3 +71,19 @@ def test_recursive_commands_page_through_liststatus_batch(make_cluster, tmp_path
     assert du[:2] == ["30", "30"]
     found = fs_shell(cluster, tmp_path, "-find", "webhdfs:/t", "-name", "e").decode().split()
     assert [f.split("/t", 1)[1] for f in found] == ["/sub/e"]
+
+
+def test_setfattr_and_getfattr(cluster, unique_dir, tmp_path):
+    """-setfattr/-getfattr (SETXATTR with Hadoop's hex values, GETXATTRS and LISTXATTRS) and -setfattr -x."""
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"}, data=b"x",
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.color", "-v", "blue", f"webhdfs:{unique_dir}/f")
+    fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.raw", "-v", "0x00ff", f"webhdfs:{unique_dir}/f")
+    dumped = fs_shell(cluster, tmp_path, "-getfattr", "-d", "-e", "hex", f"webhdfs:{unique_dir}/f").decode()
+    assert dumped.splitlines()[1:] == ["user.color=0x626c7565", "user.raw=0x00ff"]
+    one = fs_shell(cluster, tmp_path, "-getfattr", "-n", "user.color", f"webhdfs:{unique_dir}/f").decode()
+    assert one.splitlines()[1:] == ['user.color="blue"']
+    fs_shell(cluster, tmp_path, "-setfattr", "-x", "user.color", f"webhdfs:{unique_dir}/f")
+    r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "LISTXATTRS"}, timeout=60)
+    assert r.json() == {"XAttrNames": '["user.raw"]'}

@@ -119,6 +119,17 @@ class Namespace(Protocol):
     def set_replication(self, path: str, replication: int) -> Deferred:
         """Set a file's wanted replication: True; False for a directory."""
 
+    def xattrs(self, path: str) -> Deferred:
+        """{name: value bytes} of the extended attributes of ``path``'s inode, by name."""
+
+    def set_xattr(self, path: str, name: str, value: bytes, create: bool, replace: bool) -> Deferred:
+        """Set an extended attribute (``name`` with its namespace prefix) of ``path``'s inode: a new one only with
+        ``create``, an existing one only with ``replace``, at most model.MAX_XATTRS per inode (HDFS's IOException
+        texts). Attributes belong to the inode: removed with it, copied by ``copy``."""
+
+    def remove_xattr(self, path: str, name: str) -> Deferred:
+        """Remove an extended attribute; IOFailure when the inode has none of that name."""
+
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
 ROOT = 1  # the root directory's inode id, in every backend
+# Extended attributes one inode may hold (HDFS's dfs.namenode.fs-limits.max-xattrs-per-inode default).
+MAX_XATTRS = 32
 
 # Inode types. Files and directories exist today; the others are stored as metadata only (the mount makes them).
 FILE = "FILE"

@@ -31,8 +31,8 @@ from dfs.errors import (
 )
 from dfs.extents import pieces
 from dfs.namenode.namespace import schema
-from dfs.namenode.namespace.model import (DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Problem,
-                                          Status)
+from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, ContentSummary, Extent, Inode,
+                                          Problem, Status)
 
 READERS = 4
 MAX_BATCH = 256
@@ -358,6 +358,7 @@ class SQLiteNamespace:
                     frontier.append(child)
         for chunk in _chunks(doomed):
             db.execute(f"DELETE FROM extents WHERE inode IN ({_marks(chunk)})", chunk)
+            db.execute(f"DELETE FROM xattrs WHERE inode IN ({_marks(chunk)})", chunk)
             db.execute(f"DELETE FROM dirents WHERE parent IN ({_marks(chunk)})", chunk)
             db.execute(f"DELETE FROM inodes WHERE id IN ({_marks(chunk)})", chunk)
 
@@ -712,6 +713,8 @@ class SQLiteNamespace:
             t = now_ms()
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
                                   node.replication, node.block_size)
+            db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
+                       (new.id, node.id))
             if node.type == FILE:
                 db.execute("INSERT INTO extents (inode, seq, block_id, block_offset, length)"
                            " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
@@ -786,9 +789,41 @@ class SQLiteNamespace:
 
         return self.run(txn)
 
+    def xattrs(self, path):
+        def txn(db):
+            inode = self._resolve(db, path)
+            return {name: bytes(value) for name, value in
+                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))}
+
+        return self.lookup(txn)
+
+    def set_xattr(self, path, name, value, create, replace):
+        def txn(db):
+            inode = self._resolve(db, path)
+            exists = db.execute("SELECT 1 FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).fetchone()
+            if exists and not replace:
+                raise IOFailure(f"XAttr: {name} already exists. The REPLACE flag must be specified.")
+            if not exists and not create:
+                raise IOFailure(f"XAttr: {name} does not exist. The CREATE flag must be specified.")
+            held = db.execute("SELECT COUNT(*) FROM xattrs WHERE inode = ?", (inode.id,)).fetchone()[0]
+            if not exists and held >= MAX_XATTRS:
+                raise IOFailure(f"Cannot add additional XAttr to inode, would exceed limit of {MAX_XATTRS}")
+            db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)"
+                       " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
+
+        return self.run(txn)
+
+    def remove_xattr(self, path, name):
+        def txn(db):
+            inode = self._resolve(db, path)
+            if not db.execute("DELETE FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).rowcount:
+                raise IOFailure("No matching attributes found for remove operation")
+
+        return self.run(txn)
+
     def format(self):
         def txn(db):
-            for table in ("extents", "blocks", "dirents"):
+            for table in ("extents", "blocks", "dirents", "xattrs"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
             self._touch(db, ROOT)

@@ -1,0 +1,8 @@
+-- Extended attributes (WebHDFS SETXATTR, GETXATTRS): keyed by inode, so every name of a hard-linked file shares
+-- them; the name carries its namespace prefix ("user.color"), the value is raw bytes.
+CREATE TABLE xattrs (
+    inode INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (inode, name)
+) WITHOUT ROWID;

@@ -26,6 +26,7 @@ from dfs.errors import (
     NameTooLong,
     NoSpace,
     NotADirectory,
+    QuotaExceeded,
     Unauthorized,
     Unsupported,
 )
@@ -45,6 +46,7 @@ ERRNO = [
     (AccessDenied, errno.EACCES),
     (Unauthorized, errno.EACCES),
     (NoSpace, errno.ENOSPC),
+    (QuotaExceeded, errno.EDQUOT),
     (FileTooLarge, errno.EFBIG),
     (Unsupported, errno.ENOTSUP),
     (NameTooLong, errno.ENAMETOOLONG),

@@ -36,6 +36,8 @@ LIST_LIMIT = 1000
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 # GETFILECHECKSUM's extension (algorithm=SHA-256): the SHA-256 of the file's bytes, as `sha256sum` gives it.
 SHA256 = "SHA-256"
+# SETQUOTA's values besides a quota: HDFS's QUOTA_DONT_SET (the parameter's default) and QUOTA_RESET.
+QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -137,6 +139,7 @@ class NamenodeApp:
             (GET, "LISTXATTRS"): self.op_listxattrs,
             (PUT, "SETXATTR"): self.op_setxattr,
             (PUT, "REMOVEXATTR"): self.op_removexattr,
+            (PUT, "SETQUOTA"): self.op_setquota,
         }
 
     def resource(self):
@@ -481,7 +484,7 @@ class NamenodeApp:
         await self.store.concat(path, sources)
         return json_body({}, request)
 
-    # -- WebHDFS ops answered as a file system with one storage type, no quotas and no trash yet ----------------
+    # -- WebHDFS ops answered as a file system with one storage type and no trash yet ----------------
 
     async def op_getserverdefaults(self, request, params, path):
         return json_body(webhdfs.server_defaults(self.config["block_size"], self.config["replication"],
@@ -520,6 +523,16 @@ class NamenodeApp:
 
     async def op_gettrashroots(self, request, params, path):
         return json_body(webhdfs.trash_roots(), request)
+
+    async def op_setquota(self, request, params, path):
+        """Hadoop 3.3's SETQUOTA: ``namespacequota`` and ``storagespacequota``, each kept when absent, removed with
+        -1."""
+        names = params.int("namespacequota", QUOTA_DONT_SET, minimum=QUOTA_RESET)
+        space = params.int("storagespacequota", QUOTA_DONT_SET, minimum=QUOTA_RESET)
+        await self.store.set_quota(path, None if names == QUOTA_DONT_SET else names,
+                                   None if space == QUOTA_DONT_SET else space)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
 
     # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
 

@@ -142,6 +142,8 @@ OPERATIONS = {
     "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
     "GETTRASHROOT": Operation(None),
     "GETTRASHROOTS": Operation(None),
+    # HDFS lets only a superuser set quotas (FSNamesystem.setQuota: Checker.check_superuser).
+    "SETQUOTA": Operation("setQuota"),
     # Extended attributes (FSDirXAttrOp): reading values needs read access, listing names only the traversal
     # (execute on the parent), changing them write access.
     "GETXATTRS": Operation("getXAttrs", rules(access=READ)),

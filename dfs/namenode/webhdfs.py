@@ -47,8 +47,8 @@ def xattr_names(names):
 
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
-                               "length": summary.length, "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed,
-                               "spaceQuota": NO_QUOTA}}
+                               "length": summary.length, "quota": summary.quota,
+                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -84,13 +84,12 @@ def block_locations(extents, offset, length, holders, replication):
 
 
 
-# -- what a file system with one storage type and no quotas or trash yet answers (Hadoop's JSON shapes) -----------
+# -- what a file system with one storage type and no trash yet answers (Hadoop's JSON shapes) -----------
 
 # HDFS's default storage policy as its BlockStoragePolicySuite defines it. Every dfs block is on DISK, so HOT is the
 # one policy dfs has.
 HOT = {"copyOnCreateFile": False, "creationFallbacks": [], "id": 7, "name": "HOT",
        "replicationFallbacks": ["ARCHIVE"], "storageTypes": ["DISK"]}
-NO_QUOTA = -1
 # DataChecksum.Type.CRC32C's id, the number FsServerDefaults carries as "checksumType".
 CRC32C_TYPE_ID = 2
 WRITE_PACKET_SIZE = 64 * 1024
@@ -121,10 +120,11 @@ def storage_policies():
 
 
 def quota_usage(summary):
-    """GETQUOTAUSAGE from a content summary: the names and bytes under a path, no quota set."""
+    """GETQUOTAUSAGE from a content summary: the names and bytes under a path, and its quotas (-1: none)."""
     return {"QuotaUsage": {
         "fileAndDirectoryCount": summary.files + summary.directories,
-        "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed, "spaceQuota": NO_QUOTA, "typeQuota": {},
+        "quota": summary.quota, "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
+        "typeQuota": {},
     }}
 
 

@@ -130,6 +130,12 @@ class Namespace(Protocol):
     def remove_xattr(self, path: str, name: str) -> Deferred:
         """Remove an extended attribute; IOFailure when the inode has none of that name."""
 
+    def set_quota(self, path: str, names: Optional[int] = None, space: Optional[int] = None) -> Deferred:
+        """Set the directory ``path``'s name quota (files and directories at or below it, itself counted) and/or
+        space quota (bytes of its files, replicas counted); None keeps one, -1 removes it. Every change that
+        grows a directory past a quota fails in its own transaction (NSQuotaExceeded, DSQuotaExceeded);
+        ``content_summary`` reports them."""
+
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""
 

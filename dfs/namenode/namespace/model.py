@@ -87,6 +87,8 @@ class ContentSummary:
     files: int = 0
     length: int = 0
     space_consumed: int = 0
+    quota: int = -1  # the directory's name quota (-1: none)
+    space_quota: int = -1  # its space quota in bytes, replicas counted (-1: none)
 
 
 @dataclass(slots=True)

@@ -23,11 +23,13 @@ from dfs.errors import (
     BadRequest,
     CannotMove,
     DirectoryNotEmpty,
+    DSQuotaExceeded,
     FileNotFound,
     IOFailure,
     IsADirectory,
     NoSpace,
     NotADirectory,
+    NSQuotaExceeded,
 )
 from dfs.extents import pieces
 from dfs.namenode.namespace import schema
@@ -41,6 +43,9 @@ INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.repli
         " i.target, i.rdev"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
+# The inodes at or below :top. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
+SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT :top UNION SELECT d.inode FROM subtree AS s"
+           " JOIN dirents AS d ON d.parent = s.id) ")
 
 
 def _ignore(*args):
@@ -359,6 +364,7 @@ class SQLiteNamespace:
         for chunk in _chunks(doomed):
             db.execute(f"DELETE FROM extents WHERE inode IN ({_marks(chunk)})", chunk)
             db.execute(f"DELETE FROM xattrs WHERE inode IN ({_marks(chunk)})", chunk)
+            db.execute(f"DELETE FROM quotas WHERE inode IN ({_marks(chunk)})", chunk)
             db.execute(f"DELETE FROM dirents WHERE parent IN ({_marks(chunk)})", chunk)
             db.execute(f"DELETE FROM inodes WHERE id IN ({_marks(chunk)})", chunk)
 
@@ -377,6 +383,39 @@ class SQLiteNamespace:
     @staticmethod
     def _children(db, inode_id):
         return db.execute("SELECT COUNT(*) FROM dirents WHERE parent = ?", (inode_id,)).fetchone()[0]
+
+    # -- quotas (inside a transaction) ----------------------------------------------------------
+
+    @staticmethod
+    def _usage(db, inode_id):
+        """(names, bytes with every replica) at or below ``inode_id``, itself counted: what its quotas count."""
+        return db.execute(SUBTREE + "SELECT COUNT(*), COALESCE(SUM(CASE WHEN i.type = 'FILE' THEN"
+                          " i.size * i.replication END), 0) FROM subtree AS s JOIN inodes AS i ON i.id = s.id",
+                          {"top": inode_id}).fetchone()
+
+    def _enforce_quotas(self, db, path, names, space, exempt=frozenset()):
+        """After a change that grew ``path`` by ``names`` inodes and ``space`` bytes (replicas counted): refuse it,
+        as HDFS does, when it took a directory above ``path`` (but not one of the ids ``exempt``, whose usage it
+        did not change) past a quota. Raising rolls the change back in its own transaction, so no concurrent
+        change slips between the check and the act. Usage is counted when a quota is met: a cost in proportion
+        to that directory's tree, paid only under quotas."""
+        if names <= 0 and space <= 0:
+            return
+        chain = self._path(db, path)[:-1]
+        ids = [inode.id for inode in chain if inode.id not in exempt]
+        quotas = {row[0]: row[1:] for row in db.execute(
+            f"SELECT inode, names, space FROM quotas WHERE inode IN ({_marks(ids)})", ids)}
+        names_on_the_way = paths.split(path)
+        for depth, inode in enumerate(chain):
+            if inode.id not in quotas:
+                continue
+            name_quota, space_quota = quotas[inode.id]
+            used_names, used_space = self._usage(db, inode.id)
+            directory = "/" + "/".join(names_on_the_way[:depth])
+            if names > 0 and 0 <= name_quota < used_names:
+                raise NSQuotaExceeded.of(directory, name_quota, used_names)
+            if space > 0 and 0 <= space_quota < used_space:
+                raise DSQuotaExceeded.of(directory, space_quota, used_space)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -436,7 +475,11 @@ class SQLiteNamespace:
     def content_summary(self, path):
         def txn(db):
             summary = ContentSummary()
-            stack = [self._resolve(db, path)]
+            top = self._resolve(db, path)
+            quotas = db.execute("SELECT names, space FROM quotas WHERE inode = ?", (top.id,)).fetchone()
+            if quotas is not None:
+                summary.quota, summary.space_quota = quotas
+            stack = [top]
             while stack:
                 node = stack.pop()
                 if node.type == DIRECTORY:
@@ -550,9 +593,11 @@ class SQLiteNamespace:
             try:
                 if self._resolve(db, path).type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
+                return True
             except (FileNotFound, NotADirectory):
                 pass
             self._mkdirs(db, path, mode, owner or self.defaults["owner"], group or self.defaults["group"])
+            self._enforce_quotas(db, path, 1, 0)
             return True
 
         return self.run(txn)
@@ -610,6 +655,8 @@ class SQLiteNamespace:
                                            t if mtime is None else mtime, accessed, replication, block_size).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
+            replaced = existing.size * existing.replication if existing is not None else 0
+            self._enforce_quotas(db, path, 1 if existing is None else 0, size * replication - replaced)
             return self._inode(db, inode_id)
 
         return self.run(txn)
@@ -618,8 +665,10 @@ class SQLiteNamespace:
         def txn(db):
             inode = self._file(db, path)
             self._set_extents(db, inode.id, extents, self._next_seq(db, inode.id))
-            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (sum(e.length for e in extents), inode.id))
+            added = sum(e.length for e in extents)
+            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._enforce_quotas(db, path, 0, added * inode.replication)
             return self._inode(db, inode.id)
 
         return self.run(txn)
@@ -679,6 +728,7 @@ class SQLiteNamespace:
                    (new_parent.id, name, source[-2].id, paths.basename(src)))
         self._touch(db, source[-2].id)
         self._touch(db, new_parent.id)
+        self._enforce_quotas(db, target, 1, inode.size * inode.replication or 1, {i.id for i in source[:-1]})
         return True
 
     def copy(self, src, dst, overwrite=False):
@@ -701,6 +751,7 @@ class SQLiteNamespace:
                 self._unlink(db, parent.id, name, existing.id)
             self._copy_tree(db, inode, parent.id, name)
             self._touch(db, parent.id)
+            self._enforce_quotas(db, dst_path, 1, inode.size * inode.replication or 1)
             return True
 
         return self.run(txn)
@@ -821,9 +872,21 @@ class SQLiteNamespace:
 
         return self.run(txn)
 
+    def set_quota(self, path, names=None, space=None):
+        def txn(db):
+            inode = self._resolve(db, path)
+            if inode.type != DIRECTORY:
+                raise NotADirectory(f"`{path}': Is not a directory")
+            db.execute("INSERT INTO quotas (inode) VALUES (?) ON CONFLICT (inode) DO NOTHING", (inode.id,))
+            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space) WHERE inode = ?",
+                       (names, space, inode.id))
+            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0", (inode.id,))
+
+        return self.run(txn)
+
     def format(self):
         def txn(db):
-            for table in ("extents", "blocks", "dirents", "xattrs"):
+            for table in ("extents", "blocks", "dirents", "xattrs", "quotas"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
             self._touch(db, ROOT)

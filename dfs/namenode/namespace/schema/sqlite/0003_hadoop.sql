@@ -6,3 +6,11 @@ CREATE TABLE xattrs (
     value BLOB NOT NULL,
     PRIMARY KEY (inode, name)
 ) WITHOUT ROWID;
+
+-- Quotas of directories (WebHDFS SETQUOTA, `dfs quota`): names at or below the directory (itself counted) and bytes
+-- of its files with every replica; -1 is no quota. A directory without a row has neither.
+CREATE TABLE quotas (
+    inode INTEGER PRIMARY KEY,
+    names BIGINT NOT NULL DEFAULT -1,
+    space BIGINT NOT NULL DEFAULT -1
+);

@@ -329,6 +329,12 @@ class Client:
             return (await self._json("PUT", path, "SETREPLICATION", replication=replication))["boolean"]
         return defer.ensureDeferred(setrep())
 
+    def set_quota(self, path, names=None, space=None):
+        """Set the directory's name quota (files and directories at or below it, itself counted) and/or space
+        quota (bytes, every replica counted); None keeps one, -1 removes it (WebHDFS SETQUOTA)."""
+        return defer.ensureDeferred(self._call("PUT", path, "SETQUOTA", namespacequota=names,
+                                               storagespacequota=space))
+
     def truncate(self, path, length):
         """Shorten a file to ``length`` bytes (it cannot grow this way)."""
         return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))

@@ -357,7 +357,8 @@ class NamenodeApp:
     async def _receive(self, stream, path, params):
         """Check what can be checked before any byte moves, then store the stream's blocks."""
         try:
-            if params.str("op", "").upper() == "CREATE":
+            creating = params.str("op", "").upper() == "CREATE"
+            if creating:
                 block_size, replication = self._write_params(params)
                 params.octal("permission", 0o644)
                 self._times(params)
@@ -367,6 +368,8 @@ class NamenodeApp:
                 row = await self.store.file_for_append(path)
                 block_size, replication = row.block_size, row.replication
                 room = self._room(row)
+            if stream.length is not None:
+                await self.store.check_quota(path, stream.length * replication, append=not creating)
             read = self._within(stream.read_chunk, stream.length, room)
             return await self.fanout.write_stream(read, stream.length, block_size, replication,
                                                   self.config["min_replicas"])
@@ -401,6 +404,7 @@ class NamenodeApp:
         mtime, atime = self._times(params)
         if extents is None:
             await self.store.check_create(path, overwrite, create_parent)
+            await self.store.check_quota(path, _body_size(request.content) * replication)
             extents = await self._store_body(request, block_size, replication, self._room())
         try:
             await self.store.create(
@@ -420,6 +424,7 @@ class NamenodeApp:
         extents = await self._streamed(request)
         if extents is None:
             row = await self.store.file_for_append(path)
+            await self.store.check_quota(path, _body_size(request.content) * row.replication, append=True)
             extents = await self._store_body(request, row.block_size, row.replication, self._room(row))
         try:
             if extents:

@@ -93,3 +93,28 @@ def test_quota_values_and_targets_as_hdfs_checks_them(cluster, unique_dir):
     _ok(op(cluster, "PUT", unique_dir, "SETQUOTA", namespacequota=100, storagespacequota=10 ** 9))
     _ok(op(cluster, "PUT", unique_dir, "SETQUOTA", storagespacequota=-1))  # the name quota stays
     assert _quotas(cluster, unique_dir) == (100, -1)
+
+
+def _blocks(cluster):
+    return set().union(*(cluster.block_files(i) for i in range(len(cluster.datanodes))))
+
+
+def test_a_write_past_a_quota_is_refused_before_any_byte_is_stored(cluster, unique_dir):
+    """With the body's length known, CREATE and APPEND are checked before the fan-out starts: no block is written."""
+    q = unique_dir + "/q"
+    _ok(op(cluster, "PUT", q, "MKDIRS"))
+    _ok(op(cluster, "PUT", q, "SETQUOTA", storagespacequota=1000))
+    assert _create(cluster, q + "/f", b"a" * 400, replication=2).status_code == 201
+    before = _blocks(cluster)
+    unique = bytes(range(256)) * 2 + unique_dir.encode()  # bytes no other file has, so no block is shared
+    _refused(_create(cluster, q + "/g", unique, replication=2), "DSQuotaExceededException",
+             f"The DiskSpace quota of {q} is exceeded: quota = 1000 B = 1000 B but diskspace consumed ="
+             f" {800 + 2 * len(unique)} B = {(800 + 2 * len(unique)) / 1024:.2f} KB")
+    r = requests.post(f"{cluster.url}/webhdfs/v1{q}/f", params={"op": "APPEND", "data": "true"}, data=unique,
+                      headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 403 and r.json()["RemoteException"]["exception"] == "DSQuotaExceededException"
+    assert _blocks(cluster) <= before
+    _ok(op(cluster, "PUT", q, "SETQUOTA", namespacequota=2))
+    _refused(_create(cluster, q + "/h", unique), "NSQuotaExceededException",
+             f"The NameSpace quota (directories and files) of directory {q} is exceeded: quota=2 file count=3")
+    assert _blocks(cluster) <= before

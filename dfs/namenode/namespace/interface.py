@@ -130,6 +130,10 @@ class Namespace(Protocol):
     def remove_xattr(self, path: str, name: str) -> Deferred:
         """Remove an extended attribute; IOFailure when the inode has none of that name."""
 
+    def check_quota(self, path: str, space: int, append: bool = False) -> Deferred:
+        """Fail early, before any byte of an upload moves, when a file of ``space`` bytes (replicas counted)
+        created at ``path`` (replacing a file there), or with ``append`` added to it, would pass a quota."""
+
     def set_quota(self, path: str, names: Optional[int] = None, space: Optional[int] = None) -> Deferred:
         """Set the directory ``path``'s name quota (files and directories at or below it, itself counted) and/or
         space quota (bytes of its files, replicas counted); None keeps one, -1 removes it. Every change that

@@ -393,15 +393,16 @@ class SQLiteNamespace:
                           " i.size * i.replication END), 0) FROM subtree AS s JOIN inodes AS i ON i.id = s.id",
                           {"top": inode_id}).fetchone()
 
-    def _enforce_quotas(self, db, path, names, space, exempt=frozenset()):
+    def _enforce_quotas(self, db, path, names, space, exempt=frozenset(), pending=False):
         """After a change that grew ``path`` by ``names`` inodes and ``space`` bytes (replicas counted): refuse it,
         as HDFS does, when it took a directory above ``path`` (but not one of the ids ``exempt``, whose usage it
         did not change) past a quota. Raising rolls the change back in its own transaction, so no concurrent
-        change slips between the check and the act. Usage is counted when a quota is met: a cost in proportion
-        to that directory's tree, paid only under quotas."""
+        change slips between the check and the act. With ``pending`` the change is still to come (``check_quota``):
+        its names and bytes are added to what is there. Usage is counted when a quota is met: a cost in
+        proportion to that directory's tree, paid only under quotas."""
         if names <= 0 and space <= 0:
             return
-        chain = self._path(db, path)[:-1]
+        chain = self._path(db, path, free=pending)[:-1]
         ids = [inode.id for inode in chain if inode.id not in exempt]
         quotas = {row[0]: row[1:] for row in db.execute(
             f"SELECT inode, names, space FROM quotas WHERE inode IN ({_marks(ids)})", ids)}
@@ -411,6 +412,8 @@ class SQLiteNamespace:
                 continue
             name_quota, space_quota = quotas[inode.id]
             used_names, used_space = self._usage(db, inode.id)
+            if pending:
+                used_names, used_space = used_names + names, used_space + space
             directory = "/" + "/".join(names_on_the_way[:depth])
             if names > 0 and 0 <= name_quota < used_names:
                 raise NSQuotaExceeded.of(directory, name_quota, used_names)
@@ -871,6 +874,21 @@ class SQLiteNamespace:
                 raise IOFailure("No matching attributes found for remove operation")
 
         return self.run(txn)
+
+    def check_quota(self, path, space, append=False):
+        def txn(db):
+            try:
+                existing = self._lookup(db, path)
+            except (FileNotFound, NotADirectory):
+                return  # parents still to be made hold no quota yet; the commit checks anyway
+            if append:
+                self._enforce_quotas(db, path, 0, space, pending=True)
+            elif existing is None:
+                self._enforce_quotas(db, path, 1, space, pending=True)
+            elif existing.type == FILE:
+                self._enforce_quotas(db, path, 0, space - existing.size * existing.replication, pending=True)
+
+        return self.read(txn)
 
     def set_quota(self, path, names=None, space=None):
         def txn(db):

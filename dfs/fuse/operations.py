@@ -61,6 +61,10 @@ STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
 # Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
 READ_AHEAD = 2
+# The extended attributes the mount passes to the cluster. The kernel asks for security.capability before every
+# write to a file; that and every other namespace are answered here, with no round trip.
+USER_XATTRS = "user."
+XATTR_CREATE, XATTR_REPLACE = 1, 2  # setxattr(2)'s flags
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
@@ -479,6 +483,38 @@ class DFSOperations:
 
     def mknod(self, path, mode, dev):
         raise _fail(errno.EPERM)
+
+    # -- extended attributes (user.* only, see USER_XATTRS) ---------------------------------------------
+
+    def _user_xattrs(self, path):
+        return {name: value for name, value in self.client.xattrs(path).items() if name.startswith(USER_XATTRS)}
+
+    def getxattr(self, path, name, position=0):
+        value = self._user_xattrs(path).get(name) if name.startswith(USER_XATTRS) else None
+        if value is None:
+            raise _fail(errno.ENODATA)
+        return value
+
+    def listxattr(self, path):
+        return list(self._user_xattrs(path))
+
+    def setxattr(self, path, name, value, options, position=0):
+        if not name.startswith(USER_XATTRS):
+            raise _fail(errno.ENOTSUP)
+        if options & (XATTR_CREATE | XATTR_REPLACE):
+            exists = name in self._user_xattrs(path)
+            if options & XATTR_CREATE and exists:
+                raise _fail(errno.EEXIST)
+            if options & XATTR_REPLACE and not exists:
+                raise _fail(errno.ENODATA)
+        self.client.set_xattr(path, name, value)
+        return 0
+
+    def removexattr(self, path, name):
+        if name not in (self._user_xattrs(path) if name.startswith(USER_XATTRS) else ()):
+            raise _fail(errno.ENODATA)
+        self.client.remove_xattr(path, name)
+        return 0
 
     # -- files -------------------------------------------------------------------------------------
 

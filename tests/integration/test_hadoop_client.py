@@ -87,3 +87,20 @@ def test_setfattr_and_getfattr(cluster, unique_dir, tmp_path):
     fs_shell(cluster, tmp_path, "-setfattr", "-x", "user.color", f"webhdfs:{unique_dir}/f")
     r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "LISTXATTRS"}, timeout=60)
     assert r.json() == {"XAttrNames": '["user.raw"]'}
+
+
+def test_count_q_shows_quotas_and_chmod_r(cluster, unique_dir, tmp_path):
+    """-count -q reads the quotas SETQUOTA set (GETCONTENTSUMMARY); -chmod -R walks with LISTSTATUS_BATCH."""
+    for name in ("a", "sub/b"):
+        r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/{name}", params={"op": "CREATE", "data": "true",
+                         "replication": 1}, data=b"12345", headers={"Content-Type": "application/octet-stream"},
+                         timeout=60)
+        assert r.status_code == 201, r.text
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "SETQUOTA", "namespacequota": 10,
+                     "storagespacequota": 1000}, timeout=60)
+    assert r.status_code == 200, r.text
+    count = fs_shell(cluster, tmp_path, "-count", "-q", f"webhdfs:{unique_dir}").decode().split()
+    assert count[:7] == ["10", "6", "1000", "990", "2", "2", "10"]
+    fs_shell(cluster, tmp_path, "-chmod", "-R", "700", f"webhdfs:{unique_dir}")
+    r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/sub/b", params={"op": "GETFILESTATUS"}, timeout=60)
+    assert r.json()["FileStatus"]["permission"] == "700"

@@ -471,7 +471,8 @@ class SQLiteNamespace:
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
                 return 0
-            return db.execute("SELECT COUNT(*) FROM dirents WHERE parent = ? AND name > ?", (inode.id, after)).fetchone()[0]
+            query = "SELECT COUNT(*) FROM dirents WHERE parent = ? AND name > ?"
+            return db.execute(query, (inode.id, after)).fetchone()[0]
 
         return self.read(txn)
 

@@ -132,6 +132,53 @@ class AccessControlException(PermissionDenied):
     A client rebuilds it as ``PermissionDenied``, the class it catches for every 403 AccessControlException."""
 
 
+class QuotaExceeded(IOFailure):
+    """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
+
+
+class NSQuotaExceeded(QuotaExceeded):
+    """Past a directory's name quota: the number of files and directories at or below it."""
+
+    exception = "NSQuotaExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.NSQuotaExceededException"
+
+    @classmethod
+    def of(cls, path, quota, count):
+        return cls(f"The NameSpace quota (directories and files) of directory {path} is exceeded: quota={quota}"
+                   f" file count={count}", path)
+
+
+class DSQuotaExceeded(QuotaExceeded):
+    """Past a directory's space quota: the bytes of its files, every replica counted."""
+
+    exception = "DSQuotaExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"
+
+    @classmethod
+    def of(cls, path, quota, consumed):
+        return cls(f"The DiskSpace quota of {path} is exceeded: quota = {quota} B = {_binary(quota)} but diskspace"
+                   f" consumed = {consumed} B = {_binary(consumed)}", path)
+
+
+def _binary(n):
+    """``n`` bytes as Hadoop's quota messages write them (TraditionalBinaryPrefix.long2String(n, "B", 2)):
+    ``500 B``, ``3 KB``, ``1.50 MB``."""
+    if n < 1024:
+        return f"{n} B"
+    shift = 10
+    while shift < 60 and n >= 1 << (shift + 10):
+        shift += 10
+    symbol = "KMGTPE"[shift // 10 - 1]
+    if n % (1 << shift) == 0:
+        return f"{n >> shift} {symbol}B"
+    text = f"{n / (1 << shift):.2f}"
+    if text.startswith("1024") and shift < 60:
+        shift += 10
+        symbol = "KMGTPE"[shift // 10 - 1]
+        text = f"{n / (1 << shift):.2f}"
+    return f"{text} {symbol}B"
+
+
 class Unauthorized(DFSError):
     """No credentials, or credentials the cluster does not accept (a bad or expired token)."""
 

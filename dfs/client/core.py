@@ -5,6 +5,7 @@ checksums before handing any of it over, and go on from the next replica on any 
 out bytes that differ from what was written.
 """
 
+import base64
 import json
 import os
 import tempfile
@@ -360,6 +361,29 @@ class Client:
         async def setrep():
             return (await self._json("PUT", path, "SETREPLICATION", replication=replication))["boolean"]
         return defer.ensureDeferred(setrep())
+
+    def xattrs(self, path):
+        """{name: value bytes} of the extended attributes of ``path`` (WebHDFS GETXATTRS)."""
+        async def get():
+            found = (await self._json("GET", path, "GETXATTRS", encoding="BASE64"))["XAttrs"]
+            return {x["name"]: base64.b64decode(x["value"][len("0s"):]) for x in found}
+        return defer.ensureDeferred(get())
+
+    def set_xattr(self, path, name, value, flag="CREATE,REPLACE"):
+        """Set the extended attribute ``name`` (``user.`` or ``trusted.`` and more) to the bytes ``value``;
+        ``flag`` CREATE or REPLACE allows only a new one or only an existing one."""
+        return defer.ensureDeferred(self._call("PUT", path, "SETXATTR", **{
+            "xattr.name": name, "xattr.value": "0s" + base64.b64encode(value).decode(), "flag": flag}))
+
+    def remove_xattr(self, path, name):
+        """Remove the extended attribute ``name``; an error when ``path`` has none of that name."""
+        return defer.ensureDeferred(self._call("PUT", path, "REMOVEXATTR", **{"xattr.name": name}))
+
+    def set_quota(self, path, names=None, space=None):
+        """Set the directory's name quota (files and directories at or below it, itself counted) and/or space
+        quota (bytes, every replica counted); None keeps one, -1 removes it (WebHDFS SETQUOTA)."""
+        return defer.ensureDeferred(self._call("PUT", path, "SETQUOTA", namespacequota=names,
+                                               storagespacequota=space))
 
     def truncate(self, path, length):
         """Shorten a file to ``length`` bytes (it cannot grow this way)."""

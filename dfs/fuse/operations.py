@@ -27,6 +27,7 @@ from dfs.errors import (
     NameTooLong,
     NoSpace,
     NotADirectory,
+    QuotaExceeded,
     Unauthorized,
     Unsupported,
 )
@@ -46,6 +47,7 @@ ERRNO = [
     (AccessDenied, errno.EACCES),
     (Unauthorized, errno.EACCES),
     (NoSpace, errno.ENOSPC),
+    (QuotaExceeded, errno.EDQUOT),
     (FileTooLarge, errno.EFBIG),
     (Unsupported, errno.ENOTSUP),
     (NameTooLong, errno.ENAMETOOLONG),
@@ -71,6 +73,10 @@ READ_AHEAD = 2
 # a number from LOCAL_INOS on, in this mount, from then on (see ``_keep_local_ino``).
 LOCAL_INOS = 1 << 48
 LOCAL_INOS_KEPT = 1 << 18
+# The extended attributes the mount passes to the cluster. The kernel asks for security.capability before every
+# write to a file; that and every other namespace are answered here, with no round trip.
+USER_XATTRS = "user."
+XATTR_CREATE, XATTR_REPLACE = 1, 2  # setxattr(2)'s flags
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
@@ -539,6 +545,38 @@ class DFSOperations:
         else:
             raise _fail(errno.EINVAL)
         self.cache.created(path)
+        return 0
+
+    # -- extended attributes (user.* only, see USER_XATTRS) ---------------------------------------------
+
+    def _user_xattrs(self, path):
+        return {name: value for name, value in self.client.xattrs(path).items() if name.startswith(USER_XATTRS)}
+
+    def getxattr(self, path, name, position=0):
+        value = self._user_xattrs(path).get(name) if name.startswith(USER_XATTRS) else None
+        if value is None:
+            raise _fail(errno.ENODATA)
+        return value
+
+    def listxattr(self, path):
+        return list(self._user_xattrs(path))
+
+    def setxattr(self, path, name, value, options, position=0):
+        if not name.startswith(USER_XATTRS):
+            raise _fail(errno.ENOTSUP)
+        if options & (XATTR_CREATE | XATTR_REPLACE):
+            exists = name in self._user_xattrs(path)
+            if options & XATTR_CREATE and exists:
+                raise _fail(errno.EEXIST)
+            if options & XATTR_REPLACE and not exists:
+                raise _fail(errno.ENODATA)
+        self.client.set_xattr(path, name, value)
+        return 0
+
+    def removexattr(self, path, name):
+        if name not in (self._user_xattrs(path) if name.startswith(USER_XATTRS) else ()):
+            raise _fail(errno.ENODATA)
+        self.client.remove_xattr(path, name)
         return 0
 
     # -- files -------------------------------------------------------------------------------------

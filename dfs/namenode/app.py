@@ -13,7 +13,7 @@ from dfs import hadoop_checksum, pages, paths
 from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
-from dfs.namenode import webhdfs
+from dfs.namenode import webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
@@ -31,11 +31,15 @@ PREFIX = b"/webhdfs/v1"
 GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
 MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
+# Entries in one LISTSTATUS_BATCH answer (the namenode's --list-limit), HDFS's dfs.ls.limit default.
+LIST_LIMIT = 1000
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 # GETFILECHECKSUM's extension (algorithm=SHA-256): the SHA-256 of the file's bytes, as `sha256sum` gives it.
 SHA256 = "SHA-256"
+# SETQUOTA's values besides a quota: HDFS's QUOTA_DONT_SET (the parameter's default) and QUOTA_RESET.
+QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -77,6 +81,12 @@ def _discard_body(failure, stream):
     return failure
 
 
+def _all_values(request, name):
+    """Every value of a query parameter that may repeat (GETXATTRS's ``xattr.name``), its name case-insensitive."""
+    return [value.decode("utf-8", "replace") for key, values in request.args.items()
+            if key.decode("utf-8", "replace").lower() == name for value in values]
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -101,12 +111,14 @@ class NamenodeApp:
         self.safemode = repair.safemode
         self.config = config
         self.max_file_size = config.get("max_file_size", MAX_FILE_SIZE)
+        self.list_limit = config.get("list_limit", LIST_LIMIT)
         self.started = registry.clock.seconds()
         self.checksums = FileChecksums(fanout.datanodes, registry)
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
             (GET, "LISTSTATUS"): self.op_liststatus,
+            (GET, "LISTSTATUS_BATCH"): self.op_liststatus_batch,
             (GET, "GETCONTENTSUMMARY"): self.op_getcontentsummary,
             (GET, "GETFILECHECKSUM"): self.op_getfilechecksum,
             (GET, "GETHOMEDIRECTORY"): self.op_gethomedirectory,
@@ -136,6 +148,11 @@ class NamenodeApp:
             (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
             (GET, "GETTRASHROOT"): self.op_gettrashroot,
             (GET, "GETTRASHROOTS"): self.op_gettrashroots,
+            (GET, "GETXATTRS"): self.op_getxattrs,
+            (GET, "LISTXATTRS"): self.op_listxattrs,
+            (PUT, "SETXATTR"): self.op_setxattr,
+            (PUT, "REMOVEXATTR"): self.op_removexattr,
+            (PUT, "SETQUOTA"): self.op_setquota,
         }
 
     def resource(self):
@@ -197,6 +214,16 @@ class NamenodeApp:
 
     async def op_liststatus(self, request, params, path, call):
         return self._json_text(webhdfs.list_status(*await self.store.listing(path, checker=call.checker)), request)
+
+    async def op_liststatus_batch(self, request, params, path, call):
+        """One page of a directory: the entries named after ``startAfter`` (which need not exist any more), in
+        name order, at most ``list_limit`` of them."""
+        status, entries = await self.store.listing(path, params.str("startafter") or None, self.list_limit,
+                                                  checker=call.checker)
+        remaining = 0
+        if entries is not None and len(entries) == self.list_limit:
+            remaining = await self.store.count_entries(path, entries[-1].name)
+        return self._json_text(webhdfs.directory_listing(status, entries, remaining), request)
 
     @staticmethod
     def _json_text(text, request):
@@ -377,6 +404,8 @@ class NamenodeApp:
             async def commit(extents):
                 if extents:
                     await self.store.append(path, extents, call.checker)
+        if length is not None:  # a quota the body would pass refuses it before any byte is stored
+            await self.store.check_quota(path, length * replication, append=params.str("op", "").upper() != "CREATE")
         extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
                                                  self.config["min_replicas"])
         return extents, commit
@@ -500,7 +529,7 @@ class NamenodeApp:
         await self.store.concat(path, sources, call.checker)
         return json_body({}, request)
 
-    # -- WebHDFS ops answered as a file system with one storage type, no quotas and no trash yet ----------------
+    # -- WebHDFS ops answered as a file system with one storage type and no trash yet ----------------
 
     async def op_getserverdefaults(self, request, params, path, call):
         return json_body(webhdfs.server_defaults(self.config["block_size"], self.config["replication"],
@@ -539,6 +568,46 @@ class NamenodeApp:
 
     async def op_gettrashroots(self, request, params, path, call):
         return json_body(webhdfs.trash_roots(), request)
+
+    async def op_setquota(self, request, params, path, call):
+        """Hadoop 3.3's SETQUOTA: ``namespacequota`` and ``storagespacequota``, each kept when absent, removed with
+        -1."""
+        names = params.int("namespacequota", QUOTA_DONT_SET, minimum=QUOTA_RESET)
+        space = params.int("storagespacequota", QUOTA_DONT_SET, minimum=QUOTA_RESET)
+        await self.store.set_quota(path, None if names == QUOTA_DONT_SET else names,
+                                   None if space == QUOTA_DONT_SET else space, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
+
+    async def op_getxattrs(self, request, params, path, call):
+        encoding = xattrs.encoding(params.str("encoding"))
+        wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
+        found = await self.store.xattrs(path, call.checker)
+        if wanted:
+            if any(name not in found for name in wanted):
+                raise IOFailure("At least one of the attributes provided was not found.")
+            found = {name: found[name] for name in wanted}
+        return json_body(webhdfs.xattr_values(found, encoding), request)
+
+    async def op_listxattrs(self, request, params, path, call):
+        return json_body(webhdfs.xattr_names(await self.store.xattrs(path, call.checker, "LISTXATTRS")), request)
+
+    async def op_setxattr(self, request, params, path, call):
+        name = xattrs.check_name(params.str("xattr.name", required=True))
+        value = xattrs.decode(params.str("xattr.value"))
+        xattrs.check_size(name, value)
+        create, replace = xattrs.flags(params.str("flag"))
+        await self.store.set_xattr(path, name, value, create, replace, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_removexattr(self, request, params, path, call):
+        await self.store.remove_xattr(path, xattrs.check_name(params.str("xattr.name", required=True)),
+                                      call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
 
     # -- cluster ----------------------------------------------------------------------------------
 

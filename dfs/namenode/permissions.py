@@ -124,6 +124,7 @@ def rules(**kwargs):
 OPERATIONS = {
     "GETFILESTATUS": Operation("getfileinfo"),
     "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
+    "LISTSTATUS_BATCH": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),
     "GETFILECHECKSUM": Operation("open", rules(access=READ)),
     "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),
@@ -156,6 +157,14 @@ OPERATIONS = {
     # dfs extensions for the mount, checked as POSIX link(2) and mknod(2) are: write on the new entry's parent.
     "LINK": Operation("link", destination=rules(parent=WRITE)),
     "MKNOD": Operation("mknod", rules(parent=WRITE)),
+    # HDFS lets only a superuser set quotas (FSNamesystem.setQuota: Checker.check_superuser).
+    "SETQUOTA": Operation("setQuota"),
+    # Extended attributes (FSDirXAttrOp): reading values needs read access, listing names only the traversal
+    # (execute on the parent), changing them write access.
+    "GETXATTRS": Operation("getXAttrs", rules(access=READ)),
+    "LISTXATTRS": Operation("listXAttrs"),
+    "SETXATTR": Operation("setXAttr", rules(access=WRITE)),
+    "REMOVEXATTR": Operation("removeXAttr", rules(access=WRITE)),
 }
 
 

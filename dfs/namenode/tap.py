@@ -10,7 +10,7 @@ from dfs.errors import IOFailure
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.access import Access
-from dfs.namenode.app import NamenodeApp
+from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.audit import AuditLog
 from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
@@ -54,6 +54,7 @@ class NamenodeOptions(CommonOptions):
         self["supergroup"] = env("DFS_SUPERGROUP", DEFAULT_SUPERGROUP)
         self["groups-file"] = env("DFS_GROUPS_FILE")
         self["audit-log"] = env("DFS_AUDIT_LOG")
+        self["list-limit"] = int(env("DFS_LIST_LIMIT", LIST_LIMIT))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -130,6 +131,10 @@ class NamenodeOptions(CommonOptions):
         """File of the audit trail, one line per namespace operation (env DFS_AUDIT_LOG, default beside the
         database: <db>-audit.log)."""
         self["audit-log"] = value
+
+    def opt_list_limit(self, value):
+        """Entries in one LISTSTATUS_BATCH page, as HDFS's dfs.ls.limit (env DFS_LIST_LIMIT, default 1000)."""
+        self["list-limit"] = int(value)
 
     def postOptions(self):
         super().postOptions()
@@ -216,6 +221,7 @@ def build_namenode(reactor, options):
         "block_size": options["block-size"],
         "public_url": options.get("public-url"),
         "max_file_size": options["max-file-size"],
+        "list_limit": options["list-limit"],
     }
     permissions = Permissions(group_mapping(reactor, options.get("groups-file")), options["superuser"],
                               options["supergroup"], options["permissions"])

@@ -1,9 +1,11 @@
 """WebHDFS JSON shapes built from the namespace's model (Hadoop's field names, so real clients read them
 unchanged). The only place the model becomes WebHDFS JSON."""
 
+import json
 from json.encoder import encode_basestring as _string
 
 from dfs import extents as file_extents
+from dfs.namenode import xattrs
 from dfs.namenode.namespace.model import DIRECTORY, FILE, SPECIAL, SYMLINK
 
 
@@ -37,10 +39,27 @@ def list_status(status, entries):
     return '{"FileStatuses":{"FileStatus":[' + ",".join(statuses) + "]}}"
 
 
+def directory_listing(status, entries, remaining):
+    """LISTSTATUS_BATCH's JSON text, as Hadoop's DirectoryListing: one page of entries (or a file as its one
+    entry) and the number of entries after it, which tells the client whether to ask for the next page."""
+    return ('{"DirectoryListing":{"partialListing":' + list_status(status, entries)
+            + f',"remainingEntries":{int(remaining)}}}}}')
+
+
+def xattr_values(found, encoding):
+    """GETXATTRS: ``{"XAttrs": [{"name", "value"}]}``, each value in ``encoding`` as Hadoop's XAttrCodec writes it."""
+    return {"XAttrs": [{"name": name, "value": xattrs.encode(value, encoding)} for name, value in found.items()]}
+
+
+def xattr_names(names):
+    """LISTXATTRS: the names as a JSON array written into a string, as Hadoop answers (and its client parses)."""
+    return {"XAttrNames": json.dumps(list(names), separators=(",", ":"))}
+
+
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
-                               "length": summary.length, "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed,
-                               "spaceQuota": NO_QUOTA}}
+                               "length": summary.length, "quota": summary.quota,
+                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -71,13 +90,12 @@ def block_locations(extents, offset, length, holders, replication):
 
 
 
-# -- what a file system with one storage type and no quotas or trash yet answers (Hadoop's JSON shapes) -----------
+# -- what a file system with one storage type and no trash yet answers (Hadoop's JSON shapes) -----------
 
 # HDFS's default storage policy as its BlockStoragePolicySuite defines it. Every dfs block is on DISK, so HOT is the
 # one policy dfs has.
 HOT = {"copyOnCreateFile": False, "creationFallbacks": [], "id": 7, "name": "HOT",
        "replicationFallbacks": ["ARCHIVE"], "storageTypes": ["DISK"]}
-NO_QUOTA = -1
 # DataChecksum.Type.CRC32C's id, the number FsServerDefaults carries as "checksumType".
 CRC32C_TYPE_ID = 2
 WRITE_PACKET_SIZE = 64 * 1024
@@ -108,10 +126,11 @@ def storage_policies():
 
 
 def quota_usage(summary):
-    """GETQUOTAUSAGE from a content summary: the names and bytes under a path, no quota set."""
+    """GETQUOTAUSAGE from a content summary: the names and bytes under a path, and its quotas (-1: none)."""
     return {"QuotaUsage": {
         "fileAndDirectoryCount": summary.files + summary.directories,
-        "quota": NO_QUOTA, "spaceConsumed": summary.space_consumed, "spaceQuota": NO_QUOTA, "typeQuota": {},
+        "quota": summary.quota, "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
+        "typeQuota": {},
     }}
 
 

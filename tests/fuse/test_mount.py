@@ -790,3 +790,45 @@ def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_c
                 process.kill()
         for mount in (impatient, *patient.values()):
             mount.stop()
+
+
+def _getxattrs_asked(cluster):
+    """GETXATTRS requests the namenode answered so far (its metrics)."""
+    text = requests.get(cluster.url + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("dfs_http_requests_total{") and 'op="GETXATTRS"' in line)
+
+
+def test_user_xattrs_through_the_mount(work, cluster, unique_dir):
+    """user.* attributes are the cluster's (as WebHDFS shows them); the kernel's security.capability lookups on
+    write are answered by the mount without asking the namenode."""
+    path = work + "/f"
+    with open(path, "wb") as f:
+        f.write(b"data")
+    os.setxattr(path, "user.color", b"blue")
+    os.setxattr(path, "user.raw", b"\x00\xff")
+    assert sorted(os.listxattr(path)) == ["user.color", "user.raw"]
+    assert os.getxattr(path, "user.color") == b"blue"
+    r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "GETXATTRS", "encoding": "hex"})
+    assert r.json()["XAttrs"] == [{"name": "user.color", "value": "0x" + b"blue".hex()},
+                                  {"name": "user.raw", "value": "0x00ff"}]
+    for call, args, code in [(os.getxattr, ("user.none",), errno.ENODATA),
+                             (os.removexattr, ("user.none",), errno.ENODATA),
+                             (os.setxattr, ("user.color", b"x", os.XATTR_CREATE), errno.EEXIST),
+                             (os.setxattr, ("user.new", b"x", os.XATTR_REPLACE), errno.ENODATA),
+                             (os.setxattr, ("trusted.x", b"x"), errno.ENOTSUP)]:
+        with pytest.raises(OSError) as info:
+            call(path, *args)
+        assert info.value.errno == code, (call, args)
+    os.setxattr(path, "user.color", b"red", os.XATTR_REPLACE)
+    os.removexattr(path, "user.raw")
+    assert os.listxattr(path) == ["user.color"] and os.getxattr(path, "user.color") == b"red"
+    asked = _getxattrs_asked(cluster)
+    with open(path, "ab") as f:
+        for _ in range(20):
+            f.write(b"more")
+            f.flush()
+    with pytest.raises(OSError) as info:
+        os.getxattr(path, "security.capability")
+    assert info.value.errno == errno.ENODATA
+    assert _getxattrs_asked(cluster) == asked

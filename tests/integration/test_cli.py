@@ -630,3 +630,20 @@ def test_refused_renames_and_long_names_get_one_line(env, cluster, unique_dir):
     assert fails(env, "mkdir", f"{d}/" + "n" * 256) == f"dfs: mkdir: {d}/{'n' * 256}: File name too long"
     ok(env, "mkdir", f"{d}/" + "n" * 255)
     assert "sub" in ok(env, "ls", f"{d}/dir").decode()
+
+
+def test_quota_set_get_and_clear(env, cluster, unique_dir):
+    seed(cluster, unique_dir + "/a", b"x" * 100)
+    ok(env, "quota", "set", "-n", "3", "-s", "1k", unique_dir)
+    row = ok(env, "quota", "get", unique_dir).decode().split()
+    assert row[:4] == ["3", "1", "1024", str(1024 - 100 * int(cluster.status()["replication"]))] and \
+        row[4:] == ["1", "1", "100", unique_dir]
+    seed(cluster, unique_dir + "/b")
+    err = fails(env, "put", "-", unique_dir + "/c", stdin=b"")
+    assert "The NameSpace quota (directories and files) of directory" in err and "quota=3 file count=4" in err
+    ok(env, "quota", "clear", "--only", "names", unique_dir)
+    assert ok(env, "quota", "get", unique_dir).decode().split()[:2] == ["none", "inf"]
+    ok(env, "quota", "clear", unique_dir)
+    assert ok(env, "quota", "get", unique_dir).decode().split()[:4] == ["none", "inf", "none", "inf"]
+    assert "quota set needs -n N and/or -s BYTES" in fails(env, "quota", "set", unique_dir, code=2)
+    assert fails(env, "quota", "set", "-n", "5", unique_dir + "/a").endswith("/a: Not a directory")

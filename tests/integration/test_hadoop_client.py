@@ -53,3 +53,54 @@ def test_df_count_checksum_and_rm(cluster, unique_dir, tmp_path):
     fs_shell(cluster, tmp_path, "-rm", f"webhdfs:{unique_dir}/f")
     assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "GETFILESTATUS"},
                         timeout=60).status_code == 404
+
+
+def test_recursive_commands_page_through_liststatus_batch(make_cluster, tmp_path):
+    """-ls -R, -du and -find list directories with LISTSTATUS_BATCH only (no fallback to LISTSTATUS); pages of two
+    entries make every directory take several."""
+    cluster = make_cluster(datanodes=1, namenode_args=("--list-limit", "2", "--replication", "1",
+                                                       "--min-replicas", "1"))
+    for path in ("/t/a", "/t/b", "/t/c", "/t/sub/d", "/t/sub/e", "/t/sub/f"):
+        r = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "CREATE", "data": "true"},
+                         data=b"12345", headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        assert r.status_code == 201, r.text
+    listed = fs_shell(cluster, tmp_path, "-ls", "-R", "webhdfs:/t").decode().splitlines()
+    assert [line.split()[-1].split("/t", 1)[1] for line in listed] == \
+        ["/a", "/b", "/c", "/sub", "/sub/d", "/sub/e", "/sub/f"]
+    du = fs_shell(cluster, tmp_path, "-du", "-s", "webhdfs:/t").decode().split()
+    assert du[:2] == ["30", "30"]
+    found = fs_shell(cluster, tmp_path, "-find", "webhdfs:/t", "-name", "e").decode().split()
+    assert [f.split("/t", 1)[1] for f in found] == ["/sub/e"]
+
+
+def test_setfattr_and_getfattr(cluster, unique_dir, tmp_path):
+    """-setfattr/-getfattr (SETXATTR with Hadoop's hex values, GETXATTRS and LISTXATTRS) and -setfattr -x."""
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"}, data=b"x",
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.color", "-v", "blue", f"webhdfs:{unique_dir}/f")
+    fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.raw", "-v", "0x00ff", f"webhdfs:{unique_dir}/f")
+    dumped = fs_shell(cluster, tmp_path, "-getfattr", "-d", "-e", "hex", f"webhdfs:{unique_dir}/f").decode()
+    assert dumped.splitlines()[1:] == ["user.color=0x626c7565", "user.raw=0x00ff"]
+    one = fs_shell(cluster, tmp_path, "-getfattr", "-n", "user.color", f"webhdfs:{unique_dir}/f").decode()
+    assert one.splitlines()[1:] == ['user.color="blue"']
+    fs_shell(cluster, tmp_path, "-setfattr", "-x", "user.color", f"webhdfs:{unique_dir}/f")
+    r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "LISTXATTRS"}, timeout=60)
+    assert r.json() == {"XAttrNames": '["user.raw"]'}
+
+
+def test_count_q_shows_quotas_and_chmod_r(cluster, unique_dir, tmp_path):
+    """-count -q reads the quotas SETQUOTA set (GETCONTENTSUMMARY); -chmod -R walks with LISTSTATUS_BATCH."""
+    for name in ("a", "sub/b"):
+        r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/{name}", params={"op": "CREATE", "data": "true",
+                         "replication": 1}, data=b"12345", headers={"Content-Type": "application/octet-stream"},
+                         timeout=60)
+        assert r.status_code == 201, r.text
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "SETQUOTA", "namespacequota": 10,
+                     "storagespacequota": 1000}, timeout=60)
+    assert r.status_code == 200, r.text
+    count = fs_shell(cluster, tmp_path, "-count", "-q", f"webhdfs:{unique_dir}").decode().split()
+    assert count[:7] == ["10", "6", "1000", "990", "2", "2", "10"]
+    fs_shell(cluster, tmp_path, "-chmod", "-R", "700", f"webhdfs:{unique_dir}")
+    r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/sub/b", params={"op": "GETFILESTATUS"}, timeout=60)
+    assert r.json()["FileStatus"]["permission"] == "700"

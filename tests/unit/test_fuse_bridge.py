@@ -23,6 +23,8 @@ from dfs.fuse.operations import errno_for
     (errors.AccessDenied, errno.EACCES),
     (errors.Unauthorized, errno.EACCES),
     (errors.NoSpace, errno.ENOSPC),
+    (errors.NSQuotaExceeded, errno.EDQUOT),
+    (errors.DSQuotaExceeded, errno.EDQUOT),
     (errors.Unavailable, errno.EIO),
     (errors.Corrupt, errno.EIO),
     (errors.IOFailure, errno.EIO),
@@ -34,7 +36,7 @@ def test_errno_for(error, code):
 
 @pytest.mark.parametrize("error", [
     errors.FileNotFound, errors.AlreadyExists, errors.NotADirectory, errors.IsADirectory, errors.DirectoryNotEmpty,
-    errors.AccessDenied, errors.Unauthorized, errors.NoSpace,
+    errors.AccessDenied, errors.Unauthorized, errors.NoSpace, errors.NSQuotaExceeded, errors.DSQuotaExceeded,
 ])
 def test_errno_survives_the_wire(error):
     """What the client rebuilds from a RemoteException body maps like the server's own class."""

@@ -6,7 +6,8 @@ import json
 import pytest
 import pytest_twisted
 
-from dfs.errors import AlreadyExists, BadRequest, DirectoryNotEmpty, FileNotFound, IsADirectory, NotADirectory
+from dfs.errors import (AlreadyExists, BadRequest, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
+                        NotADirectory, NSQuotaExceeded)
 from dfs.namenode import webhdfs
 from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
@@ -276,6 +277,13 @@ def test_listing_pages_by_name(store):
     assert [s.name for s in result(store.listing("/d", start_after="d"))[1]] == ["e"]
 
 
+def test_entries_after_a_name_are_counted(store):
+    for name in "dbeac":
+        result(store.create(f"/d/{name}", [], overwrite=False))
+    assert [result(store.count_entries("/d", after)) for after in ("", "b", "bb", "d", "e")] == [5, 3, 3, 1, 0]
+    assert result(store.count_entries("/d/a", "")) == 0
+
+
 def test_a_hole_is_an_extent_without_a_block(store):
     """A hole stores no block; GC still forgets the rows of blocks nothing refers to while a hole exists."""
     result(store.create("/sparse", [Extent(A, 0, 10, 10), Extent.hole(6), Extent(A, 2, 3, 10)], overwrite=False))
@@ -311,3 +319,41 @@ def test_hard_links_symlinks_and_special_files(store):
     assert result(store.delete("/d", recursive=True)) is True
     assert result(store.forget_unreferenced_blocks()) == 1
     assert result(store.namespace_problems()) == []
+
+
+def test_xattrs_go_with_their_inode_and_format_wipes_them(store):
+    result(store.create("/d/f", [], overwrite=False))
+    result(store.set_xattr("/d/f", "user.a", b"1", True, False))
+    result(store.set_xattr("/d", "user.dir", b"", True, False))
+    result(store.create("/d/f", [Extent(A, 0, 4, 4)], overwrite=True))  # the same inode: kept
+    assert result(store.xattrs("/d/f")) == {"user.a": b"1"}
+    assert result(store.rename("/d/f", "/g"))
+    assert result(store.xattrs("/g")) == {"user.a": b"1"}
+    result(store.delete("/g", False))
+    result(store.create("/g", [], overwrite=False))
+    assert result(store.xattrs("/g")) == {}
+    result(store.format())
+    result(store.mkdirs("/d"))
+    assert result(store.xattrs("/d")) == {}
+
+
+def test_quotas_refuse_growth_not_shrinking_or_moves_inside(store):
+    result(store.mkdirs("/q/sub"))
+    result(store.create("/q/sub/f", [Extent(A, 0, 10, 10)], overwrite=False, replication=2))
+    result(store.set_quota("/q", names=3, space=20))
+    with pytest.raises(NSQuotaExceeded):
+        result(store.mkdirs("/q/other"))
+    with pytest.raises(DSQuotaExceeded):
+        result(store.append("/q/sub/f", [Extent(A, 0, 1, 10)]))
+    assert result(store.rename("/q/sub/f", "/q/f"))  # within /q: no growth
+    result(store.set_quota("/q", names=2))  # below what is there: still allowed to shrink
+    assert result(store.delete("/q/sub", False))
+    summary = result(store.content_summary("/q"))
+    assert (summary.quota, summary.space_quota, summary.files, summary.directories) == (2, 20, 1, 1)
+    with pytest.raises(NSQuotaExceeded):
+        result(store.check_quota("/q/new", 0))
+    with pytest.raises(DSQuotaExceeded):
+        result(store.check_quota("/q/f", 2, append=True))
+    result(store.check_quota("/q/f", 20))  # an overwrite replacing 20 bytes with 20
+    result(store.set_quota("/q", names=-1, space=-1))
+    assert result(store.check_quota("/q/new", 10 ** 6)) is None

@@ -57,6 +57,10 @@ class Namespace(Protocol):
         """(Status of ``path``, [Status of each entry, by name]): entries named after ``start_after``, at most
         ``limit`` of them (paged, for LISTSTATUS_BATCH). The entries are None when ``path`` is a file."""
 
+    def count_entries(self, path: str, after: str) -> Deferred:
+        """The number of entries of the directory ``path`` named after ``after`` (LISTSTATUS_BATCH's
+        ``remainingEntries``); 0 for a file."""
+
     def path_inodes(self, path: str) -> Deferred:
         """[Inode] along ``path`` from the root, the last None when the final name is free (the permission
         checks read every ancestor). FileNotFound when an ancestor is missing, NotADirectory through a file."""
@@ -141,6 +145,29 @@ class Namespace(Protocol):
 
     def set_replication(self, path: str, replication: int, checker=None) -> Deferred:
         """Set a file's wanted replication: True; False for a directory."""
+
+    def xattrs(self, path: str, checker=None, op: str = "GETXATTRS") -> Deferred:
+        """{name: value bytes} of the extended attributes of ``path``'s inode, by name; ``op`` is what the checker
+        judges (GETXATTRS reads values, LISTXATTRS only names)."""
+
+    def set_xattr(self, path: str, name: str, value: bytes, create: bool, replace: bool, checker=None) -> Deferred:
+        """Set an extended attribute (``name`` with its namespace prefix) of ``path``'s inode: a new one only with
+        ``create``, an existing one only with ``replace``, at most model.MAX_XATTRS per inode (HDFS's IOException
+        texts). Attributes belong to the inode: removed with it, copied by ``copy``."""
+
+    def remove_xattr(self, path: str, name: str, checker=None) -> Deferred:
+        """Remove an extended attribute; IOFailure when the inode has none of that name."""
+
+    def check_quota(self, path: str, space: int, append: bool = False) -> Deferred:
+        """Fail early, before any byte of an upload moves, when a file of ``space`` bytes (replicas counted)
+        created at ``path`` (replacing a file there), or with ``append`` added to it, would pass a quota."""
+
+    def set_quota(self, path: str, names: Optional[int] = None, space: Optional[int] = None,
+                  checker=None) -> Deferred:
+        """Set the directory ``path``'s name quota (files and directories at or below it, itself counted) and/or
+        space quota (bytes of its files, replicas counted); None keeps one, -1 removes it. Every change that
+        grows a directory past a quota fails in its own transaction (NSQuotaExceeded, DSQuotaExceeded);
+        ``content_summary`` reports them."""
 
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
 ROOT = 1  # the root directory's inode id, in every backend
+# Extended attributes one inode may hold (HDFS's dfs.namenode.fs-limits.max-xattrs-per-inode default).
+MAX_XATTRS = 32
 
 # Inode types. Files hold extents, directories entries, symlinks a target; special files are metadata only (the
 # mount makes them; the kernel, not dfs, gives them their behaviour).
@@ -94,6 +96,8 @@ class ContentSummary:
     files: int = 0
     length: int = 0
     space_consumed: int = 0
+    quota: int = -1  # the directory's name quota (-1: none)
+    space_quota: int = -1  # its space quota in bytes, replicas counted (-1: none)
 
 
 @dataclass(slots=True)

@@ -21,14 +21,16 @@ from dfs.errors import (
     BadRequest,
     CannotMove,
     DirectoryNotEmpty,
+    DSQuotaExceeded,
     FileNotFound,
     IOFailure,
     IsADirectory,
     NotADirectory,
+    NSQuotaExceeded,
 )
 from dfs.extents import pieces
-from dfs.namenode.namespace.model import (DIRECTORY, FILE, ROOT, SPECIAL, SYMLINK, ContentSummary, Extent, Inode,
-                                          Problem, Status)
+from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
+                                          Extent, Inode, Problem, Status)
 
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
@@ -41,6 +43,9 @@ CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents
 # ``nlink`` stays what fsck compares with the entries naming an inode.
 SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c JOIN inodes AS ci"
                       " ON ci.id = c.inode WHERE c.parent = i.id AND ci.type = 'DIRECTORY') ELSE 0 END")
+# The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
+SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
+           " JOIN dirents AS d ON d.parent = s.id) ")
 DEFAULTS = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
 
 
@@ -259,6 +264,8 @@ class RelationalNamespace:
                     frontier.append(child)
         for chunk in chunks(directories):
             among, ids = self._in(chunk)
+            db.execute(f"DELETE FROM xattrs WHERE inode {among}", ids)
+            db.execute(f"DELETE FROM quotas WHERE inode {among}", ids)
             db.execute(f"DELETE FROM dirents WHERE parent {among}", ids)
             db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
         self._drop_links(db, links)
@@ -279,6 +286,7 @@ class RelationalNamespace:
             if gone:
                 among, ids = self._in(gone)
                 db.execute(f"DELETE FROM extents WHERE inode {among}", ids)
+                db.execute(f"DELETE FROM xattrs WHERE inode {among}", ids)
                 db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
 
     @staticmethod
@@ -298,6 +306,45 @@ class RelationalNamespace:
         """(entries, subdirectories) of the directory ``inode_id``."""
         return db.execute("SELECT COUNT(*), COUNT(CASE WHEN i.type = 'DIRECTORY' THEN 1 END) FROM dirents AS d"
                           " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?", (inode_id,)).fetchone()
+
+    # -- quotas (inside a transaction) ----------------------------------------------------------
+
+    @staticmethod
+    def _usage(db, inode_id):
+        """(names, bytes with every replica) at or below ``inode_id``, itself counted: what its quotas count."""
+        return db.execute(SUBTREE + "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN i.type = 'FILE' THEN"
+                          " i.size * i.replication END), 0) AS BIGINT) FROM subtree AS s JOIN inodes AS i"
+                          " ON i.id = s.id", (inode_id,)).fetchone()
+
+    def _enforce_quotas(self, db, path, names, space, exempt=frozenset(), pending=False):
+        """After a change that grew ``path`` by ``names`` inodes and ``space`` bytes (replicas counted): refuse it,
+        as HDFS does, when it took a directory above ``path`` (but not one of the ids ``exempt``, whose usage it
+        did not change) past a quota. Raising rolls the change back in its own transaction, so no concurrent
+        change slips between the check and the act. With ``pending`` the change is still to come (``check_quota``):
+        its names and bytes are added to what is there. Usage is counted when a quota is met: a cost in
+        proportion to that directory's tree, paid only under quotas."""
+        if names <= 0 and space <= 0:
+            return
+        chain = self._path(db, path, free=pending)[:-1]
+        ids = [inode.id for inode in chain if inode.id not in exempt]
+        quotas = {}
+        for chunk in chunks(ids):
+            among, params = self._in(chunk)
+            quotas.update((row[0], row[1:]) for row in db.execute(
+                f"SELECT inode, names, space FROM quotas WHERE inode {among}", params))
+        names_on_the_way = paths.split(path)
+        for depth, inode in enumerate(chain):
+            if inode.id not in quotas:
+                continue
+            name_quota, space_quota = quotas[inode.id]
+            used_names, used_space = self._usage(db, inode.id)
+            if pending:
+                used_names, used_space = used_names + names, used_space + space
+            directory = "/" + "/".join(names_on_the_way[:depth])
+            if names > 0 and 0 <= name_quota < used_names:
+                raise NSQuotaExceeded.of(directory, name_quota, used_names)
+            if space > 0 and 0 <= space_quota < used_space:
+                raise DSQuotaExceeded.of(directory, space_quota, used_space)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -352,12 +399,26 @@ class RelationalNamespace:
 
         return self.read(txn)
 
+    def count_entries(self, path, after):
+        def txn(db):
+            inode = self._resolve(db, path)
+            if inode.type != DIRECTORY:
+                return 0
+            query = "SELECT COUNT(*) FROM dirents WHERE parent = ? AND name > ?"
+            return db.execute(query, (inode.id, after)).fetchone()[0]
+
+        return self.read(txn)
+
     def content_summary(self, path, checker=None):
         def txn(db):
             entries = self._lister(db)
             self._check(db, checker, "GETCONTENTSUMMARY", path, children=entries)
             summary = ContentSummary()
-            stack, counted = [self._resolve(db, path)], set()
+            top = self._resolve(db, path)
+            quotas = db.execute("SELECT names, space FROM quotas WHERE inode = ?", (top.id,)).fetchone()
+            if quotas is not None:
+                summary.quota, summary.space_quota = quotas
+            stack, counted = [top], set()
             while stack:
                 node = stack.pop()
                 if node.type == DIRECTORY:
@@ -464,9 +525,12 @@ class RelationalNamespace:
             try:
                 if self._resolve(db, path).type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
+                return True
             except (FileNotFound, NotADirectory):
                 pass
-            return self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
+            inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
+            self._enforce_quotas(db, path, 1, 0)
+            return inode
 
         return self.run(txn)
 
@@ -528,6 +592,8 @@ class RelationalNamespace:
                                            t if mtime is None else mtime, accessed, replication, block_size).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
+            replaced = existing.size * existing.replication if existing is not None else 0
+            self._enforce_quotas(db, path, 1 if existing is None else 0, size * replication - replaced)
             return self._inode(db, inode_id)
 
         return self.run(txn)
@@ -537,8 +603,10 @@ class RelationalNamespace:
             self._check(db, checker, "APPEND", path)
             inode = self._file(db, path)
             self._set_extents(db, inode.id, extents, self._next_seq(db, inode.id))
-            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (sum(e.length for e in extents), inode.id))
+            added = sum(e.length for e in extents)
+            db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._enforce_quotas(db, path, 0, added * inode.replication)
             return self._inode(db, inode.id)
 
         return self.run(txn)
@@ -603,6 +671,7 @@ class RelationalNamespace:
                    (new_parent.id, name, source[-2].id, paths.basename(src)))
         self._touch(db, source[-2].id)
         self._touch(db, new_parent.id)
+        self._enforce_quotas(db, target, 1, inode.size * inode.replication or 1, {i.id for i in source[:-1]})
         return True
 
     def _destination(self, db, src, dst, into):
@@ -631,6 +700,7 @@ class RelationalNamespace:
                 self._unlink(db, parent.id, name, existing)
             self._copy_tree(db, inode, parent.id, name)
             self._touch(db, parent.id)
+            self._enforce_quotas(db, dst_path, 1, inode.size * inode.replication or 1)
             return True
 
         return self.run(txn)
@@ -643,6 +713,8 @@ class RelationalNamespace:
             t = now_ms()
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
                                   node.replication, node.block_size, node.target, node.rdev)
+            db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
+                       (new.id, node.id))
             if node.type == FILE:
                 db.execute("INSERT INTO extents (inode, seq, block_id, block_offset, length)"
                            " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
@@ -780,9 +852,80 @@ class RelationalNamespace:
 
         return self.run(txn)
 
+    def xattrs(self, path, checker=None, op="GETXATTRS"):
+        def txn(db):
+            self._check(db, checker, op, path)
+            inode = self._resolve(db, path)
+            return {name: bytes(value) for name, value in
+                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))}
+
+        return self.lookup(txn)
+
+    def set_xattr(self, path, name, value, create, replace, checker=None):
+        def txn(db):
+            self._check_xattr(db, checker, "SETXATTR", path, name)
+            inode = self._resolve(db, path)
+            exists = db.execute("SELECT 1 FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).fetchone()
+            if exists and not replace:
+                raise IOFailure(f"XAttr: {name} already exists. The REPLACE flag must be specified.")
+            if not exists and not create:
+                raise IOFailure(f"XAttr: {name} does not exist. The CREATE flag must be specified.")
+            held = db.execute("SELECT COUNT(*) FROM xattrs WHERE inode = ?", (inode.id,)).fetchone()[0]
+            if not exists and held >= MAX_XATTRS:
+                raise IOFailure(f"Cannot add additional XAttr to inode, would exceed limit of {MAX_XATTRS}")
+            db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)"
+                       " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
+
+        return self.run(txn)
+
+    def remove_xattr(self, path, name, checker=None):
+        def txn(db):
+            self._check_xattr(db, checker, "REMOVEXATTR", path, name)
+            inode = self._resolve(db, path)
+            if not db.execute("DELETE FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).rowcount:
+                raise IOFailure("No matching attributes found for remove operation")
+
+        return self.run(txn)
+
+    def _check_xattr(self, db, checker, op, path, name):
+        """A change of an extended attribute: write access, and ``trusted.`` names are the superuser's (HDFS)."""
+        self._check(db, checker, op, path)
+        if checker is not None and name.startswith("trusted."):
+            checker.check_superuser()
+
+    def check_quota(self, path, space, append=False):
+        def txn(db):
+            try:
+                existing = self._lookup(db, path)
+            except (FileNotFound, NotADirectory):
+                return  # parents still to be made hold no quota yet; the commit checks anyway
+            if append:
+                self._enforce_quotas(db, path, 0, space, pending=True)
+            elif existing is None:
+                self._enforce_quotas(db, path, 1, space, pending=True)
+            elif existing.type == FILE:
+                self._enforce_quotas(db, path, 0, space - existing.size * existing.replication, pending=True)
+
+        return self.read(txn)
+
+    def set_quota(self, path, names=None, space=None, checker=None):
+        def txn(db):
+            self._check(db, checker, "SETQUOTA", path)
+            if checker is not None:
+                checker.check_superuser()  # HDFS: only the superuser sets quotas
+            inode = self._resolve(db, path)
+            if inode.type != DIRECTORY:
+                raise NotADirectory(f"`{path}': Is not a directory")
+            db.execute("INSERT INTO quotas (inode) VALUES (?) ON CONFLICT (inode) DO NOTHING", (inode.id,))
+            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space) WHERE inode = ?",
+                       (names, space, inode.id))
+            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0", (inode.id,))
+
+        return self.run(txn)
+
     def format(self):
         def txn(db):
-            for table in ("extents", "blocks", "dirents"):
+            for table in ("extents", "blocks", "dirents", "xattrs", "quotas"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
             self._touch(db, ROOT)

@@ -357,3 +357,10 @@ def test_quotas_refuse_growth_not_shrinking_or_moves_inside(store):
     result(store.check_quota("/q/f", 20))  # an overwrite replacing 20 bytes with 20
     result(store.set_quota("/q", names=-1, space=-1))
     assert result(store.check_quota("/q/new", 10 ** 6)) is None
+
+
+def test_mkdirs_of_an_existing_directory_returns_its_inode(store):
+    """The audit trail prints the inode MKDIRS returns, also when the directory was already there."""
+    made = result(store.mkdirs("/d"))
+    again = result(store.mkdirs("/d"))
+    assert (again.id, again.type) == (made.id, "DIRECTORY")

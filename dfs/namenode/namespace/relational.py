@@ -523,11 +523,13 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, "MKDIRS", path)
             try:
-                if self._resolve(db, path).type != DIRECTORY:
-                    raise AlreadyExists(f"{path} already exists as a file")
-                return True
+                existing = self._resolve(db, path)
             except (FileNotFound, NotADirectory):
-                pass
+                existing = None
+            if existing is not None:
+                if existing.type != DIRECTORY:
+                    raise AlreadyExists(f"{path} already exists as a file")
+                return existing  # nothing made: no quota to check
             inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
             self._enforce_quotas(db, path, 1, 0)
             return inode

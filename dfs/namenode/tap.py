@@ -14,6 +14,7 @@ from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
+from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
@@ -42,6 +43,8 @@ class NamenodeOptions(CommonOptions):
         self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
         self["uploads-per-client"] = int(env("DFS_UPLOADS_PER_CLIENT", 16))
         self["max-file-size"] = size_value(env("DFS_MAX_FILE_SIZE", MAX_FILE_SIZE))
+        self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
+        self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -97,10 +100,21 @@ class NamenodeOptions(CommonOptions):
         self["uploads-per-client"] = int(value)
 
 
+    def opt_trash_interval(self, value):
+        """Minutes a removed path stays in its owner's trash before the emptier deletes it; 0 turns trash off
+        (env DFS_TRASH_INTERVAL, default 1440: one day; Hadoop's default is 0)."""
+        self["trash-interval"] = float(value)
+
+    def opt_trash_checkpoint_interval(self, value):
+        """Minutes between two trash checkpoints; 0 means the trash interval (env DFS_TRASH_CHECKPOINT_INTERVAL,
+        default 0)."""
+        self["trash-checkpoint-interval"] = float(value)
+
+
 class NamenodeService(service.MultiService):
-    def __init__(self, store, pins, repair, pool):
+    def __init__(self, store, pins, repair, pool, trash):
         super().__init__()
-        self.store, self.pins, self.repair, self.pool = store, pins, repair, pool
+        self.store, self.pins, self.repair, self.pool, self.trash = store, pins, repair, pool, trash
 
     def startService(self):
         self.store.start()
@@ -108,8 +122,10 @@ class NamenodeService(service.MultiService):
         self.pins.start()
         self.repair.safemode.start()
         self.repair.start()
+        self.trash.start()
 
     def stopService(self):
+        self.trash.stop()
         self.repair.stop()
         self.pins.stop()
         d = super().stopService()
@@ -144,9 +160,12 @@ def build_namenode(reactor, options):
         "block_size": options["block-size"],
         "public_url": options.get("public-url"),
         "max_file_size": options["max-file-size"],
+        "trash_interval": options["trash-interval"],
     }
-    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard)
-    top = NamenodeService(store, pins, repair, pool)
+    trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
+                         repair.safemode)
+    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, trash=trash)
+    top = NamenodeService(store, pins, repair, pool, trash)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

@@ -29,6 +29,8 @@ from dfs.streams import relay_body
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
 # Names tried for a path moved to trash when the one it had is taken there (bounded, as every loop).
 MAX_TRASH_NAMES = 100
+# /user/<user>/.Trash/<Current or checkpoint>: what lies deeper was removed from somewhere.
+TRASH_CHECKPOINT_DEPTH = 4
 
 
 def _join(parent, name):
@@ -375,8 +377,18 @@ class Client:
             await self._json("PUT", paths.parent(dest), "MKDIRS")
             if not (await self._json("PUT", source, "RENAME", destination=dest))["boolean"]:
                 raise await self._refused_rename(source, dest)
+            await self._prune_trash(paths.parent(source))
             return dest
         return defer.ensureDeferred(restore())
+
+    async def _prune_trash(self, directory):
+        """Remove the directories a restore left empty in trash (they held only the restored path), up to the
+        Current or checkpoint directory, so `trash_list` does not show them as removed empty directories."""
+        while len(paths.split(directory)) > TRASH_CHECKPOINT_DEPTH:
+            if (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]:
+                return
+            await self._json("DELETE", directory, "DELETE", recursive=False)
+            directory = paths.parent(directory)
 
     async def _find_in_trash(self, original):
         for checkpoint, _ in await self._checkpoints(await self._trash_root()):

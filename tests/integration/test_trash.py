@@ -35,6 +35,8 @@ def test_rm_moves_into_current_under_the_original_path_and_restore_brings_it_bac
     assert ok(env, "trash", "restore", unique_dir + "/d/f").decode() == (
         f"Restored {unique_dir}/d/f to {unique_dir}/d/f\n")
     assert read(cluster, unique_dir + "/d/f") == b"precious" and not exists(cluster, where)
+    # The directories that held only the restored file in trash went with it.
+    assert not exists(cluster, f"{TRASH}/Current{unique_dir}") and exists(cluster, f"{TRASH}/Current")
 
 
 def test_rm_r_moves_a_tree_and_restore_recreates_missing_parents(env, cluster, unique_dir):

@@ -310,8 +310,7 @@ class Client:
         root = await self._trash_root()
         if paths.is_ancestor(path, root):
             raise CannotMove(f"cannot move {path} to the trash, as it contains the trash (use --skip-trash)", path)
-        target = root + "/" + trash.CURRENT + path
-        await self._json("PUT", paths.parent(target), "MKDIRS", permission=_octal(trash.TRASH_MODE))
+        target = await self._trash_parent(root + "/" + trash.CURRENT + path)
         candidate = target
         for _ in range(MAX_TRASH_NAMES):
             if not await self.exists(candidate):
@@ -323,6 +322,20 @@ class Client:
         if not (await self._json("PUT", path, "RENAME", destination=candidate))["boolean"]:
             raise await self._refused_rename(path, candidate)
         return candidate
+
+    async def _trash_parent(self, target):
+        """``target`` once its parent directory exists in trash. A file in the way (``/a`` removed, then ``/a/b``)
+        makes the directory part take the time in milliseconds after that file's name, as Hadoop does."""
+        for _ in range(MAX_TRASH_NAMES):
+            try:
+                await self._json("PUT", paths.parent(target), "MKDIRS", permission=_octal(trash.TRASH_MODE))
+                return target
+            except (AlreadyExists, NotADirectory):
+                blocker = paths.parent(target)
+                while not await self.exists(blocker):
+                    blocker = paths.parent(blocker)
+                target = blocker + str(int(self.reactor.seconds() * 1000)) + target[len(blocker):]
+        raise AlreadyExists(f"no free directory for {target} in the trash", target)
 
     def trash_list(self):
         """What the caller's trash holds, newest first: a dict per file (or empty directory) with ``path`` (where

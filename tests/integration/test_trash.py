@@ -69,6 +69,17 @@ def test_a_name_taken_in_current_gets_the_time_appended_and_restore_refuses_to_o
         f"dfs: trash: {unique_dir}/never: No such file or directory")
 
 
+def test_a_file_in_the_way_in_current_gives_the_directory_the_time_appended(env, cluster, unique_dir):
+    put_file(cluster, unique_dir + "/x", b"file")
+    ok(env, "rm", unique_dir + "/x")
+    put_file(cluster, unique_dir + "/x/y", b"in a directory now")
+    moved = ok(env, "rm", unique_dir + "/x/y").decode().rsplit(": ", 1)[1].strip()
+    blocked = f"{TRASH}/Current{unique_dir}/x"
+    assert moved.startswith(blocked) and moved.endswith("/y")
+    assert len(moved) == len(blocked) + trash.SUFFIX_DIGITS + len("/y")
+    assert read(cluster, blocked) == b"file" and read(cluster, moved) == b"in a directory now"
+
+
 def test_skip_trash_and_removing_from_the_trash_delete_at_once(env, cluster, unique_dir):
     put_file(cluster, unique_dir + "/f", b"x")
     assert ok(env, "rm", "--skip-trash", unique_dir + "/f") == b""

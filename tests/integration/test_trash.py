@@ -19,6 +19,11 @@ def exists(cluster, path, **params):
     return op(cluster, "GET", path, "GETFILESTATUS", **params).status_code == 200
 
 
+def rm_to_trash(env, path):
+    """`dfs rm PATH`; the path it got in trash, from the line rm prints."""
+    return ok(env, "rm", path).decode().rsplit(": ", 1)[1].strip()
+
+
 def listed(env):
     return json.loads(ok(env, "trash", "list", "--json"))
 
@@ -54,7 +59,7 @@ def test_a_name_taken_in_current_gets_the_time_appended_and_restore_refuses_to_o
     put_file(cluster, unique_dir + "/f", b"one")
     ok(env, "rm", unique_dir + "/f")
     put_file(cluster, unique_dir + "/f", b"two")
-    second = ok(env, "rm", unique_dir + "/f").decode().rsplit(": ", 1)[1].strip()
+    second = rm_to_trash(env, unique_dir + "/f")
     first = f"{TRASH}/Current{unique_dir}/f"
     assert second.startswith(first) and len(second) == len(first) + trash.SUFFIX_DIGITS
     assert read(cluster, first) == b"one" and read(cluster, second) == b"two"
@@ -73,7 +78,7 @@ def test_a_file_in_the_way_in_current_gives_the_directory_the_time_appended(env,
     put_file(cluster, unique_dir + "/x", b"file")
     ok(env, "rm", unique_dir + "/x")
     put_file(cluster, unique_dir + "/x/y", b"in a directory now")
-    moved = ok(env, "rm", unique_dir + "/x/y").decode().rsplit(": ", 1)[1].strip()
+    moved = rm_to_trash(env, unique_dir + "/x/y")
     blocked = f"{TRASH}/Current{unique_dir}/x"
     assert moved.startswith(blocked) and moved.endswith("/y")
     assert len(moved) == len(blocked) + trash.SUFFIX_DIGITS + len("/y")

@@ -5,6 +5,8 @@ import calendar
 
 import pytest
 import pytest_twisted
+from test_namenode_app import call
+from treq.testing import StubTreq
 from twisted.internet.task import Clock
 
 from dfs import trash
@@ -126,3 +128,23 @@ def test_names():
     assert trash.original_path("/user/a/.Trash/261206100000/d/f.txt1733500000000") == ("/d/f.txt", "261206100000")
     with pytest.raises(ValueError):
         trash.original_path("/user/a/.Trash/Current")
+
+
+@pytest_twisted.ensureDeferred
+async def test_trash_roots_and_expunge_over_webhdfs(namenode_app):
+    http = StubTreq(namenode_app.resource())
+    for user in ("alice", "bob"):
+        await call(http, "PUT", f"/user/{user}/.Trash/Current/x", op="MKDIRS", **{"user.name": user})
+    code, body = await call(http, "GET", "/", op="GETTRASHROOTS", **{"user.name": "alice"})
+    assert code == 200 and [(p["path"], p["owner"], p["isdir"]) for p in body["Paths"]] == [
+        ("/user/alice/.Trash", "alice", True)]
+    code, body = await call(http, "GET", "/", op="GETTRASHROOTS", allusers="true")
+    assert [p["path"] for p in body["Paths"]] == ["/user/alice/.Trash", "/user/bob/.Trash"]
+    assert await call(http, "POST", "/", op="EXPUNGE", **{"user.name": "alice"}) == (200, {"boolean": True})
+    _, body = await call(http, "GET", "/user/alice/.Trash", op="LISTSTATUS")
+    assert [e["pathSuffix"] for e in body["FileStatuses"]["FileStatus"]] == [trash.checkpoint_name(0)]
+    await call(http, "POST", "/", op="EXPUNGE", immediate="true", **{"user.name": "alice"})
+    _, body = await call(http, "GET", "/user/alice/.Trash", op="LISTSTATUS")
+    assert body["FileStatuses"]["FileStatus"] == []
+    _, body = await call(http, "GET", "/user/bob/.Trash", op="LISTSTATUS")
+    assert [e["pathSuffix"] for e in body["FileStatuses"]["FileStatus"]] == ["Current"]

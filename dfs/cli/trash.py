@@ -2,7 +2,7 @@
 
 from dfs.cli.errors import Failure, about, failure
 from dfs.cli.formatting import size, table, to_json, when
-from dfs.errors import AlreadyExists, DFSError
+from dfs.errors import AlreadyExists, DFSError, FileNotFound
 
 
 def register(commands):
@@ -39,6 +39,8 @@ def trash(session, args):
         if to is None:
             raise Failure(e.path or args.path, "File exists (restore it elsewhere with --to DEST)") from None
         raise failure(e, args.to) from None
+    except FileNotFound:
+        raise Failure(args.path, "not in the trash (dfs trash list shows what is there)") from None
     except DFSError as e:
         raise failure(e, args.path) from None
     print(f"Restored {args.path} to {restored}", file=session.stdout)

@@ -71,7 +71,7 @@ def test_a_name_taken_in_current_gets_the_time_appended_and_restore_refuses_to_o
     ok(env, "trash", "restore", second, "--to", unique_dir + "/g")
     assert read(cluster, unique_dir + "/g") == b"two"
     assert fails(env, "trash", "restore", unique_dir + "/never") == (
-        f"dfs: trash: {unique_dir}/never: No such file or directory")
+        f"dfs: trash: {unique_dir}/never: not in the trash (dfs trash list shows what is there)")
 
 
 def test_a_file_in_the_way_in_current_gives_the_directory_the_time_appended(env, cluster, unique_dir):

@@ -270,7 +270,8 @@ class Client:
         return defer.ensureDeferred(rmdir())
 
     def rm(self, path, recursive=False):
-        """Delete a file (or a tree with ``recursive``); False when nothing was there."""
+        """Delete a file (or a tree with ``recursive``) at once, as WebHDFS DELETE does; False when nothing was
+        there. ``remove`` moves it into the trash instead, as `dfs rm` does."""
         async def rm():
             return (await self._json("DELETE", path, "DELETE", recursive=recursive))["boolean"]
         return defer.ensureDeferred(rm())

@@ -48,7 +48,11 @@ def original_path(trash_path):
     parts = paths.split(trash_path)
     if not is_in_trash(trash_path) or len(parts) < 5:
         raise ValueError(f"{trash_path} is not inside a trash checkpoint")
-    name = parts[-1]
+    return "/" + "/".join(parts[4:-1] + [removed_name(parts[-1])]), parts[3]
+
+
+def removed_name(name):
+    """The name something in trash had before a clash in Current appended the time to it."""
     if len(name) > SUFFIX_DIGITS and name[-SUFFIX_DIGITS:].isdigit():
-        name = name[:-SUFFIX_DIGITS]
-    return "/" + "/".join(parts[4:-1] + [name]), parts[3]
+        return name[:-SUFFIX_DIGITS]
+    return name

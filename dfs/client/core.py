@@ -362,12 +362,16 @@ class Client:
             entries = (await self._json("GET", root, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
         except FileNotFound:
             return []
-        found = []
+        current, checkpoints = [], []
         for entry in entries:
             made = trash.checkpoint_time(entry["pathSuffix"])
-            if entry["type"] == "DIRECTORY" and (made is not None or entry["pathSuffix"] == trash.CURRENT):
-                found.append((_join(root, entry["pathSuffix"]), None if made is None else int(made * 1000)))
-        return sorted(found, key=lambda c: (c[1] is not None, -(c[1] or 0), c[0]))
+            if entry["type"] != "DIRECTORY":
+                continue
+            if entry["pathSuffix"] == trash.CURRENT:
+                current.append((_join(root, trash.CURRENT), None))
+            elif made is not None:
+                checkpoints.append((_join(root, entry["pathSuffix"]), int(made * 1000)))
+        return current + sorted(checkpoints, reverse=True)  # checkpoint names sort by time
 
     def trash_restore(self, path, to=None):
         """Move something back out of the caller's trash: ``path`` is where it was (the newest copy in trash is
@@ -405,9 +409,19 @@ class Client:
             directory = paths.parent(directory)
 
     async def _find_in_trash(self, original):
+        """Where the newest copy of ``original`` is in trash: Current before the checkpoints, newest first, and
+        within one of them the name with the latest time appended (a clash) before the name itself."""
+        name = paths.basename(original)
         for checkpoint, _ in await self._checkpoints(await self._trash_root()):
-            if await self.exists(checkpoint + original):
-                return checkpoint + original
+            directory = checkpoint + paths.parent(original).rstrip("/")
+            try:
+                entries = (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+            except (FileNotFound, NotADirectory):
+                continue
+            copies = [e["pathSuffix"] for e in entries
+                      if e["pathSuffix"] and trash.removed_name(e["pathSuffix"]) == name]
+            if copies:
+                return _join(directory, max(copies, key=lambda copy: (len(copy), copy)))
         raise FileNotFound(f"{original} is not in the trash", original)
 
     def trash_expunge(self, immediate=False):

@@ -84,7 +84,8 @@ def server_defaults(block_size, replication, bytes_per_checksum, trash_interval)
     return {"FsServerDefaults": {
         "blockSize": block_size, "bytesPerChecksum": bytes_per_checksum, "writePacketSize": WRITE_PACKET_SIZE,
         "replication": replication, "fileBufferSize": FILE_BUFFER_SIZE, "encryptDataTransfer": False,
-        "trashInterval": trash_interval if trash_interval % 1 else int(trash_interval), "checksumType": CRC32C_TYPE_ID, "keyProviderUri": "",
+        "trashInterval": trash_interval if trash_interval % 1 else int(trash_interval),
+        "checksumType": CRC32C_TYPE_ID, "keyProviderUri": "",
         "defaultStoragePolicyId": HOT["id"],
     }}
 

@@ -68,8 +68,10 @@ def test_a_name_taken_in_current_gets_the_time_appended_and_restore_refuses_to_o
     assert fails(env, "trash", "restore", unique_dir + "/f") == (
         f"dfs: trash: {unique_dir}/f: File exists (restore it elsewhere with --to DEST)")
     assert read(cluster, unique_dir + "/f") == b"three"
-    ok(env, "trash", "restore", second, "--to", unique_dir + "/g")
+    ok(env, "trash", "restore", unique_dir + "/f", "--to", unique_dir + "/g")  # the newest copy
     assert read(cluster, unique_dir + "/g") == b"two"
+    ok(env, "trash", "restore", first, "--to", unique_dir + "/h")
+    assert read(cluster, unique_dir + "/h") == b"one"
     assert fails(env, "trash", "restore", unique_dir + "/never") == (
         f"dfs: trash: {unique_dir}/never: not in the trash (dfs trash list shows what is there)")
 

@@ -33,12 +33,18 @@ class TrashEmptier:
         self.safemode = safemode
         self._loop = task.LoopingCall(self.run_once)
         self._loop.clock = clock
+        self._first = None
 
     def start(self):
+        """Run at every multiple of the checkpoint interval since the epoch, as Hadoop's emptier does, so a namenode
+        restarted more often than the interval still makes checkpoints."""
         if self.interval > 0:
-            self._loop.start(self.checkpoint_interval, now=False)
+            wait = self.checkpoint_interval - self.clock.seconds() % self.checkpoint_interval
+            self._first = self.clock.callLater(wait, self._loop.start, self.checkpoint_interval)
 
     def stop(self):
+        if self._first is not None and self._first.active():
+            self._first.cancel()
         if self._loop.running:
             self._loop.stop()
 

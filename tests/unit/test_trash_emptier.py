@@ -58,6 +58,22 @@ async def test_a_pass_makes_current_a_checkpoint_for_every_user(world):
 
 
 @pytest_twisted.ensureDeferred
+async def test_passes_fall_on_multiples_of_the_interval_so_restarts_do_not_postpone_them(world):
+    store, clock = world
+    await _trash_file(store, "alice", "/x")
+    emptier = TrashEmptier(store, clock, interval=24 * HOUR, checkpoint_interval=HOUR)
+    clock.advance(HOUR / 2)
+    emptier.start()
+    clock.advance(HOUR / 4)
+    emptier.stop()  # a restart at 10:45
+    emptier.start()
+    clock.advance(HOUR / 4)
+    assert await _names(store, trash.root_of("alice")) == ["261206110000"]
+    emptier.stop()
+    assert not clock.getDelayedCalls()
+
+
+@pytest_twisted.ensureDeferred
 async def test_checkpoints_older_than_the_interval_go_and_newer_ones_stay(world):
     store, clock = world
     emptier = TrashEmptier(store, clock, interval=3 * HOUR, checkpoint_interval=HOUR)

@@ -99,7 +99,6 @@ class NamenodeOptions(CommonOptions):
         """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
         self["uploads-per-client"] = int(value)
 
-
     def opt_trash_interval(self, value):
         """Minutes a removed path stays in its owner's trash before the emptier deletes it; 0 turns trash off
         (env DFS_TRASH_INTERVAL, default 1440: one day; Hadoop's default is 0)."""

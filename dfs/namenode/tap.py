@@ -3,6 +3,7 @@
 import os
 
 from twisted.application import service
+from twisted.python import usage
 from twisted.logger import Logger
 
 from dfs.http import make_http
@@ -108,6 +109,12 @@ class NamenodeOptions(CommonOptions):
         """Minutes between two trash checkpoints; 0 means the trash interval (env DFS_TRASH_CHECKPOINT_INTERVAL,
         default 0)."""
         self["trash-checkpoint-interval"] = float(value)
+
+    def postOptions(self):
+        for name in ("trash-interval", "trash-checkpoint-interval"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
+        super().postOptions()
 
 
 class NamenodeService(service.MultiService):

@@ -8,10 +8,12 @@ import pytest_twisted
 from test_namenode_app import call
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
+from twisted.python import usage
 
 from dfs import trash
 from dfs.errors import FileNotFound
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.tap import NamenodeOptions
 from dfs.namenode.trash import TrashEmptier
 
 HOUR = 3600
@@ -164,3 +166,12 @@ async def test_trash_roots_and_expunge_over_webhdfs(namenode_app):
     assert body["FileStatuses"]["FileStatus"] == []
     _, body = await call(http, "GET", "/user/bob/.Trash", op="LISTSTATUS")
     assert [e["pathSuffix"] for e in body["FileStatuses"]["FileStatus"]] == ["Current"]
+
+
+def test_a_negative_interval_is_a_usage_error():
+    for option in ("--trash-interval", "--trash-checkpoint-interval"):
+        with pytest.raises(usage.UsageError, match=f"{option} is minutes, 0 or more, not -1"):
+            NamenodeOptions().parseOptions([option, "-1"])
+    options = NamenodeOptions()
+    options.parseOptions(["--trash-interval", "0.5"])
+    assert (options["trash-interval"], options["trash-checkpoint-interval"]) == (0.5, 0)

@@ -140,10 +140,11 @@ def test_a_trash_interval_of_zero_deletes_at_once(make_cluster, tmp_path):
 
 
 def test_gc_keeps_a_trashed_files_blocks_until_its_checkpoint_expires(make_cluster, tmp_path):
-    # Trash interval 3 s, checkpoints every 1.2 s, GC grace 1 s.
+    # Trash interval 6 s, checkpoints every 3 s, GC grace 1 s: a checkpoint lives at least 6 s, GC would take an
+    # unreferenced block within about 2 s.
     cluster = make_cluster(datanodes=1, namenode_args=[
         "--replication", "1", "--min-replicas", "1", "--gc-grace", "1",
-        "--trash-interval", "0.05", "--trash-checkpoint-interval", "0.02"])
+        "--trash-interval", "0.1", "--trash-checkpoint-interval", "0.05"])
     env = dict(os.environ, DFS_NAMENODE_URL=cluster.url, DFS_CONFIG=str(tmp_path / "none.toml"), DFS_TOKEN="")
     put_file(cluster, "/data/f", os.urandom(5000))
     locations = op(cluster, "GET", "/data/f", "GETFILEBLOCKLOCATIONS").json()["BlockLocations"]["BlockLocation"]
@@ -151,15 +152,18 @@ def test_gc_keeps_a_trashed_files_blocks_until_its_checkpoint_expires(make_clust
     assert block in cluster.block_files(0)
     ok(env, "rm", "-r", "/data")
 
-    def checkpointed():
-        return [i for i in json.loads(ok(env, "trash", "list", "--json")) if i["checkpoint"] != "Current"]
+    def trash_entries():
+        return [e["pathSuffix"] for e in op(cluster, "GET", TRASH, "LISTSTATUS").json()["FileStatuses"]["FileStatus"]]
 
-    deadline = time.monotonic() + 60
-    while not checkpointed():
+    deadline = time.monotonic() + 90
+    while trash_entries() == [trash.CURRENT]:
         assert time.monotonic() < deadline, "no checkpoint made"
-        time.sleep(0.2)
-    assert block in cluster.block_files(0)  # referenced from the checkpoint: GC leaves it
+        time.sleep(0.1)
+    [checkpoint] = trash_entries()
+    assert trash.checkpoint_time(checkpoint) is not None
+    assert len(read(cluster, f"{TRASH}/{checkpoint}/data/f")) == 5000
+    assert block in cluster.block_files(0)  # referenced from the checkpoint, GC leaves it
     while block in cluster.block_files(0):
         assert time.monotonic() < deadline, "the trashed block was never collected"
         time.sleep(0.2)
-    assert listed(env) == [] and op(cluster, "GET", TRASH, "LISTSTATUS").json()["FileStatuses"]["FileStatus"] == []
+    assert trash_entries() == [] and listed(env) == []

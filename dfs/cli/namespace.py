@@ -32,9 +32,12 @@ def register(commands):
     p = commands.add("touch", touch, "create empty files, or set existing ones' times to now")
     p.add_argument("paths", nargs="+", metavar="PATH")
 
-    p = commands.add("rm", rm, "remove files (and directories with -r)")
+    p = commands.add("rm", rm, "remove files (and directories with -r): into your trash when the namenode keeps "
+                               "trash (`dfs trash` lists and restores)")
     p.add_argument("-r", "-R", dest="recursive", action="store_true", help="remove directories and their contents")
     p.add_argument("-f", dest="force", action="store_true", help="no error when a path does not exist")
+    p.add_argument("--skip-trash", "-skipTrash", dest="skip_trash", action="store_true",
+                   help="delete at once instead of moving to your trash")
     p.add_argument("paths", nargs="+", metavar="PATH")
 
     p = commands.add("mv", mv, "move or rename; into DEST when it is a directory")
@@ -235,10 +238,16 @@ def rm(session, args):
             raise Failure(text, "No such file or directory")
         if is_dir(status) and not args.recursive:
             raise Failure(text, "Is a directory (use -r)")
-        with about(text):
-            removed = session.client.rm(path, recursive=args.recursive)
-        if not removed and not args.force:
-            raise Failure(text, "No such file or directory")
+        try:
+            moved = session.client.remove(path, recursive=args.recursive, skip_trash=args.skip_trash)
+        except FileNotFound:
+            if args.force:
+                return
+            raise Failure(text, "No such file or directory") from None
+        except DFSError as e:
+            raise failure(e, text) from None
+        if moved:
+            print(f"Moved: '{path}' to trash at: {moved}", file=session.stdout)
     return session.each("rm", args.paths, remove)
 
 

@@ -17,12 +17,12 @@ from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
-from dfs import chunks, paths
+from dfs import chunks, paths, trash
 from dfs import extents as file_extents
 from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
-from dfs.errors import (AlreadyExists, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure, NotADirectory,
-                        Unavailable, from_remote)
+from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
+                        IsADirectory, NotADirectory, Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
@@ -30,6 +30,10 @@ from dfs.streams import relay_body
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
 # storing anything): the idempotent methods.
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+# Names tried for a path moved to trash when the one it had is taken there (bounded, as every loop).
+MAX_TRASH_NAMES = 100
+# /user/<user>/.Trash/<Current or checkpoint>: what lies deeper was removed from somewhere.
+TRASH_CHECKPOINT_DEPTH = 4
 
 
 def _join(parent, name):
@@ -283,10 +287,166 @@ class Client:
         return defer.ensureDeferred(rmdir())
 
     def rm(self, path, recursive=False):
-        """Delete a file (or a tree with ``recursive``); False when nothing was there."""
+        """Delete a file (or a tree with ``recursive``) at once, as WebHDFS DELETE does; False when nothing was
+        there. ``remove`` moves it into the trash instead, as `dfs rm` does."""
         async def rm():
             return (await self._json("DELETE", path, "DELETE", recursive=recursive))["boolean"]
         return defer.ensureDeferred(rm())
+
+    # -- trash ---------------------------------------------------------------------------------
+
+    def server_defaults(self):
+        """The namenode's FsServerDefaults: blockSize, replication, trashInterval (minutes; 0: no trash)..."""
+        async def defaults():
+            return (await self._json("GET", "/", "GETSERVERDEFAULTS"))["FsServerDefaults"]
+        return defer.ensureDeferred(defaults())
+
+    def trash_root(self):
+        """The caller's trash directory, ``/user/<user>/.Trash``."""
+        return defer.ensureDeferred(self._trash_root())
+
+    async def _trash_root(self):
+        return (await self._json("GET", "/", "GETTRASHROOT"))["Path"]
+
+    def remove(self, path, recursive=False, skip_trash=False):
+        """What `dfs rm` does: move ``path`` to ``<trash root>/Current/<path>`` when the namenode keeps trash (its
+        trashInterval is not 0), as Hadoop's FsShell does; delete it at once with ``skip_trash``, without trash, or
+        when it is already in a trash. The path it now has in trash, or None when it was deleted; FileNotFound
+        when nothing was there. A directory needs ``recursive``."""
+        async def remove():
+            status = await self._stat(path)
+            if status["type"] == "DIRECTORY" and not recursive:
+                raise IsADirectory(f"{path} is a directory", path)
+            if skip_trash or trash.is_in_trash(path) or not (await self.server_defaults())["trashInterval"]:
+                if not (await self._json("DELETE", path, "DELETE", recursive=recursive))["boolean"]:
+                    raise FileNotFound("No such file or directory", path)
+                return None
+            return await self._move_to_trash(path)
+        return defer.ensureDeferred(remove())
+
+    async def _move_to_trash(self, path):
+        root = await self._trash_root()
+        if paths.is_ancestor(path, root):
+            raise CannotMove(f"cannot move {path} to the trash, as it contains the trash (use --skip-trash)", path)
+        target = await self._trash_parent(root + "/" + trash.CURRENT + path)
+        candidate = target
+        for _ in range(MAX_TRASH_NAMES):
+            if not await self.exists(candidate):
+                break
+            # Hadoop's rule for a name already in Current: append the time in milliseconds.
+            candidate = target + str(int(self.reactor.seconds() * 1000))
+        else:
+            raise AlreadyExists(f"no free name for {target} in the trash", path)
+        if not (await self._json("PUT", path, "RENAME", destination=candidate))["boolean"]:
+            raise await self._refused_rename(path, candidate)
+        return candidate
+
+    async def _trash_parent(self, target):
+        """``target`` once its parent directory exists in trash. A file in the way (``/a`` removed, then ``/a/b``)
+        makes the directory part take the time in milliseconds after that file's name, as Hadoop does."""
+        for _ in range(MAX_TRASH_NAMES):
+            try:
+                await self._json("PUT", paths.parent(target), "MKDIRS", permission=_octal(trash.TRASH_MODE))
+                return target
+            except (AlreadyExists, NotADirectory):
+                blocker = paths.parent(target)
+                while not await self.exists(blocker):
+                    blocker = paths.parent(blocker)
+                target = blocker + str(int(self.reactor.seconds() * 1000)) + target[len(blocker):]
+        raise AlreadyExists(f"no free directory for {target} in the trash", target)
+
+    def trash_list(self):
+        """What the caller's trash holds, newest first: a dict per file (or empty directory) with ``path`` (where
+        it is in trash), ``original`` (where it was removed from), ``checkpoint`` ("Current", or the checkpoint it
+        is in), ``deleted_before`` (milliseconds since the epoch: the checkpoint's time; None in Current), ``type``
+        and ``length``."""
+        async def listing():
+            items = []
+            for checkpoint, made in await self._checkpoints(await self._trash_root()):
+                for directory, dirs, files in await self.walk(checkpoint):
+                    empty = [] if dirs or files or directory == checkpoint else [{"type": "DIRECTORY", "length": 0}]
+                    for entry in files + empty:
+                        where = _join(directory, entry["pathSuffix"]) if entry.get("pathSuffix") else directory
+                        original, name = trash.original_path(where)
+                        items.append({"path": where, "original": original, "checkpoint": name,
+                                      "deleted_before": made, "type": entry["type"], "length": entry["length"]})
+            return items
+        return defer.ensureDeferred(listing())
+
+    async def _checkpoints(self, root):
+        """[(path, time made in ms or None)] of Current and each checkpoint of the trash ``root``, newest first."""
+        try:
+            entries = (await self._json("GET", root, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+        except FileNotFound:
+            return []
+        current, checkpoints = [], []
+        for entry in entries:
+            made = trash.checkpoint_time(entry["pathSuffix"])
+            if entry["type"] != "DIRECTORY":
+                continue
+            if entry["pathSuffix"] == trash.CURRENT:
+                current.append((_join(root, trash.CURRENT), None))
+            elif made is not None:
+                checkpoints.append((_join(root, entry["pathSuffix"]), int(made * 1000)))
+        return current + sorted(checkpoints, reverse=True)  # checkpoint names sort by time
+
+    def trash_restore(self, path, to=None):
+        """Move something back out of the caller's trash: ``path`` is where it was (the newest copy in trash is
+        taken) or where it is in trash. It goes back where it was, refused with FileExists when something lives
+        there now, or to ``to`` (into ``to`` when that is a directory). Missing parents are created. The path it
+        was restored to."""
+        async def restore():
+            if trash.is_in_trash(path):
+                source = path
+                try:
+                    original = trash.original_path(path)[0]
+                except ValueError as e:
+                    raise BadRequest(str(e), path) from None
+            else:
+                source, original = await self._find_in_trash(path), path
+            dest = to or original
+            if to is None and await self.exists(dest):
+                raise AlreadyExists(f"{dest} exists: restore to another place with --to DEST", dest)
+            if to is not None and await self.exists(to) and (await self._stat(to))["type"] == "DIRECTORY":
+                dest = _join(to, paths.basename(original))
+            await self._json("PUT", paths.parent(dest), "MKDIRS")
+            if not (await self._json("PUT", source, "RENAME", destination=dest))["boolean"]:
+                raise await self._refused_rename(source, dest)
+            await self._prune_trash(paths.parent(source))
+            return dest
+        return defer.ensureDeferred(restore())
+
+    async def _prune_trash(self, directory):
+        """Remove the directories a restore left empty in trash (they held only the restored path), up to the
+        Current or checkpoint directory, so `trash_list` does not show them as removed empty directories."""
+        while len(paths.split(directory)) > TRASH_CHECKPOINT_DEPTH:
+            if (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]:
+                return
+            await self._json("DELETE", directory, "DELETE", recursive=False)
+            directory = paths.parent(directory)
+
+    async def _find_in_trash(self, original):
+        """Where the newest copy of ``original`` is in trash: Current before the checkpoints, newest first, and
+        within one of them the name with the latest time appended (a clash) before the name itself."""
+        name = paths.basename(original)
+        for checkpoint, _ in await self._checkpoints(await self._trash_root()):
+            directory = checkpoint + paths.parent(original).rstrip("/")
+            try:
+                entries = (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+            except (FileNotFound, NotADirectory):
+                continue
+            copies = [e["pathSuffix"] for e in entries
+                      if e["pathSuffix"] and trash.removed_name(e["pathSuffix"]) == name]
+            if copies:
+                return _join(directory, max(copies, key=lambda copy: (len(copy), copy)))
+        raise FileNotFound(f"{original} is not in the trash", original)
+
+    def trash_expunge(self, immediate=False):
+        """What `hadoop fs -expunge` does, by the namenode: delete the caller's checkpoints older than the trash
+        interval and make Current a checkpoint; ``immediate`` empties the trash."""
+        async def expunge():
+            return (await self._json("POST", "/", "EXPUNGE", immediate=immediate))["boolean"]
+        return defer.ensureDeferred(expunge())
 
     def mv(self, src, dst, overwrite=False):
         """Rename; into ``dst`` when it is a directory; ``overwrite`` replaces a file or empty directory atomically.

@@ -19,8 +19,10 @@ from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
 from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
+from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
+from dfs.trash import root_of as trash_root
 from dfs.version import version
 from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
                      read_json, render_error, request_path)
@@ -56,9 +58,14 @@ def _filesystem(body):
     return str(name) if name else None
 
 
+def _user(params):
+    """The request's user (a token's user replaced any ``user.name``)."""
+    return paths.check_name(params.str("user.name", "dfs"))
+
+
 def _home(params):
-    """The home directory of the request's user (a token's user replaced any ``user.name``), as HDFS names it."""
-    return "/user/" + paths.check_name(params.str("user.name", "dfs"))
+    """The home directory of the request's user, as HDFS names it."""
+    return "/user/" + _user(params)
 
 
 def _space(nodes):
@@ -100,10 +107,11 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None):
+    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None, trash=None):
         self.guard = guard or Guard()
         # Without one (tests of other concerns), nothing is checked: permissions off, no audit trail.
         self.access = access or Access(Permissions(None, "dfs", enabled=False))
+        self.trash = trash or TrashEmptier(store, registry.clock, config.get("trash_interval", 0) * 60)
         self.store = store
         self.registry = registry
         self.fanout = fanout
@@ -153,6 +161,7 @@ class NamenodeApp:
             (PUT, "SETXATTR"): self.op_setxattr,
             (PUT, "REMOVEXATTR"): self.op_removexattr,
             (PUT, "SETQUOTA"): self.op_setquota,
+            (POST, "EXPUNGE"): self.op_expunge,
         }
 
     def resource(self):
@@ -529,11 +538,12 @@ class NamenodeApp:
         await self.store.concat(path, sources, call.checker)
         return json_body({}, request)
 
-    # -- WebHDFS ops answered as a file system with one storage type and no trash yet ----------------
+    # -- WebHDFS ops answered as a file system with one storage type; trash ----------------------------------
 
     async def op_getserverdefaults(self, request, params, path, call):
         return json_body(webhdfs.server_defaults(self.config["block_size"], self.config["replication"],
-                                                 hadoop_checksum.BYTES_PER_CRC), request)
+                                                 hadoop_checksum.BYTES_PER_CRC,
+                                                 self.config.get("trash_interval", 0)), request)
 
     async def op_getstatus(self, request, params, path, call):
         space = _space(self.registry.describe())
@@ -564,10 +574,17 @@ class NamenodeApp:
         return b""
 
     async def op_gettrashroot(self, request, params, path, call):
-        return json_body({"Path": _home(params) + "/.Trash"}, request)
+        return json_body({"Path": trash_root(_user(params))}, request)
 
     async def op_gettrashroots(self, request, params, path, call):
-        return json_body(webhdfs.trash_roots(), request)
+        user = None if params.bool("allusers") else _user(params)
+        return json_body(webhdfs.trash_roots(await self.trash.roots(user)), request)
+
+    async def op_expunge(self, request, params, path, call):
+        """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
+        deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
+        await self.trash.expunge(trash_root(_user(params)), params.bool("immediate"))
+        return json_body({"boolean": True}, request)
 
     async def op_setquota(self, request, params, path, call):
         """Hadoop 3.3's SETQUOTA: ``namespacequota`` and ``storagespacequota``, each kept when absent, removed with

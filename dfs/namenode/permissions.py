@@ -154,6 +154,9 @@ OPERATIONS = {
     "UNSETSTORAGEPOLICY": Operation("unsetStoragePolicy", rules(access=WRITE)),
     "GETTRASHROOT": Operation(None),
     "GETTRASHROOTS": Operation(None),
+    # dfs's extension: the namenode expunges the caller's own trash (/user/<caller>/.Trash, named by the request's
+    # user, never by a path it sends), as `hadoop fs -expunge` would with the caller's rights there.
+    "EXPUNGE": Operation("expunge"),
     # dfs extensions for the mount, checked as POSIX link(2) and mknod(2) are: write on the new entry's parent.
     "LINK": Operation("link", destination=rules(parent=WRITE)),
     "MKNOD": Operation("mknod", rules(parent=WRITE)),

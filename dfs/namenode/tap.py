@@ -4,6 +4,7 @@ import getpass
 import os
 
 from twisted.application import service
+from twisted.python import usage
 from twisted.logger import Logger
 
 from dfs.errors import IOFailure
@@ -19,6 +20,7 @@ from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
+from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
 from dfs.peers import DatanodeClient
@@ -55,6 +57,8 @@ class NamenodeOptions(CommonOptions):
         self["groups-file"] = env("DFS_GROUPS_FILE")
         self["audit-log"] = env("DFS_AUDIT_LOG")
         self["list-limit"] = int(env("DFS_LIST_LIMIT", LIST_LIMIT))
+        self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
+        self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -136,17 +140,30 @@ class NamenodeOptions(CommonOptions):
         """Entries in one LISTSTATUS_BATCH page, as HDFS's dfs.ls.limit (env DFS_LIST_LIMIT, default 1000)."""
         self["list-limit"] = int(value)
 
+    def opt_uploads_per_client(self, value):
+        """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
+        self["uploads-per-client"] = int(value)
+
+    def opt_trash_interval(self, value):
+        """Minutes a removed path stays in its owner's trash before the emptier deletes it; 0 turns trash off
+        (env DFS_TRASH_INTERVAL, default 1440: one day; Hadoop's default is 0)."""
+        self["trash-interval"] = float(value)
+
+    def opt_trash_checkpoint_interval(self, value):
+        """Minutes between two trash checkpoints; 0 means the trash interval (env DFS_TRASH_CHECKPOINT_INTERVAL,
+        default 0)."""
+        self["trash-checkpoint-interval"] = float(value)
+
     def postOptions(self):
+        for name in ("trash-interval", "trash-checkpoint-interval"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
         super().postOptions()
         if self["groups-file"]:
             try:
                 GroupsFile(self["groups-file"])
             except (OSError, ValueError) as e:
                 raise Refused(self.role, f"the groups file: {e}") from None
-
-    def opt_uploads_per_client(self, value):
-        """Concurrent uploads one client address may run; more get 429 (env DFS_UPLOADS_PER_CLIENT, default 16)."""
-        self["uploads-per-client"] = int(value)
 
 
 def switch_value(text):
@@ -174,9 +191,9 @@ def audit_path(db_path):
 
 
 class NamenodeService(service.MultiService):
-    def __init__(self, store, pins, repair, pool, access):
+    def __init__(self, store, pins, repair, pool, access, trash):
         super().__init__()
-        self.store, self.pins, self.repair, self.pool, self.access = store, pins, repair, pool, access
+        self.store, self.pins, self.repair, self.pool, self.access, self.trash = store, pins, repair, pool, access, trash
 
     def startService(self):
         self.store.start()
@@ -184,8 +201,10 @@ class NamenodeService(service.MultiService):
         self.pins.start()
         self.repair.safemode.start()
         self.repair.start()
+        self.trash.start()
 
     def stopService(self):
+        self.trash.stop()
         self.repair.stop()
         self.pins.stop()
         d = super().stopService()
@@ -222,12 +241,15 @@ def build_namenode(reactor, options):
         "public_url": options.get("public-url"),
         "max_file_size": options["max-file-size"],
         "list_limit": options["list-limit"],
+        "trash_interval": options["trash-interval"],
     }
     permissions = Permissions(group_mapping(reactor, options.get("groups-file")), options["superuser"],
                               options["supergroup"], options["permissions"])
     access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor))
-    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access)
-    top = NamenodeService(store, pins, repair, pool, access)
+    trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
+                         repair.safemode)
+    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)
+    top = NamenodeService(store, pins, repair, pool, access, trash)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

@@ -90,7 +90,7 @@ def block_locations(extents, offset, length, holders, replication):
 
 
 
-# -- what a file system with one storage type and no trash yet answers (Hadoop's JSON shapes) -----------
+# -- what a file system with one storage type answers (Hadoop's JSON shapes) -----------------------------
 
 # HDFS's default storage policy as its BlockStoragePolicySuite defines it. Every dfs block is on DISK, so HOT is the
 # one policy dfs has.
@@ -102,12 +102,14 @@ WRITE_PACKET_SIZE = 64 * 1024
 FILE_BUFFER_SIZE = 4096
 
 
-def server_defaults(block_size, replication, bytes_per_checksum):
-    """GETSERVERDEFAULTS: trashInterval 0 tells `hdfs dfs -rm` that the server keeps no trash."""
+def server_defaults(block_size, replication, bytes_per_checksum, trash_interval):
+    """GETSERVERDEFAULTS. ``trash_interval`` (minutes; 0: no trash) is what `hdfs dfs -rm` and `dfs rm` read to
+    decide between moving a path into trash and deleting it; a fraction of a minute stays a fraction."""
     return {"FsServerDefaults": {
         "blockSize": block_size, "bytesPerChecksum": bytes_per_checksum, "writePacketSize": WRITE_PACKET_SIZE,
         "replication": replication, "fileBufferSize": FILE_BUFFER_SIZE, "encryptDataTransfer": False,
-        "trashInterval": 0, "checksumType": CRC32C_TYPE_ID, "keyProviderUri": "",
+        "trashInterval": trash_interval if trash_interval % 1 else int(trash_interval),
+        "checksumType": CRC32C_TYPE_ID, "keyProviderUri": "",
         "defaultStoragePolicyId": HOT["id"],
     }}
 
@@ -134,9 +136,14 @@ def quota_usage(summary):
     }}
 
 
-def trash_roots():
-    """GETTRASHROOTS: dfs keeps no trash yet, so there is no trash directory to list."""
-    return {"Paths": []}
+def trash_roots(roots):
+    """GETTRASHROOTS from [(path, Status)]: each trash directory as Hadoop's JsonUtil writes a FileStatus in this
+    answer (its full ``path``, snake_case names)."""
+    return {"Paths": [{
+        "path": path, "length": 0, "isdir": True, "block_replication": 0, "blocksize": 0,
+        "modification_time": status.inode.mtime, "access_time": status.inode.atime,
+        "permission": f"{status.inode.mode:o}", "owner": status.inode.owner, "group": status.inode.group,
+    } for path, status in roots]}
 
 
 def file_checksum(algorithm, raw):

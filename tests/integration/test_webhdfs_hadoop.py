@@ -17,7 +17,7 @@ def test_server_defaults_as_hadoop_reads_them(cluster):
     assert defaults == {
         "blockSize": status["block_size"], "bytesPerChecksum": 512, "writePacketSize": 65536,
         "replication": status["replication"], "fileBufferSize": 4096, "encryptDataTransfer": False,
-        "trashInterval": 0, "checksumType": 2, "keyProviderUri": "", "defaultStoragePolicyId": 7,
+        "trashInterval": 1440, "checksumType": 2, "keyProviderUri": "", "defaultStoragePolicyId": 7,
     }
 
 
@@ -56,10 +56,10 @@ def test_storage_policies_of_one_storage_type(cluster, unique_dir):
     assert op(cluster, "POST", unique_dir + "/none", "UNSETSTORAGEPOLICY").status_code == 404
 
 
-def test_trash_root_of_the_user_and_no_trash_roots_yet(cluster, unique_dir):
+def test_trash_root_of_the_user_and_trash_roots_only_where_there_is_trash(cluster, unique_dir):
     r = op(cluster, "GET", unique_dir + "/f", "GETTRASHROOT", **{"user.name": "carol"})
     assert r.json() == {"Path": "/user/carol/.Trash"}
-    assert op(cluster, "GET", "/", "GETTRASHROOTS", allusers="true").json() == {"Paths": []}
+    assert op(cluster, "GET", "/", "GETTRASHROOTS", **{"user.name": "carol"}).json() == {"Paths": []}
 
 
 def _extent_lengths(cluster, path):

@@ -685,11 +685,13 @@ class SQLiteNamespace:
         def txn(db):
             self._check(db, checker, "MKDIRS", path)
             try:
-                if self._resolve(db, path).type != DIRECTORY:
-                    raise AlreadyExists(f"{path} already exists as a file")
-                return True
+                existing = self._resolve(db, path)
             except (FileNotFound, NotADirectory):
-                pass
+                existing = None
+            if existing is not None:  # nothing made: no quota to charge
+                if existing.type != DIRECTORY:
+                    raise AlreadyExists(f"{path} already exists as a file")
+                return existing
             inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
             self._enforce_quotas(db, path, 1, 0)
             return inode

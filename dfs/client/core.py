@@ -328,6 +328,8 @@ class Client:
         root = await self._trash_root()
         if paths.is_ancestor(path, root):
             raise CannotMove(f"cannot move {path} to the trash, as it contains the trash (use --skip-trash)", path)
+        # The home (and /user) take the usual mode when missing; only the trash itself is private.
+        await self._json("PUT", paths.parent(root), "MKDIRS")
         target = await self._trash_parent(root + "/" + trash.CURRENT + path)
         candidate = target
         for _ in range(MAX_TRASH_NAMES):

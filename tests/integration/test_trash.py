@@ -34,6 +34,9 @@ def test_rm_moves_into_current_under_the_original_path_and_restore_brings_it_bac
     where = f"{TRASH}/Current{unique_dir}/d/f"
     assert out == f"Moved: '{unique_dir}/d/f' to trash at: {where}\n"
     assert not exists(cluster, unique_dir + "/d/f") and read(cluster, where) == b"precious"
+    modes = {p: op(cluster, "GET", p, "GETFILESTATUS").json()["FileStatus"]["permission"]
+             for p in ("/user", TRASH.rsplit("/", 1)[0], TRASH)}
+    assert modes == {"/user": "755", TRASH.rsplit("/", 1)[0]: "755", TRASH: "700"}  # only the trash is private
     item = next(i for i in listed(env) if i["path"] == where)
     assert item == {"path": where, "original": unique_dir + "/d/f", "checkpoint": "Current", "deleted_before": None,
                     "type": "FILE", "length": 8}
@@ -113,6 +116,10 @@ def test_expunge_makes_a_checkpoint_and_immediate_empties(env, cluster, unique_d
 
 def test_server_defaults_and_trash_roots(cluster, unique_dir):
     assert op(cluster, "GET", "/", "GETSERVERDEFAULTS").json()["FsServerDefaults"]["trashInterval"] == 1440
+    # As an administrator would: erin may write in the test's directory and owns her home (permissions are on).
+    for path, name, params in [(unique_dir, "SETPERMISSION", {"permission": "777"}), ("/user/erin", "MKDIRS", {}),
+                               ("/user/erin", "SETOWNER", {"owner": "erin"})]:
+        assert op(cluster, "PUT", path, name, **params).status_code == 200
     client = hdfs.InsecureClient(cluster.url, user="erin")
     client.write(unique_dir + "/f", b"hdfscli")
     assert client.delete(unique_dir + "/f", skip_trash=False)

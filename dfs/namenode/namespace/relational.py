@@ -529,7 +529,7 @@ class RelationalNamespace:
             if existing is not None:
                 if existing.type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
-                return existing  # nothing made: no quota to check
+                return existing  # nothing made: no quota to charge
             inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
             self._enforce_quotas(db, path, 1, 0)
             return inode

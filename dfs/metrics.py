@@ -95,6 +95,10 @@ class NamenodeMetrics(Metrics):
                                       "Duration of committed namespace transactions, BEGIN to COMMIT (fsync included).",
                                       buckets=FAST_BUCKETS, registry=self.registry)
         store.observe_transaction = self.transactions.observe
+        self.conflicts = Counter("dfs_namespace_conflicts_total",
+                                 "Namespace changes the database refused as conflicting with concurrent ones, each"
+                                 " then run again (PostgreSQL's SERIALIZABLE; never on SQLite).", registry=self.registry)
+        store.observe_retry = lambda error: self.conflicts.inc()
 
     async def refresh(self):
         self.status = await self.cluster_status()

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import postgres  # noqa: E402
+from dfs.namenode.namespace.backends import open_namespace  # noqa: E402
 from cluster import Cluster  # noqa: E402
 
 _paths = itertools.count()
@@ -85,6 +86,31 @@ def postgres_url(postgres_server):
     url = postgres_server.database()
     yield url
     postgres_server.drop(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_namespace_url(postgres_server):
+    """One database shared by the namespace tests, emptied before each (``namespace_location``)."""
+    return postgres_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def namespace_location(request, tmp_path):
+    """Where a test's empty namespace is kept, once per backend: an SQLite file, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ns.sqlite")
+    url = request.getfixturevalue("postgres_namespace_url")
+    request.getfixturevalue("postgres_server").empty(url)
+    return url
+
+
+@pytest.fixture
+def namespace(namespace_location):
+    """An empty, started namespace on each backend, run synchronously (no reactor)."""
+    store = open_namespace(namespace_location)
+    store.start()
+    yield store
+    store.stop()
 
 
 @pytest.fixture

@@ -110,6 +110,17 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def empty(self, url):
+        """Empty every table but the schema version of the database at ``url`` (a test's fresh namespace: TRUNCATE
+        takes milliseconds where CREATE DATABASE takes 0.25 s). No session may be using the tables."""
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [name for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename != 'schema_version'")]
+            if tables:
+                conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
     def log(self):
         try:
             with open(self.log_path, errors="replace") as f:

@@ -7,14 +7,14 @@ from twisted.application import service
 from twisted.python import usage
 from twisted.logger import Logger
 
+from dfs.errors import IOFailure
 from dfs.http import make_http
 from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.access import Access
 from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.audit import AuditLog
 from dfs.namenode.groups import GroupsFile, group_mapping
-from dfs.namenode.namespace.schema import SchemaTooNew
-from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
 from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
@@ -38,6 +38,7 @@ class NamenodeOptions(CommonOptions):
     def __init__(self):
         super().__init__()
         self["db"] = env("DFS_DB_PATH", "dfs-namenode.sqlite")
+        self["db-url"] = env("DFS_DB_URL")
         self["replication"] = int(env("DFS_REPLICATION", 3))
         self["min-replicas"] = int(env("DFS_MIN_REPLICAS", 2))
         self["block-size"] = size_value(env("DFS_BLOCK_SIZE", "64M"))
@@ -62,6 +63,11 @@ class NamenodeOptions(CommonOptions):
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
         self["db"] = value
+
+    def opt_db_url(self, value):
+        """PostgreSQL database of the namespace instead of the SQLite file, postgresql://user:password@host/db
+        (env DFS_DB_URL; needs pip install 'dfs[postgres]')."""
+        self["db-url"] = value
 
     def opt_replication(self, value):
         """Default replicas per block (env DFS_REPLICATION, default 3)."""
@@ -179,7 +185,8 @@ def process_user():
 
 
 def audit_path(db_path):
-    """The default audit trail, beside the database: ``dfs-namenode.sqlite`` -> ``dfs-namenode-audit.log``."""
+    """The default audit trail, beside the SQLite database (with --db-url, where --db points, though no database is
+    there): ``dfs-namenode.sqlite`` -> ``dfs-namenode-audit.log``."""
     return os.path.splitext(os.path.abspath(db_path))[0] + "-audit.log"
 
 
@@ -209,13 +216,12 @@ class NamenodeService(service.MultiService):
 
 def build_namenode(reactor, options):
     """The namenode service tree. Tests call this directly with a dict of options."""
-    db_path = options["db"]
-    if os.path.dirname(db_path):
-        os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
-    store = SQLiteNamespace(db_path, reactor, {"replication": options["replication"], "block_size": options["block-size"]})
+    location = namespace_location(options)
     try:
+        store = open_namespace(location, reactor, {"replication": options["replication"],
+                                                   "block_size": options["block-size"]})
         store.open()
-    except SchemaTooNew as e:
+    except IOFailure as e:  # no driver, a database that cannot be reached, a schema too new
         raise Refused("namenode", e) from None
     cluster_id = store.cluster_id
     registry = Registry(reactor, options["stale-after"], options["dead-after"])
@@ -239,7 +245,7 @@ def build_namenode(reactor, options):
     }
     permissions = Permissions(group_mapping(reactor, options.get("groups-file")), options["superuser"],
                               options["supergroup"], options["permissions"])
-    access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(db_path), reactor))
+    access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor))
     trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
                          repair.safemode)
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)
@@ -250,11 +256,24 @@ def build_namenode(reactor, options):
                                  max_upload=options["max-file-size"],
                                  admit=guard.admission(NODE, TOKEN, SIGNED_URL))
     ListeningService(reactor, options.endpoint_description(), site, "namenode").setServiceParent(top)
-    log.info("namenode database {db}, cluster {cluster}", db=os.path.abspath(db_path), cluster=cluster_id)
+    log.info("namenode database {db}, cluster {cluster}", db=describe(location), cluster=cluster_id)
     log.info("permissions {state}, superuser {user}, supergroup {group}, audit trail {audit}",
              state="on" if permissions.enabled else "off", user=permissions.superuser, group=permissions.supergroup,
              audit=access.audit.file.path)
     return top
+
+
+def namespace_location(options):
+    """Where the namespace is kept: the PostgreSQL URL given, else the SQLite file (its directory made)."""
+    url = options.get("db-url")
+    if url:
+        if not is_postgres(url):
+            raise Refused("namenode", "--db-url/DFS_DB_URL must be a postgresql:// URL")
+        return url
+    path = options["db"]
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return path
 
 
 Options = NamenodeOptions

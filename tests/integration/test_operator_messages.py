@@ -35,3 +35,18 @@ def test_a_namenode_on_a_database_from_a_newer_release_refuses_in_one_line(tmp_p
         "dfs namenode: the namenode database has schema version 999, newer than this dfs knows"
         f" ({schema.latest('sqlite')}):"
         " run the dfs release that wrote it"]
+
+
+def test_a_namenode_whose_postgresql_cannot_be_reached_refuses_with_the_reason(tmp_path):
+    """With --db-url the namenode opens nothing else: an unreachable database stops it with the server's reason,
+    and no SQLite file is written in its place."""
+    for url, reason in (("postgresql://dfs:secret@/dfs?host=" + str(tmp_path / "no-server"),
+                         "dfs namenode: cannot open the namespace database: "),
+                        ("mysql://dfs@db/dfs", "dfs namenode: --db-url/DFS_DB_URL must be a postgresql:// URL")):
+        result = subprocess.run([sys.executable, "-m", "twisted", "dfs-namenode", "--db-url", url,
+                                 "--listen", "tcp:0:interface=127.0.0.1"],
+                                capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.strip().startswith(reason), result.stderr
+        assert "secret" not in result.stderr
+        assert list(tmp_path.glob("*.sqlite*")) == []

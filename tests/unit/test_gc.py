@@ -16,6 +16,7 @@ from test_metadata import result
 
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import Conflict, NoSpace, Unavailable
+from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
@@ -48,10 +49,10 @@ class _Datanodes:
 
 
 class _Cluster:
-    def __init__(self, tmp_path):
+    def __init__(self, location):
         self.clock = Clock()
         self.clock.advance(1000)
-        self.store = SQLiteNamespace(str(tmp_path / "ns.sqlite"), clock=self.clock)
+        self.store = open_namespace(location, clock=self.clock)
         self.store.start()
         self.registry = Registry(self.clock, stale_after=10 * GRACE, dead_after=20 * GRACE)
         self.pins = Pins(self.store, self.clock)
@@ -84,8 +85,9 @@ class _Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    c = _Cluster(tmp_path)
+def cluster(namespace_location):
+    """Repair on a namespace of each backend."""
+    c = _Cluster(namespace_location)
     yield c
     c.pins.stop()
     c.store.stop()

@@ -1,4 +1,5 @@
-"""The namespace store, run synchronously (no reactor: transactions run in the calling thread)."""
+"""The namespace store on each backend (SQLite, PostgreSQL), run synchronously (no reactor: transactions run in the
+calling thread)."""
 
 import json
 
@@ -8,6 +9,7 @@ import pytest_twisted
 from dfs.errors import (AlreadyExists, BadRequest, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
                         NotADirectory, NSQuotaExceeded)
 from dfs.namenode import webhdfs
+from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
@@ -25,11 +27,8 @@ def result(d):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
-    s.start()
-    yield s
-    s.stop()
+def store(namespace):
+    return namespace
 
 
 def test_create_list_stat(store):
@@ -144,13 +143,13 @@ def test_summary_and_format(store):
     assert result(store.integrity_check()) == "ok"
 
 
-def test_survives_reopen(tmp_path):
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+def test_survives_reopen(namespace_location):
+    s = open_namespace(namespace_location)
     s.start()
     result(s.create("/keep", [Extent(A, 0, 10, 10)], overwrite=False))
     cluster = s.cluster_id
     s.stop()
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    s = open_namespace(namespace_location)
     s.start()
     assert s.cluster_id == cluster and result(s.status("/keep")).inode.size == 10
     s.stop()
@@ -299,6 +298,29 @@ def test_a_hole_is_an_extent_without_a_block(store):
     assert result(store.collectable([A, B], now=0)) == {B: None}
 
 
+def test_hard_links_symlinks_and_special_files(store):
+    """The posix operations on each backend: a hard link keeps the file when its first name goes, a symlink holds
+    its target, a special file its device number, and a directory counts its subdirectories."""
+    result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.mkdirs("/d/sub"))
+    assert result(store.link("/d/f", "/d/g")).nlink == 2
+    assert result(store.symlink("/d/f", "/d/s")).target == "/d/f"
+    device = result(store.mknod("/d/dev", "CHAR_DEVICE", 0o600, rdev=0x0501))
+    assert (device.type, device.rdev) == ("CHAR_DEVICE", 0x0501)
+    directory, entries = result(store.listing("/d"))
+    assert (directory.children, directory.subdirectories) == (5, 1)
+    assert [(s.name, s.inode.type) for s in entries] == [
+        ("dev", "CHAR_DEVICE"), ("f", "FILE"), ("g", "FILE"), ("s", "SYMLINK"), ("sub", "DIRECTORY")]
+    assert result(store.status("/d")).subdirectories == 1
+    assert result(store.delete("/d/f", recursive=False)) is True
+    inode, extents = result(store.stat("/d/g"))
+    assert (inode.nlink, extents) == (1, [Extent(A, 0, 10, 10)])
+    assert result(store.block_targets()) == {A: (3, 10)}
+    assert result(store.delete("/d", recursive=True)) is True
+    assert result(store.forget_unreferenced_blocks()) == 1
+    assert result(store.namespace_problems()) == []
+
+
 def test_xattrs_go_with_their_inode_and_format_wipes_them(store):
     result(store.create("/d/f", [], overwrite=False))
     result(store.set_xattr("/d/f", "user.a", b"1", True, False))
@@ -335,3 +357,10 @@ def test_quotas_refuse_growth_not_shrinking_or_moves_inside(store):
     result(store.check_quota("/q/f", 20))  # an overwrite replacing 20 bytes with 20
     result(store.set_quota("/q", names=-1, space=-1))
     assert result(store.check_quota("/q/new", 10 ** 6)) is None
+
+
+def test_mkdirs_of_an_existing_directory_returns_its_inode(store):
+    """The audit trail prints the inode MKDIRS returns, also when the directory was already there."""
+    made = result(store.mkdirs("/d"))
+    again = result(store.mkdirs("/d"))
+    assert (again.id, again.type) == (made.id, "DIRECTORY")

@@ -1,4 +1,5 @@
-"""The SQLite backend runs a request's permission checks inside the transaction of the operation they guard."""
+"""The namespace runs a request's permission checks inside the transaction of the operation they guard (denials on
+both backends; the transaction watched on SQLite's)."""
 
 import getpass
 
@@ -24,14 +25,24 @@ class Table:
         return self.table.get(user, ())
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
-    s.start()
+def with_alices_home(s):
     result(s.mkdirs("/home", 0o755, "hdfs"))
     result(s.mkdirs("/home/alice", 0o700, "alice", "alice"))
     result(s.create("/home/alice/f", [Extent(A, 0, 10, 10)], overwrite=False, mode=0o600, owner="alice"))
-    yield s
+    return s
+
+
+@pytest.fixture
+def store(namespace):
+    return with_alices_home(namespace)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """For ``Watching``, which reads SQLite's transaction state."""
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    s.start()
+    yield with_alices_home(s)
     s.stop()
 
 
@@ -66,7 +77,8 @@ def test_a_denied_change_changes_nothing(store, permissions):
     assert result(store.status("/home/alice")).inode.mode == 0o700
 
 
-def test_checks_run_inside_the_operations_transaction(store, permissions):
+def test_checks_run_inside_the_operations_transaction(sqlite_store, permissions):
+    store = sqlite_store
     alice = Watching(permissions.checker("alice"), store)
     result(store.stat("/home/alice/f", alice))
     result(store.create("/home/alice/g", [], overwrite=False, owner="alice", checker=alice))
@@ -74,7 +86,8 @@ def test_checks_run_inside_the_operations_transaction(store, permissions):
     assert alice.in_transaction == [True, True, True]
 
 
-def test_the_superuser_costs_no_check(store, permissions):
+def test_the_superuser_costs_no_check(sqlite_store, permissions):
+    store = sqlite_store
     superuser = Watching(permissions.checker_at_once("hdfs"), store)
     assert superuser.unchecked
     assert result(store.stat("/home/alice/f", superuser))[0].owner == "alice"

@@ -101,12 +101,15 @@ def test_a_database_newer_than_the_code_is_refused_untouched(tmp_path):
     assert versions(path)[-1] == future and rows(path, "SELECT name FROM dirents") == [("d",)]
 
 
-def test_the_sqlite_backend_has_every_operation_of_the_interface():
-    """Names and parameters as the Protocol says, so a caller written against it works with the backend."""
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_each_backend_has_every_operation_of_the_interface(backend):
+    """Names and parameters as the Protocol says, so a caller written against it works with either backend."""
+    implementation = SQLiteNamespace if backend == "sqlite" else pytest.importorskip(
+        "dfs.namenode.namespace.postgres").PostgresNamespace
     operations = [name for name, member in vars(Namespace).items()
                   if callable(member) and not name.startswith("_")]
     assert len(operations) > 30
     for name in operations:
         wanted = inspect.signature(getattr(Namespace, name))
-        have = inspect.signature(getattr(SQLiteNamespace, name))
+        have = inspect.signature(getattr(implementation, name))
         assert list(have.parameters) == list(wanted.parameters), name

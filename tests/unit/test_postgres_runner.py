@@ -11,7 +11,10 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import Clock
 
+from test_metadata import result
+
 from dfs.errors import CannotMove, IOFailure, NoSpace
+from dfs.metrics import NamenodeMetrics
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
@@ -137,6 +140,40 @@ async def test_many_concurrent_renames_never_make_a_cycle(namespace):
     assert (await namespace.read(lambda db: [reaches_root(db, i) for i in directories])) == [True] * 6
     assert {type(o).__name__ for o in outcomes} <= {"NoneType", "CannotMove"}
     assert retried  # the transactions did overlap
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_backends_own_renames_at_once_leave_a_tree(namespace):
+    """The namespace's rename, 200 at once among directories that move into each other: HDFS's answers (True,
+    or False for a refusal), retried conflicts, and fsck finds no cycle and no orphan."""
+    names = [f"d{n}" for n in range(6)]
+    for name in names:
+        await namespace.mkdirs(f"/{name}")
+    metrics = NamenodeMetrics(None, None, namespace)
+    rng = random.Random(14)
+    paths = [f"/{a}" for a in names] + [f"/{a}/{b}" for a in names for b in names if a != b]
+    outcomes = await gather(*[namespace.rename(rng.choice(paths), rng.choice(paths)) for _ in range(200)])
+
+    assert {type(o) for o in outcomes} == {bool}, [o for o in outcomes if not isinstance(o, bool)]
+    assert True in outcomes
+    assert (await namespace.namespace_problems()) == []
+    assert (await namespace.content_summary("/")).directories == 1 + len(names)
+    assert metrics.registry.get_sample_value("dfs_namespace_conflicts_total") > 0  # they did overlap, and it counts
+
+
+def test_disk_usage_is_the_databases_size_and_integrity_check_runs_amcheck(postgres_url):
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE EXTENSION amcheck")
+    store = PostgresNamespace(postgres_url)
+    store.start()
+    try:
+        assert store.disk_usage() > 1_000_000  # an empty PostgreSQL database takes megabytes
+        assert result(store.integrity_check()) == "ok"
+        assert result(store.read(lambda db: db.execute(
+            "SELECT COUNT(*) FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indrelid"
+            " WHERE c.relname IN ('inodes', 'dirents', 'extents')").fetchone()[0])) >= 5  # what it checked
+    finally:
+        store.stop()
 
 
 async def gather(*deferreds):

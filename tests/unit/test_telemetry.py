@@ -63,6 +63,7 @@ async def test_cluster_counts_files_and_metrics_describe_the_same_cluster(nameno
     assert values[("dfs_datanode_used_bytes", frozenset({("node", "n1")}))] == 100
     assert values[("dfs_safemode", frozenset())] == int(status["totals"]["safemode"])
     assert values[("dfs_sqlite_transaction_seconds_count", frozenset())] >= 4
+    assert values[("dfs_namespace_conflicts_total", frozenset())] == 0
     assert not any(name.endswith("_created") for name, _ in values)
 
 

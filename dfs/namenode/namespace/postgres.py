@@ -30,10 +30,12 @@ log = Logger()
 CONNECTIONS = 8  # threads, and connections: one each, so a thread never waits for a connection
 # Tries of a transaction PostgreSQL refuses as conflicting, before the caller is told to retry. Its predicate locks
 # cover index pages, so changes near each other conflict often: 8 clients changing a few paths of a small namespace
-# saw 38% of attempts refused, and 8 tries still left one request in about 1,500 refused every time.
-ATTEMPTS = 16
+# saw 38% of attempts refused, and refusals come in runs: 8 tries left one request in about 1,500 refused every
+# time, 16 still one race test in four with a request refused throughout. 64 tries wait 15 s at most in all, well
+# inside a client's 60 s read timeout.
+ATTEMPTS = 64
 BACKOFF = 0.005  # seconds: the first retry waits up to this, each next one up to twice as long (random: no lockstep)
-MAX_BACKOFF = 0.25  # seconds: no wait longer (16 tries wait 2.8 s at most in all)
+MAX_BACKOFF = 0.25  # seconds: no wait longer
 CONNECT_TIMEOUT = 30.0  # seconds to get a connection before the request fails
 # A schema change runs under this lock, so namenodes starting together upgrade one after the other.
 UPGRADE_LOCK = 0x646673  # "dfs"

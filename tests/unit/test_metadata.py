@@ -2,6 +2,7 @@
 calling thread)."""
 
 import json
+import os
 
 import pytest
 import pytest_twisted
@@ -176,6 +177,21 @@ async def test_lookups_run_on_the_reactor_beside_the_writer_thread(tmp_path):
     finally:
         s.stop()
     assert s._lookup_db is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stopped_namespace_closes_every_connection(tmp_path):
+    """Reader threads open their own connections; stop closes them too, so SQLite checkpoints and removes its
+    write-ahead log, and nothing holds the file after the namenode has gone."""
+    from twisted.internet import reactor
+
+    path = str(tmp_path / "ns.sqlite")
+    s = SQLiteNamespace(path, reactor)
+    s.start()
+    await s.create("/a", [Extent(A, 0, 10, 10)], overwrite=False)
+    await s.listing("/")  # on a reader thread
+    s.stop()
+    assert not os.path.exists(path + "-wal")
 
 
 def test_rename_never_makes_a_directory_its_own_ancestor(store):

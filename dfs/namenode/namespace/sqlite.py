@@ -35,6 +35,7 @@ class SQLiteNamespace(RelationalNamespace):
         self._pool = None
         self._readers = None
         self._local = threading.local()
+        self._reader_dbs = []  # every reader thread's connection, closed at stop
         self._lookup_db = None
         self._queue = []
         self._committing = False
@@ -75,10 +76,14 @@ class SQLiteNamespace(RelationalNamespace):
             if pool is not None:
                 pool.stop()
         self._pool = self._readers = None
+        for db in self._reader_dbs:
+            db.close()
+        self._reader_dbs = []
+        self._local = threading.local()
         if self._lookup_db is not None:
             self._lookup_db.close()
             self._lookup_db = None
-        if self._db is not None:
+        if self._db is not None:  # the last connection to close checkpoints and removes the -wal file
             self._db.close()
             self._db = None
 
@@ -177,6 +182,7 @@ class SQLiteNamespace(RelationalNamespace):
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = self._connect()
+            self._reader_dbs.append(db)
         return self._in_read_transaction(db, fn, *args)
 
     @staticmethod

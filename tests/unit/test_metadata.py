@@ -194,6 +194,30 @@ async def test_a_stopped_namespace_closes_every_connection(tmp_path):
     assert not os.path.exists(path + "-wal")
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_failed_commit_fails_its_batch_and_later_writes_still_run(tmp_path):
+    """An error outside any one change (here the metrics hook; in life a damaged file) used to leave the writer
+    marked busy, and every later write waited forever."""
+    from twisted.internet import reactor
+
+    s = SQLiteNamespace(str(tmp_path / "ns.sqlite"), reactor)
+    s.start()
+    failures = [RuntimeError("the hook failed")]
+
+    def observe(seconds):
+        if failures:
+            raise failures.pop()
+
+    s.observe_transaction = observe
+    try:
+        with pytest.raises(RuntimeError):
+            await s.mkdirs("/a").addTimeout(30, reactor)
+        await s.mkdirs("/b").addTimeout(30, reactor)
+        assert (await s.status("/b")).inode.type == "DIRECTORY"
+    finally:
+        s.stop()
+
+
 def test_rename_never_makes_a_directory_its_own_ancestor(store):
     """HDFS's rename without options: a directory onto itself or into its own subtree is refused with False and
     changes nothing; a file onto itself is True and changes nothing."""

@@ -149,7 +149,10 @@ class SQLiteNamespace(RelationalNamespace):
                 d.callback(outcome) if not isinstance(outcome, Failure) else d.errback(outcome)
             self._next_batch()
 
-        work.addCallback(deliver)
+        def broken(failure):  # an error outside any one change (a damaged file): fail the batch, keep writing
+            deliver([failure] * len(batch))
+
+        work.addCallbacks(deliver, broken)
 
     def read(self, fn, *args):
         """Run ``fn(db, *args)`` in a read transaction on a reader thread (WAL readers never wait for commits)."""

@@ -290,9 +290,12 @@ class Checker:
     def _check_subtree(self, path, top, access, skip_empty, children: Callable[[Inode], Iterable]):
         """``access`` on ``top`` and every directory below it; inside a sticky directory, only entries the caller
         or the directory's owner owns. Iterative, so a deep tree cannot exhaust the stack."""
-        pending = [(path, top)]
+        pending, seen = [(path, top)], set()
         while pending:
             directory_path, directory = pending.pop()
+            if directory.id in seen:  # a cycle in a damaged namespace must not hold the writer forever
+                continue
+            seen.add(directory.id)
             entries = list(children(directory))
             if entries or not skip_empty:
                 self._require(directory_path, directory, access)

@@ -290,6 +290,8 @@ def test_namespace_problems_find_unnamed_inodes_dangling_entries_and_loops_in_re
     assert (problems["missing_inode"].inode, problems["missing_inode"].name,
             problems["missing_inode"].parent) == (4242, "ghost", ids["/a"])
     assert problems["link_count"].inode == ids["/a"]
+    assert result(store.content_summary("/a")).directories == 2, "summing a loop ends (it used to run forever)"
+    assert [p for p, _, _ in result(store.walk_files("/a"))] == [], "fsck's walk of a loop ends"
     assert result(store.delete("/a", recursive=True)) is True, "deleting a loop ends"
     assert [p.problem for p in result(store.namespace_problems())] == ["orphan"]
 

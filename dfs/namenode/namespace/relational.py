@@ -421,11 +421,13 @@ class RelationalNamespace:
             stack, counted = [top], set()
             while stack:
                 node = stack.pop()
+                if node.id in counted:  # a file with several links inside counts once; a damaged cycle ends
+                    continue
+                counted.add(node.id)
                 if node.type == DIRECTORY:
                     summary.directories += 1
                     stack.extend(child for _, child in entries(node))
-                elif node.id not in counted:  # a file with several links inside counts once
-                    counted.add(node.id)
+                else:
                     summary.files += 1
                     summary.length += node.size
                     summary.space_consumed += node.size * node.replication
@@ -437,12 +439,15 @@ class RelationalNamespace:
         """[(path, Inode, extents)] for every file at or below ``path``, in path order (fsck, repair)."""
 
         def txn(db):
-            out, stack = [], [(path, self._resolve(db, path))]
+            out, stack, seen = [], [(path, self._resolve(db, path))], set()
             while stack:
                 p, node = stack.pop()
                 if node.type == FILE:
                     out.append((p, node, self._extents(db, node.id)))
                     continue
+                if node.id in seen:  # only a damaged namespace has a cycle: fsck reports it, and must finish
+                    continue
+                seen.add(node.id)
                 stack.extend((p.rstrip("/") + "/" + name, child) for name, child in self._entries(db, node.id, "DESC"))
             return out
 

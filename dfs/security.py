@@ -59,6 +59,21 @@ class Token(NamedTuple):
     expires: int | None
 
 
+def restrict(identity, args, free=()):
+    """Limit query ``args`` (twisted.web's form: bytes names, lists of values) to what ``identity`` may set, in
+    place: a token's user replaces any ``user.name``; a signed URL keeps only the names its signature covers and
+    the ``free`` ones. Every reader of a request's parameters goes through here, so none reads a forged one."""
+    if identity.kind == TOKEN:
+        for name in [n for n in args if n.lower() == b"user.name"]:
+            del args[name]
+        args[b"user.name"] = [identity.user.encode()]
+    if identity.kind == SIGNED_URL:
+        seen = {*identity.granted, *free}
+        for name in [n for n in args if n.decode("utf-8", "replace").lower() not in seen]:
+            del args[name]
+    return args
+
+
 def load_secret(path):
     """The cluster secret stored in ``path`` (surrounding whitespace ignored), or SecretError saying what is wrong."""
     try:
@@ -193,14 +208,7 @@ class Guard:
         except Unauthorized:
             request.setHeader(b"WWW-Authenticate", b'Bearer realm="dfs"')
             raise
-        if identity.kind == TOKEN:
-            for name in [n for n in request.args if n.lower() == b"user.name"]:
-                del request.args[name]
-            request.args[b"user.name"] = [identity.user.encode()]
-        if identity.kind == SIGNED_URL:
-            seen = {*identity.granted, *free}
-            for name in [n for n in request.args if n.decode("utf-8", "replace").lower() not in seen]:
-                del request.args[name]
+        restrict(identity, request.args, free)
         return identity
 
     def admission(self, *accepted):

@@ -105,9 +105,14 @@ def namespace_path(url_path, prefix):
     return paths.normalize(text)
 
 
+def parse_query(query):
+    """The arguments of a raw query string as twisted.web's own parser makes request.args."""
+    return parse_qs(query, keep_blank_values=True)
+
+
 def query_params(query):
     """The parameters of a raw query string by Params' rules, for code that sees a request before twisted.web does."""
-    return _first_values(parse_qs(query, keep_blank_values=True))  # twisted.web's own parser, as for request.args
+    return _first_values(parse_query(query))
 
 
 def _first_values(args):
@@ -126,10 +131,11 @@ class Params:
         self._args = _first_values(request.args)
 
     @classmethod
-    def from_query(cls, query):
-        """Params of a raw query string, for code that sees a request before twisted.web parsed it."""
+    def from_args(cls, args):
+        """Params of query arguments in twisted.web's form, for code that sees a request before twisted.web
+        parsed it (``parse_query`` reads them from the raw query string)."""
         params = cls.__new__(cls)
-        params._args = query_params(query)
+        params._args = _first_values(args)
         return params
 
     def __contains__(self, name):

@@ -21,11 +21,11 @@ from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
-from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
+from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard, restrict
 from dfs.trash import root_of as trash_root
 from dfs.version import version
-from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, query_params,
-                     read_json, render_error, request_path)
+from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, parse_query,
+                     query_params, read_json, render_error, request_path)
 
 log = Logger()
 
@@ -371,20 +371,21 @@ class NamenodeApp:
         if not self.is_upload(method, target) or self.safemode.on:
             return None
         url_path, _, query = target.partition(b"?")
-        params = Params.from_query(query)
         try:
             path = namespace_path(url_path, PREFIX)
         except BadRequest:
             return None  # the route answers it
         stream = UploadStream(request.channel.transport, length)
-        stream.result = defer.Deferred.fromCoroutine(self._receive_as(request, method, target, path, params,
+        stream.result = defer.Deferred.fromCoroutine(self._receive_as(request, method, target, path, query,
                                                                       stream.read_chunk, length))
         stream.result.addErrback(_discard_body, stream)
         return stream
 
-    async def _receive_as(self, request, method, target, path, params, read, length):
-        """``_receive`` for a body that streams in before its route runs: the caller is known from the headers."""
+    async def _receive_as(self, request, method, target, path, query, read, length):
+        """``_receive`` for a body that streams in before its route runs: the caller is known from the headers,
+        and the parameters read are only those the credential lets the caller set (as the route would see)."""
         identity = self.guard.identify(method, target, request.requestHeaders, (NODE, TOKEN, SIGNED_URL))
+        params = Params.from_args(restrict(identity, parse_query(query)))
         call = await self.access.call(identity, params, request.getClientAddress().host)
         return await self._receive(path, params, read, length, call)
 
@@ -658,6 +659,13 @@ class NamenodeApp:
             "safemode": safemode,
         }
 
+    async def _superuser(self, request, *accepted):
+        """Admit an operator's request to a cluster-wide route (format, safe mode, decommission, fsck) only from
+        the superuser, as `hdfs dfsadmin` does."""
+        identity = self.guard.check(request, *accepted)
+        call = await self.access.call(identity, Params(request), request.getClientAddress().host)
+        call.checker.check_superuser()
+
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):
         self.guard.check(request, NODE)
@@ -716,7 +724,7 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes/<node_id>/decommission", methods=["POST"])
     async def decommission(self, request, node_id):
-        self.guard.check(request, TOKEN)
+        await self._superuser(request, TOKEN)
         node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
@@ -727,9 +735,9 @@ class NamenodeApp:
         return json_body(self.safemode.describe(), request)
 
     @app.route("/cluster/safemode", methods=["POST"])
-    def safemode_action(self, request):
+    async def safemode_action(self, request):
         """`dfs safemode enter|leave`, as `hdfs dfsadmin -safemode`: an operator holds safe mode or ends it."""
-        self.guard.check(request, TOKEN)
+        await self._superuser(request, TOKEN)
         action = Params(request).str("action", required=True).lower()
         if action == "enter":
             self.safemode.enter()
@@ -741,7 +749,7 @@ class NamenodeApp:
 
     @app.route("/cluster/format", methods=["POST"])
     async def format(self, request):
-        self.guard.check(request, TOKEN)
+        await self._superuser(request, TOKEN)
         params = Params(request)
         if params.str("confirm") != self.config["cluster_id"] and not params.bool("confirm"):
             raise BadRequest("format wipes every file: repeat with confirm=true (or confirm=<cluster id>)")
@@ -752,7 +760,9 @@ class NamenodeApp:
 
     @app.route("/cluster/fsck", methods=["GET"])
     async def fsck(self, request):
-        self.guard.check(request, NODE, TOKEN)
+        """Every path, block id and holder under a path: the superuser's, as in HDFS (a block id read here would
+        let its reader fetch the block from a datanode)."""
+        await self._superuser(request, NODE, TOKEN)
         params = Params(request)
         return json_body(await self.repair.fsck(params.path("path", required=False) or "/"), request)
 

@@ -736,3 +736,16 @@ def test_starting_beyond_loopback_without_a_secret_is_refused(tmp_path):
                             capture_output=True, timeout=60, env=twistd_env())
     assert (result.returncode, result.stdout, result.stderr.count(b"\n")) == (1, b"", 1)
     assert result.stderr.startswith(b"dfs datanode: the secret in ") and b"at least 16" in result.stderr
+
+
+def test_a_signed_create_url_cannot_be_widened_with_parameters_it_does_not_sign(secure, token):
+    """The body of a CREATE streams in before its route runs; that early path read overwrite, permission and the
+    rest from the raw query, so whoever held the redirect could add &overwrite=true and replace a file."""
+    redirect = webhdfs(secure, "/forge/f", "CREATE", "PUT", token)
+    assert redirect.status_code == 307, redirect.text
+    assert webhdfs(secure, "/forge/f", "CREATE", "PUT", token, b"original", data="true").status_code == 201
+    forged = requests.put(redirect.headers["Location"] + "&overwrite=true&permission=777", data=b"forged",
+                          headers=dict(OCTETS), timeout=30)
+    assert forged.status_code == 403, forged.text
+    assert forged.json()["RemoteException"]["exception"] == "FileAlreadyExistsException"
+    assert webhdfs(secure, "/forge/f", "OPEN", token=token, redirects=True).content == b"original"

@@ -1,18 +1,23 @@
-"""Hadoop's own WebHDFS client (FsShell, as `hdfs dfs`) reads exactly what it asks for: -tail seeks through the
-reused datanode URL. Needs Java and Hadoop's client jars: DFS_HADOOP_JARS=<dir> (pyspark==4.1.4 ships them in
-pyspark/jars), which .ci/run provides; skipped otherwise, except in CI (CI=true), where their absence fails."""
+"""Hadoop's own WebHDFS client (FsShell, as `hdfs dfs`) against dfs: every command whose feature dfs has, with the
+exit code HDFS gives, and those of features dfs lacks failing as cleanly. Needs Java (with javac) and Hadoop's client
+jars: DFS_HADOOP_JARS=<dir> (pyspark==4.1.4 ships them in pyspark/jars), which .ci/run provides; skipped otherwise,
+except in CI (CI=true), where their absence fails."""
 
+import base64
 import getpass
+import glob
 import os
 import shutil
 import subprocess
+from typing import NamedTuple
 
 import pytest
 import requests
 
 JARS = os.environ.get("DFS_HADOOP_JARS", "")
-pytestmark = pytest.mark.skipif(not (JARS and os.path.isdir(JARS) and shutil.which("java")) and not os.environ.get("CI"),
-                                reason="needs java and DFS_HADOOP_JARS (Hadoop 3.4 client jars)")
+pytestmark = pytest.mark.skipif(not (JARS and os.path.isdir(JARS) and shutil.which("javac")) and not os.environ.get("CI"),
+                                reason="needs a JDK and DFS_HADOOP_JARS (Hadoop 3.4 client jars)")
+DRIVERS = os.path.join(os.path.dirname(__file__), "..", "fixtures", "hadoop")
 
 
 # The namenode's user, its superuser: the files these tests set up belong to the default owner, and setting a
@@ -20,14 +25,62 @@ pytestmark = pytest.mark.skipif(not (JARS and os.path.isdir(JARS) and shutil.whi
 HADOOP_USER = getpass.getuser()
 
 
+def resolve(cluster, args):
+    """``webhdfs:/p`` arguments as URLs of ``cluster``."""
+    base = "webhdfs://" + cluster.url.split("://", 1)[1]
+    return [arg.replace("webhdfs:", base, 1) if arg.startswith("webhdfs:") else arg for arg in args]
+
+
+def java(classpath, *args, timeout=300):
+    return subprocess.run(["java", "-cp", f"{classpath}:{JARS}/*", *args], capture_output=True, timeout=timeout,
+                          env=dict(os.environ, HADOOP_USER_NAME=HADOOP_USER))
+
+
 def fs_shell(cluster, tmp_path, *args):
     (tmp_path / "core-site.xml").write_text("<configuration/>")
-    base = "webhdfs://" + cluster.url.split("://", 1)[1]
-    command = ["java", "-cp", f"{tmp_path}:{JARS}/*", "org.apache.hadoop.fs.FsShell",
-               *[arg.replace("webhdfs:", base, 1) if arg.startswith("webhdfs:") else arg for arg in args]]
-    done = subprocess.run(command, capture_output=True, timeout=300, env=dict(os.environ, HADOOP_USER_NAME=HADOOP_USER))
+    done = java(tmp_path, "org.apache.hadoop.fs.FsShell", *resolve(cluster, args))
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+@pytest.fixture(scope="session")
+def drivers(tmp_path_factory):
+    """The Java drivers in tests/fixtures/hadoop, compiled once, beside the empty core-site.xml FsShell needs."""
+    classes = tmp_path_factory.mktemp("hadoop-drivers")
+    (classes / "core-site.xml").write_text("<configuration/>")
+    done = subprocess.run(["javac", "-d", str(classes), "-cp", f"{JARS}/*", *glob.glob(f"{DRIVERS}/*.java")],
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    return classes
+
+
+class Ran(NamedTuple):
+    code: int
+    out: bytes
+    err: str
+
+
+def shell_batch(cluster, drivers, tmp_path, commands):
+    """Run each command of ``commands`` (argument lists; ``webhdfs:/p`` names a path on ``cluster``) through
+    FsShell in one JVM; their Ran in order."""
+    listed = tmp_path / "commands"
+    listed.write_text("".join("\t".join(resolve(cluster, command)) + "\n" for command in commands))
+    done = java(drivers, "ShellBatch", str(listed), timeout=600)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    answers = [line.split("\t") for line in done.stdout.decode().splitlines()]
+    assert len(answers) == len(commands), done.stderr.decode(errors="replace")[-3000:]
+    return [Ran(int(code), base64.b64decode(out), base64.b64decode(err).decode(errors="replace"))
+            for code, out, err in answers]
+
+
+def run_expecting(cluster, drivers, tmp_path, expected):
+    """Run ``expected``'s commands, each ``(exit code HDFS gives, *arguments)``, and check every exit code; the
+    Ran of each, by its position."""
+    ran = shell_batch(cluster, drivers, tmp_path, [command for _, *command in expected])
+    got = [(" ".join(command), r.code, r.err.strip()[:300]) for (_, *command), r in zip(expected, ran)]
+    assert [(c, code) for c, code, _ in got] == [(" ".join(command), code) for code, *command in expected], \
+        "\n".join(f"{code} {c}: {err}" for c, code, err in got)
+    return ran
 
 
 @pytest.mark.parametrize("block_size", [None, 1 << 20])
@@ -110,3 +163,84 @@ def test_count_q_shows_quotas_and_chmod_r(cluster, unique_dir, tmp_path):
     fs_shell(cluster, tmp_path, "-chmod", "-R", "700", f"webhdfs:{unique_dir}")
     r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/sub/b", params={"op": "GETFILESTATUS"}, timeout=60)
     assert r.json()["FileStatus"]["permission"] == "700"
+
+
+def test_shell_copies_moves_and_removes(cluster, drivers, unique_dir, tmp_path):
+    """-mkdir, -put/-copyFromLocal, -get/-copyToLocal, -cp, -mv, -moveFromLocal, -appendToFile, -concat, -getmerge,
+    -truncate, -rm (to trash, -r, -skipTrash, -f), -rmdir and -expunge, each with HDFS's exit code."""
+    d, local = f"webhdfs:{unique_dir}", tmp_path / "local"
+    (local / "dir" / "sub").mkdir(parents=True)
+    data = os.urandom(5000)
+    (local / "f1").write_bytes(data)
+    (local / "f2").write_bytes(b"hello\n")
+    (local / "dir" / "a").write_bytes(b"one\n")
+    (local / "dir" / "sub" / "b").write_bytes(b"two\n")
+    (local / "moving").write_bytes(b"moved\n")
+    got = tmp_path / "got"
+    got.mkdir()
+    trash = f"webhdfs:/user/{HADOOP_USER}/.Trash/Current{unique_dir}"
+    run_expecting(cluster, drivers, tmp_path, [
+        (0, "-mkdir", "-p", f"{d}/a/b"),
+        (1, "-mkdir", f"{d}/a"),  # File exists
+        (1, "-mkdir", f"{d}/x/y"),  # No such file or directory (the parent)
+        (0, "-put", f"{local}/f1", f"{d}/a/f1"),
+        (1, "-put", f"{local}/f1", f"{d}/a/f1"),  # File exists
+        (0, "-put", "-f", f"{local}/f1", f"{d}/a/f1"),
+        (0, "-copyFromLocal", f"{local}/f2", f"{d}/a/"),
+        (0, "-copyFromLocal", "-t", "2", f"{local}/dir", f"{d}/dir"),
+        (0, "-put", "-p", f"{local}/f2", f"{d}/kept"),
+        (0, "-put", f"{local}/f2", f"{d}/sp ace+ü%"),
+        (0, "-get", f"{d}/a/f1", f"{got}/f1"),
+        (1, "-get", f"{d}/a/f1", f"{got}/f1"),  # File exists
+        (0, "-copyToLocal", f"{d}/dir", f"{got}/dir"),
+        (0, "-get", f"{d}/sp ace+ü%", f"{got}/named"),
+        (0, "-cp", f"{d}/a/f1", f"{d}/a/f3"),
+        (1, "-cp", f"{d}/a/f1", f"{d}/a/f3"),  # File exists
+        (0, "-cp", "-f", "-p", f"{d}/a/f1", f"{d}/a/f3"),
+        (0, "-cp", f"{d}/dir", f"{d}/dir2"),
+        (0, "-mv", f"{d}/a/f3", f"{d}/a/f4"),
+        (1, "-mv", f"{d}/missing", f"{d}/z"),  # No such file or directory
+        (1, "-mv", f"{d}/a/f4", f"{d}/a/f2"),  # File exists
+        (0, "-mv", f"{d}/dir2", f"{d}/a"),  # into the directory
+        (0, "-moveFromLocal", f"{local}/moving", f"{d}/a/moved"),
+        (0, "-appendToFile", f"{local}/f2", f"{d}/a/f2"),
+        (0, "-appendToFile", f"{local}/f2", f"{d}/a/new"),
+        (0, "-appendToFile", f"{local}/f2", f"{d}/a/new2"),
+        (0, "-concat", f"{d}/a/f2", f"{d}/a/new", f"{d}/a/new2"),
+        (0, "-getmerge", "-nl", f"{d}/dir", f"{got}/merged"),
+        (0, "-truncate", "-w", "10", f"{d}/a/f1"),
+        (0, "-rm", f"{d}/a/moved"),
+        (0, "-test", "-e", f"{trash}/a/moved"),
+        (1, "-rm", f"{d}/missing"),  # No such file or directory
+        (1, "-rm", f"{d}/a"),  # Is a directory
+        (0, "-rm", "-r", f"{d}/a/dir2"),
+        (0, "-rm", "-skipTrash", f"{d}/a/f4"),
+        (0, "-rm", "-f", f"{d}/missing"),
+        (0, "-mkdir", f"{d}/empty"),
+        (0, "-rmdir", f"{d}/empty"),
+        (1, "-rmdir", f"{d}/a"),  # Directory is not empty
+        (0, "-rmdir", "--ignore-fail-on-non-empty", f"{d}/a"),
+        (0, "-expunge"),
+    ])
+    assert (got / "f1").read_bytes() == data and (got / "named").read_bytes() == b"hello\n"
+    assert (got / "dir" / "sub" / "b").read_bytes() == b"two\n"
+    assert (got / "merged").read_bytes() == b"one\n\n"  # the files of the directory itself, each with a newline
+    assert not (local / "moving").exists()
+    files = {path: stat(cluster, f"{unique_dir}/{path}") for path in
+             ("a/f1", "a/f2", "a/new", "a/f4", "a/dir2", "a/moved", "dir/sub/b", "kept", "sp ace+ü%")}
+    assert files["a/f1"]["length"] == 10 and files["a/f2"]["length"] == 24 and files["dir/sub/b"]["length"] == 4
+    assert files["a/new"] is files["a/f4"] is files["a/dir2"] is files["a/moved"] is None
+    assert files["kept"]["modificationTime"] == (local / "f2").stat().st_mtime_ns // 1_000_000
+    assert read(cluster, f"{unique_dir}/a/f2") == b"hello\n" * 4
+
+
+def stat(cluster, path):
+    """The FileStatus at ``path``, None when there is nothing."""
+    r = requests.get(f"{cluster.url}/webhdfs/v1{path}", params={"op": "GETFILESTATUS"}, timeout=60)
+    return r.json()["FileStatus"] if r.status_code == 200 else None
+
+
+def read(cluster, path):
+    r = requests.get(f"{cluster.url}/webhdfs/v1{path}", params={"op": "OPEN"}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.content

@@ -17,7 +17,7 @@ from dfs.namenode import webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
-from dfs.namenode.permissions import Permissions
+from dfs.namenode.permissions import Permissions, action_bits
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
@@ -151,6 +151,7 @@ class NamenodeApp:
             (GET, "GETSTATUS"): self.op_getstatus,
             (GET, "GETQUOTAUSAGE"): self.op_getquotausage,
             (GET, "GETSTORAGEPOLICY"): self.op_getstoragepolicy,
+            (GET, "CHECKACCESS"): self.op_checkaccess,
             (GET, "GETALLSTORAGEPOLICY"): self.op_getallstoragepolicy,
             (PUT, "SETSTORAGEPOLICY"): self.op_setstoragepolicy,
             (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
@@ -551,6 +552,11 @@ class NamenodeApp:
 
     async def op_getquotausage(self, request, params, path, call):
         return json_body(webhdfs.quota_usage(await self.store.content_summary(path, call.checker)), request)
+
+    async def op_checkaccess(self, request, params, path, call):
+        await self.store.check_access(path, action_bits(params.str("fsaction", required=True)), call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
 
     async def op_getstoragepolicy(self, request, params, path, call):
         await self.store.status(path, call.checker)

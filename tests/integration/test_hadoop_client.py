@@ -4,6 +4,7 @@ jars: DFS_HADOOP_JARS=<dir> (pyspark==4.1.4 ships them in pyspark/jars), which .
 except in CI (CI=true), where their absence fails."""
 
 import base64
+import gzip
 import getpass
 import glob
 import os
@@ -244,3 +245,85 @@ def read(cluster, path):
     r = requests.get(f"{cluster.url}/webhdfs/v1{path}", params={"op": "OPEN"}, timeout=60)
     assert r.status_code == 200, r.text
     return r.content
+
+
+def put(cluster, path, data, **params):
+    r = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "CREATE", "data": "true", **params}, data=data,
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+
+
+def test_shell_lists_reads_and_tests(cluster, drivers, unique_dir, tmp_path):
+    """-ls and its options, -cat, -text (gzip), -head, -tail, -stat, -test, -du, -df, -count, -checksum, -find and
+    -getfacl of a file without an ACL, with HDFS's exit codes and output."""
+    d = f"webhdfs:{unique_dir}"
+    data = os.urandom(5000)
+    put(cluster, f"{unique_dir}/f", data)
+    put(cluster, f"{unique_dir}/empty", b"")
+    put(cluster, f"{unique_dir}/sub/g", b"hello\n")
+    put(cluster, f"{unique_dir}/h.gz", gzip.compress(b"hello world\n"))
+    ran = run_expecting(cluster, drivers, tmp_path, [
+        (0, "-ls", d),
+        (0, "-ls", "-R", d),
+        (0, "-ls", "-d", d),
+        (0, "-ls", "-h", "-S", d),
+        (0, "-ls", "-C", "-r", d),
+        (1, "-ls", f"{d}/missing"),
+        (0, "-cat", f"{d}/f"),
+        (1, "-cat", f"{d}/sub"),  # Is a directory
+        (0, "-text", f"{d}/h.gz"),
+        (0, "-head", f"{d}/f"),
+        (0, "-tail", f"{d}/f"),
+        (0, "-stat", "%n %o %r %b %F %u %g %a %A", f"{d}/f"),
+        (0, "-stat", "%F %b", f"{d}/sub"),
+        (0, "-test", "-e", f"{d}/f"),
+        (1, "-test", "-e", f"{d}/missing"),
+        (0, "-test", "-d", f"{d}/sub"),
+        (1, "-test", "-d", f"{d}/f"),
+        (0, "-test", "-f", f"{d}/f"),
+        (1, "-test", "-f", f"{d}/sub"),
+        (0, "-test", "-z", f"{d}/empty"),
+        (1, "-test", "-z", f"{d}/f"),
+        (0, "-test", "-s", f"{d}/f"),
+        (1, "-test", "-s", f"{d}/empty"),
+        (0, "-test", "-r", f"{d}/f"),  # CHECKACCESS
+        (0, "-test", "-w", f"{d}/f"),
+        (0, "-du", d),
+        (0, "-du", "-s", "-v", d),
+        (0, "-df", "-h", d),
+        (0, "-count", "-v", d),
+        (0, "-count", "-q", "-u", d),
+        (0, "-count", "-e", d),  # the ecPolicy of GETCONTENTSUMMARY
+        (0, "-checksum", f"{d}/f"),
+        (0, "-find", d, "-name", "g", "-print"),
+        (0, "-getfacl", f"{d}/f"),
+        (0, "-ls", "-e", d),  # the ecPolicy of GETCONTENTSUMMARY again
+    ])
+    lines = [r.out.decode(errors="replace").splitlines() for r in ran]
+    base = "webhdfs://" + cluster.url.split("://", 1)[1] + unique_dir
+    owner, block_size = (stat(cluster, f"{unique_dir}/f")[key] for key in ("owner", "blockSize"))
+    assert lines[0][0] == "Found 4 items" and [line.split()[-1] for line in lines[0][1:]] == \
+        [f"{base}/{name}" for name in ("empty", "f", "h.gz", "sub")]
+    assert lines[0][2].split()[:5] == ["-rw-r--r--", "3", owner, "supergroup", "5000"]
+    assert [line.split()[-1] for line in lines[1]] == [f"{base}/{name}" for name in ("empty", "f", "h.gz", "sub",
+                                                                                      "sub/g")]
+    assert lines[2][0].startswith("drwxr-xr-x") and lines[2][0].endswith(base)
+    assert [line.split()[-1] for line in lines[3][1:3]] == [f"{base}/f", f"{base}/h.gz"]
+    assert lines[3][1].split()[4:6] == ["4.9", "K"]
+    assert lines[4] == [f"{base}/{name}" for name in ("sub", "h.gz", "f", "empty")]
+    assert ran[6].out == data and ran[8].out == b"hello world\n"
+    assert ran[9].out == data[:1024] and ran[10].out == data[-1024:]
+    assert lines[11] == [f"f {block_size} 3 5000 regular file {owner} supergroup 644 rw-r--r--"]
+    assert lines[12] == ["directory 0"]
+    assert lines[25] == [f"0     0      {base}/empty", f"5000  15000  {base}/f", f"32    96     {base}/h.gz",
+                         f"6     18     {base}/sub"]
+    assert lines[26][1].split() == ["5038", "15114", base]
+    assert lines[27][0].split() == ["Filesystem", "Size", "Used", "Available", "Use%"]
+    assert lines[28][1].split() == ["2", "4", "5038", base]
+    assert lines[29][0].split() == ["none", "inf", "none", "inf", base]
+    assert lines[30][0].split() == ["2", "4", "5038", "Replicated", base]
+    assert lines[31][0].split()[1] == "MD5-of-0MD5-of-512CRC32C"
+    assert lines[32] == [f"{base}/sub/g"]
+    assert lines[33] == [f"# file: {base}/f", f"# owner: {owner}", "# group: supergroup", "user::rw-",
+                         "group::r--", "other::r--", ""]
+    assert {line.split()[4] for line in lines[34][1:]} == {"Replicated"}

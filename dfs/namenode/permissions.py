@@ -130,6 +130,8 @@ def rules(**kwargs):
 # does; HDFS does not).
 OPERATIONS = {
     "GETFILESTATUS": Operation("getfileinfo"),
+    "GETFILELINKSTATUS": Operation("getfileinfo"),
+    "GETLINKTARGET": Operation("getfileinfo"),
     "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "LISTSTATUS_BATCH": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),

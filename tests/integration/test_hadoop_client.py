@@ -4,8 +4,8 @@ jars: DFS_HADOOP_JARS=<dir> (pyspark==4.1.4 ships them in pyspark/jars), which .
 except in CI (CI=true), where their absence fails."""
 
 import base64
-import gzip
 import getpass
+import gzip
 import glob
 import os
 import shutil
@@ -33,7 +33,9 @@ def resolve(cluster, args):
 
 
 def java(classpath, *args, timeout=300):
-    return subprocess.run(["java", "-cp", f"{classpath}:{JARS}/*", *args], capture_output=True, timeout=timeout,
+    # The JVM sends a path's non-ASCII characters in its default charset, UTF-8 only on a UTF-8 locale.
+    return subprocess.run(["java", "-Dfile.encoding=UTF-8", "-cp", f"{classpath}:{JARS}/*", *args],
+                          capture_output=True, timeout=timeout,
                           env=dict(os.environ, HADOOP_USER_NAME=HADOOP_USER, TZ="UTC"))
 
 
@@ -56,6 +58,8 @@ def drivers(tmp_path_factory):
 
 
 class Ran(NamedTuple):
+    """One FsShell command's exit code, stdout and stderr."""
+
     code: int
     out: bytes
     err: str
@@ -65,7 +69,7 @@ def shell_batch(cluster, drivers, tmp_path, commands):
     """Run each command of ``commands`` (argument lists; ``webhdfs:/p`` names a path on ``cluster``) through
     FsShell in one JVM; their Ran in order."""
     listed = tmp_path / "commands"
-    listed.write_text("".join("\t".join(resolve(cluster, command)) + "\n" for command in commands))
+    listed.write_text("".join("\t".join(resolve(cluster, command)) + "\n" for command in commands), encoding="utf-8")
     done = java(drivers, "ShellBatch", str(listed), timeout=600)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     answers = [line.split("\t") for line in done.stdout.decode().splitlines()]

@@ -334,3 +334,15 @@ async def test_a_directory_link_count_is_two_plus_its_subdirectories(stub):
     assert (body["FileStatus"]["nlink"], body["FileStatus"]["childrenNum"]) == (4, 3)
     code, body = await call(http, "GET", "/top", op="LISTSTATUS")
     assert {s["pathSuffix"]: s["nlink"] for s in body["FileStatuses"]["FileStatus"]} == {"a": 2, "b": 3, "link": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_checkaccess_reads_fsaction(stub):
+    http, _, _ = stub
+    await call(http, "PUT", "/ca", op="MKDIRS")
+    response = await http.get(BASE + "/webhdfs/v1/ca", params={"op": "CHECKACCESS", "fsaction": "rwx"})
+    assert response.code == 200 and await response.content() == b""
+    assert (await call(http, "GET", "/ca/none", op="CHECKACCESS", fsaction="r--"))[0] == 404
+    for params in ({}, {"fsaction": "rwz"}, {"fsaction": "rw"}):
+        code, body = await call(http, "GET", "/ca", op="CHECKACCESS", **params)
+        assert code == 400 and "fsaction" in body["RemoteException"]["message"]

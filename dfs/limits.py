@@ -5,6 +5,7 @@ They are enforced by the HTTP channel, before any body byte is stored, and answe
 """
 
 import json
+import re
 from collections import Counter
 from urllib.parse import unquote_to_bytes
 
@@ -16,6 +17,8 @@ from dfs.errors import (BadRequest, DFSError, FileTooLarge, HeaderTooLarge, Requ
 from dfs.paths import MAX_PATH_BYTES
 
 log = Logger()
+
+_NOT_ASCII = re.compile(rb"[\x80-\xff]")
 
 # The largest file dfs stores (the namenode's --max-file-size default). Growing a file past its end stores the
 # zeros today, so this bounds how long a mistaken `truncate -s` may stream them; with sparse files (holes kept as
@@ -117,6 +120,11 @@ class LimitedChannel(HTTPChannel):
                 unquote_to_bytes(path).decode("utf-8")
             except UnicodeDecodeError:
                 return self._refuse(BadRequest("the path is not percent-encoded UTF-8"))
+            if not target.isascii():
+                # Hadoop's WebHdfsFileSystem sends a path's non-ASCII characters as raw UTF-8, which HDFS's Jetty
+                # reads; twisted.web refuses a request line that is not ASCII, so it gets their percent-encoding.
+                method, _, rest = line.partition(b" ")
+                line = method + b" " + _NOT_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], rest)
         elif line:
             self._head_bytes += len(line) + 2
             if self._head_bytes > self.limits.max_header_size:

@@ -16,8 +16,8 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
-from dfs.namenode.namespace.model import FILE
-from dfs.namenode.permissions import Permissions
+from dfs.namenode.namespace.model import FILE, SYMLINK
+from dfs.namenode.permissions import Permissions, action_bits
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
@@ -125,6 +125,9 @@ class NamenodeApp:
         self.telemetry = NamenodeMetrics(self.cluster_status, fanout, store)
         self.ops = {
             (GET, "GETFILESTATUS"): self.op_getfilestatus,
+            # GETFILESTATUS never follows a link in dfs, so it is already what Hadoop 3.4 asks this op for.
+            (GET, "GETFILELINKSTATUS"): self.op_getfilestatus,
+            (GET, "GETLINKTARGET"): self.op_getlinktarget,
             (GET, "LISTSTATUS"): self.op_liststatus,
             (GET, "LISTSTATUS_BATCH"): self.op_liststatus_batch,
             (GET, "GETCONTENTSUMMARY"): self.op_getcontentsummary,
@@ -151,6 +154,7 @@ class NamenodeApp:
             (GET, "GETSTATUS"): self.op_getstatus,
             (GET, "GETQUOTAUSAGE"): self.op_getquotausage,
             (GET, "GETSTORAGEPOLICY"): self.op_getstoragepolicy,
+            (GET, "CHECKACCESS"): self.op_checkaccess,
             (GET, "GETALLSTORAGEPOLICY"): self.op_getallstoragepolicy,
             (PUT, "SETSTORAGEPOLICY"): self.op_setstoragepolicy,
             (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
@@ -220,6 +224,12 @@ class NamenodeApp:
 
     async def op_getfilestatus(self, request, params, path, call):
         return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path, call.checker)) + "}", request)
+
+    async def op_getlinktarget(self, request, params, path, call):
+        inode = (await self.store.status(path, call.checker)).inode
+        if inode.type != SYMLINK:
+            raise IOFailure(f"Path {path} is not a symbolic link")
+        return json_body({"Path": inode.target}, request)
 
     async def op_liststatus(self, request, params, path, call):
         return self._json_text(webhdfs.list_status(*await self.store.listing(path, checker=call.checker)), request)
@@ -552,6 +562,11 @@ class NamenodeApp:
 
     async def op_getquotausage(self, request, params, path, call):
         return json_body(webhdfs.quota_usage(await self.store.content_summary(path, call.checker)), request)
+
+    async def op_checkaccess(self, request, params, path, call):
+        await self.store.check_access(path, action_bits(params.str("fsaction", required=True)), call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
 
     async def op_getstoragepolicy(self, request, params, path, call):
         await self.store.status(path, call.checker)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Optional
 
 from dfs import paths
-from dfs.errors import AccessControlException, NotADirectory
+from dfs.errors import AccessControlException, BadRequest, NotADirectory
 from dfs.namenode.namespace.model import Inode
 
 # Access bits, as in a mode's owner/group/other triplets. A denial names them as HDFS's FsAction does.
@@ -24,6 +24,13 @@ def mode_string(mode):
     if mode & STICKY:
         text = text[:-1] + ("t" if mode & EXECUTE else "T")
     return text
+
+
+def action_bits(symbol):
+    """The access bits of an FsAction's symbol (``r-x``), as CHECKACCESS's ``fsaction`` names them."""
+    if len(symbol) != 3 or any(char not in ("-", letter) for char, letter in zip(symbol, "rwx")):
+        raise BadRequest(f'Invalid value for webhdfs parameter "fsaction": {symbol} is not of the form [r-][w-][x-]')
+    return sum(bit for char, bit in zip(symbol, (READ, WRITE, EXECUTE)) if char != "-")
 
 
 def describe(path, inode):
@@ -123,12 +130,16 @@ def rules(**kwargs):
 # does; HDFS does not).
 OPERATIONS = {
     "GETFILESTATUS": Operation("getfileinfo"),
+    "GETFILELINKSTATUS": Operation("getfileinfo"),
+    "GETLINKTARGET": Operation("getfileinfo"),
     "LISTSTATUS": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "LISTSTATUS_BATCH": Operation("listStatus", rules(access=READ_EXECUTE, directories_only=True)),
     "GETCONTENTSUMMARY": Operation("contentSummary", rules(subtree=READ_EXECUTE)),
     "GETFILECHECKSUM": Operation("open", rules(access=READ)),
     "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),
     "GETHOMEDIRECTORY": Operation(None),
+    # The access CHECKACCESS asks about comes with the request: Checker.check_access takes it after these rules.
+    "CHECKACCESS": Operation("checkAccess"),
     "OPEN": Operation("open", rules(access=READ)),
     "CREATE": Operation("create", rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
     "MKDIRS": Operation("mkdirs", rules(ancestor=WRITE, when_free=True)),
@@ -257,6 +268,10 @@ class Checker:
         if rule.owner and target is not None and target.owner != self.caller.user:
             raise AccessControlException(f"Permission denied. user={self.caller.user} is not the owner of"
                                          f" inode={path}", path)
+
+    def check_access(self, path: str, inodes, access: int):
+        """CHECKACCESS after its traverse checks: ``access`` (READ, WRITE, EXECUTE bits) on the inode itself."""
+        self.check(path, inodes, Rule(access=access))
 
     def check_set_owner(self, owner: Optional[str], group: Optional[str]):
         """After the owner check: only a superuser gives a file away, and the owner sets only a group they are in."""

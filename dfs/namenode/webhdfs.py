@@ -57,9 +57,12 @@ def xattr_names(names):
 
 
 def content_summary(summary):
+    """GETCONTENTSUMMARY. ``ecPolicy`` is HDFS's name for a tree without erasure coding (every dfs tree):
+    Hadoop's client reads it for `hdfs dfs -count -e`, which fails on a summary without one."""
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
                                "length": summary.length, "quota": summary.quota,
-                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota}}
+                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
+                               "ecPolicy": "Replicated"}}
 
 
 def block_locations(extents, offset, length, holders, replication):

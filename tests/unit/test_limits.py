@@ -198,3 +198,29 @@ def test_an_upload_announcing_more_than_the_largest_file_gets_413_before_it_is_s
     status, body = answer(transport)
     assert status == 413 and body["RemoteException"]["exception"] == "FileTooLargeException"
     assert site.stored == 0
+
+
+class Path(Resource):
+    isLeaf = True
+
+    def render(self, request):
+        request.setHeader(b"Content-Type", b"text/plain")
+        return request.path
+
+
+def test_a_path_with_raw_utf8_is_read_as_its_percent_encoding():
+    """Hadoop's WebHdfsFileSystem sends non-ASCII path characters as raw UTF-8 (URI.getRawPath keeps them), which
+    HDFS's Jetty accepts; twisted.web accepts only ASCII in a request line."""
+    site = QuietSite(Path(), reactor=Clock())
+    site.limits = Limits()
+    channel, transport = connect(site)
+    channel.dataReceived("GET /d/ünï%20x?op=LISTSTATUS HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    assert answer(transport) == (200, b"/d/%C3%BCn%C3%AF%20x")
+
+
+def test_a_path_that_is_not_utf8_gets_400():
+    site, _ = server()
+    channel, transport = connect(site)
+    channel.dataReceived(b"GET /d/\xfc HTTP/1.1\r\nHost: h\r\n\r\n")
+    status, body = answer(transport)
+    assert status == 400 and body["RemoteException"]["message"] == "the path is not percent-encoded UTF-8"

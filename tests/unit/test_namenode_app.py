@@ -285,6 +285,20 @@ async def test_createsymlink_and_the_statuses_of_a_link(namenode_app, stub):
 
 
 @pytest_twisted.ensureDeferred
+async def test_getfilelinkstatus_and_getlinktarget_as_hadoop_3_4_asks(namenode_app, stub):
+    """Hadoop 3.4's client reads a link back with these (FileSystem.getFileLinkStatus, getLinkTarget)."""
+    http, _, _ = stub
+    assert (await http.put(BASE + "/webhdfs/v1/l/link?op=CREATESYMLINK&destination=../data/f")).code == 200
+    await call(http, "PUT", "/l/dir", op="MKDIRS")
+    code, body = await call(http, "GET", "/l/link", op="GETFILELINKSTATUS")
+    assert (code, body["FileStatus"]["type"], body["FileStatus"]["symlink"]) == (200, "SYMLINK", "../data/f")
+    assert await call(http, "GET", "/l/link", op="GETLINKTARGET") == (200, {"Path": "../data/f"})
+    code, body = await call(http, "GET", "/l/dir", op="GETLINKTARGET")
+    assert (code, body["RemoteException"]["message"]) == (403, "Path /l/dir is not a symbolic link")
+    assert (await call(http, "GET", "/l/none", op="GETLINKTARGET"))[0] == 404
+
+
+@pytest_twisted.ensureDeferred
 async def test_hard_links_and_special_files_as_dfs_extensions(namenode_app, stub):
     http, _, _ = stub
     await namenode_app.store.create("/d/f", [Extent("ab" * 32, 0, 5, 5)], overwrite=False)
@@ -320,3 +334,15 @@ async def test_a_directory_link_count_is_two_plus_its_subdirectories(stub):
     assert (body["FileStatus"]["nlink"], body["FileStatus"]["childrenNum"]) == (4, 3)
     code, body = await call(http, "GET", "/top", op="LISTSTATUS")
     assert {s["pathSuffix"]: s["nlink"] for s in body["FileStatuses"]["FileStatus"]} == {"a": 2, "b": 3, "link": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_checkaccess_reads_fsaction(stub):
+    http, _, _ = stub
+    await call(http, "PUT", "/ca", op="MKDIRS")
+    response = await http.get(BASE + "/webhdfs/v1/ca", params={"op": "CHECKACCESS", "fsaction": "rwx"})
+    assert response.code == 200 and await response.content() == b""
+    assert (await call(http, "GET", "/ca/none", op="CHECKACCESS", fsaction="r--"))[0] == 404
+    for params in ({}, {"fsaction": "rwz"}, {"fsaction": "rw"}):
+        code, body = await call(http, "GET", "/ca", op="CHECKACCESS", **params)
+        assert code == 400 and "fsaction" in body["RemoteException"]["message"]

@@ -6,11 +6,11 @@ import getpass
 import pytest
 from twisted.internet.task import Clock
 
-from dfs.errors import AccessControlException
+from dfs.errors import AccessControlException, BadRequest, FileNotFound
 from dfs.namenode.groups import CachedGroups, parse_groups_file
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
-from dfs.namenode.permissions import Checker, Permissions
+from dfs.namenode.permissions import ACTION_NAMES, EXECUTE, READ, WRITE, Checker, Permissions, action_bits
 from dfs.namenode.tap import NamenodeOptions, audit_path
 from test_metadata import A, result
 
@@ -139,3 +139,26 @@ def test_copy_concat_and_rename_check_every_path_they_name(store, permissions):
             result(change())
     assert result(store.copy("/pub/bobs", "/pub/mine", checker=bob))
     assert result(store.stat("/pub/mine"))[0].size == 10
+
+
+def test_check_access_answers_for_the_access_asked(store, permissions):
+    """CHECKACCESS (`hdfs dfs -test -r/-w`, FileSystem.access): the caller's class of the mode decides; the path
+    is traversed first; nothing there is FileNotFound, for the superuser too."""
+    alice, bob = permissions.checker("alice"), permissions.checker("bob")
+    result(store.check_access("/home/alice/f", READ | WRITE, alice))
+    result(store.check_access("/home", READ | EXECUTE, bob))
+    for path, access in (("/home/alice/f", EXECUTE), ("/home", WRITE)):
+        with pytest.raises(AccessControlException, match=f"access={ACTION_NAMES[access]}"):
+            result(store.check_access(path, access, alice if path.endswith("f") else bob))
+    with pytest.raises(AccessControlException, match="access=EXECUTE, inode=\"/home/alice\""):
+        result(store.check_access("/home/alice/f", READ, bob))
+    for checker in (alice, permissions.checker("hdfs"), None):
+        with pytest.raises(FileNotFound):
+            result(store.check_access("/home/alice/none", READ, checker))
+
+
+def test_fsaction_symbols():
+    assert [action_bits(s) for s in ("---", "r--", "-w-", "--x", "rwx", "r-x")] == [0, 4, 2, 1, 7, 5]
+    for bad in ("", "rw", "rwxr", "x--", "RWX"):
+        with pytest.raises(BadRequest):
+            action_bits(bad)

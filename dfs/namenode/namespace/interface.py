@@ -49,6 +49,10 @@ class Namespace(Protocol):
     def stat(self, path: str, checker=None) -> Deferred:
         """(Inode, [Extent]) of ``path``; the extents of a file, in order, else empty. Checked as OPEN."""
 
+    def check_access(self, path: str, access: int, checker=None) -> Deferred:
+        """CHECKACCESS: fires when ``checker``'s caller has ``access`` (READ, WRITE, EXECUTE bits) on ``path``;
+        FileNotFound when nothing is there, AccessControlException when the caller lacks it."""
+
     def status(self, path: str, checker=None) -> Deferred:
         """The Status of ``path`` (GETFILESTATUS): its inode and, for a directory, its number of entries."""
 

@@ -361,6 +361,15 @@ class RelationalNamespace:
     def path_inodes(self, path):
         return self.lookup(self._path, path, True)
 
+    def check_access(self, path, access, checker=None):
+        def txn(db):
+            self._check(db, checker, "CHECKACCESS", path)
+            self._resolve(db, path)
+            if checker is not None:
+                checker.check_access(path, self._walk(db, path), access)
+
+        return self.lookup(txn)
+
     def status(self, path, checker=None):
         """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
         (on a thread), since counting a large directory takes milliseconds."""

@@ -195,6 +195,11 @@ class Unavailable(DFSError):
     java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
+class OutcomeUnknown(Unavailable):
+    """A change was sent to a namenode that went away before answering: it may or may not have been made, and
+    sending it again could make it twice (or fail because it was made)."""
+
+
 class Conflict(DFSError):
     """The request crossed a newer change (a delete of a block stored again since): nothing was done."""
 

@@ -159,6 +159,7 @@ class BlockStore:
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
         self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
+        self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
 
     def identity(self):
         """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
@@ -334,6 +335,8 @@ class BlockStore:
                 if block_id not in self.block_ids:
                     self.block_ids.add(block_id)
                     self.used += length
+                    for tell in self.on_new_block:
+                        tell(block_id)
                 self._stored(block_id)
         for folder in folders:
             fsync_dir(folder)

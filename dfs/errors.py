@@ -208,6 +208,10 @@ class Conflict(DFSError):
     java_class = "java.util.ConcurrentModificationException"
 
 
+class NotLeader(Conflict):
+    """Background work (GC, repair) of a namenode whose lease passed to another, or of an older epoch: refused."""
+
+
 class BadGateway(DFSError):
     """A server this one had to ask (the source of a block copy) could not be reached or failed: 502 names it."""
 

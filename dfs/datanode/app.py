@@ -160,8 +160,9 @@ class DatanodeApp:
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
         self.guard.check(request, NODE)
-        length = await self.in_thread(self.store.delete_sync, block_id,
-                                      Params(request).str("unless_stored_after") or None)
+        params = Params(request)
+        length = await self.in_thread(self.store.delete_sync, block_id, params.str("unless_stored_after") or None,
+                                      params.int("epoch", None))
         log.info("deleted block {block}", block=block_id)
         return json_body({"id": block_id, "length": length}, request)
 

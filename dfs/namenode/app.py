@@ -656,6 +656,7 @@ class NamenodeApp:
             "history": self.registry.describe_history(),
             "totals": totals,
             "safemode": safemode,
+            "leader_epoch": self.repair.leader_epoch(),
         }
 
     @app.route("/cluster/datanodes", methods=["POST"])

@@ -56,3 +56,60 @@ def test_datanodes_report_to_every_namenode_and_work_while_one_lives(postgres_ur
     # Longer than --stale-after (3 s): a datanode beating the dead namenode in vain still beats the live one.
     while time.monotonic() - killed < 4.5:
         assert cluster.get_json("/cluster", url=second)["totals"]["alive"] == 3
+
+
+def _leading(cluster, namenode):
+    """The epoch under which ``namenode`` leads background work, or None (also when it does not answer)."""
+    try:
+        return cluster.get_json("/cluster", url=namenode.url)["leader_epoch"]
+    except OSError:
+        return None
+
+
+def _poll(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_frozen_leader_that_wakes_up_deletes_no_block_a_file_refers_to(postgres_url, make_cluster, tmp_path):
+    cluster = make_cluster(namenodes=2, namenode_args=["--db-url", postgres_url, "--gc-grace", "0"])
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    files = {f"f{i}": os.urandom(2000 + i) for i in range(300)}
+    for name, data in files.items():
+        (old / name).write_bytes(data)
+        (new / name).write_bytes(data)
+    leader = _poll(lambda: next((n for n in cluster.namenodes if _leading(cluster, n)), None), 30, "a leader")
+    other = next(n for n in cluster.namenodes if n is not leader)
+    on_leader, on_other = _cli(tmp_path, leader.url), _cli(tmp_path, other.url)
+    on_leader("put", "-r", str(old), "/")
+    on_leader("rm", "-r", "--skip-trash", "/old")  # 300 orphans: GC deletes at most 64 replicas a pass
+
+    def collecting():
+        totals = cluster.get_json("/cluster", url=leader.url)["totals"]
+        return totals["deletions_done"] > 0 and totals["orphans"] > 0
+
+    _poll(collecting, 60, "the leader's GC under way")
+    leader.signal(signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        _poll(lambda: _leading(cluster, other), 30, "the other namenode to take over")
+        taken_over = time.monotonic() - frozen
+        on_other("put", "-r", str(new), "/")  # the same bytes again, so the same blocks: referenced now
+        _poll(lambda: cluster.get_json("/cluster", url=other.url)["totals"]["deletions_done"] > 0, 60,
+              "the new leader's GC")
+    finally:
+        leader.signal(signal.SIGCONT)
+    _poll(lambda: cluster.get_json("/cluster", url=leader.url)["leader_epoch"] is None, 30,
+          "the woken leader to see that it no longer leads")
+    assert taken_over < 15
+    report = cluster.get_json("/cluster/fsck?path=/new", timeout=30, url=other.url)
+    assert report["totals"]["status"] == "HEALTHY", report["totals"]
+    for name, data in list(files.items())[::30]:
+        assert on_other("cat", f"/new/{name}") == data

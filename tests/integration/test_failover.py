@@ -108,6 +108,7 @@ def test_a_frozen_leader_that_wakes_up_deletes_no_block_a_file_refers_to(postgre
         leader.signal(signal.SIGCONT)
     _poll(lambda: cluster.get_json("/cluster", url=leader.url)["leader_epoch"] is None, 30,
           "the woken leader to see that it no longer leads")
+    print(f"the other namenode took over {taken_over:.1f} s after the leader froze")
     assert taken_over < 15
     report = cluster.get_json("/cluster/fsck?path=/new", timeout=30, url=other.url)
     assert report["totals"]["status"] == "HEALTHY", report["totals"]

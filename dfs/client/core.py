@@ -177,11 +177,14 @@ class Client:
                     raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
                 failed.add(namenode)
                 following = self._fail_over(namenode, failed)  # also for what the caller does next
-                gone = f"the namenode at {namenode} went away during {what or method} {path or url}: {_reason(e)}"
+                unknown = None
                 if not (isinstance(e, _NOT_SENT) or repeatable):
-                    raise OutcomeUnknown(f"{gone}; it may or may not have been done", path) from None
-                if isinstance(body, _Upload) and not body.rewind():
-                    raise OutcomeUnknown(f"{gone}; its bytes (read from a stream) cannot be sent again", path) from None
+                    unknown = "it may or may not have been done"
+                elif isinstance(body, _Upload) and not body.rewind():
+                    unknown = "its bytes (read from a stream) cannot be sent again"
+                if unknown:
+                    raise OutcomeUnknown(f"the namenode at {namenode} went away during {what or method} {path or url}: "
+                                         f"{_reason(e)}; {unknown}", path) from None
                 if following is None:
                     unreachable = ", ".join(self.namenode_urls)
                     raise Unavailable(f"cannot reach the namenode at {unreachable}: {_reason(e)}") from None

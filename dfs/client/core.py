@@ -166,14 +166,14 @@ class Client:
         failed = set()  # namenodes that failed this request since its last wait
         repeatable = repeatable or method in ("GET", "HEAD")
         while True:
-            namenode = self.namenode_url
-            to_namenode = url.startswith(namenode + "/")
+            # The namenode this URL goes to (another request may have moved the client on since it was made).
+            namenode = next((n for n in self.namenode_urls if url.startswith(n + "/")), None)
             data = body.producer() if isinstance(body, _Upload) else body
             try:
                 response = await self.http.request(method, url, params=params, data=data, headers=self._headers(),
                                                    allow_redirects=allow_redirects, unbuffered=unbuffered)
             except _UNREACHABLE as e:
-                if not to_namenode:
+                if namenode is None:
                     raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
                 failed.add(namenode)
                 following = self._fail_over(namenode, failed)  # also for what the caller does next
@@ -192,7 +192,7 @@ class Client:
                 continue
             if response.code < 400:
                 return response
-            if response.code == 503 and retry and to_namenode:
+            if response.code == 503 and retry and namenode is not None:
                 failed.add(namenode)
                 following = self._fail_over(namenode, failed)
                 if following is not None and not (isinstance(body, _Upload) and not body.rewind()):

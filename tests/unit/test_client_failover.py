@@ -110,6 +110,16 @@ async def test_reads_and_repeatable_changes_go_to_the_next_namenode_when_one_goe
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_request_made_for_a_namenode_the_client_has_left_fails_over_too(namenodes):
+    client, seen = namenodes("drop", "ok")
+    url = client._url("/")  # made before another request moved the client to the second namenode
+    client.namenode_url = client.namenode_urls[1]
+    response = await client._request("GET", url, params={"op": "LISTSTATUS"})
+    assert response.code == 200
+    assert seen == [("nn1", "LISTSTATUS"), ("nn2", "LISTSTATUS")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_change_that_may_have_been_made_is_not_sent_again(namenodes):
     client, seen = namenodes("drop", "ok")
     with pytest.raises(OutcomeUnknown) as raised:

@@ -195,12 +195,21 @@ class Unavailable(DFSError):
     java_class = "org.apache.hadoop.ipc.RetriableException"
 
 
+class OutcomeUnknown(Unavailable):
+    """A change was sent to a namenode that went away before answering: it may or may not have been made, and
+    sending it again could make it twice (or fail because it was made)."""
+
+
 class Conflict(DFSError):
     """The request crossed a newer change (a delete of a block stored again since): nothing was done."""
 
     status = 409
     exception = "ConcurrentModificationException"
     java_class = "java.util.ConcurrentModificationException"
+
+
+class NotLeader(Conflict):
+    """Background work (GC, repair) of a namenode whose lease passed to another, or of an older epoch: refused."""
 
 
 class BadGateway(DFSError):

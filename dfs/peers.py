@@ -35,9 +35,13 @@ class DatanodeClient(_PeerClient):
         """Have the datanode at ``url`` copy a block from the datanode at ``source``."""
         return self._request("POST", _block_url(url, block_id, "fetch"), params={"source": source})
 
-    def delete(self, url, block_id, unless_stored_after):
-        """Delete a replica unless the datanode stored or confirmed it after its mark ``unless_stored_after``."""
-        return self._request("DELETE", _block_url(url, block_id), params={"unless_stored_after": unless_stored_after})
+    def delete(self, url, block_id, unless_stored_after, epoch=None):
+        """Delete a replica unless the datanode stored or confirmed it after its mark ``unless_stored_after``, or
+        has seen a DELETE of a later ``epoch`` (the sender's lease of background work)."""
+        params = {"unless_stored_after": unless_stored_after}
+        if epoch is not None:
+            params["epoch"] = epoch
+        return self._request("DELETE", _block_url(url, block_id), params=params)
 
     def format(self, url):
         """Drop every block (the namespace was formatted)."""

@@ -91,27 +91,33 @@ class Process:
 class Cluster:
     """A namenode and ``datanodes`` datanodes under ``root``; fast heartbeats so state changes show in seconds.
 
+    ``namenodes`` > 1 starts that many namenodes (on one database: give ``--db-url``) and hands every datanode the
+    list; ``namenode`` is the first, and ``url`` its URL.
+
     On a cluster with a secret, ``token`` is what the fixture itself shows the namenode; with ``ssl:`` endpoints,
     ``ca_file`` is the CA it trusts. ``launcher`` is handed to every Process (default: this checkout's code)."""
 
     def __init__(self, root, datanodes=3, namenode_args=(), datanode_args=(), heartbeat=0.5, token=None,
-                 ca_file=None, launcher=source_twistd):
+                 ca_file=None, launcher=source_twistd, namenodes=1):
         self.root = str(root)
         self.token, self.ca_file = token, ca_file
         self.launcher = launcher
         os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
-        self.namenode = Process("dfs-namenode", [
+        self.namenodes = [Process("dfs-namenode", [
             "--listen", "tcp:0:interface=127.0.0.1", "--db", os.path.join(self.root, "namenode.sqlite"),
             "--heartbeat", str(heartbeat), "--stale-after", "3", "--dead-after", "6", "--repair-interval", "0.5",
             "--safemode-extension", "0.5", *namenode_args,
-        ], os.path.join(self.root, "logs", "namenode.log"), launcher)
+        ], os.path.join(self.root, "logs", "namenode.log" if i == 0 else f"namenode{i}.log"), launcher)
+            for i in range(namenodes)]
+        self.namenode = self.namenodes[0]
         self.datanode_args = list(datanode_args)
         self.heartbeat = heartbeat
         self.datanodes = []
         self.count = datanodes
 
     def start(self):
-        self.namenode.start()
+        for namenode in self.namenodes:
+            namenode.start()
         for _ in range(self.count):
             self.add_datanode()
         self.wait_for(lambda s: s["totals"]["alive"] >= self.count and not s["totals"]["safemode"])
@@ -121,7 +127,7 @@ class Cluster:
         i = len(self.datanodes)
         node = Process("dfs-datanode", [
             "--listen", "tcp:0:interface=127.0.0.1", "--root", os.path.join(self.root, f"datanode{i}"),
-            "--namenode", self.url, "--heartbeat", str(self.heartbeat), *self.datanode_args, *extra,
+            "--namenode", self.urls, "--heartbeat", str(self.heartbeat), *self.datanode_args, *extra,
         ], os.path.join(self.root, "logs", f"datanode{i}.log"), self.launcher)
         self.datanodes.append(node.start())
         return node
@@ -152,11 +158,17 @@ class Cluster:
     def url(self):
         return self.namenode.url
 
+    @property
+    def urls(self):
+        """Every namenode's URL, comma-separated (what datanodes and clients are given)."""
+        return ",".join(namenode.url for namenode in self.namenodes)
+
     def status(self):
         return self.get_json("/cluster")
 
-    def get_json(self, path, timeout=5):
-        request = urllib.request.Request(self.url + path)
+    def get_json(self, path, timeout=5, url=None):
+        """The JSON answer to GET ``path`` from the first namenode (or the one at ``url``)."""
+        request = urllib.request.Request((url or self.url) + path)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
@@ -179,7 +191,8 @@ class Cluster:
     def stop(self):
         for node in self.datanodes:
             node.stop()
-        self.namenode.stop()
+        for namenode in self.namenodes:
+            namenode.stop()
 
     def logs(self):
-        return {p.log_path: p.log() for p in [self.namenode, *self.datanodes]}
+        return {p.log_path: p.log() for p in [*self.namenodes, *self.datanodes]}

@@ -4,7 +4,7 @@ import argparse
 
 from dfs.cli import admin, mount, namespace, quota, shell, tokens, transfer, trash
 from dfs.cli.errors import Usage
-from dfs.client.config import namenode_url
+from dfs.client.config import namenode_urls
 from dfs.errors import DFSError
 
 # Each module adds its own subcommands; a later issue's commands (``dfs token``, ``dfs decommission``) add a module
@@ -84,7 +84,8 @@ def _connection_options(parser, default, hidden=False):
     """--namenode, --token and the timeouts; accepted after the subcommand too, where --help does not repeat them."""
     parser.add_argument("--namenode", metavar="URL", default=default, type=_namenode,
                         help=argparse.SUPPRESS if hidden else "namenode: host:port or an http://, https:// or webhdfs:// "
-                                                              "URL (default: $DFS_NAMENODE_URL, then the config file, "
+                                                              "URL, or a comma-separated list of them tried in turn "
+                                                              "(default: $DFS_NAMENODE_URL, then the config file, "
                                                               "then http://127.0.0.1:8180)")
     parser.add_argument("--token", metavar="TOKEN", default=default,
                         help=argparse.SUPPRESS if hidden else "bearer token (default: $DFS_TOKEN, then the config "
@@ -98,9 +99,10 @@ def _connection_options(parser, default, hidden=False):
 
 
 def _namenode(text):
-    """--namenode's value as a URL; a bad one is a usage error of one line."""
+    """--namenode's value (one namenode or a comma-separated list) as URLs; a bad one is a usage error of one
+    line."""
     try:
-        return namenode_url(text)
+        return ",".join(namenode_urls(text))
     except DFSError as e:
         raise argparse.ArgumentTypeError(e.message) from None
 

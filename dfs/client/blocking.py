@@ -37,7 +37,7 @@ class BlockingClient:
     ``BlockingClient(namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
     read_timeout=None, umask=None)``: what is not given comes from ``$DFS_NAMENODE_URL``, ``$DFS_TOKEN``,
     ``$DFS_CA_FILE``, ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, ``$DFS_UMASK``, then the config file (``~/.config/dfs/config.toml``), then
-    ``http://127.0.0.1:8180``, 10 s to connect, 60 s without a byte moving and a umask of 022. The address may be ``host:port`` or an http(s) or webhdfs URL.
+    ``http://127.0.0.1:8180``, 10 s to connect, 60 s without a byte moving and a umask of 022. The address may be ``host:port`` or an http(s) or webhdfs URL, or a comma-separated list of them (tried in turn).
 
     Failures raise ``dfs.errors.DFSError`` subclasses naming the path passed in (``FileNotFound``, ``FileExists``,
     ``PermissionDenied``...). No write replaces an existing file unless ``overwrite=True``. Ctrl-C during a call
@@ -57,7 +57,7 @@ class BlockingClient:
 
         def build():
             http, self._pool = make_http(reactor, context_factory=https, timeouts=settings["timeouts"])
-            return Client(http, settings["namenode"], settings.get("token"), user, reactor, umask=settings["umask"])
+            return Client(http, settings["namenodes"], settings.get("token"), user, reactor, umask=settings["umask"])
 
         self._client = blockingCallFromThread(reactor, build)
 

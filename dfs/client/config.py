@@ -49,6 +49,16 @@ def namenode_url(text):
     return f"{scheme}://{netloc}{path}"
 
 
+def namenode_urls(text):
+    """The base URLs of a comma-separated list of namenodes (or a list, as a config file may give), each as
+    ``namenode_url`` takes it, in order: a client tries the next one when one cannot be reached or answers 503."""
+    parts = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    urls = [namenode_url(part) for part in parts if str(part).strip()]
+    if not urls:
+        raise BadRequest(f"not a namenode address: {text!r} (give host:port or http[s]://host:port)")
+    return urls
+
+
 def umask_value(text):
     """A umask from its octal text (``022``, ``0o077``) or number; BadRequest for anything else."""
     try:
@@ -61,7 +71,7 @@ def umask_value(text):
 
 
 def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None, umask=None):
-    """{'namenode': url, 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts, 'umask': int} from the
+    """{'namenode': url, 'namenodes': [url...], 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts, 'umask': int} from the
     first place that names each.
 
     ``ca_file`` is a PEM file of the CA that signed the cluster's certificates (a self-signed setup); without one,
@@ -83,9 +93,11 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
             raise BadRequest(f"{name} must be more than 0 seconds")
         return value
 
+    namenodes = namenode_urls(namenode or os.environ.get("DFS_NAMENODE_URL") or file.get("namenode")
+                              or DEFAULT_NAMENODE)
     return {
-        "namenode": namenode_url(namenode or os.environ.get("DFS_NAMENODE_URL") or file.get("namenode")
-                                 or DEFAULT_NAMENODE),
+        "namenode": namenodes[0],
+        "namenodes": namenodes,
         "token": token or os.environ.get("DFS_TOKEN") or file.get("token"),
         "ca_file": ca_file or os.environ.get("DFS_CA_FILE") or file.get("ca_file"),
         "timeouts": Timeouts(seconds(connect_timeout, "connect_timeout", defaults.connect),

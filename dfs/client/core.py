@@ -6,6 +6,7 @@ out bytes that differ from what was written.
 """
 
 import base64
+import hashlib
 import json
 import os
 import tempfile
@@ -13,7 +14,9 @@ import time
 from urllib.parse import quote
 
 from twisted.internet import defer
+from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
@@ -22,7 +25,7 @@ from dfs import extents as file_extents
 from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
-                        IsADirectory, NotADirectory, Unavailable, from_remote)
+                        IsADirectory, NotADirectory, OutcomeUnknown, Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
@@ -30,6 +33,11 @@ from dfs.streams import relay_body
 # Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
 # storing anything): the idempotent methods.
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+# Changes that leave the same state when made twice: sent to the next namenode even when the one that went away may
+# have made them already. Anything else whose outcome is unknown raises OutcomeUnknown.
+_REPEATABLE = {"MKDIRS", "SETPERMISSION", "SETOWNER", "SETTIMES", "SETREPLICATION", "SETQUOTA"}
+# Connection failures that prove the request never reached a namenode.
+_NOT_SENT = (ConnectError, DNSLookupError)
 # Names tried for a path moved to trash when the one it had is taken there (bounded, as every loop).
 MAX_TRASH_NAMES = 100
 # /user/<user>/.Trash/<Current or checkpoint>: what lies deeper was removed from somewhere.
@@ -59,6 +67,18 @@ class _Progress:
             self.done = 0
         return True
 
+    def sha256(self, length=None):
+        """The SHA-256 of ``length`` bytes (default: all) from where the upload starts; the file is left there."""
+        digest, left = hashlib.sha256(), float("inf") if length is None else length
+        while left > 0:
+            data = self._f.read(int(min(left, 1024 * 1024)))
+            if not data:
+                break
+            digest.update(data)
+            left -= len(data)
+        self._f.seek(self.start)
+        return digest.hexdigest()
+
     def read(self, n=-1):
         data = self._f.read(n)
         self.done += len(data)
@@ -71,7 +91,10 @@ class _Progress:
 
 
 class Client:
-    """The dfs API for Twisted programs: talks to one namenode through an injected ``treq.HTTPClient``.
+    """The dfs API for Twisted programs: talks to a namenode through an injected ``treq.HTTPClient``.
+
+    ``namenode_url`` is one namenode or several (a list, or comma-separated): when the one in use cannot be reached
+    or answers 503, a request moves to the next (see ``_request``).
 
     Every public method returns a Deferred. Paths are absolute dfs paths. Failures are ``dfs.errors.DFSError``
     subclasses that name the path passed in: ``FileNotFound``, ``FileExists``, ``NotADirectory``, ``IsADirectory``,
@@ -85,7 +108,9 @@ class Client:
         self.http = http
         self.datanodes = DatanodeClient(http, self._headers)
         self.umask = umask
-        self.namenode_url = namenode_url.rstrip("/")
+        urls = namenode_url.split(",") if isinstance(namenode_url, str) else namenode_url
+        self.namenode_urls = [url.strip().rstrip("/") for url in urls]
+        self.namenode_url = self.namenode_urls[0]  # the one in use
         self.token = token
         self.user = user
         if reactor is None:
@@ -118,35 +143,80 @@ class Client:
             if isinstance(value, bool):
                 value = "true" if value else "false"
             query[key] = str(value)
+        repeatable = op in _REPEATABLE or op == "CREATE" and params.get("overwrite") is True
         return await self._request(method, self._url(path), params=query, body=body, unbuffered=unbuffered,
-                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"), path=path)
+                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"), path=path,
+                                   repeatable=repeatable, what=op)
 
     async def _request(self, method, url, params=None, body=None, unbuffered=False, retry=False,
-                       allow_redirects=False, path=None):
-        """Every request to the namenode (or a URL it redirected to) goes through here: the token, back-pressure
-        answers sent again after a wait (``retry``; ``self.backoff`` says how long and how often), and errors as
-        DFSErrors naming the peer. Waits are bounded by the HTTP client's connect and read timeouts (dfs.http).
+                       allow_redirects=False, path=None, repeatable=False, what=None):
+        """Every request to a namenode (or a URL it redirected to) goes through here: the token, back-pressure
+        answers sent again after a wait (``retry``; ``self.backoff`` says how long and how often), failing over to
+        the next namenode, and errors as DFSErrors naming the peer. Waits are bounded by the HTTP client's connect
+        and read timeouts (dfs.http).
 
-        ``path`` is the dfs path the caller passed, named by the error. ``body`` is bytes, or an ``_Upload`` (sent
-        again only if its source can be read again)."""
+        A namenode that cannot be reached, or answers 503 to a request that may be retried, is left for the next
+        one at once; only when every namenode failed does the request wait (the back-pressure rule) or fail. A
+        request that may have reached a namenode that then went away is sent to the next one only if it reads, or
+        is ``repeatable`` (making it twice leaves what once does); otherwise it raises OutcomeUnknown.
+
+        ``path`` is the dfs path the caller passed, named by the error; ``what`` names the request in it. ``body``
+        is bytes, or an ``_Upload`` (sent again only if its source can be read again)."""
         attempt = 0
+        failed = set()  # namenodes that failed this request since its last wait
+        repeatable = repeatable or method in ("GET", "HEAD")
         while True:
+            # The namenode this URL goes to (another request may have moved the client on since it was made).
+            namenode = next((n for n in self.namenode_urls if url.startswith(n + "/")), None)
             data = body.producer() if isinstance(body, _Upload) else body
             try:
                 response = await self.http.request(method, url, params=params, data=data, headers=self._headers(),
                                                    allow_redirects=allow_redirects, unbuffered=unbuffered)
             except _UNREACHABLE as e:
-                if url.startswith(self.namenode_url + "/"):
-                    raise Unavailable(f"cannot reach the namenode at {self.namenode_url}: {_reason(e)}") from None
-                raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
+                if namenode is None:
+                    raise Unavailable(f"cannot reach {url}: {_reason(e)}") from None
+                failed.add(namenode)
+                following = self._fail_over(namenode, failed)  # also for what the caller does next
+                unknown = None
+                if not (isinstance(e, _NOT_SENT) or repeatable):
+                    unknown = "it may or may not have been done"
+                elif isinstance(body, _Upload) and not body.rewind():
+                    unknown = "its bytes (read from a stream) cannot be sent again"
+                if unknown:
+                    raise OutcomeUnknown(f"the namenode at {namenode} went away during {what or method} {path or url}: "
+                                         f"{_reason(e)}; {unknown}", path) from None
+                if following is None:
+                    unreachable = ", ".join(self.namenode_urls)
+                    raise Unavailable(f"cannot reach the namenode at {unreachable}: {_reason(e)}") from None
+                url = following + url[len(namenode):]
+                continue
             if response.code < 400:
                 return response
+            if response.code == 503 and retry and namenode is not None:
+                failed.add(namenode)
+                following = self._fail_over(namenode, failed)
+                if following is not None and not (isinstance(body, _Upload) and not body.rewind()):
+                    await response.content()
+                    url = following + url[len(namenode):]
+                    continue
             wait = self.backoff.delay(attempt, response, self.reactor.seconds()) if retry else None
             if wait is None or isinstance(body, _Upload) and not body.rewind():
                 raise await _error(response, path)
             await response.content()
             attempt += 1
+            failed.clear()
             await deferLater(self.reactor, wait)
+
+    def _fail_over(self, namenode, failed):
+        """Use the namenode after ``namenode`` in the list that has not ``failed``; its URL, or None when none is
+        left. Requests under way elsewhere keep theirs; the next ones start from the new one."""
+        start = self.namenode_urls.index(namenode)
+        for step in range(1, len(self.namenode_urls)):
+            following = self.namenode_urls[(start + step) % len(self.namenode_urls)]
+            if following not in failed:
+                self.namenode_url = following
+                return following
+        return None
 
     async def _json(self, method, path, op, **params):
         response = await self._call(method, path, op, **params)
@@ -594,13 +664,29 @@ class Client:
         try:
             if length is None:
                 length = _remaining(source)
-            response = await self._call(method, path, op, body=_Upload(source, progress, length), data="true",
-                                        **params)
+            upload = _Upload(source, progress, length)
+            try:
+                response = await self._call(method, path, op, body=upload, data="true", **params)
+            except OutcomeUnknown:
+                if op != "CREATE" or not upload.rewind():
+                    raise
+                return await self._create_again(path, upload, params)
             await response.content()
             return True
         finally:
             if close is not None:
                 close.close()
+
+    async def _create_again(self, path, upload, params):
+        """Send a CREATE whose first attempt may have landed on a namenode that went away: a file already there
+        that holds exactly these bytes is that attempt's (or an identical one); any other is someone else's."""
+        try:
+            await (await self._call("PUT", path, "CREATE", body=upload, data="true", **params)).content()
+        except AlreadyExists:
+            upload.rewind()
+            if (await self.checksum(path))["bytes"] != await deferToThread(upload.sha256):
+                raise
+        return True
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -724,6 +810,10 @@ class _Upload:
         self._sending = FileBodyProducer(self._source, readSize=1024 * 1024)
         self._sending.length = self._length
         return self._sending
+
+    def sha256(self):
+        """The SHA-256 of what the upload sends (its source must be where the upload starts)."""
+        return self._source.sha256(None if self._length is UNKNOWN_LENGTH else self._length)
 
     def rewind(self):
         """Ready to send from the start again; False when the source cannot be read again. A refused attempt is

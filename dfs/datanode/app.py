@@ -45,14 +45,14 @@ class DatanodeApp:
     app.url_map.converters["block"] = BlockIdConverter
 
     def __init__(self, store, datanodes, reactor, pool, namenode, guard=None):
-        """``datanodes`` (a dfs.peers.DatanodeClient) reaches peers, ``namenode`` (a dfs.peers.NamenodeClient) the
-        namenode."""
+        """``datanodes`` (a dfs.peers.DatanodeClient) reaches peers, ``namenode`` (a dfs.peers.NamenodeClient, or a
+        list of them, asked in turn) the namenode."""
         self.guard = guard or Guard()
         self.store = store
         self.datanodes = datanodes
         self.reactor = reactor
         self.pool = pool
-        self.namenode = namenode
+        self.namenodes = namenode if isinstance(namenode, list) else [namenode]
         self.node_id = None
         self.own_url = None
         self.report_corrupt = _nobody_listens
@@ -160,8 +160,9 @@ class DatanodeApp:
     @app.route("/blocks/<block:block_id>", methods=["DELETE"])
     async def delete_block(self, request, block_id):
         self.guard.check(request, NODE)
-        length = await self.in_thread(self.store.delete_sync, block_id,
-                                      Params(request).str("unless_stored_after") or None)
+        params = Params(request)
+        length = await self.in_thread(self.store.delete_sync, block_id, params.str("unless_stored_after") or None,
+                                      params.int("epoch", None))
         log.info("deleted block {block}", block=block_id)
         return json_body({"id": block_id, "length": length}, request)
 
@@ -298,8 +299,14 @@ class DatanodeApp:
         return extents, replicas
 
     async def _locations(self, path):
-        """The namenode's BlockLocation list for the whole of ``path``."""
-        response = await self.namenode.block_locations(path)
+        """The namenode's BlockLocation list for the whole of ``path``, from the first namenode that answers."""
+        for namenode in self.namenodes:
+            try:
+                response = await namenode.block_locations(path)
+                break
+            except UNREACHABLE:
+                if namenode is self.namenodes[-1]:
+                    raise
         answer = await response.json()
         if response.code != 200:
             raise from_remote(response.code, answer)
@@ -384,7 +391,7 @@ class DatanodeApp:
     def node_status(self):
         """What this node's page and metrics show: its blocks, its disk and the scrubber's progress."""
         scrubber = None if self.scrubber is None else dict(self.scrubber.stats, rate=self.scrubber.rate)
-        return {"id": self.node_id, "namenode": self.namenode.url, "root": self.store.root,
+        return {"id": self.node_id, "namenode": ",".join(n.url for n in self.namenodes), "root": self.store.root,
                 "blocks": len(self.store.block_ids), **self.store.usage(), "scrubber": scrubber}
 
     @app.route("/", methods=["GET"])

@@ -16,7 +16,7 @@ from collections import deque
 from twisted.logger import Logger
 
 from dfs import chunks
-from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace
+from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace, NotLeader
 
 log = Logger()
 
@@ -159,6 +159,8 @@ class BlockStore:
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
         self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
+        self.epoch = 0  # the latest epoch of the namenodes' lease a DELETE carried: older ones are refused
+        self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
 
     def identity(self):
         """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
@@ -334,6 +336,8 @@ class BlockStore:
                 if block_id not in self.block_ids:
                     self.block_ids.add(block_id)
                     self.used += length
+                    for tell in self.on_new_block:
+                        tell(block_id)
                 self._stored(block_id)
         for folder in folders:
             fsync_dir(folder)
@@ -349,10 +353,16 @@ class BlockStore:
         self._install([(tmp_path, block_id, length, sums)])
         return length
 
-    def delete_sync(self, block_id, unless_stored_after=None):
-        """Delete a block; with a mark, only if it was not stored or confirmed since that mark."""
+    def delete_sync(self, block_id, unless_stored_after=None, epoch=None):
+        """Delete a block; with a mark, only if it was not stored or confirmed since that mark; with an ``epoch``,
+        only if no DELETE of a later one came before (a former leader that woke up acts on nothing)."""
         path = self.path(block_id)
         with self._ids_lock:
+            if epoch is not None:
+                if epoch < self.epoch:
+                    raise NotLeader(f"block {block_id} kept: a DELETE of epoch {self.epoch} came before this one of "
+                                    f"epoch {epoch}")
+                self.epoch = epoch
             if unless_stored_after is not None and self._stored_since(block_id, unless_stored_after):
                 raise Conflict(f"block {block_id} was stored since mark {unless_stored_after}: kept")
             try:

@@ -1,5 +1,6 @@
-"""The datanode's link to the namenode: register, heartbeat, and periodic full block reports."""
+"""The datanode's links to the namenodes: register, heartbeat, and periodic full block reports, to each."""
 
+from collections import deque
 from urllib.parse import urlsplit
 
 from twisted.internet import defer
@@ -9,6 +10,27 @@ from twisted.logger import Logger
 from dfs.version import version
 
 log = Logger()
+
+
+class NamenodeLinks:
+    """One NamenodeLink per namenode, each beating on its own clock, so a slow or dead namenode delays no other and
+    the datanode stays known to every namenode that lives."""
+
+    def __init__(self, links):
+        self.links = links
+
+    def start(self, url, public_url):
+        for link in self.links:
+            link.start(url, public_url)
+
+    def stop(self):
+        for link in self.links:
+            link.stop()
+
+    def report_corrupt(self, block_ids):
+        """Tell every namenode (each link logs its own failure)."""
+        return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))
+                                    for link in self.links])
 
 
 class NamenodeLink:
@@ -28,6 +50,10 @@ class NamenodeLink:
         self.registered = False
         self._beats = 0
         self._loop = None
+        # Blocks stored since the last beat this namenode answered: each heartbeat tells them (HDFS's incremental
+        # block report), so a namenode that did not take part in an upload learns its replicas within a beat.
+        self._new_blocks = deque()
+        store.on_new_block.append(self._new_blocks.append)
 
     def start(self, url, public_url):
         self.url, self.public_url = url, public_url
@@ -58,8 +84,9 @@ class NamenodeLink:
             blocks = await self._blocks_on_disk()
             await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:
-            usage = {**self.store.usage(), "mark": self.store.mark()}
-            await self._call(self.namenode.heartbeat(self.identity["id"], usage))
+            new = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
+            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new}
+            await self._call(self.namenode.heartbeat(self.identity["id"], usage))  # if lost, registering tells
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
 
@@ -76,6 +103,7 @@ class NamenodeLink:
         return sorted(self.store.block_ids)
 
     async def register(self):
+        self._new_blocks.clear()  # the registration's full report holds them
         body = {
             "id": self.identity["id"],
             "cluster_id": self.identity.get("cluster_id"),

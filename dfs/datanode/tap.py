@@ -10,7 +10,8 @@ from twisted.python.threadpool import ThreadPool
 
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
-from dfs.datanode.heartbeat import NamenodeLink
+from dfs.client.config import namenode_urls
+from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
 from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
@@ -45,7 +46,8 @@ class DatanodeOptions(CommonOptions):
         self["root"] = value
 
     def opt_namenode(self, value):
-        """The namenode's URL (env DFS_NAMENODE_URL, default http://127.0.0.1:8180)."""
+        """The namenode's URL, or a comma-separated list of them: the datanode reports to each (env
+        DFS_NAMENODE_URL, default http://127.0.0.1:8180)."""
         self["namenode"] = value
 
     def opt_advertise_host(self, value):
@@ -138,10 +140,11 @@ def build_datanode(reactor, options):
     http, http_pool = make_http(reactor, context_factory=options.https_policy(),
                                 sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pool = ThreadPool(minthreads=2, maxthreads=16, name="dfs-datanode-disk")
-    namenode = NamenodeClient(http, options["namenode"])
-    app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenode, guard=guard)
+    namenodes = [NamenodeClient(http, url) for url in namenode_urls(options["namenode"])]
+    app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenodes, guard=guard)
     app.node_id = identity["id"]
-    link = NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"])
+    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"])
+                          for namenode in namenodes])
     app.report_corrupt = link.report_corrupt
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)

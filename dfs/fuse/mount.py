@@ -59,8 +59,8 @@ def add_mount_arguments(parser):
     parser.add_argument("host", nargs="?", help="namenode host (the original `dfs.py mount_point host [port]` form)")
     parser.add_argument("port", nargs="?", type=int, help=f"namenode port (default {DEFAULT_PORT})")
     parser.add_argument("--namenode", metavar="URL", default=argparse.SUPPRESS,
-                        help="namenode URL (default: http://HOST:PORT, else $DFS_NAMENODE_URL, the config file, "
-                             "http://127.0.0.1:8180)")
+                        help="namenode URL, or a comma-separated list tried in turn (default: http://HOST:PORT, "
+                             "else $DFS_NAMENODE_URL, the config file, http://127.0.0.1:8180)")
     parser.add_argument("--token", default=argparse.SUPPRESS,
                         help="token for a cluster that requires one (default: $DFS_TOKEN or the config file)")
     parser.add_argument("-f", "--foreground", action="store_true",

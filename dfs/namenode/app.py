@@ -672,6 +672,7 @@ class NamenodeApp:
             "history": self.registry.describe_history(),
             "totals": totals,
             "safemode": safemode,
+            "leader_epoch": self.repair.leader_epoch(),
         }
 
     async def _superuser(self, request, *accepted):
@@ -710,6 +711,8 @@ class NamenodeApp:
         try:
             self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body),
                                     _filesystem(body))
+            for block_id in body.get("received", ()):  # stored since its last beat, maybe by another namenode
+                self.registry.add_replica(str(block_id), node_id)
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad heartbeat: {e!r}") from None
         return json_body({"cluster_id": self.config["cluster_id"]}, request)

@@ -1,6 +1,8 @@
 """Keeps every block at its replication: copies under-replicated blocks, trims extra replicas, collects orphans.
 
-Nothing is copied or deleted while the namenode is in safe mode (dfs.namenode.safemode).
+Nothing is copied or deleted while the namenode is in safe mode (dfs.namenode.safemode), nor by a namenode that does
+not lead background work (dfs.namenode.leader): its deletes carry the lease's epoch, which GC's transactions and the
+datanodes check.
 """
 
 from dataclasses import asdict
@@ -8,6 +10,7 @@ from dataclasses import asdict
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from dfs.errors import NotLeader
 from dfs.namenode.placement import choose_targets
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.safemode import SafeMode
@@ -21,8 +24,11 @@ PASS_SHARE = 0.05
 
 class Repair:
     def __init__(self, store, registry, fanout, datanodes, clock, interval=3.0, grace=600.0,
-                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64):
+                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64,
+                 leadership=None):
         self.store = store
+        self.leadership = leadership  # a dfs.namenode.leader.Leadership; None: this namenode always leads
+        self._epoch = None  # the lease's epoch the running pass acts under
         self.registry = registry
         self.fanout = fanout
         self.datanodes = datanodes  # a dfs.peers.DatanodeClient
@@ -84,7 +90,23 @@ class Repair:
     def _done(self, _):
         self._running = None
 
+    def _leading(self):
+        return self.leadership is None or self.leadership.epoch is not None
+
+    def leader_epoch(self):
+        """The epoch of the lease under which this namenode leads background work; None when another leads."""
+        return None if self.leadership is None else self.leadership.epoch
+
     async def _pass(self):
+        if not self._leading():
+            return  # another namenode leads background work
+        self._epoch = self.leader_epoch()
+        try:
+            await self._repair()
+        except NotLeader as e:
+            log.info("repair pass stopped: {e}", e=e)
+
+    async def _repair(self):
         self._deletes_this_pass = 0
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
@@ -111,7 +133,7 @@ class Repair:
         self._update_decommissions(targets)
         orphans = await self._collect_orphans(targets, now, marks)
         if orphans == 0:
-            await self.store.forget_unreferenced_blocks(now)
+            await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
                           over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
@@ -157,7 +179,7 @@ class Repair:
         """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
         "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
         and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now)
+        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now, self._epoch)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]
@@ -220,8 +242,8 @@ class Repair:
     def _delete(self, block_id, node, mark):
         """Ask ``node`` to delete its replica unless it stored or confirmed the block after ``mark`` (what the
         node last reported before this pass read the database): an upload it served since then may need it."""
-        if mark is None:
-            return  # the node has not reported a mark yet
+        if mark is None or not self._leading():
+            return  # the node has not reported a mark yet, or this namenode's lease ran out during the pass
         self._deletes_this_pass += 1
         self.registry.remove_replica(block_id, node.id)
         d = defer.Deferred.fromCoroutine(self._send_delete(block_id, node, mark))
@@ -230,11 +252,12 @@ class Repair:
         return d
 
     async def _send_delete(self, block_id, node, mark):
-        response = await self.datanodes.delete(node.url, block_id, mark)
-        await response.content()
+        response = await self.datanodes.delete(node.url, block_id, mark, self._epoch)
+        body = await response.content()
         if response.code == 409:
-            self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark
-            log.info("datanode {node} kept {block}: stored again since GC decided", node=node.id, block=block_id)
+            self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark, or a newer leader
+            log.info("datanode {node} kept {block}: {why}", node=node.id, block=block_id,
+                     why=body.decode("utf-8", "replace")[:300])
         elif response.code < 300:
             self.stats["deletions_done"] += 1
 

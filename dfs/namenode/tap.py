@@ -14,6 +14,7 @@ from dfs.namenode.access import Access
 from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.audit import AuditLog
 from dfs.namenode.groups import GroupsFile, group_mapping
+from dfs.namenode.leader import Leadership
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
 from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
 from dfs.namenode.pins import Pins
@@ -191,14 +192,16 @@ def audit_path(db_path):
 
 
 class NamenodeService(service.MultiService):
-    def __init__(self, store, pins, repair, pool, access, trash):
+    def __init__(self, store, pins, leadership, repair, pool, access, trash):
         super().__init__()
-        self.store, self.pins, self.repair, self.pool, self.access, self.trash = store, pins, repair, pool, access, trash
+        self.store, self.pins, self.leadership, self.repair = store, pins, leadership, repair
+        self.pool, self.access, self.trash = pool, access, trash
 
     def startService(self):
         self.store.start()
         super().startService()
         self.pins.start()
+        self.leadership.start()
         self.repair.safemode.start()
         self.repair.start()
         self.trash.start()
@@ -206,6 +209,7 @@ class NamenodeService(service.MultiService):
     def stopService(self):
         self.trash.stop()
         self.repair.stop()
+        self.leadership.stop()
         self.pins.stop()
         d = super().stopService()
         d.addBoth(lambda _: self.pool.closeCachedConnections())
@@ -229,10 +233,12 @@ def build_namenode(reactor, options):
     http, pool = make_http(reactor, context_factory=options.https_policy(),
                            sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
     pins = Pins(store, reactor)
+    leadership = Leadership(store, reactor)
     datanodes = DatanodeClient(http)
     fanout = FanOut(datanodes, registry, reactor, pins)
     repair = Repair(store, registry, fanout, datanodes, reactor, interval=options["repair-interval"],
-                    grace=options["gc-grace"], safemode_extension=options["safemode-extension"])
+                    grace=options["gc-grace"], safemode_extension=options["safemode-extension"],
+                    leadership=leadership)
     config = {
         "cluster_id": cluster_id,
         "replication": options["replication"],
@@ -247,9 +253,9 @@ def build_namenode(reactor, options):
                               options["supergroup"], options["permissions"])
     access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor))
     trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
-                         repair.safemode)
+                         repair.safemode, leadership)
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)
-    top = NamenodeService(store, pins, repair, pool, access, trash)
+    top = NamenodeService(store, pins, leadership, repair, pool, access, trash)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

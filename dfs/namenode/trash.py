@@ -21,9 +21,10 @@ MAX_ATTEMPTS = 1000
 
 class TrashEmptier:
     """``interval``: seconds a checkpoint is kept (0: trash is off, nothing runs); ``checkpoint_interval``: seconds
-    between two passes (0 or more than ``interval`` means ``interval``, as in Hadoop)."""
+    between two passes (0 or more than ``interval`` means ``interval``, as in Hadoop). Only the namenode that
+    leads background work (``leadership``, a dfs.namenode.leader.Leadership; None: this one) runs passes."""
 
-    def __init__(self, store, clock, interval, checkpoint_interval=0, safemode=None):
+    def __init__(self, store, clock, interval, checkpoint_interval=0, safemode=None, leadership=None):
         self.store = store
         self.clock = clock
         self.interval = interval
@@ -31,6 +32,7 @@ class TrashEmptier:
             checkpoint_interval = interval
         self.checkpoint_interval = checkpoint_interval
         self.safemode = safemode
+        self.leadership = leadership
         self._loop = task.LoopingCall(self.run_once)
         self._loop.clock = clock
         self._first = None
@@ -57,6 +59,8 @@ class TrashEmptier:
     async def _pass(self):
         if self.safemode is not None and self.safemode.on:
             return  # no namespace change in safe mode; the next pass catches up
+        if self.leadership is not None and self.leadership.epoch is None:
+            return  # another namenode empties the trash
         for root, _ in await self.roots():
             await self.expunge(root)
 

@@ -2,6 +2,7 @@
 name exists and answers."""
 
 import hashlib
+import io
 
 import pytest_twisted
 from treq.testing import StubTreq
@@ -102,6 +103,22 @@ async def test_a_datanode_link_registers_beats_reports_and_is_told_to_register_a
     namenode_app.registry.nodes.clear()  # a restarted namenode: it answers the next heartbeat with 404
     await link.beat()
     assert link.registered and identity["id"] in namenode_app.registry.nodes, "registered again at once"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_heartbeat_tells_the_blocks_stored_since_the_last_one(namenode_app, tmp_path):
+    # With several namenodes, one that did not take part in an upload learns its replicas this way within a beat.
+    store = BlockStore(str(tmp_path / "dn"))
+    identity = store.identity()
+    namenode = NamenodeClient(StubTreq(namenode_app.resource()), "http://nn/")
+    link = NamenodeLink(namenode, store, identity, Clock(), lambda fn, *args: defer.maybeDeferred(fn, *args))
+    link.url = link.public_url = URL
+    await link.beat()
+    stored = [block_id for block_id, _ in store.commit_many_sync(io.BytesIO(b"ab"), [1, 1])]
+    assert not namenode_app.registry.replicas
+    await link.beat()
+    assert {block_id: holders for block_id, holders in namenode_app.registry.replicas.items()} == \
+        {block_id: {identity["id"]} for block_id in stored}
 
 
 @pytest_twisted.ensureDeferred

@@ -181,12 +181,19 @@ class Namespace(Protocol):
     def block_targets(self) -> Deferred:
         """{block id: (wanted replication, block size)} of every block a file refers to (repair)."""
 
-    def collectable(self, block_ids: list, now: float) -> Deferred:
+    def collectable(self, block_ids: list, now: float, epoch: Optional[int] = None) -> Deferred:
         """{id: when it became unreferenced} for those of ``block_ids`` no file refers to and no live pin holds;
-        None for a block no file ever referred to (an upload that never committed)."""
+        None for a block no file ever referred to (an upload that never committed). With ``epoch`` (the caller's
+        lease of background work), NotLeader when the lease is at another epoch."""
 
-    def forget_unreferenced_blocks(self, now: float = 0) -> Deferred:
-        """Drop the records of blocks no file refers to and no pin live at ``now`` holds; how many."""
+    def forget_unreferenced_blocks(self, now: float = 0, epoch: Optional[int] = None) -> Deferred:
+        """Drop the records of blocks no file refers to and no pin live at ``now`` holds; how many. ``epoch`` as
+        for ``collectable``."""
+
+    def claim_leadership(self, holder: str, lease: float) -> Deferred:
+        """Take or renew ``holder``'s lease of background work for ``lease`` seconds: its epoch (one more than the
+        last holder's when the lease changes hands), or None while another holder's lease runs. With one namenode
+        (SQLite) the caller always gets it."""
 
     def pin(self, block_id: str, owner: str, expires: float) -> Deferred:
         """Keep ``block_id`` from GC until ``expires`` (an upload in flight may still commit it)."""

@@ -58,6 +58,7 @@ class PostgresNamespace(RelationalNamespace):
     tools). Without a clock, GC's stamps are the database's clock (the same for every namenode sharing it)."""
 
     GREATEST = "GREATEST"
+    SHARED = True
 
     def __init__(self, url, reactor=None, defaults=None, clock=None, connections=CONNECTIONS, attempts=ATTEMPTS):
         super().__init__(defaults, clock)
@@ -206,6 +207,9 @@ class PostgresNamespace(RelationalNamespace):
         the grace is measured on one clock whatever the namenodes' clocks say."""
         offset = now - db.execute("SELECT gc_now()").fetchone()[0]
         return {block: None if since is None else since + offset for block, since in stamps.items()}
+
+    def _lease_now(self, db):
+        return db.execute("SELECT gc_now()").fetchone()[0]
 
     def disk_usage(self):
         """Bytes the database takes (``pg_database_size``), as last measured: a measure older than SIZE_EVERY

@@ -26,6 +26,7 @@ from dfs.errors import (
     IOFailure,
     IsADirectory,
     NotADirectory,
+    NotLeader,
     NSQuotaExceeded,
 )
 from dfs.extents import pieces
@@ -66,6 +67,7 @@ class RelationalNamespace:
     """``namespace.interface.Namespace`` on the tables of schema/; a backend supplies the runner (above)."""
 
     GREATEST = "MAX"  # the larger of two values (SQLite's scalar max; PostgreSQL's GREATEST)
+    SHARED = False  # several namenodes may share the database: the lease decides who leads (else its one namenode)
 
     def __init__(self, defaults=None, clock=None):
         self.clock = clock  # stamps when blocks become unreferenced
@@ -84,6 +86,10 @@ class RelationalNamespace:
     def _on_callers_clock(self, db, stamps, now):
         """``stamps`` ({block: when it became unreferenced, or None}) on the clock of the caller's ``now``."""
         return stamps
+
+    def _lease_now(self, db):
+        """The time leases are measured on: the same for every namenode that shares the database."""
+        return self.now()
 
     def _init_root(self, db):
         t = now_ms()
@@ -490,8 +496,37 @@ class RelationalNamespace:
 
     # -- garbage collection and pins ------------------------------------------------------------
 
-    def collectable(self, block_ids, now):
+    # -- leadership of background work ----------------------------------------------------------
+
+    def claim_leadership(self, holder, lease):
         def txn(db):
+            now = self._lease_now(db)
+            row = db.execute("SELECT holder, epoch, expires FROM leader WHERE id = 1").fetchone()
+            current, epoch, expires = row or ("", 0, 0.0)
+            if current != holder:
+                if self.SHARED and expires > now:
+                    return None
+                epoch += 1
+            db.execute("INSERT INTO leader (id, holder, epoch, expires) VALUES (1, ?, ?, ?) ON CONFLICT (id)"
+                       " DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch, expires = excluded.expires",
+                       (holder, epoch, now + lease))
+            return epoch
+
+        return self.run(txn)
+
+    @staticmethod
+    def _check_epoch(db, epoch):
+        """Refuse the transaction of a leader whose epoch is no longer the lease's (None: not background work)."""
+        if epoch is None:
+            return
+        row = db.execute("SELECT epoch FROM leader WHERE id = 1").fetchone()
+        current = row[0] if row else 0
+        if current != epoch:
+            raise NotLeader(f"the lease of background work is at epoch {current}, not {epoch}: another namenode leads")
+
+    def collectable(self, block_ids, now, epoch=None):
+        def txn(db):
+            self._check_epoch(db, epoch)
             found = {}
             for part in chunks(block_ids):
                 among, ids = self._in(part)
@@ -526,10 +561,14 @@ class RelationalNamespace:
 
         return self.run(txn)
 
-    def forget_unreferenced_blocks(self, now=0):
-        return self.run(lambda db: db.execute(
-            "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents WHERE block_id IS NOT NULL)"
-            " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount)
+    def forget_unreferenced_blocks(self, now=0, epoch=None):
+        def txn(db):
+            self._check_epoch(db, epoch)
+            return db.execute(
+                "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents WHERE block_id IS NOT NULL)"
+                " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount
+
+        return self.run(txn)
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -3,11 +3,12 @@ row and id, a table a later schema adds is copied without the migrator knowing i
 target as it was."""
 
 import hashlib
+import io
 import sqlite3
 
 import pytest
 
-from dfs.cli import main
+from dfs.cli import admin, main
 from dfs.errors import FileNotFound
 from dfs.namenode.namespace import migrate as migration
 from dfs.namenode.namespace.backends import open_namespace
@@ -172,8 +173,25 @@ def test_a_database_a_namenode_has_open_is_refused(source, tmp_path, postgres_ur
         running.stop()
 
 
-def test_the_command_line_reports_progress_and_tables(source, postgres_url, capsys, monkeypatch):
-    monkeypatch.setattr(migration, "BATCH", 10)
+def test_progress_is_a_line_every_two_seconds_and_one_at_the_end():
+    stream = io.StringIO()
+    times = iter([0.0, 1.0, 2.5, 3.0, 3.1])
+    show = admin._row_progress(stream, clock=lambda: next(times))
+    for done in (0, 50, 60, 100):
+        show(done, 100)
+    assert stream.getvalue().splitlines() == ["dfs: admin migrate: copied 50 of 100 rows (50%)",
+                                              "dfs: admin migrate: copied 100 of 100 rows (100%)"]
+
+
+def test_a_short_copy_prints_no_progress():
+    stream = io.StringIO()
+    show = admin._row_progress(stream, clock=lambda: 0.0)
+    show(0, 10)
+    show(10, 10)
+    assert stream.getvalue() == ""
+
+
+def test_the_command_line_prints_the_tables_it_copied(source, postgres_url, capsys):
     assert main(["admin", "migrate", "--from", "sqlite://" + source, "--to", postgres_url]) == 0
     out, err = capsys.readouterr()
     assert "inodes" in out and "44" in out and "verified" in out

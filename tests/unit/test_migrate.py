@@ -197,3 +197,10 @@ def test_the_command_line_prints_the_tables_it_copied(source, postgres_url, caps
     assert "inodes" in out and "44" in out and "verified" in out
     assert main(["admin", "migrate", "--from", source, "--to", postgres_url]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_tables_are_copied_after_the_tables_they_refer_to():
+    tables = {"a": set(), "b": set(), "c": set(), "d": set()}
+    assert migration.dependency_order(tables, {"a": {"c"}, "c": {"d", "c"}}) == ["b", "d", "c", "a"]
+    with pytest.raises(migration.Refused, match="cycle"):
+        migration.dependency_order(tables, {"a": {"b"}, "b": {"a"}})

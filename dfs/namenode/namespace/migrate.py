@@ -43,7 +43,10 @@ def migrate(source, target, replace=False, progress=None):
         tables = src.tables()
         if dst.tables() != tables:
             raise Refused(f"the schemas differ: {_schema_difference(tables, dst.tables())}")
-        order = dependency_order(tables, src.references())
+        references = src.references()
+        for table, parents in dst.references().items():  # a key one engine's schema declares and the other's not
+            references.setdefault(table, set()).update(parents)
+        order = dependency_order(tables, references)
         src.begin(write=False)
         dst.begin(write=True)
         try:

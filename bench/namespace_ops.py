@@ -70,6 +70,8 @@ FIGURES = [
     ("stat_database_cpu_ms", "ms", False),
     ("list_database_cpu_ms", "ms", False),
     ("rename_database_cpu_ms", "ms", False),
+    ("put_conflicts_per_op", "tries", False),
+    ("rename_conflicts_per_op", "tries", False),
 ]
 BACKENDS = ("sqlite", "postgresql")
 
@@ -195,6 +197,14 @@ class Clients:
         self.call("PUT", path, "CREATE", body, data="true", overwrite="true")
 
 
+def conflicts(cluster):
+    """Attempts the namespace database refused as conflicting so far (PostgreSQL's SERIALIZABLE; 0 on SQLite), from
+    the namenode's /metrics."""
+    text = requests.get(cluster.url + "/metrics", timeout=30).text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("dfs_namespace_conflicts_total"))
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -213,9 +223,10 @@ def measure(cluster, args, database_pid=None):
     cpu = CPU(pid, database_pid)
     rss_before = rss_bytes(pid)
 
-    since = cpu.now()
+    since, refused = cpu.now(), conflicts(cluster)
     elapsed, _ = fs.run(lambda i: fs.create(files[i], payloads[i]), range(args.files))
-    figures = {"put_files_per_s": args.files / elapsed}
+    figures = {"put_files_per_s": args.files / elapsed,
+               "put_conflicts_per_op": (conflicts(cluster) - refused) / args.files}
     cpu.per_op(figures, "put", since, args.files)
     fs.run(lambda i: fs.create(f"/bench/list/e{i:05d}", b""), range(args.entries))
     figures["namenode_rss_bytes_per_file"] = (rss_bytes(pid) - rss_before) / (args.files + args.entries)
@@ -237,10 +248,11 @@ def measure(cluster, args, database_pid=None):
     figures["list_ms"] = statistics.median(listings)
     cpu.per_op(figures, "list", since, args.listings)
 
-    since = cpu.now()
+    since, refused = cpu.now(), conflicts(cluster)
     elapsed, _ = fs.run(lambda path: fs.call("PUT", path, "RENAME", destination=path.replace("/put/", "/renamed/")),
                         files)
-    figures["rename_ops_per_s"] = args.files / elapsed
+    figures.update(rename_ops_per_s=args.files / elapsed,
+                   rename_conflicts_per_op=(conflicts(cluster) - refused) / args.files)
     cpu.per_op(figures, "rename", since, args.files)
     return figures
 

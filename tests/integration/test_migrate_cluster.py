@@ -60,15 +60,6 @@ def call(cluster, method, path, op, **params):
     return response
 
 
-def tables(location):
-    with migration._open(location, create=False) as db:
-        found = db.tables()
-        db.begin(write=False)
-        digests = {t: migration.table_digest(db.rows(t, sorted(found[t]))) for t in found}
-        db.rollback()
-    return digests
-
-
 def test_a_namespace_of_thousands_of_files_moves_to_postgresql_and_back(make_cluster, postgres_url, tmp_path):
     cluster = make_cluster(datanodes=2, namenode_args=["--replication", "2"])
     each_file(cluster.url, write)
@@ -105,7 +96,7 @@ def test_a_namespace_of_thousands_of_files_moves_to_postgresql_and_back(make_clu
     back = str(tmp_path / "back.sqlite")
     result = dfs("admin", "migrate", "--from", postgres_url, "--to", "sqlite://" + back)
     assert result.returncode == 0, result.stderr
-    before, after = tables(sqlite_db), tables(back)
+    before, after = migration.digests(sqlite_db), migration.digests(back)
     assert after["inodes"][0] >= FILES
     # the namenode on PostgreSQL registered the datanodes again (their URLs) and may have stamped access times;
     # the files, names, extents, blocks, xattrs and quotas are as the namenode on SQLite left them

@@ -95,6 +95,17 @@ def verify(src, dst, order, tables):
         raise Mismatch(f"the copy differs from its source, nothing was kept: {'; '.join(differing)}")
 
 
+def digests(location):
+    """{table: (rows, checksum)} of the namespace at ``location``, as ``verify`` compares them."""
+    with _open(location, create=False) as db:
+        tables = db.tables()
+        db.begin(write=False)
+        try:
+            return {table: table_digest(db.rows(table, sorted(columns))) for table, columns in tables.items()}
+        finally:
+            db.rollback()
+
+
 def table_digest(rows):
     """(rows, checksum) of a table: the sum of the rows' SHA-256s, so the order rows come in does not matter (the
     two engines sort text differently) and nothing needs to be held in memory."""

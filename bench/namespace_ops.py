@@ -1,8 +1,15 @@
-"""Namespace operations of one dfs checkout, or of two side by side: small put, stat, list, rename, memory per file.
+"""Namespace operations of one dfs checkout, of two side by side, or of one on SQLite and on PostgreSQL: small put,
+stat, list, rename, memory per file.
 
     .venv/bin/python bench/namespace_ops.py --checkout /work/main                     # one checkout, 5 runs
     .venv/bin/python bench/namespace_ops.py --checkout /work/main --checkout /work/wt/ns --out /tmp/ab
                                                                    # A, B, A, B, …: medians and ratios B/A
+    .venv/bin/python bench/namespace_ops.py --checkout . --backend sqlite --backend postgresql
+                                                                   # A on SQLite, B on PostgreSQL, alternating
+
+With --backend postgresql the namenode keeps its namespace in a throwaway PostgreSQL server on a Unix socket
+(tests/postgres.py, with fsync and synchronous commits on, as SQLite's synchronous=FULL), a fresh database each run;
+the server's CPU time (every PostgreSQL process) is counted apart from the namenode's.
 
 Each run starts a fresh cluster of the checkout's code (its `dfs` package on PYTHONPATH, its `.venv/bin/python`;
 one namenode and three datanodes, replication 3, the namenode's default timings, loopback ports the system picks)
@@ -40,6 +47,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 
 from cluster import Cluster  # noqa: E402
+from postgres import PostgresServer  # noqa: E402
 from safemode_restart import DEFAULT_TIMINGS  # noqa: E402
 
 from dfs.node import twistd_command  # noqa: E402
@@ -58,13 +66,22 @@ FIGURES = [
     ("stat_namenode_cpu_ms", "ms", False),
     ("list_namenode_cpu_ms", "ms", False),
     ("rename_namenode_cpu_ms", "ms", False),
+    ("put_database_cpu_ms", "ms", False),
+    ("stat_database_cpu_ms", "ms", False),
+    ("list_database_cpu_ms", "ms", False),
+    ("rename_database_cpu_ms", "ms", False),
+    ("put_conflicts_per_op", "tries", False),
+    ("rename_conflicts_per_op", "tries", False),
 ]
+BACKENDS = ("sqlite", "postgresql")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkout", action="append", required=True,
                    help="a dfs checkout with its .venv (give two to compare: A, B, A, B …)")
+    p.add_argument("--backend", action="append", choices=BACKENDS,
+                   help="where the namenode keeps the namespace (default sqlite; give both to compare them)")
     p.add_argument("--runs", type=int, default=5, help="runs per checkout (default 5)")
     p.add_argument("--files", type=int, default=1000, help="small files to put (default 1000)")
     p.add_argument("--kib", type=int, default=4, help="size of each small file, KiB (default 4)")
@@ -76,8 +93,9 @@ def parse_args(argv=None):
     p.add_argument("--out", default=os.path.join(BENCH, "out", "namespace"),
                    help="writes OUT.json and OUT.md (default bench/out/namespace)")
     args = p.parse_args(argv)
-    if len(args.checkout) > 2:
-        p.error("give one checkout, or two to compare")
+    args.backend = args.backend or ["sqlite"]
+    if len(args.checkout) > 2 or len(args.backend) > 2 or len(args.checkout) * len(args.backend) > 2:
+        p.error("give one checkout, or two to compare, on one backend, or one checkout on both backends")
     return args
 
 
@@ -108,11 +126,39 @@ def rss_bytes(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process, all its threads (SQLite work runs in the namenode's thread pool)."""
+def cpu_seconds(pid, exited_children=False):
+    """User + system CPU time of a process, all its threads (SQLite work runs in the namenode's thread pool), and
+    with ``exited_children`` that of its children it has waited for."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(field) for field in fields[11:15 if exited_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid):
+    """CPU time of a process and of every descendant, living or gone: a PostgreSQL server's (the postmaster forks a
+    process per connection)."""
+    total = cpu_seconds(pid, exited_children=True)
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            total += sum(tree_cpu_seconds(int(child)) for child in f.read().split())
+    return total
+
+
+class CPU:
+    """CPU seconds of the namenode and of the database server (none for SQLite: it runs inside the namenode)."""
+
+    def __init__(self, namenode_pid, database_pid=None):
+        self.namenode_pid, self.database_pid = namenode_pid, database_pid
+
+    def now(self):
+        return cpu_seconds(self.namenode_pid), tree_cpu_seconds(self.database_pid) if self.database_pid else 0.0
+
+    def per_op(self, figures, name, since, ops):
+        """Record the namenode's and the database's milliseconds per op since ``since`` as ``name``'s figures."""
+        now = self.now()
+        figures[f"{name}_namenode_cpu_ms"] = (now[0] - since[0]) * 1000 / ops
+        figures[f"{name}_database_cpu_ms"] = (now[1] - since[1]) * 1000 / ops
 
 
 class Clients:
@@ -151,13 +197,22 @@ class Clients:
         self.call("PUT", path, "CREATE", body, data="true", overwrite="true")
 
 
+def conflicts(cluster):
+    """Attempts the namespace database refused as conflicting so far (PostgreSQL's SERIALIZABLE; 0 on SQLite), from
+    the namenode's /metrics."""
+    text = requests.get(cluster.url + "/metrics", timeout=30).text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("dfs_namespace_conflicts_total"))
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure(cluster, args):
-    """One run's figures on a started cluster."""
+def measure(cluster, args, database_pid=None):
+    """One run's figures on a started cluster (whose namespace is in the PostgreSQL server ``database_pid``, if
+    given)."""
     fs = Clients(cluster.url, args.clients)
     payloads = [os.urandom(args.kib * 1024) for _ in range(args.files)]
     files = [f"/bench/put/f{i:05d}" for i in range(args.files)]
@@ -165,22 +220,24 @@ def measure(cluster, args):
     fs.call("PUT", "/bench/list", "MKDIRS")
     fs.call("PUT", "/bench/renamed", "MKDIRS")
     pid = cluster.namenode.pid
+    cpu = CPU(pid, database_pid)
     rss_before = rss_bytes(pid)
 
-    cpu = cpu_seconds(pid)
+    since, refused = cpu.now(), conflicts(cluster)
     elapsed, _ = fs.run(lambda i: fs.create(files[i], payloads[i]), range(args.files))
     figures = {"put_files_per_s": args.files / elapsed,
-               "put_namenode_cpu_ms": (cpu_seconds(pid) - cpu) * 1000 / args.files}
+               "put_conflicts_per_op": (conflicts(cluster) - refused) / args.files}
+    cpu.per_op(figures, "put", since, args.files)
     fs.run(lambda i: fs.create(f"/bench/list/e{i:05d}", b""), range(args.entries))
     figures["namenode_rss_bytes_per_file"] = (rss_bytes(pid) - rss_before) / (args.files + args.entries)
 
-    cpu = cpu_seconds(pid)
+    since = cpu.now()
     elapsed, latencies = fs.run(lambda path: fs.call("GET", path, "GETFILESTATUS"), files * args.stat_rounds)
     figures.update(stat_p50_ms=percentile(latencies, 0.5) * 1000, stat_p90_ms=percentile(latencies, 0.9) * 1000,
-                   stat_req_per_s=len(latencies) / elapsed,
-                   stat_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / len(latencies))
+                   stat_req_per_s=len(latencies) / elapsed)
+    cpu.per_op(figures, "stat", since, len(latencies))
 
-    cpu = cpu_seconds(pid)
+    since = cpu.now()
     listings = []
     for _ in range(args.listings):
         started = time.perf_counter()
@@ -188,26 +245,33 @@ def measure(cluster, args):
         listings.append((time.perf_counter() - started) * 1000)
         if len(entries) != args.entries:
             raise RuntimeError(f"LISTSTATUS gave {len(entries)} entries, wanted {args.entries}")
-    figures.update(list_ms=statistics.median(listings),
-                   list_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / args.listings)
+    figures["list_ms"] = statistics.median(listings)
+    cpu.per_op(figures, "list", since, args.listings)
 
-    cpu = cpu_seconds(pid)
+    since, refused = cpu.now(), conflicts(cluster)
     elapsed, _ = fs.run(lambda path: fs.call("PUT", path, "RENAME", destination=path.replace("/put/", "/renamed/")),
                         files)
     figures.update(rename_ops_per_s=args.files / elapsed,
-                   rename_namenode_cpu_ms=(cpu_seconds(pid) - cpu) * 1000 / args.files)
+                   rename_conflicts_per_op=(conflicts(cluster) - refused) / args.files)
+    cpu.per_op(figures, "rename", since, args.files)
     return figures
 
 
-def one_run(checkout, args):
+def one_run(subject, args, server):
+    """One run of a subject (a checkout on a backend) on a fresh cluster; on PostgreSQL, in a fresh database of
+    ``server``."""
     work = tempfile.mkdtemp(prefix="dfs-namespace-bench-")
-    cluster = Cluster(work, heartbeat=3, namenode_args=DEFAULT_TIMINGS, launcher=checkout_launcher(checkout))
+    url = server.database() if subject["backend"] == "postgresql" else None
+    namenode_args = [*DEFAULT_TIMINGS, *(["--db-url", url] if url else [])]
+    cluster = Cluster(work, heartbeat=3, namenode_args=namenode_args, launcher=checkout_launcher(subject["path"]))
     try:
         cluster.start()
-        return measure(cluster, args)
+        return measure(cluster, args, server.pid if url else None)
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
+        if url:
+            server.drop(url)
 
 
 def summarize(runs):
@@ -231,9 +295,12 @@ def table(results):
             cells.append(f"{c['median'][name]:.4g} {unit} ({min(values):.4g}–{max(values):.4g})")
         row = f"| {name} ({'higher' if larger_better else 'lower'} is better) | " + " | ".join(cells) + " |"
         if len(checkouts) == 2:
-            row += f" {results['ratios'][name]:.3f} |"
+            ratio = results["ratios"][name]
+            row += " — |" if ratio is None else f" {ratio:.3f} |"
         lines.append(row)
-    notes = [f"- {c['label']}: {c['path']} at {c['commit']}" for c in checkouts]
+    notes = [f"- {c['label']}: {c['path']} at {c['commit']}, namespace on {c['backend']}" for c in checkouts]
+    notes += [f"- {c['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in c['runs']]}"
+              for c in checkouts]
     notes.append(f"- {results['params']}; load average before {results['load_before']}, "
                  f"after {results['load_after']}; {results['machine']}")
     return "\n".join(lines + [""] + notes) + "\n"
@@ -241,8 +308,27 @@ def table(results):
 
 def main(argv=None):
     args = parse_args(argv)
-    checkouts = [{"label": "AB"[i], "path": os.path.abspath(path), "commit": commit_of(path), "runs": []}
-                 for i, path in enumerate(args.checkout)]
+    subjects = [(path, backend) for path in args.checkout for backend in args.backend]
+    checkouts = [{"label": "AB"[i], "path": os.path.abspath(path), "commit": commit_of(path), "backend": backend,
+                  "runs": []} for i, (path, backend) in enumerate(subjects)]
+    server = PostgresServer(durable=True).start() if "postgresql" in args.backend else None
+    try:
+        results = run_all(args, checkouts, server)
+    finally:
+        if server is not None:
+            server.stop()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out + ".json", "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    markdown = table(results)
+    with open(args.out + ".md", "w") as f:
+        f.write(markdown)
+    print(markdown)
+
+
+def run_all(args, checkouts, server):
+    """Every run, the subjects alternating; the results with medians (and ratios B/A of two subjects)."""
     results = {
         "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "params": {k: getattr(args, k) for k in ("runs", "files", "kib", "entries", "listings", "stat_rounds",
@@ -253,24 +339,19 @@ def main(argv=None):
     }
     for run in range(args.runs):
         for c in checkouts:  # alternate, so a change in the machine's load falls on both
-            figures = one_run(c["path"], args)
+            uptime = os.getloadavg()[0]
+            figures = one_run(c, args, server)
+            figures["load_1min"] = round(uptime, 2)
             c["runs"].append(figures)
             print(f"[run {run + 1}/{args.runs}] {c['label']} " +
                   " ".join(f"{name}={figures[name]:.4g}" for name, _, _ in FIGURES), flush=True)
     for c in checkouts:
         c["median"] = summarize(c["runs"])
     if len(checkouts) == 2:
-        results["ratios"] = {name: checkouts[1]["median"][name] / checkouts[0]["median"][name]
-                             for name, _, _ in FIGURES}
+        a, b = checkouts[0]["median"], checkouts[1]["median"]
+        results["ratios"] = {name: b[name] / a[name] if a[name] else None for name, _, _ in FIGURES}
     results["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    markdown = table(results)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown)
-    print(markdown)
+    return results
 
 
 if __name__ == "__main__":

@@ -43,9 +43,12 @@ def unavailable_reason():
 
 class PostgresServer:
     """One PostgreSQL server in its own directory under /tmp (pytest's temporary directories are private to root,
-    where the ``postgres`` user could not reach its socket). ``database()`` makes an empty database."""
+    where the ``postgres`` user could not reach its socket). ``database()`` makes an empty database. ``durable``
+    keeps PostgreSQL's fsync and synchronous commits (benchmarks: a commit costs what it costs in production);
+    tests turn them off."""
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        self.durable = durable
         self.bin = bin_dir()
         self.dir = None
         self.pid = None
@@ -66,8 +69,9 @@ class PostgresServer:
             os.chown(self.dir, user.pw_uid, user.pw_gid)
         self._as_service_user("initdb", "--pgdata", self.data, "--username", SERVICE_USER, "--auth", "trust",
                               "--encoding", "UTF8", "--locale", "C", "--no-sync")
-        settings = f"-c listen_addresses='' -c unix_socket_directories='{self.dir}' -c fsync=off" \
-                   " -c synchronous_commit=off -c full_page_writes=off"
+        settings = f"-c listen_addresses='' -c unix_socket_directories='{self.dir}'"
+        if not self.durable:
+            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             self._as_service_user("pg_ctl", "start", "--pgdata", self.data, "--log", self.log_path, "--wait",
                                   "--timeout", str(START_TIMEOUT), "-o", settings)

@@ -1,4 +1,5 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, safemode and format."""
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, safemode and format; and
+`admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
 
 import time
 
@@ -9,6 +10,7 @@ from dfs.errors import FileNotFound
 
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
+PROGRESS_EVERY = 2.0  # seconds between two progress lines of a migration
 
 
 def register(commands):
@@ -47,6 +49,19 @@ def register(commands):
                      description="Erase every file and block in the cluster. Asks for confirmation on a terminal; "
                                  "scripts must pass --yes.")
     p.add_argument("--yes", action="store_true", help="do not ask")
+
+    p = commands.add("admin", admin, "work on a stopped namenode's database: migrate it to another backend",
+                     description="migrate --from DATABASE --to DATABASE: copy a whole namespace between SQLite and "
+                                 "PostgreSQL (either way), ids kept, so the datanodes' blocks stay referenced; then "
+                                 "compare every table's row count and checksum on both sides, and keep the copy "
+                                 "only when they agree. Stop the namenode first: a database a namenode has open is "
+                                 "refused. A DATABASE is sqlite:///path/to/file (or a plain path) or "
+                                 "postgresql://user:password@host:5432/db. The target must be empty (a new file or "
+                                 "database) unless --replace, and both must have this dfs's schema version.")
+    p.add_argument("action", choices=("migrate",))
+    p.add_argument("--from", dest="source", required=True, metavar="DATABASE", help="the namespace to copy")
+    p.add_argument("--to", dest="target", required=True, metavar="DATABASE", help="where the copy goes")
+    p.add_argument("--replace", action="store_true", help="delete what the target holds first")
 
 
 def df(session, args):
@@ -219,3 +234,31 @@ def format_(session, args):
     print(f"Formatted the dfs cluster at {url}.", file=session.stdout)
     return OK
 
+
+
+def admin(session, args):
+    from dfs.namenode.namespace import migrate  # here: the cluster commands start without the database drivers
+
+    started = time.monotonic()
+    with about(None):
+        counts = migrate.migrate(args.source, args.target, args.replace, _row_progress(session.stderr))
+    rows = [["TABLE", "ROWS"]] + [[name, str(count)] for name, count in counts.items()]
+    print(table(rows, right={1}), file=session.stdout)
+    print(f"Copied {sum(counts.values())} rows of {len(counts)} tables in {duration(time.monotonic() - started)};"
+          " verified: every table's row count and checksum are the same in both.", file=session.stdout)
+    return OK
+
+
+def _row_progress(stream, clock=time.monotonic):
+    """A migration's progress callback: a line on ``stream`` at most every PROGRESS_EVERY seconds, and a last one
+    if any was drawn, so a short copy prints none."""
+    state = {"shown_at": clock(), "shown": False}
+
+    def show(done, total):
+        now = clock()
+        if now - state["shown_at"] >= PROGRESS_EVERY or (done == total and state["shown"]):
+            state["shown_at"], state["shown"] = now, True
+            percent = 100 * done // total if total else 100
+            print(f"dfs: admin migrate: copied {done} of {total} rows ({percent}%)", file=stream, flush=True)
+
+    return show

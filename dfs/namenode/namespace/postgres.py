@@ -44,6 +44,9 @@ VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIM
 # Refusals that say nothing about the change itself: running it again, on a fresh snapshot, may succeed.
 RETRIED = (errors.SerializationFailure, errors.DeadlockDetected)
 SIZE_EVERY = 10.0  # seconds a measure of the database's size is reused (a status page reads it)
+# The application_name of a namenode's sessions: pg_stat_activity shows them, and `dfs admin migrate` refuses a
+# database a namenode is using.
+APPLICATION = "dfs-namenode"
 
 
 class TooManyConflicts(Unavailable):
@@ -78,11 +81,11 @@ class PostgresNamespace(RelationalNamespace):
         if self._connections is not None:
             return
         pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=CONNECT_TIMEOUT, open=False,
-                              name="dfs-namespace")
+                              name="dfs-namespace", kwargs={"application_name": APPLICATION})
         try:
             # One connection first: a wrong address, password or database fails now with the server's reason,
             # where the pool would keep trying until its timeout.
-            with psycopg.connect(self.url, connect_timeout=int(CONNECT_TIMEOUT)) as db:
+            with psycopg.connect(self.url, connect_timeout=int(CONNECT_TIMEOUT), application_name=APPLICATION) as db:
                 upgrade(db)
             pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         except (psycopg.OperationalError, PoolTimeout) as e:

@@ -132,6 +132,14 @@ class AccessControlException(PermissionDenied):
     A client rebuilds it as ``PermissionDenied``, the class it catches for every 403 AccessControlException."""
 
 
+class AclException(IOFailure):
+    """An ACL change HDFS's rules refuse (a missing base entry, a duplicate, a default ACL on a file): 403, as an
+    IOException is in WebHDFS."""
+
+    exception = "AclException"
+    java_class = "org.apache.hadoop.hdfs.protocol.AclException"
+
+
 class QuotaExceeded(IOFailure):
     """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
 

@@ -13,7 +13,7 @@ from dfs import hadoop_checksum, pages, paths
 from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
-from dfs.namenode import webhdfs, xattrs
+from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE
@@ -162,6 +162,13 @@ class NamenodeApp:
             (PUT, "REMOVEXATTR"): self.op_removexattr,
             (PUT, "SETQUOTA"): self.op_setquota,
             (POST, "EXPUNGE"): self.op_expunge,
+            (GET, "GETACLSTATUS"): self.op_getaclstatus,
+            (PUT, "SETACL"): self.op_changeacl,
+            (PUT, "MODIFYACLENTRIES"): self.op_changeacl,
+            (PUT, "REMOVEACLENTRIES"): self.op_changeacl,
+            (PUT, "REMOVEDEFAULTACL"): self.op_changeacl,
+            (PUT, "REMOVEACL"): self.op_changeacl,
+            (GET, "CHECKACCESS"): self.op_checkaccess,
         }
 
     def resource(self):
@@ -400,10 +407,12 @@ class NamenodeApp:
             await self.store.check_create(path, overwrite, create_parent, call.checker)
             room = self._room()
 
+            unmasked = params.octal("unmaskedpermission", None)
+
             def commit(extents):
                 return self.store.create(
                     path, extents, overwrite, replication, block_size, mode, owner=call.owner,
-                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker,
+                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker, unmasked=unmasked,
                 )
         else:
             inode = await self.store.file_for_append(path, call.checker)
@@ -459,7 +468,7 @@ class NamenodeApp:
 
     async def op_mkdirs(self, request, params, path, call):
         call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner,
-                                             checker=call.checker)
+                                             checker=call.checker, unmasked=params.octal("unmaskedpermission", None))
         return json_body({"boolean": True}, request)
 
     async def op_rename(self, request, params, path, call):
@@ -623,6 +632,32 @@ class NamenodeApp:
     async def op_removexattr(self, request, params, path, call):
         await self.store.remove_xattr(path, xattrs.check_name(params.str("xattr.name", required=True)),
                                       call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    # -- ACLs (dfs.namenode.acls) and CHECKACCESS -------------------------------------------------------------
+
+    async def op_getaclstatus(self, request, params, path, call):
+        return json_body(webhdfs.acl_status((await self.store.status(path, call.checker)).inode), request)
+
+    async def op_changeacl(self, request, params, path, call):
+        """SETACL, MODIFYACLENTRIES, REMOVEACLENTRIES (``aclspec``, without permissions for a removal),
+        REMOVEDEFAULTACL and REMOVEACL."""
+        op = params.str("op").upper()
+        spec = []
+        if op in ("SETACL", "MODIFYACLENTRIES", "REMOVEACLENTRIES"):
+            spec = acls.parse_spec(params.str("aclspec", required=True), with_perm=op != "REMOVEACLENTRIES")
+        call.inode = await self.store.change_acl(path, op, spec, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_checkaccess(self, request, params, path, call):
+        """200 with no body when the caller has the access ``fsaction`` names (``r-x``), else 403."""
+        action = params.str("fsaction", "---")
+        if action not in acls.SYMBOLS:
+            raise BadRequest(f'Invalid value for webhdfs parameter "fsaction": Invalid value: "{action}" does not'
+                             " belong to the domain [r-][w-][x-]")
+        await self.store.check_access(path, acls.SYMBOLS.index(action), call.checker)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -5,7 +5,7 @@ import json
 from json.encoder import encode_basestring as _string
 
 from dfs import extents as file_extents
-from dfs.namenode import xattrs
+from dfs.namenode import acls, xattrs
 from dfs.namenode.namespace.model import DIRECTORY, FILE, SPECIAL, SYMLINK
 
 
@@ -26,6 +26,8 @@ def file_status(status):
         extra = f',"symlink":{_string(inode.target)}'
     elif inode.type in SPECIAL:
         kind, extra = FILE, f',"special":"{inode.type}","rdev":{inode.rdev}'
+    if inode.acl is not None:
+        extra += ',"aclBit":true'
     return (f'{{"accessTime":{inode.atime},"blockSize":{block_size},"childrenNum":{status.children},'
             f'"fileId":{inode.id},"group":{_string(inode.group)},"length":{size},'
             f'"modificationTime":{inode.mtime},"nlink":{status.link_count},"owner":{_string(inode.owner)},'
@@ -54,6 +56,12 @@ def xattr_values(found, encoding):
 def xattr_names(names):
     """LISTXATTRS: the names as a JSON array written into a string, as Hadoop answers (and its client parses)."""
     return {"XAttrNames": json.dumps(list(names), separators=(",", ":"))}
+
+
+def acl_status(inode):
+    """GETACLSTATUS: the entries the mode does not hold (HDFS's AclStatus), the owner, group, mode and sticky bit."""
+    return {"AclStatus": {"entries": acls.status_entries(inode.acl), "group": inode.group, "owner": inode.owner,
+                          "permission": f"{inode.mode & 0o1777:o}", "stickyBit": bool(inode.mode & acls.STICKY)}}
 
 
 def content_summary(summary):

@@ -85,10 +85,12 @@ class Namespace(Protocol):
     def create(self, path: str, extents: list, overwrite: bool, replication: Optional[int] = None,
                block_size: Optional[int] = None, mode: int = 0o644, owner: Optional[str] = None,
                group: Optional[str] = None, create_parent: bool = True, mtime: Optional[int] = None,
-               atime: Optional[int] = None, checker=None) -> Deferred:
+               atime: Optional[int] = None, checker=None, unmasked: Optional[int] = None) -> Deferred:
         """Commit an upload: point ``path`` at ``extents`` (an overwrite replaces the file atomically, keeping its
         inode); the Inode. ``mtime``/``atime`` replace the times the write would set (a copy keeps its times).
-        Without a ``group``, a new file and the directories made for it take their parent's group (HDFS)."""
+        Without a ``group``, a new file and the directories made for it take their parent's group (HDFS). A new
+        file and each new directory inherit their parent's default ACL (``unmasked``: the file's mode before the
+        client's umask, which HDFS filters by that ACL instead of ``mode``)."""
 
     def file_for_append(self, path: str, checker=None) -> Deferred:
         """The Inode of a file APPEND may extend (fails early, before any byte moves)."""
@@ -103,9 +105,9 @@ class Namespace(Protocol):
         """Shorten a file to ``new_length`` bytes (its last extent cut, no byte copied)."""
 
     def mkdirs(self, path: str, mode: int = 0o755, owner: Optional[str] = None,
-               group: Optional[str] = None, checker=None) -> Deferred:
-        """Create the directory ``path`` and its missing ancestors (without a ``group``, each takes its parent's);
-        the directory's Inode."""
+               group: Optional[str] = None, checker=None, unmasked: Optional[int] = None) -> Deferred:
+        """Create the directory ``path`` and its missing ancestors (without a ``group``, each takes its parent's;
+        each inherits its parent's default ACL as ``create`` says); the directory's Inode."""
 
     def rename(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """HDFS's two renames (without ``overwrite``: into a directory ``dst``, False on any refusal; with it:
@@ -157,6 +159,16 @@ class Namespace(Protocol):
 
     def remove_xattr(self, path: str, name: str, checker=None) -> Deferred:
         """Remove an extended attribute; IOFailure when the inode has none of that name."""
+
+    def change_acl(self, path: str, op: str, spec: list = (), checker=None) -> Deferred:
+        """Change the ACL of ``path``'s inode as WebHDFS ``op`` does (SETACL, MODIFYACLENTRIES, REMOVEACLENTRIES
+        with the acls.Entry list ``spec``; REMOVEDEFAULTACL, REMOVEACL), only by its owner (or a superuser), in
+        HDFS's rules (dfs.namenode.acls, AclException); the Inode as changed (its mode and ``acl``). The ACL
+        belongs to the inode: every hard link shares it, ``copy`` copies it."""
+
+    def check_access(self, path: str, access: int, checker=None) -> Deferred:
+        """CHECKACCESS: AccessControlException unless ``checker``'s caller has ``access`` (permissions' bits) on
+        ``path``, ACLs included; FileNotFound("Path not found") when nothing is there."""
 
     def check_quota(self, path: str, space: int, append: bool = False) -> Deferred:
         """Fail early, before any byte of an upload moves, when a file of ``space`` bytes (replicas counted)

@@ -35,6 +35,7 @@ class Inode:
     nlink: int = 1  # directory entries that name it (a directory's POSIX count is Status.link_count)
     target: Optional[str] = None  # a symlink's target
     rdev: int = 0  # a device's number
+    acl: Optional[str] = None  # the ACL entries the mode does not hold (dfs.namenode.acls); None: no ACL
 
     @property
     def is_directory(self):

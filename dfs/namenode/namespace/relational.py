@@ -29,13 +29,14 @@ from dfs.errors import (
     NSQuotaExceeded,
 )
 from dfs.extents import pieces
+from dfs.namenode import acls
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
 
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
 INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.replication, i.block_size, i.nlink," \
-        " i.target, i.rdev"
+        " i.target, i.rdev, i.acl"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
 # The subdirectories of the directory ``i`` (its POSIX link count is 2 more). Counted when read rather than kept in
@@ -187,17 +188,21 @@ class RelationalNamespace:
             raise NotADirectory(f"Parent path is not a directory: {path}")
         return inode
 
-    def _mkdirs(self, db, path, mode, owner, group):
+    def _mkdirs(self, db, path, mode, owner, group, unmasked=None):
         """Create ``path`` and its missing ancestors; return the directory's inode. With no ``group``, each new
-        directory takes its parent's (HDFS)."""
+        directory takes its parent's (HDFS); each inherits its parent's default ACL, ``path`` itself from its
+        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit)."""
         node = self._inode(db, ROOT)
         walked = ""
-        for name in paths.split(path):
+        names = paths.split(path)
+        for depth, name in enumerate(names, 1):
             walked += "/" + name
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
-                child = self._new_inode(db, node.id, name, DIRECTORY, 0, mode, owner, group or node.group, t, t)
+                child_mode, acl = acls.inherit(node.acl, mode, unmasked if depth == len(names) else None, True)
+                child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, group or node.group, t,
+                                        t, acl=acl)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
                 raise NotADirectory(f"Parent path is not a directory: {walked}")
@@ -206,15 +211,15 @@ class RelationalNamespace:
 
     @staticmethod
     def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0,
-                   target=None, rdev=0):
+                   target=None, rdev=0, acl=None):
         """A new inode and the entry naming it."""
         inode_id = db.execute(
-            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev)).fetchone()[0]
+            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev,"
+            " acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev, acl)).fetchone()[0]
         db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
         return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
-                     target=target, rdev=rdev)
+                     target=target, rdev=rdev, acl=acl)
 
     def _touch(self, db, inode_id):
         """Advance an inode's mtime; strictly, so every write is visible as a change."""
@@ -519,7 +524,7 @@ class RelationalNamespace:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def mkdirs(self, path, mode=0o755, owner=None, group=None, checker=None):
+    def mkdirs(self, path, mode=0o755, owner=None, group=None, checker=None, unmasked=None):
         def txn(db):
             self._check(db, checker, "MKDIRS", path)
             try:
@@ -530,7 +535,7 @@ class RelationalNamespace:
                 if existing.type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
                 return existing  # nothing made: no quota to charge
-            inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
+            inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group, unmasked)
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
@@ -560,7 +565,7 @@ class RelationalNamespace:
             raise AlreadyExists(f"{path} already exists")
 
     def create(self, path, extents, overwrite, replication=None, block_size=None, mode=0o644, owner=None,
-               group=None, create_parent=True, mtime=None, atime=None, checker=None):
+               group=None, create_parent=True, mtime=None, atime=None, checker=None, unmasked=None):
         replication = replication or self.defaults["replication"]
         block_size = block_size or self.defaults["block_size"]
         owner = owner or self.defaults["owner"]
@@ -590,8 +595,10 @@ class RelationalNamespace:
                     " replication = ?, block_size = ? WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, inode_id))
             else:
-                inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group or parent.group,
-                                           t if mtime is None else mtime, accessed, replication, block_size).id
+                new_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
+                inode_id = self._new_inode(db, parent.id, name, FILE, size, new_mode, owner, group or parent.group,
+                                           t if mtime is None else mtime, accessed, replication, block_size,
+                                           acl=acl).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
             replaced = existing.size * existing.replication if existing is not None else 0
@@ -714,7 +721,7 @@ class RelationalNamespace:
             node, parent_id, name = pending.pop()
             t = now_ms()
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
-                                  node.replication, node.block_size, node.target, node.rdev)
+                                  node.replication, node.block_size, node.target, node.rdev, node.acl)
             db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
                        (new.id, node.id))
             if node.type == FILE:
@@ -853,6 +860,24 @@ class RelationalNamespace:
             return True
 
         return self.run(txn)
+
+    def change_acl(self, path, op, spec=(), checker=None):
+        def txn(db):
+            self._check(db, checker, op, path)
+            inode = self._resolve(db, path)
+            mode, acl = acls.change(op, inode.mode, inode.acl, inode.is_directory, spec, path)
+            db.execute("UPDATE inodes SET mode = ?, acl = ? WHERE id = ?", (mode, acl, inode.id))
+            return self._inode(db, inode.id)
+
+        return self.run(txn)
+
+    def check_access(self, path, access, checker=None):
+        def txn(db):
+            self._check(db, checker, "CHECKACCESS", path, access=access)
+            if self._lookup(db, path) is None:
+                raise FileNotFound("Path not found")
+
+        return self.lookup(txn)
 
     def xattrs(self, path, checker=None, op="GETXATTRS"):
         def txn(db):

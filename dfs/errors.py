@@ -168,6 +168,18 @@ class DSQuotaExceeded(QuotaExceeded):
                    f" consumed = {consumed} B = {_binary(consumed)}", path)
 
 
+class QuotaByStorageTypeExceeded(QuotaExceeded):
+    """Past a directory's quota by storage type (DISK, the only one dfs has): counted as the space quota is."""
+
+    exception = "QuotaByStorageTypeExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.QuotaByStorageTypeExceededException"
+
+    @classmethod
+    def of(cls, path, storage_type, quota, consumed):
+        return cls(f"Quota by storage type : {storage_type} on path : {path} is exceeded. quota = {_binary(quota)}"
+                   f" but space consumed = {_binary(consumed)}", path)
+
+
 def _binary(n):
     """``n`` bytes as Hadoop's quota messages write them (TraditionalBinaryPrefix.long2String(n, "B", 2)):
     ``500 B``, ``3 KB``, ``1.50 MB``."""

@@ -161,6 +161,7 @@ class NamenodeApp:
             (PUT, "SETXATTR"): self.op_setxattr,
             (PUT, "REMOVEXATTR"): self.op_removexattr,
             (PUT, "SETQUOTA"): self.op_setquota,
+            (PUT, "SETQUOTABYSTORAGETYPE"): self.op_setquotabystoragetype,
             (POST, "EXPUNGE"): self.op_expunge,
             (GET, "GETACLSTATUS"): self.op_getaclstatus,
             (PUT, "SETACL"): self.op_changeacl,
@@ -602,6 +603,18 @@ class NamenodeApp:
         space = params.int("storagespacequota", QUOTA_DONT_SET, minimum=QUOTA_RESET)
         await self.store.set_quota(path, None if names == QUOTA_DONT_SET else names,
                                    None if space == QUOTA_DONT_SET else space, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_setquotabystoragetype(self, request, params, path, call):
+        """A quota by storage type: ``storagespacequota`` bytes (-1 removes it) of ``storagetype`` DISK, the only
+        storage type dfs has, counted as the space quota is; any other type is refused."""
+        kind = params.str("storagetype", required=True).upper()
+        if kind != "DISK":
+            raise BadRequest(f"Cannot set a quota by storage type {kind}: every dfs block is on DISK, the only"
+                             " storage type with a quota here")
+        space = params.int("storagespacequota", required=True, minimum=QUOTA_RESET)
+        await self.store.set_quota(path, disk=space, checker=call.checker)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -163,6 +163,7 @@ OPERATIONS = {
     "MKNOD": Operation("mknod", rules(parent=WRITE)),
     # HDFS lets only a superuser set quotas (FSNamesystem.setQuota: Checker.check_superuser).
     "SETQUOTA": Operation("setQuota"),
+    "SETQUOTABYSTORAGETYPE": Operation("setQuota"),
     # Extended attributes (FSDirXAttrOp): reading values needs read access, listing names only the traversal
     # (execute on the parent), changing them write access.
     "GETXATTRS": Operation("getXAttrs", rules(access=READ)),

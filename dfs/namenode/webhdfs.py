@@ -67,7 +67,15 @@ def acl_status(inode):
 def content_summary(summary):
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
                                "length": summary.length, "quota": summary.quota,
-                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota}}
+                               "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
+                               **({"typeQuota": type_quota(summary)} if summary.disk_quota >= 0 else {})}}
+
+
+def type_quota(summary):
+    """The quotas by storage type that are set, as Hadoop lists them: DISK, the only storage type dfs has."""
+    if summary.disk_quota < 0:
+        return {}
+    return {"DISK": {"consumed": summary.space_consumed, "quota": summary.disk_quota}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -140,7 +148,7 @@ def quota_usage(summary):
     return {"QuotaUsage": {
         "fileAndDirectoryCount": summary.files + summary.directories,
         "quota": summary.quota, "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
-        "typeQuota": {},
+        "typeQuota": type_quota(summary),
     }}
 
 

@@ -175,11 +175,12 @@ class Namespace(Protocol):
         created at ``path`` (replacing a file there), or with ``append`` added to it, would pass a quota."""
 
     def set_quota(self, path: str, names: Optional[int] = None, space: Optional[int] = None,
-                  checker=None) -> Deferred:
+                  checker=None, disk: Optional[int] = None) -> Deferred:
         """Set the directory ``path``'s name quota (files and directories at or below it, itself counted) and/or
         space quota (bytes of its files, replicas counted); None keeps one, -1 removes it. Every change that
         grows a directory past a quota fails in its own transaction (NSQuotaExceeded, DSQuotaExceeded);
-        ``content_summary`` reports them."""
+        ``content_summary`` reports them. ``disk`` is the quota by storage type DISK: every block is on DISK, so
+        it counts what the space quota counts (QuotaByStorageTypeExceeded)."""
 
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""

@@ -99,6 +99,7 @@ class ContentSummary:
     space_consumed: int = 0
     quota: int = -1  # the directory's name quota (-1: none)
     space_quota: int = -1  # its space quota in bytes, replicas counted (-1: none)
+    disk_quota: int = -1  # its quota by storage type DISK, counted as the space quota is (-1: none)
 
 
 @dataclass(slots=True)

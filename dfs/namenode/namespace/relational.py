@@ -27,6 +27,7 @@ from dfs.errors import (
     IsADirectory,
     NotADirectory,
     NSQuotaExceeded,
+    QuotaByStorageTypeExceeded,
 )
 from dfs.extents import pieces
 from dfs.namenode import acls
@@ -336,12 +337,12 @@ class RelationalNamespace:
         for chunk in chunks(ids):
             among, params = self._in(chunk)
             quotas.update((row[0], row[1:]) for row in db.execute(
-                f"SELECT inode, names, space FROM quotas WHERE inode {among}", params))
+                f"SELECT inode, names, space, disk FROM quotas WHERE inode {among}", params))
         names_on_the_way = paths.split(path)
         for depth, inode in enumerate(chain):
             if inode.id not in quotas:
                 continue
-            name_quota, space_quota = quotas[inode.id]
+            name_quota, space_quota, disk_quota = quotas[inode.id]
             used_names, used_space = self._usage(db, inode.id)
             if pending:
                 used_names, used_space = used_names + names, used_space + space
@@ -350,6 +351,8 @@ class RelationalNamespace:
                 raise NSQuotaExceeded.of(directory, name_quota, used_names)
             if space > 0 and 0 <= space_quota < used_space:
                 raise DSQuotaExceeded.of(directory, space_quota, used_space)
+            if space > 0 and 0 <= disk_quota < used_space:
+                raise QuotaByStorageTypeExceeded.of(directory, "DISK", disk_quota, used_space)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -420,9 +423,9 @@ class RelationalNamespace:
             self._check(db, checker, "GETCONTENTSUMMARY", path, children=entries)
             summary = ContentSummary()
             top = self._resolve(db, path)
-            quotas = db.execute("SELECT names, space FROM quotas WHERE inode = ?", (top.id,)).fetchone()
+            quotas = db.execute("SELECT names, space, disk FROM quotas WHERE inode = ?", (top.id,)).fetchone()
             if quotas is not None:
-                summary.quota, summary.space_quota = quotas
+                summary.quota, summary.space_quota, summary.disk_quota = quotas
             stack, counted = [top], set()
             while stack:
                 node = stack.pop()
@@ -787,16 +790,21 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, "CONCAT", target, sources=sources)
             inode = self._file(db, target)
+            above = self._path(db, target)[:-1]
             seq = self._next_seq(db, inode.id)
             added = 0
+            growth = Counter()  # bytes (replicas counted) each directory above the target gains
             for src in sources:
                 if src == target:
                     raise BadRequest(f"CONCAT source {src} is the target")
-                *_, parent, source = self._path(db, src)
+                *source_above, parent, source = self._path(db, src)
                 if source.id == inode.id:
                     raise BadRequest(f"CONCAT source {src} is a hard link of the target")
                 if source.type != FILE:
                     raise IsADirectory(f"Path is a directory, not a file: {src}")
+                growth.update({directory.id: source.size * inode.replication for directory in above})
+                growth.subtract({directory.id: source.size * source.replication
+                                 for directory in (*source_above, parent)})
                 extents = self._extents(db, source.id)
                 self._set_extents(db, inode.id, extents, seq)
                 seq += len(extents)
@@ -805,6 +813,8 @@ class RelationalNamespace:
                 self._touch(db, parent.id)
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._enforce_quotas(db, target, 0, added * inode.replication,
+                                 {directory for directory, gained in growth.items() if gained <= 0})
             return True
 
         return self.run(txn)
@@ -857,6 +867,7 @@ class RelationalNamespace:
             if inode.type != FILE:
                 return False
             db.execute("UPDATE inodes SET replication = ? WHERE id = ?", (replication, inode.id))
+            self._enforce_quotas(db, path, 0, inode.size * (replication - inode.replication))  # replicas count
             return True
 
         return self.run(txn)
@@ -935,7 +946,7 @@ class RelationalNamespace:
 
         return self.read(txn)
 
-    def set_quota(self, path, names=None, space=None, checker=None):
+    def set_quota(self, path, names=None, space=None, checker=None, disk=None):
         def txn(db):
             self._check(db, checker, "SETQUOTA", path)
             if checker is not None:
@@ -944,9 +955,9 @@ class RelationalNamespace:
             if inode.type != DIRECTORY:
                 raise NotADirectory(f"`{path}': Is not a directory")
             db.execute("INSERT INTO quotas (inode) VALUES (?) ON CONFLICT (inode) DO NOTHING", (inode.id,))
-            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space) WHERE inode = ?",
-                       (names, space, inode.id))
-            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0", (inode.id,))
+            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space),"
+                       " disk = COALESCE(?, disk) WHERE inode = ?", (names, space, disk, inode.id))
+            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0 AND disk < 0", (inode.id,))
 
         return self.run(txn)
 

@@ -623,6 +623,8 @@ class NamenodeApp:
     async def op_getxattrs(self, request, params, path, call):
         encoding = xattrs.encoding(params.str("encoding"))
         wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
+        for name in wanted:
+            xattrs.check_readable(name, call.checker)
         found = await self.store.xattrs(path, call.checker)
         if wanted:
             if any(name not in found for name in wanted):

@@ -150,7 +150,8 @@ class Namespace(Protocol):
 
     def xattrs(self, path: str, checker=None, op: str = "GETXATTRS") -> Deferred:
         """{name: value bytes} of the extended attributes of ``path``'s inode, by name; ``op`` is what the checker
-        judges (GETXATTRS reads values, LISTXATTRS only names)."""
+        judges (GETXATTRS reads values, LISTXATTRS only names). ``trusted.`` ones are left out for a caller the
+        checker checks (not a superuser), as HDFS hides them."""
 
     def set_xattr(self, path: str, name: str, value: bytes, create: bool, replace: bool, checker=None) -> Deferred:
         """Set an extended attribute (``name`` with its namespace prefix) of ``path``'s inode: a new one only with

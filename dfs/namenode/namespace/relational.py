@@ -30,7 +30,7 @@ from dfs.errors import (
     QuotaByStorageTypeExceeded,
 )
 from dfs.extents import pieces
-from dfs.namenode import acls
+from dfs.namenode import acls, xattrs
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
 
@@ -894,8 +894,10 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, op, path)
             inode = self._resolve(db, path)
+            hidden = checker is not None and not checker.unchecked  # trusted. ones only a superuser sees (HDFS)
             return {name: bytes(value) for name, value in
-                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))}
+                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))
+                    if not (hidden and xattrs.superusers_only(name))}
 
         return self.lookup(txn)
 
@@ -928,7 +930,7 @@ class RelationalNamespace:
     def _check_xattr(self, db, checker, op, path, name):
         """A change of an extended attribute: write access, and ``trusted.`` names are the superuser's (HDFS)."""
         self._check(db, checker, op, path)
-        if checker is not None and name.startswith("trusted."):
+        if checker is not None and xattrs.superusers_only(name):
             checker.check_superuser()
 
     def check_quota(self, path, space, append=False):

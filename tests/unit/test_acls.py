@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from dfs.errors import AclException, BadRequest
 from dfs.namenode import acls
+from dfs.namenode.namespace.model import Inode
+from dfs.namenode.permissions import READ, WRITE, Caller, Checker
 
 
 def change(op, mode, text, spec="", directory=True):
@@ -87,3 +89,22 @@ def test_any_acl_survives_storage(mode, spec):
     stored_mode, text = acls._stored(acl, mode, True)
     assert acls.logical(stored_mode, text) == acl
     assert acls.change("REMOVEACL", stored_mode, text, True)[1] is None
+
+
+def test_the_checker_evaluates_an_acl_in_hdfs_order():
+    """Owner bits alone for the owner; a named user masked; any group entry of the caller's groups that grants; the
+    other bits only for a caller no entry matched."""
+    mode, text = change("SETACL", 0o000, None, "user::---,user:bob:rw-,group::r--,group:eng:-w-,mask::rw-,other::r--")
+    inode = Inode(1, "FILE", mode, "alice", "staff", 0, 0, acl=text)
+
+    def permits(user, groups, access):
+        return Checker(Caller(user, frozenset(groups))).permits(inode, access)
+
+    assert not permits("alice", ["staff"], READ)  # the owner: owner bits only, though other may read
+    assert permits("bob", [], READ | WRITE)
+    assert permits("carol", ["staff", "eng"], READ) and permits("carol", ["staff", "eng"], WRITE)
+    assert not permits("carol", ["staff", "eng"], READ | WRITE)  # no one entry grants both
+    assert not permits("dave", ["eng"], READ)  # matched eng (-w-): the other bits do not apply
+    assert permits("erin", [], READ)  # nothing matched: other
+    masked = Inode(1, "FILE", mode & ~0o020, "alice", "staff", 0, 0, acl=text)  # chmod g-w: the mask loses w
+    assert not Checker(Caller("bob")).permits(masked, WRITE)

@@ -1,5 +1,5 @@
-"""Hadoop's FsShell -setfacl/-getfacl (and -ls's "+") against a real cluster through Hadoop's own WebHDFS client.
-Needs Java and DFS_HADOOP_JARS, as test_hadoop_client says."""
+"""Hadoop's FsShell -setfacl/-getfacl (and -ls's "+"), and -count -t of the quota by storage type, against a real
+cluster through Hadoop's own WebHDFS client. Needs Java and DFS_HADOOP_JARS, as test_hadoop_client says."""
 
 import pytest
 import requests
@@ -50,3 +50,15 @@ def test_default_acls_recursion_and_refusals(cluster, unique_dir, tmp_path):
         fs_shell(cluster, tmp_path, "-setfacl", "-m", "default:user:bob:r--", f"webhdfs:{unique_dir}/d/old")
     with pytest.raises(AssertionError, match="the user, group and other entries are required"):
         fs_shell(cluster, tmp_path, "-setfacl", "--set", "user::rwx", f"webhdfs:{unique_dir}/d/old")
+
+
+def test_count_shows_the_quota_by_storage_type_disk(cluster, unique_dir, tmp_path):
+    """-count -q -t DISK reads GETQUOTAUSAGE's typeQuota, which SETQUOTABYSTORAGETYPE sets."""
+    _put(cluster, unique_dir + "/q/f", b"x" * 1000)
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/q", timeout=60,
+                     params={"op": "SETQUOTABYSTORAGETYPE", "storagetype": "DISK", "storagespacequota": 1 << 20})
+    assert r.status_code == 200, r.text
+    replication = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/q/f", params={"op": "GETFILESTATUS"},
+                               timeout=60).json()["FileStatus"]["replication"]
+    line = fs_shell(cluster, tmp_path, "-count", "-q", "-t", "DISK", f"webhdfs:{unique_dir}/q").decode().split()
+    assert line[:2] == [str(1 << 20), str((1 << 20) - 1000 * replication)]

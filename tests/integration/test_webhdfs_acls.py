@@ -2,6 +2,10 @@
 entry, loses it when the mask takes it away, a default ACL is inherited by new children, HDFS's answers and errors,
 and CHECKACCESS."""
 
+import os
+import subprocess
+import sys
+
 from test_permission_matrix import SUPERUSER, as_user, checked, denial, write  # noqa: F401 (checked: a fixture)
 
 
@@ -87,3 +91,25 @@ def test_only_the_owner_changes_an_acl_and_errors_are_hdfs(checked):
     response = as_user(checked, "alice", "GET", "/home/alice/none", "CHECKACCESS", fsaction="r--")
     assert response.status_code == 404 and response.json()["RemoteException"]["message"] == "Path not found"
     assert as_user(checked, "alice", "GET", "/home/alice/mine", "CHECKACCESS", fsaction="rwz").status_code == 400
+
+
+
+# Run in a process of its own: BlockingClient runs a reactor in a thread, which pytest-twisted's reactor forbids.
+CLIENT_SCRIPT = """
+import sys
+from dfs.client import BlockingClient
+alice, bob = BlockingClient(sys.argv[1], user="alice"), BlockingClient(sys.argv[1], user="bob")
+alice.change_acl("/home/alice", "MODIFYACLENTRIES", "user:bob:--x")
+assert not bob.can("/home/alice/py", "r--")
+alice.change_acl("/home/alice/py", "MODIFYACLENTRIES", "user:bob:r--")
+assert bob.can("/home/alice/py", "r--") and not bob.can("/home/alice/py", "rw-")
+assert alice.acl("/home/alice/py")["entries"] == ["user:bob:r--", "group::---"]
+assert alice.stat("/home/alice/py")["aclBit"] is True
+"""
+
+
+def test_the_python_client_reads_changes_and_checks_acls(checked):
+    write(checked, "alice", "/home/alice/py", permission="600")
+    done = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, checked.url], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, DFS_CONFIG="/nonexistent.toml", DFS_TOKEN=""))
+    assert done.returncode == 0, done.stderr

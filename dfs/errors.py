@@ -132,6 +132,14 @@ class AccessControlException(PermissionDenied):
     A client rebuilds it as ``PermissionDenied``, the class it catches for every 403 AccessControlException."""
 
 
+class AclException(IOFailure):
+    """An ACL change HDFS's rules refuse (a missing base entry, a duplicate, a default ACL on a file): 403, as an
+    IOException is in WebHDFS."""
+
+    exception = "AclException"
+    java_class = "org.apache.hadoop.hdfs.protocol.AclException"
+
+
 class QuotaExceeded(IOFailure):
     """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
 
@@ -158,6 +166,18 @@ class DSQuotaExceeded(QuotaExceeded):
     def of(cls, path, quota, consumed):
         return cls(f"The DiskSpace quota of {path} is exceeded: quota = {quota} B = {_binary(quota)} but diskspace"
                    f" consumed = {consumed} B = {_binary(consumed)}", path)
+
+
+class QuotaByStorageTypeExceeded(QuotaExceeded):
+    """Past a directory's quota by storage type (DISK, the only one dfs has): counted as the space quota is."""
+
+    exception = "QuotaByStorageTypeExceededException"
+    java_class = "org.apache.hadoop.hdfs.protocol.QuotaByStorageTypeExceededException"
+
+    @classmethod
+    def of(cls, path, storage_type, quota, consumed):
+        return cls(f"Quota by storage type : {storage_type} on path : {path} is exceeded. quota = {_binary(quota)}"
+                   f" but space consumed = {_binary(consumed)}", path)
 
 
 def _binary(n):

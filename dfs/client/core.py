@@ -25,7 +25,7 @@ from dfs import extents as file_extents
 from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
-                        IsADirectory, NotADirectory, OutcomeUnknown, Unavailable, from_remote)
+                        IsADirectory, NotADirectory, OutcomeUnknown, PermissionDenied, Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
@@ -610,6 +610,30 @@ class Client:
     def remove_xattr(self, path, name):
         """Remove the extended attribute ``name``; an error when ``path`` has none of that name."""
         return defer.ensureDeferred(self._call("PUT", path, "REMOVEXATTR", **{"xattr.name": name}))
+
+    def acl(self, path):
+        """The ACL of ``path`` as HDFS's AclStatus gives it (WebHDFS GETACLSTATUS): ``entries`` (those its mode does
+        not hold, e.g. ``["user:bob:rw-", "group::r-x"]``), ``owner``, ``group``, ``permission``, ``stickyBit``."""
+        async def get():
+            return (await self._json("GET", path, "GETACLSTATUS"))["AclStatus"]
+        return defer.ensureDeferred(get())
+
+    def change_acl(self, path, op, spec=None):
+        """Change the ACL of ``path`` (its owner's or a superuser's right): ``op`` is WebHDFS's SETACL,
+        MODIFYACLENTRIES or REMOVEACLENTRIES with ``spec`` an aclspec (``"user:bob:rw-,default:group:eng:r-x"``;
+        names without permissions to remove), or REMOVEDEFAULTACL or REMOVEACL."""
+        return defer.ensureDeferred(self._call("PUT", path, op.upper(), aclspec=spec))
+
+    def can(self, path, fsaction):
+        """Whether the caller has the access ``fsaction`` (``"r-x"``, ``"rw-"``...) to ``path``, ACLs included
+        (WebHDFS CHECKACCESS)."""
+        async def check():
+            try:
+                await self._call("GET", path, "CHECKACCESS", fsaction=fsaction)
+            except PermissionDenied:
+                return False
+            return True
+        return defer.ensureDeferred(check())
 
     def set_quota(self, path, names=None, space=None):
         """Set the directory's name quota (files and directories at or below it, itself counted) and/or space

@@ -13,11 +13,11 @@ from dfs import hadoop_checksum, pages, paths
 from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
-from dfs.namenode import webhdfs, xattrs
+from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE, SYMLINK
-from dfs.namenode.permissions import Permissions, action_bits
+from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
@@ -154,7 +154,6 @@ class NamenodeApp:
             (GET, "GETSTATUS"): self.op_getstatus,
             (GET, "GETQUOTAUSAGE"): self.op_getquotausage,
             (GET, "GETSTORAGEPOLICY"): self.op_getstoragepolicy,
-            (GET, "CHECKACCESS"): self.op_checkaccess,
             (GET, "GETALLSTORAGEPOLICY"): self.op_getallstoragepolicy,
             (PUT, "SETSTORAGEPOLICY"): self.op_setstoragepolicy,
             (POST, "UNSETSTORAGEPOLICY"): self.op_unsetstoragepolicy,
@@ -165,7 +164,15 @@ class NamenodeApp:
             (PUT, "SETXATTR"): self.op_setxattr,
             (PUT, "REMOVEXATTR"): self.op_removexattr,
             (PUT, "SETQUOTA"): self.op_setquota,
+            (PUT, "SETQUOTABYSTORAGETYPE"): self.op_setquotabystoragetype,
             (POST, "EXPUNGE"): self.op_expunge,
+            (GET, "GETACLSTATUS"): self.op_getaclstatus,
+            (PUT, "SETACL"): self.op_changeacl,
+            (PUT, "MODIFYACLENTRIES"): self.op_changeacl,
+            (PUT, "REMOVEACLENTRIES"): self.op_changeacl,
+            (PUT, "REMOVEDEFAULTACL"): self.op_changeacl,
+            (PUT, "REMOVEACL"): self.op_changeacl,
+            (GET, "CHECKACCESS"): self.op_checkaccess,
         }
 
     def resource(self):
@@ -411,10 +418,12 @@ class NamenodeApp:
             await self.store.check_create(path, overwrite, create_parent, call.checker)
             room = self._room()
 
+            unmasked = params.octal("unmaskedpermission", None)
+
             def commit(extents):
                 return self.store.create(
                     path, extents, overwrite, replication, block_size, mode, owner=call.owner,
-                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker,
+                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker, unmasked=unmasked,
                 )
         else:
             inode = await self.store.file_for_append(path, call.checker)
@@ -470,7 +479,7 @@ class NamenodeApp:
 
     async def op_mkdirs(self, request, params, path, call):
         call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner,
-                                             checker=call.checker)
+                                             checker=call.checker, unmasked=params.octal("unmaskedpermission", None))
         return json_body({"boolean": True}, request)
 
     async def op_rename(self, request, params, path, call):
@@ -563,11 +572,6 @@ class NamenodeApp:
     async def op_getquotausage(self, request, params, path, call):
         return json_body(webhdfs.quota_usage(await self.store.content_summary(path, call.checker)), request)
 
-    async def op_checkaccess(self, request, params, path, call):
-        await self.store.check_access(path, action_bits(params.str("fsaction", required=True)), call.checker)
-        request.setHeader(b"Content-Type", OCTETS)
-        return b""
-
     async def op_getstoragepolicy(self, request, params, path, call):
         await self.store.status(path, call.checker)
         return json_body(webhdfs.storage_policy(), request)
@@ -612,11 +616,25 @@ class NamenodeApp:
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
+    async def op_setquotabystoragetype(self, request, params, path, call):
+        """A quota by storage type: ``storagespacequota`` bytes (-1 removes it) of ``storagetype`` DISK, the only
+        storage type dfs has, counted as the space quota is; any other type is refused."""
+        kind = params.str("storagetype", required=True).upper()
+        if kind != "DISK":
+            raise BadRequest(f"Cannot set a quota by storage type {kind}: every dfs block is on DISK, the only"
+                             " storage type with a quota here")
+        space = params.int("storagespacequota", required=True, minimum=QUOTA_RESET)
+        await self.store.set_quota(path, disk=space, checker=call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
     # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
 
     async def op_getxattrs(self, request, params, path, call):
         encoding = xattrs.encoding(params.str("encoding"))
         wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
+        for name in wanted:
+            xattrs.check_readable(name, call.checker)
         found = await self.store.xattrs(path, call.checker)
         if wanted:
             if any(name not in found for name in wanted):
@@ -639,6 +657,32 @@ class NamenodeApp:
     async def op_removexattr(self, request, params, path, call):
         await self.store.remove_xattr(path, xattrs.check_name(params.str("xattr.name", required=True)),
                                       call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    # -- ACLs (dfs.namenode.acls) and CHECKACCESS -------------------------------------------------------------
+
+    async def op_getaclstatus(self, request, params, path, call):
+        return json_body(webhdfs.acl_status((await self.store.status(path, call.checker)).inode), request)
+
+    async def op_changeacl(self, request, params, path, call):
+        """SETACL, MODIFYACLENTRIES, REMOVEACLENTRIES (``aclspec``, without permissions for a removal),
+        REMOVEDEFAULTACL and REMOVEACL."""
+        op = params.str("op").upper()
+        spec = []
+        if op in ("SETACL", "MODIFYACLENTRIES", "REMOVEACLENTRIES"):
+            spec = acls.parse_spec(params.str("aclspec", required=True), with_perm=op != "REMOVEACLENTRIES")
+        call.inode = await self.store.change_acl(path, op, spec, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_checkaccess(self, request, params, path, call):
+        """200 with no body when the caller has the access ``fsaction`` names (``r-x``), else 403."""
+        action = params.str("fsaction", required=True)
+        if action not in acls.SYMBOLS:
+            raise BadRequest(f'Invalid value for webhdfs parameter "fsaction": Invalid value: "{action}" does not'
+                             " belong to the domain [r-][w-][x-]")
+        await self.store.check_access(path, acls.SYMBOLS.index(action), call.checker)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Optional
 
 from dfs import paths
-from dfs.errors import AccessControlException, BadRequest, NotADirectory
+from dfs.errors import AccessControlException, NotADirectory
+from dfs.namenode import acls
 from dfs.namenode.namespace.model import Inode
 
 # Access bits, as in a mode's owner/group/other triplets. A denial names them as HDFS's FsAction does.
@@ -24,13 +25,6 @@ def mode_string(mode):
     if mode & STICKY:
         text = text[:-1] + ("t" if mode & EXECUTE else "T")
     return text
-
-
-def action_bits(symbol):
-    """The access bits of an FsAction's symbol (``r-x``), as CHECKACCESS's ``fsaction`` names them."""
-    if len(symbol) != 3 or any(char not in ("-", letter) for char, letter in zip(symbol, "rwx")):
-        raise BadRequest(f'Invalid value for webhdfs parameter "fsaction": {symbol} is not of the form [r-][w-][x-]')
-    return sum(bit for char, bit in zip(symbol, (READ, WRITE, EXECUTE)) if char != "-")
 
 
 def describe(path, inode):
@@ -138,8 +132,6 @@ OPERATIONS = {
     "GETFILECHECKSUM": Operation("open", rules(access=READ)),
     "GETFILEBLOCKLOCATIONS": Operation("open", rules(access=READ)),
     "GETHOMEDIRECTORY": Operation(None),
-    # The access CHECKACCESS asks about comes with the request: Checker.check_access takes it after these rules.
-    "CHECKACCESS": Operation("checkAccess"),
     "OPEN": Operation("open", rules(access=READ)),
     "CREATE": Operation("create", rules(ancestor=WRITE), overwrite=Rule(access=WRITE)),
     "MKDIRS": Operation("mkdirs", rules(ancestor=WRITE, when_free=True)),
@@ -173,12 +165,22 @@ OPERATIONS = {
     "MKNOD": Operation("mknod", rules(parent=WRITE)),
     # HDFS lets only a superuser set quotas (FSNamesystem.setQuota: Checker.check_superuser).
     "SETQUOTA": Operation("setQuota"),
+    "SETQUOTABYSTORAGETYPE": Operation("setQuota"),
     # Extended attributes (FSDirXAttrOp): reading values needs read access, listing names only the traversal
     # (execute on the parent), changing them write access.
     "GETXATTRS": Operation("getXAttrs", rules(access=READ)),
     "LISTXATTRS": Operation("listXAttrs"),
     "SETXATTR": Operation("setXAttr", rules(access=WRITE)),
     "REMOVEXATTR": Operation("removeXAttr", rules(access=WRITE)),
+    # ACLs (FSDirAclOp): reading one needs only the traversal, changing one that the caller owns the inode.
+    "GETACLSTATUS": Operation("getAclStatus"),
+    "SETACL": Operation("setAcl", rules(owner=True)),
+    "MODIFYACLENTRIES": Operation("modifyAclEntries", rules(owner=True)),
+    "REMOVEACLENTRIES": Operation("removeAclEntries", rules(owner=True)),
+    "REMOVEDEFAULTACL": Operation("removeDefaultAcl", rules(owner=True)),
+    "REMOVEACL": Operation("removeAcl", rules(owner=True)),
+    # The traversal, then the access its fsaction names (``check_operation``'s ``access``).
+    "CHECKACCESS": Operation("checkAccess"),
 }
 
 
@@ -202,7 +204,10 @@ class Checker:
         return not self.enabled or self.caller.superuser
 
     def permits(self, inode: Inode, access: int) -> bool:
-        """Whether the caller's class (owner, else group, else other) of ``inode``'s mode holds ``access``."""
+        """Whether the caller's class (owner, else group, else other) of ``inode``'s mode holds ``access``; with
+        an extended ACL, as HDFS's hasAclPermission decides."""
+        if acls.has_access_entries(inode.acl):
+            return self._acl_permits(inode, access)
         if inode.owner == self.caller.user:
             granted = inode.mode >> 6
         elif inode.group in self.caller.groups:
@@ -211,12 +216,30 @@ class Checker:
             granted = inode.mode
         return granted & access == access
 
+    def _acl_permits(self, inode, access):
+        """The owner entry (the mode's owner bits), else the caller's named user entry, else every group entry
+        (the owning group's and named ones) of a group of the caller, any that grants; each masked by the mode's
+        group bits. Only a caller none of them matched is judged by the other entry."""
+        if inode.owner == self.caller.user:
+            return inode.mode >> 6 & access == access
+        mask, matched = inode.mode >> 3 & 7, False
+        for entry in acls.stored_entries(inode.acl):
+            if entry.default:
+                break
+            if entry.type == acls.USER and entry.name == self.caller.user:
+                return entry.perm & mask & access == access
+            if entry.type == acls.GROUP and (entry.name or inode.group) in self.caller.groups:
+                if entry.perm & mask & access == access:
+                    return True
+                matched = True
+        return not matched and inode.mode & access == access
+
     def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), overwrite=False,
-                        children=None, owner=None, group=None):
+                        children=None, owner=None, group=None, access=NONE):
         """Every check of WebHDFS ``op``: ``destination`` is ``(path, inodes)`` for RENAME and COPY (the path the
         entry will have: inside the destination directory when a RENAME moves it there), ``sources`` a list of
         them for CONCAT; ``overwrite`` whether a CREATE or COPY replaces an existing file; ``owner`` and ``group``
-        the new ones of SETOWNER. Raises AccessControlException with HDFS's text at the first denial."""
+        the new ones of SETOWNER; ``access`` the one CHECKACCESS asks about. Raises AccessControlException with HDFS's text at the first denial."""
         if self.unchecked:
             return
         operation = OPERATIONS[op.upper()]
@@ -227,6 +250,8 @@ class Checker:
                 destination_rules = (operation.overwrite, *destination_rules)
             else:
                 path_rules = (operation.overwrite, *path_rules)
+        if access:
+            path_rules = (*path_rules, Rule(access=access))
         self._check_all(path, inodes, path_rules, children)
         if destination is not None:
             self._check_all(*destination, destination_rules, children)
@@ -269,10 +294,6 @@ class Checker:
             raise AccessControlException(f"Permission denied. user={self.caller.user} is not the owner of"
                                          f" inode={path}", path)
 
-    def check_access(self, path: str, inodes, access: int):
-        """CHECKACCESS after its traverse checks: ``access`` (READ, WRITE, EXECUTE bits) on the inode itself."""
-        self.check(path, inodes, Rule(access=access))
-
     def check_set_owner(self, owner: Optional[str], group: Optional[str]):
         """After the owner check: only a superuser gives a file away, and the owner sets only a group they are in."""
         if self.unchecked:
@@ -290,8 +311,9 @@ class Checker:
 
     def _require(self, path, inode, access):
         if not self.permits(inode, access):
+            acl = "+" if acls.has_access_entries(inode.acl) else ""  # HDFS marks a denial its ACL decided
             raise AccessControlException(f"Permission denied: user={self.caller.user},"
-                                         f" access={ACTION_NAMES[access]}, inode={describe(path, inode)}", path)
+                                         f" access={ACTION_NAMES[access]}, inode={describe(path, inode)}{acl}", path)
 
     def _sticky_violated(self, directory, entry):
         return bool(directory.mode & STICKY) and self.caller.user not in (directory.owner, entry.owner)

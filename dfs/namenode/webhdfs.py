@@ -5,7 +5,7 @@ import json
 from json.encoder import encode_basestring as _string
 
 from dfs import extents as file_extents
-from dfs.namenode import xattrs
+from dfs.namenode import acls, xattrs
 from dfs.namenode.namespace.model import DIRECTORY, FILE, SPECIAL, SYMLINK
 
 
@@ -26,6 +26,8 @@ def file_status(status):
         extra = f',"symlink":{_string(inode.target)}'
     elif inode.type in SPECIAL:
         kind, extra = FILE, f',"special":"{inode.type}","rdev":{inode.rdev}'
+    if inode.acl is not None:
+        extra += ',"aclBit":true'
     return (f'{{"accessTime":{inode.atime},"blockSize":{block_size},"childrenNum":{status.children},'
             f'"fileId":{inode.id},"group":{_string(inode.group)},"length":{size},'
             f'"modificationTime":{inode.mtime},"nlink":{status.link_count},"owner":{_string(inode.owner)},'
@@ -56,13 +58,27 @@ def xattr_names(names):
     return {"XAttrNames": json.dumps(list(names), separators=(",", ":"))}
 
 
+def acl_status(inode):
+    """GETACLSTATUS: the entries the mode does not hold (HDFS's AclStatus), the owner, group, mode and sticky bit."""
+    return {"AclStatus": {"entries": acls.status_entries(inode.acl), "group": inode.group, "owner": inode.owner,
+                          "permission": f"{inode.mode & 0o1777:o}", "stickyBit": bool(inode.mode & acls.STICKY)}}
+
+
 def content_summary(summary):
     """GETCONTENTSUMMARY. ``ecPolicy`` is HDFS's name for a tree without erasure coding (every dfs tree):
     Hadoop's client reads it for `hdfs dfs -count -e`, which fails on a summary without one."""
     return {"ContentSummary": {"directoryCount": summary.directories, "fileCount": summary.files,
                                "length": summary.length, "quota": summary.quota,
                                "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
-                               "ecPolicy": "Replicated"}}
+                               "ecPolicy": "Replicated",
+                               **({"typeQuota": type_quota(summary)} if summary.disk_quota >= 0 else {})}}
+
+
+def type_quota(summary):
+    """The quotas by storage type that are set, as Hadoop lists them: DISK, the only storage type dfs has."""
+    if summary.disk_quota < 0:
+        return {}
+    return {"DISK": {"consumed": summary.space_consumed, "quota": summary.disk_quota}}
 
 
 def block_locations(extents, offset, length, holders, replication):
@@ -135,7 +151,7 @@ def quota_usage(summary):
     return {"QuotaUsage": {
         "fileAndDirectoryCount": summary.files + summary.directories,
         "quota": summary.quota, "spaceConsumed": summary.space_consumed, "spaceQuota": summary.space_quota,
-        "typeQuota": {},
+        "typeQuota": type_quota(summary),
     }}
 
 

@@ -27,6 +27,17 @@ def check_name(name):
     return name
 
 
+def superusers_only(name):
+    """Whether only a superuser may read or change the attribute (HDFS's XAttrPermissionFilter: ``trusted.``)."""
+    return name.startswith("trusted.")
+
+
+def check_readable(name, checker):
+    """A non-superuser naming a ``trusted.`` attribute in GETXATTRS is refused with HDFS's text."""
+    if superusers_only(name) and not checker.unchecked:
+        raise AccessControlException(f"User doesn't have permission for xattr: {name}")
+
+
 def check_size(name, value):
     size = len(name.split(".", 1)[1].encode()) + len(value)
     if size > MAX_SIZE:

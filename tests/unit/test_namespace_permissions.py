@@ -10,7 +10,7 @@ from dfs.errors import AccessControlException, BadRequest, FileNotFound
 from dfs.namenode.groups import CachedGroups, parse_groups_file
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
-from dfs.namenode.permissions import ACTION_NAMES, EXECUTE, READ, WRITE, Checker, Permissions, action_bits
+from dfs.namenode.permissions import ACTION_NAMES, EXECUTE, READ, WRITE, Checker, Permissions
 from dfs.namenode.tap import NamenodeOptions, audit_path
 from test_metadata import A, result
 
@@ -155,10 +155,3 @@ def test_check_access_answers_for_the_access_asked(store, permissions):
     for checker in (alice, permissions.checker("hdfs"), None):
         with pytest.raises(FileNotFound):
             result(store.check_access("/home/alice/none", READ, checker))
-
-
-def test_fsaction_symbols():
-    assert [action_bits(s) for s in ("---", "r--", "-w-", "--x", "rwx", "r-x")] == [0, 4, 2, 1, 7, 5]
-    for bad in ("", "rw", "rwxr", "x--", "RWX"):
-        with pytest.raises(BadRequest):
-            action_bits(bad)

@@ -49,10 +49,6 @@ class Namespace(Protocol):
     def stat(self, path: str, checker=None) -> Deferred:
         """(Inode, [Extent]) of ``path``; the extents of a file, in order, else empty. Checked as OPEN."""
 
-    def check_access(self, path: str, access: int, checker=None) -> Deferred:
-        """CHECKACCESS: fires when ``checker``'s caller has ``access`` (READ, WRITE, EXECUTE bits) on ``path``;
-        FileNotFound when nothing is there, AccessControlException when the caller lacks it."""
-
     def status(self, path: str, checker=None) -> Deferred:
         """The Status of ``path`` (GETFILESTATUS): its inode and, for a directory, its number of entries."""
 
@@ -89,10 +85,12 @@ class Namespace(Protocol):
     def create(self, path: str, extents: list, overwrite: bool, replication: Optional[int] = None,
                block_size: Optional[int] = None, mode: int = 0o644, owner: Optional[str] = None,
                group: Optional[str] = None, create_parent: bool = True, mtime: Optional[int] = None,
-               atime: Optional[int] = None, checker=None) -> Deferred:
+               atime: Optional[int] = None, checker=None, unmasked: Optional[int] = None) -> Deferred:
         """Commit an upload: point ``path`` at ``extents`` (an overwrite replaces the file atomically, keeping its
         inode); the Inode. ``mtime``/``atime`` replace the times the write would set (a copy keeps its times).
-        Without a ``group``, a new file and the directories made for it take their parent's group (HDFS)."""
+        Without a ``group``, a new file and the directories made for it take their parent's group (HDFS). A new
+        file and each new directory inherit their parent's default ACL (``unmasked``: the file's mode before the
+        client's umask, which HDFS filters by that ACL instead of ``mode``)."""
 
     def file_for_append(self, path: str, checker=None) -> Deferred:
         """The Inode of a file APPEND may extend (fails early, before any byte moves)."""
@@ -107,9 +105,9 @@ class Namespace(Protocol):
         """Shorten a file to ``new_length`` bytes (its last extent cut, no byte copied)."""
 
     def mkdirs(self, path: str, mode: int = 0o755, owner: Optional[str] = None,
-               group: Optional[str] = None, checker=None) -> Deferred:
-        """Create the directory ``path`` and its missing ancestors (without a ``group``, each takes its parent's);
-        the directory's Inode."""
+               group: Optional[str] = None, checker=None, unmasked: Optional[int] = None) -> Deferred:
+        """Create the directory ``path`` and its missing ancestors (without a ``group``, each takes its parent's;
+        each inherits its parent's default ACL as ``create`` says); the directory's Inode."""
 
     def rename(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
         """HDFS's two renames (without ``overwrite``: into a directory ``dst``, False on any refusal; with it:
@@ -152,7 +150,8 @@ class Namespace(Protocol):
 
     def xattrs(self, path: str, checker=None, op: str = "GETXATTRS") -> Deferred:
         """{name: value bytes} of the extended attributes of ``path``'s inode, by name; ``op`` is what the checker
-        judges (GETXATTRS reads values, LISTXATTRS only names)."""
+        judges (GETXATTRS reads values, LISTXATTRS only names). ``trusted.`` ones are left out for a caller the
+        checker checks (not a superuser), as HDFS hides them."""
 
     def set_xattr(self, path: str, name: str, value: bytes, create: bool, replace: bool, checker=None) -> Deferred:
         """Set an extended attribute (``name`` with its namespace prefix) of ``path``'s inode: a new one only with
@@ -162,16 +161,27 @@ class Namespace(Protocol):
     def remove_xattr(self, path: str, name: str, checker=None) -> Deferred:
         """Remove an extended attribute; IOFailure when the inode has none of that name."""
 
+    def change_acl(self, path: str, op: str, spec: list = (), checker=None) -> Deferred:
+        """Change the ACL of ``path``'s inode as WebHDFS ``op`` does (SETACL, MODIFYACLENTRIES, REMOVEACLENTRIES
+        with the acls.Entry list ``spec``; REMOVEDEFAULTACL, REMOVEACL), only by its owner (or a superuser), in
+        HDFS's rules (dfs.namenode.acls, AclException); the Inode as changed (its mode and ``acl``). The ACL
+        belongs to the inode: every hard link shares it, ``copy`` copies it."""
+
+    def check_access(self, path: str, access: int, checker=None) -> Deferred:
+        """CHECKACCESS: AccessControlException unless ``checker``'s caller has ``access`` (permissions' bits) on
+        ``path``, ACLs included; FileNotFound("Path not found") when nothing is there."""
+
     def check_quota(self, path: str, space: int, append: bool = False) -> Deferred:
         """Fail early, before any byte of an upload moves, when a file of ``space`` bytes (replicas counted)
         created at ``path`` (replacing a file there), or with ``append`` added to it, would pass a quota."""
 
     def set_quota(self, path: str, names: Optional[int] = None, space: Optional[int] = None,
-                  checker=None) -> Deferred:
+                  checker=None, disk: Optional[int] = None) -> Deferred:
         """Set the directory ``path``'s name quota (files and directories at or below it, itself counted) and/or
         space quota (bytes of its files, replicas counted); None keeps one, -1 removes it. Every change that
         grows a directory past a quota fails in its own transaction (NSQuotaExceeded, DSQuotaExceeded);
-        ``content_summary`` reports them."""
+        ``content_summary`` reports them. ``disk`` is the quota by storage type DISK: every block is on DISK, so
+        it counts what the space quota counts (QuotaByStorageTypeExceeded)."""
 
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""

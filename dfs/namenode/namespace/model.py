@@ -35,6 +35,7 @@ class Inode:
     nlink: int = 1  # directory entries that name it (a directory's POSIX count is Status.link_count)
     target: Optional[str] = None  # a symlink's target
     rdev: int = 0  # a device's number
+    acl: Optional[str] = None  # the ACL entries the mode does not hold (dfs.namenode.acls); None: no ACL
 
     @property
     def is_directory(self):
@@ -98,6 +99,7 @@ class ContentSummary:
     space_consumed: int = 0
     quota: int = -1  # the directory's name quota (-1: none)
     space_quota: int = -1  # its space quota in bytes, replicas counted (-1: none)
+    disk_quota: int = -1  # its quota by storage type DISK, counted as the space quota is (-1: none)
 
 
 @dataclass(slots=True)

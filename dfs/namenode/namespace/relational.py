@@ -28,15 +28,17 @@ from dfs.errors import (
     NotADirectory,
     NotLeader,
     NSQuotaExceeded,
+    QuotaByStorageTypeExceeded,
 )
 from dfs.extents import pieces
+from dfs.namenode import acls, xattrs
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
 
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
 INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.replication, i.block_size, i.nlink," \
-        " i.target, i.rdev"
+        " i.target, i.rdev, i.acl"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
 # The subdirectories of the directory ``i`` (its POSIX link count is 2 more). Counted when read rather than kept in
@@ -193,17 +195,21 @@ class RelationalNamespace:
             raise NotADirectory(f"Parent path is not a directory: {path}")
         return inode
 
-    def _mkdirs(self, db, path, mode, owner, group):
+    def _mkdirs(self, db, path, mode, owner, group, unmasked=None):
         """Create ``path`` and its missing ancestors; return the directory's inode. With no ``group``, each new
-        directory takes its parent's (HDFS)."""
+        directory takes its parent's (HDFS); each inherits its parent's default ACL, ``path`` itself from its
+        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit)."""
         node = self._inode(db, ROOT)
         walked = ""
-        for name in paths.split(path):
+        names = paths.split(path)
+        for depth, name in enumerate(names, 1):
             walked += "/" + name
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
-                child = self._new_inode(db, node.id, name, DIRECTORY, 0, mode, owner, group or node.group, t, t)
+                child_mode, acl = acls.inherit(node.acl, mode, unmasked if depth == len(names) else None, True)
+                child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, group or node.group, t,
+                                        t, acl=acl)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
                 raise NotADirectory(f"Parent path is not a directory: {walked}")
@@ -212,15 +218,15 @@ class RelationalNamespace:
 
     @staticmethod
     def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0,
-                   target=None, rdev=0):
+                   target=None, rdev=0, acl=None):
         """A new inode and the entry naming it."""
         inode_id = db.execute(
-            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev)).fetchone()[0]
+            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev,"
+            " acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev, acl)).fetchone()[0]
         db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
         return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
-                     target=target, rdev=rdev)
+                     target=target, rdev=rdev, acl=acl)
 
     def _touch(self, db, inode_id):
         """Advance an inode's mtime; strictly, so every write is visible as a change."""
@@ -337,12 +343,12 @@ class RelationalNamespace:
         for chunk in chunks(ids):
             among, params = self._in(chunk)
             quotas.update((row[0], row[1:]) for row in db.execute(
-                f"SELECT inode, names, space FROM quotas WHERE inode {among}", params))
+                f"SELECT inode, names, space, disk FROM quotas WHERE inode {among}", params))
         names_on_the_way = paths.split(path)
         for depth, inode in enumerate(chain):
             if inode.id not in quotas:
                 continue
-            name_quota, space_quota = quotas[inode.id]
+            name_quota, space_quota, disk_quota = quotas[inode.id]
             used_names, used_space = self._usage(db, inode.id)
             if pending:
                 used_names, used_space = used_names + names, used_space + space
@@ -351,6 +357,8 @@ class RelationalNamespace:
                 raise NSQuotaExceeded.of(directory, name_quota, used_names)
             if space > 0 and 0 <= space_quota < used_space:
                 raise DSQuotaExceeded.of(directory, space_quota, used_space)
+            if space > 0 and 0 <= disk_quota < used_space:
+                raise QuotaByStorageTypeExceeded.of(directory, "DISK", disk_quota, used_space)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -366,15 +374,6 @@ class RelationalNamespace:
 
     def path_inodes(self, path):
         return self.lookup(self._path, path, True)
-
-    def check_access(self, path, access, checker=None):
-        def txn(db):
-            self._check(db, checker, "CHECKACCESS", path)
-            self._resolve(db, path)
-            if checker is not None:
-                checker.check_access(path, self._walk(db, path), access)
-
-        return self.lookup(txn)
 
     def status(self, path, checker=None):
         """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
@@ -430,9 +429,9 @@ class RelationalNamespace:
             self._check(db, checker, "GETCONTENTSUMMARY", path, children=entries)
             summary = ContentSummary()
             top = self._resolve(db, path)
-            quotas = db.execute("SELECT names, space FROM quotas WHERE inode = ?", (top.id,)).fetchone()
+            quotas = db.execute("SELECT names, space, disk FROM quotas WHERE inode = ?", (top.id,)).fetchone()
             if quotas is not None:
-                summary.quota, summary.space_quota = quotas
+                summary.quota, summary.space_quota, summary.disk_quota = quotas
             stack, counted = [top], set()
             while stack:
                 node = stack.pop()
@@ -572,7 +571,7 @@ class RelationalNamespace:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def mkdirs(self, path, mode=0o755, owner=None, group=None, checker=None):
+    def mkdirs(self, path, mode=0o755, owner=None, group=None, checker=None, unmasked=None):
         def txn(db):
             self._check(db, checker, "MKDIRS", path)
             try:
@@ -583,7 +582,7 @@ class RelationalNamespace:
                 if existing.type != DIRECTORY:
                     raise AlreadyExists(f"{path} already exists as a file")
                 return existing  # nothing made: no quota to charge
-            inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group)
+            inode = self._mkdirs(db, path, mode, owner or self.defaults["owner"], group, unmasked)
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
@@ -613,7 +612,7 @@ class RelationalNamespace:
             raise AlreadyExists(f"{path} already exists")
 
     def create(self, path, extents, overwrite, replication=None, block_size=None, mode=0o644, owner=None,
-               group=None, create_parent=True, mtime=None, atime=None, checker=None):
+               group=None, create_parent=True, mtime=None, atime=None, checker=None, unmasked=None):
         replication = replication or self.defaults["replication"]
         block_size = block_size or self.defaults["block_size"]
         owner = owner or self.defaults["owner"]
@@ -643,8 +642,10 @@ class RelationalNamespace:
                     " replication = ?, block_size = ? WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, inode_id))
             else:
-                inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group or parent.group,
-                                           t if mtime is None else mtime, accessed, replication, block_size).id
+                new_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
+                inode_id = self._new_inode(db, parent.id, name, FILE, size, new_mode, owner, group or parent.group,
+                                           t if mtime is None else mtime, accessed, replication, block_size,
+                                           acl=acl).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
             replaced = existing.size * existing.replication if existing is not None else 0
@@ -767,7 +768,7 @@ class RelationalNamespace:
             node, parent_id, name = pending.pop()
             t = now_ms()
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
-                                  node.replication, node.block_size, node.target, node.rdev)
+                                  node.replication, node.block_size, node.target, node.rdev, node.acl)
             db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
                        (new.id, node.id))
             if node.type == FILE:
@@ -833,16 +834,21 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, "CONCAT", target, sources=sources)
             inode = self._file(db, target)
+            above = self._path(db, target)[:-1]
             seq = self._next_seq(db, inode.id)
             added = 0
+            growth = Counter()  # bytes (replicas counted) each directory above the target gains
             for src in sources:
                 if src == target:
                     raise BadRequest(f"CONCAT source {src} is the target")
-                *_, parent, source = self._path(db, src)
+                *source_above, parent, source = self._path(db, src)
                 if source.id == inode.id:
                     raise BadRequest(f"CONCAT source {src} is a hard link of the target")
                 if source.type != FILE:
                     raise IsADirectory(f"Path is a directory, not a file: {src}")
+                growth.update({directory.id: source.size * inode.replication for directory in above})
+                growth.subtract({directory.id: source.size * source.replication
+                                 for directory in (*source_above, parent)})
                 extents = self._extents(db, source.id)
                 self._set_extents(db, inode.id, extents, seq)
                 seq += len(extents)
@@ -851,6 +857,8 @@ class RelationalNamespace:
                 self._touch(db, parent.id)
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._enforce_quotas(db, target, 0, added * inode.replication,
+                                 {directory for directory, gained in growth.items() if gained <= 0})
             return True
 
         return self.run(txn)
@@ -903,16 +911,37 @@ class RelationalNamespace:
             if inode.type != FILE:
                 return False
             db.execute("UPDATE inodes SET replication = ? WHERE id = ?", (replication, inode.id))
+            self._enforce_quotas(db, path, 0, inode.size * (replication - inode.replication))  # replicas count
             return True
 
         return self.run(txn)
+
+    def change_acl(self, path, op, spec=(), checker=None):
+        def txn(db):
+            self._check(db, checker, op, path)
+            inode = self._resolve(db, path)
+            mode, acl = acls.change(op, inode.mode, inode.acl, inode.is_directory, spec, path)
+            db.execute("UPDATE inodes SET mode = ?, acl = ? WHERE id = ?", (mode, acl, inode.id))
+            return self._inode(db, inode.id)
+
+        return self.run(txn)
+
+    def check_access(self, path, access, checker=None):
+        def txn(db):
+            self._check(db, checker, "CHECKACCESS", path, access=access)
+            if self._lookup(db, path) is None:
+                raise FileNotFound("Path not found")
+
+        return self.lookup(txn)
 
     def xattrs(self, path, checker=None, op="GETXATTRS"):
         def txn(db):
             self._check(db, checker, op, path)
             inode = self._resolve(db, path)
+            hidden = checker is not None and not checker.unchecked  # trusted. ones only a superuser sees (HDFS)
             return {name: bytes(value) for name, value in
-                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))}
+                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))
+                    if not (hidden and xattrs.superusers_only(name))}
 
         return self.lookup(txn)
 
@@ -945,7 +974,7 @@ class RelationalNamespace:
     def _check_xattr(self, db, checker, op, path, name):
         """A change of an extended attribute: write access, and ``trusted.`` names are the superuser's (HDFS)."""
         self._check(db, checker, op, path)
-        if checker is not None and name.startswith("trusted."):
+        if checker is not None and xattrs.superusers_only(name):
             checker.check_superuser()
 
     def check_quota(self, path, space, append=False):
@@ -963,7 +992,7 @@ class RelationalNamespace:
 
         return self.read(txn)
 
-    def set_quota(self, path, names=None, space=None, checker=None):
+    def set_quota(self, path, names=None, space=None, checker=None, disk=None):
         def txn(db):
             self._check(db, checker, "SETQUOTA", path)
             if checker is not None:
@@ -972,9 +1001,9 @@ class RelationalNamespace:
             if inode.type != DIRECTORY:
                 raise NotADirectory(f"`{path}': Is not a directory")
             db.execute("INSERT INTO quotas (inode) VALUES (?) ON CONFLICT (inode) DO NOTHING", (inode.id,))
-            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space) WHERE inode = ?",
-                       (names, space, inode.id))
-            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0", (inode.id,))
+            db.execute("UPDATE quotas SET names = COALESCE(?, names), space = COALESCE(?, space),"
+                       " disk = COALESCE(?, disk) WHERE inode = ?", (names, space, disk, inode.id))
+            db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0 AND disk < 0", (inode.id,))
 
         return self.run(txn)
 

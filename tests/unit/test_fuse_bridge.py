@@ -140,29 +140,35 @@ def test_attribute_cache_drops_answers_that_raced_with_a_change():
     assert cache.status("/f") is None and not cache.known_absent("/g")
 
 
-def locations(lengths, block_offsets):
+def locations(lengths, block_offsets, gaps, tail):
+    """BlockLocations of blocks of ``lengths``, each after a hole of its ``gaps`` bytes, and a hole of ``tail``."""
     out, offset = [], 0
-    for length, block_offset in zip(lengths, block_offsets):
+    for length, block_offset, gap in zip(lengths, block_offsets, gaps):
+        offset += gap
         out.append({"blockId": str(len(out)), "offset": offset, "length": length, "blockOffset": block_offset})
         offset += length
-    return {"BlockLocation": out, "fileLength": offset}
+    return {"BlockLocation": out, "fileLength": offset + tail}
 
 
 @given(st.lists(st.integers(1, 50), min_size=0, max_size=8), st.integers(0, 400), st.integers(0, 200),
-       st.data())
-def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, data):
+       st.integers(0, 20), st.data())
+def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, tail, data):
     block_offsets = [data.draw(st.integers(0, 5)) for _ in lengths]
+    gaps = [data.draw(st.sampled_from([0, 0, 1, 7])) for _ in lengths]
     of = OpenFile("/f")
-    answer = locations(lengths, block_offsets)
+    answer = locations(lengths, block_offsets, gaps, tail)
     of_locations = answer["BlockLocation"]
     of.set_locations(answer)
-    file_bytes = [(i, block_offsets[i] + j) for i, n in enumerate(lengths) for j in range(n)]
+    file_bytes = [byte for i, n in enumerate(lengths)
+                  for byte in [None] * gaps[i] + [(i, block_offsets[i] + j) for j in range(n)]] + [None] * tail
     pieces = list(of.pieces(offset, size))
-    got = [(int(loc["blockId"]), start + k) for loc, start, count, _ in pieces for k in range(count)]
+    got = [None if loc is None else (int(loc["blockId"]), start + k) for loc, start, count, _ in pieces
+           for k in range(count)]
     assert got == file_bytes[offset:offset + size]
     for loc, _, _, following in pieces:
-        index = int(loc["blockId"])
-        assert following == (of_locations[index + 1] if index + 1 < len(lengths) else None)
+        if loc is not None:
+            index = int(loc["blockId"])
+            assert following == (of_locations[index + 1] if index + 1 < len(lengths) else None)
 
 
 def test_ns_to_ms():

@@ -6,7 +6,7 @@ import json
 import pytest
 import pytest_twisted
 
-from dfs.errors import (AlreadyExists, BadRequest, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
+from dfs.errors import (AlreadyExists, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
                         NotADirectory, NSQuotaExceeded)
 from dfs.namenode import webhdfs
 from dfs.namenode.namespace.backends import open_namespace
@@ -114,8 +114,6 @@ def test_append_truncate_concat_copy(store):
     assert result(store.status("/f")).inode.size == 16
     result(store.truncate("/f", 12))
     assert result(store.stat("/f"))[1] == [Extent(A, 0, 10, 10), Extent(B, 0, 2, 6)]
-    with pytest.raises(BadRequest):
-        result(store.truncate("/f", 100))
     result(store.copy("/f", "/g"))
     assert result(store.stat("/g"))[1] == result(store.stat("/f"))[1]
     result(store.create("/h", [Extent(A, 0, 3, 10)], overwrite=False))
@@ -123,6 +121,19 @@ def test_append_truncate_concat_copy(store):
     assert result(store.status("/f")).inode.size == 15
     with pytest.raises(FileNotFound):
         result(store.status("/h"))
+
+
+def test_truncating_up_adds_a_hole_and_stores_nothing(store):
+    result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.truncate("/f", 256 << 30))
+    result(store.truncate("/f", (256 << 30) + 5))  # a hole at the end grows, no second one
+    inode, extents = result(store.stat("/f"))
+    assert (inode.size, extents) == ((256 << 30) + 5, [Extent(A, 0, 10, 10), Extent.hole((256 << 30) - 5)])
+    assert result(store.status("/f")).holes == (256 << 30) - 5
+    assert result(store.block_targets()) == {A: (3, 10)}
+    result(store.truncate("/f", 4))
+    assert result(store.stat("/f"))[1] == [Extent(A, 0, 4, 10)]
+    assert result(store.status("/f")).holes == 0
 
 
 def test_block_targets_and_unreferenced(store):

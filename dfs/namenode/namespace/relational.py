@@ -43,6 +43,9 @@ CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents
 # ``nlink`` stays what fsck compares with the entries naming an inode.
 SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c JOIN inodes AS ci"
                       " ON ci.id = c.inode WHERE c.parent = i.id AND ci.type = 'DIRECTORY') ELSE 0 END")
+# The bytes of the file ``i`` that no block holds (its holes): what a sparse file does not store.
+HOLE_BYTES = ("CASE WHEN i.type = 'FILE' THEN (SELECT COALESCE(SUM(e.length), 0) FROM extents AS e"
+              " WHERE e.inode = i.id AND e.block_id IS NULL) ELSE 0 END")
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
@@ -298,6 +301,11 @@ class RelationalNamespace:
         return [(row[0], Inode(*row[1:])) for row in db.execute(query, (inode_id,))]
 
     @staticmethod
+    def _holes(db, inode):
+        """The bytes of ``inode`` no block holds (0 unless it is a sparse file)."""
+        return db.execute(f"SELECT {HOLE_BYTES} FROM inodes AS i WHERE i.id = ?", (inode.id,)).fetchone()[0]
+
+    @staticmethod
     def _has_entries(db, inode_id):
         return db.execute("SELECT 1 FROM dirents WHERE parent = ? LIMIT 1", (inode_id,)).fetchone() is not None
 
@@ -365,14 +373,16 @@ class RelationalNamespace:
         """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
         (on a thread), since counting a large directory takes milliseconds."""
 
-        def counted(inode):
+        def counted(found):
+            inode, holes = found
             if inode.type != DIRECTORY:
-                return Status(inode)
+                return Status(inode, holes=holes)
             return self.read(lambda db: Status(inode, "", *self._counts(db, inode.id)))
 
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
-            return self._resolve(db, path)
+            inode = self._resolve(db, path)
+            return inode, self._holes(db, inode)
 
         return self.lookup(txn).addCallback(counted)
 
@@ -381,8 +391,8 @@ class RelationalNamespace:
             self._check(db, checker, "LISTSTATUS", path)
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
-                return Status(inode), None
-            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {INODE} FROM dirents AS d"
+                return Status(inode, holes=self._holes(db, inode)), None
+            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {HOLE_BYTES}, {INODE} FROM dirents AS d"
                      " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?")
             args = [inode.id]
             if start_after is not None:
@@ -392,7 +402,7 @@ class RelationalNamespace:
             if limit is not None:
                 query += " LIMIT ?"
                 args.append(limit)
-            entries = [Status(Inode(*row[3:]), row[0], row[1], row[2]) for row in db.execute(query, args)]
+            entries = [Status(Inode(*row[4:]), *row[:4]) for row in db.execute(query, args)]
             if start_after is not None or limit is not None:
                 return Status(inode, "", *self._counts(db, inode.id)), entries
             return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
@@ -806,12 +816,16 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, "TRUNCATE", path)
             inode = self._file(db, path)
-            if new_length > inode.size:
-                raise BadRequest(f"Cannot truncate {path} to a larger size ({new_length} > {inode.size})")
             extents = self._extents(db, inode.id)
-            sizes = {ext.block_id: ext.block_size for ext in extents}
-            kept = [Extent(block_id, start, count, sizes[block_id])
-                    for block_id, start, count in pieces(extents, 0, new_length)]
+            if new_length > inode.size:  # growing: a hole at the end (one with a hole already there), no byte stored
+                grown = new_length - inode.size
+                if extents and extents[-1].block_id is None:
+                    grown += extents.pop().length
+                kept = [*extents, Extent.hole(grown)]
+            else:
+                sizes = {ext.block_id: ext.block_size for ext in extents}
+                kept = [Extent(block_id, start, count, sizes[block_id])
+                        for block_id, start, count in pieces(extents, 0, new_length)]
             db.execute("DELETE FROM extents WHERE inode = ?", (inode.id,))
             self._set_extents(db, inode.id, kept)
             db.execute("UPDATE inodes SET size = ? WHERE id = ?", (new_length, inode.id))

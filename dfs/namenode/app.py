@@ -278,9 +278,9 @@ class NamenodeApp:
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
     async def op_getfilechecksum(self, request, params, path, call):
-        _, extents = await self._file(path, call)
+        inode, extents = await self._file(path, call)
         if params.str("algorithm", "").upper() != SHA256:
-            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents)), request)
+            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents, inode.block_size)), request)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
         node = self._reader_for(extents, 0, file_extents.size(extents))

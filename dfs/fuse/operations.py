@@ -586,8 +586,10 @@ class DFSOperations:
             of.handles += 1
         try:
             with of.lock:
-                if writable:
-                    self._stage(of, truncate=bool(flags & os.O_TRUNC))
+                # A file opened for writing is staged at its first write, not here: `truncate -s 256G` (open, then
+                # ftruncate) is then a TRUNCATE on the cluster, with no local copy at all.
+                if writable and flags & os.O_TRUNC:
+                    self._stage(of, truncate=True)
                 elif not of.is_staged and not of.unlinked:
                     of.set_locations(self.client.block_locations(path))
         except BaseException:

@@ -297,7 +297,7 @@ class DFSOperations:
             "st_uid": _local_id(status["owner"], pwd.getpwnam, self._uid),
             "st_gid": _local_id(status["group"], grp.getgrnam, self._gid),
             "st_mtime": mtime,
-            "st_ctime": mtime,
+            "st_ctime": status.get("changeTime", 0) * 1_000_000 or mtime,
             "st_atime": status["accessTime"] * 1_000_000 or mtime,
         }
 

@@ -136,6 +136,35 @@ def test_truncating_up_adds_a_hole_and_stores_nothing(store):
     assert result(store.status("/f")).holes == 0
 
 
+def test_ctime_moves_with_every_change_of_the_inode_and_mtime_only_with_its_data(store):
+    result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False, mtime=1000))
+    inode = result(store.status("/f")).inode
+    assert inode.ctime > inode.mtime == 1000  # a file created with an old mtime (a copy) changed now
+    assert status_of(store, "/f")["changeTime"] == inode.ctime
+    changes = {
+        "chmod": (lambda: store.set_permission("/f", 0o600), False),
+        "chown": (lambda: store.set_owner("/f", "someone"), False),
+        "utimens": (lambda: store.set_times("/f", mtime=2000), None),
+        "setxattr": (lambda: store.set_xattr("/f", "user.a", b"1", True, False), False),
+        "removexattr": (lambda: store.remove_xattr("/f", "user.a"), False),
+        "link": (lambda: store.link("/f", "/g"), False),
+        "unlink of another name": (lambda: store.delete("/g", recursive=False), False),
+        "rename": (lambda: store.rename("/f", "/h", overwrite=True), False),
+        "truncate": (lambda: store.truncate("/h", 4), True),
+        "append": (lambda: store.append("/h", [Extent(B, 0, 6, 6)]), True),
+        "overwrite": (lambda: store.create("/h", [Extent(B, 0, 6, 6)], overwrite=True), True),
+    }
+    path = "/f"
+    for name, (change, moves_mtime) in changes.items():
+        result(change())
+        path = "/h" if name == "rename" or path == "/h" else path
+        after = result(store.status(path)).inode
+        assert after.ctime > inode.ctime, name
+        if moves_mtime is not None:
+            assert (after.mtime > inode.mtime) == moves_mtime, name
+        inode = after
+
+
 def test_block_targets_and_unreferenced(store):
     result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False, replication=2))
     result(store.create("/g", [Extent(A, 0, 10, 10), Extent(B, 0, 4, 4)], overwrite=False, replication=3))

@@ -35,6 +35,7 @@ class Inode:
     nlink: int = 1  # directory entries that name it (a directory's POSIX count is Status.link_count)
     target: Optional[str] = None  # a symlink's target
     rdev: int = 0  # a device's number
+    ctime: int = 0  # when the inode last changed: its data, attributes, times or links (POSIX's st_ctime)
 
     @property
     def is_directory(self):

@@ -35,7 +35,7 @@ from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPE
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
 INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.replication, i.block_size, i.nlink," \
-        " i.target, i.rdev"
+        " i.target, i.rdev, i.ctime"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
 # The subdirectories of the directory ``i`` (its POSIX link count is 2 more). Counted when read rather than kept in
@@ -211,17 +211,25 @@ class RelationalNamespace:
     def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0,
                    target=None, rdev=0):
         """A new inode and the entry naming it."""
+        changed = now_ms()  # now, even when the times given are a copy's
         inode_id = db.execute(
-            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev)).fetchone()[0]
+            "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev,"
+            " ctime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev,
+             changed)).fetchone()[0]
         db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
         return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
-                     target=target, rdev=rdev)
+                     target=target, rdev=rdev, ctime=changed)
 
     def _touch(self, db, inode_id):
-        """Advance an inode's mtime; strictly, so every write is visible as a change."""
-        db.execute(f"UPDATE inodes SET mtime = {self.GREATEST}(?, mtime + 1) WHERE id = ?", (now_ms(), inode_id))
+        """Advance an inode's mtime, and its ctime with it; strictly, so every write is visible as a change."""
+        t = now_ms()
+        db.execute(f"UPDATE inodes SET mtime = {self.GREATEST}(?, mtime + 1), ctime = {self.GREATEST}(?, mtime + 1)"
+                   " WHERE id = ?", (t, t, inode_id))
+
+    def _changed(self, db, inode_id):
+        """Advance an inode's ctime (strictly): its attributes or links changed."""
+        db.execute(f"UPDATE inodes SET ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?", (now_ms(), inode_id))
 
     @staticmethod
     def _extents(db, inode_id):
@@ -282,7 +290,8 @@ class RelationalNamespace:
         for count, inode_ids in by_count.items():
             for chunk in chunks(inode_ids):
                 among, ids = self._in(chunk)
-                db.execute(f"UPDATE inodes SET nlink = nlink - ? WHERE id {among}", [count, *ids])
+                db.execute(f"UPDATE inodes SET nlink = nlink - ?, ctime = {self.GREATEST}(?, ctime + 1)"
+                           f" WHERE id {among}", [count, now_ms(), *ids])
         for chunk in chunks(list(links)):
             among, ids = self._in(chunk)
             gone = [row[0] for row in db.execute(f"SELECT id FROM inodes WHERE nlink <= 0 AND id {among}", ids)]
@@ -597,8 +606,8 @@ class RelationalNamespace:
                 db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
                 db.execute(
                     f"UPDATE inodes SET size = ?, mtime = COALESCE(?, {self.GREATEST}(?, mtime + 1)), atime = ?,"
-                    " replication = ?, block_size = ? WHERE id = ?",
-                    (size, mtime, t, accessed, replication, block_size, inode_id))
+                    f" replication = ?, block_size = ?, ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?",
+                    (size, mtime, t, accessed, replication, block_size, t, inode_id))
             else:
                 inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group or parent.group,
                                            t if mtime is None else mtime, accessed, replication, block_size).id
@@ -681,6 +690,7 @@ class RelationalNamespace:
             self._unlink(db, new_parent.id, name, existing)
         db.execute("UPDATE dirents SET parent = ?, name = ? WHERE parent = ? AND name = ?",
                    (new_parent.id, name, source[-2].id, paths.basename(src)))
+        self._changed(db, inode.id)  # as Linux file systems do: a renamed inode has changed
         self._touch(db, source[-2].id)
         self._touch(db, new_parent.id)
         self._enforce_quotas(db, target, 1, inode.size * inode.replication or 1, {i.id for i in source[:-1]})
@@ -743,6 +753,7 @@ class RelationalNamespace:
             parent, name = self._free_entry(db, new, create_parent=False)
             db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent.id, name, inode.id))
             db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode.id,))
+            self._changed(db, inode.id)
             self._touch(db, parent.id)
             return self._inode(db, inode.id)
 
@@ -853,6 +864,7 @@ class RelationalNamespace:
             self._check(db, checker, op, path, **details)
             inode_id = self._resolve(db, path).id
             db.execute(f"UPDATE inodes SET {assignments} WHERE id = ?", (*values, inode_id))
+            self._changed(db, inode_id)
             return self._inode(db, inode_id)
 
         return self.run(txn)
@@ -891,6 +903,7 @@ class RelationalNamespace:
                 raise IOFailure(f"Cannot add additional XAttr to inode, would exceed limit of {MAX_XATTRS}")
             db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)"
                        " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
+            self._changed(db, inode.id)
 
         return self.run(txn)
 
@@ -900,6 +913,7 @@ class RelationalNamespace:
             inode = self._resolve(db, path)
             if not db.execute("DELETE FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).rowcount:
                 raise IOFailure("No matching attributes found for remove operation")
+            self._changed(db, inode.id)
 
         return self.run(txn)
 

@@ -338,6 +338,23 @@ def test_touch_d_and_single_times(work):
     assert os.stat(path).st_mtime_ns == 1_100_000_456_000_000
 
 
+def test_ctime_is_the_change_time_not_the_mtime(work):
+    """Issue 20: stat's ctime was the mtime, so chmod, link and rename left it where it was."""
+    path = work + "/c"
+    with open(path, "wb") as f:
+        f.write(b"x")
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    before = os.stat(path)
+    assert before.st_ctime > 1_500_000_000  # utimens changed the inode now, whatever time it set
+    for change in (lambda: os.chmod(path, 0o600), lambda: os.link(path, work + "/c2"),
+                   lambda: os.rename(work + "/c2", work + "/c3")):
+        change()
+        wait_until(lambda: os.stat(path).st_ctime_ns > before.st_ctime_ns, 10, "the ctime to move")
+        after = os.stat(path)
+        assert after.st_mtime == 1_000_000_000
+        before = after
+
+
 def test_df_shows_the_cluster_size(mount, cluster):
     out = subprocess.run(["df", "-B1", "--output=size,avail", mount.path], capture_output=True, text=True,
                          check=True).stdout.split()

@@ -2,12 +2,14 @@
 
 import argparse
 import errno
+import os
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dfs import errors
+from dfs.fuse import files
 from dfs.fuse.caches import AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
@@ -183,3 +185,30 @@ def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
     monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
     with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
         mount.check_fuse()
+
+
+def test_an_upload_sends_the_bytes_between_the_longest_holes(tmp_path):
+    """A local copy with 300 holes: the upload names the 256 longest and sends everything else, zeros included."""
+    path = tmp_path / "staged"
+    with open(path, "wb") as f:
+        for i in range(300):
+            f.seek(i * 16384 + (i % 3) * 4096)
+            f.write(b"x")
+        f.truncate(300 * 16384)
+    content = path.read_bytes()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        holes = files._holes(fd, len(content))
+        if not holes:
+            pytest.skip("the temporary directory's file system keeps no holes")
+        assert len(holes) == files.MAX_HOLES and holes == sorted(holes)
+        stored = files._StoredBytes(fd, len(content), holes)
+        sent = b"".join(iter(lambda: stored.read(5000), b""))
+    finally:
+        os.close(fd)
+    assert len(sent) == stored.length == len(content) - sum(count for _, count in holes)
+    rebuilt, position, rest = b"", 0, sent
+    for offset, count in holes:
+        rebuilt += rest[:offset - position] + bytes(count)
+        rest, position = rest[offset - position:], offset + count
+    assert rebuilt + rest == content

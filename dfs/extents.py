@@ -39,8 +39,15 @@ def decode(text):
 
 
 def version(extents):
-    """A digest naming a file version by its extents: equal exactly when the extents are."""
-    return hashlib.sha256(encode(extents).encode()).hexdigest()[:32]
+    """A digest naming a file version by its extents: equal exactly when the extents are, holes side by side
+    counted as one (BlockLocations, from which a datanode checks a version, show them as one gap)."""
+    joined = []
+    for extent in extents:
+        if extent[0] is None and joined and joined[-1][0] is None:
+            joined[-1] = (None, 0, joined[-1][2] + extent[2])
+        else:
+            joined.append(extent)
+    return hashlib.sha256(encode(joined).encode()).hexdigest()[:32]
 
 
 def naming(extents):

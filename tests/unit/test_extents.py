@@ -80,6 +80,15 @@ def test_holes_go_where_they_belong_and_read_as_zeros(runs, tail):
             locations.append({"blockId": block_id, "blockOffset": start, "length": count, "offset": position})
         position += count
     assert read(file_extents.with_gaps(locations, len(content))) == content
+    assert file_extents.version(file_extents.with_gaps(locations, len(content))) == file_extents.version(extents)
+
+
+def test_holes_side_by_side_name_the_version_of_one_hole():
+    """CONCAT of a file ending in a hole and one starting with a hole: the datanode sees one gap."""
+    block = f"{1:064x}"
+    split = [(block, 0, 5), (None, 0, 3), (None, 0, 4), (block, 5, 1)]
+    assert file_extents.version(split) == file_extents.version([(block, 0, 5), (None, 0, 7), (block, 5, 1)])
+    assert file_extents.version(split) != file_extents.version([(block, 0, 5), (None, 0, 8), (block, 5, 1)])
 
 
 def test_holes_must_be_in_order_and_apart():

@@ -67,14 +67,20 @@ class FileChecksums:
 
 
 def _pieces(extents, block_size):
-    """The extents, each hole cut where a block of ``block_size`` bytes would end in a file written densely."""
-    position = 0
-    for ext in extents:
-        start, end = position, position + ext.length
-        while ext.block_id is None and start < end:
-            stop = min(end, (start // block_size + 1) * block_size)
-            yield ext._replace(length=stop - start)
-            start = stop
-        if ext.block_id is not None:
+    """The extents, each run of holes cut where a block of ``block_size`` bytes would end in a file written
+    densely."""
+    position, hole = 0, None  # hole: the run of holes not yet cut, as one extent
+    for ext in [*extents, None]:
+        if ext is not None and ext.block_id is None:
+            hole = ext if hole is None else hole._replace(length=hole.length + ext.length)
+            continue
+        if hole is not None:
+            start, end = position, position + hole.length
+            while start < end:
+                stop = min(end, (start // block_size + 1) * block_size)
+                yield hole._replace(length=stop - start)
+                start = stop
+            position, hole = end, None
+        if ext is not None:
             yield ext
-        position = end
+            position += ext.length

@@ -779,7 +779,7 @@ def test_a_256_gib_sparse_file_stores_nothing_and_reads_zeros(work, cluster, uni
     assert _stored_block_bytes(cluster) - before < 1 << 20
 
 
-def test_a_write_past_the_end_leaves_a_hole(work, cluster):
+def test_a_write_past_the_end_leaves_a_hole(work, cluster, unique_dir):
     path = work + "/grown"
     before = _stored_block_bytes(cluster)
     with open(path, "wb") as f:
@@ -794,6 +794,8 @@ def test_a_write_past_the_end_leaves_a_hole(work, cluster):
         f.seek((64 << 30) - 4)
         assert f.read() == bytes(4) + b"tail"
     assert _stored_block_bytes(cluster) - before < 1 << 20
+    status = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/grown", params={"op": "GETFILESTATUS"}).json()
+    assert status["FileStatus"]["length"] - status["FileStatus"]["holes"] == 4096 + 4  # the first page, the tail
 
 
 def test_cp_sparse_keeps_holes_both_ways_and_du_counts_what_is_stored(work, tmp_path):

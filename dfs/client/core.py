@@ -548,7 +548,7 @@ class Client:
                                                storagespacequota=space))
 
     def truncate(self, path, length):
-        """Shorten a file to ``length`` bytes (it cannot grow this way)."""
+        """Cut a file to ``length`` bytes, or grow it to that many with a hole (zeros no datanode stores)."""
         return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))
 
     def concat(self, target, sources):

@@ -9,6 +9,7 @@ by zeros up to the buffer's capacity (32 bytes, doubled until they fit). The res
 
 import hashlib
 import struct
+from functools import lru_cache
 
 from crc32c import crc32c
 
@@ -54,6 +55,17 @@ class BlockDigest:
         if self._filled:
             self._end_chunk()
         return self._md5.digest()
+
+
+@lru_cache(maxsize=64)
+def of_zeros(count):
+    """(MD5, chunk count) of ``count`` zero bytes as a block (a hole's), without building them: a sparse file's
+    holes are hundreds of GiB, and mostly of one length (the block size)."""
+    whole, rest = divmod(count, BYTES_PER_CRC)
+    md5 = hashlib.md5(struct.pack(">I", crc32c(bytes(BYTES_PER_CRC))) * whole)
+    if rest:
+        md5.update(struct.pack(">I", crc32c(bytes(rest))))
+    return md5.digest(), whole + bool(rest)
 
 
 def file_checksum(blocks):

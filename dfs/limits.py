@@ -20,10 +20,10 @@ log = Logger()
 
 _NOT_ASCII = re.compile(rb"[\x80-\xff]")
 
-# The largest file dfs stores (the namenode's --max-file-size default). Growing a file past its end stores the
-# zeros today, so this bounds how long a mistaken `truncate -s` may stream them; with sparse files (holes kept as
-# extents without a block) it may rise.
-MAX_FILE_SIZE = 1 << 40
+# The largest file dfs stores (the namenode's --max-file-size default): what the extent model holds (sizes and
+# offsets are signed 64-bit integers in both backends, and in Java's long), and Linux's largest file. Growing a file
+# past its end stores no zeros (a hole), so a `truncate -s` of any size is a metadata change.
+MAX_FILE_SIZE = (1 << 63) - 1
 # Room for two of the longest paths percent-encoded byte by byte (RENAME, COPY) and the other parameters.
 MAX_REQUEST_LINE = 2 * 3 * MAX_PATH_BYTES + 16 * 1024
 

@@ -642,7 +642,7 @@ class Client:
                                                storagespacequota=space))
 
     def truncate(self, path, length):
-        """Shorten a file to ``length`` bytes (it cannot grow this way)."""
+        """Cut a file to ``length`` bytes, or grow it to that many with a hole (zeros no datanode stores)."""
         return defer.ensureDeferred(self._call("POST", path, "TRUNCATE", newlength=length))
 
     def concat(self, target, sources):
@@ -659,7 +659,7 @@ class Client:
                            atime=atime, parents=parents)
 
     def upload(self, path, fileobj, overwrite=False, replication=None, block_size=None, permission=None,
-               progress=None, length=None, mtime=None, atime=None, parents=True):
+               progress=None, length=None, mtime=None, atime=None, parents=True, holes=()):
         """Stream a local file object (or a local path) to ``path``. ``progress(bytes_sent)`` is called as it goes.
 
         An existing file is refused (``FileExists``) unless ``overwrite``; the replacement is atomic. ``replication``
@@ -668,12 +668,15 @@ class Client:
 
         The body goes straight to the namenode (``data=true``), which saves the redirect round trip.
         ``mtime``/``atime`` (milliseconds since the epoch) are set in the same commit; None leaves the upload's.
-        Missing parent directories are created (WebHDFS's rule) unless ``parents`` is False.
+        Missing parent directories are created (WebHDFS's rule) unless ``parents`` is False. With ``holes``
+        ([(file offset, byte count)], in order and apart) the file is sparse: ``fileobj`` gives only the bytes
+        between them, the holes are zeros no datanode stores (dfs's extension of CREATE).
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
                                                permission=self._masked(permission, 0o666), modificationtime=mtime,
-                                               accesstime=atime, createparent=parents))
+                                               accesstime=atime, createparent=parents,
+                                               holes=file_extents.encode_holes(holes) or None))
 
     def append(self, path, fileobj_or_bytes, progress=None):
         """Add bytes (or a file object's contents) to the end of an existing file."""
@@ -730,13 +733,16 @@ class Client:
         return defer.ensureDeferred(self._read_verified(path, offset, length, write, progress))
 
     def download(self, path, local_path, progress=None):
-        """Copy ``path`` to a local file; written to a temporary name and renamed when complete."""
+        """Copy ``path`` to a local file; written to a temporary name and renamed when complete. Its holes stay
+        holes (a sparse file), where the local file system has them."""
         async def download():
             directory = os.path.dirname(os.path.abspath(local_path))
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".dfs-get-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    total = await self._read_verified(path, 0, None, f.write, progress)
+                    total = await self._read_verified(path, 0, None, f.write, progress,
+                                                      skip=lambda count: f.seek(count, os.SEEK_CUR))
+                    f.truncate(total)  # a hole at the end is a seek too: the size comes from here
                 os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600; give it what open() would have
                 os.replace(tmp, local_path)
                 return total
@@ -745,26 +751,39 @@ class Client:
                 raise
         return defer.ensureDeferred(download())
 
-    async def _read_verified(self, path, offset, length, write, progress=None):
-        """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on."""
+    async def _read_verified(self, path, offset, length, write, progress=None, skip=None):
+        """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on; the zeros of
+        a hole too, unless ``skip(count)`` takes them (a sparse local copy seeks past them)."""
         locations = await self.block_locations(path, offset, length)
-        end = file_extents.clamp(offset, length, locations.get("fileLength", 0))
+        size = locations.get("fileLength", 0)
+        end = file_extents.clamp(offset, length, size)
         sent = 0
-        for loc in locations["BlockLocation"]:
-            piece = file_extents.cut(loc["offset"], loc["length"], offset, end)
-            if piece is None:
-                continue
-            skipped, count = piece
+        extents = file_extents.with_gaps(locations["BlockLocation"], size)
+        for (_, block_start, extent_length, loc), position in file_extents.overlapping(extents, offset, end):
+            skipped, count = file_extents.cut(position, extent_length, offset, end)
             done_before = sent
 
             def advance(count):
                 if progress:
                     progress(done_before + count)
 
-            await self._fetch_block(loc, loc["blockOffset"] + skipped, count, write, advance)
+            if loc is None:  # a hole: zeros, or a seek past them for a sparse copy
+                await self._hole(count, write, skip)
+            else:
+                await self._fetch_block(loc, block_start + skipped, count, write, advance)
             sent += count
             advance(count)
         return sent
+
+    @staticmethod
+    async def _hole(count, write, skip):
+        if skip is not None:
+            skip(count)
+            return
+        for zeros in file_extents.zeros(count):
+            result = write(zeros)
+            if hasattr(result, "__await__"):
+                await result
 
     def fetch_block(self, location, fileobj, start=0, count=None):
         """Write ``count`` bytes from ``start`` of a block (a BlockLocation; default all of it) into a file

@@ -284,22 +284,25 @@ class DatanodeApp:
 
         async def replicas(block_id):
             if not located:
-                located.update(_replica_urls(await self._locations(path)))
+                located.update(_replica_urls((await self._locations(path))[0]))
             return located.get(block_id, [])
 
         named = params.str("blocks")
         if named is not None:
             return file_extents.decode(named), replicas
-        locations = await self._locations(path)
+        locations, length = await self._locations(path)
         located.update(_replica_urls(locations))
-        extents = [(check_block_id(loc["blockId"]), loc["blockOffset"], loc["length"]) for loc in locations]
+        for loc in locations:
+            check_block_id(loc["blockId"])
+        extents = file_extents.with_gaps(locations, length)
         version = params.str("version")
         if version is not None and version != file_extents.version(extents):
             raise FileNotFound(f"{path} changed since this URL was made: open it again")
         return extents, replicas
 
     async def _locations(self, path):
-        """The namenode's BlockLocation list for the whole of ``path``, from the first namenode that answers."""
+        """The namenode's BlockLocation list for the whole of ``path`` and the file's length, from the first
+        namenode that answers."""
         for namenode in self.namenodes:
             try:
                 response = await namenode.block_locations(path)
@@ -310,10 +313,15 @@ class DatanodeApp:
         answer = await response.json()
         if response.code != 200:
             raise from_remote(response.code, answer)
-        return answer["BlockLocations"]["BlockLocation"]
+        return answer["BlockLocations"]["BlockLocation"], answer["BlockLocations"]["fileLength"]
 
     async def _send_piece(self, block_id, start, count, write, replicas):
-        """Send bytes of one block: from the local copy while its chunks check out, the rest from peers."""
+        """Send bytes of one block: from the local copy while its chunks check out, the rest from peers; or the
+        zeros of a hole (no block), from no disk and no peer."""
+        if block_id is None:
+            for zeros in file_extents.zeros(count):
+                await write(zeros)
+            return
         sent = await self._send_local(block_id, start, count, write) if self.store.has(block_id) else 0
         if sent < count:
             urls = [url for url in await replicas(block_id) if url != self.own_url]

@@ -1,12 +1,20 @@
 """A file open in the mount: read from the cluster's verified blocks, or staged in a local copy while written."""
 
 import bisect
+import ctypes
 import os
 import tempfile
 import threading
 from typing import NamedTuple
 
 from dfs import extents as file_extents
+
+# fallocate(2)'s modes (linux/falloc.h); Python's os has posix_fallocate only.
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
+_fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+# The holes an upload keeps as holes, the longest ones: more would not fit its URL; the rest go as their zeros.
+MAX_HOLES = 256
 
 
 class _Layout(NamedTuple):
@@ -54,12 +62,18 @@ class OpenFile:
 
     def pieces(self, offset, size):
         """(location, offset in block, count, next location or None) for each block holding bytes of
-        [offset, offset + size), all from one layout even if another open replaces it meanwhile."""
+        [offset, offset + size), all from one layout even if another open replaces it meanwhile; a hole (the gap
+        between two locations, or after the last) is a piece without a location."""
         locations, starts, length = self._layout
         end = file_extents.clamp(offset, size, length)
         i = max(bisect.bisect_right(starts, offset) - 1, 0)
-        while offset < end and i < len(locations):
-            loc = locations[i]
+        while offset < end:
+            loc = locations[i] if i < len(locations) else None
+            if loc is None or loc["offset"] > offset:
+                hole_end = end if loc is None else min(end, loc["offset"])
+                yield None, 0, hole_end - offset, None
+                offset = hole_end
+                continue
             piece = file_extents.cut(loc["offset"], loc["length"], offset, end)
             if piece is not None:
                 skipped, count = piece
@@ -101,6 +115,13 @@ class OpenFile:
         os.ftruncate(self.fd, length)
         self._modified()
 
+    def punch_hole(self, offset, length):
+        """Make bytes [offset, offset+length) of the local copy a hole (the file keeps its size)."""
+        if _fallocate(self.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        self._modified()
+
     def _modified(self):
         self.dirty = True
         if self.times is not None:
@@ -116,12 +137,15 @@ class OpenFile:
         return self.dirty and not self.unlinked and self.fd is not None
 
     def upload(self, client):
-        """Replace the cluster's file with the local copy (atomically: readers see the old or the new file).
-        Times set while it was dirty go with the upload, which would otherwise move the mtime: one request."""
+        """Replace the cluster's file with the local copy (atomically: readers see the old or the new file), its
+        holes as holes. Times set while it was dirty go with the upload, which would otherwise move the mtime: one
+        request."""
         atime, mtime = self.times or (None, None)
-        with open(self.staged, "rb") as f:
-            client.upload(self.path, f, overwrite=True, permission=self.mode if self.new else None,
-                          mtime=ns_to_ms(mtime), atime=ns_to_ms(atime))
+        size = os.fstat(self.fd).st_size
+        holes = _holes(self.fd, size)
+        stored = _StoredBytes(self.fd, size, holes)
+        client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
+                      mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
         self.dirty = self.new = False
         self.times = None
 
@@ -130,6 +154,59 @@ class OpenFile:
             os.close(self.fd)
             os.unlink(self.staged)
             self.fd = self.staged = None
+
+
+def _holes(fd, size):
+    """[(offset, count)] of the holes of a local file of ``size`` bytes (SEEK_HOLE/SEEK_DATA), at most MAX_HOLES."""
+    holes, position = [], 0
+    while position < size:
+        hole = os.lseek(fd, position, os.SEEK_HOLE)
+        if hole >= size:
+            break
+        try:
+            data = os.lseek(fd, hole, os.SEEK_DATA)
+        except OSError:  # ENXIO: no data after the hole
+            data = size
+        holes.append((hole, data - hole))
+        position = data
+    if len(holes) > MAX_HOLES:
+        holes = sorted(sorted(holes, key=lambda hole: hole[1], reverse=True)[:MAX_HOLES])
+    return holes
+
+
+class _StoredBytes:
+    """The bytes of a local file outside its ``holes``, as one file object: an upload's body."""
+
+    def __init__(self, fd, size, holes):
+        self._fd = fd
+        self._regions = []  # (file offset, count) of the bytes to send
+        position = 0
+        for offset, count in [*holes, (size, 0)]:
+            if offset > position:
+                self._regions.append((position, offset - position))
+            position = offset + count
+        self.length = sum(count for _, count in self._regions)
+        self._pos = 0
+
+    def read(self, n=-1):
+        n = self.length - self._pos if n is None or n < 0 else min(n, self.length - self._pos)
+        parts, skipped = [], 0
+        for offset, count in self._regions:
+            if skipped + count > self._pos and n > 0:
+                start = self._pos - skipped
+                data = os.pread(self._fd, min(n, count - start), offset + start)
+                parts.append(data)
+                self._pos += len(data)
+                n -= len(data)
+            skipped += count
+        return b"".join(parts)
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        self._pos = (offset, self._pos + offset, self.length + offset)[whence]
+        return self._pos
+
+    def tell(self):
+        return self._pos
 
 
 def ns_to_ms(ns):

@@ -32,7 +32,7 @@ from dfs.errors import (
     Unsupported,
 )
 from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
-from dfs.fuse.files import OpenFile, ns_to_ms
+from dfs.fuse.files import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, OpenFile, ns_to_ms
 from dfs.limits import MAX_FILE_SIZE
 
 log = Logger()
@@ -79,9 +79,6 @@ USER_XATTRS = "user."
 XATTR_CREATE, XATTR_REPLACE = 1, 2  # setxattr(2)'s flags
 # libfuse 2's name for an unlinked file that is still open (see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
-# Growing a file stores its new zeros until holes come with sparse files (issue 20): a larger jump past the end is
-# refused with EFBIG at once rather than streamed for minutes.
-MAX_ZERO_FILL = 256 << 20
 # Once libfuse is told to exit, calls that wait on the cluster give up; uploads of what is still dirty at
 # unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
 UNMOUNT_GRACE = 5.0
@@ -120,10 +117,10 @@ def _fail(code):
     return OSError(code, os.strerror(code))
 
 
-def _check_growth(size, end):
-    """EFBIG when a file of ``size`` bytes written or truncated up to ``end`` would be larger than the largest file,
-    or would take more than MAX_ZERO_FILL bytes of zeros."""
-    if end > MAX_FILE_SIZE or end - size > MAX_ZERO_FILL:
+def _check_growth(end):
+    """EFBIG when a file written or truncated up to ``end`` would be larger than the largest file. Growing stores no
+    zeros (a hole), so any size up to that is a metadata change."""
+    if end > MAX_FILE_SIZE:
         raise _fail(errno.EFBIG)
 
 
@@ -161,26 +158,6 @@ class _Handle:
         self.file = file
         self.append = append
         self.next_read = 0
-
-
-class _Zeros:
-    """``size`` zero bytes as a file object, so growing a file streams them instead of building them in memory."""
-
-    def __init__(self, size):
-        self._size = size
-        self._pos = 0
-
-    def read(self, n=-1):
-        n = self._size - self._pos if n is None or n < 0 else min(n, self._size - self._pos)
-        self._pos += n
-        return bytes(n)
-
-    def seek(self, offset, whence=os.SEEK_SET):
-        self._pos = (offset, self._pos + offset, self._size + offset)[whence]
-        return self._pos
-
-    def tell(self):
-        return self._pos
 
 
 class DFSOperations:
@@ -315,12 +292,12 @@ class DFSOperations:
             "st_nlink": status.get("nlink", 1),
             "st_rdev": status.get("rdev", 0),
             "st_size": size,
-            "st_blocks": (size + 511) // 512 if kind == "FILE" else 0,
+            "st_blocks": (size - status.get("holes", 0) + 511) // 512 if kind == "FILE" else 0,
             "st_blksize": IO_SIZE,
             "st_uid": _local_id(status["owner"], pwd.getpwnam, self._uid),
             "st_gid": _local_id(status["group"], grp.getgrnam, self._gid),
             "st_mtime": mtime,
-            "st_ctime": mtime,
+            "st_ctime": status.get("changeTime", 0) * 1_000_000 or mtime,
             "st_atime": status["accessTime"] * 1_000_000 or mtime,
         }
 
@@ -328,16 +305,17 @@ class DFSOperations:
         """Attributes of an open file the cluster cannot describe (unsent writes, or unlinked): size and times of
         the local copy, or as last seen, and times set since; the rest as last seen."""
         atime, mtime = of.times or (None, None)
-        if of.is_staged:
+        if of.is_staged:  # the local copy is sparse where the file is: its blocks are what the file stores
             local = of.local_stat()
-            size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
+            size, blocks, mtime = local.st_size, local.st_blocks, local.st_mtime_ns if mtime is None else mtime
         else:
             size = of.length
+            blocks = (size + 511) // 512
         attrs = self._attrs(of.status) if of.status is not None else {
             "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": self._uid, "st_gid": self._gid, "st_mtime": 0,
         }
         mtime = attrs["st_mtime"] if mtime is None else mtime
-        attrs.update(st_mode=stat.S_IFREG | of.mode, st_size=size, st_blocks=(size + 511) // 512, st_mtime=mtime,
+        attrs.update(st_mode=stat.S_IFREG | of.mode, st_size=size, st_blocks=blocks, st_mtime=mtime,
                      st_ctime=mtime, st_atime=attrs.get("st_atime", mtime) if atime is None else atime)
         if of.unlinked:
             attrs["st_nlink"] = 0
@@ -608,8 +586,10 @@ class DFSOperations:
             of.handles += 1
         try:
             with of.lock:
-                if writable:
-                    self._stage(of, truncate=bool(flags & os.O_TRUNC))
+                # A file opened for writing is staged at its first write, not here: `truncate -s 256G` (open, then
+                # ftruncate) is then a TRUNCATE on the cluster, with no local copy at all.
+                if writable and flags & os.O_TRUNC:
+                    self._stage(of, truncate=True)
                 elif not of.is_staged and not of.unlinked:
                     of.set_locations(self.client.block_locations(path))
         except BaseException:
@@ -639,10 +619,12 @@ class DFSOperations:
             if of.is_staged:
                 return of.read(size, offset)
         pieces = list(of.pieces(offset, size))
-        data = b"".join(self.blocks.read(loc, start, count) for loc, start, count, _ in pieces)
+        # A hole's zeros come from here, not from a datanode.
+        data = b"".join(bytes(count) if loc is None else self.blocks.read(loc, start, count)
+                        for loc, start, count, _ in pieces)
         sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
         handle.next_read = offset + len(data)
-        if sequential and pieces:
+        if sequential and pieces and pieces[-1][0] is not None:
             for location, index in _segments_ahead(*pieces[-1]):
                 if self.blocks.claim(location["blockId"], index):
                     self._readahead.submit(self._prefetch, location, index)
@@ -661,7 +643,7 @@ class DFSOperations:
             if not of.is_staged:
                 self._stage(of)
             if not handle.append:
-                _check_growth(of.local_stat().st_size, offset + len(data))
+                _check_growth(offset + len(data))
             return of.write(data, offset, handle.append)
 
     def truncate(self, path, length, fi=None):
@@ -669,23 +651,36 @@ class DFSOperations:
         if of is not None:
             with of.lock:
                 if of.is_staged:
-                    _check_growth(of.local_stat().st_size, length)
+                    _check_growth(length)
                     of.truncate(length)
                     return 0
                 path = of.path
         status = self.client.stat(path)
         if status["type"] == "DIRECTORY":
             raise _fail(errno.EISDIR)
-        _check_growth(status["length"], length)
-        if length <= status["length"]:
-            self.client.truncate(path, length)
-        else:
-            self.client.append(path, _Zeros(length - status["length"]))
+        _check_growth(length)
+        self.client.truncate(path, length)  # growing leaves a hole
         self.cache.changed(path)
         if of is not None:
             with of.lock:
                 if not of.is_staged:
                     of.set_locations(self.client.block_locations(path))
+        return 0
+
+    def fallocate(self, path, mode, offset, length, fi):
+        """Punching a hole (or zeroing a range) makes a hole; allocating only sets the size, since dfs reserves no
+        space ahead (a write may still find the cluster full). Collapsing and inserting ranges: EOPNOTSUPP."""
+        if mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE):
+            raise _fail(errno.EOPNOTSUPP)
+        of = self._handles[fi.fh].file
+        with of.lock:
+            if not of.is_staged:
+                self._stage(of)
+            if mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE):
+                of.punch_hole(offset, length)
+            if not mode & FALLOC_FL_KEEP_SIZE and offset + length > of.local_stat().st_size:
+                _check_growth(offset + length)
+                of.truncate(offset + length)
         return 0
 
     def flush(self, path, fi):

@@ -16,7 +16,7 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
-from dfs.namenode.namespace.model import FILE, SYMLINK
+from dfs.namenode.namespace.model import FILE, SYMLINK, Extent
 from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
@@ -282,10 +282,11 @@ class NamenodeApp:
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
         inode, extents = await self._file(path, call)
-        if file_extents.clamp(offset, length, inode.size) <= offset:  # nothing to read
+        end = file_extents.clamp(offset, length, inode.size)
+        if end <= offset:  # nothing to read
             request.setHeader(b"Content-Type", OCTETS)
             return b""
-        node = self._reader_for(extents, offset)
+        node = self._reader_for(extents, offset, end)
         # The URL names the whole file version, not the range asked for: clients such as Hadoop's seek by
         # sending it again with another offset and length.
         query = {"op": "OPEN", "offset": offset, **file_extents.naming(extents)}
@@ -294,19 +295,20 @@ class NamenodeApp:
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
     async def op_getfilechecksum(self, request, params, path, call):
-        _, extents = await self._file(path, call)
+        inode, extents = await self._file(path, call)
         if params.str("algorithm", "").upper() != SHA256:
-            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents)), request)
+            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents, inode.block_size)), request)
         if not extents:
             return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
-        node = self._reader_for(extents, 0)
+        node = self._reader_for(extents, 0, file_extents.size(extents))
         query = {"op": "GETFILECHECKSUM", **file_extents.naming(extents)}
         return self._redirect(request, params, node.public_url, path, query, audience=node.id)
 
-    def _reader_for(self, extents, offset):
-        """A live datanode holding the block at ``offset``; a readable copy beats a random node."""
-        for ext, _ in file_extents.overlapping(extents, offset, offset + 1):
-            holders = self.registry.holders(ext.block_id)
+    def _reader_for(self, extents, offset, end):
+        """A live datanode holding the first block of bytes [offset, end) (holes need none: any node sends their
+        zeros); a readable copy beats a random node."""
+        for ext, _ in file_extents.overlapping(extents, offset, end):
+            holders = self.registry.holders(ext.block_id) if ext.block_id is not None else ()
             if holders:
                 return holders[0]
         alive = self.registry.alive()
@@ -415,15 +417,18 @@ class NamenodeApp:
             create_parent = params.bool("createparent", True)
             mode = params.octal("permission", 0o644)
             mtime, atime = self._times(params)
+            # dfs's extension for sparse files: the body is the stored bytes, these [(offset, count)] are holes.
+            holes = file_extents.decode_holes(params.str("holes", ""))
             await self.store.check_create(path, overwrite, create_parent, call.checker)
-            room = self._room()
+            room = self._room() - sum(count for _, count in holes)
 
             unmasked = params.octal("unmaskedpermission", None)
 
             def commit(extents):
                 return self.store.create(
-                    path, extents, overwrite, replication, block_size, mode, owner=call.owner,
-                    create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker, unmasked=unmasked,
+                    path, file_extents.with_holes(extents, holes, Extent.hole), overwrite, replication, block_size,
+                    mode, owner=call.owner, create_parent=create_parent, mtime=mtime, atime=atime,
+                    checker=call.checker, unmasked=unmasked,
                 )
         else:
             inode = await self.store.file_for_append(path, call.checker)

@@ -277,6 +277,8 @@ class Repair:
         for file_path, inode, extents in files:
             blocks = []
             for ext in extents:
+                if ext.block_id is None:  # a hole: no block to have
+                    continue
                 sources, counted, _ = self._replicas(ext.block_id)
                 bad = sorted(self.registry.corrupt.get(ext.block_id, ()))
                 if not sources and not counted:

@@ -111,8 +111,8 @@ class NamenodeOptions(CommonOptions):
         self["url-ttl"] = float(value)
 
     def opt_max_file_size(self, value):
-        """Largest file, e.g. 1T; a CREATE, APPEND or TRUNCATE beyond it gets 413 (env DFS_MAX_FILE_SIZE, default
-        1T)."""
+        """Largest file, holes counted, e.g. 1T; a CREATE, APPEND or TRUNCATE beyond it gets 413 (env
+        DFS_MAX_FILE_SIZE, default 2^63-1: what sizes hold)."""
         self["max-file-size"] = size_value(value)
 
     def opt_permissions(self, value):

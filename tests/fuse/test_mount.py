@@ -338,6 +338,23 @@ def test_touch_d_and_single_times(work):
     assert os.stat(path).st_mtime_ns == 1_100_000_456_000_000
 
 
+def test_ctime_is_the_change_time_not_the_mtime(work):
+    """Issue 20: stat's ctime was the mtime, so chmod, link and rename left it where it was."""
+    path = work + "/c"
+    with open(path, "wb") as f:
+        f.write(b"x")
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    before = os.stat(path)
+    assert before.st_ctime > 1_500_000_000  # utimens changed the inode now, whatever time it set
+    for change in (lambda: os.chmod(path, 0o600), lambda: os.link(path, work + "/c2"),
+                   lambda: os.rename(work + "/c2", work + "/c3")):
+        change()
+        wait_until(lambda: os.stat(path).st_ctime_ns > before.st_ctime_ns, 10, "the ctime to move")
+        after = os.stat(path)
+        assert after.st_mtime == 1_000_000_000
+        before = after
+
+
 def test_df_shows_the_cluster_size(mount, cluster):
     out = subprocess.run(["df", "-B1", "--output=size,avail", mount.path], capture_output=True, text=True,
                          check=True).stdout.split()
@@ -732,28 +749,88 @@ def test_copy_in_while_a_datanode_dies(make_cluster, tmp_path):
     assert cluster.fsck()["totals"]["status"] == "HEALTHY"
 
 
-def test_huge_truncates_and_writes_answer_efbig_at_once(work):
-    """`truncate -s 999999999999999` once streamed zeros until the process could not be killed."""
-    path = work + "/huge"
-    with open(path, "wb") as f:
-        f.write(b"abc")
+def _stored_block_bytes(cluster):
+    """Bytes of block files on every datanode's disk."""
+    total = 0
+    for directory, _, files in os.walk(cluster.root):
+        if f"{os.sep}blocks" in directory:
+            total += sum(os.path.getsize(os.path.join(directory, name)) for name in files)
+    return total
+
+
+def test_a_256_gib_sparse_file_stores_nothing_and_reads_zeros(work, cluster, unique_dir):
+    """Issue 20: `truncate -s 256G` once streamed zeros (and was refused past 256 MiB with EFBIG)."""
+    path = work + "/sparse"
+    before = _stored_block_bytes(cluster)
     started = time.monotonic()
-    result = subprocess.run(["truncate", "-s", "999999999999999", path], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "File too large" in result.stderr
-    with pytest.raises(OSError) as raised:
-        os.truncate(path, 999999999999999)
-    assert raised.value.errno == errno.EFBIG
-    with open(path, "r+b") as f:
-        for grow in (lambda: os.ftruncate(f.fileno(), 999999999999999),
-                     lambda: os.ftruncate(f.fileno(), 1 << 30),  # not too large, but too many zeros to store
-                     lambda: os.pwrite(f.fileno(), b"x", 10 ** 12)):
-            with pytest.raises(OSError) as raised:
-                grow()
-            assert raised.value.errno == errno.EFBIG
-        os.ftruncate(f.fileno(), 1 << 20)  # a modest growth is stored as zeros
-    assert time.monotonic() - started < 10
+    subprocess.run(["truncate", "-s", "256G", path], check=True, timeout=60)
+    st = os.stat(path)
+    assert (st.st_size, st.st_blocks) == (256 << 30, 0)
     with open(path, "rb") as f:
-        assert f.read() == b"abc" + bytes((1 << 20) - 3)
+        f.seek(200 << 30)
+        assert f.read(4096) == bytes(4096)
+    os.truncate(path, 1 << 50)  # a pebibyte, through the path: a TRUNCATE on the cluster
+    assert os.stat(path).st_size == 1 << 50
+    with open(path, "r+b") as f:
+        os.ftruncate(f.fileno(), 256 << 30)
+    assert time.monotonic() - started < 30
+    status = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/sparse", params={"op": "GETFILESTATUS"}).json()
+    assert (status["FileStatus"]["length"], status["FileStatus"]["holes"]) == (256 << 30, 256 << 30)
+    assert _stored_block_bytes(cluster) - before < 1 << 20
+
+
+def test_a_write_past_the_end_leaves_a_hole(work, cluster, unique_dir):
+    path = work + "/grown"
+    before = _stored_block_bytes(cluster)
+    with open(path, "wb") as f:
+        f.write(b"head")
+    with open(path, "r+b") as f:
+        f.seek(64 << 30)
+        f.write(b"tail")
+    st = os.stat(path)
+    assert st.st_size == (64 << 30) + 4 and st.st_blocks < 64
+    with open(path, "rb") as f:
+        assert f.read(8) == b"head" + bytes(4)
+        f.seek((64 << 30) - 4)
+        assert f.read() == bytes(4) + b"tail"
+    assert _stored_block_bytes(cluster) - before < 1 << 20
+    status = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/grown", params={"op": "GETFILESTATUS"}).json()
+    assert status["FileStatus"]["length"] - status["FileStatus"]["holes"] == 4096 + 4  # the first page, the tail
+
+
+def test_cp_sparse_keeps_holes_both_ways_and_du_counts_what_is_stored(work, tmp_path):
+    """libfuse 2 has no lseek, so SEEK_HOLE finds no hole in the mount: `cp --sparse=always` finds the zeros by
+    reading them (from the mount, not from a datanode) and seeks over them when it writes."""
+    local = tmp_path / "local"
+    with open(local, "wb") as f:
+        f.write(b"head")
+        f.seek(256 << 20)
+        f.write(b"tail")
+    mounted, back = work + "/copied", tmp_path / "back"
+    subprocess.run(["cp", "--sparse=always", str(local), mounted], check=True, timeout=120)
+    du = subprocess.run(["du", "-k", mounted], capture_output=True, text=True, check=True).stdout
+    assert int(du.split()[0]) <= 64 and os.stat(mounted).st_size == (256 << 20) + 4
+    subprocess.run(["cp", "--sparse=always", mounted, str(back)], check=True, timeout=120)
+    subprocess.run(["cmp", str(local), str(back)], check=True)
+    assert os.stat(back).st_blocks <= 128
+
+
+def test_fallocate_punches_holes_and_allocates(work):
+    path = work + "/punched"
+    data = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        f.write(data)
+    subprocess.run(["fallocate", "--punch-hole", "--keep-size", "--offset", "262144", "--length", "524288", path],
+                   check=True, timeout=60)
+    wait_until(lambda: os.stat(path).st_blocks <= (1 << 20) // 512 - 1024, 10, "the attribute cache to expire")
+    with open(path, "rb") as f:
+        assert f.read() == data[:262144] + bytes(524288) + data[786432:]
+    assert os.stat(path).st_size == 1 << 20
+    subprocess.run(["fallocate", "--length", str(2 << 20), path], check=True, timeout=60)  # allocation: the size
+    assert os.stat(path).st_size == 2 << 20
+    result = subprocess.run(["fallocate", "--collapse-range", "--offset", "0", "--length", "4096", path],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "not supported" in result.stderr
 
 
 def _blocked_in_the_mount(pid):

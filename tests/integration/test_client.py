@@ -1,6 +1,7 @@
 """The async Python client against a real cluster: every operation, big multi-block files, memory bounds."""
 
 import hashlib
+import io
 
 import pytest
 import pytest_twisted
@@ -140,3 +141,23 @@ async def test_1_gib_upload_keeps_memory_flat(client, cluster, unique_dir, tmp_p
     assert max(growth.values()) < 100 * 1024 * 1024, growth
     assert (await client.stat(unique_dir + "/gig"))["length"] == 1024 * 1024 * 1024
     await client.rm(unique_dir, recursive=True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_sparse_files_upload_read_and_download_with_their_holes(client, unique_dir, tmp_path):
+    """Issue 20: holes named at upload, read back as zeros, downloaded as holes of a sparse local file."""
+    path = unique_dir + "/sparse"
+    await client.upload(path, io.BytesIO(b"headtail"), holes=[(4, 1 << 30)], length=8)
+    await client.truncate(path, (2 << 30) + 8)  # a second hole, at the end
+    content_size = (2 << 30) + 8
+    assert (await client.stat(path))["length"] == content_size
+    assert await client.read(path, 0, 8) == b"head" + bytes(4)
+    assert await client.read(path, (1 << 30) + 2, 10) == bytes(2) + b"tail" + bytes(4)
+    target = tmp_path / "copy"
+    assert await client.download(path, str(target)) == content_size
+    st = target.stat()
+    assert st.st_size == content_size and st.st_blocks * 512 < 1 << 20
+    with open(target, "rb") as f:
+        assert f.read(4) == b"head"
+        f.seek((1 << 30) + 4)
+        assert f.read(8) == b"tail" + bytes(4)

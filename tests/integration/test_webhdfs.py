@@ -196,8 +196,44 @@ def test_truncate_concat_copy(cluster, unique_dir):
     assert op(cluster, "GET", unique_dir + "/p1", "GETFILESTATUS").status_code == 404
     assert op(cluster, "PUT", unique_dir + "/t", "COPY", destination=unique_dir + "/c").json() == {"boolean": True}
     assert read(cluster, unique_dir + "/c") == b"0123-one-two"
-    r = op(cluster, "POST", unique_dir + "/t", "TRUNCATE", newlength=100)
-    assert r.status_code == 400
+
+
+def append(cluster, path, data):
+    u, p = url(cluster, path, op="APPEND")
+    r = requests.post(requests.post(u, params=p, allow_redirects=False).headers["Location"], data=data, headers=H)
+    assert r.status_code == 200, r.text
+
+
+def test_a_sparse_file_reads_its_holes_as_zeros_and_checksums_as_if_dense(cluster, unique_dir):
+    """Issue 20: TRUNCATE to a larger size leaves a hole (no block); OPEN across its edges, the checksums and fsck
+    treat it as the zeros it stands for."""
+    block = 65536
+    head, tail = os.urandom(block), os.urandom(1000)
+    dense = head + bytes(2 * block) + tail
+    sparse = unique_dir + "/sparse"
+    put_file(cluster, sparse, head, blocksize=block)
+    assert op(cluster, "POST", sparse, "TRUNCATE", newlength=3 * block).json() == {"boolean": True}
+    append(cluster, sparse, tail)
+    put_file(cluster, unique_dir + "/dense", dense, blocksize=block)
+
+    status = op(cluster, "GET", sparse, "GETFILESTATUS").json()["FileStatus"]
+    assert (status["length"], status["holes"]) == (len(dense), 2 * block)
+    assert "holes" not in op(cluster, "GET", unique_dir + "/dense", "GETFILESTATUS").json()["FileStatus"]
+    locations = op(cluster, "GET", sparse, "GETFILEBLOCKLOCATIONS").json()["BlockLocations"]["BlockLocation"]
+    assert [(loc["offset"], loc["length"]) for loc in locations] == [(0, block), (3 * block, 1000)]
+    assert read(cluster, sparse) == dense
+    for offset, length in [(block - 10, 20), (block, 100), (block + 5, 2 * block), (3 * block - 7, 17),
+                           (block - 3, 2 * block + 10), (2 * block, None), (0, 3 * block + 1)]:
+        params = {"offset": offset} if length is None else {"offset": offset, "length": length}
+        assert read(cluster, sparse, **params) == dense[offset:None if length is None else offset + length]
+
+    def checksum(path, **params):
+        return requests.get(*url(cluster, path, op="GETFILECHECKSUM", **params)).json()["FileChecksum"]
+
+    assert checksum(sparse) == checksum(unique_dir + "/dense")
+    assert checksum(sparse, algorithm="SHA-256")["bytes"] == hashlib.sha256(dense).hexdigest()
+    report = cluster.fsck(sparse)
+    assert report["totals"]["status"] == "HEALTHY" and report["totals"]["blocks"] == 2, report
 
 
 def test_summary_checksum_home(cluster, unique_dir):

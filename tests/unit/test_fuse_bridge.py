@@ -2,12 +2,14 @@
 
 import argparse
 import errno
+import os
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dfs import errors
+from dfs.fuse import files
 from dfs.fuse.caches import AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
@@ -140,29 +142,35 @@ def test_attribute_cache_drops_answers_that_raced_with_a_change():
     assert cache.status("/f") is None and not cache.known_absent("/g")
 
 
-def locations(lengths, block_offsets):
+def locations(lengths, block_offsets, gaps, tail):
+    """BlockLocations of blocks of ``lengths``, each after a hole of its ``gaps`` bytes, and a hole of ``tail``."""
     out, offset = [], 0
-    for length, block_offset in zip(lengths, block_offsets):
+    for length, block_offset, gap in zip(lengths, block_offsets, gaps):
+        offset += gap
         out.append({"blockId": str(len(out)), "offset": offset, "length": length, "blockOffset": block_offset})
         offset += length
-    return {"BlockLocation": out, "fileLength": offset}
+    return {"BlockLocation": out, "fileLength": offset + tail}
 
 
 @given(st.lists(st.integers(1, 50), min_size=0, max_size=8), st.integers(0, 400), st.integers(0, 200),
-       st.data())
-def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, data):
+       st.integers(0, 20), st.data())
+def test_pieces_cover_exactly_the_bytes_asked_for(lengths, offset, size, tail, data):
     block_offsets = [data.draw(st.integers(0, 5)) for _ in lengths]
+    gaps = [data.draw(st.sampled_from([0, 0, 1, 7])) for _ in lengths]
     of = OpenFile("/f")
-    answer = locations(lengths, block_offsets)
+    answer = locations(lengths, block_offsets, gaps, tail)
     of_locations = answer["BlockLocation"]
     of.set_locations(answer)
-    file_bytes = [(i, block_offsets[i] + j) for i, n in enumerate(lengths) for j in range(n)]
+    file_bytes = [byte for i, n in enumerate(lengths)
+                  for byte in [None] * gaps[i] + [(i, block_offsets[i] + j) for j in range(n)]] + [None] * tail
     pieces = list(of.pieces(offset, size))
-    got = [(int(loc["blockId"]), start + k) for loc, start, count, _ in pieces for k in range(count)]
+    got = [None if loc is None else (int(loc["blockId"]), start + k) for loc, start, count, _ in pieces
+           for k in range(count)]
     assert got == file_bytes[offset:offset + size]
     for loc, _, _, following in pieces:
-        index = int(loc["blockId"])
-        assert following == (of_locations[index + 1] if index + 1 < len(lengths) else None)
+        if loc is not None:
+            index = int(loc["blockId"])
+            assert following == (of_locations[index + 1] if index + 1 < len(lengths) else None)
 
 
 def test_ns_to_ms():
@@ -177,3 +185,30 @@ def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
     monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
     with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
         mount.check_fuse()
+
+
+def test_an_upload_sends_the_bytes_between_the_longest_holes(tmp_path):
+    """A local copy with 300 holes: the upload names the 256 longest and sends everything else, zeros included."""
+    path = tmp_path / "staged"
+    with open(path, "wb") as f:
+        for i in range(300):
+            f.seek(i * 16384 + (i % 3) * 4096)
+            f.write(b"x")
+        f.truncate(300 * 16384)
+    content = path.read_bytes()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        holes = files._holes(fd, len(content))
+        if not holes:
+            pytest.skip("the temporary directory's file system keeps no holes")
+        assert len(holes) == files.MAX_HOLES and holes == sorted(holes)
+        stored = files._StoredBytes(fd, len(content), holes)
+        sent = b"".join(iter(lambda: stored.read(5000), b""))
+    finally:
+        os.close(fd)
+    assert len(sent) == stored.length == len(content) - sum(count for _, count in holes)
+    rebuilt, position, rest = b"", 0, sent
+    for offset, count in holes:
+        rebuilt += rest[:offset - position] + bytes(count)
+        rest, position = rest[offset - position:], offset + count
+    assert rebuilt + rest == content

@@ -7,7 +7,7 @@ from crc32c import crc32c
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dfs.hadoop_checksum import BYTES_PER_CRC, BlockDigest, file_checksum, of_blocks
+from dfs.hadoop_checksum import BYTES_PER_CRC, BlockDigest, file_checksum, of_blocks, of_zeros
 
 # CRC32C's standard check value: the CRC32C of b"123456789".
 CHECK_CRC = 0xE3069283
@@ -65,3 +65,10 @@ def test_splitting_at_block_boundaries_gives_each_blocks_own_digest(data, cuts):
             for i in range(0, len(data), BYTES_PER_CRC)]
     assert [md5 for md5, _ in (_digest([b]) for b in aligned)] == [
         hashlib.md5(b"".join(crcs[i:i + 2])).digest() for i in range(0, len(crcs), 2)]
+
+
+@given(st.integers(0, 5000))
+def test_zeros_have_the_digest_of_a_block_of_zeros(count):
+    digest = BlockDigest()
+    digest.update(bytes(count))
+    assert of_zeros(count) == (digest.digest(), digest.chunks)

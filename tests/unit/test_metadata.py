@@ -7,7 +7,7 @@ import os
 import pytest
 import pytest_twisted
 
-from dfs.errors import (AlreadyExists, BadRequest, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
+from dfs.errors import (AlreadyExists, DirectoryNotEmpty, DSQuotaExceeded, FileNotFound, IsADirectory,
                         NotADirectory, NSQuotaExceeded)
 from dfs.namenode import webhdfs
 from dfs.namenode.namespace.backends import open_namespace
@@ -115,8 +115,6 @@ def test_append_truncate_concat_copy(store):
     assert result(store.status("/f")).inode.size == 16
     result(store.truncate("/f", 12))
     assert result(store.stat("/f"))[1] == [Extent(A, 0, 10, 10), Extent(B, 0, 2, 6)]
-    with pytest.raises(BadRequest):
-        result(store.truncate("/f", 100))
     result(store.copy("/f", "/g"))
     assert result(store.stat("/g"))[1] == result(store.stat("/f"))[1]
     result(store.create("/h", [Extent(A, 0, 3, 10)], overwrite=False))
@@ -124,6 +122,51 @@ def test_append_truncate_concat_copy(store):
     assert result(store.status("/f")).inode.size == 15
     with pytest.raises(FileNotFound):
         result(store.status("/h"))
+
+
+def test_truncating_up_adds_a_hole_and_stores_nothing(store):
+    result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.truncate("/f", 256 << 30))
+    result(store.truncate("/f", (256 << 30) + 5))  # a hole at the end grows, no second one
+    inode, extents = result(store.stat("/f"))
+    assert (inode.size, extents) == ((256 << 30) + 5, [Extent(A, 0, 10, 10), Extent.hole((256 << 30) - 5)])
+    assert result(store.status("/f")).holes == (256 << 30) - 5
+    assert result(store.block_targets()) == {A: (3, 10)}  # repair and GC see no block in a hole
+    assert result(store.collectable([A], now=0)) == {}
+    assert result(store.forget_unreferenced_blocks()) == 0
+    result(store.truncate("/f", 4))
+    assert result(store.stat("/f"))[1] == [Extent(A, 0, 4, 10)]
+    assert result(store.status("/f")).holes == 0
+
+
+def test_ctime_moves_with_every_change_of_the_inode_and_mtime_only_with_its_data(store):
+    result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False, mtime=1000))
+    inode = result(store.status("/f")).inode
+    assert inode.ctime > inode.mtime == 1000  # a file created with an old mtime (a copy) changed now
+    assert status_of(store, "/f")["changeTime"] == inode.ctime
+    changes = {
+        "chmod": (lambda: store.set_permission("/f", 0o600), False),
+        "chown": (lambda: store.set_owner("/f", "someone"), False),
+        "utimens": (lambda: store.set_times("/f", mtime=2000), None),
+        "setxattr": (lambda: store.set_xattr("/f", "user.a", b"1", True, False), False),
+        "removexattr": (lambda: store.remove_xattr("/f", "user.a"), False),
+        "setfacl": (lambda: store.change_acl("/f", "REMOVEACL"), False),
+        "link": (lambda: store.link("/f", "/g"), False),
+        "unlink of another name": (lambda: store.delete("/g", recursive=False), False),
+        "rename": (lambda: store.rename("/f", "/h", overwrite=True), False),
+        "truncate": (lambda: store.truncate("/h", 4), True),
+        "append": (lambda: store.append("/h", [Extent(B, 0, 6, 6)]), True),
+        "overwrite": (lambda: store.create("/h", [Extent(B, 0, 6, 6)], overwrite=True), True),
+    }
+    path = "/f"
+    for name, (change, moves_mtime) in changes.items():
+        result(change())
+        path = "/h" if name == "rename" or path == "/h" else path
+        after = result(store.status(path)).inode
+        assert after.ctime > inode.ctime, name
+        if moves_mtime is not None:
+            assert (after.mtime > inode.mtime) == moves_mtime, name
+        inode = after
 
 
 def test_block_targets_and_unreferenced(store):

@@ -139,8 +139,9 @@ async def test_format_needs_confirmation(stub):
 
 
 @pytest_twisted.ensureDeferred
-async def test_truncate_past_the_largest_file_size_is_refused_at_once(stub):
-    http, _, _ = stub
+async def test_truncate_past_the_largest_file_size_is_refused_at_once(namenode_app):
+    namenode_app.max_file_size = 1 << 40  # the default is the largest number a parameter may carry
+    http = StubTreq(namenode_app.resource())
     code, body = await call(http, "POST", "/nowhere", op="TRUNCATE", newlength=999999999999999)
     assert code == 413 and body["RemoteException"]["exception"] == "FileTooLargeException"
     assert "1099511627776" in body["RemoteException"]["message"]

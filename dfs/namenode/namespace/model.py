@@ -36,6 +36,7 @@ class Inode:
     target: Optional[str] = None  # a symlink's target
     rdev: int = 0  # a device's number
     acl: Optional[str] = None  # the ACL entries the mode does not hold (dfs.namenode.acls); None: no ACL
+    ctime: int = 0  # when the inode last changed: its data, attributes, times or links (POSIX's st_ctime)
 
     @property
     def is_directory(self):
@@ -59,12 +60,13 @@ class DirEntry:
 class Status:
     """An inode as GETFILESTATUS and LISTSTATUS describe it: under ``name`` (WebHDFS's pathSuffix: the entry's name
     in a listing, empty for the path asked about), with ``children`` entries, ``subdirectories`` of them
-    directories, when it is a directory."""
+    directories, when it is a directory; a file's ``holes`` are the bytes of it no block holds (sparse files)."""
 
     inode: Inode
     name: str = ""
     children: int = 0
     subdirectories: int = 0
+    holes: int = 0
 
     @property
     def link_count(self):

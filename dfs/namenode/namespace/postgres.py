@@ -179,7 +179,9 @@ class PostgresNamespace(RelationalNamespace):
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
             inode = self._resolve(db, path)
-            return Status(inode, "", *self._counts(db, inode.id)) if inode.type == DIRECTORY else Status(inode)
+            if inode.type == DIRECTORY:
+                return Status(inode, "", *self._counts(db, inode.id))
+            return Status(inode, holes=self._holes(db, inode))
 
         return self.read(txn)
 

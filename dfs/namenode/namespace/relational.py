@@ -38,7 +38,7 @@ from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPE
 MAX_BATCH = 256  # ids in one statement's list
 # An Inode's fields in order, so a row becomes ``Inode(*row)``.
 INODE = "i.id, i.type, i.mode, i.owner, i.grp, i.mtime, i.atime, i.size, i.replication, i.block_size, i.nlink," \
-        " i.target, i.rdev, i.acl"
+        " i.target, i.rdev, i.acl, i.ctime"
 # The number of entries of the directory ``i``: WebHDFS's childrenNum (an indexed count on dirents' key).
 CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c WHERE c.parent = i.id) ELSE 0 END"
 # The subdirectories of the directory ``i`` (its POSIX link count is 2 more). Counted when read rather than kept in
@@ -46,6 +46,9 @@ CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents
 # ``nlink`` stays what fsck compares with the entries naming an inode.
 SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c JOIN inodes AS ci"
                       " ON ci.id = c.inode WHERE c.parent = i.id AND ci.type = 'DIRECTORY') ELSE 0 END")
+# The bytes of the file ``i`` that no block holds (its holes): what a sparse file does not store.
+HOLE_BYTES = ("CASE WHEN i.type = 'FILE' THEN (SELECT COALESCE(SUM(e.length), 0) FROM extents AS e"
+              " WHERE e.inode = i.id AND e.block_id IS NULL) ELSE 0 END")
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
@@ -220,17 +223,25 @@ class RelationalNamespace:
     def _new_inode(db, parent_id, name, kind, size, mode, owner, group, mtime, atime, replication=0, block_size=0,
                    target=None, rdev=0, acl=None):
         """A new inode and the entry naming it."""
+        changed = now_ms()  # now, even when the times given are a copy's
         inode_id = db.execute(
             "INSERT INTO inodes (type, size, mode, owner, grp, mtime, atime, replication, block_size, target, rdev,"
-            " acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev, acl)).fetchone()[0]
+            " acl, ctime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (kind, size, mode, owner, group, mtime, atime, replication, block_size, target, rdev, acl,
+             changed)).fetchone()[0]
         db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
         return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
-                     target=target, rdev=rdev, acl=acl)
+                     target=target, rdev=rdev, acl=acl, ctime=changed)
 
     def _touch(self, db, inode_id):
-        """Advance an inode's mtime; strictly, so every write is visible as a change."""
-        db.execute(f"UPDATE inodes SET mtime = {self.GREATEST}(?, mtime + 1) WHERE id = ?", (now_ms(), inode_id))
+        """Advance an inode's mtime, and its ctime with it; strictly, so every write is visible as a change."""
+        t = now_ms()
+        db.execute(f"UPDATE inodes SET mtime = {self.GREATEST}(?, mtime + 1),"
+                   f" ctime = {self.GREATEST}(?, mtime + 1, ctime + 1) WHERE id = ?", (t, t, inode_id))
+
+    def _changed(self, db, inode_id):
+        """Advance an inode's ctime (strictly): its attributes or links changed."""
+        db.execute(f"UPDATE inodes SET ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?", (now_ms(), inode_id))
 
     @staticmethod
     def _extents(db, inode_id):
@@ -291,7 +302,8 @@ class RelationalNamespace:
         for count, inode_ids in by_count.items():
             for chunk in chunks(inode_ids):
                 among, ids = self._in(chunk)
-                db.execute(f"UPDATE inodes SET nlink = nlink - ? WHERE id {among}", [count, *ids])
+                db.execute(f"UPDATE inodes SET nlink = nlink - ?, ctime = {self.GREATEST}(?, ctime + 1)"
+                           f" WHERE id {among}", [count, now_ms(), *ids])
         for chunk in chunks(list(links)):
             among, ids = self._in(chunk)
             gone = [row[0] for row in db.execute(f"SELECT id FROM inodes WHERE nlink <= 0 AND id {among}", ids)]
@@ -308,6 +320,11 @@ class RelationalNamespace:
         if order:
             query += f" ORDER BY d.name {order}"
         return [(row[0], Inode(*row[1:])) for row in db.execute(query, (inode_id,))]
+
+    @staticmethod
+    def _holes(db, inode):
+        """The bytes of ``inode`` no block holds (0 unless it is a sparse file)."""
+        return db.execute(f"SELECT {HOLE_BYTES} FROM inodes AS i WHERE i.id = ?", (inode.id,)).fetchone()[0]
 
     @staticmethod
     def _has_entries(db, inode_id):
@@ -379,14 +396,16 @@ class RelationalNamespace:
         """The Status at ``path``. The walk is a lookup (on SQLite, on the reactor); a directory's count is a read
         (on a thread), since counting a large directory takes milliseconds."""
 
-        def counted(inode):
+        def counted(found):
+            inode, holes = found
             if inode.type != DIRECTORY:
-                return Status(inode)
+                return Status(inode, holes=holes)
             return self.read(lambda db: Status(inode, "", *self._counts(db, inode.id)))
 
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
-            return self._resolve(db, path)
+            inode = self._resolve(db, path)
+            return inode, self._holes(db, inode)
 
         return self.lookup(txn).addCallback(counted)
 
@@ -395,8 +414,8 @@ class RelationalNamespace:
             self._check(db, checker, "LISTSTATUS", path)
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
-                return Status(inode), None
-            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {INODE} FROM dirents AS d"
+                return Status(inode, holes=self._holes(db, inode)), None
+            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {HOLE_BYTES}, {INODE} FROM dirents AS d"
                      " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?")
             args = [inode.id]
             if start_after is not None:
@@ -406,7 +425,7 @@ class RelationalNamespace:
             if limit is not None:
                 query += " LIMIT ?"
                 args.append(limit)
-            entries = [Status(Inode(*row[3:]), row[0], row[1], row[2]) for row in db.execute(query, args)]
+            entries = [Status(Inode(*row[4:]), *row[:4]) for row in db.execute(query, args)]
             if start_after is not None or limit is not None:
                 return Status(inode, "", *self._counts(db, inode.id)), entries
             return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
@@ -639,8 +658,8 @@ class RelationalNamespace:
                 db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
                 db.execute(
                     f"UPDATE inodes SET size = ?, mtime = COALESCE(?, {self.GREATEST}(?, mtime + 1)), atime = ?,"
-                    " replication = ?, block_size = ? WHERE id = ?",
-                    (size, mtime, t, accessed, replication, block_size, inode_id))
+                    f" replication = ?, block_size = ?, ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?",
+                    (size, mtime, t, accessed, replication, block_size, t, inode_id))
             else:
                 new_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
                 inode_id = self._new_inode(db, parent.id, name, FILE, size, new_mode, owner, group or parent.group,
@@ -725,6 +744,7 @@ class RelationalNamespace:
             self._unlink(db, new_parent.id, name, existing)
         db.execute("UPDATE dirents SET parent = ?, name = ? WHERE parent = ? AND name = ?",
                    (new_parent.id, name, source[-2].id, paths.basename(src)))
+        self._changed(db, inode.id)  # as Linux file systems do: a renamed inode has changed
         self._touch(db, source[-2].id)
         self._touch(db, new_parent.id)
         self._enforce_quotas(db, target, 1, inode.size * inode.replication or 1, {i.id for i in source[:-1]})
@@ -787,6 +807,7 @@ class RelationalNamespace:
             parent, name = self._free_entry(db, new, create_parent=False)
             db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent.id, name, inode.id))
             db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode.id,))
+            self._changed(db, inode.id)
             self._touch(db, parent.id)
             return self._inode(db, inode.id)
 
@@ -867,12 +888,16 @@ class RelationalNamespace:
         def txn(db):
             self._check(db, checker, "TRUNCATE", path)
             inode = self._file(db, path)
-            if new_length > inode.size:
-                raise BadRequest(f"Cannot truncate {path} to a larger size ({new_length} > {inode.size})")
             extents = self._extents(db, inode.id)
-            sizes = {ext.block_id: ext.block_size for ext in extents}
-            kept = [Extent(block_id, start, count, sizes[block_id])
-                    for block_id, start, count in pieces(extents, 0, new_length)]
+            if new_length > inode.size:  # growing: a hole at the end (one with a hole already there), no byte stored
+                grown = new_length - inode.size
+                if extents and extents[-1].block_id is None:
+                    grown += extents.pop().length
+                kept = [*extents, Extent.hole(grown)]
+            else:
+                sizes = {ext.block_id: ext.block_size for ext in extents}
+                kept = [Extent(block_id, start, count, sizes[block_id])
+                        for block_id, start, count in pieces(extents, 0, new_length)]
             db.execute("DELETE FROM extents WHERE inode = ?", (inode.id,))
             self._set_extents(db, inode.id, kept)
             db.execute("UPDATE inodes SET size = ? WHERE id = ?", (new_length, inode.id))
@@ -900,6 +925,7 @@ class RelationalNamespace:
             self._check(db, checker, op, path, **details)
             inode_id = self._resolve(db, path).id
             db.execute(f"UPDATE inodes SET {assignments} WHERE id = ?", (*values, inode_id))
+            self._changed(db, inode_id)
             return self._inode(db, inode_id)
 
         return self.run(txn)
@@ -922,6 +948,7 @@ class RelationalNamespace:
             inode = self._resolve(db, path)
             mode, acl = acls.change(op, inode.mode, inode.acl, inode.is_directory, spec, path)
             db.execute("UPDATE inodes SET mode = ?, acl = ? WHERE id = ?", (mode, acl, inode.id))
+            self._changed(db, inode.id)
             return self._inode(db, inode.id)
 
         return self.run(txn)
@@ -959,6 +986,7 @@ class RelationalNamespace:
                 raise IOFailure(f"Cannot add additional XAttr to inode, would exceed limit of {MAX_XATTRS}")
             db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)"
                        " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
+            self._changed(db, inode.id)
 
         return self.run(txn)
 
@@ -968,6 +996,7 @@ class RelationalNamespace:
             inode = self._resolve(db, path)
             if not db.execute("DELETE FROM xattrs WHERE inode = ? AND name = ?", (inode.id, name)).rowcount:
                 raise IOFailure("No matching attributes found for remove operation")
+            self._changed(db, inode.id)
 
         return self.run(txn)
 

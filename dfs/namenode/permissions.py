@@ -168,6 +168,18 @@ OPERATIONS = {
     "LISTXATTRS": Operation("listXAttrs"),
     "SETXATTR": Operation("setXAttr", rules(access=WRITE)),
     "REMOVEXATTR": Operation("removeXAttr", rules(access=WRITE)),
+    # Snapshots (FSDirSnapshotOp): allowing them is the superuser's (Checker.check_superuser), making, deleting and
+    # renaming one the directory's owner's; a diff and a list read the directory. The snapshottable directories
+    # listed are the caller's own (a superuser's: all). Reads under .snapshot are checked as the same reads of the
+    # path as it was then (namespace.history).
+    "ALLOWSNAPSHOT": Operation("allowSnapshot"),
+    "DISALLOWSNAPSHOT": Operation("disallowSnapshot"),
+    "CREATESNAPSHOT": Operation("createSnapshot", rules(owner=True)),
+    "DELETESNAPSHOT": Operation("deleteSnapshot", rules(owner=True)),
+    "RENAMESNAPSHOT": Operation("renameSnapshot", rules(owner=True)),
+    "GETSNAPSHOTDIFF": Operation("computeSnapshotDiff", rules(access=READ)),
+    "GETSNAPSHOTLIST": Operation("ListSnapshot", rules(access=READ)),
+    "GETSNAPSHOTTABLEDIRECTORYLIST": Operation("listSnapshottableDirectory"),
 }
 
 

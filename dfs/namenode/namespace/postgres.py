@@ -58,6 +58,7 @@ class PostgresNamespace(RelationalNamespace):
     tools). Without a clock, GC's stamps are the database's clock (the same for every namenode sharing it)."""
 
     GREATEST = "GREATEST"
+    CURRENT_COMMIT = "dfs_commit()"
 
     def __init__(self, url, reactor=None, defaults=None, clock=None, connections=CONNECTIONS, attempts=ATTEMPTS):
         super().__init__(defaults, clock)
@@ -151,6 +152,8 @@ class PostgresNamespace(RelationalNamespace):
                 db.read_only = not write
                 if self.clock is not None:
                     db.execute("SELECT set_config('dfs.now', %s, true)", (repr(self.now()),))
+                if write:
+                    self._begin_commit(db)
                 result = fn(_Placeholders(db), *args)
                 committing = True
                 db.commit()
@@ -200,6 +203,12 @@ class PostgresNamespace(RelationalNamespace):
 
     def _in(self, items):
         return "= ANY(?)", [list(items)]
+
+    def _begin_commit(self, db):
+        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``."""
+        db.execute("INSERT INTO commits (number, at)"
+                   " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)",
+                   (time.time(),))
 
     def _on_callers_clock(self, db, stamps, now):
         """The stamps are the database's clock (``gc_now()``): each becomes ``now`` less its age on that clock, so

@@ -29,6 +29,7 @@ from dfs.errors import (
     NSQuotaExceeded,
 )
 from dfs.extents import pieces
+from dfs.namenode.namespace.history import HELD, History
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
 
@@ -62,7 +63,7 @@ def chunks(items):
         yield items[start:start + MAX_BATCH]
 
 
-class RelationalNamespace:
+class RelationalNamespace(History):
     """``namespace.interface.Namespace`` on the tables of schema/; a backend supplies the runner (above)."""
 
     GREATEST = "MAX"  # the larger of two values (SQLite's scalar max; PostgreSQL's GREATEST)
@@ -266,6 +267,7 @@ class RelationalNamespace:
             among, ids = self._in(chunk)
             db.execute(f"DELETE FROM xattrs WHERE inode {among}", ids)
             db.execute(f"DELETE FROM quotas WHERE inode {among}", ids)
+            db.execute(f"DELETE FROM snapshottable WHERE inode {among}", ids)
             db.execute(f"DELETE FROM dirents WHERE parent {among}", ids)
             db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
         self._drop_links(db, links)
@@ -459,7 +461,10 @@ class RelationalNamespace:
             rows = db.execute(
                 "SELECT e.block_id, MAX(i.replication), b.size FROM extents AS e JOIN inodes AS i ON i.id = e.inode"
                 " JOIN blocks AS b ON b.id = e.block_id GROUP BY e.block_id, b.size")
-            return {r[0]: (r[1], r[2]) for r in rows}
+            targets = {r[0]: (r[1], r[2]) for r in rows}
+            for block_id, size in self._held_history_blocks(db).items():  # snapshots' and the window's
+                targets.setdefault(block_id, (self.defaults["replication"], size))
+            return targets
 
         return self.read(txn)
 
@@ -483,6 +488,7 @@ class RelationalNamespace:
                 among, ids = self._in(part)
                 referenced = {r[0] for r in db.execute(
                     f"SELECT DISTINCT block_id FROM extents WHERE block_id {among}", ids)}
+                referenced.update(self._held_history_blocks(db, among, ids))
                 pinned = {r[0] for r in db.execute(
                     f"SELECT DISTINCT block_id FROM pins WHERE expires > ? AND block_id {among}", [now, *ids])}
                 since = dict(db.execute(f"SELECT id, unreferenced_since FROM blocks WHERE id {among}", ids))
@@ -515,7 +521,8 @@ class RelationalNamespace:
     def forget_unreferenced_blocks(self, now=0):
         return self.run(lambda db: db.execute(
             "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents WHERE block_id IS NOT NULL)"
-            " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount)
+            f" AND id NOT IN (SELECT h.block_id FROM extents_history AS h WHERE h.block_id IS NOT NULL AND {HELD})"
+            " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (self._window_start(db), now)).rowcount)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -631,6 +638,7 @@ class RelationalNamespace:
                 return False
             if inode.type == DIRECTORY and not recursive and self._has_entries(db, inode.id):
                 raise DirectoryNotEmpty(f"`{path} is non empty': Directory is not empty")
+            self._keep_snapshot_roots(db, inode, path)
             self._unlink(db, parent.id, paths.basename(path), inode)
             self._touch(db, parent.id)
             return True
@@ -653,6 +661,7 @@ class RelationalNamespace:
     def _rename(self, db, src, dst, target, overwrite):
         source = self._path(db, src)
         inode = source[-1]
+        self._keep_snapshot_roots(db, inode, src)
         self._lookup(db, dst)
         existing = self._lookup(db, target)
         if existing is not None and existing.id == inode.id:
@@ -927,9 +936,11 @@ class RelationalNamespace:
 
     def format(self):
         def txn(db):
-            for table in ("extents", "blocks", "dirents", "xattrs", "quotas"):
+            for table in ("extents", "blocks", "dirents", "xattrs", "quotas", "snapshots", "snapshottable"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
+            for table in ("extents_history", "dirents_history", "inodes_history"):  # what the deletes kept too
+                db.execute(f"DELETE FROM {table}")
             self._touch(db, ROOT)
 
         return self.run(txn)

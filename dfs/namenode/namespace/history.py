@@ -1,0 +1,387 @@
+"""The namespace as it was: reads at a past commit (under ``<dir>/.snapshot/<name>``, or at a moment), and HDFS's
+snapshots, which name commits.
+
+The tables hold the present; the history triggers (schema ``*_history.sql``) keep every replaced or removed row of
+inodes, dirents and extents with the commits it lived over, [born, died). The namespace at commit ``c`` is the
+present rows born at or before ``c`` and the history rows alive at ``c``: a snapshot is a name for a commit, made in
+O(1) whatever the size of its tree, and nothing is copied, blocks least of all. ``RelationalNamespace`` mixes in
+``History``; nothing here is backend-specific but the SQL of the running commit (``CURRENT_COMMIT``).
+"""
+
+import time
+from datetime import datetime, timezone
+
+from dfs import paths
+from dfs.errors import FileNotFound, IOFailure, NotADirectory, SnapshotException
+from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
+
+SNAPSHOT = ".snapshot"  # the reserved name under which a snapshottable directory shows its snapshots
+PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the present
+INODE_COLUMNS = "id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev"
+MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
+# A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
+# the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside every
+# snapshotted tree is kept until the window passes it, which costs space, never a block still needed.
+HELD = ("(h.died > ? OR EXISTS (SELECT 1 FROM snapshots AS s"
+        " WHERE s.commit_number >= h.born AND s.commit_number < h.died))")
+
+
+def visible(table, columns, key):
+    """SQL of ``table``'s rows meeting ``key`` as they were at a commit. Parameters: ``key``'s, the commit, ``key``'s,
+    the commit, the commit."""
+    return (f"SELECT {columns} FROM {table} WHERE {key} AND born <= ? UNION ALL"
+            f" SELECT {columns} FROM {table}_history WHERE {key} AND born <= ? AND died > ?")
+
+
+def default_name(ms):
+    """HDFS's name for a snapshot created without one: ``s`` and the time, ``yyyyMMdd-HHmmss.SSS`` (UTC here)."""
+    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return moment.strftime("s%Y%m%d-%H%M%S.") + f"{ms % 1000:03d}"
+
+
+def snapshot_path(directory, name):
+    return paths.join(paths.join(directory, SNAPSHOT), name)
+
+
+def check_snapshot_name(name):
+    if not name or "/" in name or name in (".", "..", SNAPSHOT):
+        raise SnapshotException(f'Invalid snapshot name: "{name}"')
+    return name
+
+
+class Past:
+    """Reads of the namespace at ``commit``, inside a transaction."""
+
+    def __init__(self, db, commit):
+        self.db, self.commit = db, commit
+
+    def _rows(self, table, columns, key, params, suffix=""):
+        c = self.commit
+        return self.db.execute(f"SELECT * FROM ({visible(table, columns, key)}) AS v{suffix}",
+                               (*params, c, *params, c, c))
+
+    def inode(self, inode_id):
+        row = self._rows("inodes", INODE_COLUMNS, "id = ?", (inode_id,)).fetchone()
+        return None if row is None else Inode(*row)
+
+    def child(self, parent_id, name):
+        row = self._rows("dirents", "inode", "parent = ? AND name = ?", (parent_id, name)).fetchone()
+        return None if row is None else self.inode(row[0])
+
+    def entries(self, inode):
+        """[(name, Inode)] of the directory ``inode``, by name (none for anything else)."""
+        if inode.type != DIRECTORY:
+            return []
+        rows = self._rows("dirents", "name, inode", "parent = ?", (inode.id,), " ORDER BY name").fetchall()
+        return [(name, self.inode(inode_id)) for name, inode_id in rows]
+
+    def status(self, inode, name=""):
+        if inode.type != DIRECTORY:
+            return Status(inode, name)
+        entries = self.entries(inode)
+        return Status(inode, name, len(entries), sum(child.is_directory for _, child in entries))
+
+    def extents(self, inode_id):
+        c = self.commit
+        return [Extent._make(row) for row in self.db.execute(
+            "SELECT e.block_id, e.block_offset, e.length, COALESCE(b.size, 0) FROM"
+            f" ({visible('extents', 'seq, block_id, block_offset, length', 'inode = ?')}) AS e"
+            " LEFT JOIN blocks AS b ON b.id = e.block_id ORDER BY e.seq", (inode_id, c, inode_id, c, c))]
+
+    def tree(self, top):
+        """A Tree of ``top`` (at "") and everything below it (an inode with several names: the first found)."""
+        found, pending = Tree(), [("", top)]
+        found[top.id], found.ids[""] = ("", top), top.id
+        while pending:
+            path, node = pending.pop()
+            for name, child in self.entries(node):
+                if child.id not in found:
+                    where = f"{path}/{name}".lstrip("/")
+                    found[child.id] = (where, child)
+                    found.ids[where] = child.id
+                    pending.append((where, child))
+        return found
+
+
+class Tree(dict):
+    """{inode id: (path relative to the top, Inode)}, and ``ids``: {relative path: inode id}."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = {}
+
+
+class History:
+    """Past reads and snapshots, mixed into ``RelationalNamespace`` (whose runner, walk and checks they use)."""
+
+    CURRENT_COMMIT = "(SELECT MAX(number) FROM commits)"  # SQL: the running write transaction's commit
+    history_retention = 0.0  # seconds of history kept for ``at`` reads (the namenode's --history-retention)
+
+    def _begin_commit(self, db):
+        """Number the write transaction about to run (the triggers stamp its changes with the number)."""
+        db.execute("INSERT INTO commits (at) VALUES (?)", (time.time(),))
+
+    def _window_start(self, db):
+        """The commit in effect when the retention window began: history that died after it stays readable."""
+        return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?",
+                          (time.time() - self.history_retention,)).fetchone()[0]
+
+    def _held_history_blocks(self, db, among="IS NOT NULL", ids=()):
+        """{block id: size} of the blocks history rows keep (``among``: a test of the block id, with ``ids``)."""
+        return dict(db.execute(f"SELECT DISTINCT h.block_id, b.size FROM extents_history AS h JOIN blocks AS b"
+                               f" ON b.id = h.block_id WHERE h.block_id {among} AND {HELD}",
+                               [*ids, self._window_start(db)]))
+
+    # -- resolving a past path ----------------------------------------------------------------
+
+    def _commit_at(self, db, at_ms):
+        """The last commit at or before ``at_ms``, which must be inside the retention window."""
+        now = time.time()
+        if at_ms / 1000 < now - self.history_retention:
+            kept = f"the last {self.history_retention:g} seconds" if self.history_retention else "no history"
+            raise IOFailure(f"No history at {at_ms}: the namenode keeps {kept} (--history-retention)")
+        return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?", (at_ms / 1000,)).fetchone()[0]
+
+    def _snapshot(self, db, directory_id, name, path):
+        row = db.execute("SELECT commit_number FROM snapshots WHERE directory = ? AND name = ?",
+                         (directory_id, name)).fetchone()
+        if row is None:
+            raise FileNotFound(f"File does not exist: {path}")
+        return row[0]
+
+    def _past(self, db, path, at=None):
+        """(the path as permission checks name it, [Inode along it from the root], Past) of ``path`` under a
+        snapshot (``<dir>/.snapshot/<name>/...``: the directory now, what is below it at the snapshot's commit), or
+        else at the moment ``at`` (ms). A missing name raises FileNotFound, a file on the way NotADirectory."""
+        names = paths.split(path)
+        if SNAPSHOT in names:
+            split = names.index(SNAPSHOT)
+            logical = "/" + "/".join(names[:split])
+            chain = self._path(db, logical)
+            if len(names) == split + 1:
+                raise FileNotFound(f"File does not exist: {path}")
+            past = Past(db, self._snapshot(db, chain[-1].id, names[split + 1], path))
+            chain[-1] = past.inode(chain[-1].id)
+            rest = names[split + 2:]
+        else:
+            past = Past(db, self._commit_at(db, at))
+            logical, chain, rest = "/", [past.inode(ROOT)], names
+        for name in rest:
+            if chain[-1].type != DIRECTORY:
+                raise NotADirectory(f"Parent path is not a directory: {logical}")
+            logical = paths.join(logical, name)
+            node = past.child(chain[-1].id, name)
+            if node is None:
+                raise FileNotFound(f"File does not exist: {path}")
+            chain.append(node)
+        return logical, chain, past
+
+    def _past_checked(self, db, checker, op, path, at):
+        """``_past``, then ``checker``'s checks of ``op`` on the path as it was then, for the caller as they are."""
+        logical, chain, past = self._past(db, path, at)
+        if checker is not None and not checker.unchecked:
+            checker.check_operation(op, logical, chain, children=past.entries)
+        return chain[-1], past
+
+    # -- past reads (the interface's, with ``at``) ----------------------------------------------
+
+    def past_stat(self, path, at=None, checker=None):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, "OPEN", path, at)
+            return inode, past.extents(inode.id) if inode.type == FILE else []
+
+        return self.read(txn)
+
+    def past_status(self, path, at=None, checker=None):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, "GETFILESTATUS", path, at)
+            return past.status(inode)
+
+        return self.read(txn)
+
+    def past_listing(self, path, at=None, checker=None):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, "LISTSTATUS", path, at)
+            if inode.type != DIRECTORY:
+                return Status(inode), None
+            entries = [past.status(child, name) for name, child in past.entries(inode)]
+            return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
+
+        return self.read(txn)
+
+    def past_content_summary(self, path, at=None, checker=None):
+        def txn(db):
+            top, past = self._past_checked(db, checker, "GETCONTENTSUMMARY", path, at)
+            summary = ContentSummary()
+            for _, node in past.tree(top).values():
+                summary.directories += node.type == DIRECTORY
+                if node.type == FILE:
+                    summary.files += 1
+                    summary.length += node.size
+                    summary.space_consumed += node.size * node.replication
+            return summary
+
+        return self.read(txn)
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def _snapshottable(self, db, checker, op, path, superuser=False):
+        """The directory ``path`` after ``op``'s checks (``superuser``: the superuser's alone, as in HDFS)."""
+        self._check(db, checker, op, path)
+        if superuser and checker is not None:
+            checker.check_superuser()
+        inode = self._resolve(db, path)
+        if inode.type != DIRECTORY:
+            raise SnapshotException(f"Directory is not a snapshottable directory: {path}")
+        return inode
+
+    def _snapshot_root(self, db, checker, op, path):
+        inode = self._snapshottable(db, checker, op, path)
+        if db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone() is None:
+            raise SnapshotException(f"Directory is not a snapshottable directory: {path}")
+        return inode
+
+    def allow_snapshot(self, path, checker=None):
+        def txn(db):
+            inode = self._snapshottable(db, checker, "ALLOWSNAPSHOT", path, superuser=True)
+            db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
+
+        return self.run(txn)
+
+    def disallow_snapshot(self, path, checker=None):
+        def txn(db):
+            inode = self._snapshottable(db, checker, "DISALLOWSNAPSHOT", path, superuser=True)
+            if db.execute("SELECT 1 FROM snapshots WHERE directory = ?", (inode.id,)).fetchone():
+                raise SnapshotException(f"The directory {path} has snapshot(s). Please redo the operation after"
+                                        " removing all the snapshots.")
+            db.execute("DELETE FROM snapshottable WHERE inode = ?", (inode.id,))
+
+        return self.run(txn)
+
+    def create_snapshot(self, path, name=None, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "CREATESNAPSHOT", path)
+            created = int(time.time() * 1000)
+            snapshot = check_snapshot_name(name or default_name(created))
+            if self._has_snapshot(db, inode, snapshot):
+                raise SnapshotException(f'Failed to create snapshot: there is already a snapshot with the same'
+                                        f' name "{snapshot}".')
+            db.execute("INSERT INTO snapshots (directory, name, commit_number, created)"
+                       f" VALUES (?, ?, {self.CURRENT_COMMIT}, ?)", (inode.id, snapshot, created))
+            return snapshot_path(path, snapshot)
+
+        return self.run(txn)
+
+    @staticmethod
+    def _has_snapshot(db, inode, name):
+        return db.execute("SELECT 1 FROM snapshots WHERE directory = ? AND name = ?",
+                          (inode.id, name)).fetchone() is not None
+
+    def delete_snapshot(self, path, name, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "DELETESNAPSHOT", path)
+            if not db.execute("DELETE FROM snapshots WHERE directory = ? AND name = ?", (inode.id, name)).rowcount:
+                raise SnapshotException(f"Cannot delete snapshot {name} from path {path}: the snapshot does not"
+                                        " exist.")
+
+        return self.run(txn)
+
+    def rename_snapshot(self, path, old, new, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "RENAMESNAPSHOT", path)
+            if not self._has_snapshot(db, inode, old):
+                raise SnapshotException(f"The snapshot {old} does not exist for directory {path}")
+            if self._has_snapshot(db, inode, check_snapshot_name(new)):
+                raise SnapshotException(f"The snapshot {new} already exists for directory {path}")
+            db.execute("UPDATE snapshots SET name = ? WHERE directory = ? AND name = ?", (new, inode.id, old))
+
+        return self.run(txn)
+
+    def snapshots(self, path, checker=None):
+        """[Snapshot] of the snapshottable directory ``path``, oldest first."""
+
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "GETSNAPSHOTLIST", path)
+            found = []
+            for number, name, commit, created in db.execute(
+                    "SELECT id, name, commit_number, created FROM snapshots WHERE directory = ? ORDER BY id",
+                    (inode.id,)).fetchall():
+                root = Past(db, commit).inode(inode.id)
+                root.mtime = created  # HDFS shows a snapshot's root with the snapshot's time
+                found.append(Snapshot(number, name, snapshot_path(path, name), Status(root, name)))
+            return found
+
+        return self.read(txn)
+
+    def snapshottable_directories(self, checker=None):
+        """[(path, Status, snapshots)] of the snapshottable directories (a caller not a superuser: those they own)."""
+
+        def txn(db):
+            found = []
+            for inode_id, count in db.execute(
+                    "SELECT t.inode, (SELECT COUNT(*) FROM snapshots AS s WHERE s.directory = t.inode)"
+                    " FROM snapshottable AS t ORDER BY t.inode").fetchall():
+                inode = self._inode(db, inode_id)
+                if checker is None or checker.unchecked or inode.owner == checker.caller.user:
+                    found.append((self._path_of(db, inode_id), Status(inode), count))
+            return sorted(found, key=lambda item: item[0])
+
+        return self.read(txn)
+
+    def snapshot_diff(self, path, old, new, checker=None):
+        """HDFS's snapshot diff of the directory ``path`` from snapshot ``old`` to ``new`` (either "" or None: the
+        present): [(type, path, target)], paths relative to ``path``, ``type`` CREATE, DELETE, MODIFY or RENAME
+        (``target`` its new path; else None). A created or deleted tree is reported by its top alone."""
+
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "GETSNAPSHOTDIFF", path)
+            before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
+            after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
+            was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
+            report = []
+            for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
+                if inode_id not in was:
+                    if _parent(now, where) in was:  # the top of a created tree
+                        report.append(("CREATE", where, None))
+                    continue
+                old_where, old_node = was[inode_id]
+                if old_where != where:
+                    report.append(("RENAME", old_where, where))
+                if old_node != node:
+                    report.append(("MODIFY", where, None))
+            report.extend(("DELETE", where, None) for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
+                          if inode_id not in now and _parent(was, where) in now)
+            return report
+
+        return self.read(txn)
+
+    # -- what snapshots forbid ------------------------------------------------------------------
+
+    def _path_of(self, db, inode_id):
+        """A path of ``inode_id`` now (through its first entry at each level)."""
+        names = []
+        for _ in range(MAX_DEPTH):
+            if inode_id == ROOT:
+                return "/" + "/".join(reversed(names))
+            row = db.execute("SELECT parent, name FROM dirents WHERE inode = ? ORDER BY parent, name LIMIT 1",
+                             (inode_id,)).fetchone()
+            if row is None:
+                break
+            inode_id, name = row
+            names.append(name)
+        raise FileNotFound(f"inode {inode_id} has no path")
+
+    def _keep_snapshot_roots(self, db, inode, path):
+        """HDFS refuses to delete or move a directory that is, or holds, a directory with snapshots."""
+        if inode.type != DIRECTORY:
+            return
+        for (root,) in db.execute("SELECT DISTINCT directory FROM snapshots").fetchall():
+            root_path = self._path_of(db, root)
+            if paths.is_ancestor(path, root_path):
+                raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
+                                        " and already has snapshots")
+
+
+def _parent(tree, where):
+    """The inode id of the directory holding ``where`` in ``tree`` (a ``Past.tree``)."""
+    return tree.ids[where.rpartition("/")[0]]

@@ -178,7 +178,7 @@ class PostgresNamespace(RelationalNamespace):
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
             inode = self._resolve(db, path)
-            return Status(inode, "", *self._counts(db, inode.id)) if inode.type == DIRECTORY else Status(inode)
+            return self._directory_status(db, inode) if inode.type == DIRECTORY else Status(inode)
 
         return self.read(txn)
 

@@ -44,6 +44,8 @@ CHILD_COUNT = "CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents
 # ``nlink`` stays what fsck compares with the entries naming an inode.
 SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM dirents AS c JOIN inodes AS ci"
                       " ON ci.id = c.inode WHERE c.parent = i.id AND ci.type = 'DIRECTORY') ELSE 0 END")
+# Whether ``i`` is a snapshottable directory (WebHDFS's snapshotEnabled): 1 or 0.
+SNAPSHOTTABLE = "CASE WHEN EXISTS (SELECT 1 FROM snapshottable AS t WHERE t.inode = i.id) THEN 1 ELSE 0 END"
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
@@ -303,6 +305,10 @@ class RelationalNamespace(History):
     def _has_entries(db, inode_id):
         return db.execute("SELECT 1 FROM dirents WHERE parent = ? LIMIT 1", (inode_id,)).fetchone() is not None
 
+    def _directory_status(self, db, inode):
+        snapshottable = db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone()
+        return Status(inode, "", *self._counts(db, inode.id), snapshot_enabled=snapshottable is not None)
+
     @staticmethod
     def _counts(db, inode_id):
         """(entries, subdirectories) of the directory ``inode_id``."""
@@ -370,7 +376,7 @@ class RelationalNamespace(History):
         def counted(inode):
             if inode.type != DIRECTORY:
                 return Status(inode)
-            return self.read(lambda db: Status(inode, "", *self._counts(db, inode.id)))
+            return self.read(lambda db: self._directory_status(db, inode))
 
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
@@ -384,7 +390,7 @@ class RelationalNamespace(History):
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
                 return Status(inode), None
-            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {INODE} FROM dirents AS d"
+            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {SNAPSHOTTABLE}, {INODE} FROM dirents AS d"
                      " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?")
             args = [inode.id]
             if start_after is not None:
@@ -394,7 +400,8 @@ class RelationalNamespace(History):
             if limit is not None:
                 query += " LIMIT ?"
                 args.append(limit)
-            entries = [Status(Inode(*row[3:]), row[0], row[1], row[2]) for row in db.execute(query, args)]
+            entries = [Status(Inode(*row[4:]), row[0], row[1], row[2], bool(row[3]))
+                       for row in db.execute(query, args)]
             if start_after is not None or limit is not None:
                 return Status(inode, "", *self._counts(db, inode.id)), entries
             return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries

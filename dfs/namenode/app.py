@@ -98,8 +98,11 @@ def _all_values(request, name):
 
 
 def _refuse_snapshot_writes(path, params):
-    """Snapshots are read-only: a change of a path, or to a destination, under ``.snapshot`` is refused (HDFS)."""
-    for touched in (path, params.str("destination")):
+    """Snapshots are read-only: a change of a path, or to a destination, under ``.snapshot`` is refused (HDFS).
+    RESTORE reads its path (a snapshot's, maybe) and writes its destination (by default the path)."""
+    destination = params.str("destination")
+    written = [destination or path] if params.str("op", "").upper() == "RESTORE" else [path, destination]
+    for touched in written:
         if touched and SNAPSHOT in paths.split(touched):
             raise SnapshotAccessControlException("Modification on a read-only snapshot is disallowed")
 
@@ -191,6 +194,7 @@ class NamenodeApp:
             (GET, "GETSNAPSHOTDIFF"): self.op_getsnapshotdiff,
             (GET, "GETSNAPSHOTLIST"): self.op_getsnapshotlist,
             (GET, "GETSNAPSHOTTABLEDIRECTORYLIST"): self.op_getsnapshottabledirectorylist,
+            (PUT, "RESTORE"): self.op_restore,
         }
 
     def resource(self):
@@ -683,6 +687,13 @@ class NamenodeApp:
     async def op_getsnapshottabledirectorylist(self, request, params, path, call):
         found = await self.store.snapshottable_directories(call.checker)
         return json_body(webhdfs.snapshottable_directories(found), request)
+
+    async def op_restore(self, request, params, path, call):
+        """dfs's extension: ``path`` as it was ``at`` a moment (or under a snapshot) made again at ``destination``
+        (default: ``path``), sharing the blocks it had."""
+        call.dst = params.path("destination", required=False)
+        call.inode = await self.store.restore(path, _at(params), call.dst, call.checker)
+        return json_body({"boolean": True}, request)
 
     # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
 

@@ -180,6 +180,10 @@ OPERATIONS = {
     "GETSNAPSHOTDIFF": Operation("computeSnapshotDiff", rules(access=READ)),
     "GETSNAPSHOTLIST": Operation("ListSnapshot", rules(access=READ)),
     "GETSNAPSHOTTABLEDIRECTORYLIST": Operation("listSnapshottableDirectory"),
+    # dfs's extension, `dfs restore`: the past read (as it was, by the caller now) as a copy reads its source, the
+    # destination written as a CREATE's (a file replaced needs write on it).
+    "RESTORE": Operation("restore", rules(access=READ, subtree=READ_EXECUTE), destination=rules(ancestor=WRITE),
+                         overwrite=Rule(access=WRITE)),
 }
 
 

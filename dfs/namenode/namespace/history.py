@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 
 from dfs import paths
-from dfs.errors import FileNotFound, IOFailure, NotADirectory, SnapshotException
+from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
 
 SNAPSHOT = ".snapshot"  # the reserved name under which a snapshottable directory shows its snapshots
@@ -132,6 +132,21 @@ class History:
                                f" ON b.id = h.block_id WHERE h.block_id {among} AND {HELD}",
                                [*ids, self._window_start(db)]))
 
+    def trim_history(self):
+        """Drop the history rows no read can see any more (dead when the retention window began, alive at no
+        snapshot's commit) and the commit times before the window; the number of rows dropped."""
+
+        def txn(db):
+            start, removed = self._window_start(db), 0
+            for table in ("inodes_history", "dirents_history", "extents_history"):
+                removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT EXISTS (SELECT 1 FROM"
+                                      " snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)",
+                                      (start,)).rowcount
+            db.execute("DELETE FROM commits WHERE number < ?", (start,))
+            return removed
+
+        return self.run(txn)
+
     # -- resolving a past path ----------------------------------------------------------------
 
     def _commit_at(self, db, at_ms):
@@ -222,6 +237,62 @@ class History:
             return summary
 
         return self.read(txn)
+
+    def restore(self, path, at, destination=None, checker=None):
+        """Bring ``path`` back as it was at ``at`` (ms; or under a snapshot) to ``destination`` (default: where it
+        was): its tree made again with the same modes, owners and times, each file naming the blocks it named
+        then (no block copied). A file there now is given the old content and attributes (its inode, so its hard
+        links, stay); a directory there is refused. The destination's missing parents are made."""
+        target = destination or path
+
+        def txn(db):
+            logical, chain, past = self._past(db, path, at)
+            node = chain[-1]
+            existing = self._lookup(db, target) if self._walk_reaches_parent(db, target) else None
+            replacing = existing is not None and existing.type == FILE and node.type == FILE
+            if checker is not None and not checker.unchecked:
+                checker.check_operation("RESTORE", logical, chain, destination=(target, self._walk(db, target)),
+                                        overwrite=replacing, children=past.entries)
+            if existing is not None and not replacing:
+                raise AlreadyExists(f"{target} exists: restore it elsewhere (--to DEST)")
+            if replacing:
+                self._restore_file(db, past, node, existing.id)
+                added_names, added_space = 0, (node.size - existing.size) * node.replication
+            else:
+                parent = self._mkdirs(db, paths.parent(target), 0o755, node.owner, None)
+                added_names, added_space = self._copy_past(db, past, node, parent.id, paths.basename(target))
+                self._touch(db, parent.id)
+            self._enforce_quotas(db, target, added_names, added_space)
+            return self._resolve(db, target)
+
+        return self.run(txn)
+
+    def _walk_reaches_parent(self, db, path):
+        """Whether every directory above ``path`` exists now (else ``restore`` makes them)."""
+        return len(self._walk(db, paths.parent(path))) == len(paths.split(paths.parent(path))) + 1
+
+    def _restore_file(self, db, past, node, inode_id):
+        db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
+        db.execute("UPDATE inodes SET size = ?, mode = ?, owner = ?, grp = ?, mtime = ?, atime = ?, replication = ?,"
+                   " block_size = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
+                                                    node.atime, node.replication, node.block_size, inode_id))
+        self._set_extents(db, inode_id, past.extents(node.id))
+
+    def _copy_past(self, db, past, top, parent_id, name):
+        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (inodes, bytes
+        with replicas) made, for the quotas. A loop: paths may be deep."""
+        pending, names, space = [(top, parent_id, name)], 0, 0
+        while pending:
+            node, parent_id, name = pending.pop()
+            new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
+                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev)
+            names += 1
+            if node.type == FILE:
+                self._set_extents(db, new.id, past.extents(node.id))
+                space += node.size * node.replication
+            elif node.type == DIRECTORY:
+                pending.extend((child, new.id, child_name) for child_name, child in past.entries(node))
+        return names, space
 
     # -- snapshots --------------------------------------------------------------------------------
 

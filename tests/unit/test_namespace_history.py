@@ -2,11 +2,13 @@
 triggers keep what changes, a snapshot names a commit, reads under ``.snapshot`` see the tree as it was, and GC's
 view of what is referenced includes every block a snapshot holds."""
 
+import time
+
 import pytest
 
 from test_metadata import result
 
-from dfs.errors import AccessControlException, FileNotFound, SnapshotException
+from dfs.errors import AccessControlException, AlreadyExists, FileNotFound, IOFailure, SnapshotException
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.permissions import Caller, Checker
 
@@ -108,3 +110,47 @@ def test_snapshot_reads_are_checked_as_the_path_was_then(store):
         result(store.allow_snapshot("/d/sub", checker=bob))
     with pytest.raises(AccessControlException, match="not the owner"):
         result(store.create_snapshot("/d", "s2", checker=bob))
+
+
+def test_restore_brings_a_deleted_tree_back_as_it_was_sharing_its_blocks(store):
+    store.history_retention = 3600.0
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.create("/d/sub/g", [Extent(C, 0, 3, 3)], overwrite=True))  # after the moment
+    result(store.delete("/d/sub", recursive=True))
+    assert result(store.collectable([B], 0)) == {}  # history in the window keeps the old block
+    result(store.restore("/d/sub", before))
+    assert result(store.stat("/d/sub/g"))[1] == [Extent(B, 0, 5, 5)]
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))
+    result(store.truncate("/d/f", 1))
+    inode = result(store.restore("/d/f", before, "/elsewhere/f"))
+    assert (inode.size, result(store.stat("/elsewhere/f"))[1]) == (10, [Extent(A, 0, 10, 10)])
+    file_id = result(store.stat("/d/f"))[0].id
+    result(store.restore("/d/f", before))  # onto the file there: its inode keeps its id
+    inode, extents = result(store.stat("/d/f"))
+    assert (inode.id, inode.size, extents) == (file_id, 10, [Extent(A, 0, 10, 10)])
+    with pytest.raises(AlreadyExists):
+        result(store.restore("/d/sub", before))
+    assert result(store.namespace_problems()) == []
+
+
+def test_history_past_the_window_is_refused_and_trimmed(store):
+    store.history_retention = 3600.0
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.trim_history()) == 0  # in the window
+    with pytest.raises(IOFailure, match="history-retention"):
+        result(store.past_listing("/d", int((time.time() - 7200) * 1000)))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.delete("/d/sub", recursive=True))
+    store.history_retention = 0.0
+    assert set(result(store.collectable([A, B], 0))) == {A}  # the snapshot holds /d/sub/g's block
+    assert result(store.trim_history()) > 0
+    assert names(store, "/d/.snapshot/s1/sub") == ["g"]
+    assert result(store.past_stat("/d/.snapshot/s1/sub/g"))[1] == [Extent(B, 0, 5, 5)]
+
+
+def wait_for_the_next_millisecond(ms):
+    """Commits carry wall-clock times: let the clock pass ``ms``, so the next change is strictly after it."""
+    deadline = time.monotonic() + 5
+    while int(time.time() * 1000) <= ms:
+        assert time.monotonic() < deadline

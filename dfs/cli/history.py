@@ -1,6 +1,7 @@
 """The namespace's past: `dfs snapshot allow|disallow|create|list|delete|rename|diff` (HDFS's read-only snapshots of
 a directory) and `dfs restore` (a path made again as it was at a moment or in a snapshot)."""
 
+from dfs import paths
 from dfs.cli.errors import Failure, about
 from dfs.cli.formatting import add_at_option, table, to_json, when_precise
 
@@ -68,7 +69,7 @@ def snapshot(session, args):
 
 
 def restore(session, args):
-    if args.at is None and ".snapshot" not in args.path.split("/"):
+    if args.at is None and not paths.in_snapshot(args.path):
         raise Failure(args.path, "restore needs --at TIME, or a path under a snapshot (DIR/.snapshot/NAME/...)",
                       status=2)
     path = session.path(args.path)

@@ -18,7 +18,6 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode import webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
-from dfs.namenode.namespace.history import SNAPSHOT
 from dfs.namenode.namespace.model import FILE
 from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
@@ -103,13 +102,13 @@ def _refuse_snapshot_writes(path, params):
     destination = params.str("destination")
     written = [destination or path] if params.str("op", "").upper() == "RESTORE" else [path, destination]
     for touched in written:
-        if touched and SNAPSHOT in paths.split(touched):
+        if touched and paths.in_snapshot(touched):
             raise SnapshotAccessControlException("Modification on a read-only snapshot is disallowed")
 
 
 def _in_the_past(path, params):
     """Whether a read is of the past: under a snapshot, or ``at`` a moment (dfs's extension)."""
-    return SNAPSHOT in paths.split(path) or bool(params.str("at"))
+    return paths.in_snapshot(path) or bool(params.str("at"))
 
 
 def _at(params):

@@ -2,6 +2,7 @@
 
 import argparse
 import errno
+import os
 
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from dfs import errors
 from dfs.fuse.caches import AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
-from dfs.fuse.operations import errno_for
+from dfs.fuse.operations import DFSOperations, errno_for
 
 
 @pytest.mark.parametrize("error, code", [
@@ -25,6 +26,7 @@ from dfs.fuse.operations import errno_for
     (errors.NoSpace, errno.ENOSPC),
     (errors.NSQuotaExceeded, errno.EDQUOT),
     (errors.DSQuotaExceeded, errno.EDQUOT),
+    (errors.SnapshotAccessControlException, errno.EROFS),
     (errors.Unavailable, errno.EIO),
     (errors.Corrupt, errno.EIO),
     (errors.IOFailure, errno.EIO),
@@ -37,6 +39,7 @@ def test_errno_for(error, code):
 @pytest.mark.parametrize("error", [
     errors.FileNotFound, errors.AlreadyExists, errors.NotADirectory, errors.IsADirectory, errors.DirectoryNotEmpty,
     errors.AccessDenied, errors.Unauthorized, errors.NoSpace, errors.NSQuotaExceeded, errors.DSQuotaExceeded,
+    errors.SnapshotAccessControlException,
 ])
 def test_errno_survives_the_wire(error):
     """What the client rebuilds from a RemoteException body maps like the server's own class."""
@@ -177,3 +180,20 @@ def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
     monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
     with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
         mount.check_fuse()
+
+
+@pytest.mark.parametrize("op, args", [
+    ("mkdir", ("/d/.snapshot/s1/new", 0o755)),
+    ("unlink", ("/d/.snapshot/s1/f",)),
+    ("rename", ("/d/f", "/d/.snapshot/s1/f")),
+    ("create", ("/d/.snapshot/s1/new", 0o644, None)),
+    ("truncate", ("/d/.snapshot/s1/f", 0)),
+    ("chmod", ("/d/.snapshot/s1/f", 0o600)),
+    ("open", ("/d/.snapshot/s1/f", argparse.Namespace(flags=os.O_WRONLY))),
+])
+def test_a_snapshot_is_read_only_through_the_mount(tmp_path, op, args):
+    """Changes under .snapshot fail with EROFS before any work (the client, None here, is never asked)."""
+    operations = DFSOperations(None, str(tmp_path))
+    with pytest.raises(OSError) as raised:
+        operations(op, *args)
+    assert raised.value.errno == errno.EROFS

@@ -12,10 +12,10 @@ import time
 from datetime import datetime, timezone
 
 from dfs import paths
+from dfs.paths import SNAPSHOT
 from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
 
-SNAPSHOT = ".snapshot"  # the reserved name under which a snapshottable directory shows its snapshots
 PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the present
 INODE_COLUMNS = "id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev"
 MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop

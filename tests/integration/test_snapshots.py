@@ -108,6 +108,8 @@ def test_restore_brings_back_a_deleted_tree_as_it_was_after_gc(cluster_with_hist
     iso = datetime.datetime.fromtimestamp(moment / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds")
     assert json.loads(ok(env, "ls", "--json", "--at", iso, "/tree"))[0]["pathSuffix"] == "sub0"
     assert ok(env, "cat", "--at", str(moment), "/tree/sub1/f01") == files["/tree/sub1/f01"]
+    ok(env, "get", "--at", str(moment), "-r", "/tree", str(tmp_path / "then"))
+    assert (tmp_path / "then" / "sub0" / "f00").read_bytes() == files["/tree/sub0/f00"]
     ok(env, "restore", "/tree", "--at", str(moment))
     for path, data in files.items():
         assert read(cluster, path) == data, path

@@ -89,6 +89,8 @@ def test_snapshot_rules(store):
         result(store.rename("/d", "/e", overwrite=True))
     result(store.rename_snapshot("/d", "s1", "s2"))
     assert [s.name for s in result(store.snapshots("/d"))] == ["s2"]
+    assert names(store, "/d/.snapshot") == ["s2"]  # as HDFS lists them
+    assert result(store.past_status("/d/.snapshot")).children == 1
     assert [(p, n) for p, _, n in result(store.snapshottable_directories())] == [("/d", 1)]
     with pytest.raises(SnapshotException, match="does not exist"):
         result(store.delete_snapshot("/d", "s1"))

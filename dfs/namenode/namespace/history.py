@@ -191,6 +191,19 @@ class History:
             chain.append(node)
         return logical, chain, past
 
+    def _snapshot_directory(self, db, checker, op, path):
+        """For ``<dir>/.snapshot`` itself, which lists the snapshots of ``<dir>``: (``<dir>``'s Inode now, its
+        Snapshots), after ``op``'s checks of ``<dir>``; None for any other path."""
+        names = paths.split(path)
+        if not names or names[-1] != SNAPSHOT or names.count(SNAPSHOT) != 1:
+            return None
+        directory = paths.parent(path)
+        self._check(db, checker, op, directory)
+        inode = self._resolve(db, directory)
+        if db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone() is None:
+            raise FileNotFound(f"File does not exist: {path}")
+        return inode, self._snapshot_list(db, inode, directory)
+
     def _past_checked(self, db, checker, op, path, at):
         """``_past``, then ``checker``'s checks of ``op`` on the path as it was then, for the caller as they are."""
         logical, chain, past = self._past(db, path, at)
@@ -209,6 +222,10 @@ class History:
 
     def past_status(self, path, at=None, checker=None):
         def txn(db):
+            found = self._snapshot_directory(db, checker, "GETFILESTATUS", path)
+            if found is not None:
+                inode, snapshots = found
+                return Status(inode, "", len(snapshots), len(snapshots))
             inode, past = self._past_checked(db, checker, "GETFILESTATUS", path, at)
             return past.status(inode)
 
@@ -216,6 +233,10 @@ class History:
 
     def past_listing(self, path, at=None, checker=None):
         def txn(db):
+            found = self._snapshot_directory(db, checker, "LISTSTATUS", path)
+            if found is not None:
+                inode, snapshots = found
+                return Status(inode, "", len(snapshots), len(snapshots)), [s.status for s in snapshots]
             inode, past = self._past_checked(db, checker, "LISTSTATUS", path, at)
             if inode.type != DIRECTORY:
                 return Status(inode), None
@@ -372,17 +393,20 @@ class History:
         """[Snapshot] of the snapshottable directory ``path``, oldest first."""
 
         def txn(db):
-            inode = self._snapshot_root(db, checker, "GETSNAPSHOTLIST", path)
-            found = []
-            for number, name, commit, created in db.execute(
-                    "SELECT id, name, commit_number, created FROM snapshots WHERE directory = ? ORDER BY id",
-                    (inode.id,)).fetchall():
-                root = Past(db, commit).inode(inode.id)
-                root.mtime = created  # HDFS shows a snapshot's root with the snapshot's time
-                found.append(Snapshot(number, name, snapshot_path(path, name), Status(root, name)))
-            return found
+            return self._snapshot_list(db, self._snapshot_root(db, checker, "GETSNAPSHOTLIST", path), path)
 
         return self.read(txn)
+
+    @staticmethod
+    def _snapshot_list(db, inode, path):
+        found = []
+        for number, name, commit, created in db.execute(
+                "SELECT id, name, commit_number, created FROM snapshots WHERE directory = ? ORDER BY id",
+                (inode.id,)).fetchall():
+            root = Past(db, commit).inode(inode.id)
+            root.mtime = created  # HDFS shows a snapshot's root with the snapshot's time
+            found.append(Snapshot(number, name, snapshot_path(path, name), Status(root, name)))
+        return found
 
     def snapshottable_directories(self, checker=None):
         """[(path, Status, snapshots)] of the snapshottable directories (a caller not a superuser: those they own)."""

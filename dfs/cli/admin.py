@@ -43,6 +43,16 @@ def register(commands):
     p.add_argument("--timeout", type=float, default=WAIT_LIMIT, metavar="SECONDS",
                    help=f"wait gives up after this long, exit status 1 (default {WAIT_LIMIT})")
 
+    p = commands.add("admin", admin, "purge the namespace's history: `dfs admin purge --before TIME`",
+                     description="purge --before TIME: drop the namespace's history (what `--at` reads and "
+                                 "`dfs restore` brings back) before TIME at once, so GC can take the blocks only it "
+                                 "held (`dfs df` shows how much). Snapshots keep theirs; delete them with `dfs "
+                                 "snapshot delete`. Asks for confirmation on a terminal; scripts pass --yes.")
+    p.add_argument("action", choices=("purge",))
+    p.add_argument("--before", metavar="TIME", required=True,
+                   help='ISO 8601, milliseconds since the epoch, or "2 hours ago"; "0 seconds ago": all of it')
+    p.add_argument("--yes", action="store_true", help="do not ask")
+
     p = commands.add("format", format_, "erase every file and block in the cluster (the original mkfs)",
                      description="Erase every file and block in the cluster. Asks for confirmation on a terminal; "
                                  "scripts must pass --yes.")
@@ -54,14 +64,18 @@ def df(session, args):
         totals = session.client.status()["totals"]
     capacity, used, free = totals["capacity"], totals["used"], totals["free"]
     percent = round(100 * used / capacity) if capacity else 0
+    held = totals.get("held", {})
     if args.json:
         print(to_json({"filesystem": session.namenode_url, "capacity": capacity, "used": used, "free": free,
-                       "use_percent": percent}), file=session.stdout)
+                       "use_percent": percent, "held": held}), file=session.stdout)
         return OK
     rows = [["Filesystem", "Size", "Used", "Available", "Use%"],
             [session.namenode_url, size(capacity, args.human), size(used, args.human), size(free, args.human),
              f"{percent}%"]]
     print(table(rows, right={1, 2, 3, 4}), file=session.stdout)
+    if any(held.values()):  # what `dfs trash expunge`, `dfs snapshot delete` and `dfs admin purge` give back
+        print("Held to undo: " + ", ".join(f"{name} {size(held.get(name, 0), args.human)}"
+                                           for name in ("trash", "snapshots", "history")), file=session.stdout)
     return OK
 
 
@@ -204,16 +218,29 @@ def _safemode_line(state):
     return f"ON: {state['reason']}" if state["on"] else "OFF"
 
 
+def _confirm(session, args, what, question, refusal):
+    if args.yes:
+        return
+    if not is_terminal(session.stdin):
+        raise Usage(f"stdin is not a terminal: pass --yes to {what} without a question")
+    session.stderr.write(f"{question} [y/N] ")
+    session.stderr.flush()
+    if session.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise Failure(None, refusal)
+
+
+def admin(session, args):
+    _confirm(session, args, "purge", f"Drop the history before {args.before} of the dfs cluster at "
+             f"{session.namenode_url}, for good?", "not purged")
+    with about(None):
+        done = session.client.purge_history(args.before)
+    print(f"Purged the history before {args.before}: {done['rows']} rows.", file=session.stdout)
+    return OK
+
+
 def format_(session, args):
     url = session.namenode_url
-    if not args.yes:
-        if not is_terminal(session.stdin):
-            raise Usage("stdin is not a terminal: pass --yes to format without a question")
-        session.stderr.write(f"Erase every file and block of the dfs cluster at {url}? [y/N] ")
-        session.stderr.flush()
-        answer = session.stdin.readline()
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Failure(None, "not formatted")
+    _confirm(session, args, "format", f"Erase every file and block of the dfs cluster at {url}?", "not formatted")
     with about(None):
         session.client.format()
     print(f"Formatted the dfs cluster at {url}.", file=session.stdout)

@@ -258,6 +258,16 @@ class Client:
             return True
         return defer.ensureDeferred(format_())
 
+    def purge_history(self, before):
+        """Drop the namespace's history before ``before`` (ms, ISO 8601 or "2 hours ago") at once: reads of the past
+        before it are refused from then on and GC may take what only it held; snapshots keep theirs. {"rows",
+        "before"}: the rows dropped and the moment in ms."""
+        async def purge():
+            response = await self._request("POST", self._cluster_url("history", "purge"),
+                                           params={"before": before, "confirm": "true"})
+            return await response.json()
+        return defer.ensureDeferred(purge())
+
     def _masked(self, permission, default):
         """The mode a new entry asks for, as Hadoop's client sends it: the one given (else ``default``) less the
         umask. The namenode stores what it is sent (WebHDFS applies no umask)."""

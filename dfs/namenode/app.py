@@ -739,6 +739,7 @@ class NamenodeApp:
         totals.update(self.repair.stats)
         totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()
+        totals["held"] = await self._held()
         safemode = self.safemode.describe()
         state, sentence = verdict(nodes, totals, safemode)
         return {
@@ -755,6 +756,27 @@ class NamenodeApp:
             "totals": totals,
             "safemode": safemode,
         }
+
+    async def _held(self):
+        """Bytes of blocks kept only to undo: files in trash, blocks only snapshots or the history window hold (one
+        replica each; a block in trash and in a snapshot counts in both)."""
+        held = await self.store.history_usage()
+        held["trash"] = 0
+        for root, _ in await self.trash.roots():
+            held["trash"] += (await self.store.content_summary(root)).length
+        return held
+
+    @app.route("/cluster/history/purge", methods=["POST"])
+    async def purge_history(self, request):
+        """`dfs admin purge --before TIME`: the history before TIME dropped at once (snapshots keep theirs)."""
+        self.guard.check(request, TOKEN)
+        params = Params(request)
+        if not params.bool("confirm"):
+            raise BadRequest("purge drops the history before a moment for good: repeat with confirm=true")
+        before = moments.parse(params.str("before", required=True), time.time())
+        rows = await self.store.purge_history(before)
+        log.warn("history before {before} ms purged ({rows} rows)", before=before, rows=rows)
+        return json_body({"rows": rows, "before": before}, request)
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):

@@ -11,19 +11,20 @@ import time
 
 import pytest
 import requests
-from test_cli import ok
+from test_cli import fails, ok
 from test_webhdfs import op, put_file, read
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def start(request, make_cluster):
+def start(request):
     """Starts a cluster of one datanode, GC grace 1 s, keeping ``retention`` of history, on each backend."""
+    # The database first: fixtures end in reverse order, so it is dropped after the namenode using it has stopped.
+    database = ["--db-url", request.getfixturevalue("postgres_url")] if request.param == "postgres" else []
+    make_cluster = request.getfixturevalue("make_cluster")
 
     def start(retention):
         args = ["--replication", "1", "--min-replicas", "1", "--gc-grace", "1", "--history-retention", retention]
-        if request.param == "postgres":
-            args += ["--db-url", request.getfixturevalue("postgres_url")]
-        return make_cluster(datanodes=1, namenode_args=args)
+        return make_cluster(datanodes=1, namenode_args=args + database)
 
     return start
 
@@ -114,6 +115,12 @@ def test_restore_brings_back_a_deleted_tree_as_it_was_after_gc(cluster_with_hist
     for path, data in files.items():
         assert read(cluster, path) == data, path
     assert op(cluster, "GET", "/tree", "GETCONTENTSUMMARY").json()["ContentSummary"]["fileCount"] == 20
+
+    held = json.loads(ok(env, "df", "--json"))["held"]  # the overwriting bytes: in no file now, only in history
+    assert held["history"] == len(b"overwritten after the moment") and held["snapshots"] == 0
+    ok(env, "admin", "purge", "--before", "0 seconds ago", "--yes")
+    assert json.loads(ok(env, "df", "--json"))["held"]["history"] == 0
+    assert "purge" in fails(env, "ls", "--at", str(moment), "/tree")
 
 
 def test_the_snapshot_commands(cluster, tmp_path):

@@ -156,3 +156,19 @@ def wait_for_the_next_millisecond(ms):
     deadline = time.monotonic() + 5
     while int(time.time() * 1000) <= ms:
         assert time.monotonic() < deadline
+
+
+def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
+    store.history_retention = 3600.0
+    result(store.create_snapshot("/d", "s1"))
+    result(store.delete("/d/sub", recursive=True))  # held by the snapshot
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))  # A: held by the snapshot too
+    result(store.create("/d/f", [Extent(B, 0, 5, 5)], overwrite=True))  # C: held by the window only
+    assert result(store.history_usage()) == {"snapshots": 10, "history": 3}  # B is named again now
+    now = int(time.time() * 1000) + 1
+    wait_for_the_next_millisecond(now)
+    assert result(store.purge_history(now)) > 0
+    assert result(store.history_usage()) == {"snapshots": 10, "history": 0}
+    assert set(result(store.collectable([A, C], 0))) == {C}
+    with pytest.raises(IOFailure, match="purge"):
+        result(store.past_listing("/d", now - 1))

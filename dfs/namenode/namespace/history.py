@@ -121,10 +121,15 @@ class History:
         """Number the write transaction about to run (the triggers stamp its changes with the number)."""
         db.execute("INSERT INTO commits (at) VALUES (?)", (time.time(),))
 
+    def _kept_since(self, db):
+        """The moment (seconds) history reaches back to: the retention window's start, or a later purge's."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'history_purged_before'").fetchone()
+        return max(time.time() - self.history_retention, float(row[0]) if row else 0.0)
+
     def _window_start(self, db):
-        """The commit in effect when the retention window began: history that died after it stays readable."""
+        """The commit in effect when the kept history begins: history that died after it stays readable."""
         return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?",
-                          (time.time() - self.history_retention,)).fetchone()[0]
+                          (self._kept_since(db),)).fetchone()[0]
 
     def _held_history_blocks(self, db, among="IS NOT NULL", ids=()):
         """{block id: size} of the blocks history rows keep (``among``: a test of the block id, with ``ids``)."""
@@ -135,26 +140,52 @@ class History:
     def trim_history(self):
         """Drop the history rows no read can see any more (dead when the retention window began, alive at no
         snapshot's commit) and the commit times before the window; the number of rows dropped."""
+        return self.run(self._trim)
+
+    def purge_history(self, before_ms):
+        """Drop the history before ``before_ms`` at once (`dfs admin purge`): reads of the past before it are
+        refused from now on, and GC may take the blocks only it held. Snapshots keep theirs. Rows dropped."""
 
         def txn(db):
-            start, removed = self._window_start(db), 0
-            for table in ("inodes_history", "dirents_history", "extents_history"):
-                removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT EXISTS (SELECT 1 FROM"
-                                      " snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)",
-                                      (start,)).rowcount
-            db.execute("DELETE FROM commits WHERE number < ?", (start,))
-            return removed
+            db.execute("INSERT INTO meta (key, value) VALUES ('history_purged_before', ?) ON CONFLICT (key)"
+                       " DO UPDATE SET value = excluded.value", (repr(before_ms / 1000),))
+            return self._trim(db)
 
         return self.run(txn)
+
+    def history_usage(self):
+        """{"snapshots": bytes, "history": bytes} of the blocks no file names now that snapshots hold, and that
+        only the retention window holds (each block once, one replica)."""
+
+        def txn(db):
+            held = db.execute(
+                "SELECT h.block_id, b.size, MAX(CASE WHEN EXISTS (SELECT 1 FROM snapshots AS s WHERE"
+                " s.commit_number >= h.born AND s.commit_number < h.died) THEN 1 ELSE 0 END)"
+                " FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
+                f" WHERE {HELD} AND NOT EXISTS (SELECT 1 FROM extents AS e WHERE e.block_id = h.block_id)"
+                " GROUP BY h.block_id, b.size", (self._window_start(db),)).fetchall()
+            return {"snapshots": sum(size for _, size, snapshot in held if snapshot),
+                    "history": sum(size for _, size, snapshot in held if not snapshot)}
+
+        return self.read(txn)
+
+    def _trim(self, db):
+        start, removed = self._window_start(db), 0
+        for table in ("inodes_history", "dirents_history", "extents_history"):
+            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT EXISTS (SELECT 1 FROM"
+                                  " snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)",
+                                  (start,)).rowcount
+        db.execute("DELETE FROM commits WHERE number < ?", (start,))
+        return removed
 
     # -- resolving a past path ----------------------------------------------------------------
 
     def _commit_at(self, db, at_ms):
-        """The last commit at or before ``at_ms``, which must be inside the retention window."""
-        now = time.time()
-        if at_ms / 1000 < now - self.history_retention:
+        """The last commit at or before ``at_ms``, which must be inside the kept history."""
+        if at_ms / 1000 < self._kept_since(db):
             kept = f"the last {self.history_retention:g} seconds" if self.history_retention else "no history"
-            raise IOFailure(f"No history at {at_ms}: the namenode keeps {kept} (--history-retention)")
+            raise IOFailure(f"No history at {at_ms}: the namenode keeps {kept} (--history-retention), and none"
+                            " from before a purge (dfs admin purge)")
         return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?", (at_ms / 1000,)).fetchone()[0]
 
     def _snapshot(self, db, directory_id, name, path):

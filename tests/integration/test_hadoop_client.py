@@ -110,3 +110,21 @@ def test_count_q_shows_quotas_and_chmod_r(cluster, unique_dir, tmp_path):
     fs_shell(cluster, tmp_path, "-chmod", "-R", "700", f"webhdfs:{unique_dir}")
     r = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/sub/b", params={"op": "GETFILESTATUS"}, timeout=60)
     assert r.json()["FileStatus"]["permission"] == "700"
+
+
+def test_snapshots_through_hadoops_client(cluster, unique_dir, tmp_path):
+    """-createSnapshot, -renameSnapshot, -deleteSnapshot and reads under .snapshot through FsShell (Hadoop's
+    snapshotDiff and lsSnapshottableDir are not in its client jars)."""
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"},
+                     data=b"before", headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "ALLOWSNAPSHOT"}).status_code == 200
+    created = fs_shell(cluster, tmp_path, "-createSnapshot", f"webhdfs:{unique_dir}", "s1").decode()
+    assert f"{unique_dir}/.snapshot/s1" in created
+    requests.delete(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "DELETE"})
+    assert fs_shell(cluster, tmp_path, "-cat", f"webhdfs:{unique_dir}/.snapshot/s1/f") == b"before"
+    assert f"{unique_dir}/.snapshot/s1/f" in fs_shell(cluster, tmp_path, "-ls", f"webhdfs:{unique_dir}/.snapshot/s1").decode()
+    fs_shell(cluster, tmp_path, "-renameSnapshot", f"webhdfs:{unique_dir}", "s1", "s2")
+    fs_shell(cluster, tmp_path, "-deleteSnapshot", f"webhdfs:{unique_dir}", "s2")
+    assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "GETSNAPSHOTLIST"}).json() == {
+        "SnapshotList": []}

@@ -22,8 +22,8 @@ MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
 # A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
 # the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside every
 # snapshotted tree is kept until the window passes it, which costs space, never a block still needed.
-HELD = ("(h.died > ? OR EXISTS (SELECT 1 FROM snapshots AS s"
-        " WHERE s.commit_number >= h.born AND s.commit_number < h.died))")
+SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
+HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
 
 
 def visible(table, columns, key):
@@ -159,8 +159,7 @@ class History:
 
         def txn(db):
             held = db.execute(
-                "SELECT h.block_id, b.size, MAX(CASE WHEN EXISTS (SELECT 1 FROM snapshots AS s WHERE"
-                " s.commit_number >= h.born AND s.commit_number < h.died) THEN 1 ELSE 0 END)"
+                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 1 ELSE 0 END)"
                 " FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
                 f" WHERE {HELD} AND NOT EXISTS (SELECT 1 FROM extents AS e WHERE e.block_id = h.block_id)"
                 " GROUP BY h.block_id, b.size", (self._window_start(db),)).fetchall()
@@ -172,8 +171,7 @@ class History:
     def _trim(self, db):
         start, removed = self._window_start(db), 0
         for table in ("inodes_history", "dirents_history", "extents_history"):
-            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT EXISTS (SELECT 1 FROM"
-                                  " snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)",
+            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {SNAPSHOT_HOLDS}",
                                   (start,)).rowcount
         db.execute("DELETE FROM commits WHERE number < ?", (start,))
         return removed

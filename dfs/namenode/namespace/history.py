@@ -12,16 +12,16 @@ import time
 from datetime import datetime, timezone
 
 from dfs import paths
-from dfs.paths import SNAPSHOT
 from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
+from dfs.paths import SNAPSHOT
 
 PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the present
 INODE_COLUMNS = "id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev"
 MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
 # A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
-# the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside every
-# snapshotted tree is kept until the window passes it, which costs space, never a block still needed.
+# the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
+# tree is kept until that snapshot is deleted, which costs space, never a block still needed.
 SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
 HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
 

@@ -140,6 +140,21 @@ class AclException(IOFailure):
     java_class = "org.apache.hadoop.hdfs.protocol.AclException"
 
 
+class SnapshotException(IOFailure):
+    """A snapshot operation refused (HDFS's SnapshotException): a directory not snapshottable, a name taken or
+    missing, a directory with snapshots deleted, moved or disallowed."""
+
+    exception = "SnapshotException"
+    java_class = "org.apache.hadoop.hdfs.protocol.SnapshotException"
+
+
+class SnapshotAccessControlException(AccessControlException):
+    """A change under ``<dir>/.snapshot``: snapshots are read-only (HDFS's text and class); EROFS in the mount."""
+
+    exception = "SnapshotAccessControlException"
+    java_class = "org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException"
+
+
 class QuotaExceeded(IOFailure):
     """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
 

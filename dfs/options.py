@@ -31,6 +31,15 @@ def size_value(text):
     return int(text)
 
 
+def duration_value(text):
+    """'24h', '90m', '7d', '30s', '1.5' (hours) -> seconds."""
+    text = str(text).strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in scale:
+        return float(text[:-1]) * scale[text[-1]]
+    return float(text) * 3600
+
+
 class Refused(SystemExit):
     """A setting that cannot work (no secret beyond loopback, an unreadable secret or CA file). twistd would print
     its whole usage text before the reason of a UsageError; this exits 1 with the reason alone, on stderr."""

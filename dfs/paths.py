@@ -13,6 +13,8 @@ MAX_PATH_BYTES = 16 * 1024
 MAX_DEPTH = 1000
 # A symlink's target: any text the kernel would take (Linux: at most PATH_MAX - 1 bytes, no NUL).
 MAX_TARGET_BYTES = 4095
+# HDFS's reserved name under which a snapshottable directory shows its read-only snapshots: <dir>/.snapshot/<name>.
+SNAPSHOT = ".snapshot"
 
 
 def normalize(path):
@@ -55,6 +57,11 @@ def check_target(target):
 def split(path):
     """The components of a canonical path: '/a/b' -> ['a', 'b']."""
     return [p for p in path.split("/") if p]
+
+
+def in_snapshot(path):
+    """Whether ``path`` names something under a snapshot (read-only)."""
+    return SNAPSHOT in split(path)
 
 
 def parent(path):

@@ -50,18 +50,25 @@ def register(commands):
                                  "scripts must pass --yes.")
     p.add_argument("--yes", action="store_true", help="do not ask")
 
-    p = commands.add("admin", admin, "work on a stopped namenode's database: migrate it to another backend",
-                     description="migrate --from DATABASE --to DATABASE: copy a whole namespace between SQLite and "
+    p = commands.add("admin", admin, "purge the namespace's history; migrate a stopped namenode's database",
+                     description="purge --before TIME: drop the namespace's history (what `--at` reads and "
+                                 "`dfs restore` brings back) before TIME at once, so GC can take the blocks only it "
+                                 "held (`dfs df` shows how much). Snapshots keep theirs; delete them with `dfs "
+                                 "snapshot delete`. Asks for confirmation on a terminal; scripts pass --yes.\n"
+                                 "migrate --from DATABASE --to DATABASE: copy a whole namespace between SQLite and "
                                  "PostgreSQL (either way), ids kept, so the datanodes' blocks stay referenced; then "
                                  "compare every table's row count and checksum on both sides, and keep the copy "
                                  "only when they agree. Stop the namenode first: a database a namenode has open is "
                                  "refused. A DATABASE is sqlite:///path/to/file (or a plain path) or "
                                  "postgresql://user:password@host:5432/db. The target must be empty (a new file or "
                                  "database) unless --replace, and both must have this dfs's schema version.")
-    p.add_argument("action", choices=("migrate",))
-    p.add_argument("--from", dest="source", required=True, metavar="DATABASE", help="the namespace to copy")
-    p.add_argument("--to", dest="target", required=True, metavar="DATABASE", help="where the copy goes")
-    p.add_argument("--replace", action="store_true", help="delete what the target holds first")
+    p.add_argument("action", choices=("purge", "migrate"))
+    p.add_argument("--before", metavar="TIME",
+                   help='purge: ISO 8601, milliseconds since the epoch, or "2 hours ago"; "0 seconds ago": all of it')
+    p.add_argument("--yes", action="store_true", help="purge: do not ask")
+    p.add_argument("--from", dest="source", metavar="DATABASE", help="migrate: the namespace to copy")
+    p.add_argument("--to", dest="target", metavar="DATABASE", help="migrate: where the copy goes")
+    p.add_argument("--replace", action="store_true", help="migrate: delete what the target holds first")
 
 
 def df(session, args):
@@ -69,14 +76,18 @@ def df(session, args):
         totals = session.client.status()["totals"]
     capacity, used, free = totals["capacity"], totals["used"], totals["free"]
     percent = round(100 * used / capacity) if capacity else 0
+    held = totals.get("held", {})
     if args.json:
         print(to_json({"filesystem": session.namenode_url, "capacity": capacity, "used": used, "free": free,
-                       "use_percent": percent}), file=session.stdout)
+                       "use_percent": percent, "held": held}), file=session.stdout)
         return OK
     rows = [["Filesystem", "Size", "Used", "Available", "Use%"],
             [session.namenode_url, size(capacity, args.human), size(used, args.human), size(free, args.human),
              f"{percent}%"]]
     print(table(rows, right={1, 2, 3, 4}), file=session.stdout)
+    if any(held.values()):  # what `dfs trash expunge`, `dfs snapshot delete` and `dfs admin purge` give back
+        print("Held to undo: " + ", ".join(f"{name} {size(held.get(name, 0), args.human)}"
+                                           for name in ("trash", "snapshots", "history")), file=session.stdout)
     return OK
 
 
@@ -219,24 +230,45 @@ def _safemode_line(state):
     return f"ON: {state['reason']}" if state["on"] else "OFF"
 
 
+def _confirm(session, args, what, question, refusal):
+    if args.yes:
+        return
+    if not is_terminal(session.stdin):
+        raise Usage(f"stdin is not a terminal: pass --yes to {what} without a question")
+    session.stderr.write(f"{question} [y/N] ")
+    session.stderr.flush()
+    if session.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise Failure(None, refusal)
+
+
+def admin(session, args):
+    needed = {"purge": ("before",), "migrate": ("source", "target")}[args.action]
+    missing = [name for name in needed if getattr(args, name) is None]
+    if missing:
+        flags = {"before": "--before TIME", "source": "--from DATABASE", "target": "--to DATABASE"}
+        raise Usage(f"admin {args.action} needs " + " and ".join(flags[name] for name in missing))
+    return (purge if args.action == "purge" else migrate_namespace)(session, args)
+
+
+def purge(session, args):
+    _confirm(session, args, "purge", f"Drop the history before {args.before} of the dfs cluster at "
+             f"{session.namenode_url}, for good?", "not purged")
+    with about(None):
+        done = session.client.purge_history(args.before)
+    print(f"Purged the history before {args.before}: {done['rows']} rows.", file=session.stdout)
+    return OK
+
+
 def format_(session, args):
     url = session.namenode_url
-    if not args.yes:
-        if not is_terminal(session.stdin):
-            raise Usage("stdin is not a terminal: pass --yes to format without a question")
-        session.stderr.write(f"Erase every file and block of the dfs cluster at {url}? [y/N] ")
-        session.stderr.flush()
-        answer = session.stdin.readline()
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Failure(None, "not formatted")
+    _confirm(session, args, "format", f"Erase every file and block of the dfs cluster at {url}?", "not formatted")
     with about(None):
         session.client.format()
     print(f"Formatted the dfs cluster at {url}.", file=session.stdout)
     return OK
 
 
-
-def admin(session, args):
+def migrate_namespace(session, args):
     from dfs.namenode.namespace import migrate  # here: the cluster commands start without the database drivers
 
     started = time.monotonic()

@@ -48,6 +48,12 @@ def when_precise(milliseconds):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(milliseconds / 1000)) + f".{milliseconds % 1000:03d}"
 
 
+def add_at_option(parser):
+    """``--at TIME``, of the commands that read the past (the namenode parses TIME: dfs.moments)."""
+    parser.add_argument("--at", metavar="TIME", help='as it was at TIME (ISO 8601, milliseconds since the epoch, or'
+                                                     ' "10 minutes ago"), within the namenode\'s --history-retention')
+
+
 def is_dir(status):
     return status.get("type") == "DIRECTORY"
 

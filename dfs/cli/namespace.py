@@ -5,7 +5,7 @@ import time
 
 from dfs.cli.admin import WAIT_LIMIT
 from dfs.cli.errors import FAILED, OK, Failure, about, failure
-from dfs.cli.formatting import is_dir, long_row, mode_string, size, table, to_json, when_precise
+from dfs.cli.formatting import add_at_option, is_dir, long_row, mode_string, size, table, to_json, when_precise
 from dfs.errors import DFSError, FileNotFound
 
 
@@ -16,6 +16,7 @@ def register(commands):
     p.add_argument("-R", dest="recursive", action="store_true", help="list subdirectories recursively (full paths)")
     p.add_argument("-d", dest="directory", action="store_true", help="list directories themselves, not contents")
     p.add_argument("--json", action="store_true", help="print FileStatus objects as JSON")
+    add_at_option(p)
     p.add_argument("paths", nargs="*", metavar="PATH")
 
     p = commands.add("stat", stat, "show a file's or directory's metadata")
@@ -85,10 +86,10 @@ def ls(session, args):
         path = session.path(text)
         with about(text):
             if args.directory:
-                status = session.client.stat(path)
+                status = session.client.stat(path, args.at)
                 entries, listing_a_file = [dict(status, pathSuffix="")], True
             else:
-                entries = session.client.ls(path)
+                entries = session.client.ls(path, args.at)
                 listing_a_file = len(entries) == 1 and entries[0]["pathSuffix"] == "" and not is_dir(entries[0])
         if listing_a_file:
             _emit(session, args, [(text, path, entries[0])], shown)
@@ -117,7 +118,7 @@ def _list_directory(session, args, path, entries, shown):
             if is_dir(entry):
                 child = posixpath.join(path, entry["pathSuffix"])
                 with about(child):
-                    children = session.client.ls(child)
+                    children = session.client.ls(child, args.at)
                 _list_directory(session, args, child, children, shown)
 
 

@@ -2,14 +2,14 @@
 
 import argparse
 
-from dfs.cli import admin, mount, namespace, quota, shell, tokens, transfer, trash
+from dfs.cli import admin, history, mount, namespace, quota, shell, tokens, transfer, trash
 from dfs.cli.errors import Usage
 from dfs.client.config import namenode_urls
 from dfs.errors import DFSError
 
 # Each module adds its own subcommands; a later issue's commands (``dfs token``, ``dfs decommission``) add a module
 # here.
-MODULES = [namespace, transfer, admin, tokens, shell, mount, quota, trash]
+MODULES = [namespace, transfer, admin, tokens, shell, mount, quota, trash, history]
 
 
 class Parser(argparse.ArgumentParser):

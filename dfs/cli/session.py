@@ -50,11 +50,11 @@ class Session:
         except DFSError as e:
             raise failure(e, text) from None
 
-    def lookup(self, path, text):
-        """The FileStatus at ``path``, or None when nothing is there."""
+    def lookup(self, path, text, at=None):
+        """The FileStatus at ``path`` (``at``: as it was then), or None when nothing is there."""
         with about(text):
             try:
-                return self.client.stat(path)
+                return self.client.stat(path, at)
             except FileNotFound:
                 return None
 

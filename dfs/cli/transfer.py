@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from dfs.cli.errors import FAILED, OK, Failure, Usage, about, failure
-from dfs.cli.formatting import is_dir
+from dfs.cli.formatting import add_at_option, is_dir
 from dfs.errors import DFSError
 
 CHUNK = 1024 * 1024
@@ -35,9 +35,11 @@ def register(commands):
     p = commands.add("get", get, "copy dfs files to the local disk (`-` writes stdout); LOCAL defaults to .")
     p.add_argument("-r", "-R", dest="recursive", action="store_true", help="copy directories")
     p.add_argument("-f", dest="force", action="store_true", help="overwrite existing local files")
+    add_at_option(p)
     p.add_argument("paths", nargs="+", metavar="PATH... [LOCAL]")
 
     p = commands.add("cat", cat, "write files to stdout")
+    add_at_option(p)
     p.add_argument("paths", nargs="+", metavar="PATH")
 
     p = commands.add("tee", tee, "copy stdin to a dfs file and to stdout")
@@ -257,7 +259,7 @@ def get(session, args):
     if local == "-":
         if args.recursive:
             raise Usage("get -r cannot write to stdout")
-        return _send_to_stdout(session, "get", sources, progress=True)
+        return _send_to_stdout(session, "get", sources, progress=True, at=args.at)
     into = os.path.isdir(local)
     if len(sources) > 1 and not into:
         raise Failure(local, "Not a directory" if os.path.lexists(local) else "No such file or directory")
@@ -268,7 +270,7 @@ def get(session, args):
 
 def _plan_download(session, args, text, local, into, plan):
     path = session.path(text)
-    status = session.lookup(path, text)
+    status = session.lookup(path, text, args.at)
     if status is None:
         raise Failure(text, "No such file or directory")
     name = posixpath.basename(path)
@@ -279,7 +281,7 @@ def _plan_download(session, args, text, local, into, plan):
     if not args.recursive:
         raise Failure(text, "Is a directory (use -r)")
     with about(text):
-        tree = session.client.walk(path)
+        tree = session.client.walk(path, args.at)
     for directory, _, files in tree:
         relative = posixpath.relpath(directory, path)
         local_dir = target if relative == "." else os.path.join(target, *relative.split("/"))
@@ -306,7 +308,7 @@ def _download(session, args, plan):
             raise Failure(local, "File exists (use -f to overwrite)")
         on_bytes = progress.start(remote)
         try:
-            session.client.download(remote, local, progress=on_bytes)
+            session.client.download(remote, local, progress=on_bytes, at=args.at)
         except DFSError as e:
             raise session.file_failure(e, remote, remote) from None
         except BrokenPipeError:
@@ -331,10 +333,10 @@ def _umask():
 # -- stdout and stdin -----------------------------------------------------------------------------------------------
 
 def cat(session, args):
-    return _send_to_stdout(session, "cat", args.paths)
+    return _send_to_stdout(session, "cat", args.paths, at=args.at)
 
 
-def _send_to_stdout(session, command, texts, progress=False):
+def _send_to_stdout(session, command, texts, progress=False, at=None):
     session.stdout.flush()
     out = session.stdout.buffer
 
@@ -342,11 +344,11 @@ def _send_to_stdout(session, command, texts, progress=False):
         path = session.path(text)
         size = 0
         if progress:
-            status = session.lookup(path, text)
+            status = session.lookup(path, text, at)
             size = status.get("length", 0) if status else 0
         with session.progress(size, 1, enabled=progress) as bar:
             try:
-                session.client.read_to(path, out.write, progress=bar.start(text))
+                session.client.read_to(path, out.write, progress=bar.start(text), at=at)
             except DFSError as e:
                 raise session.file_failure(e, path, text) from None
             bar.end(size)

@@ -228,12 +228,14 @@ class Client:
 
     # -- metadata ------------------------------------------------------------------------------
 
-    def stat(self, path):
-        """The WebHDFS FileStatus of ``path`` (a dict: type, length, modificationTime, permission...)."""
-        return defer.ensureDeferred(self._stat(path))
+    def stat(self, path, at=None):
+        """The WebHDFS FileStatus of ``path`` (a dict: type, length, modificationTime, permission...); ``at``: as it
+        was then (milliseconds since the epoch, ISO 8601 or "10 minutes ago": dfs.moments), inside the namenode's
+        --history-retention."""
+        return defer.ensureDeferred(self._stat(path, at))
 
-    async def _stat(self, path):
-        return (await self._json("GET", path, "GETFILESTATUS"))["FileStatus"]
+    async def _stat(self, path, at=None):
+        return (await self._json("GET", path, "GETFILESTATUS", at=at))["FileStatus"]
 
     def exists(self, path):
         """True when something (a file or a directory) is at ``path``."""
@@ -245,19 +247,21 @@ class Client:
                 return False
         return defer.ensureDeferred(check())
 
-    def ls(self, path):
-        """FileStatus dicts of a directory's entries (``pathSuffix`` is the name); a file lists as itself."""
+    def ls(self, path, at=None):
+        """FileStatus dicts of a directory's entries (``pathSuffix`` is the name); a file lists as itself. ``at``:
+        as it was then (see ``stat``)."""
         async def ls():
-            return (await self._json("GET", path, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+            return (await self._json("GET", path, "LISTSTATUS", at=at))["FileStatuses"]["FileStatus"]
         return defer.ensureDeferred(ls())
 
-    def walk(self, path):
-        """[(directory, [subdirectory names], [file statuses])] for ``path`` and everything below, top-down."""
+    def walk(self, path, at=None):
+        """[(directory, [subdirectory names], [file statuses])] for ``path`` and everything below, top-down (``at``:
+        as it was then)."""
         async def walk():
             out, todo = [], [path]
             while todo:
                 directory = todo.pop(0)
-                entries = (await self._json("GET", directory, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
+                entries = (await self._json("GET", directory, "LISTSTATUS", at=at))["FileStatuses"]["FileStatus"]
                 dirs = [e["pathSuffix"] for e in entries if e["type"] == "DIRECTORY"]
                 files = [e for e in entries if e["type"] != "DIRECTORY"]
                 out.append((directory, dirs, files))
@@ -282,10 +286,11 @@ class Client:
             return (await response.json())["FileChecksum"]
         return defer.ensureDeferred(checksum())
 
-    def block_locations(self, path, offset=0, length=None):
-        """The WebHDFS BlockLocations of a file's range: each block's id, offset, length and replica URLs."""
+    def block_locations(self, path, offset=0, length=None, at=None):
+        """The WebHDFS BlockLocations of a file's range: each block's id, offset, length and replica URLs (``at``:
+        of the file as it was then)."""
         async def locations():
-            answer = await self._json("GET", path, "GETFILEBLOCKLOCATIONS", offset=offset, length=length)
+            answer = await self._json("GET", path, "GETFILEBLOCKLOCATIONS", offset=offset, length=length, at=at)
             return answer["BlockLocations"]
         return defer.ensureDeferred(locations())
 
@@ -322,6 +327,16 @@ class Client:
             await self._request("POST", self._cluster_url("format"), params={"confirm": "true"})
             return True
         return defer.ensureDeferred(format_())
+
+    def purge_history(self, before):
+        """Drop the namespace's history before ``before`` (ms, ISO 8601 or "2 hours ago") at once: reads of the past
+        before it are refused from then on and GC may take what only it held; snapshots keep theirs. {"rows",
+        "before"}: the rows dropped and the moment in ms."""
+        async def purge():
+            response = await self._request("POST", self._cluster_url("history", "purge"),
+                                           params={"before": before, "confirm": "true"})
+            return await response.json()
+        return defer.ensureDeferred(purge())
 
     def _masked(self, permission, default):
         """The mode a new entry asks for, as Hadoop's client sends it: the one given (else ``default``) less the
@@ -649,6 +664,57 @@ class Client:
         """Append the files ``sources`` to ``target``, in order, and remove them; no bytes move."""
         return defer.ensureDeferred(self._call("POST", target, "CONCAT", sources=",".join(sources)))
 
+    # -- snapshots (HDFS's, over WebHDFS) -----------------------------------------------------------
+
+    def allow_snapshot(self, path):
+        """Let the directory ``path`` have snapshots (the superuser's)."""
+        return defer.ensureDeferred(self._call("PUT", path, "ALLOWSNAPSHOT"))
+
+    def disallow_snapshot(self, path):
+        """Stop ``path`` having snapshots (refused while it has some)."""
+        return defer.ensureDeferred(self._call("PUT", path, "DISALLOWSNAPSHOT"))
+
+    def create_snapshot(self, path, name=None):
+        """Snapshot the directory ``path`` (named ``name``, else by the time, as HDFS): the snapshot's path,
+        ``<path>/.snapshot/<name>``, where its files read as they are now, for ever."""
+        async def create():
+            return (await self._json("PUT", path, "CREATESNAPSHOT", snapshotname=name))["Path"]
+        return defer.ensureDeferred(create())
+
+    def delete_snapshot(self, path, name):
+        """Delete the snapshot ``name`` of ``path``; GC may then take the blocks only it held."""
+        return defer.ensureDeferred(self._call("DELETE", path, "DELETESNAPSHOT", snapshotname=name))
+
+    def rename_snapshot(self, path, old, new):
+        """Rename the snapshot ``old`` of ``path`` to ``new``."""
+        return defer.ensureDeferred(self._call("PUT", path, "RENAMESNAPSHOT", oldsnapshotname=old, snapshotname=new))
+
+    def snapshots(self, path):
+        """The snapshots of ``path``: dicts with snapshotID, fullPath and dirStatus (its modificationTime: when)."""
+        async def listing():
+            return (await self._json("GET", path, "GETSNAPSHOTLIST"))["SnapshotList"]
+        return defer.ensureDeferred(listing())
+
+    def snapshottable_directories(self):
+        """The snapshottable directories the caller owns (a superuser: all), with their snapshot counts."""
+        async def listing():
+            return (await self._json("GET", "/", "GETSNAPSHOTTABLEDIRECTORYLIST"))["SnapshottableDirectoryList"]
+        return defer.ensureDeferred(listing())
+
+    def snapshot_diff(self, path, old, new=""):
+        """HDFS's diff of ``path`` from snapshot ``old`` to ``new`` ("": now): [{type, sourcePath[, targetPath]}],
+        type CREATE, DELETE, MODIFY or RENAME, paths relative to ``path``."""
+        async def diff():
+            answer = await self._json("GET", path, "GETSNAPSHOTDIFF", oldsnapshotname=old, snapshotname=new)
+            return answer["SnapshotDiffReport"]["diffList"]
+        return defer.ensureDeferred(diff())
+
+    def restore(self, path, at=None, to=None):
+        """Make ``path`` again as it was ``at`` a moment (ms since the epoch, ISO 8601 or "10 minutes ago", inside
+        the namenode's --history-retention; or a path under ``.snapshot`` without ``at``) at ``to`` (default:
+        ``path``): a deleted tree, an overwritten or truncated file, sharing the blocks it had."""
+        return defer.ensureDeferred(self._call("PUT", path, "RESTORE", at=at, destination=to))
+
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, path, data, overwrite=False, replication=None, block_size=None, permission=None, mtime=None,
@@ -717,30 +783,32 @@ class Client:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def read(self, path, offset=0, length=None):
-        """The bytes of ``path`` from ``offset`` (at most ``length``), verified block by block."""
+    def read(self, path, offset=0, length=None, at=None):
+        """The bytes of ``path`` from ``offset`` (at most ``length``), verified block by block (``at``: of the file
+        as it was then)."""
         async def read():
             chunks = []
 
             async def collect(data):
                 chunks.append(data)
-            await self._read_verified(path, offset, length, collect)
+            await self._read_verified(path, offset, length, collect, at=at)
             return b"".join(chunks)
         return defer.ensureDeferred(read())
 
-    def read_to(self, path, write, offset=0, length=None, progress=None):
-        """Stream the bytes to ``write(data)`` (a plain or async function); returns the byte count."""
-        return defer.ensureDeferred(self._read_verified(path, offset, length, write, progress))
+    def read_to(self, path, write, offset=0, length=None, progress=None, at=None):
+        """Stream the bytes to ``write(data)`` (a plain or async function); returns the byte count (``at``: of the
+        file as it was then)."""
+        return defer.ensureDeferred(self._read_verified(path, offset, length, write, progress, at))
 
-    def download(self, path, local_path, progress=None):
-        """Copy ``path`` to a local file; written to a temporary name and renamed when complete. Its holes stay
-        holes (a sparse file), where the local file system has them."""
+    def download(self, path, local_path, progress=None, at=None):
+        """Copy ``path`` (``at``: as it was then) to a local file; written to a temporary name and renamed when
+        complete. Its holes stay holes (a sparse file), where the local file system has them."""
         async def download():
             directory = os.path.dirname(os.path.abspath(local_path))
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".dfs-get-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    total = await self._read_verified(path, 0, None, f.write, progress,
+                    total = await self._read_verified(path, 0, None, f.write, progress, at,
                                                       skip=lambda count: f.seek(count, os.SEEK_CUR))
                     f.truncate(total)  # a hole at the end is a seek too: the size comes from here
                 os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600; give it what open() would have
@@ -751,10 +819,11 @@ class Client:
                 raise
         return defer.ensureDeferred(download())
 
-    async def _read_verified(self, path, offset, length, write, progress=None, skip=None):
+    async def _read_verified(self, path, offset, length, write, progress=None, at=None, skip=None):
         """Send bytes [offset, offset+length) to ``write``, each chunk checked before it is passed on; the zeros of
-        a hole too, unless ``skip(count)`` takes them (a sparse local copy seeks past them)."""
-        locations = await self.block_locations(path, offset, length)
+        a hole too, unless ``skip(count)`` takes them (a sparse local copy seeks past them). ``at``: of the file as
+        it was then."""
+        locations = await self.block_locations(path, offset, length, at)
         size = locations.get("fileLength", 0)
         end = file_extents.clamp(offset, length, size)
         sent = 0

@@ -28,6 +28,7 @@ from dfs.errors import (
     NoSpace,
     NotADirectory,
     QuotaExceeded,
+    SnapshotAccessControlException,
     Unauthorized,
     Unsupported,
 )
@@ -44,6 +45,7 @@ ERRNO = [
     (IsADirectory, errno.EISDIR),
     (DirectoryNotEmpty, errno.ENOTEMPTY),
     (AlreadyExists, errno.EEXIST),
+    (SnapshotAccessControlException, errno.EROFS),
     (AccessDenied, errno.EACCES),
     (Unauthorized, errno.EACCES),
     (NoSpace, errno.ENOSPC),
@@ -54,6 +56,10 @@ ERRNO = [
     (BadRequest, errno.EINVAL),
 ]
 
+# The operations that change what they name (the first argument; rename's second too): under a snapshot, which is
+# read-only, they fail with EROFS before any work (a new file would otherwise fail only at its upload, on close).
+CHANGES = frozenset({"chmod", "chown", "utimens", "mkdir", "rmdir", "unlink", "rename", "symlink", "link", "mknod",
+                     "setxattr", "removexattr", "create", "truncate"})
 # How HDFS words a denied access (dfs.namenode.permissions); its other denials are about ownership.
 ACCESS_DENIAL = "Permission denied: "
 
@@ -195,6 +201,8 @@ class DFSOperations:
 
     def __call__(self, op, *args):
         try:
+            if op in CHANGES and any(paths.in_snapshot(path) for path in args[:2 if op == "rename" else 1]):
+                raise _fail(errno.EROFS)
             return getattr(self, op)(*args)
         except DFSError as e:
             code = errno_for(e, op)
@@ -579,6 +587,8 @@ class DFSOperations:
     def open(self, path, fi):
         flags = fi.flags
         writable = flags & os.O_ACCMODE != os.O_RDONLY
+        if writable and paths.in_snapshot(path):
+            raise _fail(errno.EROFS)
         with self._table:
             of = self._files.get(path)
             if of is None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import time
 from urllib.parse import quote, urlencode
 
 from klein import Klein
@@ -9,8 +10,9 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
-from dfs import hadoop_checksum, pages, paths
-from dfs.errors import AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure, Unavailable
+from dfs import hadoop_checksum, moments, pages, paths
+from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
+                        SnapshotAccessControlException, Unavailable)
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import acls, webhdfs, xattrs
@@ -94,6 +96,27 @@ def _all_values(request, name):
             if key.decode("utf-8", "replace").lower() == name for value in values]
 
 
+def _refuse_snapshot_writes(path, params):
+    """Snapshots are read-only: a change of a path, or to a destination, under ``.snapshot`` is refused (HDFS).
+    RESTORE reads its path (a snapshot's, maybe) and writes its destination (by default the path)."""
+    destination = params.str("destination")
+    written = [destination or path] if params.str("op", "").upper() == "RESTORE" else [path, destination]
+    for touched in written:
+        if touched and paths.in_snapshot(touched):
+            raise SnapshotAccessControlException("Modification on a read-only snapshot is disallowed")
+
+
+def _in_the_past(path, params):
+    """Whether a read is of the past: under a snapshot, or ``at`` a moment (dfs's extension)."""
+    return paths.in_snapshot(path) or bool(params.str("at"))
+
+
+def _at(params):
+    """The moment of ``at`` in milliseconds (None without one); ``moments`` says what it may be."""
+    text = params.str("at")
+    return moments.parse(text, time.time()) if text else None
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -173,6 +196,15 @@ class NamenodeApp:
             (PUT, "REMOVEDEFAULTACL"): self.op_changeacl,
             (PUT, "REMOVEACL"): self.op_changeacl,
             (GET, "CHECKACCESS"): self.op_checkaccess,
+            (PUT, "ALLOWSNAPSHOT"): self.op_allowsnapshot,
+            (PUT, "DISALLOWSNAPSHOT"): self.op_disallowsnapshot,
+            (PUT, "CREATESNAPSHOT"): self.op_createsnapshot,
+            (DELETE, "DELETESNAPSHOT"): self.op_deletesnapshot,
+            (PUT, "RENAMESNAPSHOT"): self.op_renamesnapshot,
+            (GET, "GETSNAPSHOTDIFF"): self.op_getsnapshotdiff,
+            (GET, "GETSNAPSHOTLIST"): self.op_getsnapshotlist,
+            (GET, "GETSNAPSHOTTABLEDIRECTORYLIST"): self.op_getsnapshottabledirectorylist,
+            (PUT, "RESTORE"): self.op_restore,
         }
 
     def resource(self):
@@ -220,6 +252,8 @@ class NamenodeApp:
             raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")
         if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
+        if method != GET:
+            _refuse_snapshot_writes(path, params)
         call = await self.access.call(identity, params, request.getClientAddress().host)
         try:
             body = await handler(request, params, path, call)
@@ -230,7 +264,11 @@ class NamenodeApp:
         return body
 
     async def op_getfilestatus(self, request, params, path, call):
-        return self._json_text('{"FileStatus":' + webhdfs.file_status(await self.store.status(path, call.checker)) + "}", request)
+        if _in_the_past(path, params):
+            status = await self.store.past_status(path, _at(params), call.checker)
+        else:
+            status = await self.store.status(path, call.checker)
+        return self._json_text('{"FileStatus":' + webhdfs.file_status(status) + "}", request)
 
     async def op_getlinktarget(self, request, params, path, call):
         inode = (await self.store.status(path, call.checker)).inode
@@ -239,7 +277,11 @@ class NamenodeApp:
         return json_body({"Path": inode.target}, request)
 
     async def op_liststatus(self, request, params, path, call):
-        return self._json_text(webhdfs.list_status(*await self.store.listing(path, checker=call.checker)), request)
+        if _in_the_past(path, params):
+            listed = await self.store.past_listing(path, _at(params), call.checker)
+        else:
+            listed = await self.store.listing(path, checker=call.checker)
+        return self._json_text(webhdfs.list_status(*listed), request)
 
     async def op_liststatus_batch(self, request, params, path, call):
         """One page of a directory: the entries named after ``startAfter`` (which need not exist any more), in
@@ -257,14 +299,22 @@ class NamenodeApp:
         return text.encode()
 
     async def op_getcontentsummary(self, request, params, path, call):
-        return json_body(webhdfs.content_summary(await self.store.content_summary(path, call.checker)), request)
+        if _in_the_past(path, params):
+            summary = await self.store.past_content_summary(path, _at(params), call.checker)
+        else:
+            summary = await self.store.content_summary(path, call.checker)
+        return json_body(webhdfs.content_summary(summary), request)
 
     async def op_gethomedirectory(self, request, params, path, call):
         return json_body({"Path": _home(params)}, request)
 
-    async def _file(self, path, call):
-        """The file at ``path`` and its extents, once ``call`` may read it (a signed URL grants nothing more)."""
-        inode, extents = await self.store.stat(path, call.checker)
+    async def _file(self, path, call, params):
+        """The file at ``path`` (under a snapshot, or ``at`` a moment, as it was then) and its extents, once ``call``
+        may read it (a signed URL grants nothing more)."""
+        if _in_the_past(path, params):
+            inode, extents = await self.store.past_stat(path, _at(params), call.checker)
+        else:
+            inode, extents = await self.store.stat(path, call.checker)
         if inode.type != FILE:
             raise FileNotFound(f"Path is not a file: {path}")
         return inode, extents
@@ -272,7 +322,7 @@ class NamenodeApp:
     async def op_getfileblocklocations(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path, call)
+        inode, extents = await self._file(path, call, params)
         length = inode.size if length is None else length
         body = webhdfs.block_locations(extents, offset, length, self.registry.holders, inode.replication)
         body["BlockLocations"]["fileLength"] = inode.size
@@ -281,7 +331,7 @@ class NamenodeApp:
     async def op_open(self, request, params, path, call):
         offset = params.int("offset", 0, minimum=0)
         length = params.int("length", None, minimum=0)
-        inode, extents = await self._file(path, call)
+        inode, extents = await self._file(path, call, params)
         end = file_extents.clamp(offset, length, inode.size)
         if end <= offset:  # nothing to read
             request.setHeader(b"Content-Type", OCTETS)
@@ -295,7 +345,7 @@ class NamenodeApp:
         return self._redirect(request, params, node.public_url, path, query, audience=node.id, free=RANGE_PARAMS)
 
     async def op_getfilechecksum(self, request, params, path, call):
-        inode, extents = await self._file(path, call)
+        inode, extents = await self._file(path, call, params)
         if params.str("algorithm", "").upper() != SHA256:
             return json_body(webhdfs.file_checksum(*await self.checksums.of(extents, inode.block_size)), request)
         if not extents:
@@ -411,6 +461,7 @@ class NamenodeApp:
     async def _receive(self, path, params, read, length, call):
         """Check the upload before any byte moves (permissions included), then store the ``length`` bytes (None:
         until the end) that ``read(n)`` yields; (extents, ``commit(extents)``: a CREATE's gives the new inode)."""
+        _refuse_snapshot_writes(path, params)
         if params.str("op", "").upper() == "CREATE":
             block_size, replication = self._write_params(params)
             overwrite = params.bool("overwrite", False)
@@ -633,6 +684,53 @@ class NamenodeApp:
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
+    # -- snapshots (namespace.history) ------------------------------------------------------------------------
+
+    async def op_allowsnapshot(self, request, params, path, call):
+        await self.store.allow_snapshot(path, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_disallowsnapshot(self, request, params, path, call):
+        await self.store.disallow_snapshot(path, call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_createsnapshot(self, request, params, path, call):
+        created = await self.store.create_snapshot(path, params.str("snapshotname") or None, call.checker)
+        return json_body({"Path": created}, request)
+
+    async def op_deletesnapshot(self, request, params, path, call):
+        await self.store.delete_snapshot(path, params.str("snapshotname", required=True), call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_renamesnapshot(self, request, params, path, call):
+        await self.store.rename_snapshot(path, params.str("oldsnapshotname", required=True),
+                                         params.str("snapshotname", required=True), call.checker)
+        request.setHeader(b"Content-Type", OCTETS)
+        return b""
+
+    async def op_getsnapshotdiff(self, request, params, path, call):
+        """HDFS's diff from ``oldsnapshotname`` to ``snapshotname`` (either empty: the directory now)."""
+        old, new = params.str("oldsnapshotname", ""), params.str("snapshotname", "")
+        report = await self.store.snapshot_diff(path, old, new, call.checker)
+        return json_body(webhdfs.snapshot_diff(path, old, new, report), request)
+
+    async def op_getsnapshotlist(self, request, params, path, call):
+        return json_body(webhdfs.snapshot_list(await self.store.snapshots(path, call.checker)), request)
+
+    async def op_getsnapshottabledirectorylist(self, request, params, path, call):
+        found = await self.store.snapshottable_directories(call.checker)
+        return json_body(webhdfs.snapshottable_directories(found), request)
+
+    async def op_restore(self, request, params, path, call):
+        """dfs's extension: ``path`` as it was ``at`` a moment (or under a snapshot) made again at ``destination``
+        (default: ``path``), sharing the blocks it had."""
+        call.dst = params.path("destination", required=False)
+        call.inode = await self.store.restore(path, _at(params), call.dst, call.checker)
+        return json_body({"boolean": True}, request)
+
     # -- extended attributes (dfs.namenode.xattrs) ------------------------------------------------------------
 
     async def op_getxattrs(self, request, params, path, call):
@@ -706,6 +804,7 @@ class NamenodeApp:
         totals.update(self.repair.stats)
         totals["safemode"] = self.safemode.on
         totals["files"] = await self.store.count_files()
+        totals["held"] = await self._held()
         safemode = self.safemode.describe()
         state, sentence = verdict(nodes, totals, safemode)
         return {
@@ -730,6 +829,27 @@ class NamenodeApp:
         identity = self.guard.check(request, *accepted)
         call = await self.access.call(identity, Params(request), request.getClientAddress().host)
         call.checker.check_superuser()
+
+    async def _held(self):
+        """Bytes of blocks kept only to undo: files in trash, blocks only snapshots or the history window hold (one
+        replica each; a block in trash and in a snapshot counts in both)."""
+        held = await self.store.history_usage()
+        held["trash"] = 0
+        for root, _ in await self.trash.roots():
+            held["trash"] += (await self.store.content_summary(root)).length
+        return held
+
+    @app.route("/cluster/history/purge", methods=["POST"])
+    async def purge_history(self, request):
+        """`dfs admin purge --before TIME`: the history before TIME dropped at once (snapshots keep theirs)."""
+        await self._superuser(request, TOKEN)
+        params = Params(request)
+        if not params.bool("confirm"):
+            raise BadRequest("purge drops the history before a moment for good: repeat with confirm=true")
+        before = moments.parse(params.str("before", required=True), time.time())
+        rows = await self.store.purge_history(before)
+        log.warn("history before {before} ms purged ({rows} rows)", before=before, rows=rows)
+        return json_body({"rows": rows, "before": before}, request)
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):

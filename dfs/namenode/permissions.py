@@ -181,6 +181,22 @@ OPERATIONS = {
     "REMOVEACL": Operation("removeAcl", rules(owner=True)),
     # The traversal, then the access its fsaction names (``check_operation``'s ``access``).
     "CHECKACCESS": Operation("checkAccess"),
+    # Snapshots (FSDirSnapshotOp): allowing them is the superuser's (Checker.check_superuser), making, deleting and
+    # renaming one the directory's owner's; a diff and a list read the directory. The snapshottable directories
+    # listed are the caller's own (a superuser's: all). Reads under .snapshot are checked as the same reads of the
+    # path as it was then (namespace.history).
+    "ALLOWSNAPSHOT": Operation("allowSnapshot"),
+    "DISALLOWSNAPSHOT": Operation("disallowSnapshot"),
+    "CREATESNAPSHOT": Operation("createSnapshot", rules(owner=True)),
+    "DELETESNAPSHOT": Operation("deleteSnapshot", rules(owner=True)),
+    "RENAMESNAPSHOT": Operation("renameSnapshot", rules(owner=True)),
+    "GETSNAPSHOTDIFF": Operation("computeSnapshotDiff", rules(access=READ)),
+    "GETSNAPSHOTLIST": Operation("ListSnapshot", rules(access=READ)),
+    "GETSNAPSHOTTABLEDIRECTORYLIST": Operation("listSnapshottableDirectory"),
+    # dfs's extension, `dfs restore`: the past read (as it was, by the caller now) as a copy reads its source, the
+    # destination written as a CREATE's (a file replaced needs write on it).
+    "RESTORE": Operation("restore", rules(access=READ, subtree=READ_EXECUTE), destination=rules(ancestor=WRITE),
+                         overwrite=Rule(access=WRITE)),
 }
 
 

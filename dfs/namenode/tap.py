@@ -22,8 +22,9 @@ from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.trash import TrashEmptier
+from dfs.namenode.trimming import history_trimmer
 from dfs.namenode.upload import FanOut
-from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
+from dfs.options import CommonOptions, ListeningService, Refused, duration_value, env, size_value
 from dfs.peers import DatanodeClient
 from dfs.security import NODE, SIGNED_URL, TOKEN, URL_TTL, Guard
 
@@ -60,6 +61,7 @@ class NamenodeOptions(CommonOptions):
         self["list-limit"] = int(env("DFS_LIST_LIMIT", LIST_LIMIT))
         self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
         self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
+        self["history-retention"] = duration_value(env("DFS_HISTORY_RETENTION", "24h"))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -155,10 +157,18 @@ class NamenodeOptions(CommonOptions):
         default 0)."""
         self["trash-checkpoint-interval"] = float(value)
 
+    def opt_history_retention(self, value):
+        """How long the namespace keeps its past for `dfs ls/cat/get/restore --at` and WebHDFS at=: a duration such
+        as 24h, 90m, 7d or 3600s (a bare number is hours; 0 turns it off: deleted blocks go as promptly as without
+        history). Snapshots keep what they need whatever this says (env DFS_HISTORY_RETENTION, default 24h)."""
+        self["history-retention"] = duration_value(value)
+
     def postOptions(self):
         for name in ("trash-interval", "trash-checkpoint-interval"):
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
+        if self["history-retention"] < 0:
+            raise usage.UsageError(f"--history-retention is a duration, 0 or more, not {self['history-retention']:g}")
         super().postOptions()
         if self["groups-file"]:
             try:
@@ -256,6 +266,8 @@ def build_namenode(reactor, options):
                          repair.safemode, leadership)
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)
     top = NamenodeService(store, pins, leadership, repair, pool, access, trash)
+    store.history_retention = options["history-retention"]
+    history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

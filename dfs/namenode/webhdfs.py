@@ -32,6 +32,8 @@ def file_status(status):
         kind, extra = FILE, f',"special":"{inode.type}","rdev":{inode.rdev}'
     if inode.acl is not None:
         extra += ',"aclBit":true'
+    if status.snapshot_enabled:
+        extra += ',"snapshotEnabled":true'
     return (f'{{"accessTime":{inode.atime},"blockSize":{block_size},"changeTime":{inode.ctime},'
             f'"childrenNum":{status.children},"fileId":{inode.id},"group":{_string(inode.group)},"length":{size},'
             f'"modificationTime":{inode.mtime},"nlink":{status.link_count},"owner":{_string(inode.owner)},'
@@ -175,3 +177,37 @@ def trash_roots(roots):
 def file_checksum(algorithm, raw):
     """GETFILECHECKSUM: Hadoop's algorithm name, the hex of the serialised checksum and its length in bytes."""
     return {"FileChecksum": {"algorithm": algorithm, "bytes": raw.hex(), "length": len(raw)}}
+
+
+# -- snapshots (Hadoop's JsonUtil shapes) --------------------------------------------------------------------
+
+SNAPSHOT_QUOTA = 65536  # HDFS's per-directory snapshot limit, reported with each snapshottable directory
+
+
+def snapshot_diff(root, old, new, report):
+    """GETSNAPSHOTDIFF: a SnapshotDiffReport of ``report`` ([(type, path, target)], namespace.history)."""
+    entries = [{"type": kind, "sourcePath": source, **({"targetPath": target} if target is not None else {})}
+               for kind, source, target in report]
+    return {"SnapshotDiffReport": {"diffList": entries, "fromSnapshot": old, "snapshotRoot": root,
+                                   "toSnapshot": new}}
+
+
+def snapshottable_directories(found):
+    """GETSNAPSHOTTABLEDIRECTORYLIST of [(path, Status, snapshots)]."""
+    return {"SnapshottableDirectoryList": [
+        {"dirStatus": _status_dict(status, name=path.rpartition("/")[2], snapshot_enabled=True),
+         "parentFullPath": path.rpartition("/")[0] or "/", "snapshotNumber": count, "snapshotQuota": SNAPSHOT_QUOTA}
+        for path, status, count in found]}
+
+
+def snapshot_list(snapshots):
+    """GETSNAPSHOTLIST of [model.Snapshot]."""
+    return {"SnapshotList": [{"snapshotID": snapshot.id, "deletionStatus": "ACTIVE", "fullPath": snapshot.path,
+                              "dirStatus": _status_dict(snapshot.status)} for snapshot in snapshots]}
+
+
+def _status_dict(status, **changes):
+    """A FileStatus as a dict, for the answers that nest one."""
+    for name, value in changes.items():
+        setattr(status, name, value)
+    return json.loads(file_status(status))

@@ -40,8 +40,12 @@
         figure("decommissioning", states.decommissioning || 0, warnIf(states.decommissioning, "warn")),
         states.decommissioned ? figure("decommissioned", states.decommissioned) : null));
 
+    const held = t.held || {};
     fill("capacity", disk(t.capacity, t.used, t.free, "capacity-text"),
-      el("div", {class: "muted small"}, "of the datanodes that are not dead"));
+      el("div", {class: "muted small"}, "of the datanodes that are not dead"),
+      el("div", {class: "muted small", id: "held-text"},
+        `held to undo (one replica): trash ${bytes(held.trash || 0)}, snapshots ${bytes(held.snapshots || 0)},`
+        + ` history ${bytes(held.history || 0)}`));
 
     fill("namespace",
       el("div", {class: "figures"},

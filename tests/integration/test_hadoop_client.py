@@ -367,8 +367,7 @@ def test_shell_changes_metadata(cluster, drivers, unique_dir, tmp_path):
         (0, "-getfacl", "-R", d),
         (0, "-setfacl", "-m", "user:bob:rwx", f"{d}/f"),
         (0, "-setfacl", "-b", f"{d}/f"),
-        # Not in dfs yet (snapshots): 400 "No enum constant", exit 1 as HDFS gives for a directory that is not
-        # snapshottable.
+        # A directory that is not snapshottable: exit 1, as HDFS.
         (1, "-createSnapshot", d),
         (1, "-renameSnapshot", d, "a", "b"),
         (1, "-deleteSnapshot", d, "a"),
@@ -376,8 +375,8 @@ def test_shell_changes_metadata(cluster, drivers, unique_dir, tmp_path):
     assert ran[6].out.decode().splitlines()[-1].endswith("... done")
     assert ran[15].out == b"2020-01-01 00:00:00 2021-01-01 00:00:00\n"
     assert ran[18].out.decode().splitlines()[1:] == ['user.k="v"']
-    for r, op in zip(ran[-3:], ("CREATESNAPSHOT", "RENAMESNAPSHOT", "DELETESNAPSHOT")):
-        assert f"No enum constant for {op}" in r.err
+    for r in ran[-3:]:
+        assert "is not a snapshottable directory" in r.err, r.err
     f, g, h, deeper = (stat(cluster, f"{unique_dir}/{path}") for path in ("f", "sub/g", "sub/deeper/h", "sub/deeper"))
     assert (f["permission"], f["owner"], f["group"], f["replication"], f["length"]) == ("540", "bob", "wheel", 2, 3)
     assert (g["owner"], g["group"], g["permission"], g["replication"]) == ("carol", "devs", "700", 1)
@@ -449,13 +448,14 @@ FILE_SYSTEM_CALLS = {
                         " Directory is not empty: `{dir} is non empty': Directory is not empty",
     "getAclStatus": "0",  # no entries beyond the mode's
     "modifyAclEntries": "true",
-    # Not in dfs (docs/webhdfs.md lists each op's state): snapshots (issue 23), delegation tokens (dfs mints bearer
-    # tokens offline) and erasure coding (every dfs block is replicated).
-    "allowSnapshot": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant for ALLOWSNAPSHOT',
-    "createSnapshot": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant for'
-                      ' CREATESNAPSHOT',
-    "getSnapshottableDirectoryList": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant'
-                                     ' for GETSNAPSHOTTABLEDIRECTORYLIST',
+    # Not in dfs (docs/webhdfs.md lists each op's state): delegation tokens (dfs mints bearer tokens offline) and
+    # erasure coding (every dfs block is replicated).
+    "allowSnapshot": "true",
+    "createSnapshot": "{dir}/.snapshot/s0",
+    "getSnapshottableDirectoryList": "true",
+    "delete with a snapshot": "!SnapshotException: The directory {dir} cannot be deleted since {dir} is snapshottable"
+                              " and already has snapshots",
+    "deleteSnapshot": "true",
     "getDelegationToken": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant for'
                           ' GETDELEGATIONTOKEN',
     "getErasureCodingPolicy": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant for'
@@ -470,3 +470,21 @@ def test_file_system_calls(cluster, drivers, unique_dir):
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     answers = dict(line.split("\t", 1) for line in done.stdout.decode().splitlines())
     assert answers == {name: answer.format(dir=unique_dir) for name, answer in FILE_SYSTEM_CALLS.items()}
+
+
+def test_snapshots_through_hadoops_client(cluster, unique_dir, tmp_path):
+    """-createSnapshot, -renameSnapshot, -deleteSnapshot and reads under .snapshot through FsShell (Hadoop's
+    snapshotDiff and lsSnapshottableDir are not in its client jars)."""
+    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"},
+                     data=b"before", headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 201, r.text
+    assert requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "ALLOWSNAPSHOT"}).status_code == 200
+    created = fs_shell(cluster, tmp_path, "-createSnapshot", f"webhdfs:{unique_dir}", "s1").decode()
+    assert f"{unique_dir}/.snapshot/s1" in created
+    requests.delete(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "DELETE"})
+    assert fs_shell(cluster, tmp_path, "-cat", f"webhdfs:{unique_dir}/.snapshot/s1/f") == b"before"
+    assert f"{unique_dir}/.snapshot/s1/f" in fs_shell(cluster, tmp_path, "-ls", f"webhdfs:{unique_dir}/.snapshot/s1").decode()
+    fs_shell(cluster, tmp_path, "-renameSnapshot", f"webhdfs:{unique_dir}", "s1", "s2")
+    fs_shell(cluster, tmp_path, "-deleteSnapshot", f"webhdfs:{unique_dir}", "s2")
+    assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "GETSNAPSHOTLIST"}).json() == {
+        "SnapshotList": []}

@@ -13,7 +13,7 @@ from dfs.fuse import files
 from dfs.fuse.caches import AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
-from dfs.fuse.operations import errno_for
+from dfs.fuse.operations import DFSOperations, errno_for
 
 
 @pytest.mark.parametrize("error, code", [
@@ -27,6 +27,7 @@ from dfs.fuse.operations import errno_for
     (errors.NoSpace, errno.ENOSPC),
     (errors.NSQuotaExceeded, errno.EDQUOT),
     (errors.DSQuotaExceeded, errno.EDQUOT),
+    (errors.SnapshotAccessControlException, errno.EROFS),
     (errors.Unavailable, errno.EIO),
     (errors.Corrupt, errno.EIO),
     (errors.IOFailure, errno.EIO),
@@ -39,6 +40,7 @@ def test_errno_for(error, code):
 @pytest.mark.parametrize("error", [
     errors.FileNotFound, errors.AlreadyExists, errors.NotADirectory, errors.IsADirectory, errors.DirectoryNotEmpty,
     errors.AccessDenied, errors.Unauthorized, errors.NoSpace, errors.NSQuotaExceeded, errors.DSQuotaExceeded,
+    errors.SnapshotAccessControlException,
 ])
 def test_errno_survives_the_wire(error):
     """What the client rebuilds from a RemoteException body maps like the server's own class."""
@@ -212,3 +214,20 @@ def test_an_upload_sends_the_bytes_between_the_longest_holes(tmp_path):
         rebuilt += rest[:offset - position] + bytes(count)
         rest, position = rest[offset - position:], offset + count
     assert rebuilt + rest == content
+
+
+@pytest.mark.parametrize("op, args", [
+    ("mkdir", ("/d/.snapshot/s1/new", 0o755)),
+    ("unlink", ("/d/.snapshot/s1/f",)),
+    ("rename", ("/d/f", "/d/.snapshot/s1/f")),
+    ("create", ("/d/.snapshot/s1/new", 0o644, None)),
+    ("truncate", ("/d/.snapshot/s1/f", 0)),
+    ("chmod", ("/d/.snapshot/s1/f", 0o600)),
+    ("open", ("/d/.snapshot/s1/f", argparse.Namespace(flags=os.O_WRONLY))),
+])
+def test_a_snapshot_is_read_only_through_the_mount(tmp_path, op, args):
+    """Changes under .snapshot fail with EROFS before any work (the client, None here, is never asked)."""
+    operations = DFSOperations(None, str(tmp_path))
+    with pytest.raises(OSError) as raised:
+        operations(op, *args)
+    assert raised.value.errno == errno.EROFS

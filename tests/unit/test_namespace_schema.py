@@ -81,7 +81,7 @@ def test_a_database_of_todays_release_is_upgraded_in_place(tmp_path):
     assert versions(path) == list(range(1, schema.latest("sqlite") + 1))
     assert rows(path, f"SELECT {inode_columns} FROM inodes") == inodes
     assert rows(path, "SELECT parent, name, inode FROM dirents") == entries
-    assert rows(path, "SELECT * FROM extents") == extents
+    assert rows(path, "SELECT inode, seq, block_id, block_offset, length FROM extents") == extents  # and born
     assert {table: rows(path, f"SELECT * FROM {table}") for table in kept} == kept
 
 

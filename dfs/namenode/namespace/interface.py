@@ -11,11 +11,11 @@ serialization failure, or row locks taken on the ancestors of the paths a change
 renames cannot make a cycle. Nothing here assumes one process: pins and known datanodes are stored, not held in
 memory, so several namenodes can share one database.
 
-Why history fits: trash is a ``rename`` into a trash directory, no new operation. Snapshots and point-in-time
-restore keep inode, entry and extent rows versioned by a commit sequence number (a row is valid from the change that
-wrote it until the one that replaced it) instead of updating them in place; reads take a sequence number (today:
-the latest), and blocks are never copied, since extents only name them. GC already asks the namespace which blocks
-are referenced (``block_targets``, ``collectable``): with history the answer includes every version still kept.
+History: trash is a ``rename`` into a trash directory, no new operation. Snapshots and point-in-time reads keep
+every replaced inode, entry and extent row with the commits it lived over (namespace.history, docs/architecture.md
+"History"); the past reads below take a path under ``<dir>/.snapshot/<name>`` or a moment ``at``, and blocks are
+never copied, since extents only name them. ``block_targets`` and ``collectable`` count as referenced every block
+a snapshot or the retention window (``history_retention``, seconds) can still read.
 """
 
 from typing import Optional, Protocol
@@ -185,6 +185,54 @@ class Namespace(Protocol):
 
     def format(self) -> Deferred:
         """Wipe the namespace (the original DFS's mkfs); the cluster id stays."""
+
+    # -- the past (namespace.history) -----------------------------------------------------------
+
+    def past_stat(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
+        """``stat`` of ``path`` under a snapshot (``<dir>/.snapshot/<name>/...``), else as it was at ``at`` (ms,
+        inside the retention window: IOFailure outside). Checked as OPEN on the inodes as they were then."""
+
+    def past_status(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
+        """``status`` in the past, as ``past_stat`` reads it."""
+
+    def past_listing(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
+        """``listing`` (all entries) in the past, as ``past_stat`` reads it."""
+
+    def past_content_summary(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
+        """``content_summary`` in the past, as ``past_stat`` reads it."""
+
+    def restore(self, path: str, at: Optional[int], destination: Optional[str] = None, checker=None) -> Deferred:
+        """Make ``path`` as it was (``past_stat``'s reading) again at ``destination`` (default: ``path``), sharing
+        its blocks; a file there gets the old content, keeping its inode; a directory there: AlreadyExists."""
+
+    def trim_history(self) -> Deferred:
+        """Drop history no read can see any more; the number of rows dropped."""
+
+    def allow_snapshot(self, path: str, checker=None) -> Deferred:
+        """Let the directory ``path`` have snapshots (the superuser's)."""
+
+    def disallow_snapshot(self, path: str, checker=None) -> Deferred:
+        """The reverse; SnapshotException while it has snapshots."""
+
+    def create_snapshot(self, path: str, name: Optional[str] = None, checker=None) -> Deferred:
+        """Snapshot the snapshottable directory ``path`` (its owner's), in O(1): the snapshot's path."""
+
+    def delete_snapshot(self, path: str, name: str, checker=None) -> Deferred:
+        """Delete a snapshot: what only it held becomes GC's."""
+
+    def rename_snapshot(self, path: str, old: str, new: str, checker=None) -> Deferred:
+        """Rename a snapshot."""
+
+    def snapshots(self, path: str, checker=None) -> Deferred:
+        """[model.Snapshot] of the directory ``path``, oldest first."""
+
+    def snapshottable_directories(self, checker=None) -> Deferred:
+        """[(path, Status, number of snapshots)] of the snapshottable directories the caller owns (all for a
+        superuser or no checker)."""
+
+    def snapshot_diff(self, path: str, old: str, new: str, checker=None) -> Deferred:
+        """[(type, path, target)] from snapshot ``old`` to ``new`` of ``path`` (empty: the present), HDFS's
+        CREATE, DELETE, MODIFY, RENAME, paths relative to ``path``."""
 
     # -- blocks, pins, garbage --------------------------------------------------------------------
 

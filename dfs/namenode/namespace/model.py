@@ -67,11 +67,22 @@ class Status:
     children: int = 0
     subdirectories: int = 0
     holes: int = 0
+    snapshot_enabled: bool = False  # a snapshottable directory (WebHDFS's snapshotEnabled)
 
     @property
     def link_count(self):
         """POSIX's st_nlink: a directory's entry, its "." and each subdirectory's ".."; else its entries."""
         return 2 + self.subdirectories if self.inode.is_directory else self.inode.nlink
+
+
+class Snapshot(NamedTuple):
+    """A snapshot of a directory: HDFS's id, its name, its path (``<dir>/.snapshot/<name>``), and the Status of the
+    directory as it was then (named by the snapshot, with the snapshot's time)."""
+
+    id: int
+    name: str
+    path: str
+    status: Status
 
 
 class Extent(NamedTuple):

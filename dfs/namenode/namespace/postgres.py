@@ -62,6 +62,7 @@ class PostgresNamespace(RelationalNamespace):
 
     GREATEST = "GREATEST"
     SHARED = True
+    CURRENT_COMMIT = "dfs_commit()"
 
     def __init__(self, url, reactor=None, defaults=None, clock=None, connections=CONNECTIONS, attempts=ATTEMPTS):
         super().__init__(defaults, clock)
@@ -155,6 +156,8 @@ class PostgresNamespace(RelationalNamespace):
                 db.read_only = not write
                 if self.clock is not None:
                     db.execute("SELECT set_config('dfs.now', %s, true)", (repr(self.now()),))
+                if write:
+                    self._begin_commit(db)
                 result = fn(_Placeholders(db), *args)
                 committing = True
                 db.commit()
@@ -180,7 +183,7 @@ class PostgresNamespace(RelationalNamespace):
             self._check(db, checker, "GETFILESTATUS", path)
             inode = self._resolve(db, path)
             if inode.type == DIRECTORY:
-                return Status(inode, "", *self._counts(db, inode.id))
+                return self._directory_status(db, inode)
             return Status(inode, holes=self._holes(db, inode))
 
         return self.read(txn)
@@ -206,6 +209,12 @@ class PostgresNamespace(RelationalNamespace):
 
     def _in(self, items):
         return "= ANY(?)", [list(items)]
+
+    def _begin_commit(self, db):
+        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``."""
+        db.execute("INSERT INTO commits (number, at)"
+                   " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)",
+                   (time.time(),))
 
     def _on_callers_clock(self, db, stamps, now):
         """The stamps are the database's clock (``gc_now()``): each becomes ``now`` less its age on that clock, so

@@ -32,6 +32,7 @@ from dfs.errors import (
 )
 from dfs.extents import pieces
 from dfs.namenode import acls, xattrs
+from dfs.namenode.namespace.history import HELD, History
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
 
@@ -49,6 +50,8 @@ SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM
 # The bytes of the file ``i`` that no block holds (its holes): what a sparse file does not store.
 HOLE_BYTES = ("CASE WHEN i.type = 'FILE' THEN (SELECT COALESCE(SUM(e.length), 0) FROM extents AS e"
               " WHERE e.inode = i.id AND e.block_id IS NULL) ELSE 0 END")
+# Whether ``i`` is a snapshottable directory (WebHDFS's snapshotEnabled): 1 or 0.
+SNAPSHOTTABLE = "CASE WHEN EXISTS (SELECT 1 FROM snapshottable AS t WHERE t.inode = i.id) THEN 1 ELSE 0 END"
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
@@ -68,7 +71,7 @@ def chunks(items):
         yield items[start:start + MAX_BATCH]
 
 
-class RelationalNamespace:
+class RelationalNamespace(History):
     """``namespace.interface.Namespace`` on the tables of schema/; a backend supplies the runner (above)."""
 
     GREATEST = "MAX"  # the larger of two values (SQLite's scalar max; PostgreSQL's GREATEST)
@@ -289,6 +292,7 @@ class RelationalNamespace:
             among, ids = self._in(chunk)
             db.execute(f"DELETE FROM xattrs WHERE inode {among}", ids)
             db.execute(f"DELETE FROM quotas WHERE inode {among}", ids)
+            db.execute(f"DELETE FROM snapshottable WHERE inode {among}", ids)
             db.execute(f"DELETE FROM dirents WHERE parent {among}", ids)
             db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
         self._drop_links(db, links)
@@ -329,6 +333,10 @@ class RelationalNamespace:
     @staticmethod
     def _has_entries(db, inode_id):
         return db.execute("SELECT 1 FROM dirents WHERE parent = ? LIMIT 1", (inode_id,)).fetchone() is not None
+
+    def _directory_status(self, db, inode):
+        snapshottable = db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone()
+        return Status(inode, "", *self._counts(db, inode.id), snapshot_enabled=snapshottable is not None)
 
     @staticmethod
     def _counts(db, inode_id):
@@ -400,7 +408,7 @@ class RelationalNamespace:
             inode, holes = found
             if inode.type != DIRECTORY:
                 return Status(inode, holes=holes)
-            return self.read(lambda db: Status(inode, "", *self._counts(db, inode.id)))
+            return self.read(lambda db: self._directory_status(db, inode))
 
         def txn(db):
             self._check(db, checker, "GETFILESTATUS", path)
@@ -415,7 +423,8 @@ class RelationalNamespace:
             inode = self._resolve(db, path)
             if inode.type != DIRECTORY:
                 return Status(inode, holes=self._holes(db, inode)), None
-            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {HOLE_BYTES}, {INODE} FROM dirents AS d"
+            query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {HOLE_BYTES}, {SNAPSHOTTABLE}, {INODE}"
+                     " FROM dirents AS d"
                      " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?")
             args = [inode.id]
             if start_after is not None:
@@ -425,7 +434,8 @@ class RelationalNamespace:
             if limit is not None:
                 query += " LIMIT ?"
                 args.append(limit)
-            entries = [Status(Inode(*row[4:]), *row[:4]) for row in db.execute(query, args)]
+            entries = [Status(Inode(*row[5:]), *row[:4], snapshot_enabled=bool(row[4]))
+                       for row in db.execute(query, args)]
             if start_after is not None or limit is not None:
                 return Status(inode, "", *self._counts(db, inode.id)), entries
             return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
@@ -497,7 +507,10 @@ class RelationalNamespace:
             rows = db.execute(
                 "SELECT e.block_id, MAX(i.replication), b.size FROM extents AS e JOIN inodes AS i ON i.id = e.inode"
                 " JOIN blocks AS b ON b.id = e.block_id GROUP BY e.block_id, b.size")
-            return {r[0]: (r[1], r[2]) for r in rows}
+            targets = {r[0]: (r[1], r[2]) for r in rows}
+            for block_id, size in self._held_history_blocks(db).items():  # snapshots' and the window's
+                targets.setdefault(block_id, (self.defaults["replication"], size))
+            return targets
 
         return self.read(txn)
 
@@ -550,6 +563,7 @@ class RelationalNamespace:
                 among, ids = self._in(part)
                 referenced = {r[0] for r in db.execute(
                     f"SELECT DISTINCT block_id FROM extents WHERE block_id {among}", ids)}
+                referenced.update(self._held_history_blocks(db, among, ids))
                 pinned = {r[0] for r in db.execute(
                     f"SELECT DISTINCT block_id FROM pins WHERE expires > ? AND block_id {among}", [now, *ids])}
                 since = dict(db.execute(f"SELECT id, unreferenced_since FROM blocks WHERE id {among}", ids))
@@ -584,7 +598,9 @@ class RelationalNamespace:
             self._check_epoch(db, epoch)
             return db.execute(
                 "DELETE FROM blocks WHERE id NOT IN (SELECT block_id FROM extents WHERE block_id IS NOT NULL)"
-                " AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)", (now,)).rowcount
+                " AND id NOT IN (SELECT h.block_id FROM extents_history AS h WHERE h.block_id IS NOT NULL AND"
+                f" {HELD}) AND id NOT IN (SELECT block_id FROM pins WHERE expires > ?)",
+                (self._window_start(db), now)).rowcount
 
         return self.run(txn)
 
@@ -704,6 +720,7 @@ class RelationalNamespace:
                 return False
             if inode.type == DIRECTORY and not recursive and self._has_entries(db, inode.id):
                 raise DirectoryNotEmpty(f"`{path} is non empty': Directory is not empty")
+            self._keep_snapshot_roots(db, inode, path)
             self._unlink(db, parent.id, paths.basename(path), inode)
             self._touch(db, parent.id)
             return True
@@ -726,6 +743,7 @@ class RelationalNamespace:
     def _rename(self, db, src, dst, target, overwrite):
         source = self._path(db, src)
         inode = source[-1]
+        self._keep_snapshot_roots(db, inode, src)
         self._lookup(db, dst)
         existing = self._lookup(db, target)
         if existing is not None and existing.id == inode.id:
@@ -1038,9 +1056,11 @@ class RelationalNamespace:
 
     def format(self):
         def txn(db):
-            for table in ("extents", "blocks", "dirents", "xattrs", "quotas"):
+            for table in ("extents", "blocks", "dirents", "xattrs", "quotas", "snapshots", "snapshottable"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
+            for table in ("extents_history", "dirents_history", "inodes_history"):  # what the deletes kept too
+                db.execute(f"DELETE FROM {table}")
             self._touch(db, ROOT)
 
         return self.run(txn)

@@ -106,6 +106,7 @@ class SQLiteNamespace(RelationalNamespace):
             for fn, args in batch:
                 db.execute("SAVEPOINT one")
                 try:
+                    self._begin_commit(db)
                     outcomes.append(fn(db, *args))
                 except BaseException:
                     outcomes.append(Failure())

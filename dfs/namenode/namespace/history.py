@@ -1,0 +1,513 @@
+"""The namespace as it was: reads at a past commit (under ``<dir>/.snapshot/<name>``, or at a moment), and HDFS's
+snapshots, which name commits.
+
+The tables hold the present; the history triggers (schema ``*_history.sql``) keep every replaced or removed row of
+inodes, dirents and extents with the commits it lived over, [born, died). The namespace at commit ``c`` is the
+present rows born at or before ``c`` and the history rows alive at ``c``: a snapshot is a name for a commit, made in
+O(1) whatever the size of its tree, and nothing is copied, blocks least of all. ``RelationalNamespace`` mixes in
+``History``; nothing here is backend-specific but the SQL of the running commit (``CURRENT_COMMIT``).
+"""
+
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from dfs import paths
+from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
+from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
+from dfs.paths import SNAPSHOT
+
+PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the present
+INODE_COLUMNS = ("id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev, acl,"
+                 " ctime")
+MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
+# A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
+# the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
+# tree is kept until that snapshot is deleted, which costs space, never a block still needed.
+SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
+HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
+
+
+def visible(table, columns, key):
+    """SQL of ``table``'s rows meeting ``key`` as they were at a commit. Parameters: ``key``'s, the commit, ``key``'s,
+    the commit, the commit."""
+    return (f"SELECT {columns} FROM {table} WHERE {key} AND born <= ? UNION ALL"
+            f" SELECT {columns} FROM {table}_history WHERE {key} AND born <= ? AND died > ?")
+
+
+def default_name(ms):
+    """HDFS's name for a snapshot created without one: ``s`` and the time, ``yyyyMMdd-HHmmss.SSS`` (UTC here)."""
+    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return moment.strftime("s%Y%m%d-%H%M%S.") + f"{ms % 1000:03d}"
+
+
+def snapshot_path(directory, name):
+    return paths.join(paths.join(directory, SNAPSHOT), name)
+
+
+def check_snapshot_name(name):
+    if not name or "/" in name or name in (".", "..", SNAPSHOT):
+        raise SnapshotException(f'Invalid snapshot name: "{name}"')
+    return name
+
+
+class Past:
+    """Reads of the namespace at ``commit``, inside a transaction."""
+
+    def __init__(self, db, commit):
+        self.db, self.commit = db, commit
+
+    def _rows(self, table, columns, key, params, suffix=""):
+        c = self.commit
+        return self.db.execute(f"SELECT * FROM ({visible(table, columns, key)}) AS v{suffix}",
+                               (*params, c, *params, c, c))
+
+    def inode(self, inode_id):
+        row = self._rows("inodes", INODE_COLUMNS, "id = ?", (inode_id,)).fetchone()
+        return None if row is None else Inode(*row)
+
+    def child(self, parent_id, name):
+        row = self._rows("dirents", "inode", "parent = ? AND name = ?", (parent_id, name)).fetchone()
+        return None if row is None else self.inode(row[0])
+
+    def entries(self, inode):
+        """[(name, Inode)] of the directory ``inode``, by name (none for anything else)."""
+        if inode.type != DIRECTORY:
+            return []
+        rows = self._rows("dirents", "name, inode", "parent = ?", (inode.id,), " ORDER BY name").fetchall()
+        return [(name, self.inode(inode_id)) for name, inode_id in rows]
+
+    def status(self, inode, name=""):
+        if inode.type != DIRECTORY:
+            return Status(inode, name)
+        entries = self.entries(inode)
+        return Status(inode, name, len(entries), sum(child.is_directory for _, child in entries))
+
+    def extents(self, inode_id):
+        c = self.commit
+        return [Extent._make(row) for row in self.db.execute(
+            "SELECT e.block_id, e.block_offset, e.length, COALESCE(b.size, 0) FROM"
+            f" ({visible('extents', 'seq, block_id, block_offset, length', 'inode = ?')}) AS e"
+            " LEFT JOIN blocks AS b ON b.id = e.block_id ORDER BY e.seq", (inode_id, c, inode_id, c, c))]
+
+    def tree(self, top):
+        """A Tree of ``top`` (at "") and everything below it (an inode with several names: the first found)."""
+        found, pending = Tree(), [("", top)]
+        found[top.id], found.ids[""] = ("", top), top.id
+        while pending:
+            path, node = pending.pop()
+            for name, child in self.entries(node):
+                if child.id not in found:
+                    where = f"{path}/{name}".lstrip("/")
+                    found[child.id] = (where, child)
+                    found.ids[where] = child.id
+                    pending.append((where, child))
+        return found
+
+
+class Tree(dict):
+    """{inode id: (path relative to the top, Inode)}, and ``ids``: {relative path: inode id}."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = {}
+
+
+class History:
+    """Past reads and snapshots, mixed into ``RelationalNamespace`` (whose runner, walk and checks they use)."""
+
+    CURRENT_COMMIT = "(SELECT MAX(number) FROM commits)"  # SQL: the running write transaction's commit
+    history_retention = 0.0  # seconds of history kept for ``at`` reads (the namenode's --history-retention)
+
+    def _begin_commit(self, db):
+        """Number the write transaction about to run (the triggers stamp its changes with the number)."""
+        db.execute("INSERT INTO commits (at) VALUES (?)", (time.time(),))
+
+    def _kept_since(self, db):
+        """The moment (seconds) history reaches back to: the retention window's start, or a later purge's."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'history_purged_before'").fetchone()
+        return max(time.time() - self.history_retention, float(row[0]) if row else 0.0)
+
+    def _window_start(self, db):
+        """The commit in effect when the kept history begins: history that died after it stays readable."""
+        return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?",
+                          (self._kept_since(db),)).fetchone()[0]
+
+    def _held_history_blocks(self, db, among="IS NOT NULL", ids=()):
+        """{block id: size} of the blocks history rows keep (``among``: a test of the block id, with ``ids``)."""
+        return dict(db.execute(f"SELECT DISTINCT h.block_id, b.size FROM extents_history AS h JOIN blocks AS b"
+                               f" ON b.id = h.block_id WHERE h.block_id {among} AND {HELD}",
+                               [*ids, self._window_start(db)]))
+
+    def trim_history(self):
+        """Drop the history rows no read can see any more (dead when the retention window began, alive at no
+        snapshot's commit) and the commit times before the window; the number of rows dropped."""
+        return self.run(self._trim)
+
+    def purge_history(self, before_ms):
+        """Drop the history before ``before_ms`` at once (`dfs admin purge`): reads of the past before it are
+        refused from now on, and GC may take the blocks only it held. Snapshots keep theirs. Rows dropped."""
+
+        def txn(db):
+            db.execute("INSERT INTO meta (key, value) VALUES ('history_purged_before', ?) ON CONFLICT (key)"
+                       " DO UPDATE SET value = excluded.value", (repr(before_ms / 1000),))
+            return self._trim(db)
+
+        return self.run(txn)
+
+    def history_usage(self):
+        """{"snapshots": bytes, "history": bytes} of the blocks no file names now that snapshots hold, and that
+        only the retention window holds (each block once, one replica)."""
+
+        def txn(db):
+            held = db.execute(
+                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 1 ELSE 0 END)"
+                " FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
+                f" WHERE {HELD} AND NOT EXISTS (SELECT 1 FROM extents AS e WHERE e.block_id = h.block_id)"
+                " GROUP BY h.block_id, b.size", (self._window_start(db),)).fetchall()
+            return {"snapshots": sum(size for _, size, snapshot in held if snapshot),
+                    "history": sum(size for _, size, snapshot in held if not snapshot)}
+
+        return self.read(txn)
+
+    def _trim(self, db):
+        start, removed = self._window_start(db), 0
+        for table in ("inodes_history", "dirents_history", "extents_history"):
+            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {SNAPSHOT_HOLDS}",
+                                  (start,)).rowcount
+        db.execute("DELETE FROM commits WHERE number < ?", (start,))
+        return removed
+
+    # -- resolving a past path ----------------------------------------------------------------
+
+    def _commit_at(self, db, at_ms):
+        """The last commit at or before ``at_ms``, which must be inside the kept history."""
+        if at_ms / 1000 < self._kept_since(db):
+            kept = f"the last {self.history_retention:g} seconds" if self.history_retention else "no history"
+            raise IOFailure(f"No history at {at_ms}: the namenode keeps {kept} (--history-retention), and none"
+                            " from before a purge (dfs admin purge)")
+        return db.execute("SELECT COALESCE(MAX(number), 0) FROM commits WHERE at <= ?", (at_ms / 1000,)).fetchone()[0]
+
+    def _snapshot(self, db, directory_id, name, path):
+        row = db.execute("SELECT commit_number FROM snapshots WHERE directory = ? AND name = ?",
+                         (directory_id, name)).fetchone()
+        if row is None:
+            raise FileNotFound(f"File does not exist: {path}")
+        return row[0]
+
+    def _past(self, db, path, at=None):
+        """(the path as permission checks name it, [Inode along it from the root], Past) of ``path`` under a
+        snapshot (``<dir>/.snapshot/<name>/...``: the directory now, what is below it at the snapshot's commit), or
+        else at the moment ``at`` (ms). A missing name raises FileNotFound, a file on the way NotADirectory."""
+        names = paths.split(path)
+        if SNAPSHOT in names:
+            split = names.index(SNAPSHOT)
+            logical = "/" + "/".join(names[:split])
+            chain = self._path(db, logical)
+            if len(names) == split + 1:
+                raise FileNotFound(f"File does not exist: {path}")
+            past = Past(db, self._snapshot(db, chain[-1].id, names[split + 1], path))
+            chain[-1] = past.inode(chain[-1].id)
+            rest = names[split + 2:]
+        else:
+            past = Past(db, self._commit_at(db, at))
+            logical, chain, rest = "/", [past.inode(ROOT)], names
+        for name in rest:
+            if chain[-1].type != DIRECTORY:
+                raise NotADirectory(f"Parent path is not a directory: {logical}")
+            logical = paths.join(logical, name)
+            node = past.child(chain[-1].id, name)
+            if node is None:
+                raise FileNotFound(f"File does not exist: {path}")
+            chain.append(node)
+        return logical, chain, past
+
+    def _snapshot_directory(self, db, checker, op, path):
+        """For ``<dir>/.snapshot`` itself, which lists the snapshots of ``<dir>``: (``<dir>``'s Inode now, its
+        Snapshots), after ``op``'s checks of ``<dir>``; None for any other path."""
+        names = paths.split(path)
+        if not names or names[-1] != SNAPSHOT or names.count(SNAPSHOT) != 1:
+            return None
+        directory = paths.parent(path)
+        self._check(db, checker, op, directory)
+        inode = self._resolve(db, directory)
+        if db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone() is None:
+            raise FileNotFound(f"File does not exist: {path}")
+        return inode, self._snapshot_list(db, inode, directory)
+
+    def _past_checked(self, db, checker, op, path, at):
+        """``_past``, then ``checker``'s checks of ``op`` on the path as it was then, for the caller as they are."""
+        logical, chain, past = self._past(db, path, at)
+        if checker is not None and not checker.unchecked:
+            checker.check_operation(op, logical, chain, children=past.entries)
+        return chain[-1], past
+
+    # -- past reads (the interface's, with ``at``) ----------------------------------------------
+
+    def past_stat(self, path, at=None, checker=None):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, "OPEN", path, at)
+            return inode, past.extents(inode.id) if inode.type == FILE else []
+
+        return self.read(txn)
+
+    def past_status(self, path, at=None, checker=None):
+        def txn(db):
+            found = self._snapshot_directory(db, checker, "GETFILESTATUS", path)
+            if found is not None:
+                inode, snapshots = found
+                return Status(inode, "", len(snapshots), len(snapshots))
+            inode, past = self._past_checked(db, checker, "GETFILESTATUS", path, at)
+            return past.status(inode)
+
+        return self.read(txn)
+
+    def past_listing(self, path, at=None, checker=None):
+        def txn(db):
+            found = self._snapshot_directory(db, checker, "LISTSTATUS", path)
+            if found is not None:
+                inode, snapshots = found
+                return Status(inode, "", len(snapshots), len(snapshots)), [s.status for s in snapshots]
+            inode, past = self._past_checked(db, checker, "LISTSTATUS", path, at)
+            if inode.type != DIRECTORY:
+                return Status(inode), None
+            entries = [past.status(child, name) for name, child in past.entries(inode)]
+            return Status(inode, "", len(entries), sum(e.inode.is_directory for e in entries)), entries
+
+        return self.read(txn)
+
+    def past_content_summary(self, path, at=None, checker=None):
+        def txn(db):
+            top, past = self._past_checked(db, checker, "GETCONTENTSUMMARY", path, at)
+            summary = ContentSummary()
+            for _, node in past.tree(top).values():
+                summary.directories += node.type == DIRECTORY
+                if node.type == FILE:
+                    summary.files += 1
+                    summary.length += node.size
+                    summary.space_consumed += node.size * node.replication
+            return summary
+
+        return self.read(txn)
+
+    def restore(self, path, at, destination=None, checker=None):
+        """Bring ``path`` back as it was at ``at`` (ms; or under a snapshot) to ``destination`` (default: where it
+        was): its tree made again with the same modes, owners and times, each file naming the blocks it named
+        then (no block copied). A file there now is given the old content and attributes (its inode, so its hard
+        links, stay); a directory there is refused. The destination's missing parents are made."""
+        target = destination or path
+
+        def txn(db):
+            logical, chain, past = self._past(db, path, at)
+            node = chain[-1]
+            existing = self._lookup(db, target) if self._walk_reaches_parent(db, target) else None
+            replacing = existing is not None and existing.type == FILE and node.type == FILE
+            if checker is not None and not checker.unchecked:
+                checker.check_operation("RESTORE", logical, chain, destination=(target, self._walk(db, target)),
+                                        overwrite=replacing, children=past.entries)
+            if existing is not None and not replacing:
+                raise AlreadyExists(f"{target} exists: restore it elsewhere (--to DEST)")
+            if replacing:
+                self._restore_file(db, past, node, existing.id)
+                added_names, added_space = 0, (node.size - existing.size) * node.replication
+            else:
+                parent = self._mkdirs(db, paths.parent(target), 0o755, node.owner, None)
+                added_names, added_space = self._copy_past(db, past, node, parent.id, paths.basename(target))
+                self._touch(db, parent.id)
+            self._enforce_quotas(db, target, added_names, added_space)
+            return self._resolve(db, target)
+
+        return self.run(txn)
+
+    def _walk_reaches_parent(self, db, path):
+        """Whether every directory above ``path`` exists now (else ``restore`` makes them)."""
+        return len(self._walk(db, paths.parent(path))) == len(paths.split(paths.parent(path))) + 1
+
+    def _restore_file(self, db, past, node, inode_id):
+        db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
+        db.execute("UPDATE inodes SET size = ?, mode = ?, owner = ?, grp = ?, mtime = ?, atime = ?, replication = ?,"
+                   " block_size = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
+                                                    node.atime, node.replication, node.block_size, inode_id))
+        self._set_extents(db, inode_id, past.extents(node.id))
+
+    def _copy_past(self, db, past, top, parent_id, name):
+        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (inodes, bytes
+        with replicas) made, for the quotas. A loop: paths may be deep."""
+        pending, names, space = [(top, parent_id, name)], 0, 0
+        while pending:
+            node, parent_id, name = pending.pop()
+            new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
+                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev)
+            names += 1
+            if node.type == FILE:
+                self._set_extents(db, new.id, past.extents(node.id))
+                space += node.size * node.replication
+            elif node.type == DIRECTORY:
+                pending.extend((child, new.id, child_name) for child_name, child in past.entries(node))
+        return names, space
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def _snapshottable(self, db, checker, op, path, superuser=False):
+        """The directory ``path`` after ``op``'s checks (``superuser``: the superuser's alone, as in HDFS)."""
+        self._check(db, checker, op, path)
+        if superuser and checker is not None:
+            checker.check_superuser()
+        inode = self._resolve(db, path)
+        if inode.type != DIRECTORY:
+            raise SnapshotException(f"Directory is not a snapshottable directory: {path}")
+        return inode
+
+    def _snapshot_root(self, db, checker, op, path):
+        inode = self._snapshottable(db, checker, op, path)
+        if db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone() is None:
+            raise SnapshotException(f"Directory is not a snapshottable directory: {path}")
+        return inode
+
+    def allow_snapshot(self, path, checker=None):
+        def txn(db):
+            inode = self._snapshottable(db, checker, "ALLOWSNAPSHOT", path, superuser=True)
+            db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
+
+        return self.run(txn)
+
+    def disallow_snapshot(self, path, checker=None):
+        def txn(db):
+            inode = self._snapshottable(db, checker, "DISALLOWSNAPSHOT", path, superuser=True)
+            if db.execute("SELECT 1 FROM snapshots WHERE directory = ?", (inode.id,)).fetchone():
+                raise SnapshotException(f"The directory {path} has snapshot(s). Please redo the operation after"
+                                        " removing all the snapshots.")
+            db.execute("DELETE FROM snapshottable WHERE inode = ?", (inode.id,))
+
+        return self.run(txn)
+
+    def create_snapshot(self, path, name=None, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "CREATESNAPSHOT", path)
+            created = int(time.time() * 1000)
+            snapshot = check_snapshot_name(name or default_name(created))
+            if self._has_snapshot(db, inode, snapshot):
+                raise SnapshotException(f'Failed to create snapshot: there is already a snapshot with the same'
+                                        f' name "{snapshot}".')
+            db.execute("INSERT INTO snapshots (directory, name, commit_number, created)"
+                       f" VALUES (?, ?, {self.CURRENT_COMMIT}, ?)", (inode.id, snapshot, created))
+            return snapshot_path(path, snapshot)
+
+        return self.run(txn)
+
+    @staticmethod
+    def _has_snapshot(db, inode, name):
+        return db.execute("SELECT 1 FROM snapshots WHERE directory = ? AND name = ?",
+                          (inode.id, name)).fetchone() is not None
+
+    def delete_snapshot(self, path, name, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "DELETESNAPSHOT", path)
+            if not db.execute("DELETE FROM snapshots WHERE directory = ? AND name = ?", (inode.id, name)).rowcount:
+                raise SnapshotException(f"Cannot delete snapshot {name} from path {path}: the snapshot does not"
+                                        " exist.")
+
+        return self.run(txn)
+
+    def rename_snapshot(self, path, old, new, checker=None):
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "RENAMESNAPSHOT", path)
+            if not self._has_snapshot(db, inode, old):
+                raise SnapshotException(f"The snapshot {old} does not exist for directory {path}")
+            if self._has_snapshot(db, inode, check_snapshot_name(new)):
+                raise SnapshotException(f"The snapshot {new} already exists for directory {path}")
+            db.execute("UPDATE snapshots SET name = ? WHERE directory = ? AND name = ?", (new, inode.id, old))
+
+        return self.run(txn)
+
+    def snapshots(self, path, checker=None):
+        """[Snapshot] of the snapshottable directory ``path``, oldest first."""
+
+        def txn(db):
+            return self._snapshot_list(db, self._snapshot_root(db, checker, "GETSNAPSHOTLIST", path), path)
+
+        return self.read(txn)
+
+    @staticmethod
+    def _snapshot_list(db, inode, path):
+        found = []
+        for number, name, commit, created in db.execute(
+                "SELECT id, name, commit_number, created FROM snapshots WHERE directory = ? ORDER BY id",
+                (inode.id,)).fetchall():
+            root = Past(db, commit).inode(inode.id)
+            root.mtime = created  # HDFS shows a snapshot's root with the snapshot's time
+            found.append(Snapshot(number, name, snapshot_path(path, name), Status(root, name)))
+        return found
+
+    def snapshottable_directories(self, checker=None):
+        """[(path, Status, snapshots)] of the snapshottable directories (a caller not a superuser: those they own)."""
+
+        def txn(db):
+            found = []
+            for inode_id, count in db.execute(
+                    "SELECT t.inode, (SELECT COUNT(*) FROM snapshots AS s WHERE s.directory = t.inode)"
+                    " FROM snapshottable AS t ORDER BY t.inode").fetchall():
+                inode = self._inode(db, inode_id)
+                if checker is None or checker.unchecked or inode.owner == checker.caller.user:
+                    found.append((self._path_of(db, inode_id), Status(inode), count))
+            return sorted(found, key=lambda item: item[0])
+
+        return self.read(txn)
+
+    def snapshot_diff(self, path, old, new, checker=None):
+        """HDFS's snapshot diff of the directory ``path`` from snapshot ``old`` to ``new`` (either "" or None: the
+        present): [(type, path, target)], paths relative to ``path``, ``type`` CREATE, DELETE, MODIFY or RENAME
+        (``target`` its new path; else None). A created or deleted tree is reported by its top alone."""
+
+        def txn(db):
+            inode = self._snapshot_root(db, checker, "GETSNAPSHOTDIFF", path)
+            before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
+            after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
+            was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
+            report = []
+            for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
+                if inode_id not in was:
+                    if _parent(now, where) in was:  # the top of a created tree
+                        report.append(("CREATE", where, None))
+                    continue
+                old_where, old_node = was[inode_id]
+                if old_where != where:
+                    report.append(("RENAME", old_where, where))
+                if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
+                    report.append(("MODIFY", where, None))
+            report.extend(("DELETE", where, None) for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
+                          if inode_id not in now and _parent(was, where) in now)
+            return report
+
+        return self.read(txn)
+
+    # -- what snapshots forbid ------------------------------------------------------------------
+
+    def _path_of(self, db, inode_id):
+        """A path of ``inode_id`` now (through its first entry at each level)."""
+        names = []
+        for _ in range(MAX_DEPTH):
+            if inode_id == ROOT:
+                return "/" + "/".join(reversed(names))
+            row = db.execute("SELECT parent, name FROM dirents WHERE inode = ? ORDER BY parent, name LIMIT 1",
+                             (inode_id,)).fetchone()
+            if row is None:
+                break
+            inode_id, name = row
+            names.append(name)
+        raise FileNotFound(f"inode {inode_id} has no path")
+
+    def _keep_snapshot_roots(self, db, inode, path):
+        """HDFS refuses to delete or move a directory that is, or holds, a directory with snapshots."""
+        if inode.type != DIRECTORY:
+            return
+        for (root,) in db.execute("SELECT DISTINCT directory FROM snapshots").fetchall():
+            root_path = self._path_of(db, root)
+            if paths.is_ancestor(path, root_path):
+                raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
+                                        " and already has snapshots")
+
+
+def _parent(tree, where):
+    """The inode id of the directory holding ``where`` in ``tree`` (a ``Past.tree``)."""
+    return tree.ids[where.rpartition("/")[0]]

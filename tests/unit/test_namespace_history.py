@@ -1,0 +1,174 @@
+"""Snapshots and past reads of the namespace on each backend (SQLite, PostgreSQL), run synchronously: the history
+triggers keep what changes, a snapshot names a commit, reads under ``.snapshot`` see the tree as it was, and GC's
+view of what is referenced includes every block a snapshot holds."""
+
+import time
+
+import pytest
+
+from test_metadata import result
+
+from dfs.errors import AccessControlException, AlreadyExists, FileNotFound, IOFailure, SnapshotException
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.permissions import Caller, Checker
+
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+@pytest.fixture
+def store(namespace):
+    result(namespace.mkdirs("/d/sub"))
+    result(namespace.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(namespace.create("/d/sub/g", [Extent(B, 0, 5, 5)], overwrite=False))
+    result(namespace.allow_snapshot("/d"))
+    return namespace
+
+
+def names(store, path):
+    return [entry.name for entry in result(store.past_listing(path))[1]]
+
+
+def test_a_snapshot_reads_the_tree_as_it_was(store):
+    assert result(store.create_snapshot("/d", "s1")) == "/d/.snapshot/s1"
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))  # overwritten, same inode
+    result(store.truncate("/d/sub/g", 2))
+    result(store.rename("/d/sub", "/d/moved", overwrite=True))
+    result(store.create("/d/new", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.set_permission("/d/f", 0o600))
+    assert names(store, "/d/.snapshot/s1") == ["f", "sub"]
+    assert names(store, "/d/.snapshot/s1/sub") == ["g"]
+    inode, extents = result(store.past_stat("/d/.snapshot/s1/f"))
+    assert (inode.size, inode.mode, extents) == (10, 0o644, [Extent(A, 0, 10, 10)])
+    assert result(store.past_stat("/d/.snapshot/s1/sub/g"))[1] == [Extent(B, 0, 5, 5)]
+    summary = result(store.past_content_summary("/d/.snapshot/s1"))
+    assert (summary.directories, summary.files, summary.length) == (2, 2, 15)
+    with pytest.raises(FileNotFound):
+        result(store.past_stat("/d/.snapshot/s1/new"))
+    with pytest.raises(FileNotFound):
+        result(store.past_stat("/d/.snapshot/nope/f"))
+    assert result(store.stat("/d/f"))[1] == [Extent(C, 0, 3, 3)]  # the present is untouched
+
+
+def test_a_deleted_tree_stays_in_the_snapshot_and_its_blocks_stay_referenced(store):
+    result(store.create_snapshot("/d", "s1"))
+    result(store.delete("/d/sub", recursive=True))
+    result(store.delete("/d/f", recursive=False))
+    assert names(store, "/d/.snapshot/s1/sub") == ["g"]
+    assert set(result(store.block_targets())) == {A, B}
+    assert result(store.collectable([A, B], 0)) == {}
+    result(store.delete_snapshot("/d", "s1"))  # what only it held is free
+    assert set(result(store.collectable([A, B], 0))) == {A, B}
+    assert result(store.block_targets()) == {}
+
+
+def test_snapshot_diff_reports_as_hdfs(store):
+    result(store.create_snapshot("/d", "s1"))
+    result(store.rename("/d/f", "/d/f2", overwrite=True))
+    result(store.create("/d/sub/h", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.mkdirs("/d/newdir/deep"))
+    result(store.delete("/d/sub/g", recursive=False))
+    result(store.create_snapshot("/d", "s2"))
+    report = result(store.snapshot_diff("/d", "s1", "s2"))
+    assert sorted(report, key=repr) == sorted([
+        ("MODIFY", "", None), ("RENAME", "f", "f2"), ("CREATE", "newdir", None), ("MODIFY", "sub", None),
+        ("CREATE", "sub/h", None), ("DELETE", "sub/g", None)], key=repr)
+    assert result(store.snapshot_diff("/d", "s2", "")) == []
+
+
+def test_snapshot_rules(store):
+    with pytest.raises(SnapshotException, match="not a snapshottable directory"):
+        result(store.create_snapshot("/d/sub", "x"))
+    result(store.create_snapshot("/d", "s1"))
+    with pytest.raises(SnapshotException, match="already a snapshot"):
+        result(store.create_snapshot("/d", "s1"))
+    with pytest.raises(SnapshotException, match="has snapshot"):
+        result(store.disallow_snapshot("/d"))
+    with pytest.raises(SnapshotException, match="cannot be deleted since /d is snapshottable"):
+        result(store.delete("/d", recursive=True))
+    with pytest.raises(SnapshotException, match="cannot be deleted since /d is snapshottable"):
+        result(store.rename("/d", "/e", overwrite=True))
+    result(store.rename_snapshot("/d", "s1", "s2"))
+    assert [s.name for s in result(store.snapshots("/d"))] == ["s2"]
+    assert names(store, "/d/.snapshot") == ["s2"]  # as HDFS lists them
+    assert result(store.past_status("/d/.snapshot")).children == 1
+    assert [(p, n) for p, _, n in result(store.snapshottable_directories())] == [("/d", 1)]
+    with pytest.raises(SnapshotException, match="does not exist"):
+        result(store.delete_snapshot("/d", "s1"))
+    result(store.delete_snapshot("/d", "s2"))
+    result(store.disallow_snapshot("/d"))
+    result(store.delete("/d", recursive=True))
+
+
+def test_snapshot_reads_are_checked_as_the_path_was_then(store):
+    """A file readable when snapshotted but closed since is readable in the snapshot: checks see the inode then."""
+    result(store.set_permission("/d/sub", 0o700))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.set_permission("/d/sub", 0o755))
+    bob = Checker(Caller("bob", frozenset()))
+    with pytest.raises(AccessControlException):
+        result(store.past_stat("/d/.snapshot/s1/sub/g", checker=bob))
+    assert result(store.stat("/d/sub/g", checker=bob))[0].size == 5
+    with pytest.raises(AccessControlException, match="Superuser privilege"):
+        result(store.allow_snapshot("/d/sub", checker=bob))
+    with pytest.raises(AccessControlException, match="not the owner"):
+        result(store.create_snapshot("/d", "s2", checker=bob))
+
+
+def test_restore_brings_a_deleted_tree_back_as_it_was_sharing_its_blocks(store):
+    store.history_retention = 3600.0
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.create("/d/sub/g", [Extent(C, 0, 3, 3)], overwrite=True))  # after the moment
+    result(store.delete("/d/sub", recursive=True))
+    assert result(store.collectable([B], 0)) == {}  # history in the window keeps the old block
+    result(store.restore("/d/sub", before))
+    assert result(store.stat("/d/sub/g"))[1] == [Extent(B, 0, 5, 5)]
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))
+    result(store.truncate("/d/f", 1))
+    inode = result(store.restore("/d/f", before, "/elsewhere/f"))
+    assert (inode.size, result(store.stat("/elsewhere/f"))[1]) == (10, [Extent(A, 0, 10, 10)])
+    file_id = result(store.stat("/d/f"))[0].id
+    result(store.restore("/d/f", before))  # onto the file there: its inode keeps its id
+    inode, extents = result(store.stat("/d/f"))
+    assert (inode.id, inode.size, extents) == (file_id, 10, [Extent(A, 0, 10, 10)])
+    with pytest.raises(AlreadyExists):
+        result(store.restore("/d/sub", before))
+    assert result(store.namespace_problems()) == []
+
+
+def test_history_past_the_window_is_refused_and_trimmed(store):
+    store.history_retention = 3600.0
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.trim_history()) == 0  # in the window
+    with pytest.raises(IOFailure, match="history-retention"):
+        result(store.past_listing("/d", int((time.time() - 7200) * 1000)))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.delete("/d/sub", recursive=True))
+    store.history_retention = 0.0
+    assert set(result(store.collectable([A, B], 0))) == {A}  # the snapshot holds /d/sub/g's block
+    assert result(store.trim_history()) > 0
+    assert names(store, "/d/.snapshot/s1/sub") == ["g"]
+    assert result(store.past_stat("/d/.snapshot/s1/sub/g"))[1] == [Extent(B, 0, 5, 5)]
+
+
+def wait_for_the_next_millisecond(ms):
+    """Commits carry wall-clock times: let the clock pass ``ms``, so the next change is strictly after it."""
+    deadline = time.monotonic() + 5
+    while int(time.time() * 1000) <= ms:
+        assert time.monotonic() < deadline
+
+
+def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
+    store.history_retention = 3600.0
+    result(store.create_snapshot("/d", "s1"))
+    result(store.delete("/d/sub", recursive=True))  # held by the snapshot
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))  # A: held by the snapshot too
+    result(store.create("/d/f", [Extent(B, 0, 5, 5)], overwrite=True))  # C: held by the window only
+    assert result(store.history_usage()) == {"snapshots": 10, "history": 3}  # B is named again now
+    now = int(time.time() * 1000) + 1
+    wait_for_the_next_millisecond(now)
+    assert result(store.purge_history(now)) > 0
+    assert result(store.history_usage()) == {"snapshots": 10, "history": 0}
+    assert set(result(store.collectable([A, C], 0))) == {C}
+    with pytest.raises(IOFailure, match="purge"):
+        result(store.past_listing("/d", now - 1))

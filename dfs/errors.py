@@ -132,6 +132,13 @@ class AccessControlException(PermissionDenied):
     A client rebuilds it as ``PermissionDenied``, the class it catches for every 403 AccessControlException."""
 
 
+class AuthorizationException(PermissionDenied):
+    """A real user may not act for the user a request names (WebHDFS ``doas``: dfs.namenode.proxyusers)."""
+
+    exception = "AuthorizationException"
+    java_class = "org.apache.hadoop.security.authorize.AuthorizationException"
+
+
 class QuotaExceeded(IOFailure):
     """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
 

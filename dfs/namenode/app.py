@@ -402,7 +402,7 @@ class NamenodeApp:
 
             def commit(extents):
                 return self.store.create(
-                    path, extents, overwrite, replication, block_size, mode, owner=call.owner,
+                    path, extents, overwrite, replication, block_size, mode, owner=call.owner, group=call.group,
                     create_parent=create_parent, mtime=mtime, atime=atime, checker=call.checker,
                 )
         else:
@@ -458,7 +458,7 @@ class NamenodeApp:
         return b""
 
     async def op_mkdirs(self, request, params, path, call):
-        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner,
+        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner, call.group,
                                              checker=call.checker)
         return json_body({"boolean": True}, request)
 
@@ -478,7 +478,7 @@ class NamenodeApp:
         target = paths.check_target(params.str("destination", required=True))
         call.dst = target
         call.inode = await self.store.symlink(target, path, params.bool("createparent", True), owner=call.owner,
-                                              checker=call.checker)
+                                              group=call.group, checker=call.checker)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
@@ -494,7 +494,7 @@ class NamenodeApp:
         kind = params.str("type", required=True).upper()
         rdev = params.int("rdev", 0, minimum=0)
         call.inode = await self.store.mknod(path, kind, params.octal("permission", 0o644), rdev, owner=call.owner,
-                                            checker=call.checker)
+                                            group=call.group, checker=call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_delete(self, request, params, path, call):

@@ -20,6 +20,10 @@ def timespec_ns(ts):
     return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 
 
+# (uid, gid, pid) of the request the calling thread serves.
+context = fusepy.fuse_get_context
+
+
 class FUSE(fusepy.FUSE):
     """fusepy turns each timespec into one number, so UTIME_OMIT would become a time a second off; this keeps the
     markers' meaning. With the operations' ``flag_utime_omit_ok`` libfuse sends them for atime-only and mtime-only

@@ -15,6 +15,7 @@ from functools import lru_cache
 from twisted.logger import Logger
 
 from dfs import paths
+from dfs.client.acting import acting_for
 from dfs.errors import (
     AccessDenied,
     AlreadyExists,
@@ -32,6 +33,7 @@ from dfs.errors import (
     Unsupported,
 )
 from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
+from dfs.fuse.callers import identity, local_name
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.limits import MAX_FILE_SIZE
 
@@ -144,14 +146,6 @@ def _local_id(name, by_name, default):
         return default
 
 
-def _local_name(number, by_id):
-    """The name dfs stores for a local uid or gid (``by_id`` is pwd.getpwuid or grp.getgrgid), else the number."""
-    try:
-        return by_id(number)[0]
-    except KeyError:
-        return str(number)
-
-
 class _Handle:
     """One open file description: which file, whether it appends, where the last read ended (for read-ahead)."""
 
@@ -194,8 +188,11 @@ class DFSOperations:
     # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
     flag_utime_omit_ok = 1
 
-    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None):
+    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None, context=None):
         self.client = client
+        # () -> (uid, gid, pid) of the request being served: each request acts for its caller (dfs.fuse.callers);
+        # None: every request acts as the mount's own user.
+        self._context = context
         self._session = session  # a dfs.fuse.loop.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
@@ -217,8 +214,10 @@ class DFSOperations:
         self._uid, self._gid = os.getuid(), os.getgid()
 
     def __call__(self, op, *args):
+        caller = None if self._context is None else identity(*self._context())
         try:
-            return getattr(self, op)(*args)
+            with acting_for(caller):
+                return getattr(self, op)(*args)
         except DFSError as e:
             code = errno_for(e, op)
             if code == errno.EIO:
@@ -364,8 +363,8 @@ class DFSOperations:
     def chown(self, path, uid, gid):
         """Owners are names in dfs: a local uid or gid is stored as its name (or its number when it has none)."""
         current = self.getattr(path)
-        owner = None if uid in (-1, current["st_uid"]) else _local_name(uid, pwd.getpwuid)
-        group = None if gid in (-1, current["st_gid"]) else _local_name(gid, grp.getgrgid)
+        owner = None if uid in (-1, current["st_uid"]) else local_name(uid, pwd.getpwuid)
+        group = None if gid in (-1, current["st_gid"]) else local_name(gid, grp.getgrgid)
         if owner is None and group is None:
             return 0
         of = self._open_file(path)

@@ -4,9 +4,9 @@ with tokens; the effective user's rights, the audit line naming both users, and 
 import pytest
 import requests
 
-from cluster import Cluster
+from cluster import Cluster, wait_for_lines
 from dfs.security import mint_token, new_secret
-from test_permission_matrix import as_user, denial, wait_for_lines, write
+from test_permission_matrix import as_user, denial, write
 
 SUPERUSER = "hdfs"
 GROUPS = "alice: alice staff\nbob: bob staff\ngate: gate\nmount: mount\nhdfs: supergroup\n"

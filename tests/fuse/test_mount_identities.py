@@ -97,3 +97,17 @@ def test_the_audit_trail_names_the_caller_and_the_mount(shared):
     wait_for_lines(shared.cluster.audit_log, [
         "allowed=true\tugi=1001 (auth:PROXY) via root (auth:SIMPLE)\tip=/127.0.0.1\tcmd=create\tsrc=/tmp/audited"
         "\tdst=null\tperm=1001:1001:rw-r--r--\tproto=webhdfs\n"])
+
+
+def test_a_setgid_directory_gives_its_group(shared):
+    setgid = shared.path + "/tmp/setgid"
+    os.mkdir(setgid)
+    os.chown(setgid, -1, 3000)
+    os.chmod(setgid, 0o2777)
+    assert os.stat(setgid).st_mode & 0o7777 == 0o2777
+    made = run_as(1001, f"touch {setgid}/f && mkdir {setgid}/d && touch {shared.path}/tmp/plain")
+    assert made.returncode == 0, made.stderr
+    inside, below, plain = (os.stat(f"{setgid}/f"), os.stat(f"{setgid}/d"), os.stat(f"{shared.path}/tmp/plain"))
+    assert (inside.st_uid, inside.st_gid) == (1001, 3000)
+    assert (below.st_uid, below.st_gid, bool(below.st_mode & 0o2000)) == (1001, 3000, True)
+    assert (plain.st_uid, plain.st_gid) == (1001, 1001)

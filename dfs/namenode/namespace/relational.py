@@ -46,6 +46,19 @@ SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
+# The setgid bit of a directory (dfs's extension for the mount): entries made in it take its group, and directories
+# its setgid bit too, as on Linux, whoever makes them.
+SETGID = 0o2000
+
+
+def _in_parent(parent, group, mode, kind):
+    """(group, mode) of a new entry of ``kind`` in the directory ``parent``: ``group`` asked for (None: the
+    parent's, HDFS), or the parent's under its setgid bit."""
+    if not parent.mode & SETGID:
+        return group or parent.group, mode
+    return parent.group, mode | SETGID if kind == DIRECTORY else mode
+
+
 DEFAULTS = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
 
 
@@ -197,7 +210,8 @@ class RelationalNamespace:
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
-                child = self._new_inode(db, node.id, name, DIRECTORY, 0, mode, owner, group or node.group, t, t)
+                child_group, child_mode = _in_parent(node, group, mode, DIRECTORY)
+                child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, child_group, t, t)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
                 raise NotADirectory(f"Parent path is not a directory: {walked}")
@@ -590,7 +604,8 @@ class RelationalNamespace:
                     " replication = ?, block_size = ? WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, inode_id))
             else:
-                inode_id = self._new_inode(db, parent.id, name, FILE, size, mode, owner, group or parent.group,
+                file_group, file_mode = _in_parent(parent, group, mode, FILE)
+                inode_id = self._new_inode(db, parent.id, name, FILE, size, file_mode, owner, file_group,
                                            t if mtime is None else mtime, accessed, replication, block_size).id
                 self._touch(db, parent.id)
             self._set_extents(db, inode_id, extents)
@@ -756,7 +771,9 @@ class RelationalNamespace:
             self._check(db, checker, op, path)
             parent, name = self._free_entry(db, path, create_parent, owner, group)
             t = now_ms()
-            inode = self._new_inode(db, parent.id, name, kind, 0, mode, owner, group, t, t, target=target, rdev=rdev)
+            entry_group, entry_mode = _in_parent(parent, group, mode, kind)
+            inode = self._new_inode(db, parent.id, name, kind, 0, entry_mode, owner, entry_group, t, t, target=target,
+                                    rdev=rdev)
             self._touch(db, parent.id)
             return inode
 

@@ -64,9 +64,9 @@ IO_SIZE = 128 * 1024
 FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
               "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
 SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
-# dfs keeps permission bits, the sticky bit and the setgid bit of directories (the namenode drops it from other
-# entries); setuid is dropped, as on a nosuid mount.
-MODE_BITS = 0o3777
+# Every mode bit goes to the cluster; the namenode keeps setuid and setgid on directories only (a setgid directory
+# gives its group to new entries), so programs from the cluster never run setuid or setgid.
+MODE_BITS = 0o7777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20

@@ -151,11 +151,12 @@ def test_a_setgid_directory_gives_its_group_to_new_entries(namespace):
     result(namespace.symlink("f", "/team/link", owner="bob", group="bob"))
     result(namespace.create("/elsewhere", [], overwrite=False, mode=0o2755, owner="bob", group="bob"))
     result(namespace.create("/team/g", [], overwrite=False, owner="bob"))
-    result(namespace.set_permission("/team/g", 0o2755))
+    result(namespace.set_permission("/team/g", 0o6755))
+    result(namespace.set_permission("/team/sub", 0o6755))
     modes = {path: (inode.group, inode.mode) for path in ("/team/f", "/team/sub", "/team/sub/deeper", "/team/link",
                                                          "/elsewhere", "/team/g")
              for inode in [result(namespace.stat(path))[0]]}
-    # A file never keeps the setgid bit (a setgid program would run with a group of the mount's host).
-    assert modes == {"/team/f": ("staff", 0o644), "/team/sub": ("staff", 0o2755),
+    # A file never keeps setuid or setgid (such a program would run as a user or group of the mount's host).
+    assert modes == {"/team/f": ("staff", 0o644), "/team/sub": ("staff", 0o6755),
                      "/team/sub/deeper": ("staff", 0o2755), "/team/link": ("staff", 0o777),
                      "/elsewhere": ("bob", 0o755), "/team/g": ("staff", 0o755)}

@@ -47,16 +47,17 @@ SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
 # The setgid bit of a directory (dfs's extension for the mount): entries made in it take its group, and directories
-# its setgid bit too, as on Linux, whoever makes them. A file never keeps it: on a cluster without a secret anyone
-# may claim to be the superuser, and a setgid program from there would run with a group of the mount's host.
-SETGID = 0o2000
+# its setgid bit too, as on Linux, whoever makes them. A directory keeps the setuid bit as chmod sets it (it means
+# nothing there). Other entries keep neither: on a cluster without a secret anyone may claim to be the superuser, and
+# a setuid or setgid program from there would run with a user or group of the mount's host.
+SETUID, SETGID = 0o4000, 0o2000
 
 
 def _in_parent(parent, group, mode, kind):
     """(group, mode) of a new entry of ``kind`` in the directory ``parent``: ``group`` asked for (None: the
     parent's, HDFS), or the parent's under its setgid bit."""
     if kind != DIRECTORY:
-        mode &= ~SETGID
+        mode &= ~(SETUID | SETGID)
     if not parent.mode & SETGID:
         return group or parent.group, mode
     return parent.group, mode | SETGID if kind == DIRECTORY else mode
@@ -846,7 +847,8 @@ class RelationalNamespace:
 
     def set_permission(self, path, mode, checker=None):
         return self._update(path, "SETPERMISSION", checker, {},
-                            f"mode = CASE WHEN type = '{DIRECTORY}' THEN ? ELSE ? END", mode, mode & ~SETGID)
+                            f"mode = CASE WHEN type = '{DIRECTORY}' THEN ? ELSE ? END", mode,
+                            mode & ~(SETUID | SETGID))
 
     def set_owner(self, path, owner=None, group=None, checker=None):
         return self._update(path, "SETOWNER", checker, {"owner": owner, "group": group},

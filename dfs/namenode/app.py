@@ -58,14 +58,10 @@ def _filesystem(body):
     return str(name) if name else None
 
 
-def _user(params):
-    """The request's user (a token's user replaced any ``user.name``)."""
-    return paths.check_name(params.str("user.name", "dfs"))
-
-
-def _home(params):
-    """The home directory of the request's user, as HDFS names it."""
-    return "/user/" + _user(params)
+def _user(call):
+    """The user a request acts for, as it named them (a token's user, ``doas``), else ``dfs``: for home and trash
+    paths."""
+    return paths.check_name(call.owner or "dfs")
 
 
 def _space(nodes):
@@ -243,7 +239,7 @@ class NamenodeApp:
         return json_body(webhdfs.content_summary(await self.store.content_summary(path, call.checker)), request)
 
     async def op_gethomedirectory(self, request, params, path, call):
-        return json_body({"Path": _home(params)}, request)
+        return json_body({"Path": "/user/" + _user(call)}, request)
 
     async def _file(self, path, call):
         """The file at ``path`` and its extents, once ``call`` may read it (a signed URL grants nothing more)."""
@@ -574,16 +570,16 @@ class NamenodeApp:
         return b""
 
     async def op_gettrashroot(self, request, params, path, call):
-        return json_body({"Path": trash_root(_user(params))}, request)
+        return json_body({"Path": trash_root(_user(call))}, request)
 
     async def op_gettrashroots(self, request, params, path, call):
-        user = None if params.bool("allusers") else _user(params)
+        user = None if params.bool("allusers") else _user(call)
         return json_body(webhdfs.trash_roots(await self.trash.roots(user)), request)
 
     async def op_expunge(self, request, params, path, call):
         """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
         deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
-        await self.trash.expunge(trash_root(_user(params)), params.bool("immediate"))
+        await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"))
         return json_body({"boolean": True}, request)
 
     async def op_setquota(self, request, params, path, call):

@@ -112,3 +112,8 @@ def test_a_token_is_the_real_user(tmp_path):
                                            "\tsrc=/\tdst=null\tperm=null\tproto=webhdfs\n"])
     finally:
         cluster.stop()
+
+
+def test_home_and_trash_are_the_effective_users(proxied):
+    assert as_user(proxied, "gate", "GET", "/", "GETHOMEDIRECTORY", doas="bob").json() == {"Path": "/user/bob"}
+    assert as_user(proxied, "gate", "GET", "/", "GETTRASHROOT", doas="bob").json() == {"Path": "/user/bob/.Trash"}

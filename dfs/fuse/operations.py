@@ -333,8 +333,9 @@ class DFSOperations:
             size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
         else:
             size = of.length
+        uid, gid = of.ids or (self._uid, self._gid)
         attrs = self._attrs(of.status) if of.status is not None else {
-            "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": self._uid, "st_gid": self._gid, "st_mtime": 0,
+            "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": uid, "st_gid": gid, "st_mtime": 0,
         }
         mtime = attrs["st_mtime"] if mtime is None else mtime
         attrs.update(st_mode=stat.S_IFREG | of.mode, st_size=size, st_blocks=(size + 511) // 512, st_mtime=mtime,
@@ -585,6 +586,7 @@ class DFSOperations:
         """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
         _check_new_name(path)
         of = OpenFile(path, mode=mode & MODE_BITS, new=True, ino=next(self._local_inos))
+        of.ids = self._creator_ids(path)
         of.stage(self.client, self._staging, download=False)
         with self._table:
             existing = self._files.get(path)
@@ -712,6 +714,17 @@ class DFSOperations:
         finally:
             self._drop(of)
         return 0
+
+    def _creator_ids(self, path):
+        """(uid, gid) a file the caller creates at ``path`` will have on the cluster, shown (and checked by the
+        kernel) before its first upload: the caller's, the group of a setgid parent's; None: the mount's user's."""
+        if self._context is None:
+            return None
+        uid, gid, _ = self._context()
+        if uid == 0:
+            return None
+        parent = self._attrs(self._status(paths.parent(path)))
+        return uid, parent["st_gid"] if parent["st_mode"] & stat.S_ISGID else gid
 
     # -- the table of open files -------------------------------------------------------------------
 

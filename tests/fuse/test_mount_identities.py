@@ -111,3 +111,10 @@ def test_a_setgid_directory_gives_its_group(shared):
     assert (inside.st_uid, inside.st_gid) == (1001, 3000)
     assert (below.st_uid, below.st_gid, bool(below.st_mode & 0o2000)) == (1001, 3000, True)
     assert (plain.st_uid, plain.st_gid) == (1001, 1001)
+
+
+def test_a_new_file_is_the_callers_at_once(shared):
+    """Before its first upload too: the kernel checks the caller against the attributes the create answered."""
+    fresh = shared.path + "/tmp/fresh-1001"
+    made = run_as(1001, f": > {fresh} && chmod 640 {fresh} && stat -c %u:%g:%a {fresh}")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "1001:1001:640\n", "")

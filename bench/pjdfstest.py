@@ -48,8 +48,14 @@ def start(code, root, port, options):
     """A cluster and a mount on ``root``/mnt; the processes, to stop."""
     env = dict(os.environ, PYTHONPATH=code)
     log = open(os.path.join(root, "cluster.log"), "ab")
+    proxy = []
+    if os.path.exists(os.path.join(code, "dfs", "namenode", "proxyusers.py")):
+        # A tree whose mount acts for each caller (allow_other): the namenode lets the mount's user, root, do so.
+        proxy = ["--proxy-users", os.path.join(root, "proxy-users")]
+        with open(proxy[1], "w") as f:
+            f.write("root: users=*\n")
     cluster = subprocess.Popen([sys.executable, "-m", "dfs.devcluster", "--root", os.path.join(root, "cluster"),
-                                "--port", str(port), "--datanodes", "1", "--replication", "1"],
+                                "--port", str(port), "--datanodes", "1", "--replication", "1", *proxy],
                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=code, start_new_session=True)
     wait_for(lambda: b"cluster ready" in open(os.path.join(root, "cluster.log"), "rb").read(), cluster, "the cluster")
     mountpoint = os.path.join(root, "mnt")

@@ -155,6 +155,13 @@ class SnapshotAccessControlException(AccessControlException):
     java_class = "org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException"
 
 
+class AuthorizationException(PermissionDenied):
+    """A real user may not act for the user a request names (WebHDFS ``doas``: dfs.namenode.proxyusers)."""
+
+    exception = "AuthorizationException"
+    java_class = "org.apache.hadoop.security.authorize.AuthorizationException"
+
+
 class QuotaExceeded(IOFailure):
     """A change would take a directory past its quota (``dfs quota``, WebHDFS SETQUOTA); EDQUOT in the mount."""
 

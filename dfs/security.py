@@ -400,11 +400,12 @@ def main(argv=None, stdout=None):
     return 0
 
 
-def add_token_arguments(parser):
-    """The options of `token create`, shared with `dfs token create`."""
+def add_token_arguments(parser, user=True):
+    """The options of `token create`, shared with `dfs token create` (whose commands all take ``--user``)."""
     parser.add_argument("--secret-file", default=None,
                         help="the cluster secret (default: $DFS_SECRET_FILE)")
-    parser.add_argument("--user", default=None, help="the user the token acts as (default: $USER)")
+    if user:
+        parser.add_argument("--user", default=None, help="the user the token acts as (default: $USER)")
     parser.add_argument("--read-only", action="store_true", help="allow GET and HEAD requests only")
     parser.add_argument("--expires", default=DEFAULT_TOKEN_LIFETIME,
                         help=f"lifetime, e.g. 1h, 7d or never (default {DEFAULT_TOKEN_LIFETIME})")
@@ -415,7 +416,7 @@ def token_from_arguments(args):
     secret_file = args.secret_file or os.environ.get("DFS_SECRET_FILE")
     if not secret_file:
         raise SecretError("no secret: give --secret-file (or set DFS_SECRET_FILE)")
-    return mint_token(load_secret(secret_file), args.user or getpass.getuser(), args.read_only,
+    return mint_token(load_secret(secret_file), getattr(args, "user", None) or getpass.getuser(), args.read_only,
                       duration_value(args.expires))
 
 

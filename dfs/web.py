@@ -20,6 +20,9 @@ log = Logger()
 
 JSON = b"application/json"
 OCTETS = b"application/octet-stream"
+# WebHDFS's modes go to 1777 (the sticky bit); dfs also takes the setuid and setgid bits (6000), which directories
+# keep (the mount's setgid directories) and other entries drop (dfs.namenode.namespace.relational).
+MAX_MODE = 0o7777
 MAX_JSON_BODY = 64 * 1024 * 1024  # block reports of very full datanodes are the largest JSON bodies
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 REPEATED_SLASHES = re.compile(rb"//+")
@@ -185,7 +188,7 @@ class Params:
             mode = int(value, 8)
         except ValueError:
             raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is not an octal mode') from None
-        if not 0 <= mode <= 0o1777:
+        if not 0 <= mode <= MAX_MODE:
             raise BadRequest(f'Invalid value for webhdfs parameter "{name}": "{value}" is out of range')
         return mode
 

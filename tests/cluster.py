@@ -197,3 +197,17 @@ class Cluster:
 
     def logs(self):
         return {p.log_path: p.log() for p in [*self.namenodes, *self.datanodes]}
+
+
+def wait_for_lines(path, endings, timeout=30):
+    """The audit file's lines once one ends with each of ``endings`` (a writer thread writes them)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+        if all(any(line.endswith(ending) for line in lines) for ending in endings) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for ending in endings:
+        assert any(line.endswith(ending) for line in lines), (ending, lines[-10:])
+    return lines

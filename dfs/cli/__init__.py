@@ -25,7 +25,9 @@ def main(argv=None):
         if args.func is None:
             print("dfs: no command given (`dfs --help` lists them)", file=sys.stderr)
             return USAGE
-        return execute(Session(args.namenode, args.token, timeouts=(args.connect_timeout, args.read_timeout)), args)
+        session = Session(args.namenode, args.token, timeouts=(args.connect_timeout, args.read_timeout),
+                          user=args.user)
+        return execute(session, args)
     except KeyboardInterrupt:
         print("dfs: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -81,7 +81,7 @@ def parse(parser, argv):
 
 
 def _connection_options(parser, default, hidden=False):
-    """--namenode, --token and the timeouts; accepted after the subcommand too, where --help does not repeat them."""
+    """--namenode, --token, --user and the timeouts; accepted after the subcommand too, where --help does not repeat them."""
     parser.add_argument("--namenode", metavar="URL", default=default, type=_namenode,
                         help=argparse.SUPPRESS if hidden else "namenode: host:port or an http://, https:// or webhdfs:// "
                                                               "URL, or a comma-separated list of them tried in turn "
@@ -90,6 +90,10 @@ def _connection_options(parser, default, hidden=False):
     parser.add_argument("--token", metavar="TOKEN", default=default,
                         help=argparse.SUPPRESS if hidden else "bearer token (default: $DFS_TOKEN, then the config "
                                                               "file)")
+    parser.add_argument("--user", metavar="NAME", default=default,
+                        help=argparse.SUPPRESS if hidden else "user to act as on a cluster without tokens, and the "
+                                                              "user of `dfs token create` (default: $DFS_USER, then "
+                                                              "the config file, then your login name)")
     parser.add_argument("--connect-timeout", metavar="SECONDS", type=float, default=default,
                         help=argparse.SUPPRESS if hidden else "give up connecting after this long (default: "
                                                               "$DFS_CONNECT_TIMEOUT, then the config file, then 10)")

@@ -15,9 +15,10 @@ class Session:
     """State shared by the commands of one ``dfs`` run or one ``dfs shell``."""
 
     def __init__(self, namenode=None, token=None, cwd="/", stdin=None, stdout=None, stderr=None,
-                 timeouts=(None, None)):
+                 timeouts=(None, None), user=None):
         self.namenode = namenode
         self.token = token
+        self.user = user  # None: $DFS_USER, the config file, the login name (dfs.client.config.resolve)
         self.timeouts = timeouts  # (connect, read) seconds, None for the configured ones
         self.cwd = cwd
         self.previous_cwd = cwd
@@ -32,8 +33,8 @@ class Session:
         if self._client is None:
             from dfs.client.blocking import BlockingClient  # here: commands that need no cluster start faster
 
-            self._client = BlockingClient(self.namenode, self.token, connect_timeout=self.timeouts[0],
-                                          read_timeout=self.timeouts[1])
+            self._client = BlockingClient(self.namenode, self.token, user=self.user,
+                                          connect_timeout=self.timeouts[0], read_timeout=self.timeouts[1])
         return self._client
 
     @property

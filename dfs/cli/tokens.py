@@ -10,7 +10,7 @@ def register(commands):
                                  "fsspec's token=. It needs the cluster secret; rotating the secret revokes every "
                                  "token.")
     p.add_argument("action", choices=["create"], help="what to do (create)")
-    add_token_arguments(p)
+    add_token_arguments(p, user=commands.in_shell)  # outside the shell, the --user every command takes
 
 
 def create(session, args):

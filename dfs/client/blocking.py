@@ -1,6 +1,7 @@
 """A blocking facade over the async client for scripts, the CLI and FUSE: the reactor runs in a daemon thread."""
 
 import atexit
+import contextvars
 import functools
 import queue
 import threading
@@ -36,8 +37,8 @@ class BlockingClient:
 
     ``BlockingClient(namenode_url=None, token=None, user=None, ca_file=None, connect_timeout=None,
     read_timeout=None, umask=None)``: what is not given comes from ``$DFS_NAMENODE_URL``, ``$DFS_TOKEN``,
-    ``$DFS_CA_FILE``, ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, ``$DFS_UMASK``, then the config file (``~/.config/dfs/config.toml``), then
-    ``http://127.0.0.1:8180``, 10 s to connect, 60 s without a byte moving and a umask of 022. The address may be ``host:port`` or an http(s) or webhdfs URL, or a comma-separated list of them (tried in turn).
+    ``$DFS_USER``, ``$DFS_CA_FILE``, ``$DFS_CONNECT_TIMEOUT``, ``$DFS_READ_TIMEOUT``, ``$DFS_UMASK``, then the config file (``~/.config/dfs/config.toml``), then
+    ``http://127.0.0.1:8180``, the local user's name, 10 s to connect, 60 s without a byte moving and a umask of 022. The address may be ``host:port`` or an http(s) or webhdfs URL, or a comma-separated list of them (tried in turn).
 
     Failures raise ``dfs.errors.DFSError`` subclasses naming the path passed in (``FileNotFound``, ``FileExists``,
     ``PermissionDenied``...). No write replaces an existing file unless ``overwrite=True``. Ctrl-C during a call
@@ -51,13 +52,14 @@ class BlockingClient:
                  read_timeout=None, umask=None):
         _ensure_reactor()
         self.give_up = None
-        settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout, umask)
+        settings = resolve(namenode_url, token, ca_file, connect_timeout, read_timeout, umask, user)
         self.namenode_url = settings["namenode"]
         https = ca_policy(settings["ca_file"]) if settings.get("ca_file") else None
 
         def build():
             http, self._pool = make_http(reactor, context_factory=https, timeouts=settings["timeouts"])
-            return Client(http, settings["namenodes"], settings.get("token"), user, reactor, umask=settings["umask"])
+            return Client(http, settings["namenodes"], settings.get("token"), settings["user"], reactor,
+                          umask=settings["umask"])
 
         self._client = blockingCallFromThread(reactor, build)
 
@@ -96,7 +98,8 @@ def _wait_interruptibly(method, args, kwargs, give_up=None):
         running.append(d)
         d.addBoth(results.put)
 
-    reactor.callFromThread(start)
+    # The call runs in this thread's context (dfs.client.acting: whom the mount's caller is).
+    reactor.callFromThread(contextvars.copy_context().run, start)
     try:
         result = _wait(results, give_up)
     except (KeyboardInterrupt, Unavailable):

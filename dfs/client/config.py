@@ -1,6 +1,7 @@
 """Where a client finds its namenode, token and timeouts: option, then environment, then config file, then the
 default."""
 
+import getpass
 import os
 from urllib.parse import urlsplit
 
@@ -70,14 +71,18 @@ def umask_value(text):
     return mask
 
 
-def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None, umask=None):
-    """{'namenode': url, 'namenodes': [url...], 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts, 'umask': int} from the
-    first place that names each.
+def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_timeout=None, umask=None, user=None):
+    """{'namenode': url, 'namenodes': [url...], 'token': str|None, 'ca_file': path|None, 'timeouts': Timeouts,
+    'umask': int, 'user': str|None} from the first place that names each.
+
+    ``user`` ($DFS_USER, ``user`` in the file, default the local user's name) is sent as ``user.name``, as Hadoop's
+    client does: on a cluster without a secret the namenode checks permissions as that user (a token's user
+    replaces it on a cluster with one).
 
     ``ca_file`` is a PEM file of the CA that signed the cluster's certificates (a self-signed setup); without one,
     https URLs are checked against the system's trust roots. ``umask`` ($DFS_UMASK, ``umask`` in the file, default
-    022) clears mode bits of the files and directories the client creates, as Hadoop's client does. The timeouts are seconds ($DFS_CONNECT_TIMEOUT,
-    $DFS_READ_TIMEOUT; ``connect_timeout`` and ``read_timeout`` in the file)."""
+    022) clears mode bits of the files and directories the client creates, as Hadoop's client does. The timeouts
+    are seconds ($DFS_CONNECT_TIMEOUT, $DFS_READ_TIMEOUT; ``connect_timeout`` and ``read_timeout`` in the file)."""
     from dfs.http import Timeouts  # here: commands that need no cluster start faster
 
     file = load_file()
@@ -104,4 +109,13 @@ def resolve(namenode=None, token=None, ca_file=None, connect_timeout=None, read_
                              seconds(read_timeout, "read_timeout", defaults.read)),
         "umask": umask_value(next(value for value in (umask, os.environ.get("DFS_UMASK") or None, file.get("umask"),
                                                       DEFAULT_UMASK) if value is not None)),
+        "user": user or os.environ.get("DFS_USER") or file.get("user") or local_user(),
     }
+
+
+def local_user():
+    """The name of the user running this process, None when it has none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

@@ -22,6 +22,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 
 from dfs import chunks, paths, trash
 from dfs import extents as file_extents
+from dfs.client.acting import doas_params
 from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
@@ -137,6 +138,7 @@ class Client:
         query = {"op": op}
         if self.user:
             query["user.name"] = self.user
+        query.update(doas_params())
         for key, value in params.items():
             if value is None:
                 continue

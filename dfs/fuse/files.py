@@ -36,6 +36,7 @@ class OpenFile:
     def __init__(self, path, status=None, mode=0o644, new=False, ino=None):
         self.path = path
         self.ino = ino  # the inode number it shows while open, when not its fileId (a file created here)
+        self.ids = None  # (uid, gid) a file created here shows until the cluster describes it (None: the mount's)
         self.lock = threading.RLock()
         self.handles = 0
         self.status = status

@@ -20,6 +20,10 @@ def timespec_ns(ts):
     return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 
 
+# (uid, gid, pid) of the request the calling thread serves.
+context = fusepy.fuse_get_context
+
+
 class _Operations(ctypes.Structure):
     """libfuse 2.9's struct fuse_operations: fusepy's, which stops at ioctl, and the members after it up to
     fallocate (poll, write_buf, read_buf and flock stay unset)."""

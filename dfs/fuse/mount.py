@@ -2,7 +2,6 @@
 
 import argparse
 import errno
-import getpass
 import os
 import select
 import shutil
@@ -47,7 +46,8 @@ FUSE_DEFAULTS = {
     "use_ino": True,
     "subtype": "dfs",
 }
-DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout"}
+DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout", "per_user"}
+SWITCH = {"yes": True, "on": True, "1": True, "no": False, "off": False, "0": False}
 
 
 class MountError(Exception):
@@ -69,7 +69,8 @@ def add_mount_arguments(parser):
                         help="mount options: FUSE's (allow_other, ro, attr_timeout=SECONDS, debug, ...) and dfs's "
                              "cache_size=MiB (block cache, default 1024), cache_dir=DIR, connect_timeout=SECONDS "
                              "and read_timeout=SECONDS (default 10 and 60: an operation the cluster does not answer "
-                             "fails with EIO after that)")
+                             "fails with EIO after that), per_user[=no] (each request acts as its caller; default: "
+                             "on with allow_other; implies default_permissions)")
 
 
 def namenode_url(args):
@@ -98,11 +99,13 @@ class Plan(NamedTuple):
     mountpoint: str
     namenode: str | None
     token: str | None
+    user: str | None  # the mount's own user.name (None: $DFS_USER, the config file, the login name)
     fuse_options: dict
     cache_dir: str | None
     cache_bytes: int
     ttl: float
     timeouts: tuple  # (connect, read) seconds, None for the client's configured ones
+    per_user: bool  # each request acts for its caller (the namenode must let the mount's user impersonate)
 
 
 def plan(args):
@@ -115,11 +118,18 @@ def plan(args):
     except ValueError:
         raise MountError("cache_size takes a number of MiB; attr_timeout, connect_timeout and read_timeout a number "
                          "of seconds") from None
+    per_user = dfs_options.get("per_user", bool(fuse_options.get("allow_other")))
+    if not isinstance(per_user, bool):
+        if per_user not in SWITCH:
+            raise MountError(f"per_user takes yes or no, not {per_user!r}")
+        per_user = SWITCH[per_user]
+    if per_user:  # the kernel checks each caller too, against the attributes every caller shares
+        fuse_options.setdefault("default_permissions", True)
     cache_dir = dfs_options.get("cache_dir")
     if cache_dir is not None and not os.path.isdir(cache_dir):
         raise MountError(f"cache_dir {cache_dir} is not a directory")
     return Plan(check_mountpoint(args.mountpoint, fuse_options), namenode_url(args), getattr(args, "token", None),
-                fuse_options, cache_dir, cache_bytes, ttl, timeouts)
+                getattr(args, "user", None), fuse_options, cache_dir, cache_bytes, ttl, timeouts, per_user)
 
 
 def run_mount(args):
@@ -173,7 +183,7 @@ def serve(mount, on_ready=None):
     _log_to_stderr()
     try:
         # umask 0: the kernel has already applied the caller's umask to the modes the mount sends.
-        client = BlockingClient(mount.namenode, mount.token, user=_local_user(), umask=0,
+        client = BlockingClient(mount.namenode, mount.token, user=mount.user, umask=0,
                                 connect_timeout=mount.timeouts[0], read_timeout=mount.timeouts[1])
     except DFSError as e:
         raise MountError(e.message) from None
@@ -188,6 +198,7 @@ def serve(mount, on_ready=None):
         operations = DFSOperations(
             client, workdir, ttl=mount.ttl, cache_bytes=mount.cache_bytes,
             on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready), session=loop.Session(),
+            context=loop.context if mount.per_user else None,
         )
         client.give_up = operations.give_up
         loop.FUSE(operations, mount.mountpoint, raw_fi=True, foreground=True, **fuse_options)
@@ -269,9 +280,3 @@ def _wait_until_mounted(pid, read_end):
     os.waitpid(pid, 0)
     raise MountError(message or "the mount process exited before mounting")
 
-
-def _local_user():
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None

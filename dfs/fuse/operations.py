@@ -15,6 +15,7 @@ from functools import lru_cache
 from twisted.logger import Logger
 
 from dfs import paths
+from dfs.client.acting import acting_for
 from dfs.errors import (
     AccessDenied,
     AlreadyExists,
@@ -33,6 +34,7 @@ from dfs.errors import (
     Unsupported,
 )
 from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
+from dfs.fuse.callers import identity, local_name
 from dfs.fuse.files import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, OpenFile, ns_to_ms
 from dfs.limits import MAX_FILE_SIZE
 
@@ -68,8 +70,9 @@ IO_SIZE = 128 * 1024
 FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
               "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
 SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
-# dfs keeps permission bits and the sticky bit (WebHDFS's range); setuid and setgid are dropped, as on a nosuid mount.
-MODE_BITS = 0o1777
+# Every mode bit goes to the cluster; the namenode keeps setuid and setgid on directories only (a setgid directory
+# gives its group to new entries), so programs from the cluster never run setuid or setgid.
+MODE_BITS = 0o7777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
 SEQUENTIAL_SLACK = 1 << 20
@@ -147,14 +150,6 @@ def _local_id(name, by_name, default):
         return default
 
 
-def _local_name(number, by_id):
-    """The name dfs stores for a local uid or gid (``by_id`` is pwd.getpwuid or grp.getgrgid), else the number."""
-    try:
-        return by_id(number)[0]
-    except KeyError:
-        return str(number)
-
-
 class _Handle:
     """One open file description: which file, whether it appends, where the last read ended (for read-ahead)."""
 
@@ -177,8 +172,11 @@ class DFSOperations:
     # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
     flag_utime_omit_ok = 1
 
-    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None):
+    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None, context=None):
         self.client = client
+        # () -> (uid, gid, pid) of the request being served: each request acts for its caller (dfs.fuse.callers);
+        # None: every request acts as the mount's own user.
+        self._context = context
         self._session = session  # a dfs.fuse.loop.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
@@ -200,10 +198,12 @@ class DFSOperations:
         self._uid, self._gid = os.getuid(), os.getgid()
 
     def __call__(self, op, *args):
+        caller = None if self._context is None else identity(*self._context())
         try:
             if op in CHANGES and any(paths.in_snapshot(path) for path in args[:2 if op == "rename" else 1]):
                 raise _fail(errno.EROFS)
-            return getattr(self, op)(*args)
+            with acting_for(caller):
+                return getattr(self, op)(*args)
         except DFSError as e:
             code = errno_for(e, op)
             if code == errno.EIO:
@@ -319,8 +319,9 @@ class DFSOperations:
         else:
             size = of.length
             blocks = (size + 511) // 512
+        uid, gid = of.ids or (self._uid, self._gid)
         attrs = self._attrs(of.status) if of.status is not None else {
-            "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": self._uid, "st_gid": self._gid, "st_mtime": 0,
+            "st_nlink": 1, "st_blksize": IO_SIZE, "st_uid": uid, "st_gid": gid, "st_mtime": 0,
         }
         mtime = attrs["st_mtime"] if mtime is None else mtime
         attrs.update(st_mode=stat.S_IFREG | of.mode, st_size=size, st_blocks=blocks, st_mtime=mtime,
@@ -350,8 +351,8 @@ class DFSOperations:
     def chown(self, path, uid, gid):
         """Owners are names in dfs: a local uid or gid is stored as its name (or its number when it has none)."""
         current = self.getattr(path)
-        owner = None if uid in (-1, current["st_uid"]) else _local_name(uid, pwd.getpwuid)
-        group = None if gid in (-1, current["st_gid"]) else _local_name(gid, grp.getgrgid)
+        owner = None if uid in (-1, current["st_uid"]) else local_name(uid, pwd.getpwuid)
+        group = None if gid in (-1, current["st_gid"]) else local_name(gid, grp.getgrgid)
         if owner is None and group is None:
             return 0
         of = self._open_file(path)
@@ -571,6 +572,7 @@ class DFSOperations:
         """A new file lives in a local copy until its first flush, which creates it on the cluster in one request."""
         _check_new_name(path)
         of = OpenFile(path, mode=mode & MODE_BITS, new=True, ino=next(self._local_inos))
+        of.ids = self._creator_ids(path)
         of.stage(self.client, self._staging, download=False)
         with self._table:
             existing = self._files.get(path)
@@ -717,6 +719,17 @@ class DFSOperations:
         finally:
             self._drop(of)
         return 0
+
+    def _creator_ids(self, path):
+        """(uid, gid) a file the caller creates at ``path`` will have on the cluster, shown (and checked by the
+        kernel) before its first upload: the caller's, the group of a setgid parent's; None: the mount's user's."""
+        if self._context is None:
+            return None
+        uid, gid, _ = self._context()
+        if uid == 0:
+            return None
+        parent = self._attrs(self._status(paths.parent(path)))
+        return uid, parent["st_gid"] if parent["st_mode"] & stat.S_ISGID else gid
 
     # -- the table of open files -------------------------------------------------------------------
 

@@ -60,14 +60,10 @@ def _filesystem(body):
     return str(name) if name else None
 
 
-def _user(params):
-    """The request's user (a token's user replaced any ``user.name``)."""
-    return paths.check_name(params.str("user.name", "dfs"))
-
-
-def _home(params):
-    """The home directory of the request's user, as HDFS names it."""
-    return "/user/" + _user(params)
+def _user(call):
+    """The user a request acts for, as it named them (a token's user, ``doas``), else ``dfs``: for home and trash
+    paths."""
+    return paths.check_name(call.owner or "dfs")
 
 
 def _space(nodes):
@@ -306,7 +302,7 @@ class NamenodeApp:
         return json_body(webhdfs.content_summary(summary), request)
 
     async def op_gethomedirectory(self, request, params, path, call):
-        return json_body({"Path": _home(params)}, request)
+        return json_body({"Path": "/user/" + _user(call)}, request)
 
     async def _file(self, path, call, params):
         """The file at ``path`` (under a snapshot, or ``at`` a moment, as it was then) and its extents, once ``call``
@@ -478,7 +474,7 @@ class NamenodeApp:
             def commit(extents):
                 return self.store.create(
                     path, file_extents.with_holes(extents, holes, Extent.hole), overwrite, replication, block_size,
-                    mode, owner=call.owner, create_parent=create_parent, mtime=mtime, atime=atime,
+                    mode, owner=call.owner, group=call.group, create_parent=create_parent, mtime=mtime, atime=atime,
                     checker=call.checker, unmasked=unmasked,
                 )
         else:
@@ -534,7 +530,7 @@ class NamenodeApp:
         return b""
 
     async def op_mkdirs(self, request, params, path, call):
-        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner,
+        call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner, call.group,
                                              checker=call.checker, unmasked=params.octal("unmaskedpermission", None))
         return json_body({"boolean": True}, request)
 
@@ -554,7 +550,7 @@ class NamenodeApp:
         target = paths.check_target(params.str("destination", required=True))
         call.dst = target
         call.inode = await self.store.symlink(target, path, params.bool("createparent", True), owner=call.owner,
-                                              checker=call.checker)
+                                              group=call.group, checker=call.checker)
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
@@ -570,7 +566,7 @@ class NamenodeApp:
         kind = params.str("type", required=True).upper()
         rdev = params.int("rdev", 0, minimum=0)
         call.inode = await self.store.mknod(path, kind, params.octal("permission", 0o644), rdev, owner=call.owner,
-                                            checker=call.checker)
+                                            group=call.group, checker=call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_delete(self, request, params, path, call):
@@ -650,16 +646,16 @@ class NamenodeApp:
         return b""
 
     async def op_gettrashroot(self, request, params, path, call):
-        return json_body({"Path": trash_root(_user(params))}, request)
+        return json_body({"Path": trash_root(_user(call))}, request)
 
     async def op_gettrashroots(self, request, params, path, call):
-        user = None if params.bool("allusers") else _user(params)
+        user = None if params.bool("allusers") else _user(call)
         return json_body(webhdfs.trash_roots(await self.trash.roots(user)), request)
 
     async def op_expunge(self, request, params, path, call):
         """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
         deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
-        await self.trash.expunge(trash_root(_user(params)), params.bool("immediate"))
+        await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"))
         return json_body({"boolean": True}, request)
 
     async def op_setquota(self, request, params, path, call):

@@ -6,6 +6,8 @@ import os
 import pwd
 from collections import OrderedDict
 
+from dfs.namenode.userfile import WatchedFile, user_lines
+
 DEFAULT_TTL = 300.0  # seconds: HDFS's hadoop.security.groups.cache.secs default
 DEFAULT_CACHED_USERS = 4096
 
@@ -35,38 +37,16 @@ class GroupsFile:
 
     def __init__(self, path):
         self.path = path
-        self._stamp = None
-        self._table = {}
-        self._load()
+        self._file = WatchedFile(path, parse_groups_file)
 
     def groups(self, user):
-        self._load()
-        return self._table.get(user, ())
-
-    def _load(self):
-        stat = os.stat(self.path)
-        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        if stamp != self._stamp:
-            with open(self.path, encoding="utf-8") as f:
-                self._table = parse_groups_file(f.read(), self.path)
-            self._stamp = stamp
+        return self._file.read().get(user, ())
 
 
 def parse_groups_file(text, source="groups file"):
     """``{user: (group, ...)}`` from the text of a groups file; ValueError naming the line of a malformed one."""
-    table = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        user, colon, groups = line.partition(":")
-        user = user.strip()
-        if not colon or not user or " " in user or "\t" in user:
-            raise ValueError(f"{source}:{number}: not a `user: group1 group2` line: {line!r}")
-        if user in table:
-            raise ValueError(f"{source}:{number}: {user} is listed twice")
-        table[user] = tuple(dict.fromkeys(groups.split()))
-    return table
+    return {user: tuple(dict.fromkeys(groups.split()))
+            for _, user, groups in user_lines(text, source, "user: group1 group2")}
 
 
 class CachedGroups:

@@ -17,6 +17,7 @@ from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.leader import Leadership
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
 from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
+from dfs.namenode.proxyusers import ProxyUsers
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
@@ -58,6 +59,7 @@ class NamenodeOptions(CommonOptions):
         self["supergroup"] = env("DFS_SUPERGROUP", DEFAULT_SUPERGROUP)
         self["groups-file"] = env("DFS_GROUPS_FILE")
         self["audit-log"] = env("DFS_AUDIT_LOG")
+        self["proxy-users"] = env("DFS_PROXY_USERS")
         self["list-limit"] = int(env("DFS_LIST_LIMIT", LIST_LIMIT))
         self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
         self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
@@ -139,6 +141,11 @@ class NamenodeOptions(CommonOptions):
         database: <db>-audit.log)."""
         self["audit-log"] = value
 
+    def opt_proxy_users(self, value):
+        """File of `user: users=... groups=... hosts=...` lines naming who may act for whom with WebHDFS doas=
+        (env DFS_PROXY_USERS; default: nobody may)."""
+        self["proxy-users"] = value
+
     def opt_list_limit(self, value):
         """Entries in one LISTSTATUS_BATCH page, as HDFS's dfs.ls.limit (env DFS_LIST_LIMIT, default 1000)."""
         self["list-limit"] = int(value)
@@ -175,6 +182,11 @@ class NamenodeOptions(CommonOptions):
                 GroupsFile(self["groups-file"])
             except (OSError, ValueError) as e:
                 raise Refused(self.role, f"the groups file: {e}") from None
+        if self["proxy-users"]:
+            try:
+                ProxyUsers(self["proxy-users"])
+            except (OSError, ValueError) as e:
+                raise Refused(self.role, f"the proxy users file: {e}") from None
 
 
 def switch_value(text):
@@ -261,7 +273,8 @@ def build_namenode(reactor, options):
     }
     permissions = Permissions(group_mapping(reactor, options.get("groups-file")), options["superuser"],
                               options["supergroup"], options["permissions"])
-    access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor))
+    access = Access(permissions, AuditLog(options.get("audit-log") or audit_path(options["db"]), reactor),
+                    ProxyUsers(options.get("proxy-users")))
     trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
                          repair.safemode, leadership)
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)

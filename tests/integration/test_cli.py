@@ -1,5 +1,6 @@
 """The `dfs` command line against a real cluster: every subcommand run as a subprocess, as a user or script would."""
 
+import getpass
 import hashlib
 import json
 import os
@@ -647,3 +648,16 @@ def test_quota_set_get_and_clear(env, cluster, unique_dir):
     assert ok(env, "quota", "get", unique_dir).decode().split()[:4] == ["none", "inf", "none", "inf"]
     assert "quota set needs -n N and/or -s BYTES" in fails(env, "quota", "set", unique_dir, code=2)
     assert fails(env, "quota", "set", "-n", "5", unique_dir + "/a").endswith("/a: Not a directory")
+
+
+def test_commands_act_as_the_login_user_unless_told_otherwise(env, cluster, unique_dir):
+    """Like Hadoop's client, on a cluster without tokens the CLI names its user: the login name, else --user or
+    $DFS_USER; the namenode checks permissions as that user (an unnamed request would act as the superuser)."""
+    requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "SETPERMISSION", "permission": "777"})
+    ok(env, "mkdir", f"{unique_dir}/mine")
+    ok(env, "--user", "bob", "mkdir", f"{unique_dir}/bobs")
+    ok(dict(env, DFS_USER="carol"), "mkdir", f"{unique_dir}/carols")
+    owners = {status["pathSuffix"]: status["owner"] for status in requests.get(
+        f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "LISTSTATUS"}).json()["FileStatuses"]["FileStatus"]}
+    assert owners == {"mine": getpass.getuser(), "bobs": "bob", "carols": "carol"}
+    assert "Permission denied: user=bob, access=WRITE" in fails(env, "--user", "bob", "mkdir", f"{unique_dir}/carols/x")

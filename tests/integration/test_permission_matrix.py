@@ -2,12 +2,11 @@
 sticky bit, traversal, recursive deletes, chmod and chown, the audit trail and the status page's denials."""
 
 import os
-import time
 
 import pytest
 import requests
 
-from cluster import Cluster
+from cluster import Cluster, wait_for_lines
 
 SUPERUSER = "hdfs"
 GROUPS = "alice: alice staff\nbob: bob staff\ncarol: carol\nhdfs: supergroup\n"
@@ -175,20 +174,6 @@ def test_the_audit_trail_has_allowed_and_denied_calls(checked):
     lines = wait_for_lines(checked.audit_log, [allowed, denied])
     assert all(" INFO FSNamesystem.audit: " in line for line in lines)
     assert os.stat(checked.audit_log).st_mode & 0o777 == 0o600
-
-
-def wait_for_lines(path, endings, timeout=30):
-    """The audit file's lines once one ends with each of ``endings`` (a writer thread writes them)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-        if all(any(line.endswith(ending) for line in lines) for ending in endings) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    for ending in endings:
-        assert any(line.endswith(ending) for line in lines), (ending, lines[-10:])
-    return lines
 
 
 def test_the_status_page_lists_the_last_denials(checked):

@@ -2,6 +2,7 @@
 and expunges, the namenode's emptier checkpoints and expires, GC keeps a trashed file's blocks until then, and
 HdfsCLI's own trash (GETTRASHROOT + MKDIRS + RENAME) works."""
 
+import getpass
 import json
 import os
 import time
@@ -12,7 +13,7 @@ from test_webhdfs import op, put_file, read
 
 from dfs import trash
 
-TRASH = "/user/dfs/.Trash"  # the CLI sends no user name: the namenode's default user is dfs
+TRASH = f"/user/{getpass.getuser()}/.Trash"  # the CLI names the login user
 
 
 def exists(cluster, path, **params):

@@ -12,7 +12,7 @@ from dfs import errors
 from dfs.fuse import files
 from dfs.fuse.caches import AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
-from dfs.fuse.mount import FUSE_DEFAULTS, add_mount_arguments, namenode_url, parse_options
+from dfs.fuse.mount import FUSE_DEFAULTS, MountError, add_mount_arguments, namenode_url, parse_options, plan
 from dfs.fuse.operations import DFSOperations, errno_for
 
 
@@ -79,6 +79,19 @@ def test_mount_arguments():
     assert fuse_options == dict(FUSE_DEFAULTS, ro=True, allow_other=True)
     assert dfs_options == {"cache_size": "64"}
     assert parse_options(None) == (FUSE_DEFAULTS, {})
+
+
+@pytest.mark.parametrize("options, per_user", [((), False), (("-o", "allow_other"), True),
+                                               (("-o", "allow_other,per_user=no"), False), (("-o", "per_user"), True)])
+def test_a_mount_acts_for_each_caller_with_allow_other_unless_told(tmp_path, options, per_user):
+    """Other users reach the mount only with allow_other: then each acts as themselves, and the kernel checks too."""
+    mount = plan(parse(str(tmp_path), *options))
+    assert (mount.per_user, mount.fuse_options.get("default_permissions", False)) == (per_user, per_user)
+
+
+def test_per_user_takes_yes_or_no(tmp_path):
+    with pytest.raises(MountError, match="per_user takes yes or no, not 'maybe'"):
+        plan(parse(str(tmp_path), "-o", "per_user=maybe"))
 
 
 def test_mount_arguments_leave_global_options_alone():

@@ -155,3 +155,24 @@ def test_check_access_answers_for_the_access_asked(store, permissions):
     for checker in (alice, permissions.checker("hdfs"), None):
         with pytest.raises(FileNotFound):
             result(store.check_access("/home/alice/none", READ, checker))
+
+
+def test_a_setgid_directory_gives_its_group_to_new_entries(namespace):
+    """dfs keeps the setgid bit (2000) of directories for the mount: entries made in such a directory take its group,
+    whatever group was asked for, and new directories its setgid bit too (POSIX); elsewhere the group asked for
+    counts."""
+    result(namespace.mkdirs("/team", 0o2775, "hdfs", "staff"))
+    result(namespace.create("/team/f", [], overwrite=False, mode=0o644, owner="bob", group="bob"))
+    result(namespace.mkdirs("/team/sub/deeper", 0o755, "bob", "bob"))
+    result(namespace.symlink("f", "/team/link", owner="bob", group="bob"))
+    result(namespace.create("/elsewhere", [], overwrite=False, mode=0o2755, owner="bob", group="bob"))
+    result(namespace.create("/team/g", [], overwrite=False, owner="bob"))
+    result(namespace.set_permission("/team/g", 0o6755))
+    result(namespace.set_permission("/team/sub", 0o6755))
+    modes = {path: (inode.group, inode.mode) for path in ("/team/f", "/team/sub", "/team/sub/deeper", "/team/link",
+                                                         "/elsewhere", "/team/g")
+             for inode in [result(namespace.stat(path))[0]]}
+    # A file never keeps setuid or setgid (such a program would run as a user or group of the mount's host).
+    assert modes == {"/team/f": ("staff", 0o644), "/team/sub": ("staff", 0o6755),
+                     "/team/sub/deeper": ("staff", 0o2755), "/team/link": ("staff", 0o777),
+                     "/elsewhere": ("bob", 0o755), "/team/g": ("staff", 0o755)}

@@ -55,6 +55,23 @@ SNAPSHOTTABLE = "CASE WHEN EXISTS (SELECT 1 FROM snapshottable AS t WHERE t.inod
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
+# The setgid bit of a directory (dfs's extension for the mount): entries made in it take its group, and directories
+# its setgid bit too, as on Linux, whoever makes them. A directory keeps the setuid bit as chmod sets it (it means
+# nothing there). Other entries keep neither: on a cluster without a secret anyone may claim to be the superuser, and
+# a setuid or setgid program from there would run with a user or group of the mount's host.
+SETUID, SETGID = 0o4000, 0o2000
+
+
+def _in_parent(parent, group, mode, kind):
+    """(group, mode) of a new entry of ``kind`` in the directory ``parent``: ``group`` asked for (None: the
+    parent's, HDFS), or the parent's under its setgid bit."""
+    if kind != DIRECTORY:
+        mode &= ~(SETUID | SETGID)
+    if not parent.mode & SETGID:
+        return group or parent.group, mode
+    return parent.group, mode | SETGID if kind == DIRECTORY else mode
+
+
 DEFAULTS = {"replication": 3, "block_size": 64 * 1024 * 1024, "owner": "dfs", "group": "supergroup"}
 
 
@@ -214,8 +231,8 @@ class RelationalNamespace(History):
             if child is None:
                 t = now_ms()
                 child_mode, acl = acls.inherit(node.acl, mode, unmasked if depth == len(names) else None, True)
-                child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, group or node.group, t,
-                                        t, acl=acl)
+                child_group, child_mode = _in_parent(node, group, child_mode, DIRECTORY)
+                child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, child_group, t, t, acl=acl)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
                 raise NotADirectory(f"Parent path is not a directory: {walked}")
@@ -256,7 +273,8 @@ class RelationalNamespace(History):
     def _set_extents(db, inode_id, extents, start_seq=0):
         for seq, ext in enumerate(extents, start_seq):
             if ext.block_id is not None:
-                db.execute("INSERT INTO blocks (id, size) VALUES (?, ?) ON CONFLICT DO NOTHING", (ext.block_id, ext.block_size))
+                db.execute("INSERT INTO blocks (id, size) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           (ext.block_id, ext.block_size))
             db.execute("INSERT INTO extents (inode, seq, block_id, block_offset, length) VALUES (?, ?, ?, ?, ?)",
                        (inode_id, seq, ext.block_id, ext.block_offset, ext.length))
 
@@ -677,8 +695,9 @@ class RelationalNamespace(History):
                     f" replication = ?, block_size = ?, ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, t, inode_id))
             else:
-                new_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
-                inode_id = self._new_inode(db, parent.id, name, FILE, size, new_mode, owner, group or parent.group,
+                file_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
+                file_group, file_mode = _in_parent(parent, group, file_mode, FILE)
+                inode_id = self._new_inode(db, parent.id, name, FILE, size, file_mode, owner, file_group,
                                            t if mtime is None else mtime, accessed, replication, block_size,
                                            acl=acl).id
                 self._touch(db, parent.id)
@@ -849,7 +868,9 @@ class RelationalNamespace(History):
             self._check(db, checker, op, path)
             parent, name = self._free_entry(db, path, create_parent, owner, group)
             t = now_ms()
-            inode = self._new_inode(db, parent.id, name, kind, 0, mode, owner, group, t, t, target=target, rdev=rdev)
+            entry_group, entry_mode = _in_parent(parent, group, mode, kind)
+            inode = self._new_inode(db, parent.id, name, kind, 0, entry_mode, owner, entry_group, t, t, target=target,
+                                    rdev=rdev)
             self._touch(db, parent.id)
             return inode
 
@@ -929,7 +950,9 @@ class RelationalNamespace(History):
                             mtime, atime)
 
     def set_permission(self, path, mode, checker=None):
-        return self._update(path, "SETPERMISSION", checker, {}, "mode = ?", mode)
+        return self._update(path, "SETPERMISSION", checker, {},
+                            f"mode = CASE WHEN type = '{DIRECTORY}' THEN ? ELSE ? END", mode,
+                            mode & ~(SETUID | SETGID))
 
     def set_owner(self, path, owner=None, group=None, checker=None):
         return self._update(path, "SETOWNER", checker, {"owner": owner, "group": group},

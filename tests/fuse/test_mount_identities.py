@@ -1,0 +1,120 @@
+"""One mount, several local users (-o allow_other: each request acts for its caller): uids 1001 and 1002, which have
+no names on this host, run programs in the mount through setpriv; the namenode sees each as its own user."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import requests
+
+from cluster import Cluster, wait_for_lines
+from test_mount import Mount, _fuse_missing, unmount
+
+pytestmark = pytest.mark.skipif(_fuse_missing() is not None or shutil.which("setpriv") is None or os.geteuid() != 0,
+                                reason="needs FUSE, setpriv and root (to act as other uids)")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """A cluster whose superuser (this test's user, root) may impersonate anyone, a 1777 /tmp and a 770 /team of
+    group 2000, mounted with allow_other where other uids can reach it (pytest's own directories are 700)."""
+    root = tmp_path_factory.mktemp("identities")
+    (root / "proxy").write_text("root: users=*\n")
+    cluster = Cluster(root / "cluster", datanodes=1, namenode_args=[
+        "--replication", "1", "--min-replicas", "1", "--proxy-users", str(root / "proxy"),
+        "--audit-log", str(root / "audit.log")]).start()
+    cluster.audit_log = str(root / "audit.log")
+    for path, permission, group in (("/tmp", "1777", None), ("/team", "770", "2000")):
+        webhdfs(cluster, "PUT", path, "MKDIRS", permission=permission)
+        webhdfs(cluster, "PUT", path, "SETPERMISSION", permission=permission)
+        if group:
+            webhdfs(cluster, "PUT", path, "SETOWNER", group=group)
+    top = tempfile.mkdtemp(prefix="dfs-identities-")
+    os.chmod(top, 0o755)
+    os.makedirs(root / "cache")
+    mount = Mount(cluster.url, os.path.join(top, "mnt"), root / "mount.log", "-o",
+                  f"allow_other,cache_dir={root / 'cache'}")
+    try:
+        mount.start()
+        mount.cluster = cluster
+        yield mount
+        assert mount.stop() == 0, mount.log()
+        assert "Traceback" not in mount.log(), mount.log()
+    finally:
+        unmount(mount.path)
+        mount.stop()
+        shutil.rmtree(top, ignore_errors=True)
+        cluster.stop()
+
+
+def webhdfs(cluster, method, path, op, **params):
+    response = requests.request(method, f"{cluster.url}/webhdfs/v1{path}", params={"op": op, **params}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response
+
+
+def run_as(uid, script, groups=()):
+    """``sh -c script`` as ``uid`` (its gid the same number), with the supplementary ``groups`` only."""
+    identity = ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", *identity, "sh", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_files_belong_to_their_creator_and_stay_private(shared):
+    private = shared.path + "/tmp/diary-1001"
+    made = run_as(1001, f"umask 077 && echo secret > {private} && cat {private}")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "secret\n", "")
+    st = os.stat(private)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (1001, 1001, 0o600)
+    status = webhdfs(shared.cluster, "GET", "/tmp/diary-1001", "GETFILESTATUS").json()["FileStatus"]
+    assert (status["owner"], status["group"]) == ("1001", "1001")
+    refused = run_as(1002, f"cat {private}")
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr
+    assert run_as(1002, f"echo mine > {private}").returncode != 0
+    assert run_as(1002, f"rm -f {private}").returncode != 0  # the sticky /tmp
+    assert open(private).read() == "secret\n"  # root, the mount's own user, reads everything
+
+
+def test_a_directory_made_by_a_caller_is_theirs(shared):
+    made = run_as(1002, f"mkdir {shared.path}/tmp/dir-1002 && touch {shared.path}/tmp/dir-1002/f")
+    assert made.returncode == 0, made.stderr
+    for name in ("dir-1002", "dir-1002/f"):
+        st = os.stat(f"{shared.path}/tmp/{name}")
+        assert (st.st_uid, st.st_gid) == (1002, 1002)
+
+
+def test_supplementary_groups_come_from_the_caller(shared):
+    team = shared.path + "/team"
+    allowed = run_as(1002, f"echo plan > {team}/plan && ls {team}", groups=[2000])
+    assert (allowed.returncode, allowed.stdout) == (0, "plan\n"), allowed.stderr
+    assert run_as(1001, f"ls {team}").returncode != 0
+
+
+def test_the_audit_trail_names_the_caller_and_the_mount(shared):
+    assert run_as(1001, f"touch {shared.path}/tmp/audited").returncode == 0
+    wait_for_lines(shared.cluster.audit_log, [
+        "allowed=true\tugi=1001 (auth:PROXY) via root (auth:SIMPLE)\tip=/127.0.0.1\tcmd=create\tsrc=/tmp/audited"
+        "\tdst=null\tperm=1001:1001:rw-r--r--\tproto=webhdfs\n"])
+
+
+def test_a_setgid_directory_gives_its_group(shared):
+    setgid = shared.path + "/tmp/setgid"
+    os.mkdir(setgid)
+    os.chown(setgid, -1, 3000)
+    os.chmod(setgid, 0o2777)
+    assert os.stat(setgid).st_mode & 0o7777 == 0o2777
+    made = run_as(1001, f"touch {setgid}/f && mkdir {setgid}/d && touch {shared.path}/tmp/plain")
+    assert made.returncode == 0, made.stderr
+    inside, below, plain = (os.stat(f"{setgid}/f"), os.stat(f"{setgid}/d"), os.stat(f"{shared.path}/tmp/plain"))
+    assert (inside.st_uid, inside.st_gid) == (1001, 3000)
+    assert (below.st_uid, below.st_gid, bool(below.st_mode & 0o2000)) == (1001, 3000, True)
+    assert (plain.st_uid, plain.st_gid) == (1001, 1001)
+
+
+def test_a_new_file_is_the_callers_at_once(shared):
+    """Before its first upload too: the kernel checks the caller against the attributes the create answered."""
+    fresh = shared.path + "/tmp/fresh-1001"
+    made = run_as(1001, f": > {fresh} && chmod 640 {fresh} && stat -c %u:%g:%a {fresh}")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "1001:1001:640\n", "")

@@ -3,7 +3,7 @@ SETREPLICATION and CONCAT (refused in their own transaction, nothing changed).""
 
 import pytest
 
-from dfs.errors import DSQuotaExceeded, QuotaByStorageTypeExceeded
+from dfs.errors import DSQuotaExceeded, NSQuotaExceeded, QuotaByStorageTypeExceeded
 from dfs.namenode.namespace.model import Extent
 from test_metadata import A, result
 
@@ -28,3 +28,20 @@ def test_disk_quota_setreplication_and_concat(namespace):
         result(namespace.concat("/q/f", ["/big"]))
     assert result(namespace.stat("/big"))[0].size == 300
     assert result(namespace.content_summary("/q")).space_consumed == 200
+
+
+def test_links_symlinks_and_special_files_count_against_quotas(namespace):
+    """A hard link, a symlink or a fifo is a name, and a hard link brings its file's bytes into the directory:
+    each used to pass any quota (a 10 GB file linked into a 300 B quota, a name quota of 1 holding three)."""
+    _file(namespace, "/free/big", 1000, 3)
+    result(namespace.mkdirs("/q"))
+    result(namespace.set_quota("/q", names=2, space=300))
+    with pytest.raises(DSQuotaExceeded):
+        result(namespace.link("/free/big", "/q/big"))
+    result(namespace.symlink("/free/big", "/q/link"))  # /q and the link: two names
+    with pytest.raises(NSQuotaExceeded):
+        result(namespace.mknod("/q/fifo", "FIFO", 0o644))
+    with pytest.raises(NSQuotaExceeded):
+        result(namespace.symlink("/free/big", "/q/other"))
+    summary = result(namespace.content_summary("/q"))
+    assert (summary.files, summary.directories, summary.space_consumed) == (1, 1, 0)

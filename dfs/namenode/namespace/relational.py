@@ -846,6 +846,7 @@ class RelationalNamespace(History):
             db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode.id,))
             self._changed(db, inode.id)
             self._touch(db, parent.id)
+            self._enforce_quotas(db, new, 1, inode.size * inode.replication)  # a name, and the bytes it brings in
             return self._inode(db, inode.id)
 
         return self.run(txn)
@@ -872,6 +873,7 @@ class RelationalNamespace(History):
             inode = self._new_inode(db, parent.id, name, kind, 0, entry_mode, owner, entry_group, t, t, target=target,
                                     rdev=rdev)
             self._touch(db, parent.id)
+            self._enforce_quotas(db, path, 1, 0)
             return inode
 
         return self.run(txn)

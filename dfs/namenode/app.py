@@ -541,7 +541,8 @@ class NamenodeApp:
 
     async def op_copy(self, request, params, path, call):
         call.dst = destination = params.path("destination")
-        await self.store.copy(path, destination, params.bool("overwrite", False), call.checker)
+        await self.store.copy(path, destination, params.bool("overwrite", False), call.owner, call.group,
+                              call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_createsymlink(self, request, params, path, call):

@@ -449,3 +449,17 @@ def test_mkdirs_of_an_existing_directory_returns_its_inode(store):
     made = result(store.mkdirs("/d"))
     again = result(store.mkdirs("/d"))
     assert (again.id, again.type) == (made.id, "DIRECTORY")
+
+
+def test_a_copy_belongs_to_the_caller_in_its_new_directorys_group(store):
+    """COPY kept the source's owner and group, so anyone who could read a file could make files owned by someone
+    else (in a sticky /tmp, files that owner would then have to clean up). A caller's copy is the caller's, as cp's."""
+    result(store.mkdirs("/alice", owner="alice", group="alice"))
+    result(store.create("/alice/d/f", [Extent(A, 0, 10, 10)], overwrite=False, owner="alice", group="alice"))
+    result(store.mkdirs("/shared", owner="hdfs", group="staff"))
+    result(store.copy("/alice/d", "/shared/d", owner="bob"))
+    copied = [result(store.status(p)).inode for p in ("/shared/d", "/shared/d/f")]
+    assert [(i.owner, i.group) for i in copied] == [("bob", "staff"), ("bob", "staff")]
+    result(store.copy("/alice/d/f", "/shared/kept"))  # no caller named: the source's owners, as `cp -p`
+    assert (result(store.status("/shared/kept")).inode.owner, result(store.status("/shared/kept")).inode.group) == (
+        "alice", "alice")

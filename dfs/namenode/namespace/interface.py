@@ -127,8 +127,10 @@ class Namespace(Protocol):
         """A special file (``kind``: model.FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE, with its device number
         ``rdev``) at the free ``path``: metadata only. The Inode."""
 
-    def copy(self, src: str, dst: str, overwrite: bool = False, checker=None) -> Deferred:
-        """Server-side copy: new inodes sharing the source's blocks; a directory copies recursively."""
+    def copy(self, src: str, dst: str, overwrite: bool = False, owner=None, group=None, checker=None) -> Deferred:
+        """Server-side copy: new inodes sharing the source's blocks; a directory copies recursively. The copies
+        belong to ``owner`` (the caller; None: the source's owners, as a superuser's `cp -p`), in ``group`` or the
+        group of the directory they land in, as a new file does."""
 
     def delete(self, path: str, recursive: bool, checker=None) -> Deferred:
         """Remove the entry ``path`` (and, with ``recursive``, what is below it); False when there was nothing. An

@@ -795,7 +795,7 @@ class RelationalNamespace(History):
             return paths.join(dst, paths.basename(src))
         return dst
 
-    def copy(self, src, dst, overwrite=False, checker=None):
+    def copy(self, src, dst, overwrite=False, owner=None, group=None, checker=None):
         def txn(db):
             dst_path = self._destination(db, src, dst, into=True)
             self._check(db, checker, "COPY", src, destination=dst_path, replacing=dst_path if overwrite else None)
@@ -811,20 +811,24 @@ class RelationalNamespace(History):
             parent, name = parents[-1], paths.basename(dst_path)
             if existing is not None:
                 self._unlink(db, parent.id, name, existing)
-            self._copy_tree(db, inode, parent.id, name)
+            self._copy_tree(db, inode, parent, name, owner, group)
             self._touch(db, parent.id)
             self._enforce_quotas(db, dst_path, 1, inode.size * inode.replication or 1)
             return True
 
         return self.run(txn)
 
-    def _copy_tree(self, db, inode, parent_id, name):
-        """Copy ``inode`` and everything below it as ``name`` in ``parent_id`` (a loop: paths may be deep)."""
-        pending = [(inode, parent_id, name)]
+    def _copy_tree(self, db, inode, parent, name, owner=None, group=None):
+        """Copy ``inode`` and everything below it as ``name`` in the directory ``parent`` (a loop: paths may be
+        deep), owned as ``copy`` says."""
+        pending = [(inode, parent, name)]
         while pending:
-            node, parent_id, name = pending.pop()
+            node, parent, name = pending.pop()
             t = now_ms()
-            new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group, t, t,
+            new_owner, (new_group, mode) = node.owner, (node.group, node.mode)
+            if owner is not None:
+                new_owner, (new_group, mode) = owner, _in_parent(parent, group, node.mode, node.type)
+            new = self._new_inode(db, parent.id, name, node.type, node.size, mode, new_owner, new_group, t, t,
                                   node.replication, node.block_size, node.target, node.rdev, node.acl)
             db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
                        (new.id, node.id))
@@ -833,7 +837,7 @@ class RelationalNamespace(History):
                            " SELECT ?, seq, block_id, block_offset, length FROM extents WHERE inode = ?",
                            (new.id, node.id))
             elif node.type == DIRECTORY:
-                pending.extend((child, new.id, child_name) for child_name, child in self._entries(db, node.id))
+                pending.extend((child, new, child_name) for child_name, child in self._entries(db, node.id))
 
     def link(self, existing, new, checker=None):
         def txn(db):

@@ -650,13 +650,14 @@ class NamenodeApp:
         return json_body({"Path": trash_root(_user(call))}, request)
 
     async def op_gettrashroots(self, request, params, path, call):
+        """The caller's trash root; with ``allusers``, every user's the caller may see (as HDFS's listing would)."""
         user = None if params.bool("allusers") else _user(call)
-        return json_body(webhdfs.trash_roots(await self.trash.roots(user)), request)
+        return json_body(webhdfs.trash_roots(await self.trash.roots(user, call.checker)), request)
 
     async def op_expunge(self, request, params, path, call):
         """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
         deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
-        await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"))
+        await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"), call.checker)
         return json_body({"boolean": True}, request)
 
     async def op_setquota(self, request, params, path, call):

@@ -10,7 +10,7 @@ from twisted.logger import Logger
 
 from dfs import paths
 from dfs import trash as names
-from dfs.errors import FileNotFound, NotADirectory
+from dfs.errors import AccessControlException, FileNotFound, NotADirectory
 
 log = Logger()
 
@@ -64,36 +64,39 @@ class TrashEmptier:
         for root, _ in await self.roots():
             await self.expunge(root)
 
-    async def roots(self, user=None):
-        """[(trash root path, its Status)] of every user (or only ``user``) who has a trash directory."""
+    async def roots(self, user=None, checker=None):
+        """[(trash root path, its Status)] of every user (or only ``user``) who has a trash directory; for a
+        request, those its ``checker`` may see."""
         if user is not None:
             candidates = [names.root_of(user)]
         else:
             try:
-                _, entries = await self.store.listing(USERS)
-            except (FileNotFound, NotADirectory):
+                _, entries = await self.store.listing(USERS, checker=checker)
+            except (FileNotFound, NotADirectory, AccessControlException):
                 return []
             candidates = [f"{USERS}/{e.name}/{names.TRASH}" for e in entries or () if e.inode.is_directory]
         found = []
         for root in candidates:
             try:
-                status = await self.store.status(root)
-            except (FileNotFound, NotADirectory):
+                status = await self.store.status(root, checker)
+            except (FileNotFound, NotADirectory, AccessControlException):
                 continue
             if status.inode.is_directory:
                 found.append((root, status))
         return found
 
-    async def expunge(self, root, immediate=False):
+    async def expunge(self, root, immediate=False, checker=None):
         """What `hadoop fs -expunge` does to one trash root: delete the checkpoints older than the interval (with
-        ``immediate``: every one, the new one included) and make ``Current`` a checkpoint."""
+        ``immediate``: every one, the new one included) and make ``Current`` a checkpoint. A user's request passes
+        its ``checker``, so it deletes only what that user may delete, as Hadoop's client-side expunge does; the
+        background passes act for the cluster."""
         if not immediate:
-            await self.expire(root)
-        await self.checkpoint(root)
+            await self.expire(root, checker=checker)
+        await self.checkpoint(root, checker)
         if immediate:
-            await self.expire(root, everything=True)
+            await self.expire(root, everything=True, checker=checker)
 
-    async def checkpoint(self, root):
+    async def checkpoint(self, root, checker=None):
         """Rename ``Current`` to the time now; a name already taken gets ``-1``, ``-2``... The new path, or None
         when there was no ``Current``."""
         current = paths.join(root, names.CURRENT)
@@ -104,13 +107,13 @@ class TrashEmptier:
                 await self.store.status(current)
             except FileNotFound:
                 return None
-            if not await self._exists(target) and await self.store.rename(current, target):
+            if not await self._exists(target) and await self.store.rename(current, target, checker=checker):
                 log.info("created trash checkpoint {path}", path=target)
                 return target
             target = f"{base}-{attempt}"
         raise RuntimeError(f"no free checkpoint name for {base} after {MAX_ATTEMPTS} attempts")
 
-    async def expire(self, root, everything=False):
+    async def expire(self, root, everything=False, checker=None):
         """Delete the checkpoints of ``root`` older than the interval (or all of them); [their paths]."""
         try:
             _, entries = await self.store.listing(root)
@@ -126,7 +129,7 @@ class TrashEmptier:
                 continue
             if everything or now - made > self.interval:
                 path = paths.join(root, entry.name)
-                await self.store.delete(path, True)
+                await self.store.delete(path, True, checker)
                 log.info("deleted trash checkpoint {path}", path=path)
                 deleted.append(path)
         return deleted

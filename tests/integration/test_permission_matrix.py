@@ -206,3 +206,22 @@ def test_only_the_superuser_formats_holds_safe_mode_decommissions_or_runs_fsck(c
     assert as_user(checked, "alice", "GET", "/home/alice/kept", "OPEN").content == b"secret"
     fsck = requests.get(checked.url + "/cluster/fsck", params={"user.name": SUPERUSER, "path": "/home"}, timeout=30)
     assert fsck.status_code == 200, fsck.text
+
+
+def test_expunging_the_trash_deletes_only_what_the_caller_may_delete(checked):
+    """A rename needs no rights inside the tree it moves, so bob can move alice's directory into his trash; an
+    immediate EXPUNGE then deleted it as the cluster. It now deletes as bob, as Hadoop's client-side expunge does."""
+    as_user(checked, SUPERUSER, "PUT", "/shared", "MKDIRS", permission="777")
+    as_user(checked, SUPERUSER, "PUT", "/user/bob", "MKDIRS")
+    as_user(checked, SUPERUSER, "PUT", "/user/bob", "SETOWNER", owner="bob", group="bob")
+    as_user(checked, "alice", "PUT", "/shared/team", "MKDIRS", permission="755")
+    write(checked, "alice", "/shared/team/keep", permission="644")
+    as_user(checked, "bob", "PUT", "/user/bob/.Trash/Current/shared", "MKDIRS", permission="700")
+    moved = as_user(checked, "bob", "PUT", "/shared/team", "RENAME", destination="/user/bob/.Trash/Current/shared/team")
+    assert moved.json() == {"boolean": True}, moved.text
+    assert denial(as_user(checked, "bob", "POST", "/", "EXPUNGE", immediate="true")).startswith(
+        "Permission denied: user=bob, access=ALL")
+    trashed = as_user(checked, SUPERUSER, "GET", "/user/bob/.Trash", "LISTSTATUS").json()["FileStatuses"]["FileStatus"]
+    checkpoint = trashed[0]["pathSuffix"]
+    assert as_user(checked, SUPERUSER, "GET", f"/user/bob/.Trash/{checkpoint}/shared/team/keep", "OPEN").content == (
+        b"secret")

@@ -90,3 +90,19 @@ def test_group_mapping_chooses_the_file_when_given(tmp_path):
     path.write_text("alice: staff\n")
     assert group_mapping(Clock(), str(path)).groups("alice") == ("staff",)
     assert isinstance(group_mapping(Clock()).mapping, HostGroups)
+
+
+def test_a_groups_file_broken_later_keeps_the_last_good_one(tmp_path):
+    """Removed or badly edited while the namenode runs, the file used to make every request of a user not yet
+    cached fail with a bare 500; the last good version stays in force (at start a bad file still refuses)."""
+    path = tmp_path / "groups"
+    path.write_text("alice: staff\n")
+    mapping = GroupsFile(str(path))
+    path.write_text("alice staff\nbob: eng\n")  # no colon: malformed
+    assert mapping.groups("alice") == ("staff",) and mapping.groups("bob") == ()
+    path.unlink()
+    assert mapping.groups("alice") == ("staff",)
+    path.write_text("bob: eng\n")
+    assert mapping.groups("bob") == ("eng",) and mapping.groups("alice") == ()
+    with pytest.raises(OSError):
+        GroupsFile(str(tmp_path / "missing"))

@@ -637,12 +637,12 @@ class NamenodeApp:
         if name.upper() != webhdfs.HOT["name"]:
             raise BadRequest(f"Cannot set storage policy {name}: every dfs block is on DISK, so HOT is the only "
                              "storage policy")
-        await self.store.status(path, call.checker)
+        await self.store.check_access(path, 0, call.checker, op="SETSTORAGEPOLICY")
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 
     async def op_unsetstoragepolicy(self, request, params, path, call):
-        await self.store.status(path, call.checker)
+        await self.store.check_access(path, 0, call.checker, op="UNSETSTORAGEPOLICY")
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -225,3 +225,14 @@ def test_expunging_the_trash_deletes_only_what_the_caller_may_delete(checked):
     checkpoint = trashed[0]["pathSuffix"]
     assert as_user(checked, SUPERUSER, "GET", f"/user/bob/.Trash/{checkpoint}/shared/team/keep", "OPEN").content == (
         b"secret")
+
+
+def test_setting_a_storage_policy_needs_write_on_the_path(checked):
+    """SETSTORAGEPOLICY and UNSETSTORAGEPOLICY were checked as a GETFILESTATUS (traverse only), so anyone could
+    set them, and the audit trail said so; HDFS asks for WRITE."""
+    write(checked, "alice", "/tmp/alice-policy", permission="644")
+    for op, params in (("SETSTORAGEPOLICY", {"storagepolicy": "HOT"}), ("UNSETSTORAGEPOLICY", {})):
+        method = "PUT" if op == "SETSTORAGEPOLICY" else "POST"
+        assert denial(as_user(checked, "bob", method, "/tmp/alice-policy", op, **params)) == (
+            'Permission denied: user=bob, access=WRITE, inode="/tmp/alice-policy":alice:supergroup:-rw-r--r--')
+        assert as_user(checked, "alice", method, "/tmp/alice-policy", op, **params).status_code == 200

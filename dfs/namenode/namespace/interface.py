@@ -169,9 +169,11 @@ class Namespace(Protocol):
         HDFS's rules (dfs.namenode.acls, AclException); the Inode as changed (its mode and ``acl``). The ACL
         belongs to the inode: every hard link shares it, ``copy`` copies it."""
 
-    def check_access(self, path: str, access: int, checker=None) -> Deferred:
+    def check_access(self, path: str, access: int, checker=None, op: str = "CHECKACCESS") -> Deferred:
         """CHECKACCESS: AccessControlException unless ``checker``'s caller has ``access`` (permissions' bits) on
-        ``path``, ACLs included; FileNotFound("Path not found") when nothing is there."""
+        ``path``, ACLs included; FileNotFound("Path not found") when nothing is there. With another ``op`` (and
+        ``access`` 0), the check of that WebHDFS op's rules alone, for ops with nothing to change in the namespace
+        (SETSTORAGEPOLICY of the one policy there is)."""
 
     def check_quota(self, path: str, space: int, append: bool = False) -> Deferred:
         """Fail early, before any byte of an upload moves, when a file of ``space`` bytes (replicas counted)

@@ -1000,11 +1000,11 @@ class RelationalNamespace(History):
 
         return self.run(txn)
 
-    def check_access(self, path, access, checker=None):
+    def check_access(self, path, access, checker=None, op="CHECKACCESS"):
         def txn(db):
-            self._check(db, checker, "CHECKACCESS", path, access=access)
+            self._check(db, checker, op, path, access=access)
             if self._lookup(db, path) is None:
-                raise FileNotFound("Path not found")
+                raise FileNotFound("Path not found" if op == "CHECKACCESS" else f"File does not exist: {path}")
 
         return self.lookup(txn)
 

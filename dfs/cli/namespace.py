@@ -38,7 +38,9 @@ def register(commands):
     p.add_argument("-r", "-R", dest="recursive", action="store_true", help="remove directories and their contents")
     p.add_argument("-f", dest="force", action="store_true", help="no error when a path does not exist")
     p.add_argument("--skip-trash", "-skipTrash", dest="skip_trash", action="store_true",
-                   help="delete at once instead of moving to your trash")
+                   help="delete at once instead of moving to your trash; the namenode's history "
+                        "(--history-retention, `dfs ls --at`) still keeps the bytes until its window passes or "
+                        "`dfs admin purge`")
     p.add_argument("paths", nargs="+", metavar="PATH")
 
     p = commands.add("mv", mv, "move or rename; into DEST when it is a directory")

@@ -84,7 +84,9 @@ class NamenodeLink:
             blocks = await self._blocks_on_disk()
             await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:
-            new = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
+            drained = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
+            held = self.store.block_ids
+            new = [block_id for block_id in drained if block_id in held]  # not one quarantined since it landed
             usage = {**self.store.usage(), "mark": self.store.mark(), "received": new}
             await self._call(self.namenode.heartbeat(self.identity["id"], usage))  # if lost, registering tells
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now

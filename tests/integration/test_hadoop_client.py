@@ -426,7 +426,7 @@ FILE_SYSTEM_CALLS = {
     "listXAttrs": "[user.a, user.b]",
     "removeXAttr": "[user.b]",
     "access": "true",
-    "access missing": "!FileNotFoundException: File does not exist: {dir}/none",
+    "access missing": "!FileNotFoundException: Path not found",  # FSNamesystem.checkAccess's text
     "setPermission": "rw-r-----",
     "setOwner": "bob:staff",
     "setTimes": "1000000000000 1100000000000",
@@ -453,7 +453,8 @@ FILE_SYSTEM_CALLS = {
     "allowSnapshot": "true",
     "createSnapshot": "{dir}/.snapshot/s0",
     "getSnapshottableDirectoryList": "true",
-    "delete with a snapshot": "!SnapshotException: The directory {dir} cannot be deleted since {dir} is snapshottable"
+    # The client unwraps only some classes; SnapshotException stays a RemoteException, as against HDFS.
+    "delete with a snapshot": "!RemoteException: The directory {dir} cannot be deleted since {dir} is snapshottable"
                               " and already has snapshots",
     "deleteSnapshot": "true",
     "getDelegationToken": '!RemoteException: Invalid value for webhdfs parameter "op": No enum constant for'

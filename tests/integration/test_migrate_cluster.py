@@ -2,6 +2,7 @@
 PostgreSQL, a namenode on PostgreSQL serves every file's bytes from the same datanodes, and the way back to a new
 SQLite file gives the same namespace, table by table."""
 
+import getpass
 import os
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def test_a_namespace_of_thousands_of_files_moves_to_postgresql_and_back(make_clu
     call(cluster, "PUT", "/data", "SETQUOTA", namespacequota=100_000, storagespacequota=1 << 40)
     removed = dfs("rm", path(4), namenode=cluster.url)
     assert removed.returncode == 0, removed.stderr
-    trashed = "/user/dfs/.Trash/Current" + path(4)
+    trashed = f"/user/{getpass.getuser()}/.Trash/Current" + path(4)  # the CLI names its login user
     cluster.namenode.stop()
     sqlite_db = os.path.join(cluster.root, "namenode.sqlite")
 

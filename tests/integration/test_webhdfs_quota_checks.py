@@ -51,12 +51,16 @@ def test_setreplication_counts_the_new_replicas(cluster, unique_dir):
     assert _ok(op(cluster, "PUT", q + "/f", "SETREPLICATION", replication=1)).json() == {"boolean": True}
 
 
-def test_truncate_only_shrinks_even_past_a_quota(cluster, unique_dir):
-    """TRUNCATE never adds a byte (a longer length is refused), so a directory over its quota (set below its usage)
-    may still shrink, as in HDFS."""
+def test_truncate_shrinks_past_a_quota_and_grows_only_within_it(cluster, unique_dir):
+    """A directory over its quota (set below its usage) may still shrink, as in HDFS; growing (dfs's sparse files:
+    a hole at the end, counted in the space consumed like the rest of the length) is checked like any write."""
     q = unique_dir + "/q"
     assert _create(cluster, q + "/f", b"x" * 1000, replication=2).status_code == 201
     _ok(op(cluster, "PUT", q, "SETQUOTA", storagespacequota=100))
     assert _ok(op(cluster, "POST", q + "/f", "TRUNCATE", newlength=400)).json() == {"boolean": True}
     assert _ok(op(cluster, "GET", q, "GETQUOTAUSAGE")).json()["QuotaUsage"]["spaceConsumed"] == 800
-    assert op(cluster, "POST", q + "/f", "TRUNCATE", newlength=500).status_code == 400
+    _refused(op(cluster, "POST", q + "/f", "TRUNCATE", newlength=500), "DSQuotaExceededException",
+             f"The DiskSpace quota of {q} is exceeded: quota = 100 B = 100 B but diskspace consumed = 1000 B ="
+             " 1000 B")
+    _ok(op(cluster, "PUT", q, "SETQUOTA", storagespacequota=1000))
+    assert _ok(op(cluster, "POST", q + "/f", "TRUNCATE", newlength=500)).json() == {"boolean": True}

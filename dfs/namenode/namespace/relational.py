@@ -947,6 +947,7 @@ class RelationalNamespace(History):
             self._set_extents(db, inode.id, kept)
             db.execute("UPDATE inodes SET size = ? WHERE id = ?", (new_length, inode.id))
             self._touch(db, inode.id)
+            self._enforce_quotas(db, path, 0, (new_length - inode.size) * inode.replication)  # holes count too
             return True
 
         return self.run(txn)

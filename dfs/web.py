@@ -46,9 +46,12 @@ def json_body(obj, request, code=200):
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def checksum_json(hexdigest):
-    """GETFILECHECKSUM's answer: the SHA-256 of the file's bytes, so it equals ``sha256sum`` of a local copy."""
-    return {"FileChecksum": {"algorithm": "SHA-256", "bytes": hexdigest, "length": len(hexdigest) // 2}}
+SHA256 = "SHA-256"  # dfs's GETFILECHECKSUM algorithm: the file's bytes' SHA-256, equal to ``sha256sum`` of a copy
+
+
+def checksum_json(algorithm, digest):
+    """GETFILECHECKSUM's answer, for Hadoop's MD5-of-CRC32C (the serialised checksum) and dfs's SHA-256 alike."""
+    return {"FileChecksum": {"algorithm": algorithm, "bytes": digest.hex(), "length": len(digest)}}
 
 
 def render_error(request, failure):

@@ -23,7 +23,7 @@ from dfs.http import UNREACHABLE
 from dfs.metrics import DatanodeMetrics
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.streams import RequestWriter, relay_body
-from dfs.web import OCTETS, Params, checksum_json, json_body, render_error, request_path
+from dfs.web import OCTETS, SHA256, Params, checksum_json, json_body, render_error, request_path
 
 log = Logger()
 
@@ -228,7 +228,7 @@ class DatanodeApp:
 
             for block_id, block_start, count in file_extents.pieces(extents, 0, file_extents.size(extents)):
                 await self._send_piece(block_id, block_start, count, digest, replicas)
-            return json_body(checksum_json(hasher.hexdigest()), request)
+            return json_body(checksum_json(SHA256, hasher.digest()), request)
         raise BadRequest(f"Invalid operation {op}")
 
     async def open(self, request, params, path):

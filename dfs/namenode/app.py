@@ -26,7 +26,7 @@ from dfs.namenode.verdict import verdict
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard, restrict
 from dfs.trash import root_of as trash_root
 from dfs.version import version
-from dfs.web import (JSON, OCTETS, Params, checksum_json, has_body, json_body, namespace_path, parse_query,
+from dfs.web import (JSON, OCTETS, SHA256, Params, checksum_json, has_body, json_body, namespace_path, parse_query,
                      query_params, read_json, render_error, request_path)
 
 log = Logger()
@@ -40,8 +40,6 @@ LIST_LIMIT = 1000
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
-# GETFILECHECKSUM's extension (algorithm=SHA-256): the SHA-256 of the file's bytes, as `sha256sum` gives it.
-SHA256 = "SHA-256"
 # SETQUOTA's values besides a quota: HDFS's QUOTA_DONT_SET (the parameter's default) and QUOTA_RESET.
 QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
@@ -343,9 +341,9 @@ class NamenodeApp:
     async def op_getfilechecksum(self, request, params, path, call):
         inode, extents = await self._file(path, call, params)
         if params.str("algorithm", "").upper() != SHA256:
-            return json_body(webhdfs.file_checksum(*await self.checksums.of(extents, inode.block_size)), request)
+            return json_body(checksum_json(*await self.checksums.of(extents, inode.block_size)), request)
         if not extents:
-            return json_body(checksum_json(hashlib.sha256().hexdigest()), request)
+            return json_body(checksum_json(SHA256, hashlib.sha256().digest()), request)
         node = self._reader_for(extents, 0, file_extents.size(extents))
         query = {"op": "GETFILECHECKSUM", **file_extents.naming(extents)}
         return self._redirect(request, params, node.public_url, path, query, audience=node.id)

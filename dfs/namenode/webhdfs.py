@@ -174,11 +174,6 @@ def trash_roots(roots):
     } for path, status in roots]}
 
 
-def file_checksum(algorithm, raw):
-    """GETFILECHECKSUM: Hadoop's algorithm name, the hex of the serialised checksum and its length in bytes."""
-    return {"FileChecksum": {"algorithm": algorithm, "bytes": raw.hex(), "length": len(raw)}}
-
-
 # -- snapshots (Hadoop's JsonUtil shapes) --------------------------------------------------------------------
 
 SNAPSHOT_QUOTA = 65536  # HDFS's per-directory snapshot limit, reported with each snapshottable directory

@@ -172,3 +172,23 @@ def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
     assert set(result(store.collectable([A, C], 0))) == {C}
     with pytest.raises(IOFailure, match="purge"):
         result(store.past_listing("/d", now - 1))
+
+
+def test_a_backup_hold_keeps_what_its_commits_name_with_history_off(store):
+    store.history_retention = 0.0
+    result(store.trim_history())
+    result(store.hold_for_backup("b1"))  # taken from here on: everything alive from now is held
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.trim_history()) == 0
+    assert result(store.collectable([A], 0)) == {}
+    (since, upto), = result(store.backup_holds())["b1"]
+    result(store.set_backup_holds({"b1": [(since, since)]}))  # the copy's commit: /d/f was alive then
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.delete("/d/f", recursive=False))  # C was born after the backup: not held
+    assert result(store.trim_history()) > 0
+    assert set(result(store.collectable([A, C], 0))) == {C}
+    assert A in result(store.block_targets())
+    result(store.release_backups(["b1"]))
+    assert result(store.backup_holds()) == {}
+    assert set(result(store.collectable([A, C], 0))) == {A, C}
+    assert result(store.trim_history()) > 0

@@ -25,7 +25,11 @@ MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
 # the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
 # tree is kept until that snapshot is deleted, which costs space, never a block still needed.
 SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
-HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
+# A kept backup holds the rows alive at some commit of its holds' [since, upto] (``Backups``, dfs.namenode.backup),
+# whatever the retention window says: a restored backup finds every block it names.
+BACKUP_HOLDS = "EXISTS (SELECT 1 FROM backup_holds AS k WHERE k.since < h.died AND k.upto >= h.born)"
+KEPT = f"({SNAPSHOT_HOLDS} OR {BACKUP_HOLDS})"  # beyond the window
+HELD = f"(h.died > ? OR {KEPT})"
 
 
 def visible(table, columns, key):
@@ -170,10 +174,47 @@ class History:
 
         return self.read(txn)
 
+    def hold_for_backup(self, name):
+        """Hold, for the backup ``name`` about to be taken, every row alive from this commit on: whatever commit the
+        copy ends up at, what it names stays until ``set_backup_holds`` narrows the hold."""
+        return self.run(lambda db: db.execute(f"INSERT INTO backup_holds (backup, since, upto)"
+                                              f" SELECT ?, {self.CURRENT_COMMIT}, ?", (name, PRESENT)))
+
+    def set_backup_holds(self, holds):
+        """Make ``holds`` ({backup name: [(since, upto)]}) the holds of those backups, replacing theirs."""
+
+        def txn(db):
+            for name, spans in holds.items():
+                db.execute("DELETE FROM backup_holds WHERE backup = ?", (name,))
+                for since, upto in spans:
+                    db.execute("INSERT INTO backup_holds (backup, since, upto) VALUES (?, ?, ?)", (name, since, upto))
+
+        return self.run(txn)
+
+    def release_backups(self, names):
+        """Drop the holds of the backups ``names`` (removed, or never finished): GC may take what only they held."""
+
+        def txn(db):
+            for name in names:
+                db.execute("DELETE FROM backup_holds WHERE backup = ?", (name,))
+
+        return self.run(txn)
+
+    def backup_holds(self):
+        """{backup name: [(since, upto)]} of every hold."""
+
+        def txn(db):
+            holds = {}
+            for name, since, upto in db.execute("SELECT backup, since, upto FROM backup_holds ORDER BY backup, since"):
+                holds.setdefault(name, []).append((since, upto))
+            return holds
+
+        return self.read(txn)
+
     def _trim(self, db):
         start, removed = self._window_start(db), 0
         for table in ("inodes_history", "dirents_history", "extents_history"):
-            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {SNAPSHOT_HOLDS}",
+            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {KEPT}",
                                   (start,)).rowcount
         db.execute("DELETE FROM commits WHERE number < ?", (start,))
         return removed

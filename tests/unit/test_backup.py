@@ -1,0 +1,119 @@
+"""Scheduled backups of the SQLite namespace (dfs.namenode.backup), run synchronously on a fake clock: a backup is a
+whole, checked copy; the namespace holds every block a kept backup names, with history off; the holds follow the
+files in the directory."""
+
+import os
+import shutil
+import sqlite3
+
+import pytest
+from twisted.internet.task import Clock
+
+from test_metadata import result
+
+from dfs.namenode.backup import Backups, kept_backups
+from dfs.namenode.namespace.model import Extent
+from dfs.namenode.namespace.sqlite import SQLiteNamespace
+
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    store.start()
+    store.history_retention = 0.0  # history off: only the backups' holds keep deleted blocks
+    result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.create("/g", [Extent(B, 0, 5, 5)], overwrite=False))
+    yield store
+    store.stop()
+
+
+def backups_of(store, tmp_path, keep=2, interval=0.0, clock=None):
+    backups = Backups(store, str(tmp_path / "backups"), keep, interval, clock or Clock())
+    backups.reconcile()
+    return backups
+
+
+def test_a_backup_is_a_checked_copy_that_reads_back(store, tmp_path):
+    backups = backups_of(store, tmp_path)
+    taken = result(backups.take())
+    path = os.path.join(backups.directory, taken["name"])
+    assert os.listdir(backups.directory) == [taken["name"]]  # no temporary file, no journal left
+    assert taken["bytes"] == os.path.getsize(path) > 0
+    copy = SQLiteNamespace(path)
+    copy.open()
+    try:
+        assert result(copy.stat("/f"))[1] == [Extent(A, 0, 10, 10)]
+        assert result(copy.integrity_check()) == "ok"
+    finally:
+        copy.stop()
+
+
+def test_gc_keeps_what_a_kept_backup_names_and_frees_it_when_the_backup_goes(store, tmp_path):
+    backups = backups_of(store, tmp_path, keep=1)
+    first = result(backups.take())["name"]
+    result(store.delete("/f", recursive=False))
+    result(store.create("/h", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.delete("/h", recursive=False))  # born and gone after the backup: not held
+    result(store.trim_history())
+    assert set(result(store.collectable([A, C], 0))) == {C}
+    assert A in result(store.block_targets())  # kept at its replication too
+    second = result(backups.take())["name"]
+    assert kept_backups(backups.directory) == [second]
+    assert list(result(store.backup_holds())) == [second]
+    assert first != second
+    assert set(result(store.collectable([A, C], 0))) == {A, C}
+
+
+def test_the_holds_follow_the_files_at_start(store, tmp_path):
+    backups = backups_of(store, tmp_path, keep=3)
+    kept = result(backups.take())["name"]
+    gone = result(backups.take())["name"]
+    os.remove(os.path.join(backups.directory, gone))  # removed by hand
+    result(store.hold_for_backup("namespace-20000101T000000.000Z.sqlite3"))  # a backup a crash interrupted
+    open(os.path.join(backups.directory, "x.partial"), "w").close()
+    elsewhere = tmp_path / "restored.sqlite3"
+    shutil.copy(os.path.join(backups.directory, kept), elsewhere)
+    with sqlite3.connect(elsewhere) as db:  # a namespace restored from the backup knows no hold of it yet
+        db.execute("DELETE FROM backup_holds")
+    restored = SQLiteNamespace(str(elsewhere))
+    restored.open()
+    try:
+        for namespace in (store, restored):
+            backups_of(namespace, tmp_path, keep=3)
+            assert list(result(namespace.backup_holds())) == [kept]
+        assert os.listdir(backups.directory) == [kept]
+    finally:
+        restored.stop()
+
+
+def test_a_failed_backup_is_counted_and_holds_nothing(store, tmp_path):
+    backups = backups_of(store, tmp_path)
+    shutil.rmtree(backups.directory)
+    with pytest.raises(sqlite3.OperationalError):
+        result(backups.take())
+    assert (backups.failures, backups.last) == (1, None)
+    assert "unable to open" in backups.describe()["last_failure"]["error"]
+    assert result(store.backup_holds()) == {}
+
+
+def test_backups_are_taken_every_interval_from_the_newest(store, tmp_path):
+    clock = Clock()
+    backups = backups_of(store, tmp_path, keep=5, interval=3600, clock=clock)
+    backups.start()
+    try:
+        clock.advance(0)
+        assert len(kept_backups(backups.directory)) == 1  # none yet: one at once
+        clock.advance(3599)
+        assert len(kept_backups(backups.directory)) == 1
+        clock.advance(1)
+        assert len(kept_backups(backups.directory)) == 2
+    finally:
+        backups.stop()
+    later = backups_of(store, tmp_path, keep=5, interval=3600, clock=Clock())
+    later.start()  # a restart waits for the interval since the newest backup
+    try:
+        assert 3500 < later._timer.getTime() <= 3600
+    finally:
+        later.stop()

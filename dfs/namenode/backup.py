@@ -63,8 +63,7 @@ def copy_database(source, target):
             live.close()
         if verdict != "ok":
             raise ValueError(f"the copy of {source} fails its integrity check: {verdict}")
-        with open(partial, "rb") as f:
-            os.fsync(f.fileno())
+        fsync_file(partial)
         os.rename(partial, target)
         sync_directory(os.path.dirname(target))
     except BaseException:
@@ -94,18 +93,41 @@ def restore(backup, db_path, now=None):
         raise Refused(f"{backup} fails its integrity check: {verdict}")
     incoming = db_path + ".restoring"
     shutil.copyfile(backup, incoming)
-    with open(incoming, "rb") as f:
-        os.fsync(f.fileno())
     aside = None
-    if os.path.exists(db_path):
-        with exclusive_sqlite(db_path):  # held while the files move: no namenode opens the old one meanwhile
-            aside = db_path + time.strftime(".replaced-%Y%m%dT%H%M%SZ", time.gmtime(now or time.time()))
-            for suffix in ("-wal", "-shm", ""):
-                if os.path.exists(db_path + suffix):
-                    os.rename(db_path + suffix, aside + suffix)
-    os.rename(incoming, db_path)
+    try:
+        if os.path.exists(db_path):
+            with exclusive_sqlite(db_path) as replaced:  # held while the files move: no namenode opens it meanwhile
+                carry_epoch(replaced.db, incoming)
+                aside = db_path + time.strftime(".replaced-%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+                for suffix in ("-wal", "-shm", ""):
+                    if os.path.exists(db_path + suffix):
+                        os.rename(db_path + suffix, aside + suffix)
+        fsync_file(incoming)
+        os.rename(incoming, db_path)
+    finally:
+        if os.path.exists(incoming):
+            os.remove(incoming)
     sync_directory(os.path.dirname(db_path))
     return aside
+
+
+def carry_epoch(replaced, incoming):
+    """Give the restored database the lease epoch of the one it replaces when that is newer: datanodes refuse a
+    DELETE of an epoch older than one they saw, so GC would stay fenced off until they restart."""
+    epoch = replaced.execute("SELECT MAX(epoch) FROM leader").fetchone()[0]
+    if epoch is None:
+        return
+    db = sqlite3.connect(incoming, isolation_level=None)
+    try:
+        db.execute("INSERT INTO leader (id, holder, epoch, expires) VALUES (1, '', ?, 0) ON CONFLICT (id)"
+                   " DO UPDATE SET epoch = MAX(epoch, excluded.epoch)", (epoch,))
+    finally:
+        db.close()
+
+
+def fsync_file(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def sync_directory(directory):

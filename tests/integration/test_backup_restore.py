@@ -75,24 +75,25 @@ def test_a_restored_backup_finds_every_block_it_names(make_cluster, tmp_path):
     cluster.wait_for(lambda s: unbacked not in blocks_on_disk(cluster), timeout=120, what="GC to collect a block")
     backed_up = {block_of(content(n)) for n in range(FILES)}
     assert backed_up <= blocks_on_disk(cluster), "GC took a block the kept backup names"
-    cluster.restart_namenode()  # a new lease epoch the datanodes learn with the next GC delete
-    cluster.wait_for(lambda s: s["totals"]["alive"] == 2 and not s["totals"]["safemode"], timeout=120)
-    for n in range(FILES, FILES + 10):
-        put(cluster, f"/data/f{n}", content(n))
-    delete(cluster, f"/data/f{FILES}")  # a delete after the restart: its block goes under the new epoch
-    cluster.wait_for(lambda s: block_of(content(FILES)) not in blocks_on_disk(cluster), timeout=120,
-                     what="GC under the new epoch")
 
     lost = 2  # a file deleted since the backup, whose block is then lost from every disk too
-    cluster.namenode.stop()
     for i, datanode in enumerate(cluster.datanodes):
         datanode.stop()
         os.remove(cluster.block_files(i)[block_of(content(lost))])
+        datanode.restart_on_same_port()
+    for _ in range(2):  # each start takes the lease at a new epoch, which the datanodes learn from GC's deletes
+        cluster.restart_namenode()
+        cluster.wait_for(lambda s: s["totals"]["alive"] == 2 and not s["totals"]["safemode"], timeout=120)
+    for n in range(FILES, FILES + 10):
+        put(cluster, f"/data/f{n}", content(n))
+    delete(cluster, f"/data/f{FILES}")
+    cluster.wait_for(lambda s: block_of(content(FILES)) not in blocks_on_disk(cluster), timeout=120,
+                     what="GC under the newest epoch")
+
+    cluster.namenode.stop()
     db = os.path.join(cluster.root, "namenode.sqlite")
     restored = dfs(cluster, "admin", "restore-backup", "--from", str(backups / name), "--to", db)
     assert restored.returncode == 0, restored.stderr
-    for datanode in cluster.datanodes:
-        datanode.restart_on_same_port()
     cluster.namenode.restart_on_same_port()
     cluster.wait_for(lambda s: s["totals"]["alive"] == 2 and not s["totals"]["safemode"], timeout=120)
 
@@ -109,4 +110,4 @@ def test_a_restored_backup_finds_every_block_it_names(make_cluster, tmp_path):
 
     after_backup = block_of(content(FILES + 1))  # named only by the namespace the restore replaced
     cluster.wait_for(lambda s: after_backup not in blocks_on_disk(cluster), timeout=120,
-                     what="GC of the blocks written after the backup")
+                     what="GC of the blocks written after the backup (the datanodes refuse an older lease epoch)")

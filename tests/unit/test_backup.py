@@ -11,6 +11,7 @@ from twisted.internet.task import Clock
 
 from test_metadata import result
 
+from dfs.errors import FileNotFound
 from dfs.namenode.backup import Backups, kept_backups
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
@@ -117,3 +118,37 @@ def test_backups_are_taken_every_interval_from_the_newest(store, tmp_path):
         assert 3500 < later._timer.getTime() <= 3600
     finally:
         later.stop()
+
+
+def test_a_restore_checks_the_backup_refuses_a_running_namenode_and_keeps_the_old_database(store, tmp_path):
+    from dfs.namenode.backup import restore
+    from dfs.namenode.namespace.migrate import Refused
+
+    backups = backups_of(store, tmp_path)
+    backup = os.path.join(backups.directory, result(backups.take())["name"])
+    result(store.claim_leadership("restarted", 10))
+    result(store.claim_leadership("restarted again", 10))  # epoch 2: datanodes saw deletes of it
+    result(store.delete("/f", recursive=False))
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"not a database" * 100)
+    with pytest.raises(Refused, match="integrity check"):
+        restore(str(bad), store.db_path)
+    with pytest.raises(Refused, match="stop the namenode"):
+        restore(backup, store.db_path)  # the store has it open
+    store.stop()
+    assert restore(backup, store.db_path, now=0) == store.db_path + ".replaced-19700101T000000Z"
+    assert not os.path.exists(store.db_path + ".restoring")
+    restored = SQLiteNamespace(store.db_path)
+    restored.open()
+    try:
+        assert result(restored.stat("/f"))[1] == [Extent(A, 0, 10, 10)]
+        assert result(restored.claim_leadership("the next namenode", 10)) == 3  # newer than any the datanodes saw
+    finally:
+        restored.stop()
+    replaced = SQLiteNamespace(store.db_path + ".replaced-19700101T000000Z")
+    replaced.open()
+    try:
+        with pytest.raises(FileNotFound):
+            result(replaced.stat("/f"))
+    finally:
+        replaced.stop()

@@ -136,10 +136,11 @@ class NamenodeMetrics(Metrics):
         if backup is not None:
             last = backup["last"] or {"at": 0, "bytes": 0, "seconds": 0}
             yield GaugeMetricFamily("dfs_backup_last_timestamp_seconds",
-                                    "When the last backup of the namespace this namenode took began (0: none yet).",
+                                    "When the newest backup of the namespace began (0: none yet).",
                                     value=last["at"])
             yield GaugeMetricFamily("dfs_backup_last_bytes", "Size of that backup.", value=last["bytes"])
-            yield GaugeMetricFamily("dfs_backup_last_duration_seconds", "How long it took.", value=last["seconds"])
+            yield GaugeMetricFamily("dfs_backup_last_duration_seconds", "How long it took (0: taken before this start).",
+                                    value=last["seconds"] or 0)
             yield CounterMetricFamily("dfs_backup_failures_total", "Backups of the namespace that failed.",
                                       value=backup["failures"])
         yield CounterMetricFamily("dfs_stored_block_bytes_total",

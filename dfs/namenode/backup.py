@@ -8,6 +8,7 @@ they are made to match the backups in the directory, so a backup removed by hand
 namespace learns the holds of backups taken after it.
 """
 
+import calendar
 import os
 import re
 import shutil
@@ -28,6 +29,12 @@ TEMPORARY = ".partial"
 def backup_name(seconds):
     """``namespace-20261207T031500.123Z.sqlite3``: UTC, so that names sort as the backups were taken."""
     return time.strftime("namespace-%Y%m%dT%H%M%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}Z.sqlite3"
+
+
+def taken_at(name):
+    """When the backup ``name`` began, in seconds since the epoch (its name says, to the millisecond)."""
+    stamp = name.removeprefix("namespace-").removesuffix("Z.sqlite3")
+    return calendar.timegm(time.strptime(stamp[:15], "%Y%m%dT%H%M%S")) + int(stamp[16:]) / 1000
 
 
 def kept_backups(directory):
@@ -140,8 +147,8 @@ def sync_directory(directory):
 
 def reconcile_holds(store, directory):
     """Make ``store``'s holds match the backups in ``directory`` (None: no backups are kept) before GC may run: drop
-    what a crash left half written and the holds of backups that are gone or never finished; hold those that lack
-    one. The names of the backups kept."""
+    what a crash left half written and the holds of backups that are gone or never finished; hold each kept one as
+    its file says. The names of the backups kept."""
     kept = []
     if directory:
         os.makedirs(directory, exist_ok=True)
@@ -151,10 +158,10 @@ def reconcile_holds(store, directory):
         kept = kept_backups(directory)
     held = fired_result(store.backup_holds())
     fired_result(store.release_backups([name for name in held if name not in kept]))
-    missing = {name: holds_of(os.path.join(directory, name)) for name in kept if name not in held}
-    fired_result(store.set_backup_holds(missing))
+    # Each file says what it holds: a restored namespace has its own backup's hold as it was while the copy ran.
+    fired_result(store.set_backup_holds({name: holds_of(os.path.join(directory, name)) for name in kept}))
     if directory:
-        log.info("backups in {dir}: {count} kept, {new} newly held", dir=directory, count=len(kept), new=len(missing))
+        log.info("backups in {dir}: {count} kept and held", dir=directory, count=len(kept))
     return kept
 
 
@@ -165,7 +172,7 @@ class Backups:
     def __init__(self, store, directory, keep, interval, clock, threads=None):
         self.store, self.directory, self.keep, self.interval = store, directory, keep, interval
         self.clock, self.threads = clock, threads
-        self.last = None  # {"name", "at", "bytes", "seconds"} of the last backup taken by this process
+        self.last = None  # {"name", "at", "bytes", "seconds"} of the newest backup (seconds: None if not taken here)
         self.kept = 0  # backups in the directory, as of the last backup or start
         self.failures = 0
         self.last_failure = None
@@ -173,13 +180,17 @@ class Backups:
         self._timer = None
 
     def reconcile(self):
-        """Make the holds match the backups in the directory (before GC may run: see ``reconcile_holds``)."""
-        self.kept = len(reconcile_holds(self.store, self.directory))
+        """Make the holds match the backups in the directory (before GC may run: see ``reconcile_holds``); the
+        newest is the last backup until this process takes one."""
+        kept = reconcile_holds(self.store, self.directory)
+        self.kept = len(kept)
+        if kept:
+            self.last = {"name": kept[-1], "at": taken_at(kept[-1]), "seconds": None,
+                         "bytes": os.path.getsize(os.path.join(self.directory, kept[-1]))}
 
     def start(self):
         if self.interval > 0:
-            kept = kept_backups(self.directory)
-            newest = os.path.getmtime(os.path.join(self.directory, kept[-1])) if kept else 0.0
+            newest = self.last["at"] if self.last else 0.0
             self._schedule(max(0.0, newest + self.interval - time.time()))
 
     def stop(self):
@@ -217,6 +228,8 @@ class Backups:
             size = await self._in_thread(copy_database, self.store.db_path, target)
             await self.store.set_backup_holds({name: await self._in_thread(holds_of, target)})
         except Exception as e:
+            if os.path.exists(target):  # never a file without its hold
+                os.remove(target)
             self.failures += 1
             self.last_failure = {"at": time.time(), "error": str(e)}
             log.error("backup {name} failed: {e}", name=name, e=e)

@@ -12,7 +12,8 @@ from twisted.internet.task import Clock
 from test_metadata import result
 
 from dfs.errors import FileNotFound
-from dfs.namenode.backup import Backups, kept_backups
+from dfs.namenode.backup import Backups, holds_of, kept_backups, taken_at
+from dfs.namenode.namespace.history import PRESENT
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
@@ -42,6 +43,7 @@ def test_a_backup_is_a_checked_copy_that_reads_back(store, tmp_path):
     path = os.path.join(backups.directory, taken["name"])
     assert os.listdir(backups.directory) == [taken["name"]]  # no temporary file, no journal left
     assert taken["bytes"] == os.path.getsize(path) > 0
+    assert abs(taken_at(taken["name"]) - taken["at"]) < 0.002
     copy = SQLiteNamespace(path)
     copy.open()
     try:
@@ -76,14 +78,15 @@ def test_the_holds_follow_the_files_at_start(store, tmp_path):
     open(os.path.join(backups.directory, "x.partial"), "w").close()
     elsewhere = tmp_path / "restored.sqlite3"
     shutil.copy(os.path.join(backups.directory, kept), elsewhere)
-    with sqlite3.connect(elsewhere) as db:  # a namespace restored from the backup knows no hold of it yet
-        db.execute("DELETE FROM backup_holds")
+    with sqlite3.connect(elsewhere) as db:  # a restored namespace: the copy's own hold as it was while it ran
+        assert db.execute("SELECT upto FROM backup_holds WHERE backup = ?", (kept,)).fetchone()[0] == PRESENT
     restored = SQLiteNamespace(str(elsewhere))
     restored.open()
     try:
         for namespace in (store, restored):
-            backups_of(namespace, tmp_path, keep=3)
-            assert list(result(namespace.backup_holds())) == [kept]
+            again = backups_of(namespace, tmp_path, keep=3)
+            assert result(namespace.backup_holds()) == {kept: holds_of(os.path.join(backups.directory, kept))}
+            assert again.last["name"] == kept and again.last["bytes"] > 0
         assert os.listdir(backups.directory) == [kept]
     finally:
         restored.stop()

@@ -56,6 +56,8 @@ def test_a_restored_backup_finds_every_block_it_names(make_cluster, tmp_path):
     for n in range(FILES):
         put(cluster, f"/data/f{n}", content(n))
 
+    refused = requests.post(f"{cluster.url}/cluster/backup", params={"user.name": "bob"}, timeout=60)
+    assert refused.status_code == 403, refused.text  # the superuser's
     taken = dfs(cluster, "admin", "backup")
     assert taken.returncode == 0, taken.stderr
     (name,) = os.listdir(backups)

@@ -7,7 +7,10 @@ import shutil
 import sqlite3
 
 import pytest
+import pytest_twisted
+from treq.testing import StubTreq
 from twisted.internet.task import Clock
+from twisted.python.usage import UsageError
 
 from test_metadata import result
 
@@ -16,6 +19,7 @@ from dfs.namenode.backup import Backups, holds_of, kept_backups, taken_at
 from dfs.namenode.namespace.history import PRESENT
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.tap import NamenodeOptions
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -155,3 +159,26 @@ def test_a_restore_checks_the_backup_refuses_a_running_namenode_and_keeps_the_ol
             result(replaced.stat("/f"))
     finally:
         replaced.stop()
+
+
+def test_the_backup_options():
+    options = NamenodeOptions()
+    options.parseOptions(["--backup-dir", "/b", "--backup-interval", "30m", "--backup-keep", "3"])
+    assert (options["backup-dir"], options["backup-interval"], options["backup-keep"]) == ("/b", 1800, 3)
+    with pytest.raises(UsageError, match="PostgreSQL with its own tools"):
+        NamenodeOptions().parseOptions(["--backup-dir", "/b", "--db-url", "postgresql://nn/dfs"])
+    with pytest.raises(UsageError, match="--backup-keep 1 or more"):
+        NamenodeOptions().parseOptions(["--backup-dir", "/b", "--backup-keep", "0"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_backup_on_request_and_its_status(namenode_app, tmp_path):
+    http = StubTreq(namenode_app.resource())
+    response = await http.post("http://nn/cluster/backup")
+    assert response.code == 400 and "--backup-dir" in (await response.json())["RemoteException"]["message"]
+    namenode_app.backups = backups_of(namenode_app.store, tmp_path)
+    response = await http.post("http://nn/cluster/backup")
+    taken = await response.json()
+    assert response.code == 200 and os.listdir(namenode_app.backups.directory) == [taken["name"]]
+    status = await (await http.get("http://nn/cluster")).json()
+    assert status["backup"]["last"] == taken and status["backup"]["kept"] == 1

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from snapshot_cost import build, done  # noqa: E402
 
-from dfs.namenode.backup import Backups, restore  # noqa: E402
+from dfs.namenode.backup import Backups  # noqa: E402
+from dfs.namenode.namespace.sqlite_backup import restore  # noqa: E402
 from dfs.namenode.namespace.sqlite import SQLiteNamespace  # noqa: E402
 
 

@@ -139,8 +139,8 @@ class NamenodeMetrics(Metrics):
                                     "When the newest backup of the namespace began (0: none yet).",
                                     value=last["at"])
             yield GaugeMetricFamily("dfs_backup_last_bytes", "Size of that backup.", value=last["bytes"])
-            yield GaugeMetricFamily("dfs_backup_last_duration_seconds", "How long it took (0: taken before this start).",
-                                    value=last["seconds"] or 0)
+            yield GaugeMetricFamily("dfs_backup_last_duration_seconds",
+                                    "How long it took (0: taken before this start).", value=last["seconds"] or 0)
             yield CounterMetricFamily("dfs_backup_failures_total", "Backups of the namespace that failed.",
                                       value=backup["failures"])
         yield CounterMetricFamily("dfs_stored_block_bytes_total",

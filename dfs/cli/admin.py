@@ -269,10 +269,10 @@ def backup(session, args):
 
 
 def restore_backup(session, args):
-    from dfs.namenode import backup as backups  # here: the cluster commands start without the namenode's code
+    from dfs.namenode.namespace import sqlite_backup  # here: the cluster commands start without the database code
 
     with about(None):
-        aside = backups.restore(args.source, args.target)
+        aside = sqlite_backup.restore(args.source, args.target)
     kept = f" The database it replaced is kept as {aside}." if aside else ""
     print(f"Restored {args.source} as {args.target}.{kept} Start the namenode: it stays in safe mode until the"
           " datanodes have reported, then `dfs fsck /` lists any file whose blocks are gone.", file=session.stdout)

@@ -1,7 +1,7 @@
 """Scheduled online backups of the SQLite namespace, and the holds that make GC keep every block a kept backup names.
 
 A backup is SQLite's online backup of the live database (one step: one consistent read, writers never wait), written
-under a temporary name, checked with ``PRAGMA integrity_check``, fsynced and renamed. Before the copy starts, the
+under a temporary name, checked, fsynced and renamed (``namespace.sqlite_backup``). Before the copy starts, the
 namespace holds everything alive from that commit on; once the copy is there, the hold narrows to the commits the
 copy can read (its oldest kept commit to its last, and each snapshot's). The holds follow the files: at start-up
 they are made to match the backups in the directory, so a backup removed by hand frees its blocks, and a restored
@@ -11,8 +11,6 @@ namespace learns the holds of backups taken after it.
 import calendar
 import os
 import re
-import shutil
-import sqlite3
 import time
 
 from twisted.internet import defer
@@ -20,15 +18,17 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from dfs.namenode.namespace.sqlite_backup import TEMPORARY, copy_database, holds_of
+
 log = Logger()
 
 NAME = re.compile(r"namespace-\d{8}T\d{6}\.\d{3}Z\.sqlite3")
-TEMPORARY = ".partial"
 
 
 def backup_name(seconds):
     """``namespace-20261207T031500.123Z.sqlite3``: UTC, so that names sort as the backups were taken."""
-    return time.strftime("namespace-%Y%m%dT%H%M%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}Z.sqlite3"
+    milliseconds = int(seconds * 1000) % 1000
+    return time.strftime("namespace-%Y%m%dT%H%M%S", time.gmtime(seconds)) + f".{milliseconds:03d}Z.sqlite3"
 
 
 def taken_at(name):
@@ -40,109 +40,6 @@ def taken_at(name):
 def kept_backups(directory):
     """The names of the backups in ``directory``, oldest first."""
     return sorted(name for name in os.listdir(directory) if NAME.fullmatch(name))
-
-
-def holds_of(path):
-    """[(since, upto)] of the commits the backup at ``path`` can read: from its oldest kept commit (history before it
-    was trimmed) to the last, and each of its snapshots' commits."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        oldest, last = db.execute("SELECT MIN(number), MAX(number) FROM commits").fetchone()
-        snapshots = [row[0] for row in db.execute("SELECT DISTINCT commit_number FROM snapshots")]
-    finally:
-        db.close()
-    return [(oldest, last)] + [(commit, commit) for commit in snapshots if commit < oldest]
-
-
-def copy_database(source, target):
-    """Copy the SQLite database ``source`` to ``target`` with the online backup API, check the copy and put it in
-    place atomically. Refuses (ValueError) a copy that fails its integrity check."""
-    partial = target + TEMPORARY
-    try:
-        live = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        copy = sqlite3.connect(partial, isolation_level=None)
-        try:
-            live.backup(copy)  # every page in one step: one read transaction, so one consistent state
-            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, whatever the source's mode
-            verdict = copy.execute("PRAGMA integrity_check").fetchone()[0]
-        finally:
-            copy.close()
-            live.close()
-        if verdict != "ok":
-            raise ValueError(f"the copy of {source} fails its integrity check: {verdict}")
-        fsync_file(partial)
-        os.rename(partial, target)
-        sync_directory(os.path.dirname(target))
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
-    return os.path.getsize(target)
-
-
-def restore(backup, db_path, now=None):
-    """Put the backup ``backup`` in place of the stopped namenode's database ``db_path`` (`dfs admin
-    restore-backup`): the backup is checked first; a database a namenode has open is refused (migrate's exclusive
-    lock); the database replaced, with its -wal and -shm files, is kept aside as ``<db>.replaced-<time>``. Returns
-    that name (None when there was no database)."""
-    from dfs.namenode.namespace.migrate import Refused, exclusive_sqlite  # the CLI loads it only for this
-
-    if not os.path.isfile(backup):
-        raise Refused(f"no backup at {backup}")
-    checked = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-    try:
-        verdict = checked.execute("PRAGMA integrity_check").fetchone()[0]
-    except sqlite3.DatabaseError as e:
-        verdict = str(e)
-    finally:
-        checked.close()
-    if verdict != "ok":
-        raise Refused(f"{backup} fails its integrity check: {verdict}")
-    incoming = db_path + ".restoring"
-    shutil.copyfile(backup, incoming)
-    aside = None
-    try:
-        if os.path.exists(db_path):
-            with exclusive_sqlite(db_path) as replaced:  # held while the files move: no namenode opens it meanwhile
-                carry_epoch(replaced.db, incoming)
-                aside = db_path + time.strftime(".replaced-%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-                for suffix in ("-wal", "-shm", ""):
-                    if os.path.exists(db_path + suffix):
-                        os.rename(db_path + suffix, aside + suffix)
-        fsync_file(incoming)
-        os.rename(incoming, db_path)
-    finally:
-        if os.path.exists(incoming):
-            os.remove(incoming)
-    sync_directory(os.path.dirname(db_path))
-    return aside
-
-
-def carry_epoch(replaced, incoming):
-    """Give the restored database the lease epoch of the one it replaces when that is newer: datanodes refuse a
-    DELETE of an epoch older than one they saw, so GC would stay fenced off until they restart."""
-    epoch = replaced.execute("SELECT MAX(epoch) FROM leader").fetchone()[0]
-    if epoch is None:
-        return
-    db = sqlite3.connect(incoming, isolation_level=None)
-    try:
-        db.execute("INSERT INTO leader (id, holder, epoch, expires) VALUES (1, '', ?, 0) ON CONFLICT (id)"
-                   " DO UPDATE SET epoch = MAX(epoch, excluded.epoch)", (epoch,))
-    finally:
-        db.close()
-
-
-def fsync_file(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def sync_directory(directory):
-    fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def reconcile_holds(store, directory):

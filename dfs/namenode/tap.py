@@ -2,7 +2,6 @@
 
 import getpass
 import os
-import sqlite3
 
 from twisted.application import service
 from twisted.python import usage
@@ -334,7 +333,7 @@ def scheduled_backups(store, reactor, options):
                                     reactor.getThreadPool())
     try:
         backups.reconcile() if backups else reconcile_holds(store, None)
-    except (OSError, sqlite3.Error) as e:
+    except (OSError, IOFailure) as e:
         raise Refused("namenode", f"the backups in {directory}: {e}") from None
     return backups or None
 

@@ -15,10 +15,12 @@ from twisted.python.usage import UsageError
 from test_metadata import result
 
 from dfs.errors import FileNotFound
-from dfs.namenode.backup import Backups, holds_of, kept_backups, taken_at
+from dfs.namenode.backup import Backups, kept_backups, taken_at
 from dfs.namenode.namespace.history import PRESENT
+from dfs.namenode.namespace.migrate import Refused
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
+from dfs.namenode.namespace.sqlite_backup import holds_of, restore
 from dfs.namenode.tap import NamenodeOptions
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -128,9 +130,6 @@ def test_backups_are_taken_every_interval_from_the_newest(store, tmp_path):
 
 
 def test_a_restore_checks_the_backup_refuses_a_running_namenode_and_keeps_the_old_database(store, tmp_path):
-    from dfs.namenode.backup import restore
-    from dfs.namenode.namespace.migrate import Refused
-
     backups = backups_of(store, tmp_path)
     backup = os.path.join(backups.directory, result(backups.take())["name"])
     result(store.claim_leadership("restarted", 10))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import requests
+from test_observability import CHROMIUM, browser, text_of
 
 FILES = 40
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -66,6 +67,9 @@ def test_a_restored_backup_finds_every_block_it_names(make_cluster, tmp_path):
     assert (status["kept"], status["failures"], status["last"]["name"]) == (1, 0, name)
     metrics = requests.get(f"{cluster.url}/metrics", timeout=30).text
     assert f"dfs_backup_last_bytes {float(status['last']['bytes'])}" in metrics
+    if CHROMIUM is not None:  # the status page says it too (test_observability checks the rest of the page)
+        line = text_of(browser(cluster.url + "/", tmp_path / "profile", "--dump-dom"), "backup-text")
+        assert line.startswith("last backup ") and line.endswith(" kept"), line
 
     for n in range(0, FILES, 2):
         delete(cluster, f"/data/f{n}")

@@ -324,10 +324,9 @@ def build_namenode(reactor, options):
 
 
 def scheduled_backups(store, reactor, options):
-    """The SQLite namespace's backups (None on PostgreSQL or without --backup-dir), their holds made to match the
-    kept files before GC can run: without --backup-dir no backup holds a block."""
-    if options.get("db-url"):
-        return None
+    """The SQLite namespace's backups (None without --backup-dir), their holds made to match the kept files before
+    GC can run. Without --backup-dir (on PostgreSQL too, where a migrated namespace may bring holds) no backup holds
+    a block."""
     directory = options.get("backup-dir")
     backups = directory and Backups(store, directory, options["backup-keep"], options["backup-interval"], reactor,
                                     reactor.getThreadPool())

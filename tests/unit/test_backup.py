@@ -21,7 +21,7 @@ from dfs.namenode.namespace.migrate import Refused
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.namespace.sqlite_backup import holds_of, restore
-from dfs.namenode.tap import NamenodeOptions
+from dfs.namenode.tap import NamenodeOptions, scheduled_backups
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -181,3 +181,11 @@ async def test_a_backup_on_request_and_its_status(namenode_app, tmp_path):
     assert response.code == 200 and os.listdir(namenode_app.backups.directory) == [taken["name"]]
     status = await (await http.get("http://nn/cluster")).json()
     assert status["backup"]["last"] == taken and status["backup"]["kept"] == 1
+
+
+def test_without_a_backup_directory_no_backup_holds_a_block(namespace, namespace_location):
+    """A namespace migrated from SQLite to PostgreSQL, or a namenode started without --backup-dir: the holds go."""
+    result(namespace.hold_for_backup("namespace-20000101T000000.000Z.sqlite3"))
+    options = {"db-url": namespace_location if namespace_location.startswith("postgresql") else None}
+    assert scheduled_backups(namespace, None, options) is None
+    assert result(namespace.backup_holds()) == {}

@@ -70,6 +70,7 @@ def restore(backup, db_path, now=None):
     if verdict != "ok":
         raise Refused(f"{backup} fails its integrity check: {verdict}")
     incoming = db_path + ".restoring"
+    os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)  # a new disk, after the old one died
     shutil.copyfile(backup, incoming)
     aside = None
     try:

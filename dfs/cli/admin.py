@@ -96,7 +96,8 @@ def df(session, args):
     print(table(rows, right={1, 2, 3, 4}), file=session.stdout)
     if any(held.values()):  # what `dfs trash expunge`, `dfs snapshot delete` and `dfs admin purge` give back
         print("Held to undo: " + ", ".join(f"{name} {size(held.get(name, 0), args.human)}"
-                                           for name in ("trash", "snapshots", "history")), file=session.stdout)
+                                           for name in ("trash", "snapshots", "backups", "history")),
+              file=session.stdout)
     return OK
 
 

@@ -45,7 +45,7 @@
       el("div", {class: "muted small"}, "of the datanodes that are not dead"),
       el("div", {class: "muted small", id: "held-text"},
         `held to undo (one replica): trash ${bytes(held.trash || 0)}, snapshots ${bytes(held.snapshots || 0)},`
-        + ` history ${bytes(held.history || 0)}`));
+        + ` backups ${bytes(held.backups || 0)}, history ${bytes(held.history || 0)}`));
 
     fill("namespace",
       el("div", {class: "figures"},

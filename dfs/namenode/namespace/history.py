@@ -30,6 +30,7 @@ SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= 
 BACKUP_HOLDS = "EXISTS (SELECT 1 FROM backup_holds AS k WHERE k.since < h.died AND k.upto >= h.born)"
 KEPT = f"({SNAPSHOT_HOLDS} OR {BACKUP_HOLDS})"  # beyond the window
 HELD = f"(h.died > ? OR {KEPT})"
+HOLDERS = ("history", "backups", "snapshots")  # what holds a block no file names, by precedence (history_usage)
 
 
 def visible(table, columns, key):
@@ -160,17 +161,20 @@ class History:
         return self.run(txn)
 
     def history_usage(self):
-        """{"snapshots": bytes, "history": bytes} of the blocks no file names now that snapshots hold, and that
-        only the retention window holds (each block once, one replica)."""
+        """{"snapshots": bytes, "backups": bytes, "history": bytes} of the blocks no file names now that snapshots
+        hold, that kept backups hold (and no snapshot), and that only the retention window holds (each block once,
+        one replica)."""
 
         def txn(db):
             held = db.execute(
-                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 1 ELSE 0 END)"
-                " FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
+                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 2 WHEN {BACKUP_HOLDS} THEN 1 ELSE 0"
+                " END) FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
                 f" WHERE {HELD} AND NOT EXISTS (SELECT 1 FROM extents AS e WHERE e.block_id = h.block_id)"
                 " GROUP BY h.block_id, b.size", (self._window_start(db),)).fetchall()
-            return {"snapshots": sum(size for _, size, snapshot in held if snapshot),
-                    "history": sum(size for _, size, snapshot in held if not snapshot)}
+            usage = dict.fromkeys(HOLDERS, 0)
+            for _, size, holder in held:
+                usage[HOLDERS[holder]] += size
+            return usage
 
         return self.read(txn)
 

@@ -81,6 +81,9 @@ def test_a_restored_backup_finds_every_block_it_names(make_cluster, tmp_path):
     cluster.wait_for(lambda s: unbacked not in blocks_on_disk(cluster), timeout=120, what="GC to collect a block")
     backed_up = {block_of(content(n)) for n in range(FILES)}
     assert backed_up <= blocks_on_disk(cluster), "GC took a block the kept backup names"
+    held = cluster.status()["totals"]["held"]
+    gone = sum(len(content(n)) for n in range(FILES) if n % 2 == 0 or n % 4 == 1)  # deleted or overwritten
+    assert (held["backups"], held["history"]) == (gone, 0)
 
     lost = 2  # a file deleted since the backup, whose block is then lost from every disk too
     for i, datanode in enumerate(cluster.datanodes):

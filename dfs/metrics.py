@@ -132,6 +132,17 @@ class NamenodeMetrics(Metrics):
         yield _by_label("dfs_blocks", "Blocks by replication state (orphan: held by datanodes, referenced by no file).",
                         "state", (), blocks)
         yield from _scalars(CLUSTER_SCALARS, totals)
+        backup = self.status.get("backup")
+        if backup is not None:
+            last = backup["last"] or {"at": 0, "bytes": 0, "seconds": 0}
+            yield GaugeMetricFamily("dfs_backup_last_timestamp_seconds",
+                                    "When the newest backup of the namespace began (0: none yet).",
+                                    value=last["at"])
+            yield GaugeMetricFamily("dfs_backup_last_bytes", "Size of that backup.", value=last["bytes"])
+            yield GaugeMetricFamily("dfs_backup_last_duration_seconds",
+                                    "How long it took (0: taken before this start).", value=last["seconds"] or 0)
+            yield CounterMetricFamily("dfs_backup_failures_total", "Backups of the namespace that failed.",
+                                      value=backup["failures"])
         yield CounterMetricFamily("dfs_stored_block_bytes_total",
                                   "Bytes of blocks the write fan-out stored (once per block, not per replica).",
                                   value=self.fanout.bytes_written)

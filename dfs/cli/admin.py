@@ -50,7 +50,8 @@ def register(commands):
                                  "scripts must pass --yes.")
     p.add_argument("--yes", action="store_true", help="do not ask")
 
-    p = commands.add("admin", admin, "purge the namespace's history; migrate a stopped namenode's database",
+    p = commands.add("admin", admin, "purge the namespace's history; back up the namespace, restore a backup; migrate a"
+                     " stopped namenode's database",
                      description="purge --before TIME: drop the namespace's history (what `--at` reads and "
                                  "`dfs restore` brings back) before TIME at once, so GC can take the blocks only it "
                                  "held (`dfs df` shows how much). Snapshots keep theirs; delete them with `dfs "
@@ -61,13 +62,21 @@ def register(commands):
                                  "only when they agree. Stop the namenode first: a database a namenode has open is "
                                  "refused. A DATABASE is sqlite:///path/to/file (or a plain path) or "
                                  "postgresql://user:password@host:5432/db. The target must be empty (a new file or "
-                                 "database) unless --replace, and both must have this dfs's schema version.")
-    p.add_argument("action", choices=("purge", "migrate"))
+                                 "database) unless --replace, and both must have this dfs's schema version.\n"
+                                 "backup: have the namenode take a backup of its SQLite namespace now, into its "
+                                 "--backup-dir.\n"
+                                 "restore-backup --from BACKUP --to DATABASE: with the namenode stopped, check the "
+                                 "backup file and put it in place of the namenode's SQLite file (the one replaced "
+                                 "is kept aside as DATABASE.replaced-TIME); the namenode then starts in safe mode "
+                                 "and `dfs fsck /` lists any file whose blocks are gone.")
+    p.add_argument("action", choices=("purge", "migrate", "backup", "restore-backup"))
     p.add_argument("--before", metavar="TIME",
                    help='purge: ISO 8601, milliseconds since the epoch, or "2 hours ago"; "0 seconds ago": all of it')
     p.add_argument("--yes", action="store_true", help="purge: do not ask")
-    p.add_argument("--from", dest="source", metavar="DATABASE", help="migrate: the namespace to copy")
-    p.add_argument("--to", dest="target", metavar="DATABASE", help="migrate: where the copy goes")
+    p.add_argument("--from", dest="source", metavar="DATABASE",
+                   help="migrate: the namespace to copy; restore-backup: the backup file")
+    p.add_argument("--to", dest="target", metavar="DATABASE",
+                   help="migrate: where the copy goes; restore-backup: the namenode's --db file")
     p.add_argument("--replace", action="store_true", help="migrate: delete what the target holds first")
 
 
@@ -87,7 +96,8 @@ def df(session, args):
     print(table(rows, right={1, 2, 3, 4}), file=session.stdout)
     if any(held.values()):  # what `dfs trash expunge`, `dfs snapshot delete` and `dfs admin purge` give back
         print("Held to undo: " + ", ".join(f"{name} {size(held.get(name, 0), args.human)}"
-                                           for name in ("trash", "snapshots", "history")), file=session.stdout)
+                                           for name in ("trash", "snapshots", "backups", "history")),
+              file=session.stdout)
     return OK
 
 
@@ -242,12 +252,32 @@ def _confirm(session, args, what, question, refusal):
 
 
 def admin(session, args):
-    needed = {"purge": ("before",), "migrate": ("source", "target")}[args.action]
+    needed = {"purge": ("before",), "migrate": ("source", "target"), "backup": (),
+              "restore-backup": ("source", "target")}[args.action]
     missing = [name for name in needed if getattr(args, name) is None]
     if missing:
         flags = {"before": "--before TIME", "source": "--from DATABASE", "target": "--to DATABASE"}
         raise Usage(f"admin {args.action} needs " + " and ".join(flags[name] for name in missing))
-    return (purge if args.action == "purge" else migrate_namespace)(session, args)
+    actions = {"purge": purge, "migrate": migrate_namespace, "backup": backup, "restore-backup": restore_backup}
+    return actions[args.action](session, args)
+
+
+def backup(session, args):
+    with about(None):
+        taken = session.client.backup()
+    print(f"Backup {taken['name']} taken: {taken['bytes']} bytes in {taken['seconds']} s.", file=session.stdout)
+    return OK
+
+
+def restore_backup(session, args):
+    from dfs.namenode.namespace import sqlite_backup  # here: the cluster commands start without the database code
+
+    with about(None):
+        aside = sqlite_backup.restore(args.source, args.target)
+    kept = f" The database it replaced is kept as {aside}." if aside else ""
+    print(f"Restored {args.source} as {args.target}.{kept} Start the namenode: it stays in safe mode until the"
+          " datanodes have reported, then `dfs fsck /` lists any file whose blocks are gone.", file=session.stdout)
+    return OK
 
 
 def purge(session, args):

@@ -330,6 +330,15 @@ class Client:
             return True
         return defer.ensureDeferred(format_())
 
+    def backup(self):
+        """Have the namenode take a backup of its namespace now, into its --backup-dir (the superuser's).
+        {"name", "at", "bytes", "seconds"}: the backup's file name, when it began (seconds since the epoch), its
+        size and how long it took."""
+        async def backup():
+            response = await self._request("POST", self._cluster_url("backup"))
+            return await response.json()
+        return defer.ensureDeferred(backup())
+
     def purge_history(self, before):
         """Drop the namespace's history before ``before`` (ms, ISO 8601 or "2 hours ago") at once: reads of the past
         before it are refused from then on and GC may take what only it held; snapshots keep theirs. {"rows",

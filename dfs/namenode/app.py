@@ -124,7 +124,8 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None, trash=None):
+    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None, trash=None, backups=None):
+        self.backups = backups  # a dfs.namenode.backup.Backups: None without --backup-dir
         self.guard = guard or Guard()
         # Without one (tests of other concerns), nothing is checked: permissions off, no audit trail.
         self.access = access or Access(Permissions(None, "dfs", enabled=False))
@@ -817,6 +818,7 @@ class NamenodeApp:
             "totals": totals,
             "safemode": safemode,
             "leader_epoch": self.repair.leader_epoch(),
+            "backup": self.backups.describe() if self.backups is not None else None,
         }
 
     async def _superuser(self, request, *accepted):
@@ -846,6 +848,15 @@ class NamenodeApp:
         rows = await self.store.purge_history(before)
         log.warn("history before {before} ms purged ({rows} rows)", before=before, rows=rows)
         return json_body({"rows": rows, "before": before}, request)
+
+    @app.route("/cluster/backup", methods=["POST"])
+    async def take_backup(self, request):
+        """`dfs admin backup`: a backup of the namespace now, into --backup-dir; what ``Backups.last`` says."""
+        await self._superuser(request, TOKEN)
+        if self.backups is None:
+            raise BadRequest("this namenode keeps no backups: start it with --backup-dir (SQLite only; back up"
+                             " PostgreSQL with its own tools)")
+        return json_body(await self.backups.take(), request)
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):

@@ -20,6 +20,7 @@ log = Logger()
 # A pass walks every block the namespace refers to; with millions of blocks that takes seconds. The timed passes
 # keep to this share of the namenode's time (waiting at least ``interval`` between them); events still kick one.
 PASS_SHARE = 0.05
+LOST_LISTED = 100  # files named in the log when safe mode ends with blocks missing
 
 
 class Repair:
@@ -36,7 +37,8 @@ class Repair:
         self.interval = interval
         self.grace = grace
         self.copies_per_node = copies_per_node
-        self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension, on_leave=self.kick)
+        self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension,
+                                 on_leave=self._left_safemode)
         # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
         # would crowd out heartbeats. The rest wait for the next pass.
         self.deletes_per_pass = deletes_per_pass
@@ -72,6 +74,24 @@ class Repair:
     def _schedule(self, took):
         if self._on:
             self._timer = self.clock.callLater(max(self.interval, took / PASS_SHARE), self._timed_pass)
+
+    def _left_safemode(self):
+        self.kick()
+        if self.safemode.lost:
+            d = defer.Deferred.fromCoroutine(self._report_lost())
+            d.addErrback(lambda f: log.failure("could not list the files whose blocks are missing", f))
+
+    async def _report_lost(self):
+        """Name the files whose blocks no datanode reported (a restored backup that names blocks gone since, disks
+        lost while the namenode was down): fsck of /, in the log."""
+        report = await self.fsck("/")
+        lost = [f for f in report["files"] if f["status"] in ("missing", "corrupt")]
+        for entry in lost[:LOST_LISTED]:
+            gone = sum(b["state"] in ("missing", "corrupt") for b in entry["blocks"])
+            log.error("fsck: {path} has {gone} of its {blocks} blocks on no datanode", path=entry["path"], gone=gone,
+                      blocks=len(entry["blocks"]))
+        more = f"; {len(lost) - LOST_LISTED} more: `dfs fsck /` lists them all" if len(lost) > LOST_LISTED else ""
+        log.error("fsck after safe mode: {count} files have blocks on no datanode{more}", count=len(lost), more=more)
 
     def kick(self):
         """Run a pass soon (after a replication change or a node event) instead of waiting for the timer."""

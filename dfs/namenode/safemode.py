@@ -29,6 +29,7 @@ class SafeMode:
         self._unreported = None  # the namespace's blocks no datanode has reported yet; None until loaded
         self._total = 0
         self._exit = None
+        self.lost = 0  # blocks no datanode had reported when safe mode ended
 
     def start(self):
         """Read which datanodes the cluster had and which blocks the namespace refers to, then judge."""
@@ -109,6 +110,7 @@ class SafeMode:
         else:
             log.info("leaving safe mode: {why} ({total} blocks reported)", why=why, total=self._total)
         self._unreported = set()
+        self.lost = missing
         self.on_leave()
 
     def reason(self):

@@ -13,6 +13,7 @@ from dfs.limits import MAX_FILE_SIZE
 from dfs.namenode.access import Access
 from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.audit import AuditLog
+from dfs.namenode.backup import Backups, reconcile_holds
 from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.leader import Leadership
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
@@ -64,6 +65,9 @@ class NamenodeOptions(CommonOptions):
         self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
         self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
         self["history-retention"] = duration_value(env("DFS_HISTORY_RETENTION", "24h"))
+        self["backup-dir"] = env("DFS_BACKUP_DIR")
+        self["backup-interval"] = duration_value(env("DFS_BACKUP_INTERVAL", "24h"))
+        self["backup-keep"] = int(env("DFS_BACKUP_KEEP", 7))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -170,7 +174,26 @@ class NamenodeOptions(CommonOptions):
         history). Snapshots keep what they need whatever this says (env DFS_HISTORY_RETENTION, default 24h)."""
         self["history-retention"] = duration_value(value)
 
+    def opt_backup_dir(self, value):
+        """Directory of scheduled online backups of the SQLite namespace; GC keeps every block a backup kept there
+        names (env DFS_BACKUP_DIR; default: no backups)."""
+        self["backup-dir"] = value
+
+    def opt_backup_interval(self, value):
+        """Time between two backups, e.g. 6h, 30m, 1d (a bare number is hours; 0: only `dfs admin backup`) (env
+        DFS_BACKUP_INTERVAL, default 24h)."""
+        self["backup-interval"] = duration_value(value)
+
+    def opt_backup_keep(self, value):
+        """Backups kept in --backup-dir; older ones are removed (env DFS_BACKUP_KEEP, default 7)."""
+        self["backup-keep"] = int(value)
+
     def postOptions(self):
+        if self["backup-interval"] < 0 or self["backup-keep"] < 1:
+            raise usage.UsageError("--backup-interval is a duration, 0 or more, and --backup-keep 1 or more")
+        if self["backup-dir"] and self["db-url"]:
+            raise usage.UsageError("--backup-dir backs up the SQLite namespace; back up PostgreSQL with its own tools"
+                                   " (docs/operator-guide.md, \"Backup and restore\")")
         for name in ("trash-interval", "trash-checkpoint-interval"):
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
@@ -214,10 +237,10 @@ def audit_path(db_path):
 
 
 class NamenodeService(service.MultiService):
-    def __init__(self, store, pins, leadership, repair, pool, access, trash):
+    def __init__(self, store, pins, leadership, repair, pool, access, trash, backups):
         super().__init__()
         self.store, self.pins, self.leadership, self.repair = store, pins, leadership, repair
-        self.pool, self.access, self.trash = pool, access, trash
+        self.pool, self.access, self.trash, self.backups = pool, access, trash, backups
 
     def startService(self):
         self.store.start()
@@ -227,8 +250,12 @@ class NamenodeService(service.MultiService):
         self.repair.safemode.start()
         self.repair.start()
         self.trash.start()
+        if self.backups is not None:
+            self.backups.start()
 
     def stopService(self):
+        if self.backups is not None:
+            self.backups.stop()
         self.trash.stop()
         self.repair.stop()
         self.leadership.stop()
@@ -277,9 +304,11 @@ def build_namenode(reactor, options):
                     ProxyUsers(options.get("proxy-users")))
     trash = TrashEmptier(store, reactor, options["trash-interval"] * 60, options["trash-checkpoint-interval"] * 60,
                          repair.safemode, leadership)
-    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash)
-    top = NamenodeService(store, pins, leadership, repair, pool, access, trash)
     store.history_retention = options["history-retention"]
+    backups = scheduled_backups(store, reactor, options)
+    app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash,
+                      backups=backups)
+    top = NamenodeService(store, pins, leadership, repair, pool, access, trash, backups)
     history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
@@ -292,6 +321,20 @@ def build_namenode(reactor, options):
              state="on" if permissions.enabled else "off", user=permissions.superuser, group=permissions.supergroup,
              audit=access.audit.file.path)
     return top
+
+
+def scheduled_backups(store, reactor, options):
+    """The SQLite namespace's backups (None without --backup-dir), their holds made to match the kept files before
+    GC can run. Without --backup-dir (on PostgreSQL too, where a migrated namespace may bring holds) no backup holds
+    a block."""
+    directory = options.get("backup-dir")
+    backups = directory and Backups(store, directory, options["backup-keep"], options["backup-interval"], reactor,
+                                    reactor.getThreadPool())
+    try:
+        backups.reconcile() if backups else reconcile_holds(store, None)
+    except (OSError, IOFailure) as e:
+        raise Refused("namenode", f"the backups in {directory}: {e}") from None
+    return backups or None
 
 
 def namespace_location(options):

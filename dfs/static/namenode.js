@@ -45,7 +45,7 @@
       el("div", {class: "muted small"}, "of the datanodes that are not dead"),
       el("div", {class: "muted small", id: "held-text"},
         `held to undo (one replica): trash ${bytes(held.trash || 0)}, snapshots ${bytes(held.snapshots || 0)},`
-        + ` history ${bytes(held.history || 0)}`));
+        + ` backups ${bytes(held.backups || 0)}, history ${bytes(held.history || 0)}`));
 
     fill("namespace",
       el("div", {class: "figures"},
@@ -55,7 +55,8 @@
       el("div", {class: "muted small"},
         `default replication ${status.replication}, block size ${bytes(status.block_size)}`),
       el("div", {class: "muted small"}, "metadata ", el("span", {id: "metadata-size"}, bytes(status.metadata_bytes)),
-        " on the namenode's disk"));
+        " on the namenode's disk"),
+      backupLine(status.backup));
 
     const problems = (t.under_replicated || 0) + (t.missing || 0) + (t.corrupt || 0);
     fill("blocks",
@@ -96,6 +97,15 @@
   }
 
   /* The worst thing that is true of the cluster, as the namenode words it (dfs.namenode.verdict). */
+  /* The namespace's backups (--backup-dir): the newest, how many are kept, failures. */
+  function backupLine(backup) {
+    if (!backup) return null;
+    const last = backup.last;
+    const newest = last ? `last backup ${ago(Date.now() / 1000 - last.at)} (${bytes(last.bytes)})` : "no backup yet";
+    const failed = backup.failures ? `, ${backup.failures} failed: ${backup.last_failure.error}` : "";
+    return el("div", {class: "muted small", id: "backup-text"}, `${newest}, ${backup.kept} kept${failed}`);
+  }
+
   function verdict(status) {
     const v = status.verdict;
     return v.text ? [badge(v.state), ` ${v.text}`] : [badge(v.state)];

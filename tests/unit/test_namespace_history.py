@@ -164,11 +164,32 @@ def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
     result(store.delete("/d/sub", recursive=True))  # held by the snapshot
     result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))  # A: held by the snapshot too
     result(store.create("/d/f", [Extent(B, 0, 5, 5)], overwrite=True))  # C: held by the window only
-    assert result(store.history_usage()) == {"snapshots": 10, "history": 3}  # B is named again now
+    assert result(store.history_usage()) == {"snapshots": 10, "backups": 0, "history": 3}  # B is named again now
     now = int(time.time() * 1000) + 1
     wait_for_the_next_millisecond(now)
     assert result(store.purge_history(now)) > 0
-    assert result(store.history_usage()) == {"snapshots": 10, "history": 0}
+    assert result(store.history_usage()) == {"snapshots": 10, "backups": 0, "history": 0}
     assert set(result(store.collectable([A, C], 0))) == {C}
     with pytest.raises(IOFailure, match="purge"):
         result(store.past_listing("/d", now - 1))
+
+
+def test_a_backup_hold_keeps_what_its_commits_name_with_history_off(store):
+    store.history_retention = 0.0
+    result(store.trim_history())
+    result(store.hold_for_backup("b1"))  # taken from here on: everything alive from now is held
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.trim_history()) == 0
+    assert result(store.collectable([A], 0)) == {}
+    (since, upto), = result(store.backup_holds())["b1"]
+    result(store.set_backup_holds({"b1": [(since, since)]}))  # the copy's commit: /d/f was alive then
+    result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.delete("/d/f", recursive=False))  # C was born after the backup: not held
+    assert result(store.trim_history()) > 0
+    assert set(result(store.collectable([A, C], 0))) == {C}
+    assert A in result(store.block_targets())
+    assert result(store.history_usage()) == {"snapshots": 0, "backups": 10, "history": 0}
+    result(store.release_backups(["b1"]))
+    assert result(store.backup_holds()) == {}
+    assert set(result(store.collectable([A, C], 0))) == {A, C}
+    assert result(store.trim_history()) > 0

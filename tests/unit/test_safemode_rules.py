@@ -3,10 +3,12 @@
 import pytest
 from twisted.internet import defer
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.registry import Registry
+from dfs.namenode.repair import Repair
 from dfs.namenode.safemode import SafeMode
 
 BLOCKS = [f"{i:064x}" for i in range(10)]
@@ -136,3 +138,20 @@ def test_a_decommissioned_datanode_is_not_waited_for_after_a_restart(store):
     report(restarted, registry, "n1", BLOCKS)
     report(restarted, registry, "n2", BLOCKS)
     assert not restarted.on and left == [0], "every datanode the cluster still has reported"
+
+
+def test_leaving_with_blocks_missing_names_their_files_in_the_log(store):
+    """A restored backup naming blocks gone since: safe mode ends once every datanode reported, and fsck's list of
+    the files whose blocks are gone is logged (the operator need not know to run it)."""
+    clock = Clock()
+    registry = Registry(clock)
+    repair = Repair(store, registry, None, None, clock)
+    repair.safemode.start()
+    with capturedLogs() as events:
+        for node_id in ("n1", "n2", "n3"):
+            report(repair.safemode, registry, node_id, BLOCKS[2:])
+    lines = [formatEvent(e) for e in events]
+    assert not repair.safemode.on and repair.safemode.lost == 2
+    assert "fsck: /f0 has 1 of its 1 blocks on no datanode" in lines
+    assert "fsck: /f1 has 1 of its 1 blocks on no datanode" in lines
+    assert "fsck after safe mode: 2 files have blocks on no datanode" in lines

@@ -25,7 +25,12 @@ MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
 # the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
 # tree is kept until that snapshot is deleted, which costs space, never a block still needed.
 SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
-HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
+# A kept backup holds the rows alive at some commit of its holds' [since, upto] (``Backups``, dfs.namenode.backup),
+# whatever the retention window says: a restored backup finds every block it names.
+BACKUP_HOLDS = "EXISTS (SELECT 1 FROM backup_holds AS k WHERE k.since < h.died AND k.upto >= h.born)"
+KEPT = f"({SNAPSHOT_HOLDS} OR {BACKUP_HOLDS})"  # beyond the window
+HELD = f"(h.died > ? OR {KEPT})"
+HOLDERS = ("history", "backups", "snapshots")  # what holds a block no file names, by precedence (history_usage)
 
 
 def visible(table, columns, key):
@@ -156,24 +161,64 @@ class History:
         return self.run(txn)
 
     def history_usage(self):
-        """{"snapshots": bytes, "history": bytes} of the blocks no file names now that snapshots hold, and that
-        only the retention window holds (each block once, one replica)."""
+        """{"snapshots": bytes, "backups": bytes, "history": bytes} of the blocks no file names now that snapshots
+        hold, that kept backups hold (and no snapshot), and that only the retention window holds (each block once,
+        one replica)."""
 
         def txn(db):
             held = db.execute(
-                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 1 ELSE 0 END)"
-                " FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
+                f"SELECT h.block_id, b.size, MAX(CASE WHEN {SNAPSHOT_HOLDS} THEN 2 WHEN {BACKUP_HOLDS} THEN 1 ELSE 0"
+                " END) FROM extents_history AS h JOIN blocks AS b ON b.id = h.block_id"
                 f" WHERE {HELD} AND NOT EXISTS (SELECT 1 FROM extents AS e WHERE e.block_id = h.block_id)"
                 " GROUP BY h.block_id, b.size", (self._window_start(db),)).fetchall()
-            return {"snapshots": sum(size for _, size, snapshot in held if snapshot),
-                    "history": sum(size for _, size, snapshot in held if not snapshot)}
+            usage = dict.fromkeys(HOLDERS, 0)
+            for _, size, holder in held:
+                usage[HOLDERS[holder]] += size
+            return usage
+
+        return self.read(txn)
+
+    def hold_for_backup(self, name):
+        """Hold, for the backup ``name`` about to be taken, every row alive from this commit on: whatever commit the
+        copy ends up at, what it names stays until ``set_backup_holds`` narrows the hold."""
+        return self.run(lambda db: db.execute(f"INSERT INTO backup_holds (backup, since, upto)"
+                                              f" SELECT ?, {self.CURRENT_COMMIT}, ?", (name, PRESENT)))
+
+    def set_backup_holds(self, holds):
+        """Make ``holds`` ({backup name: [(since, upto)]}) the holds of those backups, replacing theirs."""
+
+        def txn(db):
+            for name, spans in holds.items():
+                db.execute("DELETE FROM backup_holds WHERE backup = ?", (name,))
+                for since, upto in spans:
+                    db.execute("INSERT INTO backup_holds (backup, since, upto) VALUES (?, ?, ?)", (name, since, upto))
+
+        return self.run(txn)
+
+    def release_backups(self, names):
+        """Drop the holds of the backups ``names`` (removed, or never finished): GC may take what only they held."""
+
+        def txn(db):
+            for name in names:
+                db.execute("DELETE FROM backup_holds WHERE backup = ?", (name,))
+
+        return self.run(txn)
+
+    def backup_holds(self):
+        """{backup name: [(since, upto)]} of every hold."""
+
+        def txn(db):
+            holds = {}
+            for name, since, upto in db.execute("SELECT backup, since, upto FROM backup_holds ORDER BY backup, since"):
+                holds.setdefault(name, []).append((since, upto))
+            return holds
 
         return self.read(txn)
 
     def _trim(self, db):
         start, removed = self._window_start(db), 0
         for table in ("inodes_history", "dirents_history", "extents_history"):
-            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {SNAPSHOT_HOLDS}",
+            removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {KEPT}",
                                   (start,)).rowcount
         db.execute("DELETE FROM commits WHERE number < ?", (start,))
         return removed

@@ -212,6 +212,19 @@ class Namespace(Protocol):
     def trim_history(self) -> Deferred:
         """Drop history no read can see any more; the number of rows dropped."""
 
+    def hold_for_backup(self, name: str) -> Deferred:
+        """Keep every row alive from this commit on for the backup ``name`` being taken (dfs.namenode.backup)."""
+
+    def set_backup_holds(self, holds: dict) -> Deferred:
+        """Make ``holds`` ({backup name: [(since commit, upto commit)]}) those backups' holds: GC keeps every block a
+        history row alive at a commit of a hold names."""
+
+    def release_backups(self, names) -> Deferred:
+        """Drop the holds of the backups ``names``."""
+
+    def backup_holds(self) -> Deferred:
+        """{backup name: [(since, upto)]} of every hold."""
+
     def allow_snapshot(self, path: str, checker=None) -> Deferred:
         """Let the directory ``path`` have snapshots (the superuser's)."""
 

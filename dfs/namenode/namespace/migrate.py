@@ -172,6 +172,11 @@ def _quoted(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+def exclusive_sqlite(path):
+    """The SQLite database at ``path`` held exclusively (a context manager); Refused while a namenode has it open."""
+    return _SQLite(path, create=False)
+
+
 def _open(location, create):
     return _Postgres(location) if is_postgres(location) else _SQLite(location, create)
 

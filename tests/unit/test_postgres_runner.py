@@ -4,6 +4,7 @@ reads on threads, SERIALIZABLE conflicts retried into a serial outcome, errors m
 import random
 import sqlite3
 import threading
+import time
 
 import psycopg
 import pytest
@@ -11,6 +12,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import Clock
 
+import postgres
 from test_metadata import result
 
 from dfs.errors import CannotMove, IOFailure, NoSpace
@@ -18,7 +20,8 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
-from dfs.namenode.namespace.postgres import PostgresNamespace, TooManyConflicts
+from dfs.namenode.namespace.postgres import (WAIT_FOR_CONNECTION, DatabaseUnavailable, PostgresNamespace,
+                                             TooManyConflicts)
 from dfs.namenode.namespace.schema import SchemaTooNew
 
 WAIT = 60  # seconds: generous, the machine may be loaded
@@ -222,7 +225,7 @@ async def test_a_full_disk_is_no_space(namespace):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_lost_connection_is_an_io_failure_and_the_next_transaction_reconnects(namespace, postgres_url):
+async def test_a_lost_connection_is_unavailable_and_the_next_transaction_reconnects(namespace, postgres_url):
     together = threading.Barrier(3, timeout=WAIT)
 
     def backend(db):
@@ -234,10 +237,47 @@ async def test_a_lost_connection_is_an_io_failure_and_the_next_transaction_recon
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE datname = current_database() AND pid != pg_backend_pid()")
-    with pytest.raises(IOFailure, match=r"lost its namespace database \(nothing was done\)"):
+    with pytest.raises(DatabaseUnavailable, match=r"cannot reach its namespace database \(nothing was done\)"):
         await namespace.read(lambda db: db.execute("SELECT 1").fetchone())
     after = await namespace.read(lambda db: db.execute("SELECT pg_backend_pid()").fetchone()[0])
     assert after not in before
+
+
+@pytest.fixture
+def own_server(postgres_server):
+    """A PostgreSQL server of the test's own, to stop and start again (``postgres_server``: skipped where none can
+    run)."""
+    server = postgres.PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_database_that_is_away_is_refused_soon_and_used_again_once_back(own_server):
+    ns = PostgresNamespace(own_server.database(), reactor)
+    ns.start()
+    try:
+        await ns.run(lambda db: db.execute("CREATE TABLE kept (n INTEGER)"))
+        own_server.halt()
+        for _ in range(3):  # the pooled connection the stop broke, then none to be had
+            asked = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match=r"\(nothing was done\)") as refused:
+                await ns.run(lambda db: db.execute("INSERT INTO kept VALUES (1)"))
+            assert time.monotonic() - asked < WAIT_FOR_CONNECTION + 5
+            assert refused.value.status == 503
+        own_server.launch()
+        deadline = time.monotonic() + WAIT
+        while True:  # the pool reconnects on its own, within a few seconds
+            try:
+                await ns.run(lambda db: db.execute("INSERT INTO kept VALUES (2)"))
+                break
+            except DatabaseUnavailable:
+                assert time.monotonic() < deadline, "the namespace never reconnected"
+        assert (await ns.read(lambda db: db.execute("SELECT n FROM kept").fetchall())) == [(2,)]
+    finally:
+        ns.stop()
 
 
 @pytest_twisted.ensureDeferred

@@ -36,7 +36,13 @@ CONNECTIONS = 8  # threads, and connections: one each, so a thread never waits f
 ATTEMPTS = 64
 BACKOFF = 0.005  # seconds: the first retry waits up to this, each next one up to twice as long (random: no lockstep)
 MAX_BACKOFF = 0.25  # seconds: no wait longer
-CONNECT_TIMEOUT = 30.0  # seconds to get a connection before the request fails
+CONNECT_TIMEOUT = 30.0  # seconds the start-up waits for the database
+# Seconds a transaction waits for a connection. Each thread has its own, so a wait means the pool is reconnecting
+# (the database restarts or fails over): the request is refused soon (503) rather than held.
+WAIT_FOR_CONNECTION = 5.0
+# Seconds the pool keeps trying one lost connection again (after 1, 2, 4 s...) before it lets the next request
+# start afresh: without it the waits double up to minutes, and a database back after 30 s is found after 60.
+RECONNECT_FOR = 10.0
 # A schema change runs under this lock, so namenodes starting together upgrade one after the other.
 UPGRADE_LOCK = 0x646673  # "dfs"
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY," \
@@ -52,6 +58,11 @@ APPLICATION = "dfs-namenode"
 class TooManyConflicts(Unavailable):
     """A change PostgreSQL refused as conflicting with concurrent changes, every time it was tried: nothing was
     done; the client may try again (503, as Hadoop's RetriableException)."""
+
+
+class DatabaseUnavailable(Unavailable):
+    """The namespace database cannot be reached (it restarts, fails over, or is down): nothing was done; the client
+    may try again (503 with Retry-After)."""
 
 
 class PostgresNamespace(RelationalNamespace):
@@ -81,8 +92,9 @@ class PostgresNamespace(RelationalNamespace):
         database answers (start-up, before the namenode listens). Safe to call twice."""
         if self._connections is not None:
             return
-        pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=CONNECT_TIMEOUT, open=False,
-                              name="dfs-namespace", kwargs={"application_name": APPLICATION})
+        pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=WAIT_FOR_CONNECTION,
+                              reconnect_timeout=RECONNECT_FOR, open=False, name="dfs-namespace",
+                              kwargs={"application_name": APPLICATION})
         try:
             # One connection first: a wrong address, password or database fails now with the server's reason,
             # where the pool would keep trying until its timeout.
@@ -167,9 +179,11 @@ class PostgresNamespace(RelationalNamespace):
             if not _connection_lost(e):
                 raise
             self._connections.check()  # replace every other pooled connection the loss broke, not one per request
-            # A change whose commit was sent may have been made: only the database knows.
-            outcome = "the change may or may not have been made" if write and committing else "nothing was done"
-            raise IOFailure(f"the namenode lost its namespace database ({outcome}): {e}") from None
+            if write and committing:  # its commit was sent: it may have been made, only the database knows
+                raise IOFailure("the namenode lost its namespace database (the change may or may not have been"
+                                f" made): {e}") from None
+            raise DatabaseUnavailable(f"the namenode cannot reach its namespace database (nothing was done): {e}"
+                                      ) from None
         if write:
             self.observe_transaction(time.perf_counter() - started)
         return result

@@ -21,6 +21,7 @@ from twisted.python.threadpool import ThreadPool
 
 from dfs import paths
 from dfs.errors import FileNotFound, IOFailure, NoSpace, NotADirectory, Unavailable
+from dfs.logs import background_failure
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
 from dfs.namenode.namespace.relational import INODE, RelationalNamespace
@@ -246,7 +247,7 @@ class PostgresNamespace(RelationalNamespace):
             self._sizing = True
             d = self.read(_database_size)
             d.addCallback(self._measured)
-            d.addErrback(lambda f: log.failure("could not measure the namespace database", f))
+            d.addErrback(background_failure(log, "could not measure the namespace database"))
             d.addBoth(self._measure_done)
         return self._size
 

@@ -3,14 +3,14 @@ own; when its synchronous standby is promoted (a multi-host URL with target_sess
 against it. Writers run throughout, and every acknowledged file reads back with its SHA-256."""
 
 import hashlib
-import os
 import time
 
+import psycopg
 import pytest
 import requests
 
 import postgres
-from test_namenode_kills import Writer, _wait_for_acks
+from test_namenode_kills import _wait_for_acks, start_writers
 
 WRITERS = 3
 WAIT = 120  # seconds: generous, the machine may be loaded
@@ -28,16 +28,6 @@ def servers(postgres_server):
     yield start
     for server in started:
         server.stop()
-
-
-def _writers(cluster, tmp_path):
-    env = dict(os.environ, DFS_CONFIG=str(tmp_path / "no-config.toml"), DFS_TOKEN="")
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    writers = [Writer(n, cluster.urls, str(scratch), env) for n in range(WRITERS)]
-    for writer in writers:
-        writer.start()
-    return writers
 
 
 def _stop(writers):
@@ -76,7 +66,7 @@ def test_a_postgresql_restart_during_writes_is_503_then_served_again_and_loses_n
                                                                                         tmp_path):
     server = servers(postgres.PostgresServer(durable=True))
     cluster = make_cluster(namenodes=2, namenode_args=["--db-url", server.database()])
-    writers = _writers(cluster, tmp_path)
+    writers = start_writers(cluster, tmp_path, WRITERS)
     try:
         _wait_for_acks(writers, 3, WAIT)
         server.halt()
@@ -108,3 +98,31 @@ def test_a_postgresql_restart_during_writes_is_503_then_served_again_and_loses_n
     print(f"PostgreSQL away {outage:.1f} s; {len(refusals)} stats answered 503 meanwhile, in at most"
           f" {max(t for _, t in refusals)} s; the namenodes served again {[round(r, 1) for r in recovered]} s after"
           f" it was back; {acked} acknowledged files read back")
+
+
+def test_promoting_the_synchronous_standby_during_writes_loses_no_acknowledged_write(servers, make_cluster,
+                                                                                      tmp_path):
+    # A commit waits until the standby has the change (synchronous_commit=on, the default with durable=True). The
+    # standby is started without synchronous_standby_names: once promoted, it has no standby to wait for.
+    primary = servers(postgres.PostgresServer(durable=True, settings=["synchronous_standby_names='*'"]))
+    standby = servers(postgres.PostgresServer(durable=True), standby_of=primary)
+    name = psycopg.conninfo.conninfo_to_dict(primary.database())["dbname"]
+    url = f"postgresql://{postgres.SERVICE_USER}@/{name}?host={primary.dir},{standby.dir}" \
+          "&target_session_attrs=read-write"
+    with psycopg.connect(primary.url(), autocommit=True) as db:
+        assert db.execute("SELECT sync_state FROM pg_stat_replication").fetchall() == [("sync",)]
+    cluster = make_cluster(namenodes=2, namenode_args=["--db-url", url])
+    writers = start_writers(cluster, tmp_path, WRITERS)
+    try:
+        _wait_for_acks(writers, 3, WAIT)
+        primary.halt()
+        stopped = time.monotonic()
+        standby.promote()
+        promoted = time.monotonic() - stopped
+        served = [_serving_again(namenode.url, stopped) for namenode in cluster.namenodes]
+        _wait_for_acks(writers, 3, WAIT)
+    finally:
+        _stop(writers)
+    acked = _check_acknowledged(writers, cluster.url)  # from the promoted standby: the primary is stopped
+    print(f"the standby was promoted {promoted:.1f} s after the primary stopped; the namenodes served again"
+          f" {[round(s, 1) for s in served]} s after the stop; {acked} acknowledged files read back")

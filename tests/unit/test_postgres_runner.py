@@ -20,8 +20,8 @@ from dfs.metrics import NamenodeMetrics
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
-from dfs.namenode.namespace.postgres import (WAIT_FOR_CONNECTION, DatabaseUnavailable, PostgresNamespace,
-                                             TooManyConflicts)
+from dfs.namenode.namespace.postgres import (UPGRADE_LOCK, WAIT_FOR_CONNECTION, DatabaseUnavailable,
+                                             PostgresNamespace, SchemaChanged, TooManyConflicts)
 from dfs.namenode.namespace.schema import SchemaTooNew
 
 WAIT = 60  # seconds: generous, the machine may be loaded
@@ -342,6 +342,47 @@ def test_namenodes_starting_together_apply_the_schema_once(postgres_url):
             ns.stop()
 
 
+def test_a_namenode_waits_while_another_upgrades_the_schema(postgres_url):
+    started = []
+
+    def start():
+        ns = PostgresNamespace(postgres_url)
+        ns.start()
+        started.append(ns)
+
+    with psycopg.connect(postgres_url) as upgrading:  # as a namenode upgrading: the lock, in a transaction
+        upgrading.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+        threads = [threading.Thread(target=start) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + WAIT
+        while upgrading.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                ).fetchone()[0] < 2:
+            assert time.monotonic() < deadline, "the namenodes never waited for the lock"
+            time.sleep(0.05)
+        assert started == [] and upgrading.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None
+    for thread in threads:  # the lock went with the transaction: one of them upgrades, the other waits for it
+        thread.join(WAIT)
+    for ns in started:
+        ns.stop()
+    assert len(started) == 2
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT version FROM schema_version ORDER BY version").fetchall() \
+            == [(version,) for version in range(1, schema.latest("postgres") + 1)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_running_namenode_changes_nothing_once_a_newer_one_upgraded_the_schema(namespace, postgres_url):
+    await namespace.run(lambda db: db.execute("CREATE TABLE kept (n INTEGER)"))
+    with psycopg.connect(postgres_url, autocommit=True) as newer:
+        newer.execute("INSERT INTO schema_version VALUES (99, 0)")
+    known = schema.latest("postgres")
+    with pytest.raises(SchemaChanged, match=f"schema version 99, newer than this namenode knows \\({known}\\)") as e:
+        await namespace.run(lambda db: db.execute("INSERT INTO kept VALUES (1)"))
+    assert e.value.status == 503
+    assert (await namespace.read(lambda db: db.execute("SELECT count(*) FROM kept").fetchone()[0])) == 0
+
+
 def test_a_database_that_cannot_be_opened_fails_the_start_at_once_with_the_reason(postgres_server):
     with pytest.raises(IOFailure, match='cannot open the namespace database: .*"missing" does not exist'):
         PostgresNamespace(postgres_server.url("missing")).start()
@@ -353,7 +394,8 @@ async def test_a_database_newer_than_the_code_is_refused(postgres_url):
     ns.start()
     await ns.run(lambda db: db.execute("INSERT INTO schema_version VALUES (99, 0)"))
     ns.stop()
-    with pytest.raises(SchemaTooNew, match="version 99"):
+    known = schema.latest("postgres")
+    with pytest.raises(SchemaTooNew, match=f"schema version 99, newer than this dfs knows \\({known}\\)"):
         PostgresNamespace(postgres_url).start()
 
 

@@ -66,6 +66,11 @@ class DatabaseUnavailable(Unavailable):
     may try again (503 with Retry-After)."""
 
 
+class SchemaChanged(Unavailable):
+    """A namenode of a newer dfs upgraded the schema while this one ran: it changes nothing more (503, so clients go
+    on to an upgraded namenode)."""
+
+
 class PostgresNamespace(RelationalNamespace):
     """The PostgreSQL backend of the namespace. ``run`` and ``read`` run a function on a psycopg connection in a
     write or a read transaction, as the SQLite backend's do on an sqlite3 connection; placeholders are ``?`` (the
@@ -85,6 +90,7 @@ class PostgresNamespace(RelationalNamespace):
         self._connections = None
         self._threads = None
         self._size, self._sized_at, self._sizing = 0, None, False
+        self._schema = schema.latest("postgres")
 
     # -- life -------------------------------------------------------------------------------------
 
@@ -226,10 +232,16 @@ class PostgresNamespace(RelationalNamespace):
         return "= ANY(?)", [list(items)]
 
     def _begin_commit(self, db):
-        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``."""
-        db.execute("INSERT INTO commits (number, at)"
-                   " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)",
-                   (time.time(),))
+        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``;
+        refuse it if a namenode of a newer dfs upgraded the schema since this one started (read in the same
+        statement: no extra round trip)."""
+        version = db.execute("INSERT INTO commits (number, at)"
+                             " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)"
+                             " RETURNING (SELECT MAX(version) FROM schema_version)", (time.time(),)).fetchone()[0]
+        if version > self._schema:
+            raise SchemaChanged(f"the namespace database has schema version {version}, newer than this namenode"
+                                f" knows ({self._schema}): a newer dfs upgraded it; upgrade this namenode (nothing"
+                                " was done)")
 
     def _on_callers_clock(self, db, stamps, now):
         """The stamps are the database's clock (``gc_now()``): each becomes ``now`` less its age on that clock, so
@@ -330,7 +342,9 @@ def upgrade(db):
     """Apply the schema files the database lacks, in order, with their version records, in one transaction under
     a lock, so namenodes starting together apply each file once. A database newer than this code is refused."""
     known = schema.scripts("postgres")
-    db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+    if not db.execute("SELECT pg_try_advisory_xact_lock(%s)", (UPGRADE_LOCK,)).fetchone()[0]:
+        log.info("another namenode is upgrading the namespace schema: waiting for it")
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
     db.execute(VERSION_TABLE)
     version = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
     if version > len(known):

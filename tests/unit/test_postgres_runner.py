@@ -18,6 +18,7 @@ from test_metadata import result
 from dfs.errors import CannotMove, IOFailure, NoSpace
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode.namespace import schema
+from dfs.namenode.namespace.backends import describe
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.namespace.postgres import (UPGRADE_LOCK, WAIT_FOR_CONNECTION, DatabaseUnavailable,
@@ -428,3 +429,10 @@ async def test_blocks_are_stamped_when_their_last_reference_goes(postgres_url):
     finally:
         ns.stop()
 
+
+
+def test_a_multi_host_url_is_logged_without_its_password():
+    assert describe("postgresql://dfs:secret@db1:5432,db2:5432/dfs?target_session_attrs=read-write") \
+        == "postgresql://dfs:***@db1:5432,db2:5432/dfs?target_session_attrs=read-write"
+    assert describe("postgresql://dfs@/dfs?host=/a,/b&password=secret&target_session_attrs=read-write") \
+        == "postgresql://dfs@/dfs?host=/a,/b&password=***&target_session_attrs=read-write"

@@ -226,6 +226,13 @@ async def test_a_full_disk_is_no_space(namespace):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_standby_that_takes_no_writes_is_unavailable_and_says_why(namespace):
+    with pytest.raises(DatabaseUnavailable, match="accepts no writes .*target_session_attrs=read-write") as e:
+        await namespace.run(raise_sqlstate, "25006")
+    assert e.value.status == 503
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_lost_connection_is_unavailable_and_the_next_transaction_reconnects(namespace, postgres_url):
     together = threading.Barrier(3, timeout=WAIT)
 

@@ -182,6 +182,9 @@ class PostgresNamespace(RelationalNamespace):
                 db.commit()
         except errors.DiskFull as e:
             raise NoSpace(f"the namenode cannot record the change: its database is out of space: {e}") from None
+        except errors.ReadOnlySqlTransaction as e:  # a standby, as a URL without target_session_attrs may find
+            raise DatabaseUnavailable("the namespace database accepts no writes (a standby? give the URL"
+                                      f" target_session_attrs=read-write): nothing was done: {e}") from None
         except (psycopg.OperationalError, PoolTimeout) as e:
             if not _connection_lost(e):
                 raise

@@ -1,6 +1,7 @@
 """The PostgreSQL backend's transaction runner and schema, against a real server (tests/postgres.py): commits and
 reads on threads, SERIALIZABLE conflicts retried into a serial outcome, errors mapped, schema applied once."""
 
+import logging
 import random
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 import postgres
 from test_metadata import result
@@ -443,3 +445,11 @@ def test_a_multi_host_url_is_logged_without_its_password():
         == "postgresql://dfs:***@db1:5432,db2:5432/dfs?target_session_attrs=read-write"
     assert describe("postgresql://dfs@/dfs?host=/a,/b&password=secret&target_session_attrs=read-write") \
         == "postgresql://dfs@/dfs?host=/a,/b&password=***&target_session_attrs=read-write"
+
+
+def test_the_connection_pools_warnings_go_to_the_namenodes_log(capsys):
+    with capturedLogs() as events:
+        logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "dfs-namespace", "connection refused")
+    assert [(e["log_level"], formatEvent(e)) for e in events] \
+        == [(LogLevel.warn, "namespace connection pool: error connecting in 'dfs-namespace': connection refused")]
+    assert capsys.readouterr().err == ""

@@ -8,6 +8,7 @@ REPEATABLE READ READ ONLY: one snapshot, never a conflict. No lookup runs on the
 query, even of one path, crosses the network.
 """
 
+import logging
 import random
 import time
 
@@ -54,6 +55,19 @@ SIZE_EVERY = 10.0  # seconds a measure of the database's size is reused (a statu
 # The application_name of a namenode's sessions: pg_stat_activity shows them, and `dfs admin migrate` refuses a
 # database a namenode is using.
 APPLICATION = "dfs-namenode"
+
+
+class _PoolWarnings(logging.Handler):
+    """psycopg_pool's warnings (each failed attempt to reconnect) as warnings of the namenode's log, rather than
+    stray lines on its standard error."""
+
+    def emit(self, record):
+        log.warn("namespace connection pool: {message}", message=record.getMessage())
+
+
+_pool_log = logging.getLogger("psycopg.pool")
+_pool_log.addHandler(_PoolWarnings(logging.WARNING))
+_pool_log.propagate = False
 
 
 class TooManyConflicts(Unavailable):

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 from twisted.logger import FileLogObserver, LogLevel, formatEvent, formatEventAsClassicLogText, formatTime
 
+from dfs.errors import Unavailable
+
 JSON_OBSERVER = "dfs.logs.json_observer"
 TEXT_OBSERVER = "dfs.logs.text_observer"
 FORMATS = ("text", "json")
@@ -114,3 +116,17 @@ def to_stdout(twistd_options):
     foreground = twistd_options.get("nodaemon") or twistd_options.get("debug")
     logfile = twistd_options.get("logfile")
     return bool(foreground and not twistd_options.get("syslog") and (not logfile or logfile == "-"))
+
+
+def background_failure(logger, what):
+    """An errback for a background pass (repair, trash, trimming): a namenode that cannot reach its database now
+    (``Unavailable``: it restarts, fails over) is expected and logged in one line, as the next pass retries; anything
+    else is a bug, logged with its traceback."""
+
+    def logged(failure):
+        if failure.check(Unavailable):
+            logger.warn("{what}: {e}", what=what, e=failure.getErrorMessage())
+        else:
+            logger.failure(what, failure)
+
+    return logged

@@ -45,10 +45,11 @@ class PostgresServer:
     """One PostgreSQL server in its own directory under /tmp (pytest's temporary directories are private to root,
     where the ``postgres`` user could not reach its socket). ``database()`` makes an empty database. ``durable``
     keeps PostgreSQL's fsync and synchronous commits (benchmarks: a commit costs what it costs in production);
-    tests turn them off."""
+    tests turn them off. ``settings`` (``name=value``) are added to the server's command line."""
 
-    def __init__(self, durable=False):
+    def __init__(self, durable=False, settings=()):
         self.durable = durable
+        self.settings = list(settings)
         self.bin = bin_dir()
         self.dir = None
         self.pid = None
@@ -63,26 +64,37 @@ class PostgresServer:
         return os.path.join(self.dir, "server.log")
 
     def start(self):
-        self.dir = tempfile.mkdtemp(prefix="dfs-pg-")
-        if os.geteuid() == 0:
-            user = pwd.getpwnam(SERVICE_USER)
-            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self.dir = self._directory()
         self._as_service_user("initdb", "--pgdata", self.data, "--username", SERVICE_USER, "--auth", "trust",
                               "--encoding", "UTF8", "--locale", "C", "--no-sync")
-        settings = f"-c listen_addresses='' -c unix_socket_directories='{self.dir}'"
+        return self.launch()
+
+    def start_standby_of(self, primary):
+        """Start as a streaming standby of ``primary`` (pg_basebackup -R: a copy of its data directory that follows
+        its WAL), which must run with ``replication`` settings."""
+        self.dir = self._directory()
+        self._as_service_user("pg_basebackup", "--pgdata", self.data, "--dbname", primary.conninfo(),
+                              "--write-recovery-conf", "--checkpoint", "fast", "--no-sync")
+        return self.launch()
+
+    def launch(self, extra=()):
+        """Start the server on the data directory it has (again, after ``halt``); ``extra`` settings (``name=value``)
+        go after the usual ones."""
+        settings = ["listen_addresses=''", f"unix_socket_directories='{self.dir}'"]
         if not self.durable:
-            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        settings += [*self.settings, *extra]
         try:
             self._as_service_user("pg_ctl", "start", "--pgdata", self.data, "--log", self.log_path, "--wait",
-                                  "--timeout", str(START_TIMEOUT), "-o", settings)
+                                  "--timeout", str(START_TIMEOUT), "-o", " ".join(f"-c {s}" for s in settings))
         except subprocess.CalledProcessError:
             raise RuntimeError(f"PostgreSQL did not start: {self.log()[-3000:]}") from None
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             self.pid = int(f.readline())
         return self
 
-    def stop(self):
-        """Stop the server (fast shutdown: sessions are cut) and remove its directory."""
+    def halt(self):
+        """Stop the server (fast shutdown: sessions are cut), keeping its data for ``launch``."""
         if self.pid is not None:
             try:
                 self._as_service_user("pg_ctl", "stop", "--pgdata", self.data, "--mode", "fast", "--wait",
@@ -90,9 +102,27 @@ class PostgresServer:
             except subprocess.CalledProcessError:
                 os.kill(self.pid, 9)  # the postmaster alone; its children exit when it is gone
             self.pid = None
+
+    def promote(self):
+        """Make a standby the primary (``pg_ctl promote``), once it accepts writes."""
+        self._as_service_user("pg_ctl", "promote", "--pgdata", self.data, "--wait", "--timeout", str(START_TIMEOUT))
+
+    def stop(self):
+        """Stop the server and remove its directory."""
+        self.halt()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+    def conninfo(self):
+        return f"host={self.dir} user={SERVICE_USER}"
+
+    def _directory(self):
+        path = tempfile.mkdtemp(prefix="dfs-pg-")
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(path, user.pw_uid, user.pw_gid)
+        return path
 
     def url(self, database="postgres"):
         return f"postgresql://{SERVICE_USER}@/{database}?host={self.dir}"

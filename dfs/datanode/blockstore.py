@@ -23,6 +23,7 @@ log = Logger()
 BLOCK_ID = re.compile(r"\A[0-9a-f]{64}\Z")
 MARKS_HONOURED = 20  # a delete may carry any of the last this many marks handed out (heartbeats)
 SUMS_SUFFIX = ".crc"
+EPOCH_FILE = "leader-epoch.json"  # the highest epoch of the namenodes' lease a DELETE carried
 # After a write hit ENOSPC the node offers no space until this much more is free than then (a little more would
 # only draw the next block into the same error).
 FREED_ENOUGH = 1024 * 1024
@@ -159,7 +160,8 @@ class BlockStore:
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
         self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
-        self.epoch = 0  # the latest epoch of the namenodes' lease a DELETE carried: older ones are refused
+        # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
+        self.epoch = self._saved_epoch()
         self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
 
     def identity(self):
@@ -172,6 +174,13 @@ class BlockStore:
             ident = {"id": uuid.uuid4().hex[:12], "cluster_id": None}
             write_json_atomically(path, ident)
             return ident
+
+    def _saved_epoch(self):
+        try:
+            with open(os.path.join(self.root, EPOCH_FILE)) as f:
+                return json.load(f)["epoch"]
+        except FileNotFoundError:
+            return 0
 
     def remember_cluster(self, ident, cluster_id):
         ident["cluster_id"] = cluster_id
@@ -362,7 +371,9 @@ class BlockStore:
                 if epoch < self.epoch:
                     raise NotLeader(f"block {block_id} kept: a DELETE of epoch {self.epoch} came before this one of "
                                     f"epoch {epoch}")
-                self.epoch = epoch
+                if epoch > self.epoch:  # on disk before anything is deleted under it: a new leader is rare
+                    write_json_atomically(os.path.join(self.root, EPOCH_FILE), {"epoch": epoch})
+                    self.epoch = epoch
             if unless_stored_after is not None and self._stored_since(block_id, unless_stored_after):
                 raise Conflict(f"block {block_id} was stored since mark {unless_stored_after}: kept")
             try:

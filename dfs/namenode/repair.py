@@ -11,6 +11,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs.errors import NotLeader
+from dfs.logs import background_failure
 from dfs.namenode.placement import choose_targets
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.safemode import SafeMode
@@ -102,7 +103,7 @@ class Repair:
         """The running pass, or a new one: a Deferred that fires when it is over (never with an error)."""
         if self._running is None:
             running = self._running = defer.Deferred.fromCoroutine(self._pass())
-            running.addErrback(lambda f: log.failure("repair pass failed", f))
+            running.addErrback(background_failure(log, "repair pass failed"))
             running.addBoth(self._done)
             return running
         return self._running

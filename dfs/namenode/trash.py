@@ -11,6 +11,7 @@ from twisted.logger import Logger
 from dfs import paths
 from dfs import trash as names
 from dfs.errors import AccessControlException, FileNotFound, NotADirectory
+from dfs.logs import background_failure
 
 log = Logger()
 
@@ -53,7 +54,7 @@ class TrashEmptier:
     def run_once(self):
         """One pass over every user's trash; a Deferred that never fails (a failure is logged)."""
         d = defer.Deferred.fromCoroutine(self._pass())
-        d.addErrback(lambda f: log.failure("trash pass failed", f))
+        d.addErrback(background_failure(log, "trash pass failed"))
         return d
 
     async def _pass(self):

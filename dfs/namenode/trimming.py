@@ -4,6 +4,8 @@ before the retention window began that no snapshot holds. Their blocks then beco
 from twisted.application.internet import TimerService
 from twisted.logger import Logger
 
+from dfs.logs import background_failure
+
 log = Logger()
 
 TRIM_EVERY = 60.0  # seconds between two passes: history outlives its window by at most this
@@ -18,7 +20,7 @@ def history_trimmer(store, clock, interval=TRIM_EVERY, leadership=None):
             return None
         d = store.trim_history()
         d.addCallback(lambda rows: rows and log.info("history trimmed: {rows} rows no read can see", rows=rows))
-        d.addErrback(lambda f: log.failure("history trimming failed", f))
+        d.addErrback(background_failure(log, "history trimming failed"))
         return d
 
     trimmer = TimerService(interval, trim)

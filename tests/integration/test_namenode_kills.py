@@ -54,6 +54,17 @@ class Writer(threading.Thread):
             self.acked[path] = hashlib.sha256(data).hexdigest()
 
 
+def start_writers(cluster, tmp_path, count=WRITERS):
+    """``count`` Writers putting through every namenode of ``cluster``, started."""
+    env = dict(os.environ, DFS_CONFIG=str(tmp_path / "no-config.toml"), DFS_TOKEN="")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    writers = [Writer(n, cluster.urls, str(scratch), env) for n in range(count)]
+    for writer in writers:
+        writer.start()
+    return writers
+
+
 def _wait_for_acks(writers, more, timeout=120):
     """Until every writer has ``more`` acknowledgements beyond what it had."""
     goal = [len(w.acked) + more for w in writers]
@@ -70,12 +81,7 @@ def test_killing_a_namenode_three_times_loses_no_acknowledged_write(postgres_url
     cluster = make_cluster(namenodes=2, namenode_args=["--db-url", postgres_url])
     first, second = cluster.namenodes
     cluster.wait_for(lambda s: s["totals"]["alive"] == 3, what="the first namenode's datanodes")
-    env = dict(os.environ, DFS_CONFIG=str(tmp_path / "no-config.toml"), DFS_TOKEN="")
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    writers = [Writer(n, cluster.urls, str(scratch), env) for n in range(WRITERS)]
-    for writer in writers:
-        writer.start()
+    writers = start_writers(cluster, tmp_path)
     try:
         _wait_for_acks(writers, 3)
         baseline = max(max(writer.gaps) for writer in writers)

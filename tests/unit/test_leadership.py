@@ -69,3 +69,14 @@ def test_a_datanode_refuses_a_delete_of_an_older_epoch_than_one_it_saw(tmp_path)
     assert store.has(blocks[1])
     store.delete_sync(blocks[2], epoch=3)
     assert not store.has(blocks[2])
+
+
+def test_a_restarted_datanode_still_refuses_a_delete_of_an_older_epoch(tmp_path):
+    store = BlockStore(str(tmp_path))
+    blocks = [block_id for block_id, _ in store.commit_many_sync(io.BytesIO(b"xy"), [1, 1])]
+    store.delete_sync(blocks[0], epoch=5)
+    restarted = BlockStore(str(tmp_path))
+    restarted.scan_sync()
+    with pytest.raises(NotLeader, match="epoch 5 came before this one of epoch 4"):
+        restarted.delete_sync(blocks[1], epoch=4)
+    assert restarted.has(blocks[1])

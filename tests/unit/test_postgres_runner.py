@@ -1,24 +1,30 @@
 """The PostgreSQL backend's transaction runner and schema, against a real server (tests/postgres.py): commits and
 reads on threads, SERIALIZABLE conflicts retried into a serial outcome, errors mapped, schema applied once."""
 
+import logging
 import random
 import sqlite3
 import threading
+import time
 
 import psycopg
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
+import postgres
 from test_metadata import result
 
 from dfs.errors import CannotMove, IOFailure, NoSpace
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode.namespace import schema
+from dfs.namenode.namespace.backends import describe
 from dfs.namenode.namespace.model import DIRECTORY, ROOT
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
-from dfs.namenode.namespace.postgres import PostgresNamespace, TooManyConflicts
+from dfs.namenode.namespace.postgres import (UPGRADE_LOCK, WAIT_FOR_CONNECTION, DatabaseUnavailable,
+                                             PostgresNamespace, SchemaChanged, TooManyConflicts)
 from dfs.namenode.namespace.schema import SchemaTooNew
 
 WAIT = 60  # seconds: generous, the machine may be loaded
@@ -222,7 +228,14 @@ async def test_a_full_disk_is_no_space(namespace):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_lost_connection_is_an_io_failure_and_the_next_transaction_reconnects(namespace, postgres_url):
+async def test_a_standby_that_takes_no_writes_is_unavailable_and_says_why(namespace):
+    with pytest.raises(DatabaseUnavailable, match="accepts no writes .*target_session_attrs=read-write") as e:
+        await namespace.run(raise_sqlstate, "25006")
+    assert e.value.status == 503
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_lost_connection_is_unavailable_and_the_next_transaction_reconnects(namespace, postgres_url):
     together = threading.Barrier(3, timeout=WAIT)
 
     def backend(db):
@@ -234,10 +247,47 @@ async def test_a_lost_connection_is_an_io_failure_and_the_next_transaction_recon
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE datname = current_database() AND pid != pg_backend_pid()")
-    with pytest.raises(IOFailure, match=r"lost its namespace database \(nothing was done\)"):
+    with pytest.raises(DatabaseUnavailable, match=r"cannot reach its namespace database \(nothing was done\)"):
         await namespace.read(lambda db: db.execute("SELECT 1").fetchone())
     after = await namespace.read(lambda db: db.execute("SELECT pg_backend_pid()").fetchone()[0])
     assert after not in before
+
+
+@pytest.fixture
+def own_server(postgres_server):
+    """A PostgreSQL server of the test's own, to stop and start again (``postgres_server``: skipped where none can
+    run)."""
+    server = postgres.PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_database_that_is_away_is_refused_soon_and_used_again_once_back(own_server):
+    ns = PostgresNamespace(own_server.database(), reactor)
+    ns.start()
+    try:
+        await ns.run(lambda db: db.execute("CREATE TABLE kept (n INTEGER)"))
+        own_server.halt()
+        for _ in range(3):  # the pooled connection the stop broke, then none to be had
+            asked = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match=r"\(nothing was done\)") as refused:
+                await ns.run(lambda db: db.execute("INSERT INTO kept VALUES (1)"))
+            assert time.monotonic() - asked < WAIT_FOR_CONNECTION + 5
+            assert refused.value.status == 503
+        own_server.launch()
+        deadline = time.monotonic() + WAIT
+        while True:  # the pool reconnects on its own, within a few seconds
+            try:
+                await ns.run(lambda db: db.execute("INSERT INTO kept VALUES (2)"))
+                break
+            except DatabaseUnavailable:
+                assert time.monotonic() < deadline, "the namespace never reconnected"
+        assert (await ns.read(lambda db: db.execute("SELECT n FROM kept").fetchall())) == [(2,)]
+    finally:
+        ns.stop()
 
 
 @pytest_twisted.ensureDeferred
@@ -302,6 +352,47 @@ def test_namenodes_starting_together_apply_the_schema_once(postgres_url):
             ns.stop()
 
 
+def test_a_namenode_waits_while_another_upgrades_the_schema(postgres_url):
+    started = []
+
+    def start():
+        ns = PostgresNamespace(postgres_url)
+        ns.start()
+        started.append(ns)
+
+    with psycopg.connect(postgres_url) as upgrading:  # as a namenode upgrading: the lock, in a transaction
+        upgrading.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+        threads = [threading.Thread(target=start) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + WAIT
+        while upgrading.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                ).fetchone()[0] < 2:
+            assert time.monotonic() < deadline, "the namenodes never waited for the lock"
+            time.sleep(0.05)
+        assert started == [] and upgrading.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None
+    for thread in threads:  # the lock went with the transaction: one of them upgrades, the other waits for it
+        thread.join(WAIT)
+    for ns in started:
+        ns.stop()
+    assert len(started) == 2
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT version FROM schema_version ORDER BY version").fetchall() \
+            == [(version,) for version in range(1, schema.latest("postgres") + 1)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_running_namenode_changes_nothing_once_a_newer_one_upgraded_the_schema(namespace, postgres_url):
+    await namespace.run(lambda db: db.execute("CREATE TABLE kept (n INTEGER)"))
+    with psycopg.connect(postgres_url, autocommit=True) as newer:
+        newer.execute("INSERT INTO schema_version VALUES (99, 0)")
+    known = schema.latest("postgres")
+    with pytest.raises(SchemaChanged, match=f"schema version 99, newer than this namenode knows \\({known}\\)") as e:
+        await namespace.run(lambda db: db.execute("INSERT INTO kept VALUES (1)"))
+    assert e.value.status == 503
+    assert (await namespace.read(lambda db: db.execute("SELECT count(*) FROM kept").fetchone()[0])) == 0
+
+
 def test_a_database_that_cannot_be_opened_fails_the_start_at_once_with_the_reason(postgres_server):
     with pytest.raises(IOFailure, match='cannot open the namespace database: .*"missing" does not exist'):
         PostgresNamespace(postgres_server.url("missing")).start()
@@ -313,7 +404,8 @@ async def test_a_database_newer_than_the_code_is_refused(postgres_url):
     ns.start()
     await ns.run(lambda db: db.execute("INSERT INTO schema_version VALUES (99, 0)"))
     ns.stop()
-    with pytest.raises(SchemaTooNew, match="version 99"):
+    known = schema.latest("postgres")
+    with pytest.raises(SchemaTooNew, match=f"schema version 99, newer than this dfs knows \\({known}\\)"):
         PostgresNamespace(postgres_url).start()
 
 
@@ -346,3 +438,18 @@ async def test_blocks_are_stamped_when_their_last_reference_goes(postgres_url):
     finally:
         ns.stop()
 
+
+
+def test_a_multi_host_url_is_logged_without_its_password():
+    assert describe("postgresql://dfs:secret@db1:5432,db2:5432/dfs?target_session_attrs=read-write") \
+        == "postgresql://dfs:***@db1:5432,db2:5432/dfs?target_session_attrs=read-write"
+    assert describe("postgresql://dfs@/dfs?host=/a,/b&password=secret&target_session_attrs=read-write") \
+        == "postgresql://dfs@/dfs?host=/a,/b&password=***&target_session_attrs=read-write"
+
+
+def test_the_connection_pools_warnings_go_to_the_namenodes_log(capsys):
+    with capturedLogs() as events:
+        logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "dfs-namespace", "connection refused")
+    assert [(e["log_level"], formatEvent(e)) for e in events] \
+        == [(LogLevel.warn, "namespace connection pool: error connecting in 'dfs-namespace': connection refused")]
+    assert capsys.readouterr().err == ""

@@ -1,11 +1,13 @@
 """Which backend keeps the namespace, chosen by where it is: a PostgreSQL URL, else an SQLite file."""
 
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from dfs.errors import IOFailure
 
 POSTGRES = ("postgresql://", "postgres://")
+QUERY_PASSWORD = re.compile(r"((?:^|&)(?:ssl)?password=)[^&]*")  # libpq's password and sslpassword
 SQLITE = "sqlite://"  # sqlite:///abs/path or sqlite://rel/path, as `dfs admin migrate` names one
 
 
@@ -28,11 +30,12 @@ def open_namespace(location, reactor=None, defaults=None, clock=None):
 
 
 def describe(location):
-    """``location`` fit for a log line: a URL without its password, a path made absolute."""
+    """``location`` fit for a log line: a URL without its password (in its user part or its query), a path made
+    absolute."""
     if not is_postgres(location):
         return os.path.abspath(location.removeprefix(SQLITE))
     parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    return urlunsplit(parts._replace(query=QUERY_PASSWORD.sub(r"\1***", parts.query)))

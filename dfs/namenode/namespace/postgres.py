@@ -8,6 +8,7 @@ REPEATABLE READ READ ONLY: one snapshot, never a conflict. No lookup runs on the
 query, even of one path, crosses the network.
 """
 
+import logging
 import random
 import time
 
@@ -21,6 +22,7 @@ from twisted.python.threadpool import ThreadPool
 
 from dfs import paths
 from dfs.errors import FileNotFound, IOFailure, NoSpace, NotADirectory, Unavailable
+from dfs.logs import background_failure
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
 from dfs.namenode.namespace.relational import INODE, RelationalNamespace
@@ -36,7 +38,13 @@ CONNECTIONS = 8  # threads, and connections: one each, so a thread never waits f
 ATTEMPTS = 64
 BACKOFF = 0.005  # seconds: the first retry waits up to this, each next one up to twice as long (random: no lockstep)
 MAX_BACKOFF = 0.25  # seconds: no wait longer
-CONNECT_TIMEOUT = 30.0  # seconds to get a connection before the request fails
+CONNECT_TIMEOUT = 30.0  # seconds the start-up waits for the database
+# Seconds a transaction waits for a connection. Each thread has its own, so a wait means the pool is reconnecting
+# (the database restarts or fails over): the request is refused soon (503) rather than held.
+WAIT_FOR_CONNECTION = 5.0
+# Seconds the pool keeps trying one lost connection again (after 1, 2, 4 s...) before it lets the next request
+# start afresh: without it the waits double up to minutes, and a database back after 30 s is found after 60.
+RECONNECT_FOR = 10.0
 # A schema change runs under this lock, so namenodes starting together upgrade one after the other.
 UPGRADE_LOCK = 0x646673  # "dfs"
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY," \
@@ -49,9 +57,32 @@ SIZE_EVERY = 10.0  # seconds a measure of the database's size is reused (a statu
 APPLICATION = "dfs-namenode"
 
 
+class _PoolWarnings(logging.Handler):
+    """psycopg_pool's warnings (each failed attempt to reconnect) as warnings of the namenode's log, rather than
+    stray lines on its standard error."""
+
+    def emit(self, record):
+        log.warn("namespace connection pool: {message}", message=record.getMessage())
+
+
+_pool_log = logging.getLogger("psycopg.pool")
+_pool_log.addHandler(_PoolWarnings(logging.WARNING))
+_pool_log.propagate = False
+
+
 class TooManyConflicts(Unavailable):
     """A change PostgreSQL refused as conflicting with concurrent changes, every time it was tried: nothing was
     done; the client may try again (503, as Hadoop's RetriableException)."""
+
+
+class DatabaseUnavailable(Unavailable):
+    """The namespace database cannot be reached (it restarts, fails over, or is down): nothing was done; the client
+    may try again (503 with Retry-After)."""
+
+
+class SchemaChanged(Unavailable):
+    """A namenode of a newer dfs upgraded the schema while this one ran: it changes nothing more (503, so clients go
+    on to an upgraded namenode)."""
 
 
 class PostgresNamespace(RelationalNamespace):
@@ -73,6 +104,7 @@ class PostgresNamespace(RelationalNamespace):
         self._connections = None
         self._threads = None
         self._size, self._sized_at, self._sizing = 0, None, False
+        self._schema = schema.latest("postgres")
 
     # -- life -------------------------------------------------------------------------------------
 
@@ -81,8 +113,9 @@ class PostgresNamespace(RelationalNamespace):
         database answers (start-up, before the namenode listens). Safe to call twice."""
         if self._connections is not None:
             return
-        pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=CONNECT_TIMEOUT, open=False,
-                              name="dfs-namespace", kwargs={"application_name": APPLICATION})
+        pool = ConnectionPool(self.url, min_size=1, max_size=self.connections, timeout=WAIT_FOR_CONNECTION,
+                              reconnect_timeout=RECONNECT_FOR, open=False, name="dfs-namespace",
+                              kwargs={"application_name": APPLICATION})
         try:
             # One connection first: a wrong address, password or database fails now with the server's reason,
             # where the pool would keep trying until its timeout.
@@ -163,13 +196,18 @@ class PostgresNamespace(RelationalNamespace):
                 db.commit()
         except errors.DiskFull as e:
             raise NoSpace(f"the namenode cannot record the change: its database is out of space: {e}") from None
+        except errors.ReadOnlySqlTransaction as e:  # a standby, as a URL without target_session_attrs may find
+            raise DatabaseUnavailable("the namespace database accepts no writes (a standby? give the URL"
+                                      f" target_session_attrs=read-write): nothing was done: {e}") from None
         except (psycopg.OperationalError, PoolTimeout) as e:
             if not _connection_lost(e):
                 raise
             self._connections.check()  # replace every other pooled connection the loss broke, not one per request
-            # A change whose commit was sent may have been made: only the database knows.
-            outcome = "the change may or may not have been made" if write and committing else "nothing was done"
-            raise IOFailure(f"the namenode lost its namespace database ({outcome}): {e}") from None
+            if write and committing:  # its commit was sent: it may have been made, only the database knows
+                raise IOFailure("the namenode lost its namespace database (the change may or may not have been"
+                                f" made): {e}") from None
+            raise DatabaseUnavailable(f"the namenode cannot reach its namespace database (nothing was done): {e}"
+                                      ) from None
         if write:
             self.observe_transaction(time.perf_counter() - started)
         return result
@@ -211,10 +249,16 @@ class PostgresNamespace(RelationalNamespace):
         return "= ANY(?)", [list(items)]
 
     def _begin_commit(self, db):
-        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``."""
-        db.execute("INSERT INTO commits (number, at)"
-                   " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)",
-                   (time.time(),))
+        """Number this write transaction from a sequence, for the history triggers (dfs.commit) and ``commits``;
+        refuse it if a namenode of a newer dfs upgraded the schema since this one started (read in the same
+        statement: no extra round trip)."""
+        version = db.execute("INSERT INTO commits (number, at)"
+                             " VALUES (set_config('dfs.commit', nextval('commit_numbers')::text, true)::BIGINT, %s)"
+                             " RETURNING (SELECT MAX(version) FROM schema_version)", (time.time(),)).fetchone()[0]
+        if version > self._schema:
+            raise SchemaChanged(f"the namespace database has schema version {version}, newer than this namenode"
+                                f" knows ({self._schema}): a newer dfs upgraded it; upgrade this namenode (nothing"
+                                " was done)")
 
     def _on_callers_clock(self, db, stamps, now):
         """The stamps are the database's clock (``gc_now()``): each becomes ``now`` less its age on that clock, so
@@ -232,7 +276,7 @@ class PostgresNamespace(RelationalNamespace):
             self._sizing = True
             d = self.read(_database_size)
             d.addCallback(self._measured)
-            d.addErrback(lambda f: log.failure("could not measure the namespace database", f))
+            d.addErrback(background_failure(log, "could not measure the namespace database"))
             d.addBoth(self._measure_done)
         return self._size
 
@@ -315,7 +359,9 @@ def upgrade(db):
     """Apply the schema files the database lacks, in order, with their version records, in one transaction under
     a lock, so namenodes starting together apply each file once. A database newer than this code is refused."""
     known = schema.scripts("postgres")
-    db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+    if not db.execute("SELECT pg_try_advisory_xact_lock(%s)", (UPGRADE_LOCK,)).fetchone()[0]:
+        log.info("another namenode is upgrading the namespace schema: waiting for it")
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
     db.execute(VERSION_TABLE)
     version = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
     if version > len(known):

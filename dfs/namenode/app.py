@@ -736,7 +736,7 @@ class NamenodeApp:
         wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
         for name in wanted:
             xattrs.check_readable(name, call.checker)
-        found = await self.store.xattrs(path, call.checker)
+        found = await self._xattrs(path, params, call, "GETXATTRS")
         if wanted:
             if any(name not in found for name in wanted):
                 raise IOFailure("At least one of the attributes provided was not found.")
@@ -744,7 +744,13 @@ class NamenodeApp:
         return json_body(webhdfs.xattr_values(found, encoding), request)
 
     async def op_listxattrs(self, request, params, path, call):
-        return json_body(webhdfs.xattr_names(await self.store.xattrs(path, call.checker, "LISTXATTRS")), request)
+        return json_body(webhdfs.xattr_names(await self._xattrs(path, params, call, "LISTXATTRS")), request)
+
+    def _xattrs(self, path, params, call, op):
+        """The attributes of ``path`` (under a snapshot, or ``at`` a moment, as they were then)."""
+        if _in_the_past(path, params):
+            return self.store.past_xattrs(path, _at(params), call.checker, op)
+        return self.store.xattrs(path, call.checker, op)
 
     async def op_setxattr(self, request, params, path, call):
         name = xattrs.check_name(params.str("xattr.name", required=True))

@@ -172,3 +172,36 @@ def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
     assert set(result(store.collectable([A, C], 0))) == {C}
     with pytest.raises(IOFailure, match="purge"):
         result(store.past_listing("/d", now - 1))
+
+
+def test_extended_attributes_are_read_as_they_were(store):
+    store.history_retention = 3600.0
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.set_xattr("/d/f", "user.gone", b"x", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
+    result(store.remove_xattr("/d/f", "user.gone"))
+    result(store.set_xattr("/d/f", "user.new", b"y", create=True, replace=False))
+    then = {"user.color": b"red", "user.gone": b"x"}
+    assert result(store.past_xattrs("/d/.snapshot/s1/f")) == then
+    assert result(store.past_xattrs("/d/f", before, op="LISTXATTRS")) == then
+    assert result(store.xattrs("/d/f")) == {"user.color": b"blue", "user.new": b"y"}
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.past_xattrs("/d/.snapshot/s1/f")) == then  # a deleted file's too
+    result(store.restore("/d/f", before))
+    assert result(store.xattrs("/d/f")) == then  # and a restore brings them back
+
+
+def test_a_restore_keeps_hard_links_one_inode(store):
+    store.history_retention = 3600.0
+    result(store.link("/d/f", "/d/sub/f2"))
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.delete("/d/sub", recursive=True))
+    result(store.delete("/d/f", recursive=False))
+    result(store.restore("/d", before, "/back"))
+    one, two = result(store.stat("/back/f"))[0], result(store.stat("/back/sub/f2"))[0]
+    assert (one.id, one.nlink) == (two.id, 2)
+    assert result(store.namespace_problems()) == []

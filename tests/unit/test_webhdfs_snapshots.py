@@ -93,3 +93,22 @@ async def test_at_reads_the_namespace_as_it_was(namenode_app, http):
     assert body["FileStatus"]["length"] == 10
     code, body = await call(http, "GET", "/d", op="LISTSTATUS", at="2 days ago")
     assert code == 403 and "--history-retention" in body["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_extended_attributes_are_read_as_they_were(namenode_app, http):
+    store = namenode_app.store
+    store.history_retention = 3600.0
+    result(store.allow_snapshot("/d"))
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    before = int(time.time() * 1000)
+    time.sleep(0.01)  # the moment is strictly before the change's commit (the clock has milliseconds)
+    result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
+    then = {"XAttrs": [{"name": "user.color", "value": '"red"'}]}
+    assert await call(http, "GET", "/d/.snapshot/s1/f", op="GETXATTRS") == (200, then)
+    assert await call(http, "GET", "/d/f", op="GETXATTRS", at=str(before)) == (200, then)
+    code, body = await call(http, "GET", "/d/.snapshot/s1/f", op="LISTXATTRS")
+    assert body == {"XAttrNames": '["user.color"]'}
+    code, body = await call(http, "GET", "/d/f", op="GETXATTRS")
+    assert body["XAttrs"][0]["value"] == '"blue"'

@@ -2,7 +2,7 @@
 snapshots, which name commits.
 
 The tables hold the present; the history triggers (schema ``*_history.sql``) keep every replaced or removed row of
-inodes, dirents and extents with the commits it lived over, [born, died). The namespace at commit ``c`` is the
+inodes, dirents, extents and xattrs with the commits it lived over, [born, died). The namespace at commit ``c`` is the
 present rows born at or before ``c`` and the history rows alive at ``c``: a snapshot is a name for a commit, made in
 O(1) whatever the size of its tree, and nothing is copied, blocks least of all. ``RelationalNamespace`` mixes in
 ``History``; nothing here is backend-specific but the SQL of the running commit (``CURRENT_COMMIT``).
@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from dfs import paths
+from dfs.namenode import xattrs
 from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
 from dfs.paths import SNAPSHOT
@@ -89,6 +90,10 @@ class Past:
             "SELECT e.block_id, e.block_offset, e.length, COALESCE(b.size, 0) FROM"
             f" ({visible('extents', 'seq, block_id, block_offset, length', 'inode = ?')}) AS e"
             " LEFT JOIN blocks AS b ON b.id = e.block_id ORDER BY e.seq", (inode_id, c, inode_id, c, c))]
+
+    def xattrs(self, inode_id):
+        """[(name, value)] of the inode's extended attributes."""
+        return self._rows("xattrs", "name, value", "inode = ?", (inode_id,)).fetchall()
 
     def tree(self, top):
         """A Tree of ``top`` (at "") and everything below it (an inode with several names: the first found)."""
@@ -172,7 +177,7 @@ class History:
 
     def _trim(self, db):
         start, removed = self._window_start(db), 0
-        for table in ("inodes_history", "dirents_history", "extents_history"):
+        for table in ("inodes_history", "dirents_history", "extents_history", "xattrs_history"):
             removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {SNAPSHOT_HOLDS}",
                                   (start,)).rowcount
         db.execute("DELETE FROM commits WHERE number < ?", (start,))
@@ -276,6 +281,13 @@ class History:
 
         return self.read(txn)
 
+    def past_xattrs(self, path, at=None, checker=None, op="GETXATTRS"):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, op, path, at)
+            return xattrs.shown(past.xattrs(inode.id), checker)
+
+        return self.read(txn)
+
     def past_content_summary(self, path, at=None, checker=None):
         def txn(db):
             top, past = self._past_checked(db, checker, "GETCONTENTSUMMARY", path, at)
@@ -329,19 +341,33 @@ class History:
                    " block_size = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
                                                     node.atime, node.replication, node.block_size, inode_id))
         self._set_extents(db, inode_id, past.extents(node.id))
+        self._restore_xattrs(db, past, node.id, inode_id)
+
+    @staticmethod
+    def _restore_xattrs(db, past, node_id, inode_id):
+        """Give ``inode_id`` the extended attributes that ``node_id`` had in ``past``, and only those."""
+        db.execute("DELETE FROM xattrs WHERE inode = ?", (inode_id,))
+        for name, value in past.xattrs(node_id):
+            db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)", (inode_id, name, value))
 
     def _copy_past(self, db, past, top, parent_id, name):
-        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (inodes, bytes
-        with replicas) made, for the quotas. A loop: paths may be deep."""
-        pending, names, space = [(top, parent_id, name)], 0, 0
+        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (names, bytes
+        with replicas) made, for the quotas. Names that shared an inode then share a new one (hard links stay
+        links). A loop: paths may be deep."""
+        pending, made, names, space = [(top, parent_id, name)], {}, 0, 0
         while pending:
             node, parent_id, name = pending.pop()
+            names += 1
+            space += node.size * node.replication if node.type == FILE else 0
+            if node.id in made:
+                self._add_name(db, parent_id, name, made[node.id])
+                continue
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
                                   node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev)
-            names += 1
+            made[node.id] = new.id
+            self._restore_xattrs(db, past, node.id, new.id)
             if node.type == FILE:
                 self._set_extents(db, new.id, past.extents(node.id))
-                space += node.size * node.replication
             elif node.type == DIRECTORY:
                 pending.extend((child, new.id, child_name) for child_name, child in past.entries(node))
         return names, space

@@ -205,6 +205,9 @@ class Namespace(Protocol):
     def past_content_summary(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
         """``content_summary`` in the past, as ``past_stat`` reads it."""
 
+    def past_xattrs(self, path: str, at: Optional[int] = None, checker=None, op: str = "GETXATTRS") -> Deferred:
+        """``xattrs`` in the past, as ``past_stat`` reads it."""
+
     def restore(self, path: str, at: Optional[int], destination: Optional[str] = None, checker=None) -> Deferred:
         """Make ``path`` as it was (``past_stat``'s reading) again at ``destination`` (default: ``path``), sharing
         its blocks; a file there gets the old content, keeping its inode; a directory there: AlreadyExists."""

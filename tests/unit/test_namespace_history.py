@@ -205,3 +205,17 @@ def test_a_restore_keeps_hard_links_one_inode(store):
     one, two = result(store.stat("/back/f"))[0], result(store.stat("/back/sub/f2"))[0]
     assert (one.id, one.nlink) == (two.id, 2)
     assert result(store.namespace_problems()) == []
+
+
+def test_nested_snapshottable_directories_are_refused(store):
+    with pytest.raises(SnapshotException, match="^Nested snapshottable directories not allowed: path=/d/sub, the"
+                                                " ancestor /d is already a snapshottable directory.$"):
+        result(store.allow_snapshot("/d/sub"))
+    with pytest.raises(SnapshotException, match="^Nested snapshottable directories not allowed: path=/, the"
+                                                " subdirectory /d is already a snapshottable directory.$"):
+        result(store.allow_snapshot("/"))
+    result(store.allow_snapshot("/d"))  # again: allowed already
+    result(store.mkdirs("/dd"))
+    result(store.allow_snapshot("/dd"))  # a sibling sharing a prefix is not nested
+    result(store.disallow_snapshot("/d"))
+    result(store.allow_snapshot("/d/sub"))

@@ -393,9 +393,20 @@ class History:
     def allow_snapshot(self, path, checker=None):
         def txn(db):
             inode = self._snapshottable(db, checker, "ALLOWSNAPSHOT", path, superuser=True)
+            self._refuse_nesting(db, inode, path)
             db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
 
         return self.run(txn)
+
+    def _refuse_nesting(self, db, inode, path):
+        """HDFS refuses a snapshottable directory above or below another one (its texts)."""
+        for (other,) in db.execute("SELECT inode FROM snapshottable WHERE inode != ? ORDER BY inode",
+                                   (inode.id,)).fetchall():
+            other_path = self._path_of(db, other)
+            for relation, above, below in (("subdirectory", path, other_path), ("ancestor", other_path, path)):
+                if paths.is_ancestor(above, below):
+                    raise SnapshotException(f"Nested snapshottable directories not allowed: path={path}, the"
+                                            f" {relation} {other_path} is already a snapshottable directory.")
 
     def disallow_snapshot(self, path, checker=None):
         def txn(db):

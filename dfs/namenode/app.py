@@ -198,6 +198,7 @@ class NamenodeApp:
             (DELETE, "DELETESNAPSHOT"): self.op_deletesnapshot,
             (PUT, "RENAMESNAPSHOT"): self.op_renamesnapshot,
             (GET, "GETSNAPSHOTDIFF"): self.op_getsnapshotdiff,
+            (GET, "GETSNAPSHOTDIFFLISTING"): self.op_getsnapshotdifflisting,
             (GET, "GETSNAPSHOTLIST"): self.op_getsnapshotlist,
             (GET, "GETSNAPSHOTTABLEDIRECTORYLIST"): self.op_getsnapshottabledirectorylist,
             (PUT, "RESTORE"): self.op_restore,
@@ -714,6 +715,14 @@ class NamenodeApp:
         old, new = params.str("oldsnapshotname", ""), params.str("snapshotname", "")
         report = await self.store.snapshot_diff(path, old, new, call.checker)
         return json_body(webhdfs.snapshot_diff(path, old, new, report), request)
+
+    async def op_getsnapshotdifflisting(self, request, params, path, call):
+        """One page of the diff (Hadoop 3.3+'s client asks for it between two snapshots): from the entry
+        ``snapshotdiffindex`` on (-1, the default: the first page), with the index of the next page's first."""
+        old, new = params.str("oldsnapshotname", ""), params.str("snapshotname", "")
+        start = max(params.int("snapshotdiffindex", -1, minimum=-1), 0)
+        entries, following = await self.store.snapshot_diff_listing(path, old, new, start, call.checker)
+        return json_body(webhdfs.snapshot_diff_listing(entries, following), request)
 
     async def op_getsnapshotlist(self, request, params, path, call):
         return json_body(webhdfs.snapshot_list(await self.store.snapshots(path, call.checker)), request)

@@ -219,3 +219,30 @@ def test_nested_snapshottable_directories_are_refused(store):
     result(store.allow_snapshot("/dd"))  # a sibling sharing a prefix is not nested
     result(store.disallow_snapshot("/d"))
     result(store.allow_snapshot("/d/sub"))
+
+
+def test_the_paged_diff_lists_what_hdfss_client_rebuilds_the_diff_from(store):
+    result(store.create_snapshot("/d", "s1"))
+    result(store.rename("/d/f", "/d/sub/f2", overwrite=True))
+    result(store.create("/d/sub/h", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.delete("/d/sub/g", recursive=False))
+    result(store.create_snapshot("/d", "s2"))
+    d, sub = result(store.status("/d")).inode.id, result(store.status("/d/sub")).inode.id
+    f, g = (result(store.past_status(p)).inode.id for p in ("/d/.snapshot/s1/f", "/d/.snapshot/s1/sub/g"))
+    h = result(store.status("/d/sub/h")).inode.id
+    store.snapshot_diff_listing_limit = 2
+    pages, start = [], 0
+    for _ in range(10):
+        entries, start = result(store.snapshot_diff_listing("/d", "s1", "s2", start))
+        pages.append(entries)
+        if start is None:
+            break
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert sorted(entry for page in pages for entry in page) == sorted([
+        ("modify", d, d, "", None, True), ("delete", d, f, "f", "sub/f2", True),
+        ("modify", sub, sub, "sub", None, True), ("create", sub, f, "sub/f2", None, True),
+        ("delete", sub, g, "sub/g", None, False), ("create", sub, h, "sub/h", None, False)])
+    # the parent directory of every change is a MODIFY, which the unpaged diff reports too
+    assert sorted(result(store.snapshot_diff("/d", "s1", "s2"))) == sorted([
+        ("MODIFY", "", None), ("RENAME", "f", "sub/f2"), ("MODIFY", "sub", None), ("CREATE", "sub/h", None),
+        ("DELETE", "sub/g", None)])

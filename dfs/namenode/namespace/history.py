@@ -9,6 +9,7 @@ O(1) whatever the size of its tree, and nothing is copied, blocks least of all. 
 """
 
 import time
+from collections import namedtuple
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -27,6 +28,13 @@ MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
 # tree is kept until that snapshot is deleted, which costs space, never a block still needed.
 SNAPSHOT_HOLDS = "EXISTS (SELECT 1 FROM snapshots AS s WHERE s.commit_number >= h.born AND s.commit_number < h.died)"
 HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
+# One line of a snapshot diff: ``type`` CREATE, DELETE, MODIFY or RENAME of the inode ``inode`` at ``path`` (a
+# RENAME's new path: ``target``); ``parent`` the directory holding it (the older one's for DELETE and RENAME; a
+# MODIFY of a directory: the directory itself), ``new_parent`` a RENAME's in the newer one.
+Change = namedtuple("Change", "type path target inode directory parent new_parent", defaults=(None,))
+# One entry of HDFS's paged diff (GETSNAPSHOTDIFFLISTING): in its ``kind`` list ("modify", "create", "delete"); a
+# renamed inode is in both the delete list (with ``target``) and the create list, as a ``reference``.
+ListingEntry = namedtuple("ListingEntry", "kind dir_id file_id source target reference")
 
 
 def visible(table, columns, key):
@@ -497,26 +505,55 @@ class History:
         (``target`` its new path; else None). A created or deleted tree is reported by its top alone."""
 
         def txn(db):
-            inode = self._snapshot_root(db, checker, "GETSNAPSHOTDIFF", path)
-            before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
-            after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
-            was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
-            report = []
-            for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
-                if inode_id not in was:
-                    if _parent(now, where) in was:  # the top of a created tree
-                        report.append(("CREATE", where, None))
-                    continue
-                old_where, old_node = was[inode_id]
-                if old_where != where:
-                    report.append(("RENAME", old_where, where))
-                if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
-                    report.append(("MODIFY", where, None))
-            report.extend(("DELETE", where, None) for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
-                          if inode_id not in now and _parent(was, where) in now)
-            return report
+            return [change[:3] for change in self._diff(db, checker, "GETSNAPSHOTDIFF", path, old, new)]
 
         return self.read(txn)
+
+    snapshot_diff_listing_limit = 1000  # entries per page of GETSNAPSHOTDIFFLISTING (HDFS's default)
+
+    def snapshot_diff_listing(self, path, old, new, start=0, checker=None):
+        """One page of the diff (HDFS's paged form, whose client rebuilds ``snapshot_diff``'s report from it): the
+        [ListingEntry] from the ``start``-th on, at most ``snapshot_diff_listing_limit``, and the next page's
+        start (None after the last). The diff is the same on each call between two snapshots, which never change."""
+
+        def txn(db):
+            entries = [entry for change in self._diff(db, checker, "GETSNAPSHOTDIFFLISTING", path, old, new)
+                       for entry in _listing_entries(change)]
+            end = start + self.snapshot_diff_listing_limit
+            return entries[start:end], end if end < len(entries) else None
+
+        return self.read(txn)
+
+    def _diff(self, db, checker, op, path, old, new):
+        """[Change] from ``old`` to ``new``, by path. Every directory whose entries changed is a MODIFY, as in HDFS
+        (whose paged client looks for created and deleted entries under such MODIFYs only)."""
+        inode = self._snapshot_root(db, checker, op, path)
+        before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
+        after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
+        was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
+        changes, modified = [], {}
+        for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
+            if inode_id not in was:
+                if _parent(now, where) in was:  # the top of a created tree
+                    changes.append(Change("CREATE", where, None, inode_id, False, _parent(now, where)))
+                continue
+            old_where, old_node = was[inode_id]
+            if old_where != where:
+                changes.append(Change("RENAME", old_where, where, inode_id, node.is_directory,
+                                      _parent(was, old_where), _parent(now, where)))
+            if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
+                modified[inode_id] = where
+        changes.extend(Change("DELETE", where, None, inode_id, node.is_directory, _parent(was, where))
+                       for inode_id, (where, node) in sorted(was.items(), key=lambda i: i[1][0])
+                       if inode_id not in now and _parent(was, where) in now)
+        for change in changes:  # directories whose entries changed (one deleted since: not there to modify)
+            for directory in (change.parent, change.new_parent):
+                if directory in now and directory in was:
+                    modified.setdefault(directory, now[directory][0])
+        changes.extend(Change("MODIFY", where, None, inode_id, now[inode_id][1].is_directory,
+                              inode_id if now[inode_id][1].is_directory else _parent(now, where))
+                       for inode_id, where in modified.items())
+        return sorted(changes, key=lambda change: (change.path, change.type))
 
     # -- what snapshots forbid ------------------------------------------------------------------
 
@@ -543,6 +580,15 @@ class History:
             if paths.is_ancestor(path, root_path):
                 raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
                                         " and already has snapshots")
+
+
+def _listing_entries(change):
+    """The ListingEntry(s) of a Change."""
+    if change.type == "RENAME":
+        return [ListingEntry("delete", change.parent, change.inode, change.path, change.target, True),
+                ListingEntry("create", change.new_parent, change.inode, change.target, None, True)]
+    return [ListingEntry(change.type.lower(), change.parent, change.inode, change.path, None,
+                         change.type == "MODIFY" and change.directory)]
 
 
 def _parent(tree, where):

@@ -241,6 +241,10 @@ class Namespace(Protocol):
         """[(type, path, target)] from snapshot ``old`` to ``new`` of ``path`` (empty: the present), HDFS's
         CREATE, DELETE, MODIFY, RENAME, paths relative to ``path``."""
 
+    def snapshot_diff_listing(self, path: str, old: str, new: str, start: int = 0, checker=None) -> Deferred:
+        """One page of ``snapshot_diff`` in HDFS's paged form: ([history.ListingEntry] from the ``start``-th on, the
+        next page's start or None)."""
+
     # -- blocks, pins, garbage --------------------------------------------------------------------
 
     def block_targets(self) -> Deferred:

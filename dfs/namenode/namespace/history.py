@@ -23,6 +23,7 @@ PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the presen
 INODE_COLUMNS = ("id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev, acl,"
                  " ctime")
 MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
+BATCH = 256  # inodes read by one query of a past listing
 # A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
 # the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
 # tree is kept until that snapshot is deleted, which costs space, never a block still needed.
@@ -75,6 +76,16 @@ class Past:
         row = self._rows("inodes", INODE_COLUMNS, "id = ?", (inode_id,)).fetchone()
         return None if row is None else Inode(*row)
 
+    def inodes(self, ids):
+        """{id: Inode} of ``ids``: a query per BATCH of them, not one per inode (each costs a round trip and a plan
+        on PostgreSQL)."""
+        found = {}
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start:start + BATCH]
+            rows = self._rows("inodes", INODE_COLUMNS, f"id IN ({','.join('?' * len(batch))})", batch)
+            found.update((row[0], Inode(*row)) for row in rows)
+        return found
+
     def child(self, parent_id, name):
         row = self._rows("dirents", "inode", "parent = ? AND name = ?", (parent_id, name)).fetchone()
         return None if row is None else self.inode(row[0])
@@ -84,7 +95,8 @@ class Past:
         if inode.type != DIRECTORY:
             return []
         rows = self._rows("dirents", "name, inode", "parent = ?", (inode.id,), " ORDER BY name").fetchall()
-        return [(name, self.inode(inode_id)) for name, inode_id in rows]
+        found = self.inodes([inode_id for _, inode_id in rows])
+        return [(name, found[inode_id]) for name, inode_id in rows]
 
     def status(self, inode, name=""):
         if inode.type != DIRECTORY:

@@ -9,6 +9,7 @@ import pytest
 from test_metadata import result
 
 from dfs.errors import AccessControlException, AlreadyExists, FileNotFound, IOFailure, SnapshotException
+from dfs.namenode import acls
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.permissions import Caller, Checker
 
@@ -246,3 +247,18 @@ def test_the_paged_diff_lists_what_hdfss_client_rebuilds_the_diff_from(store):
     assert sorted(result(store.snapshot_diff("/d", "s1", "s2"))) == sorted([
         ("MODIFY", "", None), ("RENAME", "f", "sub/f2"), ("MODIFY", "sub", None), ("CREATE", "sub/h", None),
         ("DELETE", "sub/g", None)])
+
+
+def test_a_restore_brings_acls_back(store):
+    store.history_retention = 3600.0
+    spec = acls.parse_spec("user:bob:rw-", True)
+    result(store.change_acl("/d/f", "MODIFYACLENTRIES", spec))
+    result(store.change_acl("/d/sub/g", "MODIFYACLENTRIES", spec))
+    then = result(store.status("/d/f")).inode.acl
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.change_acl("/d/f", "REMOVEACL"))
+    result(store.delete("/d/sub", recursive=True))
+    result(store.restore("/d/f", before))  # onto the file there
+    result(store.restore("/d/sub", before))  # a deleted tree
+    assert then and [result(store.status(p)).inode.acl for p in ("/d/f", "/d/sub/g")] == [then, then]

@@ -358,8 +358,9 @@ class History:
     def _restore_file(self, db, past, node, inode_id):
         db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
         db.execute("UPDATE inodes SET size = ?, mode = ?, owner = ?, grp = ?, mtime = ?, atime = ?, replication = ?,"
-                   " block_size = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
-                                                    node.atime, node.replication, node.block_size, inode_id))
+                   " block_size = ?, acl = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
+                                                             node.atime, node.replication, node.block_size, node.acl,
+                                                             inode_id))
         self._set_extents(db, inode_id, past.extents(node.id))
         self._restore_xattrs(db, past, node.id, inode_id)
 
@@ -383,7 +384,8 @@ class History:
                 self._add_name(db, parent_id, name, made[node.id])
                 continue
             new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
-                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev)
+                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev,
+                                  node.acl)
             made[node.id] = new.id
             self._restore_xattrs(db, past, node.id, new.id)
             if node.type == FILE:

@@ -262,3 +262,12 @@ def test_a_restore_brings_acls_back(store):
     result(store.restore("/d/f", before))  # onto the file there
     result(store.restore("/d/sub", before))  # a deleted tree
     assert then and [result(store.status(p)).inode.acl for p in ("/d/f", "/d/sub/g")] == [then, then]
+
+
+def test_format_leaves_no_history(store):
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.delete("/d", recursive=True))
+    result(store.format())
+    tables = ("dirents_history", "extents_history", "xattrs_history")  # (the root's old row stays: format touches it)
+    counts = result(store.read(lambda db: [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]))
+    assert counts == [0, 0, 0]

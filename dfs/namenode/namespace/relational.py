@@ -1091,7 +1091,8 @@ class RelationalNamespace(History):
             for table in ("extents", "blocks", "dirents", "xattrs", "quotas", "snapshots", "snapshottable"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
-            for table in ("extents_history", "dirents_history", "inodes_history"):  # what the deletes kept too
+            # what the deletes kept too
+            for table in ("extents_history", "dirents_history", "inodes_history", "xattrs_history"):
                 db.execute(f"DELETE FROM {table}")
             self._touch(db, ROOT)
 

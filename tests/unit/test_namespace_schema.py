@@ -106,6 +106,7 @@ def test_history_kept_before_the_history_tables_were_clustered_is_kept(tmp_path,
     store.start()
     try:
         assert result(store.past_stat("/d/.snapshot/s1/f"))[1] == [Extent(A, 0, 10, 10)]
+        assert result(store.integrity_check()) == "ok"
     finally:
         store.stop()
     assert {table: rows(path, f"SELECT * FROM {table}") for table in history} == history

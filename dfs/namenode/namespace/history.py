@@ -539,7 +539,7 @@ class History:
         return self.read(txn)
 
     def _diff(self, db, checker, op, path, old, new):
-        """[Change] from ``old`` to ``new``, by path. Every directory whose entries changed is a MODIFY, as in HDFS
+        """[Change] from ``old`` to ``new``, in HDFS's order (``_report_order``). Every directory whose entries changed is a MODIFY, as in HDFS
         (whose paged client looks for created and deleted entries under such MODIFYs only)."""
         inode = self._snapshot_root(db, checker, op, path)
         before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
@@ -567,7 +567,7 @@ class History:
         changes.extend(Change("MODIFY", where, None, inode_id, now[inode_id][1].is_directory,
                               inode_id if now[inode_id][1].is_directory else _parent(now, where))
                        for inode_id, where in modified.items())
-        return sorted(changes, key=lambda change: (change.path, change.type))
+        return sorted(changes, key=_report_order)
 
     # -- what snapshots forbid ------------------------------------------------------------------
 
@@ -594,6 +594,14 @@ class History:
             if paths.is_ancestor(path, root_path):
                 raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
                                         " and already has snapshots")
+
+
+def _report_order(change):
+    """HDFS's order: by path in the newer tree, a directory's MODIFY before what changed in it, a rename before
+    its MODIFY; then the deletions, by path."""
+    if change.type == "DELETE":
+        return 1, change.path, 0
+    return 0, change.target or change.path, change.type == "MODIFY"
 
 
 def _listing_entries(change):

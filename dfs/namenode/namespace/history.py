@@ -32,7 +32,7 @@ HELD = f"(h.died > ? OR {SNAPSHOT_HOLDS})"
 # One line of a snapshot diff: ``type`` CREATE, DELETE, MODIFY or RENAME of the inode ``inode`` at ``path`` (a
 # RENAME's new path: ``target``); ``parent`` the directory holding it (the older one's for DELETE and RENAME; a
 # MODIFY of a directory: the directory itself), ``new_parent`` a RENAME's in the newer one.
-Change = namedtuple("Change", "type path target inode directory parent new_parent", defaults=(None,))
+Change = namedtuple("Change", "type path target inode parent new_parent", defaults=(None,))
 # One entry of HDFS's paged diff (GETSNAPSHOTDIFFLISTING): in its ``kind`` list ("modify", "create", "delete"); a
 # renamed inode is in both the delete list (with ``target``) and the create list, as a ``reference``.
 ListingEntry = namedtuple("ListingEntry", "kind dir_id file_id source target reference")
@@ -539,8 +539,9 @@ class History:
         return self.read(txn)
 
     def _diff(self, db, checker, op, path, old, new):
-        """[Change] from ``old`` to ``new``, in HDFS's order (``_report_order``). Every directory whose entries changed is a MODIFY, as in HDFS
-        (whose paged client looks for created and deleted entries under such MODIFYs only)."""
+        """[Change] from ``old`` to ``new``, in HDFS's order (``_report_order``). Every directory whose entries
+        changed is a MODIFY, as in HDFS (whose paged client looks for created and deleted entries under such MODIFYs
+        only)."""
         inode = self._snapshot_root(db, checker, op, path)
         before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
         after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
@@ -549,22 +550,22 @@ class History:
         for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
             if inode_id not in was:
                 if _parent(now, where) in was:  # the top of a created tree
-                    changes.append(Change("CREATE", where, None, inode_id, False, _parent(now, where)))
+                    changes.append(Change("CREATE", where, None, inode_id, _parent(now, where)))
                 continue
             old_where, old_node = was[inode_id]
             if old_where != where:
-                changes.append(Change("RENAME", old_where, where, inode_id, node.is_directory,
-                                      _parent(was, old_where), _parent(now, where)))
+                changes.append(Change("RENAME", old_where, where, inode_id, _parent(was, old_where),
+                                      _parent(now, where)))
             if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
                 modified[inode_id] = where
-        changes.extend(Change("DELETE", where, None, inode_id, node.is_directory, _parent(was, where))
-                       for inode_id, (where, node) in sorted(was.items(), key=lambda i: i[1][0])
+        changes.extend(Change("DELETE", where, None, inode_id, _parent(was, where))
+                       for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
                        if inode_id not in now and _parent(was, where) in now)
         for change in changes:  # directories whose entries changed (one deleted since: not there to modify)
             for directory in (change.parent, change.new_parent):
                 if directory in now and directory in was:
                     modified.setdefault(directory, now[directory][0])
-        changes.extend(Change("MODIFY", where, None, inode_id, now[inode_id][1].is_directory,
+        changes.extend(Change("MODIFY", where, None, inode_id,
                               inode_id if now[inode_id][1].is_directory else _parent(now, where))
                        for inode_id, where in modified.items())
         return sorted(changes, key=_report_order)
@@ -609,8 +610,8 @@ def _listing_entries(change):
     if change.type == "RENAME":
         return [ListingEntry("delete", change.parent, change.inode, change.path, change.target, True),
                 ListingEntry("create", change.new_parent, change.inode, change.target, None, True)]
-    return [ListingEntry(change.type.lower(), change.parent, change.inode, change.path, None,
-                         change.type == "MODIFY" and change.directory)]
+    directory = change.parent == change.inode  # a MODIFY of a directory, whose entries the client looks up
+    return [ListingEntry(change.type.lower(), change.parent, change.inode, change.path, None, directory)]
 
 
 def _parent(tree, where):

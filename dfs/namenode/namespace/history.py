@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from dfs import paths
-from dfs.namenode import xattrs
 from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
+from dfs.namenode import xattrs
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
 from dfs.paths import SNAPSHOT
 

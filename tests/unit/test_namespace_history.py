@@ -271,3 +271,13 @@ def test_format_leaves_no_history(store):
     tables = ("dirents_history", "extents_history", "xattrs_history")  # (the root's old row stays: format touches it)
     counts = result(store.read(lambda db: [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]))
     assert counts == [0, 0, 0]
+
+
+def test_a_change_of_extended_attributes_is_a_modify_in_the_diff(store):
+    result(store.set_xattr("/d/sub/g", "user.kept", b"1", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.remove_xattr("/d/sub/g", "user.kept"))
+    result(store.create_snapshot("/d", "s2"))
+    assert result(store.snapshot_diff("/d", "s1", "s2")) == [("MODIFY", "f", None), ("MODIFY", "sub/g", None)]
+    assert result(store.snapshot_diff("/d", "s2", "")) == []

@@ -546,7 +546,7 @@ class History:
         before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
         after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
         was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
-        changes, modified = [], {}
+        changes, modified, attributed = [], {}, _xattrs_changed(db, before.commit, after.commit)
         for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
             if inode_id not in was:
                 if _parent(now, where) in was:  # the top of a created tree
@@ -556,8 +556,8 @@ class History:
             if old_where != where:
                 changes.append(Change("RENAME", old_where, where, inode_id, _parent(was, old_where),
                                       _parent(now, where)))
-            if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
-                modified[inode_id] = where
+            if replace(old_node, ctime=0) != replace(node, ctime=0) or inode_id in attributed:
+                modified[inode_id] = where  # (not for the ctime alone, which a rename moves)
         changes.extend(Change("DELETE", where, None, inode_id, _parent(was, where))
                        for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
                        if inode_id not in now and _parent(was, where) in now)
@@ -595,6 +595,14 @@ class History:
             if paths.is_ancestor(path, root_path):
                 raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
                                         " and already has snapshots")
+
+
+def _xattrs_changed(db, first, second):
+    """The ids of the inodes an extended attribute of which was set or removed between two commits."""
+    low, high = sorted((first, second))
+    return {inode_id for (inode_id,) in db.execute(
+        "SELECT inode FROM xattrs WHERE born > ? AND born <= ? UNION SELECT inode FROM xattrs_history"
+        " WHERE died > ? AND died <= ? OR born > ? AND born <= ?", (low, high, low, high, low, high))}
 
 
 def _report_order(change):

@@ -197,6 +197,7 @@ class NamenodeApp:
             (DELETE, "DELETESNAPSHOT"): self.op_deletesnapshot,
             (PUT, "RENAMESNAPSHOT"): self.op_renamesnapshot,
             (GET, "GETSNAPSHOTDIFF"): self.op_getsnapshotdiff,
+            (GET, "GETSNAPSHOTDIFFLISTING"): self.op_getsnapshotdifflisting,
             (GET, "GETSNAPSHOTLIST"): self.op_getsnapshotlist,
             (GET, "GETSNAPSHOTTABLEDIRECTORYLIST"): self.op_getsnapshottabledirectorylist,
             (PUT, "RESTORE"): self.op_restore,
@@ -714,6 +715,14 @@ class NamenodeApp:
         report = await self.store.snapshot_diff(path, old, new, call.checker)
         return json_body(webhdfs.snapshot_diff(path, old, new, report), request)
 
+    async def op_getsnapshotdifflisting(self, request, params, path, call):
+        """One page of the diff (Hadoop 3.3+'s client asks for it between two snapshots): from the entry
+        ``snapshotdiffindex`` on (-1, the default: the first page), with the index of the next page's first."""
+        old, new = params.str("oldsnapshotname", ""), params.str("snapshotname", "")
+        start = max(params.int("snapshotdiffindex", -1, minimum=-1), 0)
+        entries, following = await self.store.snapshot_diff_listing(path, old, new, start, call.checker)
+        return json_body(webhdfs.snapshot_diff_listing(entries, following), request)
+
     async def op_getsnapshotlist(self, request, params, path, call):
         return json_body(webhdfs.snapshot_list(await self.store.snapshots(path, call.checker)), request)
 
@@ -735,7 +744,7 @@ class NamenodeApp:
         wanted = [xattrs.check_name(name) for name in _all_values(request, "xattr.name")]
         for name in wanted:
             xattrs.check_readable(name, call.checker)
-        found = await self.store.xattrs(path, call.checker)
+        found = await self._xattrs(path, params, call, "GETXATTRS")
         if wanted:
             if any(name not in found for name in wanted):
                 raise IOFailure("At least one of the attributes provided was not found.")
@@ -743,7 +752,13 @@ class NamenodeApp:
         return json_body(webhdfs.xattr_values(found, encoding), request)
 
     async def op_listxattrs(self, request, params, path, call):
-        return json_body(webhdfs.xattr_names(await self.store.xattrs(path, call.checker, "LISTXATTRS")), request)
+        return json_body(webhdfs.xattr_names(await self._xattrs(path, params, call, "LISTXATTRS")), request)
+
+    def _xattrs(self, path, params, call, op):
+        """The attributes of ``path`` (under a snapshot, or ``at`` a moment, as they were then)."""
+        if _in_the_past(path, params):
+            return self.store.past_xattrs(path, _at(params), call.checker, op)
+        return self.store.xattrs(path, call.checker, op)
 
     async def op_setxattr(self, request, params, path, call):
         name = xattrs.check_name(params.str("xattr.name", required=True))

@@ -191,6 +191,7 @@ OPERATIONS = {
     "DELETESNAPSHOT": Operation("deleteSnapshot", rules(owner=True)),
     "RENAMESNAPSHOT": Operation("renameSnapshot", rules(owner=True)),
     "GETSNAPSHOTDIFF": Operation("computeSnapshotDiff", rules(access=READ)),
+    "GETSNAPSHOTDIFFLISTING": Operation("computeSnapshotDiff", rules(access=READ)),
     "GETSNAPSHOTLIST": Operation("ListSnapshot", rules(access=READ)),
     "GETSNAPSHOTTABLEDIRECTORYLIST": Operation("listSnapshottableDirectory"),
     # dfs's extension, `dfs restore`: the past read (as it was, by the caller now) as a copy reads its source, the

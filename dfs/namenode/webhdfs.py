@@ -187,6 +187,20 @@ def snapshot_diff(root, old, new, report):
                                    "toSnapshot": new}}
 
 
+def snapshot_diff_listing(entries, following):
+    """GETSNAPSHOTDIFFLISTING: a SnapshotDiffReportListing of one page of [history.ListingEntry]; ``following``
+    the next page's first entry (its ``lastIndex``; None after the last page: ``""`` and -1, which end the client's
+    loop). ``lastPath`` is informational here: the index alone says where the next page starts."""
+    lists = {"modifyList": [], "createList": [], "deleteList": []}
+    for entry in entries:
+        lists[entry.kind + "List"].append({
+            "dirId": entry.dir_id, "fileId": entry.file_id, "sourcePath": entry.source, "isReference": entry.reference,
+            **({"targetPath": entry.target} if entry.target is not None else {})})
+    done = following is None
+    return {"SnapshotDiffReportListing": {"lastPath": "" if done else entries[-1].source,
+                                          "lastIndex": -1 if done else following, "isFromEarlier": True, **lists}}
+
+
 def snapshottable_directories(found):
     """GETSNAPSHOTTABLEDIRECTORYLIST of [(path, Status, snapshots)]."""
     return {"SnapshottableDirectoryList": [

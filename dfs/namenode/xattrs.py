@@ -32,6 +32,13 @@ def superusers_only(name):
     return name.startswith("trusted.")
 
 
+def shown(rows, checker):
+    """{name: value} of an inode's (name, value) rows in name order, as ``checker``'s caller may see them: trusted.
+    ones only for a superuser (HDFS)."""
+    hidden = checker is not None and not checker.unchecked
+    return {name: bytes(value) for name, value in sorted(rows) if not (hidden and superusers_only(name))}
+
+
 def check_readable(name, checker):
     """A non-superuser naming a ``trusted.`` attribute in GETXATTRS is refused with HDFS's text."""
     if superusers_only(name) and not checker.unchecked:

@@ -453,6 +453,7 @@ FILE_SYSTEM_CALLS = {
     "allowSnapshot": "true",
     "createSnapshot": "{dir}/.snapshot/s0",
     "getSnapshottableDirectoryList": "true",
+    "getSnapshotDiffReport": "[M\t., +\t./new]",
     # The client unwraps only some classes; SnapshotException stays a RemoteException, as against HDFS.
     "delete with a snapshot": "!RemoteException: The directory {dir} cannot be deleted since {dir} is snapshottable"
                               " and already has snapshots",

@@ -9,6 +9,7 @@ import pytest
 from test_metadata import result
 
 from dfs.errors import AccessControlException, AlreadyExists, FileNotFound, IOFailure, SnapshotException
+from dfs.namenode import acls
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.permissions import Caller, Checker
 
@@ -193,3 +194,111 @@ def test_a_backup_hold_keeps_what_its_commits_name_with_history_off(store):
     assert result(store.backup_holds()) == {}
     assert set(result(store.collectable([A, C], 0))) == {A, C}
     assert result(store.trim_history()) > 0
+
+
+def test_extended_attributes_are_read_as_they_were(store):
+    store.history_retention = 3600.0
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.set_xattr("/d/f", "user.gone", b"x", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
+    result(store.remove_xattr("/d/f", "user.gone"))
+    result(store.set_xattr("/d/f", "user.new", b"y", create=True, replace=False))
+    then = {"user.color": b"red", "user.gone": b"x"}
+    assert result(store.past_xattrs("/d/.snapshot/s1/f")) == then
+    assert result(store.past_xattrs("/d/f", before, op="LISTXATTRS")) == then
+    assert result(store.xattrs("/d/f")) == {"user.color": b"blue", "user.new": b"y"}
+    result(store.delete("/d/f", recursive=False))
+    assert result(store.past_xattrs("/d/.snapshot/s1/f")) == then  # a deleted file's too
+    result(store.restore("/d/f", before))
+    assert result(store.xattrs("/d/f")) == then  # and a restore brings them back
+
+
+def test_a_restore_keeps_hard_links_one_inode(store):
+    store.history_retention = 3600.0
+    result(store.link("/d/f", "/d/sub/f2"))
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.delete("/d/sub", recursive=True))
+    result(store.delete("/d/f", recursive=False))
+    result(store.restore("/d", before, "/back"))
+    one, two = result(store.stat("/back/f"))[0], result(store.stat("/back/sub/f2"))[0]
+    assert (one.id, one.nlink) == (two.id, 2)
+    assert result(store.namespace_problems()) == []
+
+
+def test_nested_snapshottable_directories_are_refused(store):
+    with pytest.raises(SnapshotException, match="^Nested snapshottable directories not allowed: path=/d/sub, the"
+                                                " ancestor /d is already a snapshottable directory.$"):
+        result(store.allow_snapshot("/d/sub"))
+    with pytest.raises(SnapshotException, match="^Nested snapshottable directories not allowed: path=/, the"
+                                                " subdirectory /d is already a snapshottable directory.$"):
+        result(store.allow_snapshot("/"))
+    result(store.allow_snapshot("/d"))  # again: allowed already
+    result(store.mkdirs("/dd"))
+    result(store.allow_snapshot("/dd"))  # a sibling sharing a prefix is not nested
+    result(store.disallow_snapshot("/d"))
+    result(store.allow_snapshot("/d/sub"))
+
+
+def test_the_paged_diff_lists_what_hdfss_client_rebuilds_the_diff_from(store):
+    result(store.create_snapshot("/d", "s1"))
+    result(store.rename("/d/f", "/d/sub/f2", overwrite=True))
+    result(store.create("/d/sub/h", [Extent(C, 0, 3, 3)], overwrite=False))
+    result(store.delete("/d/sub/g", recursive=False))
+    result(store.create_snapshot("/d", "s2"))
+    d, sub = result(store.status("/d")).inode.id, result(store.status("/d/sub")).inode.id
+    f, g = (result(store.past_status(p)).inode.id for p in ("/d/.snapshot/s1/f", "/d/.snapshot/s1/sub/g"))
+    h = result(store.status("/d/sub/h")).inode.id
+    store.snapshot_diff_listing_limit = 2
+    pages, start = [], 0
+    for _ in range(10):
+        entries, start = result(store.snapshot_diff_listing("/d", "s1", "s2", start))
+        pages.append(entries)
+        if start is None:
+            break
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert sorted(entry for page in pages for entry in page) == sorted([
+        ("modify", d, d, "", None, True), ("delete", d, f, "f", "sub/f2", True),
+        ("modify", sub, sub, "sub", None, True), ("create", sub, f, "sub/f2", None, True),
+        ("delete", sub, g, "sub/g", None, False), ("create", sub, h, "sub/h", None, False)])
+    # the parent directory of every change is a MODIFY, which the unpaged diff reports too
+    assert sorted(result(store.snapshot_diff("/d", "s1", "s2"))) == sorted([
+        ("MODIFY", "", None), ("RENAME", "f", "sub/f2"), ("MODIFY", "sub", None), ("CREATE", "sub/h", None),
+        ("DELETE", "sub/g", None)])
+
+
+def test_a_restore_brings_acls_back(store):
+    store.history_retention = 3600.0
+    spec = acls.parse_spec("user:bob:rw-", True)
+    result(store.change_acl("/d/f", "MODIFYACLENTRIES", spec))
+    result(store.change_acl("/d/sub/g", "MODIFYACLENTRIES", spec))
+    then = result(store.status("/d/f")).inode.acl
+    before = int(time.time() * 1000)
+    wait_for_the_next_millisecond(before)
+    result(store.change_acl("/d/f", "REMOVEACL"))
+    result(store.delete("/d/sub", recursive=True))
+    result(store.restore("/d/f", before))  # onto the file there
+    result(store.restore("/d/sub", before))  # a deleted tree
+    assert then and [result(store.status(p)).inode.acl for p in ("/d/f", "/d/sub/g")] == [then, then]
+
+
+def test_format_leaves_no_history(store):
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.delete("/d", recursive=True))
+    result(store.format())
+    tables = ("dirents_history", "extents_history", "xattrs_history")  # (the root's old row stays: format touches it)
+    counts = result(store.read(lambda db: [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]))
+    assert counts == [0, 0, 0]
+
+
+def test_a_change_of_extended_attributes_is_a_modify_in_the_diff(store):
+    result(store.set_xattr("/d/sub/g", "user.kept", b"1", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.remove_xattr("/d/sub/g", "user.kept"))
+    result(store.create_snapshot("/d", "s2"))
+    assert result(store.snapshot_diff("/d", "s1", "s2")) == [("MODIFY", "f", None), ("MODIFY", "sub/g", None)]
+    assert result(store.snapshot_diff("/d", "s2", "")) == []

@@ -85,6 +85,34 @@ def test_a_database_of_todays_release_is_upgraded_in_place(tmp_path):
     assert {table: rows(path, f"SELECT * FROM {table}") for table in kept} == kept
 
 
+def test_history_kept_before_the_history_tables_were_clustered_is_kept(tmp_path, monkeypatch):
+    """0008 rebuilds the history tables of 0007 (WITHOUT ROWID): their rows, and the past they show, stay."""
+    path = str(tmp_path / "ns.sqlite")
+    every = schema.scripts("sqlite")
+    monkeypatch.setattr(schema, "scripts", lambda backend: every[:7])
+    store = SQLiteNamespace(path)
+    store.start()
+    result(store.create("/d/f", [Extent(A, 0, 10, 10)], overwrite=False))
+    result(store.allow_snapshot("/d"))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.rename("/d/f", "/d/g", overwrite=False))
+    result(store.create("/d/g", [Extent(B, 0, 5, 5)], overwrite=True))
+    store.stop()
+    history = {table: rows(path, f"SELECT * FROM {table}")
+               for table in ("inodes_history", "dirents_history", "extents_history")}
+    assert all(history.values())
+    monkeypatch.undo()
+    store = SQLiteNamespace(path)
+    store.start()
+    try:
+        assert result(store.past_stat("/d/.snapshot/s1/f"))[1] == [Extent(A, 0, 10, 10)]
+        assert result(store.integrity_check()) == "ok"
+    finally:
+        store.stop()
+    assert {table: rows(path, f"SELECT * FROM {table}") for table in history} == history
+    assert versions(path) == list(range(1, schema.latest("sqlite") + 1))
+
+
 def test_a_database_newer_than_the_code_is_refused_untouched(tmp_path):
     path = str(tmp_path / "ns.sqlite")
     store = SQLiteNamespace(path)

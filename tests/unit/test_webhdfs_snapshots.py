@@ -93,3 +93,44 @@ async def test_at_reads_the_namespace_as_it_was(namenode_app, http):
     assert body["FileStatus"]["length"] == 10
     code, body = await call(http, "GET", "/d", op="LISTSTATUS", at="2 days ago")
     assert code == 403 and "--history-retention" in body["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_extended_attributes_are_read_as_they_were(namenode_app, http):
+    store = namenode_app.store
+    store.history_retention = 3600.0
+    result(store.allow_snapshot("/d"))
+    result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
+    result(store.create_snapshot("/d", "s1"))
+    before = int(time.time() * 1000)
+    time.sleep(0.01)  # the moment is strictly before the change's commit (the clock has milliseconds)
+    result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
+    then = {"XAttrs": [{"name": "user.color", "value": '"red"'}]}
+    assert await call(http, "GET", "/d/.snapshot/s1/f", op="GETXATTRS") == (200, then)
+    assert await call(http, "GET", "/d/f", op="GETXATTRS", at=str(before)) == (200, then)
+    code, body = await call(http, "GET", "/d/.snapshot/s1/f", op="LISTXATTRS")
+    assert body == {"XAttrNames": '["user.color"]'}
+    code, body = await call(http, "GET", "/d/f", op="GETXATTRS")
+    assert body["XAttrs"][0]["value"] == '"blue"'
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_paged_diff_has_hadoops_shape(namenode_app, http):
+    store = namenode_app.store
+    result(store.allow_snapshot("/d"))
+    result(store.create_snapshot("/d", "s1"))
+    result(store.rename("/d/f", "/d/g", overwrite=False))
+    result(store.create_snapshot("/d", "s2"))
+    d, f = result(store.status("/d")).inode.id, result(store.status("/d/g")).inode.id
+    store.snapshot_diff_listing_limit = 2
+    code, body = await call(http, "GET", "/d", op="GETSNAPSHOTDIFFLISTING", oldsnapshotname="s1", snapshotname="s2")
+    assert (code, body) == (200, {"SnapshotDiffReportListing": {
+        "lastPath": "f", "lastIndex": 2, "isFromEarlier": True,
+        "modifyList": [{"dirId": d, "fileId": d, "sourcePath": "", "isReference": True}],
+        "createList": [],
+        "deleteList": [{"dirId": d, "fileId": f, "sourcePath": "f", "targetPath": "g", "isReference": True}]}})
+    code, body = await call(http, "GET", "/d", op="GETSNAPSHOTDIFFLISTING", oldsnapshotname="s1", snapshotname="s2",
+                            snapshotdiffstartpath="f", snapshotdiffindex="2")
+    assert body == {"SnapshotDiffReportListing": {
+        "lastPath": "", "lastIndex": -1, "isFromEarlier": True, "modifyList": [], "deleteList": [],
+        "createList": [{"dirId": d, "fileId": f, "sourcePath": "g", "isReference": True}]}}

@@ -2,18 +2,20 @@
 snapshots, which name commits.
 
 The tables hold the present; the history triggers (schema ``*_history.sql``) keep every replaced or removed row of
-inodes, dirents and extents with the commits it lived over, [born, died). The namespace at commit ``c`` is the
+inodes, dirents, extents and xattrs with the commits it lived over, [born, died). The namespace at commit ``c`` is the
 present rows born at or before ``c`` and the history rows alive at ``c``: a snapshot is a name for a commit, made in
 O(1) whatever the size of its tree, and nothing is copied, blocks least of all. ``RelationalNamespace`` mixes in
 ``History``; nothing here is backend-specific but the SQL of the running commit (``CURRENT_COMMIT``).
 """
 
 import time
+from collections import namedtuple
 from dataclasses import replace
 from datetime import datetime, timezone
 
 from dfs import paths
 from dfs.errors import AlreadyExists, FileNotFound, IOFailure, NotADirectory, SnapshotException
+from dfs.namenode import xattrs
 from dfs.namenode.namespace.model import DIRECTORY, FILE, ROOT, ContentSummary, Extent, Inode, Snapshot, Status
 from dfs.paths import SNAPSHOT
 
@@ -21,6 +23,7 @@ PRESENT = 2 ** 62  # a commit after every one: the namespace at it is the presen
 INODE_COLUMNS = ("id, type, mode, owner, grp, mtime, atime, size, replication, block_size, nlink, target, rdev, acl,"
                  " ctime")
 MAX_DEPTH = 10_000  # bounds a walk up the tree, should entries loop
+BATCH = 256  # inodes read by one query of a past listing
 # A history row whose blocks must stay: alive in the retention window (its death after the window's first commit,
 # the parameter) or at some snapshot's commit. Any snapshot's, whatever its directory: a row outside the snapshot's
 # tree is kept until that snapshot is deleted, which costs space, never a block still needed.
@@ -31,6 +34,13 @@ BACKUP_HOLDS = "EXISTS (SELECT 1 FROM backup_holds AS k WHERE k.since < h.died A
 KEPT = f"({SNAPSHOT_HOLDS} OR {BACKUP_HOLDS})"  # beyond the window
 HELD = f"(h.died > ? OR {KEPT})"
 HOLDERS = ("history", "backups", "snapshots")  # what holds a block no file names, by precedence (history_usage)
+# One line of a snapshot diff: ``type`` CREATE, DELETE, MODIFY or RENAME of the inode ``inode`` at ``path`` (a
+# RENAME's new path: ``target``); ``parent`` the directory holding it (the older one's for DELETE and RENAME; a
+# MODIFY of a directory: the directory itself), ``new_parent`` a RENAME's in the newer one.
+Change = namedtuple("Change", "type path target inode parent new_parent", defaults=(None,))
+# One entry of HDFS's paged diff (GETSNAPSHOTDIFFLISTING): in its ``kind`` list ("modify", "create", "delete"); a
+# renamed inode is in both the delete list (with ``target``) and the create list, as a ``reference``.
+ListingEntry = namedtuple("ListingEntry", "kind dir_id file_id source target reference")
 
 
 def visible(table, columns, key):
@@ -71,6 +81,16 @@ class Past:
         row = self._rows("inodes", INODE_COLUMNS, "id = ?", (inode_id,)).fetchone()
         return None if row is None else Inode(*row)
 
+    def inodes(self, ids):
+        """{id: Inode} of ``ids``: a query per BATCH of them, not one per inode (each costs a round trip and a plan
+        on PostgreSQL)."""
+        found = {}
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start:start + BATCH]
+            rows = self._rows("inodes", INODE_COLUMNS, f"id IN ({','.join('?' * len(batch))})", batch)
+            found.update((row[0], Inode(*row)) for row in rows)
+        return found
+
     def child(self, parent_id, name):
         row = self._rows("dirents", "inode", "parent = ? AND name = ?", (parent_id, name)).fetchone()
         return None if row is None else self.inode(row[0])
@@ -80,7 +100,8 @@ class Past:
         if inode.type != DIRECTORY:
             return []
         rows = self._rows("dirents", "name, inode", "parent = ?", (inode.id,), " ORDER BY name").fetchall()
-        return [(name, self.inode(inode_id)) for name, inode_id in rows]
+        found = self.inodes([inode_id for _, inode_id in rows])
+        return [(name, found[inode_id]) for name, inode_id in rows]
 
     def status(self, inode, name=""):
         if inode.type != DIRECTORY:
@@ -94,6 +115,10 @@ class Past:
             "SELECT e.block_id, e.block_offset, e.length, COALESCE(b.size, 0) FROM"
             f" ({visible('extents', 'seq, block_id, block_offset, length', 'inode = ?')}) AS e"
             " LEFT JOIN blocks AS b ON b.id = e.block_id ORDER BY e.seq", (inode_id, c, inode_id, c, c))]
+
+    def xattrs(self, inode_id):
+        """[(name, value)] of the inode's extended attributes."""
+        return self._rows("xattrs", "name, value", "inode = ?", (inode_id,)).fetchall()
 
     def tree(self, top):
         """A Tree of ``top`` (at "") and everything below it (an inode with several names: the first found)."""
@@ -217,7 +242,7 @@ class History:
 
     def _trim(self, db):
         start, removed = self._window_start(db), 0
-        for table in ("inodes_history", "dirents_history", "extents_history"):
+        for table in ("inodes_history", "dirents_history", "extents_history", "xattrs_history"):
             removed += db.execute(f"DELETE FROM {table} AS h WHERE h.died <= ? AND NOT {KEPT}",
                                   (start,)).rowcount
         db.execute("DELETE FROM commits WHERE number < ?", (start,))
@@ -321,6 +346,13 @@ class History:
 
         return self.read(txn)
 
+    def past_xattrs(self, path, at=None, checker=None, op="GETXATTRS"):
+        def txn(db):
+            inode, past = self._past_checked(db, checker, op, path, at)
+            return xattrs.shown(past.xattrs(inode.id), checker)
+
+        return self.read(txn)
+
     def past_content_summary(self, path, at=None, checker=None):
         def txn(db):
             top, past = self._past_checked(db, checker, "GETCONTENTSUMMARY", path, at)
@@ -371,22 +403,38 @@ class History:
     def _restore_file(self, db, past, node, inode_id):
         db.execute("DELETE FROM extents WHERE inode = ?", (inode_id,))
         db.execute("UPDATE inodes SET size = ?, mode = ?, owner = ?, grp = ?, mtime = ?, atime = ?, replication = ?,"
-                   " block_size = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
-                                                    node.atime, node.replication, node.block_size, inode_id))
+                   " block_size = ?, acl = ? WHERE id = ?", (node.size, node.mode, node.owner, node.group, node.mtime,
+                                                             node.atime, node.replication, node.block_size, node.acl,
+                                                             inode_id))
         self._set_extents(db, inode_id, past.extents(node.id))
+        self._restore_xattrs(db, past, node.id, inode_id)
+
+    @staticmethod
+    def _restore_xattrs(db, past, node_id, inode_id):
+        """Give ``inode_id`` the extended attributes that ``node_id`` had in ``past``, and only those."""
+        db.execute("DELETE FROM xattrs WHERE inode = ?", (inode_id,))
+        for name, value in past.xattrs(node_id):
+            db.execute("INSERT INTO xattrs (inode, name, value) VALUES (?, ?, ?)", (inode_id, name, value))
 
     def _copy_past(self, db, past, top, parent_id, name):
-        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (inodes, bytes
-        with replicas) made, for the quotas. A loop: paths may be deep."""
-        pending, names, space = [(top, parent_id, name)], 0, 0
+        """Make ``top`` (a past Inode) and everything below it then as ``name`` in ``parent_id``; (names, bytes
+        with replicas) made, for the quotas. Names that shared an inode then share a new one (hard links stay
+        links). A loop: paths may be deep."""
+        pending, made, names, space = [(top, parent_id, name)], {}, 0, 0
         while pending:
             node, parent_id, name = pending.pop()
-            new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
-                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev)
             names += 1
+            space += node.size * node.replication if node.type == FILE else 0
+            if node.id in made:
+                self._add_name(db, parent_id, name, made[node.id])
+                continue
+            new = self._new_inode(db, parent_id, name, node.type, node.size, node.mode, node.owner, node.group,
+                                  node.mtime, node.atime, node.replication, node.block_size, node.target, node.rdev,
+                                  node.acl)
+            made[node.id] = new.id
+            self._restore_xattrs(db, past, node.id, new.id)
             if node.type == FILE:
                 self._set_extents(db, new.id, past.extents(node.id))
-                space += node.size * node.replication
             elif node.type == DIRECTORY:
                 pending.extend((child, new.id, child_name) for child_name, child in past.entries(node))
         return names, space
@@ -412,9 +460,20 @@ class History:
     def allow_snapshot(self, path, checker=None):
         def txn(db):
             inode = self._snapshottable(db, checker, "ALLOWSNAPSHOT", path, superuser=True)
+            self._refuse_nesting(db, inode, path)
             db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
 
         return self.run(txn)
+
+    def _refuse_nesting(self, db, inode, path):
+        """HDFS refuses a snapshottable directory above or below another one (its texts)."""
+        for (other,) in db.execute("SELECT inode FROM snapshottable WHERE inode != ? ORDER BY inode",
+                                   (inode.id,)).fetchall():
+            other_path = self._path_of(db, other)
+            for relation, above, below in (("subdirectory", path, other_path), ("ancestor", other_path, path)):
+                if paths.is_ancestor(above, below):
+                    raise SnapshotException(f"Nested snapshottable directories not allowed: path={path}, the"
+                                            f" {relation} {other_path} is already a snapshottable directory.")
 
     def disallow_snapshot(self, path, checker=None):
         def txn(db):
@@ -505,26 +564,56 @@ class History:
         (``target`` its new path; else None). A created or deleted tree is reported by its top alone."""
 
         def txn(db):
-            inode = self._snapshot_root(db, checker, "GETSNAPSHOTDIFF", path)
-            before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
-            after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
-            was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
-            report = []
-            for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
-                if inode_id not in was:
-                    if _parent(now, where) in was:  # the top of a created tree
-                        report.append(("CREATE", where, None))
-                    continue
-                old_where, old_node = was[inode_id]
-                if old_where != where:
-                    report.append(("RENAME", old_where, where))
-                if replace(old_node, ctime=0) != replace(node, ctime=0):  # a rename alone moves the ctime
-                    report.append(("MODIFY", where, None))
-            report.extend(("DELETE", where, None) for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
-                          if inode_id not in now and _parent(was, where) in now)
-            return report
+            return [change[:3] for change in self._diff(db, checker, "GETSNAPSHOTDIFF", path, old, new)]
 
         return self.read(txn)
+
+    snapshot_diff_listing_limit = 1000  # entries per page of GETSNAPSHOTDIFFLISTING (HDFS's default)
+
+    def snapshot_diff_listing(self, path, old, new, start=0, checker=None):
+        """One page of the diff (HDFS's paged form, whose client rebuilds ``snapshot_diff``'s report from it): the
+        [ListingEntry] from the ``start``-th on, at most ``snapshot_diff_listing_limit``, and the next page's
+        start (None after the last). The diff is the same on each call between two snapshots, which never change."""
+
+        def txn(db):
+            entries = [entry for change in self._diff(db, checker, "GETSNAPSHOTDIFFLISTING", path, old, new)
+                       for entry in _listing_entries(change)]
+            end = start + self.snapshot_diff_listing_limit
+            return entries[start:end], end if end < len(entries) else None
+
+        return self.read(txn)
+
+    def _diff(self, db, checker, op, path, old, new):
+        """[Change] from ``old`` to ``new``, in HDFS's order (``_report_order``). Every directory whose entries
+        changed is a MODIFY, as in HDFS (whose paged client looks for created and deleted entries under such MODIFYs
+        only)."""
+        inode = self._snapshot_root(db, checker, op, path)
+        before = Past(db, self._snapshot(db, inode.id, old, path) if old else PRESENT)
+        after = Past(db, self._snapshot(db, inode.id, new, path) if new else PRESENT)
+        was, now = before.tree(before.inode(inode.id)), after.tree(after.inode(inode.id))
+        changes, modified, attributed = [], {}, _xattrs_changed(db, before.commit, after.commit)
+        for inode_id, (where, node) in sorted(now.items(), key=lambda item: item[1][0]):
+            if inode_id not in was:
+                if _parent(now, where) in was:  # the top of a created tree
+                    changes.append(Change("CREATE", where, None, inode_id, _parent(now, where)))
+                continue
+            old_where, old_node = was[inode_id]
+            if old_where != where:
+                changes.append(Change("RENAME", old_where, where, inode_id, _parent(was, old_where),
+                                      _parent(now, where)))
+            if replace(old_node, ctime=0) != replace(node, ctime=0) or inode_id in attributed:
+                modified[inode_id] = where  # (not for the ctime alone, which a rename moves)
+        changes.extend(Change("DELETE", where, None, inode_id, _parent(was, where))
+                       for inode_id, (where, _) in sorted(was.items(), key=lambda i: i[1][0])
+                       if inode_id not in now and _parent(was, where) in now)
+        for change in changes:  # directories whose entries changed (one deleted since: not there to modify)
+            for directory in (change.parent, change.new_parent):
+                if directory in now and directory in was:
+                    modified.setdefault(directory, now[directory][0])
+        changes.extend(Change("MODIFY", where, None, inode_id,
+                              inode_id if now[inode_id][1].is_directory else _parent(now, where))
+                       for inode_id, where in modified.items())
+        return sorted(changes, key=_report_order)
 
     # -- what snapshots forbid ------------------------------------------------------------------
 
@@ -551,6 +640,31 @@ class History:
             if paths.is_ancestor(path, root_path):
                 raise SnapshotException(f"The directory {path} cannot be deleted since {root_path} is snapshottable"
                                         " and already has snapshots")
+
+
+def _xattrs_changed(db, first, second):
+    """The ids of the inodes an extended attribute of which was set or removed between two commits."""
+    low, high = sorted((first, second))
+    return {inode_id for (inode_id,) in db.execute(
+        "SELECT inode FROM xattrs WHERE born > ? AND born <= ? UNION SELECT inode FROM xattrs_history"
+        " WHERE died > ? AND died <= ? OR born > ? AND born <= ?", (low, high, low, high, low, high))}
+
+
+def _report_order(change):
+    """HDFS's order: by path in the newer tree, a directory's MODIFY before what changed in it, a rename before
+    its MODIFY; then the deletions, by path."""
+    if change.type == "DELETE":
+        return 1, change.path, 0
+    return 0, change.target or change.path, change.type == "MODIFY"
+
+
+def _listing_entries(change):
+    """The ListingEntry(s) of a Change."""
+    if change.type == "RENAME":
+        return [ListingEntry("delete", change.parent, change.inode, change.path, change.target, True),
+                ListingEntry("create", change.new_parent, change.inode, change.target, None, True)]
+    directory = change.parent == change.inode  # a MODIFY of a directory, whose entries the client looks up
+    return [ListingEntry(change.type.lower(), change.parent, change.inode, change.path, None, directory)]
 
 
 def _parent(tree, where):

@@ -205,6 +205,9 @@ class Namespace(Protocol):
     def past_content_summary(self, path: str, at: Optional[int] = None, checker=None) -> Deferred:
         """``content_summary`` in the past, as ``past_stat`` reads it."""
 
+    def past_xattrs(self, path: str, at: Optional[int] = None, checker=None, op: str = "GETXATTRS") -> Deferred:
+        """``xattrs`` in the past, as ``past_stat`` reads it."""
+
     def restore(self, path: str, at: Optional[int], destination: Optional[str] = None, checker=None) -> Deferred:
         """Make ``path`` as it was (``past_stat``'s reading) again at ``destination`` (default: ``path``), sharing
         its blocks; a file there gets the old content, keeping its inode; a directory there: AlreadyExists."""
@@ -250,6 +253,10 @@ class Namespace(Protocol):
     def snapshot_diff(self, path: str, old: str, new: str, checker=None) -> Deferred:
         """[(type, path, target)] from snapshot ``old`` to ``new`` of ``path`` (empty: the present), HDFS's
         CREATE, DELETE, MODIFY, RENAME, paths relative to ``path``."""
+
+    def snapshot_diff_listing(self, path: str, old: str, new: str, start: int = 0, checker=None) -> Deferred:
+        """One page of ``snapshot_diff`` in HDFS's paged form: ([history.ListingEntry] from the ``start``-th on, the
+        next page's start or None)."""
 
     # -- blocks, pins, garbage --------------------------------------------------------------------
 

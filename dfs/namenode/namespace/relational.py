@@ -253,6 +253,12 @@ class RelationalNamespace(History):
         return Inode(inode_id, kind, mode, owner, group, mtime, atime, size, replication, block_size,
                      target=target, rdev=rdev, acl=acl, ctime=changed)
 
+    @staticmethod
+    def _add_name(db, parent_id, name, inode_id):
+        """Another entry naming an existing inode (a hard link)."""
+        db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent_id, name, inode_id))
+        db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode_id,))
+
     def _touch(self, db, inode_id):
         """Advance an inode's mtime, and its ctime with it; strictly, so every write is visible as a change."""
         t = now_ms()
@@ -846,8 +852,7 @@ class RelationalNamespace(History):
             if inode.type == DIRECTORY:
                 raise IsADirectory(f"Cannot make a hard link to a directory: {existing}")
             parent, name = self._free_entry(db, new, create_parent=False)
-            db.execute("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)", (parent.id, name, inode.id))
-            db.execute("UPDATE inodes SET nlink = nlink + 1 WHERE id = ?", (inode.id,))
+            self._add_name(db, parent.id, name, inode.id)
             self._changed(db, inode.id)
             self._touch(db, parent.id)
             self._enforce_quotas(db, new, 1, inode.size * inode.replication)  # a name, and the bytes it brings in
@@ -1013,10 +1018,7 @@ class RelationalNamespace(History):
         def txn(db):
             self._check(db, checker, op, path)
             inode = self._resolve(db, path)
-            hidden = checker is not None and not checker.unchecked  # trusted. ones only a superuser sees (HDFS)
-            return {name: bytes(value) for name, value in
-                    db.execute("SELECT name, value FROM xattrs WHERE inode = ? ORDER BY name", (inode.id,))
-                    if not (hidden and xattrs.superusers_only(name))}
+            return xattrs.shown(db.execute("SELECT name, value FROM xattrs WHERE inode = ?", (inode.id,)), checker)
 
         return self.lookup(txn)
 
@@ -1089,7 +1091,8 @@ class RelationalNamespace(History):
             for table in ("extents", "blocks", "dirents", "xattrs", "quotas", "snapshots", "snapshottable"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM inodes WHERE id != ?", (ROOT,))
-            for table in ("extents_history", "dirents_history", "inodes_history"):  # what the deletes kept too
+            # what the deletes kept too
+            for table in ("extents_history", "dirents_history", "inodes_history", "xattrs_history"):
                 db.execute(f"DELETE FROM {table}")
             self._touch(db, ROOT)
 

@@ -37,8 +37,9 @@ class NamenodeLink:
     """Keeps this datanode known to the namenode (through ``namenode``, a dfs.peers.NamenodeClient); re-registers
     whenever the namenode forgets it (e.g. a restart)."""
 
-    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20):
+    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20, rack=None):
         self.namenode = namenode
+        self.rack = rack  # sent with every registration and heartbeat: a namenode may have missed a change
         self.store = store
         self.identity = identity
         self.clock = clock
@@ -87,7 +88,7 @@ class NamenodeLink:
             drained = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
             held = self.store.block_ids
             new = [block_id for block_id in drained if block_id in held]  # not one quarantined since it landed
-            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new}
+            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new, "rack": self.rack}
             await self._call(self.namenode.heartbeat(self.identity["id"], usage))  # if lost, registering tells
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
@@ -113,6 +114,7 @@ class NamenodeLink:
             "public_url": self.public_url,
             "blocks": await self._blocks_on_disk(),
             "version": version(),
+            "rack": self.rack,
             **self.store.usage(),
             "mark": self.store.mark(),
         }

@@ -6,16 +6,19 @@ import time
 from twisted.application import service
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.client.config import namenode_urls
+from dfs.errors import BadRequest
 from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
 from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.http import make_http
 from dfs.options import CommonOptions, ListeningService, env, size_value
 from dfs.peers import DatanodeClient, NamenodeClient
+from dfs.racks import DEFAULT_RACK, check_rack
 from dfs.security import NODE, Guard
 from dfs.web import MeasuredRequest, QuietSite
 
@@ -31,6 +34,7 @@ class DatanodeOptions(CommonOptions):
     def __init__(self):
         super().__init__()
         self["root"] = env("DFS_FS_ROOT", "dfs-data")
+        self["rack"] = env("DFS_RACK", DEFAULT_RACK)
         self["namenode"] = env("DFS_NAMENODE_URL", "http://127.0.0.1:8180")
         self["advertise-host"] = env("DFS_ADVERTISE_HOST")
         self["public-url"] = env("DFS_PUBLIC_URL")
@@ -44,6 +48,11 @@ class DatanodeOptions(CommonOptions):
     def opt_root(self, value):
         """Directory holding this node's blocks and identity (env DFS_FS_ROOT, default ./dfs-data)."""
         self["root"] = value
+
+    def opt_rack(self, value):
+        """The failure domain this node is in, a path like /zone-a/rack-1: a block's replicas span two racks when
+        two exist (env DFS_RACK, default /default-rack)."""
+        self["rack"] = value
 
     def opt_namenode(self, value):
         """The namenode's URL, or a comma-separated list of them: the datanode reports to each (env
@@ -77,6 +86,13 @@ class DatanodeOptions(CommonOptions):
     def opt_scrub_period(self, value):
         """Days between two checks of each block by the scrubber (env DFS_SCRUB_PERIOD, default 21, as HDFS)."""
         self["scrub-period"] = float(value)
+
+    def postOptions(self):
+        super().postOptions()
+        try:
+            check_rack(self["rack"])
+        except BadRequest as e:
+            raise usage.UsageError(f"--rack: {e}") from None
 
 
 class DatanodeRequest(MeasuredRequest):
@@ -143,8 +159,8 @@ def build_datanode(reactor, options):
     namenodes = [NamenodeClient(http, url) for url in namenode_urls(options["namenode"])]
     app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenodes, guard=guard)
     app.node_id = identity["id"]
-    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"])
-                          for namenode in namenodes])
+    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
+                                       rack=options["rack"]) for namenode in namenodes])
     app.report_corrupt = link.report_corrupt
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)

@@ -2,10 +2,12 @@
 
 import random
 from collections import deque
+from urllib.parse import urlsplit
 
 from twisted.logger import Logger
 
 from dfs.errors import FileNotFound
+from dfs.racks import DEFAULT_RACK
 
 log = Logger()
 
@@ -26,6 +28,7 @@ class Datanode:
         self.used = 0
         self.free = 0
         self.filesystem = node_id  # datanodes on one filesystem share its capacity and free space
+        self.rack = DEFAULT_RACK
         self.registered = now
         self.last_seen = now
         self.last_report = None
@@ -37,6 +40,11 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+
+    @property
+    def host(self):
+        """The host in the node's URL: a client from that address writes its first replica here."""
+        return urlsplit(self.url).hostname
 
     @property
     def writable(self):
@@ -58,6 +66,7 @@ class Datanode:
             "used": self.used,
             "free": self.free,
             "filesystem": self.filesystem,
+            "rack": self.rack,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
@@ -78,7 +87,7 @@ class Registry:
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
-                 filesystem=None):
+                 filesystem=None, rack=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -90,20 +99,21 @@ class Registry:
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
         node.version = version
-        self._seen(node, capacity, used, free, mark, filesystem)
+        self._seen(node, capacity, used, free, mark, filesystem, rack)
         self.report(node_id, blocks)
         return node
 
-    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None):
+    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None, rack=None):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free, mark, filesystem)
+        self._seen(node, capacity, used, free, mark, filesystem, rack)
         return node
 
-    def _seen(self, node, capacity, used, free, mark, filesystem):
+    def _seen(self, node, capacity, used, free, mark, filesystem, rack):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.filesystem = filesystem or node.id
+        node.rack = rack or DEFAULT_RACK
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)

@@ -27,6 +27,10 @@ class NamenodeLinks:
         for link in self.links:
             link.stop()
 
+    def report_now(self):
+        for link in self.links:
+            link.report_now()
+
     def report_corrupt(self, block_ids):
         """Tell every namenode (each link logs its own failure)."""
         return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))
@@ -50,6 +54,7 @@ class NamenodeLink:
         self.public_url = None
         self.registered = False
         self._beats = 0
+        self._report_due = False  # a full report goes with the next beat: blocks were lost (a failed disk)
         self._loop = None
         # Blocks stored since the last beat this namenode answered: each heartbeat tells them (HDFS's incremental
         # block report), so a namenode that did not take part in an upload learns its replicas within a beat.
@@ -66,6 +71,10 @@ class NamenodeLink:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 
+    def report_now(self):
+        """Send a full block report with the next beat instead of a heartbeat."""
+        self._report_due = True
+
     def beat(self):
         d = defer.Deferred.fromCoroutine(self._beat())
         d.addErrback(self._unreachable)
@@ -81,7 +90,8 @@ class NamenodeLink:
             await self.register()
             return
         self._beats += 1
-        if self._beats % self.report_every == 0:
+        if self._report_due or self._beats % self.report_every == 0:
+            self._report_due = False
             blocks = await self._blocks_on_disk()
             await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:

@@ -75,9 +75,13 @@ class Datanode:
 
 
 class Registry:
-    """Who is in the cluster, in what state, and which node holds which block."""
+    """Who is in the cluster, in what state, and which node holds which block.
 
-    def __init__(self, clock, stale_after=10.0, dead_after=30.0):
+    A node silent for ``stale_after`` seconds is stale: no new blocks go there and reads try it last, but its
+    replicas still count; after ``dead_after`` (HDFS's 10.5 minutes by default) it is dead and its blocks are copied
+    again. A restart or a rolling update of the datanodes thus copies nothing."""
+
+    def __init__(self, clock, stale_after=30.0, dead_after=630.0):
         self.clock = clock
         self.stale_after = stale_after
         self.dead_after = dead_after
@@ -179,12 +183,15 @@ class Registry:
         """Nodes that may receive new blocks (alive, not decommissioning)."""
         return [n for n in self.alive() if n.admin == NORMAL]
 
-    def holders(self, block_id, state=ALIVE):
-        """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas."""
+    def holders(self, block_id, state=None):
+        """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas; without a state, the
+        live ones and then the stale ones (a reader tries last a node that may be gone)."""
         self.update_states()
-        nodes = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].state == state]
+        nodes = [self.nodes[i] for i in self.replicas.get(block_id, ())]
         random.shuffle(nodes)
-        return nodes
+        if state is not None:
+            return [n for n in nodes if n.state == state]
+        return [n for n in nodes if n.state == ALIVE] + [n for n in nodes if n.state == STALE]
 
     def decommission(self, node_id, cancel=False):
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""

@@ -146,3 +146,38 @@ def test_a_heartbeat_carries_the_rack():
     r.heartbeat("a1", 100, 0, 50, rack="/zone/rack-c")
     assert r.nodes["a1"].rack == "/zone/rack-c"
     assert {d["id"]: d["rack"] for d in r.describe()}["a1"] == "/zone/rack-c"
+
+
+def test_by_default_a_silent_node_is_stale_after_30_s_and_dead_after_10_5_minutes():
+    """As HDFS: a datanode restarted or updated within minutes is never declared dead (nothing is copied)."""
+    clock = Clock()
+    r = Registry(clock)
+    for node_id in ("a", "b"):
+        r.register(node_id, f"http://{node_id}", f"http://{node_id}", 100, 0, 50, ["x"])
+    clock.advance(29)
+    r.heartbeat("a", 100, 0, 50)
+    assert r.nodes["b"].state == "alive"
+    clock.advance(2)
+    r.heartbeat("a", 100, 0, 50)
+    assert [n.id for n in r.writable()] == ["a"] and r.nodes["b"].state == "stale", "no new blocks go to b"
+    clock.advance(598)
+    r.heartbeat("a", 100, 0, 50)
+    r.update_states()
+    assert r.nodes["b"].state == "stale"
+    clock.advance(1)
+    r.update_states()
+    assert r.nodes["b"].state == "dead"
+    assert [n.id for n in r.holders("x")] == ["a"]
+
+
+def test_reads_try_a_stale_holder_last():
+    r, clock = registry_with([("a", 50), ("b", 50), ("c", 50)])
+    r.report("a", ["x"])
+    r.report("b", ["x"])
+    clock.advance(11)
+    r.heartbeat("b", 100, 0, 50)
+    r.heartbeat("c", 100, 0, 50)
+    for _ in range(10):
+        assert [n.id for n in r.holders("x")] == ["b", "a"], "the stale holder comes after the live one"
+    assert [n.id for n in r.holders("x", "alive")] == ["b"]
+    assert [n.id for n in r.holders("x", "stale")] == ["a"]

@@ -163,9 +163,9 @@ def build_datanode(reactor, options):
     store = BlockStore(options["root"], options["capacity"], options["reserve"])
     failed = store.failed_volumes()
     if len(failed) > options["failed-volumes-tolerated"] or not store.in_use():
-        raise Refused("datanode", f"{len(failed)} data director{'y' if len(failed) == 1 else 'ies'} unusable ("
-                      + "; ".join(why for _, why in failed) + f"), {options['failed-volumes-tolerated']} tolerated"
-                      " (--failed-volumes-tolerated)")
+        reasons = "; ".join(why for _, why in failed)
+        raise Refused("datanode", f"{len(failed)} data director(ies) unusable ({reasons}), "
+                                  f"{options['failed-volumes-tolerated']} tolerated (--failed-volumes-tolerated)")
     store.scan_sync()
     identity = store.identity()
     guard = Guard(options.secret(), reactor, audience=identity["id"])

@@ -4,6 +4,7 @@ replicas at once, and the namenode copies them elsewhere."""
 import os
 import shutil
 
+import pytest
 import requests
 
 from dfs.datanode.blockstore import BLOCK_ID
@@ -48,3 +49,23 @@ def test_a_failed_disk_is_tolerated_and_its_replicas_restored(make_cluster, tmp_
         assert r.status_code == 200 and r.content == data, path
     assert f"{len(lost)} block(s) lost with a failed data directory" in node.log()
     assert "unreachable" not in node.log(), "the heartbeats went on while the disk was gone"
+
+
+def test_by_default_a_failed_disk_stops_the_datanode(make_cluster, tmp_path):
+    """HDFS's default (dfs.datanode.failed.volumes.tolerated 0): a disk failure is loud, not silently absorbed."""
+    cluster = make_cluster(datanodes=1)
+    disks = [str(tmp_path / "disk1"), str(tmp_path / "disk2")]
+    node = cluster.add_datanode(["--root", ",".join(disks)])
+    cluster.wait_for(lambda s: s["totals"]["alive"] == 2, 60, "two datanodes")
+    shutil.rmtree(disks[1])
+    node.popen.wait(60)
+    assert "1 data director(ies) failed, 0 tolerated" in node.log()
+    os.makedirs(disks[1])
+    node.stop()  # nothing left to stop: the fixture's finalizer finds it gone
+
+
+def test_a_datanode_refuses_to_start_with_more_unusable_disks_than_tolerated(make_cluster, tmp_path):
+    cluster = make_cluster(datanodes=1)
+    (tmp_path / "not-a-dir").write_text("a file where a data directory should be")
+    with pytest.raises(RuntimeError, match=r"1 data director\(ies\) unusable \(cannot use .*not-a-dir.*\), 0 tolerated"):
+        cluster.add_datanode(["--root", f"{tmp_path / 'disk1'},{tmp_path / 'not-a-dir'}"])

@@ -276,7 +276,7 @@ class BlockStore:
         """Remove abandoned partial uploads and quarantined copies older than ``older_than`` seconds."""
         removed = 0
         folders = [d for v in self.in_use() for d in (v.incoming, v.quarantine)]
-        for path in [os.path.join(d, n) for d in folders for n in os.listdir(d)]:
+        for path in [os.path.join(d, n) for d in folders for n in _listing(d)]:
             try:
                 if now - os.path.getmtime(path) >= older_than:
                     os.unlink(path)
@@ -332,7 +332,8 @@ class BlockStore:
         if self.capacity_limit is not None:
             capacity = min(capacity, self.capacity_limit)
             free = min(free, max(0, capacity - self.used))
-        return {"capacity": capacity, "used": self.used, "free": free, "filesystem": self.filesystem}
+        return {"capacity": capacity, "used": self.used, "free": free, "filesystem": self.filesystem,
+                "failed_volumes": len(self.failed_volumes())}
 
     def _volume_for_new(self):
         """Where a new block goes: the volume with the most free space; of volumes sharing a filesystem, the one
@@ -592,6 +593,14 @@ def _hash_file(f):
         summer.update(data)
         length += len(data)
     return hasher.hexdigest(), summer.result(), length
+
+
+def _listing(folder):
+    """The names in ``folder``; none when it cannot be read (a failed disk: the next check of the volumes says)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _read(path):

@@ -871,6 +871,7 @@ class NamenodeApp:
                 int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
                 version=str(body["version"])[:64] if body.get("version") else None,
                 mark=_mark(body), filesystem=_filesystem(body), rack=_rack(body),
+                failed_volumes=int(body.get("failed_volumes", 0)),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
@@ -884,7 +885,7 @@ class NamenodeApp:
         body = read_json(request)
         try:
             self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body),
-                                    _filesystem(body), _rack(body))
+                                    _filesystem(body), _rack(body), int(body.get("failed_volumes", 0)))
             for block_id in body.get("received", ()):  # stored since its last beat, maybe by another namenode
                 self.registry.add_replica(str(block_id), node_id)
         except (KeyError, ValueError, TypeError) as e:

@@ -29,6 +29,7 @@ class Datanode:
         self.free = 0
         self.filesystem = node_id  # datanodes on one filesystem share its capacity and free space
         self.rack = DEFAULT_RACK
+        self.failed_volumes = 0  # data directories the node lost and runs without
         self.registered = now
         self.last_seen = now
         self.last_report = None
@@ -67,6 +68,7 @@ class Datanode:
             "free": self.free,
             "filesystem": self.filesystem,
             "rack": self.rack,
+            "failed_volumes": self.failed_volumes,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
@@ -91,7 +93,7 @@ class Registry:
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
-                 filesystem=None, rack=None):
+                 filesystem=None, rack=None, failed_volumes=0):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -103,21 +105,22 @@ class Registry:
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
         node.version = version
-        self._seen(node, capacity, used, free, mark, filesystem, rack)
+        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         self.report(node_id, blocks)
         return node
 
-    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None, rack=None):
+    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None, rack=None, failed_volumes=0):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free, mark, filesystem, rack)
+        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         return node
 
-    def _seen(self, node, capacity, used, free, mark, filesystem, rack):
+    def _seen(self, node, capacity, used, free, mark, filesystem, rack, failed_volumes):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.filesystem = filesystem or node.id
         node.rack = rack or DEFAULT_RACK
+        node.failed_volumes = failed_volumes
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)

@@ -110,6 +110,7 @@
                  bar(node.blocks - node.decommission_pending, node.blocks, "thin warn"));
       if (node.decommission_blocked) state.push(el("div", {class: "small bad"}, node.decommission_blocked));
     }
+    if (node.failed_volumes) state.push(el("div", {class: "small bad"}, `${count(node.failed_volumes)} failed disk(s)`));
     return el("tr", {"data-node": node.id},
       el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),
       el("td", {}, state),

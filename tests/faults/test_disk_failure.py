@@ -42,6 +42,9 @@ def test_a_failed_disk_is_tolerated_and_its_replicas_restored(make_cluster, tmp_
 
     cluster.wait_for(restored, 90, "the lost replicas copied again, the rest still on the datanode")
     assert node.running()
+    status = cluster.status()
+    assert {n["id"]: n["failed_volumes"] for n in status["nodes"]}[node_id] == 1
+    assert f"datanode {node_id} runs without 1 failed data director(ies)" in status["verdict"]["text"]
     for block_id in kept:
         assert requests.get(f"{node.url}/blocks/{block_id}", timeout=30).status_code == 200
     for path, data in files.items():

@@ -96,3 +96,12 @@ def test_a_failure_beyond_the_tolerated_number_stops_the_datanode(tmp_path):
     assert events == ["shutdown"]
     clock.advance(5)
     assert events == ["shutdown"] and not watch._loop.running
+
+
+def test_a_volume_gone_before_its_check_fails_no_housekeeping(tmp_path):
+    """The cleaner of partial uploads and the usage sent with a heartbeat run between two checks of the volumes: a
+    vanished one must not stop them (a LoopingCall that raises never runs again)."""
+    store, _ = two_volume_store(tmp_path)
+    shutil.rmtree(tmp_path / "disk2")
+    assert store.clean_incoming_sync(0, 0) == 0
+    assert store.usage()["used"] == 10 * SIZE  # the blocks are forgotten at the check, not before

@@ -138,7 +138,7 @@ class BlockSink:
 
 class BlockStore:
     """The blocks of one datanode, on the data directories ``roots`` (a list, or one string of comma-separated
-    paths): the first also holds the node's identity. Methods ending in ``_sync`` touch the disk and belong in a
+    paths), each also holding the node's identity. Methods ending in ``_sync`` touch the disk and belong in a
     thread.
 
     A directory that cannot be prepared at start, or fails later (``check_volumes_sync``), is out of use: its
@@ -150,7 +150,6 @@ class BlockStore:
         self.volumes = [Volume(r.strip()) for r in roots if r.strip()]
         if not self.volumes:
             raise ValueError("a datanode needs at least one data directory")
-        self.root = self.volumes[0].root
         self.capacity_limit = capacity
         self.reserve = reserve  # per filesystem, as HDFS's dfs.datanode.du.reserved is per volume
         self._volume_of = {}  # block id -> the Volume holding it
@@ -172,6 +171,7 @@ class BlockStore:
         # --capacity has a share of its own.
         devices = "+".join(str(d) for d in sorted({v.device for v in self.in_use()}))
         self.filesystem = None if capacity else f"{socket.gethostname()}:{devices}"
+        self.root = (self.in_use() or self.volumes)[0].root  # the scrubber's state; the one the logs name
 
     @property
     def block_ids(self):
@@ -211,19 +211,29 @@ class BlockStore:
         return lost
 
     def identity(self):
-        """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
-        path = os.path.join(self.root, "node.json")
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            ident = {"id": uuid.uuid4().hex[:12], "cluster_id": None}
-            write_json_atomically(path, ident)
-            return ident
+        """This node's persistent id and the cluster it joined (``node.json``), created on first start. Every data
+        directory in use keeps a copy, so the node keeps its id when any of its disks is lost (as HDFS's VERSION)."""
+        found = None
+        for volume in self.in_use():
+            try:
+                with open(os.path.join(volume.root, "node.json")) as f:
+                    found = json.load(f)
+                break
+            except FileNotFoundError:
+                continue
+        ident = found or {"id": uuid.uuid4().hex[:12], "cluster_id": None}
+        self._keep_identity(ident, missing_only=True)
+        return ident
 
     def remember_cluster(self, ident, cluster_id):
         ident["cluster_id"] = cluster_id
-        write_json_atomically(os.path.join(self.root, "node.json"), ident)
+        self._keep_identity(ident)
+
+    def _keep_identity(self, ident, missing_only=False):
+        for volume in self.in_use():
+            path = os.path.join(volume.root, "node.json")
+            if not (missing_only and os.path.exists(path)):
+                write_json_atomically(path, ident)
 
     def path(self, block_id):
         """Where the block is, or would be on the first volume in use if it is not here."""

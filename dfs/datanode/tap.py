@@ -48,8 +48,8 @@ class DatanodeOptions(CommonOptions):
         self["scrub-period"] = float(env("DFS_SCRUB_PERIOD", 21))
 
     def opt_root(self, value):
-        """Directory holding this node's blocks and identity, or a comma-separated list of them (one per disk; the
-        first holds the identity) (env DFS_FS_ROOT, default ./dfs-data)."""
+        """Directory holding this node's blocks and identity, or a comma-separated list of them, one per disk (env
+        DFS_FS_ROOT, default ./dfs-data)."""
         self["root"] = value
 
     def opt_failed_volumes_tolerated(self, value):

@@ -42,8 +42,7 @@ def test_new_blocks_spread_over_volumes_on_one_filesystem_and_its_space_counts_o
     assert store.usage()["used"] == 10 * SIZE
     rescanned = BlockStore(f"{tmp_path / 'disk1'},{tmp_path / 'disk2'}")
     assert rescanned.scan_sync() == set(ids) and rescanned.used == 10 * SIZE
-    rescanned.identity()
-    assert os.path.exists(tmp_path / "disk1" / "node.json") and not os.path.exists(tmp_path / "disk2" / "node.json")
+    assert rescanned.identity() == store.identity()
 
 
 def test_a_removed_volume_loses_its_blocks_and_the_other_keeps_serving(tmp_path):
@@ -105,3 +104,15 @@ def test_a_volume_gone_before_its_check_fails_no_housekeeping(tmp_path):
     shutil.rmtree(tmp_path / "disk2")
     assert store.clean_incoming_sync(0, 0) == 0
     assert store.usage()["used"] == 10 * SIZE  # the blocks are forgotten at the check, not before
+
+
+def test_the_identity_outlives_the_loss_of_any_disk(tmp_path):
+    roots = [tmp_path / "disk1", tmp_path / "disk2"]
+    store = BlockStore([str(r) for r in roots])
+    ident = store.identity()
+    store.remember_cluster(ident, "c1")
+    for lost in roots:
+        shutil.rmtree(lost)
+        survivor = BlockStore([str(r) for r in roots])
+        assert survivor.identity() == {"id": ident["id"], "cluster_id": "c1"}
+        assert (lost / "node.json").exists(), "a new disk in place of a lost one gets the identity too"

@@ -134,8 +134,8 @@ class Repair:
                 elif _in_one_rack(counted, wanted, racks):
                     single_rack += 1  # one more copy on another rack; the next pass trims one where they crowd
                     if sources and not self.safemode.on:
-                        others = {n.rack for n in counted}
-                        self._copy(block_id, size, sources, counted, 1, lambda n: n.rack not in others)
+                        its_rack = counted[0].rack
+                        self._copy(block_id, size, sources, counted, 1, lambda n: n.rack != its_rack)
         self._update_decommissions(targets)
         orphans = await self._collect_orphans(targets, now, marks)
         if orphans == 0:

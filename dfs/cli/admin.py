@@ -120,7 +120,8 @@ def status(session, args):
         "Datanodes: " + ", ".join(f"{count} {state}" for state, count in _node_states(report)),
         f"Files: {totals.get('files', '?')}  blocks: {totals.get('blocks', 0)}"
         f"  under-replicated {totals.get('under_replicated', 0)}"
-        f"  missing {totals.get('missing', 0)}  over-replicated {totals.get('over_replicated', 0)}",
+        f"  missing {totals.get('missing', 0)}  over-replicated {totals.get('over_replicated', 0)}"
+        f"  in one rack {totals.get('single_rack', 0)}",
         f"Safe mode: {_safemode_line(report['safemode'])}",
         f"Repair: {totals.get('copies_in_flight', 0)} copies in flight, {totals.get('copies_done', 0)} done,"
         f" {totals.get('deletions_done', 0)} extra or orphan replicas deleted",
@@ -129,15 +130,17 @@ def status(session, args):
           for n in report.get("nodes", []) if n["state"] == "decommissioning"],
         "",
     ]
-    rows = [["ID", "STATE", "VERSION", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "BLOCK REPORT", "URL"]]
+    rows = [["ID", "STATE", "RACK", "VERSION", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "BLOCK REPORT",
+             "URL"]]
     for node in report.get("nodes", []):
         reported = node.get("last_block_report")
-        rows.append([node["id"], node["state"], node.get("version") or "?", size(node["capacity"], human),
+        rows.append([node["id"], node["state"], node.get("rack", "?"), node.get("version") or "?",
+                     size(node["capacity"], human),
                      size(node["used"], human), size(node["free"], human), str(node.get("blocks", 0)),
                      f"{node['last_heartbeat']:.1f}s ago", "none" if reported is None else f"{duration(reported)} ago",
                      node.get("public_url") or node["url"]])
     print("\n".join(lines), file=session.stdout)
-    print(table(rows, right={3, 4, 5, 6, 7, 8}) if len(rows) > 1 else "No datanodes.", file=session.stdout)
+    print(table(rows, right={4, 5, 6, 7, 8, 9}) if len(rows) > 1 else "No datanodes.", file=session.stdout)
     return OK
 
 
@@ -164,10 +167,11 @@ def fsck(session, args):
     for problem in report.get("namespace", []):
         print(_namespace_line(problem), file=session.stdout)
     unreachable = totals.get("unreachable_inodes")
+    one_rack = totals.get("single_rack")  # HDFS's mis-replicated blocks: a rack's loss would lose them
     print(f"Files: {totals['files']}  blocks: {totals['blocks']}  healthy: {totals['healthy']}"
           f"  under-replicated: {totals['under_replicated']}  missing: {totals['missing']}"
-          f"  corrupt: {totals['corrupt']}" + (f"  unreachable inodes: {unreachable}" if unreachable else ""),
-          file=session.stdout)
+          f"  corrupt: {totals['corrupt']}" + (f"  unreachable inodes: {unreachable}" if unreachable else "")
+          + (f"  in one rack: {one_rack}" if one_rack else ""), file=session.stdout)
     print(f"The filesystem under path '{path}' is {totals.get('status', 'UNKNOWN')}", file=session.stdout)
     return OK if healthy else FAILED
 

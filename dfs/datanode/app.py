@@ -3,7 +3,6 @@
 import errno
 import hashlib
 import os
-import uuid
 
 from klein import Klein
 from twisted.internet import defer
@@ -182,7 +181,7 @@ class DatanodeApp:
         if response.code != 200:
             await response.content()
             raise IOFailure(f"peer {source} answered {response.code} for block {block_id}")
-        tmp_path = os.path.join(self.store.incoming, uuid.uuid4().hex)
+        tmp_path = self.store.new_incoming_path()
         with open(tmp_path, "wb") as tmp:
             async def write(data):
                 tmp.write(data)
@@ -400,6 +399,7 @@ class DatanodeApp:
         """What this node's page and metrics show: its blocks, its disk and the scrubber's progress."""
         scrubber = None if self.scrubber is None else dict(self.scrubber.stats, rate=self.scrubber.rate)
         return {"id": self.node_id, "namenode": ",".join(n.url for n in self.namenodes), "root": self.store.root,
+                "volumes": [{"root": v.root, "failed": v.failed} for v in self.store.volumes],
                 "blocks": len(self.store.block_ids), **self.store.usage(), "scrubber": scrubber}
 
     @app.route("/", methods=["GET"])

@@ -1,4 +1,5 @@
-"""Block files on a datanode's disk: ``blocks/<id[:2]>/<id>``, written to ``incoming/`` first and renamed once durable.
+"""Block files on a datanode's disks: ``blocks/<id[:2]>/<id>`` under one of its data directories (dfs.datanode.volumes),
+written to that directory's ``incoming/`` first and renamed once durable.
 
 Beside each block, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks the chunks it returns.
 """
@@ -16,6 +17,7 @@ from collections import deque
 from twisted.logger import Logger
 
 from dfs import chunks
+from dfs.datanode.volumes import Volume
 from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace, NotLeader
 
 log = Logger()
@@ -68,9 +70,10 @@ class BlockSink:
     so an upload touches the disk once. Closing it without ``commit`` removes the partial file.
     """
 
-    def __init__(self, store):
+    def __init__(self, store, volume):
         self.store = store
-        self.path = os.path.join(store.incoming, uuid.uuid4().hex)
+        self.volume = volume
+        self.path = os.path.join(volume.incoming, uuid.uuid4().hex)
         self._file = open(self.path, "wb", buffering=0)  # chunks go straight to the kernel: no copy
         self._hash = hashlib.sha256()
         self._summer = chunks.Summer()
@@ -121,7 +124,7 @@ class BlockSink:
         except OSError as e:
             self.error = self.error or e
         if self.error is not None:
-            self.store.mark_full()
+            self.store.mark_full(self.volume)
             raise NoSpace(f"datanode could not store the block: {self.error}") from None
 
     def close(self):
@@ -135,24 +138,22 @@ class BlockSink:
 
 
 class BlockStore:
-    """The blocks of one datanode. Methods ending in ``_sync`` touch the disk and belong in a thread."""
+    """The blocks of one datanode, on the data directories ``roots`` (a list, or one string of comma-separated
+    paths), each also holding the node's identity. Methods ending in ``_sync`` touch the disk and belong in a
+    thread.
 
-    def __init__(self, root, capacity=None, reserve=0):
-        self.root = os.path.abspath(root)
-        self.blocks_dir = os.path.join(self.root, "blocks")
-        self.incoming = os.path.join(self.root, "incoming")
-        self.quarantine = os.path.join(self.root, "corrupt")
+    A directory that cannot be prepared at start, or fails later (``check_volumes_sync``), is out of use: its
+    blocks are forgotten, so the next block report tells the namenode, which copies them again."""
+
+    def __init__(self, roots, capacity=None, reserve=0):
+        if isinstance(roots, str):
+            roots = roots.split(",")
+        self.volumes = [Volume(r.strip()) for r in roots if r.strip()]
+        if not self.volumes:
+            raise ValueError("a datanode needs at least one data directory")
         self.capacity_limit = capacity
-        self.reserve = reserve
-        os.makedirs(self.blocks_dir, exist_ok=True)
-        os.makedirs(self.incoming, exist_ok=True)
-        os.makedirs(self.quarantine, exist_ok=True)
-        # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
-        # --capacity has a share of its own.
-        self.filesystem = None if capacity else f"{socket.gethostname()}:{os.stat(self.root).st_dev}"
-        self.used = 0
-        self.block_ids = set()
-        self._full_at = None  # free bytes when a write hit ENOSPC; None when not full
+        self.reserve = reserve  # per filesystem, as HDFS's dfs.datanode.du.reserved is per volume
+        self._volume_of = {}  # block id -> the Volume holding it
         # Stores and deletes of one id must not interleave: every store, or confirmation that a block is already
         # here, gets the next number, and a delete is refused for a block stored after the mark it carries.
         self._boot = uuid.uuid4().hex[:12]
@@ -163,17 +164,68 @@ class BlockStore:
         # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
         self.epoch = self._saved_epoch()
         self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
+        for volume in self.volumes:
+            try:
+                volume.prepare()
+            except OSError as e:
+                self._fail(volume, f"cannot use {volume.root}: {e}")
+        # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
+        # --capacity has a share of its own.
+        devices = "+".join(str(d) for d in sorted({v.device for v in self.in_use()}))
+        self.filesystem = None if capacity else f"{socket.gethostname()}:{devices}"
+        self.root = (self.in_use() or self.volumes)[0].root  # the scrubber's state; the one the logs name
+
+    @property
+    def block_ids(self):
+        """The ids of the blocks held (a live view: copy it before iterating in a thread)."""
+        return self._volume_of.keys()
+
+    @property
+    def used(self):
+        return sum(v.used for v in self.in_use())
+
+    def in_use(self):
+        return [v for v in self.volumes if v.failed is None]
+
+    def failed_volumes(self):
+        """[(root, why)] of the data directories out of use."""
+        return [(v.root, v.failed) for v in self.volumes if v.failed is not None]
+
+    def _fail(self, volume, why):
+        """Take ``volume`` out of use and forget its blocks; their ids."""
+        volume.failed = why
+        with self._ids_lock:
+            lost = [b for b, v in self._volume_of.items() if v is volume]
+            for block_id in lost:
+                del self._volume_of[block_id]
+        volume.used = 0
+        log.error("data directory {root} failed: {why}; {n} block(s) on it are lost", root=volume.root, why=why,
+                  n=len(lost))
+        return lost
+
+    def check_volumes_sync(self):
+        """Look at every data directory in use; take those that failed out of use. The blocks lost with them."""
+        lost = []
+        for volume in self.in_use():
+            why = volume.problem()
+            if why is not None:
+                lost += self._fail(volume, why)
+        return lost
 
     def identity(self):
-        """This node's persistent id and the cluster it joined (``node.json``), created on first start."""
-        path = os.path.join(self.root, "node.json")
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            ident = {"id": uuid.uuid4().hex[:12], "cluster_id": None}
-            write_json_atomically(path, ident)
-            return ident
+        """This node's persistent id and the cluster it joined (``node.json``), created on first start. Every data
+        directory in use keeps a copy, so the node keeps its id when any of its disks is lost (as HDFS's VERSION)."""
+        found = None
+        for volume in self.in_use():
+            try:
+                with open(os.path.join(volume.root, "node.json")) as f:
+                    found = json.load(f)
+                break
+            except FileNotFoundError:
+                continue
+        ident = found or {"id": uuid.uuid4().hex[:12], "cluster_id": None}
+        self._keep_identity(ident, missing_only=True)
+        return ident
 
     def _saved_epoch(self):
         try:
@@ -184,11 +236,25 @@ class BlockStore:
 
     def remember_cluster(self, ident, cluster_id):
         ident["cluster_id"] = cluster_id
-        write_json_atomically(os.path.join(self.root, "node.json"), ident)
+        self._keep_identity(ident)
+
+    def _keep_identity(self, ident, missing_only=False):
+        for volume in self.in_use():
+            path = os.path.join(volume.root, "node.json")
+            if not (missing_only and os.path.exists(path)):
+                write_json_atomically(path, ident)
 
     def path(self, block_id):
+        """Where the block is, or would be on the first volume in use if it is not here."""
         check_block_id(block_id)
-        return os.path.join(self.blocks_dir, block_id[:2], block_id)
+        volume = self._volume_of.get(block_id) or self._any_volume()
+        return volume.path(block_id)
+
+    def _any_volume(self):
+        volumes = self.in_use()
+        if not volumes:
+            raise NoSpace("every data directory of this datanode failed")
+        return volumes[0]
 
     def sums_path(self, block_id):
         return self.path(block_id) + SUMS_SUFFIX
@@ -203,17 +269,18 @@ class BlockStore:
         return block_id in self.block_ids
 
     def scan_sync(self):
-        """Learn what is on disk (at start): the block set and the bytes used; clear stale incoming files."""
-        ids, used = set(), 0
-        for prefix in os.listdir(self.blocks_dir):
-            folder = os.path.join(self.blocks_dir, prefix)
-            for name in os.listdir(folder):
-                if BLOCK_ID.match(name):
-                    ids.add(name)
-                    used += os.path.getsize(os.path.join(folder, name))
-        self.block_ids, self.used = ids, used
-        self._full_at = None
-        return ids
+        """Learn what is on disk (at start): the blocks on each volume and the bytes they use."""
+        held = {}
+        for volume in self.in_use():
+            volume.used, volume.full_at = 0, None
+            for prefix in os.listdir(volume.blocks_dir):
+                folder = os.path.join(volume.blocks_dir, prefix)
+                for name in os.listdir(folder):
+                    if BLOCK_ID.match(name) and name not in held:  # a copy on a second volume stays unused
+                        held[name] = volume
+                        volume.used += os.path.getsize(os.path.join(folder, name))
+        self._volume_of = held
+        return set(held)
 
     def prune_missing_sync(self):
         """Forget blocks whose files vanished from disk (before a full block report); returns them."""
@@ -227,7 +294,8 @@ class BlockStore:
     def clean_incoming_sync(self, older_than, now):
         """Remove abandoned partial uploads and quarantined copies older than ``older_than`` seconds."""
         removed = 0
-        for path in [os.path.join(d, n) for d in (self.incoming, self.quarantine) for n in os.listdir(d)]:
+        folders = [d for v in self.in_use() for d in (v.incoming, v.quarantine)]
+        for path in [os.path.join(d, n) for d in folders for n in _listing(d)]:
             try:
                 if now - os.path.getmtime(path) >= older_than:
                     os.unlink(path)
@@ -236,32 +304,70 @@ class BlockStore:
                 pass
         return removed
 
-    def _space(self):
-        """(capacity, free bytes) of this node: its disk's, within ``capacity_limit``."""
-        st = os.statvfs(self.root)
-        capacity = st.f_blocks * st.f_frsize
-        free = st.f_bavail * st.f_frsize
+    def _room(self, space):
+        """Free bytes of a filesystem whose (capacity, free) is ``space``, within ``capacity_limit``."""
+        if self.capacity_limit is None:
+            return space[1]
+        return min(space[1], max(0, self.capacity_limit - self.used))
+
+    def _free(self, volume, space):
+        """Bytes ``volume`` offers for blocks, its filesystem's ``space`` (capacity, free) known: none while a
+        write there last hit ENOSPC and not enough was freed since."""
+        free = self._room(space)
+        if volume.full_at is not None:
+            if free >= volume.full_at + FREED_ENOUGH:  # a block deleted here, or anything on the same disk
+                volume.full_at = None
+            else:
+                return 0
+        return max(0, free - self.reserve)
+
+    def _spaces(self):
+        """{volume: (capacity, free)} of the volumes in use, but one that fails to say (gone since the last check
+        of the volumes, which takes it out of use)."""
+        spaces = {}
+        for volume in self.in_use():
+            try:
+                spaces[volume] = volume.space()
+            except OSError:
+                pass
+        return spaces
+
+    def mark_full(self, volume=None):
+        """A write hit ENOSPC on ``volume`` (None: one of them, unknown): offer no space there (so no new block
+        goes there) until some is freed."""
+        for v in [volume] if volume is not None else self.in_use():
+            v.full_at = self._room(v.space())
+
+    def usage(self):
+        """Capacity and free bytes summed over the filesystems of the volumes in use (each counted once), within
+        ``capacity_limit``."""
+        capacity = free = 0
+        counted = set()
+        for volume, space in self._spaces().items():
+            if volume.device not in counted:
+                counted.add(volume.device)
+                capacity += space[0]
+                free += self._free(volume, space)
         if self.capacity_limit is not None:
             capacity = min(capacity, self.capacity_limit)
             free = min(free, max(0, capacity - self.used))
-        return capacity, free
+        return {"capacity": capacity, "used": self.used, "free": free, "filesystem": self.filesystem,
+                "failed_volumes": len(self.failed_volumes())}
 
-    def mark_full(self):
-        """A write hit ENOSPC: offer no space (so the namenode sends no block here) until some is freed."""
-        self._full_at = self._space()[1]
+    def _volume_for_new(self):
+        """Where a new block goes: the volume with the most free space; of volumes sharing a filesystem, the one
+        holding fewest bytes."""
+        spaces = self._spaces()
+        if not spaces:
+            raise NoSpace("every data directory of this datanode failed")
+        return max(spaces, key=lambda v: (self._free(v, spaces[v]), -v.used))
 
-    def usage(self):
-        capacity, free = self._space()
-        if self._full_at is not None:
-            if free >= self._full_at + FREED_ENOUGH:  # a block deleted here, or anything on the same disk
-                self._full_at = None
-            else:
-                free = 0
-        return {"capacity": capacity, "used": self.used, "free": max(0, free - self.reserve),
-                "filesystem": self.filesystem}
+    def new_incoming_path(self):
+        """A fresh file name in ``incoming/`` of the volume a new block goes to (a copy from a peer)."""
+        return os.path.join(self._volume_for_new().incoming, uuid.uuid4().hex)
 
     def new_sink(self):
-        return BlockSink(self)
+        return BlockSink(self, self._volume_for_new())
 
     def commit_sync(self, sink):
         """Make a received block durable under its content id; returns (id, length)."""
@@ -279,6 +385,7 @@ class BlockStore:
         content ids: [(id, length)]. Each is written to ``incoming/`` and synced, then all are installed with one
         sync per directory, so a batch costs one round of syncs rather than one per block."""
         stored, fresh = [], []
+        incoming = self._volume_for_new().incoming
         try:
             for length in lengths:
                 data = source.read(length)
@@ -288,7 +395,7 @@ class BlockStore:
                 stored.append((block_id, length))
                 if self.confirm(block_id):
                     continue
-                tmp = os.path.join(self.incoming, uuid.uuid4().hex)
+                tmp = os.path.join(incoming, uuid.uuid4().hex)
                 fresh.append((tmp, block_id, length, chunks.sums_of(data)))
                 _write_synced(tmp, data)
             if source.read(1):
@@ -304,7 +411,7 @@ class BlockStore:
     def confirm(self, block_id):
         """Whether the block is here already; if so, it counts as stored now (a delete issued before spares it)."""
         with self._ids_lock:
-            if block_id in self.block_ids and os.path.exists(self.path(block_id)):
+            if block_id in self._volume_of and os.path.exists(self.path(block_id)):
                 self._stored(block_id)
                 return True
             return False
@@ -330,26 +437,37 @@ class BlockStore:
         return self._stored_at.get(block_id, 0) > int(number)
 
     def _install(self, blocks):
-        """Put synced block files in place with their chunk checksums, [(file, id, length, sums)], count them, and
-        sync each directory once. The checksums land first, so a block on disk always has its own."""
+        """Put synced block files (each in the ``incoming/`` of a volume) in place on that volume with their chunk
+        checksums, [(file, id, length, sums)], count them, and sync each directory once. The checksums land first,
+        so a block on disk always has its own. A block another volume holds meanwhile stays there alone."""
         for tmp, _, _, sums in blocks:
             _write_synced(f"{tmp}{SUMS_SUFFIX}", chunks.encode(sums))
         folders = set()
         with self._ids_lock:
             for tmp, block_id, length, _ in blocks:
-                final = self.path(block_id)
+                volume = self._volume_with_incoming(os.path.dirname(tmp))
+                held = self._volume_of.get(block_id)
+                if held is not None and held is not volume:
+                    _remove(tmp)
+                    _remove(f"{tmp}{SUMS_SUFFIX}")
+                    self._stored(block_id)
+                    continue
+                final = volume.path(block_id)
                 os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(f"{tmp}{SUMS_SUFFIX}", self.sums_path(block_id))
+                os.replace(f"{tmp}{SUMS_SUFFIX}", final + SUMS_SUFFIX)
                 os.replace(tmp, final)
                 folders.add(os.path.dirname(final))
-                if block_id not in self.block_ids:
-                    self.block_ids.add(block_id)
-                    self.used += length
+                if held is None:
+                    self._volume_of[block_id] = volume
+                    volume.used += length
                     for tell in self.on_new_block:
                         tell(block_id)
                 self._stored(block_id)
         for folder in folders:
             fsync_dir(folder)
+
+    def _volume_with_incoming(self, folder):
+        return next(v for v in self.volumes if v.incoming == os.path.abspath(folder))
 
     def store_verified_sync(self, block_id, tmp_path):
         """Install a block copied from a peer after checking that its bytes hash to its id."""
@@ -380,16 +498,19 @@ class BlockStore:
                 length = os.path.getsize(path)
                 os.unlink(path)
             except FileNotFoundError:
-                self.block_ids.discard(block_id)
+                self._volume_of.pop(block_id, None)
                 raise FileNotFound(f"block {block_id} is not on this datanode") from None
             self._forget(block_id, length)
             _remove(self.sums_path(block_id))
         return length
 
     def wipe_sync(self):
-        shutil.rmtree(self.blocks_dir, ignore_errors=True)
-        os.makedirs(self.blocks_dir, exist_ok=True)
-        self.block_ids, self.used = set(), 0
+        with self._ids_lock:
+            for volume in self.in_use():
+                shutil.rmtree(volume.blocks_dir, ignore_errors=True)
+                os.makedirs(volume.blocks_dir, exist_ok=True)
+                volume.used = 0
+            self._volume_of = {}
 
     def read_verified_sync(self, block_id, start, count):
         """Bytes [start, start+count) of a local block, once every chunk they touch matches its checksum.
@@ -468,8 +589,9 @@ class BlockStore:
             if current != stored:
                 write_atomically(self.sums_path(block_id), stored)
             return True
+        volume = self._volume_of.get(block_id) or self._any_volume()
         try:
-            os.replace(path, os.path.join(self.quarantine, block_id))
+            os.replace(path, os.path.join(volume.quarantine, block_id))
         except FileNotFoundError:  # another check (a read, the scrubber) quarantined it meanwhile
             return False
         _remove(self.sums_path(block_id))
@@ -479,9 +601,9 @@ class BlockStore:
 
     def _forget(self, block_id, length):
         with self._ids_lock:
-            if block_id in self.block_ids:
-                self.block_ids.discard(block_id)
-                self.used -= length
+            volume = self._volume_of.pop(block_id, None)
+            if volume is not None:
+                volume.used -= length
 
 
 def _hash_file(f):
@@ -492,6 +614,14 @@ def _hash_file(f):
         summer.update(data)
         length += len(data)
     return hasher.hexdigest(), summer.result(), length
+
+
+def _listing(folder):
+    """The names in ``folder``; none when it cannot be read (a failed disk: the next check of the volumes says)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _read(path):

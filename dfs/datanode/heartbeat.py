@@ -27,6 +27,10 @@ class NamenodeLinks:
         for link in self.links:
             link.stop()
 
+    def report_now(self):
+        for link in self.links:
+            link.report_now()
+
     def report_corrupt(self, block_ids):
         """Tell every namenode (each link logs its own failure)."""
         return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))
@@ -37,8 +41,9 @@ class NamenodeLink:
     """Keeps this datanode known to the namenode (through ``namenode``, a dfs.peers.NamenodeClient); re-registers
     whenever the namenode forgets it (e.g. a restart)."""
 
-    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20):
+    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20, rack=None):
         self.namenode = namenode
+        self.rack = rack  # sent with every registration and heartbeat: a namenode may have missed a change
         self.store = store
         self.identity = identity
         self.clock = clock
@@ -49,6 +54,7 @@ class NamenodeLink:
         self.public_url = None
         self.registered = False
         self._beats = 0
+        self._report_due = False  # a full report goes with the next beat: blocks were lost (a failed disk)
         self._loop = None
         # Blocks stored since the last beat this namenode answered: each heartbeat tells them (HDFS's incremental
         # block report), so a namenode that did not take part in an upload learns its replicas within a beat.
@@ -65,6 +71,10 @@ class NamenodeLink:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 
+    def report_now(self):
+        """Send a full block report with the next beat instead of a heartbeat."""
+        self._report_due = True
+
     def beat(self):
         d = defer.Deferred.fromCoroutine(self._beat())
         d.addErrback(self._unreachable)
@@ -80,14 +90,15 @@ class NamenodeLink:
             await self.register()
             return
         self._beats += 1
-        if self._beats % self.report_every == 0:
+        if self._report_due or self._beats % self.report_every == 0:
+            self._report_due = False
             blocks = await self._blocks_on_disk()
             await self._call(self.namenode.block_report(self.identity["id"], blocks))
         else:
             drained = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
             held = self.store.block_ids
             new = [block_id for block_id in drained if block_id in held]  # not one quarantined since it landed
-            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new}
+            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new, "rack": self.rack}
             await self._call(self.namenode.heartbeat(self.identity["id"], usage))  # if lost, registering tells
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
@@ -113,6 +124,7 @@ class NamenodeLink:
             "public_url": self.public_url,
             "blocks": await self._blocks_on_disk(),
             "version": version(),
+            "rack": self.rack,
             **self.store.usage(),
             "mark": self.store.mark(),
         }

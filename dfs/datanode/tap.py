@@ -6,16 +6,20 @@ import time
 from twisted.application import service
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.client.config import namenode_urls
+from dfs.errors import BadRequest
 from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
 from dfs.datanode.scrubber import DAY, Scrubber
+from dfs.datanode.volumes import VolumeWatch
 from dfs.http import make_http
-from dfs.options import CommonOptions, ListeningService, env, size_value
+from dfs.options import CommonOptions, ListeningService, Refused, env, size_value
 from dfs.peers import DatanodeClient, NamenodeClient
+from dfs.racks import DEFAULT_RACK, check_rack
 from dfs.security import NODE, Guard
 from dfs.web import MeasuredRequest, QuietSite
 
@@ -31,6 +35,8 @@ class DatanodeOptions(CommonOptions):
     def __init__(self):
         super().__init__()
         self["root"] = env("DFS_FS_ROOT", "dfs-data")
+        self["rack"] = env("DFS_RACK", DEFAULT_RACK)
+        self["failed-volumes-tolerated"] = int(env("DFS_FAILED_VOLUMES_TOLERATED", 0))
         self["namenode"] = env("DFS_NAMENODE_URL", "http://127.0.0.1:8180")
         self["advertise-host"] = env("DFS_ADVERTISE_HOST")
         self["public-url"] = env("DFS_PUBLIC_URL")
@@ -42,8 +48,19 @@ class DatanodeOptions(CommonOptions):
         self["scrub-period"] = float(env("DFS_SCRUB_PERIOD", 21))
 
     def opt_root(self, value):
-        """Directory holding this node's blocks and identity (env DFS_FS_ROOT, default ./dfs-data)."""
+        """Directory holding this node's blocks and identity, or a comma-separated list of them, one per disk (env
+        DFS_FS_ROOT, default ./dfs-data)."""
         self["root"] = value
+
+    def opt_failed_volumes_tolerated(self, value):
+        """Data directories that may fail before the datanode stops; 0 (the default, as HDFS): the first failure
+        stops it (env DFS_FAILED_VOLUMES_TOLERATED)."""
+        self["failed-volumes-tolerated"] = int(value)
+
+    def opt_rack(self, value):
+        """The failure domain this node is in, a path like /zone-a/rack-1: a block's replicas span two racks when
+        two exist (env DFS_RACK, default /default-rack)."""
+        self["rack"] = value
 
     def opt_namenode(self, value):
         """The namenode's URL, or a comma-separated list of them: the datanode reports to each (env
@@ -78,6 +95,13 @@ class DatanodeOptions(CommonOptions):
         """Days between two checks of each block by the scrubber (env DFS_SCRUB_PERIOD, default 21, as HDFS)."""
         self["scrub-period"] = float(value)
 
+    def postOptions(self):
+        super().postOptions()
+        try:
+            check_rack(self["rack"])
+        except BadRequest as e:
+            raise usage.UsageError(f"--rack: {e}") from None
+
 
 class DatanodeRequest(MeasuredRequest):
     """A block upload's body goes straight into a block file in ``incoming/`` (hashed on arrival), not a temp file;
@@ -103,17 +127,19 @@ class DatanodeSite(QuietSite):
 
 
 class DatanodeService(service.MultiService):
-    def __init__(self, store, link, scrubber, pool, http_pool, grace, clock):
+    def __init__(self, store, link, scrubber, pool, http_pool, grace, clock, volumes):
         super().__init__()
         self.store, self.link, self.scrubber, self.pool, self.http_pool = store, link, scrubber, pool, http_pool
         self.grace = grace
         self.cleaner = LoopingCall(self._clean_incoming)
         self.cleaner.clock = clock
+        self.volumes = volumes
 
     def startService(self):
         self.pool.start()
         super().startService()
         self.cleaner.start(max(1.0, self.grace / 4), now=False)
+        self.volumes.start()
         self.scrubber.start()
 
     def _clean_incoming(self):
@@ -123,6 +149,7 @@ class DatanodeService(service.MultiService):
 
     def stopService(self):
         self.link.stop()
+        self.volumes.stop()
         self.scrubber.stop()
         if self.cleaner.running:
             self.cleaner.stop()
@@ -134,6 +161,11 @@ class DatanodeService(service.MultiService):
 
 def build_datanode(reactor, options):
     store = BlockStore(options["root"], options["capacity"], options["reserve"])
+    failed = store.failed_volumes()
+    if len(failed) > options["failed-volumes-tolerated"] or not store.in_use():
+        reasons = "; ".join(why for _, why in failed)
+        raise Refused("datanode", f"{len(failed)} data director(ies) unusable ({reasons}), "
+                                  f"{options['failed-volumes-tolerated']} tolerated (--failed-volumes-tolerated)")
     store.scan_sync()
     identity = store.identity()
     guard = Guard(options.secret(), reactor, audience=identity["id"])
@@ -143,13 +175,15 @@ def build_datanode(reactor, options):
     namenodes = [NamenodeClient(http, url) for url in namenode_urls(options["namenode"])]
     app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenodes, guard=guard)
     app.node_id = identity["id"]
-    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"])
-                          for namenode in namenodes])
+    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
+                                       rack=options["rack"]) for namenode in namenodes])
     app.report_corrupt = link.report_corrupt
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)
     app.scrubber = scrubber
-    top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor)
+    volumes = VolumeWatch(store, app.in_thread, link.report_now, options["failed-volumes-tolerated"],
+                          reactor.stop, reactor, options["heartbeat"])
+    top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor, volumes)
     scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"
 
     def listening(address):

@@ -23,6 +23,7 @@ from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
+from dfs.racks import check_rack
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard, restrict
 from dfs.trash import root_of as trash_root
 from dfs.version import version
@@ -56,6 +57,12 @@ def _filesystem(body):
     """The filesystem a datanode's blocks are on, as it names it (None: a share of its own)."""
     name = body.get("filesystem")
     return str(name) if name else None
+
+
+def _rack(body):
+    """The rack a datanode says it is in (None: it names none, the default rack)."""
+    rack = body.get("rack")
+    return check_rack(str(rack)) if rack else None
 
 
 def _user(call):
@@ -488,7 +495,7 @@ class NamenodeApp:
         if length is not None:  # a quota the body would pass refuses it before any byte is stored
             await self.store.check_quota(path, length * replication, append=params.str("op", "").upper() != "CREATE")
         extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
-                                                 self.config["min_replicas"])
+                                                 self.config["min_replicas"], writer=call.ip)
         return extents, commit
 
     def _received(self, request, params, path, call):
@@ -887,7 +894,8 @@ class NamenodeApp:
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
                 int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
                 version=str(body["version"])[:64] if body.get("version") else None,
-                mark=_mark(body), filesystem=_filesystem(body),
+                mark=_mark(body), filesystem=_filesystem(body), rack=_rack(body),
+                failed_volumes=int(body.get("failed_volumes", 0)),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
@@ -901,7 +909,7 @@ class NamenodeApp:
         body = read_json(request)
         try:
             self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body),
-                                    _filesystem(body))
+                                    _filesystem(body), _rack(body), int(body.get("failed_volumes", 0)))
             for block_id in body.get("received", ()):  # stored since its last beat, maybe by another namenode
                 self.registry.add_replica(str(block_id), node_id)
         except (KeyError, ValueError, TypeError) as e:

@@ -2,10 +2,12 @@
 
 import random
 from collections import deque
+from urllib.parse import urlsplit
 
 from twisted.logger import Logger
 
 from dfs.errors import FileNotFound
+from dfs.racks import DEFAULT_RACK
 
 log = Logger()
 
@@ -26,6 +28,8 @@ class Datanode:
         self.used = 0
         self.free = 0
         self.filesystem = node_id  # datanodes on one filesystem share its capacity and free space
+        self.rack = DEFAULT_RACK
+        self.failed_volumes = 0  # data directories the node lost and runs without
         self.registered = now
         self.last_seen = now
         self.last_report = None
@@ -37,6 +41,11 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+
+    @property
+    def host(self):
+        """The host in the node's URL: a client from that address writes its first replica here."""
+        return urlsplit(self.url).hostname
 
     @property
     def writable(self):
@@ -58,6 +67,8 @@ class Datanode:
             "used": self.used,
             "free": self.free,
             "filesystem": self.filesystem,
+            "rack": self.rack,
+            "failed_volumes": self.failed_volumes,
             "blocks": len(self.blocks),
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
@@ -66,9 +77,13 @@ class Datanode:
 
 
 class Registry:
-    """Who is in the cluster, in what state, and which node holds which block."""
+    """Who is in the cluster, in what state, and which node holds which block.
 
-    def __init__(self, clock, stale_after=10.0, dead_after=30.0):
+    A node silent for ``stale_after`` seconds is stale: no new blocks go there and reads try it last, but its
+    replicas still count; after ``dead_after`` (HDFS's 10.5 minutes by default) it is dead and its blocks are copied
+    again. A restart or a rolling update of the datanodes thus copies nothing."""
+
+    def __init__(self, clock, stale_after=30.0, dead_after=630.0):
         self.clock = clock
         self.stale_after = stale_after
         self.dead_after = dead_after
@@ -78,7 +93,7 @@ class Registry:
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
-                 filesystem=None):
+                 filesystem=None, rack=None, failed_volumes=0):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -90,20 +105,22 @@ class Registry:
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
         node.version = version
-        self._seen(node, capacity, used, free, mark, filesystem)
+        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         self.report(node_id, blocks)
         return node
 
-    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None):
+    def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None, rack=None, failed_volumes=0):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free, mark, filesystem)
+        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         return node
 
-    def _seen(self, node, capacity, used, free, mark, filesystem):
+    def _seen(self, node, capacity, used, free, mark, filesystem, rack, failed_volumes):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.filesystem = filesystem or node.id
+        node.rack = rack or DEFAULT_RACK
+        node.failed_volumes = failed_volumes
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
@@ -169,12 +186,15 @@ class Registry:
         """Nodes that may receive new blocks (alive, not decommissioning)."""
         return [n for n in self.alive() if n.admin == NORMAL]
 
-    def holders(self, block_id, state=ALIVE):
-        """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas."""
+    def holders(self, block_id, state=None):
+        """Nodes in ``state`` that hold ``block_id``, shuffled so reads spread over replicas; without a state, the
+        live ones and then the stale ones (a reader tries last a node that may be gone)."""
         self.update_states()
-        nodes = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].state == state]
+        nodes = [self.nodes[i] for i in self.replicas.get(block_id, ())]
         random.shuffle(nodes)
-        return nodes
+        if state is not None:
+            return [n for n in nodes if n.state == state]
+        return [n for n in nodes if n.state == ALIVE] + [n for n in nodes if n.state == STALE]
 
     def decommission(self, node_id, cancel=False):
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 
 from dfs.errors import NotLeader
 from dfs.logs import background_failure
-from dfs.namenode.placement import choose_targets
+from dfs.namenode.placement import choose_targets, surplus
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.safemode import SafeMode
 
@@ -53,7 +53,7 @@ class Repair:
         self._timer = None
         self._kick = None
         self.stats = {"blocks": 0, "under_replicated": 0, "missing": 0, "corrupt": 0, "over_replicated": 0, "orphans": 0,
-                      "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0,
+                      "single_rack": 0, "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0,
                       "unreachable_inodes": 0}
 
     def start(self):
@@ -133,7 +133,8 @@ class Repair:
         targets = await self.store.block_targets()
         self.registry.update_states()
         now = self.clock.seconds()
-        under = missing = corrupt = over = 0
+        under = missing = corrupt = over = single_rack = 0
+        racks = self._writable_racks()
         for block_id, (wanted, size) in targets.items():
             sources, counted, keepers = self._replicas(block_id)
             if not sources and not counted:
@@ -144,20 +145,25 @@ class Repair:
             elif len(counted) < wanted:
                 under += 1
                 if sources and not self.safemode.on:
-                    self._copy(block_id, size, sources, wanted - len(counted))
+                    self._copy(block_id, size, sources, counted, wanted - len(counted))
             else:
                 self.registry.corrupt.pop(block_id, None)
                 if len(keepers) > wanted:
                     over += 1
                     if not self.safemode.on:
                         self._trim(block_id, keepers, len(keepers) - wanted, marks)
+                elif _in_one_rack(counted, wanted, racks):
+                    single_rack += 1  # one more copy on another rack; the next pass trims one where they crowd
+                    if sources and not self.safemode.on:
+                        its_rack = counted[0].rack
+                        self._copy(block_id, size, sources, counted, 1, lambda n: n.rack != its_rack)
         self._update_decommissions(targets)
         orphans = await self._collect_orphans(targets, now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
-                          over_replicated=over, orphans=orphans, copies_in_flight=len(self._copying),
+                          over_replicated=over, single_rack=single_rack, orphans=orphans, copies_in_flight=len(self._copying),
                           unreachable_inodes=sum(p.inodes for p in detached))
 
     def _replicas(self, block_id):
@@ -171,6 +177,9 @@ class Repair:
         keepers = [n for n in alive if n.admin == NORMAL]
         counted = keepers + [n for n in stale if n.admin == NORMAL]
         return alive, counted, keepers
+
+    def _writable_racks(self):
+        return {n.rack for n in self.registry.writable()}
 
     def _update_decommissions(self, targets):
         in_service = len(self.registry.writable())
@@ -218,13 +227,16 @@ class Repair:
                     self._delete(block_id, node, marks.get(node.id))
         return len(view)
 
-    def _copy(self, block_id, size, sources, count):
+    def _copy(self, block_id, size, sources, counted, count, suits=lambda node: True):
+        """Copy the block from one of ``sources`` to ``count`` nodes that ``suits``, placed beside the replicas
+        ``counted`` (dfs.namenode.placement)."""
         if block_id in self._copying:
             return
         holders = set(self.registry.replicas.get(block_id, ()))
         free_sources = [n for n in sources if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
-        candidates = [n for n in self.registry.writable() if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
-        targets = choose_targets(candidates, count, size, exclude=holders)
+        candidates = [n for n in self.registry.writable()
+                      if self._busy_nodes.get(n.id, 0) < self.copies_per_node and suits(n)]
+        targets = choose_targets(candidates, count, size, exclude=holders, placed=counted)
         if not free_sources or not targets:
             return
         self._copying.add(block_id)
@@ -254,10 +266,10 @@ class Repair:
                 self._busy_nodes[node.id] -= 1
 
     def _trim(self, block_id, holders, count, marks):
-        """Drop ``count`` extra replicas, from the fullest nodes first."""
+        """Drop ``count`` extra replicas, keeping the racks they span (dfs.namenode.placement.surplus)."""
         if self._deletions_left() <= 0:
             return
-        for node in sorted(holders, key=lambda n: n.free)[:count]:
+        for node in surplus(holders, count):
             self._delete(block_id, node, marks.get(node.id))
 
     def _delete(self, block_id, node, mark):
@@ -293,7 +305,9 @@ class Repair:
 
     async def fsck(self, path):
         files = await self.store.walk_files(path)
-        totals = {"files": len(files), "blocks": 0, "healthy": 0, "under_replicated": 0, "missing": 0, "corrupt": 0}
+        totals = {"files": len(files), "blocks": 0, "healthy": 0, "under_replicated": 0, "missing": 0, "corrupt": 0,
+                  "single_rack": 0}
+        racks = self._writable_racks()
         report = []
         for file_path, inode, extents in files:
             blocks = []
@@ -310,7 +324,10 @@ class Repair:
                     state = "healthy"
                 totals["blocks"] += 1
                 totals[state] += 1
-                blocks.append({"id": ext.block_id, "length": ext.length, "state": state,
+                one_rack = state == "healthy" and _in_one_rack(counted, inode.replication, racks)
+                totals["single_rack"] += one_rack
+                blocks.append({"id": ext.block_id, "length": ext.length, "state": state, "single_rack": one_rack,
+                               "racks": sorted({n.rack for n in counted}),
                                "replicas": sorted(n.id for n in sources),
                                "stale": sorted(n.id for n in counted if n.state == STALE), "corrupt": bad})
             states = {b["state"] for b in blocks}
@@ -323,3 +340,9 @@ class Repair:
         healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
         totals["status"] = "HEALTHY" if healthy else "CORRUPT"
         return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}
+
+
+def _in_one_rack(replicas, wanted, racks):
+    """Whether a block that should have ``wanted`` copies holds them all in one rack while the datanodes that take
+    writes span the ``racks`` (HDFS: mis-replicated): losing that rack would lose the block."""
+    return wanted > 1 and len(racks) > 1 and len({n.rack for n in replicas}) == 1

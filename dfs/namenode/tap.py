@@ -46,8 +46,8 @@ class NamenodeOptions(CommonOptions):
         self["replication"] = int(env("DFS_REPLICATION", 3))
         self["min-replicas"] = int(env("DFS_MIN_REPLICAS", 2))
         self["block-size"] = size_value(env("DFS_BLOCK_SIZE", "64M"))
-        self["stale-after"] = float(env("DFS_STALE_AFTER", 10))
-        self["dead-after"] = float(env("DFS_DEAD_AFTER", 30))
+        self["stale-after"] = float(env("DFS_STALE_AFTER", 30))
+        self["dead-after"] = float(env("DFS_DEAD_AFTER", 630))
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
         self["repair-interval"] = float(env("DFS_REPAIR_INTERVAL", 3))
         self["safemode-extension"] = float(env("DFS_SAFEMODE_EXTENSION", 3))
@@ -91,11 +91,13 @@ class NamenodeOptions(CommonOptions):
         self["block-size"] = size_value(value)
 
     def opt_stale_after(self, value):
-        """Seconds without a heartbeat before a datanode is stale (env DFS_STALE_AFTER, default 10)."""
+        """Seconds without a heartbeat before a datanode is stale: no new blocks go there and reads try it last
+        (env DFS_STALE_AFTER, default 30, as HDFS)."""
         self["stale-after"] = float(value)
 
     def opt_dead_after(self, value):
-        """Seconds without a heartbeat before a datanode is dead (env DFS_DEAD_AFTER, default 30)."""
+        """Seconds without a heartbeat before a datanode is dead and its blocks are copied again (env DFS_DEAD_AFTER,
+        default 630: HDFS's 10.5 minutes, so a restart copies nothing)."""
         self["dead-after"] = float(value)
 
     def opt_gc_grace(self, value):

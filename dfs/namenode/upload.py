@@ -96,8 +96,9 @@ class FanOut:
         self.batcher = BlockBatcher(datanodes, clock, timeout=stall_timeout)
         self.bytes_written = 0
 
-    async def write_stream(self, read, total, block_size, replication, min_replicas):
+    async def write_stream(self, read, total, block_size, replication, min_replicas, writer=None):
         """Store what ``read(n)`` yields (bytes, or a Deferred of bytes; b"" at the end) as blocks; the extents.
+        Each block's first replica goes to a datanode on the host ``writer`` (the client's address) if one is there.
 
         With ``total`` known every block is sent with a Content-Length and a short body is an error; with
         ``total`` None (a chunked upload) blocks are sent chunked and the stream's end ends the file.
@@ -113,7 +114,7 @@ class FanOut:
                         raise BadRequest(f"request body ended {remaining} bytes early")
                     break
                 extent = await self.write_block(first, read, limit, remaining is not None, replication,
-                                                min_replicas)
+                                                min_replicas, writer)
                 extents.append(extent)
                 if remaining is not None:
                     remaining -= extent.length
@@ -129,12 +130,12 @@ class FanOut:
         for ext in extents:
             self.pins.release(ext.block_id)
 
-    async def write_block(self, first, read, limit, exact, replication, min_replicas):
+    async def write_block(self, first, read, limit, exact, replication, min_replicas, writer=None):
         """Send one block (``first`` chunk, then more from ``read`` up to ``limit`` bytes) to its replicas."""
         candidates = self.registry.writable()
         wanted = min(replication, len(candidates))
         minimum = max(1, min(min_replicas, wanted))
-        targets = require_targets(candidates, wanted, minimum, limit)
+        targets = require_targets(candidates, wanted, minimum, limit, writer=writer)
         if exact and limit <= SMALL_BLOCK:
             block_id, length, stored = await self._send_small(targets, await _read_exactly(first, read, limit))
         else:
@@ -247,7 +248,7 @@ class FanOut:
     async def _replace(self, block_id, length, stored, count, tried):
         """Copy a freshly stored block from a node that has it to nodes that were not tried yet."""
         added = []
-        for node in choose_targets(self.registry.writable(), count, length, exclude=tried):
+        for node in choose_targets(self.registry.writable(), count, length, exclude=tried, placed=stored):
             tried.add(node.id)
             source = stored[0]
             try:

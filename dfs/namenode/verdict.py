@@ -28,6 +28,8 @@ def verdict(nodes, totals, safemode):
             problems.append(f"{states.count(state)} datanode(s) {state}")
     problems += [f"decommission of {n['id']} {n['decommission_blocked']}" for n in nodes
                  if n["state"] == "decommissioning" and n.get("decommission_blocked")]
+    problems += [f"datanode {n['id']} runs without {n['failed_volumes']} failed data director(ies)" for n in nodes
+                 if n.get("failed_volumes") and n["state"] != "dead"]
     if problems:
         return "degraded", "; ".join(problems)
     return "healthy", ""

@@ -7,7 +7,9 @@
   function render(status) {
     fill("node-id", status.id || "unregistered");
     document.getElementById("namenode-link").href = webUrl(`${status.namenode}/`);
-    fill("blocks", el("div", {class: "big"}, count(status.blocks)), el("div", {class: "muted small"}, status.root));
+    fill("blocks", el("div", {class: "big"}, count(status.blocks)),
+      ...status.volumes.map((v) => el("div", {class: v.failed ? "small bad" : "muted small"},
+                                      v.failed ? `${v.root}: failed (${v.failed})` : v.root)));
     fill("disk", disk(status.capacity, status.used, status.free, "disk-text"));
     const scrub = status.scrubber;
     if (!scrub || !scrub.rate) {

@@ -120,9 +120,11 @@
                  bar(node.blocks - node.decommission_pending, node.blocks, "thin warn"));
       if (node.decommission_blocked) state.push(el("div", {class: "small bad"}, node.decommission_blocked));
     }
+    if (node.failed_volumes) state.push(el("div", {class: "small bad"}, `${count(node.failed_volumes)} failed disk(s)`));
     return el("tr", {"data-node": node.id},
       el("td", {}, el("a", {href: pageUrl, class: "mono"}, node.id)),
       el("td", {}, state),
+      el("td", {class: "mono"}, node.rack),
       el("td", {}, ago(node.last_heartbeat)),
       el("td", {}, node.last_block_report === null ? "none yet" : ago(node.last_block_report)),
       el("td", {class: node.version === status.version ? "" : "warn"}, node.version || "unknown"),
@@ -142,7 +144,7 @@
       const rows = status.nodes.map((node) => nodeRow(node, status));
       fill("cluster-error");
       document.querySelector("#datanodes tbody").replaceChildren(
-        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 10, class: "muted"}, "no datanode has registered"))]));
+        ...(rows.length ? rows : [el("tr", {}, el("td", {colspan: 11, class: "muted"}, "no datanode has registered"))]));
     } catch (e) {
       fill("cluster-error", `cluster status: ${e.message}`);
       throw e;

@@ -46,7 +46,7 @@ def test_every_way_of_storing_writes_the_checksums(tmp_path):
     [(batched, _)] = store.commit_many_sync(io.BytesIO(other), [len(other)])
     copied_data = os.urandom(2 * C)
     copied = hashlib.sha256(copied_data).hexdigest()
-    tmp = os.path.join(store.incoming, "copy")
+    tmp = os.path.join(store.volumes[0].incoming, "copy")
     with open(tmp, "wb") as f:
         f.write(copied_data)
     store.store_verified_sync(copied, tmp)
@@ -64,7 +64,7 @@ def test_a_flipped_byte_with_its_mtime_kept_is_never_read(tmp_path):
     assert store.read_verified_sync(block_id, C - 5, 10) == data[C - 5:C + 5], "other chunks still read"
     with pytest.raises(Corrupt):
         store.read_verified_sync(block_id, 2 * C + 100, 1)
-    assert not store.has(block_id) and os.path.exists(os.path.join(store.quarantine, block_id))
+    assert not store.has(block_id) and os.path.exists(os.path.join(store.volumes[0].quarantine, block_id))
     assert not os.path.exists(store.sums_path(block_id))
 
 

@@ -126,9 +126,10 @@ async def test_cluster_status_tells_versions_uptime_metadata_size_and_block_repo
     nodes = {node["id"]: node for node in body["nodes"]}
     assert (nodes["n1"]["version"], nodes["n1"]["last_block_report"]) == ("9.8.7", 2)
     assert (nodes["old"]["version"], nodes["old"]["last_block_report"]) == (None, 92)
-    # Neither heartbeat in 92 s (a block report is not one): both went dead, after they joined.
-    assert [(e["node"], e["event"]) for e in body["history"]] == [("old", "dead"), ("n1", "dead"), ("old", "joined"),
-                                                                   ("n1", "joined")]
+    # Neither heartbeat in 92 s (a block report is not one): both went stale (dead only after 630 s), after they
+    # joined.
+    assert [(e["node"], e["event"]) for e in body["history"]] == [("old", "stale"), ("n1", "stale"),
+                                                                   ("old", "joined"), ("n1", "joined")]
 
 
 @pytest_twisted.ensureDeferred

@@ -58,7 +58,7 @@ def test_a_pass_finds_rot_that_keeps_the_mtime(tmp_path):
     clock.advance(1.0)
     assert disk.verify_trips == [5], "small blocks are checked many to a trip to a disk thread"
     assert reported == [bad] and not store.has(bad)
-    assert os.path.exists(os.path.join(store.quarantine, bad))
+    assert os.path.exists(os.path.join(store.volumes[0].quarantine, bad))
     assert scrubber.stats["checked"] == 5 and scrubber.stats["corrupt"] == 1
     scrubber.stop()
 

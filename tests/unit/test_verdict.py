@@ -32,3 +32,8 @@ def test_the_worst_first():
         "corrupt", "2 inodes no path reaches: run dfs fsck")
     assert verdict([node("dead")], {}, OFF) == ("dead", "no datanode is alive")
     assert verdict([node("alive")], {}, OFF) == ("healthy", "")
+
+
+def test_a_datanode_running_without_a_failed_disk_is_named():
+    nodes = [node("alive", failed_volumes=1), node("alive", failed_volumes=0)]
+    assert verdict(nodes, {}, OFF) == ("degraded", "datanode n-alive runs without 1 failed data director(ies)")

@@ -161,8 +161,6 @@ class BlockStore:
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
         self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
-        # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
-        self.epoch = self._saved_epoch()
         self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
         for volume in self.volumes:
             try:
@@ -174,6 +172,8 @@ class BlockStore:
         devices = "+".join(str(d) for d in sorted({v.device for v in self.in_use()}))
         self.filesystem = None if capacity else f"{socket.gethostname()}:{devices}"
         self.root = (self.in_use() or self.volumes)[0].root  # the scrubber's state; the one the logs name
+        # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
+        self.epoch = self._saved_epoch()
 
     @property
     def block_ids(self):
@@ -228,11 +228,15 @@ class BlockStore:
         return ident
 
     def _saved_epoch(self):
-        try:
-            with open(os.path.join(self.root, EPOCH_FILE)) as f:
-                return json.load(f)["epoch"]
-        except FileNotFoundError:
-            return 0
+        """The newest epoch any data directory kept (each keeps it, like the identity, to outlive a lost disk)."""
+        epochs = [0]
+        for volume in self.in_use():
+            try:
+                with open(os.path.join(volume.root, EPOCH_FILE)) as f:
+                    epochs.append(json.load(f)["epoch"])
+            except FileNotFoundError:
+                continue
+        return max(epochs)
 
     def remember_cluster(self, ident, cluster_id):
         ident["cluster_id"] = cluster_id
@@ -490,7 +494,8 @@ class BlockStore:
                     raise NotLeader(f"block {block_id} kept: a DELETE of epoch {self.epoch} came before this one of "
                                     f"epoch {epoch}")
                 if epoch > self.epoch:  # on disk before anything is deleted under it: a new leader is rare
-                    write_json_atomically(os.path.join(self.root, EPOCH_FILE), {"epoch": epoch})
+                    for volume in self.in_use():
+                        write_json_atomically(os.path.join(volume.root, EPOCH_FILE), {"epoch": epoch})
                     self.epoch = epoch
             if unless_stored_after is not None and self._stored_since(block_id, unless_stored_after):
                 raise Conflict(f"block {block_id} was stored since mark {unless_stored_after}: kept")

@@ -80,3 +80,11 @@ def test_a_restarted_datanode_still_refuses_a_delete_of_an_older_epoch(tmp_path)
     with pytest.raises(NotLeader, match="epoch 5 came before this one of epoch 4"):
         restarted.delete_sync(blocks[1], epoch=4)
     assert restarted.has(blocks[1])
+
+
+def test_the_epoch_outlives_the_loss_of_a_data_directory(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    store = BlockStore(f"{first},{second}")
+    blocks = [block_id for block_id, _ in store.commit_many_sync(io.BytesIO(b"xy"), [1, 1])]
+    store.delete_sync(blocks[0], epoch=5)
+    assert BlockStore(str(second)).epoch == 5  # the first disk lost: the second kept it too

@@ -656,7 +656,9 @@ class NamenodeApp:
 
     async def op_expunge(self, request, params, path, call):
         """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
-        deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
+        deleted, Current made a checkpoint; ``immediate=true`` empties the trash. Several transactions: not in the
+        retry cache (a client operation id is ignored)."""
+        call.checker.operation = None
         await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"), call.checker)
         return json_body({"boolean": True}, request)
 

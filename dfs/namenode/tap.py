@@ -23,7 +23,7 @@ from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.trash import TrashEmptier
-from dfs.namenode.trimming import history_trimmer
+from dfs.namenode.trimming import RETRY_CACHE_EXPIRY, history_trimmer, retry_cache_trimmer
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, duration_value, env, size_value
 from dfs.peers import DatanodeClient
@@ -64,6 +64,7 @@ class NamenodeOptions(CommonOptions):
         self["trash-interval"] = float(env("DFS_TRASH_INTERVAL", 1440))
         self["trash-checkpoint-interval"] = float(env("DFS_TRASH_CHECKPOINT_INTERVAL", 0))
         self["history-retention"] = duration_value(env("DFS_HISTORY_RETENTION", "24h"))
+        self["retry-cache-expiry"] = duration_value(env("DFS_RETRY_CACHE_EXPIRY", f"{RETRY_CACHE_EXPIRY:g}s"))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -170,12 +171,19 @@ class NamenodeOptions(CommonOptions):
         history). Snapshots keep what they need whatever this says (env DFS_HISTORY_RETENTION, default 24h)."""
         self["history-retention"] = duration_value(value)
 
+    def opt_retry_cache_expiry(self, value):
+        """How long the answer to a change a client numbered is kept, so that the change sent again (after its
+        namenode died) answers the same rather than being made twice: a duration such as 10m or 600s (a bare
+        number is hours) (env DFS_RETRY_CACHE_EXPIRY, default 10m)."""
+        self["retry-cache-expiry"] = duration_value(value)
+
     def postOptions(self):
         for name in ("trash-interval", "trash-checkpoint-interval"):
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
-        if self["history-retention"] < 0:
-            raise usage.UsageError(f"--history-retention is a duration, 0 or more, not {self['history-retention']:g}")
+        for name in ("history-retention", "retry-cache-expiry"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} is a duration, 0 or more, not {self[name]:g}")
         super().postOptions()
         if self["groups-file"]:
             try:
@@ -281,6 +289,7 @@ def build_namenode(reactor, options):
     top = NamenodeService(store, pins, leadership, repair, pool, access, trash)
     store.history_retention = options["history-retention"]
     history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
+    retry_cache_trimmer(store, reactor, options["retry-cache-expiry"], leadership=leadership).setServiceParent(top)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

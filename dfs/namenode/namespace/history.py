@@ -317,7 +317,7 @@ class History:
             self._enforce_quotas(db, target, added_names, added_space)
             return self._resolve(db, target)
 
-        return self.run(txn)
+        return self._change("RESTORE", checker, txn)
 
     def _walk_reaches_parent(self, db, path):
         """Whether every directory above ``path`` exists now (else ``restore`` makes them)."""
@@ -369,7 +369,7 @@ class History:
             inode = self._snapshottable(db, checker, "ALLOWSNAPSHOT", path, superuser=True)
             db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
 
-        return self.run(txn)
+        return self._change("ALLOWSNAPSHOT", checker, txn)
 
     def disallow_snapshot(self, path, checker=None):
         def txn(db):
@@ -379,7 +379,7 @@ class History:
                                         " removing all the snapshots.")
             db.execute("DELETE FROM snapshottable WHERE inode = ?", (inode.id,))
 
-        return self.run(txn)
+        return self._change("DISALLOWSNAPSHOT", checker, txn)
 
     def create_snapshot(self, path, name=None, checker=None):
         def txn(db):
@@ -393,7 +393,7 @@ class History:
                        f" VALUES (?, ?, {self.CURRENT_COMMIT}, ?)", (inode.id, snapshot, created))
             return snapshot_path(path, snapshot)
 
-        return self.run(txn)
+        return self._change("CREATESNAPSHOT", checker, txn)
 
     @staticmethod
     def _has_snapshot(db, inode, name):
@@ -407,7 +407,7 @@ class History:
                 raise SnapshotException(f"Cannot delete snapshot {name} from path {path}: the snapshot does not"
                                         " exist.")
 
-        return self.run(txn)
+        return self._change("DELETESNAPSHOT", checker, txn)
 
     def rename_snapshot(self, path, old, new, checker=None):
         def txn(db):
@@ -418,7 +418,7 @@ class History:
                 raise SnapshotException(f"The snapshot {new} already exists for directory {path}")
             db.execute("UPDATE snapshots SET name = ? WHERE directory = ? AND name = ?", (new, inode.id, old))
 
-        return self.run(txn)
+        return self._change("RENAMESNAPSHOT", checker, txn)
 
     def snapshots(self, path, checker=None):
         """[Snapshot] of the snapshottable directory ``path``, oldest first."""

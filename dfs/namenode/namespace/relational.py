@@ -32,6 +32,7 @@ from dfs.errors import (
 )
 from dfs.extents import pieces
 from dfs.namenode import acls, xattrs
+from dfs.namenode.namespace import retries
 from dfs.namenode.namespace.history import HELD, History
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
@@ -115,6 +116,31 @@ class RelationalNamespace(History):
     def _lease_now(self, db):
         """The time leases are measured on: the same for every namenode that shares the database."""
         return self.now()
+
+    def _change(self, op, checker, txn):
+        """Run the change ``txn`` of WebHDFS ``op`` in a write transaction. When the request names a client
+        operation (``checker.operation``), its answer is stored in the same transaction, and the same operation
+        sent again gets that answer without ``txn`` running again (the retry cache: namespace.retries)."""
+        operation = getattr(checker, "operation", None)
+        if operation is None:
+            return self.run(txn)
+
+        def once(db):
+            answer = retries.recall(db, operation, op)
+            if answer is retries.FORGOTTEN:
+                answer = txn(db)
+                retries.remember(db, operation, op, answer, self.now())
+            return answer
+
+        return self.run(once)
+
+    def _recalls(self, db, checker, op):
+        """Whether the request's client operation was made already (its retry will be answered from the cache)."""
+        operation = getattr(checker, "operation", None)
+        return operation is not None and retries.recall(db, operation, op) is not retries.FORGOTTEN
+
+    def trim_retries(self, before):
+        return self.run(retries.trim, before)
 
     def _init_root(self, db):
         t = now_ms()
@@ -639,11 +665,13 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
-        return self.run(txn)
+        return self._change("MKDIRS", checker, txn)
 
     def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
             self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
+            if self._recalls(db, checker, "CREATE"):
+                return None  # a retry of a CREATE that committed: its commit answers from the retry cache
             try:
                 existing = self._lookup(db, path)
             except FileNotFound:
@@ -706,7 +734,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1 if existing is None else 0, size * replication - replaced)
             return self._inode(db, inode_id)
 
-        return self.run(txn)
+        return self._change("CREATE", checker, txn)
 
     def append(self, path, extents, checker=None):
         def txn(db):
@@ -719,7 +747,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, added * inode.replication)
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change("APPEND", checker, txn)
 
     def file_for_append(self, path, checker=None):
         def txn(db):
@@ -744,7 +772,7 @@ class RelationalNamespace(History):
             self._touch(db, parent.id)
             return True
 
-        return self.run(txn)
+        return self._change("DELETE", checker, txn)
 
     def rename(self, src, dst, overwrite=False, checker=None):
         def txn(db):
@@ -757,7 +785,7 @@ class RelationalNamespace(History):
                     raise
                 return False
 
-        return self.run(txn)
+        return self._change("RENAME", checker, txn)
 
     def _rename(self, db, src, dst, target, overwrite):
         source = self._path(db, src)
@@ -816,7 +844,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, dst_path, 1, inode.size * inode.replication or 1)
             return True
 
-        return self.run(txn)
+        return self._change("COPY", checker, txn)
 
     def _copy_tree(self, db, inode, parent, name, owner=None, group=None):
         """Copy ``inode`` and everything below it as ``name`` in the directory ``parent`` (a loop: paths may be
@@ -853,7 +881,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, new, 1, inode.size * inode.replication)  # a name, and the bytes it brings in
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change("LINK", checker, txn)
 
     def symlink(self, target, path, create_parent=True, owner=None, group=None, checker=None):
         if not target:
@@ -880,7 +908,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def _free_entry(self, db, path, create_parent, owner=None, group=None):
         """(the parent directory's Inode, the name) of a new entry at ``path``: AlreadyExists when taken."""
@@ -927,7 +955,7 @@ class RelationalNamespace(History):
                                  {directory for directory, gained in growth.items() if gained <= 0})
             return True
 
-        return self.run(txn)
+        return self._change("CONCAT", checker, txn)
 
     def truncate(self, path, new_length, checker=None):
         def txn(db):
@@ -950,7 +978,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, (new_length - inode.size) * inode.replication)  # holes count too
             return True
 
-        return self.run(txn)
+        return self._change("TRUNCATE", checker, txn)
 
     def set_times(self, path, mtime=None, atime=None, checker=None):
         return self._update(path, "SETTIMES", checker, {}, "mtime = COALESCE(?, mtime), atime = COALESCE(?, atime)",
@@ -976,7 +1004,7 @@ class RelationalNamespace(History):
             self._changed(db, inode_id)
             return self._inode(db, inode_id)
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def set_replication(self, path, replication, checker=None):
         def txn(db):
@@ -988,7 +1016,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, inode.size * (replication - inode.replication))  # replicas count
             return True
 
-        return self.run(txn)
+        return self._change("SETREPLICATION", checker, txn)
 
     def change_acl(self, path, op, spec=(), checker=None):
         def txn(db):
@@ -999,7 +1027,7 @@ class RelationalNamespace(History):
             self._changed(db, inode.id)
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def check_access(self, path, access, checker=None, op="CHECKACCESS"):
         def txn(db):
@@ -1036,7 +1064,7 @@ class RelationalNamespace(History):
                        " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
             self._changed(db, inode.id)
 
-        return self.run(txn)
+        return self._change("SETXATTR", checker, txn)
 
     def remove_xattr(self, path, name, checker=None):
         def txn(db):
@@ -1046,7 +1074,7 @@ class RelationalNamespace(History):
                 raise IOFailure("No matching attributes found for remove operation")
             self._changed(db, inode.id)
 
-        return self.run(txn)
+        return self._change("REMOVEXATTR", checker, txn)
 
     def _check_xattr(self, db, checker, op, path, name):
         """A change of an extended attribute: write access, and ``trusted.`` names are the superuser's (HDFS)."""
@@ -1082,7 +1110,7 @@ class RelationalNamespace(History):
                        " disk = COALESCE(?, disk) WHERE inode = ?", (names, space, disk, inode.id))
             db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0 AND disk < 0", (inode.id,))
 
-        return self.run(txn)
+        return self._change("SETQUOTA", checker, txn)
 
     def format(self):
         def txn(db):

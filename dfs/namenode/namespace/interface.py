@@ -36,7 +36,7 @@ class Namespace(Protocol):
 
     ``checker.operation``: a change a client numbered (namespace.retries.Operation) stores its answer in its own
     transaction; the same operation asked again answers that, without changing anything again (the retry
-    cache), and ``check_create`` lets it through."""
+    cache: ``recall``)."""
 
     cluster_id: Optional[str]  # known after ``start``
 
@@ -212,6 +212,10 @@ class Namespace(Protocol):
     def restore(self, path: str, at: Optional[int], destination: Optional[str] = None, checker=None) -> Deferred:
         """Make ``path`` as it was (``past_stat``'s reading) again at ``destination`` (default: ``path``), sharing
         its blocks; a file there gets the old content, keeping its inode; a directory there: AlreadyExists."""
+
+    def recall(self, op: str, checker=None) -> Deferred:
+        """The answer the change ``op`` of ``checker``'s client operation got, or namespace.retries.FORGOTTEN (none
+        stored, or the request names no operation): an upload's retry is answered before its bytes are stored."""
 
     def trim_retries(self, before: float) -> Deferred:
         """Drop the retry cache's answers stored before ``before`` (seconds since the epoch); how many."""

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 
-from twisted.internet.defer import fail
+from twisted.internet.defer import fail, succeed
 
 from dfs import paths
 from dfs.errors import (
@@ -134,10 +134,11 @@ class RelationalNamespace(History):
 
         return self.run(once)
 
-    def _recalls(self, db, checker, op):
-        """Whether the request's client operation was made already (its retry will be answered from the cache)."""
+    def recall(self, op, checker):
         operation = getattr(checker, "operation", None)
-        return operation is not None and retries.recall(db, operation, op) is not retries.FORGOTTEN
+        if operation is None:
+            return succeed(retries.FORGOTTEN)
+        return self.lookup(retries.recall, operation, op)
 
     def trim_retries(self, before):
         return self.run(retries.trim, before)
@@ -670,8 +671,6 @@ class RelationalNamespace(History):
     def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
             self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
-            if self._recalls(db, checker, "CREATE"):
-                return None  # a retry of a CREATE that committed: its commit answers from the retry cache
             try:
                 existing = self._lookup(db, path)
             except FileNotFound:

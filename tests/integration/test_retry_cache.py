@@ -1,0 +1,145 @@
+"""Exactly-once retries with two namenodes on one PostgreSQL: a change sent again with the same client operation
+id, to either namenode, answers what its first attempt did and is made once, also when the namenode that took the
+first attempt was frozen and runs it late."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+H = {"Content-Type": "application/octet-stream"}
+CLIENT = "test-client-0001"
+DATA = os.urandom(200_000)
+TAIL = b"the appended tail"
+
+
+def _two_namenodes(make_cluster, postgres_url):
+    cluster = make_cluster(namenodes=2, namenode_args=["--db-url", postgres_url])
+    second = cluster.namenodes[1].url  # the fixture waits for the first one only
+    _poll(lambda: _ready(cluster, second), 30, f"{second} out of safe mode with 3 datanodes")
+    return cluster
+
+
+def _ready(cluster, url):
+    totals = cluster.get_json("/cluster", url=url)["totals"]
+    return totals["alive"] == 3 and not totals["safemode"]
+
+
+def _poll(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _send(url, method, path, op, call_id, body=None, **params):
+    """One WebHDFS request naming the operation (CLIENT, call_id)."""
+    return requests.request(method, f"{url}/webhdfs/v1{path}", params={"op": op, "clientid": CLIENT,
+                                                                       "callid": call_id, **params},
+                            data=body, headers=H, timeout=60)
+
+
+def _status(url, path):
+    r = requests.get(f"{url}/webhdfs/v1{path}", params={"op": "GETFILESTATUS"}, timeout=30)
+    return r.json()["FileStatus"] if r.status_code == 200 else None
+
+
+def _read(url, path):
+    r = requests.get(f"{url}/webhdfs/v1{path}", params={"op": "OPEN"}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def test_a_change_sent_again_to_the_other_namenode_answers_what_the_first_attempt_did(postgres_url, make_cluster):
+    cluster = _two_namenodes(make_cluster, postgres_url)
+    first, second = (namenode.url for namenode in cluster.namenodes)
+
+    for url in (first, second):  # CREATE without overwrite: the second attempt succeeds, no second version
+        r = _send(url, "PUT", "/f", "CREATE", 1, DATA, data="true")
+        assert r.status_code == 201, r.text
+        if url == first:
+            made = _status(second, "/f")
+    assert _status(first, "/f") == made  # same inode, same times: not written again
+    r = _send(first, "PUT", "/f", "CREATE", 2, DATA, data="true")  # a new operation: today's answer
+    assert r.status_code == 403 and r.json()["RemoteException"]["exception"] == "FileAlreadyExistsException"
+
+    for url in (first, second):
+        assert _send(url, "POST", "/f", "APPEND", 3, TAIL, data="true").status_code == 200
+    assert _read(second, "/f") == DATA + TAIL  # appended once
+
+    for url in (first, second):
+        assert _send(url, "POST", "/f", "TRUNCATE", 4, newlength=len(DATA)).json()["boolean"] is True
+    assert _send(first, "POST", "/f", "APPEND", 5, TAIL, data="true").status_code == 200
+    assert _send(second, "POST", "/f", "TRUNCATE", 4, newlength=len(DATA)).status_code == 200
+    assert _status(first, "/f")["length"] == len(DATA) + len(TAIL)  # the retried TRUNCATE cut nothing again
+
+    for url in (first, second):
+        assert _send(url, "PUT", "/f", "RENAME", 6, destination="/g").json()["boolean"] is True
+    assert _status(first, "/f") is None and _status(first, "/g")["length"] == len(DATA) + len(TAIL)
+    assert _send(second, "PUT", "/f", "RENAME", 7, destination="/g").json()["boolean"] is False
+
+    for url in (first, second):
+        assert _send(url, "DELETE", "/g", "DELETE", 8).json()["boolean"] is True
+    assert _send(second, "DELETE", "/g", "DELETE", 9).json()["boolean"] is False
+
+
+def _raw_request(url, method, path, query, body):
+    """A socket that has sent one whole HTTP request (and waits for its answer)."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    head = (f"{method} /webhdfs/v1{path}?{urlencode(query)} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def _answer(sock):
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def test_a_frozen_namenode_that_runs_a_change_late_does_not_make_it_twice(postgres_url, make_cluster, tmp_path):
+    """The client gives up on a frozen namenode and makes its APPEND and RENAME on the other with the same ids;
+    the frozen one, woken, runs what it had taken and answers it from the retry cache."""
+    cluster = _two_namenodes(make_cluster, postgres_url)
+    frozen, live = cluster.namenodes
+    assert _send(live.url, "PUT", "/f", "CREATE", 1, DATA, data="true").status_code == 201
+
+    frozen.signal(signal.SIGSTOP)
+    try:
+        # The first attempt reaches the frozen namenode: the kernel takes the whole request into its socket.
+        late = _raw_request(frozen.url, "POST", "/f", {"op": "APPEND", "data": "true", "clientid": CLIENT,
+                                                      "callid": 2}, TAIL)
+        assert _send(live.url, "POST", "/f", "APPEND", 2, TAIL, data="true").status_code == 200
+        # The dfs client: a read timeout on the frozen namenode, the same request on the next one.
+        script = ("from dfs.client import BlockingClient\n"
+                  f"client = BlockingClient({frozen.url + ',' + live.url!r}, read_timeout=2)\n"
+                  "client.append('/f', b'more')\n"
+                  "print(client.mv('/f', '/g'))\n")
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
+                              env=dict(os.environ, DFS_CONFIG=str(tmp_path / "none.toml"), DFS_TOKEN=""))
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.strip() == b"True"
+        assert time.monotonic() - started < 60
+    finally:
+        frozen.signal(signal.SIGCONT)
+    answer = _answer(late)
+    late.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:500]
+    assert _read(frozen.url, "/g") == DATA + TAIL + b"more"  # each change once, whoever ran it first
+    assert _status(frozen.url, "/f") is None

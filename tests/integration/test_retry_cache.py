@@ -11,6 +11,7 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from test_hadoop_client import read, stat
 
 H = {"Content-Type": "application/octet-stream"}
 CLIENT = "test-client-0001"
@@ -42,54 +43,43 @@ def _poll(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _send(url, method, path, op, call_id, body=None, **params):
-    """One WebHDFS request naming the operation (CLIENT, call_id)."""
-    return requests.request(method, f"{url}/webhdfs/v1{path}", params={"op": op, "clientid": CLIENT,
+def _send(namenode, method, path, op, call_id, body=None, **params):
+    """One WebHDFS request to ``namenode`` naming the operation (CLIENT, call_id)."""
+    return requests.request(method, f"{namenode.url}/webhdfs/v1{path}", params={"op": op, "clientid": CLIENT,
                                                                        "callid": call_id, **params},
                             data=body, headers=H, timeout=60)
 
 
-def _status(url, path):
-    r = requests.get(f"{url}/webhdfs/v1{path}", params={"op": "GETFILESTATUS"}, timeout=30)
-    return r.json()["FileStatus"] if r.status_code == 200 else None
-
-
-def _read(url, path):
-    r = requests.get(f"{url}/webhdfs/v1{path}", params={"op": "OPEN"}, timeout=60)
-    assert r.status_code == 200, r.text
-    return r.content
-
-
 def test_a_change_sent_again_to_the_other_namenode_answers_what_the_first_attempt_did(postgres_url, make_cluster):
     cluster = _two_namenodes(make_cluster, postgres_url)
-    first, second = (namenode.url for namenode in cluster.namenodes)
+    first, second = cluster.namenodes
 
-    for url in (first, second):  # CREATE without overwrite: the second attempt succeeds, no second version
-        r = _send(url, "PUT", "/f", "CREATE", 1, DATA, data="true")
+    for namenode in (first, second):  # CREATE without overwrite: the second attempt succeeds, no second version
+        r = _send(namenode, "PUT", "/f", "CREATE", 1, DATA, data="true")
         assert r.status_code == 201, r.text
-        if url == first:
-            made = _status(second, "/f")
-    assert _status(first, "/f") == made  # same inode, same times: not written again
+        if namenode is first:
+            made = stat(second, "/f")
+    assert stat(first, "/f") == made  # same inode, same times: not written again
     r = _send(first, "PUT", "/f", "CREATE", 2, DATA, data="true")  # a new operation: today's answer
     assert r.status_code == 403 and r.json()["RemoteException"]["exception"] == "FileAlreadyExistsException"
 
-    for url in (first, second):
-        assert _send(url, "POST", "/f", "APPEND", 3, TAIL, data="true").status_code == 200
-    assert _read(second, "/f") == DATA + TAIL  # appended once
+    for namenode in (first, second):
+        assert _send(namenode, "POST", "/f", "APPEND", 3, TAIL, data="true").status_code == 200
+    assert read(second, "/f") == DATA + TAIL  # appended once
 
-    for url in (first, second):
-        assert _send(url, "POST", "/f", "TRUNCATE", 4, newlength=len(DATA)).json()["boolean"] is True
+    for namenode in (first, second):
+        assert _send(namenode, "POST", "/f", "TRUNCATE", 4, newlength=len(DATA)).json()["boolean"] is True
     assert _send(first, "POST", "/f", "APPEND", 5, TAIL, data="true").status_code == 200
     assert _send(second, "POST", "/f", "TRUNCATE", 4, newlength=len(DATA)).status_code == 200
-    assert _status(first, "/f")["length"] == len(DATA) + len(TAIL)  # the retried TRUNCATE cut nothing again
+    assert stat(first, "/f")["length"] == len(DATA) + len(TAIL)  # the retried TRUNCATE cut nothing again
 
-    for url in (first, second):
-        assert _send(url, "PUT", "/f", "RENAME", 6, destination="/g").json()["boolean"] is True
-    assert _status(first, "/f") is None and _status(first, "/g")["length"] == len(DATA) + len(TAIL)
+    for namenode in (first, second):
+        assert _send(namenode, "PUT", "/f", "RENAME", 6, destination="/g").json()["boolean"] is True
+    assert stat(first, "/f") is None and stat(first, "/g")["length"] == len(DATA) + len(TAIL)
     assert _send(second, "PUT", "/f", "RENAME", 7, destination="/g").json()["boolean"] is False
 
-    for url in (first, second):
-        assert _send(url, "DELETE", "/g", "DELETE", 8).json()["boolean"] is True
+    for namenode in (first, second):
+        assert _send(namenode, "DELETE", "/g", "DELETE", 8).json()["boolean"] is True
     assert _send(second, "DELETE", "/g", "DELETE", 9).json()["boolean"] is False
 
 
@@ -117,14 +107,14 @@ def test_a_frozen_namenode_that_runs_a_change_late_does_not_make_it_twice(postgr
     the frozen one, woken, runs what it had taken and answers it from the retry cache."""
     cluster = _two_namenodes(make_cluster, postgres_url)
     frozen, live = cluster.namenodes
-    assert _send(live.url, "PUT", "/f", "CREATE", 1, DATA, data="true").status_code == 201
+    assert _send(live, "PUT", "/f", "CREATE", 1, DATA, data="true").status_code == 201
 
     frozen.signal(signal.SIGSTOP)
     try:
         # The first attempt reaches the frozen namenode: the kernel takes the whole request into its socket.
         late = _raw_request(frozen.url, "POST", "/f", {"op": "APPEND", "data": "true", "clientid": CLIENT,
                                                       "callid": 2}, TAIL)
-        assert _send(live.url, "POST", "/f", "APPEND", 2, TAIL, data="true").status_code == 200
+        assert _send(live, "POST", "/f", "APPEND", 2, TAIL, data="true").status_code == 200
         # The dfs client: a read timeout on the frozen namenode, the same request on the next one.
         script = ("from dfs.client import BlockingClient\n"
                   f"client = BlockingClient({frozen.url + ',' + live.url!r}, read_timeout=2)\n"
@@ -141,5 +131,5 @@ def test_a_frozen_namenode_that_runs_a_change_late_does_not_make_it_twice(postgr
     answer = _answer(late)
     late.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:500]
-    assert _read(frozen.url, "/g") == DATA + TAIL + b"more"  # each change once, whoever ran it first
-    assert _status(frozen.url, "/f") is None
+    assert read(frozen, "/g") == DATA + TAIL + b"more"  # each change once, whoever ran it first
+    assert stat(frozen, "/f") is None

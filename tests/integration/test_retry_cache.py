@@ -1,6 +1,6 @@
 """Exactly-once retries with two namenodes on one PostgreSQL: a change sent again with the same client operation
-id, to either namenode, answers what its first attempt did and is made once, also when the namenode that took the
-first attempt was frozen and runs it late."""
+id, to either namenode, answers what its first attempt did and is made once: also when the namenode that took the
+first attempt was frozen and runs it late, and when it died after its commit and before its answer."""
 
 import os
 import signal
@@ -133,3 +133,37 @@ def test_a_frozen_namenode_that_runs_a_change_late_does_not_make_it_twice(postgr
     assert answer.startswith(b"HTTP/1.1 200"), answer[:500]
     assert read(frozen, "/g") == DATA + TAIL + b"more"  # each change once, whoever ran it first
     assert stat(frozen, "/f") is None
+
+
+def test_a_namenode_killed_between_its_commit_and_its_answer(postgres_url, make_cluster, tmp_path):
+    """PostgreSQL holds the RENAME's commit after writing it (a synchronous standby that never confirms: the
+    commit is in the WAL, not yet visible); the namenode is killed then, so its answer never leaves. The dfs client
+    sends the RENAME to the other namenode with the same id, which answers it from the retry cache once the commit
+    shows: ``dfs mv`` succeeds and the file moved once."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:  # the test server's default is off: no waits
+        db.execute(f"ALTER DATABASE {db.info.dbname} SET synchronous_commit = on")
+    cluster = _two_namenodes(make_cluster, postgres_url)
+    dying, live = cluster.namenodes
+    assert _send(live, "PUT", "/a", "CREATE", 1, DATA, data="true").status_code == 201
+    env = dict(os.environ, DFS_CONFIG=str(tmp_path / "none.toml"), DFS_TOKEN="")
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        db.execute("SELECT pg_reload_conf()")
+        try:
+            mv = subprocess.Popen([sys.executable, "-m", "dfs.cli", "--namenode", f"{dying.url},{live.url}", "mv",
+                                   "/a", "/b"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            # The one transaction that writes the retry cache, committed and waiting for the standby.
+            _poll(lambda: db.execute(
+                "SELECT 1 FROM pg_stat_activity AS a JOIN pg_locks AS l ON l.pid = a.pid WHERE a.wait_event ="
+                " 'SyncRep' AND l.relation = 'retries'::regclass").fetchone(), 60, "the RENAME's commit")
+            dying.stop(signal.SIGKILL)
+        finally:
+            db.execute("ALTER SYSTEM RESET synchronous_standby_names")
+            db.execute("SELECT pg_reload_conf()")
+        out, err = mv.communicate(timeout=120)
+        assert mv.returncode == 0, err.decode()
+        assert db.execute("SELECT answer FROM retries WHERE op = 'RENAME'").fetchall() == [('{"value": true}',)]
+    assert stat(live, "/a") is None
+    assert read(live, "/b") == DATA

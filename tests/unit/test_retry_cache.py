@@ -1,9 +1,13 @@
 """The retry cache on both backends: a change sent again with the same client operation id answers what its first
 attempt did, without making the change twice; other changes, and changes without an id, behave as before."""
 
+import threading
+import time
+
 import pytest
 
 from dfs.errors import AlreadyExists, BadRequest
+from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.retries import FORGOTTEN, Operation
 from dfs.namenode.permissions import Caller, Checker
@@ -105,3 +109,34 @@ def test_an_operation_id_is_checked(query, error):
     with pytest.raises(BadRequest, match=error):
         Operation.of(Params.from_args({k.encode(): [v.encode()] for k, v in query.items()}))
     assert Operation.of(Params.from_args({})) is None
+
+
+def test_two_namenodes_making_the_same_operation_at_once_make_it_once(postgres_url):
+    """Another namenode's attempt has inserted the operation's answer but not committed: this one's transaction
+    waits on the key, fails when the other commits, and its retry answers from the cache, renaming nothing."""
+    import psycopg
+
+    store = open_namespace(postgres_url)
+    store.start()
+    try:
+        _file(store, "/c")
+        with psycopg.connect(postgres_url) as other:
+            other.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+            # As a namenode's attempt does: look the operation up, then make the change and store its answer.
+            assert other.execute("SELECT 1 FROM retries WHERE client_id = 'client-1' AND call_id = 5").fetchall() == []
+            other.execute("INSERT INTO retries VALUES ('client-1', 5, 'RENAME', '{\"value\": true}', 0)")
+            answers = []
+            racing = threading.Thread(target=lambda: store.rename("/c", "/d", checker=_request(5)).addBoth(
+                answers.append))
+            racing.start()
+            deadline = time.monotonic() + 30
+            while not other.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone():
+                assert time.monotonic() < deadline, "the second attempt never waited for the first"
+                time.sleep(0.05)
+            assert answers == []
+            other.commit()
+            racing.join(30)
+        assert answers == [True]
+        assert result(store.stat("/c"))[0].size == 10  # the first attempt (as stored) answered; nothing moved
+    finally:
+        store.stop()

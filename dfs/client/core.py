@@ -6,17 +6,17 @@ out bytes that differ from what was written.
 """
 
 import base64
-import hashlib
+import itertools
 import json
 import os
 import tempfile
 import time
+import uuid
 from urllib.parse import quote
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.task import deferLater
-from twisted.internet.threads import deferToThread
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
 
@@ -31,12 +31,12 @@ from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
 
-# Requests that may be sent again after a back-pressure refusal (besides uploads, which the server refuses before
-# storing anything): the idempotent methods.
+# Requests that may be sent again after a back-pressure refusal (besides changes the retry cache answers): the
+# idempotent methods.
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
-# Changes that leave the same state when made twice: sent to the next namenode even when the one that went away may
-# have made them already. Anything else whose outcome is unknown raises OutcomeUnknown.
-_REPEATABLE = {"MKDIRS", "SETPERMISSION", "SETOWNER", "SETTIMES", "SETREPLICATION", "SETQUOTA"}
+# Changes made in several transactions, which the namenode's retry cache does not answer: one whose outcome is
+# unknown raises OutcomeUnknown. Every other change carries a client operation id and is sent again with it.
+_NOT_REMEMBERED = {"EXPUNGE"}
 # Connection failures that prove the request never reached a namenode.
 _NOT_SENT = (ConnectError, DNSLookupError)
 # Names tried for a path moved to trash when the one it had is taken there (bounded, as every loop).
@@ -67,18 +67,6 @@ class _Progress:
             self._f.seek(self.start)
             self.done = 0
         return True
-
-    def sha256(self, length=None):
-        """The SHA-256 of ``length`` bytes (default: all) from where the upload starts; the file is left there."""
-        digest, left = hashlib.sha256(), float("inf") if length is None else length
-        while left > 0:
-            data = self._f.read(int(min(left, 1024 * 1024)))
-            if not data:
-                break
-            digest.update(data)
-            left -= len(data)
-        self._f.seek(self.start)
-        return digest.hexdigest()
 
     def read(self, n=-1):
         data = self._f.read(n)
@@ -118,6 +106,10 @@ class Client:
             from twisted.internet import reactor
         self.reactor = reactor
         self.backoff = backoff or Backoff()
+        # The client operation ids of its changes (dfs's WebHDFS extension, docs/webhdfs.md): the namenodes'
+        # retry cache answers a change sent again with its id instead of making it twice.
+        self.client_id = uuid.uuid4().hex
+        self._call_ids = itertools.count()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -145,10 +137,12 @@ class Client:
             if isinstance(value, bool):
                 value = "true" if value else "false"
             query[key] = str(value)
-        repeatable = op in _REPEATABLE or op == "CREATE" and params.get("overwrite") is True
+        remembered = method not in ("GET", "HEAD") and op not in _NOT_REMEMBERED
+        if remembered:
+            query.update(clientid=self.client_id, callid=str(next(self._call_ids)))
         return await self._request(method, self._url(path), params=query, body=body, unbuffered=unbuffered,
-                                   retry=method in _IDEMPOTENT or op in ("CREATE", "APPEND"), path=path,
-                                   repeatable=repeatable, what=op)
+                                   retry=method in _IDEMPOTENT or remembered, path=path, repeatable=remembered,
+                                   what=op)
 
     async def _request(self, method, url, params=None, body=None, unbuffered=False, retry=False,
                        allow_redirects=False, path=None, repeatable=False, what=None):
@@ -160,7 +154,8 @@ class Client:
         A namenode that cannot be reached, or answers 503 to a request that may be retried, is left for the next
         one at once; only when every namenode failed does the request wait (the back-pressure rule) or fail. A
         request that may have reached a namenode that then went away is sent to the next one only if it reads, or
-        is ``repeatable`` (making it twice leaves what once does); otherwise it raises OutcomeUnknown.
+        is ``repeatable`` (a change with a client operation id: the retry cache answers it if it was made);
+        otherwise it raises OutcomeUnknown.
 
         ``path`` is the dfs path the caller passed, named by the error; ``what`` names the request in it. ``body``
         is bytes, or an ``_Upload`` (sent again only if its source can be read again)."""
@@ -769,28 +764,12 @@ class Client:
             if length is None:
                 length = _remaining(source)
             upload = _Upload(source, progress, length)
-            try:
-                response = await self._call(method, path, op, body=upload, data="true", **params)
-            except OutcomeUnknown:
-                if op != "CREATE" or not upload.rewind():
-                    raise
-                return await self._create_again(path, upload, params)
+            response = await self._call(method, path, op, body=upload, data="true", **params)
             await response.content()
             return True
         finally:
             if close is not None:
                 close.close()
-
-    async def _create_again(self, path, upload, params):
-        """Send a CREATE whose first attempt may have landed on a namenode that went away: a file already there
-        that holds exactly these bytes is that attempt's (or an identical one); any other is someone else's."""
-        try:
-            await (await self._call("PUT", path, "CREATE", body=upload, data="true", **params)).content()
-        except AlreadyExists:
-            upload.rewind()
-            if (await self.checksum(path))["bytes"] != await deferToThread(upload.sha256):
-                raise
-        return True
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -933,10 +912,6 @@ class _Upload:
         self._sending = FileBodyProducer(self._source, readSize=1024 * 1024)
         self._sending.length = self._length
         return self._sending
-
-    def sha256(self):
-        """The SHA-256 of what the upload sends (its source must be where the upload starts)."""
-        return self._source.sha256(None if self._length is UNKNOWN_LENGTH else self._length)
 
     def rewind(self):
         """Ready to send from the start again; False when the source cannot be read again. A refused attempt is

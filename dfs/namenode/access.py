@@ -7,6 +7,7 @@ from twisted.internet.threads import deferToThread
 
 from dfs import paths
 from dfs.namenode.namespace.model import Inode
+from dfs.namenode.namespace.retries import Operation
 from dfs.namenode.permissions import OPERATIONS, Caller, Checker
 from dfs.namenode.proxyusers import ProxyUsers
 from dfs.security import NODE, OPEN, SIGNED_URL, TOKEN
@@ -51,7 +52,14 @@ class Access:
 
     async def call(self, identity, params, ip) -> Call:
         """The Call of a request whose credentials ``identity`` (dfs.security.Guard) holds; its groups are looked
-        up on a thread when they are not cached (the host's mapping may block)."""
+        up on a thread when they are not cached (the host's mapping may block). Its checker carries the client
+        operation id the request names, if any (the retry cache)."""
+        operation = Operation.of(params)
+        call = await self._call(identity, params, ip)
+        call.checker.operation = operation
+        return call
+
+    async def _call(self, identity, params, ip):
         if identity.kind in (TOKEN, SIGNED_URL):
             user = identity.user
         elif identity.kind == NODE:

@@ -19,6 +19,7 @@ from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE, SYMLINK, Extent
+from dfs.namenode.namespace.retries import FORGOTTEN
 from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
@@ -43,6 +44,7 @@ LIST_LIMIT = 1000
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
 # SETQUOTA's values besides a quota: HDFS's QUOTA_DONT_SET (the parameter's default) and QUOTA_RESET.
 QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
+DRAIN_CHUNK = 1024 * 1024  # bytes read at a time from a body that is not kept
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
 
@@ -116,6 +118,12 @@ def _at(params):
     """The moment of ``at`` in milliseconds (None without one); ``moments`` says what it may be."""
     text = params.str("at")
     return moments.parse(text, time.time()) if text else None
+
+
+async def _drain(read):
+    """Read a body to its end, keeping none of it (its length is bounded by the HTTP limits, dfs.limits)."""
+    while await defer.maybeDeferred(read, DRAIN_CHUNK):
+        pass
 
 
 def _body_size(content):
@@ -463,9 +471,15 @@ class NamenodeApp:
 
     async def _receive(self, path, params, read, length, call):
         """Check the upload before any byte moves (permissions included), then store the ``length`` bytes (None:
-        until the end) that ``read(n)`` yields; (extents, ``commit(extents)``: a CREATE's gives the new inode)."""
+        until the end) that ``read(n)`` yields; (extents, ``commit(extents)``: a CREATE's gives the new inode).
+        The retry of an upload that committed already stores nothing: its answer is the first attempt's."""
         _refuse_snapshot_writes(path, params)
-        if params.str("op", "").upper() == "CREATE":
+        op = params.str("op", "").upper()
+        answer = await self.store.recall(op, call.checker)
+        if answer is not FORGOTTEN:
+            await _drain(read)
+            return [], lambda extents: defer.succeed(answer)
+        if op == "CREATE":
             block_size, replication = self._write_params(params)
             overwrite = params.bool("overwrite", False)
             create_parent = params.bool("createparent", True)
@@ -493,7 +507,7 @@ class NamenodeApp:
                 if extents:
                     await self.store.append(path, extents, call.checker)
         if length is not None:  # a quota the body would pass refuses it before any byte is stored
-            await self.store.check_quota(path, length * replication, append=params.str("op", "").upper() != "CREATE")
+            await self.store.check_quota(path, length * replication, append=op != "CREATE")
         extents = await self.fanout.write_stream(self._within(read, length, room), length, block_size, replication,
                                                  self.config["min_replicas"], writer=call.ip)
         return extents, commit
@@ -663,7 +677,9 @@ class NamenodeApp:
 
     async def op_expunge(self, request, params, path, call):
         """dfs's extension, `hadoop fs -expunge` done by the namenode for the caller's trash: old checkpoints
-        deleted, Current made a checkpoint; ``immediate=true`` empties the trash."""
+        deleted, Current made a checkpoint; ``immediate=true`` empties the trash. Several transactions: not in the
+        retry cache (a client operation id is ignored)."""
+        call.checker.operation = None
         await self.trash.expunge(trash_root(_user(call)), params.bool("immediate"), call.checker)
         return json_body({"boolean": True}, request)
 

@@ -210,11 +210,14 @@ class Checker:
     """One caller's permission checks (FSPermissionChecker). ``inodes`` is what the namespace's
     ``path_inodes(path)`` gives: the Inodes along the path from the root, None where a name is free. With
     ``enabled`` False (``--permissions off``) every check passes; a superuser passes every check too.
-    ``children(inode)`` gives a directory's entries as ``(name, Inode)`` pairs, for the checks on a whole subtree."""
+    ``children(inode)`` gives a directory's entries as ``(name, Inode)`` pairs, for the checks on a whole subtree.
+    A checker is made per request, and carries the request's client ``operation`` id into the namespace's
+    transaction (dfs.namenode.namespace.retries; None: the request has none)."""
 
-    def __init__(self, caller: Caller, enabled: bool = True):
+    def __init__(self, caller: Caller, enabled: bool = True, operation=None):
         self.caller = caller
         self.enabled = enabled
+        self.operation = operation
 
     @property
     def unchecked(self):

@@ -24,7 +24,7 @@ from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.trash import TrashEmptier
-from dfs.namenode.trimming import history_trimmer
+from dfs.namenode.trimming import RETRY_CACHE_EXPIRY, history_trimmer, retry_cache_trimmer
 from dfs.namenode.upload import FanOut
 from dfs.options import CommonOptions, ListeningService, Refused, duration_value, env, size_value
 from dfs.peers import DatanodeClient
@@ -68,6 +68,8 @@ class NamenodeOptions(CommonOptions):
         self["backup-dir"] = env("DFS_BACKUP_DIR")
         self["backup-interval"] = duration_value(env("DFS_BACKUP_INTERVAL", "24h"))
         self["backup-keep"] = int(env("DFS_BACKUP_KEEP", 7))
+
+        self["retry-cache-expiry"] = duration_value(env("DFS_RETRY_CACHE_EXPIRY", f"{RETRY_CACHE_EXPIRY:g}s"))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -190,6 +192,12 @@ class NamenodeOptions(CommonOptions):
         """Backups kept in --backup-dir; older ones are removed (env DFS_BACKUP_KEEP, default 7)."""
         self["backup-keep"] = int(value)
 
+    def opt_retry_cache_expiry(self, value):
+        """How long the answer to a change a client numbered is kept, so that the change sent again (after its
+        namenode died) answers the same rather than being made twice: a duration such as 10m or 600s (a bare
+        number is hours) (env DFS_RETRY_CACHE_EXPIRY, default 10m)."""
+        self["retry-cache-expiry"] = duration_value(value)
+
     def postOptions(self):
         if self["backup-interval"] < 0 or self["backup-keep"] < 1:
             raise usage.UsageError("--backup-interval is a duration, 0 or more, and --backup-keep 1 or more")
@@ -199,8 +207,9 @@ class NamenodeOptions(CommonOptions):
         for name in ("trash-interval", "trash-checkpoint-interval"):
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} is minutes, 0 or more, not {self[name]:g}")
-        if self["history-retention"] < 0:
-            raise usage.UsageError(f"--history-retention is a duration, 0 or more, not {self['history-retention']:g}")
+        for name in ("history-retention", "retry-cache-expiry"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} is a duration, 0 or more, not {self[name]:g}")
         super().postOptions()
         if self["groups-file"]:
             try:
@@ -312,6 +321,7 @@ def build_namenode(reactor, options):
                       backups=backups)
     top = NamenodeService(store, pins, leadership, repair, pool, access, trash, backups)
     history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
+    retry_cache_trimmer(store, reactor, options["retry-cache-expiry"], leadership=leadership).setServiceParent(top)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

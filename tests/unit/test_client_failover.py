@@ -1,7 +1,6 @@
-"""A client given several namenodes moves to the next one when one cannot be reached or answers 503, sends a
-change again only when that is safe, and learns what an interrupted CREATE did."""
+"""A client given several namenodes moves to the next one when one cannot be reached or answers 503, and sends a
+change whose namenode went away again with the same client operation id (the namenodes' retry cache answers it)."""
 
-import hashlib
 import io
 import json
 import socket
@@ -14,39 +13,42 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from dfs.client.config import namenode_urls, resolve
 from dfs.client.core import Client
-from dfs.errors import AlreadyExists, BadRequest, OutcomeUnknown
+from dfs.errors import BadRequest, OutcomeUnknown
 from dfs.http import make_http
 
 DATA = b"the bytes of the upload"
 
 
+class Seen(list):
+    """The requests fake namenodes took, as (name, op); ``ids`` their client operation ids (None: none)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = []
+
+
 class FakeNamenode(Resource):
     """A namenode that behaves as ``how`` says: "ok", "503", or "drop" (take the request, then cut the connection
-    without answering, as a namenode killed mid-request does). ``existing`` is what a file already holds (None:
-    no file). Requests are logged in ``seen`` as (name, op)."""
+    without answering, as a namenode killed mid-request does). Requests are logged in ``seen`` (a Seen)."""
 
     isLeaf = True
 
-    def __init__(self, name, how, seen, existing=None):
+    def __init__(self, name, how, seen):
         super().__init__()
-        self.name, self.how, self.seen, self.existing = name, how, seen, existing
+        self.name, self.how, self.seen = name, how, seen
 
     def render(self, request):
         op = request.args[b"op"][0].decode()
         request.content.read()
         self.seen.append((self.name, op))
+        ids = [request.args.get(name, [b""])[0].decode() for name in (b"clientid", b"callid")]
+        self.seen.ids.append(tuple(ids) if all(ids) else None)
         if self.how == "drop":
             request.transport.abortConnection()
             return NOT_DONE_YET
         if self.how == "503":
             request.setResponseCode(503)
             return _remote("RetriableException", "in safe mode")
-        if op == "GETFILECHECKSUM":
-            digest = hashlib.sha256(self.existing).hexdigest()
-            return json.dumps({"FileChecksum": {"algorithm": "SHA-256", "bytes": digest, "length": 32}}).encode()
-        if op == "CREATE" and self.existing is not None:
-            request.setResponseCode(403)
-            return _remote("FileAlreadyExistsException", "exists")
         request.setResponseCode(201 if op == "CREATE" else 200)
         return json.dumps({"FileStatuses": {"FileStatus": []}, "boolean": True}).encode()
 
@@ -57,13 +59,13 @@ def _remote(exception, message):
 
 @pytest.fixture
 def namenodes():
-    """start(how1, how2, existing=None): a client given two fake namenodes on real ports, and their log."""
+    """start(how1, how2): a client given two fake namenodes on real ports, and their log."""
     ports, pools = [], []
 
-    def start(*hows, existing=None):
-        seen = []
+    def start(*hows):
+        seen = Seen()
         for i, how in enumerate(hows, 1):
-            ports.append(reactor.listenTCP(0, Site(FakeNamenode(f"nn{i}", how, seen, existing)),
+            ports.append(reactor.listenTCP(0, Site(FakeNamenode(f"nn{i}", how, seen)),
                                            interface="127.0.0.1"))
         http, pool = make_http(reactor)
         pools.append(pool)
@@ -120,25 +122,28 @@ async def test_a_request_made_for_a_namenode_the_client_has_left_fails_over_too(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_change_that_may_have_been_made_is_not_sent_again(namenodes):
+async def test_a_change_that_may_have_been_made_is_sent_again_with_the_same_operation_id(namenodes):
     client, seen = namenodes("drop", "ok")
-    with pytest.raises(OutcomeUnknown) as raised:
-        await client.mv("/a", "/b")
-    assert "went away during RENAME /a" in raised.value.message
-    assert "may or may not have been done" in raised.value.message
-    assert seen == [("nn1", "RENAME")]
+    assert (await client.mv("/a", "/b")) is True
+    assert (await client.write("/f", DATA)) is True  # a CREATE without overwrite: no checksum compared
+    assert (await client.rm("/b")) is True
+    assert seen == [("nn1", "RENAME"), ("nn2", "RENAME"), ("nn2", "CREATE"), ("nn2", "DELETE")]
+    first, again, create, delete = seen.ids
+    assert first == again == (client.client_id, "0")
+    assert create == (client.client_id, "1") and delete == (client.client_id, "2")
 
 
-@pytest.mark.parametrize("existing, landed", [(DATA, True), (b"someone else's bytes", False)])
 @pytest_twisted.ensureDeferred
-async def test_an_interrupted_create_learns_from_the_file_whether_it_landed(namenodes, existing, landed):
-    client, seen = namenodes("drop", "ok", existing=existing)
-    if landed:
-        assert (await client.write("/f", DATA)) is True
-    else:
-        with pytest.raises(AlreadyExists):
-            await client.write("/f", DATA)
-    assert seen == [("nn1", "CREATE"), ("nn2", "CREATE"), ("nn2", "GETFILECHECKSUM")]
+async def test_reads_carry_no_operation_id_and_a_change_made_in_several_transactions_is_not_sent_again(namenodes):
+    client, seen = namenodes("drop", "ok")
+    assert (await client.ls("/")) == []
+    client.namenode_url = client.namenode_urls[0]
+    with pytest.raises(OutcomeUnknown) as raised:
+        await client.trash_expunge()
+    assert "went away during EXPUNGE /" in raised.value.message
+    assert "may or may not have been done" in raised.value.message
+    assert seen == [("nn1", "LISTSTATUS"), ("nn2", "LISTSTATUS"), ("nn1", "EXPUNGE")]
+    assert seen.ids == [None, None, None]
 
 
 class Pipe(io.RawIOBase):

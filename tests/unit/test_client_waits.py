@@ -136,9 +136,13 @@ def test_out_of_space_and_plain_unavailability_are_not_retried(status, headers, 
     assert len(resource.seen) == 1
 
 
-def test_a_non_idempotent_request_is_not_retried():
+def test_a_change_the_retry_cache_answers_is_sent_again_and_one_it_does_not_is_not():
     client, resource, clock = scripted_client((429, {}))
-    d = client.truncate("/f", 0)
+    d = client.truncate("/f", 0)  # a POST, sent again with its operation id: it is made at most once
+    clock.advance(60)
+    assert d.called and len(resource.seen) == 2
+    client, resource, clock = scripted_client((429, {}))
+    d = client.trash_expunge()  # several transactions, no operation id
     assert d.result.value.status == 429
     d.addErrback(lambda _: None)
     assert len(resource.seen) == 1

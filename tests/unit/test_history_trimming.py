@@ -6,7 +6,7 @@ from twisted.internet.task import Clock
 
 from dfs import moments
 from dfs.errors import BadRequest
-from dfs.namenode.trimming import history_trimmer
+from dfs.namenode.trimming import history_trimmer, retry_cache_trimmer
 from dfs.options import duration_value
 
 
@@ -48,3 +48,23 @@ def test_moments(text, ms):
 def test_a_moment_that_is_not_one():
     with pytest.raises(BadRequest, match="Not a time"):
         moments.parse("yesterday-ish", now=0)
+
+
+class _Leadership:
+    epoch = None
+
+
+def test_the_leader_trims_the_retry_cache_past_its_expiry():
+    asked, clock = [], Clock()
+    store = type("Store", (), {"trim_retries": lambda self, before: asked.append(before) or defer.succeed(0)})()
+    clock.advance(10_000)
+    trimmer = retry_cache_trimmer(store, clock, expiry=600, interval=60)
+    trimmer.startService()
+    follower = retry_cache_trimmer(store, clock, expiry=600, interval=60, leadership=_Leadership())
+    follower.startService()
+    try:
+        clock.advance(60)
+        assert asked == [9_400, 9_460]  # answers older than 10 minutes, every pass; none on a follower
+    finally:
+        trimmer.stopService()
+        follower.stopService()

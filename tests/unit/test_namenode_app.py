@@ -62,10 +62,12 @@ async def test_body_where_none_belongs(stub):
 @pytest_twisted.ensureDeferred
 async def test_create_redirects_to_own_upload_url(stub):
     http, _, _ = stub
-    response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&overwrite=True&user.name=u", allow_redirects=False)
+    response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&overwrite=True&user.name=u&clientid=client-1&callid=3",
+                              allow_redirects=False)
     assert response.code == 307
     location = response.headers.getRawHeaders("location")[0]
     assert location.startswith("http://nn/webhdfs/v1/f?") and "data=true" in location
+    assert "clientid=client-1" in location and "callid=3" in location  # the data step is the same operation
     response = await http.put(BASE + "/webhdfs/v1/f?op=CREATE&noredirect=true", allow_redirects=False)
     assert response.code == 200 and "data=true" in (await response.json())["Location"]
 

@@ -175,3 +175,16 @@ def test_a_negative_interval_is_a_usage_error():
     options = NamenodeOptions()
     options.parseOptions(["--trash-interval", "0.5"])
     assert (options["trash-interval"], options["trash-checkpoint-interval"]) == (0.5, 0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_expunge_is_not_answered_from_the_retry_cache(namenode_app):
+    """EXPUNGE renames and deletes in several transactions: a client operation id would make the second one answer
+    the first's answer (or refuse it as another op); it is ignored, and each expunge does its work."""
+    http = StubTreq(namenode_app.resource())
+    ids = {"user.name": "alice", "clientid": "client-1", "callid": "1"}
+    for _ in range(2):
+        await call(http, "PUT", "/user/alice/.Trash/Current/x", op="MKDIRS", **{"user.name": "alice"})
+        assert await call(http, "POST", "/", op="EXPUNGE", immediate="true", **ids) == (200, {"boolean": True})
+        _, body = await call(http, "GET", "/user/alice/.Trash", op="LISTSTATUS")
+        assert body["FileStatuses"]["FileStatus"] == []

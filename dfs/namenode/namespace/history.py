@@ -394,7 +394,7 @@ class History:
             self._enforce_quotas(db, target, added_names, added_space)
             return self._resolve(db, target)
 
-        return self.run(txn)
+        return self._change("RESTORE", checker, txn)
 
     def _walk_reaches_parent(self, db, path):
         """Whether every directory above ``path`` exists now (else ``restore`` makes them)."""
@@ -463,7 +463,7 @@ class History:
             self._refuse_nesting(db, inode, path)
             db.execute("INSERT INTO snapshottable (inode) VALUES (?) ON CONFLICT DO NOTHING", (inode.id,))
 
-        return self.run(txn)
+        return self._change("ALLOWSNAPSHOT", checker, txn)
 
     def _refuse_nesting(self, db, inode, path):
         """HDFS refuses a snapshottable directory above or below another one (its texts)."""
@@ -483,7 +483,7 @@ class History:
                                         " removing all the snapshots.")
             db.execute("DELETE FROM snapshottable WHERE inode = ?", (inode.id,))
 
-        return self.run(txn)
+        return self._change("DISALLOWSNAPSHOT", checker, txn)
 
     def create_snapshot(self, path, name=None, checker=None):
         def txn(db):
@@ -497,7 +497,7 @@ class History:
                        f" VALUES (?, ?, {self.CURRENT_COMMIT}, ?)", (inode.id, snapshot, created))
             return snapshot_path(path, snapshot)
 
-        return self.run(txn)
+        return self._change("CREATESNAPSHOT", checker, txn)
 
     @staticmethod
     def _has_snapshot(db, inode, name):
@@ -511,7 +511,7 @@ class History:
                 raise SnapshotException(f"Cannot delete snapshot {name} from path {path}: the snapshot does not"
                                         " exist.")
 
-        return self.run(txn)
+        return self._change("DELETESNAPSHOT", checker, txn)
 
     def rename_snapshot(self, path, old, new, checker=None):
         def txn(db):
@@ -522,7 +522,7 @@ class History:
                 raise SnapshotException(f"The snapshot {new} already exists for directory {path}")
             db.execute("UPDATE snapshots SET name = ? WHERE directory = ? AND name = ?", (new, inode.id, old))
 
-        return self.run(txn)
+        return self._change("RENAMESNAPSHOT", checker, txn)
 
     def snapshots(self, path, checker=None):
         """[Snapshot] of the snapshottable directory ``path``, oldest first."""

@@ -32,7 +32,11 @@ class Namespace(Protocol):
     ``checker.check_operation`` with the WebHDFS operation's name first thing in the transaction that performs it,
     on the inodes that transaction reads (the path walked as far as it exists; for DELETE and GETCONTENTSUMMARY the
     directories below, through ``children``), so no change between the decision and the act can slip a request
-    through; a denial raises AccessControlException and changes nothing."""
+    through; a denial raises AccessControlException and changes nothing.
+
+    ``checker.operation``: a change a client numbered (namespace.retries.Operation) stores its answer in its own
+    transaction; the same operation asked again answers that, without changing anything again (the retry
+    cache: ``recall``)."""
 
     cluster_id: Optional[str]  # known after ``start``
 
@@ -211,6 +215,13 @@ class Namespace(Protocol):
     def restore(self, path: str, at: Optional[int], destination: Optional[str] = None, checker=None) -> Deferred:
         """Make ``path`` as it was (``past_stat``'s reading) again at ``destination`` (default: ``path``), sharing
         its blocks; a file there gets the old content, keeping its inode; a directory there: AlreadyExists."""
+
+    def recall(self, op: str, checker=None) -> Deferred:
+        """The answer the change ``op`` of ``checker``'s client operation got, or namespace.retries.FORGOTTEN (none
+        stored, or the request names no operation): an upload's retry is answered before its bytes are stored."""
+
+    def trim_retries(self, before: float) -> Deferred:
+        """Drop the retry cache's answers stored before ``before`` (seconds since the epoch); how many."""
 
     def trim_history(self) -> Deferred:
         """Drop history no read can see any more; the number of rows dropped."""

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 
-from twisted.internet.defer import fail
+from twisted.internet.defer import fail, succeed
 
 from dfs import paths
 from dfs.errors import (
@@ -32,6 +32,7 @@ from dfs.errors import (
 )
 from dfs.extents import pieces
 from dfs.namenode import acls, xattrs
+from dfs.namenode.namespace import retries
 from dfs.namenode.namespace.history import HELD, History
 from dfs.namenode.namespace.model import (DIRECTORY, FILE, MAX_XATTRS, ROOT, SPECIAL, SYMLINK, ContentSummary,
                                           Extent, Inode, Problem, Status)
@@ -115,6 +116,32 @@ class RelationalNamespace(History):
     def _lease_now(self, db):
         """The time leases are measured on: the same for every namenode that shares the database."""
         return self.now()
+
+    def _change(self, op, checker, txn):
+        """Run the change ``txn`` of WebHDFS ``op`` in a write transaction. When the request names a client
+        operation (``checker.operation``), its answer is stored in the same transaction, and the same operation
+        sent again gets that answer without ``txn`` running again (the retry cache: namespace.retries)."""
+        operation = getattr(checker, "operation", None)
+        if operation is None:
+            return self.run(txn)
+
+        def once(db):
+            answer = retries.recall(db, operation, op)
+            if answer is retries.FORGOTTEN:
+                answer = txn(db)
+                retries.remember(db, operation, op, answer, self.now())
+            return answer
+
+        return self.run(once)
+
+    def recall(self, op, checker):
+        operation = getattr(checker, "operation", None)
+        if operation is None:
+            return succeed(retries.FORGOTTEN)
+        return self.lookup(retries.recall, operation, op)
+
+    def trim_retries(self, before):
+        return self.run(retries.trim, before)
 
     def _init_root(self, db):
         t = now_ms()
@@ -645,7 +672,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
-        return self.run(txn)
+        return self._change("MKDIRS", checker, txn)
 
     def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
@@ -712,7 +739,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1 if existing is None else 0, size * replication - replaced)
             return self._inode(db, inode_id)
 
-        return self.run(txn)
+        return self._change("CREATE", checker, txn)
 
     def append(self, path, extents, checker=None):
         def txn(db):
@@ -725,7 +752,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, added * inode.replication)
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change("APPEND", checker, txn)
 
     def file_for_append(self, path, checker=None):
         def txn(db):
@@ -750,7 +777,7 @@ class RelationalNamespace(History):
             self._touch(db, parent.id)
             return True
 
-        return self.run(txn)
+        return self._change("DELETE", checker, txn)
 
     def rename(self, src, dst, overwrite=False, checker=None):
         def txn(db):
@@ -763,7 +790,7 @@ class RelationalNamespace(History):
                     raise
                 return False
 
-        return self.run(txn)
+        return self._change("RENAME", checker, txn)
 
     def _rename(self, db, src, dst, target, overwrite):
         source = self._path(db, src)
@@ -822,7 +849,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, dst_path, 1, inode.size * inode.replication or 1)
             return True
 
-        return self.run(txn)
+        return self._change("COPY", checker, txn)
 
     def _copy_tree(self, db, inode, parent, name, owner=None, group=None):
         """Copy ``inode`` and everything below it as ``name`` in the directory ``parent`` (a loop: paths may be
@@ -858,7 +885,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, new, 1, inode.size * inode.replication)  # a name, and the bytes it brings in
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change("LINK", checker, txn)
 
     def symlink(self, target, path, create_parent=True, owner=None, group=None, checker=None):
         if not target:
@@ -885,7 +912,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 1, 0)
             return inode
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def _free_entry(self, db, path, create_parent, owner=None, group=None):
         """(the parent directory's Inode, the name) of a new entry at ``path``: AlreadyExists when taken."""
@@ -932,7 +959,7 @@ class RelationalNamespace(History):
                                  {directory for directory, gained in growth.items() if gained <= 0})
             return True
 
-        return self.run(txn)
+        return self._change("CONCAT", checker, txn)
 
     def truncate(self, path, new_length, checker=None):
         def txn(db):
@@ -955,7 +982,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, (new_length - inode.size) * inode.replication)  # holes count too
             return True
 
-        return self.run(txn)
+        return self._change("TRUNCATE", checker, txn)
 
     def set_times(self, path, mtime=None, atime=None, checker=None):
         return self._update(path, "SETTIMES", checker, {}, "mtime = COALESCE(?, mtime), atime = COALESCE(?, atime)",
@@ -981,7 +1008,7 @@ class RelationalNamespace(History):
             self._changed(db, inode_id)
             return self._inode(db, inode_id)
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def set_replication(self, path, replication, checker=None):
         def txn(db):
@@ -993,7 +1020,7 @@ class RelationalNamespace(History):
             self._enforce_quotas(db, path, 0, inode.size * (replication - inode.replication))  # replicas count
             return True
 
-        return self.run(txn)
+        return self._change("SETREPLICATION", checker, txn)
 
     def change_acl(self, path, op, spec=(), checker=None):
         def txn(db):
@@ -1004,7 +1031,7 @@ class RelationalNamespace(History):
             self._changed(db, inode.id)
             return self._inode(db, inode.id)
 
-        return self.run(txn)
+        return self._change(op, checker, txn)
 
     def check_access(self, path, access, checker=None, op="CHECKACCESS"):
         def txn(db):
@@ -1038,7 +1065,7 @@ class RelationalNamespace(History):
                        " ON CONFLICT (inode, name) DO UPDATE SET value = excluded.value", (inode.id, name, value))
             self._changed(db, inode.id)
 
-        return self.run(txn)
+        return self._change("SETXATTR", checker, txn)
 
     def remove_xattr(self, path, name, checker=None):
         def txn(db):
@@ -1048,7 +1075,7 @@ class RelationalNamespace(History):
                 raise IOFailure("No matching attributes found for remove operation")
             self._changed(db, inode.id)
 
-        return self.run(txn)
+        return self._change("REMOVEXATTR", checker, txn)
 
     def _check_xattr(self, db, checker, op, path, name):
         """A change of an extended attribute: write access, and ``trusted.`` names are the superuser's (HDFS)."""
@@ -1084,7 +1111,7 @@ class RelationalNamespace(History):
                        " disk = COALESCE(?, disk) WHERE inode = ?", (names, space, disk, inode.id))
             db.execute("DELETE FROM quotas WHERE inode = ? AND names < 0 AND space < 0 AND disk < 0", (inode.id,))
 
-        return self.run(txn)
+        return self._change("SETQUOTA", checker, txn)
 
     def format(self):
         def txn(db):

@@ -1,4 +1,5 @@
-"""Typed clients of the cluster's internal HTTP routes: the one place that builds a datanode's or the namenode's URLs.
+"""Typed clients of the cluster's internal HTTP routes, and the one place that builds a datanode's or a namenode's
+URLs (the client library builds its namenode URLs here too).
 
 Each method sends one request through the shared treq client (dfs.http: its timeouts, its signing) with the
 caller's headers, and returns a Deferred of the response: what an answer means is the caller's business.
@@ -82,11 +83,20 @@ class NamenodeClient(_PeerClient):
 
     def block_locations(self, path):
         """The WebHDFS BlockLocations of the whole of ``path``."""
-        return self._request("GET", f"{self.url}/webhdfs/v1{quote(path)}", params={"op": "GETFILEBLOCKLOCATIONS"})
+        return self._request("GET", webhdfs_url(self.url, path), params={"op": "GETFILEBLOCKLOCATIONS"})
 
     def _cluster_url(self, *node_route):
-        node = "".join(f"/{quote(part, safe='')}" for part in node_route)
-        return f"{self.url}/cluster/datanodes{node}"
+        return cluster_url(self.url, "datanodes", *node_route)
+
+
+def webhdfs_url(namenode, path):
+    """The WebHDFS URL of ``path`` on the namenode whose base URL is ``namenode``."""
+    return f"{namenode}/webhdfs/v1{quote(path)}"
+
+
+def cluster_url(namenode, *parts):
+    """The URL of one of a namenode's ``/cluster/...`` routes, each part quoted whole."""
+    return "/".join((namenode, "cluster", *(quote(part, safe="") for part in parts)))
 
 
 def _block_url(url, *parts):

@@ -12,7 +12,6 @@ import os
 import tempfile
 import time
 import uuid
-from urllib.parse import quote
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, DNSLookupError
@@ -28,7 +27,7 @@ from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
                         IsADirectory, NotADirectory, OutcomeUnknown, PermissionDenied, Unavailable, from_remote)
 from dfs.http import UNREACHABLE as _UNREACHABLE
-from dfs.peers import DatanodeClient
+from dfs.peers import DatanodeClient, cluster_url, webhdfs_url
 from dfs.streams import relay_body
 
 # Requests that may be sent again after a back-pressure refusal (besides changes the retry cache answers): the
@@ -120,11 +119,10 @@ class Client:
         return headers
 
     def _url(self, path):
-        return f"{self.namenode_url}/webhdfs/v1{quote(path)}"
+        return webhdfs_url(self.namenode_url, path)
 
     def _cluster_url(self, *parts):
-        """The URL of a cluster endpoint (``/cluster/...``) of the namenode."""
-        return "/".join((self.namenode_url, "cluster", *(quote(part, safe="") for part in parts)))
+        return cluster_url(self.namenode_url, *parts)
 
     async def _call(self, method, path, op, body=None, unbuffered=False, **params):
         query = {"op": op}

@@ -29,7 +29,7 @@ import platform
 import statistics
 from datetime import datetime, timezone
 
-from namespace_ops import CPU, Clients, commit_of, conflicts, on_fresh_cluster, percentile
+from namespace_ops import CPU, Clients, commit_of, conflicts, figure_cells, load_notes, on_fresh_cluster, percentile
 
 from postgres import PostgresServer  # noqa: E402  (namespace_ops put tests/ on the path)
 
@@ -112,14 +112,9 @@ def table(results):
     lines = ["| figure | " + " | ".join(f"{s['label']} median (min–max)" for s in subjects) + " |",
              "|---|" + "---|" * len(subjects)]
     for name, unit, larger_better in FIGURES:
-        cells = []
-        for s in subjects:
-            values = [run[name] for run in s["runs"]]
-            cells.append(f"{s['median'][name]:.4g} ({min(values):.4g}–{max(values):.4g})")
-        lines.append(f"| {name} ({unit}, {'higher' if larger_better else 'lower'} is better) | "
-                     + " | ".join(cells) + " |")
-    notes = [f"- {s['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in s['runs']]}"
-             for s in subjects]
+        lines.append(f"| {name} ({'higher' if larger_better else 'lower'} is better) | "
+                     + " | ".join(figure_cells(subjects, name, unit)) + " |")
+    notes = load_notes(subjects)
     notes.append(f"- {results['params']}; commit {results['commit']}; started {results['started']}; load average "
                  f"before {results['load_before']}, after {results['load_after']}; {results['machine']}")
     return "\n".join(lines + [""] + notes) + "\n"

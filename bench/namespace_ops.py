@@ -294,6 +294,20 @@ def summarize(runs):
     return {name: statistics.median(run[name] for run in runs) for name, _, _ in FIGURES}
 
 
+def figure_cells(subjects, name, unit):
+    """Each subject's figure ``name``: median (min–max) over its runs."""
+    cells = []
+    for subject in subjects:
+        values = [run[name] for run in subject["runs"]]
+        cells.append(f"{subject['median'][name]:.4g} {unit} ({min(values):.4g}–{max(values):.4g})")
+    return cells
+
+
+def load_notes(subjects):
+    return [f"- {s['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in s['runs']]}"
+            for s in subjects]
+
+
 def table(results):
     checkouts = results["checkouts"]
     header = "| figure | " + " | ".join(f"{c['label']} median (min–max)" for c in checkouts)
@@ -305,18 +319,14 @@ def table(results):
         header += " |"
     lines = [header, rule]
     for name, unit, larger_better in FIGURES:
-        cells = []
-        for c in checkouts:
-            values = [run[name] for run in c["runs"]]
-            cells.append(f"{c['median'][name]:.4g} {unit} ({min(values):.4g}–{max(values):.4g})")
-        row = f"| {name} ({'higher' if larger_better else 'lower'} is better) | " + " | ".join(cells) + " |"
+        row = f"| {name} ({'higher' if larger_better else 'lower'} is better) | " + \
+            " | ".join(figure_cells(checkouts, name, unit)) + " |"
         if len(checkouts) == 2:
             ratio = results["ratios"][name]
             row += " — |" if ratio is None else f" {ratio:.3f} |"
         lines.append(row)
     notes = [f"- {c['label']}: {c['path']} at {c['commit']}, namespace on {c['backend']}" for c in checkouts]
-    notes += [f"- {c['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in c['runs']]}"
-              for c in checkouts]
+    notes += load_notes(checkouts)
     notes.append(f"- {results['params']}; load average before {results['load_before']}, "
                  f"after {results['load_after']}; {results['machine']}")
     return "\n".join(lines + [""] + notes) + "\n"

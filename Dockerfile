@@ -4,13 +4,15 @@
 # Both are configured by DFS_* environment variables; state lives under the /data volume.
 ARG BASE=python:3.11-slim
 
-# Dependencies (and build requirements) read from pyproject.toml: this layer survives code changes.
+# Dependencies (with the postgres extra: a namenode may keep the namespace in PostgreSQL, DFS_DB_URL) and build
+# requirements, read from pyproject.toml: this layer survives code changes.
 FROM ${BASE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml /tmp/dfs/pyproject.toml
 RUN python3 -m venv /opt/dfs \
  && python3 -c "import tomllib; p = tomllib.load(open('/tmp/dfs/pyproject.toml', 'rb')); \
-print('\n'.join(p['project']['dependencies'] + p['build-system']['requires']))" > /tmp/dfs/requirements.txt \
+print('\n'.join(p['project']['dependencies'] + p['project']['optional-dependencies']['postgres'] \
++ p['build-system']['requires']))" > /tmp/dfs/requirements.txt \
  && /opt/dfs/bin/pip install -r /tmp/dfs/requirements.txt \
  && rm -rf /tmp/dfs
 

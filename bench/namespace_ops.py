@@ -28,6 +28,7 @@ average before and after) and OUT.md (the table). The benchmark client shares th
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -46,7 +47,7 @@ import requests
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, source_twistd  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from safemode_restart import DEFAULT_TIMINGS  # noqa: E402
 
@@ -146,13 +147,15 @@ def tree_cpu_seconds(pid):
 
 
 class CPU:
-    """CPU seconds of the namenode and of the database server (none for SQLite: it runs inside the namenode)."""
+    """CPU seconds of the namenodes (together) and of the database server (none for SQLite: it runs inside the
+    namenode)."""
 
-    def __init__(self, namenode_pid, database_pid=None):
-        self.namenode_pid, self.database_pid = namenode_pid, database_pid
+    def __init__(self, namenode_pids, database_pid=None):
+        self.namenode_pids, self.database_pid = namenode_pids, database_pid
 
     def now(self):
-        return cpu_seconds(self.namenode_pid), tree_cpu_seconds(self.database_pid) if self.database_pid else 0.0
+        return (sum(cpu_seconds(pid) for pid in self.namenode_pids),
+                tree_cpu_seconds(self.database_pid) if self.database_pid else 0.0)
 
     def per_op(self, figures, name, since, ops):
         """Record the namenode's and the database's milliseconds per op since ``since`` as ``name``'s figures."""
@@ -162,20 +165,23 @@ class CPU:
 
 
 class Clients:
-    """``count`` threads, each with its own keep-alive session, sharing one queue of jobs."""
+    """``count`` threads, each with its own keep-alive session, sharing one queue of jobs. ``urls`` is one namenode's
+    URL or a comma-separated list: each thread keeps to one, the threads taking them in turn."""
 
-    def __init__(self, url, count):
-        self.url = url + "/webhdfs/v1"
+    def __init__(self, urls, count):
+        self.urls = [url + "/webhdfs/v1" for url in urls.split(",")]
         self.count = count
         self.local = threading.local()
+        self._threads = itertools.count()
 
     def session(self):
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
+            self.local.url = self.urls[next(self._threads) % len(self.urls)]
         return self.local.session
 
     def call(self, method, path, op, body=None, **params):
-        r = self.session().request(method, self.url + path, params={"op": op, **params}, data=body,
+        r = self.session().request(method, self.local.url + path, params={"op": op, **params}, data=body,
                                    headers=OCTETS if body is not None else None, timeout=120)
         if r.status_code >= 300 or r.text.replace(" ", "") == '{"boolean":false}':
             raise RuntimeError(f"{op} {path}: {r.status_code} {r.text[:300]}")
@@ -199,9 +205,9 @@ class Clients:
 
 def conflicts(cluster):
     """Attempts the namespace database refused as conflicting so far (PostgreSQL's SERIALIZABLE; 0 on SQLite), from
-    the namenode's /metrics."""
-    text = requests.get(cluster.url + "/metrics", timeout=30).text
-    return sum(float(line.split()[-1]) for line in text.splitlines()
+    every namenode's /metrics."""
+    texts = [requests.get(namenode.url + "/metrics", timeout=30).text for namenode in cluster.namenodes]
+    return sum(float(line.split()[-1]) for text in texts for line in text.splitlines()
                if line.startswith("dfs_namespace_conflicts_total"))
 
 
@@ -220,7 +226,7 @@ def measure(cluster, args, database_pid=None):
     fs.call("PUT", "/bench/list", "MKDIRS")
     fs.call("PUT", "/bench/renamed", "MKDIRS")
     pid = cluster.namenode.pid
-    cpu = CPU(pid, database_pid)
+    cpu = CPU([pid], database_pid)
     rss_before = rss_bytes(pid)
 
     since, refused = cpu.now(), conflicts(cluster)
@@ -260,13 +266,23 @@ def measure(cluster, args, database_pid=None):
 def one_run(subject, args, server):
     """One run of a subject (a checkout on a backend) on a fresh cluster; on PostgreSQL, in a fresh database of
     ``server``."""
+    return on_fresh_cluster(lambda cluster, database_pid: measure(cluster, args, database_pid), subject["backend"],
+                            server, launcher=checkout_launcher(subject["path"]))
+
+
+def on_fresh_cluster(measure_it, backend, server, namenodes=1, launcher=source_twistd):
+    """``measure_it(cluster, database_pid)`` on a fresh cluster of ``namenodes`` namenodes (each seeing the three
+    datanodes) and, on PostgreSQL, a fresh database of ``server``; its figures."""
     work = tempfile.mkdtemp(prefix="dfs-namespace-bench-")
-    url = server.database() if subject["backend"] == "postgresql" else None
+    url = server.database() if backend == "postgresql" else None
     namenode_args = [*DEFAULT_TIMINGS, *(["--db-url", url] if url else [])]
-    cluster = Cluster(work, heartbeat=3, namenode_args=namenode_args, launcher=checkout_launcher(subject["path"]))
+    cluster = Cluster(work, heartbeat=3, namenode_args=namenode_args, launcher=launcher, namenodes=namenodes)
     try:
         cluster.start()
-        return measure(cluster, args, server.pid if url else None)
+        for namenode in cluster.namenodes[1:]:  # start() waited for the first one only
+            cluster.wait_for(lambda _, u=namenode.url: cluster.get_json("/cluster", url=u)["totals"]["alive"] >= 3,
+                             timeout=120, what=f"{namenode.url} seeing every datanode")
+        return measure_it(cluster, server.pid if url else None)
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -276,6 +292,20 @@ def one_run(subject, args, server):
 
 def summarize(runs):
     return {name: statistics.median(run[name] for run in runs) for name, _, _ in FIGURES}
+
+
+def figure_cells(subjects, name, unit):
+    """Each subject's figure ``name``: median (min–max) over its runs."""
+    cells = []
+    for subject in subjects:
+        values = [run[name] for run in subject["runs"]]
+        cells.append(f"{subject['median'][name]:.4g} {unit} ({min(values):.4g}–{max(values):.4g})")
+    return cells
+
+
+def load_notes(subjects):
+    return [f"- {s['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in s['runs']]}"
+            for s in subjects]
 
 
 def table(results):
@@ -289,18 +319,14 @@ def table(results):
         header += " |"
     lines = [header, rule]
     for name, unit, larger_better in FIGURES:
-        cells = []
-        for c in checkouts:
-            values = [run[name] for run in c["runs"]]
-            cells.append(f"{c['median'][name]:.4g} {unit} ({min(values):.4g}–{max(values):.4g})")
-        row = f"| {name} ({'higher' if larger_better else 'lower'} is better) | " + " | ".join(cells) + " |"
+        row = f"| {name} ({'higher' if larger_better else 'lower'} is better) | " + \
+            " | ".join(figure_cells(checkouts, name, unit)) + " |"
         if len(checkouts) == 2:
             ratio = results["ratios"][name]
             row += " — |" if ratio is None else f" {ratio:.3f} |"
         lines.append(row)
     notes = [f"- {c['label']}: {c['path']} at {c['commit']}, namespace on {c['backend']}" for c in checkouts]
-    notes += [f"- {c['label']}: load average (1 min) as each run started: {[run['load_1min'] for run in c['runs']]}"
-              for c in checkouts]
+    notes += load_notes(checkouts)
     notes.append(f"- {results['params']}; load average before {results['load_before']}, "
                  f"after {results['load_after']}; {results['machine']}")
     return "\n".join(lines + [""] + notes) + "\n"

@@ -4,9 +4,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-# The namespace on each backend (bench/namespace_ops.py --backend sqlite --backend postgresql), measured apart from
-# this benchmark and kept with it in RESULTS.md.
-BACKENDS = Path(__file__).parent / "namespace" / "backends.md"
+# The namespace on each backend (bench/namespace_ops.py --backend sqlite --backend postgresql) and with several
+# namenodes (bench/namenodes.py), measured apart from this benchmark and kept with it in RESULTS.md.
+NAMESPACE_SECTIONS = [Path(__file__).parent / "namespace" / name for name in ("backends.md", "namenodes-section.md")]
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,9 @@ def markdown(results):
         lines.append(f"- {k}: {v}")
     lines += ["", "## How each system was run", ""] + [f"- {n}" for n in results["notes"]]
 
-    if BACKENDS.exists():
-        lines += ["", BACKENDS.read_text(encoding="utf-8").rstrip()]
+    for section in NAMESPACE_SECTIONS:
+        if section.exists():
+            lines += ["", section.read_text(encoding="utf-8").rstrip()]
     lines += ["", "## Every run", "", "| workload | system | " + " | ".join(
         f"run {i + 1}" for i in range(params["runs"])) + " |", "|---|---|" + "---|" * params["runs"]]
     for w in WORKLOADS:

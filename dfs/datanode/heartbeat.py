@@ -70,6 +70,8 @@ class NamenodeLink:
     def stop(self):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        if self._new_blocks.append in self.store.on_new_block:  # a link dropped for good must not keep collecting
+            self.store.on_new_block.remove(self._new_blocks.append)
 
     def report_now(self):
         """Send a full block report with the next beat instead of a heartbeat."""

@@ -12,6 +12,7 @@ from twisted.python.threadpool import ThreadPool
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.client.config import namenode_urls
+from dfs.datanode.discovery import DiscoveredLinks, resolve_ipv4
 from dfs.errors import BadRequest
 from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
 from dfs.datanode.scrubber import DAY, Scrubber
@@ -31,6 +32,11 @@ class DatanodeOptions(CommonOptions):
 
     role = "datanode"
     default_port = 8181
+    optFlags = [
+        ["namenode-dns", None, "Each namenode host name stands for every address it resolves to, looked up again "
+                               "every 10 s: one link per address, e.g. swarm's tasks.<service> (env "
+                               "DFS_NAMENODE_DNS=1)."],
+    ]
 
     def __init__(self):
         super().__init__()
@@ -38,6 +44,7 @@ class DatanodeOptions(CommonOptions):
         self["rack"] = env("DFS_RACK", DEFAULT_RACK)
         self["failed-volumes-tolerated"] = int(env("DFS_FAILED_VOLUMES_TOLERATED", 0))
         self["namenode"] = env("DFS_NAMENODE_URL", "http://127.0.0.1:8180")
+        self["namenode-dns"] = env("DFS_NAMENODE_DNS", "") in ("1", "true", "yes")
         self["advertise-host"] = env("DFS_ADVERTISE_HOST")
         self["public-url"] = env("DFS_PUBLIC_URL")
         capacity = env("DFS_CAPACITY")
@@ -175,8 +182,16 @@ def build_datanode(reactor, options):
     namenodes = [NamenodeClient(http, url) for url in namenode_urls(options["namenode"])]
     app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenodes, guard=guard)
     app.node_id = identity["id"]
-    link = NamenodeLinks([NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
-                                       rack=options["rack"]) for namenode in namenodes])
+
+    def make_link(namenode):
+        return NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
+                            rack=options["rack"])
+
+    if options["namenode-dns"]:
+        link = DiscoveredLinks([namenode.url for namenode in namenodes],
+                               lambda url: make_link(NamenodeClient(http, url)), resolve_ipv4, reactor)
+    else:
+        link = NamenodeLinks([make_link(namenode) for namenode in namenodes])
     app.report_corrupt = link.report_corrupt
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)

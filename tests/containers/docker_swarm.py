@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import podman_cluster
+
 STATE_ROOT = Path(os.environ.get("DFS_TEST_DOCKER_ROOT", "/var/lib/dfs-test-docker"))
 NETNS_PREFIX = "dfs-swarm-"
 
@@ -69,10 +71,16 @@ class Swarm:
             raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.strip()}\n{self.daemon_log()}")
         return result
 
-    def in_netns(self, argv, timeout=60):
-        """Run a client command inside the engine's network namespace."""
+    def in_netns(self, argv, timeout=60, env=None):
+        """Run a client command inside the engine's network namespace (where the stacks publish their ports)."""
         return subprocess.run(["nsenter", f"--net=/run/netns/{self.netns}", *argv],
-                              capture_output=True, timeout=timeout)
+                              capture_output=True, timeout=timeout, env=env)
+
+    def curl(self, *args, token=None):
+        auth = ["--header", f"Authorization: Bearer {token}"] if token else []
+        result = self.in_netns(["curl", "--silent", "--show-error", "--max-time", "20", *auth, *args])
+        assert result.returncode == 0, result.stderr.decode()
+        return result.stdout
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
@@ -172,14 +180,39 @@ class Swarm:
             saver.wait()
         return True
 
-    def deploy(self, stack_file, name, env):
+    def deploy(self, stack_files, name, env):
+        """Deploy one stack file, or several layered in order (``docker stack deploy -c A -c B``)."""
+        files = [stack_files] if isinstance(stack_files, (str, Path)) else list(stack_files)
         # The image exists only on this node: never ask a registry for it.
-        self.docker("stack", "deploy", "--resolve-image", "never", "-c", str(stack_file), name,
-                    env=env, cwd=str(Path(stack_file).parent))
+        self.docker("stack", "deploy", "--resolve-image", "never", *[arg for f in files for arg in ("-c", str(f))],
+                    name, env=env, cwd=str(Path(files[0]).parent))
 
     def containers(self, name_filter):
         listed = self.docker("ps", "--filter", f"name={name_filter}", "--format", "{{.Names}}\t{{.Status}}")
         return dict(line.split("\t", 1) for line in listed.stdout.splitlines() if line)
+
+    def container(self, name_filter, service):
+        """The one running container whose name holds ``service``."""
+        (name,) = [name for name in self.containers(name_filter) if service in name]
+        return name
+
+    def token(self, name_filter):
+        """A client token, minted inside a namenode's container from the secret the deployment gave it."""
+        namenode = sorted(name for name in self.containers(name_filter) if "namenode" in name)[0]
+        minted = self.docker("exec", namenode, "python3", "-m", "dfs.security", "token", "create", "--expires", "1h")
+        return minted.stdout.strip()
+
+    def wait(self, name_filter, predicate, timeout, what):
+        """podman_cluster.wait_for, failing with the state and the last log lines of the matching containers."""
+        try:
+            return podman_cluster.wait_for(predicate, timeout, what)
+        except AssertionError as error:
+            logs = "\n".join(
+                self.docker("logs", "--tail", "30", name, check=False).stdout
+                + self.docker("logs", "--tail", "30", name, check=False).stderr
+                for name in self.containers(name_filter)
+            )
+            raise AssertionError(f"{error}\n{self.containers(name_filter)}\n{logs}") from None
 
     def daemon_log(self, lines=30):
         try:

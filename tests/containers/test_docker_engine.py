@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,32 +22,6 @@ COMPOSE_PORTS = {"NAMENODE_PORT": "8280", "DATA_PORT": "8281"}
 
 _reason = podman_cluster.unavailable_reason() or docker_swarm.unavailable_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=str(_reason))
-
-
-@pytest.fixture(scope="module")
-def secret_file(tmp_path_factory):
-    secret = tmp_path_factory.mktemp("secret") / "cluster.secret"
-    secret.write_text(os.urandom(32).hex())
-    # Compose mounts the file as it is: the image's user must be able to read it.
-    os.chown(secret, 10001, 10001)
-    secret.chmod(0o400)
-    return secret
-
-
-@pytest.fixture(scope="module")
-def engine():
-    started = time.monotonic()
-    podman_cluster.build_image()
-    swarm = docker_swarm.Swarm()
-    try:
-        swarm.start()
-        loaded = swarm.load_from_podman(podman_cluster.IMAGE, podman_cluster.podman_env())
-        print(f"docker engine and swarm up, image {'loaded' if loaded else 'already there'}"
-              f" after {time.monotonic() - started:.0f} s")
-        yield swarm
-    finally:
-        swarm.destroy()
-        print(f"docker engine removed; {time.monotonic() - started:.0f} s in all")
 
 
 @pytest.fixture(scope="module")
@@ -91,48 +64,22 @@ def compose(engine, deployed):
     return engine
 
 
-def _curl(engine, *args, token=None):
-    auth = ["--header", f"Authorization: Bearer {token}"] if token else []
-    result = engine.in_netns(["curl", "--silent", "--show-error", "--max-time", "20", *auth, *args])
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
-
-
-def _wait(engine, name_filter, predicate, timeout, what):
-    try:
-        return podman_cluster.wait_for(predicate, timeout, what)
-    except AssertionError as error:
-        logs = "\n".join(
-            engine.docker("logs", "--tail", "30", name, check=False).stdout
-            + engine.docker("logs", "--tail", "30", name, check=False).stderr
-            for name in engine.containers(name_filter)
-        )
-        raise AssertionError(f"{error}\n{engine.containers(name_filter)}\n{logs}") from None
-
-
-def _token(engine, name_filter):
-    """A client token, minted inside the namenode's container from the secret the deployment gave it."""
-    namenode = _container(engine, name_filter, "namenode")
-    minted = engine.docker("exec", namenode, "python3", "-m", "dfs.security", "token", "create", "--expires", "1h")
-    return minted.stdout.strip()
-
-
 def _check_healthy_and_joined(engine, name_filter, namenode_port, data_port):
     def all_healthy():
         statuses = engine.containers(name_filter)
         return len(statuses) == 2 and all("(healthy)" in status for status in statuses.values())
 
-    _wait(engine, name_filter, all_healthy, 90, "namenode and datanode healthy")
+    engine.wait(name_filter, all_healthy, 90, "namenode and datanode healthy")
 
-    token = _token(engine, name_filter)
+    token = engine.token(name_filter)
 
     def joined():
-        status = json.loads(_curl(engine, f"http://127.0.0.1:{namenode_port}/cluster", token=token))
+        status = json.loads(engine.curl(f"http://127.0.0.1:{namenode_port}/cluster", token=token))
         if status.get("totals", {}).get("safemode"):
             return None
         return [node for node in status["nodes"] if node["state"] == "alive"]
 
-    (node,) = _wait(engine, name_filter, joined, 60, "the datanode alive in /cluster, safe mode over")
+    (node,) = engine.wait(name_filter, joined, 60, "the datanode alive in /cluster, safe mode over")
     assert node["public_url"] == f"http://127.0.0.1:{data_port}"
     # The namenode reaches the datanode at its address on the stack's network, not at a loopback address.
     assert not node["url"].startswith("http://127."), node["url"]
@@ -145,25 +92,20 @@ def _check_secret(engine, container):
 
 
 def _check_round_trip(engine, name_filter, tmp_path, namenode_port, data_port):
-    token = _token(engine, name_filter)
-    anonymous = _curl(engine, "--output", "/dev/null", "--write-out", "%{http_code}",
+    token = engine.token(name_filter)
+    anonymous = engine.curl("--output", "/dev/null", "--write-out", "%{http_code}",
                       f"http://127.0.0.1:{namenode_port}/webhdfs/v1/?op=LISTSTATUS")
     assert anonymous == b"401", "the deployment's secret is not in force"
     source = tmp_path / "payload.bin"
     source.write_bytes(os.urandom(2 * 1024 * 1024 + 777))
     url = f"http://127.0.0.1:{namenode_port}/webhdfs/v1/engine/payload.bin"
-    status = _curl(engine, "--location", "--upload-file", str(source), "--output", "/dev/null",
+    status = engine.curl("--location", "--upload-file", str(source), "--output", "/dev/null",
                    "--write-out", "%{http_code}", f"{url}?op=CREATE&overwrite=true", token=token)
     assert status == b"201"
-    served = _curl(engine, "--location", "--fail", "--output", str(tmp_path / "read.bin"),
+    served = engine.curl("--location", "--fail", "--output", str(tmp_path / "read.bin"),
                    "--write-out", "%{url_effective}", f"{url}?op=OPEN", token=token)
     assert served.startswith(f"http://127.0.0.1:{data_port}/".encode())
     assert (tmp_path / "read.bin").read_bytes() == source.read_bytes()
-
-
-def _container(engine, name_filter, service):
-    (name,) = [name for name in engine.containers(name_filter) if service in name]
-    return name
 
 
 def test_stack_services_become_healthy_and_the_datanode_joins(stack):
@@ -171,7 +113,7 @@ def test_stack_services_become_healthy_and_the_datanode_joins(stack):
 
 
 def test_stack_secret_is_readable_by_the_service_user_only(stack):
-    container = _container(stack, f"{STACK}_", f"{STACK}_namenode.")
+    container = stack.container(f"{STACK}_", f"{STACK}_namenode.")
     listing = stack.docker("exec", container, "ls", "-ln", "/run/secrets/cluster_secret").stdout.split()
     assert listing[0] == "-r--------" and listing[2:4] == ["10001", "10001"], listing
     _check_secret(stack, container)
@@ -184,5 +126,5 @@ def test_stack_upload_and_read_through_the_published_ports(stack, tmp_path):
 def test_compose_runs_the_same_file_on_one_host(compose, tmp_path):
     name_filter = f"{COMPOSE_PROJECT}_"
     _check_healthy_and_joined(compose, name_filter, COMPOSE_PORTS["NAMENODE_PORT"], COMPOSE_PORTS["DATA_PORT"])
-    _check_secret(compose, _container(compose, name_filter, "namenode"))
+    _check_secret(compose, compose.container(name_filter, "namenode"))
     _check_round_trip(compose, name_filter, tmp_path, COMPOSE_PORTS["NAMENODE_PORT"], COMPOSE_PORTS["DATA_PORT"])

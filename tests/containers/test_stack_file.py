@@ -51,3 +51,31 @@ def test_cluster_secret_is_a_swarm_secret():
     config = stack_config(DATA_HOST="dfs.example")
     assert "DFS_SECRET_FILE: /run/secrets/cluster_secret" in config
     assert "node.role == manager" in config
+
+
+def ha_stack_config(**env):
+    result = subprocess.run(
+        ["docker", "stack", "config", "-c", str(STACK_FILE), "-c", str(REPO / "docker-stack.ha.yml")],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+        env={"PATH": CLI_PATH, "HOME": "/nonexistent", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_ha_layer_runs_namenode_replicas_on_postgresql_behind_the_routing_mesh():
+    config = ha_stack_config()
+    namenode = config[config.index("\n  namenode:"):config.index("\n  postgres:")]
+    assert "replicas: 2" in namenode and "endpoint_mode: vip" in namenode
+    assert "mode: ingress" in namenode and "mode: host" not in namenode
+    assert "DFS_DB_URL: postgresql://dfs@postgres:5432/dfs" in namenode
+    assert "/run/secrets/db_password" in namenode, "the password comes from the secret, not the URL"
+    postgres = config[config.index("\n  postgres:"):]
+    assert "POSTGRES_PASSWORD_FILE: /run/secrets/db_password" in postgres
+    assert "source: postgres-data" in postgres
+    datanode = config[config.index("\n  datanode:"):config.index("\n  namenode:")]
+    assert "DFS_NAMENODE_URL: http://tasks.namenode:8180" in datanode and 'DFS_NAMENODE_DNS: "1"' in datanode
+
+
+def test_the_ha_layer_takes_the_replica_count():
+    assert "replicas: 3" in ha_stack_config(NAMENODE_REPLICAS="3")

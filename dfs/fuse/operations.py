@@ -70,8 +70,8 @@ IO_SIZE = 128 * 1024
 FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
               "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
 SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
-# Every mode bit goes to the cluster; the namenode keeps setuid and setgid on directories only (a setgid directory
-# gives its group to new entries), so programs from the cluster never run setuid or setgid.
+# Every mode bit goes to the cluster, setuid and setgid too (kept as metadata: the mount is nosuid). The kernel
+# clears them as POSIX says (after a write by a caller without CAP_FSETID, on chown) with a chmod sent here.
 MODE_BITS = 0o7777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0

@@ -14,6 +14,7 @@ NONE, EXECUTE, WRITE, READ = 0, 1, 2, 4
 WRITE_EXECUTE, READ_EXECUTE, READ_WRITE, ALL = 3, 5, 6, 7
 ACTION_NAMES = ("NONE", "EXECUTE", "WRITE", "WRITE_EXECUTE", "READ", "READ_EXECUTE", "READ_WRITE", "ALL")
 STICKY = 0o1000
+SETID = 0o6000  # setuid and setgid
 DEFAULT_SUPERGROUP = "supergroup"  # HDFS's dfs.permissions.superusergroup default
 
 
@@ -200,6 +201,20 @@ OPERATIONS = {
 }
 
 
+# A SETPERMISSION that only clears a file's setuid or setgid bits: what the kernel sends for a write by a caller who
+# may write but is not the owner (POSIX clears the bits on such a write). It needs what the write needs.
+CLEARING_SETID = Operation("setPermission", rules(access=WRITE))
+
+
+def _only_clears_setid(inodes, path, mode):
+    """Whether ``mode`` is the mode of the file at the end of ``inodes`` less some of its setuid and setgid bits."""
+    inodes = list(inodes)
+    target = inodes[-1] if len(inodes) == len(paths.split(path)) + 1 else None
+    if target is None or target.is_directory:
+        return False
+    return mode != target.mode and mode & ~SETID == target.mode & ~SETID and mode & SETID & ~target.mode == 0
+
+
 def prefix(names, count):
     """The path of the first ``count`` names (``/`` for none)."""
     return "/" + "/".join(names[:count])
@@ -251,14 +266,17 @@ class Checker:
         return not matched and inode.mode & access == access
 
     def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), overwrite=False,
-                        children=None, owner=None, group=None, access=NONE):
+                        children=None, owner=None, group=None, access=NONE, mode=None):
         """Every check of WebHDFS ``op``: ``destination`` is ``(path, inodes)`` for RENAME and COPY (the path the
         entry will have: inside the destination directory when a RENAME moves it there), ``sources`` a list of
         them for CONCAT; ``overwrite`` whether a CREATE or COPY replaces an existing file; ``owner`` and ``group``
-        the new ones of SETOWNER; ``access`` the one CHECKACCESS asks about. Raises AccessControlException with HDFS's text at the first denial."""
+        the new ones of SETOWNER; ``access`` the one CHECKACCESS asks about; ``mode`` the new one of SETPERMISSION.
+        Raises AccessControlException with HDFS's text at the first denial."""
         if self.unchecked:
             return
         operation = OPERATIONS[op.upper()]
+        if op.upper() == "SETPERMISSION" and mode is not None and _only_clears_setid(inodes, path, mode):
+            operation = CLEARING_SETID
         path_rules, destination_rules = operation.path, operation.destination
         if overwrite and operation.overwrite is not None:
             # HDFS checks the file an operation overwrites before the directory that receives the new one.

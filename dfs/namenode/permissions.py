@@ -87,7 +87,8 @@ class Rule(NamedTuple):
     ``when_free``; ``parent``: on the parent, with the sticky-bit rule when it includes WRITE and the entry exists;
     ``access``: on the inode itself (``directories_only``: only when it is a directory, as LISTSTATUS of a file
     needs no read); ``subtree``: on the inode and every directory below (``skip_empty``: empty directories
-    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode."""
+    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode; ``or_owner``: the owner
+    passes the ``access`` check whatever the mode."""
 
     ancestor: int = NONE
     when_free: bool = False
@@ -97,6 +98,7 @@ class Rule(NamedTuple):
     subtree: int = NONE
     skip_empty: bool = False
     owner: bool = False
+    or_owner: bool = False
 
 
 TRAVERSE = Rule()
@@ -145,7 +147,9 @@ OPERATIONS = {
     "DELETE": Operation("delete", rules(parent=WRITE, subtree=ALL, skip_empty=True)),
     "SETPERMISSION": Operation("setPermission", rules(owner=True)),
     "SETOWNER": Operation("setOwner", rules(owner=True)),
-    "SETTIMES": Operation("setTimes", rules(access=WRITE)),
+    # HDFS asks write of everyone; POSIX (utimensat) lets the owner set the times of a file they may not write, and
+    # the owner could give themselves write anyway.
+    "SETTIMES": Operation("setTimes", rules(access=WRITE, or_owner=True)),
     "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
     # Answered without the namespace (or, for the storage policy, by traversal alone) as in HDFS; setting a storage
     # policy asks write access of the path (FSDirAttrOp), quota usage what the content summary asks.
@@ -320,7 +324,8 @@ class Checker:
             self._require(prefix(names, ancestor), inodes[ancestor], rule.ancestor)
         if last > 0 and rule.parent and inodes[last - 1] is not None:
             self._require(prefix(names, last - 1), inodes[last - 1], rule.parent)
-        if rule.access and target is not None and (target.is_directory or not rule.directories_only):
+        if (rule.access and target is not None and (target.is_directory or not rule.directories_only)
+                and not (rule.or_owner and target.owner == self.caller.user)):
             self._require(path, target, rule.access)
         if rule.subtree and target is not None and target.is_directory:
             self._check_subtree(path, target, rule.subtree, rule.skip_empty, children)

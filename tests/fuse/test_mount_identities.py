@@ -145,3 +145,18 @@ def test_setuid_and_setgid_are_kept_cleared_as_posix_says_and_never_honoured(sha
     assert os.stat(setuid_id).st_mode & 0o7777 == 0o4755
     ran = run_as(1002, f"{setuid_id} -u && {setuid_id} -ur")
     assert (ran.returncode, ran.stdout) == (0, "1002\n1002\n"), ran.stderr
+
+
+def test_the_owner_touches_a_read_only_file_and_a_writer_anothers(shared):
+    """Issue 20 (pjdfstest utimensat/06): `touch` (utimensat UTIME_NOW) by the owner of a 0444 file failed with
+    EACCES; POSIX allows it, and allows it to anyone who may write the file."""
+    own, open_to_all = shared.path + "/tmp/ro-1001", shared.path + "/tmp/rw-1001"
+    made = run_as(1001, f": > {own} && : > {open_to_all} && chmod 444 {own} && chmod 666 {open_to_all}"
+                        f" && touch -d @1000000000 {own} && touch {own} && touch -d @1000000000 {open_to_all}")
+    assert (made.returncode, made.stderr) == (0, "")
+    assert os.stat(own).st_mtime > 1000000000
+    touched = run_as(1002, f"touch {open_to_all}")
+    assert (touched.returncode, touched.stderr) == (0, "")
+    assert os.stat(open_to_all).st_mtime > 1000000000
+    refused = run_as(1002, f"touch -d @1000000000 {open_to_all}")  # a time of one's own choosing: the owner's
+    assert refused.returncode != 0 and "Operation not permitted" in refused.stderr

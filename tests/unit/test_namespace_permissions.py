@@ -233,3 +233,18 @@ def test_files_keep_setuid_and_setgid_until_posix_clears_them(store, permissions
     assert mode_of(directory) == 0o6775, "a directory keeps them (Linux)"
     result(store.copy(prog, "/pub/copy", owner="bob", checker=bob))
     assert mode_of("/pub/copy") == 0o744, "a copy given to another keeps neither"
+
+
+def test_the_owner_sets_the_times_of_a_file_they_may_not_write(store, permissions):
+    """Issue 20 (pjdfstest utimensat/06): SETTIMES asked write of the owner too, so `touch` by the owner of a 0444
+    file through the mount failed with EACCES. POSIX lets the owner; others still need write."""
+    alice, bob = permissions.checker("alice"), permissions.checker("bob")
+    result(store.mkdirs("/pub", 0o777, "hdfs"))
+    result(store.create("/pub/f", [], overwrite=False, mode=0o444, owner="alice"))
+    result(store.set_times("/pub/f", mtime=1000, atime=2000, checker=alice))
+    with pytest.raises(AccessControlException, match="user=bob, access=WRITE"):
+        result(store.set_times("/pub/f", mtime=3000, checker=bob))
+    result(store.set_permission("/pub/f", 0o666, alice))
+    result(store.set_times("/pub/f", mtime=3000, checker=bob))
+    inode = result(store.stat("/pub/f"))[0]
+    assert (inode.mtime, inode.atime) == (3000, 2000)

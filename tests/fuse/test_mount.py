@@ -338,6 +338,20 @@ def test_touch_d_and_single_times(work):
     assert os.stat(path).st_mtime_ns == 1_100_000_456_000_000
 
 
+def test_a_written_file_has_the_mtime_of_its_last_write_not_of_its_upload(work, cluster, unique_dir):
+    """Issue 20 (pjdfstest utimensat/02): stat showed the local copy's mtime right after close, then the upload's
+    commit time once the kernel asked again; an atime-only change then moved the mtime the program saw."""
+    path = work + "/m"
+    before = time.time_ns() // 1_000_000
+    with open(path, "wb") as f:
+        f.write(b"x")
+        f.flush()
+        written = time.time_ns() // 1_000_000
+        time.sleep(0.05)  # the upload on close comes measurably later than the write
+    status = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/m", params={"op": "GETFILESTATUS"}).json()
+    assert before <= status["FileStatus"]["modificationTime"] <= written
+
+
 def test_ctime_is_the_change_time_not_the_mtime(work):
     """Issue 20: stat's ctime was the mtime, so chmod, link and rename left it where it was."""
     path = work + "/c"
@@ -387,7 +401,7 @@ def test_append_truncate_and_shared_handles(work):
     os.chown(path, 4321, 8765)
     assert (os.stat(path).st_uid, os.stat(path).st_gid) == (4321, 8765)
     os.chmod(path, 0o2751)
-    assert os.stat(path).st_mode & 0o7777 == 0o751, "setgid is dropped, the rest is kept"
+    assert os.stat(path).st_mode & 0o7777 == 0o2751, "setgid is kept (the mount is nosuid)"
 
     writer = os.open(path, os.O_WRONLY | os.O_TRUNC)
     reader = os.open(path, os.O_RDONLY)

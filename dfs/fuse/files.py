@@ -48,6 +48,7 @@ class OpenFile:
         self.staged = None
         self.fd = None
         self._layout = _Layout((), (), 0)
+        self.located = False  # whether a handle that reads located the blocks (write-only ones need not)
 
     # -- reading from the cluster ------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ class OpenFile:
         locations = tuple(answer["BlockLocation"])
         length = answer.get("fileLength", sum(loc["length"] for loc in locations))
         self._layout = _Layout(locations, tuple(loc["offset"] for loc in locations), length)
+        self.located = True
 
     @property
     def length(self):

@@ -602,7 +602,9 @@ class DFSOperations:
                 # ftruncate) is then a TRUNCATE on the cluster, with no local copy at all.
                 if writable and flags & os.O_TRUNC:
                     self._stage(of, truncate=True)
-                elif not of.is_staged and not of.unlinked:
+                elif not of.is_staged and not of.unlinked and flags & os.O_ACCMODE != os.O_WRONLY:
+                    # Only a handle that reads needs the blocks: locating them asks read access, which a
+                    # write-only open of a file its caller may not read must not need.
                     of.set_locations(self.client.block_locations(path))
         except BaseException:
             self._drop(of)
@@ -675,7 +677,7 @@ class DFSOperations:
         self.cache.changed(path)
         if of is not None:
             with of.lock:
-                if not of.is_staged:
+                if not of.is_staged and of.located:
                     of.set_locations(self.client.block_locations(path))
         return 0
 

@@ -160,3 +160,13 @@ def test_the_owner_touches_a_read_only_file_and_a_writer_anothers(shared):
     assert os.stat(open_to_all).st_mtime > 1000000000
     refused = run_as(1002, f"touch -d @1000000000 {open_to_all}")  # a time of one's own choosing: the owner's
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
+
+
+def test_a_write_only_file_opens_for_writing(shared):
+    """Issue 20 (pjdfstest open/06): opening a file its caller may write but not read (mode 0200) for writing failed
+    with EACCES: the open located the file's blocks, which asks read access."""
+    path = shared.path + "/tmp/wo-1001"
+    opened = run_as(1001, f"echo x > {path} && chmod 200 {path} && : >> {path} && truncate -s 1 {path}"
+                          f" && stat -c %a:%s {path}")
+    assert (opened.returncode, opened.stdout, opened.stderr) == (0, "200:1\n", "")
+    assert run_as(1001, f"cat {path}").returncode != 0

@@ -205,9 +205,10 @@ OPERATIONS = {
 }
 
 
-# A SETPERMISSION that only clears a file's setuid or setgid bits: what the kernel sends for a write by a caller who
-# may write but is not the owner (POSIX clears the bits on such a write). It needs what the write needs.
-CLEARING_SETID = Operation("setPermission", rules(access=WRITE))
+# A SETPERMISSION that only clears a file's setuid or setgid bits: what the kernel sends after a write by a caller
+# who may write but is not the owner (POSIX clears the bits on such a write), or for the owner's chown of a file
+# they may not write. The owner, or what the write needs.
+CLEARING_SETID = Operation("setPermission", rules(access=WRITE, or_owner=True))
 
 
 def _only_clears_setid(inodes, path, mode):

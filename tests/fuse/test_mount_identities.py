@@ -125,17 +125,17 @@ def test_setuid_and_setgid_are_kept_cleared_as_posix_says_and_never_honoured(sha
     them after another caller's write and on chown (its chmod reaches the namenode as the writer, who may clear
     them); the mount is nosuid, so a setuid-root program from the cluster runs as its caller."""
     prog, shared_file = shared.path + "/tmp/prog-1001", shared.path + "/tmp/open-1001"
-    made = run_as(1001, f"echo x > {prog} && chmod 6755 {prog} && echo x > {shared_file} && chmod 4777 {shared_file}"
+    made = run_as(1001, f"echo x > {prog} && chmod 6555 {prog} && echo x > {shared_file} && chmod 4777 {shared_file}"
                         f" && stat -c %a {prog} {shared_file}", groups=[2000])
-    assert (made.returncode, made.stdout, made.stderr) == (0, "6755\n4777\n", "")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "6555\n4777\n", "")
     status = webhdfs(shared.cluster, "GET", "/tmp/prog-1001", "GETFILESTATUS").json()["FileStatus"]
-    assert status["permission"] == "6755"
+    assert status["permission"] == "6555"
 
     written = run_as(1002, f"echo more >> {shared_file} && stat -c %a {shared_file}")
     assert (written.returncode, written.stdout, written.stderr) == (0, "777\n", "")
     chgrp = run_as(1001, f"chgrp 2000 {prog} && stat -c %a:%g {prog}", groups=[2000])
-    assert (chgrp.returncode, chgrp.stdout, chgrp.stderr) == (0, "755:2000\n", "")
-    assert webhdfs(shared.cluster, "GET", "/tmp/prog-1001", "GETFILESTATUS").json()["FileStatus"]["permission"] == "755"
+    assert (chgrp.returncode, chgrp.stdout, chgrp.stderr) == (0, "555:2000\n", "")  # the owner may not write it: clears anyway
+    assert webhdfs(shared.cluster, "GET", "/tmp/prog-1001", "GETFILESTATUS").json()["FileStatus"]["permission"] == "555"
 
     options = next(line.split()[3] for line in open("/proc/mounts") if line.split()[1] == shared.path)
     assert {"nosuid", "nodev"} <= set(options.split(","))

@@ -217,6 +217,10 @@ def test_files_keep_setuid_and_setgid_until_posix_clears_them(store, permissions
     result(store.set_permission("/pub/prog", 0o6744, alice))
     with pytest.raises(AccessControlException, match="access=WRITE"):
         result(store.set_permission("/pub/prog", 0o744, bob))
+    result(store.set_permission(prog, 0o6555, alice))
+    result(store.set_permission(prog, 0o555, alice))  # the kernel's chmod before the owner's chown (pjdfstest)
+    assert mode_of(prog) == 0o555
+    result(store.set_permission(prog, 0o6744, alice))
 
     for write in (lambda path, who: store.append(path, [Extent(A, 0, 10, 10)], who),
                   lambda path, who: store.truncate(path, 5, who),

@@ -170,3 +170,15 @@ def test_a_write_only_file_opens_for_writing(shared):
                           f" && stat -c %a:%s {path}")
     assert (opened.returncode, opened.stdout, opened.stderr) == (0, "200:1\n", "")
     assert run_as(1001, f"cat {path}").returncode != 0
+
+
+def test_a_chmod_between_a_write_and_the_close_is_kept(shared):
+    """A file written through the mount reaches the cluster at close, after a chmod made while it was open (cp -p
+    onto an existing file): the upload must not clear the setuid bit that chmod set after the write."""
+    path = shared.path + "/tmp/late-1001"
+    program = (f"import os; fd = os.open({path!r}, os.O_RDWR); os.write(fd, b'new'); os.fchmod(fd, 0o4755);"
+               f" os.close(fd); print(oct(os.stat({path!r}).st_mode & 0o7777), open({path!r}).read())")
+    made = run_as(1001, f"echo old > {path} && python3 -c \"{program}\"")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "0o4755 new\n\n", "")
+    status = webhdfs(shared.cluster, "GET", "/tmp/late-1001", "GETFILESTATUS").json()["FileStatus"]
+    assert status["permission"] == "4755"

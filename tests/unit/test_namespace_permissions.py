@@ -224,13 +224,15 @@ def test_files_keep_setuid_and_setgid_until_posix_clears_them(store, permissions
 
     for write in (lambda path, who: store.append(path, [Extent(A, 0, 10, 10)], who),
                   lambda path, who: store.truncate(path, 5, who),
-                  lambda path, who: store.create(path, [], overwrite=True, owner="alice", checker=who),
                   lambda path, who: store.concat(path, [made(path + ".more", 0o644)], who)):
         result(store.set_permission(shared, 0o6777, alice))
         result(write(shared, hdfs))
         assert mode_of(shared) == 0o6777, "a superuser's write keeps them"
         result(write(shared, bob))
         assert mode_of(shared) == 0o777
+    result(store.set_permission(shared, 0o6777, alice))
+    result(store.create(shared, [], overwrite=True, owner="alice", checker=bob))
+    assert mode_of(shared) == 0o6777, "an overwrite keeps them: the mount's upload after a chmod"
     directory = "/pub/setgid"
     result(store.mkdirs(directory, 0o6775, "alice", "alice"))
     result(store.set_owner(directory, group="staff", checker=alice))

@@ -264,7 +264,8 @@ class RelationalNamespace(History):
     def _written(db, inode_id, checker):
         """A file's content changed for ``checker``'s caller: unless a superuser (Linux: CAP_FSETID), that clears its
         setuid and setgid bits (CLEAR_SETID), so a setuid program changed by another does not keep running as its
-        owner."""
+        owner. Not an overwriting CREATE: from the mount it is the upload, at close, of writes the kernel cleared the
+        bits for when they were made, and a chmod since (cp -p onto a file) must stay."""
         if checker is not None and not checker.unchecked:
             db.execute(f"UPDATE inodes SET mode = {CLEAR_SETID} WHERE id = ?", (inode_id,))
 
@@ -703,7 +704,6 @@ class RelationalNamespace(History):
                     f"UPDATE inodes SET size = ?, mtime = COALESCE(?, {self.GREATEST}(?, mtime + 1)), atime = ?,"
                     f" replication = ?, block_size = ?, ctime = {self.GREATEST}(?, ctime + 1) WHERE id = ?",
                     (size, mtime, t, accessed, replication, block_size, t, inode_id))
-                self._written(db, inode_id, checker)
             else:
                 file_mode, acl = acls.inherit(parent.acl, mode, unmasked, False)
                 file_group, file_mode = _in_parent(parent, group, file_mode, FILE)

@@ -20,8 +20,8 @@ log = Logger()
 
 JSON = b"application/json"
 OCTETS = b"application/octet-stream"
-# WebHDFS's modes go to 1777 (the sticky bit); dfs also takes the setuid and setgid bits (6000), which directories
-# keep (the mount's setgid directories) and other entries drop (dfs.namenode.namespace.relational).
+# WebHDFS's modes go to 1777 (the sticky bit); dfs also takes the setuid and setgid bits (6000), for the mount: a
+# directory's setgid gives its group to new entries, a file's are kept as POSIX keeps them (docs/permissions.md).
 MAX_MODE = 0o7777
 MAX_JSON_BODY = 64 * 1024 * 1024  # block reports of very full datanodes are the largest JSON bodies
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")

@@ -48,6 +48,7 @@ class OpenFile:
         self.staged = None
         self.fd = None
         self._layout = _Layout((), (), 0)
+        self.located = False  # whether a handle that reads located the blocks (write-only ones need not)
 
     # -- reading from the cluster ------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ class OpenFile:
         locations = tuple(answer["BlockLocation"])
         length = answer.get("fileLength", sum(loc["length"] for loc in locations))
         self._layout = _Layout(locations, tuple(loc["offset"] for loc in locations), length)
+        self.located = True
 
     @property
     def length(self):
@@ -139,10 +141,11 @@ class OpenFile:
 
     def upload(self, client):
         """Replace the cluster's file with the local copy (atomically: readers see the old or the new file), its
-        holes as holes. Times set while it was dirty go with the upload, which would otherwise move the mtime: one
-        request."""
+        holes as holes. The mtime is the one set while it was dirty, else the local copy's (its last write, which
+        stat showed until now, not the upload's commit a moment later); both go in the one request."""
         atime, mtime = self.times or (None, None)
-        size = os.fstat(self.fd).st_size
+        local = os.fstat(self.fd)
+        size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
         holes = _holes(self.fd, size)
         stored = _StoredBytes(self.fd, size, holes)
         client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,

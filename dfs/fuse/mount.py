@@ -45,7 +45,12 @@ FUSE_DEFAULTS = {
     # st_ino is the inode's fileId, so the names of one file (hard links) show one inode: rsync -H, cp -a, tar.
     "use_ino": True,
     "subtype": "dfs",
+    # Files on the cluster keep setuid and setgid bits, and special files their device numbers, as metadata: anyone
+    # who can claim to be its superuser can set them, so no host may honour them (docs/permissions.md).
+    "nosuid": True, "nodev": True,
 }
+# The options that would honour them, refused.
+UNSAFE_OPTIONS = ("suid", "dev")
 DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout", "per_user"}
 SWITCH = {"yes": True, "on": True, "1": True, "no": False, "off": False, "0": False}
 
@@ -110,6 +115,10 @@ class Plan(NamedTuple):
 
 def plan(args):
     fuse_options, dfs_options = parse_options(args.options)
+    for unsafe in UNSAFE_OPTIONS:
+        if unsafe in fuse_options:
+            raise MountError(f"-o {unsafe} is refused: a dfs mount is always nosuid and nodev (whoever may claim to "
+                             "be the cluster's superuser could otherwise make a setuid program or a device on it)")
     try:
         cache_bytes = int(dfs_options.get("cache_size", 1024)) << 20
         ttl = float(fuse_options.get("attr_timeout", 1.0))

@@ -70,8 +70,8 @@ IO_SIZE = 128 * 1024
 FILE_TYPES = {"DIRECTORY": stat.S_IFDIR, "SYMLINK": stat.S_IFLNK, "FIFO": stat.S_IFIFO, "SOCKET": stat.S_IFSOCK,
               "CHAR_DEVICE": stat.S_IFCHR, "BLOCK_DEVICE": stat.S_IFBLK}
 SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in ("DIRECTORY", "SYMLINK")}
-# Every mode bit goes to the cluster; the namenode keeps setuid and setgid on directories only (a setgid directory
-# gives its group to new entries), so programs from the cluster never run setuid or setgid.
+# Every mode bit goes to the cluster, setuid and setgid too (kept as metadata: the mount is nosuid). The kernel
+# clears them as POSIX says (after a write by a caller without CAP_FSETID, on chown) with a chmod sent here.
 MODE_BITS = 0o7777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
@@ -602,7 +602,9 @@ class DFSOperations:
                 # ftruncate) is then a TRUNCATE on the cluster, with no local copy at all.
                 if writable and flags & os.O_TRUNC:
                     self._stage(of, truncate=True)
-                elif not of.is_staged and not of.unlinked:
+                elif not of.is_staged and not of.unlinked and flags & os.O_ACCMODE != os.O_WRONLY:
+                    # Only a handle that reads needs the blocks: locating them asks read access, which a
+                    # write-only open of a file its caller may not read must not need.
                     of.set_locations(self.client.block_locations(path))
         except BaseException:
             self._drop(of)
@@ -675,7 +677,7 @@ class DFSOperations:
         self.cache.changed(path)
         if of is not None:
             with of.lock:
-                if not of.is_staged:
+                if not of.is_staged and of.located:
                     of.set_locations(self.client.block_locations(path))
         return 0
 

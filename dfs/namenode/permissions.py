@@ -14,6 +14,7 @@ NONE, EXECUTE, WRITE, READ = 0, 1, 2, 4
 WRITE_EXECUTE, READ_EXECUTE, READ_WRITE, ALL = 3, 5, 6, 7
 ACTION_NAMES = ("NONE", "EXECUTE", "WRITE", "WRITE_EXECUTE", "READ", "READ_EXECUTE", "READ_WRITE", "ALL")
 STICKY = 0o1000
+SETID = 0o6000  # setuid and setgid
 DEFAULT_SUPERGROUP = "supergroup"  # HDFS's dfs.permissions.superusergroup default
 
 
@@ -86,7 +87,8 @@ class Rule(NamedTuple):
     ``when_free``; ``parent``: on the parent, with the sticky-bit rule when it includes WRITE and the entry exists;
     ``access``: on the inode itself (``directories_only``: only when it is a directory, as LISTSTATUS of a file
     needs no read); ``subtree``: on the inode and every directory below (``skip_empty``: empty directories
-    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode."""
+    excepted), the sticky-bit rule applied inside; ``owner``: the caller owns the inode; ``or_owner``: the owner
+    passes the ``access`` check whatever the mode."""
 
     ancestor: int = NONE
     when_free: bool = False
@@ -96,6 +98,7 @@ class Rule(NamedTuple):
     subtree: int = NONE
     skip_empty: bool = False
     owner: bool = False
+    or_owner: bool = False
 
 
 TRAVERSE = Rule()
@@ -144,7 +147,9 @@ OPERATIONS = {
     "DELETE": Operation("delete", rules(parent=WRITE, subtree=ALL, skip_empty=True)),
     "SETPERMISSION": Operation("setPermission", rules(owner=True)),
     "SETOWNER": Operation("setOwner", rules(owner=True)),
-    "SETTIMES": Operation("setTimes", rules(access=WRITE)),
+    # HDFS asks write of everyone; POSIX (utimensat) lets the owner set the times of a file they may not write, and
+    # the owner could give themselves write anyway.
+    "SETTIMES": Operation("setTimes", rules(access=WRITE, or_owner=True)),
     "SETREPLICATION": Operation("setReplication", rules(access=WRITE)),
     # Answered without the namespace (or, for the storage policy, by traversal alone) as in HDFS; setting a storage
     # policy asks write access of the path (FSDirAttrOp), quota usage what the content summary asks.
@@ -201,6 +206,21 @@ OPERATIONS = {
 }
 
 
+# A SETPERMISSION that only clears a file's setuid or setgid bits: what the kernel sends after a write by a caller
+# who may write but is not the owner (POSIX clears the bits on such a write), or for the owner's chown of a file
+# they may not write. The owner, or what the write needs.
+CLEARING_SETID = Operation("setPermission", rules(access=WRITE, or_owner=True))
+
+
+def _only_clears_setid(inodes, path, mode):
+    """Whether ``mode`` is the mode of the file at the end of ``inodes`` less some of its setuid and setgid bits."""
+    inodes = list(inodes)
+    target = inodes[-1] if len(inodes) == len(paths.split(path)) + 1 else None
+    if target is None or target.is_directory:
+        return False
+    return mode != target.mode and mode & ~SETID == target.mode & ~SETID and mode & SETID & ~target.mode == 0
+
+
 def prefix(names, count):
     """The path of the first ``count`` names (``/`` for none)."""
     return "/" + "/".join(names[:count])
@@ -255,14 +275,17 @@ class Checker:
         return not matched and inode.mode & access == access
 
     def check_operation(self, op: str, path: str, inodes, *, destination=None, sources=(), overwrite=False,
-                        children=None, owner=None, group=None, access=NONE):
+                        children=None, owner=None, group=None, access=NONE, mode=None):
         """Every check of WebHDFS ``op``: ``destination`` is ``(path, inodes)`` for RENAME and COPY (the path the
         entry will have: inside the destination directory when a RENAME moves it there), ``sources`` a list of
         them for CONCAT; ``overwrite`` whether a CREATE or COPY replaces an existing file; ``owner`` and ``group``
-        the new ones of SETOWNER; ``access`` the one CHECKACCESS asks about. Raises AccessControlException with HDFS's text at the first denial."""
+        the new ones of SETOWNER; ``access`` the one CHECKACCESS asks about; ``mode`` the new one of SETPERMISSION.
+        Raises AccessControlException with HDFS's text at the first denial."""
         if self.unchecked:
             return
         operation = OPERATIONS[op.upper()]
+        if op.upper() == "SETPERMISSION" and mode is not None and _only_clears_setid(inodes, path, mode):
+            operation = CLEARING_SETID
         path_rules, destination_rules = operation.path, operation.destination
         if overwrite and operation.overwrite is not None:
             # HDFS checks the file an operation overwrites before the directory that receives the new one.
@@ -306,7 +329,8 @@ class Checker:
             self._require(prefix(names, ancestor), inodes[ancestor], rule.ancestor)
         if last > 0 and rule.parent and inodes[last - 1] is not None:
             self._require(prefix(names, last - 1), inodes[last - 1], rule.parent)
-        if rule.access and target is not None and (target.is_directory or not rule.directories_only):
+        if (rule.access and target is not None and (target.is_directory or not rule.directories_only)
+                and not (rule.or_owner and target.owner == self.caller.user)):
             self._require(path, target, rule.access)
         if rule.subtree and target is not None and target.is_directory:
             self._check_subtree(path, target, rule.subtree, rule.skip_empty, children)

@@ -338,6 +338,20 @@ def test_touch_d_and_single_times(work):
     assert os.stat(path).st_mtime_ns == 1_100_000_456_000_000
 
 
+def test_a_written_file_has_the_mtime_of_its_last_write_not_of_its_upload(work, cluster, unique_dir):
+    """Issue 20 (pjdfstest utimensat/02): stat showed the local copy's mtime right after close, then the upload's
+    commit time once the kernel asked again; an atime-only change then moved the mtime the program saw."""
+    path = work + "/m"
+    before = time.time_ns() // 1_000_000
+    with open(path, "wb") as f:
+        f.write(b"x")
+        f.flush()
+        written = time.time_ns() // 1_000_000
+        time.sleep(0.05)  # the upload on close comes measurably later than the write
+    status = requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/m", params={"op": "GETFILESTATUS"}).json()
+    assert before <= status["FileStatus"]["modificationTime"] <= written
+
+
 def test_ctime_is_the_change_time_not_the_mtime(work):
     """Issue 20: stat's ctime was the mtime, so chmod, link and rename left it where it was."""
     path = work + "/c"
@@ -387,7 +401,7 @@ def test_append_truncate_and_shared_handles(work):
     os.chown(path, 4321, 8765)
     assert (os.stat(path).st_uid, os.stat(path).st_gid) == (4321, 8765)
     os.chmod(path, 0o2751)
-    assert os.stat(path).st_mode & 0o7777 == 0o751, "setgid is dropped, the rest is kept"
+    assert os.stat(path).st_mode & 0o7777 == 0o2751, "setgid is kept (the mount is nosuid)"
 
     writer = os.open(path, os.O_WRONLY | os.O_TRUNC)
     reader = os.open(path, os.O_RDONLY)
@@ -443,6 +457,13 @@ def test_errors_map_to_errno(work):
     assert code(os.symlink, "file", work + "/file") == errno.EEXIST
     assert code(os.readlink, work + "/file") == errno.EINVAL
     assert code(os.mkfifo, work + "/dir") == errno.EEXIST
+    assert code(os.unlink, work + "/dir") == errno.EISDIR
+    assert code(os.rmdir, work + "/file") == errno.ENOTDIR
+    assert code(os.rename, work + "/dir", work + "/file") == errno.ENOTDIR
+    assert code(os.rename, work + "/dir", work + "/dir/sub/inside") == errno.EINVAL
+    os.symlink("loop-b", work + "/loop-a")
+    os.symlink("loop-a", work + "/loop-b")
+    assert code(open, work + "/loop-a") == errno.ELOOP
 
 
 def test_hard_links_share_data_until_the_last_name_goes(work):
@@ -526,6 +547,9 @@ def test_a_directory_link_count_is_two_plus_its_subdirectories(work):
         pass
     count = subprocess.run(["stat", "-c", "%h", work + "/top", work + "/top/b"], capture_output=True, text=True)
     assert count.stdout.split() == ["4", "3"]
+    os.rename(work + "/top/b/c", work + "/top/a/c")  # a subdirectory moves: both parents' counts follow
+    os.rmdir(work + "/top/b")
+    assert (os.stat(work + "/top").st_nlink, os.stat(work + "/top/a").st_nlink) == (3, 3)
 
 
 def test_an_open_file_keeps_its_data_after_its_last_name_goes(work):
@@ -589,9 +613,11 @@ def test_rsync_and_cp_a_keep_symlinks_hard_links_and_special_files(work, tmp_pat
     while tree_signature(copy) != expected and time.monotonic() < deadline:
         time.sleep(0.2)
     assert tree_signature(copy) == expected
-    back = str(tmp_path / "back")
+    back, rsynced = str(tmp_path / "back"), str(tmp_path / "rsynced")
     subprocess.run(["cp", "-a", copy, back], check=True)
     assert tree_signature(back) == tree_signature(source)
+    subprocess.run(["rsync", "-aH", copy + "/", rsynced + "/"], check=True)  # and out again: the round trip
+    assert tree_signature(rsynced) == tree_signature(source)
 
 
 def test_names_up_to_255_bytes_work_and_longer_are_refused_at_once(work):

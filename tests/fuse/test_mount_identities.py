@@ -118,3 +118,67 @@ def test_a_new_file_is_the_callers_at_once(shared):
     fresh = shared.path + "/tmp/fresh-1001"
     made = run_as(1001, f": > {fresh} && chmod 640 {fresh} && stat -c %u:%g:%a {fresh}")
     assert (made.returncode, made.stdout, made.stderr) == (0, "1001:1001:640\n", "")
+
+
+def test_setuid_and_setgid_are_kept_cleared_as_posix_says_and_never_honoured(shared):
+    """Issue 20: a file's setuid and setgid bits were dropped (pjdfstest chown/00). They are kept; the kernel clears
+    them after another caller's write and on chown (its chmod reaches the namenode as the writer, who may clear
+    them); the mount is nosuid, so a setuid-root program from the cluster runs as its caller."""
+    prog, shared_file = shared.path + "/tmp/prog-1001", shared.path + "/tmp/open-1001"
+    made = run_as(1001, f"echo x > {prog} && chmod 6555 {prog} && echo x > {shared_file} && chmod 4777 {shared_file}"
+                        f" && stat -c %a {prog} {shared_file}", groups=[2000])
+    assert (made.returncode, made.stdout, made.stderr) == (0, "6555\n4777\n", "")
+    status = webhdfs(shared.cluster, "GET", "/tmp/prog-1001", "GETFILESTATUS").json()["FileStatus"]
+    assert status["permission"] == "6555"
+
+    written = run_as(1002, f"echo more >> {shared_file} && stat -c %a {shared_file}")
+    assert (written.returncode, written.stdout, written.stderr) == (0, "777\n", "")
+    chgrp = run_as(1001, f"chgrp 2000 {prog} && stat -c %a:%g {prog}", groups=[2000])
+    assert (chgrp.returncode, chgrp.stdout, chgrp.stderr) == (0, "555:2000\n", "")  # the owner may not write it: clears anyway
+    assert webhdfs(shared.cluster, "GET", "/tmp/prog-1001", "GETFILESTATUS").json()["FileStatus"]["permission"] == "555"
+
+    options = next(line.split()[3] for line in open("/proc/mounts") if line.split()[1] == shared.path)
+    assert {"nosuid", "nodev"} <= set(options.split(","))
+    setuid_id = shared.path + "/tmp/id"
+    shutil.copy("/usr/bin/id", setuid_id)
+    os.chmod(setuid_id, 0o4755)
+    assert os.stat(setuid_id).st_mode & 0o7777 == 0o4755
+    ran = run_as(1002, f"{setuid_id} -u && {setuid_id} -ur")
+    assert (ran.returncode, ran.stdout) == (0, "1002\n1002\n"), ran.stderr
+
+
+def test_the_owner_touches_a_read_only_file_and_a_writer_anothers(shared):
+    """Issue 20 (pjdfstest utimensat/06): `touch` (utimensat UTIME_NOW) by the owner of a 0444 file failed with
+    EACCES; POSIX allows it, and allows it to anyone who may write the file."""
+    own, open_to_all = shared.path + "/tmp/ro-1001", shared.path + "/tmp/rw-1001"
+    made = run_as(1001, f": > {own} && : > {open_to_all} && chmod 444 {own} && chmod 666 {open_to_all}"
+                        f" && touch -d @1000000000 {own} && touch {own} && touch -d @1000000000 {open_to_all}")
+    assert (made.returncode, made.stderr) == (0, "")
+    assert os.stat(own).st_mtime > 1000000000
+    touched = run_as(1002, f"touch {open_to_all}")
+    assert (touched.returncode, touched.stderr) == (0, "")
+    assert os.stat(open_to_all).st_mtime > 1000000000
+    refused = run_as(1002, f"touch -d @1000000000 {open_to_all}")  # a time of one's own choosing: the owner's
+    assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
+
+
+def test_a_write_only_file_opens_for_writing(shared):
+    """Issue 20 (pjdfstest open/06): opening a file its caller may write but not read (mode 0200) for writing failed
+    with EACCES: the open located the file's blocks, which asks read access."""
+    path = shared.path + "/tmp/wo-1001"
+    opened = run_as(1001, f"echo x > {path} && chmod 200 {path} && : >> {path} && truncate -s 1 {path}"
+                          f" && stat -c %a:%s {path}")
+    assert (opened.returncode, opened.stdout, opened.stderr) == (0, "200:1\n", "")
+    assert run_as(1001, f"cat {path}").returncode != 0
+
+
+def test_a_chmod_between_a_write_and_the_close_is_kept(shared):
+    """A file written through the mount reaches the cluster at close, after a chmod made while it was open (cp -p
+    onto an existing file): the upload must not clear the setuid bit that chmod set after the write."""
+    path = shared.path + "/tmp/late-1001"
+    program = (f"import os; fd = os.open({path!r}, os.O_RDWR); os.write(fd, b'new'); os.fchmod(fd, 0o4755);"
+               f" os.close(fd); print(oct(os.stat({path!r}).st_mode & 0o7777), open({path!r}).read())")
+    made = run_as(1001, f"echo old > {path} && python3 -c \"{program}\"")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "0o4755 new\n\n", "")
+    status = webhdfs(shared.cluster, "GET", "/tmp/late-1001", "GETFILESTATUS").json()["FileStatus"]
+    assert status["permission"] == "4755"

@@ -89,6 +89,14 @@ def test_a_mount_acts_for_each_caller_with_allow_other_unless_told(tmp_path, opt
     assert (mount.per_user, mount.fuse_options.get("default_permissions", False)) == (per_user, per_user)
 
 
+@pytest.mark.parametrize("unsafe", ["suid", "dev", "ro,suid"])
+def test_a_mount_is_always_nosuid_and_nodev(tmp_path, unsafe):
+    """Files keep their setuid and setgid bits, devices their numbers: no host may honour them."""
+    assert {"nosuid", "nodev"} <= set(plan(parse(str(tmp_path))).fuse_options)
+    with pytest.raises(MountError, match=f"-o {unsafe.split(',')[-1]} is refused: a dfs mount is always nosuid"):
+        plan(parse(str(tmp_path), "-o", unsafe))
+
+
 def test_per_user_takes_yes_or_no(tmp_path):
     with pytest.raises(MountError, match="per_user takes yes or no, not 'maybe'"):
         plan(parse(str(tmp_path), "-o", "per_user=maybe"))

@@ -172,7 +172,85 @@ def test_a_setgid_directory_gives_its_group_to_new_entries(namespace):
     modes = {path: (inode.group, inode.mode) for path in ("/team/f", "/team/sub", "/team/sub/deeper", "/team/link",
                                                          "/elsewhere", "/team/g")
              for inode in [result(namespace.stat(path))[0]]}
-    # A file never keeps setuid or setgid (such a program would run as a user or group of the mount's host).
     assert modes == {"/team/f": ("staff", 0o644), "/team/sub": ("staff", 0o6755),
                      "/team/sub/deeper": ("staff", 0o2755), "/team/link": ("staff", 0o777),
-                     "/elsewhere": ("bob", 0o755), "/team/g": ("staff", 0o755)}
+                     "/elsewhere": ("bob", 0o2755), "/team/g": ("staff", 0o6755)}
+
+
+def test_files_keep_setuid_and_setgid_until_posix_clears_them(store, permissions):
+    """Issue 20: a file's setuid and setgid bits were dropped (pjdfstest chown/00, chmod/00). They are kept, and
+    cleared as Linux clears them: by a change of owner or group (setgid only when the group may execute), by a
+    write of a caller who is not a superuser, and a caller who may write may clear them (the kernel's kill after a
+    write through the mount) but set nothing else."""
+    alice, bob, hdfs = (permissions.checker(user) for user in ("alice", "bob", "hdfs"))
+    result(store.mkdirs("/pub", 0o777, "hdfs"))
+
+    def made(path, mode):
+        result(store.create(path, [Extent(A, 0, 10, 10)], overwrite=False, mode=mode, owner="alice"))
+        return path
+
+    def mode_of(path):
+        return result(store.stat(path))[0].mode
+
+    prog = made("/pub/prog", 0o6755)
+    assert mode_of(prog) == 0o6755
+    result(store.set_owner(prog, group="staff", checker=alice))
+    assert mode_of(prog) == 0o755
+    result(store.set_permission(prog, 0o2745, alice))
+    result(store.set_owner(prog, group="alice", checker=hdfs))
+    assert mode_of(prog) == 0o2745, "setgid without group execute is kept (it marks locking)"
+    result(store.mknod("/pub/fifo", "FIFO", 0o4644, owner="alice"))
+    result(store.set_owner("/pub/fifo", owner="bob", checker=hdfs))
+    assert mode_of("/pub/fifo") == 0o644
+
+    shared = made("/pub/shared", 0o6777)
+    for change in (lambda: store.set_permission(shared, 0o777, bob),  # drops more than setuid and setgid
+                   lambda: store.set_permission(shared, 0o4777, bob)):
+        result(store.set_permission(shared, 0o6776, alice))
+        with pytest.raises(AccessControlException, match="is not the owner"):
+            result(change())
+    result(store.set_permission(shared, 0o6777, alice))
+    result(store.set_permission(shared, 0o2777, bob))
+    assert mode_of(shared) == 0o2777
+    with pytest.raises(AccessControlException, match="is not the owner"):
+        result(store.set_permission(shared, 0o6777, bob))
+    result(store.set_permission("/pub/prog", 0o6744, alice))
+    with pytest.raises(AccessControlException, match="access=WRITE"):
+        result(store.set_permission("/pub/prog", 0o744, bob))
+    result(store.set_permission(prog, 0o6555, alice))
+    result(store.set_permission(prog, 0o555, alice))  # the kernel's chmod before the owner's chown (pjdfstest)
+    assert mode_of(prog) == 0o555
+    result(store.set_permission(prog, 0o6744, alice))
+
+    for write in (lambda path, who: store.append(path, [Extent(A, 0, 10, 10)], who),
+                  lambda path, who: store.truncate(path, 5, who),
+                  lambda path, who: store.concat(path, [made(path + ".more", 0o644)], who)):
+        result(store.set_permission(shared, 0o6777, alice))
+        result(write(shared, hdfs))
+        assert mode_of(shared) == 0o6777, "a superuser's write keeps them"
+        result(write(shared, bob))
+        assert mode_of(shared) == 0o777
+    result(store.set_permission(shared, 0o6777, alice))
+    result(store.create(shared, [], overwrite=True, owner="alice", checker=bob))
+    assert mode_of(shared) == 0o6777, "an overwrite keeps them: the mount's upload after a chmod"
+    directory = "/pub/setgid"
+    result(store.mkdirs(directory, 0o6775, "alice", "alice"))
+    result(store.set_owner(directory, group="staff", checker=alice))
+    assert mode_of(directory) == 0o6775, "a directory keeps them (Linux)"
+    result(store.copy(prog, "/pub/copy", owner="bob", checker=bob))
+    assert mode_of("/pub/copy") == 0o744, "a copy given to another keeps neither"
+
+
+def test_the_owner_sets_the_times_of_a_file_they_may_not_write(store, permissions):
+    """Issue 20 (pjdfstest utimensat/06): SETTIMES asked write of the owner too, so `touch` by the owner of a 0444
+    file through the mount failed with EACCES. POSIX lets the owner; others still need write."""
+    alice, bob = permissions.checker("alice"), permissions.checker("bob")
+    result(store.mkdirs("/pub", 0o777, "hdfs"))
+    result(store.create("/pub/f", [], overwrite=False, mode=0o444, owner="alice"))
+    result(store.set_times("/pub/f", mtime=1000, atime=2000, checker=alice))
+    with pytest.raises(AccessControlException, match="user=bob, access=WRITE"):
+        result(store.set_times("/pub/f", mtime=3000, checker=bob))
+    result(store.set_permission("/pub/f", 0o666, alice))
+    result(store.set_times("/pub/f", mtime=3000, checker=bob))
+    inode = result(store.stat("/pub/f"))[0]
+    assert (inode.mtime, inode.atime) == (3000, 2000)

@@ -56,18 +56,19 @@ SNAPSHOTTABLE = "CASE WHEN EXISTS (SELECT 1 FROM snapshottable AS t WHERE t.inod
 # The inodes at or below the parameter. UNION visits each once: a hard-linked file counts once, a damaged loop ends.
 SUBTREE = ("WITH RECURSIVE subtree(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT d.inode FROM subtree AS s"
            " JOIN dirents AS d ON d.parent = s.id) ")
-# The setgid bit of a directory (dfs's extension for the mount): entries made in it take its group, and directories
-# its setgid bit too, as on Linux, whoever makes them. A directory keeps the setuid bit as chmod sets it (it means
-# nothing there). Other entries keep neither: on a cluster without a secret anyone may claim to be the superuser, and
-# a setuid or setgid program from there would run with a user or group of the mount's host.
+# The setuid and setgid bits (dfs's extension: WebHDFS stops at 1777) are kept as POSIX file systems keep them; a
+# directory's setgid bit gives its group to the entries made in it, and its setgid bit to new directories, whoever
+# makes them (Linux). No host runs a program from the cluster setuid: the mount is always nosuid (docs/permissions.md).
 SETUID, SETGID = 0o4000, 0o2000
+# Linux's rule for a non-directory whose owner or group changes, or that a caller without the privilege to keep them
+# (here: not a superuser) writes: setuid goes, and setgid when the group may execute (else it marks locking).
+CLEAR_SETID = (f"CASE WHEN type = '{DIRECTORY}' THEN mode WHEN (mode & {0o010}) <> 0 THEN mode & {0o1777}"
+               f" ELSE mode & {0o3777} END")
 
 
 def _in_parent(parent, group, mode, kind):
     """(group, mode) of a new entry of ``kind`` in the directory ``parent``: ``group`` asked for (None: the
     parent's, HDFS), or the parent's under its setgid bit."""
-    if kind != DIRECTORY:
-        mode &= ~(SETUID | SETGID)
     if not parent.mode & SETGID:
         return group or parent.group, mode
     return parent.group, mode | SETGID if kind == DIRECTORY else mode
@@ -291,6 +292,15 @@ class RelationalNamespace(History):
         t = now_ms()
         db.execute(f"UPDATE inodes SET mtime = {self.GREATEST}(?, mtime + 1),"
                    f" ctime = {self.GREATEST}(?, mtime + 1, ctime + 1) WHERE id = ?", (t, t, inode_id))
+
+    @staticmethod
+    def _written(db, inode_id, checker):
+        """A file's content changed for ``checker``'s caller: unless a superuser (Linux: CAP_FSETID), that clears its
+        setuid and setgid bits (CLEAR_SETID), so a setuid program changed by another does not keep running as its
+        owner. Not an overwriting CREATE: from the mount it is the upload, at close, of writes the kernel cleared the
+        bits for when they were made, and a chmod since (cp -p onto a file) must stay."""
+        if checker is not None and not checker.unchecked:
+            db.execute(f"UPDATE inodes SET mode = {CLEAR_SETID} WHERE id = ?", (inode_id,))
 
     def _changed(self, db, inode_id):
         """Advance an inode's ctime (strictly): its attributes or links changed."""
@@ -749,6 +759,7 @@ class RelationalNamespace(History):
             added = sum(e.length for e in extents)
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._written(db, inode.id, checker)
             self._enforce_quotas(db, path, 0, added * inode.replication)
             return self._inode(db, inode.id)
 
@@ -859,8 +870,9 @@ class RelationalNamespace(History):
             node, parent, name = pending.pop()
             t = now_ms()
             new_owner, (new_group, mode) = node.owner, (node.group, node.mode)
-            if owner is not None:
-                new_owner, (new_group, mode) = owner, _in_parent(parent, group, node.mode, node.type)
+            if owner is not None:  # a copy given to another keeps no setuid or setgid of a file, as cp's
+                kept = node.mode if node.type == DIRECTORY else node.mode & ~(SETUID | SETGID)
+                new_owner, (new_group, mode) = owner, _in_parent(parent, group, kept, node.type)
             new = self._new_inode(db, parent.id, name, node.type, node.size, mode, new_owner, new_group, t, t,
                                   node.replication, node.block_size, node.target, node.rdev, node.acl)
             db.execute("INSERT INTO xattrs (inode, name, value) SELECT ?, name, value FROM xattrs WHERE inode = ?",
@@ -955,6 +967,7 @@ class RelationalNamespace(History):
                 self._touch(db, parent.id)
             db.execute("UPDATE inodes SET size = size + ? WHERE id = ?", (added, inode.id))
             self._touch(db, inode.id)
+            self._written(db, inode.id, checker)
             self._enforce_quotas(db, target, 0, added * inode.replication,
                                  {directory for directory, gained in growth.items() if gained <= 0})
             return True
@@ -979,6 +992,7 @@ class RelationalNamespace(History):
             self._set_extents(db, inode.id, kept)
             db.execute("UPDATE inodes SET size = ? WHERE id = ?", (new_length, inode.id))
             self._touch(db, inode.id)
+            self._written(db, inode.id, checker)
             self._enforce_quotas(db, path, 0, (new_length - inode.size) * inode.replication)  # holes count too
             return True
 
@@ -989,13 +1003,11 @@ class RelationalNamespace(History):
                             mtime, atime)
 
     def set_permission(self, path, mode, checker=None):
-        return self._update(path, "SETPERMISSION", checker, {},
-                            f"mode = CASE WHEN type = '{DIRECTORY}' THEN ? ELSE ? END", mode,
-                            mode & ~(SETUID | SETGID))
+        return self._update(path, "SETPERMISSION", checker, {"mode": mode}, "mode = ?", mode)
 
     def set_owner(self, path, owner=None, group=None, checker=None):
         return self._update(path, "SETOWNER", checker, {"owner": owner, "group": group},
-                            "owner = COALESCE(?, owner), grp = COALESCE(?, grp)", owner, group)
+                            f"owner = COALESCE(?, owner), grp = COALESCE(?, grp), mode = {CLEAR_SETID}", owner, group)
 
     def _update(self, path, op, checker, details, assignments, *values):
         """Set attributes of the inode at ``path`` (WebHDFS ``op``, checked with ``details``): ``assignments`` is SQL

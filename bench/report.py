@@ -29,6 +29,10 @@ WORKLOADS = [
     Workload("fuse_write", "(f) FUSE: dd write {size}, conv=fsync", "MB/s", True, "dd_fsync", 1 / 3),
     Workload("fuse_read", "(f) FUSE: dd read {size}, cold cache", "MB/s", True, "dd_read", 1.0),
     Workload("fuse_untar", "(f) FUSE: untar {tar_entries} entries", "s", False),
+    Workload("fuse_rm", "(f) FUSE: rm -rf of the untarred tree", "s", False),
+    Workload("fuse_clone", "(f) FUSE: git clone of a local {clone_files}-file repository", "s", False),
+    Workload("creates", "(g) create {creates} × 1 KiB files in one directory, {clients} clients", "files/s", True),
+    Workload("stat_p50", "(g) stat one of those files, p50 of one client", "ms", False),
 ]
 
 LIMITS = {  # key: (what was measured, unit)

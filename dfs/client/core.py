@@ -27,6 +27,7 @@ from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
                         IsADirectory, NotADirectory, OutcomeUnknown, PermissionDenied, Unavailable, from_remote)
+from dfs.http import FILE_ID_HEADER
 from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.peers import DatanodeClient
 from dfs.streams import relay_body
@@ -739,6 +740,9 @@ class Client:
         Missing parent directories are created (WebHDFS's rule) unless ``parents`` is False. With ``holes``
         ([(file offset, byte count)], in order and apart) the file is sparse: ``fileobj`` gives only the bytes
         between them, the holes are zeros no datanode stores (dfs's extension of CREATE).
+
+        Returns the new file's fileId, or None when it is not known (a CREATE sent again after a namenode went away
+        that found its bytes already there).
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
@@ -767,7 +771,7 @@ class Client:
                     raise
                 return await self._create_again(path, upload, params)
             await response.content()
-            return True
+            return _file_id(response) if op == "CREATE" else True
         finally:
             if close is not None:
                 close.close()
@@ -776,12 +780,14 @@ class Client:
         """Send a CREATE whose first attempt may have landed on a namenode that went away: a file already there
         that holds exactly these bytes is that attempt's (or an identical one); any other is someone else's."""
         try:
-            await (await self._call("PUT", path, "CREATE", body=upload, data="true", **params)).content()
+            response = await self._call("PUT", path, "CREATE", body=upload, data="true", **params)
+            await response.content()
+            return _file_id(response)
         except AlreadyExists:
             upload.rewind()
             if (await self.checksum(path))["bytes"] != await deferToThread(upload.sha256):
                 raise
-        return True
+        return None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -957,6 +963,12 @@ class _BytesFile:
 
     def tell(self):
         return self._pos
+
+
+def _file_id(response):
+    """The fileId a CREATE answer names (None from a namenode that does not say)."""
+    value = response.headers.getRawHeaders(FILE_ID_HEADER)
+    return int(value[0]) if value else None
 
 
 def _umask():

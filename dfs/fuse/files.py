@@ -140,15 +140,16 @@ class OpenFile:
     def upload(self, client):
         """Replace the cluster's file with the local copy (atomically: readers see the old or the new file), its
         holes as holes. Times set while it was dirty go with the upload, which would otherwise move the mtime: one
-        request."""
+        request. Returns the fileId the namenode gave the file (None when not known)."""
         atime, mtime = self.times or (None, None)
         size = os.fstat(self.fd).st_size
         holes = _holes(self.fd, size)
         stored = _StoredBytes(self.fd, size, holes)
-        client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
-                      mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
+        file_id = client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
+                                mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
         self.dirty = self.new = False
         self.times = None
+        return file_id
 
     def close(self):
         if self.fd is not None:

@@ -735,25 +735,28 @@ class DFSOperations:
 
     def _upload(self, of):
         was_new = of.new
-        of.upload(self.client)
+        file_id = of.upload(self.client)
         if was_new:
             self.cache.created(of.path)
-            self._keep_local_ino(of)
+            self._keep_local_ino(of, file_id)
         else:
             self.cache.changed(of.path)
 
-    def _keep_local_ino(self, of):
+    def _keep_local_ino(self, of, file_id):
         """A file created here keeps showing the inode number it had before it reached the cluster (the kernel
         may still hold that one for its attr_timeout, and SQLite takes a database whose number changes for a
-        moved one): map its fileId to it, for the last LOCAL_INOS_KEPT files created."""
-        generation = self.cache.generation()
-        try:
-            status = self.client.stat(of.path)
-        except FileNotFound:
-            return
-        self.cache.store(of.path, status, generation)
+        moved one): map its fileId (which the upload's answer names) to it, for the last LOCAL_INOS_KEPT files
+        created."""
+        if file_id is None:  # a CREATE sent again found its bytes already there: ask for the file
+            generation = self.cache.generation()
+            try:
+                status = self.client.stat(of.path)
+            except FileNotFound:
+                return
+            self.cache.store(of.path, status, generation)
+            file_id = status["fileId"]
         with self._table:
-            self._created_inos[status["fileId"]] = of.ino
+            self._created_inos[file_id] = of.ino
             if len(self._created_inos) > LOCAL_INOS_KEPT:
                 self._created_inos.popitem(last=False)
 

@@ -233,6 +233,17 @@ def test_tar_extract_diff_and_rm_rf(work, cluster, unique_dir, tmp_path):
     assert not os.path.exists(work)
 
 
+def test_a_file_created_here_is_not_asked_for_after_its_upload(work, cluster, unique_dir):
+    """The CREATE answer names the new file's fileId: closing a new file is one request, and the file keeps the
+    inode number it showed before it reached the cluster."""
+    with open(work + "/new", "wb") as f:
+        f.write(b"x")
+        ino = os.fstat(f.fileno()).st_ino
+    requests_for_it = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}/new (\w+) ", cluster.namenode.log())
+    assert requests_for_it == ["CREATE"]
+    assert os.stat(work + "/new").st_ino == ino
+
+
 def test_rsync_archive(work, tmp_path):
     source = str(tmp_path / "src")
     random_tree(source, 150, seed=2)

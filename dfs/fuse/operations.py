@@ -271,6 +271,9 @@ class DFSOperations:
             return status
         if self.cache.known_absent(path) or self._absent_after_relisting(path):
             raise _fail(errno.ENOENT)
+        status = self.cache.status(path)  # from a listing just fetched, which holds the name after all
+        if status is not None:
+            return status
         generation = self.cache.generation()
         status = self.client.stat(path)
         self.cache.store(path, status, generation)
@@ -279,7 +282,7 @@ class DFSOperations:
     def _absent_after_relisting(self, path):
         """List the parent again when that is worth it (see caches.RELIST_MAX); whether ``path`` is not in it."""
         parent = paths.parent(path)
-        if path == "/" or not self.cache.worth_relisting(parent):
+        if path == "/" or not self.cache.worth_relisting(path):
             return False
         generation = self.cache.generation()
         statuses = self.client.ls(parent)

@@ -244,6 +244,18 @@ def test_a_file_created_here_is_not_asked_for_after_its_upload(work, cluster, un
     assert os.stat(work + "/new").st_ino == ino
 
 
+def test_a_name_seen_in_an_expired_listing_is_asked_for_alone(work, cluster, unique_dir):
+    """Once the attributes expire, looking up a name the directory's last listing held asks for that name, not for
+    the whole directory again (which a lookup of a new name does: tar's next files are then answered from it)."""
+    os.mkdir(work + "/d")
+    assert os.listdir(work) == ["d"]
+    seen = len(cluster.namenode.log())
+    time.sleep(OTHER_MOUNT_DELAY)  # past the attributes' timeout (1 s), in the kernel and in the mount
+    assert os.path.isdir(work + "/d")
+    requests_since = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}(/d)? (\w+) ", cluster.namenode.log()[seen:])
+    assert ("", "LISTSTATUS") not in requests_since and ("/d", "GETFILESTATUS") in requests_since
+
+
 def test_rsync_archive(work, tmp_path):
     source = str(tmp_path / "src")
     random_tree(source, 150, seed=2)

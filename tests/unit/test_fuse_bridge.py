@@ -94,6 +94,15 @@ def test_per_user_takes_yes_or_no(tmp_path):
         plan(parse(str(tmp_path), "-o", "per_user=maybe"))
 
 
+@pytest.mark.parametrize("options, writeback", [((), False), (("-o", "writeback"), True),
+                                                (("-o", "writeback=no"), False)])
+def test_writeback_is_a_dfs_option_off_by_default(tmp_path, options, writeback):
+    mount = plan(parse(str(tmp_path), *options))
+    assert mount.writeback == writeback and "writeback" not in mount.fuse_options
+    with pytest.raises(MountError, match="writeback takes yes or no, not 'maybe'"):
+        plan(parse(str(tmp_path), "-o", "writeback=maybe"))
+
+
 def test_mount_arguments_leave_global_options_alone():
     """A --namenode given to a parent parser survives the mount subcommand's own (absent) one."""
     parser = argparse.ArgumentParser()

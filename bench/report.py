@@ -4,9 +4,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-# The namespace on each backend (bench/namespace_ops.py --backend sqlite --backend postgresql), measured apart from
-# this benchmark and kept with it in RESULTS.md.
-BACKENDS = Path(__file__).parent / "namespace" / "backends.md"
+# Sessions measured apart from this run and kept with it in RESULTS.md: the namespace on each backend
+# (bench/namespace_ops.py --backend sqlite --backend postgresql), and the small-file sessions of issue 24.
+KEPT = [Path(__file__).parent / "namespace" / "backends.md", Path(__file__).parent / "issue24" / "small-files.md"]
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,9 @@ def markdown(results):
         lines.append(f"- {k}: {v}")
     lines += ["", "## How each system was run", ""] + [f"- {n}" for n in results["notes"]]
 
-    if BACKENDS.exists():
-        lines += ["", BACKENDS.read_text(encoding="utf-8").rstrip()]
+    for kept in KEPT:
+        if kept.exists():
+            lines += ["", kept.read_text(encoding="utf-8").rstrip()]
     lines += ["", "## Every run", "", "| workload | system | " + " | ".join(
         f"run {i + 1}" for i in range(params["runs"])) + " |", "|---|---|" + "---|" * params["runs"]]
     for w in WORKLOADS:

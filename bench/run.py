@@ -49,6 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--clients", type=int, default=16, help="concurrent clients for small files (default 16)")
     p.add_argument("--systems", default="dfs,seaweedfs", help="comma-separated subset of dfs,seaweedfs")
     p.add_argument("--no-fuse", action="store_true", help="skip the FUSE workloads (f)")
+    p.add_argument("--no-http", action="store_true", help="skip the HTTP workloads (a)-(e) and (g)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed for any one workload")
     p.add_argument("--dfs-port", type=int, default=8180, help="namenode port; datanodes take the next ones")
     p.add_argument("--dfs-python", default=str(REPO / ".venv" / "bin" / "python"),
@@ -439,7 +440,10 @@ class Bench:
             order = self.clusters if run % 2 == 0 else self.clusters[::-1]
             for cluster in order:
                 self.watch_cluster(cluster)
-                self.http_suite(cluster, run)
+                if a.no_http:
+                    self.not_run(cluster.name, HTTP_KEYS, "left out with --no-http")
+                else:
+                    self.http_suite(cluster, run)
                 self.fuse_suite(cluster, run)
             self.completed_runs = run + 1
             self.write_report(partial=run + 1 < a.runs)

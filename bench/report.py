@@ -4,9 +4,11 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-# The namespace on each backend (bench/namespace_ops.py --backend sqlite --backend postgresql) and with several
-# namenodes (bench/namenodes.py), measured apart from this benchmark and kept with it in RESULTS.md.
-NAMESPACE_SECTIONS = [Path(__file__).parent / "namespace" / name for name in ("backends.md", "namenodes-section.md")]
+# Sessions measured apart from this run and kept with it in RESULTS.md: the namespace on each backend
+# (bench/namespace_ops.py --backend sqlite --backend postgresql) and with several namenodes (bench/namenodes.py), and
+# the small-file sessions of issue 24.
+KEPT = [Path(__file__).parent / name for name in ("namespace/backends.md", "namespace/namenodes-section.md",
+                                                  "issue24/small-files.md")]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ WORKLOADS = [
     Workload("fuse_write", "(f) FUSE: dd write {size}, conv=fsync", "MB/s", True, "dd_fsync", 1 / 3),
     Workload("fuse_read", "(f) FUSE: dd read {size}, cold cache", "MB/s", True, "dd_read", 1.0),
     Workload("fuse_untar", "(f) FUSE: untar {tar_entries} entries", "s", False),
+    Workload("fuse_rm", "(f) FUSE: rm -rf of the untarred tree", "s", False),
+    Workload("fuse_clone", "(f) FUSE: git clone of a local {clone_files}-file repository", "s", False),
+    Workload("creates", "(g) create {creates} × 1 KiB files in one directory, {clients} clients", "files/s", True),
+    Workload("stat_p50", "(g) stat one of those files, p50 of one client", "ms", False),
 ]
 
 LIMITS = {  # key: (what was measured, unit)
@@ -156,9 +162,9 @@ def markdown(results):
         lines.append(f"- {k}: {v}")
     lines += ["", "## How each system was run", ""] + [f"- {n}" for n in results["notes"]]
 
-    for section in NAMESPACE_SECTIONS:
-        if section.exists():
-            lines += ["", section.read_text(encoding="utf-8").rstrip()]
+    for kept in KEPT:
+        if kept.exists():
+            lines += ["", kept.read_text(encoding="utf-8").rstrip()]
     lines += ["", "## Every run", "", "| workload | system | " + " | ".join(
         f"run {i + 1}" for i in range(params["runs"])) + " |", "|---|---|" + "---|" * params["runs"]]
     for w in WORKLOADS:

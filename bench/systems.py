@@ -65,6 +65,11 @@ class WebHdfs:
             await _expect(r, 200)
             return await _consume(r, sink)
 
+    async def stat(self, session, path):
+        async with session.get(self._url(path, "GETFILESTATUS")) as r:
+            await _expect(r, 200)
+            await r.read()
+
     async def count_entries(self, session, path):
         async with session.get(self._url(path, "LISTSTATUS")) as r:
             await _expect(r, 200)
@@ -94,6 +99,10 @@ class Filer:
         async with session.get(self.url + path) as r:
             await _expect(r, 200)
             return await _consume(r, sink)
+
+    async def stat(self, session, path):
+        async with session.head(self.url + path) as r:  # the filer answers a file's attributes as headers
+            await _expect(r, 200)
 
     async def count_entries(self, session, path):
         # One request for the whole directory, like LISTSTATUS; the filer caps a page at -dirListLimit (100,000).
@@ -141,6 +150,10 @@ class Cluster:
     def mount_argv(self, mountpoint, cache_dir):
         """argv that mounts the cluster at mountpoint in the foreground, or None when the system has no mount."""
         raise NotImplementedError
+
+    def env(self):
+        """The environment its processes (the mount too) run in; None: this one's."""
+        return None
 
 
 class DfsCluster(Cluster):

@@ -141,6 +141,29 @@ async def list_directory(client, directory, expected, repeat=5):
     return times[len(times) // 2]
 
 
+async def create_many(client, directory, count, clients, size=1024):
+    """(g) Create `count` files of `size` bytes in one directory from concurrent clients; files/s."""
+    body = os.urandom(size)
+
+    async def put(s, i):
+        await client.put(s, f"{directory}/c{i:06d}", body, size)
+
+    elapsed = await _many_clients(clients, count, put)
+    return count / elapsed
+
+
+async def stat_p50(client, directory, count, samples=500):
+    """(g) Stat `samples` of those files one after another from one client; the median latency in ms."""
+    times = []
+    async with session() as s:
+        for i in range(0, count, max(1, count // samples)):
+            started = time.perf_counter()
+            await client.stat(s, f"{directory}/c{i:06d}")
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[len(times) // 2]
+
+
 async def remove(client, path):
     async with session() as s:
         await client.delete(s, path)
@@ -185,16 +208,50 @@ def fuse_untar(tarball, directory, timeout):
     return _timed(["tar", "-xf", str(tarball), "-C", str(directory)], timeout, "tar -x")
 
 
-def make_stdlib_tarball(path, stdlib):
-    """A tar of the Python standard library without site-packages and the static libpython (~8,000 entries)."""
+def fuse_rm(directory, timeout):
+    """(f) rm -rf a tree in the mount; seconds."""
+    return _timed(["rm", "-rf", str(directory)], timeout, "rm -rf")
+
+
+def fuse_clone(repository, directory, timeout):
+    """(f) git clone a local bare repository into the mount (no hard links: the mount is another file system)."""
+    return _timed(["git", "clone", "-q", "--no-hardlinks", f"file://{repository}", str(directory)], timeout,
+                  "git clone")
+
+
+def _stdlib_files(stdlib):
+    """The standard library's files and directories without site-packages and the static libpython, sorted."""
     stdlib = Path(stdlib)
     skip = {stdlib / "site-packages", *stdlib.glob("config-*")}
+    return [stdlib] + sorted(p for p in stdlib.rglob("*") if not any(p.is_relative_to(s) for s in skip))
 
-    def keep(info):
-        return None if any(Path(stdlib.parent / info.name).is_relative_to(s) for s in skip) else info
 
+def make_git_repository(path, stdlib, files):
+    """A bare git repository of one commit holding the first `files` regular files of the standard library."""
+    work = Path(str(path) + ".work")
+    chosen = [p for p in _stdlib_files(Path(stdlib)) if p.is_file() and not p.is_symlink()][:files]
+    for source in chosen:
+        target = work / source.relative_to(stdlib)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-C", str(work)]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
+        subprocess.run(git + argv, check=True, capture_output=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(path)], check=True, capture_output=True)
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+    return len(chosen)
+
+
+def make_stdlib_tarball(path, stdlib, entries=0):
+    """A tar of the Python standard library without site-packages and the static libpython (~8,000 entries), or
+    of its first `entries` files and directories."""
+    stdlib = Path(stdlib)
+    chosen = _stdlib_files(stdlib)
+    if entries:
+        chosen = chosen[:entries]
     with tarfile.open(path, "w") as tar:
-        tar.add(stdlib, arcname=stdlib.name, filter=keep)
+        for p in chosen:
+            tar.add(p, arcname=str(Path(stdlib.name) / p.relative_to(stdlib)), recursive=False)
     with tarfile.open(path) as tar:
         members = tar.getmembers()
     return len(members), sum(m.size for m in members)

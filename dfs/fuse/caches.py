@@ -60,11 +60,13 @@ class AttributeCache:
             entry = self._listings.get(paths.parent(path))
             return entry is not None and entry[0] > self._clock() and paths.basename(path) not in entry[1]
 
-    def worth_relisting(self, directory):
-        """Whether ``directory`` was listed before (the listing may have expired) and was small."""
+    def worth_relisting(self, path):
+        """Whether to look ``path`` up by listing its parent again: the parent was listed before (the listing may
+        have expired), was small, and did not hold the name (a name about to be created, most likely). A name it
+        held is asked for alone: one small answer instead of the whole directory."""
         with self._lock:
-            entry = self._listings.get(directory)
-            return entry is not None and len(entry[1]) <= RELIST_MAX
+            entry = self._listings.get(paths.parent(path))
+            return entry is not None and len(entry[1]) <= RELIST_MAX and paths.basename(path) not in entry[1]
 
     def store(self, path, status, generation):
         with self._lock:

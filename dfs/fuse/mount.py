@@ -51,7 +51,7 @@ FUSE_DEFAULTS = {
 }
 # The options that would honour them, refused.
 UNSAFE_OPTIONS = ("suid", "dev")
-DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout", "per_user"}
+DFS_OPTIONS = {"cache_size", "cache_dir", "connect_timeout", "read_timeout", "per_user", "writeback"}
 SWITCH = {"yes": True, "on": True, "1": True, "no": False, "off": False, "0": False}
 
 
@@ -75,7 +75,8 @@ def add_mount_arguments(parser):
                              "cache_size=MiB (block cache, default 1024), cache_dir=DIR, connect_timeout=SECONDS "
                              "and read_timeout=SECONDS (default 10 and 60: an operation the cluster does not answer "
                              "fails with EIO after that), per_user[=no] (each request acts as its caller; default: "
-                             "on with allow_other; implies default_permissions)")
+                             "on with allow_other; implies default_permissions), writeback[=no] (close returns before "
+                             "the upload, which then happens in the background; fsync still waits for it)")
 
 
 def namenode_url(args):
@@ -111,6 +112,7 @@ class Plan(NamedTuple):
     ttl: float
     timeouts: tuple  # (connect, read) seconds, None for the client's configured ones
     per_user: bool  # each request acts for its caller (the namenode must let the mount's user impersonate)
+    writeback: bool  # close returns before the upload (fsync still waits)
 
 
 def plan(args):
@@ -127,18 +129,25 @@ def plan(args):
     except ValueError:
         raise MountError("cache_size takes a number of MiB; attr_timeout, connect_timeout and read_timeout a number "
                          "of seconds") from None
-    per_user = dfs_options.get("per_user", bool(fuse_options.get("allow_other")))
-    if not isinstance(per_user, bool):
-        if per_user not in SWITCH:
-            raise MountError(f"per_user takes yes or no, not {per_user!r}")
-        per_user = SWITCH[per_user]
+    per_user = _switch(dfs_options, "per_user", bool(fuse_options.get("allow_other")))
+    writeback = _switch(dfs_options, "writeback", False)
     if per_user:  # the kernel checks each caller too, against the attributes every caller shares
         fuse_options.setdefault("default_permissions", True)
     cache_dir = dfs_options.get("cache_dir")
     if cache_dir is not None and not os.path.isdir(cache_dir):
         raise MountError(f"cache_dir {cache_dir} is not a directory")
     return Plan(check_mountpoint(args.mountpoint, fuse_options), namenode_url(args), getattr(args, "token", None),
-                getattr(args, "user", None), fuse_options, cache_dir, cache_bytes, ttl, timeouts, per_user)
+                getattr(args, "user", None), fuse_options, cache_dir, cache_bytes, ttl, timeouts, per_user, writeback)
+
+
+def _switch(dfs_options, name, default):
+    """A yes/no option: a bare name is yes."""
+    value = dfs_options.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if value not in SWITCH:
+        raise MountError(f"{name} takes yes or no, not {value!r}")
+    return SWITCH[value]
 
 
 def run_mount(args):
@@ -207,7 +216,7 @@ def serve(mount, on_ready=None):
         operations = DFSOperations(
             client, workdir, ttl=mount.ttl, cache_bytes=mount.cache_bytes,
             on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready), session=loop.Session(),
-            context=loop.context if mount.per_user else None,
+            context=loop.context if mount.per_user else None, writeback=mount.writeback,
         )
         client.give_up = operations.give_up
         loop.FUSE(operations, mount.mountpoint, raw_fi=True, foreground=True, **fuse_options)

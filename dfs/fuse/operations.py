@@ -6,6 +6,7 @@ import itertools
 import os
 import pwd
 import stat
+import contextvars
 import threading
 import time
 from collections import OrderedDict
@@ -92,6 +93,11 @@ HIDDEN_PREFIX = ".fuse_hidden"
 # unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
 UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
+# -o writeback: files closed and waiting for their upload (a close waits for room beyond that: in flush, which
+# the kernel waits for, unlike release), and how many upload at once (the namenode commits concurrent creates
+# together).
+WRITEBACK_PENDING = 64
+WRITEBACK_THREADS = 4
 
 
 def errno_for(error, op=None):
@@ -172,7 +178,8 @@ class DFSOperations:
     # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
     flag_utime_omit_ok = 1
 
-    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None, context=None):
+    def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None, context=None,
+                 writeback=False):
         self.client = client
         # () -> (uid, gid, pid) of the request being served: each request acts for its caller (dfs.fuse.callers);
         # None: every request acts as the mount's own user.
@@ -186,6 +193,10 @@ class DFSOperations:
         os.makedirs(blocks, exist_ok=True)
         self.blocks = BlockCache(client, blocks, cache_bytes)
         self._readahead = ThreadPoolExecutor(2, thread_name_prefix="dfs-readahead")
+        # -o writeback: uploads after close (see ``_write_back_later``); None: close waits for the upload.
+        self._writeback = ThreadPoolExecutor(WRITEBACK_THREADS, thread_name_prefix="dfs-writeback") if writeback else None
+        self._pending = 0  # files waiting for their upload after close
+        self._room = threading.Condition()
         self._files = {}
         self._hidden = set()
         self._handles = {}
@@ -227,6 +238,10 @@ class DFSOperations:
         """Unmounting: upload what is still dirty (a file written through mmap and never closed) within
         UNMOUNT_GRACE, end read-ahead."""
         self._unmounting_since = time.monotonic()
+        if self._writeback is not None:
+            # The uploads after close, all of them while they progress; give_up ends them after UNMOUNT_GRACE
+            # without one done (a frozen namenode).
+            self._writeback.shutdown(wait=True)
         with self._table:
             files = list(self._files.values())
         for of in files:
@@ -271,6 +286,9 @@ class DFSOperations:
             return status
         if self.cache.known_absent(path) or self._absent_after_relisting(path):
             raise _fail(errno.ENOENT)
+        status = self.cache.status(path)  # from a listing just fetched, which holds the name after all
+        if status is not None:
+            return status
         generation = self.cache.generation()
         status = self.client.stat(path)
         self.cache.store(path, status, generation)
@@ -279,7 +297,7 @@ class DFSOperations:
     def _absent_after_relisting(self, path):
         """List the parent again when that is worth it (see caches.RELIST_MAX); whether ``path`` is not in it."""
         parent = paths.parent(path)
-        if path == "/" or not self.cache.worth_relisting(parent):
+        if path == "/" or not self.cache.worth_relisting(path):
             return False
         generation = self.cache.generation()
         statuses = self.client.ls(parent)
@@ -698,6 +716,10 @@ class DFSOperations:
         return 0
 
     def flush(self, path, fi):
+        if self._writeback is not None:  # the upload follows the last close (release); fsync still waits for it
+            with self._room:
+                self._room.wait_for(lambda: self._pending < WRITEBACK_PENDING)
+            return 0
         return self.fsync(path, 0, fi)
 
     def fsync(self, path, datasync, fi):
@@ -712,6 +734,8 @@ class DFSOperations:
         if handle is None:
             return 0
         of = handle.file
+        if self._writeback is not None and self._write_back_later(of):
+            return 0
         try:
             with of.lock:
                 if of.handles == 1 and of.needs_upload:
@@ -721,6 +745,33 @@ class DFSOperations:
         finally:
             self._drop(of)
         return 0
+
+    def _write_back_later(self, of):
+        """-o writeback: hand the upload of a file whose last handle closes to a worker, acting for the same caller;
+        its handle is kept until the upload is done, so this mount shows the local copy meanwhile. False when
+        there is nothing to upload."""
+        with of.lock:
+            if not (of.handles == 1 and of.needs_upload) or self._unmounting_since is not None:
+                return False
+        with self._room:
+            self._pending += 1
+        self._writeback.submit(contextvars.copy_context().run, self._write_back, of)
+        return True
+
+    def _write_back(self, of):
+        try:
+            with of.lock:
+                if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
+                    self._upload(of)
+        except Exception:
+            log.failure("writes to {path} were lost: the upload after close failed", path=of.path)
+        finally:
+            if self._unmounting_since is not None:
+                self._unmounting_since = time.monotonic()  # progress: the grace counts from the last upload done
+            with self._room:
+                self._pending -= 1
+                self._room.notify_all()
+            self._drop(of)
 
     def _creator_ids(self, path):
         """(uid, gid) a file the caller creates at ``path`` will have on the cluster, shown (and checked by the
@@ -737,25 +788,28 @@ class DFSOperations:
 
     def _upload(self, of):
         was_new = of.new
-        of.upload(self.client)
+        file_id = of.upload(self.client)
         if was_new:
             self.cache.created(of.path)
-            self._keep_local_ino(of)
+            self._keep_local_ino(of, file_id)
         else:
             self.cache.changed(of.path)
 
-    def _keep_local_ino(self, of):
+    def _keep_local_ino(self, of, file_id):
         """A file created here keeps showing the inode number it had before it reached the cluster (the kernel
         may still hold that one for its attr_timeout, and SQLite takes a database whose number changes for a
-        moved one): map its fileId to it, for the last LOCAL_INOS_KEPT files created."""
-        generation = self.cache.generation()
-        try:
-            status = self.client.stat(of.path)
-        except FileNotFound:
-            return
-        self.cache.store(of.path, status, generation)
+        moved one): map its fileId (which the upload's answer names) to it, for the last LOCAL_INOS_KEPT files
+        created."""
+        if file_id is None:  # a CREATE sent again found its bytes already there: ask for the file
+            generation = self.cache.generation()
+            try:
+                status = self.client.stat(of.path)
+            except FileNotFound:
+                return
+            self.cache.store(of.path, status, generation)
+            file_id = status["fileId"]
         with self._table:
-            self._created_inos[status["fileId"]] = of.ino
+            self._created_inos[file_id] = of.ino
             if len(self._created_inos) > LOCAL_INOS_KEPT:
                 self._created_inos.popitem(last=False)
 

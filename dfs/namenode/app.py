@@ -13,6 +13,7 @@ from dfs import extents as file_extents
 from dfs import hadoop_checksum, moments, pages, paths
 from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
                         SnapshotAccessControlException, Unavailable)
+from dfs.http import FILE_ID_HEADER
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import acls, webhdfs, xattrs
@@ -547,6 +548,8 @@ class NamenodeApp:
             request.setResponseCode(201)
             request.setHeader(b"Location",
                               f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
+            # dfs's extension: the new file's fileId, so a client (the mount) need not ask for it again.
+            request.setHeader(FILE_ID_HEADER, str(call.inode.id).encode())
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

@@ -233,6 +233,29 @@ def test_tar_extract_diff_and_rm_rf(work, cluster, unique_dir, tmp_path):
     assert not os.path.exists(work)
 
 
+def test_a_file_created_here_is_not_asked_for_after_its_upload(work, cluster, unique_dir):
+    """The CREATE answer names the new file's fileId: closing a new file is one request, and the file keeps the
+    inode number it showed before it reached the cluster."""
+    with open(work + "/new", "wb") as f:
+        f.write(b"x")
+        ino = os.fstat(f.fileno()).st_ino
+    requests_for_it = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}/new (\w+) ", cluster.namenode.log())
+    assert requests_for_it == ["CREATE"]
+    assert os.stat(work + "/new").st_ino == ino
+
+
+def test_a_name_seen_in_an_expired_listing_is_asked_for_alone(work, cluster, unique_dir):
+    """Once the attributes expire, looking up a name the directory's last listing held asks for that name, not for
+    the whole directory again (which a lookup of a new name does: tar's next files are then answered from it)."""
+    os.mkdir(work + "/d")
+    assert os.listdir(work) == ["d"]
+    seen = len(cluster.namenode.log())
+    time.sleep(OTHER_MOUNT_DELAY)  # past the attributes' timeout (1 s), in the kernel and in the mount
+    assert os.path.isdir(work + "/d")
+    requests_since = re.findall(rf"/webhdfs/v1{re.escape(unique_dir)}(/d)? (\w+) ", cluster.namenode.log()[seen:])
+    assert ("", "LISTSTATUS") not in requests_since and ("/d", "GETFILESTATUS") in requests_since
+
+
 def test_rsync_archive(work, tmp_path):
     source = str(tmp_path / "src")
     random_tree(source, 150, seed=2)
@@ -898,6 +921,43 @@ def test_a_frozen_namenode_fails_operations_and_never_holds_up_an_unmount(make_c
                 process.kill()
         for mount in (impatient, *patient.values()):
             mount.stop()
+
+
+def test_writeback_close_returns_before_the_upload_and_fsync_waits_for_it(make_cluster, tmp_path):
+    """-o writeback: a close returns while the namenode is frozen (the upload waits in the background); fsync waits
+    for the upload; unmounting waits for the uploads still pending."""
+    cluster = make_cluster(datanodes=1)
+    # Long timeouts: the new names' lookups are answered from the mount's cache, and no upload gives up meanwhile.
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    data = {f"f{i}": os.urandom(1000 + i) for i in range(5)}
+
+    def on_cluster(name):
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/{name}", params={"op": "OPEN"}, timeout=60)
+        return answer.content if answer.status_code == 200 else None
+
+    try:
+        os.mkdir(mount.path + "/d")
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for name, content in data.items():
+                with open(f"{mount.path}/d/{name}", "wb") as f:
+                    f.write(content)
+            assert time.monotonic() - started < 60, "a close waited for the frozen namenode"
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        with open(mount.path + "/d/synced", "wb") as f:
+            f.write(b"durable")
+            f.flush()
+            os.fsync(f.fileno())
+            assert on_cluster("synced") == b"durable"
+        assert mount.stop() == 0
+        assert {name: on_cluster(name) for name in data} == data
+        assert "Traceback" not in mount.log()
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
 
 
 def _getxattrs_asked(cluster):

@@ -28,6 +28,14 @@ def peak_rss(pid):
 
 
 @pytest_twisted.ensureDeferred
+async def test_an_upload_returns_the_new_files_id(client, unique_dir):
+    first = await client.write(unique_dir + "/f", b"one")
+    assert first == (await client.stat(unique_dir + "/f"))["fileId"]
+    replaced = await client.write(unique_dir + "/f", b"two", overwrite=True)
+    assert replaced == (await client.stat(unique_dir + "/f"))["fileId"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_every_operation(client, unique_dir):
     d = unique_dir
     assert await client.mkdir(d + "/a/b")

@@ -52,6 +52,14 @@ def test_create_open_and_status(cluster, unique_dir):
     assert [e["pathSuffix"] for e in listing] == ["f"]
 
 
+def test_the_create_answer_names_the_new_file(cluster, unique_dir):
+    """dfs's extension: DFS-File-Id, so a client need not ask for the file it just made (the mount keeps its
+    inode number with it)."""
+    answer = put_file(cluster, unique_dir + "/f", b"one")
+    status = op(cluster, "GET", unique_dir + "/f", "GETFILESTATUS").json()["FileStatus"]
+    assert answer.headers["DFS-File-Id"] == str(status["fileId"])
+
+
 def test_create_refuses_existing_without_overwrite(cluster, unique_dir):
     put_file(cluster, unique_dir + "/f", b"one")
     u, p = url(cluster, unique_dir + "/f", op="CREATE", data="true", overwrite="False")

@@ -102,6 +102,15 @@ def test_per_user_takes_yes_or_no(tmp_path):
         plan(parse(str(tmp_path), "-o", "per_user=maybe"))
 
 
+@pytest.mark.parametrize("options, writeback", [((), False), (("-o", "writeback"), True),
+                                                (("-o", "writeback=no"), False)])
+def test_writeback_is_a_dfs_option_off_by_default(tmp_path, options, writeback):
+    mount = plan(parse(str(tmp_path), *options))
+    assert mount.writeback == writeback and "writeback" not in mount.fuse_options
+    with pytest.raises(MountError, match="writeback takes yes or no, not 'maybe'"):
+        plan(parse(str(tmp_path), "-o", "writeback=maybe"))
+
+
 def test_mount_arguments_leave_global_options_alone():
     """A --namenode given to a parent parser survives the mount subcommand's own (absent) one."""
     parser = argparse.ArgumentParser()
@@ -135,12 +144,13 @@ def test_attribute_cache_expires_and_knows_absent_names():
 def test_attribute_cache_says_which_expired_listings_are_worth_listing_again(monkeypatch):
     now = [0.0]
     cache = AttributeCache(1.0, clock=lambda: now[0])
-    assert not cache.worth_relisting("/d"), "never listed: a lookup asks for the one name"
+    assert not cache.worth_relisting("/d/b"), "never listed: a lookup asks for the one name"
     cache.store_listing("/d", [{"pathSuffix": "a"}], cache.generation())
     now[0] = 5.0
-    assert not cache.known_absent("/d/b") and cache.worth_relisting("/d")
+    assert not cache.known_absent("/d/b") and cache.worth_relisting("/d/b")
+    assert not cache.worth_relisting("/d/a"), "a name the directory held is asked for alone"
     monkeypatch.setattr("dfs.fuse.caches.RELIST_MAX", 0)
-    assert not cache.worth_relisting("/d"), "a big directory is not listed for one lookup"
+    assert not cache.worth_relisting("/d/b"), "a big directory is not listed for one lookup"
 
 
 def test_attribute_cache_follows_local_changes():

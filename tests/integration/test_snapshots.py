@@ -99,7 +99,7 @@ def test_restore_brings_back_a_deleted_tree_as_it_was_after_gc(cluster_with_hist
     files = {f"/tree/sub{i % 3}/f{i:02d}": os.urandom(300 + i) for i in range(20)}
     for path, data in files.items():
         put_file(cluster, path, data)
-    moment = int(time.time() * 1000)
+    moment = int(time.time() * 1000) + 1  # after every commit so far (their times are finer than a millisecond)
     while int(time.time() * 1000) <= moment:  # the changes below are strictly after the moment
         assert time.monotonic() < deadline
     put_file(cluster, "/tree/sub0/f00", b"overwritten after the moment", overwrite="true")

@@ -117,8 +117,7 @@ def test_snapshot_reads_are_checked_as_the_path_was_then(store):
 
 def test_restore_brings_a_deleted_tree_back_as_it_was_sharing_its_blocks(store):
     store.history_retention = 3600.0
-    before = int(time.time() * 1000)
-    wait_for_the_next_millisecond(before)
+    before = a_moment_between()
     result(store.create("/d/sub/g", [Extent(C, 0, 3, 3)], overwrite=True))  # after the moment
     result(store.delete("/d/sub", recursive=True))
     assert result(store.collectable([B], 0)) == {}  # history in the window keeps the old block
@@ -152,11 +151,15 @@ def test_history_past_the_window_is_refused_and_trimmed(store):
     assert result(store.past_stat("/d/.snapshot/s1/sub/g"))[1] == [Extent(B, 0, 5, 5)]
 
 
-def wait_for_the_next_millisecond(ms):
-    """Commits carry wall-clock times: let the clock pass ``ms``, so the next change is strictly after it."""
+def a_moment_between():
+    """A moment (epoch milliseconds) after every change made so far and before any made next. Commits carry
+    wall-clock times finer than a millisecond: the one after now's millisecond is later than every commit made,
+    and the clock is let pass it before this returns."""
+    moment = int(time.time() * 1000) + 1
     deadline = time.monotonic() + 5
-    while int(time.time() * 1000) <= ms:
+    while int(time.time() * 1000) <= moment:
         assert time.monotonic() < deadline
+    return moment
 
 
 def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
@@ -166,8 +169,7 @@ def test_a_purge_drops_history_at_once_and_usage_says_what_is_held(store):
     result(store.create("/d/f", [Extent(C, 0, 3, 3)], overwrite=True))  # A: held by the snapshot too
     result(store.create("/d/f", [Extent(B, 0, 5, 5)], overwrite=True))  # C: held by the window only
     assert result(store.history_usage()) == {"snapshots": 10, "backups": 0, "history": 3}  # B is named again now
-    now = int(time.time() * 1000) + 1
-    wait_for_the_next_millisecond(now)
+    now = a_moment_between()
     assert result(store.purge_history(now)) > 0
     assert result(store.history_usage()) == {"snapshots": 10, "backups": 0, "history": 0}
     assert set(result(store.collectable([A, C], 0))) == {C}
@@ -201,8 +203,7 @@ def test_extended_attributes_are_read_as_they_were(store):
     result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
     result(store.set_xattr("/d/f", "user.gone", b"x", create=True, replace=False))
     result(store.create_snapshot("/d", "s1"))
-    before = int(time.time() * 1000)
-    wait_for_the_next_millisecond(before)
+    before = a_moment_between()
     result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
     result(store.remove_xattr("/d/f", "user.gone"))
     result(store.set_xattr("/d/f", "user.new", b"y", create=True, replace=False))
@@ -219,8 +220,7 @@ def test_extended_attributes_are_read_as_they_were(store):
 def test_a_restore_keeps_hard_links_one_inode(store):
     store.history_retention = 3600.0
     result(store.link("/d/f", "/d/sub/f2"))
-    before = int(time.time() * 1000)
-    wait_for_the_next_millisecond(before)
+    before = a_moment_between()
     result(store.delete("/d/sub", recursive=True))
     result(store.delete("/d/f", recursive=False))
     result(store.restore("/d", before, "/back"))
@@ -276,8 +276,7 @@ def test_a_restore_brings_acls_back(store):
     result(store.change_acl("/d/f", "MODIFYACLENTRIES", spec))
     result(store.change_acl("/d/sub/g", "MODIFYACLENTRIES", spec))
     then = result(store.status("/d/f")).inode.acl
-    before = int(time.time() * 1000)
-    wait_for_the_next_millisecond(before)
+    before = a_moment_between()
     result(store.change_acl("/d/f", "REMOVEACL"))
     result(store.delete("/d/sub", recursive=True))
     result(store.restore("/d/f", before))  # onto the file there

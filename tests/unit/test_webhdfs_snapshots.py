@@ -1,7 +1,6 @@
 """Snapshots and past reads over WebHDFS, in memory: Hadoop's ops and JSON shapes, read-only snapshots, ``at=``."""
 
 import re
-import time
 
 import pytest
 import pytest_twisted
@@ -10,6 +9,7 @@ from treq.testing import StubTreq
 from dfs.namenode.namespace.model import Extent
 
 from test_metadata import result
+from test_namespace_history import a_moment_between
 from test_namenode_app import call
 
 A, B = "a" * 64, "b" * 64
@@ -84,8 +84,7 @@ async def test_writes_under_a_snapshot_are_refused(http):
 @pytest_twisted.ensureDeferred
 async def test_at_reads_the_namespace_as_it_was(namenode_app, http):
     namenode_app.store.history_retention = 3600.0
-    before = int(time.time() * 1000)
-    time.sleep(0.01)  # the moment is strictly before the delete's commit (the clock has milliseconds)
+    before = a_moment_between()
     await call(http, "DELETE", "/d/f", op="DELETE")
     assert await names(http, "/d") == ["sub"]
     assert await names(http, "/d", at=str(before)) == ["f", "sub"]
@@ -102,8 +101,7 @@ async def test_extended_attributes_are_read_as_they_were(namenode_app, http):
     result(store.allow_snapshot("/d"))
     result(store.set_xattr("/d/f", "user.color", b"red", create=True, replace=False))
     result(store.create_snapshot("/d", "s1"))
-    before = int(time.time() * 1000)
-    time.sleep(0.01)  # the moment is strictly before the change's commit (the clock has milliseconds)
+    before = a_moment_between()
     result(store.set_xattr("/d/f", "user.color", b"blue", create=False, replace=True))
     then = {"XAttrs": [{"name": "user.color", "value": '"red"'}]}
     assert await call(http, "GET", "/d/.snapshot/s1/f", op="GETXATTRS") == (200, then)

@@ -13,7 +13,8 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from dfs.client.config import namenode_urls, resolve
 from dfs.client.core import Client
-from dfs.errors import BadRequest, OutcomeUnknown
+from dfs.client.retry import Backoff
+from dfs.errors import BadRequest, OutcomeUnknown, Unavailable
 from dfs.http import make_http
 
 DATA = b"the bytes of the upload"
@@ -183,3 +184,34 @@ async def test_a_namenode_that_refuses_connections_is_skipped_for_any_request(na
     assert (await client.mv("/a", "/b")) is True  # never sent to the dead one: safe to send on
     assert client.namenode_url == live
     assert seen == [("nn1", "RENAME")]
+
+
+class CountedBackoff(Backoff):
+    """Short waits, counted."""
+
+    def __init__(self):
+        super().__init__(attempts=2, base=0.01, random=lambda: 0.0)
+        self.waits = 0
+
+    def delay(self, attempt, response, now):
+        wait = super().delay(attempt, response, now)
+        self.waits += wait is not None
+        return wait
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_namenode_that_went_away_is_waited_for_but_a_never_reached_one_is_not():
+    port = reactor.listenTCP(0, Site(FakeNamenode("nn1", "ok", Seen())), interface="127.0.0.1")
+    url = f"http://127.0.0.1:{port.getHost().port}"
+    http, pool = make_http(reactor)
+    client, stranger = Client(http, url, backoff=CountedBackoff()), Client(http, url, backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        await port.stopListening()
+        await pool.closeCachedConnections()
+        for each in (client, stranger):
+            with pytest.raises(Unavailable, match="cannot reach the namenode at .*refused"):
+                await each.mkdir("/e")
+    finally:
+        await pool.closeCachedConnections()
+    assert (client.backoff.waits, stranger.backoff.waits) == (2, 0)

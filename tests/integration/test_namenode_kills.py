@@ -76,48 +76,46 @@ class Writer(threading.Thread):
         self.failures = []
         self.gaps = []  # seconds between acknowledgements, not counting a shell's start-up
         self.stop = threading.Event()
+        self.shell = None  # the Shell in use
 
     def run(self):
-        shell = None
         try:
-            shell = self._write()
+            self._write()
         except BaseException:
             self.failures.append(traceback.format_exc())
         finally:
-            if shell is not None:
-                shell.close()
+            if self.shell is not None:
+                self.shell.close()
 
     def _write(self):
-        """Puts until told to stop; the shell left open, if any."""
-        shell, last_ack, puts = None, None, 0
+        last_ack, puts = None, 0
         for i in range(10_000):
             if self.stop.is_set():
-                return shell
+                return
             failed = None
-            if shell is None:  # its first answer (a `pwd` alone) asks no namenode: start-up is not counted
-                shell, puts = Shell(self.namenodes, self.env), 0
-                failed = shell.ask(f"mkdir -p /w{self.number}" if i == 0 else None)
+            if self.shell is None:  # its first answer (a `pwd` alone) asks no namenode: start-up is not counted
+                self.shell, puts = Shell(self.namenodes, self.env), 0
+                failed = self.shell.ask(f"mkdir -p /w{self.number}" if i == 0 else None)
                 ready = time.monotonic()
             data = os.urandom(50_000 + (i * 7919) % 250_000)
             local = os.path.join(self.scratch, f"w{self.number}-{i}")
             with open(local, "wb") as f:
                 f.write(data)
             path = f"/w{self.number}/{i}"
-            failed = failed or shell.ask(f"put {local} {path}")
+            failed = failed or self.shell.ask(f"put {local} {path}")
             now = time.monotonic()
             os.unlink(local)
-            if failed:
+            if failed:  # the shell ended
                 self.failures.append(failed)
-                shell = None
+                self.shell = None
                 continue
             self.gaps.append(now - max(ready, last_ack or ready))
             last_ack = now
             self.acked[path] = hashlib.sha256(data).hexdigest()
             puts += 1
             if puts == PUTS_PER_SHELL:
-                shell.close()
-                shell = None
-        return shell
+                self.shell.close()
+                self.shell = None
 
 
 def start_writers(cluster, tmp_path, count=WRITERS):

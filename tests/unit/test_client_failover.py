@@ -215,3 +215,20 @@ async def test_one_namenode_that_went_away_is_waited_for_but_a_never_reached_one
     finally:
         await pool.closeCachedConnections()
     assert (client.backoff.waits, stranger.backoff.waits) == (2, 0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_one_namenode_an_upload_from_a_stream_whose_namenode_went_away_still_fails_clearly():
+    namenode = FakeNamenode("nn1", "ok", Seen())
+    port = reactor.listenTCP(0, Site(namenode), interface="127.0.0.1")
+    http, pool = make_http(reactor)
+    client = Client(http, f"http://127.0.0.1:{port.getHost().port}", backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        namenode.how = "drop"
+        with pytest.raises(OutcomeUnknown, match="cannot be sent again"):
+            await client.upload("/d/f", Pipe(DATA), overwrite=True)
+    finally:
+        await pool.closeCachedConnections()
+        await port.stopListening()
+    assert client.backoff.waits == 0

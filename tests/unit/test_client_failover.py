@@ -15,7 +15,7 @@ from dfs.client.config import namenode_urls, resolve
 from dfs.client.core import Client
 from dfs.client.retry import Backoff
 from dfs.errors import BadRequest, OutcomeUnknown, Unavailable
-from dfs.http import make_http
+from dfs.http import Timeouts, make_http
 
 DATA = b"the bytes of the upload"
 
@@ -29,8 +29,8 @@ class Seen(list):
 
 
 class FakeNamenode(Resource):
-    """A namenode that behaves as ``how`` says: "ok", "503", or "drop" (take the request, then cut the connection
-    without answering, as a namenode killed mid-request does). Requests are logged in ``seen`` (a Seen)."""
+    """A namenode that behaves as ``how`` says: "ok", "503", "drop" (take the request, then cut the connection
+    without answering, as a namenode killed mid-request does), or "freeze" (never answer). Requests are logged in ``seen`` (a Seen)."""
 
     isLeaf = True
 
@@ -46,6 +46,8 @@ class FakeNamenode(Resource):
         self.seen.ids.append(tuple(ids) if all(ids) else None)
         if self.how == "drop":
             request.transport.abortConnection()
+            return NOT_DONE_YET
+        if self.how == "freeze":  # never answers, as a stopped (SIGSTOP) namenode
             return NOT_DONE_YET
         if self.how == "503":
             request.setResponseCode(503)
@@ -228,6 +230,23 @@ async def test_with_one_namenode_an_upload_from_a_stream_whose_namenode_went_awa
         namenode.how = "drop"
         with pytest.raises(OutcomeUnknown, match="cannot be sent again"):
             await client.upload("/d/f", Pipe(DATA), overwrite=True)
+    finally:
+        await pool.closeCachedConnections()
+        await port.stopListening()
+    assert client.backoff.waits == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_namenode_that_froze_is_not_waited_for_again_after_the_read_timeout():
+    namenode = FakeNamenode("nn1", "ok", Seen())
+    port = reactor.listenTCP(0, Site(namenode), interface="127.0.0.1")
+    http, pool = make_http(reactor, timeouts=Timeouts(connect=5, read=0.5))
+    client = Client(http, f"http://127.0.0.1:{port.getHost().port}", backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        namenode.how = "freeze"
+        with pytest.raises(Unavailable, match="read timeout"):
+            await client.mkdir("/e")
     finally:
         await pool.closeCachedConnections()
         await port.stopListening()

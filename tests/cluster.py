@@ -13,6 +13,9 @@ from dfs.datanode.blockstore import BLOCK_ID
 from dfs.devcluster import twistd_env
 from dfs.node import twistd_command
 
+# Seconds a process may take to listen: minutes, not seconds, since a loaded CI machine (two CPU burners) has made a
+# namenode take over 20 s. A process that exits is reported at once; one that hangs still fails, with its log.
+START_TIMEOUT = 120
 LISTENING = re.compile(r"dfs (namenode|datanode) listening on ([0-9.]+):(\d+)")
 
 
@@ -31,7 +34,7 @@ class Process:
         self.popen = None
         self.port = None
 
-    def start(self, timeout=20):
+    def start(self, timeout=START_TIMEOUT):
         self.port = None
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "ab")
@@ -49,7 +52,7 @@ class Process:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.role} exited {self.popen.returncode}:\n{self.log()[-3000:]}")
             time.sleep(0.05)
-        raise RuntimeError(f"{self.role} did not start:\n{self.log()[-3000:]}")
+        raise RuntimeError(f"{self.role} was not listening after {timeout} s:\n{self.log()[-3000:]}")
 
     @property
     def url(self):
@@ -121,7 +124,9 @@ class Cluster:
             namenode.start()
         for _ in range(self.count):
             self.add_datanode()
-        self.wait_for(lambda s: s["totals"]["alive"] >= self.count and not s["totals"]["safemode"])
+        for namenode in self.namenodes:  # each counts the datanodes that reported to it
+            self.wait_for(lambda s: s["totals"]["alive"] >= self.count and not s["totals"]["safemode"],
+                          url=namenode.url, what=f"every datanode alive at {namenode.url}")
         return self
 
     def add_datanode(self, extra=()):
@@ -164,8 +169,8 @@ class Cluster:
         """Every namenode's URL, comma-separated (what datanodes and clients are given)."""
         return ",".join(namenode.url for namenode in self.namenodes)
 
-    def status(self):
-        return self.get_json("/cluster")
+    def status(self, url=None):
+        return self.get_json("/cluster", url=url)
 
     def get_json(self, path, timeout=5, url=None):
         """The JSON answer to GET ``path`` from the first namenode (or the one at ``url``)."""
@@ -176,12 +181,13 @@ class Cluster:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
             return json.load(r)
 
-    def wait_for(self, predicate, timeout=30, what="cluster state"):
+    def wait_for(self, predicate, timeout=30, what="cluster state", url=None):
+        """Until the status of the first namenode (or the one at ``url``) satisfies ``predicate``."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             try:
-                last = self.status()
+                last = self.status(url)
                 if predicate(last):
                     return last
             except OSError:

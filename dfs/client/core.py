@@ -14,7 +14,7 @@ import time
 import uuid
 
 from twisted.internet import defer
-from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
 from twisted.internet.task import deferLater
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH
@@ -28,6 +28,7 @@ from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError
                         IsADirectory, NotADirectory, OutcomeUnknown, PermissionDenied, Unavailable, from_remote)
 from dfs.http import FILE_ID_HEADER
 from dfs.http import UNREACHABLE as _UNREACHABLE
+from dfs.http import ReadTimeout
 from dfs.peers import DatanodeClient, cluster_url, webhdfs_url
 from dfs.streams import relay_body
 
@@ -110,6 +111,8 @@ class Client:
         # retry cache answers a change sent again with its id instead of making it twice.
         self.client_id = uuid.uuid4().hex
         self._call_ids = itertools.count()
+        # Once a namenode has answered, one that is not there is restarting: waited for, not a wrong address.
+        self._reached = False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -151,7 +154,10 @@ class Client:
         and read timeouts (dfs.http).
 
         A namenode that cannot be reached, or answers 503 to a request that may be retried, is left for the next
-        one at once; only when every namenode failed does the request wait (the back-pressure rule) or fail. A
+        one at once; only when every namenode failed does the request wait (the back-pressure rule) or fail. With
+        one namenode URL (a routing mesh in front of replicas) that is the same one again: once a namenode has
+        answered this client, one that refuses the connection or drops it is taken to be restarting and waited for;
+        a timeout (a frozen namenode, already waited for) or a namenode never reached (a wrong address) fails. A
         request that may have reached a namenode that then went away is sent to the next one only if it reads, or
         is ``repeatable`` (a change with a client operation id: the retry cache answers it if it was made);
         otherwise it raises OutcomeUnknown.
@@ -181,11 +187,18 @@ class Client:
                 if unknown:
                     raise OutcomeUnknown(f"the namenode at {namenode} went away during {what or method} {path or url}: "
                                          f"{_reason(e)}; {unknown}", path) from None
-                if following is None:
+                if following is not None:
+                    url = following + url[len(namenode):]
+                    continue
+                wait = self.backoff.delay(attempt, None, self.reactor.seconds()) if self._reached and _gone(e) else None
+                if wait is None:
                     unreachable = ", ".join(self.namenode_urls)
                     raise Unavailable(f"cannot reach the namenode at {unreachable}: {_reason(e)}") from None
-                url = following + url[len(namenode):]
+                attempt += 1
+                failed.clear()
+                await deferLater(self.reactor, wait)
                 continue
+            self._reached = self._reached or namenode is not None
             if response.code < 400:
                 return response
             if response.code == 503 and retry and namenode is not None:
@@ -982,6 +995,15 @@ def _octal(mode):
 
 def _exists(path):
     return AlreadyExists(f"{path} already exists", path)
+
+
+def _gone(exc):
+    """Whether a failure to reach a namenode says it is not there (refused, or the connection dropped), as when it
+    restarts, rather than that it is frozen (a timeout) or unknown (a DNS failure)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    reasons = getattr(exc, "reasons", None)  # ResponseFailed, RequestTransmissionFailed: a list of Failures
+    return reasons is not None and not any(reason.check(ReadTimeout) for reason in reasons)
 
 
 def _reason(exc):

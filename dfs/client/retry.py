@@ -1,7 +1,8 @@
 """Back-pressure: which refusals a client sends again, and how long it waits first.
 
 429 (too many requests) and 503 with a Retry-After (safe mode, a busy namenode) say "not now" and promise that
-nothing was done; 507 (out of space) and every other error are answers, never retried.
+nothing was done; 507 (out of space) and every other error are answers, never retried. A namenode that refused the
+connection or dropped it, when no other could take the request, is waited for by the same rule (dfs.client.core).
 """
 
 import random
@@ -20,12 +21,13 @@ class Backoff:
         self.random = random
 
     def delay(self, attempt, response, now):
-        """Seconds to wait before retry number ``attempt`` (from 0) of a request answered with ``response``;
-        None when it must not be retried. ``now`` is the clock's time (for a Retry-After date)."""
+        """Seconds to wait before retry number ``attempt`` (from 0) of a request answered with ``response``, or
+        of one no namenode answered (None: each one restarting); None when it must not be retried. ``now`` is
+        the clock's time (for a Retry-After date)."""
         if attempt >= self.attempts:
             return None
-        hint = retry_after(response, now)
-        if response.code != 429 and not (response.code == 503 and hint is not None):
+        hint = None if response is None else retry_after(response, now)
+        if response is not None and response.code != 429 and not (response.code == 503 and hint is not None):
             return None
         wait = max(self.base * 2 ** attempt, hint or 0)
         return min(self.cap, wait * (1 + self.random() / 2))

@@ -8,6 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest_twisted
+from twisted.internet import defer, reactor
+
+from dfs.client.core import Client
+from dfs.client.retry import Backoff
+from dfs.http import make_http
+
 DFS = [sys.executable, "-m", "dfs.cli"]
 
 
@@ -114,3 +121,37 @@ def test_a_frozen_leader_that_wakes_up_deletes_no_block_a_file_refers_to(postgre
     assert report["totals"]["status"] == "HEALTHY", report["totals"]
     for name, data in list(files.items())[::30]:
         assert on_other("cat", f"/new/{name}") == data
+
+
+class _WatchedBackoff(Backoff):
+    """The client's backoff, firing ``waiting`` when the client first waits."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = defer.Deferred()
+
+    def delay(self, attempt, response, now):
+        if not self.waiting.called:
+            self.waiting.callback(None)
+        return super().delay(attempt, response, now)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_client_with_one_address_waits_for_its_namenode_to_come_back(make_cluster):
+    """One URL (a swarm's routing mesh in front of replicas): a namenode that is not there is waited for with the
+    back-pressure rule, then the change is made once."""
+    cluster = make_cluster(datanodes=1)
+    http, pool = make_http(reactor)
+    client = Client(http, cluster.url, backoff=_WatchedBackoff())
+    try:
+        await client.mkdir("/d")  # the client has reached its namenode
+        cluster.namenode.kill()
+        write = client.write("/d/f", b"while away")
+        await defer.DeferredList([client.backoff.waiting, write], fireOnOneCallback=True, fireOnOneErrback=True,
+                                 consumeErrors=True)
+        assert client.backoff.waiting.called, "the write ended without waiting"
+        cluster.namenode.restart_on_same_port()
+        await write
+        assert (await client.read("/d/f")) == b"while away"
+    finally:
+        await pool.closeCachedConnections()

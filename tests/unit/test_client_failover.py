@@ -13,8 +13,9 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from dfs.client.config import namenode_urls, resolve
 from dfs.client.core import Client
-from dfs.errors import BadRequest, OutcomeUnknown
-from dfs.http import make_http
+from dfs.client.retry import Backoff
+from dfs.errors import BadRequest, OutcomeUnknown, Unavailable
+from dfs.http import Timeouts, make_http
 
 DATA = b"the bytes of the upload"
 
@@ -28,8 +29,8 @@ class Seen(list):
 
 
 class FakeNamenode(Resource):
-    """A namenode that behaves as ``how`` says: "ok", "503", or "drop" (take the request, then cut the connection
-    without answering, as a namenode killed mid-request does). Requests are logged in ``seen`` (a Seen)."""
+    """A namenode that behaves as ``how`` says: "ok", "503", "drop" (take the request, then cut the connection
+    without answering, as a namenode killed mid-request does), or "freeze" (never answer). Requests are logged in ``seen`` (a Seen)."""
 
     isLeaf = True
 
@@ -45,6 +46,8 @@ class FakeNamenode(Resource):
         self.seen.ids.append(tuple(ids) if all(ids) else None)
         if self.how == "drop":
             request.transport.abortConnection()
+            return NOT_DONE_YET
+        if self.how == "freeze":  # never answers, as a stopped (SIGSTOP) namenode
             return NOT_DONE_YET
         if self.how == "503":
             request.setResponseCode(503)
@@ -184,3 +187,68 @@ async def test_a_namenode_that_refuses_connections_is_skipped_for_any_request(na
     assert (await client.mv("/a", "/b")) is True  # never sent to the dead one: safe to send on
     assert client.namenode_url == live
     assert seen == [("nn1", "RENAME")]
+
+
+class CountedBackoff(Backoff):
+    """Short waits, counted."""
+
+    def __init__(self):
+        super().__init__(attempts=2, base=0.01, random=lambda: 0.0)
+        self.waits = 0
+
+    def delay(self, attempt, response, now):
+        wait = super().delay(attempt, response, now)
+        self.waits += wait is not None
+        return wait
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_namenode_that_went_away_is_waited_for_but_a_never_reached_one_is_not():
+    port = reactor.listenTCP(0, Site(FakeNamenode("nn1", "ok", Seen())), interface="127.0.0.1")
+    url = f"http://127.0.0.1:{port.getHost().port}"
+    http, pool = make_http(reactor)
+    client, stranger = Client(http, url, backoff=CountedBackoff()), Client(http, url, backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        await port.stopListening()
+        await pool.closeCachedConnections()
+        for each in (client, stranger):
+            with pytest.raises(Unavailable, match="cannot reach the namenode at .*refused"):
+                await each.mkdir("/e")
+    finally:
+        await pool.closeCachedConnections()
+    assert (client.backoff.waits, stranger.backoff.waits) == (2, 0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_one_namenode_an_upload_from_a_stream_whose_namenode_went_away_still_fails_clearly():
+    namenode = FakeNamenode("nn1", "ok", Seen())
+    port = reactor.listenTCP(0, Site(namenode), interface="127.0.0.1")
+    http, pool = make_http(reactor)
+    client = Client(http, f"http://127.0.0.1:{port.getHost().port}", backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        namenode.how = "drop"
+        with pytest.raises(OutcomeUnknown, match="cannot be sent again"):
+            await client.upload("/d/f", Pipe(DATA), overwrite=True)
+    finally:
+        await pool.closeCachedConnections()
+        await port.stopListening()
+    assert client.backoff.waits == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_namenode_that_froze_is_not_waited_for_again_after_the_read_timeout():
+    namenode = FakeNamenode("nn1", "ok", Seen())
+    port = reactor.listenTCP(0, Site(namenode), interface="127.0.0.1")
+    http, pool = make_http(reactor, timeouts=Timeouts(connect=5, read=0.5))
+    client = Client(http, f"http://127.0.0.1:{port.getHost().port}", backoff=CountedBackoff())
+    try:
+        await client.mkdir("/d")
+        namenode.how = "freeze"
+        with pytest.raises(Unavailable, match="read timeout"):
+            await client.mkdir("/e")
+    finally:
+        await pool.closeCachedConnections()
+        await port.stopListening()
+    assert client.backoff.waits == 0

@@ -6,10 +6,17 @@ stat, list, rename, memory per file.
                                                                    # A, B, A, B, …: medians and ratios B/A
     .venv/bin/python bench/namespace_ops.py --checkout . --backend sqlite --backend postgresql
                                                                    # A on SQLite, B on PostgreSQL, alternating
+    .venv/bin/python bench/namespace_ops.py --checkout . --history off --history on
+                                                                   # A without history, B with it, alternating
 
 With --backend postgresql the namenode keeps its namespace in a throwaway PostgreSQL server on a Unix socket
 (tests/postgres.py, with fsync and synchronous commits on, as SQLite's synchronous=FULL), a fresh database each run;
 the server's CPU time (every PostgreSQL process) is counted apart from the namenode's.
+
+--history on runs the namenode with --history-retention 24h. --history off (SQLite only) runs it with
+--history-retention 0 and drops the history triggers once it has started: retention 0 only trims, the triggers
+still keep every old row, so "off" is the same code doing the namespace's work without them (each write still
+numbers its commit, one row in `commits`). Without --history the namenode runs as tests/cluster.py starts it.
 
 Each run starts a fresh cluster of the checkout's code (its `dfs` package on PYTHONPATH, its `.venv/bin/python`;
 one namenode and three datanodes, replication 3, the namenode's default timings, loopback ports the system picks)
@@ -33,6 +40,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -75,6 +83,7 @@ FIGURES = [
     ("rename_conflicts_per_op", "tries", False),
 ]
 BACKENDS = ("sqlite", "postgresql")
+HISTORY = {"on": "24h", "off": "0"}  # --history: the namenode's --history-retention
 
 
 def parse_args(argv=None):
@@ -83,6 +92,8 @@ def parse_args(argv=None):
                    help="a dfs checkout with its .venv (give two to compare: A, B, A, B …)")
     p.add_argument("--backend", action="append", choices=BACKENDS,
                    help="where the namenode keeps the namespace (default sqlite; give both to compare them)")
+    p.add_argument("--history", action="append", choices=sorted(HISTORY),
+                   help="history on (--history-retention 24h) or off (its triggers dropped); give both to compare")
     p.add_argument("--runs", type=int, default=5, help="runs per checkout (default 5)")
     p.add_argument("--files", type=int, default=1000, help="small files to put (default 1000)")
     p.add_argument("--kib", type=int, default=4, help="size of each small file, KiB (default 4)")
@@ -95,8 +106,11 @@ def parse_args(argv=None):
                    help="writes OUT.json and OUT.md (default bench/out/namespace)")
     args = p.parse_args(argv)
     args.backend = args.backend or ["sqlite"]
-    if len(args.checkout) > 2 or len(args.backend) > 2 or len(args.checkout) * len(args.backend) > 2:
-        p.error("give one checkout, or two to compare, on one backend, or one checkout on both backends")
+    args.history = args.history or [None]
+    if len(args.checkout) * len(args.backend) * len(args.history) > 2:
+        p.error("compare two subjects at most: two checkouts, or both backends, or history off and on")
+    if "off" in args.history and "postgresql" in args.backend:
+        p.error("--history off drops SQLite's triggers: give it with --backend sqlite")
     return args
 
 
@@ -263,25 +277,42 @@ def measure(cluster, args, database_pid=None):
     return figures
 
 
+def drop_history_triggers(path):
+    """Drop the SQLite triggers that keep the history rows (not the block reference counts); the running
+    namenode's connection sees the schema change and prepares its statements again."""
+    db = sqlite3.connect(path)
+    try:
+        names = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE 'block_%'"
+                           " AND tbl_name IN ('inodes', 'dirents', 'extents', 'xattrs')").fetchall()
+        if not names:
+            raise RuntimeError(f"no history triggers in {path}")
+        for (name,) in names:
+            db.execute(f"DROP TRIGGER {name}")
+        db.commit()
+    finally:
+        db.close()
+
+
 def one_run(subject, args, server):
-    """One run of a subject (a checkout on a backend) on a fresh cluster; on PostgreSQL, in a fresh database of
-    ``server``."""
+    """One run of a subject (a checkout on a backend, with or without history) on a fresh cluster; on PostgreSQL,
+    in a fresh database of ``server``."""
     return on_fresh_cluster(lambda cluster, database_pid: measure(cluster, args, database_pid), subject["backend"],
-                            server, launcher=checkout_launcher(subject["path"]))
+                            server, launcher=checkout_launcher(subject["path"]), history=subject["history"])
 
 
-def on_fresh_cluster(measure_it, backend, server, namenodes=1, launcher=source_twistd):
+def on_fresh_cluster(measure_it, backend, server, namenodes=1, launcher=source_twistd, history=None):
     """``measure_it(cluster, database_pid)`` on a fresh cluster of ``namenodes`` namenodes (each seeing the three
-    datanodes) and, on PostgreSQL, a fresh database of ``server``; its figures."""
+    datanodes) and, on PostgreSQL, a fresh database of ``server``; its figures. ``history`` "on" or "off" (SQLite:
+    its triggers dropped once the namenode started), or None: the namenode's default."""
     work = tempfile.mkdtemp(prefix="dfs-namespace-bench-")
     url = server.database() if backend == "postgresql" else None
-    namenode_args = [*DEFAULT_TIMINGS, *(["--db-url", url] if url else [])]
+    namenode_args = [*DEFAULT_TIMINGS, *(["--db-url", url] if url else []),
+                     *(["--history-retention", HISTORY[history]] if history else [])]
     cluster = Cluster(work, heartbeat=3, namenode_args=namenode_args, launcher=launcher, namenodes=namenodes)
     try:
-        cluster.start()
-        for namenode in cluster.namenodes[1:]:  # start() waited for the first one only
-            cluster.wait_for(lambda _, u=namenode.url: cluster.get_json("/cluster", url=u)["totals"]["alive"] >= 3,
-                             timeout=120, what=f"{namenode.url} seeing every datanode")
+        cluster.start()  # waits for every namenode to see the datanodes
+        if history == "off":
+            drop_history_triggers(os.path.join(work, "namenode.sqlite"))
         return measure_it(cluster, server.pid if url else None)
     finally:
         cluster.stop()
@@ -325,7 +356,8 @@ def table(results):
             ratio = results["ratios"][name]
             row += " — |" if ratio is None else f" {ratio:.3f} |"
         lines.append(row)
-    notes = [f"- {c['label']}: {c['path']} at {c['commit']}, namespace on {c['backend']}" for c in checkouts]
+    notes = [f"- {c['label']}: {c['path']} at {c['commit']}, namespace on {c['backend']}"
+             + (f", history {c['history']}" if c["history"] else "") for c in checkouts]
     notes += load_notes(checkouts)
     notes.append(f"- {results['params']}; load average before {results['load_before']}, "
                  f"after {results['load_after']}; {results['machine']}")
@@ -334,9 +366,10 @@ def table(results):
 
 def main(argv=None):
     args = parse_args(argv)
-    subjects = [(path, backend) for path in args.checkout for backend in args.backend]
+    subjects = [(path, backend, history) for path in args.checkout for backend in args.backend
+                for history in args.history]
     checkouts = [{"label": "AB"[i], "path": os.path.abspath(path), "commit": commit_of(path), "backend": backend,
-                  "runs": []} for i, (path, backend) in enumerate(subjects)]
+                  "history": history, "runs": []} for i, (path, backend, history) in enumerate(subjects)]
     server = PostgresServer(durable=True).start() if "postgresql" in args.backend else None
     try:
         results = run_all(args, checkouts, server)

@@ -1,4 +1,4 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, safemode and format; and
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, balance, safemode and format; and
 `admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
 
 import time
@@ -10,6 +10,7 @@ from dfs.errors import FileNotFound
 
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
+BALANCE_POLL = 1.0  # seconds between two progress lines of `dfs balance`
 PROGRESS_EVERY = 2.0  # seconds between two progress lines of a migration
 
 
@@ -35,6 +36,21 @@ def register(commands):
     p.add_argument("--cancel", action="store_true", help="put the node back in service")
     p.add_argument("--wait", action="store_true", help="return only when the node is decommissioned")
     p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
+
+    p = commands.add("balance", balance, "move replicas until every datanode is about as full as the others",
+                     human=True,
+                     description="Have the namenode that leads background work move replicas from the fullest "
+                                 "datanodes to the emptiest until every datanode's utilization (used over "
+                                 "capacity) is within THRESHOLD percentage points of the cluster's mean, as `hdfs "
+                                 "balancer`. Each move copies a replica, then deletes the source's: no block falls "
+                                 "below its replication or leaves a rack it needs, and stopping (Ctrl-C, --stop) "
+                                 "at any time is safe. Progress goes to stderr; exit status 1 unless it ends "
+                                 "balanced.")
+    p.add_argument("--threshold", type=float, default=10.0, metavar="POINTS",
+                   help="percentage points a node may be from the mean (default 10)")
+    p.add_argument("--bandwidth", type=float, metavar="MB/s",
+                   help="move at most this many MB (2^20 bytes) a second (default 100)")
+    p.add_argument("--stop", action="store_true", help="stop the run under way after its current move")
 
     p = commands.add("safemode", safemode, "show, hold, end or wait for the namenode's safe mode",
                      description="Like `hdfs dfsadmin -safemode`. get: say whether the namenode is in safe mode "
@@ -225,6 +241,49 @@ def decommission(session, args):
             node = next(n for n in session.client.status()["nodes"] if n["id"] == args.node)
     print(f"{node['id']}: {node['state']}", file=session.stdout)
     return OK
+
+
+def balance(session, args):
+    with about(None):
+        if args.stop:
+            run = session.client.balance(stop=True)
+        else:
+            run = session.client.balance(args.threshold, args.bandwidth)
+            try:
+                run = _follow_balance(session, run)
+            except KeyboardInterrupt:
+                session.client.balance(stop=True)  # the move under way finishes: copy, then delete
+                raise
+    rows = [["ID", "RACK", "USED", "CAPACITY", "UTILIZATION"]]
+    rows += [[n["id"], n["rack"], size(n["used"], args.human), size(n["capacity"], args.human),
+              f"{n['utilization']:.1f}%"] for n in run["nodes"]]
+    print(table(rows, right={2, 3, 4}), file=session.stdout)
+    print(f"Mean utilization {run['mean']:.1f}%. {_balance_line(run, args.human)}", file=session.stdout)
+    if args.stop or run["state"] == "balanced":
+        return OK
+    raise Failure(None, f"{run['state']}: {run.get('why')}")
+
+
+def _follow_balance(session, run):
+    """Progress lines on stderr until the run ends; its last description."""
+    deadline = time.monotonic() + WAIT_LIMIT
+    while run["state"] == "running":
+        if time.monotonic() > deadline:
+            raise Failure(None, f"still balancing after {WAIT_LIMIT} s; `dfs balance --stop` stops it")
+        spread = " ".join(f"{n['id']} {n['utilization']:.1f}%" for n in run["nodes"])
+        print(f"dfs: balance: {_balance_line(run, True)}; mean {run['mean']:.1f}%: {spread}", file=session.stderr,
+              flush=True)
+        time.sleep(BALANCE_POLL)
+        run = session.client.balance_progress()
+    return run
+
+
+def _balance_line(run, human):
+    if run["state"] == "idle":
+        return "No balancer run yet."
+    return (f"Balancer {run['state']}: {run['moves_done']} moves done, {run['moves_left']} left in this round,"
+            f" {run['moves_failed']} not done, {size(run['bytes_moved'], human)} moved in"
+            f" {duration(run['seconds'])}" + (f" ({run['why']})" if run.get("why") else ""))
 
 
 def safemode(session, args):

@@ -330,6 +330,23 @@ class Client:
             return await (await self._request("POST", url, params={"action": action})).json()
         return defer.ensureDeferred(act())
 
+    def balance(self, threshold=None, bandwidth=None, stop=False):
+        """Have the leading namenode move replicas until every datanode's utilization is within ``threshold``
+        points of the mean, at most ``bandwidth`` MB/s (the run under way is kept), or ``stop`` it after its
+        current move. The run's description: state, moves done and left, bytes moved, each node's utilization."""
+        params = {"action": "stop"} if stop else {k: v for k, v in (("threshold", threshold),
+                                                                     ("bandwidth", bandwidth)) if v is not None}
+
+        async def balance():
+            # Starting twice keeps one run: a namenode that does not lead (503) passes it to the next.
+            response = await self._request("POST", self._cluster_url("balance"), params=params, retry=True)
+            return await response.json()
+        return defer.ensureDeferred(balance())
+
+    def balance_progress(self):
+        """The description of the namenode's latest balancer run (``balance`` says what it holds)."""
+        return defer.ensureDeferred(self._get_json(self._cluster_url("balance")))
+
     def format(self):
         """Wipe every file and block (the original DFS's mkfs)."""
         async def format_():

@@ -18,6 +18,7 @@ from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
+from dfs.namenode.balancer import DEFAULT_BANDWIDTH, DEFAULT_THRESHOLD, Balancer
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE, SYMLINK, Extent
 from dfs.namenode.namespace.retries import FORGOTTEN
@@ -88,6 +89,18 @@ def _space(nodes):
     return space
 
 
+def _positive(params, name, default):
+    """A number above 0 from the query (``default`` without one), else BadRequest."""
+    text = params.str(name)
+    try:
+        value = default if text is None else float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise BadRequest(f"{name} must be a number above 0, not {text!r}")
+    return value
+
+
 def _discard_body(failure, stream):
     """A failed upload keeps none of the rest of its body."""
     stream.discard()
@@ -140,8 +153,10 @@ class NamenodeApp:
 
     app = Klein()
 
-    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None, trash=None, backups=None):
+    def __init__(self, store, registry, fanout, repair, config, guard=None, access=None, trash=None, backups=None,
+                 balancer=None):
         self.backups = backups  # a dfs.namenode.backup.Backups: None without --backup-dir
+        self.balancer = balancer or Balancer(store, registry, fanout.datanodes, repair, registry.clock)
         self.guard = guard or Guard()
         # Without one (tests of other concerns), nothing is checked: permissions off, no audit trail.
         self.access = access or Access(Permissions(None, "dfs", enabled=False))
@@ -898,6 +913,25 @@ class NamenodeApp:
             raise BadRequest("this namenode keeps no backups: start it with --backup-dir (SQLite only; back up"
                              " PostgreSQL with its own tools)")
         return json_body(await self.backups.take(), request)
+
+    @app.route("/cluster/balance", methods=["GET"])
+    def balance_progress(self, request):
+        """How the latest balancer run goes: its state, moves done and left, bytes moved, each node's
+        utilization."""
+        self.guard.check(request, NODE, TOKEN)
+        return json_body(self.balancer.describe(), request)
+
+    @app.route("/cluster/balance", methods=["POST"])
+    async def balance(self, request):
+        """`dfs balance`: start moving replicas toward the mean utilization (the run under way is kept);
+        ``action=stop`` stops it after the move it is making."""
+        await self._superuser(request, TOKEN)
+        params = Params(request)
+        if params.str("action", "start").lower() == "stop":
+            return json_body(self.balancer.stop(), request)
+        threshold = _positive(params, "threshold", DEFAULT_THRESHOLD)
+        return json_body(self.balancer.start(threshold, _positive(params, "bandwidth", DEFAULT_BANDWIDTH)),
+                         request)
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):

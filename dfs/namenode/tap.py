@@ -14,6 +14,7 @@ from dfs.namenode.access import Access
 from dfs.namenode.app import LIST_LIMIT, NamenodeApp
 from dfs.namenode.audit import AuditLog
 from dfs.namenode.backup import Backups, reconcile_holds
+from dfs.namenode.balancer import DEFAULT_BANDWIDTH, Balancer, background_balancer
 from dfs.namenode.groups import GroupsFile, group_mapping
 from dfs.namenode.leader import Leadership
 from dfs.namenode.namespace.backends import describe, is_postgres, open_namespace
@@ -70,6 +71,9 @@ class NamenodeOptions(CommonOptions):
         self["backup-keep"] = int(env("DFS_BACKUP_KEEP", 7))
 
         self["retry-cache-expiry"] = duration_value(env("DFS_RETRY_CACHE_EXPIRY", f"{RETRY_CACHE_EXPIRY:g}s"))
+        self["balance-threshold"] = float(env("DFS_BALANCE_THRESHOLD", 0))
+        self["balance-interval"] = duration_value(env("DFS_BALANCE_INTERVAL", "1h"))
+        self["balance-bandwidth"] = float(env("DFS_BALANCE_BANDWIDTH", DEFAULT_BANDWIDTH))
 
     def opt_db(self, value):
         """SQLite database of the namespace (env DFS_DB_PATH, default ./dfs-namenode.sqlite)."""
@@ -198,7 +202,26 @@ class NamenodeOptions(CommonOptions):
         number is hours) (env DFS_RETRY_CACHE_EXPIRY, default 10m)."""
         self["retry-cache-expiry"] = duration_value(value)
 
+    def opt_balance_threshold(self, value):
+        """Run the balancer in the background, on the namenode that leads background work, whenever a datanode's
+        utilization is more than this many percentage points from the cluster's mean; 0 turns it off (env
+        DFS_BALANCE_THRESHOLD, default 0: only `dfs balance`)."""
+        self["balance-threshold"] = float(value)
+
+    def opt_balance_interval(self, value):
+        """How often the background balancer looks, a duration such as 1h, 30m or 600s (a bare number is hours)
+        (env DFS_BALANCE_INTERVAL, default 1h)."""
+        self["balance-interval"] = duration_value(value)
+
+    def opt_balance_bandwidth(self, value):
+        """MB/s (2^20 bytes) the background balancer moves at most (env DFS_BALANCE_BANDWIDTH, default
+        100)."""
+        self["balance-bandwidth"] = float(value)
+
     def postOptions(self):
+        if self["balance-threshold"] < 0 or self["balance-interval"] <= 0 or self["balance-bandwidth"] <= 0:
+            raise usage.UsageError("--balance-threshold is 0 (off) or more, --balance-interval and"
+                                   " --balance-bandwidth more than 0")
         if self["backup-interval"] < 0 or self["backup-keep"] < 1:
             raise usage.UsageError("--backup-interval is a duration, 0 or more, and --backup-keep 1 or more")
         if self["backup-dir"] and self["db-url"]:
@@ -317,11 +340,15 @@ def build_namenode(reactor, options):
                          repair.safemode, leadership)
     store.history_retention = options["history-retention"]
     backups = scheduled_backups(store, reactor, options)
+    balancer = Balancer(store, registry, datanodes, repair, reactor, leadership)
     app = NamenodeApp(store, registry, fanout, repair, config, guard=guard, access=access, trash=trash,
-                      backups=backups)
+                      backups=backups, balancer=balancer)
     top = NamenodeService(store, pins, leadership, repair, pool, access, trash, backups)
     history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
     retry_cache_trimmer(store, reactor, options["retry-cache-expiry"], leadership=leadership).setServiceParent(top)
+    if options["balance-threshold"] > 0:
+        background_balancer(balancer, reactor, options["balance-interval"], options["balance-threshold"],
+                            options["balance-bandwidth"]).setServiceParent(top)
     app.telemetry.lag_probe(reactor).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,

@@ -1,0 +1,182 @@
+"""The balancer's runs on a fake clock (dfs.namenode.balancer.Balancer): copy then delete, throttled, stoppable, and
+never a delete that would leave a block under its replication or by a namenode that no longer leads."""
+
+from types import SimpleNamespace
+
+import pytest
+from twisted.internet import defer
+from twisted.internet.task import Clock
+
+from dfs.errors import Unavailable
+from dfs.namenode.balancer import BALANCED, STOPPED, Balancer
+from dfs.namenode.registry import Registry
+from dfs.namenode.repair import Repair
+
+MB = 1024 * 1024
+CAPACITY = 100 * MB
+
+
+class Answer:
+    def __init__(self, code=200):
+        self.code = code
+
+    def content(self):
+        return defer.succeed(b"")
+
+
+class Datanodes:
+    """The datanodes as the namenode's client sees them: every copy and delete is done at once and written down."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.calls = []  # ("fetch"|"delete", block, node url)
+        self.on_fetch = lambda block_id, source: None
+
+    def fetch(self, url, block_id, source):
+        self.calls.append(("fetch", block_id, url))
+        self.on_fetch(block_id, source)
+        return defer.succeed(Answer())
+
+    def delete(self, url, block_id, mark, epoch=None):
+        self.calls.append(("delete", block_id, url))
+        return defer.succeed(Answer())
+
+
+class Store:
+    def __init__(self, targets):
+        self.targets = targets
+
+    def block_targets(self):
+        return defer.succeed(dict(self.targets))
+
+
+def make(blocks_on, wanted=2, size=MB, leadership=None):
+    """A balancer over nodes holding the blocks ``blocks_on`` names ({node id: [block ids]})."""
+    clock = Clock()
+    clock.advance(1000)
+    registry = Registry(clock)
+    for node_id, blocks in blocks_on.items():
+        used = len(blocks) * size
+        registry.register(node_id, f"http://{node_id}", f"http://{node_id}", CAPACITY, used, CAPACITY - used, blocks,
+                          mark="1")
+    targets = {b: (wanted, size) for blocks in blocks_on.values() for b in blocks}
+    store = Store(targets)
+    datanodes = Datanodes(registry)
+    repair = Repair(store, registry, None, datanodes, clock)
+    repair.safemode.on = False
+    balancer = Balancer(store, registry, datanodes, repair, clock, leadership)
+    return SimpleNamespace(clock=clock, registry=registry, datanodes=datanodes, balancer=balancer, size=size,
+                           targets=targets)
+
+
+def beat(c):
+    """Every datanode's heartbeat: the space its blocks take, as the registry knows them."""
+    for node in c.registry.nodes.values():
+        used = len(node.blocks) * c.size
+        c.registry.heartbeat(node.id, CAPACITY, used, CAPACITY - used, mark="1")
+
+
+def run_out(c, step=0.5, limit=400):
+    for _ in range(limit):
+        if not c.balancer.busy:
+            return c.balancer.describe()
+        c.clock.advance(step)
+        beat(c)
+    raise AssertionError(f"still running: {c.balancer.describe()}")
+
+
+def three_full_one_empty(**kwargs):
+    blocks = [f"b{i:02d}" for i in range(30)]  # on two of the three full nodes each: 20 MB each
+    on = {"n0": [], "n1": [], "n2": [], "new": []}
+    for i, b in enumerate(blocks):
+        on[f"n{i % 3}"].append(b)
+        on[f"n{(i + 1) % 3}"].append(b)
+    return make(on, **kwargs)
+
+
+def replicas(c, block_id):
+    return len(c.registry.replicas.get(block_id, ()))
+
+
+def test_each_move_copies_before_it_deletes_and_the_run_ends_balanced():
+    c = three_full_one_empty()
+    counts = []
+    c.datanodes.on_fetch = lambda b, source: counts.append(replicas(c, b))
+    c.balancer.start(threshold=5, bandwidth=1000)
+    run = run_out(c)
+    assert run["state"] == BALANCED, run
+    assert run["moves_done"] > 0 and run["bytes_moved"] == run["moves_done"] * MB and run["moves_failed"] == 0
+    fetched = [(b, url) for what, b, url in c.datanodes.calls if what == "fetch"]
+    deleted = [b for what, b, _ in c.datanodes.calls if what == "delete"]
+    assert all(url == "http://new" for _, url in fetched)
+    for block_id in deleted:  # copied first
+        assert c.datanodes.calls.index(("fetch", block_id, "http://new")) < [
+            i for i, call in enumerate(c.datanodes.calls) if call[:2] == ("delete", block_id)][0]
+    assert all(count >= 2 for count in counts) and all(replicas(c, b) == 2 for b in c.targets)
+    levels = [n["utilization"] for n in run["nodes"]]
+    assert max(levels) - min(levels) <= 10, run
+
+
+def test_moves_keep_to_the_bandwidth():
+    c = three_full_one_empty()
+    c.balancer.start(threshold=5, bandwidth=1.0)  # 1 MB/s, blocks of 1 MB: one move a second
+    moves = lambda: sum(1 for call in c.datanodes.calls if call[0] == "delete")  # noqa: E731
+    assert moves() == 1
+    c.clock.advance(0.9)
+    assert moves() == 1
+    c.clock.advance(0.2)
+    assert moves() == 2
+    c.clock.advance(3.0)
+    assert moves() == 5
+
+
+def test_a_stopped_run_ends_after_its_move_and_leaves_every_block_replicated():
+    c = three_full_one_empty()
+    c.balancer.start(threshold=5, bandwidth=1.0)
+    c.balancer.stop()
+    c.clock.advance(1.1)
+    run = c.balancer.describe()
+    assert run["state"] == STOPPED and run["moves_done"] == 1, run
+    assert all(replicas(c, b) == 2 for b in c.targets)
+
+
+def test_the_source_is_kept_when_the_block_lost_a_replica_meanwhile():
+    c = three_full_one_empty()
+    # While the copy runs, repair trims the block's other replica (or its node reports it gone): the source's
+    # replica is then one of the two the block needs.
+    def lose_another(block_id, source):
+        other = next(n for n in c.registry.replicas[block_id] if source != f"http://{n}")
+        c.registry.remove_replica(block_id, other)
+        c.balancer.stop()
+    c.datanodes.on_fetch = lose_another
+    c.balancer.start(threshold=5, bandwidth=1000)
+    run = run_out(c)
+    assert [call[0] for call in c.datanodes.calls] == ["fetch"], "no delete"
+    assert run["moves_failed"] == 1 and run["moves_done"] == 0
+    assert all(replicas(c, b) >= 2 for b in c.targets)
+
+
+class Lease:
+    epoch = 7
+
+
+def test_only_the_leader_balances_and_a_lost_lease_stops_the_run():
+    lease = Lease()
+    c = three_full_one_empty(leadership=lease)
+    c.balancer.start(threshold=5, bandwidth=1.0)
+    assert c.datanodes.calls[-1][0] == "delete"
+    lease.epoch = None
+    c.clock.advance(1.1)
+    run = c.balancer.describe()
+    assert run["state"] == STOPPED and "no longer leads" in run["why"], run
+    assert sum(call[0] == "delete" for call in c.datanodes.calls) == 1
+    with pytest.raises(Unavailable):
+        c.balancer.start()
+
+
+def test_a_run_in_safe_mode_is_refused():
+    c = three_full_one_empty()
+    c.balancer.repair.safemode.on = True
+    with pytest.raises(Unavailable):
+        c.balancer.start()
+    assert c.balancer.describe()["state"] == "idle"

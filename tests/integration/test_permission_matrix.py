@@ -193,14 +193,15 @@ def test_permissions_off_restores_the_old_behaviour(make_cluster, tmp_path):
     assert as_user(cluster, "bob", "DELETE", "/home/alice", "DELETE", recursive="true").json() == {"boolean": True}
 
 
-def test_only_the_superuser_formats_holds_safe_mode_decommissions_or_runs_fsck(checked):
+def test_only_the_superuser_formats_holds_safe_mode_decommissions_balances_or_runs_fsck(checked):
     """Cluster-wide routes took any caller: bob could list every block id with fsck, or format the cluster."""
     write(checked, "alice", "/home/alice/kept", permission="600")
     node = checked.status()["nodes"][0]["id"]
     for method, route, params in [("GET", "/cluster/fsck", {"path": "/"}),
                                   ("POST", "/cluster/safemode", {"action": "enter"}),
                                   ("POST", f"/cluster/datanodes/{node}/decommission", {}),
-                                  ("POST", "/cluster/format", {"confirm": "true"})]:
+                                  ("POST", "/cluster/format", {"confirm": "true"}),
+                                  ("POST", "/cluster/balance", {}), ("POST", "/cluster/balance", {"action": "stop"})]:
         response = requests.request(method, checked.url + route, params={"user.name": "bob", **params}, timeout=30)
         assert denial(response) == "Access denied for user bob. Superuser privilege is required", route
     assert as_user(checked, "alice", "GET", "/home/alice/kept", "OPEN").content == b"secret"

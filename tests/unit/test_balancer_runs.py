@@ -4,6 +4,8 @@ never a delete that would leave a block under its replication or by a namenode t
 from types import SimpleNamespace
 
 import pytest
+import pytest_twisted
+from treq.testing import StubTreq
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
@@ -180,3 +182,18 @@ def test_a_run_in_safe_mode_is_refused():
     with pytest.raises(Unavailable):
         c.balancer.start()
     assert c.balancer.describe()["state"] == "idle"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_route_starts_a_run_and_tells_its_progress(namenode_app):
+    http = StubTreq(namenode_app.resource())
+    response = await http.post("http://nn/cluster/balance", params={"threshold": "abc"})
+    assert response.code == 400 and "threshold" in (await response.json())["RemoteException"]["message"]
+    response = await http.post("http://nn/cluster/balance", params={"bandwidth": "0"})
+    assert response.code == 400
+    assert (await (await http.get("http://nn/cluster/balance")).json())["state"] == "idle"
+    response = await http.post("http://nn/cluster/balance", params={"threshold": "5", "bandwidth": "20"})
+    started = await response.json()
+    assert response.code == 200 and started["threshold"] == 5 and started["bandwidth"] == 20
+    progress = await (await http.get("http://nn/cluster/balance")).json()
+    assert progress["state"] == BALANCED and progress["moves_done"] == 0, progress  # no datanodes: nothing to do

@@ -110,6 +110,9 @@ def test_a_new_empty_datanode_gets_its_share_and_no_block_is_ever_under_replicat
     assert all(abs(level - mean) <= 10 for level in levels.values()), (levels, mean)
     assert cluster.fsck()["totals"]["status"] == "HEALTHY"
     read_back(cluster, digests)
+    stopped = subprocess.run([*DFS, "balance", "--stop"], capture_output=True, timeout=60,
+                             env=dict(os.environ, DFS_NAMENODE_URL=cluster.url, DFS_CONFIG=os.devnull, DFS_TOKEN=""))
+    assert stopped.returncode == 0 and b"Balancer balanced" in stopped.stdout, stopped  # nothing was running
 
 
 def test_a_block_in_two_racks_stays_in_two_racks(make_cluster):

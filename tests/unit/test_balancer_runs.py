@@ -10,7 +10,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from dfs.errors import Unavailable
-from dfs.namenode.balancer import BALANCED, STOPPED, Balancer
+from dfs.namenode.balancer import BALANCED, STOPPED, Balancer, background_balancer
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 
@@ -76,6 +76,13 @@ def beat(c):
     for node in c.registry.nodes.values():
         used = len(node.blocks) * c.size
         c.registry.heartbeat(node.id, CAPACITY, used, CAPACITY - used, mark="1")
+
+
+def advance(c, seconds, step=0.5):
+    """Time passes, the datanodes beating all along."""
+    for _ in range(int(seconds / step)):
+        c.clock.advance(step)
+        beat(c)
 
 
 def run_out(c, step=0.5, limit=400):
@@ -182,6 +189,25 @@ def test_a_run_in_safe_mode_is_refused():
     with pytest.raises(Unavailable):
         c.balancer.start()
     assert c.balancer.describe()["state"] == "idle"
+
+
+def test_the_background_balancer_runs_on_the_leader_every_interval():
+    lease = Lease()
+    lease.epoch = None
+    c = three_full_one_empty(leadership=lease)
+    service = background_balancer(c.balancer, c.clock, 60, 5, 1000)
+    service.startService()
+    try:
+        assert c.balancer.describe()["state"] == "idle", "another namenode leads"
+        lease.epoch = 7
+        advance(c, 60)
+        run = run_out(c)
+        assert run["state"] == BALANCED and run["background"] and run["moves_done"] > 0, run
+        advance(c, 60)  # the next look finds the cluster balanced
+        run = c.balancer.describe()
+        assert run["state"] == BALANCED and run["moves_done"] == 0, run
+    finally:
+        service.stopService()
 
 
 @pytest_twisted.ensureDeferred

@@ -14,7 +14,8 @@ log = Logger()
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
 HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
 # A full block report is a snapshot taken before it was sent; a replica added (by a write or a copy) less than this
-# many seconds before the report arrives may be missing from it without being gone.
+# many seconds before the report arrives may be missing from it without being gone, and one deleted may still be in
+# it.
 REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
@@ -41,6 +42,7 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+        self.dropped = {}  # block id -> when a delete took it from here, after this node's report may have been taken
 
     @property
     def host(self):
@@ -134,7 +136,9 @@ class Registry:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
         now = self.clock.seconds()
         node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
-        blocks = set(blocks) | (node.recent.keys() & node.blocks)
+        node.dropped = {b: t for b, t in node.dropped.items() if now - t < REPORT_LAG}
+        # A replica back from the dead would count toward its block's replication, and repair could trim a real one.
+        blocks = (set(blocks) - node.dropped.keys()) | (node.recent.keys() & node.blocks)
         for gone in node.blocks - blocks:
             self.replicas.get(gone, set()).discard(node_id)
         for new in blocks - node.blocks:
@@ -153,6 +157,7 @@ class Registry:
         if node is not None:
             node.blocks.add(block_id)
             node.recent[block_id] = self.clock.seconds()
+            node.dropped.pop(block_id, None)
             self.replicas.setdefault(block_id, set()).add(node_id)
 
     def remove_replica(self, block_id, node_id):
@@ -160,6 +165,7 @@ class Registry:
         if node is not None:
             node.blocks.discard(block_id)
             node.recent.pop(block_id, None)
+            node.dropped[block_id] = self.clock.seconds()
         holders = self.replicas.get(block_id)
         if holders is not None:
             holders.discard(node_id)

@@ -97,14 +97,14 @@ def test_a_new_empty_datanode_gets_its_share_and_no_block_is_ever_under_replicat
     assert min(levels.values()) == 0 and max(levels.values()) - mean > 10, levels
 
     started = time.monotonic()
-    out, err, checks = balance(cluster, "--threshold", "10", "--bandwidth", "0.5")
+    out, err, checks = balance(cluster, "--threshold", "10", "--bandwidth", "0.25")
     took = time.monotonic() - started
 
-    assert checks >= 3, "the balancer ended before replication could be checked while it ran"
+    assert checks >= 2, "the balancer ended before replication could be checked while it ran"
     assert "dfs: balance:" in err and "moves done" in err, err
     run = cluster.get_json("/cluster/balance")
     assert run["state"] == "balanced" and run["moves_done"] > 0, run
-    assert took >= run["bytes_moved"] / (0.5 * 1024 * 1024) - 1, (took, run)  # throttled to 0.5 MB/s
+    assert took >= run["bytes_moved"] / (0.25 * 1024 * 1024), (took, run)  # throttled to 0.25 MB/s
     assert "Balancer balanced" in out, out
     levels, mean = utilizations(cluster.status())
     assert all(abs(level - mean) <= 10 for level in levels.values()), (levels, mean)

@@ -135,3 +135,23 @@ def test_a_block_in_two_racks_stays_in_two_racks(make_cluster):
     assert all(abs(level - mean) <= 10 for level in levels.values()), (levels, mean)
     check_replication(cluster, racks)
     read_back(cluster, digests)
+
+
+def test_the_leader_balances_in_the_background_when_configured(make_cluster):
+    cluster = make_cluster(datanodes=3, namenode_args=[*ARGS["namenode_args"], "--balance-threshold", "10",
+                                                       "--balance-interval", "2s"],
+                           datanode_args=ARGS["datanode_args"])
+    digests = put_files(cluster, 6, 1024 * 1024)
+    cluster.add_datanode()
+
+    def balanced(status):
+        levels, mean = utilizations(status)
+        return len(levels) == 4 and all(abs(level - mean) <= 10 for level in levels.values())
+
+    deadline = time.monotonic() + RUN_LIMIT
+    while not balanced(cluster.status()) and time.monotonic() < deadline:
+        check_replication(cluster)
+    run = cluster.get_json("/cluster/balance")  # the latest run: maybe one after the moves, that found nothing to do
+    assert balanced(cluster.status()) and run["background"], run
+    assert "balancer moved" in cluster.namenode.log()
+    read_back(cluster, digests)

@@ -8,11 +8,13 @@ import pytest_twisted
 from treq.testing import StubTreq
 from twisted.internet import defer
 from twisted.internet.task import Clock
+from twisted.python import usage
 
 from dfs.errors import Unavailable
 from dfs.namenode.balancer import BALANCED, STOPPED, Balancer, background_balancer
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
+from dfs.namenode.tap import NamenodeOptions
 
 MB = 1024 * 1024
 CAPACITY = 100 * MB
@@ -239,3 +241,15 @@ def test_a_report_sent_before_a_delete_does_not_bring_the_replica_back():
     assert moved not in source.blocks and source.id not in c.registry.replicas[moved]
     c.registry.add_replica(moved, source.id)  # stored there again (an upload of the same bytes): counted again
     assert source.id in c.registry.replicas[moved]
+
+
+def test_the_background_options():
+    options = NamenodeOptions()
+    options.parseOptions([])
+    assert (options["balance-threshold"], options["balance-interval"], options["balance-bandwidth"]) == (0, 3600, 100)
+    options = NamenodeOptions()
+    options.parseOptions(["--balance-threshold", "5", "--balance-interval", "30m", "--balance-bandwidth", "20"])
+    assert (options["balance-threshold"], options["balance-interval"], options["balance-bandwidth"]) == (5, 1800, 20)
+    for option, value in [("--balance-threshold", "-1"), ("--balance-interval", "0"), ("--balance-bandwidth", "0")]:
+        with pytest.raises(usage.UsageError, match="--balance-threshold is 0 \\(off\\) or more"):
+            NamenodeOptions().parseOptions([option, value])

@@ -133,6 +133,7 @@ class Run:
         self.moves_failed = 0
         self.moves_left = 0
         self.stop_asked = False
+        self.pause = None  # the throttle's wait under way, cut short by a stop
 
     def end(self, state, why, now):
         self.state, self.why, self.ended = state, why, now
@@ -180,6 +181,8 @@ class Balancer:
         """Ask the run under way to stop after the move it is making (a copy is never left half-done)."""
         if self.busy:
             self.run.stop_asked = True
+            if self.run.pause is not None:
+                self.run.pause.cancel()
         return self.describe()
 
     def describe(self):
@@ -229,7 +232,7 @@ class Balancer:
                 await self._throttle(run)
             if run.moves_done == done_before:
                 return run.end(STUCK, "a whole round of moves failed (see the namenode's log)", self.clock.seconds())
-            await self._settle(self.clock.seconds())
+            await self._settle(run, self.clock.seconds())
         run.end(STUCK, f"not balanced after {MAX_ROUNDS} rounds", self.clock.seconds())
 
     def _why_not(self, run):
@@ -298,13 +301,18 @@ class Balancer:
         due = run.started + run.bytes_moved / (run.bandwidth * MB)
         wait = due - self.clock.seconds()
         if wait > 0:
-            await deferLater(self.clock, wait)
+            run.pause = deferLater(self.clock, wait)
+            try:
+                await run.pause
+            except defer.CancelledError:
+                pass  # stopped: the run ends before its next move
+            run.pause = None
 
-    async def _settle(self, since):
+    async def _settle(self, run, since):
         """Wait until every node in service has sent a heartbeat after ``since``: the next round plans on the space
         the moves freed and filled."""
         for _ in range(SETTLE_LIMIT):
-            if all(n.last_seen > since for n in self.registry.writable()):
+            if run.stop_asked or all(n.last_seen > since for n in self.registry.writable()):
                 return
             await deferLater(self.clock, SETTLE_POLL)
 

@@ -5,6 +5,7 @@ kept, every file read back unchanged."""
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -154,4 +155,30 @@ def test_the_leader_balances_in_the_background_when_configured(make_cluster):
     run = cluster.get_json("/cluster/balance")  # the latest run: maybe one after the moves, that found nothing to do
     assert balanced(cluster.status()) and run["background"], run
     assert "balancer moved" in cluster.namenode.log()
+    read_back(cluster, digests)
+
+
+def test_ctrl_c_stops_the_run_after_its_move_and_every_block_keeps_its_replicas(make_cluster):
+    cluster = make_cluster(datanodes=3, **ARGS)
+    digests = put_files(cluster, 6, 1024 * 1024)
+    cluster.add_datanode()
+    cluster.wait_for(lambda s: s["totals"]["alive"] == 4, 60, "the new datanode")
+    env = dict(os.environ, DFS_NAMENODE_URL=cluster.url, DFS_CONFIG=os.devnull, DFS_TOKEN="")
+    process = subprocess.Popen([*DFS, "balance", "--bandwidth", "0.1"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + RUN_LIMIT
+        while cluster.get_json("/cluster/balance").get("moves_done", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err.decode()
+    run = cluster.get_json("/cluster/balance")
+    assert run["state"] == "stopped" and run["why"] == "stopped on request", run
+    assert 1 <= run["moves_done"] < 9, run  # at 0.1 MB/s the run was far from done
+    check_replication(cluster)
     read_back(cluster, digests)

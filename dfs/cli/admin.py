@@ -1,5 +1,5 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, safemode and format; and
-`admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, maintenance, safemode and
+format; and `admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
 
 import time
 
@@ -7,6 +7,7 @@ from dfs.cli.errors import FAILED, OK, Failure, Usage, about
 from dfs.cli.formatting import duration, size, table, to_json
 from dfs.cli.progress import is_terminal
 from dfs.errors import FileNotFound
+from dfs.options import duration_value
 
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
@@ -34,6 +35,18 @@ def register(commands):
                                  "decommissioned. --cancel puts it back in service.")
     p.add_argument("--cancel", action="store_true", help="put the node back in service")
     p.add_argument("--wait", action="store_true", help="return only when the node is decommissioned")
+    p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
+
+    p = commands.add("maintenance", maintenance, "take a datanode away for a while without copying its blocks",
+                     description="Put NODE in maintenance for DURATION (e.g. 1h, 90m): no new blocks go there, reads "
+                                 "go to other replicas, and while it is stopped its blocks are not copied elsewhere "
+                                 "(unless a block would keep fewer than the namenode's --maintenance-min-replicas "
+                                 "on other datanodes). When the time is up it is a datanode like the others again: "
+                                 "dead, and its blocks copied, if it has not come back. --end ends it now.")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--for", dest="duration", type=duration_value, metavar="DURATION",
+                       help="how long: 30s, 90m, 1h, 2d (a bare number is hours)")
+    group.add_argument("--end", action="store_true", help="end the maintenance now")
     p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
 
     p = commands.add("safemode", safemode, "show, hold, end or wait for the namenode's safe mode",
@@ -224,6 +237,18 @@ def decommission(session, args):
             time.sleep(1)
             node = next(n for n in session.client.status()["nodes"] if n["id"] == args.node)
     print(f"{node['id']}: {node['state']}", file=session.stdout)
+    return OK
+
+
+def maintenance(session, args):
+    with about(None):
+        try:
+            node = session.client.maintenance(args.node, None if args.end else args.duration)
+        except FileNotFound as e:  # the namenode's words, not a file's "No such file or directory"
+            raise Failure(None, e.message) from None
+    until = node.get("maintenance_until")
+    ends = f" until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(until))}" if until else ""
+    print(f"{node['id']}: {node['state']}{ends}", file=session.stdout)
     return OK
 
 

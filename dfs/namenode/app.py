@@ -79,7 +79,7 @@ def _space(nodes):
     space = {"capacity": 0, "used": 0, "free": 0}
     filesystems = set()
     for node in nodes:
-        if node["state"] != "dead":
+        if node["liveness"] != "dead":
             space["used"] += node["used"]
             if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
                 filesystems.add(node["filesystem"])
@@ -962,6 +962,20 @@ class NamenodeApp:
     async def decommission(self, request, node_id):
         await self._superuser(request, TOKEN)
         node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
+        self.repair.kick()
+        return json_body(node.describe(self.registry.clock.seconds()), request)
+
+    @app.route("/cluster/datanodes/<node_id>/maintenance", methods=["POST"])
+    async def maintenance(self, request, node_id):
+        """`dfs maintenance NODE --for 1h` (``for``: seconds) or ``--end`` (``end=true``), kept in the database so
+        that every namenode, and a restarted one, knows it."""
+        await self._superuser(request, TOKEN)
+        params = Params(request)
+        self.registry.get(node_id)
+        until = None if params.bool("end") else (
+            self.registry.clock.seconds() + params.int("for", required=True, minimum=1))
+        await self.store.set_maintenance(node_id, until)
+        node = self.registry.set_maintenance(node_id, until)
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
 

@@ -17,6 +17,7 @@ from collections import deque
 from twisted.logger import Logger
 
 from dfs import chunks
+from dfs.datanode import layout
 from dfs.datanode.volumes import Volume
 from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace, NotLeader
 
@@ -167,6 +168,7 @@ class BlockStore:
                 volume.prepare()
             except OSError as e:
                 self._fail(volume, f"cannot use {volume.root}: {e}")
+        self._upgrade_layouts()
         # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
         # --capacity has a share of its own.
         devices = "+".join(str(d) for d in sorted({v.device for v in self.in_use()}))
@@ -174,6 +176,13 @@ class BlockStore:
         self.root = (self.in_use() or self.volumes)[0].root  # the scrubber's state; the one the logs name
         # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
         self.epoch = self._saved_epoch()
+
+    def _upgrade_layouts(self):
+        """Bring every data directory in use to the current layout (dfs.datanode.layout) and record it there."""
+        for volume in self.in_use():
+            if volume.layout != layout.CURRENT:
+                layout.upgrade(volume.root, volume.layout)
+                write_json_atomically(os.path.join(volume.root, layout.FILE), {"layout": layout.CURRENT})
 
     @property
     def block_ids(self):

@@ -41,6 +41,7 @@ class Datanode:
         self.last_seen = now
         self.last_report = None
         self.version = None
+        self.protocol = None  # the namenode <-> datanode protocol version spoken with it (dfs.protocol)
         self.blocks = set()
         self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
@@ -84,6 +85,7 @@ class Datanode:
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
             "version": self.version,
+            "protocol": self.protocol,
         }
 
 
@@ -111,7 +113,7 @@ class Registry:
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
-                 filesystem=None, rack=None, failed_volumes=0):
+                 filesystem=None, rack=None, failed_volumes=0, protocol=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -122,7 +124,7 @@ class Registry:
             node.url, node.public_url = url, public_url
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
-        node.version = version
+        node.version, node.protocol = version, protocol
         self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         self.report(node_id, blocks)
         return node

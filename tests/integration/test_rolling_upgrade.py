@@ -16,6 +16,7 @@ import time
 import pytest
 
 from cluster import source_twistd
+from dfs.datanode import layout
 from dfs.node import twistd_command
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -96,8 +97,11 @@ def test_a_rolling_upgrade_under_load_fails_no_operation_and_copies_nothing(make
     try:
         cluster.wait_for(lambda s: s["totals"]["files"] >= 5, 120, "the client load under way")
         for node in cluster.datanodes:
+            assert " blocks)\n" in node.log(), "the previous release's datanode registered (without a protocol)"
             logged = upgrade(node, "registered with namenode")
             assert "protocol 1)" in logged, "this release's datanode speaks the previous release's protocol"
+            with open(os.path.join(node.args[node.args.index("--root") + 1], layout.FILE)) as f:
+                assert json.load(f) == {"layout": layout.CURRENT}, "the data directory upgraded"
             written = cluster.status()["totals"]["files"]
             cluster.wait_for(lambda s: s["totals"]["files"] >= written + 3 and s["totals"]["alive"] == DATANODES,
                              120, "the load going on with every datanode alive")

@@ -49,6 +49,7 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.maintenance_until = None  # while admin is MAINTENANCE: when the window ends (seconds since the epoch)
+        self.holdings_known = True  # False for a node known only by its maintenance window, until it registers
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
 
     @property
@@ -160,6 +161,7 @@ class Registry:
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
         node.blocks = blocks
+        node.holdings_known = True
         node.last_report = self.clock.seconds()
 
     def report_corrupt(self, node_id, block_id):
@@ -222,15 +224,23 @@ class Registry:
         return node
 
     def load_maintenance(self, windows):
-        """The maintenance windows as the database holds them ({node id: until}): set by any namenode."""
+        """The maintenance windows as the database holds them ({node id: until}): set by any namenode. A node in
+        maintenance that has not registered since this namenode started (it restarted while the node was away) is
+        listed, dead, with holdings unknown: until it reports, it may hold any block."""
         self.maintenance = dict(windows)
+        now = self.clock.seconds()
+        for node_id in [i for i, until in windows.items() if until > now and i not in self.nodes]:
+            node = self.nodes[node_id] = Datanode(node_id, "", "", now - self.dead_after)
+            node.holdings_known = False
         self.update_states()
 
     def counted_in_maintenance(self, block_id, in_service):
         """The replicas of ``block_id`` on nodes in maintenance that count toward its replication, alive or not,
-        given those that count on nodes in service: all, but as many fewer as the block lacks of
-        ``maintenance_min`` in service, so that repair copies that many elsewhere."""
+        given those that count on nodes in service (and one on each node in maintenance whose holdings are unknown):
+        all, but as many fewer as the block lacks of ``maintenance_min`` in service, so that repair copies that many
+        elsewhere."""
         away = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].admin == MAINTENANCE]
+        away += [n for n in self.nodes.values() if n.admin == MAINTENANCE and not n.holdings_known]
         return away[max(0, self.maintenance_min - len(in_service)):]
 
     def alive(self):

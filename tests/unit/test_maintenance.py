@@ -77,6 +77,17 @@ def test_maintenance_ends_early_and_windows_come_from_the_database():
     assert registry.nodes["ghost"].admin == "maintenance", "a node a restarted namenode learns of later"
 
 
+def test_a_node_away_when_the_namenode_restarted_may_hold_any_block_until_it_reports():
+    registry, repair, clock = cluster_of(["b"])
+    registry.load_maintenance({"a": clock.seconds() + 3600})
+    assert registry.describe()[0]["state"] == "maintenance" and registry.describe()[0]["liveness"] == "dead"
+    assert counted(repair) == ["a", "b"], "nothing copied for a node whose blocks are not known yet"
+    registry.register("a", "http://a", "http://a", 100, 0, 50, [])
+    assert counted(repair) == ["b"], "it reported: it does not hold x"
+    registry.load_maintenance({})
+    assert sorted(n.id for n in registry.writable()) == ["a", "b"]
+
+
 def test_a_decommissioning_node_is_not_put_in_maintenance():
     registry, _, clock = cluster_of(["a", "b"])
     registry.decommission("a")

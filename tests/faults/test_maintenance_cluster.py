@@ -12,9 +12,9 @@ import requests
 QUIET = 5.0  # seconds of repair passes (every 0.5 s in tests/cluster.py) that must copy nothing
 
 
-def dfs(cluster, *args):
-    done = subprocess.run([sys.executable, "-m", "dfs.cli", "--namenode", cluster.url, *args], capture_output=True,
-                          timeout=120, env=dict(os.environ, DFS_TOKEN=""))
+def dfs(cluster, *args, url=None):
+    done = subprocess.run([sys.executable, "-m", "dfs.cli", "--namenode", url or cluster.url, *args],
+                          capture_output=True, timeout=120, env=dict(os.environ, DFS_TOKEN=""))
     assert done.returncode == 0, done
     return done.stdout.decode()
 
@@ -84,3 +84,17 @@ def test_a_block_below_the_minimum_in_service_is_copied(make_cluster):
     holders = cluster.fsck()["files"][0]["blocks"][0]["replicas"]
     assert len(holders) == 2 and node_id not in holders, (holders, status)
     assert read(cluster, "/kept") == data
+
+
+def test_namenodes_sharing_a_database_share_the_maintenance_windows(postgres_url, make_cluster):
+    cluster = make_cluster(datanodes=2, namenodes=2, namenode_args=["--db-url", postgres_url])
+    first, second = (namenode.url for namenode in cluster.namenodes)
+    node_id = cluster.status()["nodes"][0]["id"]
+
+    def in_state(state):
+        return lambda s: any(n["id"] == node_id and n["state"] == state for n in s["nodes"])
+
+    dfs(cluster, "maintenance", "--for", "1h", node_id, url=first)
+    cluster.wait_for(in_state("maintenance"), 30, "the window seen by the other namenode", url=second)
+    dfs(cluster, "maintenance", "--end", node_id, url=second)
+    cluster.wait_for(in_state("alive"), 30, "the end seen by the first namenode", url=first)

@@ -29,7 +29,7 @@ def offered():
 def _number(message, field, default):
     try:
         return int(message.get(field, default))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"{field} must be a number, not {message.get(field)!r}") from None
 
 

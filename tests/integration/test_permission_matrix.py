@@ -200,6 +200,7 @@ def test_only_the_superuser_formats_holds_safe_mode_decommissions_or_runs_fsck(c
     for method, route, params in [("GET", "/cluster/fsck", {"path": "/"}),
                                   ("POST", "/cluster/safemode", {"action": "enter"}),
                                   ("POST", f"/cluster/datanodes/{node}/decommission", {}),
+                                  ("POST", f"/cluster/datanodes/{node}/maintenance", {"for": "60"}),
                                   ("POST", "/cluster/format", {"confirm": "true"})]:
         response = requests.request(method, checked.url + route, params={"user.name": "bob", **params}, timeout=30)
         assert denial(response) == "Access denied for user bob. Superuser privilege is required", route

@@ -972,11 +972,10 @@ class NamenodeApp:
         that every namenode, and a restarted one, knows it."""
         await self._superuser(request, TOKEN)
         params = Params(request)
-        self.registry.get(node_id)
         until = None if params.bool("end") else (
             self.registry.clock.seconds() + params.int("for", required=True, minimum=1))
+        node = self.registry.set_maintenance(node_id, until)  # refused here first: a decommissioning node
         await self.store.set_maintenance(node_id, until)
-        node = self.registry.set_maintenance(node_id, until)
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
 

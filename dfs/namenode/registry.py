@@ -259,8 +259,9 @@ class Registry:
         random.shuffle(nodes)
         if state is not None:
             return [n for n in nodes if n.state == state]
-        return ([n for n in nodes if n.state == ALIVE and n.admin != MAINTENANCE] + [n for n in nodes if n.state == STALE]
-                + [n for n in nodes if n.state == ALIVE and n.admin == MAINTENANCE])
+        away = [n for n in nodes if n.admin == MAINTENANCE]
+        return ([n for n in nodes if n.state == ALIVE and n not in away] + [n for n in nodes if n.state == STALE]
+                + [n for n in away if n.state == ALIVE])
 
     def decommission(self, node_id, cancel=False):
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""

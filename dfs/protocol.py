@@ -12,9 +12,11 @@ its sender checks the version agreed before using it.
 from dfs.errors import BadRequest
 
 FIELD, OLDEST_FIELD = "protocol", "protocol_oldest"
-CURRENT = 2  # 2: the version is sent
-OLDEST = CURRENT - 1  # the previous release's: spoken so that its nodes keep working during an upgrade
 UNVERSIONED = 1  # what a message without the field speaks
+CURRENT = 2  # 2: the version is sent. A protocol change raises it, and is used only with a peer that agreed to it.
+# The previous release's CURRENT, still spoken so that its nodes keep working during an upgrade: at each release,
+# raise it to the CURRENT of the release before (not at each protocol change: several may come in one release).
+OLDEST = UNVERSIONED
 
 
 class ProtocolMismatch(BadRequest):

@@ -141,6 +141,8 @@ def status(session, args):
         *[f"Decommissioning {n['id']}: {n.get('decommission_pending', 0)} blocks still to copy"
           + (f"; {n['decommission_blocked']}" if n.get("decommission_blocked") else "")
           for n in report.get("nodes", []) if n["state"] == "decommissioning"],
+        *[f"In maintenance {n['id']}: {n['liveness']}, until {_local_time(n['maintenance_until'])}"
+          for n in report.get("nodes", []) if n["state"] == "maintenance"],
         "",
     ]
     rows = [["ID", "STATE", "RACK", "VERSION", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "BLOCK REPORT",
@@ -247,9 +249,12 @@ def maintenance(session, args):
         except FileNotFound as e:  # the namenode's words, not a file's "No such file or directory"
             raise Failure(None, e.message) from None
     until = node.get("maintenance_until")
-    ends = f" until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(until))}" if until else ""
-    print(f"{node['id']}: {node['state']}{ends}", file=session.stdout)
+    print(f"{node['id']}: {node['state']}" + (f" until {_local_time(until)}" if until else ""), file=session.stdout)
     return OK
+
+
+def _local_time(seconds):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def safemode(session, args):

@@ -63,6 +63,7 @@ def test_a_node_in_maintenance_is_not_copied_while_away(make_cluster):
     data = os.urandom(50_000)
     node_id = stop_a_holder_in_maintenance(cluster, data)
     assert_nothing_copied(cluster, data)
+    assert f"In maintenance {node_id}: dead, until " in dfs(cluster, "status")
 
     cluster.restart_namenode()  # the window is in the database; the node's blocks are not known any more
     cluster.wait_for(lambda s: not s["totals"]["safemode"] and any(

@@ -166,9 +166,9 @@ class BlockStore:
         for volume in self.volumes:
             try:
                 volume.prepare()
+                _upgrade_layout(volume)
             except OSError as e:
                 self._fail(volume, f"cannot use {volume.root}: {e}")
-        self._upgrade_layouts()
         # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
         # --capacity has a share of its own.
         devices = "+".join(str(d) for d in sorted({v.device for v in self.in_use()}))
@@ -176,13 +176,6 @@ class BlockStore:
         self.root = (self.in_use() or self.volumes)[0].root  # the scrubber's state; the one the logs name
         # The latest epoch of the namenodes' lease a DELETE carried: older ones are refused, also after a restart.
         self.epoch = self._saved_epoch()
-
-    def _upgrade_layouts(self):
-        """Bring every data directory in use to the current layout (dfs.datanode.layout) and record it there."""
-        for volume in self.in_use():
-            if volume.layout != layout.CURRENT:
-                layout.upgrade(volume.root, volume.layout)
-                write_json_atomically(os.path.join(volume.root, layout.FILE), {"layout": layout.CURRENT})
 
     @property
     def block_ids(self):
@@ -618,6 +611,13 @@ class BlockStore:
             volume = self._volume_of.pop(block_id, None)
             if volume is not None:
                 volume.used -= length
+
+
+def _upgrade_layout(volume):
+    """Bring a prepared data directory to the current layout (dfs.datanode.layout) and record it there."""
+    if volume.layout != layout.CURRENT:
+        layout.upgrade(volume.root, volume.layout)
+        write_json_atomically(os.path.join(volume.root, layout.FILE), {"layout": layout.CURRENT})
 
 
 def _hash_file(f):

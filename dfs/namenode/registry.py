@@ -108,6 +108,7 @@ class Registry:
         self.dead_after = dead_after
         self.maintenance_min = maintenance_min
         self.maintenance = {}
+        self.maintenance_changes = 0  # windows set here: a read of the database begun before one is out of date
         self.nodes = {}
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
@@ -220,6 +221,7 @@ class Registry:
         if node.admin not in (NORMAL, MAINTENANCE):
             raise BadRequest(f"datanode {node_id} is {node.admin}: cancel that first (dfs decommission --cancel)")
         self.maintenance[node_id] = until
+        self.maintenance_changes += 1
         self.update_states()
         return node
 
@@ -304,9 +306,13 @@ def maintenance_reader(store, registry, clock, interval=MAINTENANCE_READ_EVERY):
     """A service reading the maintenance windows from ``store`` at start and every ``interval`` seconds into
     ``registry``: a restarted namenode, and every namenode on a shared database, learns those any of them set."""
 
+    def load(windows, changes):
+        if changes == registry.maintenance_changes:  # else a window set meanwhile may be missing from what was read
+            registry.load_maintenance(windows)
+
     def read():
         d = store.maintenance_windows()
-        d.addCallback(registry.load_maintenance)
+        d.addCallback(load, registry.maintenance_changes)
         d.addErrback(background_failure(log, "reading the maintenance windows failed"))
         return d
 

@@ -2,10 +2,11 @@
 long as each block keeps the minimum on datanodes in service; when its window ends it is a datanode like the others."""
 
 import pytest
+from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from dfs.errors import BadRequest
-from dfs.namenode.registry import Registry
+from dfs.namenode.registry import MAINTENANCE_READ_EVERY, Registry, maintenance_reader
 from dfs.namenode.repair import Repair
 
 STALE, DEAD = 10, 30
@@ -101,3 +102,23 @@ def test_the_namespace_keeps_the_windows(namespace):
     namespace.set_maintenance("a", 99.0)
     namespace.set_maintenance("b", None)
     assert namespace.maintenance_windows().result == {"a": 99.0}
+
+
+def test_a_read_of_the_database_begun_before_a_window_was_set_does_not_undo_it():
+    registry, _, clock = cluster_of(["a"])
+    reads = []
+
+    class Store:
+        def maintenance_windows(self):
+            reads.append(defer.Deferred())
+            return reads[-1]
+
+    reader = maintenance_reader(Store(), registry, clock)
+    reader.startService()
+    registry.set_maintenance("a", clock.seconds() + 60)
+    reads[0].callback({})  # read before the window was stored
+    assert registry.nodes["a"].admin == "maintenance"
+    clock.advance(MAINTENANCE_READ_EVERY)
+    reads[1].callback({})  # ended by another namenode since
+    assert registry.nodes["a"].admin == "normal"
+    reader.stopService()

@@ -1,5 +1,5 @@
-"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, balance, safemode and format; and
-`admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
+"""Cluster-wide commands: df, status (like `hdfs dfsadmin -report`), fsck, decommission, maintenance, balance,
+safemode and format; and `admin migrate`, which works on a stopped namenode's database rather than on a cluster."""
 
 import time
 
@@ -7,6 +7,7 @@ from dfs.cli.errors import FAILED, OK, Failure, Usage, about
 from dfs.cli.formatting import duration, size, table, to_json
 from dfs.cli.progress import is_terminal
 from dfs.errors import FileNotFound
+from dfs.options import duration_value
 
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
@@ -51,6 +52,18 @@ def register(commands):
     p.add_argument("--bandwidth", type=float, metavar="MB/s",
                    help="move at most this many MB (2^20 bytes) a second (default 100)")
     p.add_argument("--stop", action="store_true", help="stop the run under way after its current move")
+
+    p = commands.add("maintenance", maintenance, "take a datanode away for a while without copying its blocks",
+                     description="Put NODE in maintenance for DURATION (e.g. 1h, 90m): no new blocks go there, reads "
+                                 "go to other replicas, and while it is stopped its blocks are not copied elsewhere "
+                                 "(unless a block would keep fewer than the namenode's --maintenance-min-replicas "
+                                 "on other datanodes). When the time is up it is a datanode like the others again: "
+                                 "dead, and its blocks copied, if it has not come back. --end ends it now.")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--for", dest="duration", type=duration_value, metavar="DURATION",
+                       help="how long: 30s, 90m, 1h, 2d (a bare number is hours)")
+    group.add_argument("--end", action="store_true", help="end the maintenance now")
+    p.add_argument("node", metavar="NODE", help="the datanode's id (see dfs status)")
 
     p = commands.add("safemode", safemode, "show, hold, end or wait for the namenode's safe mode",
                      description="Like `hdfs dfsadmin -safemode`. get: say whether the namenode is in safe mode "
@@ -144,6 +157,8 @@ def status(session, args):
         *[f"Decommissioning {n['id']}: {n.get('decommission_pending', 0)} blocks still to copy"
           + (f"; {n['decommission_blocked']}" if n.get("decommission_blocked") else "")
           for n in report.get("nodes", []) if n["state"] == "decommissioning"],
+        *[f"In maintenance {n['id']}: {n['liveness']}, until {_local_time(n['maintenance_until'])}"
+          for n in report.get("nodes", []) if n["state"] == "maintenance"],
         "",
     ]
     rows = [["ID", "STATE", "RACK", "VERSION", "CAPACITY", "USED", "FREE", "BLOCKS", "HEARTBEAT", "BLOCK REPORT",
@@ -284,6 +299,21 @@ def _balance_line(run, human):
     return (f"Balancer {run['state']}: {run['moves_done']} moves done, {run['moves_left']} left in this round,"
             f" {run['moves_failed']} not done, {size(run['bytes_moved'], human)} moved in"
             f" {duration(run['seconds'])}" + (f" ({run['why']})" if run.get("why") else ""))
+
+
+def maintenance(session, args):
+    with about(None):
+        try:
+            node = session.client.maintenance(args.node, None if args.end else args.duration)
+        except FileNotFound as e:  # the namenode's words, not a file's "No such file or directory"
+            raise Failure(None, e.message) from None
+    until = node.get("maintenance_until")
+    print(f"{node['id']}: {node['state']}" + (f" until {_local_time(until)}" if until else ""), file=session.stdout)
+    return OK
+
+
+def _local_time(seconds):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def safemode(session, args):

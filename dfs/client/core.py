@@ -319,6 +319,16 @@ class Client:
             return await response.json()
         return defer.ensureDeferred(decommission())
 
+    def maintenance(self, node_id, seconds=None):
+        """Put a datanode in maintenance for ``seconds`` (None: end its maintenance now); its description from the
+        namenode."""
+        async def maintenance():
+            params = {"end": "true"} if seconds is None else {"for": str(int(seconds))}
+            response = await self._request("POST", self._cluster_url("datanodes", node_id, "maintenance"),
+                                           params=params)
+            return await response.json()
+        return defer.ensureDeferred(maintenance())
+
     def safemode(self, action=None):
         """The namenode's safe mode (on, held, reason, blocks reported, datanodes waited for); ``action`` "enter"
         holds it, "leave" ends it."""

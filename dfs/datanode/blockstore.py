@@ -17,6 +17,7 @@ from collections import deque
 from twisted.logger import Logger
 
 from dfs import chunks
+from dfs.datanode import layout
 from dfs.datanode.volumes import Volume
 from dfs.errors import BadRequest, Conflict, Corrupt, FileNotFound, NoSpace, NotLeader
 
@@ -165,6 +166,7 @@ class BlockStore:
         for volume in self.volumes:
             try:
                 volume.prepare()
+                _upgrade_layout(volume)
             except OSError as e:
                 self._fail(volume, f"cannot use {volume.root}: {e}")
         # Datanodes on one filesystem share its capacity: the namenode counts it once. One with its own
@@ -609,6 +611,13 @@ class BlockStore:
             volume = self._volume_of.pop(block_id, None)
             if volume is not None:
                 volume.used -= length
+
+
+def _upgrade_layout(volume):
+    """Bring a prepared data directory to the current layout (dfs.datanode.layout) and record it there."""
+    if volume.layout != layout.CURRENT:
+        layout.upgrade(volume.root, volume.layout)
+        write_json_atomically(os.path.join(volume.root, layout.FILE), {"layout": layout.CURRENT})
 
 
 def _hash_file(f):

@@ -7,6 +7,7 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from dfs import protocol
 from dfs.version import version
 
 log = Logger()
@@ -53,6 +54,7 @@ class NamenodeLink:
         self.url = None
         self.public_url = None
         self.registered = False
+        self.protocol = None  # the protocol version spoken with this namenode, once registered (dfs.protocol)
         self._beats = 0
         self._report_due = False  # a full report goes with the next beat: blocks were lost (a failed disk)
         self._loop = None
@@ -126,6 +128,7 @@ class NamenodeLink:
             "public_url": self.public_url,
             "blocks": await self._blocks_on_disk(),
             "version": version(),
+            **protocol.offered(),
             "rack": self.rack,
             **self.store.usage(),
             "mark": self.store.mark(),
@@ -133,11 +136,16 @@ class NamenodeLink:
         answer = await self._call(self.namenode.register(body), registering=True)
         if answer is None:
             return
+        try:
+            self.protocol = protocol.agreed(self.namenode.url, answer)
+        except protocol.ProtocolMismatch as e:
+            log.error("cannot register with namenode {url}: {e}", url=self.namenode.url, e=e)
+            return
         if self.identity.get("cluster_id") != answer["cluster_id"]:
             self.store.remember_cluster(self.identity, answer["cluster_id"])
         self.registered = True
-        log.info("registered with namenode {url} as {node} ({blocks} blocks)", url=self.namenode.url,
-                 node=self.identity["id"], blocks=len(body["blocks"]))
+        log.info("registered with namenode {url} as {node} ({blocks} blocks, protocol {protocol})",
+                 url=self.namenode.url, node=self.identity["id"], blocks=len(body["blocks"]), protocol=self.protocol)
 
     async def _call(self, sent, registering=False):
         """The namenode's answer to the request ``sent``, or None when it refused it (a 404 to anything but a

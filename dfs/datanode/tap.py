@@ -15,6 +15,7 @@ from dfs.client.config import namenode_urls
 from dfs.datanode.discovery import DiscoveredLinks, resolve_ipv4
 from dfs.errors import BadRequest
 from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
+from dfs.datanode.layout import LayoutTooNew
 from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.datanode.volumes import VolumeWatch
 from dfs.http import make_http
@@ -167,7 +168,10 @@ class DatanodeService(service.MultiService):
 
 
 def build_datanode(reactor, options):
-    store = BlockStore(options["root"], options["capacity"], options["reserve"])
+    try:
+        store = BlockStore(options["root"], options["capacity"], options["reserve"])
+    except LayoutTooNew as e:
+        raise Refused("datanode", e) from None
     failed = store.failed_volumes()
     if len(failed) > options["failed-volumes-tolerated"] or not store.in_use():
         reasons = "; ".join(why for _, why in failed)

@@ -7,6 +7,8 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from dfs.datanode import layout
+
 log = Logger()
 
 
@@ -22,9 +24,12 @@ class Volume:
         self.used = 0  # bytes of the blocks held here
         self.full_at = None  # free bytes when a write here hit ENOSPC; None when not full
         self.failed = None  # why the volume went out of use, once it has
+        self.layout = None  # the layout version found at start (dfs.datanode.layout)
 
     def prepare(self):
-        """Create the folders (a new volume) and note which filesystem holds them; an OSError if it cannot."""
+        """Create the folders (a new volume) and note which filesystem holds them; an OSError if it cannot, and
+        LayoutTooNew, before anything is touched, if a newer dfs wrote there."""
+        self.layout = layout.found(self.root)
         for folder in (self.blocks_dir, self.incoming, self.quarantine):
             os.makedirs(folder, exist_ok=True)
         self.device = os.stat(self.root).st_dev

@@ -10,7 +10,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
-from dfs import hadoop_checksum, moments, pages, paths
+from dfs import hadoop_checksum, moments, pages, paths, protocol
 from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
                         SnapshotAccessControlException, Unavailable)
 from dfs.http import FILE_ID_HEADER
@@ -80,7 +80,7 @@ def _space(nodes):
     space = {"capacity": 0, "used": 0, "free": 0}
     filesystems = set()
     for node in nodes:
-        if node["state"] != "dead":
+        if node["liveness"] != "dead":
             space["used"] += node["used"]
             if node["filesystem"] not in filesystems:  # datanodes sharing a disk share its space
                 filesystems.add(node["filesystem"])
@@ -939,6 +939,7 @@ class NamenodeApp:
         body = read_json(request)
         try:
             node_id = paths.check_name(str(body["id"]))
+            speaks = protocol.admit(node_id, body)
             cluster_id = body.get("cluster_id")
             if cluster_id and cluster_id != self.config["cluster_id"]:
                 raise IOFailure(f"datanode {node_id} belongs to cluster {cluster_id}, this is {self.config['cluster_id']}")
@@ -948,13 +949,13 @@ class NamenodeApp:
                 int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
                 version=str(body["version"])[:64] if body.get("version") else None,
                 mark=_mark(body), filesystem=_filesystem(body), rack=_rack(body),
-                failed_volumes=int(body.get("failed_volumes", 0)),
+                failed_volumes=int(body.get("failed_volumes", 0)), protocol=speaks,
             )
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
         await self.safemode.remember(node.id, node.url)
         self.safemode.reported(node.id, blocks)
-        return json_body({"cluster_id": self.config["cluster_id"]}, request)
+        return json_body({"cluster_id": self.config["cluster_id"], protocol.FIELD: node.protocol}, request)
 
     @app.route("/cluster/datanodes/<node_id>/heartbeat", methods=["PUT"])
     async def heartbeat(self, request, node_id):
@@ -996,6 +997,19 @@ class NamenodeApp:
     async def decommission(self, request, node_id):
         await self._superuser(request, TOKEN)
         node = self.registry.decommission(node_id, cancel=Params(request).bool("cancel"))
+        self.repair.kick()
+        return json_body(node.describe(self.registry.clock.seconds()), request)
+
+    @app.route("/cluster/datanodes/<node_id>/maintenance", methods=["POST"])
+    async def maintenance(self, request, node_id):
+        """`dfs maintenance NODE --for 1h` (``for``: seconds) or ``--end`` (``end=true``), kept in the database so
+        that every namenode, and a restarted one, knows it."""
+        await self._superuser(request, TOKEN)
+        params = Params(request)
+        until = None if params.bool("end") else (
+            self.registry.clock.seconds() + params.int("for", required=True, minimum=1))
+        node = self.registry.set_maintenance(node_id, until)  # refused here first: a decommissioning node
+        await self.store.set_maintenance(node_id, until)
         self.repair.kick()
         return json_body(node.describe(self.registry.clock.seconds()), request)
 

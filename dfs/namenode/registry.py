@@ -4,20 +4,27 @@ import random
 from collections import deque
 from urllib.parse import urlsplit
 
+from twisted.application.internet import TimerService
 from twisted.logger import Logger
 
-from dfs.errors import FileNotFound
+from dfs.errors import BadRequest, FileNotFound
+from dfs.logs import background_failure
 from dfs.racks import DEFAULT_RACK
 
 log = Logger()
 
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
+MAINTENANCE_READ_EVERY = 3.0  # seconds: how soon a window set on one namenode reaches the others
 HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
 # A full block report is a snapshot taken before it was sent; a replica added (by a write or a copy) less than this
 # many seconds before the report arrives may be missing from it without being gone, and one deleted may still be in
 # it.
 REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
+MAINTENANCE = "maintenance"
+# Replicas a block keeps outside maintenance, whatever its nodes in maintenance hold (HDFS's
+# dfs.namenode.maintenance.replication.min): below it, copies are made as if those nodes were gone.
+MAINTENANCE_MIN_REPLICAS = 1
 
 
 class Datanode:
@@ -35,12 +42,15 @@ class Datanode:
         self.last_seen = now
         self.last_report = None
         self.version = None
+        self.protocol = None  # the namenode <-> datanode protocol version spoken with it (dfs.protocol)
         self.blocks = set()
         self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
         self.admin = NORMAL
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
+        self.maintenance_until = None  # while admin is MAINTENANCE: when the window ends (seconds since the epoch)
+        self.holdings_known = True  # False for a node known only by its maintenance window, until it registers
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
         self.dropped = {}  # block id -> when a delete took it from here, after this node's report may have been taken
 
@@ -59,12 +69,15 @@ class Datanode:
             "id": self.id,
             "url": self.url,
             "public_url": self.public_url,
-            # A draining node that still answers shows its admin state; a silent one shows it is silent.
-            "state": self.admin if self.state == ALIVE and self.admin != NORMAL else self.state,
+            # A draining node that still answers shows its admin state; a silent one shows it is silent, unless it
+            # is in maintenance: away by design.
+            "state": self.admin if self.admin == MAINTENANCE or self.state == ALIVE and self.admin != NORMAL
+            else self.state,
             "liveness": self.state,
             "admin": self.admin,
             "decommission_pending": self.decommission_pending,
             "decommission_blocked": self.decommission_blocked,
+            "maintenance_until": self.maintenance_until,
             "capacity": self.capacity,
             "used": self.used,
             "free": self.free,
@@ -75,6 +88,7 @@ class Datanode:
             "last_heartbeat": round(now - self.last_seen, 3),
             "last_block_report": None if self.last_report is None else round(now - self.last_report, 3),
             "version": self.version,
+            "protocol": self.protocol,
         }
 
 
@@ -83,19 +97,27 @@ class Registry:
 
     A node silent for ``stale_after`` seconds is stale: no new blocks go there and reads try it last, but its
     replicas still count; after ``dead_after`` (HDFS's 10.5 minutes by default) it is dead and its blocks are copied
-    again. A restart or a rolling update of the datanodes thus copies nothing."""
+    again. A restart or a rolling update of the datanodes thus copies nothing.
 
-    def __init__(self, clock, stale_after=30.0, dead_after=630.0):
+    A node in maintenance (``maintenance``: {node id: until when}, as the database holds them) takes no new blocks
+    and is read from last; its replicas count however long it is silent, as long as each block keeps
+    ``maintenance_min`` replicas on nodes in service. When the window ends it is a node like the others: dead if it
+    has been silent for ``dead_after``."""
+
+    def __init__(self, clock, stale_after=30.0, dead_after=630.0, maintenance_min=MAINTENANCE_MIN_REPLICAS):
         self.clock = clock
         self.stale_after = stale_after
         self.dead_after = dead_after
+        self.maintenance_min = maintenance_min
+        self.maintenance = {}
+        self.maintenance_changes = 0  # windows set here: a read of the database begun before one is out of date
         self.nodes = {}
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
-                 filesystem=None, rack=None, failed_volumes=0):
+                 filesystem=None, rack=None, failed_volumes=0, protocol=None):
         now = self.clock.seconds()
         node = self.nodes.get(node_id)
         if node is None:
@@ -106,7 +128,7 @@ class Registry:
             node.url, node.public_url = url, public_url
             log.info("datanode {node} re-registered at {url}", node=node_id, url=url)
             self._record(node_id, "re-registered")
-        node.version = version
+        node.version, node.protocol = version, protocol
         self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         self.report(node_id, blocks)
         return node
@@ -144,6 +166,7 @@ class Registry:
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
         node.blocks = blocks
+        node.holdings_known = True
         node.last_report = self.clock.seconds()
 
     def report_corrupt(self, node_id, block_id):
@@ -173,9 +196,11 @@ class Registry:
                 del self.replicas[block_id]
 
     def update_states(self):
-        """Move nodes along alive -> stale -> dead by the time since their last heartbeat."""
+        """Move nodes along alive -> stale -> dead by the time since their last heartbeat, and into and out of
+        maintenance by its windows."""
         now = self.clock.seconds()
         for node in self.nodes.values():
+            self._update_maintenance(node, now)
             silent = now - node.last_seen
             state = DEAD if silent >= self.dead_after else STALE if silent >= self.stale_after else ALIVE
             if state != node.state:
@@ -183,6 +208,48 @@ class Registry:
                          silent=silent)
                 self._record(node.id, state)
                 node.state = state
+
+    def _update_maintenance(self, node, now):
+        until = self.maintenance.get(node.id)
+        if until is not None and until > now and node.admin in (NORMAL, MAINTENANCE):
+            if node.admin != MAINTENANCE or node.maintenance_until != until:
+                log.info("datanode {node} is in maintenance for {left:.0f} s", node=node.id, left=until - now)
+                self._record(node.id, "in maintenance")
+            node.admin, node.maintenance_until = MAINTENANCE, until
+        elif node.admin == MAINTENANCE:
+            log.info("datanode {node}: maintenance over", node=node.id)
+            self._record(node.id, "maintenance over")
+            node.admin, node.maintenance_until = NORMAL, None
+
+    def set_maintenance(self, node_id, until):
+        """Put a node in maintenance until ``until`` (seconds since the epoch), or end it (None); the node."""
+        node = self.get(node_id)
+        if node.admin not in (NORMAL, MAINTENANCE):
+            raise BadRequest(f"datanode {node_id} is {node.admin}: cancel that first (dfs decommission --cancel)")
+        self.maintenance[node_id] = until
+        self.maintenance_changes += 1
+        self.update_states()
+        return node
+
+    def load_maintenance(self, windows):
+        """The maintenance windows as the database holds them ({node id: until}): set by any namenode. A node in
+        maintenance that has not registered since this namenode started (it restarted while the node was away) is
+        listed, dead, with holdings unknown: until it reports, it may hold any block."""
+        self.maintenance = dict(windows)
+        now = self.clock.seconds()
+        for node_id in [i for i, until in windows.items() if until > now and i not in self.nodes]:
+            node = self.nodes[node_id] = Datanode(node_id, "", "", now - self.dead_after)
+            node.holdings_known = False
+        self.update_states()
+
+    def counted_in_maintenance(self, block_id, in_service):
+        """The replicas of ``block_id`` on nodes in maintenance that count toward its replication, alive or not,
+        given those that count on nodes in service (and one on each node in maintenance whose holdings are unknown):
+        all, but as many fewer as the block lacks of ``maintenance_min`` in service, so that repair copies that many
+        elsewhere."""
+        away = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].admin == MAINTENANCE]
+        away += [n for n in self.nodes.values() if n.admin == MAINTENANCE and not n.holdings_known]
+        return away[max(0, self.maintenance_min - len(in_service)):]
 
     def alive(self):
         self.update_states()
@@ -200,7 +267,9 @@ class Registry:
         random.shuffle(nodes)
         if state is not None:
             return [n for n in nodes if n.state == state]
-        return [n for n in nodes if n.state == ALIVE] + [n for n in nodes if n.state == STALE]
+        away = [n for n in nodes if n.admin == MAINTENANCE]
+        return ([n for n in nodes if n.state == ALIVE and n not in away] + [n for n in nodes if n.state == STALE]
+                + [n for n in away if n.state == ALIVE])
 
     def decommission(self, node_id, cancel=False):
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""
@@ -237,3 +306,22 @@ class Registry:
         self.corrupt.clear()
         for node in self.nodes.values():
             node.blocks = set()
+
+
+def maintenance_reader(store, registry, clock, interval=MAINTENANCE_READ_EVERY):
+    """A service reading the maintenance windows from ``store`` at start and every ``interval`` seconds into
+    ``registry``: a restarted namenode, and every namenode on a shared database, learns those any of them set."""
+
+    def load(windows, changes):
+        if changes == registry.maintenance_changes:  # else a window set meanwhile may be missing from what was read
+            registry.load_maintenance(windows)
+
+    def read():
+        d = store.maintenance_windows()
+        d.addCallback(load, registry.maintenance_changes)
+        d.addErrback(background_failure(log, "reading the maintenance windows failed"))
+        return d
+
+    reader = TimerService(interval, read)
+    reader.clock = clock
+    return reader

@@ -170,12 +170,14 @@ class Repair:
         """(readable sources, replicas that count toward replication, replicas that may be trimmed).
 
         A stale node still counts (flapping must not cause copies) but is no source; a decommissioning node is a
-        source but does not count, so its blocks are copied elsewhere before it is released.
+        source but does not count, so its blocks are copied elsewhere before it is released. A node in maintenance
+        counts even when silent, as long as the block keeps the minimum in service (registry), and is never trimmed.
         """
         alive = self.registry.holders(block_id, ALIVE)
         stale = self.registry.holders(block_id, STALE)
         keepers = [n for n in alive if n.admin == NORMAL]
         counted = keepers + [n for n in stale if n.admin == NORMAL]
+        counted += self.registry.counted_in_maintenance(block_id, counted)
         return alive, counted, keepers
 
     def _writable_racks(self):

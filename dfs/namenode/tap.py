@@ -21,7 +21,7 @@ from dfs.namenode.namespace.backends import describe, is_postgres, open_namespac
 from dfs.namenode.permissions import DEFAULT_SUPERGROUP, Permissions
 from dfs.namenode.proxyusers import ProxyUsers
 from dfs.namenode.pins import Pins
-from dfs.namenode.registry import Registry
+from dfs.namenode.registry import MAINTENANCE_MIN_REPLICAS, Registry, maintenance_reader
 from dfs.namenode.repair import Repair
 from dfs.namenode.streaming import StreamingSite
 from dfs.namenode.trash import TrashEmptier
@@ -49,6 +49,7 @@ class NamenodeOptions(CommonOptions):
         self["block-size"] = size_value(env("DFS_BLOCK_SIZE", "64M"))
         self["stale-after"] = float(env("DFS_STALE_AFTER", 30))
         self["dead-after"] = float(env("DFS_DEAD_AFTER", 630))
+        self["maintenance-min-replicas"] = int(env("DFS_MAINTENANCE_MIN_REPLICAS", MAINTENANCE_MIN_REPLICAS))
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
         self["repair-interval"] = float(env("DFS_REPAIR_INTERVAL", 3))
         self["safemode-extension"] = float(env("DFS_SAFEMODE_EXTENSION", 3))
@@ -105,6 +106,11 @@ class NamenodeOptions(CommonOptions):
         """Seconds without a heartbeat before a datanode is dead and its blocks are copied again (env DFS_DEAD_AFTER,
         default 630: HDFS's 10.5 minutes, so a restart copies nothing)."""
         self["dead-after"] = float(value)
+
+    def opt_maintenance_min_replicas(self, value):
+        """Replicas each block keeps on datanodes not in maintenance (`dfs maintenance`): a block with fewer is
+        copied elsewhere, others wait for the node (env DFS_MAINTENANCE_MIN_REPLICAS, default 1, as HDFS)."""
+        self["maintenance-min-replicas"] = int(value)
 
     def opt_gc_grace(self, value):
         """Seconds an unreferenced block is kept before it is deleted (env DFS_GC_GRACE, default 600)."""
@@ -311,7 +317,7 @@ def build_namenode(reactor, options):
     except IOFailure as e:  # no driver, a database that cannot be reached, a schema too new
         raise Refused("namenode", e) from None
     cluster_id = store.cluster_id
-    registry = Registry(reactor, options["stale-after"], options["dead-after"])
+    registry = Registry(reactor, options["stale-after"], options["dead-after"], options["maintenance-min-replicas"])
     guard = Guard(options.secret(), reactor, audience="namenode", url_ttl=options["url-ttl"])
     http, pool = make_http(reactor, context_factory=options.https_policy(),
                            sign=guard.node_headers if guard.enabled else None, timeouts=options.timeouts())
@@ -345,6 +351,7 @@ def build_namenode(reactor, options):
                       backups=backups, balancer=balancer)
     top = NamenodeService(store, pins, leadership, repair, pool, access, trash, backups)
     history_trimmer(store, reactor, leadership=leadership).setServiceParent(top)
+    maintenance_reader(store, registry, reactor).setServiceParent(top)
     retry_cache_trimmer(store, reactor, options["retry-cache-expiry"], leadership=leadership).setServiceParent(top)
     if options["balance-threshold"] > 0:
         background_balancer(balancer, reactor, options["balance-interval"], options["balance-threshold"],

@@ -38,7 +38,8 @@
         figure("stale", states.stale || 0, warnIf(states.stale, "warn")),
         figure("dead", states.dead || 0, warnIf(states.dead, "bad")),
         figure("decommissioning", states.decommissioning || 0, warnIf(states.decommissioning, "warn")),
-        states.decommissioned ? figure("decommissioned", states.decommissioned) : null));
+        states.decommissioned ? figure("decommissioned", states.decommissioned) : null,
+        states.maintenance ? figure("in maintenance", states.maintenance) : null));
 
     const held = t.held || {};
     fill("capacity", disk(t.capacity, t.used, t.free, "capacity-text"),
@@ -119,6 +120,10 @@
       state.push(el("div", {class: "small muted"}, `${count(node.decommission_pending)} blocks to copy`),
                  bar(node.blocks - node.decommission_pending, node.blocks, "thin warn"));
       if (node.decommission_blocked) state.push(el("div", {class: "small bad"}, node.decommission_blocked));
+    }
+    if (node.state === "maintenance") {
+      const until = new Date(node.maintenance_until * 1000).toLocaleString();
+      state.push(el("div", {class: "small muted"}, `${node.liveness}, until ${until}`));
     }
     if (node.failed_volumes) state.push(el("div", {class: "small bad"}, `${count(node.failed_volumes)} failed disk(s)`));
     return el("tr", {"data-node": node.id},

@@ -200,6 +200,7 @@ def test_only_the_superuser_formats_holds_safe_mode_decommissions_balances_or_ru
     for method, route, params in [("GET", "/cluster/fsck", {"path": "/"}),
                                   ("POST", "/cluster/safemode", {"action": "enter"}),
                                   ("POST", f"/cluster/datanodes/{node}/decommission", {}),
+                                  ("POST", f"/cluster/datanodes/{node}/maintenance", {"for": "60"}),
                                   ("POST", "/cluster/format", {"confirm": "true"}),
                                   ("POST", "/cluster/balance", {}), ("POST", "/cluster/balance", {"action": "stop"})]:
         response = requests.request(method, checked.url + route, params={"user.name": "bob", **params}, timeout=30)

@@ -20,7 +20,8 @@ SEGMENTS = ["a", "b", "f", "..", ".", "", "%2e%2e", "%00", "%0a", "%C3%A9", "a%2
             "%252e", "~", "a b", "%20"]
 PARAMS = ["op", "offset", "length", "overwrite", "recursive", "destination", "sources", "permission", "owner",
           "group", "replication", "blocksize", "newlength", "modificationtime", "accesstime", "renameoptions",
-          "noredirect", "user.name", "data", "createparent", "path", "action", "cancel", "confirm", "buffersize"]
+          "noredirect", "user.name", "data", "createparent", "path", "action", "cancel", "confirm", "buffersize", "for",
+          "end"]
 NUMBERS = st.one_of(st.integers(-(2 ** 70), 2 ** 70), st.sampled_from([2 ** 63 - 1, 2 ** 63, 2 ** 64, -(2 ** 63) - 1]))
 
 raw_paths = st.lists(st.sampled_from(SEGMENTS), max_size=5).map(lambda parts: "/" + "/".join(parts))
@@ -40,14 +41,16 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     st.fixed_dictionaries({"id": st.text(max_size=12), "url": st.text(max_size=20), "capacity": NUMBERS,
                            "used": NUMBERS, "free": NUMBERS, "blocks": st.lists(st.text(max_size=70), max_size=3)},
-                          optional={"cluster_id": st.text(max_size=5), "filesystem": json_values}
+                          optional={"cluster_id": st.text(max_size=5), "filesystem": json_values,
+                                    "protocol": json_values, "protocol_oldest": json_values}
                           ).map(lambda v: json.dumps(v).encode()),
     st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
     st.integers(1, 100_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
 )
 CLUSTER = ["/cluster", "/cluster/fsck", "/cluster/safemode", "/cluster/format", "/cluster/datanodes",
            "/cluster/datanodes/n1/heartbeat", "/cluster/datanodes/n1/blocks", "/cluster/datanodes/n1/corrupt",
-           "/cluster/datanodes/n1/decommission", "/cluster/datanodes/ghost/decommission", "/", "/health",
+           "/cluster/datanodes/n1/decommission", "/cluster/datanodes/ghost/decommission",
+           "/cluster/datanodes/n1/maintenance", "/cluster/datanodes/ghost/maintenance", "/", "/health",
            "/metrics", "/static/namenode.js", "/static/../x", "//", "//webhdfs/v1/x", "/webhdfs/v1", "/nope"]
 
 

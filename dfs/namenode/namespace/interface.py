@@ -308,6 +308,12 @@ class Namespace(Protocol):
     def forget_datanode(self, node_id: str) -> Deferred:
         """Forget a decommissioned datanode."""
 
+    def maintenance_windows(self) -> Deferred:
+        """{datanode id: until when (seconds since the epoch)} of the maintenance windows set, ended ones too."""
+
+    def set_maintenance(self, node_id: str, until: Optional[float]) -> Deferred:
+        """Put a datanode in maintenance until ``until``, or end its window (None)."""
+
     # -- checks -----------------------------------------------------------------------------------
 
     def namespace_problems(self) -> Deferred:

@@ -586,6 +586,16 @@ class RelationalNamespace(History):
     def forget_datanode(self, node_id):
         return self.run(lambda db: db.execute("DELETE FROM datanodes WHERE id = ?", (node_id,)))
 
+    def maintenance_windows(self):
+        return self.read(lambda db: dict(db.execute("SELECT node_id, until FROM maintenance")))
+
+    def set_maintenance(self, node_id, until):
+        if until is None:
+            return self.run(lambda db: db.execute("DELETE FROM maintenance WHERE node_id = ?", (node_id,)))
+        return self.run(lambda db: db.execute(
+            "INSERT INTO maintenance (node_id, until) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE"
+            " SET until = excluded.until", (node_id, until)))
+
     # -- garbage collection and pins ------------------------------------------------------------
 
     # -- leadership of background work ----------------------------------------------------------

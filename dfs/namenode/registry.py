@@ -19,6 +19,16 @@ REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
 
+class Unwatched:
+    """What the registry tells when no one watches it (dfs.namenode.repair.Repair watches it in a namenode)."""
+
+    def block_changed(self, block_id):
+        """A replica of ``block_id`` appeared or went."""
+
+    def node_changed(self, node_id):
+        """A node changed state (liveness, admin state or rack)."""
+
+
 class Datanode:
     def __init__(self, node_id, url, public_url, now):
         self.id = node_id
@@ -91,6 +101,7 @@ class Registry:
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
+        self.watcher = Unwatched()
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
                  filesystem=None, rack=None, failed_volumes=0):
@@ -119,13 +130,16 @@ class Registry:
     def _seen(self, node, capacity, used, free, mark, filesystem, rack, failed_volumes):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.filesystem = filesystem or node.id
-        node.rack = rack or DEFAULT_RACK
+        moved, node.rack = node.rack != (rack or DEFAULT_RACK), rack or DEFAULT_RACK
         node.failed_volumes = failed_volumes
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
             self._record(node.id, f"alive again (was {node.state})")
             node.state = ALIVE
+            moved = True
+        if moved:
+            self.watcher.node_changed(node.id)
 
     def report(self, node_id, blocks):
         """Replace what we believe ``node_id`` holds with its full block report."""
@@ -137,8 +151,10 @@ class Registry:
         blocks = set(blocks) | (node.recent.keys() & node.blocks)
         for gone in node.blocks - blocks:
             self.replicas.get(gone, set()).discard(node_id)
+            self.watcher.block_changed(gone)
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
+            self.watcher.block_changed(new)
         node.blocks = blocks
         node.last_report = self.clock.seconds()
 
@@ -154,6 +170,7 @@ class Registry:
             node.blocks.add(block_id)
             node.recent[block_id] = self.clock.seconds()
             self.replicas.setdefault(block_id, set()).add(node_id)
+            self.watcher.block_changed(block_id)
 
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
@@ -165,6 +182,7 @@ class Registry:
             holders.discard(node_id)
             if not holders:
                 del self.replicas[block_id]
+        self.watcher.block_changed(block_id)
 
     def update_states(self):
         """Move nodes along alive -> stale -> dead by the time since their last heartbeat."""
@@ -177,6 +195,7 @@ class Registry:
                          silent=silent)
                 self._record(node.id, state)
                 node.state = state
+                self.watcher.node_changed(node.id)
 
     def alive(self):
         self.update_states()
@@ -200,6 +219,7 @@ class Registry:
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""
         node = self.get(node_id)
         node.admin = NORMAL if cancel else DECOMMISSIONING
+        self.watcher.node_changed(node_id)
         what = "back in service" if cancel else "decommissioning"
         log.info("datanode {node}: {what}", node=node_id, what=what)
         self._record(node_id, what)

@@ -45,6 +45,7 @@ class Datanode:
         self.last_report = None
         self.version = None
         self.blocks = set()
+        self.edits = 0  # changes made to ``blocks`` in place (a walk of it in steps sees whether it changed)
         self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
         self.admin = NORMAL
@@ -168,6 +169,7 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.add(block_id)
+            node.edits += 1
             node.recent[block_id] = self.clock.seconds()
             self.replicas.setdefault(block_id, set()).add(node_id)
             self.watcher.block_changed(block_id)
@@ -176,6 +178,7 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.discard(block_id)
+            node.edits += 1
             node.recent.pop(block_id, None)
         holders = self.replicas.get(block_id)
         if holders is not None:

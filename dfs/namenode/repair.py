@@ -23,7 +23,7 @@ from dfs.logs import background_failure
 from dfs.namenode.placement import choose_targets, surplus
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.repairqueue import (COPY_LEVELS, CORRUPT, MISSING, OVER, SINGLE_RACK, UNDER_LEVELS, RepairQueues,
-                                      copy_level)
+                                      ShardedSet, copy_level)
 from dfs.namenode.safemode import SafeMode
 
 log = Logger()
@@ -55,8 +55,6 @@ class Repair:
         self.leadership = leadership  # a dfs.namenode.leader.Leadership; None: this namenode always leads
         self._epoch = None  # the lease's epoch the running pass acts under
         self.registry = registry
-        if registry is not None:
-            registry.watcher = self
         self.fanout = fanout
         self.datanodes = datanodes  # a dfs.peers.DatanodeClient
         self.clock = clock
@@ -74,10 +72,13 @@ class Repair:
         self._doomed_at = {}  # block -> when GC first found it collectable
         self.targets = {}  # block id -> (wanted replication, size): the namespace's, as the last pass read it
         self.queues = RepairQueues()
-        self._dirty = {}  # blocks to check again (a dict used as a set)
-        self._scans = deque()  # iterators of more blocks to check: a node's, or every block after safe mode
-        self._check_all = True  # the queues do not reflect every block yet (start, safe mode, leadership)
+        self._unreferenced = ShardedSet()  # blocks some node holds that no file refers to: GC's candidates
+        self._dirty = deque()  # blocks to check again (a deque grows without copying; a block may come twice)
+        self._scans = deque()  # iterators of more blocks to check: a node's, or every one when the racks change
         self._racks = set()  # the racks of the writable nodes when the queues were last checked
+        if registry is not None:
+            registry.watcher = self
+            self._scans.append(_emptied(list(registry.replicas)))  # what the registry held before it was watched
         self._copying = {}  # block id -> copies of it in flight
         self._inflight = {}  # node id -> bytes it sends or receives for copies in flight
         self._unconfirmed = {}  # block id -> {target node id: until when it is not asked again}
@@ -95,13 +96,13 @@ class Repair:
 
     def block_changed(self, block_id):
         """A replica of ``block_id`` appeared or went (a report, a copy, a delete, a corrupt copy)."""
-        self._dirty[block_id] = None
+        self._dirty.append(block_id)
 
     def node_changed(self, node_id):
         """``node_id`` changed state (stale, dead, alive again, draining, its rack): check each of its blocks."""
         node = self.registry.nodes.get(node_id)
         if node is not None and node.blocks:
-            self._scans.append(iter(list(node.blocks)))
+            self._scans.append(_blocks_of(node))
 
     # -- passes ------------------------------------------------------------------------------------
 
@@ -126,8 +127,7 @@ class Repair:
             self._timer = self.clock.callLater(max(self.interval, took / PASS_SHARE), self._timed_pass)
 
     def _left_safemode(self):
-        self._check_all = True
-        self.kick()
+        self.kick()  # the queues were kept in safe mode: copies can start at once
         if self.safemode.lost:
             d = defer.Deferred.fromCoroutine(self._report_lost())
             d.addErrback(lambda f: log.failure("could not list the files whose blocks are missing", f))
@@ -170,20 +170,13 @@ class Repair:
 
     async def _pass(self):
         if not self._leading():
-            self._forget_work()  # another namenode leads background work
+            await self._work_queues()  # another namenode leads background work: only keep the queues current
             return
         self._epoch = self.leader_epoch()
         try:
             await self._repair()
         except NotLeader as e:
             log.info("repair pass stopped: {e}", e=e)
-
-    def _forget_work(self):
-        """Drop the queues while another namenode leads: they are rebuilt if this one leads again."""
-        self._dirty.clear()
-        self._scans.clear()
-        self.queues.clear()
-        self._check_all = True
 
     async def _repair(self):
         self._deletes_this_pass = 0
@@ -192,7 +185,7 @@ class Repair:
         self.registry.update_states()  # a node turned stale or dead calls node_changed
         now = self.clock.seconds()
         await self._work_queues(targets, marks)
-        orphans = await self._collect_orphans(targets, now, marks)
+        orphans = await self._collect_orphans(now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
@@ -207,22 +200,22 @@ class Repair:
         return self.cooperator.cooperate(steps).whenDone()
 
     def _read_targets(self, targets):
-        """Take the namespace's blocks as just read: every block when the queues do not reflect them all (or the
-        racks that take writes changed), else those whose entry changed or went since the last read (steps)."""
+        """Take the namespace's blocks as just read: check those whose entry is new, changed or gone since the last
+        read (every one at the first), or every one when the racks that take writes changed (steps)."""
         old, self.targets = self.targets, targets
         racks = self._writable_racks()
-        if self._check_all or racks != self._racks:
-            self._check_all, self._racks = False, racks
-            self.queues.clear()
+        if racks != self._racks or not old:
+            self._racks = racks
             self._scans.append(iter(targets))  # never changed in place: the next read replaces it
+        if not old:
             return
-        for changed in (targets.items(), old.items()):
-            entries = iter(changed)
+        changed = deque()
+        for entries in (iter(targets.items()), iter(old.items())):
             while chunk := list(islice(entries, STEP * 16)):
-                for block_id, target in chunk:
-                    if old.get(block_id) != target or block_id not in targets:
-                        self._dirty[block_id] = None
+                changed.extend(block_id for block_id, target in chunk
+                               if old.get(block_id) != target or block_id not in targets)
                 yield
+        self._scans.append(iter(changed))
 
     async def _work_queues(self, targets=None, marks=None):
         """One walk of the queues at a time: take the namespace's blocks a pass read (``targets``), check the blocks
@@ -246,7 +239,7 @@ class Repair:
         while self._dirty or self._scans:
             if self._dirty:
                 for _ in range(min(STEP, len(self._dirty))):
-                    self._check(self._dirty.popitem()[0])
+                    self._check(self._dirty.popleft())
             else:
                 chunk = list(islice(self._scans[0], STEP))
                 if not chunk:
@@ -260,7 +253,12 @@ class Repair:
         target = self.targets.get(block_id)
         if target is None:
             self.queues.put(block_id, None)  # no file refers to it: GC's, not repair's
+            if block_id in self.registry.replicas:
+                self._unreferenced.add(block_id)
+            else:
+                self._unreferenced.discard(block_id)
             return
+        self._unreferenced.discard(block_id)
         wanted = target[0]
         sources, counted, keepers = self._replicas(block_id)
         if not sources and not counted:
@@ -302,7 +300,7 @@ class Repair:
         in_service = len(self.registry.writable())
         pending = dict.fromkeys(draining, 0)
         stuck = dict.fromkeys(draining, 0)
-        waiting = iter(self.queues.blocks(*UNDER_LEVELS, MISSING, CORRUPT))
+        waiting = self.queues.walk(*UNDER_LEVELS, MISSING, CORRUPT)  # unchanged while the walk holds the lock
         while chunk := list(islice(waiting, STEP)):
             for block_id in chunk:
                 wanted = self.targets[block_id][0]
@@ -470,11 +468,11 @@ class Repair:
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass
 
-    async def _collect_orphans(self, targets, now, marks):
+    async def _collect_orphans(self, now, marks):
         """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
         "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
         and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now, self._epoch)
+        view = await self.store.collectable(list(self._unreferenced), now, self._epoch)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]
@@ -524,7 +522,10 @@ class Repair:
     async def wipe_datanodes(self):
         self.registry.forget_all_blocks()
         self._orphan_since.clear()
-        self._forget_work()
+        self._unreferenced.clear()
+        self._dirty.clear()
+        self._scans.clear()
+        self.queues.clear()
         answers = [
             self.datanodes.format(n.url).addCallback(lambda r: r.content())
             for n in self.registry.alive()
@@ -569,6 +570,25 @@ class Repair:
         healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
         totals["status"] = "HEALTHY" if healthy else "CORRUPT"
         return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}
+
+
+def _blocks_of(node):
+    """The blocks ``node`` holds, one at a time. Its set is walked in place, as a copy of a million ids would hold
+    the reactor for tens of milliseconds; if the set changes during the walk, the rest of the walk is over a copy."""
+    blocks, edits, walk = node.blocks, node.edits, iter(node.blocks)
+    while chunk := list(islice(walk, STEP)):
+        yield from chunk
+        if blocks is not None and (node.blocks is not blocks or node.edits != edits):
+            blocks, walk = None, iter(list(node.blocks))
+
+
+def _emptied(blocks):
+    """The items of the list ``blocks``, one at a time, shortening it as they go: freeing a million at once would
+    hold the reactor for tens of milliseconds."""
+    while blocks:
+        chunk = blocks[-STEP:]
+        del blocks[-STEP:]
+        yield from chunk
 
 
 def _in_one_rack(replicas, wanted, racks):

@@ -84,6 +84,7 @@ class Repair:
         self._unconfirmed = {}  # block id -> {target node id: until when it is not asked again}
         self._work = defer.DeferredLock()  # one walk of the queues at a time
         self._round = None  # a copy round called for by finished copies
+        self._round_due = False  # one is called for and no walk of the queues has begun since
         self._running = None
         self._on = False
         self._timer = None
@@ -189,11 +190,7 @@ class Repair:
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
-        self.stats.update(blocks=len(targets), under_replicated=self.queues.count(*UNDER_LEVELS),
-                          missing=self.queues.count(MISSING), corrupt=self.queues.count(CORRUPT),
-                          over_replicated=self.queues.count(OVER), single_rack=self.queues.count(SINGLE_RACK),
-                          orphans=orphans, copies_in_flight=len(self._copying),
-                          unreachable_inodes=sum(p.inodes for p in detached))
+        self.stats.update(blocks=len(targets), orphans=orphans, unreachable_inodes=sum(p.inodes for p in detached))
 
     def _walk(self, steps):
         """Run the generator ``steps`` to its end in cooperative steps; a Deferred of its end."""
@@ -221,6 +218,7 @@ class Repair:
         """One walk of the queues at a time: take the namespace's blocks a pass read (``targets``), check the blocks
         events named, start copies; in a pass, trim (with ``marks``) and follow the draining nodes."""
         await self._work.acquire()
+        self._round_due = False
         try:
             if targets is not None:
                 await self._walk(self._read_targets(targets))
@@ -231,6 +229,9 @@ class Repair:
                     self._trim_queued(marks)
             if targets is not None:
                 await self._walk(self._update_decommissions())
+            self.stats.update(under_replicated=self.queues.count(*UNDER_LEVELS), missing=self.queues.count(MISSING),
+                              corrupt=self.queues.count(CORRUPT), over_replicated=self.queues.count(OVER),
+                              single_rack=self.queues.count(SINGLE_RACK), copies_in_flight=len(self._copying))
         finally:
             self._work.release()
 
@@ -345,6 +346,8 @@ class Repair:
         if not sources:
             return
         if self.queues.level_of(block_id) == SINGLE_RACK:
+            if not _in_one_rack(counted, wanted, self._racks):
+                return  # no longer: the event that changed it has it checked again
             count, crowded = 1, counted[0].rack
             candidates = [n for n in writable if n.rack != crowded and self._has_room(n, cost)]
         else:
@@ -449,7 +452,8 @@ class Repair:
 
     def _copy_soon(self):
         """Nodes have room again: serve the queues now rather than at the next pass."""
-        if self._on and (self._round is None or not self._round.active()):
+        if self._on and not self._round_due:
+            self._round_due = True
             self._round = self.clock.callLater(0, self._copy_round)
 
     def _copy_round(self):

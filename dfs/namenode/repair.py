@@ -85,6 +85,8 @@ class Repair:
         self._work = defer.DeferredLock()  # one walk of the queues at a time
         self._round = None  # a copy round called for by finished copies
         self._round_due = False  # one is called for and no walk of the queues has begun since
+        self._rounds = task.LoopingCall(self._copy_soon)
+        self._rounds.clock = clock
         self._running = None
         self._on = False
         self._timer = None
@@ -110,10 +112,15 @@ class Repair:
     def start(self):
         self._on = True
         self._timed_pass()
+        # A pass reads the whole namespace and may come minutes apart at millions of blocks; the queues are served
+        # every interval all the same, so a node's death is acted on within seconds.
+        self._rounds.start(self.interval, now=False)
 
     def stop(self):
         self._on = False
         self.safemode.stop()
+        if self._rounds.running:
+            self._rounds.stop()
         for call in (self._timer, self._kick, self._round):
             if call is not None and call.active():
                 call.cancel()
@@ -183,7 +190,6 @@ class Repair:
         self._deletes_this_pass = 0
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
-        self.registry.update_states()  # a node turned stale or dead calls node_changed
         now = self.clock.seconds()
         await self._work_queues(targets, marks)
         orphans = await self._collect_orphans(now, marks)
@@ -220,6 +226,7 @@ class Repair:
         await self._work.acquire()
         self._round_due = False
         try:
+            self.registry.update_states()  # a node turned stale or dead calls node_changed
             if targets is not None:
                 await self._walk(self._read_targets(targets))
             await self._walk(self._check_named())
@@ -451,7 +458,7 @@ class Repair:
         self._copy_soon()
 
     def _copy_soon(self):
-        """Nodes have room again: serve the queues now rather than at the next pass."""
+        """Serve the queues now: nodes have room again, or a round is due."""
         if self._on and not self._round_due:
             self._round_due = True
             self._round = self.clock.callLater(0, self._copy_round)

@@ -10,7 +10,7 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 
 from dfs.namenode.registry import Registry
-from dfs.namenode.repair import Repair
+from dfs.namenode.repair import Repair, _blocks_of
 from dfs.namenode.repairqueue import HIGHEST, OVER, UNDER, VERY_UNDER, RepairQueues, copy_level
 
 DEAD_AFTER = 60.0
@@ -195,3 +195,34 @@ async def test_a_node_dying_among_a_million_blocks_never_holds_the_reactor_for_5
     assert repair.stats["under_replicated"] == 3 * count // 4
     assert waiting, "copies started"
     assert max(gaps) < 0.05, f"the reactor was held for {max(gaps) * 1000:.0f} ms of CPU"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_datanode_without_the_batch_route_is_asked_one_block_at_a_time():
+    """A datanode older than the batch route answers it 404: the same copies go by the per-block route."""
+    singles = []
+
+    def fetch_one(url, block_id, source):
+        singles.append((block_id, url))
+        return defer.succeed(_Answer(201, {"id": block_id, "copied": True}))
+
+    blocks = [_block(i) for i in range(3)]
+    repair, registry, datanodes, clock = _cluster({b: (2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
+                                                  lambda url, block_ids: defer.succeed(_Answer(404, {})))
+    datanodes.fetch = fetch_one
+    await repair.run_once()
+    assert sorted(singles) == [(b, "http://b") for b in blocks]
+    assert all(registry.replicas[b] == {"a", "b"} for b in blocks)
+
+
+def test_a_nodes_blocks_walked_in_steps_are_all_seen_though_the_set_changes():
+    """One block added and one removed between two steps: the size is the same, the walk still sees every block."""
+    registry = Registry(Clock())
+    blocks = [_block(i) for i in range(1000)]
+    registry.register("a", "http://a", "http://a", 1, 0, 1, blocks)
+    walk = _blocks_of(registry.nodes["a"])
+    seen = [next(walk) for _ in range(100)]
+    registry.add_replica(_block(5000), "a")
+    registry.remove_replica(blocks[999], "a")
+    seen += list(walk)
+    assert set(seen) == set(registry.nodes["a"].blocks) | set(seen[:100])

@@ -14,7 +14,8 @@ log = Logger()
 ALIVE, STALE, DEAD = "alive", "stale", "dead"
 HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
 # A full block report is a snapshot taken before it was sent; a replica added (by a write or a copy) less than this
-# many seconds before the report arrives may be missing from it without being gone.
+# many seconds before the report arrives may be missing from it without being gone, and one removed (a delete sent)
+# may still be in it without being there.
 REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 
@@ -52,6 +53,7 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+        self.removed = {}  # block id -> when a delete was sent for it, after this node's report may have been taken
 
     @property
     def host(self):
@@ -149,7 +151,8 @@ class Registry:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
         now = self.clock.seconds()
         node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
-        blocks = set(blocks) | (node.recent.keys() & node.blocks)
+        node.removed = {b: t for b, t in node.removed.items() if now - t < REPORT_LAG}
+        blocks = (set(blocks) - node.removed.keys()) | (node.recent.keys() & node.blocks)
         for gone in node.blocks - blocks:
             self.replicas.get(gone, set()).discard(node_id)
             self.watcher.block_changed(gone)
@@ -171,6 +174,7 @@ class Registry:
             node.blocks.add(block_id)
             node.edits += 1
             node.recent[block_id] = self.clock.seconds()
+            node.removed.pop(block_id, None)
             self.replicas.setdefault(block_id, set()).add(node_id)
             self.watcher.block_changed(block_id)
 
@@ -180,6 +184,7 @@ class Registry:
             node.blocks.discard(block_id)
             node.edits += 1
             node.recent.pop(block_id, None)
+            node.removed[block_id] = self.clock.seconds()
         holders = self.replicas.get(block_id)
         if holders is not None:
             holders.discard(node_id)

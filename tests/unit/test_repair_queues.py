@@ -226,3 +226,19 @@ def test_a_nodes_blocks_walked_in_steps_are_all_seen_though_the_set_changes():
     registry.remove_replica(blocks[999], "a")
     seen += list(walk)
     assert set(seen) == set(registry.nodes["a"].blocks) | set(seen[:100])
+
+
+def test_a_report_taken_before_a_delete_landed_does_not_bring_the_replica_back():
+    """Trimming deleted a replica; the node's full report, taken before the delete ran, still listed it. Counted
+    again, the block was trimmed a second time elsewhere and then copied back: copies no failure called for."""
+    clock = Clock()
+    registry = Registry(clock)
+    block = _block(1)
+    registry.register("a", "http://a", "http://a", 1, 0, 1, [block])
+    registry.remove_replica(block, "a")  # repair sent the delete
+    clock.advance(1)
+    registry.report("a", [block])
+    assert block not in registry.replicas
+    clock.advance(60)
+    registry.report("a", [block])  # long after: the delete did not happen, the replica is there
+    assert registry.replicas[block] == {"a"}

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from twisted.logger import FileLogObserver, LogLevel, formatEvent, formatEventAsClassicLogText, formatTime
 
-from dfs.errors import Unavailable
+from dfs.errors import NoSpace, Unavailable
 
 JSON_OBSERVER = "dfs.logs.json_observer"
 TEXT_OBSERVER = "dfs.logs.text_observer"
@@ -120,11 +120,11 @@ def to_stdout(twistd_options):
 
 def background_failure(logger, what):
     """An errback for a background pass (repair, trash, trimming): a namenode that cannot reach its database now
-    (``Unavailable``: it restarts, fails over) is expected and logged in one line, as the next pass retries; anything
-    else is a bug, logged with its traceback."""
+    (``Unavailable``: it restarts, fails over) or whose disk is full (``NoSpace``) is expected and logged in one
+    line, as the next pass retries; anything else is a bug, logged with its traceback."""
 
     def logged(failure):
-        if failure.check(Unavailable):
+        if failure.check(Unavailable, NoSpace):
             logger.warn("{what}: {e}", what=what, e=failure.getErrorMessage())
         else:
             logger.failure(what, failure)

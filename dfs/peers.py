@@ -36,6 +36,11 @@ class DatanodeClient(_PeerClient):
         """Have the datanode at ``url`` copy a block from the datanode at ``source``."""
         return self._request("POST", _block_url(url, block_id, "fetch"), params={"source": source})
 
+    def fetch_many(self, url, block_ids, source):
+        """Have the datanode at ``url`` copy several blocks from the datanode at ``source``, in one request; the
+        answer says per block whether it holds it now."""
+        return self._request("POST", _block_url(url, "fetch"), params={"source": source}, json={"blocks": block_ids})
+
     def delete(self, url, block_id, unless_stored_after, epoch=None):
         """Delete a replica unless the datanode stored or confirmed it after its mark ``unless_stored_after``, or
         has seen a DELETE of a later ``epoch`` (the sender's lease of background work)."""

@@ -22,7 +22,7 @@ from dfs.http import UNREACHABLE
 from dfs.metrics import DatanodeMetrics
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.streams import RequestWriter, relay_body
-from dfs.web import OCTETS, SHA256, Params, checksum_json, json_body, render_error, request_path
+from dfs.web import OCTETS, SHA256, Params, checksum_json, json_body, read_json, render_error, request_path
 
 log = Logger()
 
@@ -169,11 +169,30 @@ class DatanodeApp:
     async def fetch_block(self, request, block_id):
         """Copy a block from a peer (re-replication); verified against its id before it counts."""
         self.guard.check(request, NODE)
+        copied = await self._fetch(_source(request), block_id)
+        return json_body(copied, request, 201 if copied["copied"] else 200)
+
+    @app.route("/blocks/fetch", methods=["POST"])
+    async def fetch_blocks(self, request):
+        """Copy several blocks from one peer, one after another (re-replication of small blocks); the answer says
+        per block whether this node holds it now, or why not."""
+        self.guard.check(request, NODE)
+        source = _source(request)
+        block_ids = read_json(request).get("blocks")
+        if not isinstance(block_ids, list) or not block_ids:
+            raise BadRequest("a batch fetch needs a non-empty list of blocks")
+        answers = []
+        for block_id in block_ids:
+            try:
+                answers.append(await self._fetch(source, check_block_id(str(block_id))))
+            except Exception as e:
+                answers.append({"id": block_id, "error": str(e)})
+        return json_body({"blocks": answers}, request)
+
+    async def _fetch(self, source, block_id):
+        """Copy ``block_id`` from the datanode at ``source`` unless it is here already."""
         if await self.in_thread(self.store.confirm, block_id):
-            return json_body({"id": block_id, "copied": False}, request)
-        source = Params(request).str("source", required=True).rstrip("/")
-        if not source.startswith(("http://", "https://")):
-            raise BadRequest("source must be a datanode URL")
+            return {"id": block_id, "copied": False}
         try:
             response = await self.datanodes.read(source, block_id)
         except UNREACHABLE as e:
@@ -194,7 +213,7 @@ class DatanodeApp:
                     raise BadGateway(f"the source {source} failed during the copy: {e}") from None
                 raise
         length = await self.in_thread(self.store.store_verified_sync, block_id, tmp_path)
-        return json_body({"id": block_id, "copied": True, "length": length}, request, 201)
+        return {"id": block_id, "copied": True, "length": length}
 
     @app.route("/blocks", methods=["GET"])
     def block_report(self, request):
@@ -472,6 +491,14 @@ class _Discard(Protocol):
 
 async def _nobody_listens(block_ids):
     """Stands in for the namenode link until the datanode has one."""
+
+
+def _source(request):
+    """The datanode a copy reads from: a ``source`` URL."""
+    source = Params(request).str("source", required=True).rstrip("/")
+    if not source.startswith(("http://", "https://")):
+        raise BadRequest("source must be a datanode URL")
+    return source
 
 
 def _batch_lengths(text):

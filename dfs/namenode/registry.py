@@ -17,14 +17,24 @@ ALIVE, STALE, DEAD = "alive", "stale", "dead"
 MAINTENANCE_READ_EVERY = 3.0  # seconds: how soon a window set on one namenode reaches the others
 HISTORY = 100  # membership changes kept for the status page: enough to see a flapping node, bounded in memory
 # A full block report is a snapshot taken before it was sent; a replica added (by a write or a copy) less than this
-# many seconds before the report arrives may be missing from it without being gone, and one deleted may still be in
-# it.
+# many seconds before the report arrives may be missing from it without being gone, and one removed (a delete sent)
+# may still be in it without being there.
 REPORT_LAG = 30.0
 NORMAL, DECOMMISSIONING, DECOMMISSIONED = "normal", "decommissioning", "decommissioned"
 MAINTENANCE = "maintenance"
 # Replicas a block keeps outside maintenance, whatever its nodes in maintenance hold (HDFS's
 # dfs.namenode.maintenance.replication.min): below it, copies are made as if those nodes were gone.
 MAINTENANCE_MIN_REPLICAS = 1
+
+
+class Unwatched:
+    """What the registry tells when no one watches it (dfs.namenode.repair.Repair watches it in a namenode)."""
+
+    def block_changed(self, block_id):
+        """A replica of ``block_id`` appeared or went."""
+
+    def node_changed(self, node_id):
+        """A node changed state (liveness, admin state or rack)."""
 
 
 class Datanode:
@@ -44,6 +54,7 @@ class Datanode:
         self.version = None
         self.protocol = None  # the namenode <-> datanode protocol version spoken with it (dfs.protocol)
         self.blocks = set()
+        self.edits = 0  # changes made to ``blocks`` in place (a walk of it in steps sees whether it changed)
         self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
         self.admin = NORMAL
@@ -52,7 +63,7 @@ class Datanode:
         self.maintenance_until = None  # while admin is MAINTENANCE: when the window ends (seconds since the epoch)
         self.holdings_known = True  # False for a node known only by its maintenance window, until it registers
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
-        self.dropped = {}  # block id -> when a delete took it from here, after this node's report may have been taken
+        self.removed = {}  # block id -> when a delete was sent for it, after this node's report may have been taken
 
     @property
     def host(self):
@@ -115,6 +126,7 @@ class Registry:
         self.replicas = {}  # block id -> set of node ids
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
+        self.watcher = Unwatched()
 
     def register(self, node_id, url, public_url, capacity, used, free, blocks, version=None, mark=None,
                  filesystem=None, rack=None, failed_volumes=0, protocol=None):
@@ -143,13 +155,16 @@ class Registry:
     def _seen(self, node, capacity, used, free, mark, filesystem, rack, failed_volumes):
         node.capacity, node.used, node.free, node.mark = capacity, used, free, mark
         node.filesystem = filesystem or node.id
-        node.rack = rack or DEFAULT_RACK
+        moved, node.rack = node.rack != (rack or DEFAULT_RACK), rack or DEFAULT_RACK
         node.failed_volumes = failed_volumes
         node.last_seen = self.clock.seconds()
         if node.state != ALIVE:
             log.info("datanode {node} is alive again (was {state})", node=node.id, state=node.state)
             self._record(node.id, f"alive again (was {node.state})")
             node.state = ALIVE
+            moved = True
+        if moved:
+            self.watcher.node_changed(node.id)
 
     def report(self, node_id, blocks):
         """Replace what we believe ``node_id`` holds with its full block report."""
@@ -158,15 +173,18 @@ class Registry:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
         now = self.clock.seconds()
         node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
-        node.dropped = {b: t for b, t in node.dropped.items() if now - t < REPORT_LAG}
-        # A replica back from the dead would count toward its block's replication, and repair could trim a real one.
-        blocks = (set(blocks) - node.dropped.keys()) | (node.recent.keys() & node.blocks)
+        node.removed = {b: t for b, t in node.removed.items() if now - t < REPORT_LAG}
+        blocks = (set(blocks) - node.removed.keys()) | (node.recent.keys() & node.blocks)
         for gone in node.blocks - blocks:
             self.replicas.get(gone, set()).discard(node_id)
+            self.watcher.block_changed(gone)
         for new in blocks - node.blocks:
             self.replicas.setdefault(new, set()).add(node_id)
+            self.watcher.block_changed(new)
         node.blocks = blocks
-        node.holdings_known = True
+        if not node.holdings_known:
+            self.watcher.node_changed(node_id)  # while unknown it counted for every block
+            node.holdings_known = True
         node.last_report = self.clock.seconds()
 
     def report_corrupt(self, node_id, block_id):
@@ -179,21 +197,25 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.add(block_id)
+            node.edits += 1
             node.recent[block_id] = self.clock.seconds()
-            node.dropped.pop(block_id, None)
+            node.removed.pop(block_id, None)
             self.replicas.setdefault(block_id, set()).add(node_id)
+            self.watcher.block_changed(block_id)
 
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.discard(block_id)
+            node.edits += 1
             node.recent.pop(block_id, None)
-            node.dropped[block_id] = self.clock.seconds()
+            node.removed[block_id] = self.clock.seconds()
         holders = self.replicas.get(block_id)
         if holders is not None:
             holders.discard(node_id)
             if not holders:
                 del self.replicas[block_id]
+        self.watcher.block_changed(block_id)
 
     def update_states(self):
         """Move nodes along alive -> stale -> dead by the time since their last heartbeat, and into and out of
@@ -208,6 +230,7 @@ class Registry:
                          silent=silent)
                 self._record(node.id, state)
                 node.state = state
+                self.watcher.node_changed(node.id)
 
     def _update_maintenance(self, node, now):
         until = self.maintenance.get(node.id)
@@ -215,11 +238,13 @@ class Registry:
             if node.admin != MAINTENANCE or node.maintenance_until != until:
                 log.info("datanode {node} is in maintenance for {left:.0f} s", node=node.id, left=until - now)
                 self._record(node.id, "in maintenance")
+                self.watcher.node_changed(node.id)
             node.admin, node.maintenance_until = MAINTENANCE, until
         elif node.admin == MAINTENANCE:
             log.info("datanode {node}: maintenance over", node=node.id)
             self._record(node.id, "maintenance over")
             node.admin, node.maintenance_until = NORMAL, None
+            self.watcher.node_changed(node.id)
 
     def set_maintenance(self, node_id, until):
         """Put a node in maintenance until ``until`` (seconds since the epoch), or end it (None); the node."""
@@ -275,6 +300,7 @@ class Registry:
         """Start draining a node (it stays readable; its blocks are copied elsewhere), or stop draining it."""
         node = self.get(node_id)
         node.admin = NORMAL if cancel else DECOMMISSIONING
+        self.watcher.node_changed(node_id)
         what = "back in service" if cancel else "decommissioning"
         log.info("datanode {node}: {what}", node=node_id, what=what)
         self._record(node_id, what)

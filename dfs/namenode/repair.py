@@ -1,33 +1,56 @@
 """Keeps every block at its replication: copies under-replicated blocks, trims extra replicas, collects orphans.
 
+The work lives in queues (dfs.namenode.repairqueue) that events update: the registry calls ``block_changed`` when a
+replica appears or goes and ``node_changed`` when a node changes state, and each pass adds the blocks whose entry in
+the namespace changed. Work on many blocks runs in steps a cooperator interleaves with the reactor's other work, so
+the reactor is never held for long whatever the number of blocks (docs/architecture.md, "Repair").
+
 Nothing is copied or deleted while the namenode is in safe mode (dfs.namenode.safemode), nor by a namenode that does
 not lead background work (dfs.namenode.leader): its deletes carry the lease's epoch, which GC's transactions and the
 datanodes check.
 """
 
+import json
+from collections import deque
 from dataclasses import asdict
+from itertools import islice
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from dfs.errors import NotLeader
 from dfs.logs import background_failure
 from dfs.namenode.placement import choose_targets, surplus
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
+from dfs.namenode.repairqueue import (COPY_LEVELS, CORRUPT, MISSING, OVER, SINGLE_RACK, UNDER_LEVELS, RepairQueues,
+                                      ShardedSet, copy_level)
 from dfs.namenode.safemode import SafeMode
 
 log = Logger()
 
-# A pass walks every block the namespace refers to; with millions of blocks that takes seconds. The timed passes
-# keep to this share of the namenode's time (waiting at least ``interval`` between them); events still kick one.
+# A pass reads every block the namespace refers to (to see what changed there); with millions of blocks that takes
+# seconds. The timed passes keep to this share of the namenode's time (waiting at least ``interval`` between them);
+# events still kick one, and finished copies start the next ones without waiting for a pass.
 PASS_SHARE = 0.05
 LOST_LISTED = 100  # files named in the log when safe mode ends with blocks missing
+STEP = 64  # blocks per cooperative step: a few hundred microseconds; the cooperator yields every 10 ms of steps
+# Copies are throttled by the bytes each datanode sends or receives at once. A small block still costs a request
+# on both nodes, so it counts as at least SMALL_COST: at most 512 small blocks in flight per node.
+INFLIGHT_BYTES = 32 << 20
+SMALL_COST = 64 << 10
+# Blocks one request asks a target to copy from one source.
+BATCH_BLOCKS = 64
+BATCH_BYTES = 8 << 20
+EXAMINED = 20_000  # queued blocks a round looks at, at most: the rest wait their turn at the back
+# A copy that got no answer (a timeout, a lost connection) may still land: its target is not asked for that block
+# again for this long (HDFS's pending reconstruction timeout), unless it reports it first.
+UNCONFIRMED_FOR = 300.0
 
 
 class Repair:
     def __init__(self, store, registry, fanout, datanodes, clock, interval=3.0, grace=600.0,
-                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64,
-                 leadership=None):
+                 inflight_bytes=INFLIGHT_BYTES, safemode_threshold=0.999, safemode_extension=3.0,
+                 deletes_per_pass=64, leadership=None, cooperator=None):
         self.store = store
         self.leadership = leadership  # a dfs.namenode.leader.Leadership; None: this namenode always leads
         self._epoch = None  # the lease's epoch the running pass acts under
@@ -37,7 +60,8 @@ class Repair:
         self.clock = clock
         self.interval = interval
         self.grace = grace
-        self.copies_per_node = copies_per_node
+        self.inflight_bytes = inflight_bytes
+        self.cooperator = cooperator or task  # runs long work in steps; the reactor's own by default
         self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension,
                                  on_leave=self._left_safemode)
         # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
@@ -46,8 +70,23 @@ class Repair:
         self._deletes_this_pass = 0
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
-        self._copying = set()
-        self._busy_nodes = {}
+        self.targets = {}  # block id -> (wanted replication, size): the namespace's, as the last pass read it
+        self.queues = RepairQueues()
+        self._unreferenced = ShardedSet()  # blocks some node holds that no file refers to: GC's candidates
+        self._dirty = deque()  # blocks to check again (a deque grows without copying; a block may come twice)
+        self._scans = deque()  # iterators of more blocks to check: a node's, or every one when the racks change
+        self._racks = set()  # the racks of the writable nodes when the queues were last checked
+        if registry is not None:
+            registry.watcher = self
+            self._scans.append(_emptied(list(registry.replicas)))  # what the registry held before it was watched
+        self._copying = {}  # block id -> copies of it in flight
+        self._inflight = {}  # node id -> bytes it sends or receives for copies in flight
+        self._unconfirmed = {}  # block id -> {target node id: until when it is not asked again}
+        self._work = defer.DeferredLock()  # one walk of the queues at a time
+        self._round = None  # a copy round called for by finished copies
+        self._round_due = False  # one is called for and no walk of the queues has begun since
+        self._rounds = task.LoopingCall(self._copy_soon)
+        self._rounds.clock = clock
         self._running = None
         self._on = False
         self._timer = None
@@ -56,14 +95,35 @@ class Repair:
                       "single_rack": 0, "copies_in_flight": 0, "copies_done": 0, "deletions_done": 0,
                       "unreachable_inodes": 0}
 
+    # -- what the registry tells --------------------------------------------------------------------
+
+    def block_changed(self, block_id):
+        """A replica of ``block_id`` appeared or went (a report, a copy, a delete, a corrupt copy)."""
+        self._dirty.append(block_id)
+
+    def node_changed(self, node_id):
+        """``node_id`` changed state (stale, dead, alive again, draining, its rack): check each of its blocks."""
+        node = self.registry.nodes.get(node_id)
+        if node is not None and not node.holdings_known:
+            self._scans.append(iter(self.targets))  # it counted for every block (in maintenance, not yet reported)
+        elif node is not None and node.blocks:
+            self._scans.append(_blocks_of(node))
+
+    # -- passes ------------------------------------------------------------------------------------
+
     def start(self):
         self._on = True
         self._timed_pass()
+        # A pass reads the whole namespace and may come minutes apart at millions of blocks; the queues are served
+        # every interval all the same, so a node's death is acted on within seconds.
+        self._rounds.start(self.interval, now=False)
 
     def stop(self):
         self._on = False
         self.safemode.stop()
-        for call in (self._timer, self._kick):
+        if self._rounds.running:
+            self._rounds.stop()
+        for call in (self._timer, self._kick, self._round):
             if call is not None and call.active():
                 call.cancel()
 
@@ -77,7 +137,7 @@ class Repair:
             self._timer = self.clock.callLater(max(self.interval, took / PASS_SHARE), self._timed_pass)
 
     def _left_safemode(self):
-        self.kick()
+        self.kick()  # the queues were kept in safe mode: copies can start at once
         if self.safemode.lost:
             d = defer.Deferred.fromCoroutine(self._report_lost())
             d.addErrback(lambda f: log.failure("could not list the files whose blocks are missing", f))
@@ -120,7 +180,8 @@ class Repair:
 
     async def _pass(self):
         if not self._leading():
-            return  # another namenode leads background work
+            await self._work_queues()  # another namenode leads background work: only keep the queues current
+            return
         self._epoch = self.leader_epoch()
         try:
             await self._repair()
@@ -131,87 +192,302 @@ class Repair:
         self._deletes_this_pass = 0
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
-        self.registry.update_states()
         now = self.clock.seconds()
-        under = missing = corrupt = over = single_rack = 0
-        racks = self._writable_racks()
-        for block_id, (wanted, size) in targets.items():
-            sources, counted, keepers = self._replicas(block_id)
-            if not sources and not counted:
-                if self.registry.corrupt.get(block_id):
-                    corrupt += 1
-                else:
-                    missing += 1
-            elif len(counted) < wanted:
-                under += 1
-                if sources and not self.safemode.on:
-                    self._copy(block_id, size, sources, counted, wanted - len(counted))
-            else:
-                self.registry.corrupt.pop(block_id, None)
-                if len(keepers) > wanted:
-                    over += 1
-                    if not self.safemode.on:
-                        self._trim(block_id, keepers, len(keepers) - wanted, marks)
-                elif _in_one_rack(counted, wanted, racks):
-                    single_rack += 1  # one more copy on another rack; the next pass trims one where they crowd
-                    if sources and not self.safemode.on:
-                        its_rack = counted[0].rack
-                        self._copy(block_id, size, sources, counted, 1, lambda n: n.rack != its_rack)
-        self._update_decommissions(targets)
-        orphans = await self._collect_orphans(targets, now, marks)
+        await self._work_queues(targets, marks)
+        orphans = await self._collect_orphans(now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
-        self.stats.update(blocks=len(targets), under_replicated=under, missing=missing, corrupt=corrupt,
-                          over_replicated=over, single_rack=single_rack, orphans=orphans, copies_in_flight=len(self._copying),
-                          unreachable_inodes=sum(p.inodes for p in detached))
+        self.stats.update(blocks=len(targets), orphans=orphans, unreachable_inodes=sum(p.inodes for p in detached))
+
+    def _walk(self, steps):
+        """Run the generator ``steps`` to its end in cooperative steps; a Deferred of its end."""
+        return self.cooperator.cooperate(steps).whenDone()
+
+    def _read_targets(self, targets):
+        """Take the namespace's blocks as just read: check those whose entry is new, changed or gone since the last
+        read (every one at the first), or every one when the racks that take writes changed (steps)."""
+        old, self.targets = self.targets, targets
+        racks = self._writable_racks()
+        if racks != self._racks or not old:
+            self._racks = racks
+            self._scans.append(iter(targets))  # never changed in place: the next read replaces it
+        if not old:
+            return
+        changed = deque()
+        for entries in (iter(targets.items()), iter(old.items())):
+            while chunk := list(islice(entries, STEP * 16)):
+                changed.extend(block_id for block_id, target in chunk
+                               if old.get(block_id) != target or block_id not in targets)
+                yield
+        self._scans.append(iter(changed))
+
+    async def _work_queues(self, targets=None, marks=None):
+        """One walk of the queues at a time: take the namespace's blocks a pass read (``targets``), check the blocks
+        events named, start copies; in a pass, trim (with ``marks``) and follow the draining nodes."""
+        await self._work.acquire()
+        self._round_due = False
+        try:
+            self.registry.update_states()  # a node turned stale or dead calls node_changed
+            if targets is not None:
+                await self._walk(self._read_targets(targets))
+            await self._walk(self._check_named())
+            if not self.safemode.on and self._leading():
+                await self._walk(self._copy_queued())
+                if marks is not None:
+                    self._trim_queued(marks)
+            if targets is not None:
+                await self._walk(self._update_decommissions())
+            self.stats.update(under_replicated=self.queues.count(*UNDER_LEVELS), missing=self.queues.count(MISSING),
+                              corrupt=self.queues.count(CORRUPT), over_replicated=self.queues.count(OVER),
+                              single_rack=self.queues.count(SINGLE_RACK), copies_in_flight=len(self._copying))
+        finally:
+            self._work.release()
+
+    def _check_named(self):
+        """Check every block named by an event or a scan, until none is left (steps)."""
+        while self._dirty or self._scans:
+            if self._dirty:
+                for _ in range(min(STEP, len(self._dirty))):
+                    self._check(self._dirty.popleft())
+            else:
+                chunk = list(islice(self._scans[0], STEP))
+                if not chunk:
+                    self._scans.popleft()
+                for block_id in chunk:
+                    self._check(block_id)
+            yield
+
+    def _check(self, block_id):
+        """Put ``block_id`` in the queue its replicas call for, or in none."""
+        target = self.targets.get(block_id)
+        if target is None:
+            self.queues.put(block_id, None)  # no file refers to it: GC's, not repair's
+            if block_id in self.registry.replicas:
+                self._unreferenced.add(block_id)
+            else:
+                self._unreferenced.discard(block_id)
+            return
+        self._unreferenced.discard(block_id)
+        wanted = target[0]
+        sources, counted, keepers = self._replicas(block_id)
+        if not sources and not counted:
+            level = CORRUPT if self.registry.corrupt.get(block_id) else MISSING
+        elif len(counted) < wanted:
+            level = copy_level(len(counted), wanted)
+        else:
+            self.registry.corrupt.pop(block_id, None)
+            if len(keepers) > wanted:
+                level = OVER
+            elif _in_one_rack(counted, wanted, self._racks):
+                level = SINGLE_RACK  # one more copy on another rack; then a trim where they crowd
+            else:
+                level = None
+        self.queues.put(block_id, level)
 
     def _replicas(self, block_id):
-        """(readable sources, replicas that count toward replication, replicas that may be trimmed).
+        """(readable sources, replicas that count toward replication, replicas that may be trimmed), by the node
+        states the registry last updated.
 
         A stale node still counts (flapping must not cause copies) but is no source; a decommissioning node is a
         source but does not count, so its blocks are copied elsewhere before it is released. A node in maintenance
         counts even when silent, as long as the block keeps the minimum in service (registry), and is never trimmed.
         """
-        alive = self.registry.holders(block_id, ALIVE)
-        stale = self.registry.holders(block_id, STALE)
+        nodes = [self.registry.nodes[i] for i in self.registry.replicas.get(block_id, ())]
+        alive = [n for n in nodes if n.state == ALIVE]
         keepers = [n for n in alive if n.admin == NORMAL]
-        counted = keepers + [n for n in stale if n.admin == NORMAL]
+        counted = keepers + [n for n in nodes if n.state == STALE and n.admin == NORMAL]
         counted += self.registry.counted_in_maintenance(block_id, counted)
         return alive, counted, keepers
 
     def _writable_racks(self):
         return {n.rack for n in self.registry.writable()}
 
-    def _update_decommissions(self, targets):
+    def _update_decommissions(self):
+        """Count the blocks each draining node holds that still lack replicas elsewhere; release it at none (steps:
+        the under-replicated queues may be long)."""
+        draining = {n.id: n for n in self.registry.nodes.values() if n.admin == DECOMMISSIONING and n.state != DEAD}
+        if not draining:
+            return
         in_service = len(self.registry.writable())
-        for node in self.registry.nodes.values():
-            if node.admin != DECOMMISSIONING or node.state == DEAD:
-                continue
-            pending = stuck = 0
-            for block_id in node.blocks:
-                if block_id in targets and len(self._replicas(block_id)[1]) < targets[block_id][0]:
-                    pending += 1
-                    stuck += targets[block_id][0] > in_service
-            node.decommission_pending = pending
-            node.decommission_blocked = None if not stuck else (
-                f"cannot finish: {stuck} of its blocks need more replicas than the {in_service} datanode(s) in"
-                " service can hold; add a datanode or lower their replication (dfs setrep)")
-            if pending == 0:
+        pending = dict.fromkeys(draining, 0)
+        stuck = dict.fromkeys(draining, 0)
+        waiting = self.queues.walk(*UNDER_LEVELS, MISSING, CORRUPT)  # unchanged while the walk holds the lock
+        while chunk := list(islice(waiting, STEP)):
+            for block_id in chunk:
+                wanted = self.targets[block_id][0]
+                for node_id in self.registry.replicas.get(block_id, ()):
+                    if node_id in pending:
+                        pending[node_id] += 1
+                        stuck[node_id] += wanted > in_service
+            yield
+        for node_id, node in draining.items():
+            node.decommission_pending = pending[node_id]
+            node.decommission_blocked = None if not stuck[node_id] else (
+                f"cannot finish: {stuck[node_id]} of its blocks need more replicas than the {in_service} datanode(s)"
+                " in service can hold; add a datanode or lower their replication (dfs setrep)")
+            if pending[node_id] == 0:
                 node.admin = DECOMMISSIONED
                 log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",
                          node=node.id)
                 defer.ensureDeferred(self.safemode.forget(node.id)).addErrback(
                     lambda f: log.failure("could not forget a decommissioned datanode", f))
 
+    def _copy_queued(self):
+        """Start copies for the queued blocks, most urgent first, while datanodes have bytes to spare; blocks from
+        one source to one target go in one request (steps)."""
+        writable = self.registry.writable()
+        batches = {}  # (source id, target id) -> blocks to copy, in one request
+        for block_id in self.queues.blocks(*COPY_LEVELS, limit=EXAMINED):
+            if all(self._inflight.get(n.id, 0) >= self.inflight_bytes for n in writable):
+                break  # every target is busy: copies that end start the next round
+            self._plan_copy(block_id, writable, batches)
+            yield
+        for (source, target), batch in batches.items():
+            self._send(source, target, batch)
+
+    def _plan_copy(self, block_id, writable, batches):
+        if block_id in self._copying or self.queues.level_of(block_id) is None:
+            return
+        self.queues.to_back(block_id)  # served or not, the blocks behind it come first next round
+        wanted, size = self.targets[block_id]
+        cost = max(size, SMALL_COST)
+        sources, counted, _ = self._replicas(block_id)
+        sources = [n for n in sources if self._has_room(n, cost)]
+        if not sources:
+            return
+        if self.queues.level_of(block_id) == SINGLE_RACK:
+            if not _in_one_rack(counted, wanted, self._racks):
+                return  # no longer: the event that changed it has it checked again
+            count, crowded = 1, counted[0].rack
+            candidates = [n for n in writable if n.rack != crowded and self._has_room(n, cost)]
+        else:
+            count = wanted - len(counted)
+            candidates = [n for n in writable if self._has_room(n, cost)]
+        exclude = set(self.registry.replicas.get(block_id, ())) | self._unconfirmed_targets(block_id)
+        targets = choose_targets(candidates, count, size, exclude=exclude, placed=counted)
+        if not targets:
+            return
+        source = min(sources, key=lambda n: self._inflight.get(n.id, 0))
+        self._copying[block_id] = len(targets)
+        for target in targets:
+            for node in (source, target):
+                self._inflight[node.id] = self._inflight.get(node.id, 0) + cost
+            batch = batches.setdefault((source, target), [])
+            batch.append((block_id, cost))
+            if len(batch) >= BATCH_BLOCKS or sum(c for _, c in batch) >= BATCH_BYTES:
+                self._send(source, target, batches.pop((source, target)))
+
+    def _has_room(self, node, cost):
+        """Whether ``node`` may send or receive ``cost`` more bytes of copies (one block at least, however big)."""
+        busy = self._inflight.get(node.id, 0)
+        return busy == 0 or busy + cost <= self.inflight_bytes
+
+    def _unconfirmed_targets(self, block_id):
+        """The nodes a copy of ``block_id`` was sent to that neither confirmed nor refused it, lately."""
+        sent = self._unconfirmed.get(block_id)
+        if not sent:
+            return set()
+        now = self.clock.seconds()
+        for node_id in [n for n, until in sent.items() if until <= now]:
+            del sent[node_id]
+        if not sent:
+            del self._unconfirmed[block_id]
+        return set(sent)
+
+    def _send(self, source, target, batch):
+        until = self.clock.seconds() + UNCONFIRMED_FOR
+        for block_id, _ in batch:
+            self._unconfirmed.setdefault(block_id, {})[target.id] = until
+        d = defer.Deferred.fromCoroutine(self._copy_batch(source, target, [block_id for block_id, _ in batch]))
+        d.addErrback(lambda f: log.failure("a copy batch failed", f))
+        d.addBoth(lambda _: self._batch_over(source, target, batch))
+
+    async def _copy_batch(self, source, target, block_ids):
+        """Ask ``target`` to copy ``block_ids`` from ``source``, in one request (one per block for a datanode too
+        old to take batches)."""
+        try:
+            response = await self.datanodes.fetch_many(target.url, block_ids, source.url)
+            body = await response.content()
+        except Exception as e:
+            log.warn("copy of {count} blocks to {node} got no answer: {e}", count=len(block_ids), node=target.id, e=e)
+            return
+        if response.code == 404:
+            for block_id in block_ids:
+                await self._copy_one(source, target, block_id)
+            return
+        if response.code >= 300:
+            log.warn("copy of {count} blocks to {node} failed: {code} {body}", count=len(block_ids), node=target.id,
+                     code=response.code, body=body[:200])
+            for block_id in block_ids:
+                self._confirmed(block_id, target)
+            return
+        for answer in json.loads(body)["blocks"]:
+            self._copied(answer["id"], source, target, answer.get("error"))
+
+    async def _copy_one(self, source, target, block_id):
+        try:
+            response = await self.datanodes.fetch(target.url, block_id, source.url)
+            body = await response.content()
+        except Exception as e:
+            log.warn("copy of {block} to {node} got no answer: {e}", block=block_id, node=target.id, e=e)
+            return
+        self._copied(block_id, source, target, None if response.code < 300 else f"{response.code} {body[:200]}")
+
+    def _copied(self, block_id, source, target, error):
+        """``target`` answered for its copy of ``block_id``: it holds it, or it failed with ``error``."""
+        self._confirmed(block_id, target)
+        if error is not None:
+            log.warn("copy of {block} to {node} failed: {error}", block=block_id, node=target.id, error=error)
+            return
+        self.registry.add_replica(block_id, target.id)
+        self.stats["copies_done"] += 1
+        log.info("re-replicated {block} from {src} to {dst}", block=block_id, src=source.id, dst=target.id)
+
+    def _confirmed(self, block_id, target):
+        sent = self._unconfirmed.get(block_id, {})
+        sent.pop(target.id, None)
+        if not sent:
+            self._unconfirmed.pop(block_id, None)
+
+    def _batch_over(self, source, target, batch):
+        for block_id, cost in batch:
+            for node in (source, target):
+                self._inflight[node.id] -= cost
+            self._copying[block_id] -= 1
+            if not self._copying[block_id]:
+                del self._copying[block_id]
+            self.block_changed(block_id)
+        self.stats["copies_in_flight"] = len(self._copying)
+        self._copy_soon()
+
+    def _copy_soon(self):
+        """Serve the queues now: nodes have room again, or a round is due."""
+        if self._on and not self._round_due:
+            self._round_due = True
+            self._round = self.clock.callLater(0, self._copy_round)
+
+    def _copy_round(self):
+        d = defer.Deferred.fromCoroutine(self._work_queues())
+        d.addErrback(background_failure(log, "repair copy round failed"))
+
+    def _trim_queued(self, marks):
+        """Trim the over-replicated blocks, as many as this pass may delete."""
+        for block_id in self.queues.blocks(OVER, limit=max(0, self._deletions_left())):
+            self.queues.to_back(block_id)
+            wanted = self.targets[block_id][0]
+            keepers = self._replicas(block_id)[2]
+            if len(keepers) > wanted:
+                self._trim(block_id, keepers, len(keepers) - wanted, marks)
+
     def _deletions_left(self):
         return self.deletes_per_pass - self._deletes_this_pass
 
-    async def _collect_orphans(self, targets, now, marks):
+    async def _collect_orphans(self, now, marks):
         """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
         "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
         and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now, self._epoch)
+        view = await self.store.collectable(list(self._unreferenced), now, self._epoch)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]
@@ -228,44 +504,6 @@ class Repair:
                 if self._deletions_left() > 0:
                     self._delete(block_id, node, marks.get(node.id))
         return len(view)
-
-    def _copy(self, block_id, size, sources, counted, count, suits=lambda node: True):
-        """Copy the block from one of ``sources`` to ``count`` nodes that ``suits``, placed beside the replicas
-        ``counted`` (dfs.namenode.placement)."""
-        if block_id in self._copying:
-            return
-        holders = set(self.registry.replicas.get(block_id, ()))
-        free_sources = [n for n in sources if self._busy_nodes.get(n.id, 0) < self.copies_per_node]
-        candidates = [n for n in self.registry.writable()
-                      if self._busy_nodes.get(n.id, 0) < self.copies_per_node and suits(n)]
-        targets = choose_targets(candidates, count, size, exclude=holders, placed=counted)
-        if not free_sources or not targets:
-            return
-        self._copying.add(block_id)
-        d = defer.gatherResults(
-            [defer.Deferred.fromCoroutine(self._copy_one(block_id, free_sources[0], t)) for t in targets],
-            consumeErrors=True,
-        )
-        d.addBoth(lambda _: self._copying.discard(block_id))
-
-    async def _copy_one(self, block_id, source, target):
-        for node in (source, target):
-            self._busy_nodes[node.id] = self._busy_nodes.get(node.id, 0) + 1
-        try:
-            response = await self.datanodes.fetch(target.url, block_id, source.url)
-            body = await response.content()
-            if response.code >= 300:
-                log.warn("copy of {block} to {node} failed: {code} {body}", block=block_id, node=target.id,
-                         code=response.code, body=body[:200])
-                return
-            self.registry.add_replica(block_id, target.id)
-            self.stats["copies_done"] += 1
-            log.info("re-replicated {block} from {src} to {dst}", block=block_id, src=source.id, dst=target.id)
-        except Exception as e:
-            log.warn("copy of {block} to {node} failed: {e}", block=block_id, node=target.id, e=e)
-        finally:
-            for node in (source, target):
-                self._busy_nodes[node.id] -= 1
 
     def _trim(self, block_id, holders, count, marks):
         """Drop ``count`` extra replicas, keeping the racks they span (dfs.namenode.placement.surplus)."""
@@ -299,6 +537,10 @@ class Repair:
     async def wipe_datanodes(self):
         self.registry.forget_all_blocks()
         self._orphan_since.clear()
+        self._unreferenced.clear()
+        self._dirty.clear()
+        self._scans.clear()
+        self.queues.clear()
         answers = [
             self.datanodes.format(n.url).addCallback(lambda r: r.content())
             for n in self.registry.alive()
@@ -307,6 +549,7 @@ class Repair:
 
     async def fsck(self, path):
         files = await self.store.walk_files(path)
+        self.registry.update_states()
         totals = {"files": len(files), "blocks": 0, "healthy": 0, "under_replicated": 0, "missing": 0, "corrupt": 0,
                   "single_rack": 0}
         racks = self._writable_racks()
@@ -342,6 +585,25 @@ class Repair:
         healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
         totals["status"] = "HEALTHY" if healthy else "CORRUPT"
         return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}
+
+
+def _blocks_of(node):
+    """The blocks ``node`` holds, one at a time. Its set is walked in place, as a copy of a million ids would hold
+    the reactor for tens of milliseconds; if the set changes during the walk, the rest of the walk is over a copy."""
+    blocks, edits, walk = node.blocks, node.edits, iter(node.blocks)
+    while chunk := list(islice(walk, STEP)):
+        yield from chunk
+        if blocks is not None and (node.blocks is not blocks or node.edits != edits):
+            blocks, walk = None, iter(list(node.blocks))
+
+
+def _emptied(blocks):
+    """The items of the list ``blocks``, one at a time, shortening it as they go: freeing a million at once would
+    hold the reactor for tens of milliseconds."""
+    while blocks:
+        chunk = blocks[-STEP:]
+        del blocks[-STEP:]
+        yield from chunk
 
 
 def _in_one_rack(replicas, wanted, racks):

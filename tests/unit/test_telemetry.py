@@ -12,10 +12,12 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, Logger, capturedLogs, formatEvent, formatEventAsClassicLogText
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from dfs import logs
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
+from dfs.errors import NoSpace
 from dfs.metrics import ReactorLagProbe
 from dfs.namenode.tap import NamenodeOptions
 from dfs.peers import NamenodeClient
@@ -212,3 +214,13 @@ def test_log_format_option_picks_twistds_logger():
     assert options.parent["logger"] == "my.own.observer", "an explicit twistd --logger wins"
     with pytest.raises(usage.UsageError):
         NamenodeOptions().parseOptions(["--log-format", "xml"])
+
+
+def test_a_background_pass_on_a_full_disk_logs_one_line():
+    """The namenode's disk full during a repair pass is an operator's matter the next pass retries: a warning, no
+    traceback (a test's daemon logs must hold none)."""
+    events = []
+    logs.background_failure(Logger(namespace="dfs.test", observer=events.append), "repair pass failed")(
+        Failure(NoSpace("the namenode cannot record the change: database or disk is full")))
+    [event] = events
+    assert event["log_level"] == LogLevel.warn and "log_failure" not in event

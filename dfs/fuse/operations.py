@@ -184,7 +184,7 @@ class DFSOperations:
         # () -> (uid, gid, pid) of the request being served: each request acts for its caller (dfs.fuse.callers);
         # None: every request acts as the mount's own user.
         self._context = context
-        self._session = session  # a dfs.fuse.loop.Session: whether libfuse was told to exit
+        self._session = session  # a dfs.fuse.lowlevel.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
         self._staging = os.path.join(workdir, "staged")
@@ -229,8 +229,6 @@ class DFSOperations:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def init(self, path):
-        if self._session is not None:
-            self._session.attach()
         if self._on_ready is not None:
             self._on_ready()
 
@@ -253,8 +251,6 @@ class DFSOperations:
                         log.failure("could not upload {path} while unmounting", path=of.path)
         # A fetch still running would write into the cache directory while it is being removed.
         self._readahead.shutdown(wait=True, cancel_futures=True)
-        if self._session is not None:
-            self._session.detach()
 
     def give_up(self):
         """Why a call waiting on the cluster should stop (the client asks while it waits), or None: libfuse was

@@ -144,8 +144,9 @@ _request = threading.local()
 
 
 def context():
-    """(uid, gid, pid) of the request the calling thread serves."""
-    return _request.context
+    """(uid, gid, pid) of the request the calling thread serves; the mount's start and end (init, destroy) act as
+    uid 0, the mount's own user."""
+    return getattr(_request, "context", (0, 0, 0))
 
 
 class Session:

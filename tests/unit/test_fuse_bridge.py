@@ -214,7 +214,7 @@ def test_ns_to_ms():
 def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
     from dfs.fuse import mount
 
-    monkeypatch.setattr(mount, "loop", None)
+    monkeypatch.setattr(mount, "lowlevel", None)
     monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
     with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
         mount.check_fuse()

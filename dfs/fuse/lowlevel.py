@@ -10,7 +10,6 @@ import signal
 import stat
 import threading
 import time
-from types import SimpleNamespace
 
 import fuse as fusepy
 from twisted.logger import Logger
@@ -289,11 +288,9 @@ class Bridge:
         self._dir_ids = itertools.count(1)
         self._dir_lock = threading.Lock()
         self._hidden_ids = itertools.count()
-        self.ops = fuse_lowlevel_ops(**{name: kind(getattr(self, "_" + name)) for name, kind in fuse_lowlevel_ops._fields_
-                                        if kind is not ctypes.c_void_p})
-
-    def _call(self, op, *args):
-        return self.operations(op, *args)
+        # Kept here: libfuse calls these for as long as the session lives.
+        self.ops = fuse_lowlevel_ops(**{name: kind(getattr(self, "_" + name))
+                                        for name, kind in fuse_lowlevel_ops._fields_ if kind is not ctypes.c_void_p})
 
     # -- replies -----------------------------------------------------------------------------------
 
@@ -325,11 +322,16 @@ class Bridge:
             _lib.fuse_reply_create(req, entry, fi)
 
     def _on_node(self, node_id, op, *args):
-        return self._by_name(node_id, lambda path: self._call(op, path, *args))
+        return self._by_name(node_id, lambda path: self.operations(op, path, *args))
 
     def _by_name(self, node_id, use):
-        """``use`` the first path of ``node_id`` that still names it (another mount may have removed one)."""
+        """``use`` the first path of ``node_id`` that still names it (another mount may have removed one): the one
+        it is open under here first, so that every handle of the file and every change to it share one open file."""
         names = self.nodes.paths(node_id)
+        fh = self.nodes.handle(node_id)
+        opened = self.operations.path_of(fh) if fh is not None else None
+        if opened is not None:
+            names = [opened, *(name for name in names if name != opened)]
         if not names:
             raise OSError(errno.ESTALE, "no known name")
         for path in names[:-1]:
@@ -351,28 +353,21 @@ class Bridge:
         return _join(names[0], name)
 
     def _attrs(self, node_id, fi=None):
-        """Through an open handle when there is one: a file written here, or unlinked while open, is described by
-        its local copy."""
-        fh = fi.contents.fh if fi else self.nodes.handle(node_id)
-        if fh is None:
-            return self._on_node(node_id, "getattr", None)
-        handle = SimpleNamespace(fh=fh)
-        path = self._path(node_id)
-        return self._call("getattr", path, handle)
+        return self._on_node(node_id, "getattr", fi.contents if fi else None)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def _init(self, userdata, conn):
         try:
-            self.nodes = Nodes(self._call("getattr", "/")["st_ino"])
-            self._call("init", "/")
+            self.nodes = Nodes(self.operations("getattr", "/")["st_ino"])
+            self.operations("init", "/")
         except Exception:
             log.failure("the mount could not start")
             self.nodes = Nodes(ROOT)
 
     def _destroy(self, userdata):
         try:
-            self._call("destroy", "/")
+            self.operations("destroy", "/")
         finally:
             self.session._se = None
 
@@ -384,7 +379,7 @@ class Bridge:
         def work():
             path = self._child(parent, name)
             try:
-                attrs = self._call("getattr", path)
+                attrs = self.operations("getattr", path)
             except FileNotFoundError:
                 if not self.negative_timeout:
                     raise
@@ -408,8 +403,8 @@ class Bridge:
 
         def work():
             path = self._child(parent, name)
-            self._call(op, path, *args)
-            self._reply_entry(req, parent, name, self._call("getattr", path))
+            self.operations(op, path, *args)
+            self._reply_entry(req, parent, name, self.operations("getattr", path))
         self._serve(req, work)
 
     def _mknod(self, req, parent, name, mode, rdev):
@@ -426,8 +421,8 @@ class Bridge:
 
         def work():
             path = self._child(parent, name)
-            self._by_name(node_id, lambda source: self._call("link", path, source))  # (new name, existing one)
-            self._reply_entry(req, parent, name, self._call("getattr", path))
+            self._by_name(node_id, lambda source: self.operations("link", path, source))  # (new name, existing one)
+            self._reply_entry(req, parent, name, self.operations("getattr", path))
         self._serve(req, work)
 
     def _unlink(self, req, parent, name):
@@ -441,7 +436,7 @@ class Bridge:
 
         def work():
             if op == "rmdir" or not self._hide_if_open(parent, name):
-                self._call(op, self._child(parent, name))
+                self.operations(op, self._child(parent, name))
                 self.nodes.removed(parent, name)
             _lib.fuse_reply_err(req, 0)
         self._serve(req, work)
@@ -454,7 +449,7 @@ class Bridge:
         if node_id is None:
             return False
         hidden_name = f"{HIDDEN_PREFIX}{node_id & 0xFFFFFFFF:08x}{next(self._hidden_ids):08x}"
-        self._call("rename", self._child(parent, name), self._child(parent, hidden_name))
+        self.operations("rename", self._child(parent, name), self._child(parent, hidden_name))
         self.nodes.hide(node_id, parent, name, hidden_name)
         return True
 
@@ -463,7 +458,7 @@ class Bridge:
 
         def work():
             self._hide_if_open(new_parent, new_name)
-            self._call("rename", self._child(parent, name), self._child(new_parent, new_name))
+            self.operations("rename", self._child(parent, name), self._child(new_parent, new_name))
             self.nodes.renamed(parent, name, new_parent, new_name)
             _lib.fuse_reply_err(req, 0)
         self._serve(req, work)
@@ -477,17 +472,13 @@ class Bridge:
         """In libfuse's high-level order: mode, owner, size, times; then the attributes as they are now."""
         def work():
             new = attr.contents
-            handle = SimpleNamespace(fh=fi.contents.fh) if fi else None
             if to_set & SET_MODE:
                 self._on_node(node_id, "chmod", new.st_mode)
             if to_set & (SET_UID | SET_GID):
                 self._on_node(node_id, "chown", new.st_uid if to_set & SET_UID else -1,
                               new.st_gid if to_set & SET_GID else -1)
             if to_set & SET_SIZE:
-                if handle is None:
-                    self._on_node(node_id, "truncate", new.st_size)
-                else:
-                    self._call("truncate", self._path(node_id), new.st_size, handle)
+                self._on_node(node_id, "truncate", new.st_size, fi.contents if fi else None)
             if to_set & (SET_ATIME | SET_MTIME):
                 now = time.time_ns()
                 self._on_node(node_id, "utimens", (_time(to_set, SET_ATIME, SET_ATIME_NOW, new.st_atimespec, now),
@@ -507,7 +498,7 @@ class Bridge:
     def _statfs(self, req, node_id):
         def work():
             st = c_statvfs()
-            for key, value in self._call("statfs", "/").items():
+            for key, value in self.operations("statfs", "/").items():
                 setattr(st, key, value)
             _lib.fuse_reply_statfs(req, st)
         self._serve(req, work)
@@ -551,8 +542,8 @@ class Bridge:
 
         def work():
             path = self._child(parent, name)
-            self._call("create", path, mode, fi.contents)
-            self._reply_entry(req, parent, name, self._call("getattr", path, fi.contents), fi)
+            self.operations("create", path, mode, fi.contents)
+            self._reply_entry(req, parent, name, self.operations("getattr", path, fi.contents), fi)
         self._serve(req, work)
 
     def _open(self, req, node_id, fi):
@@ -564,19 +555,19 @@ class Bridge:
 
     def _read(self, req, node_id, size, offset, fi):
         def work():
-            data = self._call("read", self._path(node_id), size, offset, fi.contents)
+            data = self.operations("read", self._path(node_id), size, offset, fi.contents)
             _lib.fuse_reply_buf(req, data, len(data))
         self._serve(req, work)
 
     def _write(self, req, node_id, buf, size, offset, fi):
         def work():
             data = ctypes.string_at(buf, size)
-            _lib.fuse_reply_write(req, self._call("write", self._path(node_id), data, offset, fi.contents))
+            _lib.fuse_reply_write(req, self.operations("write", self._path(node_id), data, offset, fi.contents))
         self._serve(req, work)
 
     def _on_handle(self, req, node_id, op, *args):
         def work():
-            self._call(op, self._path(node_id), *args)
+            self.operations(op, self._path(node_id), *args)
             _lib.fuse_reply_err(req, 0)
         self._serve(req, work)
 
@@ -591,10 +582,10 @@ class Bridge:
 
     def _release(self, req, node_id, fi):
         def work():
-            self._call("release", self._path(node_id), fi.contents)
+            self.operations("release", self._path(node_id), fi.contents)
             hidden = self.nodes.closed(node_id, fi.contents.fh)
             if hidden is not None:
-                self._call("unlink", self._child(*hidden))
+                self.operations("unlink", self._child(*hidden))
                 self.nodes.removed(*hidden)
             _lib.fuse_reply_err(req, 0)
         self._serve(req, work)

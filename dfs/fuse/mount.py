@@ -1,4 +1,4 @@
-"""`dfs mount`: its arguments, the checks before mounting, detaching, and fusepy's loop in the main thread."""
+"""`dfs mount`: its arguments, the checks before mounting, detaching, and libfuse's loop in the main thread."""
 
 import argparse
 import errno
@@ -194,7 +194,7 @@ def check_mountpoint(path, fuse_options):
 
 
 def serve(mount, on_ready=None):
-    """Connect, mount, and run fusepy's loop in this (main) thread until unmounted; the reactor runs in a daemon
+    """Connect, mount, and run libfuse's loop in this (main) thread until unmounted; the reactor runs in a daemon
     thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
     try:

@@ -134,7 +134,6 @@ for _name, _restype, *_argtypes in [
     ("fuse_session_loop_mt", ctypes.c_int, ctypes.c_void_p),
     ("fuse_session_exited", ctypes.c_int, ctypes.c_void_p),
     ("fuse_session_destroy", None, ctypes.c_void_p),
-    ("fuse_lowlevel_notify_inval_inode", ctypes.c_int, ctypes.c_void_p, c_ino, c_off, c_off),
 ]:
     _declare(_name, _restype, *_argtypes)
 

@@ -7,7 +7,6 @@ import errno
 import itertools
 import os
 import signal
-import stat
 import threading
 import time
 
@@ -358,11 +357,12 @@ class Bridge:
 
     def _init(self, userdata, conn):
         try:
-            self.nodes = Nodes(self.operations("getattr", "/")["st_ino"])
-            self.operations("init", "/")
-        except Exception:
-            log.failure("the mount could not start")
-            self.nodes = Nodes(ROOT)
+            root_ino = self.operations("getattr", "/")["st_ino"]
+        except OSError as e:  # the cluster answered just before the mount: its next answers will tell
+            log.warn("the root's inode number is unknown: {error}", error=e)
+            root_ino = ROOT
+        self.nodes = Nodes(root_ino)
+        self.operations("init", "/")
 
     def _destroy(self, userdata):
         try:

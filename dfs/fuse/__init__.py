@@ -1,4 +1,5 @@
-"""The FUSE mount (`dfs mount`): a thin fusepy bridge from POSIX file operations to the same client the CLI uses."""
+"""The FUSE mount (`dfs mount`): a thin bridge (libfuse's low-level API) from POSIX file operations to the same
+client the CLI uses."""
 
 from dfs.fuse.mount import add_mount_arguments, run_mount
 

@@ -1,4 +1,4 @@
-"""`dfs mount`: its arguments, the checks before mounting, detaching, and fusepy's loop in the main thread."""
+"""`dfs mount`: its arguments, the checks before mounting, detaching, and libfuse's loop in the main thread."""
 
 import argparse
 import errno
@@ -27,9 +27,9 @@ from dfs.errors import DFSError
 from dfs.fuse.operations import DFSOperations
 
 try:
-    from dfs.fuse import loop
+    from dfs.fuse import lowlevel
 except (OSError, ModuleNotFoundError) as e:  # fusepy raises OSError when it cannot find libfuse
-    loop, FUSE_MISSING = None, e
+    lowlevel, FUSE_MISSING = None, e
 else:
     FUSE_MISSING = None
 
@@ -42,8 +42,6 @@ FUSE_DEFAULTS = {
     "big_writes": True, "max_read": 131072, "max_write": 131072,
     # open(O_TRUNC) arrives as one open instead of a truncate then an open.
     "atomic_o_trunc": True,
-    # st_ino is the inode's fileId, so the names of one file (hard links) show one inode: rsync -H, cp -a, tar.
-    "use_ino": True,
     "subtype": "dfs",
     # Files on the cluster keep setuid and setgid bits, and special files their device numbers, as metadata: anyone
     # who can claim to be its superuser can set them, so no host may honour them (docs/permissions.md).
@@ -166,7 +164,7 @@ def run_mount(args):
 def check_fuse():
     if isinstance(FUSE_MISSING, ModuleNotFoundError):
         raise MountError("FUSE support needs fusepy: pip install 'dfs[fuse]'")
-    if loop is None:
+    if lowlevel is None:
         raise MountError(f"FUSE is not usable ({FUSE_MISSING}); install libfuse 2 "
                          "(Debian/Ubuntu: apt-get install fuse libfuse2)")
     if not os.path.exists("/dev/fuse"):
@@ -196,7 +194,7 @@ def check_mountpoint(path, fuse_options):
 
 
 def serve(mount, on_ready=None):
-    """Connect, mount, and run fusepy's loop in this (main) thread until unmounted; the reactor runs in a daemon
+    """Connect, mount, and run libfuse's loop in this (main) thread until unmounted; the reactor runs in a daemon
     thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
     try:
@@ -213,13 +211,14 @@ def serve(mount, on_ready=None):
     fuse_options.setdefault("fsname", "dfs@" + (urlsplit(client.namenode_url).netloc or client.namenode_url))
     workdir = tempfile.mkdtemp(prefix="dfs-mount-", dir=mount.cache_dir)
     try:
+        session = lowlevel.Session()
         operations = DFSOperations(
             client, workdir, ttl=mount.ttl, cache_bytes=mount.cache_bytes,
-            on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready), session=loop.Session(),
-            context=loop.context if mount.per_user else None, writeback=mount.writeback,
+            on_ready=lambda: _mounted(client.namenode_url, mount.mountpoint, on_ready), session=session,
+            context=lowlevel.context if mount.per_user else None, writeback=mount.writeback,
         )
         client.give_up = operations.give_up
-        loop.FUSE(operations, mount.mountpoint, raw_fi=True, foreground=True, **fuse_options)
+        lowlevel.serve(operations, session, mount.mountpoint, fuse_options)
     except RuntimeError:
         raise MountError(f"could not mount on {mount.mountpoint} (libfuse's reason is above)") from None
     finally:

@@ -87,7 +87,7 @@ LOCAL_INOS_KEPT = 1 << 18
 # write to a file; that and every other namespace are answered here, with no round trip.
 USER_XATTRS = "user."
 XATTR_CREATE, XATTR_REPLACE = 1, 2  # setxattr(2)'s flags
-# libfuse 2's name for an unlinked file that is still open (see ``_hide``).
+# The name an unlinked file that is still open takes (libfuse 2's; see ``_hide``).
 HIDDEN_PREFIX = ".fuse_hidden"
 # Once libfuse is told to exit, calls that wait on the cluster give up; uploads of what is still dirty at
 # unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
@@ -168,15 +168,12 @@ class _Handle:
 
 
 class DFSOperations:
-    """fusepy operations over a ``dfs.client.BlockingClient`` (used with ``raw_fi=True``: handles travel in ``fi``).
+    """The mount's operations, by path, over a ``dfs.client.BlockingClient``; ``dfs.fuse.lowlevel`` calls them with
+    the paths of the kernel's inodes (handles travel in ``fi.fh``).
 
     Files are shared per path (``OpenFile``) so every handle in this mount sees the others' writes at once; the
     cluster sees them on flush, fsync and release (close-to-open consistency).
     """
-
-    use_ns = True
-    # libfuse then passes atime-only and mtime-only changes (UTIME_OMIT) instead of dropping them.
-    flag_utime_omit_ok = 1
 
     def __init__(self, client, workdir, ttl=1.0, cache_bytes=1 << 30, on_ready=None, session=None, context=None,
                  writeback=False):
@@ -184,7 +181,7 @@ class DFSOperations:
         # () -> (uid, gid, pid) of the request being served: each request acts for its caller (dfs.fuse.callers);
         # None: every request acts as the mount's own user.
         self._context = context
-        self._session = session  # a dfs.fuse.loop.Session: whether libfuse was told to exit
+        self._session = session  # a dfs.fuse.lowlevel.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
         self._staging = os.path.join(workdir, "staged")
@@ -229,8 +226,6 @@ class DFSOperations:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def init(self, path):
-        if self._session is not None:
-            self._session.attach()
         if self._on_ready is not None:
             self._on_ready()
 
@@ -253,8 +248,6 @@ class DFSOperations:
                         log.failure("could not upload {path} while unmounting", path=of.path)
         # A fetch still running would write into the cache directory while it is being removed.
         self._readahead.shutdown(wait=True, cancel_futures=True)
-        if self._session is not None:
-            self._session.detach()
 
     def give_up(self):
         """Why a call waiting on the cluster should stop (the client asks while it waits), or None: libfuse was
@@ -489,7 +482,7 @@ class DFSOperations:
         return 0
 
     def _hide(self, old, hidden):
-        """libfuse unlinks an open file by renaming it to a hidden name, and unlinks that name after the last
+        """The bridge unlinks an open file by renaming it to a hidden name, and unlinks that name after the last
         release, so that fstat and friends keep working. Here the file leaves the cluster now, as the program asked,
         and lives on in this mount only, under the hidden name, from its local copy or cached blocks."""
         with self._table:
@@ -514,7 +507,7 @@ class DFSOperations:
         return status["symlink"]
 
     def symlink(self, target, source):
-        """fusepy's names: ``target`` is the new link's path, ``source`` the text it holds (``ln -s source
+        """``target`` is the new link's path, ``source`` the text it holds (``ln -s source
         target``). The kernel follows it; nothing here or on the cluster resolves it."""
         _check_new_name(target)
         self.client.symlink(source, target, create_parent=False)
@@ -827,6 +820,12 @@ class DFSOperations:
                 del self._files[of.path]
             with of.lock:
                 of.close()
+
+    def path_of(self, fh):
+        """The path of the file open under handle ``fh``, None once it is closed or unlinked: the bridge opens and
+        changes the other names of that file through this one."""
+        handle = self._handles.get(fh)
+        return None if handle is None or handle.file.unlinked else handle.file.path
 
     def _open_file(self, path):
         with self._table:

@@ -214,7 +214,7 @@ def test_ns_to_ms():
 def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
     from dfs.fuse import mount
 
-    monkeypatch.setattr(mount, "loop", None)
+    monkeypatch.setattr(mount, "lowlevel", None)
     monkeypatch.setattr(mount, "FUSE_MISSING", ModuleNotFoundError("No module named 'fuse'", name="fuse"))
     with pytest.raises(mount.MountError, match=r"pip install 'dfs\[fuse\]'"):
         mount.check_fuse()
@@ -262,3 +262,29 @@ def test_a_snapshot_is_read_only_through_the_mount(tmp_path, op, args):
     with pytest.raises(OSError) as raised:
         operations(op, *args)
     assert raised.value.errno == errno.EROFS
+
+
+def test_node_ids_are_file_ids_and_name_every_link():
+    """The low-level bridge's table: one node per file whatever its names, paths through the parents' current
+    names, the root's number swapped with the kernel's root id, a node gone when the kernel forgets it."""
+    try:
+        from dfs.fuse import lowlevel
+    except (OSError, ModuleNotFoundError):  # fusepy raises OSError when it cannot find libfuse
+        pytest.skip("fusepy or libfuse 2 is missing")
+    nodes = lowlevel.Nodes(root_ino=16385)
+    assert nodes.node_id(16385) == lowlevel.ROOT and nodes.node_id(lowlevel.ROOT) == 16385
+    d = nodes.learn(lowlevel.ROOT, "d", 20)
+    a = nodes.learn(d, "a", 30)
+    assert nodes.learn(lowlevel.ROOT, "b", 30) == a
+    assert nodes.paths(a) == ["/b", "/d/a"]  # most recently looked up first
+    nodes.renamed(lowlevel.ROOT, "d", lowlevel.ROOT, "e")
+    assert nodes.paths(a) == ["/b", "/e/a"]
+    nodes.removed(lowlevel.ROOT, "b")
+    assert nodes.paths(a) == ["/e/a"]
+    nodes.opened(a, 7)
+    assert nodes.open_alone(d, "a") == a and nodes.handle(a) == 7
+    nodes.hide(a, d, "a", ".fuse_hidden1")
+    assert nodes.paths(a) == ["/e/.fuse_hidden1"]
+    assert nodes.closed(a, 7) == (d, ".fuse_hidden1")
+    nodes.forget(a, 2)
+    assert nodes.paths(a) == []

@@ -41,6 +41,7 @@ class Datanode:
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
         self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+        self.pending = None  # the full report arriving in pieces, if one is
 
     @property
     def host(self):
@@ -76,6 +77,17 @@ class Datanode:
         }
 
 
+class PendingReport:
+    """A full report arriving in pieces: the pieces in so far, and the replicas the node had when it began that no
+    piece has named yet (the mark); those left when the last piece is in are gone (the sweep)."""
+
+    def __init__(self, report_id, pieces, unconfirmed):
+        self.id = report_id
+        self.pieces = pieces
+        self.arrived = set()
+        self.unconfirmed = unconfirmed
+
+
 class Registry:
     """Who is in the cluster, in what state, and which node holds which block.
 
@@ -106,14 +118,21 @@ class Registry:
             self._record(node_id, "re-registered")
         node.version = version
         self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
-        self.report(node_id, blocks)
+        if blocks is None:  # a full report follows in pieces; until it is complete the belief stays as it was
+            node.pending = node.last_report = None
+        else:
+            self.report(node_id, blocks)
         return node
 
     def heartbeat(self, node_id, capacity, used, free, mark=None, filesystem=None, rack=None, failed_volumes=0):
+        node = self._known(node_id)
+        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
+        return node
+
+    def _known(self, node_id):
         node = self.nodes.get(node_id)
         if node is None:
             raise FileNotFound(f"Unknown datanode {node_id}: register first")
-        self._seen(node, capacity, used, free, mark, filesystem, rack, failed_volumes)
         return node
 
     def _seen(self, node, capacity, used, free, mark, filesystem, rack, failed_volumes):
@@ -129,18 +148,32 @@ class Registry:
 
     def report(self, node_id, blocks):
         """Replace what we believe ``node_id`` holds with its full block report."""
-        node = self.nodes.get(node_id)
-        if node is None:
-            raise FileNotFound(f"Unknown datanode {node_id}: register first")
+        self.report_piece(node_id, None, 0, 1, blocks)
+
+    def report_piece(self, node_id, report_id, piece, pieces, blocks):
+        """Piece number ``piece`` of the full report ``report_id`` of ``pieces`` pieces: its blocks count at once,
+        and once every piece is in, the replicas the node had when the report began that no piece named are gone.
+        A piece of another report than the one arriving starts that report over. Whether the report is complete."""
+        node = self._known(node_id)
+        report = node.pending
+        if report is None or (report.id, report.pieces) != (report_id, pieces):
+            report = node.pending = PendingReport(report_id, pieces, set(node.blocks))
+        unconfirmed = report.unconfirmed
+        for block_id in blocks:
+            unconfirmed.discard(block_id)
+            if block_id not in node.blocks:
+                node.blocks.add(block_id)
+                self.replicas.setdefault(block_id, set()).add(node_id)
+        report.arrived.add(piece)
+        if len(report.arrived) < pieces:
+            return False
+        node.pending = None
         now = self.clock.seconds()
         node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
-        blocks = set(blocks) | (node.recent.keys() & node.blocks)
-        for gone in node.blocks - blocks:
-            self.replicas.get(gone, set()).discard(node_id)
-        for new in blocks - node.blocks:
-            self.replicas.setdefault(new, set()).add(node_id)
-        node.blocks = blocks
-        node.last_report = self.clock.seconds()
+        for gone in unconfirmed - node.recent.keys():
+            self._drop(node, gone)
+        node.last_report = now
+        return True
 
     def report_corrupt(self, node_id, block_id):
         """A node found its copy bad (and quarantined it): it no longer counts as a replica."""
@@ -158,8 +191,16 @@ class Registry:
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
-            node.blocks.discard(block_id)
             node.recent.pop(block_id, None)
+            self._drop(node, block_id)
+        else:
+            self._unlist(block_id, node_id)
+
+    def _drop(self, node, block_id):
+        node.blocks.discard(block_id)
+        self._unlist(block_id, node.id)
+
+    def _unlist(self, block_id, node_id):
         holders = self.replicas.get(block_id)
         if holders is not None:
             holders.discard(node_id)

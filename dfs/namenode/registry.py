@@ -158,19 +158,24 @@ class Registry:
         report = node.pending
         if report is None or (report.id, report.pieces) != (report_id, pieces):
             report = node.pending = PendingReport(report_id, pieces, set(node.blocks))
-        unconfirmed = report.unconfirmed
-        for block_id in blocks:
-            unconfirmed.discard(block_id)
-            if block_id not in node.blocks:
-                node.blocks.add(block_id)
-                self.replicas.setdefault(block_id, set()).add(node_id)
+        report.unconfirmed.difference_update(blocks)
+        new = set(blocks)
+        new -= node.blocks
+        node.blocks |= new
+        replicas = self.replicas
+        for block_id in new:  # the one loop in Python: 10^6 new replicas take about 2 s
+            holders = replicas.get(block_id)
+            if holders is None:
+                replicas[block_id] = {node_id}
+            else:
+                holders.add(node_id)
         report.arrived.add(piece)
         if len(report.arrived) < pieces:
             return False
         node.pending = None
         now = self.clock.seconds()
         node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
-        for gone in unconfirmed - node.recent.keys():
+        for gone in report.unconfirmed - node.recent.keys():
             self._drop(node, gone)
         node.last_report = now
         return True

@@ -40,7 +40,8 @@ class Datanode:
         self.admin = NORMAL
         self.decommission_pending = 0
         self.decommission_blocked = None  # why draining cannot finish, when it cannot
-        self.recent = {}  # block id -> when a write or copy put it here, after this node's report may have been taken
+        # block id -> when a write or copy put it here, after this node's report may have been taken; oldest first
+        self.recent = {}
         self.pending = None  # the full report arriving in pieces, if one is
 
     @property
@@ -173,12 +174,23 @@ class Registry:
         if len(report.arrived) < pieces:
             return False
         node.pending = None
-        now = self.clock.seconds()
-        node.recent = {b: t for b, t in node.recent.items() if now - t < REPORT_LAG}
+        self._forget_old_news(node)
         for gone in report.unconfirmed - node.recent.keys():
             self._drop(node, gone)
-        node.last_report = now
+        node.last_report = self.clock.seconds()
         return True
+
+    def _forget_old_news(self, node):
+        """Forget the replicas added ``REPORT_LAG`` or more seconds ago (any report sent now holds them), oldest first:
+        full reports are hours apart, so each added replica does this, at little cost."""
+        now = self.clock.seconds()
+        old = []
+        for block_id, when in node.recent.items():
+            if now - when < REPORT_LAG:
+                break
+            old.append(block_id)
+        for block_id in old:
+            del node.recent[block_id]
 
     def report_corrupt(self, node_id, block_id):
         """A node found its copy bad (and quarantined it): it no longer counts as a replica."""
@@ -190,7 +202,9 @@ class Registry:
         node = self.nodes.get(node_id)
         if node is not None:
             node.blocks.add(block_id)
+            node.recent.pop(block_id, None)  # to the end: the newest
             node.recent[block_id] = self.clock.seconds()
+            self._forget_old_news(node)
             self.replicas.setdefault(block_id, set()).add(node_id)
 
     def remove_replica(self, block_id, node_id):

@@ -225,6 +225,15 @@ def test_pieces_count_at_once_and_the_last_one_sweeps_what_no_piece_named():
     assert set(registry.replicas) == registry.nodes["a"].blocks
 
 
+def test_replicas_added_long_ago_are_not_remembered_until_the_next_full_report():
+    registry = _registry()
+    for block_id in ids(3):
+        registry.add_replica(block_id, "a")
+    registry.clock.advance(REPORT_LAG)
+    registry.add_replica(ids(1, 3)[0], "a")
+    assert list(registry.nodes["a"].recent) == ids(1, 3)
+
+
 def test_a_piece_of_another_report_starts_over():
     registry = _registry()
     registry.report("a", ids(4))

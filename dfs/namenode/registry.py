@@ -291,3 +291,4 @@ class Registry:
         self.corrupt.clear()
         for node in self.nodes.values():
             node.blocks = set()
+            node.pending = None

@@ -6,6 +6,8 @@ import io
 
 import pytest
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from treq.testing import StubTreq
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
@@ -255,10 +257,16 @@ def test_the_wire_format_takes_32_bytes_a_block():
     held = ids(40000)
     pieces = blockreports.pieces(held)
     assert [len(piece) for piece in pieces] == [32 * 16384, 32 * 16384, 32 * (40000 - 2 * 16384)]
-    assert [block_id for piece in pieces for block_id in blockreports.decode(piece)] == held
     assert blockreports.pieces([]) == [b""]
     with pytest.raises(BadRequest):
         blockreports.decode(b"x" * 33)
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32).map(bytes.hex)), st.integers(1, 50))
+def test_pieces_hold_every_id_in_order_each_bounded(held, per_piece):
+    pieces = blockreports.pieces(held, per_piece)
+    assert [block_id for piece in pieces for block_id in blockreports.decode(piece)] == held
+    assert all(len(piece) <= 32 * per_piece for piece in pieces) and len(pieces) == max(1, -(-len(held) // per_piece))
 
 
 @pytest_twisted.ensureDeferred

@@ -37,27 +37,30 @@ def register(url, node_id):
     requests.post(f"{url}/cluster/datanodes", json=body, timeout=60).raise_for_status()
 
 
-def send_report(session, url, node_id, block_ids, as_json):
-    """Send the report; its size in bytes."""
-    target = f"{url}/cluster/datanodes/{node_id}/blocks"
+def bodies(block_ids, as_json):
+    """The report's requests, made before the clock starts: (query, content type, body) each."""
     if as_json:  # compact, as the datanode's treq sends it: 67 bytes a block
-        body = json.dumps({"blocks": block_ids}, separators=(",", ":")).encode()
-        session.put(target, data=body, headers={"Content-Type": "application/json"}, timeout=600).raise_for_status()
-        return len(body)
+        return [({}, "application/json", json.dumps({"blocks": block_ids}, separators=(",", ":")).encode())]
     pieces = blockreports.pieces(block_ids)
-    for number, piece in enumerate(pieces):
-        session.put(target, data=piece, headers={"Content-Type": "application/octet-stream"}, timeout=600,
-                    params={"report": "bench", "piece": number, "pieces": len(pieces)}).raise_for_status()
-    return sum(len(piece) for piece in pieces)
+    return [({"report": "bench", "piece": number, "pieces": len(pieces)}, "application/octet-stream", piece)
+            for number, piece in enumerate(pieces)]
+
+
+def send_report(session, url, node_id, requests_):
+    for query, content_type, body in requests_:
+        session.put(f"{url}/cluster/datanodes/{node_id}/blocks", data=body, params=query, timeout=600,
+                    headers={"Content-Type": content_type}).raise_for_status()
 
 
 def beat(url, stop, latencies):
+    """Heartbeats every 50 ms until ``stop`` is set (at least one), their latencies appended to ``latencies``."""
     session = requests.Session()
-    while not stop.is_set():
+    while True:
         started = time.monotonic()
         session.put(f"{url}/cluster/datanodes/beater/heartbeat", json=USAGE, timeout=600).raise_for_status()
         latencies.append(time.monotonic() - started)
-        stop.wait(0.05)
+        if stop.wait(0.05):
+            return
 
 
 def cpu_seconds(pid):
@@ -79,18 +82,25 @@ def main(argv=None):
         namenode.start()
         register(namenode.url, "dn")
         register(namenode.url, "beater")
+        idle_stop, idle = threading.Event(), []
+        idle_stop.set()
+        for _ in range(20):  # the heartbeat's latency with nothing else to do, for comparison
+            beat(namenode.url, idle_stop, idle)
         stop, latencies = threading.Event(), []
         beater = threading.Thread(target=beat, args=(namenode.url, stop, latencies))
+        report = bodies(block_ids, args.json)
+        size = sum(len(body) for _, _, body in report)
         cpu = cpu_seconds(namenode.pid)
         started = time.monotonic()
         beater.start()
-        size = send_report(requests.Session(), namenode.url, "dn", block_ids, args.json)
+        send_report(requests.Session(), namenode.url, "dn", report)
         took = time.monotonic() - started
         stop.set()
         beater.join()
         cpu = cpu_seconds(namenode.pid) - cpu
         nodes = {node["id"]: node for node in requests.get(f"{namenode.url}/cluster", timeout=60).json()["nodes"]}
         assert nodes["dn"]["blocks"] == args.blocks, nodes["dn"]
+        print(f"heartbeats alone: median {statistics.median(idle) * 1e3:.0f} ms, max {max(idle) * 1e3:.0f} ms")
         print(f"{args.blocks} blocks, {'JSON' if args.json else 'pieces'}: {size / 1e6:.1f} MB "
               f"({size / args.blocks:.0f} bytes a block) in {took:.1f} s, namenode CPU {cpu:.2f} s; "
               f"{len(latencies)} heartbeats meanwhile: median {statistics.median(latencies) * 1e3:.0f} ms, "

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from treq.testing import StubTreq
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
+from twisted.python.usage import UsageError
 
 from dfs import blockreports
 from dfs.datanode.blockstore import BlockStore
 from dfs.datanode.heartbeat import NamenodeLink
+from dfs.datanode.tap import DatanodeOptions
 from dfs.errors import BadRequest
 from dfs.http import make_http
 from dfs.limits import Limits
@@ -279,3 +281,15 @@ async def test_a_piece_that_is_not_whole_ids_is_refused(namenode_app):
     answer = await http.put(NN + "/cluster/datanodes/a/blocks", params={"report": "r", "piece": "1", "pieces": "1"},
                             data=b"")
     assert answer.code == 400
+
+
+def test_the_interval_option_and_its_environment_variable(monkeypatch):
+    options = DatanodeOptions()
+    options.parseOptions([])
+    assert options["block-report-interval"] == 6 * 3600
+    options.parseOptions(["--block-report-interval", "60"])
+    assert options["block-report-interval"] == 60
+    with pytest.raises(UsageError):
+        DatanodeOptions().parseOptions(["--block-report-interval", "0"])
+    monkeypatch.setenv("DFS_BLOCK_REPORT_INTERVAL", "120")
+    assert DatanodeOptions()["block-report-interval"] == 120

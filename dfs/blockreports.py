@@ -4,9 +4,9 @@ ids back to back (32 bytes a block, where a JSON list of hex ids takes 67)."""
 from dfs.errors import BadRequest
 
 ID_BYTES = 32  # a block id is the SHA-256 of its bytes, 64 hex characters on disk and in URLs
-# Blocks in one piece: 512 KiB, far below the 64 MiB body limit, and a few tens of milliseconds of the namenode's
-# reactor to apply.
-BLOCKS_PER_PIECE = 16384
+# Blocks in one piece: 128 KiB, far below the 64 MiB body limit, and about 6 ms of the namenode's reactor to apply
+# (heartbeats answered meanwhile in 29 ms, median; 77 ms with pieces of 16,384).
+BLOCKS_PER_PIECE = 4096
 
 
 def pieces(block_ids, per_piece=BLOCKS_PER_PIECE):

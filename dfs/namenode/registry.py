@@ -164,7 +164,7 @@ class Registry:
         new -= node.blocks
         node.blocks |= new
         replicas = self.replicas
-        for block_id in new:  # the one loop in Python: 10^6 new replicas take about 2 s
+        for block_id in new:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
             holders = replicas.get(block_id)
             if holders is None:
                 replicas[block_id] = {node_id}

@@ -81,7 +81,14 @@ class NamenodeClient(_PeerClient):
         return self._request("PUT", self._cluster_url(node_id, "heartbeat"), json=body)
 
     def block_report(self, node_id, block_ids):
+        """A whole full report in one JSON list: for a namenode of the previous release."""
         return self._request("PUT", self._cluster_url(node_id, "blocks"), json={"blocks": block_ids})
+
+    def report_piece(self, node_id, report_id, piece, pieces, data):
+        """Piece number ``piece`` of ``pieces`` of the full report ``report_id``, encoded by dfs.blockreports."""
+        return self._request("PUT", self._cluster_url(node_id, "blocks"), data=data,
+                             params={"report": report_id, "piece": str(piece), "pieces": str(pieces)},
+                             headers={"Content-Type": "application/octet-stream"})
 
     def report_corrupt(self, node_id, block_ids):
         return self._request("POST", self._cluster_url(node_id, "corrupt"), json={"blocks": block_ids})

@@ -13,7 +13,9 @@ from dfs.errors import BadRequest
 
 FIELD, OLDEST_FIELD = "protocol", "protocol_oldest"
 UNVERSIONED = 1  # what a message without the field speaks
-CURRENT = 2  # 2: the version is sent. A protocol change raises it, and is used only with a peer that agreed to it.
+CURRENT = 2  # A protocol change raises it, and is used only with a peer that agreed to it.
+# 2: the version is sent; full block reports go in binary pieces (dfs.blockreports), removals with heartbeats.
+REPORTS_IN_PIECES = 2
 # The previous release's CURRENT, still spoken so that its nodes keep working during an upgrade: at each release,
 # raise it to the CURRENT of the release before (not at each protocol change: several may come in one release).
 OLDEST = UNVERSIONED

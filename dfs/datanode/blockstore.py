@@ -162,7 +162,10 @@ class BlockStore:
         self._stored_at = {}  # block id -> number of its latest store, for stores after the oldest honoured mark
         self._marks = deque(maxlen=MARKS_HONOURED)
         self._ids_lock = threading.RLock()  # _forget takes it too, also under delete_sync
-        self.on_new_block = []  # called with each block id that lands here (from a disk thread): for the reports
+        # Called, under the lock and maybe from a disk thread, with each block id that lands here and each that
+        # leaves (deleted, vanished, quarantined, lost with its disk): the incremental block reports.
+        self.on_new_block = []
+        self.on_gone_block = []
         for volume in self.volumes:
             try:
                 volume.prepare()
@@ -200,6 +203,8 @@ class BlockStore:
             lost = [b for b, v in self._volume_of.items() if v is volume]
             for block_id in lost:
                 del self._volume_of[block_id]
+                for tell in self.on_gone_block:
+                    tell(block_id)
         volume.used = 0
         log.error("data directory {root} failed: {why}; {n} block(s) on it are lost", root=volume.root, why=why,
                   n=len(lost))
@@ -290,12 +295,21 @@ class BlockStore:
 
     def prune_missing_sync(self):
         """Forget blocks whose files vanished from disk (before a full block report); returns them."""
-        missing = [b for b in list(self.block_ids) if not os.path.exists(self.path(b))]
+        with self._ids_lock:
+            held = list(self.block_ids)
+        missing = [b for b in held if not os.path.exists(self.path(b))]
         for block_id in missing:
             self._forget(block_id, 0)
             _remove(self.sums_path(block_id))
             log.warn("block {block} vanished from disk", block=block_id)
         return missing
+
+    def report_sync(self):
+        """A full block report: the ids held now, without blocks removed behind this datanode's back. Every block
+        that lands or leaves after it is taken goes to ``on_new_block`` or ``on_gone_block``, never before."""
+        self.prune_missing_sync()
+        with self._ids_lock:
+            return list(self.block_ids)
 
     def clean_incoming_sync(self, older_than, now):
         """Remove abandoned partial uploads and quarantined copies older than ``older_than`` seconds."""
@@ -505,7 +519,7 @@ class BlockStore:
                 length = os.path.getsize(path)
                 os.unlink(path)
             except FileNotFoundError:
-                self._volume_of.pop(block_id, None)
+                self._forget(block_id, 0)
                 raise FileNotFound(f"block {block_id} is not on this datanode") from None
             self._forget(block_id, length)
             _remove(self.sums_path(block_id))
@@ -611,6 +625,8 @@ class BlockStore:
             volume = self._volume_of.pop(block_id, None)
             if volume is not None:
                 volume.used -= length
+                for tell in self.on_gone_block:
+                    tell(block_id)
 
 
 def _upgrade_layout(volume):

@@ -30,7 +30,7 @@ def address_urls(url, addresses):
 
 
 class DiscoveredLinks:
-    """The datanode's links (as NamenodeLinks: start, stop, report_now, report_corrupt), one per address the namenode names in
+    """The datanode's links (as NamenodeLinks: start, stop, report_corrupt), one per address the namenode names in
     ``urls`` resolve to. ``make_link(url)`` builds a stopped NamenodeLink; ``resolve(host)`` gives a Deferred list
     of addresses. A failed lookup keeps the links there are (each gives up on a dead namenode by itself)."""
 
@@ -72,11 +72,6 @@ class DiscoveredLinks:
             link = self.links[url] = self.make_link(url)
             link.start(self.own_url, self.public_url)
             log.info("namenode {url} found in DNS: reporting to it", url=url)
-
-    def report_now(self):
-        """A full block report to every namenode known now, with its next beat (a data directory failed)."""
-        for link in list(self.links.values()):
-            link.report_now()
 
     def report_corrupt(self, block_ids):
         """Tell every namenode known now (each link logs its own failure)."""

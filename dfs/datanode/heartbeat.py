@@ -1,5 +1,8 @@
-"""The datanode's links to the namenodes: register, heartbeat, and periodic full block reports, to each."""
+"""The datanode's links to the namenodes: register, heartbeat with incremental block reports, and rare full block
+reports in pieces, to each."""
 
+import random
+import uuid
 from collections import deque
 from urllib.parse import urlsplit
 
@@ -7,10 +10,13 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from dfs import protocol
+from dfs import blockreports, protocol
 from dfs.version import version
 
 log = Logger()
+
+REPORT_INTERVAL = 6 * 3600.0  # seconds between full block reports, HDFS's dfs.blockreport.intervalMsec
+CHANGES_PER_BEAT = 10000  # block changes told in one heartbeat: about 700 KB of JSON
 
 
 class NamenodeLinks:
@@ -28,10 +34,6 @@ class NamenodeLinks:
         for link in self.links:
             link.stop()
 
-    def report_now(self):
-        for link in self.links:
-            link.report_now()
-
     def report_corrupt(self, block_ids):
         """Tell every namenode (each link logs its own failure)."""
         return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))
@@ -40,28 +42,42 @@ class NamenodeLinks:
 
 class NamenodeLink:
     """Keeps this datanode known to the namenode (through ``namenode``, a dfs.peers.NamenodeClient); re-registers
-    whenever the namenode forgets it (e.g. a restart)."""
+    whenever the namenode forgets it (e.g. a restart).
 
-    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_every=20, rack=None):
+    Every block that lands or leaves is told with the next heartbeat (HDFS's incremental block report), so the
+    namenode knows within a beat. A full report, in pieces, follows each registration, a request of the namenode,
+    and then every ``report_interval`` seconds, the first of them after a random share of it (``stagger()``) so
+    that datanodes started together do not report together."""
+
+    def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_interval=REPORT_INTERVAL,
+                 rack=None, stagger=random.random):
         self.namenode = namenode
         self.rack = rack  # sent with every registration and heartbeat: a namenode may have missed a change
         self.store = store
         self.identity = identity
         self.clock = clock
         self.interval = interval
-        self.report_every = report_every
+        self.report_interval = report_interval
+        self.stagger = stagger
         self.in_thread = in_thread
         self.url = None
         self.public_url = None
         self.registered = False
         self.protocol = None  # the protocol version spoken with this namenode, once registered (dfs.protocol)
-        self._beats = 0
-        self._report_due = False  # a full report goes with the next beat: blocks were lost (a failed disk)
+        self._report_due = False  # a full report goes with the next beat
+        self._next_report = None  # when the next periodic full report is due (the clock's seconds)
         self._loop = None
-        # Blocks stored since the last beat this namenode answered: each heartbeat tells them (HDFS's incremental
-        # block report), so a namenode that did not take part in an upload learns its replicas within a beat.
-        self._new_blocks = deque()
-        store.on_new_block.append(self._new_blocks.append)
+        # (block id, whether it landed or left) since the last heartbeat this namenode answered: appended from disk
+        # threads, in the order they happened.
+        self._changes = deque()
+        store.on_new_block.append(self._received)
+        store.on_gone_block.append(self._gone)
+
+    def _received(self, block_id):
+        self._changes.append((block_id, True))
+
+    def _gone(self, block_id):
+        self._changes.append((block_id, False))
 
     def start(self, url, public_url):
         self.url, self.public_url = url, public_url
@@ -72,11 +88,12 @@ class NamenodeLink:
     def stop(self):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        if self._new_blocks.append in self.store.on_new_block:  # a link dropped for good must not keep collecting
-            self.store.on_new_block.remove(self._new_blocks.append)
+        for listeners, listener in ((self.store.on_new_block, self._received), (self.store.on_gone_block, self._gone)):
+            if listener in listeners:  # a link dropped for good must not keep collecting
+                listeners.remove(listener)
 
     def report_now(self):
-        """Send a full block report with the next beat instead of a heartbeat."""
+        """Send a full block report with the next beat (the namenode asked for one)."""
         self._report_due = True
 
     def beat(self):
@@ -93,19 +110,53 @@ class NamenodeLink:
         if not self.registered:
             await self.register()
             return
-        self._beats += 1
-        if self._report_due or self._beats % self.report_every == 0:
-            self._report_due = False
-            blocks = await self._blocks_on_disk()
-            await self._call(self.namenode.block_report(self.identity["id"], blocks))
-        else:
-            drained = [self._new_blocks.popleft() for _ in range(len(self._new_blocks))]
-            held = self.store.block_ids
-            new = [block_id for block_id in drained if block_id in held]  # not one quarantined since it landed
-            usage = {**self.store.usage(), "mark": self.store.mark(), "received": new, "rack": self.rack}
-            await self._call(self.namenode.heartbeat(self.identity["id"], usage))  # if lost, registering tells
+        if self._report_due or self.clock.seconds() >= self._next_report:
+            if not await self._full_report():
+                return
+        await self._heartbeats()
         if not self.registered:  # a restarted namenode waits for this report to leave safe mode: send it now
             await self.register()
+
+    async def _heartbeats(self):
+        """A heartbeat with the blocks that landed and left since the last one, and one more for each further
+        ``CHANGES_PER_BEAT`` of them. Those of a heartbeat that fails are not sent again: registering again sends a
+        full report."""
+        latest = {}  # a block that came and went is told once, as it is now
+        for _ in range(len(self._changes)):
+            block_id, held = self._changes.popleft()
+            latest[block_id] = held
+        changes = list(latest.items())
+        for start in range(0, max(1, len(changes)), CHANGES_PER_BEAT):
+            batch = changes[start:start + CHANGES_PER_BEAT]
+            usage = {**self.store.usage(), "mark": self.store.mark(), "rack": self.rack,
+                     "received": [block_id for block_id, held in batch if held],
+                     "deleted": [block_id for block_id, held in batch if not held]}
+            answer = await self._call(self.namenode.heartbeat(self.identity["id"], usage))
+            if answer is None:
+                return
+            if answer.get("full_report"):
+                self.report_now()
+
+    async def _full_report(self):
+        """Send every block held, in pieces (at once to a namenode of the previous release's protocol); whether it was
+        taken. The changes after the snapshot follow in heartbeats, after the report."""
+        self._report_due = False
+        blocks = await self.in_thread(self.store.report_sync)
+        node_id = self.identity["id"]
+        if self.protocol < protocol.REPORTS_IN_PIECES:
+            answer = await self._call(self.namenode.block_report(node_id, blocks))
+        else:
+            report_id = uuid.uuid4().hex
+            pieces = await self.in_thread(blockreports.pieces, blocks)
+            for number, piece in enumerate(pieces):
+                answer = await self._call(self.namenode.report_piece(node_id, report_id, number, len(pieces), piece))
+                if answer is None:
+                    break
+        if answer is None:
+            return False
+        self._next_report = self.clock.seconds() + self.report_interval
+        log.info("full block report of {blocks} blocks sent to {url}", blocks=len(blocks), url=self.namenode.url)
+        return True
 
     async def report_corrupt(self, block_ids):
         """Tell the namenode these copies are bad (already quarantined here) so it re-replicates them."""
@@ -114,19 +165,13 @@ class NamenodeLink:
         except Exception as e:
             log.warn("could not report corrupt blocks {blocks}: {e}", blocks=block_ids, e=e)
 
-    async def _blocks_on_disk(self):
-        """A full block report: what the disk holds now, without blocks removed behind this datanode's back."""
-        await self.in_thread(self.store.prune_missing_sync)
-        return sorted(self.store.block_ids)
-
     async def register(self):
-        self._new_blocks.clear()  # the registration's full report holds them
+        self._changes.clear()  # the full report that follows holds them
         body = {
             "id": self.identity["id"],
             "cluster_id": self.identity.get("cluster_id"),
             "url": self.url,
             "public_url": self.public_url,
-            "blocks": await self._blocks_on_disk(),
             "version": version(),
             **protocol.offered(),
             "rack": self.rack,
@@ -144,8 +189,10 @@ class NamenodeLink:
         if self.identity.get("cluster_id") != answer["cluster_id"]:
             self.store.remember_cluster(self.identity, answer["cluster_id"])
         self.registered = True
-        log.info("registered with namenode {url} as {node} ({blocks} blocks, protocol {protocol})",
-                 url=self.namenode.url, node=self.identity["id"], blocks=len(body["blocks"]), protocol=self.protocol)
+        log.info("registered with namenode {url} as {node} (protocol {protocol})", url=self.namenode.url,
+                 node=self.identity["id"], protocol=self.protocol)
+        if await self._full_report():
+            self._next_report = self.clock.seconds() + self.stagger() * self.report_interval
 
     async def _call(self, sent, registering=False):
         """The namenode's answer to the request ``sent``, or None when it refused it (a 404 to anything but a

@@ -14,7 +14,7 @@ from dfs.datanode.blockstore import BlockStore
 from dfs.client.config import namenode_urls
 from dfs.datanode.discovery import DiscoveredLinks, resolve_ipv4
 from dfs.errors import BadRequest
-from dfs.datanode.heartbeat import NamenodeLink, NamenodeLinks
+from dfs.datanode.heartbeat import REPORT_INTERVAL, NamenodeLink, NamenodeLinks
 from dfs.datanode.layout import LayoutTooNew
 from dfs.datanode.scrubber import DAY, Scrubber
 from dfs.datanode.volumes import VolumeWatch
@@ -54,6 +54,7 @@ class DatanodeOptions(CommonOptions):
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
         self["scrub-rate"] = size_value(env("DFS_SCRUB_RATE", "32M"))
         self["scrub-period"] = float(env("DFS_SCRUB_PERIOD", 21))
+        self["block-report-interval"] = float(env("DFS_BLOCK_REPORT_INTERVAL", REPORT_INTERVAL))
 
     def opt_root(self, value):
         """Directory holding this node's blocks and identity, or a comma-separated list of them, one per disk (env
@@ -103,12 +104,20 @@ class DatanodeOptions(CommonOptions):
         """Days between two checks of each block by the scrubber (env DFS_SCRUB_PERIOD, default 21, as HDFS)."""
         self["scrub-period"] = float(value)
 
+    def opt_block_report_interval(self, value):
+        """Seconds between full block reports to each namenode, the first after a random share of it (env
+        DFS_BLOCK_REPORT_INTERVAL, default 21600: 6 hours, as HDFS). Blocks that land or leave are told with the
+        next heartbeat whatever this is."""
+        self["block-report-interval"] = float(value)
+
     def postOptions(self):
         super().postOptions()
         try:
             check_rack(self["rack"])
         except BadRequest as e:
             raise usage.UsageError(f"--rack: {e}") from None
+        if self["block-report-interval"] <= 0:
+            raise usage.UsageError("--block-report-interval must be a positive number of seconds")
 
 
 class DatanodeRequest(MeasuredRequest):
@@ -189,7 +198,7 @@ def build_datanode(reactor, options):
 
     def make_link(namenode):
         return NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
-                            rack=options["rack"])
+                            options["block-report-interval"], rack=options["rack"])
 
     if options["namenode-dns"]:
         link = DiscoveredLinks([namenode.url for namenode in namenodes],
@@ -200,7 +209,7 @@ def build_datanode(reactor, options):
     scrubber = Scrubber(store, app.in_thread, link.report_corrupt, reactor, options["scrub-rate"],
                         options["scrub-period"] * DAY)
     app.scrubber = scrubber
-    volumes = VolumeWatch(store, app.in_thread, link.report_now, options["failed-volumes-tolerated"],
+    volumes = VolumeWatch(store, app.in_thread, options["failed-volumes-tolerated"],
                           reactor.stop, reactor, options["heartbeat"])
     top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor, volumes)
     scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"

@@ -59,11 +59,11 @@ class Volume:
 
 class VolumeWatch:
     """Looks at the data directories of ``store`` (a BlockStore) every ``interval`` seconds, in a disk thread: the
-    blocks of one that failed are reported lost at once (``report_now``: a full block report with the next beat),
-    and more failed than ``tolerated`` stops the datanode (``shutdown``), as HDFS's stops."""
+    blocks of one that failed are forgotten, which the next heartbeat tells the namenodes (the store's
+    ``on_gone_block``), and more failed than ``tolerated`` stops the datanode (``shutdown``), as HDFS's stops."""
 
-    def __init__(self, store, in_thread, report_now, tolerated, shutdown, clock, interval):
-        self.store, self.in_thread, self.report_now, self.shutdown = store, in_thread, report_now, shutdown
+    def __init__(self, store, in_thread, tolerated, shutdown, clock, interval):
+        self.store, self.in_thread, self.shutdown = store, in_thread, shutdown
         self.tolerated = tolerated
         self.interval = interval
         self._loop = LoopingCall(self.check)
@@ -90,5 +90,4 @@ class VolumeWatch:
             self.stop()
             self.shutdown()
         elif lost:
-            log.warn("{n} block(s) lost with a failed data directory: reporting them", n=len(lost))
-            self.report_now()
+            log.warn("{n} block(s) lost with a failed data directory: the next heartbeat reports them", n=len(lost))

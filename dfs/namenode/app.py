@@ -10,7 +10,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
-from dfs import hadoop_checksum, moments, pages, paths, protocol
+from dfs import blockreports, hadoop_checksum, moments, pages, paths, protocol
 from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
                         SnapshotAccessControlException, Unavailable)
 from dfs.http import FILE_ID_HEADER
@@ -49,6 +49,8 @@ QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
 DRAIN_CHUNK = 1024 * 1024  # bytes read at a time from a body that is not kept
 # Times are stored as SQLite integers: a larger one would fail at commit, after a CREATE's bytes were stored.
 MAX_MS = 2 ** 63 - 1
+# Pieces of one full block report: 10^9 blocks at the datanode's piece size, far beyond any one datanode.
+MAX_REPORT_PIECES = 1 << 16
 
 
 def _mark(body):
@@ -935,6 +937,8 @@ class NamenodeApp:
 
     @app.route("/cluster/datanodes", methods=["POST"])
     async def register(self, request):
+        """A datanode joins, or joins again. One of the previous release lists its blocks here; a current one
+        sends them next, in pieces (``block_report``), when the protocol version agreed allows it (dfs.protocol)."""
         self.guard.check(request, NODE)
         body = read_json(request)
         try:
@@ -943,7 +947,7 @@ class NamenodeApp:
             cluster_id = body.get("cluster_id")
             if cluster_id and cluster_id != self.config["cluster_id"]:
                 raise IOFailure(f"datanode {node_id} belongs to cluster {cluster_id}, this is {self.config['cluster_id']}")
-            blocks = [str(b) for b in body.get("blocks", [])]
+            blocks = [str(b) for b in body["blocks"]] if "blocks" in body else None
             node = self.registry.register(
                 node_id, str(body["url"]).rstrip("/"), str(body.get("public_url") or body["url"]).rstrip("/"),
                 int(body["capacity"]), int(body["used"]), int(body["free"]), blocks,
@@ -954,32 +958,52 @@ class NamenodeApp:
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad registration: {e!r}") from None
         await self.safemode.remember(node.id, node.url)
-        self.safemode.reported(node.id, blocks)
+        if blocks is not None:
+            self.safemode.reported(node.id, blocks)
         return json_body({"cluster_id": self.config["cluster_id"], protocol.FIELD: node.protocol}, request)
 
     @app.route("/cluster/datanodes/<node_id>/heartbeat", methods=["PUT"])
     async def heartbeat(self, request, node_id):
+        """A datanode is alive; it tells the blocks it received and deleted (or lost) since its last beat, each
+        applied at once. The answer asks for a full report while none is complete since it registered."""
         self.guard.check(request, NODE)
         body = read_json(request)
         try:
-            self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]), _mark(body),
-                                    _filesystem(body), _rack(body), int(body.get("failed_volumes", 0)))
+            node = self.registry.heartbeat(node_id, int(body["capacity"]), int(body["used"]), int(body["free"]),
+                                           _mark(body), _filesystem(body), _rack(body),
+                                           int(body.get("failed_volumes", 0)))
             for block_id in body.get("received", ()):  # stored since its last beat, maybe by another namenode
                 self.registry.add_replica(str(block_id), node_id)
+            for block_id in body.get("deleted", ()):
+                self.registry.remove_replica(str(block_id), node_id)
         except (KeyError, ValueError, TypeError) as e:
             raise BadRequest(f"bad heartbeat: {e!r}") from None
-        return json_body({"cluster_id": self.config["cluster_id"]}, request)
+        return json_body({"cluster_id": self.config["cluster_id"], "full_report": node.last_report is None},
+                         request)
 
     @app.route("/cluster/datanodes/<node_id>/blocks", methods=["PUT"])
     async def block_report(self, request, node_id):
+        """A full block report: with a ``report`` id, one piece of it (``blockreports``' encoding; docs/architecture
+        tells the wire format); without, all of it as a JSON list, as the previous release sends it."""
         self.guard.check(request, NODE)
-        body = read_json(request)
-        if not isinstance(body.get("blocks"), list):
-            raise BadRequest("a block report needs a list of blocks")
-        blocks = [str(b) for b in body["blocks"]]
-        self.registry.report(node_id, blocks)
-        self.safemode.reported(node_id, blocks)
-        return json_body({"blocks": len(blocks)}, request)
+        params = Params(request)
+        report_id = params.str("report")
+        if report_id is None:
+            body = read_json(request)
+            if not isinstance(body.get("blocks"), list):
+                raise BadRequest("a block report needs a list of blocks")
+            blocks = [str(b) for b in body["blocks"]]
+            self.registry.report(node_id, blocks)
+            self.safemode.reported(node_id, blocks)
+            return json_body({"blocks": len(blocks)}, request)
+        pieces = params.int("pieces", required=True, minimum=1, maximum=MAX_REPORT_PIECES)
+        piece = params.int("piece", required=True, minimum=0, maximum=pieces - 1)
+        blocks = blockreports.decode(request.content.read())
+        complete = self.registry.report_piece(node_id, report_id[:64], piece, pieces, blocks)
+        self.safemode.seen(blocks)
+        if complete:
+            self.safemode.reported(node_id)
+        return json_body({"blocks": len(blocks), "complete": complete}, request)
 
     @app.route("/cluster/datanodes/<node_id>/corrupt", methods=["POST"])
     async def corrupt_report(self, request, node_id):

@@ -63,9 +63,14 @@ class SafeMode:
         if self._known.pop(node_id, None) is not None:
             await self.store.forget_datanode(node_id)
 
-    def reported(self, node_id, blocks):
-        """A datanode sent its full block report (registering sends one too): judge the exit now, not later."""
+    def reported(self, node_id, blocks=()):
+        """A datanode sent its full block report (``blocks``, or its pieces given to ``seen`` before): judge the exit
+        now, not later."""
         self._reported.add(node_id)
+        self.seen(blocks)
+
+    def seen(self, blocks):
+        """Blocks a datanode reported (a piece of its full report)."""
         if self._unreported:
             self._unreported.difference_update(blocks)
         self._judge()

@@ -1,7 +1,8 @@
 """Safe mode after a namenode restart, with real processes: a lost file does not freeze the cluster, a datanode that
 is away is waited for by name, and `dfs safemode` holds, ends and waits for it.
 
-Timing here: heartbeats every 0.5 s, safe mode extension 0.5 s, a full block report every 20 heartbeats (10 s).
+Timing here: heartbeats every 0.5 s, safe mode extension 0.5 s; a datanode sends its full block report as soon as it
+registers again with the restarted namenode.
 """
 
 import json
@@ -13,7 +14,7 @@ import time
 import requests
 
 H = {"Content-Type": "application/octet-stream"}
-REPORT_INTERVAL = 20 * 0.5  # the datanode's default report_every heartbeats, at the fixture's heartbeat
+REPORT_INTERVAL = 20 * 0.5  # the bound these tests kept when a full report came every 20 heartbeats
 EXTENSION = 0.5
 
 

@@ -15,10 +15,6 @@ class FakeLink:
         self.started = None
         self.stopped = False
         self.corrupt = []
-        self.reports_due = 0
-
-    def report_now(self):
-        self.reports_due += 1
 
     def start(self, url, public_url):
         self.started = (url, public_url)
@@ -70,8 +66,6 @@ def test_links_follow_the_addresses_as_replicas_come_and_go():
 
     links.report_corrupt(["b"])
     assert [link.corrupt for link in made if not link.stopped] == [[["b"]], [["b"]]]
-    links.report_now()  # a data directory failed: every namenode hears of its lost replicas
-    assert [link.reports_due for link in made if not link.stopped] == [1, 1]
     links.stop()
     assert all(link.stopped for link in made) and not clock.getDelayedCalls()
 
@@ -86,9 +80,9 @@ def test_the_option_and_its_environment_variable(monkeypatch):
     assert DatanodeOptions()["namenode-dns"]
 
 
-def test_a_dropped_link_stops_collecting_new_blocks(tmp_path):
+def test_a_dropped_link_stops_collecting_block_changes(tmp_path):
     store = BlockStore(str(tmp_path / "dn"))
     link = NamenodeLink(None, store, store.identity(), Clock(), None)
-    assert len(store.on_new_block) == 1
+    assert len(store.on_new_block) == len(store.on_gone_block) == 1
     link.stop()
-    assert store.on_new_block == []
+    assert store.on_new_block == store.on_gone_block == []

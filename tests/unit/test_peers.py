@@ -91,13 +91,19 @@ async def test_a_datanode_link_registers_beats_reports_and_is_told_to_register_a
     store = BlockStore(str(tmp_path / "dn"))
     identity = store.identity()
     namenode = NamenodeClient(StubTreq(namenode_app.resource()), "http://nn/")
-    link = NamenodeLink(namenode, store, identity, Clock(), lambda fn, *args: defer.maybeDeferred(fn, *args),
-                        report_every=2)
+    clock = namenode_app.registry.clock
+    link = NamenodeLink(namenode, store, identity, clock, lambda fn, *args: defer.maybeDeferred(fn, *args),
+                        report_interval=10, stagger=lambda: 0.5)
     link.url = link.public_url = URL
-    await link.beat()
-    assert link.registered and namenode_app.registry.nodes[identity["id"]].url == URL
+    await link.beat()  # registers, then a full report
+    node = namenode_app.registry.nodes[identity["id"]]
+    assert link.registered and node.url == URL and node.last_report == 0
+    clock.advance(3)
     await link.beat()  # a heartbeat
-    await link.beat()  # a block report
+    assert (node.last_seen, node.last_report) == (3, 0)
+    clock.advance(3)
+    await link.beat()  # a full report half the interval after the first (the stagger), and a heartbeat
+    assert (node.last_seen, node.last_report) == (6, 6)
     await link.report_corrupt(["c" * 64])
     assert link.registered
     namenode_app.registry.nodes.clear()  # a restarted namenode: it answers the next heartbeat with 404

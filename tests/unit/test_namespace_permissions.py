@@ -279,6 +279,11 @@ def test_a_checked_request_reads_its_path_once(sqlite_store, permissions):
     del seen[:]
     result(sqlite_store.check_create("/home/alice/g", overwrite=True, checker=alice))
     assert len(seen) == 4  # the root, home, alice and the free name g
+    del seen[:]
+    result(sqlite_store.create("/home/alice/g", [Extent(A, 0, 10, 10)], overwrite=False, owner="alice",
+                               checker=alice))
+    inodes_read = [s for s in seen if s.startswith("SELECT i.id")]
+    assert len(inodes_read) == 4 + 1  # the walk, then the new file as committed
 
 
 def test_no_quota_anywhere_costs_one_statement(sqlite_store):

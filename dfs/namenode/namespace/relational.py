@@ -245,15 +245,18 @@ class RelationalNamespace(History):
             raise NotADirectory(f"Parent path is not a directory: {path}")
         return inode
 
-    def _mkdirs(self, db, path, mode, owner, group, unmasked=None):
+    def _mkdirs(self, db, path, mode, owner, group, unmasked=None, walked=None):
         """Create ``path`` and its missing ancestors; return the directory's inode. With no ``group``, each new
         directory takes its parent's (HDFS); each inherits its parent's default ACL, ``path`` itself from its
-        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit)."""
-        node = self._inode(db, ROOT)
-        walked = ""
+        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit). ``walked``: a ``_walk`` of ``path``
+        or of a path below it that this transaction made; the directories it found are not read again."""
         names = paths.split(path)
-        for depth, name in enumerate(names, 1):
-            walked += "/" + name
+        found = (walked or [self._inode(db, ROOT)])[:len(names) + 1]
+        node = found[-1]
+        if node.type != DIRECTORY:  # a walk ends at a file: the name after it cannot be made
+            raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:len(found) - 1])}")
+        for depth in range(len(found), len(names) + 1):
+            name = names[depth - 1]
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
@@ -262,7 +265,7 @@ class RelationalNamespace(History):
                 child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, child_group, t, t, acl=acl)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
-                raise NotADirectory(f"Parent path is not a directory: {walked}")
+                raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:depth])}")
             node = child
         return node
 
@@ -717,15 +720,19 @@ class RelationalNamespace(History):
         owner = owner or self.defaults["owner"]
 
         def txn(db):
-            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
+            walked = self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             if path == "/":
                 raise AlreadyExists("/ already exists as a directory")
             if create_parent:
-                parent = self._mkdirs(db, paths.parent(path), 0o755, owner, group)
+                parent = self._mkdirs(db, paths.parent(path), 0o755, owner, group, walked=walked)
             else:
                 parent = self._directory(db, paths.parent(path))
             name = paths.basename(path)
-            existing = self._child(db, parent.id, name)
+            depth = len(paths.split(path))
+            if walked is not None and len(walked) >= depth:  # the check's walk reached the parent: it read the name
+                existing = walked[depth] if len(walked) > depth else None
+            else:
+                existing = self._child(db, parent.id, name)
             self._check_replaceable(existing, path, overwrite)
             if existing is not None and existing.type != FILE:  # a symlink or special file: replaced by a file
                 self._unlink(db, parent.id, name, existing)

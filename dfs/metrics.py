@@ -55,13 +55,19 @@ class Metrics:
                                      "How late a timer ran: time the reactor was busy with something else.",
                                      buckets=FAST_BUCKETS, registry=self.registry)
         self.registry.register(self)
+        self._request_series = {}  # (op, code) -> its series of the four per-request instruments
 
     def observe_request(self, op, code, seconds, bytes_in, bytes_out):
-        code = str(code)
-        self.requests.labels(op, code).inc()
-        self.latency.labels(op, code).observe(seconds)
-        self.received.labels(op).inc(bytes_in)
-        self.sent.labels(op).inc(bytes_out)
+        series = self._request_series.get((op, code))
+        if series is None:  # finding a series by its labels costs more than the update: once per (op, code)
+            series = self._request_series[op, code] = (
+                self.requests.labels(op, str(code)), self.latency.labels(op, str(code)), self.received.labels(op),
+                self.sent.labels(op))
+        requests, latency, received, sent = series
+        requests.inc()
+        latency.observe(seconds)
+        received.inc(bytes_in)
+        sent.inc(bytes_out)
         if op in UPLOAD_OPS:
             self.uploaded.inc(bytes_in)
         if op in READ_OPS:

@@ -34,7 +34,9 @@ WEBHDFS_OPS = frozenset("""
     GETSERVERDEFAULTS GETSTORAGEPOLICY GETALLSTORAGEPOLICY GETSTATUS GETTRASHROOTS GETFILELINKSTATUS GETLINKTARGET
     CREATE MKDIRS CREATESYMLINK RENAME SETREPLICATION SETOWNER SETPERMISSION SETTIMES RENEWDELEGATIONTOKEN
     CANCELDELEGATIONTOKEN SETXATTR REMOVEXATTR SETSTORAGEPOLICY UNSETSTORAGEPOLICY APPEND CONCAT TRUNCATE DELETE COPY
-    LINK MKNOD
+    LINK MKNOD SETQUOTA SETQUOTABYSTORAGETYPE ALLOWSNAPSHOT DISALLOWSNAPSHOT CREATESNAPSHOT DELETESNAPSHOT RENAMESNAPSHOT
+    GETSNAPSHOTDIFF GETSNAPSHOTDIFFLISTING GETSNAPSHOTLIST GETSNAPSHOTTABLEDIRECTORYLIST SETACL MODIFYACLENTRIES
+    REMOVEACLENTRIES REMOVEDEFAULTACL REMOVEACL EXPUNGE RESTORE
 """.split())
 # Periodic or machine-driven requests: counted in metrics, left out of the log they would drown.
 UNLOGGED_OPS = frozenset({"heartbeat", "health", "metrics"})
@@ -202,6 +204,8 @@ class Params:
 
 def operation(request):
     """What a request asked for, for logs and metrics: its WebHDFS op, else the name of the Klein route it matched."""
+    if getattr(request, "webhdfs_op", None) is not None:
+        return request.webhdfs_op
     try:
         rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
     except (AttributeError, HTTPException):  # never reached the router, or no route matched
@@ -218,6 +222,7 @@ class MeasuredRequest(Request):
 
     started = None
     received = 0
+    webhdfs_op = None  # set by the handler that read it: logging it then needs no second route match
 
     def gotLength(self, length):
         self.started = self.channel.site.reactor.seconds()

@@ -276,6 +276,7 @@ class NamenodeApp:
             if any(name == op for _, name in self.ops):
                 raise BadRequest(f"Invalid HTTP method {request.method.decode()} for op {op}")
             raise BadRequest(f"Invalid value for webhdfs parameter \"op\": No enum constant for {op}")
+        request.webhdfs_op = op
         path = request_path(request, PREFIX)
         if method != GET and self.safemode.on:
             raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")

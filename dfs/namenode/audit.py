@@ -18,6 +18,9 @@ DEFAULT_MAX_BYTES = 64 << 20
 DEFAULT_BACKUPS = 10
 DEFAULT_DENIALS_KEPT = 50
 QUEUED_LINES = 10_000  # lines waiting for the writer; past this, record() waits for the disk rather than lose one
+# The writer lets lines gather this long after the first before writing them: waking it for every line cost the
+# reactor a thread switch per request (15% of a namenode's CPU serving GETFILESTATUS).
+LINGER = 0.05
 PREFIX = "INFO FSNamesystem.audit: "  # HDFS's logger name, so tools that read HDFS audit logs read these lines
 FILE_MODE = 0o600  # the trail names every user's paths
 _ESCAPED = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, ord("\\")]}
@@ -151,6 +154,8 @@ class AuditLog:
     def _write_queued(self):
         while True:
             lines = [self._queue.get()]
+            if lines[0] is not None:
+                time.sleep(LINGER)
             while len(lines) < QUEUED_LINES:
                 try:
                     lines.append(self._queue.get_nowait())
@@ -163,8 +168,15 @@ class AuditLog:
 
     def _write(self, lines):
         try:
-            for line in lines:  # one write each, so that a file is rotated before the line that would overflow it
-                self.file.write(line)
+            chunk, size = [], 0
+            for line in lines:  # together, but a file is still rotated before the line that would overflow it
+                if chunk and self.file.size + size + len(line) > self.file.max_bytes:
+                    self.file.write(b"".join(chunk))
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            if chunk:
+                self.file.write(b"".join(chunk))
         except OSError:
             self.failures += 1
             log.failure("cannot write {count} audit lines to {path}", count=len(lines), path=self.file.path)

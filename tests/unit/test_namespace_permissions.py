@@ -254,3 +254,43 @@ def test_the_owner_sets_the_times_of_a_file_they_may_not_write(store, permission
     result(store.set_times("/pub/f", mtime=3000, checker=bob))
     inode = result(store.stat("/pub/f"))[0]
     assert (inode.mtime, inode.atime) == (3000, 2000)
+
+
+def _statements(db):
+    """The statements ``db`` runs from now on, each once (SQLite traces one again for every trigger it fires),
+    without the transaction control and the commit numbering every transaction has."""
+    seen = []
+
+    def traced(statement):
+        if statement.split()[0] in ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "PRAGMA"):
+            return
+        if not statement.startswith("INSERT INTO commits") and (not seen or seen[-1] != statement):
+            seen.append(statement)
+
+    db.set_trace_callback(traced)
+    return seen
+
+
+def test_a_checked_request_reads_its_path_once(sqlite_store, permissions):
+    alice = permissions.checker("alice")
+    seen = _statements(sqlite_store._db)
+    assert result(sqlite_store.status("/home/alice/f", checker=alice)).inode.size == 10
+    assert len(seen) == 4 + 1  # the root, home, alice, f; the file's holes
+    del seen[:]
+    result(sqlite_store.check_create("/home/alice/g", overwrite=True, checker=alice))
+    assert len(seen) == 4  # the root, home, alice and the free name g
+    del seen[:]
+    result(sqlite_store.create("/home/alice/g", [Extent(A, 0, 10, 10)], overwrite=False, owner="alice",
+                               checker=alice))
+    inodes_read = [s for s in seen if s.startswith("SELECT i.id")]
+    assert len(inodes_read) == 4 + 1  # the walk, then the new file as committed
+
+
+def test_no_quota_anywhere_costs_one_statement(sqlite_store):
+    seen = _statements(sqlite_store._db)
+    result(sqlite_store.check_quota("/home/alice/g", 10 * 3))
+    assert seen == ["SELECT 1 FROM quotas LIMIT 1"]
+    result(sqlite_store.set_quota("/home", names=100))
+    del seen[:]
+    result(sqlite_store.check_quota("/home/alice/g", 10 * 3))
+    assert len(seen) > 1  # a quota: the walk to find it, and the count under it

@@ -91,12 +91,14 @@ async def test_site_logs_one_line_per_request_and_counts_it(namenode):
     with capturedLogs() as events:
         answer = serve(site, b"GET /webhdfs/v1/?op=liststatus&delegation=SECRET HTTP/1.1\r\nHost: nn\r\n\r\n")
         serve(site, b"GET /webhdfs/v1/?op=MADEUP HTTP/1.1\r\nHost: nn\r\n\r\n")
+        serve(site, b"GET /webhdfs/v1/?op=GETSNAPSHOTTABLEDIRECTORYLIST HTTP/1.1\r\nHost: nn\r\n\r\n")
         serve(site, b"PUT /cluster/datanodes/n1/heartbeat HTTP/1.1\r\nHost: nn\r\nContent-Length: 40\r\n\r\n"
                     b'{"capacity": 1, "used": 0, "free": 1}   ')
     assert answer.startswith(b"HTTP/1.1 200")
     lines = [e for e in events if e.get("log_namespace") == "dfs.web"]
     assert [(e["method"], e["path"], e["op"], e["code"]) for e in lines] == [
         ("GET", "/webhdfs/v1/", "LISTSTATUS", 200), ("GET", "/webhdfs/v1/", "invalid", 400),
+        ("GET", "/webhdfs/v1/", "GETSNAPSHOTTABLEDIRECTORYLIST", 200),  # every op the namenode serves, by name
     ], "heartbeats are counted, not logged"
     text = formatEvent(lines[0])
     assert text.startswith("GET /webhdfs/v1/ LISTSTATUS 200 in=0 out=") and "SECRET" not in text

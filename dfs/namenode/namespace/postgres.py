@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from dfs import paths
-from dfs.errors import FileNotFound, IOFailure, NoSpace, NotADirectory, Unavailable
+from dfs.errors import IOFailure, NoSpace, Unavailable
 from dfs.logs import background_failure
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
@@ -218,8 +218,7 @@ class PostgresNamespace(RelationalNamespace):
         """The Status at ``path`` in one transaction (a lookup here is no cheaper than a read)."""
 
         def txn(db):
-            self._check(db, checker, "GETFILESTATUS", path)
-            inode = self._resolve(db, path)
+            inode = self._resolve(db, path, self._check(db, checker, "GETFILESTATUS", path))
             if inode.type == DIRECTORY:
                 return self._directory_status(db, inode)
             return Status(inode, holes=self._holes(db, inode))
@@ -231,19 +230,6 @@ class PostgresNamespace(RelationalNamespace):
         rather than one per name: here each query is a round trip."""
         names = paths.split(path)
         return [Inode(*row) for row in db.execute(WALK, (names, len(names)))]
-
-    def _path(self, db, path, free=False):
-        """The shared walk's answer (``RelationalNamespace._path``) from ``_walk``'s one query (stat of a file six
-        names deep: 3.5 -> 2.6 ms)."""
-        names = paths.split(path)
-        chain = self._walk(db, path)
-        if len(chain) == len(names) + 1:
-            return chain
-        if chain[-1].type != DIRECTORY:
-            raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:len(chain) - 1])}")
-        if free and len(chain) == len(names):
-            return chain + [None]
-        raise FileNotFound(f"File does not exist: /{'/'.join(names[:len(chain)])}")
 
     def _in(self, items):
         return "= ANY(?)", [list(items)]

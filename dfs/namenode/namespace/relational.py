@@ -166,31 +166,27 @@ class RelationalNamespace(History):
                          " WHERE d.parent = ? AND d.name = ?", (parent_id, name)).fetchone()
         return None if row is None else Inode(*row)
 
-    def _path(self, db, path, free=False):
+    def _path(self, db, path, free=False, walked=None):
         """The inodes along ``path`` from the root. With ``free``, the last is None when the final name is free
-        (its parent directory exists); otherwise a missing name raises FileNotFound."""
-        node = self._inode(db, ROOT)
-        chain, walked = [node], ""
+        (its parent directory exists); otherwise a missing name raises FileNotFound. ``walked`` is ``path``'s
+        ``_walk`` when this transaction made one already (``_check``'s): it is not read again."""
         names = paths.split(path)
-        for depth, name in enumerate(names, 1):
-            if node.type != DIRECTORY:
-                raise NotADirectory(f"Parent path is not a directory: {walked}")
-            walked += "/" + name
-            node = self._child(db, node.id, name)
-            if node is None:
-                if free and depth == len(names):
-                    chain.append(None)
-                    break
-                raise FileNotFound(f"File does not exist: {walked}")
-            chain.append(node)
-        return chain
+        chain = self._walk(db, path) if walked is None else walked
+        found = len(chain) - 1  # the names the walk got through
+        if found == len(names):
+            return chain
+        if chain[-1].type != DIRECTORY:
+            raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:found])}")
+        if free and found == len(names) - 1:
+            return [*chain, None]
+        raise FileNotFound(f"File does not exist: /{'/'.join(names[:found + 1])}")
 
-    def _resolve(self, db, path):
-        return self._path(db, path)[-1]
+    def _resolve(self, db, path, walked=None):
+        return self._path(db, path, walked=walked)[-1]
 
-    def _lookup(self, db, path):
+    def _lookup(self, db, path, walked=None):
         """The inode at ``path``, or None when the path is free (but its parent directory exists)."""
-        return self._path(db, path, free=True)[-1]
+        return self._path(db, path, free=True, walked=walked)[-1]
 
     def _walk(self, db, path):
         """The inodes along ``path`` from the root as far as they exist (a file ends the walk): what a permission
@@ -209,16 +205,19 @@ class RelationalNamespace(History):
     def _check(self, db, checker, op, path, destination=None, sources=(), replacing=None, **details):
         """Run ``checker``'s checks of WebHDFS ``op`` (None, a superuser, or checking off: none, and no inode read),
         first thing in the operation's transaction, so no change can slip between the decision and the act.
-        ``destination`` and ``sources`` are paths; ``replacing`` the path an overwrite would replace, if any."""
+        ``destination`` and ``sources`` are paths; ``replacing`` the path an overwrite would replace, if any.
+        Returns the walk of ``path`` it read (for ``_path``'s ``walked``), or None when it read none."""
         if checker is None or checker.unchecked:
-            return
+            return None
+        walked = self._walk(db, path)
         if destination is not None:
             details["destination"] = (destination, self._walk(db, destination))
         if replacing is not None:
-            chain = self._walk(db, replacing)
+            chain = walked if replacing == path else self._walk(db, replacing)
             details["overwrite"] = len(chain) == len(paths.split(replacing)) + 1 and chain[-1].type == FILE
-        checker.check_operation(op, path, self._walk(db, path),
+        checker.check_operation(op, path, walked,
                                 sources=[(source, self._walk(db, source)) for source in sources], **details)
+        return walked
 
     def _lister(self, db):
         """A directory Inode's ``[(name, Inode)]``, each directory read once, for a subtree check and the walk
@@ -246,15 +245,18 @@ class RelationalNamespace(History):
             raise NotADirectory(f"Parent path is not a directory: {path}")
         return inode
 
-    def _mkdirs(self, db, path, mode, owner, group, unmasked=None):
+    def _mkdirs(self, db, path, mode, owner, group, unmasked=None, walked=None):
         """Create ``path`` and its missing ancestors; return the directory's inode. With no ``group``, each new
         directory takes its parent's (HDFS); each inherits its parent's default ACL, ``path`` itself from its
-        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit)."""
-        node = self._inode(db, ROOT)
-        walked = ""
+        ``unmasked`` mode when the client sent one (dfs.namenode.acls.inherit). ``walked``: a ``_walk`` of ``path``
+        or of a path below it that this transaction made; the directories it found are not read again."""
         names = paths.split(path)
-        for depth, name in enumerate(names, 1):
-            walked += "/" + name
+        found = (walked or [self._inode(db, ROOT)])[:len(names) + 1]
+        node = found[-1]
+        if node.type != DIRECTORY:  # a walk ends at a file: the name after it cannot be made
+            raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:len(found) - 1])}")
+        for depth in range(len(found), len(names) + 1):
+            name = names[depth - 1]
             child = self._child(db, node.id, name)
             if child is None:
                 t = now_ms()
@@ -263,7 +265,7 @@ class RelationalNamespace(History):
                 child = self._new_inode(db, node.id, name, DIRECTORY, 0, child_mode, owner, child_group, t, t, acl=acl)
                 self._touch(db, node.id)
             elif child.type != DIRECTORY:
-                raise NotADirectory(f"Parent path is not a directory: {walked}")
+                raise NotADirectory(f"Parent path is not a directory: /{'/'.join(names[:depth])}")
             node = child
         return node
 
@@ -421,7 +423,7 @@ class RelationalNamespace(History):
         change slips between the check and the act. With ``pending`` the change is still to come (``check_quota``):
         its names and bytes are added to what is there. Usage is counted when a quota is met: a cost in
         proportion to that directory's tree, paid only under quotas."""
-        if names <= 0 and space <= 0:
+        if (names <= 0 and space <= 0) or not self._any_quota(db):
             return
         chain = self._path(db, path, free=pending)[:-1]
         ids = [inode.id for inode in chain if inode.id not in exempt]
@@ -446,14 +448,18 @@ class RelationalNamespace(History):
             if space > 0 and 0 <= disk_quota < used_space:
                 raise QuotaByStorageTypeExceeded.of(directory, "DISK", disk_quota, used_space)
 
+    @staticmethod
+    def _any_quota(db):
+        """Whether some directory has a quota: without one, a change needs no walk to find the quotas above it."""
+        return db.execute("SELECT 1 FROM quotas LIMIT 1").fetchone() is not None
+
     # -- reads ----------------------------------------------------------------------------------
 
     def stat(self, path, checker=None):
         """(the Inode at ``path``, its extents): extents only for files."""
 
         def txn(db):
-            self._check(db, checker, "OPEN", path)
-            inode = self._resolve(db, path)
+            inode = self._resolve(db, path, self._check(db, checker, "OPEN", path))
             return inode, self._extents(db, inode.id) if inode.type == FILE else []
 
         return self.lookup(txn)
@@ -472,16 +478,14 @@ class RelationalNamespace(History):
             return self.read(lambda db: self._directory_status(db, inode))
 
         def txn(db):
-            self._check(db, checker, "GETFILESTATUS", path)
-            inode = self._resolve(db, path)
+            inode = self._resolve(db, path, self._check(db, checker, "GETFILESTATUS", path))
             return inode, self._holes(db, inode)
 
         return self.lookup(txn).addCallback(counted)
 
     def listing(self, path, start_after=None, limit=None, checker=None):
         def txn(db):
-            self._check(db, checker, "LISTSTATUS", path)
-            inode = self._resolve(db, path)
+            inode = self._resolve(db, path, self._check(db, checker, "LISTSTATUS", path))
             if inode.type != DIRECTORY:
                 return Status(inode, holes=self._holes(db, inode)), None
             query = (f"SELECT d.name, {CHILD_COUNT}, {SUBDIRECTORY_COUNT}, {HOLE_BYTES}, {SNAPSHOTTABLE}, {INODE}"
@@ -644,10 +648,12 @@ class RelationalNamespace(History):
         return self.read(txn)
 
     def pin(self, block_id, owner, expires):
-        return self.run(lambda db: db.execute(
-            "INSERT INTO pins (block_id, owner, expires) VALUES (?, ?, ?)"
-            f" ON CONFLICT (block_id, owner) DO UPDATE SET expires = {self.GREATEST}(pins.expires, excluded.expires)",
-            (block_id, owner, expires)))
+        return self.run(self._pin, block_id, owner, expires)
+
+    def _pin(self, db, block_id, owner, expires):
+        db.execute("INSERT INTO pins (block_id, owner, expires) VALUES (?, ?, ?)"
+                   f" ON CONFLICT (block_id, owner) DO UPDATE SET expires = {self.GREATEST}(pins.expires,"
+                   " excluded.expires)", (block_id, owner, expires))
 
     def unpin(self, block_ids, owner):
         def txn(db):
@@ -696,9 +702,9 @@ class RelationalNamespace(History):
 
     def check_create(self, path, overwrite, create_parent=True, checker=None):
         def txn(db):
-            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
+            walked = self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             try:
-                existing = self._lookup(db, path)
+                existing = self._lookup(db, path, walked)
             except FileNotFound:
                 if not create_parent:
                     raise FileNotFound(f"Parent directory does not exist: {paths.parent(path)}") from None
@@ -724,15 +730,19 @@ class RelationalNamespace(History):
         owner = owner or self.defaults["owner"]
 
         def txn(db):
-            self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
+            walked = self._check(db, checker, "CREATE", path, replacing=path if overwrite else None)
             if path == "/":
                 raise AlreadyExists("/ already exists as a directory")
             if create_parent:
-                parent = self._mkdirs(db, paths.parent(path), 0o755, owner, group)
+                parent = self._mkdirs(db, paths.parent(path), 0o755, owner, group, walked=walked)
             else:
                 parent = self._directory(db, paths.parent(path))
             name = paths.basename(path)
-            existing = self._child(db, parent.id, name)
+            depth = len(paths.split(path))
+            if walked is not None and len(walked) >= depth:  # the check's walk reached the parent: it read the name
+                existing = walked[depth] if len(walked) > depth else None
+            else:
+                existing = self._child(db, parent.id, name)
             self._check_replaceable(existing, path, overwrite)
             if existing is not None and existing.type != FILE:  # a symlink or special file: replaced by a file
                 self._unlink(db, parent.id, name, existing)
@@ -1118,7 +1128,8 @@ class RelationalNamespace(History):
             elif existing.type == FILE:
                 self._enforce_quotas(db, path, 0, space - existing.size * existing.replication, pending=True)
 
-        return self.read(txn)
+        # Counting a tree under a quota may take a while (on a thread); knowing there is none is one lookup.
+        return self.lookup(self._any_quota).addCallback(lambda any_quota: self.read(txn) if any_quota else None)
 
     def set_quota(self, path, names=None, space=None, checker=None, disk=None):
         def txn(db):

@@ -2,7 +2,8 @@
 
 Every public method runs one transaction. Changes run on one writer thread, so SQLite sees one writer and the
 reactor never waits for an fsync; scans run on reader threads; lookups of one path run on the reactor, where they
-cost less than the hop to a thread would. Nothing is visible, or acknowledged, before its transaction commits.
+cost less than the hop to a thread would. Nothing is visible, or acknowledged, before its transaction commits, and
+every commit but a pin's is on disk before it is answered (``pin``).
 """
 
 import os
@@ -40,6 +41,7 @@ class SQLiteNamespace(RelationalNamespace):
         self._queue = []
         self._committing = False
         self._reactor = reactor
+        self._synchronous = "FULL"  # the writer connection's setting, changed on the writer thread only
 
     # -- opening and upgrading --------------------------------------------------------------------
 
@@ -89,19 +91,25 @@ class SQLiteNamespace(RelationalNamespace):
 
     # -- running transactions ------------------------------------------------------------------
 
-    def _single(self, fn, *args):
-        outcome = self._commit_batch([(fn, args)])[0]
+    def _single(self, fn, *args, durable=True):
+        outcome = self._commit_batch([(fn, args)], durable)[0]
         if isinstance(outcome, Failure):
             outcome.raiseException()
         return outcome
 
-    def _commit_batch(self, batch):
+    def _commit_batch(self, batch, durable=True):
         """Run every (fn, args) of ``batch`` in one transaction, each inside its own savepoint, so one fsync
-        commits them all and a failing one is rolled back alone. Returns a result or a Failure per entry."""
+        commits them all and a failing one is rolled back alone. Returns a result or a Failure per entry.
+        Not ``durable``: the commit is visible at once but reaches the disk with the next durable one (WAL with
+        ``synchronous=NORMAL``), or is lost with a crash of the machine."""
         db = self._db
         started = time.perf_counter()
         outcomes = []
         try:
+            level = "FULL" if durable else "NORMAL"
+            if level != self._synchronous:  # outside a transaction, where SQLite takes the change
+                db.execute(f"PRAGMA synchronous={level}")
+                self._synchronous = level
             db.execute("BEGIN IMMEDIATE")
             for fn, args in batch:
                 db.execute("SAVEPOINT one")
@@ -129,10 +137,21 @@ class SQLiteNamespace(RelationalNamespace):
         Changes that arrive while a commit is in progress are grouped into the next one (group commit):
         each is still all-or-nothing, and none is answered before the transaction holding it is durable.
         """
+        return self._write(fn, args, durable=True)
+
+    def pin(self, block_id, owner, expires):
+        """A pin is committed without waiting for the disk: GC reads this database, so the pin guards its block
+        once visible, and it has to outlive only its upload, which runs in this process. A crash of the machine
+        that loses it ends the upload unanswered, and every later commit (WAL order) is lost with it, so no
+        acknowledged file can name the block (docs/architecture.md, "Garbage collection"). One fsync less per
+        file; the pin rides the group commit like any change."""
+        return self._write(self._pin, (block_id, owner, expires), durable=False)
+
+    def _write(self, fn, args, durable):
         if self._pool is None:
-            return maybeDeferred(self._single, fn, *args)
+            return maybeDeferred(self._single, fn, *args, durable=durable)
         d = Deferred()
-        self._queue.append((fn, args, d))
+        self._queue.append((fn, args, d, durable))
         if not self._committing:
             self._next_batch()
         return d
@@ -143,10 +162,12 @@ class SQLiteNamespace(RelationalNamespace):
             self._committing = False
             return
         self._committing = True
-        work = deferToThreadPool(self._reactor, self._pool, self._commit_batch, [(fn, args) for fn, args, _ in batch])
+        durable = any(entry[3] for entry in batch)  # one durable change makes the whole batch wait for the disk
+        work = deferToThreadPool(self._reactor, self._pool, self._commit_batch,
+                                 [(fn, args) for fn, args, _, _ in batch], durable)
 
         def deliver(outcomes):
-            for (_, _, d), outcome in zip(batch, outcomes):
+            for (_, _, d, _), outcome in zip(batch, outcomes):
                 d.callback(outcome) if not isinstance(outcome, Failure) else d.errback(outcome)
             self._next_batch()
 

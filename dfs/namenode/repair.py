@@ -5,7 +5,8 @@ not lead background work (dfs.namenode.leader): its deletes carry the lease's ep
 datanodes check.
 """
 
-from dataclasses import asdict
+import json
+from dataclasses import asdict, dataclass, field
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -22,12 +23,14 @@ log = Logger()
 # keep to this share of the namenode's time (waiting at least ``interval`` between them); events still kick one.
 PASS_SHARE = 0.05
 LOST_LISTED = 100  # files named in the log when safe mode ends with blocks missing
+# Block ids in one POST /blocks/delete: large enough that a tree of 100,000 files goes in seconds, small enough that
+# the datanode answers each batch well within its request timeout.
+DELETE_BATCH = 2048
 
 
 class Repair:
     def __init__(self, store, registry, fanout, datanodes, clock, interval=3.0, grace=600.0,
-                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, deletes_per_pass=64,
-                 leadership=None):
+                 copies_per_node=4, safemode_threshold=0.999, safemode_extension=3.0, leadership=None):
         self.store = store
         self.leadership = leadership  # a dfs.namenode.leader.Leadership; None: this namenode always leads
         self._epoch = None  # the lease's epoch the running pass acts under
@@ -40,10 +43,9 @@ class Repair:
         self.copies_per_node = copies_per_node
         self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension,
                                  on_leave=self._left_safemode)
-        # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
-        # would crowd out heartbeats. The rest wait for the next pass.
-        self.deletes_per_pass = deletes_per_pass
-        self._deletes_this_pass = 0
+        # Replicas to delete, by node, then by the (mark, epoch) they were chosen under: each node's sender sends
+        # them in batches, one request at a time, so a big tree removed never crowds out heartbeats.
+        self._doomed = {}
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
         self._copying = set()
@@ -128,7 +130,6 @@ class Repair:
             log.info("repair pass stopped: {e}", e=e)
 
     async def _repair(self):
-        self._deletes_this_pass = 0
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
         self.registry.update_states()
@@ -202,9 +203,6 @@ class Repair:
                 defer.ensureDeferred(self.safemode.forget(node.id)).addErrback(
                     lambda f: log.failure("could not forget a decommissioned datanode", f))
 
-    def _deletions_left(self):
-        return self.deletes_per_pass - self._deletes_this_pass
-
     async def _collect_orphans(self, targets, now, marks):
         """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
         "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
@@ -223,8 +221,8 @@ class Repair:
             if heard_from <= doomed_at or self.safemode.on:
                 continue
             for node in self.registry.holders(block_id, ALIVE):
-                if self._deletions_left() > 0:
-                    self._delete(block_id, node, marks.get(node.id))
+                self._delete(block_id, node, marks.get(node.id))
+        self._send_doomed()
         return len(view)
 
     def _copy(self, block_id, size, sources, counted, count, suits=lambda node: True):
@@ -267,32 +265,66 @@ class Repair:
 
     def _trim(self, block_id, holders, count, marks):
         """Drop ``count`` extra replicas, keeping the racks they span (dfs.namenode.placement.surplus)."""
-        if self._deletions_left() <= 0:
-            return
         for node in surplus(holders, count):
             self._delete(block_id, node, marks.get(node.id))
 
     def _delete(self, block_id, node, mark):
-        """Ask ``node`` to delete its replica unless it stored or confirmed the block after ``mark`` (what the
-        node last reported before this pass read the database): an upload it served since then may need it."""
+        """Queue the deletion of ``node``'s replica unless the node stored or confirmed the block after ``mark``
+        (what the node last reported before this pass read the database): an upload it served since then may need
+        it. The queues go out at the end of the pass (``_send_doomed``)."""
         if mark is None or not self._leading():
             return  # the node has not reported a mark yet, or this namenode's lease ran out during the pass
-        self._deletes_this_pass += 1
         self.registry.remove_replica(block_id, node.id)
-        d = defer.Deferred.fromCoroutine(self._send_delete(block_id, node, mark))
-        d.addErrback(lambda f: log.warn("delete of {block} on {node} failed: {e}", block=block_id, node=node.id,
-                                        e=f.getErrorMessage()))
-        return d
+        queued = self._doomed.setdefault(node.id, _Doomed(node))
+        queued.batches.setdefault((mark, self._epoch), []).append(block_id)
 
-    async def _send_delete(self, block_id, node, mark):
-        response = await self.datanodes.delete(node.url, block_id, mark, self._epoch)
+    def _send_doomed(self):
+        """Start a sender for each node with deletions queued and none running (a running one takes the new ones)."""
+        for node_id, queued in list(self._doomed.items()):
+            if not queued.sending:
+                queued.sending = True
+                d = defer.Deferred.fromCoroutine(self._send_deletes(queued))
+                d.addErrback(background_failure(log, f"deletes on {node_id} failed"))
+
+    async def _send_deletes(self, queued):
+        node, batches = queued.node, queued.batches
+        try:
+            while batches:
+                (mark, epoch), block_ids = next(iter(batches.items()))
+                batch = block_ids[:DELETE_BATCH]
+                if len(block_ids) > DELETE_BATCH:
+                    batches[(mark, epoch)] = block_ids[DELETE_BATCH:]
+                else:
+                    del batches[(mark, epoch)]
+                if self.leader_epoch() != epoch:  # the lease ran out or changed hands since the pass chose them
+                    self._keep(node, batch)
+                    continue
+                try:
+                    await self._send_batch(node, batch, mark, epoch)
+                except Exception as e:  # the node's next block report tells what it still holds
+                    log.warn("delete of {count} blocks on {node} failed: {e}", count=len(batch), node=node.id, e=e)
+        finally:
+            del self._doomed[node.id]
+
+    async def _send_batch(self, node, block_ids, mark, epoch):
+        response = await self.datanodes.delete_many(node.url, block_ids, mark, epoch)
         body = await response.content()
-        if response.code == 409:
-            self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark, or a newer leader
-            log.info("datanode {node} kept {block}: {why}", node=node.id, block=block_id,
-                     why=body.decode("utf-8", "replace")[:300])
-        elif response.code < 300:
-            self.stats["deletions_done"] += 1
+        if response.code >= 300:
+            if response.code == 409:
+                self._keep(node, block_ids)  # a newer leader has deleted on this node
+            log.warn("datanode {node} deleted none of {count} blocks: {code} {why}", node=node.id,
+                     count=len(block_ids), code=response.code, why=body.decode("utf-8", "replace")[:300])
+            return
+        outcome = json.loads(body)
+        self._keep(node, outcome["kept"])
+        if outcome["kept"]:
+            log.info("datanode {node} kept {count} blocks stored since mark {mark}", node=node.id,
+                     count=len(outcome["kept"]), mark=mark)
+        self.stats["deletions_done"] += len(block_ids) - len(outcome["kept"]) - len(outcome["missing"])
+
+    def _keep(self, node, block_ids):
+        for block_id in block_ids:
+            self.registry.add_replica(block_id, node.id)
 
     async def wipe_datanodes(self):
         self.registry.forget_all_blocks()
@@ -340,6 +372,15 @@ class Repair:
         healthy = totals["missing"] == 0 and totals["corrupt"] == 0 and not detached
         totals["status"] = "HEALTHY" if healthy else "CORRUPT"
         return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}
+
+
+@dataclass
+class _Doomed:
+    """The replicas a node is to delete: block ids by the (mark, epoch) they were chosen under."""
+
+    node: object
+    batches: dict = field(default_factory=dict)
+    sending: bool = False  # a sender runs, and takes what is queued meanwhile
 
 
 def _in_one_rack(replicas, wanted, racks):

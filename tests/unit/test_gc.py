@@ -34,17 +34,20 @@ class _Answer:
     code = 200
 
     def content(self):
-        return defer.succeed(b"{}")
+        return defer.succeed(b'{"deleted": 10, "kept": [], "missing": []}')
 
 
 class _Datanodes:
-    """Records the deletes repair sends (every datanode agrees to delete)."""
+    """Records the deletes repair sends, one (node, mark) per block (every datanode agrees to delete)."""
 
     def __init__(self):
         self.deleted = []
+        self.requests = 0
 
-    def request(self, method, url, params, headers):
-        self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
+    def request(self, method, url, params, headers, data):
+        assert (method, url.split("/", 3)[3]) == ("POST", "blocks/delete")
+        self.requests += 1
+        self.deleted.extend((url.split("/")[2], params["unless_stored_after"]) for _ in range(0, len(data), 32))
         return defer.succeed(_Answer())
 
 
@@ -158,6 +161,20 @@ async def test_re_referenced_during_the_grace_is_kept_and_its_stamp_cleared(clus
     assert await cluster.gc_after(GRACE - 1) == []
     assert await cluster.gc_after(2) == []
     assert {node for node, _ in await cluster.gc_after(1)} == {"a", "b"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_big_tree_is_collected_in_one_pass_in_batches(cluster):
+    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5000)]
+    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
+    for node in NODES:
+        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
+    await cluster.store.delete("/big", False)
+    await cluster.gc_after(GRACE + 1)  # found collectable: waits for every datanode to be heard from since
+    deleted = await cluster.gc_after(1)
+    assert sorted(node for node, _ in deleted) == ["a"] * 5000 + ["b"] * 5000
+    assert cluster.datanodes.requests == 2 * 3  # 5,000 ids in batches of at most 2,048, per node
+    assert not any(cluster.registry.replicas.get(b) for b in blocks)
 
 
 def test_a_datanode_refuses_to_delete_a_block_stored_after_the_mark(tmp_path):

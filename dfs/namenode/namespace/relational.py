@@ -338,10 +338,10 @@ class RelationalNamespace(History):
         """Delete a directory and every entry below it, in seven statements whatever its size. What is not a
         directory loses the links found here, and goes when none is left: a hard link from outside the tree keeps it
         (with its extents, so its blocks)."""
-        db.execute(f"{SUBTREE} UPDATE inodes SET nlink = nlink - (SELECT COUNT(*) FROM dirents AS d"
-                   " WHERE d.inode = inodes.id AND d.parent IN (SELECT id FROM subtree)),"
-                   f" ctime = {self.GREATEST}(?, ctime + 1)"
-                   f" WHERE type <> '{DIRECTORY}' AND id IN (SELECT id FROM subtree)", (inode_id, now_ms()))
+        db.execute(f"{SUBTREE.rstrip()}, links(inode, n) AS (SELECT d.inode, COUNT(*) FROM dirents AS d"
+                   " WHERE d.parent IN (SELECT id FROM subtree) GROUP BY d.inode)"
+                   f" UPDATE inodes SET nlink = nlink - links.n, ctime = {self.GREATEST}(?, ctime + 1) FROM links"
+                   f" WHERE inodes.id = links.inode AND inodes.type <> '{DIRECTORY}'", (inode_id, now_ms()))
         for table, column in (("extents", "inode"), ("xattrs", "inode"), ("quotas", "inode"),
                               ("snapshottable", "inode"), ("inodes", "id")):
             db.execute(f"{DOOMED} DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)", (inode_id,))

@@ -177,6 +177,40 @@ async def test_a_big_tree_is_collected_in_one_pass_in_batches(cluster):
     assert not any(cluster.registry.replicas.get(b) for b in blocks)
 
 
+class _SlowDatanodes(_Datanodes):
+    """Records the deletes and answers each only when the test says."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = []
+
+    def request(self, method, url, params, headers, data):
+        super().request(method, url, params, headers, data)
+        self.waiting.append(defer.Deferred())
+        return self.waiting[-1]
+
+
+@pytest_twisted.ensureDeferred
+async def test_batches_queued_under_a_lease_that_ran_out_are_not_sent_and_their_replicas_stay(cluster):
+    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
+    for node in NODES:
+        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
+    await cluster.store.delete("/big", False)
+    cluster.repair.leadership = lease = SimpleNamespace(epoch=await cluster.store.claim_leadership("a", 10))
+    datanodes = _SlowDatanodes()
+    cluster.repair.datanodes = DatanodeClient(datanodes)
+    await cluster.gc_after(GRACE + 1)
+    await cluster.gc_after(1)
+    assert datanodes.requests == 2  # one batch of 2,048 per node in flight; 952 each wait
+    lease.epoch = None  # the lease ran out (a frozen namenode) before the answers came
+    for answer in datanodes.waiting:
+        answer.callback(_Answer())
+    assert datanodes.requests == 2
+    still_held = [b for b in blocks if cluster.registry.replicas.get(b) == set(NODES)]
+    assert len(still_held) == 3000 - 2048
+
+
 def test_a_datanode_refuses_to_delete_a_block_stored_after_the_mark(tmp_path):
     store = BlockStore(str(tmp_path))
     store.scan_sync()

@@ -26,6 +26,8 @@ LOST_LISTED = 100  # files named in the log when safe mode ends with blocks miss
 # Block ids in one POST /blocks/delete: large enough that a tree of 100,000 files goes in seconds, small enough that
 # the datanode answers each batch well within its request timeout.
 DELETE_BATCH = 2048
+# Seconds between GC's own looks at blocks found collectable while they wait for every datanode to be heard from.
+GC_POLL = 2.0
 
 
 class Repair:
@@ -46,6 +48,8 @@ class Repair:
         # Replicas to delete, by node, then by the (mark, epoch) they were chosen under: each node's sender sends
         # them in batches, one request at a time, so a big tree removed never crowds out heartbeats.
         self._doomed = {}
+        self._gc_candidates = []  # the blocks the last GC look found unreferenced, for the next look of GC alone
+        self._gc_call = None
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
         self._copying = set()
@@ -65,7 +69,7 @@ class Repair:
     def stop(self):
         self._on = False
         self.safemode.stop()
-        for call in (self._timer, self._kick):
+        for call in (self._timer, self._kick, self._gc_call):
             if call is not None and call.active():
                 call.cancel()
 
@@ -159,7 +163,7 @@ class Repair:
                         its_rack = counted[0].rack
                         self._copy(block_id, size, sources, counted, 1, lambda n: n.rack != its_rack)
         self._update_decommissions(targets)
-        orphans = await self._collect_orphans(targets, now, marks)
+        orphans = await self._collect_orphans([b for b in self.registry.replicas if b not in targets], now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
@@ -203,27 +207,65 @@ class Repair:
                 defer.ensureDeferred(self.safemode.forget(node.id)).addErrback(
                     lambda f: log.failure("could not forget a decommissioned datanode", f))
 
-    async def _collect_orphans(self, targets, now, marks):
-        """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
-        "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
-        and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable([b for b in self.registry.replicas if b not in targets], now, self._epoch)
+    async def _collect_orphans(self, candidates, now, marks):
+        """Delete the replicas of those of ``candidates`` no file refers to, on a complete view only
+        (docs/architecture.md, "Garbage collection"): unreferenced for the grace period, unpinned (read after
+        ``marks`` were taken), and every live datanode heard from since the block was found collectable. Returns
+        the orphan count."""
+        view = await self.store.collectable(candidates, now, self._epoch)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]
         heard_from = min((node.last_seen for node in self.registry.alive()), default=now)
+        grace_ends, waiting = [], False
         for block_id, since in view.items():
             if since is None:
                 since = self._orphan_since.setdefault(block_id, now)
-            if now - since < self.grace or block_id in self.fanout.pins:
+            if now - since < self.grace:
+                grace_ends.append(since + self.grace)
+                continue
+            if block_id in self.fanout.pins:
                 continue
             doomed_at = self._doomed_at.setdefault(block_id, now)
             if heard_from <= doomed_at or self.safemode.on:
+                waiting = True
                 continue
             for node in self.registry.holders(block_id, ALIVE):
                 self._delete(block_id, node, marks.get(node.id))
         self._send_doomed()
+        self._look_again(list(view), min(grace_ends, default=None), waiting)
         return len(view)
+
+    def _look_again(self, candidates, grace_ends, waiting):
+        """Have GC alone look at ``candidates`` again when the first grace among them ends, and every GC_POLL
+        seconds while blocks found collectable are ``waiting`` for the datanodes: with many blocks the next full
+        pass may be minutes away (PASS_SHARE), and a deleted tree's blocks should not wait for it."""
+        self._gc_candidates = candidates
+        due = [t for t in (grace_ends, self.clock.seconds() + GC_POLL if waiting else None) if t is not None]
+        if not self._on or not due:
+            return
+        if self._gc_call is not None and self._gc_call.active():
+            if self._gc_call.getTime() <= min(due):
+                return
+            self._gc_call.cancel()
+        self._gc_call = self.clock.callLater(max(0.0, min(due) - self.clock.seconds()), self._look)
+
+    def _look(self):
+        if self._running is not None:
+            return  # a pass is running: it looks at them at its end
+        running = self._running = defer.Deferred.fromCoroutine(self._gc_alone())
+        running.addErrback(background_failure(log, "GC pass failed"))
+        running.addBoth(self._done)
+
+    async def _gc_alone(self):
+        if not self._leading():
+            return
+        self._epoch = self.leader_epoch()
+        marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
+        try:
+            await self._collect_orphans(self._gc_candidates, self.clock.seconds(), marks)
+        except NotLeader as e:
+            log.info("GC stopped: {e}", e=e)
 
     def _copy(self, block_id, size, sources, counted, count, suits=lambda node: True):
         """Copy the block from one of ``sources`` to ``count`` nodes that ``suits``, placed beside the replicas

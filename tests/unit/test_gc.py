@@ -21,7 +21,7 @@ from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
-from dfs.namenode.repair import Repair
+from dfs.namenode.repair import GC_POLL, Repair
 from dfs.namenode.upload import CHUNK, FanOut
 from dfs.peers import DatanodeClient
 
@@ -175,6 +175,22 @@ async def test_a_big_tree_is_collected_in_one_pass_in_batches(cluster):
     assert sorted(node for node, _ in deleted) == ["a"] * 5000 + ["b"] * 5000
     assert cluster.datanodes.requests == 2 * 3  # 5,000 ids in batches of at most 2,048, per node
     assert not any(cluster.registry.replicas.get(b) for b in blocks)
+
+
+@pytest_twisted.ensureDeferred
+async def test_gc_looks_again_when_the_grace_ends_not_at_the_next_full_pass(cluster):
+    await _file_then_deleted(cluster)
+    cluster.repair.interval = 100 * GRACE
+    cluster.repair.start()  # a full pass now, the next one 100 graces later
+    try:
+        cluster.clock.advance(GRACE)  # the grace ends: GC alone finds the block collectable
+        cluster.clock.advance(1)
+        assert cluster.datanodes.deleted == []
+        cluster.heartbeat()
+        cluster.clock.advance(GC_POLL)  # every datanode was heard from since: GC deletes
+        assert {node for node, _ in cluster.datanodes.deleted} == {"a", "b"}
+    finally:
+        cluster.repair.stop()
 
 
 class _SlowDatanodes(_Datanodes):

@@ -26,8 +26,10 @@ LOST_LISTED = 100  # files named in the log when safe mode ends with blocks miss
 # Block ids in one POST /blocks/delete: large enough that a tree of 100,000 files goes in seconds, small enough that
 # the datanode answers each batch well within its request timeout.
 DELETE_BATCH = 2048
-# Seconds between GC's own looks at blocks found collectable while they wait for every datanode to be heard from.
+# Seconds between GC's own looks at blocks found collectable while they wait for every datanode to be heard from;
+# and its looks keep to a quarter of the time (a look reads every orphan: many blocks deleted make it long).
 GC_POLL = 2.0
+LOOK_SHARE = 0.25
 
 
 class Repair:
@@ -50,6 +52,7 @@ class Repair:
         self._doomed = {}
         self._gc_candidates = []  # the blocks the last GC look found unreferenced, for the next look of GC alone
         self._gc_call = None
+        self._look_took = 0.0  # how long GC's last look of its own took
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
         self._copying = set()
@@ -241,14 +244,16 @@ class Repair:
         seconds while blocks found collectable are ``waiting`` for the datanodes: with many blocks the next full
         pass may be minutes away (PASS_SHARE), and a deleted tree's blocks should not wait for it."""
         self._gc_candidates = candidates
-        due = [t for t in (grace_ends, self.clock.seconds() + GC_POLL if waiting else None) if t is not None]
+        now = self.clock.seconds()
+        due = [t for t in (grace_ends, now + GC_POLL if waiting else None) if t is not None]
         if not self._on or not due:
             return
+        when = max(min(due), now + self._look_took / LOOK_SHARE)
         if self._gc_call is not None and self._gc_call.active():
-            if self._gc_call.getTime() <= min(due):
+            if self._gc_call.getTime() <= when:
                 return
             self._gc_call.cancel()
-        self._gc_call = self.clock.callLater(max(0.0, min(due) - self.clock.seconds()), self._look)
+        self._gc_call = self.clock.callLater(when - now, self._look)
 
     def _look(self):
         if self._running is not None:
@@ -262,10 +267,13 @@ class Repair:
             return
         self._epoch = self.leader_epoch()
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
+        started = self.clock.seconds()
         try:
-            await self._collect_orphans(self._gc_candidates, self.clock.seconds(), marks)
+            await self._collect_orphans(self._gc_candidates, started, marks)
         except NotLeader as e:
             log.info("GC stopped: {e}", e=e)
+        finally:
+            self._look_took = self.clock.seconds() - started
 
     def _copy(self, block_id, size, sources, counted, count, suits=lambda node: True):
         """Copy the block from one of ``sources`` to ``count`` nodes that ``suits``, placed beside the replicas

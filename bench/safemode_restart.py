@@ -38,14 +38,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def fill(cluster, files, size, writers):
-    """Create ``files`` files of distinct bytes (so each is its own block) under /bench, 1,000 per directory."""
+def fill(cluster, files, size, writers, block_size=None):
+    """Create ``files`` files of random bytes (so each block is its own; ``block_size``: the files' blocksize=)
+    under /bench, 1,000 per directory."""
     session = requests.Session()
+    params = {"op": "CREATE", "data": "true", "overwrite": "true", **({"blocksize": block_size} if block_size else {})}
 
     def create(i):
-        data = i.to_bytes(8, "big") * (size // 8 + 1)
-        r = session.put(f"{cluster.url}/webhdfs/v1/bench/{i // 1000}/f{i}", data=data[:size], headers=HEADERS,
-                        params={"op": "CREATE", "data": "true", "overwrite": "true"}, timeout=120)
+        r = session.put(f"{cluster.url}/webhdfs/v1/bench/{i // 1000}/f{i}", data=os.urandom(size), headers=HEADERS,
+                        params=params, timeout=120)
         r.raise_for_status()
 
     with ThreadPoolExecutor(writers) as pool:

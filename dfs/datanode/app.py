@@ -31,6 +31,8 @@ PREFIX = b"/webhdfs/v1"
 INLINE_READ = 2 * chunks.CHUNK_SIZE
 # Bytes read and checked per trip to a disk thread: large enough that the trips cost little next to the copying.
 READ_STEP = 4 << 20
+ID_BYTES = 32  # a block id as the raw SHA-256 digest it names: half the size of its hex
+MAX_DELETE_BATCH = 10_000  # block ids in one POST /blocks/delete
 
 
 class BlockIdConverter(BaseConverter):
@@ -164,6 +166,26 @@ class DatanodeApp:
                                       params.int("epoch", None))
         log.info("deleted block {block}", block=block_id)
         return json_body({"id": block_id, "length": length}, request)
+
+    @app.route("/blocks/delete", methods=["POST"])
+    async def delete_blocks(self, request):
+        """Delete many blocks under one mark and epoch (GC's batches): the body is their ids as raw 32-byte
+        digests, back to back, and the signed ``ids`` parameter is its SHA-256, so the signature covers the list."""
+        self.guard.check(request, NODE)
+        params = Params(request)
+        request.content.seek(0)
+        body = request.content.read(MAX_DELETE_BATCH * ID_BYTES + 1)
+        if len(body) % ID_BYTES or len(body) > MAX_DELETE_BATCH * ID_BYTES:
+            raise BadRequest(f"the body must be at most {MAX_DELETE_BATCH} block ids of {ID_BYTES} bytes each")
+        if hashlib.sha256(body).hexdigest() != params.str("ids", required=True):
+            raise BadRequest("the body does not match its digest (ids)")
+        block_ids = [body[at:at + ID_BYTES].hex() for at in range(0, len(body), ID_BYTES)]
+        outcome = await self.in_thread(self.store.delete_many_sync, block_ids,
+                                       params.str("unless_stored_after", required=True), params.int("epoch", None))
+        log.info("deleted {count} of {asked} blocks ({kept} kept, stored since the mark)",
+                 count=len(block_ids) - len(outcome["kept"]) - len(outcome["missing"]), asked=len(block_ids),
+                 kept=len(outcome["kept"]))
+        return json_body(outcome, request)
 
     @app.route("/blocks/<block:block_id>/fetch", methods=["POST"])
     async def fetch_block(self, request, block_id):

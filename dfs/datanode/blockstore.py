@@ -503,26 +503,55 @@ class BlockStore:
     def delete_sync(self, block_id, unless_stored_after=None, epoch=None):
         """Delete a block; with a mark, only if it was not stored or confirmed since that mark; with an ``epoch``,
         only if no DELETE of a later one came before (a former leader that woke up acts on nothing)."""
-        path = self.path(block_id)
+        self._check_epoch(epoch, f"block {block_id}")
         with self._ids_lock:
-            if epoch is not None:
-                if epoch < self.epoch:
-                    raise NotLeader(f"block {block_id} kept: a DELETE of epoch {self.epoch} came before this one of "
-                                    f"epoch {epoch}")
-                if epoch > self.epoch:  # on disk before anything is deleted under it: a new leader is rare
-                    for volume in self.in_use():
-                        write_json_atomically(os.path.join(volume.root, EPOCH_FILE), {"epoch": epoch})
-                    self.epoch = epoch
             if unless_stored_after is not None and self._stored_since(block_id, unless_stored_after):
                 raise Conflict(f"block {block_id} was stored since mark {unless_stored_after}: kept")
-            try:
-                length = os.path.getsize(path)
-                os.unlink(path)
-            except FileNotFoundError:
-                self._forget(block_id, 0)
-                raise FileNotFound(f"block {block_id} is not on this datanode") from None
-            self._forget(block_id, length)
-            _remove(self.sums_path(block_id))
+            length = self._unlink(block_id)
+        if length is None:
+            raise FileNotFound(f"block {block_id} is not on this datanode")
+        return length
+
+    def delete_many_sync(self, block_ids, unless_stored_after, epoch=None):
+        """``delete_sync`` of many blocks under one mark and epoch: {"deleted": bytes freed, "kept": ids stored
+        since the mark, "missing": ids not here}. The epoch is judged once, for all; the mark, block by block."""
+        self._check_epoch(epoch, f"{len(block_ids)} blocks")
+        freed, kept, missing = 0, [], []
+        for block_id in block_ids:
+            with self._ids_lock:  # per block, so stores wait for one unlink at most, not a whole batch
+                if self._stored_since(block_id, unless_stored_after):
+                    kept.append(block_id)
+                    continue
+                length = self._unlink(block_id)
+            if length is None:
+                missing.append(block_id)
+            else:
+                freed += length
+        return {"deleted": freed, "kept": kept, "missing": missing}
+
+    def _check_epoch(self, epoch, what):
+        """Refuse a delete of an ``epoch`` older than one seen before; remember a newer one on disk first."""
+        if epoch is None:
+            return
+        with self._ids_lock:
+            if epoch < self.epoch:
+                raise NotLeader(f"{what} kept: a DELETE of epoch {self.epoch} came before this one of epoch {epoch}")
+            if epoch > self.epoch:  # on disk before anything is deleted under it: a new leader is rare
+                for volume in self.in_use():
+                    write_json_atomically(os.path.join(volume.root, EPOCH_FILE), {"epoch": epoch})
+                self.epoch = epoch
+
+    def _unlink(self, block_id):
+        """Remove a block and its checksums (under the ids lock): its length, or None when it was not here."""
+        try:
+            path = self.path(block_id)
+            length = os.path.getsize(path)
+            os.unlink(path)
+        except FileNotFoundError:
+            self._forget(block_id, 0)  # vanished: the namenode hears of it with the next heartbeat
+            return None
+        self._forget(block_id, length)
+        _remove(self.sums_path(block_id))
         return length
 
     def wipe_sync(self):

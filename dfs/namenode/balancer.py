@@ -280,7 +280,7 @@ class Balancer:
         if source not in before or len(after) < wanted or not keeps_racks([n.rack for n in before],
                                                                           [n.rack for n in after]):
             return self._failed(run, move, "the source's replica is needed after all; repair trims what is extra")
-        deleted = self.repair._delete(block_id, source, mark)
+        deleted = self.repair.delete_replica(block_id, source, mark)
         if deleted is None:
             return self._failed(run, move, "not deleted: no mark from the source yet, or the lease ran out")
         await deleted

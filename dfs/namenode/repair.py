@@ -12,7 +12,7 @@ datanodes check.
 
 import json
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 
 from twisted.internet import defer, task
@@ -45,12 +45,19 @@ EXAMINED = 20_000  # queued blocks a round looks at, at most: the rest wait thei
 # A copy that got no answer (a timeout, a lost connection) may still land: its target is not asked for that block
 # again for this long (HDFS's pending reconstruction timeout), unless it reports it first.
 UNCONFIRMED_FOR = 300.0
+# Block ids in one POST /blocks/delete: large enough that a tree of 100,000 files goes in seconds, small enough that
+# the datanode answers each batch well within its request timeout.
+DELETE_BATCH = 2048
+# Seconds between GC's own looks at blocks found collectable while they wait for every datanode to be heard from;
+# and its looks keep to a quarter of the time (a look reads every orphan: many blocks deleted make it long).
+GC_POLL = 2.0
+LOOK_SHARE = 0.25
 
 
 class Repair:
     def __init__(self, store, registry, fanout, datanodes, clock, interval=3.0, grace=600.0,
                  inflight_bytes=INFLIGHT_BYTES, safemode_threshold=0.999, safemode_extension=3.0,
-                 deletes_per_pass=64, leadership=None, cooperator=None):
+                 leadership=None, cooperator=None):
         self.store = store
         self.leadership = leadership  # a dfs.namenode.leader.Leadership; None: this namenode always leads
         self._epoch = None  # the lease's epoch the running pass acts under
@@ -64,10 +71,12 @@ class Repair:
         self.cooperator = cooperator or task  # runs long work in steps; the reactor's own by default
         self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension,
                                  on_leave=self._left_safemode)
-        # Deletions are cheap for the namenode but each is a request: thousands at once (a big tree removed)
-        # would crowd out heartbeats. The rest wait for the next pass.
-        self.deletes_per_pass = deletes_per_pass
-        self._deletes_this_pass = 0
+        # Replicas to delete, by node, then by the (mark, epoch) they were chosen under: each node's sender sends
+        # them in batches, one request at a time, so a big tree removed never crowds out heartbeats.
+        self._doomed = {}
+        self._gc_candidates = []  # the blocks the last GC look found unreferenced, for the next look of GC alone
+        self._gc_call = None
+        self._look_took = 0.0  # how long GC's last look of its own took
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
         self.targets = {}  # block id -> (wanted replication, size): the namespace's, as the last pass read it
@@ -123,7 +132,7 @@ class Repair:
         self.safemode.stop()
         if self._rounds.running:
             self._rounds.stop()
-        for call in (self._timer, self._kick, self._round):
+        for call in (self._timer, self._kick, self._round, self._gc_call):
             if call is not None and call.active():
                 call.cancel()
 
@@ -189,12 +198,11 @@ class Repair:
             log.info("repair pass stopped: {e}", e=e)
 
     async def _repair(self):
-        self._deletes_this_pass = 0
         marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
         targets = await self.store.block_targets()
         now = self.clock.seconds()
         await self._work_queues(targets, marks)
-        orphans = await self._collect_orphans(now, marks)
+        orphans = await self._collect_orphans(list(self._unreferenced), now, marks)
         if orphans == 0:
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
@@ -472,67 +480,168 @@ class Repair:
         d.addErrback(background_failure(log, "repair copy round failed"))
 
     def _trim_queued(self, marks):
-        """Trim the over-replicated blocks, as many as this pass may delete."""
-        for block_id in self.queues.blocks(OVER, limit=max(0, self._deletions_left())):
+        """Trim the over-replicated blocks (their deletes go in batches, as GC's do)."""
+        for block_id in self.queues.blocks(OVER, limit=EXAMINED):
             self.queues.to_back(block_id)
             wanted = self.targets[block_id][0]
             keepers = self._replicas(block_id)[2]
             if len(keepers) > wanted:
                 self._trim(block_id, keepers, len(keepers) - wanted, marks)
 
-    def _deletions_left(self):
-        return self.deletes_per_pass - self._deletes_this_pass
-
-    async def _collect_orphans(self, now, marks):
-        """Delete the replicas of blocks no file refers to, on a complete view only (docs/architecture.md,
-        "Garbage collection"): unreferenced for the grace period, unpinned (read after ``marks`` were taken),
-        and every live datanode heard from since the block was found collectable. Returns the orphan count."""
-        view = await self.store.collectable(list(self._unreferenced), now, self._epoch)
+    async def _collect_orphans(self, candidates, now, marks):
+        """Delete the replicas of those of ``candidates`` no file refers to, on a complete view only
+        (docs/architecture.md, "Garbage collection"): unreferenced for the grace period, unpinned (read after
+        ``marks`` were taken), and every live datanode heard from since the block was found collectable. Returns
+        the orphan count."""
+        view = await self.store.collectable(candidates, now, self._epoch)
         for seen in (self._orphan_since, self._doomed_at):
             for block_id in [b for b in seen if b not in view]:
                 del seen[block_id]
         heard_from = min((node.last_seen for node in self.registry.alive()), default=now)
+        grace_ends, waiting = [], False
         for block_id, since in view.items():
             if since is None:
                 since = self._orphan_since.setdefault(block_id, now)
-            if now - since < self.grace or block_id in self.fanout.pins:
+            if now - since < self.grace:
+                grace_ends.append(since + self.grace)
+                continue
+            if block_id in self.fanout.pins:
                 continue
             doomed_at = self._doomed_at.setdefault(block_id, now)
             if heard_from <= doomed_at or self.safemode.on:
+                waiting = True
                 continue
             for node in self.registry.holders(block_id, ALIVE):
-                if self._deletions_left() > 0:
-                    self._delete(block_id, node, marks.get(node.id))
+                self._delete(block_id, node, marks.get(node.id))
+        self._send_doomed()
+        self._look_again(list(view), min(grace_ends, default=None), waiting)
         return len(view)
+
+    def _look_again(self, candidates, grace_ends, waiting):
+        """Have GC alone look at ``candidates`` again when the first grace among them ends, and every GC_POLL
+        seconds while blocks found collectable are ``waiting`` for the datanodes: with many blocks the next full
+        pass may be minutes away (PASS_SHARE), and a deleted tree's blocks should not wait for it."""
+        self._gc_candidates = candidates
+        now = self.clock.seconds()
+        due = [t for t in (grace_ends, now + GC_POLL if waiting else None) if t is not None]
+        if not self._on or not due:
+            return
+        when = max(min(due), now + self._look_took / LOOK_SHARE)
+        if self._gc_call is not None and self._gc_call.active():
+            if self._gc_call.getTime() <= when:
+                return
+            self._gc_call.cancel()
+        self._gc_call = self.clock.callLater(when - now, self._look)
+
+    def _look(self):
+        if self._running is not None:
+            return  # a pass is running: it looks at them at its end
+        running = self._running = defer.Deferred.fromCoroutine(self._gc_alone())
+        running.addErrback(background_failure(log, "GC pass failed"))
+        running.addBoth(self._done)
+
+    async def _gc_alone(self):
+        if not self._leading():
+            return
+        self._epoch = self.leader_epoch()
+        marks = {node.id: node.mark for node in self.registry.nodes.values()}  # taken before anything is read
+        started = self.clock.seconds()
+        try:
+            await self._collect_orphans(self._gc_candidates, started, marks)
+        except NotLeader as e:
+            log.info("GC stopped: {e}", e=e)
+        finally:
+            self._look_took = self.clock.seconds() - started
 
     def _trim(self, block_id, holders, count, marks):
         """Drop ``count`` extra replicas, keeping the racks they span (dfs.namenode.placement.surplus)."""
-        if self._deletions_left() <= 0:
-            return
         for node in surplus(holders, count):
             self._delete(block_id, node, marks.get(node.id))
 
-    def _delete(self, block_id, node, mark):
-        """Ask ``node`` to delete its replica unless it stored or confirmed the block after ``mark`` (what the
-        node last reported before this pass read the database): an upload it served since then may need it."""
+    def _delete(self, block_id, node, mark, epoch=None):
+        """Queue the deletion of ``node``'s replica unless the node stored or confirmed the block after ``mark``
+        (what the node last reported before this pass read the database): an upload it served since then may need
+        it. The queues go out at the end of the pass (``_send_doomed``)."""
         if mark is None or not self._leading():
-            return  # the node has not reported a mark yet, or this namenode's lease ran out during the pass
-        self._deletes_this_pass += 1
+            return False  # the node has not reported a mark yet, or this namenode's lease ran out during the pass
         self.registry.remove_replica(block_id, node.id)
-        d = defer.Deferred.fromCoroutine(self._send_delete(block_id, node, mark))
-        d.addErrback(lambda f: log.warn("delete of {block} on {node} failed: {e}", block=block_id, node=node.id,
-                                        e=f.getErrorMessage()))
-        return d
+        queued = self._doomed.setdefault(node.id, _Doomed(node))
+        queued.batches.setdefault((mark, self._epoch if epoch is None else epoch), []).append(block_id)
+        return True
 
-    async def _send_delete(self, block_id, node, mark):
-        response = await self.datanodes.delete(node.url, block_id, mark, self._epoch)
+    def delete_replica(self, block_id, node, mark):
+        """Delete one replica now (a balancer's move), as ``_delete`` does: a Deferred that fires once ``node``
+        answered (its replica is listed again if it kept it), or None when it may not be deleted."""
+        if not self._delete(block_id, node, mark, self.leader_epoch()):
+            return None
+        answered = defer.Deferred()
+        self._doomed[node.id].answered.append(answered)
+        self._send_doomed()
+        return answered
+
+    def _send_doomed(self):
+        """Start a sender for each node with deletions queued and none running (a running one takes the new ones)."""
+        for node_id, queued in list(self._doomed.items()):
+            if not queued.sending:
+                queued.sending = True
+                d = defer.Deferred.fromCoroutine(self._send_deletes(queued))
+                d.addErrback(background_failure(log, f"deletes on {node_id} failed"))
+
+    async def _send_deletes(self, queued):
+        node, batches = queued.node, queued.batches
+        try:
+            while batches:
+                (mark, epoch), block_ids = next(iter(batches.items()))
+                batch = block_ids[:DELETE_BATCH]
+                if len(block_ids) > DELETE_BATCH:
+                    batches[(mark, epoch)] = block_ids[DELETE_BATCH:]
+                else:
+                    del batches[(mark, epoch)]
+                if self.leader_epoch() != epoch:  # the lease ran out or changed hands since the pass chose them
+                    self._keep(node, batch)
+                    continue
+                try:
+                    await self._send_batch(node, batch, mark, epoch)
+                except Exception as e:  # the node's next block report tells what it still holds
+                    log.warn("delete of {count} blocks on {node} failed: {e}", count=len(batch), node=node.id, e=e)
+        finally:
+            del self._doomed[node.id]
+            for answered in queued.answered:
+                answered.callback(None)
+
+    async def _send_batch(self, node, block_ids, mark, epoch):
+        response = await self.datanodes.delete_many(node.url, block_ids, mark, epoch)
+        body = await response.content()
+        if response.code in (404, 405):  # a datanode of the previous release: one DELETE a block
+            for block_id in block_ids:
+                await self._send_one(node, block_id, mark, epoch)
+            return
+        if response.code >= 300:
+            if response.code == 409:
+                self._keep(node, block_ids)  # a newer leader has deleted on this node
+            log.warn("datanode {node} deleted none of {count} blocks: {code} {why}", node=node.id,
+                     count=len(block_ids), code=response.code, why=body.decode("utf-8", "replace")[:300])
+            return
+        outcome = json.loads(body)
+        self._keep(node, outcome["kept"])
+        if outcome["kept"]:
+            log.info("datanode {node} kept {count} blocks stored since mark {mark}", node=node.id,
+                     count=len(outcome["kept"]), mark=mark)
+        self.stats["deletions_done"] += len(block_ids) - len(outcome["kept"]) - len(outcome["missing"])
+
+    async def _send_one(self, node, block_id, mark, epoch):
+        response = await self.datanodes.delete(node.url, block_id, mark, epoch)
         body = await response.content()
         if response.code == 409:
-            self.registry.add_replica(block_id, node.id)  # kept: stored again since the mark, or a newer leader
+            self._keep(node, [block_id])  # stored again since the mark, or a newer leader
             log.info("datanode {node} kept {block}: {why}", node=node.id, block=block_id,
                      why=body.decode("utf-8", "replace")[:300])
         elif response.code < 300:
             self.stats["deletions_done"] += 1
+
+    def _keep(self, node, block_ids):
+        for block_id in block_ids:
+            self.registry.add_replica(block_id, node.id)
 
     async def wipe_datanodes(self):
         self.registry.forget_all_blocks()
@@ -604,6 +713,16 @@ def _emptied(blocks):
         chunk = blocks[-STEP:]
         del blocks[-STEP:]
         yield from chunk
+
+
+@dataclass
+class _Doomed:
+    """The replicas a node is to delete: block ids by the (mark, epoch) they were chosen under."""
+
+    node: object
+    batches: dict = field(default_factory=dict)
+    sending: bool = False  # a sender runs, and takes what is queued meanwhile
+    answered: list = field(default_factory=list)  # Deferreds fired when the sender has sent all
 
 
 def _in_one_rack(replicas, wanted, racks):

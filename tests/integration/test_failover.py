@@ -85,9 +85,11 @@ def _poll(predicate, timeout, what):
 
 def test_a_frozen_leader_that_wakes_up_deletes_no_block_a_file_refers_to(postgres_url, make_cluster, tmp_path):
     cluster = make_cluster(namenodes=2, namenode_args=["--db-url", postgres_url, "--gc-grace", "0"])
-    old, new = tmp_path / "old", tmp_path / "new"
-    old.mkdir()
-    new.mkdir()
+    old, new, extra = tmp_path / "old", tmp_path / "new", tmp_path / "extra"
+    for folder in (old, new, extra):
+        folder.mkdir()
+    for i in range(20):
+        (extra / f"e{i}").write_bytes(os.urandom(1000))
     files = {f"f{i}": os.urandom(2000 + i) for i in range(300)}
     for name, data in files.items():
         (old / name).write_bytes(data)
@@ -96,19 +98,17 @@ def test_a_frozen_leader_that_wakes_up_deletes_no_block_a_file_refers_to(postgre
     other = next(n for n in cluster.namenodes if n is not leader)
     on_leader, on_other = _cli(tmp_path, leader.url), _cli(tmp_path, other.url)
     on_leader("put", "-r", str(old), "/")
-    on_leader("rm", "-r", "--skip-trash", "/old")  # 300 orphans: GC deletes at most 64 replicas a pass
-
-    def collecting():
-        totals = cluster.get_json("/cluster", url=leader.url)["totals"]
-        return totals["deletions_done"] > 0 and totals["orphans"] > 0
-
-    _poll(collecting, 60, "the leader's GC under way")
+    on_leader("put", "-r", str(extra), "/")
+    on_leader("rm", "-r", "--skip-trash", "/old")  # 300 orphans, deleted a heartbeat after a pass found them
+    _poll(lambda: cluster.get_json("/cluster", url=leader.url)["totals"]["orphans"] > 0, 60,
+          "the leader's GC under way")
     leader.signal(signal.SIGSTOP)
     frozen = time.monotonic()
     try:
         _poll(lambda: _leading(cluster, other), 30, "the other namenode to take over")
         taken_over = time.monotonic() - frozen
         on_other("put", "-r", str(new), "/")  # the same bytes again, so the same blocks: referenced now
+        on_other("rm", "-r", "--skip-trash", "/extra")  # orphans for the new leader: its deletes fence the old one
         _poll(lambda: cluster.get_json("/cluster", url=other.url)["totals"]["deletions_done"] > 0, 60,
               "the new leader's GC")
     finally:

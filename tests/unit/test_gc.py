@@ -21,7 +21,7 @@ from dfs.namenode.namespace.model import Extent
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 from dfs.namenode.pins import Pins
 from dfs.namenode.registry import Registry
-from dfs.namenode.repair import Repair
+from dfs.namenode.repair import GC_POLL, Repair
 from dfs.namenode.upload import CHUNK, FanOut
 from dfs.peers import DatanodeClient
 
@@ -34,17 +34,20 @@ class _Answer:
     code = 200
 
     def content(self):
-        return defer.succeed(b"{}")
+        return defer.succeed(b'{"deleted": 10, "kept": [], "missing": []}')
 
 
 class _Datanodes:
-    """Records the deletes repair sends (every datanode agrees to delete)."""
+    """Records the deletes repair sends, one (node, mark) per block (every datanode agrees to delete)."""
 
     def __init__(self):
         self.deleted = []
+        self.requests = 0
 
-    def request(self, method, url, params, headers):
-        self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
+    def request(self, method, url, params, headers, data):
+        assert (method, url.split("/", 3)[3]) == ("POST", "blocks/delete")
+        self.requests += 1
+        self.deleted.extend((url.split("/")[2], params["unless_stored_after"]) for _ in range(0, len(data), 32))
         return defer.succeed(_Answer())
 
 
@@ -158,6 +161,70 @@ async def test_re_referenced_during_the_grace_is_kept_and_its_stamp_cleared(clus
     assert await cluster.gc_after(GRACE - 1) == []
     assert await cluster.gc_after(2) == []
     assert {node for node, _ in await cluster.gc_after(1)} == {"a", "b"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_big_tree_is_collected_in_one_pass_in_batches(cluster):
+    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5000)]
+    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
+    for node in NODES:
+        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
+    await cluster.store.delete("/big", False)
+    await cluster.gc_after(GRACE + 1)  # found collectable: waits for every datanode to be heard from since
+    deleted = await cluster.gc_after(1)
+    assert sorted(node for node, _ in deleted) == ["a"] * 5000 + ["b"] * 5000
+    assert cluster.datanodes.requests == 2 * 3  # 5,000 ids in batches of at most 2,048, per node
+    assert not any(cluster.registry.replicas.get(b) for b in blocks)
+
+
+@pytest_twisted.ensureDeferred
+async def test_gc_looks_again_when_the_grace_ends_not_at_the_next_full_pass(cluster):
+    await _file_then_deleted(cluster)
+    cluster.repair.interval = 100 * GRACE
+    cluster.repair.start()  # a full pass now, the next one 100 graces later
+    try:
+        cluster.clock.advance(GRACE)  # the grace ends: GC alone finds the block collectable
+        cluster.clock.advance(1)
+        assert cluster.datanodes.deleted == []
+        cluster.heartbeat()
+        cluster.clock.advance(GC_POLL)  # every datanode was heard from since: GC deletes
+        assert {node for node, _ in cluster.datanodes.deleted} == {"a", "b"}
+    finally:
+        cluster.repair.stop()
+
+
+class _SlowDatanodes(_Datanodes):
+    """Records the deletes and answers each only when the test says."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = []
+
+    def request(self, method, url, params, headers, data):
+        super().request(method, url, params, headers, data)
+        self.waiting.append(defer.Deferred())
+        return self.waiting[-1]
+
+
+@pytest_twisted.ensureDeferred
+async def test_batches_queued_under_a_lease_that_ran_out_are_not_sent_and_their_replicas_stay(cluster):
+    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
+    for node in NODES:
+        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
+    await cluster.store.delete("/big", False)
+    cluster.repair.leadership = lease = SimpleNamespace(epoch=await cluster.store.claim_leadership("a", 10))
+    datanodes = _SlowDatanodes()
+    cluster.repair.datanodes = DatanodeClient(datanodes)
+    await cluster.gc_after(GRACE + 1)
+    await cluster.gc_after(1)
+    assert datanodes.requests == 2  # one batch of 2,048 per node in flight; 952 each wait
+    lease.epoch = None  # the lease ran out (a frozen namenode) before the answers came
+    for answer in datanodes.waiting:
+        answer.callback(_Answer())
+    assert datanodes.requests == 2
+    still_held = [b for b in blocks if cluster.registry.replicas.get(b) == set(NODES)]
+    assert len(still_held) == 3000 - 2048
 
 
 def test_a_datanode_refuses_to_delete_a_block_stored_after_the_mark(tmp_path):

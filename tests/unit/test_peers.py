@@ -49,6 +49,36 @@ async def test_a_block_stored_in_a_batch_is_read_checked_and_deleted_through_the
     assert formatted.code == 200 and not app.store.block_ids
 
 
+@pytest_twisted.ensureDeferred
+async def test_blocks_deleted_in_one_batch_under_a_mark_and_an_epoch(tmp_path):
+    app = _datanode(tmp_path)
+    datanodes = DatanodeClient(StubTreq(app.resource()))
+    stored = await (await datanodes.batch(URL, b"onetwothree", [3, 3, 5])).json()
+    one, two, three = (b["id"] for b in stored["blocks"])
+    mark = app.store.mark()
+    assert app.store.confirm(two)  # an upload found it here after the mark: it stays
+    absent = "0" * 64
+
+    response = await datanodes.delete_many(URL, [one, two, absent], mark, epoch=2)
+    assert response.code == 200
+    assert await response.json() == {"deleted": 3, "kept": [two], "missing": [absent]}
+    assert not app.store.has(one) and app.store.has(two) and app.store.has(three)
+
+    stale = await datanodes.delete_many(URL, [three], app.store.mark(), epoch=1)  # a former leader's
+    assert stale.code == 409 and app.store.has(three)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_delete_whose_body_is_not_the_signed_list_deletes_nothing(tmp_path):
+    app = _datanode(tmp_path)
+    stored = await (await DatanodeClient(StubTreq(app.resource())).batch(URL, b"block", [5])).json()
+    block_id = stored["blocks"][0]["id"]
+    http = StubTreq(app.resource())
+    params = {"unless_stored_after": app.store.mark(), "ids": hashlib.sha256(b"\0" * 32).hexdigest()}
+    response = await http.post(f"{URL}/blocks/delete", params=params, data=bytes.fromhex(block_id))
+    assert response.code == 400 and app.store.has(block_id)
+
+
 class _Recorder:
     """Records each request a client sends and answers none of them."""
 

@@ -337,28 +337,17 @@ class RelationalNamespace(History):
             self._drop_links(db, {inode.id: 1})
 
     def _delete_tree(self, db, inode_id):
-        """Delete a directory and every entry below it (a loop, not recursion: paths may be 1,000 levels deep).
-        What is not a directory loses the links found here: a hard link from outside the tree keeps it."""
-        directories, seen, frontier, links = [], {inode_id}, [inode_id], Counter()
-        while frontier:
-            chunk, frontier = frontier[:MAX_BATCH], frontier[MAX_BATCH:]
-            directories.extend(chunk)
-            among, ids = self._in(chunk)
-            for child, kind in db.execute("SELECT d.inode, i.type FROM dirents AS d JOIN inodes AS i ON i.id = d.inode"
-                                          f" WHERE d.parent {among}", ids):
-                if kind != DIRECTORY:
-                    links[child] += 1
-                elif child not in seen:  # a damaged namespace may loop: delete each inode once
-                    seen.add(child)
-                    frontier.append(child)
-        for chunk in chunks(directories):
-            among, ids = self._in(chunk)
-            db.execute(f"DELETE FROM xattrs WHERE inode {among}", ids)
-            db.execute(f"DELETE FROM quotas WHERE inode {among}", ids)
-            db.execute(f"DELETE FROM snapshottable WHERE inode {among}", ids)
-            db.execute(f"DELETE FROM dirents WHERE parent {among}", ids)
-            db.execute(f"DELETE FROM inodes WHERE id {among}", ids)
-        self._drop_links(db, links)
+        """Delete a directory and every entry below it, in seven statements whatever its size. What is not a
+        directory loses the links found here, and goes when none is left: a hard link from outside the tree keeps it
+        (with its extents, so its blocks)."""
+        db.execute(f"{SUBTREE.rstrip()}, links(inode, n) AS (SELECT d.inode, COUNT(*) FROM dirents AS d"
+                   " WHERE d.parent IN (SELECT id FROM subtree) GROUP BY d.inode)"
+                   f" UPDATE inodes SET nlink = nlink - links.n, ctime = {self.GREATEST}(?, ctime + 1) FROM links"
+                   f" WHERE inodes.id = links.inode AND inodes.type <> '{DIRECTORY}'", (inode_id, now_ms()))
+        for table, column in (("extents", "inode"), ("xattrs", "inode"), ("quotas", "inode"),
+                              ("snapshottable", "inode"), ("inodes", "id")):
+            db.execute(f"{DOOMED} DELETE FROM {table} WHERE {column} IN (SELECT id FROM doomed)", (inode_id,))
+        db.execute(f"{SUBTREE} DELETE FROM dirents WHERE parent IN (SELECT id FROM subtree)", (inode_id,))
 
     def _drop_links(self, db, links):
         """Take ``links`` ({inode id: entries removed}) off the link counts; delete the inodes left with none,
@@ -1157,6 +1146,14 @@ class RelationalNamespace(History):
             self._touch(db, ROOT)
 
         return self.run(txn)
+
+
+# -- deletes of a tree -----------------------------------------------------------------------------
+
+# The inodes of a deleted tree that go (SUBTREE walks entries alone, so it still works once they are gone): the
+# directories, and what lost its last link (the UPDATE of _delete_tree ran first).
+DOOMED = (f"{SUBTREE.rstrip()}, doomed(id) AS (SELECT s.id FROM subtree AS s JOIN inodes AS i ON i.id = s.id"
+          f" WHERE i.type = '{DIRECTORY}' OR i.nlink <= 0) ")
 
 
 # -- fsck ------------------------------------------------------------------------------------------

@@ -350,7 +350,7 @@ class Bench:
             await self._until(lambda s: s["safemode"]["reason"] != "reading the namespace", "the namespace read")
             await self._until(lambda s: s["totals"]["blocks"] == self.layout.blocks, "a first repair pass")
             self.figures["rss_with_files"] = rss_bytes(self.pid)
-            cpu0 = sampler.sample()
+            cpu0, own0 = sampler.sample(), _own_cpu()
             started = time.time()
             await self._register_all()
             self.figures["register_all_seconds"] = time.time() - started
@@ -362,8 +362,10 @@ class Bench:
             for node in self.nodes:
                 self._start_beating(node)
             await task.deferLater(self.reactor, self.args.seconds, lambda: None)
-            cpu2 = sampler.sample()
+            cpu2, own2 = sampler.sample(), _own_cpu()
             self.figures["phases"]["steady"] = (steady, time.time())
+            self.figures["phases"]["all"] = (started, time.time())
+            self.figures["harness_cpu_share"] = _share(own0, own2)
             self.figures["rss_with_replicas"] = rss_bytes(self.pid)
             self.figures["rss_peak"] = sampler.peak_rss
             self.figures["cpu_share_registration"] = _share(cpu0, cpu1)
@@ -437,6 +439,11 @@ class Bench:
                 for line in text.splitlines() if line.startswith(LAG_METRIC)}
 
 
+def _own_cpu():
+    times = os.times()
+    return times.user + times.system, time.monotonic()
+
+
 def _share(before, after):
     """CPU seconds per wall second between two samples."""
     return (after[0] - before[0]) / (after[1] - before[1])
@@ -483,6 +490,7 @@ def summary(figures, layout):
         "fill_seconds": round(figures["fill_seconds"], 1),
         "namenode_cpu_share_registration": round(figures["cpu_share_registration"], 3),
         "namenode_cpu_share_steady": round(figures["cpu_share_steady"], 3),
+        "harness_cpu_share": round(figures["harness_cpu_share"], 3),
         "rss_empty_mib": round(figures["rss_empty"] / 2**20, 1),
         "rss_with_files_mib": round(figures["rss_with_files"] / 2**20, 1),
         "rss_with_replicas_mib": round(figures["rss_with_replicas"] / 2**20, 1),

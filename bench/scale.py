@@ -13,7 +13,9 @@ The datanodes are played by this process. Each registers with its full block rep
 seconds and sends a full report every --report-every beats (staggered), all through the old routes (FakeDatanodeLink
 holds every call). One web server answers, for all of them, the copy and delete requests repair sends. A
 --under-replicated share of blocks is reported by one holder fewer, so repair has copy work; a copied block is
-announced in the next heartbeat (the incremental report) and held from then on.
+announced in the next heartbeat (the incremental report) and held from then on. A datanode whose call failed (or
+got no answer within dfs's 60-s read timeout) registers again at its next beat, as dfs.datanode.heartbeat does; each
+keeps one connection to the namenode.
 
 Printed (and written to OUT.json):
 - namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
@@ -40,6 +42,7 @@ from treq.client import HTTPClient
 from klein import Klein
 from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import ConnectError
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
@@ -49,6 +52,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 from cluster import Process  # noqa: E402
 from namespace_ops import cpu_seconds, percentile, rss_bytes  # noqa: E402
 
+from dfs.http import Timeouts  # noqa: E402
 from dfs.namenode.namespace.model import Extent  # noqa: E402
 from dfs.namenode.namespace.sqlite import SQLiteNamespace  # noqa: E402
 
@@ -200,7 +204,8 @@ class FakeDatanodeLink:
         return self._send("PUT", f"{self.url}/cluster/datanodes/{node_id}/blocks", b'{"blocks": %s}' % encoded_blocks)
 
     async def _send(self, method, url, body):
-        response = await self.http.request(method, url, data=body, headers=JSON, timeout=600)
+        # A datanode's own read timeout: a namenode silent for longer is unreachable, and the datanode registers again.
+        response = await self.http.request(method, url, data=body, headers=JSON, timeout=Timeouts().read)
         answer = await response.content()
         if response.code >= 300:
             raise RuntimeError(f"{method} {url}: {response.code} {answer[:300]!r}")
@@ -218,6 +223,7 @@ class FakeDatanode:
         self.layout = layout
         self.block_bytes = block_bytes
         self.copied, self.deleted, self.received = set(), set(), []
+        self.registered = False
         self.stores = 0
         self._encoded = None
 
@@ -307,6 +313,7 @@ class Sampler:
     def __init__(self, pid, clock):
         self.pid = pid
         self.peak_rss = 0
+        self.series = []  # (wall time, CPU seconds), to tell the CPU a stall took from the time it lasted
         self._loop = task.LoopingCall(self.sample)
         self._loop.clock = clock
 
@@ -319,7 +326,9 @@ class Sampler:
 
     def sample(self):
         self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
-        return cpu_seconds(self.pid), time.monotonic()
+        cpu = cpu_seconds(self.pid)
+        self.series.append((time.time(), cpu))
+        return cpu, time.monotonic()
 
 
 class Bench:
@@ -328,7 +337,7 @@ class Bench:
     def __init__(self, reactor, args, layout, url, pid):
         self.reactor, self.args, self.layout, self.url, self.pid = reactor, args, layout, url, pid
         pool = HTTPConnectionPool(reactor)
-        pool.maxPersistentPerHost = max(16, args.registering * 2)
+        pool.maxPersistentPerHost = args.datanodes + args.registering  # each datanode keeps its connection
         self.http = HTTPClient(Agent(reactor, pool=pool))
         self.link = FakeDatanodeLink(self.http, url)
         self.nodes = []
@@ -337,6 +346,7 @@ class Bench:
         self.report_seconds = {"registration": [], "periodic": []}
         self.heartbeat_seconds = []
         self.failures = []
+        self.registrations_again = 0
         self._beats = []
 
     async def run(self):
@@ -368,8 +378,11 @@ class Bench:
             self.figures["harness_cpu_share"] = _share(own0, own2)
             self.figures["rss_with_replicas"] = rss_bytes(self.pid)
             self.figures["rss_peak"] = sampler.peak_rss
+            self.figures["cpu_series"] = sampler.series
             self.figures["cpu_share_registration"] = _share(cpu0, cpu1)
             self.figures["cpu_share_steady"] = _share(cpu1, cpu2)
+            self.figures["cpu_seconds_registration"] = cpu1[0] - cpu0[0]
+            self.figures["cpu_seconds_steady"] = cpu2[0] - cpu1[0]
             self.figures["status"] = (await self._status())["totals"]
         finally:
             for loop in self._beats:
@@ -378,6 +391,7 @@ class Bench:
             sampler.stop()
             await port.stopListening()
             await self.http._agent._pool.closeCachedConnections()
+        self.figures["registrations_again"] = self.registrations_again
         self.figures["copies_answered"] = self.server.copies
         self.figures["deletes_answered"] = self.server.deletes
         self.figures["reactor_lag_histogram"] = await self._lag_histogram()
@@ -387,9 +401,7 @@ class Bench:
 
         async def worker():
             for node in queue:
-                started = time.monotonic()
-                await self.link.register(node.id, node.url, node.usage(), node.encoded_blocks())
-                self.report_seconds["registration"].append(time.monotonic() - started)
+                await self._register(node)
 
         await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(self.args.registering)])
 
@@ -398,10 +410,12 @@ class Bench:
         the nodes' reports spread over that many beats."""
         beats = iter(range(node.index % self.args.report_every + 1, 1 << 62))
 
+        def failed(failure):
+            node.registered = False
+            self.failures.append(failure.getErrorMessage())
+
         def beat():
-            d = defer.Deferred.fromCoroutine(self._beat(node, next(beats)))
-            d.addErrback(lambda f: self.failures.append(f.getErrorMessage()))
-            return d
+            return defer.Deferred.fromCoroutine(self._beat(node, next(beats))).addErrback(failed)
 
         loop = task.LoopingCall(beat)
         loop.clock = self.reactor
@@ -409,9 +423,18 @@ class Bench:
         delay = self.args.heartbeat * node.index / len(self.nodes)
         self.reactor.callLater(delay, loop.start, self.args.heartbeat)
 
+    async def _register(self, node):
+        started = time.monotonic()
+        await self.link.register(node.id, node.url, node.usage(), node.encoded_blocks())
+        node.registered = True
+        self.report_seconds["registration"].append(time.monotonic() - started)
+
     async def _beat(self, node, n):
         started = time.monotonic()
-        if n % self.args.report_every == 0:
+        if not node.registered:  # as dfs.datanode.heartbeat does after any failed call
+            self.registrations_again += 1
+            await self._register(node)
+        elif n % self.args.report_every == 0:
             await self.link.full_report(node.id, node.encoded_blocks())
             self.report_seconds["periodic"].append(time.monotonic() - started)
         else:
@@ -419,7 +442,14 @@ class Bench:
             await self.link.heartbeat(node.id, node.usage(), received)
             self.heartbeat_seconds.append(time.monotonic() - started)
 
-    async def _status(self):
+    async def _status(self, tries=10):
+        """/cluster; a namenode too busy to accept the connection is asked again."""
+        for _ in range(tries - 1):
+            try:
+                response = await self.http.get(f"{self.url}/cluster", timeout=600)
+                return await response.json()
+            except ConnectError:
+                await task.deferLater(self.reactor, 1, lambda: None)
         response = await self.http.get(f"{self.url}/cluster", timeout=600)
         return await response.json()
 
@@ -480,6 +510,16 @@ def stall_figures(samples, phases):
     return figures
 
 
+def longest_stall_cpu(samples, series):
+    """The namenode's CPU seconds around the longest probe answer (from the last CPU sample before it to the first
+    after it): on a loaded machine a stall lasts longer than the work in it."""
+    at, longest = max(samples, key=lambda sample: sample[1])
+    before = max((s for s in series if s[0] <= at - longest), default=series[0])
+    after = min((s for s in series if s[0] >= at), default=series[-1])
+    return after[1] - before[1]
+    return figures
+
+
 def summary(figures, layout):
     """The lines printed at the end: one figure a line, ``name: value``."""
     lines = {
@@ -490,6 +530,8 @@ def summary(figures, layout):
         "fill_seconds": round(figures["fill_seconds"], 1),
         "namenode_cpu_share_registration": round(figures["cpu_share_registration"], 3),
         "namenode_cpu_share_steady": round(figures["cpu_share_steady"], 3),
+        "namenode_cpu_seconds_registration": round(figures["cpu_seconds_registration"], 2),
+        "namenode_cpu_seconds_steady": round(figures["cpu_seconds_steady"], 2),
         "harness_cpu_share": round(figures["harness_cpu_share"], 3),
         "rss_empty_mib": round(figures["rss_empty"] / 2**20, 1),
         "rss_with_files_mib": round(figures["rss_with_files"] / 2**20, 1),
@@ -507,6 +549,7 @@ def summary(figures, layout):
     if figures["heartbeat_seconds"]:
         lines["heartbeat_p99_s"] = round(percentile(sorted(figures["heartbeat_seconds"]), 0.99), 3)
         lines["heartbeat_max_s"] = round(max(figures["heartbeat_seconds"]), 3)
+    lines["stall_longest_namenode_cpu_s"] = round(figures["longest_stall_cpu"], 2)
     for phase, stalls in figures["stalls"].items():
         for key in ("p99", "max"):
             lines[f"stall_{phase}_{key}_s"] = round(stalls[key], 3)
@@ -516,6 +559,8 @@ def summary(figures, layout):
         lines["reactor_lag_timers_over_50ms"] = int(histogram["+Inf"] - histogram.get("0.05", 0))
     lines["copies_answered"] = figures["copies_answered"]
     lines["failures"] = len(figures["failures"])
+    lines["registrations_again"] = figures["registrations_again"]
+    lines["load_average_before_after"] = f"{figures['load_before'][0]:.1f} {figures['load_after'][0]:.1f}"
     return lines
 
 
@@ -528,7 +573,7 @@ async def run(reactor, args):
     layout = Layout(args.datanodes, args.replicas, args.replication, args.blocks_per_file, args.under_replicated)
     work = args.work or tempfile.mkdtemp(prefix="dfs-scale-bench-")
     os.makedirs(work, exist_ok=True)
-    figures = {"args": vars(args), "replicas": layout.replicas()}
+    figures = {"args": vars(args), "replicas": layout.replicas(), "load_before": os.getloadavg()}
     try:
         figures["rss_empty"] = empty_namenode_rss(work)  # blocking calls here are fine: nothing runs yet
         began = time.monotonic()
@@ -552,7 +597,9 @@ async def run(reactor, args):
         with open(probe_path) as f:
             samples = [tuple(map(float, line.split())) for line in f if line.strip()]
         figures.update(bench.figures, report_seconds=bench.report_seconds, heartbeat_seconds=bench.heartbeat_seconds,
-                       failures=bench.failures, stalls=stall_figures(samples, bench.figures["phases"]))
+                       failures=bench.failures, stalls=stall_figures(samples, bench.figures["phases"]),
+                       longest_stall_cpu=longest_stall_cpu(samples, bench.figures["cpu_series"]))
+        figures["load_after"] = os.getloadavg()
         for name, value in summary(figures, layout).items():
             print(f"{name}: {value}", flush=True)
         if args.out:

@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from http.client import HTTPConnection
 
 from treq.client import HTTPClient
@@ -600,12 +601,14 @@ async def run(reactor, args):
                        failures=bench.failures, stalls=stall_figures(samples, bench.figures["phases"]),
                        longest_stall_cpu=longest_stall_cpu(samples, bench.figures["cpu_series"]))
         figures["load_after"] = os.getloadavg()
-        for name, value in summary(figures, layout).items():
+        printed = summary(figures, layout)
+        for name, value in printed.items():
             print(f"{name}: {value}", flush=True)
         if args.out:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            with open(args.out + ".json", "w") as f:
-                json.dump(figures, f, indent=1)
+            with open(args.out + ".json", "w") as f:  # the printed figures, and the raw ones except the longest lists
+                json.dump({**figures, "printed": printed, "heartbeat_seconds": len(figures["heartbeat_seconds"]),
+                           "failures": dict(Counter(f[:120] for f in figures["failures"]))}, f, indent=1)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

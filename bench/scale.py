@@ -100,7 +100,9 @@ class Layout:
 
     @staticmethod
     def block_id(b):
-        return hashlib.sha256(b.to_bytes(8, "big")).hexdigest()
+        """64 hex digits, as a SHA-256 is; ascending with ``b``, so the database's indexes grow at their end while
+        they are filled (random ids would rewrite every leaf page with each transaction)."""
+        return f"{b:016x}" + hashlib.sha256(b.to_bytes(8, "big")).hexdigest()[16:]
 
     def copies(self, b):
         """Replicas of block ``b`` the datanodes report: one short for the under-replicated ones."""
@@ -305,7 +307,18 @@ def probe(url, interval, stop, out_path):
             connection.request("GET", "/health")
             connection.getresponse().read()
             out.write(f"{time.time():.4f} {time.monotonic() - started:.6f}\n")
+            out.flush()
             time.sleep(interval)
+
+
+async def first_line(reactor, path, timeout=300):
+    """Until the probe has timed its first answer (a spawned Python takes seconds to start on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            return
+        await task.deferLater(reactor, 0.1, lambda: None)
+    raise RuntimeError(f"the /health probe timed nothing in {timeout} s")
 
 
 class Sampler:
@@ -361,12 +374,16 @@ class Bench:
             await self._until(lambda s: s["safemode"]["reason"] != "reading the namespace", "the namespace read")
             await self._until(lambda s: s["totals"]["blocks"] == self.layout.blocks, "a first repair pass")
             self.figures["rss_with_files"] = rss_bytes(self.pid)
+            progress(f"namespace loaded: RSS {self.figures['rss_with_files'] / 2**20:.0f} MiB")
             cpu0, own0 = sampler.sample(), _own_cpu()
             started = time.time()
             await self._register_all()
             self.figures["register_all_seconds"] = time.time() - started
+            progress(f"{len(self.nodes)} datanodes registered in {self.figures['register_all_seconds']:.1f} s,"
+                     f" slowest {max(self.report_seconds['registration']):.2f} s")
             await self._until(lambda s: not s["totals"]["safemode"], "safe mode to end")
             self.figures["safemode_off_after_seconds"] = time.time() - started
+            progress(f"out of safe mode after {self.figures['safemode_off_after_seconds']:.1f} s")
             cpu1 = sampler.sample()
             self.figures["phases"] = {"registration": (started, time.time())}
             steady = time.time()
@@ -468,6 +485,11 @@ class Bench:
         text = (await response.content()).decode()
         return {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
                 for line in text.splitlines() if line.startswith(LAG_METRIC)}
+
+
+def progress(text):
+    """A line on stderr while the run goes on (stdout has only the figures, at the end)."""
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def _own_cpu():
@@ -581,7 +603,7 @@ async def run(reactor, args):
         db_path = os.path.join(work, "namenode.sqlite")
         fill(db_path, layout, args.block_bytes)
         figures["fill_seconds"] = time.monotonic() - began
-        print(f"filled {layout.files} files, {layout.blocks} blocks in {figures['fill_seconds']:.0f} s", flush=True)
+        progress(f"filled {layout.files} files, {layout.blocks} blocks in {figures['fill_seconds']:.0f} s")
         namenode = start_namenode(work, "namenode", db_path)
         spawn = multiprocessing.get_context("spawn")
         stop, probe_path = spawn.Event(), os.path.join(work, "probe.txt")
@@ -589,6 +611,7 @@ async def run(reactor, args):
         try:
             bench = Bench(reactor, args, layout, namenode.url, namenode.pid)
             prober.start()
+            await first_line(reactor, probe_path)
             await bench.run()
         finally:
             stop.set()

@@ -569,6 +569,7 @@ def summary(figures, layout):
         if seconds:
             lines[f"full_report_{kind}_p50_s"] = round(statistics.median(seconds), 3)
             lines[f"full_report_{kind}_max_s"] = round(max(seconds), 3)
+    lines["heartbeats_answered"] = len(figures["heartbeat_seconds"])
     if figures["heartbeat_seconds"]:
         lines["heartbeat_p99_s"] = round(percentile(sorted(figures["heartbeat_seconds"]), 0.99), 3)
         lines["heartbeat_max_s"] = round(max(figures["heartbeat_seconds"]), 3)

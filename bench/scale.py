@@ -44,6 +44,7 @@ from klein import Klein
 from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectError
+from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
@@ -123,7 +124,7 @@ def result_of(d):
     """The result of a Deferred that has fired (the namespace runs synchronously without a reactor)."""
     outcome = []
     d.addBoth(outcome.append)
-    if isinstance(outcome[0], Exception) or hasattr(outcome[0], "raiseException"):
+    if isinstance(outcome[0], Failure):
         outcome[0].raiseException()
     return outcome[0]
 
@@ -160,7 +161,7 @@ def fill(db_path, layout, block_bytes):
 
         def add_files(db, start, stop):
             kind, mode, owner, group, mtime, atime, ctime = file_row
-            files = [(f, first_id + directories - 1 + f, extents(f)) for f in range(start, stop)]
+            files = [(f, first_id + directories - 2 + f, extents(f)) for f in range(start, stop)]  # after the dirs
             db.executemany(
                 "INSERT INTO inodes (id, type, size, mode, owner, grp, mtime, atime, ctime, replication, block_size)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

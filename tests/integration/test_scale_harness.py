@@ -44,3 +44,25 @@ def test_every_block_is_on_distinct_datanodes_and_in_their_reports():
     assert all(len(set(nodes)) == len(nodes) == layout.copies(b) for b, nodes in holders.items())
     assert sum(map(len, holders.values())) == layout.replicas() == 100 * 3 - 10
     assert layout.files == 50
+
+
+def test_the_filled_namespace_is_a_tree_whose_files_name_every_block(tmp_path):
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from scale import Layout, fill, result_of
+
+    from dfs.namenode.namespace.sqlite import SQLiteNamespace
+
+    layout = Layout(datanodes=5, replicas=7_500, replication=3, blocks_per_file=2, under_replicated=0)
+    fill(str(tmp_path / "ns.sqlite"), layout, 1000)
+    ns = SQLiteNamespace(str(tmp_path / "ns.sqlite"))
+    ns.open()
+    try:
+        assert result_of(ns.namespace_problems()) == []
+        assert result_of(ns.count_files()) == 1250
+        targets = result_of(ns.block_targets())
+        assert set(targets) == {layout.block_id(b) for b in range(2500)}
+        inode, extents = result_of(ns.stat("/scale/d1/f1249"))
+        assert (inode.size, inode.replication, [e.block_id for e in extents]) == (
+            2000, 3, [layout.block_id(2498), layout.block_id(2499)])
+    finally:
+        ns.stop()

@@ -14,8 +14,8 @@ seconds and sends a full report every --report-every beats (staggered), all thro
 holds every call). One web server answers, for all of them, the copy and delete requests repair sends. A
 --under-replicated share of blocks is reported by one holder fewer, so repair has copy work; a copied block is
 announced in the next heartbeat (the incremental report) and held from then on. A datanode whose call failed (or
-got no answer within dfs's 60-s read timeout) registers again at its next beat, as dfs.datanode.heartbeat does; each
-keeps one connection to the namenode.
+got no answer within dfs's timeouts: 10 s to connect, 60 s to answer) registers again at its next beat, as
+dfs.datanode.heartbeat does; each keeps one connection to the namenode.
 
 Printed (and written to OUT.json):
 - namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
@@ -353,7 +353,7 @@ class Bench:
         self.reactor, self.args, self.layout, self.url, self.pid = reactor, args, layout, url, pid
         pool = HTTPConnectionPool(reactor)
         pool.maxPersistentPerHost = args.datanodes + args.registering  # each datanode keeps its connection
-        self.http = HTTPClient(Agent(reactor, pool=pool))
+        self.http = HTTPClient(Agent(reactor, connectTimeout=Timeouts().connect, pool=pool))
         self.link = FakeDatanodeLink(self.http, url)
         self.nodes = []
         self.server = FakeDatanodeServer(self.nodes)

@@ -1,0 +1,644 @@
+"""Many datanodes against one real namenode: its CPU, reactor stalls, memory per file and per replica, and how long
+a full block report takes to be accepted.
+
+    .venv/bin/python bench/scale.py                                  # toy size: 10 datanodes, 10^4 replicas, 20 s
+    .venv/bin/python bench/scale.py --datanodes 1000 --replicas 1000000 --seconds 120 --out bench/out/scale-1k-1m
+
+The namenode is a real `twistd dfs-namenode` (tests/cluster.py's Process, loopback, its default timings: stale
+after 30 s, dead after 630 s, repair every 3 s). Before it starts, its SQLite database is filled in this process:
+the real schema (the namespace opened in process), the first file made through the namespace API, the others as rows
+copied from it (1,000 files per directory, --blocks-per-file blocks each, replication 3, --replicas / 3 blocks).
+
+The datanodes are played by this process. Each registers with its full block report, heartbeats every --heartbeat
+seconds and sends a full report every --report-every beats (staggered), all through the old routes (FakeDatanodeLink
+holds every call). One web server answers, for all of them, the copy and delete requests repair sends. A
+--under-replicated share of blocks is reported by one holder fewer, so repair has copy work; a copied block is
+announced in the next heartbeat (the incremental report) and held from then on. A datanode whose call failed (or
+got no answer within dfs's timeouts: 10 s to connect, 60 s to answer) registers again at its next beat, as
+dfs.datanode.heartbeat does; each keeps one connection to the namenode.
+
+Printed (and written to OUT.json):
+- namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
+- reactor stalls: a separate process asks /health every --probe-interval seconds on one connection and times each
+  answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram (/metrics);
+- resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
+  (bytes per replica);
+- full reports: seconds from sending one (a registration or a periodic report) to its answer, p50 and max.
+"""
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from http.client import HTTPConnection
+
+from treq.client import HTTPClient
+from klein import Klein
+from twisted.internet import defer, task
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import ConnectError
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.server import Site
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
+
+from cluster import Process  # noqa: E402
+from namespace_ops import cpu_seconds, percentile, rss_bytes  # noqa: E402
+
+from dfs.http import Timeouts  # noqa: E402
+from dfs.namenode.namespace.model import Extent  # noqa: E402
+from dfs.namenode.namespace.sqlite import SQLiteNamespace  # noqa: E402
+
+FILES_PER_DIRECTORY = 1000
+FILL_CHUNK = 50_000  # files per transaction while filling
+JSON = {b"Content-Type": [b"application/json"]}
+LAG_METRIC = "dfs_reactor_lag_seconds_bucket"
+STALL = 0.05  # the issue's bound: the reactor never blocks longer
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datanodes", type=int, default=10, help="datanodes to play (default 10)")
+    p.add_argument("--replicas", type=int, default=10_000, help="replicas in all, blocks × 3 (default 10000)")
+    p.add_argument("--replication", type=int, default=3, help="replicas per block (default 3)")
+    p.add_argument("--blocks-per-file", type=int, default=1, help="blocks per file (default 1)")
+    p.add_argument("--block-bytes", type=int, default=4 << 20, help="size of every block (default 4 MiB)")
+    p.add_argument("--under-replicated", type=float, default=0.001,
+                   help="share of blocks reported one replica short, for repair's copy work (default 0.001)")
+    p.add_argument("--heartbeat", type=float, default=3.0, help="seconds between a datanode's heartbeats (default 3)")
+    p.add_argument("--report-every", type=int, default=20, help="heartbeats between full reports (default 20)")
+    p.add_argument("--registering", type=int, default=8, help="registrations in flight at once (default 8)")
+    p.add_argument("--seconds", type=float, default=20, help="steady phase after every datanode registered")
+    p.add_argument("--probe-interval", type=float, default=0.02, help="seconds between /health probes")
+    p.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
+    p.add_argument("--out", help="write OUT.json with every figure")
+    args = p.parse_args(argv)
+    if args.replication > args.datanodes:
+        p.error("--replication cannot exceed --datanodes: replicas go on distinct datanodes")
+    return args
+
+
+class Layout:
+    """Which blocks exist, which file holds each and which datanodes hold each, computed from numbers so that nothing
+    the size of the namespace is kept here but the encoded reports."""
+
+    def __init__(self, datanodes, replicas, replication, blocks_per_file, under_replicated):
+        self.datanodes = datanodes
+        self.replication = replication
+        self.blocks_per_file = blocks_per_file
+        self.blocks = max(1, replicas // replication)
+        self.files = -(-self.blocks // blocks_per_file)
+        self.under_every = round(1 / under_replicated) if under_replicated else 0
+
+    @staticmethod
+    def block_id(b):
+        """64 hex digits, as a SHA-256 is; ascending with ``b``, so the database's indexes grow at their end while
+        they are filled (random ids would rewrite every leaf page with each transaction)."""
+        return f"{b:016x}" + hashlib.sha256(b.to_bytes(8, "big")).hexdigest()[16:]
+
+    def copies(self, b):
+        """Replicas of block ``b`` the datanodes report: one short for the under-replicated ones."""
+        return self.replication - (1 if self.under_every and b % self.under_every == 0 else 0)
+
+    def blocks_of(self, node):
+        """The block numbers datanode ``node`` holds: block b's replica r lives on datanode (b + r) mod N."""
+        for r in range(self.replication):
+            for b in range((node - r) % self.datanodes, self.blocks, self.datanodes):
+                if r < self.copies(b):
+                    yield b
+
+    def replicas(self):
+        return sum(self.copies(b) for b in range(self.blocks))
+
+
+def result_of(d):
+    """The result of a Deferred that has fired (the namespace runs synchronously without a reactor)."""
+    outcome = []
+    d.addBoth(outcome.append)
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def fill(db_path, layout, block_bytes):
+    """The namespace of ``layout`` in a new SQLite database. File 0 is made through the namespace API; every other
+    row copies its values (owner, group, mode, times), so the rows are what the namenode itself writes."""
+    for leftover in (db_path, db_path + "-wal", db_path + "-shm"):  # of an earlier run in the same --work
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    ns = SQLiteNamespace(db_path)
+    ns.open()
+    try:
+        def extents(f):
+            first = f * layout.blocks_per_file
+            return [Extent(layout.block_id(b), 0, block_bytes, block_bytes)
+                    for b in range(first, min(first + layout.blocks_per_file, layout.blocks))]
+
+        template = result_of(ns.create(path_of(0), extents(0), overwrite=False))
+        parent, _ = result_of(ns.stat("/scale/d0"))
+        row_of = "SELECT type, mode, owner, grp, mtime, atime, ctime FROM inodes WHERE id = ?"
+        file_row, dir_row = [result_of(ns.read(lambda db, i: db.execute(row_of, (i,)).fetchone(), inode.id))
+                             for inode in (template, parent)]
+        first_id = result_of(ns.read(lambda db: db.execute("SELECT MAX(id) + 1 FROM inodes").fetchone()[0]))
+        directories = -(-layout.files // FILES_PER_DIRECTORY)
+        dir_id = {0: parent.id, **{k: first_id + k - 1 for k in range(1, directories)}}
+        scale_id = result_of(ns.stat("/scale"))[0].id
+
+        def add_directories(db):
+            db.executemany("INSERT INTO inodes (id, type, mode, owner, grp, mtime, atime, ctime)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ((dir_id[k], *dir_row) for k in range(1, directories)))
+            db.executemany("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)",
+                           ((scale_id, f"d{k}", dir_id[k]) for k in range(1, directories)))
+
+        def add_files(db, start, stop):
+            kind, mode, owner, group, mtime, atime, ctime = file_row
+            files = [(f, first_id + directories - 2 + f, extents(f)) for f in range(start, stop)]  # after the dirs
+            db.executemany(
+                "INSERT INTO inodes (id, type, size, mode, owner, grp, mtime, atime, ctime, replication, block_size)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((i, kind, sum(e.length for e in ext), mode, owner, group, mtime, atime, ctime, layout.replication,
+                  block_bytes) for _, i, ext in files))
+            db.executemany("INSERT INTO dirents (parent, name, inode) VALUES (?, ?, ?)",
+                           ((dir_id[f // FILES_PER_DIRECTORY], f"f{f}", i) for f, i, _ in files))
+            db.executemany("INSERT INTO blocks (id, size) VALUES (?, ?)",
+                           ((e.block_id, e.block_size) for _, _, ext in files for e in ext))
+            db.executemany("INSERT INTO extents (inode, seq, block_id, block_offset, length) VALUES (?, ?, ?, ?, ?)",
+                           ((i, seq, e.block_id, e.block_offset, e.length)
+                            for _, i, ext in files for seq, e in enumerate(ext)))
+
+        result_of(ns.run(add_directories))
+        for start in range(1, layout.files, FILL_CHUNK):
+            result_of(ns.run(add_files, start, min(start + FILL_CHUNK, layout.files)))
+    finally:
+        ns.stop()
+
+
+def path_of(f):
+    return f"/scale/d{f // FILES_PER_DIRECTORY}/f{f}"
+
+
+class FakeDatanodeLink:
+    """Every call a fake datanode makes to the namenode, on the routes of the protocol before issue 25 (register
+    with a full report, heartbeat with the blocks received since the last beat, full report). Bodies of full
+    reports come encoded, so that a report of 10^5 blocks costs this process no JSON work."""
+
+    def __init__(self, http, url):
+        self.http = http
+        self.url = url
+
+    def register(self, node_id, url, usage, encoded_blocks):
+        body = (b'{"id": "%s", "url": "%s", "public_url": "%s", "version": "scale-bench", "blocks": %s, %s'
+                % (node_id.encode(), url.encode(), url.encode(), encoded_blocks, json.dumps(usage)[1:].encode()))
+        return self._send("POST", f"{self.url}/cluster/datanodes", body)
+
+    def heartbeat(self, node_id, usage, received):
+        body = json.dumps({**usage, "received": received}).encode()
+        return self._send("PUT", f"{self.url}/cluster/datanodes/{node_id}/heartbeat", body)
+
+    def full_report(self, node_id, encoded_blocks):
+        return self._send("PUT", f"{self.url}/cluster/datanodes/{node_id}/blocks", b'{"blocks": %s}' % encoded_blocks)
+
+    async def _send(self, method, url, body):
+        # A datanode's own read timeout: a namenode silent for longer is unreachable, and the datanode registers again.
+        response = await self.http.request(method, url, data=body, headers=JSON, timeout=Timeouts().read)
+        answer = await response.content()
+        if response.code >= 300:
+            raise RuntimeError(f"{method} {url}: {response.code} {answer[:300]!r}")
+        return answer
+
+
+class FakeDatanode:
+    """One datanode's state as the namenode sees it: the blocks it holds (the layout's, less deleted, plus copied)
+    and the copies not yet announced."""
+
+    def __init__(self, index, layout, block_bytes, base_url):
+        self.id = f"scale-{index:05d}"
+        self.index = index
+        self.url = f"{base_url}/dn/{index}"
+        self.layout = layout
+        self.block_bytes = block_bytes
+        self.copied, self.deleted, self.received = set(), set(), []
+        self.registered = False
+        self.stores = 0
+        self._encoded = None
+
+    def held(self):
+        return [self.layout.block_id(b) for b in self.layout.blocks_of(self.index)]
+
+    def encoded_blocks(self):
+        """The JSON list of the blocks held, kept until a copy or a delete changes it."""
+        if self._encoded is None:
+            ids = [i for i in self.held() if i not in self.deleted] + sorted(self.copied)
+            self._encoded = json.dumps(ids).encode()
+            self.count = len(ids)
+        return self._encoded
+
+    def usage(self):
+        self.encoded_blocks()
+        used = self.count * self.block_bytes
+        return {"capacity": used * 2 + (1 << 40), "used": used, "free": used + (1 << 40),
+                "mark": f"scale:{self.stores}"}
+
+    def take_copy(self, block_id):
+        self.stores += 1
+        self.copied.add(block_id)
+        self.deleted.discard(block_id)
+        self.received.append(block_id)
+        self._encoded = None
+
+    def drop(self, block_id):
+        self.copied.discard(block_id)
+        self.deleted.add(block_id)
+        self._encoded = None
+
+
+class FakeDatanodeServer:
+    """The block routes repair calls, for every fake datanode at once (``/dn/<index>/blocks/...``): a copy or a
+    delete is acknowledged as a datanode would after doing it."""
+
+    app = Klein()
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.copies = self.deletes = 0
+
+    def resource(self):
+        return self.app.resource()
+
+    @app.route("/dn/<int:index>/blocks/<block_id>/fetch", methods=["POST"])
+    def fetch(self, request, index, block_id):
+        self.nodes[index].take_copy(block_id)
+        self.copies += 1
+        request.setResponseCode(201)
+        return self._json(request, {"id": block_id, "copied": True, "length": self.nodes[index].block_bytes})
+
+    @app.route("/dn/<int:index>/blocks/<block_id>", methods=["DELETE"])
+    def delete(self, request, index, block_id):
+        self.nodes[index].drop(block_id)
+        self.deletes += 1
+        return self._json(request, {"id": block_id, "length": self.nodes[index].block_bytes})
+
+    @app.route("/dn/<int:index>/blocks/format", methods=["POST"])
+    def format(self, request, index):
+        return self._json(request, {})
+
+    @staticmethod
+    def _json(request, body):
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(body).encode()
+
+
+def probe(url, interval, stop, out_path):
+    """Times GET /health on one kept-alive connection until ``stop`` is set; writes "start latency" lines. Runs in
+    its own process, so the harness's own work does not count as the namenode's stalls."""
+    host, port = url.split("//")[1].split(":")
+    connection = HTTPConnection(host, int(port), timeout=600)
+    with open(out_path, "w") as out:
+        while not stop.is_set():
+            started = time.monotonic()
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+            out.write(f"{time.time():.4f} {time.monotonic() - started:.6f}\n")
+            out.flush()
+            time.sleep(interval)
+
+
+async def first_line(reactor, path, timeout=300):
+    """Until the probe has timed its first answer (a spawned Python takes seconds to start on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            return
+        await task.deferLater(reactor, 0.1, lambda: None)
+    raise RuntimeError(f"the /health probe timed nothing in {timeout} s")
+
+
+class Sampler:
+    """The namenode's CPU seconds and RSS, read from /proc every half second (the peak RSS is kept)."""
+
+    def __init__(self, pid, clock):
+        self.pid = pid
+        self.peak_rss = 0
+        self.series = []  # (wall time, CPU seconds), to tell the CPU a stall took from the time it lasted
+        self._loop = task.LoopingCall(self.sample)
+        self._loop.clock = clock
+
+    def start(self):
+        self._loop.start(0.5)
+
+    def stop(self):
+        if self._loop.running:
+            self._loop.stop()
+
+    def sample(self):
+        self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
+        cpu = cpu_seconds(self.pid)
+        self.series.append((time.time(), cpu))
+        return cpu, time.monotonic()
+
+
+class Bench:
+    """One run: the datanodes' lives against the namenode at ``url`` (pid ``pid``), and what was measured."""
+
+    def __init__(self, reactor, args, layout, url, pid):
+        self.reactor, self.args, self.layout, self.url, self.pid = reactor, args, layout, url, pid
+        pool = HTTPConnectionPool(reactor)
+        pool.maxPersistentPerHost = args.datanodes + args.registering  # each datanode keeps its connection
+        self.http = HTTPClient(Agent(reactor, connectTimeout=Timeouts().connect, pool=pool))
+        self.link = FakeDatanodeLink(self.http, url)
+        self.nodes = []
+        self.server = FakeDatanodeServer(self.nodes)
+        self.figures = {}
+        self.report_seconds = {"registration": [], "periodic": []}
+        self.heartbeat_seconds = []
+        self.failures = []
+        self.registrations_again = 0
+        self._beats = []
+
+    async def run(self):
+        port = await TCP4ServerEndpoint(self.reactor, 0, interface="127.0.0.1").listen(Site(self.server.resource()))
+        base = f"http://127.0.0.1:{port.getHost().port}"
+        self.nodes.extend(FakeDatanode(i, self.layout, self.args.block_bytes, base)
+                          for i in range(self.args.datanodes))
+        sampler = Sampler(self.pid, self.reactor)
+        sampler.start()
+        try:
+            await self._until(lambda s: s["safemode"]["reason"] != "reading the namespace", "the namespace read")
+            await self._until(lambda s: s["totals"]["blocks"] == self.layout.blocks, "a first repair pass")
+            self.figures["rss_with_files"] = rss_bytes(self.pid)
+            progress(f"namespace loaded: RSS {self.figures['rss_with_files'] / 2**20:.0f} MiB")
+            cpu0, own0 = sampler.sample(), _own_cpu()
+            started = time.time()
+            await self._register_all()
+            self.figures["register_all_seconds"] = time.time() - started
+            progress(f"{len(self.nodes)} datanodes registered in {self.figures['register_all_seconds']:.1f} s,"
+                     f" slowest {max(self.report_seconds['registration']):.2f} s")
+            await self._until(lambda s: not s["totals"]["safemode"], "safe mode to end")
+            self.figures["safemode_off_after_seconds"] = time.time() - started
+            progress(f"out of safe mode after {self.figures['safemode_off_after_seconds']:.1f} s")
+            cpu1 = sampler.sample()
+            self.figures["phases"] = {"registration": (started, time.time())}
+            steady = time.time()
+            for node in self.nodes:
+                self._start_beating(node)
+            await task.deferLater(self.reactor, self.args.seconds, lambda: None)
+            # The phase ends once the namenode answers again: a repair pass under way when the time is up counts.
+            self.figures["status"] = (await self._status())["totals"]
+            cpu2, own2 = sampler.sample(), _own_cpu()
+            self.figures["phases"]["steady"] = (steady, time.time())
+            self.figures["phases"]["all"] = (started, time.time())
+            self.figures["harness_cpu_share"] = _share(own0, own2)
+            self.figures["rss_with_replicas"] = rss_bytes(self.pid)
+            self.figures["rss_peak"] = sampler.peak_rss
+            self.figures["cpu_series"] = sampler.series
+            self.figures["cpu_share_registration"] = _share(cpu0, cpu1)
+            self.figures["cpu_share_steady"] = _share(cpu1, cpu2)
+            self.figures["cpu_seconds_registration"] = cpu1[0] - cpu0[0]
+            self.figures["cpu_seconds_steady"] = cpu2[0] - cpu1[0]
+        finally:
+            for loop in self._beats:
+                if loop.running:
+                    loop.stop()
+            sampler.stop()
+            await port.stopListening()
+            await self.http._agent._pool.closeCachedConnections()
+        self.figures["registrations_again"] = self.registrations_again
+        self.figures["copies_answered"] = self.server.copies
+        self.figures["deletes_answered"] = self.server.deletes
+        self.figures["reactor_lag_histogram"] = await self._lag_histogram()
+
+    async def _register_all(self):
+        queue = iter(self.nodes)
+
+        async def worker():
+            for node in queue:
+                await self._register(node)
+
+        await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(self.args.registering)])
+
+    def _start_beating(self, node):
+        """Heartbeats on the node's own clock, spread over one interval; a full report every --report-every beats,
+        the nodes' reports spread over that many beats."""
+        beats = iter(range(node.index % self.args.report_every + 1, 1 << 62))
+
+        def failed(failure):
+            node.registered = False
+            self.failures.append(failure.getErrorMessage())
+
+        def beat():
+            return defer.Deferred.fromCoroutine(self._beat(node, next(beats))).addErrback(failed)
+
+        loop = task.LoopingCall(beat)
+        loop.clock = self.reactor
+        self._beats.append(loop)
+        delay = self.args.heartbeat * node.index / len(self.nodes)
+        self.reactor.callLater(delay, loop.start, self.args.heartbeat)
+
+    async def _register(self, node):
+        started = time.monotonic()
+        await self.link.register(node.id, node.url, node.usage(), node.encoded_blocks())
+        node.registered = True
+        self.report_seconds["registration"].append(time.monotonic() - started)
+
+    async def _beat(self, node, n):
+        started = time.monotonic()
+        if not node.registered:  # as dfs.datanode.heartbeat does after any failed call
+            self.registrations_again += 1
+            await self._register(node)
+        elif n % self.args.report_every == 0:
+            await self.link.full_report(node.id, node.encoded_blocks())
+            self.report_seconds["periodic"].append(time.monotonic() - started)
+        else:
+            received, node.received = node.received, []
+            await self.link.heartbeat(node.id, node.usage(), received)
+            self.heartbeat_seconds.append(time.monotonic() - started)
+
+    async def _status(self, tries=10):
+        """/cluster; a namenode too busy to accept the connection is asked again."""
+        for _ in range(tries - 1):
+            try:
+                response = await self.http.get(f"{self.url}/cluster", timeout=600)
+                return await response.json()
+            except ConnectError:
+                await task.deferLater(self.reactor, 1, lambda: None)
+        response = await self.http.get(f"{self.url}/cluster", timeout=600)
+        return await response.json()
+
+    async def _until(self, predicate, what, timeout=3600):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(await self._status()):
+                return
+            await task.deferLater(self.reactor, 0.2, lambda: None)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    async def _lag_histogram(self):
+        """The namenode's dfs_reactor_lag_seconds buckets: {upper bound: cumulative count}."""
+        response = await self.http.get(f"{self.url}/metrics", timeout=600)
+        text = (await response.content()).decode()
+        return {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if line.startswith(LAG_METRIC)}
+
+
+def progress(text):
+    """A line on stderr while the run goes on (stdout has only the figures, at the end)."""
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+def _own_cpu():
+    times = os.times()
+    return times.user + times.system, time.monotonic()
+
+
+def _share(before, after):
+    """CPU seconds per wall second between two samples."""
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def start_namenode(work, name, db_path):
+    return Process("dfs-namenode", ["--listen", "tcp:0:interface=127.0.0.1", "--db", db_path,
+                                    "--history-retention", "0"], os.path.join(work, f"{name}.log")).start()
+
+
+def empty_namenode_rss(work):
+    """RSS of a namenode of this checkout on an empty namespace, once it answers and has run a repair pass."""
+    namenode = start_namenode(work, "empty-namenode", os.path.join(work, "empty.sqlite"))
+    try:
+        connection = HTTPConnection("127.0.0.1", namenode.port, timeout=60)
+        connection.request("GET", "/cluster")
+        connection.getresponse().read()
+        connection.close()
+        time.sleep(1)
+        return rss_bytes(namenode.pid)
+    finally:
+        namenode.stop()
+
+
+def stall_figures(samples, phases):
+    """p50, p99 and max of the probe's answers in each phase, and how many took longer than STALL."""
+    figures = {}
+    for name, (start, end) in phases.items():
+        latencies = sorted(latency for at, latency in samples if start <= at <= end)
+        if latencies:
+            figures[name] = {"probes": len(latencies), "p50": percentile(latencies, 0.5),
+                             "p99": percentile(latencies, 0.99), "max": latencies[-1],
+                             "over_50ms": sum(latency > STALL for latency in latencies)}
+    return figures
+
+
+def longest_stall_cpu(samples, series):
+    """The namenode's CPU seconds around the longest probe answer (from the last CPU sample before it to the first
+    after it): on a loaded machine a stall lasts longer than the work in it."""
+    at, longest = max(samples, key=lambda sample: sample[1])
+    before = max((s for s in series if s[0] <= at - longest), default=series[0])
+    after = min((s for s in series if s[0] >= at), default=series[-1])
+    return after[1] - before[1]
+    return figures
+
+
+def summary(figures, layout):
+    """The lines printed at the end: one figure a line, ``name: value``."""
+    lines = {
+        "datanodes": layout.datanodes,
+        "files": layout.files,
+        "blocks": layout.blocks,
+        "replicas": figures["replicas"],
+        "fill_seconds": round(figures["fill_seconds"], 1),
+        "namenode_cpu_share_registration": round(figures["cpu_share_registration"], 3),
+        "namenode_cpu_share_steady": round(figures["cpu_share_steady"], 3),
+        "namenode_cpu_seconds_registration": round(figures["cpu_seconds_registration"], 2),
+        "namenode_cpu_seconds_steady": round(figures["cpu_seconds_steady"], 2),
+        "harness_cpu_share": round(figures["harness_cpu_share"], 3),
+        "rss_empty_mib": round(figures["rss_empty"] / 2**20, 1),
+        "rss_with_files_mib": round(figures["rss_with_files"] / 2**20, 1),
+        "rss_with_replicas_mib": round(figures["rss_with_replicas"] / 2**20, 1),
+        "rss_peak_mib": round(figures["rss_peak"] / 2**20, 1),
+        "bytes_per_file": round((figures["rss_with_files"] - figures["rss_empty"]) / layout.files),
+        "bytes_per_replica": round((figures["rss_with_replicas"] - figures["rss_with_files"]) / figures["replicas"]),
+        "register_all_seconds": round(figures["register_all_seconds"], 2),
+        "safemode_off_after_seconds": round(figures["safemode_off_after_seconds"], 2),
+    }
+    for kind, seconds in figures["report_seconds"].items():
+        if seconds:
+            lines[f"full_report_{kind}_p50_s"] = round(statistics.median(seconds), 3)
+            lines[f"full_report_{kind}_max_s"] = round(max(seconds), 3)
+    lines["heartbeats_answered"] = len(figures["heartbeat_seconds"])
+    if figures["heartbeat_seconds"]:
+        lines["heartbeat_p99_s"] = round(percentile(sorted(figures["heartbeat_seconds"]), 0.99), 3)
+        lines["heartbeat_max_s"] = round(max(figures["heartbeat_seconds"]), 3)
+    lines["stall_longest_namenode_cpu_s"] = round(figures["longest_stall_cpu"], 2)
+    for phase, stalls in figures["stalls"].items():
+        for key in ("p99", "max"):
+            lines[f"stall_{phase}_{key}_s"] = round(stalls[key], 3)
+        lines[f"stall_{phase}_over_50ms"] = stalls["over_50ms"]
+    histogram = figures["reactor_lag_histogram"]
+    if histogram:
+        lines["reactor_lag_timers_over_50ms"] = int(histogram["+Inf"] - histogram.get("0.05", 0))
+    lines["copies_answered"] = figures["copies_answered"]
+    lines["failures"] = len(figures["failures"])
+    lines["registrations_again"] = figures["registrations_again"]
+    lines["load_average_before_after"] = f"{figures['load_before'][0]:.1f} {figures['load_after'][0]:.1f}"
+    return lines
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor, args)))
+
+
+async def run(reactor, args):
+    layout = Layout(args.datanodes, args.replicas, args.replication, args.blocks_per_file, args.under_replicated)
+    work = args.work or tempfile.mkdtemp(prefix="dfs-scale-bench-")
+    os.makedirs(work, exist_ok=True)
+    figures = {"args": vars(args), "replicas": layout.replicas(), "load_before": os.getloadavg()}
+    try:
+        figures["rss_empty"] = empty_namenode_rss(work)  # blocking calls here are fine: nothing runs yet
+        began = time.monotonic()
+        db_path = os.path.join(work, "namenode.sqlite")
+        fill(db_path, layout, args.block_bytes)
+        figures["fill_seconds"] = time.monotonic() - began
+        progress(f"filled {layout.files} files, {layout.blocks} blocks in {figures['fill_seconds']:.0f} s")
+        namenode = start_namenode(work, "namenode", db_path)
+        spawn = multiprocessing.get_context("spawn")
+        stop, probe_path = spawn.Event(), os.path.join(work, "probe.txt")
+        prober = spawn.Process(target=probe, args=(namenode.url, args.probe_interval, stop, probe_path))
+        try:
+            bench = Bench(reactor, args, layout, namenode.url, namenode.pid)
+            prober.start()
+            await first_line(reactor, probe_path)
+            await bench.run()
+        finally:
+            stop.set()
+            if prober.pid is not None:
+                prober.join(60)
+            namenode.stop()
+        with open(probe_path) as f:
+            samples = [tuple(map(float, line.split())) for line in f if line.strip()]
+        figures.update(bench.figures, report_seconds=bench.report_seconds, heartbeat_seconds=bench.heartbeat_seconds,
+                       failures=bench.failures, stalls=stall_figures(samples, bench.figures["phases"]),
+                       longest_stall_cpu=longest_stall_cpu(samples, bench.figures["cpu_series"]))
+        figures["load_after"] = os.getloadavg()
+        printed = summary(figures, layout)
+        for name, value in printed.items():
+            print(f"{name}: {value}", flush=True)
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out + ".json", "w") as f:  # the printed figures, and the raw ones except the longest lists
+                json.dump({**figures, "printed": printed, "heartbeat_seconds": len(figures["heartbeat_seconds"]),
+                           "failures": dict(Counter(f[:120] for f in figures["failures"]))}, f, indent=1)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

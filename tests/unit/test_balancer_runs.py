@@ -21,11 +21,11 @@ CAPACITY = 100 * MB
 
 
 class Answer:
-    def __init__(self, code=200):
-        self.code = code
+    def __init__(self, code=200, body=b""):
+        self.code, self.body = code, body
 
     def content(self):
-        return defer.succeed(b"")
+        return defer.succeed(self.body)
 
 
 class Datanodes:
@@ -41,9 +41,9 @@ class Datanodes:
         self.on_fetch(block_id, source)
         return defer.succeed(Answer())
 
-    def delete(self, url, block_id, mark, epoch=None):
-        self.calls.append(("delete", block_id, url))
-        return defer.succeed(Answer())
+    def delete_many(self, url, block_ids, mark, epoch=None):
+        self.calls += [("delete", block_id, url) for block_id in block_ids]
+        return defer.succeed(Answer(body=b'{"deleted": 0, "kept": [], "missing": []}'))
 
 
 class Store:

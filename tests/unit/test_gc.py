@@ -183,6 +183,7 @@ async def test_gc_looks_again_when_the_grace_ends_not_at_the_next_full_pass(clus
     cluster.repair.interval = 100 * GRACE
     cluster.repair.start()  # a full pass now, the next one 100 graces later
     try:
+        await cluster.repair.run_once()  # that pass, over (its checks run in the reactor's cooperative steps)
         cluster.clock.advance(GRACE)  # the grace ends: GC alone finds the block collectable
         cluster.clock.advance(1)
         assert cluster.datanodes.deleted == []

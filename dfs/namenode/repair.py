@@ -408,30 +408,28 @@ class Repair:
         for block_id, _ in batch:
             self._unconfirmed.setdefault(block_id, {})[target.id] = until
         d = defer.Deferred.fromCoroutine(self._copy_batch(source, target, [block_id for block_id, _ in batch]))
-        d.addErrback(lambda f: log.failure("a copy batch failed", f))
-        d.addBoth(lambda _: self._batch_over(source, target, batch))
+        d.addErrback(lambda f: log.failure("a copy batch failed", f) or 0)
+        d.addCallback(lambda copied: self._batch_over(source, target, batch, copied))
 
     async def _copy_batch(self, source, target, block_ids):
         """Ask ``target`` to copy ``block_ids`` from ``source``, in one request (one per block for a datanode too
-        old to take batches)."""
+        old to take batches); how many it copied."""
         try:
             response = await self.datanodes.fetch_many(target.url, block_ids, source.url)
             body = await response.content()
         except Exception as e:
             log.warn("copy of {count} blocks to {node} got no answer: {e}", count=len(block_ids), node=target.id, e=e)
-            return
-        if response.code == 404:
-            for block_id in block_ids:
-                await self._copy_one(source, target, block_id)
-            return
+            return 0
+        if response.code in (404, 405):  # a datanode of the previous release
+            return sum([await self._copy_one(source, target, block_id) for block_id in block_ids])
         if response.code >= 300:
             log.warn("copy of {count} blocks to {node} failed: {code} {body}", count=len(block_ids), node=target.id,
                      code=response.code, body=body[:200])
             for block_id in block_ids:
                 self._confirmed(block_id, target)
-            return
-        for answer in json.loads(body)["blocks"]:
-            self._copied(answer["id"], source, target, answer.get("error"))
+            return 0
+        return sum(self._copied(answer["id"], source, target, answer.get("error"))
+                   for answer in json.loads(body)["blocks"])
 
     async def _copy_one(self, source, target, block_id):
         try:
@@ -439,18 +437,20 @@ class Repair:
             body = await response.content()
         except Exception as e:
             log.warn("copy of {block} to {node} got no answer: {e}", block=block_id, node=target.id, e=e)
-            return
-        self._copied(block_id, source, target, None if response.code < 300 else f"{response.code} {body[:200]}")
+            return False
+        return self._copied(block_id, source, target, None if response.code < 300 else f"{response.code} {body[:200]}")
 
     def _copied(self, block_id, source, target, error):
-        """``target`` answered for its copy of ``block_id``: it holds it, or it failed with ``error``."""
+        """``target`` answered for its copy of ``block_id``: it holds it, or it failed with ``error``; whether it
+        holds it."""
         self._confirmed(block_id, target)
         if error is not None:
             log.warn("copy of {block} to {node} failed: {error}", block=block_id, node=target.id, error=error)
-            return
+            return False
         self.registry.add_replica(block_id, target.id)
         self.stats["copies_done"] += 1
         log.info("re-replicated {block} from {src} to {dst}", block=block_id, src=source.id, dst=target.id)
+        return True
 
     def _confirmed(self, block_id, target):
         sent = self._unconfirmed.get(block_id, {})
@@ -458,7 +458,7 @@ class Repair:
         if not sent:
             self._unconfirmed.pop(block_id, None)
 
-    def _batch_over(self, source, target, batch):
+    def _batch_over(self, source, target, batch, copied):
         for block_id, cost in batch:
             for node in (source, target):
                 self._inflight[node.id] -= cost
@@ -467,7 +467,8 @@ class Repair:
                 del self._copying[block_id]
             self.block_changed(block_id)
         self.stats["copies_in_flight"] = len(self._copying)
-        self._copy_soon()
+        if copied:  # else the next timed round tries again: a datanode failing every copy must not make this spin
+            self._copy_soon()
 
     def _copy_soon(self):
         """Serve the queues now: nodes have room again, or a round is due."""

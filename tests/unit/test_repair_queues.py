@@ -198,8 +198,30 @@ async def test_a_node_dying_among_a_million_blocks_never_holds_the_reactor_for_5
 
 
 @pytest_twisted.ensureDeferred
+async def test_copies_that_fail_at_once_wait_for_the_next_round():
+    """A target that refuses every copy at once made the namenode ask again at once, forever: a core spent (seen with
+    bench/scale.py's datanodes, which refused the batch route). Now only a batch that copied something calls the next
+    round early; the others wait for the timed round."""
+    blocks = [_block(i) for i in range(3)]
+    repair, registry, datanodes, clock = _cluster({b: (2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
+                                                  lambda url, block_ids: defer.succeed(_Answer(500, {})))
+    repair.start()
+    try:
+        await repair.run_once()
+        for _ in range(20):
+            clock.advance(0)
+            await task.deferLater(reactor, 0, lambda: None)  # the round's cooperative steps
+        assert datanodes.requests == 1
+        clock.advance(repair.interval)  # the timed round (and pass) ask again
+        await task.deferLater(reactor, 0.05, lambda: None)
+        assert datanodes.requests >= 2
+    finally:
+        repair.stop()
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_datanode_without_the_batch_route_is_asked_one_block_at_a_time():
-    """A datanode older than the batch route answers it 404: the same copies go by the per-block route."""
+    """A datanode older than the batch route answers it 404 (or 405): the same copies go by the per-block route."""
     singles = []
 
     def fetch_one(url, block_id, source):

@@ -52,6 +52,7 @@ class NamenodeOptions(CommonOptions):
         self["maintenance-min-replicas"] = int(env("DFS_MAINTENANCE_MIN_REPLICAS", MAINTENANCE_MIN_REPLICAS))
         self["gc-grace"] = float(env("DFS_GC_GRACE", 600))
         self["repair-interval"] = float(env("DFS_REPAIR_INTERVAL", 3))
+        self["replication-inflight"] = size_value(env("DFS_REPLICATION_INFLIGHT", "32M"))
         self["safemode-extension"] = float(env("DFS_SAFEMODE_EXTENSION", 3))
         self["public-url"] = env("DFS_NAMENODE_PUBLIC_URL")
         self["url-ttl"] = float(env("DFS_URL_TTL", URL_TTL))
@@ -119,6 +120,11 @@ class NamenodeOptions(CommonOptions):
     def opt_repair_interval(self, value):
         """Seconds between repair passes (env DFS_REPAIR_INTERVAL, default 3)."""
         self["repair-interval"] = float(value)
+
+    def opt_replication_inflight(self, value):
+        """Bytes of re-replication copies each datanode may send or receive at once, a small block counting as 64K
+        (env DFS_REPLICATION_INFLIGHT, default 32M): lower it to leave clients more of the disks and network."""
+        self["replication-inflight"] = size_value(value)
 
     def opt_safemode_extension(self, value):
         """Seconds to stay in safe mode after the blocks were reported (env DFS_SAFEMODE_EXTENSION, default 3)."""
@@ -326,8 +332,8 @@ def build_namenode(reactor, options):
     datanodes = DatanodeClient(http)
     fanout = FanOut(datanodes, registry, reactor, pins)
     repair = Repair(store, registry, fanout, datanodes, reactor, interval=options["repair-interval"],
-                    grace=options["gc-grace"], safemode_extension=options["safemode-extension"],
-                    leadership=leadership)
+                    grace=options["gc-grace"], inflight_bytes=options["replication-inflight"],
+                    safemode_extension=options["safemode-extension"], leadership=leadership)
     config = {
         "cluster_id": cluster_id,
         "replication": options["replication"],

@@ -7,14 +7,15 @@ import time
 
 from test_failover import _cli, _leading, _poll
 
-# One block each, about 90 of them on the datanode that goes: repair copies about 6 a pass, a pass every few seconds
-# (its share of the namenode's time), so it is under way for a minute.
-FILES = 120
+# One block each, about 225 of them on the datanode that goes. Repair copies small blocks in batches, hundreds a
+# second; with one small block in flight per datanode (--replication-inflight 64K) it is under way for seconds.
+FILES = 300
 TAKEOVER = 15.0  # seconds
 
 
 def test_killing_the_leader_during_repair_lets_the_other_take_over_and_finish_it(postgres_url, make_cluster, tmp_path):
-    cluster = make_cluster(datanodes=4, namenodes=2, namenode_args=["--db-url", postgres_url])
+    cluster = make_cluster(datanodes=4, namenodes=2,
+                           namenode_args=["--db-url", postgres_url, "--replication-inflight", "64K"])
     source = tmp_path / "d"
     source.mkdir()
     files = {f"f{i}": os.urandom(3000 + i) for i in range(FILES)}

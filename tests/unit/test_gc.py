@@ -51,6 +51,18 @@ class _Datanodes:
         return defer.succeed(_Answer())
 
 
+class _PreviousRelease(_Datanodes):
+    """Datanodes of the release before batched deletes: POST /blocks/delete is unknown (404), DELETE works."""
+
+    def request(self, method, url, params, headers, data=None):
+        self.requests += 1
+        if method == "POST":
+            return defer.succeed(SimpleNamespace(code=404, content=lambda: defer.succeed(b"No Such Resource")))
+        assert method == "DELETE"
+        self.deleted.append((url.split("/")[2], params["unless_stored_after"]))
+        return defer.succeed(_Answer())
+
+
 class _Cluster:
     def __init__(self, location):
         self.clock = Clock()
@@ -101,6 +113,17 @@ async def _file_then_deleted(cluster, path="/f"):
     assert await cluster.unreferenced_since() is None
     await cluster.store.delete(path, False)
     assert await cluster.unreferenced_since() == cluster.clock.seconds()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_datanode_of_the_previous_release_gets_one_delete_a_block(cluster):
+    """A namenode upgraded before its datanodes: the batch route answers 404, so the same deletes go one by one."""
+    cluster.datanodes = _PreviousRelease()
+    cluster.repair.datanodes = DatanodeClient(cluster.datanodes)
+    await _file_then_deleted(cluster)
+    assert await cluster.gc_after(GRACE + 1) == []  # the decision
+    assert sorted(node for node, _ in await cluster.gc_after(1)) == ["a", "b"]
+    assert cluster.datanodes.requests == 4  # per node: the batch refused, then one DELETE
 
 
 @pytest_twisted.ensureDeferred

@@ -25,7 +25,8 @@ from dfs.errors import IOFailure, NoSpace, Unavailable
 from dfs.logs import background_failure
 from dfs.namenode.namespace import schema
 from dfs.namenode.namespace.model import DIRECTORY, ROOT, Inode, Status
-from dfs.namenode.namespace.relational import INODE, RelationalNamespace
+from dfs.namenode.namespace.relational import RelationalNamespace
+from dfs.namenode.namespace.sql import INODE
 
 log = Logger()
 

@@ -18,7 +18,8 @@ from twisted.python.threadpool import ThreadPool
 
 from dfs.errors import NoSpace
 from dfs.namenode.namespace import schema
-from dfs.namenode.namespace.relational import MAX_BATCH, RelationalNamespace
+from dfs.namenode.namespace.relational import RelationalNamespace
+from dfs.namenode.namespace.sql import MAX_BATCH
 
 READERS = 4
 

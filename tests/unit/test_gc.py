@@ -115,6 +115,16 @@ async def _file_then_deleted(cluster, path="/f"):
     assert await cluster.unreferenced_since() == cluster.clock.seconds()
 
 
+async def _big_file_deleted(cluster, count):
+    """``count`` blocks in one file that every datanode holds, then the file deleted: the blocks GC should collect."""
+    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
+    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
+    for node in NODES:
+        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
+    await cluster.store.delete("/big", False)
+    return blocks
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_datanode_of_the_previous_release_gets_one_delete_a_block(cluster):
     """A namenode upgraded before its datanodes: the batch route answers 404, so the same deletes go one by one."""
@@ -188,11 +198,7 @@ async def test_re_referenced_during_the_grace_is_kept_and_its_stamp_cleared(clus
 
 @pytest_twisted.ensureDeferred
 async def test_a_big_tree_is_collected_in_one_pass_in_batches(cluster):
-    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5000)]
-    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
-    for node in NODES:
-        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
-    await cluster.store.delete("/big", False)
+    blocks = await _big_file_deleted(cluster, 5000)
     await cluster.gc_after(GRACE + 1)  # found collectable: waits for every datanode to be heard from since
     deleted = await cluster.gc_after(1)
     assert sorted(node for node, _ in deleted) == ["a"] * 5000 + ["b"] * 5000
@@ -232,11 +238,7 @@ class _SlowDatanodes(_Datanodes):
 
 @pytest_twisted.ensureDeferred
 async def test_batches_queued_under_a_lease_that_ran_out_are_not_sent_and_their_replicas_stay(cluster):
-    blocks = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
-    await cluster.store.create("/big", [Extent(b, 0, 10, 10) for b in blocks], False)
-    for node in NODES:
-        cluster.registry.register(node, f"http://{node}", f"http://{node}", 100, 0, 100, blocks, cluster.mark())
-    await cluster.store.delete("/big", False)
+    blocks = await _big_file_deleted(cluster, 3000)
     cluster.repair.leadership = lease = SimpleNamespace(epoch=await cluster.store.claim_leadership("a", 10))
     datanodes = _SlowDatanodes()
     cluster.repair.datanodes = DatanodeClient(datanodes)

@@ -8,19 +8,13 @@ import sqlite3
 
 import pytest
 
+from test_metadata import result
+
 from dfs.cli import admin, main
 from dfs.errors import FileNotFound
 from dfs.namenode.namespace import migrate as migration
 from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import Extent
-
-
-def result(d):
-    outcome = []
-    d.addBoth(outcome.append)
-    if hasattr(outcome[0], "raiseException"):
-        outcome[0].raiseException()
-    return outcome[0]
 
 
 def block(n):

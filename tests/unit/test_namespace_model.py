@@ -14,6 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from test_metadata import result
+
 from dfs.errors import DFSError
 from dfs.namenode.namespace.backends import open_namespace
 from dfs.namenode.namespace.model import SYMLINK, Extent
@@ -35,14 +37,6 @@ TARGETS = st.sampled_from(["a", "/b", "../x"])
 
 class Refused(Exception):
     """The model's word for an operation the store must refuse, changing nothing."""
-
-
-def result(d):
-    out = []
-    d.addBoth(out.append)
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def below(path, ancestor):

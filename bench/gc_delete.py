@@ -11,33 +11,22 @@ own. Prints the fill, the delete request's time, and when the last block left th
 grace; with --timeout it gives up and prints the share deleted by then (and the rate).
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
-from cluster import Cluster  # noqa: E402
-from safemode_restart import DEFAULT_TIMINGS, fill  # noqa: E402
+from filled_cluster import DEFAULT_TIMINGS, cluster_options, fill, running_cluster  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000, help="files in the tree (default 10000)")
-    parser.add_argument("--size", type=int, default=1024, help="bytes per file (default 1024)")
+    parser = cluster_options(__doc__, 10_000, 1800, "seconds to wait after the grace")
     parser.add_argument("--block-size", type=int, default=None, help="blocksize= of each file (default: the cluster's)")
-    parser.add_argument("--datanodes", type=int, default=3)
     parser.add_argument("--replication", type=int, default=3)
     parser.add_argument("--grace", type=float, default=30, help="the GC grace, seconds (default 30)")
-    parser.add_argument("--writers", type=int, default=8, help="concurrent uploads while filling (default 8)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait after the grace")
-    parser.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
     return parser.parse_args(argv)
 
 
@@ -47,12 +36,9 @@ def blocks_on_disk(cluster):
 
 def main(argv=None):
     args = parse_args(argv)
-    work = args.work or tempfile.mkdtemp(prefix="dfs-gc-bench-")
     grace = ["--gc-grace", str(args.grace)]
-    cluster = Cluster(work, datanodes=args.datanodes, heartbeat=3, datanode_args=grace,
-                      namenode_args=[*DEFAULT_TIMINGS, *grace, "--replication", str(args.replication)])
-    try:
-        cluster.start()
+    with running_cluster(args, "dfs-gc-bench-", datanode_args=grace,
+                         namenode_args=[*DEFAULT_TIMINGS, *grace, "--replication", str(args.replication)]) as cluster:
         began = time.monotonic()
         fill(cluster, args.files, args.size, args.writers, args.block_size)
         total = blocks_on_disk(cluster)
@@ -77,10 +63,6 @@ def main(argv=None):
         print(f"every replica off the disks {after:.1f} s after the grace ({time.monotonic() - began:.1f} s after"
               f" the DELETE, grace {args.grace:.0f} s)", flush=True)
         return 0
-    finally:
-        cluster.stop()
-        if not args.work:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,9 @@ import time
 
 sys.path.insert(0, ".")
 
+from dfs.namenode.backup import fired_result  # noqa: E402
 from dfs.namenode.namespace.backends import open_namespace  # noqa: E402
 from dfs.namenode.namespace.model import Extent  # noqa: E402
-
-sys.path.insert(0, "bench")
-from snapshot_cost import done  # noqa: E402
 
 HISTORY = ("commits", "inodes_history", "dirents_history", "extents_history", "xattrs_history")
 
@@ -28,7 +26,7 @@ HISTORY = ("commits", "inodes_history", "dirents_history", "extents_history", "x
 def fresh(history):
     store = open_namespace(tempfile.mkdtemp(prefix="dfs-history-bench-") + "/ns.sqlite")
     store.start()
-    done(store.mkdirs("/bench/moved"))
+    fired_result(store.mkdirs("/bench/moved"))
     if not history:
         def drop(db):
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN"
@@ -36,7 +34,7 @@ def fresh(history):
                                       ).fetchall():
                 db.execute(f"DROP TRIGGER {name}")
 
-        done(store.run(drop))
+        fired_result(store.run(drop))
         store._begin_commit = lambda db: None
     return store
 
@@ -49,14 +47,14 @@ def history_bytes(store):
         return db.execute("SELECT COALESCE(SUM(pgsize - unused), 0) FROM dbstat WHERE name IN (%s)"
                           % ",".join("?" * len(names)), names).fetchone()[0]
 
-    return done(store.read(txn))
+    return fired_result(store.read(txn))
 
 
 def timed(operations):
     """(operations per second of wall-clock time, milliseconds of this process's CPU time per operation)."""
     wall, cpu = time.perf_counter(), time.process_time()
     for operation in operations:
-        done(operation())
+        fired_result(operation())
     count = len(operations)
     return count / (time.perf_counter() - wall), (time.process_time() - cpu) * 1000 / count
 

@@ -57,7 +57,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 
 from cluster import Cluster, source_twistd  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
-from safemode_restart import DEFAULT_TIMINGS  # noqa: E402
+from filled_cluster import DEFAULT_TIMINGS  # noqa: E402
 
 from dfs.node import twistd_command  # noqa: E402
 

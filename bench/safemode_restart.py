@@ -9,50 +9,19 @@ extension 3 s. Prints how long after the restarted namenode listened the first w
 namenode's reason for leaving safe mode.
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import Cluster  # noqa: E402
-
-HEADERS = {"Content-Type": "application/octet-stream"}
-DEFAULT_TIMINGS = ["--repair-interval", "3", "--safemode-extension", "3", "--stale-after", "10", "--dead-after", "30"]
+from filled_cluster import DEFAULT_TIMINGS, HEADERS, cluster_options, fill, running_cluster  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100_000, help="small files to create (default 100000)")
-    parser.add_argument("--size", type=int, default=1024, help="bytes per file (default 1024)")
-    parser.add_argument("--datanodes", type=int, default=3)
-    parser.add_argument("--writers", type=int, default=8, help="concurrent uploads while filling (default 8)")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for writes after the restart")
-    parser.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
-    return parser.parse_args(argv)
-
-
-def fill(cluster, files, size, writers, block_size=None):
-    """Create ``files`` files of random bytes (so each block is its own; ``block_size``: the files' blocksize=)
-    under /bench, 1,000 per directory."""
-    session = requests.Session()
-    params = {"op": "CREATE", "data": "true", "overwrite": "true", **({"blocksize": block_size} if block_size else {})}
-
-    def create(i):
-        r = session.put(f"{cluster.url}/webhdfs/v1/bench/{i // 1000}/f{i}", data=os.urandom(size), headers=HEADERS,
-                        params=params, timeout=120)
-        r.raise_for_status()
-
-    with ThreadPoolExecutor(writers) as pool:
-        for done, _ in enumerate(pool.map(create, range(files)), 1):
-            if done % 10_000 == 0:
-                print(f"  {done} files", flush=True)
+    return cluster_options(__doc__, 100_000, 600, "seconds to wait for writes after the restart").parse_args(argv)
 
 
 def time_restart(cluster, timeout):
@@ -73,10 +42,7 @@ def time_restart(cluster, timeout):
 
 def main(argv=None):
     args = parse_args(argv)
-    work = args.work or tempfile.mkdtemp(prefix="dfs-safemode-bench-")
-    cluster = Cluster(work, datanodes=args.datanodes, heartbeat=3, namenode_args=DEFAULT_TIMINGS)
-    try:
-        cluster.start()
+    with running_cluster(args, "dfs-safemode-bench-", namenode_args=DEFAULT_TIMINGS) as cluster:
         began = time.monotonic()
         fill(cluster, args.files, args.size, args.writers)
         print(f"created {args.files} files of {args.size} bytes in {time.monotonic() - began:.0f} s", flush=True)
@@ -86,10 +52,6 @@ def main(argv=None):
         print(f"restart with {blocks} blocks on {args.datanodes} datanodes: writes accepted after "
               f"{accepted if accepted is not None else float('nan'):.1f} s; namenode: {' '.join(left)}", flush=True)
         return 0 if accepted is not None else 1
-    finally:
-        cluster.stop()
-        if not args.work:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

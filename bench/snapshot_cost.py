@@ -8,54 +8,31 @@ Prints the time to build the tree (one transaction), and the median of --repeat 
 a file under a snapshot, and of a listing of one directory under it.
 """
 
-import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, ".")
+sys.path.insert(0, os.path.dirname(__file__))
 
+from namespace_tree import build, tree_options  # noqa: E402
+
+from dfs.namenode.backup import fired_result  # noqa: E402
 from dfs.namenode.namespace.backends import open_namespace  # noqa: E402
-from dfs.namenode.namespace.model import Extent  # noqa: E402
-
-
-def build(store, files, dirs):
-    def txn(db):
-        top = store._mkdirs(db, "/big", 0o755, "dfs", "supergroup")
-        per_dir = files // dirs
-        for d in range(dirs):
-            directory = store._new_inode(db, top.id, f"d{d:04d}", "DIRECTORY", 0, 0o755, "dfs", "supergroup", 0, 0)
-            for f in range(per_dir):
-                inode = store._new_inode(db, directory.id, f"f{f:05d}", "FILE", 10, 0o644, "dfs", "supergroup", 0, 0,
-                                         3, 1 << 26)
-                store._set_extents(db, inode.id, [Extent(f"{d:032x}{f:032x}", 0, 10, 10)])
-
-    return store.run(txn)
-
-
-def done(d):
-    """The result of a Deferred that fired already (the store runs without a reactor), its error raised."""
-    out = []
-    d.addBoth(out.append)
-    if hasattr(out[0], "raiseException"):
-        out[0].raiseException()
-    return out[0]
 
 
 def timed(fn, repeat):
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        done(fn())
+        fired_result(fn())
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--files", type=int, default=100_000)
-    p.add_argument("--dirs", type=int, default=100)
+    p = tree_options(__doc__)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--db-url", help="an empty PostgreSQL database (default: SQLite in a temporary directory)")
     args = p.parse_args()
@@ -63,9 +40,9 @@ def main():
     store = open_namespace(location)
     store.start()
     started = time.perf_counter()
-    done(build(store, args.files, args.dirs))
+    fired_result(build(store, args.files, args.dirs))
     print(f"tree of {args.files} files in {args.dirs} directories built in {time.perf_counter() - started:.1f} s")
-    done(store.allow_snapshot("/big"))
+    fired_result(store.allow_snapshot("/big"))
     names = iter(range(args.repeat))
     create = timed(lambda: store.create_snapshot("/big", f"s{next(names)}"), args.repeat)
     stat = timed(lambda: store.past_stat("/big/.snapshot/s0/d0050/f00500"), args.repeat)

@@ -9,6 +9,8 @@ import subprocess
 import time
 import urllib.request
 
+import requests
+
 from dfs.datanode.blockstore import BLOCK_ID
 from dfs.devcluster import twistd_env
 from dfs.node import twistd_command
@@ -156,6 +158,12 @@ class Cluster:
         blocks = os.path.join(self.datanode_root(i), "blocks")
         return {name: os.path.join(blocks, prefix, name) for prefix in os.listdir(blocks)
                 for name in os.listdir(os.path.join(blocks, prefix)) if BLOCK_ID.match(name)}
+
+    def put(self, path, data, **params):
+        """Create the file ``path`` holding ``data`` in one request (CREATE with data=true, ``params`` added)."""
+        r = requests.put(self.url + "/webhdfs/v1" + path, params={"op": "CREATE", "data": "true", **params},
+                         data=data, headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        assert r.status_code == 201, r.text
 
     def fsck(self, path="/"):
         return self.get_json("/cluster/fsck?path=" + path, timeout=10)

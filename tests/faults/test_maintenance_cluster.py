@@ -19,12 +19,6 @@ def dfs(cluster, *args, url=None):
     return done.stdout.decode()
 
 
-def put(cluster, path, data):
-    r = requests.put(cluster.url + "/webhdfs/v1" + path, params={"op": "CREATE", "data": "true", "replication": "2"},
-                     data=data, headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
-
-
 def read(cluster, path):
     r = requests.get(cluster.url + "/webhdfs/v1" + path, params={"op": "OPEN"}, timeout=60)
     assert r.status_code == 200, r.text
@@ -38,7 +32,7 @@ def node_of(cluster, status):
 
 def stop_a_holder_in_maintenance(cluster, data):
     """Write a file of replication 2, put a datanode holding it in maintenance and stop it (by pid); its id."""
-    put(cluster, "/kept", data)
+    cluster.put("/kept", data, replication="2")
     node_id = cluster.fsck()["files"][0]["blocks"][0]["replicas"][0]
     assert dfs(cluster, "maintenance", "--for", "1h", node_id).startswith(f"{node_id}: maintenance until ")
     node_of(cluster, next(n for n in cluster.status()["nodes"] if n["id"] == node_id)).stop()

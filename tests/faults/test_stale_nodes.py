@@ -18,15 +18,9 @@ def dfs_status(cluster, tmp_path):
     return result.stdout.decode()
 
 
-def put(cluster, path, data):
-    r = requests.put(cluster.url + "/webhdfs/v1" + path, params={"op": "CREATE", "data": "true", "replication": "3"},
-                     data=data, headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
-
-
 def test_a_silent_datanode_is_stale_then_dead(make_cluster, tmp_path):
     cluster = make_cluster(datanodes=4, namenode_args=["--stale-after", str(STALE), "--dead-after", str(DEAD)])
-    put(cluster, "/before", os.urandom(10_000))
+    cluster.put("/before", os.urandom(10_000), replication="3")
     victim_id = cluster.fsck()["files"][0]["blocks"][0]["replicas"][0]  # a node with a block to copy once dead
     victim_url = next(n["url"] for n in cluster.status()["nodes"] if n["id"] == victim_id)
     victim = next(d for d in cluster.datanodes if d.url == victim_url)
@@ -36,7 +30,7 @@ def test_a_silent_datanode_is_stale_then_dead(make_cluster, tmp_path):
         copies = status["totals"]["copies_done"]
         assert f"{victim_id}  stale" in dfs_status(cluster, tmp_path).replace("   ", "  ")
         for i in range(5):
-            put(cluster, f"/during{i}", os.urandom(10_000 + i))
+            cluster.put(f"/during{i}", os.urandom(10_000 + i), replication="3")
             r = requests.get(cluster.url + "/webhdfs/v1/before", params={"op": "OPEN"}, allow_redirects=False,
                              timeout=30)
             assert r.status_code == 307 and not r.headers["Location"].startswith(victim.url), "read sent to it"

@@ -333,9 +333,11 @@ class Balancer:
     async def _plan(self, run, nodes, targets):
         """A round's moves, planned in the repair's cooperator's steps (a stop cuts it short)."""
         def movable(block_id):
-            wanted, size = targets.get(block_id, (None, 0))
-            counted = self._counted(block_id) if wanted is not None else ()
-            return (size, counted) if wanted is not None and len(counted) >= wanted else None
+            if block_id not in targets:
+                return None  # no file refers to it
+            wanted, size = targets[block_id]
+            counted = self._counted(block_id)
+            return (size, counted) if len(counted) >= wanted else None
 
         def steps(moves):
             for _ in planning(nodes, movable, run.threshold, moves,

@@ -12,6 +12,8 @@ from dfs.options import duration_value
 
 WAIT_LIMIT = 24 * 3600  # --wait gives up after a day
 BALANCE_POLL = 1.0  # seconds between two progress lines of `dfs balance`
+STOP_POLL = 0.2  # seconds between two looks at a stopped balancer run whose moves in flight end
+STOP_LIMIT = 300  # a copy request has its timeout: the moves in flight end well within this
 PROGRESS_EVERY = 2.0  # seconds between two progress lines of a migration
 
 
@@ -261,13 +263,13 @@ def decommission(session, args):
 def balance(session, args):
     with about(None):
         if args.stop:
-            run = session.client.balance(stop=True)
+            run = _stop_balance(session)
         else:
             run = session.client.balance(args.threshold, args.bandwidth)
             try:
                 run = _follow_balance(session, run)
             except KeyboardInterrupt:
-                session.client.balance(stop=True)  # the move under way finishes: copy, then delete
+                _stop_balance(session)
                 raise
     rows = [["ID", "RACK", "USED", "CAPACITY", "UTILIZATION"]]
     rows += [[n["id"], n["rack"], size(n["used"], args.human), size(n["capacity"], args.human),
@@ -293,10 +295,22 @@ def _follow_balance(session, run):
     return run
 
 
+def _stop_balance(session):
+    """Stop the run under way and wait until its moves in flight end (each copies, then deletes); its last
+    description."""
+    run = session.client.balance(stop=True)
+    deadline = time.monotonic() + STOP_LIMIT
+    while run["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(STOP_POLL)
+        run = session.client.balance_progress()
+    return run
+
+
 def _balance_line(run, human):
     if run["state"] == "idle":
         return "No balancer run yet."
-    return (f"Balancer {run['state']}: {run['moves_done']} moves done, {run['moves_left']} left in this round,"
+    return (f"Balancer {run['state']}: {run['moves_done']} moves done, {run['moves_left']} left in this round"
+            f" ({run.get('moves_in_flight', 0)} in flight),"
             f" {run['moves_failed']} not done, {size(run['bytes_moved'], human)} moved in"
             f" {duration(run['seconds'])}" + (f" ({run['why']})" if run.get("why") else ""))
 

@@ -1,11 +1,13 @@
 """The balancer: moves replicas from the fullest datanodes to the emptiest until every one's utilization is within a
-threshold of the cluster's mean, one copy-then-delete at a time, so it may stop anywhere without losing a replica.
+threshold of the cluster's mean. Each move copies before it deletes, so the run may stop anywhere without losing a
+replica; many moves run at once, a few requests per datanode, small blocks between two nodes in one request.
 
 Run by the namenode that leads background work (dfs.namenode.leader): its deletes go through repair's, under the
 lease's epoch, so a former leader that wakes up deletes nothing.
 """
 
 from collections import namedtuple
+from itertools import islice
 
 from twisted.application.internet import TimerService
 from twisted.internet import defer
@@ -15,14 +17,24 @@ from twisted.logger import Logger
 from dfs.errors import Unavailable
 from dfs.logs import background_failure
 from dfs.namenode.registry import ALIVE, NORMAL, STALE
+from dfs.namenode.repair import BATCH_BLOCKS, BATCH_BYTES, SMALL_COST, blocks_of, copy_blocks
 
 log = Logger()
 
 DEFAULT_THRESHOLD = 10.0  # percentage points from the mean, HDFS's default
 DEFAULT_BANDWIDTH = 100.0  # MB/s (2^20 bytes), HDFS's dfs.datanode.balance.bandwidthPerSec
 MB = 1024 * 1024
-# Moves planned at once: the next round plans again on what the datanodes' heartbeats say after these.
-MOVES_PER_ROUND = 64
+# Moves planned at once: the next round plans again on what the datanodes' heartbeats say after these. A round also
+# moves no more than ROUND_SECONDS of the bandwidth (HDFS's balancer: 20 minutes an iteration).
+MOVES_PER_ROUND = 4096
+ROUND_SECONDS = 600
+# Copy requests a datanode sends or receives for the balancer at once (HDFS: dfs.datanode.balance.max.concurrent.moves);
+# the bytes they carry are bounded as repair's copies are (its --replication-inflight).
+REQUESTS_PER_NODE = 8
+# Planning yields after every SCAN blocks it looks at; a source's blocks that fit no target tried so far wait, up to
+# PASSED of them, for the next target (beyond that the source is passed over: its targets hold its blocks already).
+SCAN = 256
+PASSED = 1024
 MAX_ROUNDS = 10_000
 SETTLE_POLL = 0.5  # seconds between two looks for the heartbeats that follow a round
 SETTLE_LIMIT = 120  # looks: a node that stays silent does not hold the balancer up for more than a minute
@@ -30,6 +42,7 @@ SETTLE_LIMIT = 120  # looks: a node that stays silent does not hold the balancer
 RUNNING, BALANCED, STUCK, STOPPED = "running", "balanced", "stuck", "stopped"
 
 Move = namedtuple("Move", "block_id size source target")
+Batch = namedtuple("Batch", "source target moves size cost")  # moves between two nodes, in one copy request
 
 
 def utilization(used, capacity):
@@ -50,22 +63,35 @@ def keeps_racks(before, after):
 
 
 def plan_moves(nodes, blocks, threshold, limit=MOVES_PER_ROUND):
-    """Up to ``limit`` moves that bring the ``nodes`` (the datanodes that take writes: id, rack, capacity, used,
-    free, blocks) toward the mean, each from a node above it to one below, at least one of them beyond
-    ``threshold`` points. ``blocks``: {block id: (size, the nodes that hold a replica that counts)} of the blocks
-    that may move (referenced, fully replicated).
+    """``planning``'s moves, all at once; ``blocks``: {block id: (size, the nodes that hold a replica that counts)}
+    of the blocks that may move."""
+    moves = []
+    for _ in planning(nodes, blocks.get, threshold, moves, limit):
+        pass
+    return moves
+
+
+def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=float("inf")):
+    """Steps for a cooperator that append to ``moves`` up to ``limit`` moves (``max_bytes`` in all) that bring the
+    ``nodes`` (the datanodes that take writes: id, rack, capacity, used, free, blocks) toward the mean, each from a
+    node above it to one below, at least one of them beyond ``threshold`` points. ``movable(block_id)``: (size, the
+    nodes that hold a replica that counts) of a block that may move (referenced, fully replicated), else None.
 
     A move goes only where the target's utilization, averaged over before and after the move, stays below the
     source's: then every move lowers the sum over nodes of capacity × utilization², so a plan cannot oscillate.
-    The fullest source and the emptiest target go first, with the source's largest block that fits.
+    The fullest source and the emptiest target go first, with the first of the source's blocks that fits. A
+    source's blocks are walked as needed, not listed first (sorting a million of them would hold the reactor for
+    seconds), and a step looks at SCAN of them at most.
     """
     used = {n.id: n.used for n in nodes}
-    added = {n.id: 0 for n in nodes}
+    added = dict.fromkeys(used, 0)
     mean = mean_utilization(nodes)
-    holders = {b: {n.id: n.rack for n in held} for b, (_, held) in blocks.items()}
-    # Largest first: fewer moves for the same bytes.
-    movable = {n.id: sorted((b for b in n.blocks if b in blocks), key=lambda b: (-blocks[b][0], b)) for n in nodes}
-    moving, moves = set(), []
+    looked = {}  # block id -> (size, {node id: rack}) of the movable blocks looked at
+    walks = {n.id: blocks_of(n) for n in nodes}
+    passed = {n.id: [] for n in nodes}  # movable blocks of a source that did not fit the targets tried so far
+    moving = set()
+    planned = 0
+    pulled = 0  # blocks taken from the walks: a step after every SCAN of them
 
     def level(node):
         return utilization(used[node.id], node.capacity)
@@ -76,35 +102,86 @@ def plan_moves(nodes, blocks, threshold, limit=MOVES_PER_ROUND):
         return level(target) + target_after < level(source) + source_after
 
     def fits(block_id, source, target):
-        size = blocks[block_id][0]
-        racks = holders[block_id]
+        size, racks = looked[block_id]
         after = [rack for node_id, rack in racks.items() if node_id != source.id] + [target.rack]
-        return (block_id not in moving and target.id not in racks and target.free - added[target.id] >= size
+        return (target.id not in racks and target.free - added[target.id] >= size
                 and narrows(size, source, target)
                 and keeps_racks(racks.values(), after))
 
-    def next_move():
+    def pick(source, target):
+        """Steps to the first of ``source``'s blocks that may go to ``target``: among those that fit no target
+        tried before, then further in its walk until PASSED such blocks are waiting (None: not found)."""
+        nonlocal pulled
+        seen = passed[source.id]
+        seen[:] = [b for b in seen if b not in moving]
+        for i, block_id in enumerate(seen):
+            if fits(block_id, source, target):
+                return seen.pop(i)
+        walk = walks[source.id]
+        while len(seen) < PASSED:
+            block_id = next(walk, None)
+            if block_id is None:
+                return None
+            pulled += 1
+            if pulled % SCAN == 0:
+                yield
+            if block_id in moving:
+                continue
+            if block_id not in looked:
+                found = movable(block_id)
+                if found is None:
+                    continue
+                size, holders = found
+                looked[block_id] = (size, {n.id: n.rack for n in holders})
+            if fits(block_id, source, target):
+                return block_id
+            seen.append(block_id)
+        return None
+
+    while len(moves) < limit and planned < max_bytes and not balanced(nodes, threshold, used):
         sources = sorted((n for n in nodes if level(n) > mean), key=level, reverse=True)
         targets = sorted((n for n in nodes if level(n) < mean), key=level)
+        move = None
         for source in sources:
             for target in targets:
                 if level(source) - mean <= threshold and mean - level(target) <= threshold:
                     continue  # both within the threshold: moving between them balances nothing that needs it
-                block_id = next((b for b in movable[source.id] if fits(b, source, target)), None)
+                block_id = yield from pick(source, target)
+                yield
                 if block_id is not None:
-                    return Move(block_id, blocks[block_id][0], source, target)
-        return None
-
-    while len(moves) < limit and not balanced(nodes, threshold, used):
-        move = next_move()
+                    move = Move(block_id, looked[block_id][0], source, target)
+                    break
+            if move is not None:
+                break
         if move is None:
-            break
+            return
         moves.append(move)
         moving.add(move.block_id)
+        planned += move.size
         used[move.source.id] -= move.size
         used[move.target.id] += move.size
         added[move.target.id] += move.size
-    return moves
+
+
+def batches(moves, most_bytes):
+    """The ``moves`` in copy requests: those between the same two nodes together, up to BATCH_BLOCKS and
+    ``most_bytes`` (one move at least), in the order the plan first named each pair."""
+    pairs = {}
+    for move in moves:
+        pairs.setdefault((move.source.id, move.target.id), []).append(move)
+    for pair in pairs.values():
+        batch = []
+        for move in pair:
+            if batch and (len(batch) == BATCH_BLOCKS or sum(m.size for m in batch) + move.size > most_bytes):
+                yield _batch(batch)
+                batch = []
+            batch.append(move)
+        yield _batch(batch)
+
+
+def _batch(moves):
+    return Batch(moves[0].source, moves[0].target, moves, sum(m.size for m in moves),
+                 sum(max(m.size, SMALL_COST) for m in moves))
 
 
 def balanced(nodes, threshold, used=None):
@@ -128,17 +205,24 @@ class Run:
         self.state = RUNNING
         self.why = None
         self.rounds = 0
+        self.bytes_sent = 0  # of the copies asked for, what the throttle counts
         self.bytes_moved = 0
         self.moves_done = 0
         self.moves_failed = 0
         self.moves_left = 0
+        self.moves_in_flight = 0
+        self.load = {}  # node id -> (copy requests, bytes) it sends or receives for this run now
         self.stop_asked = False
-        self.pause = None  # the throttle's wait under way, cut short by a stop
+        self.pause = None  # the wait under way, cut short by a stop or a batch that ends
 
     def end(self, state, why, now):
         self.state, self.why, self.ended = state, why, now
         log.info("balancer {state}: {why} ({moves} moves, {bytes} bytes moved)", state=state, why=why,
                  moves=self.moves_done, bytes=self.bytes_moved)
+
+    def wake(self):
+        if self.pause is not None:
+            self.pause.cancel()
 
 
 class Balancer:
@@ -148,7 +232,8 @@ class Balancer:
         self.store = store
         self.registry = registry
         self.datanodes = datanodes  # a dfs.peers.DatanodeClient
-        self.repair = repair  # its safe mode holds moves back; its delete carries the lease's epoch
+        # Its safe mode holds moves back; its delete carries the lease's epoch; its cooperator runs the planning.
+        self.repair = repair
         self.clock = clock
         self.leadership = leadership  # None: this namenode always leads
         self.run = None
@@ -178,11 +263,11 @@ class Balancer:
         return self.describe()
 
     def stop(self):
-        """Ask the run under way to stop after the move it is making (a copy is never left half-done)."""
+        """Ask the run under way to stop: no move starts after this, and the moves in flight end (each copies, then
+        deletes), so a copy is never left half-done."""
         if self.busy:
             self.run.stop_asked = True
-            if self.run.pause is not None:
-                self.run.pause.cancel()
+            self.run.wake()
         return self.describe()
 
     def describe(self):
@@ -202,7 +287,8 @@ class Balancer:
             described.update(threshold=run.threshold, bandwidth=run.bandwidth, background=run.background,
                              why=run.why, seconds=round(now - run.started, 3), rounds=run.rounds,
                              bytes_moved=run.bytes_moved, moves_done=run.moves_done,
-                             moves_failed=run.moves_failed, moves_left=run.moves_left)
+                             moves_failed=run.moves_failed, moves_left=run.moves_left,
+                             moves_in_flight=run.moves_in_flight)
         return described
 
     async def _balance(self, run):
@@ -215,21 +301,20 @@ class Balancer:
                 return run.end(BALANCED, f"every datanode is within {run.threshold:g} points of the mean",
                                self.clock.seconds())
             marks = {node.id: node.mark for node in nodes}  # taken before the database is read, as repair's
-            movable, wanted = await self._movable()
-            moves = plan_moves(nodes, movable, run.threshold)
+            targets = await self.store.block_targets()
+            moves = await self._plan(run, nodes, targets)
+            why = self._why_not(run)
+            if why:
+                return run.end(STOPPED, why, self.clock.seconds())
             if not moves:
                 return run.end(STUCK, "no replica can move without breaking a rule (space, racks, replication)",
                                self.clock.seconds())
             run.rounds += 1
-            run.moves_left = len(moves)
             done_before = run.moves_done
-            for move in moves:
-                why = self._why_not(run)
-                if why:
-                    return run.end(STOPPED, why, self.clock.seconds())
-                await self._move(run, move, wanted[move.block_id], marks.get(move.source.id))
-                run.moves_left -= 1
-                await self._throttle(run)
+            await self._make_moves(run, moves, targets, marks)
+            why = self._why_not(run)
+            if why:
+                return run.end(STOPPED, why, self.clock.seconds())
             if run.moves_done == done_before:
                 return run.end(STUCK, "a whole round of moves failed (see the namenode's log)", self.clock.seconds())
             await self._settle(run, self.clock.seconds())
@@ -245,16 +330,25 @@ class Balancer:
             return "the namenode is in safe mode"
         return None
 
-    async def _movable(self):
-        """{block id: (size, replicas that count)} of the referenced blocks that have all their replicas, and
-        {block id: replication} of every referenced block."""
-        movable, wanted = {}, {}
-        for block_id, (replication, size) in (await self.store.block_targets()).items():
-            wanted[block_id] = replication
+    async def _plan(self, run, nodes, targets):
+        """A round's moves, planned in the repair's cooperator's steps (a stop cuts it short)."""
+        def movable(block_id):
+            if block_id not in targets:
+                return None  # no file refers to it
+            wanted, size = targets[block_id]
             counted = self._counted(block_id)
-            if len(counted) >= replication:
-                movable[block_id] = (size, counted)
-        return movable, wanted
+            return (size, counted) if len(counted) >= wanted else None
+
+        def steps(moves):
+            for _ in planning(nodes, movable, run.threshold, moves,
+                              max_bytes=run.bandwidth * MB * ROUND_SECONDS):
+                if run.stop_asked:
+                    return
+                yield
+
+        moves = []
+        await self.repair.cooperator.cooperate(steps(moves)).whenDone()
+        return moves
 
     def _counted(self, block_id):
         """The replicas that count toward a block's replication: on live or stale nodes in service (the states as
@@ -262,51 +356,115 @@ class Balancer:
         held = (self.registry.nodes[i] for i in self.registry.replicas.get(block_id, ()))
         return [n for n in held if n.state in (ALIVE, STALE) and n.admin == NORMAL]
 
-    async def _move(self, run, move, wanted, mark):
-        """Copy the replica to the target, then delete the source's if every rule still holds without it."""
-        block_id, source, target = move.block_id, move.source, move.target
+    async def _make_moves(self, run, moves, targets, marks):
+        """Make a round's moves, several at once: a batch starts when its two nodes have a request and the bytes to
+        spare, and the bytes asked for since the run began fit the bandwidth; on a stop, no batch starts and those
+        in flight end."""
+        # A batch carries a second of the bandwidth at most, so the throttle's steps stay short.
+        waiting = list(batches(moves, min(BATCH_BYTES, run.bandwidth * MB)))
+        run.moves_left = len(moves)
+        while waiting or run.moves_in_flight:
+            if waiting and self._why_not(run):
+                waiting = []
+                run.moves_left = run.moves_in_flight
+                continue
+            if not waiting:
+                await self._pause(run)
+                continue
+            wait = run.started + run.bytes_sent / (run.bandwidth * MB) - self.clock.seconds()
+            if wait > 0:
+                await self._pause(run, wait)
+                continue
+            ready = next((i for i, b in enumerate(waiting) if self._has_room(run, b)), None)
+            if ready is None:
+                await self._pause(run)
+                continue
+            self._send(run, waiting.pop(ready), targets, marks)
+
+    async def _pause(self, run, seconds=None):
+        """Wait ``seconds`` (None: until a batch ends); a stop or a batch that ends cuts it short."""
+        run.pause = defer.Deferred() if seconds is None else deferLater(self.clock, seconds)
         try:
-            response = await self.datanodes.fetch(target.url, block_id, source.url)
-            body = await response.content()
-        except Exception as e:
-            return self._failed(run, move, str(e))
-        if response.code >= 300:
-            return self._failed(run, move, f"{response.code} {body[:200].decode('utf-8', 'replace')}")
-        self.registry.add_replica(block_id, target.id)
-        # Checked when the delete is sent, not when planned: repair may have trimmed a replica since.
+            await run.pause
+        except defer.CancelledError:
+            pass
+        run.pause = None
+
+    def _has_room(self, run, batch):
+        """Whether both nodes of ``batch`` may take one more request and its bytes (however big, when idle)."""
+        for node in (batch.source, batch.target):
+            requests, busy = run.load.get(node.id, (0, 0))
+            if requests >= REQUESTS_PER_NODE or (busy and busy + batch.cost > self.repair.inflight_bytes):
+                return False
+        return True
+
+    def _send(self, run, batch, targets, marks):
+        for node in (batch.source, batch.target):
+            requests, busy = run.load.get(node.id, (0, 0))
+            run.load[node.id] = (requests + 1, busy + batch.cost)
+        run.bytes_sent += batch.size
+        run.moves_in_flight += len(batch.moves)
+        moving = defer.Deferred.fromCoroutine(self._move_batch(run, batch, targets, marks.get(batch.source.id)))
+        moving.addErrback(background_failure(log, "balancer moves failed"))
+        moving.addCallback(lambda _: self._batch_over(run, batch))
+
+    def _batch_over(self, run, batch):
+        for node in (batch.source, batch.target):
+            requests, busy = run.load[node.id]
+            run.load[node.id] = (requests - 1, busy - batch.cost)
+        run.moves_in_flight -= len(batch.moves)
+        run.moves_left -= len(batch.moves)
+        run.wake()
+
+    async def _move_batch(self, run, batch, targets, mark):
+        """Copy the batch's replicas to its target, then delete the source's of those every rule lets go."""
+        source, target = batch.source, batch.target
+        outcomes = await copy_blocks(self.datanodes, source, target, [move.block_id for move in batch.moves])
+        # Checked when the deletes are sent, not when planned: repair may have trimmed a replica since. Nothing else
+        # runs between these checks and repair's taking the replicas out of the map.
         self.registry.update_states()
-        before = self._counted(block_id)
-        after = [n for n in before if n.id != source.id and n.state == ALIVE]
-        if source not in before or len(after) < wanted or not keeps_racks([n.rack for n in before],
-                                                                          [n.rack for n in after]):
-            return self._failed(run, move, "the source's replica is needed after all; repair trims what is extra")
-        deleted = self.repair.delete_replica(block_id, source, mark)
+        deletable = []
+        for move in batch.moves:
+            why = self._why_kept(move, outcomes, targets)
+            if why:
+                self._failed(run, move, why)
+            else:
+                deletable.append(move)
+        if not deletable:
+            return
+        deleted = self.repair.delete_replicas(source, [move.block_id for move in deletable], mark)
         if deleted is None:
-            return self._failed(run, move, "not deleted: no mark from the source yet, or the lease ran out")
+            for move in deletable:
+                self._failed(run, move, "not deleted: no mark from the source yet, or the lease ran out")
+            return
         await deleted
-        if block_id in source.blocks:
-            return self._failed(run, move, "the source kept its replica (stored again since the round began)")
-        run.moves_done += 1
-        run.bytes_moved += move.size
-        log.info("balancer moved {block} ({size} bytes) from {src} to {dst}", block=block_id, size=move.size,
-                 src=source.id, dst=target.id)
+        for move in deletable:
+            if move.block_id in source.blocks:
+                self._failed(run, move, "the source kept its replica (stored again since the round began)")
+                continue
+            run.moves_done += 1
+            run.bytes_moved += move.size
+            log.info("balancer moved {block} ({size} bytes) from {src} to {dst}", block=move.block_id,
+                     size=move.size, src=source.id, dst=target.id)
+
+    def _why_kept(self, move, outcomes, targets):
+        """Why the source's replica of a copied block must stay, or None (the target's copy is recorded)."""
+        if move.block_id not in outcomes:
+            return "the copy got no answer"
+        if outcomes[move.block_id] is not None:
+            return f"the copy failed: {outcomes[move.block_id]}"
+        self.registry.add_replica(move.block_id, move.target.id)
+        before = self._counted(move.block_id)
+        after = [n for n in before if n.id != move.source.id and n.state == ALIVE]
+        if (move.source.id not in {n.id for n in before} or len(after) < targets[move.block_id][0]
+                or not keeps_racks([n.rack for n in before], [n.rack for n in after])):
+            return "the source's replica is needed after all; repair trims what is extra"
+        return None
 
     def _failed(self, run, move, why):
         run.moves_failed += 1
         log.warn("balancer: move of {block} from {src} to {dst} not done: {why}", block=move.block_id,
                  src=move.source.id, dst=move.target.id, why=why)
-
-    async def _throttle(self, run):
-        """Keep the bytes moved since the start within ``run.bandwidth``."""
-        due = run.started + run.bytes_moved / (run.bandwidth * MB)
-        wait = due - self.clock.seconds()
-        if wait > 0:
-            run.pause = deferLater(self.clock, wait)
-            try:
-                await run.pause
-            except defer.CancelledError:
-                pass  # stopped: the run ends before its next move
-            run.pause = None
 
     async def _settle(self, run, since):
         """Wait until every node in service has sent a heartbeat after ``since``: the next round plans on the space

@@ -116,7 +116,7 @@ class Repair:
         if node is not None and not node.holdings_known:
             self._scans.append(iter(self.targets))  # it counted for every block (in maintenance, not yet reported)
         elif node is not None and node.blocks:
-            self._scans.append(_blocks_of(node))
+            self._scans.append(blocks_of(node))
 
     # -- passes ------------------------------------------------------------------------------------
 
@@ -412,33 +412,9 @@ class Repair:
         d.addCallback(lambda copied: self._batch_over(source, target, batch, copied))
 
     async def _copy_batch(self, source, target, block_ids):
-        """Ask ``target`` to copy ``block_ids`` from ``source``, in one request (one per block for a datanode too
-        old to take batches); how many it copied."""
-        try:
-            response = await self.datanodes.fetch_many(target.url, block_ids, source.url)
-            body = await response.content()
-        except Exception as e:
-            log.warn("copy of {count} blocks to {node} got no answer: {e}", count=len(block_ids), node=target.id, e=e)
-            return 0
-        if response.code in (404, 405):  # a datanode of the previous release
-            return sum([await self._copy_one(source, target, block_id) for block_id in block_ids])
-        if response.code >= 300:
-            log.warn("copy of {count} blocks to {node} failed: {code} {body}", count=len(block_ids), node=target.id,
-                     code=response.code, body=body[:200])
-            for block_id in block_ids:
-                self._confirmed(block_id, target)
-            return 0
-        return sum(self._copied(answer["id"], source, target, answer.get("error"))
-                   for answer in json.loads(body)["blocks"])
-
-    async def _copy_one(self, source, target, block_id):
-        try:
-            response = await self.datanodes.fetch(target.url, block_id, source.url)
-            body = await response.content()
-        except Exception as e:
-            log.warn("copy of {block} to {node} got no answer: {e}", block=block_id, node=target.id, e=e)
-            return False
-        return self._copied(block_id, source, target, None if response.code < 300 else f"{response.code} {body[:200]}")
+        """Ask ``target`` to copy ``block_ids`` from ``source``; how many it copied."""
+        outcomes = await copy_blocks(self.datanodes, source, target, block_ids)
+        return sum(self._copied(block_id, source, target, error) for block_id, error in outcomes.items())
 
     def _copied(self, block_id, source, target, error):
         """``target`` answered for its copy of ``block_id``: it holds it, or it failed with ``error``; whether it
@@ -570,10 +546,12 @@ class Repair:
         queued.batches.setdefault((mark, self._epoch if epoch is None else epoch), []).append(block_id)
         return True
 
-    def delete_replica(self, block_id, node, mark):
-        """Delete one replica now (a balancer's move), as ``_delete`` does: a Deferred that fires once ``node``
-        answered (its replica is listed again if it kept it), or None when it may not be deleted."""
-        if not self._delete(block_id, node, mark, self.leader_epoch()):
+    def delete_replicas(self, node, block_ids, mark):
+        """Delete replicas of ``node`` now (a balancer's moves), as ``_delete`` does, in batches: a Deferred that fires
+        once ``node`` answered (a replica it kept is listed again), or None when they may not be deleted."""
+        epoch = self.leader_epoch()
+        # _delete refuses all or none: it looks only at the mark and the lease.
+        if not all([self._delete(block_id, node, mark, epoch) for block_id in block_ids]):
             return None
         answered = defer.Deferred()
         self._doomed[node.id].answered.append(answered)
@@ -697,7 +675,37 @@ class Repair:
         return {"path": path, "totals": totals, "files": report, "namespace": [asdict(p) for p in detached]}
 
 
-def _blocks_of(node):
+async def copy_blocks(datanodes, source, target, block_ids):
+    """Ask ``target`` to copy ``block_ids`` from ``source`` in one request (one per block for a datanode too old to
+    take batches): {block id: None if ``target`` holds it now, else why not}. A block left out got no answer: its
+    copy may still land."""
+    try:
+        response = await datanodes.fetch_many(target.url, block_ids, source.url)
+        body = await response.content()
+    except Exception as e:
+        log.warn("copy of {count} blocks to {node} got no answer: {e}", count=len(block_ids), node=target.id, e=e)
+        return {}
+    if response.code in (404, 405):  # a datanode of the previous release
+        outcomes = {}
+        for block_id in block_ids:
+            outcomes.update(await _copy_one(datanodes, source, target, block_id))
+        return outcomes
+    if response.code >= 300:
+        return dict.fromkeys(block_ids, f"{response.code} {body[:200]}")
+    return {answer["id"]: answer.get("error") for answer in json.loads(body)["blocks"]}
+
+
+async def _copy_one(datanodes, source, target, block_id):
+    try:
+        response = await datanodes.fetch(target.url, block_id, source.url)
+        body = await response.content()
+    except Exception as e:
+        log.warn("copy of {block} to {node} got no answer: {e}", block=block_id, node=target.id, e=e)
+        return {}
+    return {block_id: None if response.code < 300 else f"{response.code} {body[:200]}"}
+
+
+def blocks_of(node):
     """The blocks ``node`` holds, one at a time. Its set is walked in place, as a copy of a million ids would hold
     the reactor for tens of milliseconds; if the set changes during the walk, the rest of the walk is over a copy."""
     blocks, edits, walk = node.blocks, node.edits, iter(node.blocks)

@@ -5,6 +5,7 @@ kept, every file read back unchanged."""
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,6 +156,9 @@ def test_the_leader_balances_in_the_background_when_configured(make_cluster):
     run = cluster.get_json("/cluster/balance")  # the latest run: maybe one after the moves, that found nothing to do
     assert balanced(cluster.status()) and run["background"], run
     assert "balancer moved" in cluster.namenode.log()
+    # Unthrottled (100 MB/s), the moves to the new node go in batches: one copy request carried several blocks.
+    batches = [int(n) for n in re.findall(r"POST /blocks/fetch fetch_blocks 200 in=(\d+)", cluster.datanodes[3].log())]
+    assert batches and max(batches) > len(json.dumps({"blocks": ["0" * 64]})), batches
     read_back(cluster, digests)
 
 

@@ -11,7 +11,7 @@ MB = 1024 * 1024
 
 
 def node(node_id, capacity=100 * MB, rack="/r1"):
-    return SimpleNamespace(id=node_id, rack=rack, capacity=capacity, used=0, free=capacity, blocks=set())
+    return SimpleNamespace(id=node_id, rack=rack, capacity=capacity, used=0, free=capacity, blocks=set(), edits=0)
 
 
 def place(blocks, block_id, size, *holders):

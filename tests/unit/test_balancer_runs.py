@@ -1,17 +1,18 @@
 """The balancer's runs on a fake clock (dfs.namenode.balancer.Balancer): copy then delete, throttled, stoppable, and
 never a delete that would leave a block under its replication or by a namenode that no longer leads."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
 from treq.testing import StubTreq
 from twisted.internet import defer
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, Cooperator
 from twisted.python import usage
 
 from dfs.errors import Unavailable
-from dfs.namenode.balancer import BALANCED, STOPPED, Balancer, background_balancer
+from dfs.namenode.balancer import BALANCED, REQUESTS_PER_NODE, STOPPED, Balancer, background_balancer
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.tap import NamenodeOptions
@@ -36,10 +37,13 @@ class Datanodes:
         self.calls = []  # ("fetch"|"delete", block, node url)
         self.on_fetch = lambda block_id, source: None
 
-    def fetch(self, url, block_id, source):
-        self.calls.append(("fetch", block_id, url))
-        self.on_fetch(block_id, source)
-        return defer.succeed(Answer())
+    def fetch_many(self, url, block_ids, source):
+        answers = []
+        for block_id in block_ids:
+            self.calls.append(("fetch", block_id, url))
+            self.on_fetch(block_id, source)
+            answers.append({"id": block_id, "copied": True})
+        return defer.succeed(Answer(body=json.dumps({"blocks": answers}).encode()))
 
     def delete_many(self, url, block_ids, mark, epoch=None):
         self.calls += [("delete", block_id, url) for block_id in block_ids]
@@ -66,7 +70,9 @@ def make(blocks_on, wanted=2, size=MB, leadership=None):
     targets = {b: (wanted, size) for blocks in blocks_on.values() for b in blocks}
     store = Store(targets)
     datanodes = Datanodes(registry)
-    repair = Repair(store, registry, None, datanodes, clock)
+    # Planning runs in the cooperator's steps, here on the fake clock: advancing it runs them.
+    cooperator = Cooperator(scheduler=lambda work: clock.callLater(0, work))
+    repair = Repair(store, registry, None, datanodes, clock, cooperator=cooperator)
     repair.safemode.on = False
     balancer = Balancer(store, registry, datanodes, repair, clock, leadership)
     return SimpleNamespace(clock=clock, registry=registry, datanodes=datanodes, balancer=balancer, size=size,
@@ -96,6 +102,12 @@ def run_out(c, step=0.5, limit=400):
     raise AssertionError(f"still running: {c.balancer.describe()}")
 
 
+def start(c, **kwargs):
+    """Start a run and let it go as far as it goes at once."""
+    c.balancer.start(**kwargs)
+    c.clock.advance(0)
+
+
 def three_full_one_empty(**kwargs):
     blocks = [f"b{i:02d}" for i in range(30)]  # on two of the three full nodes each: 20 MB each
     on = {"n0": [], "n1": [], "n2": [], "new": []}
@@ -113,7 +125,7 @@ def test_each_move_copies_before_it_deletes_and_the_run_ends_balanced():
     c = three_full_one_empty()
     counts = []
     c.datanodes.on_fetch = lambda b, source: counts.append(replicas(c, b))
-    c.balancer.start(threshold=5, bandwidth=1000)
+    start(c, threshold=5, bandwidth=1000)
     run = run_out(c)
     assert run["state"] == BALANCED, run
     assert run["moves_done"] > 0 and run["bytes_moved"] == run["moves_done"] * MB and run["moves_failed"] == 0
@@ -130,7 +142,7 @@ def test_each_move_copies_before_it_deletes_and_the_run_ends_balanced():
 
 def test_moves_keep_to_the_bandwidth():
     c = three_full_one_empty()
-    c.balancer.start(threshold=5, bandwidth=1.0)  # 1 MB/s, blocks of 1 MB: one move a second
+    start(c, threshold=5, bandwidth=1.0)  # 1 MB/s, blocks of 1 MB: one move a second
     moves = lambda: sum(1 for call in c.datanodes.calls if call[0] == "delete")  # noqa: E731
     assert moves() == 1
     c.clock.advance(0.9)
@@ -143,7 +155,7 @@ def test_moves_keep_to_the_bandwidth():
 
 def test_a_stopped_run_ends_after_its_move_and_leaves_every_block_replicated():
     c = three_full_one_empty()
-    c.balancer.start(threshold=5, bandwidth=1.0)  # one move made, the throttle's wait under way
+    start(c, threshold=5, bandwidth=1.0)  # one move made, the throttle's wait under way
     c.balancer.stop()
     run = c.balancer.describe()  # at once: the wait is cut short
     assert run["state"] == STOPPED and run["moves_done"] == 1, run
@@ -159,10 +171,11 @@ def test_the_source_is_kept_when_the_block_lost_a_replica_meanwhile():
         c.registry.remove_replica(block_id, other)
         c.balancer.stop()
     c.datanodes.on_fetch = lose_another
-    c.balancer.start(threshold=5, bandwidth=1000)
+    start(c, threshold=5, bandwidth=1000)
     run = run_out(c)
-    assert [call[0] for call in c.datanodes.calls] == ["fetch"], "no delete"
-    assert run["moves_failed"] == 1 and run["moves_done"] == 0
+    fetched = [call for call in c.datanodes.calls if call[0] == "fetch"]
+    assert fetched and len(fetched) == len(c.datanodes.calls), "no delete"
+    assert run["moves_failed"] == len(fetched) and run["moves_done"] == 0
     assert all(replicas(c, b) >= 2 for b in c.targets)
 
 
@@ -173,7 +186,7 @@ class Lease:
 def test_only_the_leader_balances_and_a_lost_lease_stops_the_run():
     lease = Lease()
     c = three_full_one_empty(leadership=lease)
-    c.balancer.start(threshold=5, bandwidth=1.0)
+    start(c, threshold=5, bandwidth=1.0)
     assert c.datanodes.calls[-1][0] == "delete"
     lease.epoch = None
     c.clock.advance(1.1)
@@ -233,7 +246,7 @@ def test_a_report_sent_before_a_delete_does_not_bring_the_replica_back():
     c = three_full_one_empty()
     source = c.registry.nodes["n0"]
     taken_before = sorted(source.blocks)
-    c.balancer.start(threshold=5, bandwidth=1.0)  # the first move is made at once
+    start(c, threshold=5, bandwidth=1.0)  # the first move is made at once
     moved = next(b for what, b, url in c.datanodes.calls if what == "delete")
     assert moved in taken_before and moved not in source.blocks
     c.registry.report(source.id, taken_before)
@@ -252,3 +265,80 @@ def test_the_background_options():
     for option, value in [("--balance-threshold", "-1"), ("--balance-interval", "0"), ("--balance-bandwidth", "0")]:
         with pytest.raises(usage.UsageError, match="--balance-threshold is 0 \\(off\\) or more"):
             NamenodeOptions().parseOptions([option, value])
+
+
+class HeldDatanodes(Datanodes):
+    """Datanodes whose copies are answered only when the test says: the copies the balancer has asked for and not
+    yet heard back from are those in flight."""
+
+    def __init__(self, registry):
+        super().__init__(registry)
+        self.held = []  # (target url, block ids, Deferred of the answer)
+
+    def fetch_many(self, url, block_ids, source):
+        self.calls += [("fetch", block_id, url) for block_id in block_ids]
+        answered = defer.Deferred()
+        self.held.append((url, block_ids, answered))
+        return answered
+
+    def fetch(self, url, block_id, source):  # one block a request, as the balancer before batches asked
+        return self.fetch_many(url, [block_id], source)
+
+    def answer_all(self):
+        held, self.held = self.held, []
+        for _, block_ids, answered in held:
+            body = {"blocks": [{"id": block_id, "copied": True} for block_id in block_ids]}
+            answered.callback(Answer(body=json.dumps(body).encode()))
+
+
+def held(blocks_on_each=60, **kwargs):
+    """Three full nodes (``blocks_on_each`` blocks of 1 MB each) and a new empty one, copies held."""
+    blocks = [f"b{i:03d}" for i in range(blocks_on_each * 3 // 2)]
+    on = {"n0": [], "n1": [], "n2": [], "new": []}
+    for i, b in enumerate(blocks):
+        on[f"n{i % 3}"].append(b)
+        on[f"n{(i + 1) % 3}"].append(b)
+    c = make(on, **kwargs)
+    c.datanodes = c.balancer.datanodes = HeldDatanodes(c.registry)
+    return c
+
+
+def test_moves_overlap_within_each_datanodes_bounds():
+    """Several copies are in flight at once (before: one block at a time), small blocks between two nodes go in one
+    request, and no datanode has more than REQUESTS_PER_NODE requests or --replication-inflight bytes at once."""
+    c = held()
+    start(c, threshold=5, bandwidth=1000)
+    c.clock.advance(0.1)  # the throttle's share of the bandwidth: 100 MB
+    blocks_in_flight = sum(len(block_ids) for _, block_ids, _ in c.datanodes.held)
+    assert len(c.datanodes.held) >= 2 and blocks_in_flight > len(c.datanodes.held), c.datanodes.held
+    assert c.balancer.describe()["moves_in_flight"] == blocks_in_flight
+    for url in {url for url, _, _ in c.datanodes.held}:
+        requests = [block_ids for target, block_ids, _ in c.datanodes.held if target == url]
+        assert len(requests) <= REQUESTS_PER_NODE
+        assert sum(len(block_ids) for block_ids in requests) * MB <= c.balancer.repair.inflight_bytes
+    for _ in range(100):  # every answer lets the next copies go
+        if not c.datanodes.held:
+            break
+        c.datanodes.answer_all()
+        c.clock.advance(0.5)
+        beat(c)
+    run = run_out(c)
+    assert run["state"] == BALANCED and run["moves_done"] > blocks_in_flight, run
+    assert all(replicas(c, b) == 2 for b in c.targets)
+
+
+def test_the_bandwidth_bounds_the_copies_in_flight_too():
+    """The throttle counts the bytes asked for, not those done: copies that take long do not let more start."""
+    c = held()
+    start(c, threshold=5, bandwidth=2.0)  # blocks of 1 MB: two a second
+    asked = lambda: sum(1 for call in c.datanodes.calls if call[0] == "fetch")  # noqa: E731
+    for tenth in range(1, 41):
+        c.clock.advance(0.1)
+        assert asked() <= 2 * (tenth / 10) + 2, (tenth, asked())
+    assert asked() >= 2 * 4, asked()  # not starved either: 4 s, 8 blocks
+    c.balancer.stop()
+    assert c.balancer.describe()["state"] == "running", "the copies in flight end first"
+    c.datanodes.answer_all()
+    run = c.balancer.describe()
+    assert run["state"] == STOPPED and run["moves_done"] == asked() and run["moves_in_flight"] == 0, run
+    assert all(replicas(c, b) == 2 for b in c.targets)

@@ -10,7 +10,7 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 
 from dfs.namenode.registry import Registry
-from dfs.namenode.repair import Repair, _blocks_of
+from dfs.namenode.repair import Repair, blocks_of
 from dfs.namenode.repairqueue import HIGHEST, OVER, UNDER, VERY_UNDER, RepairQueues, copy_level
 
 DEAD_AFTER = 60.0
@@ -242,7 +242,7 @@ def test_a_nodes_blocks_walked_in_steps_are_all_seen_though_the_set_changes():
     registry = Registry(Clock())
     blocks = [_block(i) for i in range(1000)]
     registry.register("a", "http://a", "http://a", 1, 0, 1, blocks)
-    walk = _blocks_of(registry.nodes["a"])
+    walk = blocks_of(registry.nodes["a"])
     seen = [next(walk) for _ in range(100)]
     registry.add_replica(_block(5000), "a")
     registry.remove_replica(blocks[999], "a")

@@ -10,20 +10,15 @@ every 3 s), replication 2. Each datanode offers twice what it holds after the fi
 has to take about a third of the blocks' replicas on the three others to come within the threshold (10 points).
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 import requests
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(BENCH), BENCH, os.path.join(os.path.dirname(BENCH), "tests")]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import Cluster  # noqa: E402
-from safemode_restart import DEFAULT_TIMINGS, fill  # noqa: E402
+from filled_cluster import DEFAULT_TIMINGS, cluster_options, fill, running_cluster  # noqa: E402
 
 DATANODES = 3
 REPLICATION = 2
@@ -32,29 +27,23 @@ POLL = 0.2  # seconds between two looks at the run's progress
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=2000, help="one-block files (default 2000)")
-    parser.add_argument("--size", type=int, default=256 * 1024, help="bytes per file (default 262144)")
-    parser.add_argument("--writers", type=int, default=8, help="concurrent uploads while filling (default 8)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds the balancer may take")
-    parser.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
+    parser = cluster_options(__doc__, 2000, 1800, "seconds the balancer may take")
+    parser.set_defaults(size=256 * 1024, datanodes=DATANODES)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    work = args.work or tempfile.mkdtemp(prefix="dfs-balance-bench-")
-    capacity = 2 * args.files * REPLICATION * args.size // DATANODES
-    cluster = Cluster(work, datanodes=DATANODES, heartbeat=3,
-                      namenode_args=[*DEFAULT_TIMINGS, "--replication", str(REPLICATION)],
-                      datanode_args=["--capacity", str(capacity), "--reserve", "0"])
-    try:
-        cluster.start()
+    capacity = 2 * args.files * REPLICATION * args.size // args.datanodes
+    namenode_args = [*DEFAULT_TIMINGS, "--replication", str(REPLICATION)]
+    datanode_args = ["--capacity", str(capacity), "--reserve", "0"]
+    with running_cluster(args, "dfs-balance-bench-", namenode_args=namenode_args,
+                         datanode_args=datanode_args) as cluster:
         began = time.monotonic()
         fill(cluster, args.files, args.size, args.writers)
         print(f"created {args.files} files of {args.size} bytes in {time.monotonic() - began:.0f} s", flush=True)
         cluster.add_datanode()
-        cluster.wait_for(lambda s: s["totals"]["alive"] == DATANODES + 1, 60, "the new datanode")
+        cluster.wait_for(lambda s: s["totals"]["alive"] == args.datanodes + 1, 60, "the new datanode")
         load = os.getloadavg()[0]
         r = requests.post(f"{cluster.url}/cluster/balance", params={"threshold": THRESHOLD, "bandwidth": 1e6},
                           timeout=60)
@@ -75,10 +64,6 @@ def main(argv=None):
               f" load average {load:.1f}", flush=True)
         assert cluster.fsck()["totals"]["status"] == "HEALTHY"
         return 0 if run["state"] == "balanced" else 1
-    finally:
-        cluster.stop()
-        if not args.work:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ STATFS_TTL = 2.0
 # their own chunks. A read counts as sequential within SEQUENTIAL_SLACK of where the last one ended: libfuse's
 # threads may take the kernel's requests a little out of order.
 READ_AHEAD_FIRST = IO_SIZE
-READ_AHEAD_MAX = 2 * SEGMENT
+READ_AHEAD_MAX = 4 * SEGMENT
 SEQUENTIAL_SLACK = IO_SIZE
 # st_ino is the cluster's fileId (-o use_ino); a file created here has none before its first upload, so it shows
 # a number from LOCAL_INOS on, in this mount, from then on (see ``_keep_local_ino``).
@@ -156,20 +156,21 @@ class _Handle:
         self.next_read = self.window = self.ahead_to = 0
 
     def read_ahead(self, offset, end):
-        """The file bytes [start, stop) to fetch ahead after a read of [offset, end), or None. More is asked for once
-        less than half a window is left, up to a boundary of half the window's size (of a segment at most), so a
-        sequential reader fetches a whole segment at a time. Threads of one handle may race here: that only moves
-        the guess."""
+        """The file bytes [start, stop) to fetch ahead after a read of [offset, end), or None. The window's end is
+        topped up a unit at a time (half the window, a segment at most), so a sequential reader asks for one
+        whole segment at a time and has several on their way. Threads of one handle may race here: that only
+        moves the guess."""
         sequential = abs(offset - self.next_read) <= SEQUENTIAL_SLACK
         self.next_read = end
         if not sequential:
             self.window, self.ahead_to = 0, end
             return None
         self.window = min(max(2 * self.window, READ_AHEAD_FIRST), READ_AHEAD_MAX)
-        if self.ahead_to - end >= self.window // 2:
-            return None
         unit = min(self.window // 2, SEGMENT)
-        start, self.ahead_to = max(self.ahead_to, end), (end + self.window) // unit * unit
+        stop = (end + self.window) // unit * unit
+        if stop <= self.ahead_to:
+            return None
+        start, self.ahead_to = max(self.ahead_to, end), stop
         return start, self.ahead_to
 
 

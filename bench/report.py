@@ -6,9 +6,9 @@ from pathlib import Path
 
 # Sessions measured apart from this run and kept with it in RESULTS.md: the namespace on each backend
 # (bench/namespace_ops.py --backend sqlite --backend postgresql) and with several namenodes (bench/namenodes.py), and
-# the small-file sessions of issue 24.
+# the small-file and random-read sessions of issue 24.
 KEPT = [Path(__file__).parent / name for name in ("namespace/backends.md", "namespace/namenodes-section.md",
-                                                  "issue24/small-files.md")]
+                                                  "issue24/small-files.md", "issue24/range-reads.md")]
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def test_a_sequential_reader_reads_ahead_in_big_pieces(mounted):
     with open(mounted.path + "/seq.bin", "rb") as f:
         for offset in range(0, SIZE, 1 << 20):
             assert f.read(1 << 20) == mounted.data["seq.bin"][offset:offset + (1 << 20)], offset
-    assert mounted.cluster.datanode_total("dfs_read_bytes_total") - before == SIZE, "every byte once"
+    # Every byte once; a chunk or two may come twice when libfuse's threads take the kernel's requests out of order.
+    assert SIZE <= mounted.cluster.datanode_total("dfs_read_bytes_total") - before <= SIZE + 4 * CHUNK
     requests = mounted.cluster.datanode_total("dfs_http_requests_total", op="serve_block") - requests_before
     assert requests <= SIZE // (1 << 20), f"{requests} block reads for {SIZE >> 20} MiB"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 # Sessions measured apart from this run and kept with it in RESULTS.md: the namespace on each backend
 # (bench/namespace_ops.py --backend sqlite --backend postgresql) and with several namenodes (bench/namenodes.py), and
-# the small-file sessions of issue 24.
+# the small-file and random-read sessions of issue 24.
 KEPT = [Path(__file__).parent / name for name in ("namespace/backends.md", "namespace/namenodes-section.md",
-                                                  "issue24/small-files.md")]
+                                                  "issue24/small-files.md", "issue24/range-reads.md")]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ WORKLOADS = [
     Workload("fuse_clone", "(f) FUSE: git clone of a local {clone_files}-file repository", "s", False),
     Workload("creates", "(g) create {creates} × 1 KiB files in one directory, {clients} clients", "files/s", True),
     Workload("stat_p50", "(g) stat one of those files, p50 of one client", "ms", False),
+    Workload("random_http", "(h) {random_reads} random 4 KiB reads of the {size} file over HTTP, {random_clients} clients",
+             "reads/s", True),
+    Workload("random_http_kib", "(h) what the servers sent per HTTP read", "KiB", False),
+    Workload("random_fuse", "(h) the same reads through FUSE, cold mount", "reads/s", True),
+    Workload("random_fuse_kib", "(h) what the servers sent per FUSE read", "KiB", False),
 ]
 
 LIMITS = {  # key: (what was measured, unit)

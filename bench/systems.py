@@ -65,6 +65,12 @@ class WebHdfs:
             await _expect(r, 200)
             return await _consume(r, sink)
 
+    async def get_range(self, session, path, offset, length):
+        """Bytes [offset, offset+length) with one OPEN (following the redirect to a datanode)."""
+        async with session.get(self._url(path, "OPEN", offset=offset, length=length)) as r:
+            await _expect(r, 200)
+            return await r.read()
+
     async def stat(self, session, path):
         async with session.get(self._url(path, "GETFILESTATUS")) as r:
             await _expect(r, 200)
@@ -99,6 +105,12 @@ class Filer:
         async with session.get(self.url + path) as r:
             await _expect(r, 200)
             return await _consume(r, sink)
+
+    async def get_range(self, session, path, offset, length):
+        """Bytes [offset, offset+length) with a Range header."""
+        async with session.get(self.url + path, headers={"Range": f"bytes={offset}-{offset + length - 1}"}) as r:
+            await _expect(r, 206)
+            return await r.read()
 
     async def stat(self, session, path):
         async with session.head(self.url + path) as r:  # the filer answers a file's attributes as headers
@@ -248,6 +260,15 @@ class DfsCluster(Cluster):
             return None
         return base + ["mount", str(mountpoint), "--namenode", self.url, "-f"]
 
+    def served_bytes(self):
+        """File bytes the datanodes sent to readers so far (their dfs_read_bytes_total)."""
+        total = 0.0
+        for i in range(1, self.datanodes + 1):
+            text = http_get(f"http://{LOOPBACK}:{self.port + i}/metrics")[1].decode()
+            total += sum(float(line.split()[-1]) for line in text.splitlines()
+                         if line.startswith("dfs_read_bytes_total "))
+        return total
+
     def stop(self):
         children = list(self._children.values())
         processes.stop(self.proc, grace=30)
@@ -344,6 +365,12 @@ class SeaweedCluster(Cluster):
 
     def processes(self):
         return {label: proc.pid for label, proc in self.procs.items()}
+
+    def served_bytes(self):
+        """Bytes the volume servers wrote so far, nearly all of it to sockets during reads (Go sends with write(2),
+        which /proc/PID/io counts as wchar)."""
+        return float(sum(psutil.Process(proc.pid).io_counters().write_chars
+                         for label, proc in self.procs.items() if "volume" in label))
 
     def mount_argv(self, mountpoint, cache_dir):
         return [self.weed, "mount", f"-filer={LOOPBACK}:{self.filer_port}", f"-dir={mountpoint}",

@@ -7,10 +7,12 @@ wrong byte, status or count, so a fast wrong answer never becomes a figure.
 import asyncio
 import hashlib
 import os
+import random
 import re
 import subprocess
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -167,6 +169,55 @@ async def stat_p50(client, directory, count, samples=500):
 async def remove(client, path):
     async with session() as s:
         await client.delete(s, path)
+
+
+def random_offsets(size, count, length, seed):
+    """`count` offsets at which a read of `length` bytes lies within a file of `size` bytes."""
+    rng = random.Random(seed)
+    return [rng.randrange(size - length + 1) for _ in range(count)]
+
+
+def _expected(source, offsets, length):
+    with open(source, "rb") as f:
+        return [os.pread(f.fileno(), length, offset) for offset in offsets]
+
+
+async def random_reads_http(client, path, source, offsets, length, clients):
+    """(h) Read `length` bytes at each offset with one HTTP range read each, from `clients` concurrent clients;
+    reads/s, only if every read equals those bytes of the local source."""
+    expected = _expected(source, offsets, length)
+
+    async def read(s, i):
+        body = await client.get_range(s, path, offsets[i], length)
+        if body != expected[i]:
+            raise ValueError(f"{path} at {offsets[i]}: got {len(body)} bytes that differ from what was stored")
+
+    elapsed = await _many_clients(clients, len(offsets), read)
+    return len(offsets) / elapsed
+
+
+def random_reads_fuse(target, source, offsets, length, threads):
+    """(h) The same through the mount from a cold page cache: os.pread from `threads` threads, each with its own
+    descriptor advised POSIX_FADV_RANDOM (as fio does for random reads); reads/s, every read checked."""
+    expected = _expected(source, offsets, length)
+    drop_caches()
+    next_index = iter(range(len(offsets)))
+
+    def reader():
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+            for i in next_index:
+                if os.pread(fd, length, offsets[i]) != expected[i]:
+                    raise ValueError(f"{target} at {offsets[i]} differs from what was stored")
+        finally:
+            os.close(fd)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(reader) for _ in range(threads)]:
+            done.result()
+    return len(offsets) / (time.perf_counter() - started)
 
 
 # --- FUSE ---------------------------------------------------------------------------------------------------

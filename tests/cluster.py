@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from dfs.datanode.blockstore import BLOCK_ID
 from dfs.devcluster import twistd_env
@@ -202,6 +203,17 @@ class Cluster:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; last status: {json.dumps(last)[:2000]}")
+
+    def datanode_total(self, name, **labels):
+        """The sum over the datanodes of one counter of their /metrics (``dfs_read_bytes_total``: file bytes
+        they sent to readers)."""
+        total = 0.0
+        for node in self.datanodes:
+            with urllib.request.urlopen(node.url + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+            total += sum(sample.value for family in text_string_to_metric_families(text)
+                         for sample in family.samples if sample.name == name and labels.items() <= sample.labels.items())
+        return total
 
     def stop(self):
         for node in self.datanodes:

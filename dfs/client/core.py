@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
@@ -44,6 +45,9 @@ _NOT_SENT = (ConnectError, DNSLookupError)
 MAX_TRASH_NAMES = 100
 # /user/<user>/.Trash/<Current or checkpoint>: what lies deeper was removed from somewhere.
 TRASH_CHECKPOINT_DEPTH = 4
+# Replicas whose chunk checksums a client keeps (4 KiB for a 64 MiB block; a block never changes): a small read of
+# a block read before is then one request, not two.
+SUMS_KEPT = 256
 
 
 def _join(parent, name):
@@ -113,6 +117,7 @@ class Client:
         self._call_ids = itertools.count()
         # Once a namenode has answered, one that is not there is restarting: waited for, not a wrong address.
         self._reached = False
+        self._sums = OrderedDict()  # (datanode URL, block id) -> that replica's chunk checksums, SUMS_KEPT at most
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -901,11 +906,7 @@ class Client:
         errors = []
         for url in loc.get("urls", []):
             try:
-                response = await self.datanodes.checksums(url, block_id)
-                if response.code != 200:
-                    await response.content()
-                    raise IOFailure(f"answered {response.code}")
-                sums = chunks.decode(await response.content())
+                sums = await self._chunk_sums(url, block_id)
                 response = await self.datanodes.read(url, block_id, position, end - position)
                 if response.code != 206:
                     await response.content()
@@ -936,10 +937,27 @@ class Client:
                 if position < end:
                     raise IOFailure(f"sent {end - position} bytes too few")
             except (*_UNREACHABLE, DFSError, ValueError) as e:
+                self._sums.pop((url, block_id), None)  # asked for again, should the replica be tried again
                 errors.append(f"{url}: {e.message if isinstance(e, DFSError) else _reason(e)}")
                 continue
             return
         raise Corrupt(f"no good replica of block {block_id[:12]}…: {'; '.join(errors) or 'no live datanode holds it'}")
+
+    async def _chunk_sums(self, url, block_id):
+        """The chunk checksums of the replica of ``block_id`` at ``url``, from the datanode or kept from before."""
+        key = (url, block_id)
+        sums = self._sums.get(key)
+        if sums is None:
+            response = await self.datanodes.checksums(url, block_id)
+            if response.code != 200:
+                await response.content()
+                raise IOFailure(f"answered {response.code}")
+            sums = chunks.decode(await response.content())
+            self._sums[key] = sums
+            if len(self._sums) > SUMS_KEPT:
+                self._sums.popitem(last=False)
+        self._sums.move_to_end(key)
+        return sums
 
 
 class _Upload:

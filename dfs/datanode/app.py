@@ -392,13 +392,16 @@ class DatanodeApp:
         return count
 
     def _read_local(self, block_id, start, count):
-        """Small reads whose chunks check out are answered on the reactor (a thread trip costs more than the read);
-        the rest, and the whole-block check a mismatch calls for, go to a disk thread."""
+        """Small reads that the page cache holds and whose chunks check out are answered on the reactor (a thread
+        trip costs more than the read); the rest, the reads that would wait for the disk, and the whole-block
+        check a mismatch calls for go to a disk thread."""
         if count <= INLINE_READ:
             try:
-                data = self.store.read_checked_sync(block_id, start, count)
+                data = self.store.read_checked_sync(block_id, start, count, cached_only=True)
             except FileNotFound as e:
                 return defer.fail(e)
+            except BlockingIOError:
+                data = None
             if data is not None:
                 return defer.succeed(data)
         return self.in_thread(self.store.read_verified_sync, block_id, start, count)

@@ -4,6 +4,7 @@ written to that directory's ``incoming/`` first and renamed once durable.
 Beside each block, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks the chunks it returns.
 """
 
+import errno
 import hashlib
 import json
 import os
@@ -582,10 +583,11 @@ class BlockStore:
             return data
         raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
 
-    def read_checked_sync(self, block_id, start, count):
+    def read_checked_sync(self, block_id, start, count, cached_only=False):
         """Bytes [start, start+count) of a local block when every chunk they touch matches its stored checksum,
-        else None. It never hashes the whole block, so small reads may run it on the reactor."""
-        data, begin, first = self._read_chunks(block_id, start, count)
+        else None. It never hashes the whole block, so small reads may run it on the reactor; with ``cached_only``
+        it never waits for the disk either: BlockingIOError when the chunks are not all in the page cache."""
+        data, begin, first = self._read_chunks(block_id, start, count, cached_only)
         try:
             sums = chunks.decode(_read(self.sums_path(block_id)))
         except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
@@ -596,11 +598,12 @@ class BlockStore:
             return data
         return data[start - begin:start - begin + count]
 
-    def _read_chunks(self, block_id, start, count):
+    def _read_chunks(self, block_id, start, count, cached_only=False):
         try:
             with open(self.path(block_id), "rb") as f:
                 begin, end, first = chunks.aligned(start, count, os.fstat(f.fileno()).st_size)
-                return os.pread(f.fileno(), max(0, end - begin), begin), begin, first
+                read = _pread_cached if cached_only else os.pread
+                return read(f.fileno(), max(0, end - begin), begin), begin, first
         except FileNotFoundError:
             raise FileNotFound(f"block {block_id} is not on this datanode") from None
 
@@ -686,6 +689,21 @@ def _listing(folder):
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def _pread_cached(fd, count, offset):
+    """``count`` bytes at ``offset`` copied from the page cache only (preadv2's RWF_NOWAIT): BlockingIOError when
+    any of them would have to come from the disk. Where the flag is unknown, a plain read."""
+    buffer = bytearray(count)
+    try:
+        got = os.preadv(fd, [buffer], offset, os.RWF_NOWAIT)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        return os.pread(fd, count, offset)
+    if got < count:  # the cache holds the start only, or the file is short: either way, a disk thread's job
+        raise BlockingIOError(errno.EAGAIN, "not all in the page cache")
+    return bytes(buffer)
 
 
 def _remove(path):

@@ -1,19 +1,17 @@
 """What the mount remembers between operations: recent file statuses and listings, and verified block pieces on disk."""
 
 import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 
-from dfs import paths
+from dfs import chunks, paths
 
 PRUNE_AT = 10_000
 # A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
 # names: one request then answers the lookups of the next ``ttl`` seconds (tar, cp -r, rsync creating files).
 RELIST_MAX = 4096
-# What a cache miss fetches of a block: a 4 KiB read moves 16 MiB, not 64. 4 MiB segments cost sequential reads
-# through the mount half their speed here (a round trip per segment), 16 MiB ones nothing measurable.
+# The block cache's unit of eviction: one sparse file per SEGMENT bytes of a block, filled chunk by chunk.
 SEGMENT = 16 * 1024 * 1024
 
 
@@ -132,10 +130,11 @@ class AttributeCache:
 
 
 class BlockCache:
-    """Pieces of blocks on local disk, SEGMENT bytes each, every chunk checked as it arrives, at most ``limit``
-    bytes (LRU). A small read fetches one segment, not a whole block.
+    """Pieces of blocks on local disk, at most ``limit`` bytes. Each SEGMENT of a block is one sparse file holding
+    the chunks (dfs.chunks.CHUNK_SIZE) fetched so far, each checked as it arrived; the least recently used segments
+    go first. A read fetches just the chunks it lacks: a 4 KiB read moves 64 KiB, not a segment.
 
-    Blocks are immutable and named by their content, so an entry stays valid for as long as it is kept.
+    Blocks are immutable and named by their content, so a chunk stays valid for as long as it is kept.
     """
 
     def __init__(self, client, directory, limit):
@@ -143,87 +142,134 @@ class BlockCache:
         self._dir = directory
         self._limit = limit
         self._lock = threading.Lock()
-        self._sizes = OrderedDict()  # (block id, segment index) -> bytes kept
+        self._held = OrderedDict()  # (block id, segment index) -> _Segment
         self._total = 0
-        self._fetching = {}
-        self._claimed = set()  # segments a read-ahead was started for
+        self._fetches = {}  # (block id, segment index) -> _Fetch, while chunks of that segment are on their way
 
     def read(self, location, start, count):
         """``count`` bytes from ``start`` in the block that ``location`` (a BlockLocation dict) names."""
         pieces = []
-        while count > 0:
-            index, within = divmod(start, SEGMENT)
-            take = min(count, SEGMENT - within)
-            fd = self._open(location, index)
+        for index, within, take in _by_segment(start, count):
+            fd = self._open(location, index, within, take)
             try:
                 pieces.append(os.pread(fd, take, within))
             finally:
                 os.close(fd)
-            start, count = start + take, count - take
         return b"".join(pieces)
 
-    def prefetch(self, location, index):
+    def prefetch(self, location, start, count):
+        """Fetch the chunks of bytes [start, start+count) of a block that are not kept yet (read-ahead)."""
+        for index, within, take in _by_segment(start, count):
+            os.close(self._open(location, index, within, take))
+
+    def _open(self, location, index, within, count):
+        """A descriptor on segment ``index`` once it holds every chunk of its bytes [within, within+count), the
+        missing ones fetched first (one request from the first missing to the last). Opened under the lock, so
+        eviction, which only unlinks and skips segments being fetched, never pulls the file away meanwhile."""
+        key = (location["blockId"], index)
+        size = min(SEGMENT, location["blockSize"] - index * SEGMENT)
+        _, end, first_chunk = chunks.aligned(within, count, size)
+        wanted = range(first_chunk, -(-end // chunks.CHUNK_SIZE))
+        with self._lock:
+            fd = self._open_held(key, wanted)
+            if fd is not None:
+                return fd
+            fetch = self._fetches.setdefault(key, _Fetch())
+            fetch.users += 1
+            segment = self._held.setdefault(key, _Segment(size))  # the file exists from the fetch's start
+        done, fd = False, None
         try:
-            os.close(self._open(location, index))
+            with fetch.lock:
+                with self._lock:
+                    missing = [c for c in wanted if c not in segment.chunks]
+                if missing:
+                    fetched = range(missing[0], missing[-1] + 1)
+                    self._fetch(location, index, fetched, size)
+                    with self._lock:
+                        self._total += segment.keep(fetched)
+            done = True
         finally:
             with self._lock:
-                self._claimed.discard((location["blockId"], index))
-
-    def claim(self, block_id, index):
-        """True, once, for a segment neither kept nor on its way: the caller then reads it ahead (``prefetch``)."""
-        key = (block_id, index)
-        with self._lock:
-            if key in self._sizes or key in self._fetching or key in self._claimed:
-                return False
-            self._claimed.add(key)
-            return True
-
-    def _open(self, location, index):
-        """A descriptor on the cached segment, fetching it first if needed. Opened under the lock, so eviction,
-        which only unlinks, can never pull the file away between lookup and open."""
-        key = (location["blockId"], index)
-        with self._lock:
-            if key in self._sizes:
-                self._sizes.move_to_end(key)
-                return os.open(self._path(key), os.O_RDONLY)
-            fetch_lock = self._fetching.setdefault(key, threading.Lock())
-        with fetch_lock:
-            with self._lock:
-                if key in self._sizes:
-                    self._sizes.move_to_end(key)
-                    return os.open(self._path(key), os.O_RDONLY)
-            try:
-                size = self._fetch(location, index)
-            finally:
-                with self._lock:
-                    self._fetching.pop(key, None)
-            with self._lock:
-                self._sizes[key] = size
-                self._total += size
+                fetch.users -= 1
+                if not fetch.users:
+                    del self._fetches[key]
+                if done:
+                    fd = self._open_held(key, wanted)  # now the newest segment, which eviction keeps
                 self._evict()
-                return os.open(self._path(key), os.O_RDONLY)
+        return fd
 
-    def _fetch(self, location, index):
-        """Fetch one segment from the first good replica; the client checks every chunk before it writes it."""
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".fetch-")
-        start = index * SEGMENT
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self._client.fetch_block(location, f, start, min(SEGMENT, location["blockSize"] - start))
-                size = f.tell()
-            os.replace(tmp, self._path((location["blockId"], index)))
-            return size
-        except BaseException:
-            os.unlink(tmp)
-            raise
+    def _open_held(self, key, wanted):
+        """A descriptor on the segment when it holds every chunk in ``wanted``, else None (caller holds the lock)."""
+        segment = self._held.get(key)
+        if segment is None or not all(c in segment.chunks for c in wanted):
+            return None
+        self._held.move_to_end(key)
+        return os.open(self._path(key), os.O_RDONLY)
+
+    def _fetch(self, location, index, wanted, size):
+        """Fetch chunks ``wanted`` (a range) of a segment from the first good replica into its file; the client
+        checks every chunk before it writes it."""
+        at = wanted.start * chunks.CHUNK_SIZE
+        count = min(wanted.stop * chunks.CHUNK_SIZE, size) - at
+        fd = os.open(self._path((location["blockId"], index)), os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.seek(at)
+            self._client.fetch_block(location, f, index * SEGMENT + at, count)
 
     def _evict(self):
-        """Drop least recently used segments beyond the limit, always keeping the newest one."""
-        while self._total > self._limit and len(self._sizes) > 1:
-            key, size = self._sizes.popitem(last=False)
-            self._total -= size
-            os.unlink(self._path(key))
+        """Drop least recently used segments beyond the limit, always keeping the newest one and any being fetched
+        (caller holds the lock)."""
+        newest = next(reversed(self._held), None)
+        for key in list(self._held):
+            if self._total <= self._limit or key == newest:
+                break
+            if key not in self._fetches:
+                self._total -= self._held.pop(key).bytes
+                try:
+                    os.unlink(self._path(key))
+                except FileNotFoundError:  # a segment whose first fetch failed before creating its file
+                    pass
 
     def _path(self, key):
         block_id, index = key
         return os.path.join(self._dir, f"{block_id}.{index}")
+
+
+class _Segment:
+    """Which chunks of one segment's file hold checked bytes, and how many bytes they are."""
+
+    __slots__ = ("size", "chunks", "bytes")
+
+    def __init__(self, size):
+        self.size = size
+        self.chunks = set()
+        self.bytes = 0
+
+    def keep(self, fetched):
+        """Note the chunks in range ``fetched`` as held; returns the bytes this adds."""
+        added = 0
+        for chunk in fetched:
+            if chunk not in self.chunks:
+                self.chunks.add(chunk)
+                added += min(chunks.CHUNK_SIZE, self.size - chunk * chunks.CHUNK_SIZE)
+        self.bytes += added
+        return added
+
+
+class _Fetch:
+    """One segment's fetches in turn (a lock), and how many readers wait on it (it goes when none do)."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+
+
+def _by_segment(start, count):
+    """(segment index, offset in it, count) of each segment bytes [start, start+count) of a block lie in."""
+    while count > 0:
+        index, within = divmod(start, SEGMENT)
+        take = min(count, SEGMENT - within)
+        yield index, within, take
+        start, count = start + take, count - take

@@ -76,9 +76,13 @@ SPECIAL_KINDS = {bits: kind for kind, bits in FILE_TYPES.items() if kind not in 
 MODE_BITS = 0o7777
 STATFS_UNIT = 4096
 STATFS_TTL = 2.0
-SEQUENTIAL_SLACK = 1 << 20
-# Segments (dfs.fuse.caches.SEGMENT) fetched ahead of a sequential reader, two at a time.
-READ_AHEAD = 2
+# Read-ahead: a handle's window opens at READ_AHEAD_FIRST with a sequential read (the first read at offset 0 is one)
+# and doubles with each further one up to READ_AHEAD_MAX; a read elsewhere closes it, so random reads fetch only
+# their own chunks. A read counts as sequential within SEQUENTIAL_SLACK of where the last one ended: libfuse's
+# threads may take the kernel's requests a little out of order.
+READ_AHEAD_FIRST = IO_SIZE
+READ_AHEAD_MAX = 4 * SEGMENT
+SEQUENTIAL_SLACK = IO_SIZE
 # st_ino is the cluster's fileId (-o use_ino); a file created here has none before its first upload, so it shows
 # a number from LOCAL_INOS on, in this mount, from then on (see ``_keep_local_ino``).
 LOCAL_INOS = 1 << 48
@@ -112,22 +116,6 @@ def errno_for(error, op=None):
     return errno.EIO
 
 
-def _segments_ahead(location, start, count, following):
-    """The READ_AHEAD (location, segment index) pairs a sequential reader needs after bytes [start, start+count)
-    of a block: the next segments of this extent, then the first ones of the next extent."""
-    ahead, index = [], (start + count - 1) // SEGMENT + 1
-    for extent in (location, following):
-        if extent is None:
-            break
-        end = extent["blockOffset"] + extent["length"]
-        while len(ahead) < READ_AHEAD and index * SEGMENT < end:
-            ahead.append((extent, index))
-            index += 1
-        if following is not None:
-            index = following["blockOffset"] // SEGMENT
-    return ahead
-
-
 def _fail(code):
     return OSError(code, os.strerror(code))
 
@@ -157,14 +145,33 @@ def _local_id(name, by_name, default):
 
 
 class _Handle:
-    """One open file description: which file, whether it appends, where the last read ended (for read-ahead)."""
+    """One open file description: which file, whether it appends, and its read-ahead: where the last read ended,
+    the window, and how far read-ahead was asked for."""
 
-    __slots__ = ("file", "append", "next_read")
+    __slots__ = ("file", "append", "next_read", "window", "ahead_to")
 
     def __init__(self, file, append):
         self.file = file
         self.append = append
-        self.next_read = 0
+        self.next_read = self.window = self.ahead_to = 0
+
+    def read_ahead(self, offset, end):
+        """The file bytes [start, stop) to fetch ahead after a read of [offset, end), or None. The window's end is
+        topped up a unit at a time (half the window, a segment at most), so a sequential reader asks for one
+        whole segment at a time and has several on their way. Threads of one handle may race here: that only
+        moves the guess."""
+        sequential = abs(offset - self.next_read) <= SEQUENTIAL_SLACK
+        self.next_read = end
+        if not sequential:
+            self.window, self.ahead_to = 0, end
+            return None
+        self.window = min(max(2 * self.window, READ_AHEAD_FIRST), READ_AHEAD_MAX)
+        unit = min(self.window // 2, SEGMENT)
+        stop = (end + self.window) // unit * unit
+        if stop <= self.ahead_to:
+            return None
+        start, self.ahead_to = max(self.ahead_to, end), stop
+        return start, self.ahead_to
 
 
 class DFSOperations:
@@ -647,17 +654,17 @@ class DFSOperations:
         # A hole's zeros come from here, not from a datanode.
         data = b"".join(bytes(count) if loc is None else self.blocks.read(loc, start, count)
                         for loc, start, count, _ in pieces)
-        sequential = abs(offset - handle.next_read) <= SEQUENTIAL_SLACK
-        handle.next_read = offset + len(data)
-        if sequential and pieces and pieces[-1][0] is not None:
-            for location, index in _segments_ahead(*pieces[-1]):
-                if self.blocks.claim(location["blockId"], index):
-                    self._readahead.submit(self._prefetch, location, index)
+        ahead = handle.read_ahead(offset, offset + len(data))
+        if ahead is not None:
+            start, stop = ahead
+            for location, block_start, count, _ in of.pieces(start, stop - start):
+                if location is not None:
+                    self._readahead.submit(self._prefetch, location, block_start, count)
         return data
 
-    def _prefetch(self, location, index):
+    def _prefetch(self, location, start, count):
         try:
-            self.blocks.prefetch(location, index)
+            self.blocks.prefetch(location, start, count)
         except Exception as e:
             log.debug("read-ahead of block {block} failed: {error}", block=location["blockId"], error=e)
 

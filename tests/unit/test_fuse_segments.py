@@ -1,57 +1,120 @@
-"""The mount's block cache keeps pieces of blocks: a small read fetches one segment, never a whole block."""
+"""The mount's block cache keeps the chunks it fetched, a sparse file per segment: a small read fetches only the
+chunks it lacks, never a whole segment or block; read-ahead opens only for a sequential reader."""
 
 import os
+import threading
+import time
 
+from dfs.chunks import CHUNK_SIZE as CHUNK
 from dfs.fuse.caches import SEGMENT, BlockCache
-from dfs.fuse.operations import READ_AHEAD, _segments_ahead
+from dfs.fuse.operations import IO_SIZE, READ_AHEAD_FIRST, READ_AHEAD_MAX, _Handle
 
 
 class FakeClient:
-    """Serves ranges of in-memory blocks and remembers what was asked."""
+    """Serves ranges of in-memory blocks and remembers what was asked; ``gate``, when set, holds every fetch."""
 
     def __init__(self, blocks):
         self.blocks = blocks
         self.fetched = []
+        self.gate = None
 
     def fetch_block(self, location, fileobj, start=0, count=None):
+        if self.gate is not None:
+            assert self.gate.wait(30)
         self.fetched.append((location["blockId"], start, count))
         fileobj.write(self.blocks[location["blockId"]][start:start + count])
 
 
-def location(block_id, size, block_offset=0, length=None):
-    return {"blockId": block_id, "blockSize": size, "blockOffset": block_offset,
-            "length": size - block_offset if length is None else length}
+def location(block_id, size):
+    return {"blockId": block_id, "blockSize": size, "blockOffset": 0, "length": size}
 
 
-def test_reads_fetch_only_the_segments_they_touch(tmp_path):
-    data = os.urandom(3 * SEGMENT + 100)
+def test_reads_fetch_only_the_chunks_they_lack(tmp_path):
+    data = os.urandom(SEGMENT + 3 * CHUNK + 100)
     client = FakeClient({"b": data})
-    cache = BlockCache(client, str(tmp_path), limit=64 * SEGMENT)
+    cache = BlockCache(client, str(tmp_path), limit=4 * SEGMENT)
     loc = location("b", len(data))
     assert cache.read(loc, 5, 4096) == data[5:4101]
-    assert client.fetched == [("b", 0, SEGMENT)]
+    assert client.fetched == [("b", 0, CHUNK)]
+    assert cache.read(loc, CHUNK - 10, 20) == data[CHUNK - 10:CHUNK + 10]
+    assert client.fetched[1:] == [("b", CHUNK, CHUNK)], "the chunk held is not fetched again"
     assert cache.read(loc, SEGMENT - 10, 20) == data[SEGMENT - 10:SEGMENT + 10]
-    assert cache.read(loc, 3 * SEGMENT, 100) == data[3 * SEGMENT:]
-    assert client.fetched == [("b", 0, SEGMENT), ("b", SEGMENT, SEGMENT), ("b", 3 * SEGMENT, 100)]
-    assert not cache.claim("b", 1) and cache.claim("b", 2) and not cache.claim("b", 2), "claimed once"
-    cache.prefetch(loc, 2)
-    assert client.fetched[-1] == ("b", 2 * SEGMENT, SEGMENT) and not cache.claim("b", 2)
+    assert client.fetched[2:] == [("b", SEGMENT - CHUNK, CHUNK), ("b", SEGMENT, CHUNK)]
+    assert cache.read(loc, SEGMENT + 3 * CHUNK, 100) == data[-100:]
+    assert client.fetched[4:] == [("b", SEGMENT + 3 * CHUNK, 100)], "the block's short last chunk"
+    assert cache.read(loc, 0, 2 * CHUNK) == data[:2 * CHUNK] and len(client.fetched) == 5
+
+
+def test_one_request_fetches_from_the_first_missing_chunk_to_the_last(tmp_path):
+    data = os.urandom(8 * CHUNK)
+    client = FakeClient({"b": data})
+    cache = BlockCache(client, str(tmp_path), limit=SEGMENT)
+    loc = location("b", len(data))
+    for chunk in (0, 2, 6):
+        cache.read(loc, chunk * CHUNK, 1)
+    cache.prefetch(loc, 0, 5 * CHUNK)
+    assert client.fetched[3:] == [("b", CHUNK, 4 * CHUNK)]
+    assert cache.read(loc, 0, len(data)) == data
+    assert client.fetched[4:] == [("b", 5 * CHUNK, 3 * CHUNK)], "chunk 6, held, comes again in the one request"
 
 
 def test_the_cache_keeps_to_its_limit(tmp_path):
     data = os.urandom(4 * SEGMENT)
     client = FakeClient({"b": data})
-    cache = BlockCache(client, str(tmp_path), limit=2 * SEGMENT)
+    cache = BlockCache(client, str(tmp_path), limit=2 * CHUNK)
     loc = location("b", len(data))
     for index in range(4):
         assert cache.read(loc, index * SEGMENT, 1) == data[index * SEGMENT:index * SEGMENT + 1]
     assert len(os.listdir(tmp_path)) == 2
+    assert sum(os.stat(tmp_path / name).st_blocks * 512 for name in os.listdir(tmp_path)) <= 2 * CHUNK + 8192, \
+        "a segment file holds its fetched chunks only (sparse)"
     assert cache.read(loc, 0, 1) == data[:1] and len(client.fetched) == 5
 
 
-def test_read_ahead_follows_segments_then_the_next_extent():
-    first, second = location("a", 3 * SEGMENT, SEGMENT, SEGMENT + 5), location("b", 9 * SEGMENT, SEGMENT // 2)
-    expected = [(first, 2), *[(second, i) for i in range(READ_AHEAD)]]
-    assert _segments_ahead(first, SEGMENT, 100, second) == expected[:READ_AHEAD]
-    assert _segments_ahead(first, 2 * SEGMENT, 5, None) == []
-    assert _segments_ahead(second, 0, 10, None) == [(second, i) for i in range(1, READ_AHEAD + 1)]
+def test_readers_of_the_same_chunk_share_one_fetch(tmp_path):
+    data = os.urandom(2 * CHUNK)
+    client = FakeClient({"b": data})
+    client.gate = threading.Event()
+    cache = BlockCache(client, str(tmp_path), limit=SEGMENT)
+    loc = location("b", len(data))
+    results = []
+    readers = [threading.Thread(target=lambda: results.append(cache.read(loc, 10, 100))) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + 30
+    while not (cache._fetches and next(iter(cache._fetches.values())).users == 2):
+        assert time.monotonic() < deadline, "both readers wait on the one fetch"
+        time.sleep(0.01)
+    client.gate.set()
+    for reader in readers:
+        reader.join(30)
+    assert results == [data[10:110]] * 2 and client.fetched == [("b", 0, CHUNK)]
+
+
+def test_random_reads_read_nothing_ahead():
+    handle = _Handle(None, False)
+    for offset in (5 << 20, 40 << 20, 12 << 20, 3 << 20):
+        assert handle.read_ahead(offset, offset + 4096) is None
+
+
+def test_a_sequential_reader_gets_a_window_that_doubles_to_whole_segments():
+    handle = _Handle(None, False)
+    asked, offset = [], 0
+    while offset < 100 * SEGMENT:
+        ahead = handle.read_ahead(offset, offset + IO_SIZE)
+        if ahead is not None:
+            assert ahead[0] == (asked[-1][1] if asked else IO_SIZE), "each range follows the last"
+            asked.append(ahead)
+        offset += IO_SIZE
+        assert handle.window <= READ_AHEAD_MAX
+    assert asked[0] == (IO_SIZE, 2 * READ_AHEAD_FIRST)
+    assert handle.window == READ_AHEAD_MAX and len(asked) <= 100 + 16, "a request a segment, after a short ramp"
+    steady = asked[-50:]
+    assert all(stop - start == SEGMENT and start % SEGMENT == 0 for start, stop in steady), steady
+
+
+def test_a_read_near_the_last_one_asks_little():
+    handle = _Handle(None, False)
+    assert handle.read_ahead(50 << 20, (50 << 20) + 4096) is None
+    start, stop = handle.read_ahead((50 << 20) + 8192, (50 << 20) + 12288)
+    assert stop - start <= 2 * READ_AHEAD_FIRST

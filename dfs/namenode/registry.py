@@ -137,6 +137,9 @@ class Registry:
         self.maintenance_changes = 0  # windows set here: a read of the database begun before one is out of date
         self.nodes = {}
         self.replicas = {}  # block id -> set of node ids
+        # block id -> the same id, the one object the map holds: each report parses its own copy of every id, and
+        # the nodes' sets keep this one instead: 113 bytes saved a replica after the first, for a dict entry a block
+        self._ids = {}
         self.corrupt = {}  # block id -> set of node ids whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
         self.watcher = Unwatched()
@@ -203,15 +206,16 @@ class Registry:
         new = set(blocks)
         new -= node.blocks
         new -= node.removed.keys()  # a delete sent since the report was taken: repair would trim a real copy
-        node.blocks |= new
         node.edits += 1
-        replicas, watcher = self.replicas, self.watcher
+        ids, replicas, watcher, held = self._ids, self.replicas, self.watcher, node.blocks
         for block_id in new:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
+            block_id = ids.setdefault(block_id, block_id)
+            held.add(block_id)
             holders = replicas.get(block_id)
             if holders is None:
-                replicas[block_id] = {node_id}
+                replicas[block_id] = {node.id}
             else:
-                holders.add(node_id)
+                holders.add(node.id)
             watcher.block_changed(block_id)
         report.arrived.add(piece)
         if len(report.arrived) < pieces:
@@ -248,18 +252,20 @@ class Registry:
     def add_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
+            block_id = self._ids.setdefault(block_id, block_id)
             node.blocks.add(block_id)
             node.edits += 1
             node.recent.pop(block_id, None)  # to the end: the newest
             node.recent[block_id] = self.clock.seconds()
             node.removed.pop(block_id, None)
             self._forget_old_news(node)
-            self.replicas.setdefault(block_id, set()).add(node_id)
+            self.replicas.setdefault(block_id, set()).add(node.id)
             self.watcher.block_changed(block_id)
 
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
+            block_id = self._ids.get(block_id, block_id)
             node.recent.pop(block_id, None)
             node.removed.pop(block_id, None)  # to the end: the newest
             node.removed[block_id] = self.clock.seconds()
@@ -279,6 +285,7 @@ class Registry:
             holders.discard(node_id)
             if not holders:
                 del self.replicas[block_id]
+                del self._ids[block_id]
         self.watcher.block_changed(block_id)
 
     def update_states(self):
@@ -393,6 +400,7 @@ class Registry:
 
     def forget_all_blocks(self):
         self.replicas.clear()
+        self._ids.clear()
         self.corrupt.clear()
         for node in self.nodes.values():
             node.blocks = set()

@@ -36,6 +36,22 @@ def test_every_node_holds_the_maps_own_id_object_whoever_reported_it_first():
     assert blocks[0] not in registry.replicas and len(registry._ids) == len(registry.replicas) == 9
 
 
+def _reported(registry, node_ids, blocks):
+    """Register each of ``node_ids`` and apply its full report of ``blocks`` in pieces, as the report route does."""
+    for node_id in node_ids:
+        registry.register(node_id, f"http://{node_id}", f"http://{node_id}", 1, 0, 1, None)
+        pieces = blockreports.pieces(blocks(node_id))
+        for number, piece in enumerate(pieces):
+            registry.report_piece(node_id, "r", number, len(pieces), blockreports.decode(piece))
+
+
+def test_once_reports_are_in_the_collector_tracks_nothing_per_block_or_per_replica():
+    registry = Registry(Clock())
+    _reported(registry, "abc", lambda node_id: _ids(10_000))
+    assert not any(gc.is_tracked(holders) for holders in registry.replicas.values())
+    assert not any(gc.is_tracked(node.blocks) for node in registry.nodes.values())
+
+
 def _full_collection():
     """The process CPU seconds a full collection takes."""
     started = time.process_time()
@@ -52,12 +68,9 @@ def test_a_full_collection_over_a_million_replicas_takes_less_than_50_ms_more():
     before = _full_collection()  # the test process's own objects: about 20 ms in pytest
     registry = Registry(Clock())
     blocks = _ids(333_334)
-    for k, node_id in enumerate("abcd"):  # block i on the three nodes other than i % 4
-        registry.register(node_id, f"http://{node_id}", f"http://{node_id}", 1, 0, 1, None)
-        pieces = blockreports.pieces(b for i, b in enumerate(blocks) if i % 4 != k)
-        for number, piece in enumerate(pieces):
-            registry.report_piece(node_id, "r", number, len(pieces), blockreports.decode(piece))
-    del blocks, pieces
+    _reported(registry, "abcd",  # block i on the three nodes other than i % 4
+              lambda node_id: (b for i, b in enumerate(blocks) if i % 4 != "abcd".index(node_id)))
+    del blocks
     assert sum(len(node.blocks) for node in registry.nodes.values()) == 1_000_002
     more = _full_collection() - before
     assert more < 0.05, f"a full collection took {more * 1000:.0f} ms of CPU more with the replicas"

@@ -9,6 +9,7 @@ from twisted.internet.task import Clock
 
 from dfs import blockreports
 from dfs.namenode.registry import Registry
+from dfs.namenode.repairqueue import ShardedSet
 
 
 def _ids(count):
@@ -50,6 +51,15 @@ def test_once_reports_are_in_the_collector_tracks_nothing_per_block_or_per_repli
     _reported(registry, "abc", lambda node_id: _ids(10_000))
     assert not any(gc.is_tracked(holders) for holders in registry.replicas.values())
     assert not any(gc.is_tracked(node.blocks) for node in registry.nodes.values())
+
+
+def test_gcs_candidates_give_the_collector_nothing_to_walk():
+    """Repair's set of blocks no file refers to may hold millions after a big delete."""
+    candidates = ShardedSet()
+    for block_id in _ids(1000):
+        candidates.add(block_id)
+    candidates.discard(_ids(1)[0])
+    assert len(candidates) == 999 and not any(gc.is_tracked(shard) for shard in candidates._shards)
 
 
 def _full_collection():

@@ -15,14 +15,12 @@
 import argparse
 import os
 import time
-import tracemalloc
 
 import psycopg
 from namespace_ops import Clients, on_fresh_cluster
+from replica_map import measure
 
 from postgres import PostgresServer  # noqa: E402  (namespace_ops put tests/ on the path)
-
-from dfs.namenode.registry import Registry  # noqa: E402
 
 STATS_DELAY = 11  # seconds
 COUNTERS = "SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted, " \
@@ -106,20 +104,6 @@ def footprint(url, args):
     return total, [(name, kind, size / total) for name, kind, size in sizes if size / total >= 1]
 
 
-def registry_bytes_per_block(blocks):
-    """The registry's memory per block held by three datanodes, each having reported every block (as strings parsed
-    from JSON, one object per report)."""
-    ids = [os.urandom(32).hex() for _ in range(blocks)]
-    tracemalloc.start()
-    registry = Registry(clock=type("Clock", (), {"seconds": staticmethod(time.time)}))
-    start = tracemalloc.get_traced_memory()[0]
-    for node in ("dn1", "dn2", "dn3"):
-        registry.register(node, f"http://{node}", f"http://{node}", 1, 0, 1, [bytes.fromhex(i).hex() for i in ids])
-    used = tracemalloc.get_traced_memory()[0] - start
-    tracemalloc.stop()
-    return used / blocks
-
-
 def main(argv=None):
     args = parse_args(argv)
     server = PostgresServer(durable=True).start()
@@ -143,7 +127,7 @@ def main(argv=None):
     for name, kind, size in results["sizes"]:
         print(f"| {name} | {'index' if kind == 'i' else 'table'} | {size:.0f} |")
     print(f"| all | | {sum(size for _, _, size in results['sizes']):.0f} |")
-    print(f"\nregistry: {registry_bytes_per_block(args.blocks):.0f} bytes per block with 3 replicas, in each namenode")
+    print(f"\nregistry: {measure(3 * args.blocks, 3, 3)[0] * 3:.0f} bytes per block with 3 replicas, in each namenode")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Datanode membership and the replica map, both held in memory and relearned from registrations and block reports."""
 
+import gc
 import random
 from collections import deque
 from urllib.parse import urlsplit
@@ -53,7 +54,9 @@ class Datanode:
         self.last_report = None
         self.version = None
         self.protocol = None  # the namenode <-> datanode protocol version spoken with it (dfs.protocol)
-        self.blocks = set()
+        # block id -> None: a set the cyclic collector does not walk (a dict of strs is untracked; a set is walked
+        # entry by entry at each full collection, 0.2 s over 3 x 10^6 replicas)
+        self.blocks = {}
         self.edits = 0  # changes made to ``blocks`` in place (a walk of it in steps sees whether it changed)
         self.mark = None  # the node's latest store mark: a delete carrying it spares blocks stored after it
         self.state = ALIVE
@@ -107,7 +110,8 @@ class Datanode:
 
 class PendingReport:
     """A full report arriving in pieces: the pieces in so far, and the replicas the node had when it began that no
-    piece has named yet (the mark); those left when the last piece is in are gone (the sweep)."""
+    piece has named yet (the mark, a dict as ``Datanode.blocks`` is); those left when the last piece is in are gone
+    (the sweep)."""
 
     def __init__(self, report_id, pieces, unconfirmed):
         self.id = report_id
@@ -136,8 +140,14 @@ class Registry:
         self.maintenance = {}
         self.maintenance_changes = 0  # windows set here: a read of the database begun before one is out of date
         self.nodes = {}
-        self.replicas = {}  # block id -> set of node ids
-        self.corrupt = {}  # block id -> set of node ids whose copy failed verification
+        # block id -> a tuple of the ids of the nodes holding it. A tuple, not a set: once the cyclic collector has
+        # seen a tuple of strs it stops tracking it, so the map gives it no object per block to walk (a million sets
+        # made each full collection pause the namenode for 0.5 s); and three holders take 64 bytes, not 216.
+        self.replicas = {}
+        # block id -> the same id, the one object the map holds: each report parses its own copy of every id, and
+        # each node's ``blocks`` keeps this one instead: 113 bytes saved a replica after the first, for a dict entry
+        self._ids = {}
+        self.corrupt = {}  # block id -> tuple of the ids of the nodes whose copy failed verification
         self.history = deque(maxlen=HISTORY)  # (time, node id, what happened), oldest first
         self.watcher = Unwatched()
 
@@ -197,28 +207,29 @@ class Registry:
         node = self._known(node_id)
         report = node.pending
         if report is None or (report.id, report.pieces) != (report_id, pieces):
-            report = node.pending = PendingReport(report_id, pieces, set(node.blocks))
+            report = node.pending = PendingReport(report_id, pieces, dict(node.blocks))
             self._forget_old_news(node)
-        report.unconfirmed.difference_update(blocks)
-        new = set(blocks)
-        new -= node.blocks
-        new -= node.removed.keys()  # a delete sent since the report was taken: repair would trim a real copy
-        node.blocks |= new
         node.edits += 1
-        replicas, watcher = self.replicas, self.watcher
-        for block_id in new:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
-            holders = replicas.get(block_id)
-            if holders is None:
-                replicas[block_id] = {node_id}
-            else:
-                holders.add(node_id)
+        ids, replicas, watcher = self._ids, self.replicas, self.watcher
+        held, removed, unconfirmed = node.blocks, node.removed, report.unconfirmed
+        for block_id in blocks:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
+            unconfirmed.pop(block_id, None)
+            if block_id in held or block_id in removed:  # removed: a delete sent since the report was taken
+                continue
+            block_id = ids.setdefault(block_id, block_id)
+            held[block_id] = None
+            replicas[block_id] = _joined(replicas.get(block_id, ()), node.id)
             watcher.block_changed(block_id)
+        # The holders' tuples just made replace others, so the collector's count of new objects did not grow and
+        # no young collection came to untrack them: they would wait for a full one, whose pause they would make
+        # (0.1 s at 10^6). A young collection now takes them out of its walks for a fraction of a millisecond.
+        gc.collect(0)
         report.arrived.add(piece)
         if len(report.arrived) < pieces:
             return False
         node.pending = None
         self._forget_old_news(node)
-        for gone in report.unconfirmed - node.recent.keys():
+        for gone in [block_id for block_id in report.unconfirmed if block_id not in node.recent]:
             self._drop(node, gone)
         if not node.holdings_known:
             self.watcher.node_changed(node_id)  # while unknown it counted for every block
@@ -242,24 +253,26 @@ class Registry:
     def report_corrupt(self, node_id, block_id):
         """A node found its copy bad (and quarantined it): it no longer counts as a replica."""
         self.remove_replica(block_id, node_id)
-        self.corrupt.setdefault(block_id, set()).add(node_id)
+        self.corrupt[block_id] = _joined(self.corrupt.get(block_id, ()), node_id)
         log.warn("datanode {node} reported block {block} corrupt", node=node_id, block=block_id)
 
     def add_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
-            node.blocks.add(block_id)
+            block_id = self._ids.setdefault(block_id, block_id)
+            node.blocks[block_id] = None
             node.edits += 1
             node.recent.pop(block_id, None)  # to the end: the newest
             node.recent[block_id] = self.clock.seconds()
             node.removed.pop(block_id, None)
             self._forget_old_news(node)
-            self.replicas.setdefault(block_id, set()).add(node_id)
+            self.replicas[block_id] = _joined(self.replicas.get(block_id, ()), node.id)
             self.watcher.block_changed(block_id)
 
     def remove_replica(self, block_id, node_id):
         node = self.nodes.get(node_id)
         if node is not None:
+            block_id = self._ids.get(block_id, block_id)
             node.recent.pop(block_id, None)
             node.removed.pop(block_id, None)  # to the end: the newest
             node.removed[block_id] = self.clock.seconds()
@@ -269,16 +282,19 @@ class Registry:
             self._unlist(block_id, node_id)
 
     def _drop(self, node, block_id):
-        node.blocks.discard(block_id)
+        node.blocks.pop(block_id, None)
         node.edits += 1
         self._unlist(block_id, node.id)
 
     def _unlist(self, block_id, node_id):
-        holders = self.replicas.get(block_id)
-        if holders is not None:
-            holders.discard(node_id)
-            if not holders:
+        holders = self.replicas.get(block_id, ())
+        if node_id in holders:
+            left = tuple(i for i in holders if i != node_id)
+            if left:
+                self.replicas[block_id] = left
+            else:
                 del self.replicas[block_id]
+                del self._ids[block_id]
         self.watcher.block_changed(block_id)
 
     def update_states(self):
@@ -393,10 +409,16 @@ class Registry:
 
     def forget_all_blocks(self):
         self.replicas.clear()
+        self._ids.clear()
         self.corrupt.clear()
         for node in self.nodes.values():
-            node.blocks = set()
+            node.blocks = {}
             node.pending = None
+
+
+def _joined(holders, node_id):
+    """The tuple ``holders`` with ``node_id`` in it."""
+    return holders if node_id in holders else holders + (node_id,)
 
 
 def maintenance_reader(store, registry, clock, interval=MAINTENANCE_READ_EVERY):

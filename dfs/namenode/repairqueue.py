@@ -30,16 +30,17 @@ def _shard(block_id):
 
 
 class ShardedSet:
-    """A set of block ids kept in shards, so that adding one never rehashes them all."""
+    """A set of block ids kept in shards, so that adding one never rehashes them all; each shard a dict of ids to
+    None, which Python's cyclic collector does not walk (it walks a set entry by entry)."""
 
     def __init__(self):
-        self._shards = tuple(set() for _ in range(SHARDS))
+        self._shards = tuple({} for _ in range(SHARDS))
 
     def add(self, block_id):
-        self._shards[_shard(block_id)].add(block_id)
+        self._shards[_shard(block_id)][block_id] = None
 
     def discard(self, block_id):
-        self._shards[_shard(block_id)].discard(block_id)
+        self._shards[_shard(block_id)].pop(block_id, None)
 
     def clear(self):
         for shard in self._shards:

@@ -26,7 +26,9 @@ class SafeMode:
         self._known = {}  # datanode id -> URL, of every datanode that ever registered
         self._had = None  # the ids of those the database held at the start: the ones to wait for
         self._reported = set()  # datanodes that sent a full block report since the start
-        self._unreported = None  # the namespace's blocks no datanode has reported yet; None until loaded
+        # the namespace's blocks no datanode has reported yet (block id -> None: a dict of strs, which the cyclic
+        # collector does not walk, where a set of 10^6 would lengthen each full collection); None until loaded
+        self._unreported = None
         self._total = 0
         self._exit = None
         self.lost = 0  # blocks no datanode had reported when safe mode ended
@@ -46,7 +48,7 @@ class SafeMode:
         self._had = frozenset(known)
         self._known = {**known, **self._known}
         self._total = len(targets)
-        self._unreported = {block_id for block_id in targets if block_id not in self.registry.replicas}
+        self._unreported = dict.fromkeys(block_id for block_id in targets if block_id not in self.registry.replicas)
         log.info("safe mode: {reported} of {total} blocks reported; {nodes} datanodes known",
                  reported=self._total - len(self._unreported), total=self._total, nodes=len(self._had))
         self._judge()
@@ -72,7 +74,8 @@ class SafeMode:
     def seen(self, blocks):
         """Blocks a datanode reported (a piece of its full report)."""
         if self._unreported:
-            self._unreported.difference_update(blocks)
+            for block_id in blocks:
+                self._unreported.pop(block_id, None)
         self._judge()
 
     def _judge(self):
@@ -114,7 +117,7 @@ class SafeMode:
                       " `dfs fsck` lists the files", why=why, missing=missing, total=self._total)
         else:
             log.info("leaving safe mode: {why} ({total} blocks reported)", why=why, total=self._total)
-        self._unreported = set()
+        self._unreported = {}
         self.lost = missing
         self.on_leave()
 

@@ -154,7 +154,7 @@ async def test_a_heartbeat_tells_the_blocks_stored_since_the_last_one(namenode_a
     assert not namenode_app.registry.replicas
     await link.beat()
     assert {block_id: holders for block_id, holders in namenode_app.registry.replicas.items()} == \
-        {block_id: {identity["id"]} for block_id in stored}
+        {block_id: (identity["id"],) for block_id in stored}
 
 
 @pytest_twisted.ensureDeferred

@@ -1028,6 +1028,44 @@ def test_writeback_stat_does_not_wait_for_the_upload(make_cluster, tmp_path):
         mount.stop()
 
 
+def test_writeback_changes_to_files_whose_upload_is_pending_reach_the_cluster_in_order(make_cluster, tmp_path):
+    """-o writeback: rename, unlink, chmod and utimens of files closed while the namenode was frozen (their uploads
+    pending or under way) leave the cluster as if each file had been uploaded at its close."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    d = mount.path + "/d"
+
+    def status(name):
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/{name}", params={"op": "GETFILESTATUS"}, timeout=60)
+        return answer.json()["FileStatus"] if answer.status_code == 200 else None
+
+    try:
+        os.mkdir(d)
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            for name in "abcd":
+                with open(f"{d}/{name}", "wb") as f:
+                    f.write(name.encode() * 10)
+            changes = threading.Thread(target=lambda: (os.rename(f"{d}/a", f"{d}/moved"), os.unlink(f"{d}/b"),
+                                                       os.chmod(f"{d}/c", 0o600), os.utime(f"{d}/d", (1000, 2000))),
+                                       daemon=True)
+            changes.start()
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        changes.join(120)
+        assert not changes.is_alive()
+        assert mount.stop() == 0
+        assert status("a") is None and status("b") is None
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/moved", params={"op": "OPEN"}, timeout=60)
+        assert answer.content == b"a" * 10
+        assert status("c")["permission"] == "600"
+        assert (status("d")["modificationTime"], status("d")["length"]) == (2_000_000, 10)
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
+
+
 def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_cluster, tmp_path):
     """-o writeback: an upload after close that the cluster refuses (a name quota here) loses nothing: the mount
     keeps showing the file and its bytes, the next fsync or writer's close of it tries again and reports the error,

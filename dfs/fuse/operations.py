@@ -101,7 +101,7 @@ UNMOUNTING = "the mount is being unmounted"
 # the kernel waits for, unlike release), and how many upload at once (the namenode commits concurrent creates
 # together).
 WRITEBACK_PENDING = 64
-WRITEBACK_THREADS = 4
+WRITEBACK_THREADS = 16
 
 
 def errno_for(error, op=None):
@@ -145,13 +145,14 @@ def _local_id(name, by_name, default):
 
 
 class _Handle:
-    """One open file description: which file, whether it appends, and its read-ahead: where the last read ended,
-    the window, and how far read-ahead was asked for."""
+    """One open file description: which file, whether it writes and appends, and its read-ahead: where the last
+    read ended, the window, and how far read-ahead was asked for."""
 
-    __slots__ = ("file", "append", "next_read", "window", "ahead_to")
+    __slots__ = ("file", "writable", "append", "next_read", "window", "ahead_to")
 
-    def __init__(self, file, append):
+    def __init__(self, file, writable, append):
         self.file = file
+        self.writable = writable
         self.append = append
         self.next_read = self.window = self.ahead_to = 0
 
@@ -271,13 +272,20 @@ class DFSOperations:
             if len(os.fsencode(paths.basename(path))) > paths.MAX_NAME_BYTES:
                 raise _fail(errno.ENAMETOOLONG)  # a lookup of a name no file can have (pjdfstest's 02.t files)
             return self._attrs(self._status(path))
+        uploading = of.attrs_while_uploading
+        if uploading is not None:  # a write-back upload holds the lock (see ``_write_back``)
+            return dict(uploading)
         with of.lock:
-            if of.unlinked or of.is_staged and of.dirty:
-                attrs = self._open_file_attrs(of)
-            else:
-                attrs = self._attrs(self._status(of.path))
-            if of.ino is not None:
-                attrs["st_ino"] = of.ino
+            return self._attrs_of_open(of)
+
+    def _attrs_of_open(self, of):
+        """Attributes of a file open here (caller holds ``of.lock``)."""
+        if of.unlinked or of.is_staged and of.dirty:
+            attrs = self._open_file_attrs(of)
+        else:
+            attrs = self._attrs(self._status(of.path))
+        if of.ino is not None:
+            attrs["st_ino"] = of.ino
         return attrs
 
     def _status(self, path):
@@ -456,6 +464,7 @@ class DFSOperations:
             with of.lock:
                 on_cluster = not of.new
                 of.unlinked = True
+                self._forget_failed_write_back(of)
         if on_cluster and not self.client.rm(path) and of is None:
             raise _fail(errno.ENOENT)
         self.cache.deleted(path)
@@ -716,7 +725,10 @@ class DFSOperations:
         return 0
 
     def flush(self, path, fi):
-        if self._writeback is not None:  # the upload follows the last close (release); fsync still waits for it
+        # -o writeback: the upload follows the last close (release); fsync still waits for it, and so does a writer's
+        # close of a file whose upload after an earlier close failed, which then reports why.
+        handle = self._handles[fi.fh]
+        if self._writeback is not None and not (handle.writable and handle.file.write_back_failed):
             with self._room:
                 self._room.wait_for(lambda: self._pending < WRITEBACK_PENDING)
             return 0
@@ -759,19 +771,33 @@ class DFSOperations:
         return True
 
     def _write_back(self, of):
+        """Upload ``of`` after its close. A failed upload keeps the file here, dirty, with the handle
+        ``_write_back_later`` kept: this mount still shows its bytes, and its next fsync or close (or the unmount)
+        uploads it again and reports the error."""
+        kept = False
         try:
             with of.lock:
                 if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
-                    self._upload(of)
-        except Exception:
-            log.failure("writes to {path} were lost: the upload after close failed", path=of.path)
+                    # stat (git's of every file it wrote) need not wait for the upload: nothing can change the
+                    # file while it holds the lock.
+                    of.attrs_while_uploading = self._attrs_of_open(of)
+                    try:
+                        self._upload(of)
+                    except Exception as e:
+                        kept = of.write_back_failed = True
+                        log.warn("the upload of {path} after close failed ({error}); its writes stay in this mount "
+                                 "until an fsync or close of it uploads them", path=of.path,
+                                 error=getattr(e, "message", repr(e)))
+                    finally:
+                        of.attrs_while_uploading = None
         finally:
             if self._unmounting_since is not None:
                 self._unmounting_since = time.monotonic()  # progress: the grace counts from the last upload done
             with self._room:
                 self._pending -= 1
                 self._room.notify_all()
-            self._drop(of)
+            if not kept:
+                self._drop(of)
 
     def _creator_ids(self, path):
         """(uid, gid) a file the caller creates at ``path`` will have on the cluster, shown (and checked by the
@@ -794,6 +820,13 @@ class DFSOperations:
             self._keep_local_ino(of, file_id)
         else:
             self.cache.changed(of.path)
+        self._forget_failed_write_back(of)
+
+    def _forget_failed_write_back(self, of):
+        """Let go of the handle a failed write-back kept (``_write_back``), once the file is uploaded or unlinked."""
+        if of.write_back_failed:
+            of.write_back_failed = False
+            self._drop(of)
 
     def _keep_local_ino(self, of, file_id):
         """A file created here keeps showing the inode number it had before it reached the cluster (the kernel
@@ -815,7 +848,7 @@ class DFSOperations:
 
     def _new_handle(self, of, flags):
         fh = next(self._ids)
-        self._handles[fh] = _Handle(of, append=bool(flags & os.O_APPEND))
+        self._handles[fh] = _Handle(of, writable=flags & os.O_ACCMODE != os.O_RDONLY, append=bool(flags & os.O_APPEND))
         return fh
 
     def _drop(self, of):

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -993,6 +994,117 @@ def test_writeback_close_returns_before_the_upload_and_fsync_waits_for_it(make_c
         assert "Traceback" not in mount.log()
     finally:
         cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
+
+
+def test_writeback_stat_does_not_wait_for_the_upload(make_cluster, tmp_path):
+    """-o writeback: stat of a closed file whose upload is under way (git stats every file it checks out) is
+    answered by the mount at once, with the file's size and mode, not after the upload."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    try:
+        os.mkdir(mount.path + "/d")
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            for i in range(3):
+                with open(f"{mount.path}/d/f{i}", "wb") as f:
+                    f.write(b"x" * (100 + i))
+                    os.fchmod(f.fileno(), 0o640)
+            seen = []
+            stats = threading.Thread(target=lambda: seen.extend(os.stat(f"{mount.path}/d/f{i}") for i in range(3)),
+                                     daemon=True)
+            stats.start()
+            stats.join(60)
+            assert [(s.st_size, stat.S_IMODE(s.st_mode)) for s in seen] == [(100 + i, 0o640) for i in range(3)], \
+                "a stat waited for an upload to the frozen namenode"
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        assert mount.stop() == 0
+        assert [len(requests.get(f"{cluster.url}/webhdfs/v1/d/f{i}", params={"op": "OPEN"}, timeout=60).content)
+                for i in range(3)] == [100, 101, 102]
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
+
+
+def test_writeback_changes_to_files_whose_upload_is_pending_reach_the_cluster_in_order(make_cluster, tmp_path):
+    """-o writeback: rename, unlink, chmod and utimens of files closed while the namenode was frozen (their uploads
+    pending or under way) leave the cluster as if each file had been uploaded at its close."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    d = mount.path + "/d"
+
+    def status(name):
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/{name}", params={"op": "GETFILESTATUS"}, timeout=60)
+        return answer.json()["FileStatus"] if answer.status_code == 200 else None
+
+    try:
+        os.mkdir(d)
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            for name in "abcd":
+                with open(f"{d}/{name}", "wb") as f:
+                    f.write(name.encode() * 10)
+            changes = threading.Thread(target=lambda: (os.rename(f"{d}/a", f"{d}/moved"), os.unlink(f"{d}/b"),
+                                                       os.chmod(f"{d}/c", 0o600), os.utime(f"{d}/d", (1000, 2000))),
+                                       daemon=True)
+            changes.start()
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        changes.join(120)
+        assert not changes.is_alive()
+        assert mount.stop() == 0
+        assert status("a") is None and status("b") is None
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/d/moved", params={"op": "OPEN"}, timeout=60)
+        assert answer.content == b"a" * 10
+        assert status("c")["permission"] == "600"
+        assert (status("d")["modificationTime"], status("d")["length"]) == (2_000_000, 10)
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
+
+
+def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_cluster, tmp_path):
+    """-o writeback: an upload after close that the cluster refuses (a name quota here) loses nothing: the mount
+    keeps showing the file and its bytes, the next fsync or writer's close of it tries again and reports the error,
+    and once the cluster takes it, it is there."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", "writeback").start()
+    path = mount.path + "/q/f"
+
+    def quota(count):
+        answer = requests.put(f"{cluster.url}/webhdfs/v1/q", params={"op": "SETQUOTA", "namespacequota": count},
+                              timeout=60)
+        assert answer.status_code == 200, answer.text
+
+    try:
+        os.mkdir(mount.path + "/q")
+        quota(1)  # the directory itself: no file fits
+        with open(path, "wb") as f:
+            f.write(b"kept")
+        wait_until(lambda: re.search(r"/q/f\b.* failed", mount.log()), 60, "the failed upload")
+        with open(path, "rb") as f:
+            assert f.read() == b"kept"
+        assert os.stat(path).st_size == 4 and os.listdir(mount.path + "/q") == ["f"]
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        with pytest.raises(OSError) as refused:
+            os.fsync(fd)
+        assert refused.value.errno == errno.EDQUOT
+        os.write(fd, b" and more")
+        with pytest.raises(OSError) as refused:
+            os.close(fd)
+        assert refused.value.errno == errno.EDQUOT
+        quota(-1)
+        with open(path, "rb") as f:  # a reader's close does not upload
+            assert f.read() == b"kept and more"
+        with open(path, "rb+") as f:
+            assert f.read() == b"kept and more"
+        answer = requests.get(f"{cluster.url}/webhdfs/v1/q/f", params={"op": "OPEN"}, timeout=60)
+        assert (answer.status_code, answer.content) == (200, b"kept and more")
+        assert mount.stop() == 0
+    finally:
         mount.stop()
 
 

@@ -92,13 +92,13 @@ def test_readers_of_the_same_chunk_share_one_fetch(tmp_path):
 
 
 def test_random_reads_read_nothing_ahead():
-    handle = _Handle(None, False)
+    handle = _Handle(None, writable=False, append=False)
     for offset in (5 << 20, 40 << 20, 12 << 20, 3 << 20):
         assert handle.read_ahead(offset, offset + 4096) is None
 
 
 def test_a_sequential_reader_gets_a_window_that_doubles_to_whole_segments():
-    handle = _Handle(None, False)
+    handle = _Handle(None, writable=False, append=False)
     asked, offset = [], 0
     while offset < 100 * SEGMENT:
         ahead = handle.read_ahead(offset, offset + IO_SIZE)
@@ -114,7 +114,7 @@ def test_a_sequential_reader_gets_a_window_that_doubles_to_whole_segments():
 
 
 def test_a_read_near_the_last_one_asks_little():
-    handle = _Handle(None, False)
+    handle = _Handle(None, writable=False, append=False)
     assert handle.read_ahead(50 << 20, (50 << 20) + 4096) is None
     start, stop = handle.read_ahead((50 << 20) + 8192, (50 << 20) + 12288)
     assert stop - start <= 2 * READ_AHEAD_FIRST

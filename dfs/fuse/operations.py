@@ -410,8 +410,8 @@ class DFSOperations:
 
     def readdir(self, path, fh):
         """The names of ``path``: from its listing while the cache trusts it (``rm -rf`` reads a directory twice),
-        else from the cluster."""
-        names = self.cache.listing(path)
+        else from the cluster. Acting for each caller, every listing asks as its caller (docs/permissions.md)."""
+        names = self.cache.listing(path) if self._context is None else None
         if names is None:
             generation = self.cache.generation()
             statuses = self.client.ls(path)

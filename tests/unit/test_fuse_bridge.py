@@ -195,6 +195,25 @@ def test_attribute_cache_serves_a_listing_while_it_is_trusted_with_local_changes
     assert cache.listing("/d") is None
 
 
+class Lister:
+    def __init__(self):
+        self.listings = 0
+
+    def ls(self, path):
+        self.listings += 1
+        return [status("a")]
+
+
+@pytest.mark.parametrize("context, listings", [(None, 1), (lambda: (1000, 1000, 1), 2)])
+def test_a_listing_is_read_again_within_the_timeout_only_for_another_caller(tmp_path, context, listings):
+    """rm -rf reads each directory twice: the second comes from the cache, unless the mount acts for each caller,
+    whose listings then each ask as that caller (the namenode may refuse one what it allowed another)."""
+    client = Lister()
+    operations = DFSOperations(client, str(tmp_path), context=context)
+    assert operations.readdir("/d", 1) == operations.readdir("/d", 2) == [".", "..", "a"]
+    assert client.listings == listings
+
+
 def test_attribute_cache_follows_local_changes():
     cache = AttributeCache(10.0, Clock())
     cache.store_listing("/", [status("d", "DIRECTORY")], cache.generation())

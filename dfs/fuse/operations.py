@@ -784,8 +784,8 @@ class DFSOperations:
     # -- the table of open files -------------------------------------------------------------------
 
     def _upload(self, of):
-        """Upload ``of`` (caller holds ``of.lock``); the upload's answer describes the file, so a stat right after
-        close (tar, git, cp do one) asks nothing."""
+        """Upload ``of`` (caller holds ``of.lock``); the upload's answer describes the file, so a stat of it right
+        after close asks nothing."""
         was_new = of.new
         status = of.upload(self.client)
         if was_new:

@@ -12,7 +12,7 @@ PRUNE_AT = 10_000
 # A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
 # names: one request then answers the lookups of the next ``ttl`` seconds (tar, cp -r, rsync creating files).
 RELIST_MAX = 4096
-# A listing whose statuses answered this many lookups is being walked (rm -rf, ls -l, find, du): once it expires, a
+# A listing whose statuses answered this many names is being walked (rm -rf, ls -l, find, du): once it expires, a
 # lookup of a name it held lists the directory again too, instead of asking for each name alone.
 WALKED = 8
 # What a cache miss fetches of a block: a 4 KiB read moves 16 MiB, not 64. 4 MiB segments cost sequential reads
@@ -27,7 +27,7 @@ def _cacheable(status):
 
 
 class _Listing:
-    """A directory's names as last listed, trusted until ``expires``; ``used``: lookups its statuses answered."""
+    """A directory's names as last listed, trusted until ``expires``; ``used``: names whose status it answered."""
 
     __slots__ = ("expires", "names", "used")
 
@@ -48,7 +48,7 @@ class AttributeCache:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._statuses = {}  # path -> (expires, status, the _Listing it came from or None)
+        self._statuses = {}  # path -> (expires, status, the _Listing it came from until first used, else None)
         self._listings = {}  # directory -> _Listing
         self._generation = 0
         self._prune_at = PRUNE_AT
@@ -64,8 +64,9 @@ class AttributeCache:
             entry = self._statuses.get(path)
             if entry is None or entry[0] <= self._clock():
                 return None
-            if entry[2] is not None:
+            if entry[2] is not None:  # the first use of this name from its listing
                 entry[2].used += 1
+                self._statuses[path] = (entry[0], entry[1], None)
             return entry[1]
 
     def listing(self, directory):

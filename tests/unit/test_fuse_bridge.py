@@ -162,8 +162,12 @@ def test_attribute_cache_lists_a_walked_directory_again_once_it_expires():
         cache.store_listing(directory, [status(f"f{i}") for i in range(20)], cache.generation())
         for i in range(lookups):
             assert cache.status(f"{directory}/f{i}") is not None
+    cache.store_listing("/polled", [status(f"f{i}") for i in range(20)], cache.generation())
+    for _ in range(WALKED):
+        assert cache.status("/polled/f0") is not None
     clock.now = 1.5
     assert not cache.worth_relisting("/few/f10"), "a few lookups: the next is asked for alone"
+    assert not cache.worth_relisting("/polled/f10"), "one name asked for again and again"
     assert cache.worth_relisting("/walked/f10")
     cache.store_listing("/walked", [status("f10")], cache.generation())
     clock.now = 3.0

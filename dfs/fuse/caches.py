@@ -12,8 +12,9 @@ PRUNE_AT = 10_000
 # A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
 # names: one request then answers the lookups of the next ``ttl`` seconds (tar, cp -r, rsync creating files).
 RELIST_MAX = 4096
-# A listing whose statuses answered this many names is being walked (rm -rf, ls -l, find, du): once it expires, a
-# lookup of a name it held lists the directory again too, instead of asking for each name alone.
+# A listing this many of whose names were looked up (answered from it, or asked for alone once it expired) is being
+# walked (rm -rf, ls -l, find, du): a lookup of another name it held lists the directory again, instead of asking for
+# each name alone.
 WALKED = 8
 # What a cache miss fetches of a block: a 4 KiB read moves 16 MiB, not 64. 4 MiB segments cost sequential reads
 # through the mount half their speed here (a round trip per segment), 16 MiB ones nothing measurable.
@@ -27,14 +28,14 @@ def _cacheable(status):
 
 
 class _Listing:
-    """A directory's names as last listed, trusted until ``expires``; ``used``: names whose status it answered."""
+    """A directory's names as last listed, trusted until ``expires``; ``used``: the names of it looked up."""
 
     __slots__ = ("expires", "names", "used")
 
     def __init__(self, expires, names):
         self.expires = expires
         self.names = names
-        self.used = 0
+        self.used = set()
 
 
 class AttributeCache:
@@ -65,7 +66,7 @@ class AttributeCache:
             if entry is None or entry[0] <= self._clock():
                 return None
             if entry[2] is not None:  # the first use of this name from its listing
-                entry[2].used += 1
+                entry[2].used.add(paths.basename(path))
                 self._statuses[path] = (entry[0], entry[1], None)
             return entry[1]
 
@@ -86,11 +87,17 @@ class AttributeCache:
     def worth_relisting(self, path):
         """Whether to look ``path`` up by listing its parent again: the parent was listed before (the listing may
         have expired), was small, and did not hold the name (a name about to be created, most likely) or is being
-        walked (WALKED). Another name it held is asked for alone: one small answer instead of the whole directory."""
+        walked (WALKED). Another name it held is asked for alone (one small answer instead of the whole directory),
+        and counts towards a walk."""
+        name = paths.basename(path)
         with self._lock:
             entry = self._listings.get(paths.parent(path))
-            return (entry is not None and len(entry.names) <= RELIST_MAX
-                    and (paths.basename(path) not in entry.names or entry.used >= WALKED))
+            if entry is None or len(entry.names) > RELIST_MAX:
+                return False
+            if name not in entry.names or len(entry.used) >= WALKED:
+                return True
+            entry.used.add(name)
+            return False
 
     def store(self, path, status, generation):
         with self._lock:

@@ -166,10 +166,12 @@ def test_attribute_cache_lists_a_walked_directory_again_once_it_expires():
     for _ in range(WALKED):
         assert cache.status("/polled/f0") is not None
     clock.now = 1.5
-    assert not cache.worth_relisting("/few/f10"), "a few lookups: the next is asked for alone"
-    assert not cache.worth_relisting("/polled/f10"), "one name asked for again and again"
     assert cache.worth_relisting("/walked/f10")
     cache.store_listing("/walked", [status("f10")], cache.generation())
+    assert not cache.worth_relisting("/few/f10"), "a few names looked up: the next is asked for alone..."
+    assert cache.worth_relisting("/few/f11"), "...and counts: rm reaches a directory listed long ago"
+    for _ in range(WALKED):
+        assert not cache.worth_relisting("/polled/f1"), "one name asked for again and again counts once"
     clock.now = 3.0
     assert not cache.worth_relisting("/walked/f10"), "a new listing counts its own lookups"
 

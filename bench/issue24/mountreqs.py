@@ -2,7 +2,7 @@
 """The namenode requests small-file work makes through the mount, by operation (issue 24): an untar, an `rm -rf` of
 what it made and a `git clone`, in the default mode, on one dfs checkout or two alternating.
 
-    /work/main/bench/.venv/bin/python bench/issue24/mountreqs.py --checkout /tmp/base --checkout . --files 500
+    bench/.venv/bin/python bench/issue24/mountreqs.py --checkout /tmp/base --checkout . --files 500
 
 Each run starts a fresh devcluster of the checkout (bench/systems.py's DfsCluster: its `dfs` on PYTHONPATH, its
 `.venv/bin/python`), mounts it with `dfs mount -f`, untars the first --files entries of the standard library into

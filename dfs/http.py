@@ -30,8 +30,8 @@ _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFIC
 
 
 USER_AGENT = f"dfs/{version()}"
-# dfs's extension of the CREATE answer: the new file's fileId (decimal).
-FILE_ID_HEADER = b"DFS-File-Id"
+# dfs's extension of the CREATE answer: the new file's FileStatus (JSON, as GETFILESTATUS would give it then).
+FILE_STATUS_HEADER = b"DFS-File-Status"
 
 
 class Timeouts(NamedTuple):

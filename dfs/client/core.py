@@ -27,7 +27,7 @@ from dfs.client.config import DEFAULT_NAMENODE, DEFAULT_UMASK
 from dfs.client.retry import Backoff
 from dfs.errors import (AlreadyExists, BadRequest, CannotMove, Corrupt, DFSError, FileNotFound, IOFailure,
                         IsADirectory, NotADirectory, OutcomeUnknown, PermissionDenied, Unavailable, from_remote)
-from dfs.http import FILE_ID_HEADER
+from dfs.http import FILE_STATUS_HEADER
 from dfs.http import UNREACHABLE as _UNREACHABLE
 from dfs.http import ReadTimeout
 from dfs.peers import DatanodeClient, cluster_url, webhdfs_url
@@ -788,8 +788,8 @@ class Client:
         ([(file offset, byte count)], in order and apart) the file is sparse: ``fileobj`` gives only the bytes
         between them, the holes are zeros no datanode stores (dfs's extension of CREATE).
 
-        Returns the new file's fileId, or None when it is not known (a CREATE sent again after a namenode went away
-        that found its bytes already there).
+        Returns the new file's FileStatus (a dict, as ``stat`` gives it) as the upload's commit left it, or None when
+        it is not known (a namenode of an earlier release).
         """
         return defer.ensureDeferred(self._send("PUT", path, "CREATE", fileobj, progress, length,
                                                overwrite=overwrite, replication=replication, blocksize=block_size,
@@ -813,7 +813,7 @@ class Client:
             upload = _Upload(source, progress, length)
             response = await self._call(method, path, op, body=upload, data="true", **params)
             await response.content()
-            return _file_id(response) if op == "CREATE" else True
+            return _file_status(response) if op == "CREATE" else True
         finally:
             if close is not None:
                 close.close()
@@ -1003,10 +1003,10 @@ class _BytesFile:
         return self._pos
 
 
-def _file_id(response):
-    """The fileId a CREATE answer names (None from a namenode that does not say)."""
-    value = response.headers.getRawHeaders(FILE_ID_HEADER)
-    return int(value[0]) if value else None
+def _file_status(response):
+    """The new file's FileStatus a CREATE answer carries (None from a namenode that does not say)."""
+    value = response.headers.getRawHeaders(FILE_STATUS_HEADER)
+    return json.loads(value[0]) if value else None
 
 
 def _umask():

@@ -11,6 +11,10 @@ PRUNE_AT = 10_000
 # A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
 # names: one request then answers the lookups of the next ``ttl`` seconds (tar, cp -r, rsync creating files).
 RELIST_MAX = 4096
+# A listing this many of whose names were looked up (answered from it, or asked for alone once it expired) is being
+# walked (rm -rf, ls -l, find, du): a lookup of another name it held lists the directory again, instead of asking for
+# each name alone.
+WALKED = 8
 # The block cache's unit of eviction: one sparse file per SEGMENT bytes of a block, filled chunk by chunk.
 SEGMENT = 16 * 1024 * 1024
 
@@ -19,6 +23,17 @@ def _cacheable(status):
     """A file with several names (hard links) changes through any of them, and a change tells the cache only the
     name it came through: such a file's status is asked for each time rather than kept."""
     return status.get("type") == "DIRECTORY" or status.get("nlink", 1) == 1
+
+
+class _Listing:
+    """A directory's names as last listed, trusted until ``expires``; ``used``: the names of it looked up."""
+
+    __slots__ = ("expires", "names", "used")
+
+    def __init__(self, expires, names):
+        self.expires = expires
+        self.names = names
+        self.used = set()
 
 
 class AttributeCache:
@@ -32,8 +47,8 @@ class AttributeCache:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._statuses = {}
-        self._listings = {}
+        self._statuses = {}  # path -> (expires, status, the _Listing it came from until first used, else None)
+        self._listings = {}  # directory -> _Listing
         self._generation = 0
         self._prune_at = PRUNE_AT
 
@@ -46,9 +61,18 @@ class AttributeCache:
     def status(self, path):
         with self._lock:
             entry = self._statuses.get(path)
-            if entry is not None and entry[0] > self._clock():
-                return entry[1]
-            return None
+            if entry is None or entry[0] <= self._clock():
+                return None
+            if entry[2] is not None:  # the first use of this name from its listing
+                entry[2].used.add(paths.basename(path))
+                self._statuses[path] = (entry[0], entry[1], None)
+            return entry[1]
+
+    def listing(self, directory):
+        """The names of ``directory`` (sorted, as LISTSTATUS gives them) while its listing is trusted, else None."""
+        with self._lock:
+            entry = self._listings.get(directory)
+            return sorted(entry.names) if entry is not None and entry.expires > self._clock() else None
 
     def known_absent(self, path):
         """True when the parent was listed recently and ``path`` was not in it."""
@@ -56,21 +80,35 @@ class AttributeCache:
             return False
         with self._lock:
             entry = self._listings.get(paths.parent(path))
-            return entry is not None and entry[0] > self._clock() and paths.basename(path) not in entry[1]
+            return entry is not None and entry.expires > self._clock() and paths.basename(path) not in entry.names
 
     def worth_relisting(self, path):
         """Whether to look ``path`` up by listing its parent again: the parent was listed before (the listing may
-        have expired), was small, and did not hold the name (a name about to be created, most likely). A name it
-        held is asked for alone: one small answer instead of the whole directory."""
+        have expired), was small, and did not hold the name (a name about to be created, most likely) or is being
+        walked (WALKED). Another name it held is asked for alone (one small answer instead of the whole directory),
+        and counts towards a walk."""
+        name = paths.basename(path)
         with self._lock:
             entry = self._listings.get(paths.parent(path))
-            return entry is not None and len(entry[1]) <= RELIST_MAX and paths.basename(path) not in entry[1]
+            if entry is None or len(entry.names) > RELIST_MAX:
+                return False
+            if name not in entry.names or len(entry.used) >= WALKED:
+                return True
+            entry.used.add(name)
+            return False
 
     def store(self, path, status, generation):
         with self._lock:
-            if generation == self._generation and _cacheable(status):
-                self._statuses[path] = (self._clock() + self.ttl, status)
+            if generation == self._generation:
+                self._keep(path, status)
                 self._prune()
+
+    def _keep(self, path, status):
+        """Cache ``status`` as ``path``'s (caller holds the lock); None, or one not to keep, drops what was kept."""
+        if status is not None and _cacheable(status):
+            self._statuses[path] = (self._clock() + self.ttl, status, None)
+        else:
+            self._statuses.pop(path, None)
 
     def store_listing(self, directory, statuses, generation):
         """Remember a LISTSTATUS answer: the children's statuses and, for negative lookups, their names."""
@@ -78,10 +116,10 @@ class AttributeCache:
         with self._lock:
             if generation != self._generation:
                 return
+            listing = self._listings[directory] = _Listing(expires, {s["pathSuffix"] for s in statuses})
             for status in statuses:
                 if _cacheable(status):
-                    self._statuses[paths.join(directory, status["pathSuffix"])] = (expires, status)
-            self._listings[directory] = (expires, {s["pathSuffix"] for s in statuses})
+                    self._statuses[paths.join(directory, status["pathSuffix"])] = (expires, status, listing)
             self._prune()
 
     def _prune(self):
@@ -89,25 +127,27 @@ class AttributeCache:
         if len(self._statuses) + len(self._listings) < self._prune_at:
             return
         now = self._clock()
-        for table in (self._statuses, self._listings):
-            for key in [k for k, (expires, _) in table.items() if expires <= now]:
-                del table[key]
+        for key in [k for k, entry in self._statuses.items() if entry[0] <= now]:
+            del self._statuses[key]
+        for key in [k for k, entry in self._listings.items() if entry.expires <= now]:
+            del self._listings[key]
         self._prune_at = max(PRUNE_AT, 2 * (len(self._statuses) + len(self._listings)))
 
-    def changed(self, path):
+    def changed(self, path, status=None):
+        """``path`` changed; ``status``: the cluster's answer to the change, which describes it now (None: unknown)."""
         with self._lock:
             self._generation += 1
-            self._statuses.pop(path, None)
+            self._keep(path, status)
 
-    def created(self, path):
-        """``path`` now exists; its parent's mtime moved."""
+    def created(self, path, status=None):
+        """``path`` now exists (described by ``status`` when the cluster's answer did); its parent's mtime moved."""
         with self._lock:
             self._generation += 1
-            self._statuses.pop(path, None)
+            self._keep(path, status)
             self._forget_parent(path)
             listing = self._listings.get(paths.parent(path))
             if listing is not None:
-                listing[1].add(paths.basename(path))
+                listing.names.add(paths.basename(path))
 
     def deleted(self, path, tree=False):
         """``path`` (and with ``tree`` everything below it) is gone; its parent's mtime moved."""
@@ -122,7 +162,7 @@ class AttributeCache:
             self._forget_parent(path)
             listing = self._listings.get(paths.parent(path))
             if listing is not None:
-                listing[1].discard(paths.basename(path))
+                listing.names.discard(paths.basename(path))
 
     def _forget_parent(self, path):
         if path != "/":

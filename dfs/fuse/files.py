@@ -147,17 +147,17 @@ class OpenFile:
         """Replace the cluster's file with the local copy (atomically: readers see the old or the new file), its
         holes as holes. The mtime is the one set while it was dirty, else the local copy's (its last write, which
         stat showed until now, not the upload's commit a moment later); both go in the one request. Returns the
-        fileId the namenode gave the file (None when not known)."""
+        file's FileStatus as the namenode's answer gives it (None when not known)."""
         atime, mtime = self.times or (None, None)
         local = os.fstat(self.fd)
         size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
         holes = _holes(self.fd, size)
         stored = _StoredBytes(self.fd, size, holes)
-        file_id = client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
-                                mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
+        status = client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
+                               mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
         self.dirty = self.new = False
         self.times = None
-        return file_id
+        return status
 
     def close(self):
         if self.fd is not None:

@@ -424,10 +424,14 @@ class DFSOperations:
     # -- directories -------------------------------------------------------------------------------
 
     def readdir(self, path, fh):
-        generation = self.cache.generation()
-        statuses = self.client.ls(path)
-        self.cache.store_listing(path, statuses, generation)
-        names = [s["pathSuffix"] for s in statuses]
+        """The names of ``path``: from its listing while the cache trusts it (``rm -rf`` reads a directory twice),
+        else from the cluster. Acting for each caller, every listing asks as its caller (docs/permissions.md)."""
+        names = self.cache.listing(path) if self._context is None else None
+        if names is None:
+            generation = self.cache.generation()
+            statuses = self.client.ls(path)
+            self.cache.store_listing(path, statuses, generation)
+            names = [s["pathSuffix"] for s in statuses]
         known = set(names)
         names.extend(p for p in self._new_files_below(path, children_only=True) if p not in known)
         return [".", "..", *names]
@@ -813,13 +817,15 @@ class DFSOperations:
     # -- the table of open files -------------------------------------------------------------------
 
     def _upload(self, of):
+        """Upload ``of`` (caller holds ``of.lock``); the upload's answer describes the file, so a stat of it right
+        after close asks nothing."""
         was_new = of.new
-        file_id = of.upload(self.client)
+        status = of.upload(self.client)
         if was_new:
-            self.cache.created(of.path)
-            self._keep_local_ino(of, file_id)
+            self.cache.created(of.path, status)
+            self._keep_local_ino(of, None if status is None else status["fileId"])
         else:
-            self.cache.changed(of.path)
+            self.cache.changed(of.path, status)
         self._forget_failed_write_back(of)
 
     def _forget_failed_write_back(self, of):
@@ -833,7 +839,7 @@ class DFSOperations:
         may still hold that one for its attr_timeout, and SQLite takes a database whose number changes for a
         moved one): map its fileId (which the upload's answer names) to it, for the last LOCAL_INOS_KEPT files
         created."""
-        if file_id is None:  # a CREATE sent again found its bytes already there: ask for the file
+        if file_id is None:  # a namenode of an earlier release does not describe the new file: ask for it
             generation = self.cache.generation()
             try:
                 status = self.client.stat(of.path)

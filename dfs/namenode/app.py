@@ -13,14 +13,14 @@ from dfs import extents as file_extents
 from dfs import blockreports, hadoop_checksum, moments, pages, paths, protocol
 from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
                         SnapshotAccessControlException, Unavailable)
-from dfs.http import FILE_ID_HEADER
+from dfs.http import FILE_STATUS_HEADER
 from dfs.limits import MAX_FILE_SIZE
 from dfs.metrics import NamenodeMetrics
 from dfs.namenode import acls, webhdfs, xattrs
 from dfs.namenode.access import Access
 from dfs.namenode.balancer import DEFAULT_BANDWIDTH, DEFAULT_THRESHOLD, Balancer
 from dfs.namenode.checksums import FileChecksums
-from dfs.namenode.namespace.model import FILE, SYMLINK, Extent
+from dfs.namenode.namespace.model import FILE, SYMLINK, Extent, Status
 from dfs.namenode.namespace.retries import FORGOTTEN
 from dfs.namenode.permissions import Permissions
 from dfs.namenode.streaming import UploadStream
@@ -566,8 +566,9 @@ class NamenodeApp:
             request.setResponseCode(201)
             request.setHeader(b"Location",
                               f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
-            # dfs's extension: the new file's fileId, so a client (the mount) need not ask for it again.
-            request.setHeader(FILE_ID_HEADER, str(call.inode.id).encode())
+            # dfs's extension: the file as its commit left it, so a client (the mount) need not ask for it.
+            holes = sum(count for _, count in file_extents.decode_holes(params.str("holes", "")))
+            request.setHeader(FILE_STATUS_HEADER, webhdfs.file_status(Status(call.inode, holes=holes)).encode())
         request.setHeader(b"Content-Type", OCTETS)
         return b""
 

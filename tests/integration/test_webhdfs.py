@@ -1,6 +1,7 @@
 """Every WebHDFS operation against a real cluster (twistd processes), spoken over plain HTTP."""
 
 import hashlib
+import json
 import os
 import threading
 
@@ -52,12 +53,23 @@ def test_create_open_and_status(cluster, unique_dir):
     assert [e["pathSuffix"] for e in listing] == ["f"]
 
 
-def test_the_create_answer_names_the_new_file(cluster, unique_dir):
-    """dfs's extension: DFS-File-Id, so a client need not ask for the file it just made (the mount keeps its
-    inode number with it)."""
-    answer = put_file(cluster, unique_dir + "/f", b"one")
-    status = op(cluster, "GET", unique_dir + "/f", "GETFILESTATUS").json()["FileStatus"]
-    assert answer.headers["DFS-File-Id"] == str(status["fileId"])
+def test_the_create_answer_describes_the_new_file_as_getfilestatus_does(cluster, unique_dir):
+    """dfs's extension: DFS-File-Status, so a client (the mount) need not ask for the file it just made: a new file
+    with its times and holes given, a file replaced, a file replaced that has two names."""
+    path = unique_dir + "/f"
+
+    def described(answer):
+        status = op(cluster, "GET", path, "GETFILESTATUS").json()["FileStatus"]
+        assert json.loads(answer.headers["DFS-File-Status"]) == status
+        return status
+
+    new = described(put_file(cluster, path, b"onetwo", permission="640", modificationtime=1_500_000_000_456,
+                             accesstime=1_400_000_000_123, holes="3:1000"))
+    assert (new["length"], new["holes"], new["permission"], new["modificationTime"]) == (1006, 1000, "640",
+                                                                                          1_500_000_000_456)
+    assert described(put_file(cluster, path, b"three", overwrite="true"))["length"] == 5
+    assert op(cluster, "PUT", path, "LINK", destination=unique_dir + "/g").status_code == 200
+    assert described(put_file(cluster, path, b"four", overwrite="true"))["nlink"] == 2
 
 
 def test_create_refuses_existing_without_overwrite(cluster, unique_dir):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dfs import errors
 from dfs.fuse import files
-from dfs.fuse.caches import AttributeCache
+from dfs.fuse.caches import WALKED, AttributeCache
 from dfs.fuse.files import OpenFile, ns_to_ms
 from dfs.fuse.mount import FUSE_DEFAULTS, MountError, add_mount_arguments, namenode_url, parse_options, plan
 from dfs.fuse.operations import DFSOperations, errno_for
@@ -151,6 +151,73 @@ def test_attribute_cache_says_which_expired_listings_are_worth_listing_again(mon
     assert not cache.worth_relisting("/d/a"), "a name the directory held is asked for alone"
     monkeypatch.setattr("dfs.fuse.caches.RELIST_MAX", 0)
     assert not cache.worth_relisting("/d/b"), "a big directory is not listed for one lookup"
+
+
+def test_attribute_cache_lists_a_walked_directory_again_once_it_expires():
+    """rm -rf, ls -l, find: the kernel looks up every name of a listing; once it expires, the next lookup lists
+    the directory again instead of asking for each remaining name alone."""
+    clock = Clock()
+    cache = AttributeCache(1.0, clock)
+    for directory, lookups in (("/few", WALKED - 1), ("/walked", WALKED)):
+        cache.store_listing(directory, [status(f"f{i}") for i in range(20)], cache.generation())
+        for i in range(lookups):
+            assert cache.status(f"{directory}/f{i}") is not None
+    cache.store_listing("/polled", [status(f"f{i}") for i in range(20)], cache.generation())
+    for _ in range(WALKED):
+        assert cache.status("/polled/f0") is not None
+    clock.now = 1.5
+    assert cache.worth_relisting("/walked/f10")
+    cache.store_listing("/walked", [status("f10")], cache.generation())
+    assert not cache.worth_relisting("/few/f10"), "a few names looked up: the next is asked for alone..."
+    assert cache.worth_relisting("/few/f11"), "...and counts: rm reaches a directory listed long ago"
+    for _ in range(WALKED):
+        assert not cache.worth_relisting("/polled/f1"), "one name asked for again and again counts once"
+    clock.now = 3.0
+    assert not cache.worth_relisting("/walked/f10"), "a new listing counts its own lookups"
+
+
+def test_attribute_cache_keeps_the_status_a_change_answered_with():
+    cache = AttributeCache(10.0, Clock())
+    cache.store_listing("/", [status("d", "DIRECTORY")], cache.generation())
+    cache.created("/d/f", status("f"))
+    assert cache.status("/d/f") == status("f") and cache.status("/d") is None
+    cache.changed("/d/f", dict(status("f"), length=2))
+    assert cache.status("/d/f")["length"] == 2
+    cache.changed("/d/f", dict(status("f"), nlink=2))
+    assert cache.status("/d/f") is None, "a file with two names is asked for each time"
+    cache.changed("/d/g")
+    assert cache.status("/d/g") is None
+
+
+def test_attribute_cache_serves_a_listing_while_it_is_trusted_with_local_changes():
+    clock = Clock()
+    cache = AttributeCache(1.0, clock)
+    assert cache.listing("/d") is None
+    cache.store_listing("/d", [status("b"), status("a")], cache.generation())
+    cache.created("/d/c")
+    cache.deleted("/d/a")
+    assert cache.listing("/d") == ["b", "c"]
+    clock.now = 1.5
+    assert cache.listing("/d") is None
+
+
+class Lister:
+    def __init__(self):
+        self.listings = 0
+
+    def ls(self, path):
+        self.listings += 1
+        return [status("a")]
+
+
+@pytest.mark.parametrize("context, listings", [(None, 1), (lambda: (1000, 1000, 1), 2)])
+def test_a_listing_is_read_again_within_the_timeout_only_for_another_caller(tmp_path, context, listings):
+    """rm -rf reads each directory twice: the second comes from the cache, unless the mount acts for each caller,
+    whose listings then each ask as that caller (the namenode may refuse one what it allowed another)."""
+    client = Lister()
+    operations = DFSOperations(client, str(tmp_path), context=context)
+    assert operations.readdir("/d", 1) == operations.readdir("/d", 2) == [".", "..", "a"]
+    assert client.listings == listings
 
 
 def test_attribute_cache_follows_local_changes():

@@ -90,7 +90,8 @@ def parse_args(argv=None):
     p.add_argument("--heartbeat", type=float, default=3.0, help="seconds between a datanode's heartbeats (default 3)")
     p.add_argument("--report-every", type=int, default=20, help="heartbeats between full reports (default 20)")
     p.add_argument("--protocol", type=int, choices=range(protocol.OLDEST, protocol.CURRENT + 1),
-                   default=protocol.CURRENT, help=f"the protocol version the datanodes speak (default {protocol.CURRENT})")
+                   default=protocol.CURRENT,
+                   help=f"the protocol version the datanodes speak (default {protocol.CURRENT})")
     p.add_argument("--old-share", type=float, default=0,
                    help=f"share of datanodes that speak protocol {protocol.OLDEST} whatever --protocol says, as the"
                         " previous release's datanodes do during a rolling upgrade (default 0)")

@@ -9,13 +9,20 @@ after 30 s, dead after 630 s, repair every 3 s). Before it starts, its SQLite da
 the real schema (the namespace opened in process), the first file made through the namespace API, the others as rows
 copied from it (1,000 files per directory, --blocks-per-file blocks each, replication 3, --replicas / 3 blocks).
 
-The datanodes are played by this process. Each registers with its full block report, heartbeats every --heartbeat
-seconds and sends a full report every --report-every beats (staggered), all through the old routes (FakeDatanodeLink
-holds every call). One web server answers, for all of them, the copy and delete requests repair sends. A
---under-replicated share of blocks is reported by one holder fewer, so repair has copy work; a copied block is
-announced in the next heartbeat (the incremental report) and held from then on. A datanode whose call failed (or
-got no answer within dfs's timeouts: 10 s to connect, 60 s to answer) registers again at its next beat, as
-dfs.datanode.heartbeat does; each keeps one connection to the namenode.
+The datanodes are played by this process, speaking --protocol (dfs.protocol; a --old-share of them the previous
+release's version, as during a rolling upgrade). Each registers, heartbeats every --heartbeat seconds and sends a
+full report every --report-every beats (staggered); FakeDatanodeLink holds every call. Protocol 2, as
+dfs.datanode.heartbeat does: the registration offers the versions, the full report follows in dfs.blockreports'
+binary pieces, heartbeats tell the blocks received and deleted since the last one, and a heartbeat answered
+``full_report`` brings one. Protocol 1: the registration carries the full report as one JSON list, full reports
+are one JSON list too, heartbeats tell the blocks received. One web server answers, for all of them, the copy and
+delete requests repair sends, as a datanode of that version does: batches (``POST /blocks/fetch``, ``POST
+/blocks/delete``) for protocol 2, one request a block for either (404 to a batch for protocol 1). A
+--under-replicated share of blocks is reported by one holder fewer, so repair has copies to make, and an
+--over-replicated share by one more, so it has replicas to delete; a copied block is announced in the next
+heartbeat and held from then on. A datanode whose call failed (or got no answer within dfs's timeouts: 10 s to
+connect, 60 s without a byte) registers again at its next beat, as dfs.datanode.heartbeat does; each keeps one
+connection to the namenode.
 
 Printed (and written to OUT.json):
 - namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
@@ -23,7 +30,9 @@ Printed (and written to OUT.json):
   answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram (/metrics);
 - resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
   (bytes per replica);
-- full reports: seconds from sending one (a registration or a periodic report) to its answer, p50 and max.
+- full reports: seconds from sending one (a registration or a periodic report) to its (last piece's) answer, p50
+  and max;
+- the copies and deletes answered, and the block requests by route.
 """
 
 import argparse
@@ -36,16 +45,15 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from http.client import HTTPConnection
 
-from treq.client import HTTPClient
 from klein import Klein
 from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectError
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -54,9 +62,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 from cluster import Process  # noqa: E402
 from namespace_ops import cpu_seconds, percentile, rss_bytes  # noqa: E402
 
-from dfs.http import Timeouts  # noqa: E402
+from dfs import blockreports, protocol  # noqa: E402
+from dfs.http import make_http  # noqa: E402
 from dfs.namenode.namespace.model import Extent  # noqa: E402
 from dfs.namenode.namespace.sqlite import SQLiteNamespace  # noqa: E402
+from dfs.peers import NamenodeClient  # noqa: E402
+from dfs.web import read_json  # noqa: E402
 
 FILES_PER_DIRECTORY = 1000
 FILL_CHUNK = 50_000  # files per transaction while filling
@@ -74,16 +85,25 @@ def parse_args(argv=None):
     p.add_argument("--block-bytes", type=int, default=4 << 20, help="size of every block (default 4 MiB)")
     p.add_argument("--under-replicated", type=float, default=0.001,
                    help="share of blocks reported one replica short, for repair's copy work (default 0.001)")
+    p.add_argument("--over-replicated", type=float, default=0.001,
+                   help="share of blocks reported with one replica more, for repair's deletes (default 0.001)")
     p.add_argument("--heartbeat", type=float, default=3.0, help="seconds between a datanode's heartbeats (default 3)")
     p.add_argument("--report-every", type=int, default=20, help="heartbeats between full reports (default 20)")
+    p.add_argument("--protocol", type=int, choices=range(protocol.OLDEST, protocol.CURRENT + 1),
+                   default=protocol.CURRENT,
+                   help=f"the protocol version the datanodes speak (default {protocol.CURRENT})")
+    p.add_argument("--old-share", type=float, default=0,
+                   help=f"share of datanodes that speak protocol {protocol.OLDEST} whatever --protocol says, as the"
+                        " previous release's datanodes do during a rolling upgrade (default 0)")
     p.add_argument("--registering", type=int, default=8, help="registrations in flight at once (default 8)")
     p.add_argument("--seconds", type=float, default=20, help="steady phase after every datanode registered")
     p.add_argument("--probe-interval", type=float, default=0.02, help="seconds between /health probes")
     p.add_argument("--work", help="work directory (default: a temporary one, removed at the end)")
     p.add_argument("--out", help="write OUT.json with every figure")
     args = p.parse_args(argv)
-    if args.replication > args.datanodes:
-        p.error("--replication cannot exceed --datanodes: replicas go on distinct datanodes")
+    if args.replication + (args.over_replicated > 0) > args.datanodes:
+        p.error("--replication (plus one with --over-replicated) cannot exceed --datanodes: replicas go on distinct"
+                " datanodes")
     return args
 
 
@@ -91,13 +111,14 @@ class Layout:
     """Which blocks exist, which file holds each and which datanodes hold each, computed from numbers so that nothing
     the size of the namespace is kept here but the encoded reports."""
 
-    def __init__(self, datanodes, replicas, replication, blocks_per_file, under_replicated):
+    def __init__(self, datanodes, replicas, replication, blocks_per_file, under_replicated, over_replicated=0):
         self.datanodes = datanodes
         self.replication = replication
         self.blocks_per_file = blocks_per_file
         self.blocks = max(1, replicas // replication)
         self.files = -(-self.blocks // blocks_per_file)
         self.under_every = round(1 / under_replicated) if under_replicated else 0
+        self.over_every = round(1 / over_replicated) if over_replicated else 0
 
     @staticmethod
     def block_id(b):
@@ -106,15 +127,24 @@ class Layout:
         return f"{b:016x}" + hashlib.sha256(b.to_bytes(8, "big")).hexdigest()[16:]
 
     def copies(self, b):
-        """Replicas of block ``b`` the datanodes report: one short for the under-replicated ones."""
-        return self.replication - (1 if self.under_every and b % self.under_every == 0 else 0)
+        """Replicas of block ``b`` the datanodes report: one short for the under-replicated ones, one more for the
+        over-replicated ones (if not under-replicated)."""
+        if self.under_every and b % self.under_every == 0:
+            return self.replication - 1
+        return self.replication + (1 if self.over_every and b % self.over_every == 1 else 0)
 
     def blocks_of(self, node):
         """The block numbers datanode ``node`` holds: block b's replica r lives on datanode (b + r) mod N."""
-        for r in range(self.replication):
+        for r in range(self.replication + 1):
             for b in range((node - r) % self.datanodes, self.blocks, self.datanodes):
                 if r < self.copies(b):
                     yield b
+
+    def holds(self, node, block_id):
+        """Whether datanode ``node`` holds a replica of ``block_id`` in the layout (``blocks_of`` read backwards)."""
+        b = int(block_id[:16], 16)
+        return (b < self.blocks and block_id == self.block_id(b)
+                and any((b + r) % self.datanodes == node for r in range(self.copies(b))))
 
     def replicas(self):
         return sum(self.copies(b) for b in range(self.blocks))
@@ -186,109 +216,162 @@ def path_of(f):
     return f"/scale/d{f // FILES_PER_DIRECTORY}/f{f}"
 
 
-class FakeDatanodeLink:
-    """Every call a fake datanode makes to the namenode, on the routes of the protocol before issue 25 (register
-    with a full report, heartbeat with the blocks received since the last beat, full report). Bodies of full
-    reports come encoded, so that a report of 10^5 blocks costs this process no JSON work."""
+class FakeDatanodeLink(NamenodeClient):
+    """Every call a fake datanode makes to the namenode: dfs.peers' own (a registration offering the protocol
+    versions, heartbeats, report pieces), and the previous protocol's two whose bodies list every block (a
+    registration carrying the full report, a full report in one JSON list), sent as encoded once, so that a report
+    of 10^5 blocks costs this process no JSON work."""
 
-    def __init__(self, http, url):
-        self.http = http
-        self.url = url
+    def register_listing(self, registration, encoded_blocks):
+        body = b'{"blocks": %s, %s' % (encoded_blocks, json.dumps(registration)[1:].encode())
+        return self._request("POST", self._cluster_url(), data=body, headers=JSON)
 
-    def register(self, node_id, url, usage, encoded_blocks):
-        body = (b'{"id": "%s", "url": "%s", "public_url": "%s", "version": "scale-bench", "blocks": %s, %s'
-                % (node_id.encode(), url.encode(), url.encode(), encoded_blocks, json.dumps(usage)[1:].encode()))
-        return self._send("POST", f"{self.url}/cluster/datanodes", body)
+    def block_report_listing(self, node_id, encoded_blocks):
+        return self._request("PUT", self._cluster_url(node_id, "blocks"), data=b'{"blocks": %s}' % encoded_blocks,
+                             headers=JSON)
 
-    def heartbeat(self, node_id, usage, received):
-        body = json.dumps({**usage, "received": received}).encode()
-        return self._send("PUT", f"{self.url}/cluster/datanodes/{node_id}/heartbeat", body)
 
-    def full_report(self, node_id, encoded_blocks):
-        return self._send("PUT", f"{self.url}/cluster/datanodes/{node_id}/blocks", b'{"blocks": %s}' % encoded_blocks)
-
-    async def _send(self, method, url, body):
-        # A datanode's own read timeout: a namenode silent for longer is unreachable, and the datanode registers again.
-        response = await self.http.request(method, url, data=body, headers=JSON, timeout=Timeouts().read)
-        answer = await response.content()
-        if response.code >= 300:
-            raise RuntimeError(f"{method} {url}: {response.code} {answer[:300]!r}")
-        return answer
+async def answer_of(sent):
+    """The JSON answer to the request ``sent``; RuntimeError when the namenode refused it."""
+    response = await sent
+    body = await response.content()
+    if response.code >= 300:
+        raise RuntimeError(f"{response.request.method.decode()} {response.request.absoluteURI.decode()}:"
+                           f" {response.code} {body[:300]!r}")
+    return json.loads(body)
 
 
 class FakeDatanode:
-    """One datanode's state as the namenode sees it: the blocks it holds (the layout's, less deleted, plus copied)
-    and the copies not yet announced."""
+    """One datanode's state as the namenode sees it: the protocol version it speaks, the blocks it holds (the
+    layout's, less deleted, plus copied), and the changes not yet told in a heartbeat."""
 
-    def __init__(self, index, layout, block_bytes, base_url):
+    def __init__(self, index, layout, block_bytes, base_url, speaks):
         self.id = f"scale-{index:05d}"
         self.index = index
         self.url = f"{base_url}/dn/{index}"
         self.layout = layout
         self.block_bytes = block_bytes
-        self.copied, self.deleted, self.received = set(), set(), []
+        self.protocol = speaks
+        self.copied, self.deleted = set(), set()
+        self.received, self.gone = [], []  # since the last heartbeat
         self.registered = False
+        self.report_due = False  # the namenode asked for a full report
         self.stores = 0
-        self._encoded = None
+        self._ids = None
+        self._encoded = {}
 
-    def held(self):
-        return [self.layout.block_id(b) for b in self.layout.blocks_of(self.index)]
+    def ids(self):
+        """The ids of the blocks held, kept (and their encodings) until a copy or a delete changes them."""
+        if self._ids is None:
+            self._ids = [self.layout.block_id(b) for b in self.layout.blocks_of(self.index)
+                         if self.layout.block_id(b) not in self.deleted] + sorted(self.copied)
+            self._encoded = {}
+        return self._ids
 
     def encoded_blocks(self):
-        """The JSON list of the blocks held, kept until a copy or a delete changes it."""
-        if self._encoded is None:
-            ids = [i for i in self.held() if i not in self.deleted] + sorted(self.copied)
-            self._encoded = json.dumps(ids).encode()
-            self.count = len(ids)
-        return self._encoded
+        """The blocks held as the previous protocol lists them: one JSON list."""
+        if "json" not in self._encoded:
+            self._encoded["json"] = json.dumps(self.ids()).encode()
+        return self._encoded["json"]
+
+    def report_pieces(self):
+        """The blocks held as the current protocol reports them: dfs.blockreports' pieces."""
+        if "pieces" not in self._encoded:
+            self._encoded["pieces"] = blockreports.pieces(self.ids())
+        return self._encoded["pieces"]
 
     def usage(self):
-        self.encoded_blocks()
-        used = self.count * self.block_bytes
+        used = len(self.ids()) * self.block_bytes
         return {"capacity": used * 2 + (1 << 40), "used": used, "free": used + (1 << 40),
                 "mark": f"scale:{self.stores}"}
 
+    def holds(self, block_id):
+        return block_id in self.copied or (block_id not in self.deleted and self.layout.holds(self.index, block_id))
+
     def take_copy(self, block_id):
+        """Store a copy; whether it is new here (a real datanode copies nothing it holds)."""
+        if self.holds(block_id):
+            return False
         self.stores += 1
         self.copied.add(block_id)
         self.deleted.discard(block_id)
         self.received.append(block_id)
-        self._encoded = None
+        self._ids = None
+        return True
 
     def drop(self, block_id):
+        """Delete a replica; whether it was here."""
+        if not self.holds(block_id):
+            return False
         self.copied.discard(block_id)
         self.deleted.add(block_id)
-        self._encoded = None
+        self.gone.append(block_id)
+        self._ids = None
+        return True
 
 
 class FakeDatanodeServer:
-    """The block routes repair calls, for every fake datanode at once (``/dn/<index>/blocks/...``): a copy or a
-    delete is acknowledged as a datanode would after doing it."""
+    """The block routes repair calls, for every fake datanode at once (``/dn/<index>/blocks/...``), answered as a
+    datanode of the node's protocol version answers after doing the work: one block a request, and for the current
+    protocol also batches of copies (``POST /blocks/fetch``) and of deletes (``POST /blocks/delete``), which the
+    previous release's datanodes do not know (404: repair then falls back to one request a block)."""
 
     app = Klein()
 
     def __init__(self, nodes):
         self.nodes = nodes
         self.copies = self.deletes = 0
+        self.requests = Counter()  # by route
 
     def resource(self):
         return self.app.resource()
 
     @app.route("/dn/<int:index>/blocks/<block_id>/fetch", methods=["POST"])
     def fetch(self, request, index, block_id):
-        self.nodes[index].take_copy(block_id)
-        self.copies += 1
-        request.setResponseCode(201)
-        return self._json(request, {"id": block_id, "copied": True, "length": self.nodes[index].block_bytes})
+        self.requests["fetch one"] += 1
+        copied = self._copy(index, block_id)
+        request.setResponseCode(201 if copied["copied"] else 200)
+        return self._json(request, copied)
+
+    @app.route("/dn/<int:index>/blocks/fetch", methods=["POST"])
+    def fetch_many(self, request, index):
+        if self.nodes[index].protocol < protocol.REPORTS_IN_PIECES:
+            return self._no_route(request)
+        self.requests["fetch batch"] += 1
+        return self._json(request, {"blocks": [self._copy(index, str(block_id))
+                                               for block_id in read_json(request)["blocks"]]})
+
+    def _copy(self, index, block_id):
+        node = self.nodes[index]
+        copied = node.take_copy(block_id)
+        self.copies += copied
+        return {"id": block_id, "copied": copied, "length": node.block_bytes}
 
     @app.route("/dn/<int:index>/blocks/<block_id>", methods=["DELETE"])
     def delete(self, request, index, block_id):
-        self.nodes[index].drop(block_id)
-        self.deletes += 1
+        self.requests["delete one"] += 1
+        self.deletes += self.nodes[index].drop(block_id)
         return self._json(request, {"id": block_id, "length": self.nodes[index].block_bytes})
+
+    @app.route("/dn/<int:index>/blocks/delete", methods=["POST"])
+    def delete_many(self, request, index):
+        node = self.nodes[index]
+        if node.protocol < protocol.REPORTS_IN_PIECES:
+            return self._no_route(request)
+        self.requests["delete batch"] += 1
+        asked = blockreports.decode(request.content.read())
+        missing = [block_id for block_id in asked if not node.drop(block_id)]
+        self.deletes += len(asked) - len(missing)
+        return self._json(request, {"deleted": (len(asked) - len(missing)) * node.block_bytes, "kept": [],
+                                    "missing": missing})
 
     @app.route("/dn/<int:index>/blocks/format", methods=["POST"])
     def format(self, request, index):
+        return self._json(request, {})
+
+    def _no_route(self, request):
+        self.requests["batch refused (404)"] += 1
+        request.setResponseCode(404)
         return self._json(request, {})
 
     @staticmethod
@@ -351,9 +434,8 @@ class Bench:
 
     def __init__(self, reactor, args, layout, url, pid):
         self.reactor, self.args, self.layout, self.url, self.pid = reactor, args, layout, url, pid
-        pool = HTTPConnectionPool(reactor)
-        pool.maxPersistentPerHost = args.datanodes + args.registering  # each datanode keeps its connection
-        self.http = HTTPClient(Agent(reactor, connectTimeout=Timeouts().connect, pool=pool))
+        # dfs's own client, with a datanode's timeouts; each datanode keeps its connection
+        self.http, self.pool = make_http(reactor, connections_per_host=args.datanodes + args.registering)
         self.link = FakeDatanodeLink(self.http, url)
         self.nodes = []
         self.server = FakeDatanodeServer(self.nodes)
@@ -367,7 +449,9 @@ class Bench:
     async def run(self):
         port = await TCP4ServerEndpoint(self.reactor, 0, interface="127.0.0.1").listen(Site(self.server.resource()))
         base = f"http://127.0.0.1:{port.getHost().port}"
-        self.nodes.extend(FakeDatanode(i, self.layout, self.args.block_bytes, base)
+        old_every = round(1 / self.args.old_share) if self.args.old_share else 0
+        self.nodes.extend(FakeDatanode(i, self.layout, self.args.block_bytes, base,
+                                       protocol.OLDEST if old_every and i % old_every == 0 else self.args.protocol)
                           for i in range(self.args.datanodes))
         sampler = Sampler(self.pid, self.reactor)
         sampler.start()
@@ -410,10 +494,12 @@ class Bench:
                     loop.stop()
             sampler.stop()
             await port.stopListening()
-            await self.http._agent._pool.closeCachedConnections()
+            await self.pool.closeCachedConnections()
         self.figures["registrations_again"] = self.registrations_again
         self.figures["copies_answered"] = self.server.copies
         self.figures["deletes_answered"] = self.server.deletes
+        self.figures["block_requests"] = dict(self.server.requests)
+        self.figures["protocols"] = dict(Counter(node.protocol for node in self.nodes))
         self.figures["reactor_lag_histogram"] = await self._lag_histogram()
 
     async def _register_all(self):
@@ -444,22 +530,50 @@ class Bench:
         self.reactor.callLater(delay, loop.start, self.args.heartbeat)
 
     async def _register(self, node):
+        """Register as a datanode of the node's protocol does: with the full report in the registration (1), or
+        offering the versions and then sending the full report in pieces (2)."""
         started = time.monotonic()
-        await self.link.register(node.id, node.url, node.usage(), node.encoded_blocks())
+        registration = {"id": node.id, "url": node.url, "public_url": node.url, "version": "scale-bench",
+                        **node.usage()}
+        node.received, node.gone = [], []  # the full report holds them
+        if node.protocol < protocol.REPORTS_IN_PIECES:
+            await answer_of(self.link.register_listing(registration, node.encoded_blocks()))
+        else:
+            answer = await answer_of(self.link.register({**registration, **protocol.offered()}))
+            if protocol.agreed(self.url, answer) != node.protocol:
+                raise RuntimeError(f"the namenode agreed to protocol {answer[protocol.FIELD]}, not {node.protocol}")
+            await self._report_in_pieces(node)
         node.registered = True
         self.report_seconds["registration"].append(time.monotonic() - started)
+
+    async def _report_in_pieces(self, node):
+        node.report_due = False
+        report_id, pieces = uuid.uuid4().hex, node.report_pieces()
+        for number, piece in enumerate(pieces):
+            await answer_of(self.link.report_piece(node.id, report_id, number, len(pieces), piece))
 
     async def _beat(self, node, n):
         started = time.monotonic()
         if not node.registered:  # as dfs.datanode.heartbeat does after any failed call
             self.registrations_again += 1
             await self._register(node)
-        elif n % self.args.report_every == 0:
-            await self.link.full_report(node.id, node.encoded_blocks())
-            self.report_seconds["periodic"].append(time.monotonic() - started)
-        else:
-            received, node.received = node.received, []
-            await self.link.heartbeat(node.id, node.usage(), received)
+        elif node.protocol < protocol.REPORTS_IN_PIECES:  # a full report instead of every --report-every'th beat
+            if n % self.args.report_every == 0:
+                await answer_of(self.link.block_report_listing(node.id, node.encoded_blocks()))
+                self.report_seconds["periodic"].append(time.monotonic() - started)
+            else:
+                received, node.received = node.received, []
+                await answer_of(self.link.heartbeat(node.id, {**node.usage(), "received": received}))
+                self.heartbeat_seconds.append(time.monotonic() - started)
+        else:  # as dfs.datanode.heartbeat.NamenodeLink: a full report when due, then the heartbeat
+            if node.report_due or n % self.args.report_every == 0:
+                await self._report_in_pieces(node)
+                self.report_seconds["periodic"].append(time.monotonic() - started)
+                started = time.monotonic()
+            (received, node.received), (gone, node.gone) = (node.received, []), (node.gone, [])
+            answer = await answer_of(self.link.heartbeat(node.id, {**node.usage(), "received": received,
+                                                                   "deleted": gone}))
+            node.report_due = node.report_due or answer.get("full_report", False)
             self.heartbeat_seconds.append(time.monotonic() - started)
 
     async def _status(self, tries=10):
@@ -542,13 +656,13 @@ def longest_stall_cpu(samples, series):
     before = max((s for s in series if s[0] <= at - longest), default=series[0])
     after = min((s for s in series if s[0] >= at), default=series[-1])
     return after[1] - before[1]
-    return figures
 
 
 def summary(figures, layout):
     """The lines printed at the end: one figure a line, ``name: value``."""
     lines = {
         "datanodes": layout.datanodes,
+        "protocols": " ".join(f"{version}:{count}" for version, count in sorted(figures["protocols"].items())),
         "files": layout.files,
         "blocks": layout.blocks,
         "replicas": figures["replicas"],
@@ -584,6 +698,9 @@ def summary(figures, layout):
     if histogram:
         lines["reactor_lag_timers_over_50ms"] = int(histogram["+Inf"] - histogram.get("0.05", 0))
     lines["copies_answered"] = figures["copies_answered"]
+    lines["deletes_answered"] = figures["deletes_answered"]
+    lines["block_requests"] = " ".join(f"{route.replace(' ', '_')}:{count}"
+                                       for route, count in sorted(figures["block_requests"].items()))
     lines["failures"] = len(figures["failures"])
     lines["registrations_again"] = figures["registrations_again"]
     lines["load_average_before_after"] = f"{figures['load_before'][0]:.1f} {figures['load_after'][0]:.1f}"
@@ -596,7 +713,8 @@ def main(argv=None):
 
 
 async def run(reactor, args):
-    layout = Layout(args.datanodes, args.replicas, args.replication, args.blocks_per_file, args.under_replicated)
+    layout = Layout(args.datanodes, args.replicas, args.replication, args.blocks_per_file, args.under_replicated,
+                    args.over_replicated)
     work = args.work or tempfile.mkdtemp(prefix="dfs-scale-bench-")
     os.makedirs(work, exist_ok=True)
     figures = {"args": vars(args), "replicas": layout.replicas(), "load_before": os.getloadavg()}

@@ -22,7 +22,10 @@ OLDEST = UNVERSIONED
 
 
 class ProtocolMismatch(BadRequest):
-    """The peer speaks no protocol version this node speaks."""
+    """The peer speaks no protocol version this node speaks. Its own exception name in the 400 answer lets a datanode
+    tell this refusal from any other (``refusal``)."""
+
+    exception = "ProtocolMismatchException"
 
 
 def offered():
@@ -59,3 +62,12 @@ def agreed(namenode_url, answer):
         raise ProtocolMismatch(f"namenode {namenode_url} speaks protocol version {spoken}, not one of this"
                                f" datanode's {OLDEST} to {CURRENT}: upgrade the namenodes first")
     return spoken
+
+
+def refusal(answer):
+    """The ProtocolMismatch a namenode's error answer to a registration refuses this datanode with, or None when it
+    refused for another reason."""
+    remote = answer.get("RemoteException") if isinstance(answer, dict) else None
+    if isinstance(remote, dict) and remote.get("exception") == ProtocolMismatch.exception:
+        return ProtocolMismatch(str(remote.get("message")))
+    return None

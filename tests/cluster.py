@@ -27,6 +27,18 @@ def source_twistd(role, args):
     return twistd_command(role, args), twistd_env()
 
 
+def launcher_of(code):
+    """Runs a role from the tree ``code`` (another release's dfs/ and twisted/): first on PYTHONPATH, and ``-P``
+    keeps the working directory (this checkout, maybe) off the path, so its dfs package and its twistd plugin file
+    are the ones found."""
+
+    def launch(role, args):
+        python, *rest = twistd_command(role, args)
+        return [python, "-P", *rest], dict(os.environ, PYTHONPATH=str(code))
+
+    return launch
+
+
 class Process:
     """One twistd process; its log goes to a file the test can read. ``launcher(role, args)`` gives the command and
     environment (default: this checkout's)."""

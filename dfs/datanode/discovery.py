@@ -73,6 +73,9 @@ class DiscoveredLinks:
             link.start(self.own_url, self.public_url)
             log.info("namenode {url} found in DNS: reporting to it", url=url)
 
+    def registered_anywhere(self):
+        return any(link.registered for link in self.links.values())
+
     def report_corrupt(self, block_ids):
         """Tell every namenode known now (each link logs its own failure)."""
         return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))

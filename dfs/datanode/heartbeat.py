@@ -17,6 +17,10 @@ log = Logger()
 
 REPORT_INTERVAL = 6 * 3600.0  # seconds between full block reports, HDFS's dfs.blockreport.intervalMsec
 CHANGES_PER_BEAT = 10000  # block changes told in one heartbeat: about 700 KB of JSON
+# Registrations in a row a namenode may refuse for the protocol version before this datanode gives up on it: a
+# namenode being replaced may answer as another release for a moment, and a datanode that cannot work must still
+# fail well within a rolling update's watch of it (Docker swarm's update_config monitor: 60 s in docker-stack.yml).
+REFUSALS_TO_GIVE_UP = 5
 
 
 class NamenodeLinks:
@@ -34,6 +38,9 @@ class NamenodeLinks:
         for link in self.links:
             link.stop()
 
+    def registered_anywhere(self):
+        return any(link.registered for link in self.links)
+
     def report_corrupt(self, block_ids):
         """Tell every namenode (each link logs its own failure)."""
         return defer.gatherResults([defer.Deferred.fromCoroutine(link.report_corrupt(block_ids))
@@ -47,10 +54,13 @@ class NamenodeLink:
     Every block that lands or leaves is told with the next heartbeat (HDFS's incremental block report), so the
     namenode knows within a beat. A full report, in pieces, follows each registration, a request of the namenode,
     and then every ``report_interval`` seconds, the first of them after a random share of it (``stagger()``) so
-    that datanodes started together do not report together."""
+    that datanodes started together do not report together.
+
+    A namenode that refuses ``REFUSALS_TO_GIVE_UP`` registrations in a row for the protocol version (the two share
+    none) is given up on: ``give_up(reason)`` is called, and again at each refusal after."""
 
     def __init__(self, namenode, store, identity, clock, in_thread, interval=3.0, report_interval=REPORT_INTERVAL,
-                 rack=None, stagger=random.random):
+                 rack=None, stagger=random.random, give_up=lambda reason: None):
         self.namenode = namenode
         self.rack = rack  # sent with every registration and heartbeat: a namenode may have missed a change
         self.store = store
@@ -64,6 +74,8 @@ class NamenodeLink:
         self.public_url = None
         self.registered = False
         self.protocol = None  # the protocol version spoken with this namenode, once registered (dfs.protocol)
+        self.give_up = give_up
+        self._refusals = 0  # registrations refused in a row for the protocol version
         self._report_due = False  # a full report goes with the next beat
         self._next_report = None  # when the next periodic full report is due (the clock's seconds)
         self._loop = None
@@ -178,14 +190,15 @@ class NamenodeLink:
             **self.store.usage(),
             "mark": self.store.mark(),
         }
-        answer = await self._call(self.namenode.register(body), registering=True)
-        if answer is None:
-            return
         try:
+            answer = await self._call(self.namenode.register(body), registering=True)
+            if answer is None:
+                return
             self.protocol = protocol.agreed(self.namenode.url, answer)
         except protocol.ProtocolMismatch as e:
-            log.error("cannot register with namenode {url}: {e}", url=self.namenode.url, e=e)
+            self._mismatched(e)
             return
+        self._refusals = 0
         if self.identity.get("cluster_id") != answer["cluster_id"]:
             self.store.remember_cluster(self.identity, answer["cluster_id"])
         self.registered = True
@@ -194,9 +207,17 @@ class NamenodeLink:
         if await self._full_report():
             self._next_report = self.clock.seconds() + self.stagger() * self.report_interval
 
+    def _mismatched(self, mismatch):
+        self._refusals += 1
+        log.error("cannot register with namenode {url}: {e}", url=self.namenode.url, e=mismatch)
+        if self._refusals >= REFUSALS_TO_GIVE_UP:
+            self.give_up(f"namenode {self.namenode.url} shares no protocol version with this datanode"
+                         f" ({self._refusals} registrations in a row): {mismatch}")
+
     async def _call(self, sent, registering=False):
         """The namenode's answer to the request ``sent``, or None when it refused it (a 404 to anything but a
-        registration: it forgot this datanode)."""
+        registration: it forgot this datanode); ProtocolMismatch when it refused a registration for the protocol
+        version."""
         response = await sent
         answer = await response.json()
         if response.code == 404 and not registering:
@@ -204,6 +225,9 @@ class NamenodeLink:
             self.registered = False
             return None
         if response.code >= 300:
+            mismatch = protocol.refusal(answer) if registering else None
+            if mismatch is not None:
+                raise mismatch
             message = answer.get("RemoteException", {}).get("message", answer)
             path = urlsplit(response.request.absoluteURI).path.decode()
             log.error("namenode refused {path}: {code} {message}", path=path, code=response.code, message=message)

@@ -14,6 +14,7 @@ from dfs.datanode.blockstore import BlockStore
 from dfs.client.config import namenode_urls
 from dfs.datanode.discovery import DiscoveredLinks, resolve_ipv4
 from dfs.errors import BadRequest
+from dfs.exitstatus import give_up
 from dfs.datanode.heartbeat import REPORT_INTERVAL, NamenodeLink, NamenodeLinks
 from dfs.datanode.layout import LayoutTooNew
 from dfs.datanode.scrubber import DAY, Scrubber
@@ -196,9 +197,15 @@ def build_datanode(reactor, options):
     app = DatanodeApp(store, DatanodeClient(http), reactor, pool, namenodes, guard=guard)
     app.node_id = identity["id"]
 
+    def shares_no_version(reason):
+        """A namenode keeps refusing this datanode's protocol: stop with a failure status (so that a rolling update
+        to an incompatible release fails and is rolled back), unless another namenode takes it."""
+        if not link.registered_anywhere():
+            give_up(reactor, "datanode", reason)
+
     def make_link(namenode):
         return NamenodeLink(namenode, store, identity, reactor, app.in_thread, options["heartbeat"],
-                            options["block-report-interval"], rack=options["rack"])
+                            options["block-report-interval"], rack=options["rack"], give_up=shares_no_version)
 
     if options["namenode-dns"]:
         link = DiscoveredLinks([namenode.url for namenode in namenodes],

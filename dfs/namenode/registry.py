@@ -353,7 +353,9 @@ class Registry:
         all, but as many fewer as the block lacks of ``maintenance_min`` in service, so that repair copies that many
         elsewhere."""
         away = [self.nodes[i] for i in self.replicas.get(block_id, ()) if self.nodes[i].admin == MAINTENANCE]
-        away += [n for n in self.nodes.values() if n.admin == MAINTENANCE and not n.holdings_known]
+        # Only nodes with a window can be in maintenance: walking them, not every node, keeps a check O(replicas).
+        windowed = (self.nodes.get(i) for i in self.maintenance)
+        away += [n for n in windowed if n is not None and n.admin == MAINTENANCE and not n.holdings_known]
         return away[max(0, self.maintenance_min - len(in_service)):]
 
     def alive(self):

@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from cluster import source_twistd
+from cluster import launcher_of, source_twistd
 from dfs.datanode import layout
-from dfs.node import twistd_command
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The previous release: main before layout and protocol versions. Its datanodes send no protocol version (1).
@@ -58,17 +57,6 @@ def previous_release(tmp_path):
     old.mkdir()
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
     return old
-
-
-def launcher_of(code):
-    """Runs a role from the tree ``code``: first on PYTHONPATH, and ``-P`` keeps the working directory (this
-    checkout, maybe) off the path, so its dfs package and its twistd plugin file are the ones found."""
-
-    def launch(role, args):
-        python, *rest = twistd_command(role, args)
-        return [python, "-P", *rest], dict(os.environ, PYTHONPATH=str(code))
-
-    return launch
 
 
 def upgrade(process, until):

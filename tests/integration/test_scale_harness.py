@@ -1,9 +1,12 @@
-"""bench/scale.py at toy size: a real namenode, five played datanodes, 1,000 replicas; it prints every figure."""
+"""bench/scale.py at toy size: a real namenode, five played datanodes, 1,000 replicas; it prints every figure, for
+the current protocol and for a rolling upgrade's mix of it and the previous one."""
 
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCALE = os.path.join(REPO, "bench", "scale.py")
@@ -12,10 +15,16 @@ FIGURES = ["namenode_cpu_share_registration", "namenode_cpu_share_steady", "rss_
            "stall_all_p99_s", "stall_all_max_s", "heartbeat_p99_s", "reactor_lag_timers_over_50ms"]
 
 
-def test_scale_harness_prints_its_figures(tmp_path):
+@pytest.mark.parametrize("speaking, protocols, requests", [
+    ([], "2:5", {"fetch batch", "delete batch"}),
+    (["--old-share", "0.5"], "1:3 2:2", {"fetch one", "delete one", "batch refused (404)"}),
+])
+def test_scale_harness_prints_its_figures(tmp_path, speaking, protocols, requests):
     out = tmp_path / "scale"
-    run = subprocess.run([sys.executable, SCALE, "--datanodes", "5", "--replicas", "1000", "--seconds", "4",
-                          "--work", str(tmp_path / "work"), "--out", str(out)],
+    # 0.003 of 333 blocks: one under-replicated (block 0) and one over-replicated (block 1), on datanodes 0 to 3;
+    # repair has 10 s (three passes) to copy the one and trim the other
+    run = subprocess.run([sys.executable, SCALE, "--datanodes", "5", "--replicas", "1000", "--seconds", "10",
+                          "--over-replicated", "0.003", *speaking, "--work", str(tmp_path / "work"), "--out", str(out)],
                          capture_output=True, text=True, timeout=600, cwd=REPO)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     printed = dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
@@ -23,12 +32,15 @@ def test_scale_harness_prints_its_figures(tmp_path):
         float(printed[name])  # a number (bytes per file may be below 0 at this size: the RSS of two processes)
     assert float(printed["rss_with_replicas_mib"]) > 0
     assert printed["datanodes"] == "5"
-    assert printed["replicas"] == "998"  # 333 blocks, one of them reported one replica short
+    assert printed["protocols"] == protocols
+    assert printed["replicas"] == "999"  # 333 blocks, one of them reported one replica short, one with one more
     assert printed["failures"] == "0"
     figures = json.loads((tmp_path / "scale.json").read_text())
     assert len(figures["report_seconds"]["registration"]) == 5
     assert figures["status"]["alive"] == 5
     assert figures["status"]["missing"] == 0
+    assert (figures["copies_answered"], figures["deletes_answered"]) == (1, 1)
+    assert set(figures["block_requests"]) <= requests
 
 
 def test_every_block_is_on_distinct_datanodes_and_in_their_reports():

@@ -42,6 +42,9 @@ SMALL_COST = 64 << 10
 BATCH_BLOCKS = 64
 BATCH_BYTES = 8 << 20
 EXAMINED = 20_000  # queued blocks a round looks at, at most: the rest wait their turn at the back
+# Named blocks a walk of the queues checks before its copy round, at most: after a storm of reports (10^7 replicas,
+# each naming its block) copies of the blocks found short so far start within seconds, not after every check.
+CHECKS_PER_WALK = 250_000
 # A copy that got no answer (a timeout, a lost connection) may still land: its target is not asked for that block
 # again for this long (HDFS's pending reconstruction timeout), unless it reports it first.
 UNCONFIRMED_FOR = 300.0
@@ -203,7 +206,7 @@ class Repair:
         now = self.clock.seconds()
         await self._work_queues(targets, marks)
         orphans = await self._collect_orphans(list(self._unreferenced), now, marks)
-        if orphans == 0:
+        if orphans == 0 and not self._checks_pending():  # a block not yet checked may be one a node holds
             await self.store.forget_unreferenced_blocks(now, self._epoch)
         detached = await self.store.namespace_problems()
         self.stats.update(blocks=len(targets), orphans=orphans, unreachable_inodes=sum(p.inodes for p in detached))
@@ -252,11 +255,18 @@ class Repair:
         finally:
             self._work.release()
 
+    def _checks_pending(self):
+        """Whether some named block waits for its check: until none does, the queues may miss a short block."""
+        return bool(self._dirty or self._scans)
+
     def _check_named(self):
-        """Check every block named by an event or a scan, until none is left (steps)."""
-        while self._dirty or self._scans:
+        """Check the blocks named by events and scans, up to CHECKS_PER_WALK of them; the rest wait for the next
+        walk (steps)."""
+        checked = 0
+        while self._checks_pending() and checked < CHECKS_PER_WALK:
             if self._dirty:
-                for _ in range(min(STEP, len(self._dirty))):
+                count = min(STEP, len(self._dirty))
+                for _ in range(count):
                     self._check(self._dirty.popleft())
             else:
                 chunk = list(islice(self._scans[0], STEP))
@@ -264,6 +274,8 @@ class Repair:
                     self._scans.popleft()
                 for block_id in chunk:
                     self._check(block_id)
+                count = len(chunk)
+            checked += count
             yield
 
     def _check(self, block_id):
@@ -334,7 +346,7 @@ class Repair:
             node.decommission_blocked = None if not stuck[node_id] else (
                 f"cannot finish: {stuck[node_id]} of its blocks need more replicas than the {in_service} datanode(s)"
                 " in service can hold; add a datanode or lower their replication (dfs setrep)")
-            if pending[node_id] == 0:
+            if pending[node_id] == 0 and not self._checks_pending():  # a block not yet checked may still be short
                 node.admin = DECOMMISSIONED
                 log.info("datanode {node} is decommissioned: every block it held is replicated elsewhere",
                          node=node.id)

@@ -8,7 +8,8 @@ import pytest_twisted
 from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 
-from dfs.namenode.registry import Registry
+from dfs.namenode import repair as repair_module
+from dfs.namenode.registry import DECOMMISSIONED, DECOMMISSIONING, Registry
 from dfs.namenode.repair import Repair, blocks_of
 from dfs.namenode.repairqueue import HIGHEST, OVER, UNDER, VERY_UNDER, RepairQueues, copy_level
 
@@ -79,6 +80,14 @@ def _cluster(targets, holders, nodes, answer):
     repair = Repair(_Namespace(targets), registry, None, datanodes, clock)
     repair.safemode.on = False
     return repair, registry, datanodes, clock
+
+
+async def _until_every_block_is_checked(repair, passes=50):
+    for _ in range(passes):
+        await repair.run_once()
+        if not repair._checks_pending():
+            return
+    raise AssertionError(f"blocks still unchecked after {passes} passes")
 
 
 def test_the_fewer_replicas_count_the_more_urgent_the_copy():
@@ -179,18 +188,54 @@ async def test_a_node_dying_among_a_million_blocks_never_holds_the_reactor_for_5
     ticker.clock = reactor
     ticker.start(0.005)
     try:
-        await repair.run_once()  # the first pass checks every block
+        await _until_every_block_is_checked(repair)  # the first passes check every block
         assert repair.stats["under_replicated"] == 0
         clock.advance(DEAD_AFTER)
         for node_id in ("a", "b", "c"):
             registry.heartbeat(node_id, 10 ** 12, 0, 10 ** 12)
-        await repair.run_once()
+        await _until_every_block_is_checked(repair)
     finally:
         tick()  # the stretch since the last tick counts too
         ticker.stop()
     assert repair.stats["under_replicated"] == 3 * count // 4
     assert waiting, "copies started"
     assert max(gaps) < 0.05, f"the reactor was held for {max(gaps) * 1000:.0f} ms of CPU"
+
+
+@pytest_twisted.ensureDeferred
+async def test_copies_start_before_every_named_block_is_checked(monkeypatch):
+    """A walk checks a bounded number of named blocks before its copy round, so the blocks found short so far are
+    copied at once and the rest are checked by the next walks: at 10^7 replicas no copy started in the two minutes
+    after safe mode, while the checks of every reported replica ran first."""
+    monkeypatch.setattr(repair_module, "CHECKS_PER_WALK", 128)
+    blocks = [_block(i) for i in range(1000)]
+    repair, registry, datanodes, clock = _cluster({b: (2, 4096) for b in blocks}, {"a": blocks}, ["a", "b"], _copied)
+    await repair.run_once()
+    assert 0 < len(datanodes.asked) < len(blocks) and repair._checks_pending()
+    await _until_every_block_is_checked(repair)
+    await repair.run_once()
+    assert sorted(datanodes.asked) == [(b, "http://b") for b in blocks]
+    assert all(set(registry.replicas[b]) == {"a", "b"} for b in blocks)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_draining_node_is_not_released_while_some_of_its_blocks_wait_for_their_check(monkeypatch):
+    """With checks bounded per walk, the draining node's blocks checked so far may all be copied while others wait:
+    released then, a node whose blocks were not yet all elsewhere could be switched off."""
+    monkeypatch.setattr(repair_module, "CHECKS_PER_WALK", 128)
+    blocks = [_block(i) for i in range(1000)]
+    repair, registry, datanodes, clock = _cluster({b: (2, 4096) for b in blocks}, {"a": blocks, "b": blocks},
+                                                  ["a", "b", "c"], _copied)
+    await _until_every_block_is_checked(repair)
+    registry.decommission("a")
+    for _ in range(50):
+        await repair.run_once()
+        if not repair._checks_pending():
+            break
+        assert registry.nodes["a"].admin == DECOMMISSIONING, "released while some of its blocks were unchecked"
+    await repair.run_once()
+    assert registry.nodes["a"].admin == DECOMMISSIONED
+    assert all({"b", "c"} <= set(registry.replicas[b]) for b in blocks)
 
 
 @pytest_twisted.ensureDeferred

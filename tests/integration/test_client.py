@@ -28,11 +28,11 @@ def peak_rss(pid):
 
 
 @pytest_twisted.ensureDeferred
-async def test_an_upload_returns_the_new_files_id(client, unique_dir):
+async def test_an_upload_returns_the_new_files_status(client, unique_dir):
     first = await client.write(unique_dir + "/f", b"one")
-    assert first == (await client.stat(unique_dir + "/f"))["fileId"]
+    assert first == await client.stat(unique_dir + "/f")
     replaced = await client.write(unique_dir + "/f", b"two", overwrite=True)
-    assert replaced == (await client.stat(unique_dir + "/f"))["fileId"]
+    assert replaced == await client.stat(unique_dir + "/f") and replaced["length"] == 3
 
 
 @pytest_twisted.ensureDeferred

@@ -121,7 +121,8 @@ def test_cluster_status_has_versions_uptime_metadata_size_and_block_reports(clus
     assert status["uptime"] > 0 and status["metadata_bytes"] > 0
     for node in status["nodes"]:
         assert node["version"] == status["version"]
-        assert 0 <= node["last_block_report"] < 600
+        # Full reports come hours apart: the last one is the registration's, no older than the namenode.
+        assert 0 <= node["last_block_report"] <= status["uptime"]
     joined = {event["node"] for event in status["history"] if event["event"] == "joined"}
     assert joined >= {node["id"] for node in status["nodes"]}
 

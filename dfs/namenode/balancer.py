@@ -62,15 +62,6 @@ def keeps_racks(before, after):
     return len(set(after)) >= min(len(set(before)), 2)
 
 
-def plan_moves(nodes, blocks, threshold, limit=MOVES_PER_ROUND):
-    """``planning``'s moves, all at once; ``blocks``: {block id: (size, the nodes that hold a replica that counts)}
-    of the blocks that may move."""
-    moves = []
-    for _ in planning(nodes, blocks.get, threshold, moves, limit):
-        pass
-    return moves
-
-
 def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=float("inf")):
     """Steps for a cooperator that append to ``moves`` up to ``limit`` moves (``max_bytes`` in all) that bring the
     ``nodes`` (the datanodes that take writes: id, rack, capacity, used, free, blocks) toward the mean, each from a

@@ -5,9 +5,17 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dfs.namenode.balancer import balanced, keeps_racks, mean_utilization, plan_moves, utilization
+from dfs.namenode.balancer import MOVES_PER_ROUND, balanced, keeps_racks, mean_utilization, planning, utilization
 
 MB = 1024 * 1024
+
+
+def plan_moves(nodes, blocks, threshold, limit=MOVES_PER_ROUND):
+    """``planning``'s moves, all at once; ``blocks``: {block id: (size, the nodes that hold a replica that counts)}."""
+    moves = []
+    for _ in planning(nodes, blocks.get, threshold, moves, limit):
+        pass
+    return moves
 
 
 def node(node_id, capacity=100 * MB, rack="/r1"):

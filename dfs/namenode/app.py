@@ -598,7 +598,8 @@ class NamenodeApp:
         """One file of a CREATEBATCH as a CREATE with a body: its FileStatus text, or the DFSError refusing it."""
         try:
             path = namespace_path(target, b"")
-            params = Params.from_args({**parse_query(query), b"op": [b"CREATE"]})
+            args = {key: values for key, values in parse_query(query).items() if key.lower() != b"op"}
+            params = Params.from_args({**args, b"op": [b"CREATE"]})
             checker = batch_call.checker
             call = dataclasses.replace(batch_call, audited=True,
                                        checker=Checker(checker.caller, checker.enabled, Operation.of(params)))

@@ -817,13 +817,14 @@ class DFSOperations:
         failed = {}
         try:
             with contextlib.ExitStack() as held:
+                due = []
                 for of in files:
                     held.enter_context(of.lock)
-                due = [of for of in files if of.needs_upload]  # unless fsync, rename, link or unlink saw to it
-                for of in due:
-                    # stat (git's of every file it wrote) need not wait for the upload: nothing can change the
-                    # file while it holds the lock.
-                    of.attrs_while_uploading = self._attrs_of_open(of)
+                    if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
+                        due.append(of)
+                        # stat (git's of every file it wrote) need not wait for the upload: nothing can change
+                        # the file while this holds its lock.
+                        of.attrs_while_uploading = self._attrs_of_open(of)
                 try:
                     failed = self._upload_all(due)
                 finally:

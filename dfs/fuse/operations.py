@@ -818,14 +818,14 @@ class DFSOperations:
         try:
             with contextlib.ExitStack() as held:
                 due = []
-                for of in files:
-                    held.enter_context(of.lock)
-                    if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
-                        due.append(of)
-                        # stat (git's of every file it wrote) need not wait for the upload: nothing can change
-                        # the file while this holds its lock.
-                        of.attrs_while_uploading = self._attrs_of_open(of)
                 try:
+                    for of in files:
+                        held.enter_context(of.lock)
+                        if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
+                            due.append(of)
+                            # stat (git's of every file it wrote) need not wait for the upload: nothing can change
+                            # the file while this holds its lock.
+                            of.attrs_while_uploading = self._attrs_of_open(of)
                     failed = self._upload_all(due)
                 finally:
                     for of in due:

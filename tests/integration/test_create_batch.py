@@ -95,6 +95,6 @@ def test_a_batch_beyond_its_bounds_is_refused_whole(cluster, unique_dir):
     body = filebatch.encode(frames) + filebatch.encode(frames[:1])
     answer = requests.post(cluster.url + "/webhdfs/v1/", params={"op": "CREATEBATCH"}, data=body, headers=H,
                            timeout=60)
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 400 and f"at most {filebatch.MAX_FILES} files" in answer.text, answer.text
     assert requests.get(f"{cluster.url}/webhdfs/v1{unique_dir}/f0", params={"op": "GETFILESTATUS"},
                         timeout=60).status_code == 404

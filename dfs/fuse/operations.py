@@ -103,7 +103,7 @@ UNMOUNTING = "the mount is being unmounted"
 # the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files closed
 # meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch).
 WRITEBACK_PENDING = 64
-WRITEBACK_THREADS = 4
+WRITEBACK_THREADS = 2
 
 
 def errno_for(error, op=None):

@@ -18,9 +18,14 @@ def acting_for(who):
         _ACTING_FOR.reset(token)
 
 
+def acting_now():
+    """Whom requests made now act for: a ``(user, groups)`` pair, or None (the client's own user)."""
+    return _ACTING_FOR.get()
+
+
 def doas_params():
     """The query parameters of a request made now: whom it acts for ({} for the client's own user)."""
-    acting = _ACTING_FOR.get()
+    acting = acting_now()
     if acting is None:
         return {}
     user, groups = acting

@@ -145,19 +145,33 @@ class OpenFile:
 
     def upload(self, client):
         """Replace the cluster's file with the local copy (atomically: readers see the old or the new file), its
-        holes as holes. The mtime is the one set while it was dirty, else the local copy's (its last write, which
-        stat showed until now, not the upload's commit a moment later); both go in the one request. Returns the
-        file's FileStatus as the namenode's answer gives it (None when not known)."""
+        holes as holes. Returns the file's FileStatus as the namenode's answer gives it (None when not known)."""
+        request, stored = self._upload_request()
+        status = client.upload(self.path, stored, length=stored.length, **request)
+        self.uploaded()
+        return status
+
+    def upload_entry(self):
+        """The upload as one file of a batch (``Client.create_files``), its stored bytes read (a small file)."""
+        request, stored = self._upload_request()
+        return dict(request, path=self.path, data=stored.read())
+
+    def uploaded(self):
+        """The cluster's file is the local copy now."""
+        self.dirty = self.new = False
+        self.times = None
+
+    def _upload_request(self):
+        """(the upload's parameters, its body). The mtime is the one set while it was dirty, else the local copy's
+        (its last write, which stat showed until now, not the upload's commit a moment later); both go in the one
+        request."""
         atime, mtime = self.times or (None, None)
         local = os.fstat(self.fd)
         size, mtime = local.st_size, local.st_mtime_ns if mtime is None else mtime
         holes = _holes(self.fd, size)
-        stored = _StoredBytes(self.fd, size, holes)
-        status = client.upload(self.path, stored, overwrite=True, permission=self.mode if self.new else None,
-                               mtime=ns_to_ms(mtime), atime=ns_to_ms(atime), length=stored.length, holes=holes)
-        self.dirty = self.new = False
-        self.times = None
-        return status
+        request = dict(overwrite=True, permission=self.mode if self.new else None, mtime=ns_to_ms(mtime),
+                       atime=ns_to_ms(atime), holes=holes)
+        return request, _StoredBytes(self.fd, size, holes)
 
     def close(self):
         if self.fd is not None:

@@ -6,17 +6,19 @@ import itertools
 import os
 import pwd
 import stat
+import contextlib
 import contextvars
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import NamedTuple
 
 from twisted.logger import Logger
 
-from dfs import paths
-from dfs.client.acting import acting_for
+from dfs import filebatch, paths
+from dfs.client.acting import acting_for, acting_now
 from dfs.errors import (
     AccessDenied,
     AlreadyExists,
@@ -98,10 +100,10 @@ HIDDEN_PREFIX = ".fuse_hidden"
 UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
 # -o writeback: files closed and waiting for their upload (a close waits for room beyond that: in flush, which
-# the kernel waits for, unlike release), and how many upload at once (the namenode commits concurrent creates
-# together).
+# the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files closed
+# meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch).
 WRITEBACK_PENDING = 64
-WRITEBACK_THREADS = 16
+WRITEBACK_THREADS = 2
 
 
 def errno_for(error, op=None):
@@ -175,6 +177,15 @@ class _Handle:
         return start, self.ahead_to
 
 
+class _Closed(NamedTuple):
+    """-o writeback: a file closed and waiting for a worker to upload it."""
+
+    file: OpenFile
+    size: int  # as it was closed (the upload sends what it is then)
+    caller: object  # whom its upload acts for (dfs.client.acting)
+    context: contextvars.Context
+
+
 class DFSOperations:
     """The mount's operations, by path, over a ``dfs.client.BlockingClient``; ``dfs.fuse.lowlevel`` calls them with
     the paths of the kernel's inodes (handles travel in ``fi.fh``).
@@ -201,6 +212,7 @@ class DFSOperations:
         # -o writeback: uploads after close (see ``_write_back_later``); None: close waits for the upload.
         self._writeback = ThreadPoolExecutor(WRITEBACK_THREADS, thread_name_prefix="dfs-writeback") if writeback else None
         self._pending = 0  # files waiting for their upload after close
+        self._ready = deque()  # the _Closed files no worker took yet
         self._room = threading.Condition()
         self._files = {}
         self._hidden = set()
@@ -208,6 +220,9 @@ class DFSOperations:
         self._ids = itertools.count(1)
         self._local_inos = itertools.count(LOCAL_INOS)
         self._created_inos = OrderedDict()  # fileId -> the number a file created here showed first
+        # Its own lock, not ``_table``: a write-back worker holding several files' locks records their numbers, and
+        # a rename holds ``_table`` while it takes files' locks.
+        self._created_inos_lock = threading.Lock()
         self._table = threading.Lock()
         self._statfs = (0.0, None)
         self._on_ready = on_ready
@@ -763,45 +778,98 @@ class DFSOperations:
         return 0
 
     def _write_back_later(self, of):
-        """-o writeback: hand the upload of a file whose last handle closes to a worker, acting for the same caller;
+        """-o writeback: queue the upload of a file whose last handle closes for a worker, acting for the same caller;
         its handle is kept until the upload is done, so this mount shows the local copy meanwhile. False when
         there is nothing to upload."""
         with of.lock:
             if not (of.handles == 1 and of.needs_upload) or self._unmounting_since is not None:
                 return False
+            size = of.local_stat().st_size
         with self._room:
             self._pending += 1
-        self._writeback.submit(contextvars.copy_context().run, self._write_back, of)
+            self._ready.append(_Closed(of, size, acting_now(), contextvars.copy_context()))
+        self._writeback.submit(self._write_back_ready)
         return True
 
-    def _write_back(self, of):
-        """Upload ``of`` after its close. A failed upload keeps the file here, dirty, with the handle
-        ``_write_back_later`` kept: this mount still shows its bytes, and its next fsync or close (or the unmount)
-        uploads it again and reports the error."""
-        kept = False
+    def _write_back_ready(self):
+        """Upload the files waiting in the queue: the first, with the small ones of the same caller queued after it
+        (within filebatch's bounds) for one request. Nothing when earlier workers took them all."""
+        with self._room:
+            if not self._ready:
+                return
+            first = self._ready.popleft()
+            files, total, left = [first.file], first.size, deque()
+            while first.size <= filebatch.MAX_FILE and self._ready and len(files) < filebatch.MAX_FILES:
+                closed = self._ready.popleft()
+                if closed.size <= filebatch.MAX_FILE and closed.caller == first.caller and \
+                        total + closed.size <= filebatch.MAX_BYTES:
+                    files.append(closed.file)
+                    total += closed.size
+                else:
+                    left.append(closed)
+            self._ready.extendleft(reversed(left))
+        first.context.run(self._write_back, files)
+
+    def _write_back(self, files):
+        """Upload ``files`` after their close: several in one request when they are small enough. A failed upload
+        keeps its file here, dirty, with the handle ``_write_back_later`` kept: this mount still shows its bytes,
+        and its next fsync or close (or the unmount) uploads it again and reports the error."""
+        failed = {}
         try:
-            with of.lock:
-                if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
-                    # stat (git's of every file it wrote) need not wait for the upload: nothing can change the
-                    # file while it holds the lock.
-                    of.attrs_while_uploading = self._attrs_of_open(of)
-                    try:
-                        self._upload(of)
-                    except Exception as e:
-                        kept = of.write_back_failed = True
-                        log.warn("the upload of {path} after close failed ({error}); its writes stay in this mount "
-                                 "until an fsync or close of it uploads them", path=of.path,
-                                 error=getattr(e, "message", repr(e)))
-                    finally:
+            with contextlib.ExitStack() as held:
+                due = []
+                try:
+                    for of in files:
+                        held.enter_context(of.lock)
+                        if of.needs_upload:  # unless fsync, rename, link or unlink saw to it meanwhile
+                            due.append(of)
+                            # stat (git's of every file it wrote) need not wait for the upload: nothing can change
+                            # the file while this holds its lock.
+                            of.attrs_while_uploading = self._attrs_of_open(of)
+                    failed = self._upload_all(due)
+                finally:
+                    for of in due:
                         of.attrs_while_uploading = None
+                for of, error in failed.items():
+                    of.write_back_failed = True
+                    log.warn("the upload of {path} after close failed ({error}); its writes stay in this mount "
+                             "until an fsync or close of it uploads them", path=of.path,
+                             error=getattr(error, "message", repr(error)))
         finally:
             if self._unmounting_since is not None:
                 self._unmounting_since = time.monotonic()  # progress: the grace counts from the last upload done
             with self._room:
-                self._pending -= 1
+                self._pending -= len(files)
                 self._room.notify_all()
-            if not kept:
-                self._drop(of)
+            for of in files:
+                if of not in failed:
+                    self._drop(of)
+
+    def _upload_all(self, files):
+        """Upload ``files`` (the caller holds their locks): the small ones in one request when there are several,
+        the others one by one; {file: the error} of those that failed."""
+        batch = [of for of in files if of.local_stat().st_size <= filebatch.MAX_FILE]
+        batch = batch if 1 < len(batch) and sum(of.local_stat().st_size for of in batch) <= filebatch.MAX_BYTES else []
+        failed = {}
+        if batch:
+            new = [of.new for of in batch]
+            try:
+                outcomes = self.client.create_files([of.upload_entry() for of in batch])
+            except Exception as e:
+                outcomes = [e] * len(batch)
+            for of, was_new, outcome in zip(batch, new, outcomes):
+                if isinstance(outcome, Exception):
+                    failed[of] = outcome
+                else:
+                    of.uploaded()
+                    self._uploaded(of, was_new, outcome)
+        for of in files:
+            if of not in batch:
+                try:
+                    self._upload(of)
+                except Exception as e:
+                    failed[of] = e
+        return failed
 
     def _creator_ids(self, path):
         """(uid, gid) a file the caller creates at ``path`` will have on the cluster, shown (and checked by the
@@ -820,7 +888,10 @@ class DFSOperations:
         """Upload ``of`` (caller holds ``of.lock``); the upload's answer describes the file, so a stat of it right
         after close asks nothing."""
         was_new = of.new
-        status = of.upload(self.client)
+        self._uploaded(of, was_new, of.upload(self.client))
+
+    def _uploaded(self, of, was_new, status):
+        """``of`` was uploaded (caller holds ``of.lock``), and ``status`` (or None) describes it now."""
         if was_new:
             self.cache.created(of.path, status)
             self._keep_local_ino(of, None if status is None else status["fileId"])
@@ -847,7 +918,7 @@ class DFSOperations:
                 return
             self.cache.store(of.path, status, generation)
             file_id = status["fileId"]
-        with self._table:
+        with self._created_inos_lock:
             self._created_inos[file_id] = of.ino
             if len(self._created_inos) > LOCAL_INOS_KEPT:
                 self._created_inos.popitem(last=False)

@@ -1,6 +1,8 @@
 """The namenode's HTTP surface: WebHDFS v1, the cluster endpoints datanodes and operators use, and health."""
 
+import dataclasses
 import hashlib
+import io
 import os
 import time
 from urllib.parse import quote, urlencode
@@ -10,8 +12,9 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from dfs import extents as file_extents
+from dfs import filebatch
 from dfs import blockreports, hadoop_checksum, moments, pages, paths, protocol
-from dfs.errors import (AccessControlException, BadRequest, FileNotFound, FileTooLarge, IOFailure,
+from dfs.errors import (AccessControlException, BadRequest, DFSError, FileNotFound, FileTooLarge, IOFailure,
                         SnapshotAccessControlException, Unavailable)
 from dfs.http import FILE_STATUS_HEADER
 from dfs.limits import MAX_FILE_SIZE
@@ -21,8 +24,8 @@ from dfs.namenode.access import Access
 from dfs.namenode.balancer import DEFAULT_BANDWIDTH, DEFAULT_THRESHOLD, Balancer
 from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE, SYMLINK, Extent, Status
-from dfs.namenode.namespace.retries import FORGOTTEN
-from dfs.namenode.permissions import Permissions
+from dfs.namenode.namespace.retries import FORGOTTEN, Operation
+from dfs.namenode.permissions import Checker, Permissions
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
@@ -44,6 +47,8 @@ LIST_LIMIT = 1000
 # The requests whose bodies are file data, streamed into the fan-out while they arrive (any other method for
 # these ops is refused by the route without storing a byte).
 UPLOADS = {(PUT, "CREATE"), (POST, "APPEND")}
+# dfs's CREATEBATCH: small files' CREATEs in one body (dfs.filebatch), received whole (it is bounded) before the route.
+BATCH = (POST, "CREATEBATCH")
 # SETQUOTA's values besides a quota: HDFS's QUOTA_DONT_SET (the parameter's default) and QUOTA_RESET.
 QUOTA_DONT_SET, QUOTA_RESET = 2 ** 63 - 1, -1
 DRAIN_CHUNK = 1024 * 1024  # bytes read at a time from a body that is not kept
@@ -142,6 +147,12 @@ async def _drain(read):
         pass
 
 
+def _created_status(inode, params):
+    """The FileStatus text of a file a CREATE with ``params`` just made (its holes are in the parameters)."""
+    holes = sum(count for _, count in file_extents.decode_holes(params.str("holes", "")))
+    return webhdfs.file_status(Status(inode, holes=holes))
+
+
 def _body_size(content):
     here = content.tell()
     content.seek(0, os.SEEK_END)
@@ -198,6 +209,7 @@ class NamenodeApp:
             (PUT, "LINK"): self.op_link,
             (PUT, "MKNOD"): self.op_mknod,
             (POST, "APPEND"): self.op_upload,
+            BATCH: self.op_createbatch,
             (POST, "TRUNCATE"): self.op_truncate,
             (POST, "CONCAT"): self.op_concat,
             (DELETE, "DELETE"): self.op_delete,
@@ -280,7 +292,7 @@ class NamenodeApp:
         path = request_path(request, PREFIX)
         if method != GET and self.safemode.on:
             raise Unavailable(f"Name node is in safe mode: {self.safemode.reason()}")
-        if (method, op) not in UPLOADS and has_body(request) and method in (PUT, POST):
+        if (method, op) not in UPLOADS and (method, op) != BATCH and has_body(request) and method in (PUT, POST):
             raise BadRequest(f"{op} takes no request body")
         if method != GET:
             _refuse_snapshot_writes(path, params)
@@ -567,10 +579,44 @@ class NamenodeApp:
             request.setHeader(b"Location",
                               f"webhdfs://{self._own_url(request).split('://', 1)[1]}{quote(path)}".encode())
             # dfs's extension: the file as its commit left it, so a client (the mount) need not ask for it.
-            holes = sum(count for _, count in file_extents.decode_holes(params.str("holes", "")))
-            request.setHeader(FILE_STATUS_HEADER, webhdfs.file_status(Status(call.inode, holes=holes)).encode())
+            request.setHeader(FILE_STATUS_HEADER, _created_status(call.inode, params).encode())
         request.setHeader(b"Content-Type", OCTETS)
         return b""
+
+    async def op_createbatch(self, request, params, path, call):
+        """dfs's CREATEBATCH: the CREATEs of small files (dfs.filebatch) each done as its own, with its own operation
+        id, permission checks, quota and audit line, all at once: their blocks go to each datanode together
+        (dfs.namenode.batching) and their commits into the same group commit. One file's refusal is its own."""
+        files = filebatch.decode(request.content.read)
+        call.audited = False  # each file is audited as its CREATE
+        outcomes = await defer.gatherResults([defer.Deferred.fromCoroutine(self._create_one(target, query, data, call))
+                                              for target, query, data in files])
+        request.setHeader(b"Content-Type", JSON)
+        return filebatch.answer(outcomes)
+
+    async def _create_one(self, target, query, data, batch_call):
+        """One file of a CREATEBATCH as a CREATE with a body: its FileStatus text, or the DFSError refusing it."""
+        try:
+            path = namespace_path(target, b"")
+            args = {key: values for key, values in parse_query(query).items() if key.lower() != b"op"}
+            params = Params.from_args({**args, b"op": [b"CREATE"]})
+            checker = batch_call.checker
+            call = dataclasses.replace(batch_call, audited=True,
+                                       checker=Checker(checker.caller, checker.enabled, Operation.of(params)))
+        except DFSError as e:
+            return e
+        try:
+            extents, commit = await self._receive(path, params, io.BytesIO(data).read, len(data), call)
+            try:
+                call.inode = await commit(extents)
+            finally:
+                self.fanout.release(extents)
+        except DFSError as e:
+            if isinstance(e, AccessControlException):
+                self.access.record(call, "CREATE", path, allowed=False)
+            return e
+        self.access.record(call, "CREATE", path, allowed=True)
+        return filebatch.status_entry(_created_status(call.inode, params))
 
     async def op_mkdirs(self, request, params, path, call):
         call.inode = await self.store.mkdirs(path, params.octal("permission", 0o755), call.owner, call.group,

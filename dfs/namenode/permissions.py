@@ -168,6 +168,8 @@ OPERATIONS = {
     # dfs extensions for the mount, checked as POSIX link(2) and mknod(2) are: write on the new entry's parent.
     "LINK": Operation("link", destination=rules(parent=WRITE)),
     "MKNOD": Operation("mknod", rules(parent=WRITE)),
+    # dfs's extension for the mount's write-back: each file it carries is checked and audited as its own CREATE.
+    "CREATEBATCH": Operation(None),
     # HDFS lets only a superuser set quotas (FSNamesystem.setQuota: Checker.check_superuser).
     "SETQUOTA": Operation("setQuota"),
     "SETQUOTABYSTORAGETYPE": Operation("setQuota"),

@@ -1108,11 +1108,51 @@ def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_c
         mount.stop()
 
 
-def _getxattrs_asked(cluster):
-    """GETXATTRS requests the namenode answered so far (its metrics)."""
+def _asked(cluster, *ops):
+    """Requests of WebHDFS ``ops`` the namenode answered so far (its metrics)."""
     text = requests.get(cluster.url + "/metrics", timeout=10).text
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("dfs_http_requests_total{") and 'op="GETXATTRS"' in line)
+               if line.startswith("dfs_http_requests_total{") and any(f'op="{op}"' in line for op in ops))
+
+
+def test_writeback_untar_sends_closed_small_files_together(make_cluster, tmp_path):
+    """-o writeback: the small files tar closes while uploads are under way leave together, many in one request
+    (CREATEBATCH), and each arrives whole, with its mode and mtime."""
+    cluster = make_cluster(datanodes=1)
+    files = {f"f{i:02d}": os.urandom(random.randrange(0, 40_000)) for i in range(50)}
+    source = tmp_path / "source"
+    source.mkdir()
+    for name, content in files.items():
+        (source / name).write_bytes(content)
+        os.chmod(source / name, 0o640)
+        os.utime(source / name, (1_000_000, 2_000_000 + len(content)))
+    archive = tmp_path / "files.tar"
+    subprocess.run(["tar", "-cf", archive, "-C", source, *files], check=True)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log",
+                  "-o", "writeback,attr_timeout=600,read_timeout=600").start()
+    try:
+        os.mkdir(mount.path + "/d")
+        before = _asked(cluster, "CREATE", "CREATEBATCH")
+        # Frozen while tar runs: every close queues its upload, as when uploads fall behind a fast writer.
+        cluster.namenode.signal(signal.SIGSTOP)
+        try:
+            subprocess.run(["tar", "-xf", archive, "-C", mount.path + "/d"], check=True, timeout=120)
+        finally:
+            cluster.namenode.signal(signal.SIGCONT)
+        assert mount.stop() == 0
+        uploads = _asked(cluster, "CREATE", "CREATEBATCH") - before
+        assert uploads < len(files) / 2, f"{uploads} upload requests for {len(files)} files"
+        mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log").start()
+        for name, content in files.items():
+            path = f"{mount.path}/d/{name}"
+            with open(path, "rb") as f:
+                assert f.read() == content, name
+            status = os.stat(path)
+            assert (stat.S_IMODE(status.st_mode), status.st_mtime) == (0o640, 2_000_000 + len(content)), name
+        assert "Traceback" not in mount.log()
+    finally:
+        cluster.namenode.signal(signal.SIGCONT)
+        mount.stop()
 
 
 def test_user_xattrs_through_the_mount(work, cluster, unique_dir):
@@ -1139,7 +1179,7 @@ def test_user_xattrs_through_the_mount(work, cluster, unique_dir):
     os.setxattr(path, "user.color", b"red", os.XATTR_REPLACE)
     os.removexattr(path, "user.raw")
     assert os.listxattr(path) == ["user.color"] and os.getxattr(path, "user.color") == b"red"
-    asked = _getxattrs_asked(cluster)
+    asked = _asked(cluster, "GETXATTRS")
     with open(path, "ab") as f:
         for _ in range(20):
             f.write(b"more")
@@ -1147,4 +1187,4 @@ def test_user_xattrs_through_the_mount(work, cluster, unique_dir):
     with pytest.raises(OSError) as info:
         os.getxattr(path, "security.capability")
     assert info.value.errno == errno.ENODATA
-    assert _getxattrs_asked(cluster) == asked
+    assert _asked(cluster, "GETXATTRS") == asked

@@ -219,13 +219,11 @@ class Cluster:
     def datanode_total(self, name, **labels):
         """The sum over the datanodes of one counter of their /metrics (``dfs_read_bytes_total``: file bytes
         they sent to readers)."""
-        total = 0.0
-        for node in self.datanodes:
-            with urllib.request.urlopen(node.url + "/metrics", timeout=10) as r:
-                text = r.read().decode()
-            total += sum(sample.value for family in text_string_to_metric_families(text)
-                         for sample in family.samples if sample.name == name and labels.items() <= sample.labels.items())
-        return total
+        return sum(_metric(node.url, name, labels) for node in self.datanodes)
+
+    def namenode_total(self, name, **labels):
+        """One counter of the namenode's /metrics (``dfs_http_requests_total`` with ``op=``: requests it answered)."""
+        return _metric(self.url, name, labels)
 
     def stop(self):
         for node in self.datanodes:
@@ -235,6 +233,14 @@ class Cluster:
 
     def logs(self):
         return {p.log_path: p.log() for p in [*self.namenodes, *self.datanodes]}
+
+
+def _metric(url, name, labels):
+    """The sum of the samples of metric ``name`` whose labels include ``labels``, from the /metrics at ``url``."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == name and labels.items() <= sample.labels.items())
 
 
 def wait_for_lines(path, endings, timeout=30):

@@ -67,19 +67,43 @@ class BlockingClient:
         """Close the connections this client keeps open."""
         blockingCallFromThread(reactor, self._pool.closeCachedConnections)
 
+    def open(self, path, at=None):
+        """``Client.open`` for plain threads: a reader whose ``read(offset=0, length=None)`` waits for the bytes."""
+        return BlockingFileReader(self._wait(self._client.open, path, at=at), self)
+
+    def _wait(self, method, *args, **kwargs):
+        return _wait_interruptibly(method, args, kwargs, self.give_up)
+
+
+class BlockingFileReader:
+    """A ``dfs.client.core.FileReader`` for plain threads (``BlockingClient.open``)."""
+
+    def __init__(self, reader, client):
+        self._reader = reader
+        self._client = client
+        self.path = reader.path
+
+    @property
+    def length(self):
+        return self._reader.length
+
+    def read(self, offset=0, length=None):
+        """The bytes from ``offset`` (at most ``length``), every chunk verified."""
+        return self._client._wait(self._reader.read, offset, length)
+
 
 def _blocking(method):
     """``Client.method`` as a method that waits for its result; same name, signature and docstring, for help()."""
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        return _wait_interruptibly(getattr(self._client, method.__name__), args, kwargs, self.give_up)
+        return self._wait(getattr(self._client, method.__name__), *args, **kwargs)
 
     return call
 
 
 for _name, _method in vars(Client).items():
-    if not _name.startswith("_") and callable(_method):
+    if not _name.startswith("_") and callable(_method) and _name not in vars(BlockingClient):
         setattr(BlockingClient, _name, _blocking(_method))
 
 

@@ -841,15 +841,26 @@ class Client:
 
     def read(self, path, offset=0, length=None, at=None):
         """The bytes of ``path`` from ``offset`` (at most ``length``), verified block by block (``at``: of the file
-        as it was then)."""
+        as it was then). Each call asks the namenode where the blocks are; ``open`` asks once for many reads."""
         async def read():
-            chunks = []
-
-            async def collect(data):
-                chunks.append(data)
-            await self._read_verified(path, offset, length, collect, at=at)
-            return b"".join(chunks)
+            return await self._read_bytes(await self.block_locations(path, offset, length, at), offset, length)
         return defer.ensureDeferred(read())
+
+    def open(self, path, at=None):
+        """A ``FileReader`` of ``path`` (``at``: as it was then) for many reads: the namenode is asked where the
+        blocks are once, here, and each read then goes straight to a datanode."""
+        async def open_():
+            return FileReader(self, path, at, await self.block_locations(path, at=at))
+        return defer.ensureDeferred(open_())
+
+    async def _read_bytes(self, locations, offset, length):
+        """Bytes [offset, offset+length) of the file version that ``locations`` (BlockLocations) describe."""
+        pieces = []
+
+        async def collect(data):
+            pieces.append(data)
+        await self._read_located(locations, offset, length, collect)
+        return b"".join(pieces)
 
     def read_to(self, path, write, offset=0, length=None, progress=None, at=None):
         """Stream the bytes to ``write(data)`` (a plain or async function); returns the byte count (``at``: of the
@@ -880,6 +891,10 @@ class Client:
         a hole too, unless ``skip(count)`` takes them (a sparse local copy seeks past them). ``at``: of the file as
         it was then."""
         locations = await self.block_locations(path, offset, length, at)
+        return await self._read_located(locations, offset, length, write, progress, skip)
+
+    async def _read_located(self, locations, offset, length, write, progress=None, skip=None):
+        """``_read_verified`` of the file version that ``locations`` (BlockLocations) describe."""
         size = locations.get("fileLength", 0)
         end = file_extents.clamp(offset, length, size)
         sent = 0
@@ -977,6 +992,35 @@ class Client:
                 self._sums.popitem(last=False)
         self._sums.move_to_end(key)
         return sums
+
+
+class FileReader:
+    """Reads of one file, open: ``Client.open`` located its blocks once, so each ``read`` is one request, to a
+    datanode. It reads the file as it was when located (close-to-open, as the mount and Hadoop's input streams
+    do): open it again to see a later change. A block that no replica serves any more (the file was replaced and
+    its old blocks collected) makes it locate the file again and read it as it is now: a read is never a mix of
+    two versions."""
+
+    def __init__(self, client, path, at, locations):
+        self._client = client
+        self.path = path
+        self._at = at
+        self._locations = locations
+
+    @property
+    def length(self):
+        """The file's length as located."""
+        return self._locations.get("fileLength", 0)
+
+    def read(self, offset=0, length=None):
+        """The bytes from ``offset`` (at most ``length``), every chunk verified."""
+        async def read():
+            try:
+                return await self._client._read_bytes(self._locations, offset, length)
+            except Corrupt:
+                self._locations = await self._client.block_locations(self.path, at=self._at)
+                return await self._client._read_bytes(self._locations, offset, length)
+        return defer.ensureDeferred(read())
 
 
 class _Upload:

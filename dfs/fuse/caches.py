@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 
 from dfs import chunks, paths
+from dfs.errors import IOFailure
 
 PRUNE_AT = 10_000
 # A lookup that misses in a directory listed before (now expired) lists it again when it held at most this many
@@ -17,6 +18,9 @@ RELIST_MAX = 4096
 WALKED = 8
 # The block cache's unit of eviction: one sparse file per SEGMENT bytes of a block, filled chunk by chunk.
 SEGMENT = 16 * 1024 * 1024
+# Rounds a read of a segment's chunks may wait for other reads' fetches before it fails (each round fetches or
+# waits; one follows another only when a fetch it waited for failed).
+MAX_ROUNDS = 8
 
 
 def _cacheable(status):
@@ -184,7 +188,7 @@ class BlockCache:
         self._lock = threading.Lock()
         self._held = OrderedDict()  # (block id, segment index) -> _Segment
         self._total = 0
-        self._fetches = {}  # (block id, segment index) -> _Fetch, while chunks of that segment are on their way
+        self._users = {}  # (block id, segment index) -> reads fetching or awaiting chunks of it (never evicted)
 
     def read(self, location, start, count):
         """``count`` bytes from ``start`` in the block that ``location`` (a BlockLocation dict) names."""
@@ -203,9 +207,10 @@ class BlockCache:
             os.close(self._open(location, index, within, take))
 
     def _open(self, location, index, within, count):
-        """A descriptor on segment ``index`` once it holds every chunk of its bytes [within, within+count), the
-        missing ones fetched first (one request from the first missing to the last). Opened under the lock, so
-        eviction, which only unlinks and skips segments being fetched, never pulls the file away meanwhile."""
+        """A descriptor on segment ``index`` once it holds every chunk of its bytes [within, within+count). The
+        missing ones nobody is fetching are fetched (one request from the first to the last); those another read
+        is fetching are waited for, so readers of other chunks of the segment never wait on each other. Opened
+        under the lock, so eviction, which only unlinks and skips segments in use, never pulls the file away."""
         key = (location["blockId"], index)
         size = min(SEGMENT, location["blockSize"] - index * SEGMENT)
         _, end, first_chunk = chunks.aligned(within, count, size)
@@ -214,25 +219,36 @@ class BlockCache:
             fd = self._open_held(key, wanted)
             if fd is not None:
                 return fd
-            fetch = self._fetches.setdefault(key, _Fetch())
-            fetch.users += 1
-            segment = self._held.setdefault(key, _Segment(size))  # the file exists from the fetch's start
+            self._users[key] = self._users.get(key, 0) + 1
+            segment = self._held.setdefault(key, _Segment(size))  # the file exists from the first fetch's start
         done, fd = False, None
         try:
-            with fetch.lock:
+            # Each round fetches what nobody else is fetching, or else waits for the other reads' fetches; a
+            # round after one of those failed takes its chunks over.
+            for _ in range(MAX_ROUNDS):
                 with self._lock:
-                    missing = [c for c in wanted if c not in segment.chunks]
-                if missing:
-                    fetched = range(missing[0], missing[-1] + 1)
+                    fetched, arriving, others = segment.claim(wanted)
+                if fetched is None:
+                    if not others:
+                        break
+                    for event in others:
+                        event.wait()
+                    continue
+                try:
                     self._fetch(location, index, fetched, size)
                     with self._lock:
                         self._total += segment.keep(fetched)
+                finally:
+                    with self._lock:
+                        segment.release(arriving)
+            else:
+                raise IOFailure(f"chunks of block {key[0][:12]}… did not arrive in {MAX_ROUNDS} rounds")
             done = True
         finally:
             with self._lock:
-                fetch.users -= 1
-                if not fetch.users:
-                    del self._fetches[key]
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key]
                 if done:
                     fd = self._open_held(key, wanted)  # now the newest segment, which eviction keeps
                 self._evict()
@@ -263,7 +279,7 @@ class BlockCache:
         for key in list(self._held):
             if self._total <= self._limit or key == newest:
                 break
-            if key not in self._fetches:
+            if key not in self._users:
                 self._total -= self._held.pop(key).bytes
                 try:
                     os.unlink(self._path(key))
@@ -276,14 +292,37 @@ class BlockCache:
 
 
 class _Segment:
-    """Which chunks of one segment's file hold checked bytes, and how many bytes they are."""
+    """Which chunks of one segment's file hold checked bytes, how many bytes they are, and which chunks reads are
+    fetching (each with the Event its fetch sets when done)."""
 
-    __slots__ = ("size", "chunks", "bytes")
+    __slots__ = ("size", "chunks", "bytes", "coming")
 
     def __init__(self, size):
         self.size = size
         self.chunks = set()
         self.bytes = 0
+        self.coming = {}
+
+    def claim(self, wanted):
+        """For a read of chunks ``wanted`` (a range): the range of chunks to fetch now, from the first missing one
+        nobody is fetching to the last (None: nothing to fetch), the Event to set when that fetch ends (claimed for
+        those chunks), and the Events of other reads' fetches to wait for (caller holds the cache's lock)."""
+        missing = [c for c in wanted if c not in self.chunks]
+        others = {self.coming[c] for c in missing if c in self.coming}
+        mine = [c for c in missing if c not in self.coming]
+        if not mine:
+            return None, None, others
+        fetched, arriving = range(mine[0], mine[-1] + 1), threading.Event()
+        for chunk in fetched:
+            if chunk not in self.chunks:
+                self.coming.setdefault(chunk, arriving)
+        return fetched, arriving, others
+
+    def release(self, arriving):
+        """The fetch that claimed chunks with ``arriving`` ended, well or not: waiters look again."""
+        for chunk in [c for c, event in self.coming.items() if event is arriving]:
+            del self.coming[chunk]
+        arriving.set()
 
     def keep(self, fetched):
         """Note the chunks in range ``fetched`` as held; returns the bytes this adds."""
@@ -294,16 +333,6 @@ class _Segment:
                 added += min(chunks.CHUNK_SIZE, self.size - chunk * chunks.CHUNK_SIZE)
         self.bytes += added
         return added
-
-
-class _Fetch:
-    """One segment's fetches in turn (a lock), and how many readers wait on it (it goes when none do)."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.users = 0
 
 
 def _by_segment(start, count):

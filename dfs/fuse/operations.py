@@ -23,6 +23,7 @@ from dfs.errors import (
     AccessDenied,
     AlreadyExists,
     BadRequest,
+    Corrupt,
     DFSError,
     DirectoryNotEmpty,
     FileNotFound,
@@ -678,10 +679,13 @@ class DFSOperations:
         with of.lock:
             if of.is_staged:
                 return of.read(size, offset)
-        pieces = list(of.pieces(offset, size))
-        # A hole's zeros come from here, not from a datanode.
-        data = b"".join(bytes(count) if loc is None else self.blocks.read(loc, start, count)
-                        for loc, start, count, _ in pieces)
+        try:
+            data = self._read_located(of, size, offset)
+        except Corrupt:
+            # No replica serves a block located at open: the file was replaced and its old blocks collected since.
+            # Read it as it is now (a read is never a mix of two versions).
+            of.set_locations(self.client.block_locations(of.path))
+            data = self._read_located(of, size, offset)
         ahead = handle.read_ahead(offset, offset + len(data))
         if ahead is not None:
             start, stop = ahead
@@ -689,6 +693,12 @@ class DFSOperations:
                 if location is not None:
                     self._readahead.submit(self._prefetch, location, block_start, count)
         return data
+
+    def _read_located(self, of, size, offset):
+        """Bytes of the file as located, from the block cache; a hole's zeros from here, not from a datanode."""
+        pieces = list(of.pieces(offset, size))
+        return b"".join(bytes(count) if loc is None else self.blocks.read(loc, start, count)
+                        for loc, start, count, _ in pieces)
 
     def _prefetch(self, location, start, count):
         try:

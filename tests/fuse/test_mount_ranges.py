@@ -1,6 +1,8 @@
 """Reads through the mount move what they need: random 4 KiB reads only the 64 KiB chunks they touch, a sequential
-reader whole segments ahead of it."""
+reader whole segments ahead of it; a file open for reading asks the namenode where its blocks are once, and again
+only when they are gone."""
 
+import hashlib
 import os
 import random
 
@@ -79,3 +81,23 @@ def test_a_sequential_reader_reads_ahead_in_big_pieces(mounted):
     assert SIZE <= mounted.cluster.datanode_total("dfs_read_bytes_total") - before <= SIZE + 4 * CHUNK
     requests = mounted.cluster.datanode_total("dfs_http_requests_total", op="serve_block") - requests_before
     assert requests <= SIZE // (1 << 20), f"{requests} block reads for {SIZE >> 20} MiB"
+
+
+def test_a_file_replaced_while_open_is_read_anew_once_its_old_blocks_are_gone(mounted):
+    """The open file reads the version it located (close-to-open); when no datanode has that version's blocks any
+    more (replaced, then collected), a read locates the file again and gives the new bytes, not an EIO."""
+    old, new = os.urandom(8 * CHUNK), os.urandom(8 * CHUNK)
+    mounted.cluster.put("/replaced.bin", old)
+    located = mounted.cluster.namenode_total("dfs_http_requests_total", op="GETFILEBLOCKLOCATIONS")
+    fd = os.open(mounted.path + "/replaced.bin", os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        # Far apart, so the mount reads nothing ahead: chunk 4 is never fetched of the old version.
+        assert os.pread(fd, READ, 7 * CHUNK) == old[7 * CHUNK:7 * CHUNK + READ]
+        assert os.pread(fd, READ, 0) == old[:READ]
+        assert mounted.cluster.namenode_total("dfs_http_requests_total", op="GETFILEBLOCKLOCATIONS") == located + 1
+        mounted.cluster.put("/replaced.bin", new, overwrite="true")
+        os.unlink(mounted.cluster.block_files(0)[hashlib.sha256(old).hexdigest()])  # as GC does after its grace
+        assert os.pread(fd, READ, 4 * CHUNK) == new[4 * CHUNK:4 * CHUNK + READ]
+    finally:
+        os.close(fd)

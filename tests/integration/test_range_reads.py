@@ -1,6 +1,8 @@
 """Random small reads move only the 64 KiB chunks they touch from the datanodes (each chunk is checked on its
-own), never whole blocks, and one request each: the Python client reading with offset and length."""
+own), never whole blocks, and one request each: the Python client reading with offset and length, and a reader
+open on a file, which asks the namenode where the blocks are once."""
 
+import hashlib
 import os
 import random
 
@@ -56,3 +58,42 @@ async def test_random_4_kib_reads_move_only_their_chunks(small_cluster, client):
     # A block's checksums never change: the client asks for them once a block, not once a read (a round trip).
     sums = small_cluster.datanode_total("dfs_http_requests_total", op="block_checksums") - sums_before
     assert sums == len({block for offset in offsets for block in (offset // BLOCK, (offset + READ - 1) // BLOCK)})
+
+
+def located(cluster):
+    """How many GETFILEBLOCKLOCATIONS the namenode has answered."""
+    return cluster.namenode_total("dfs_http_requests_total", op="GETFILEBLOCKLOCATIONS")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_open_reader_asks_the_namenode_once_for_many_reads(small_cluster, client):
+    data = os.urandom(SIZE)
+    await client.write("/open.bin", data, block_size=BLOCK)
+    rng = random.Random(7)
+    offsets = [rng.randrange(SIZE - READ) for _ in range(30)] + [BLOCK - 100]
+    before = located(small_cluster)
+    reader = await client.open("/open.bin")
+    assert reader.length == SIZE
+    for offset in offsets:
+        assert await reader.read(offset, READ) == data[offset:offset + READ], offset
+    assert located(small_cluster) - before == 1
+    before = located(small_cluster)
+    for offset in offsets[:3]:  # a read of its own asks each time
+        assert await client.read("/open.bin", offset, READ) == data[offset:offset + READ], offset
+    assert located(small_cluster) - before == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_overwritten_between_two_reads_gives_the_new_bytes(small_cluster, client):
+    """A reader keeps the version it opened (never a mix); a new one, and a read of its own, see the new bytes;
+    and once the old version's blocks are gone from the datanodes, the old reader locates the file again."""
+    old, new = os.urandom(3 * chunks.CHUNK_SIZE), os.urandom(3 * chunks.CHUNK_SIZE)
+    await client.write("/over.bin", old)
+    reader = await client.open("/over.bin")
+    assert await reader.read(0, READ) == old[:READ]
+    await client.write("/over.bin", new, overwrite=True)
+    assert await client.read("/over.bin", 0, READ) == new[:READ]
+    assert await (await client.open("/over.bin")).read(0, READ) == new[:READ]
+    assert await reader.read(READ, READ) == old[READ:2 * READ]
+    os.unlink(small_cluster.block_files(0)[hashlib.sha256(old).hexdigest()])  # as GC does after its grace
+    assert await reader.read(2 * chunks.CHUNK_SIZE, READ) == new[2 * chunks.CHUNK_SIZE:2 * chunks.CHUNK_SIZE + READ]

@@ -82,13 +82,84 @@ def test_readers_of_the_same_chunk_share_one_fetch(tmp_path):
     for reader in readers:
         reader.start()
     deadline = time.monotonic() + 30
-    while not (cache._fetches and next(iter(cache._fetches.values())).users == 2):
+    while cache._users.get(("b", 0)) != 2:
         assert time.monotonic() < deadline, "both readers wait on the one fetch"
         time.sleep(0.01)
     client.gate.set()
     for reader in readers:
         reader.join(30)
     assert results == [data[10:110]] * 2 and client.fetched == [("b", 0, CHUNK)]
+
+
+class GatedClient(FakeClient):
+    """Holds the fetches from ``start`` until ``gates[start]`` is set; one with ``failing[start]`` fails once."""
+
+    def __init__(self, blocks):
+        super().__init__(blocks)
+        self.gates, self.failing = {}, set()
+
+    def fetch_block(self, location, fileobj, start=0, count=None):
+        gate = self.gates.get(start)
+        if gate is not None:
+            assert gate.wait(30)
+        if start in self.failing:
+            self.failing.discard(start)
+            raise OSError("the replica went away")
+        super().fetch_block(location, fileobj, start, count)
+
+
+def in_thread(fn, *args):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(fn(*args)))
+    thread.start()
+    return thread, results
+
+
+def test_readers_of_other_chunks_of_a_segment_never_wait_for_each_other(tmp_path):
+    """Random readers of one file fetch chunks of the same 16 MiB segment at once: none waits for another's."""
+    data = os.urandom(8 * CHUNK)
+    client = GatedClient({"b": data})
+    client.gates[0] = threading.Event()
+    cache = BlockCache(client, str(tmp_path), limit=SEGMENT)
+    loc = location("b", len(data))
+    slow, slow_result = in_thread(cache.read, loc, 10, 100)
+    fast, fast_result = in_thread(cache.read, loc, 5 * CHUNK, 100)
+    fast.join(30)
+    assert fast_result == [data[5 * CHUNK:5 * CHUNK + 100]], "the read of chunk 5 waited for the fetch of chunk 0"
+    assert slow.is_alive()
+    client.gates[0].set()
+    slow.join(30)
+    assert slow_result == [data[10:110]]
+    assert sorted(client.fetched) == [("b", 0, CHUNK), ("b", 5 * CHUNK, CHUNK)]
+
+
+def test_a_reader_takes_over_the_chunks_of_a_fetch_that_failed(tmp_path):
+    data = os.urandom(2 * CHUNK)
+    client = GatedClient({"b": data})
+    client.gates[0], client.failing = threading.Event(), {0}
+    cache = BlockCache(client, str(tmp_path), limit=SEGMENT)
+    loc = location("b", len(data))
+    failing, failed = in_thread(lambda: _outcome(cache.read, loc, 0, 100))
+    deadline = time.monotonic() + 30
+    while cache._users.get(("b", 0)) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    waiting, waited = in_thread(cache.read, loc, 50, 100)
+    while cache._users.get(("b", 0)) != 2:
+        assert time.monotonic() < deadline, "the second reader waits on the first one's fetch"
+        time.sleep(0.01)
+    client.gates[0].set()
+    failing.join(30)
+    waiting.join(30)
+    assert isinstance(failed[0], OSError) and waited == [data[50:150]]
+    assert client.fetched == [("b", 0, CHUNK)], "the second reader fetched the chunk itself, once"
+
+
+def _outcome(fn, *args):
+    try:
+        return fn(*args)
+    except OSError as e:
+        return e
 
 
 def test_random_reads_read_nothing_ahead():

@@ -122,9 +122,12 @@ def one_run(checkout, args, workdir, tarball, repository, tag):
     mountpoint, cache = workdir / "mnt", workdir / "cache"
     mountpoint.mkdir()
     cache.mkdir()
+    argv = cluster.mount_argv(mountpoint, cache)
+    if argv is None:
+        cluster.stop()
+        raise RuntimeError(f"{checkout} has no `dfs mount` that runs here")
     options = ",".join([f"cache_dir={cache}"] + ([args.options] if args.options else []))
-    mount = processes.start(cluster.mount_argv(mountpoint, cache) + ["-o", options], workdir / "mount.log",
-                            env=cluster.env())
+    mount = processes.start(argv + ["-o", options], workdir / "mount.log", env=cluster.env())
     tree = mountpoint / "tree"
     actions = {
         "untar": lambda: workloads.fuse_untar(tarball, tree, args.timeout),

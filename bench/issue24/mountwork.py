@@ -40,6 +40,7 @@ sys.path.insert(0, str(BENCH))
 import processes  # noqa: E402
 import profiling  # noqa: E402
 import workloads  # noqa: E402
+from outfiles import load_average  # noqa: E402
 from run import unmount  # noqa: E402
 from systems import DfsCluster, http_get  # noqa: E402
 
@@ -112,7 +113,7 @@ def phase(tag, url, pids, action, profile):
     return {"seconds": round(seconds, 2),
             "cpu_s": {k: round(v - cpu_before.get(k, 0), 2) for k, v in cpu_after.items()},
             "requests": requests, "webhdfs_requests": sum(n for op, n in requests.items() if op.isupper()),
-            "load": os.getloadavg()}
+            "load": load_average()}
 
 
 def one_run(checkout, args, workdir, tarball, repository, tag):

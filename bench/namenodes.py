@@ -23,13 +23,11 @@ add processes competing for the same cores, so read the CPU rows with the throug
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
-from datetime import datetime, timezone
 
 from namespace_ops import CPU, Clients, commit_of, conflicts, figure_cells, load_notes, on_fresh_cluster, percentile
+from outfiles import load_average, run_facts, write_results
 
 from postgres import PostgresServer  # noqa: E402  (namespace_ops put tests/ on the path)
 
@@ -124,12 +122,9 @@ def main(argv=None):
     args = parse_args(argv)
     checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = {
-        "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **run_facts({k: getattr(args, k) for k in ("runs", "files", "kib", "dirs", "stat_rounds", "entries",
+                                                   "listings", "clients")}),
         "commit": commit_of(checkout),
-        "params": {k: getattr(args, k) for k in ("runs", "files", "kib", "dirs", "stat_rounds", "entries", "listings",
-                                                "clients")},
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}",
-        "load_before": [round(x, 2) for x in os.getloadavg()],
         "setups": setups(args),
     }
     server = PostgresServer(durable=True).start()
@@ -148,15 +143,8 @@ def main(argv=None):
         server.stop()
     for setup in results["setups"]:
         setup["median"] = {name: statistics.median(run[name] for run in setup["runs"]) for name, _, _ in FIGURES}
-    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    markdown = table(results)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown)
-    print(markdown)
+    results["load_after"] = load_average()
+    write_results(args.out, results, table(results))
 
 
 if __name__ == "__main__":

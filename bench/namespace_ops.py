@@ -36,9 +36,7 @@ average before and after) and OUT.md (the table). The benchmark client shares th
 
 import argparse
 import itertools
-import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -48,7 +46,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 import requests
 
@@ -58,6 +55,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 from cluster import Cluster, source_twistd  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from filled_cluster import DEFAULT_TIMINGS  # noqa: E402
+from outfiles import load_average, run_facts, write_results  # noqa: E402
 
 from dfs.node import twistd_command  # noqa: E402
 
@@ -376,24 +374,14 @@ def main(argv=None):
     finally:
         if server is not None:
             server.stop()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
-    markdown = table(results)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown)
-    print(markdown)
+    write_results(args.out, results, table(results))
 
 
 def run_all(args, checkouts, server):
     """Every run, the subjects alternating; the results with medians (and ratios B/A of two subjects)."""
     results = {
-        "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "params": {k: getattr(args, k) for k in ("runs", "files", "kib", "entries", "listings", "stat_rounds",
-                                                "clients")},
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}",
-        "load_before": [round(x, 2) for x in os.getloadavg()],
+        **run_facts({k: getattr(args, k) for k in ("runs", "files", "kib", "entries", "listings", "stat_rounds",
+                                                   "clients")}),
         "checkouts": checkouts,
     }
     for run in range(args.runs):
@@ -409,7 +397,7 @@ def run_all(args, checkouts, server):
     if len(checkouts) == 2:
         a, b = checkouts[0]["median"], checkouts[1]["median"]
         results["ratios"] = {name: b[name] / a[name] if a[name] else None for name, _, _ in FIGURES}
-    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["load_after"] = load_average()
     return results
 
 

@@ -61,6 +61,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests"))
 
 from cluster import Process  # noqa: E402
 from namespace_ops import cpu_seconds, percentile, rss_bytes  # noqa: E402
+from outfiles import write_json  # noqa: E402
 
 from dfs import blockreports, protocol  # noqa: E402
 from dfs.http import make_http  # noqa: E402
@@ -748,11 +749,9 @@ async def run(reactor, args):
         printed = summary(figures, layout)
         for name, value in printed.items():
             print(f"{name}: {value}", flush=True)
-        if args.out:
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            with open(args.out + ".json", "w") as f:  # the printed figures, and the raw ones except the longest lists
-                json.dump({**figures, "printed": printed, "heartbeat_seconds": len(figures["heartbeat_seconds"]),
-                           "failures": dict(Counter(f[:120] for f in figures["failures"]))}, f, indent=1)
+        if args.out:  # the printed figures, and the raw ones except the longest lists
+            write_json(args.out, {**figures, "printed": printed, "heartbeat_seconds": len(figures["heartbeat_seconds"]),
+                                  "failures": dict(Counter(f[:120] for f in figures["failures"]))})
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -217,7 +217,7 @@ def build_datanode(reactor, options):
                         options["scrub-period"] * DAY)
     app.scrubber = scrubber
     volumes = VolumeWatch(store, app.in_thread, options["failed-volumes-tolerated"],
-                          reactor.stop, reactor, options["heartbeat"])
+                          lambda reason: give_up(reactor, "datanode", reason), reactor, options["heartbeat"])
     top = DatanodeService(store, link, scrubber, pool, http_pool, options["gc-grace"], reactor, volumes)
     scheme = "https" if options.endpoint_description().startswith("ssl:") else "http"
 

@@ -60,7 +60,8 @@ class Volume:
 class VolumeWatch:
     """Looks at the data directories of ``store`` (a BlockStore) every ``interval`` seconds, in a disk thread: the
     blocks of one that failed are forgotten, which the next heartbeat tells the namenodes (the store's
-    ``on_gone_block``), and more failed than ``tolerated`` stops the datanode (``shutdown``), as HDFS's stops."""
+    ``on_gone_block``), and more failed than ``tolerated`` stops the datanode (``shutdown(reason)``), as HDFS's
+    stops."""
 
     def __init__(self, store, in_thread, tolerated, shutdown, clock, interval):
         self.store, self.in_thread, self.shutdown = store, in_thread, shutdown
@@ -85,9 +86,10 @@ class VolumeWatch:
         lost = await self.in_thread(self.store.check_volumes_sync)
         failed = self.store.failed_volumes()
         if len(failed) > self.tolerated or not self.store.in_use():
-            log.critical("{n} data director(ies) failed, {tolerated} tolerated (--failed-volumes-tolerated): the"
-                         " datanode stops", n=len(failed), tolerated=self.tolerated)
             self.stop()
-            self.shutdown()
+            roots = ", ".join(root for root, _ in failed)
+            left = "" if self.store.in_use() else ", none left"
+            self.shutdown(f"{len(failed)} data director(ies) failed ({roots}), {self.tolerated} tolerated"
+                          f" (--failed-volumes-tolerated){left}")
         elif lost:
             log.warn("{n} block(s) lost with a failed data directory: the next heartbeat reports them", n=len(lost))

@@ -2,6 +2,9 @@
 threshold of the cluster's mean. Each move copies before it deletes, so the run may stop anywhere without losing a
 replica; many moves run at once, a few requests per datanode, small blocks between two nodes in one request.
 
+A round is planned while the previous round's last moves are still in flight, on what the heartbeats said plus
+what the moves under way and those done since a node's last heartbeat add and take away.
+
 Run by the namenode that leads background work (dfs.namenode.leader): its deletes go through repair's, under the
 lease's epoch, so a former leader that wakes up deletes nothing.
 """
@@ -24,8 +27,8 @@ log = Logger()
 DEFAULT_THRESHOLD = 10.0  # percentage points from the mean, HDFS's default
 DEFAULT_BANDWIDTH = 100.0  # MB/s (2^20 bytes), HDFS's dfs.datanode.balance.bandwidthPerSec
 MB = 1024 * 1024
-# Moves planned at once: the next round plans again on what the datanodes' heartbeats say after these. A round also
-# moves no more than ROUND_SECONDS of the bandwidth (HDFS's balancer: 20 minutes an iteration).
+# Moves planned at once: the next round plans again once these have all started. A round also moves no more than
+# ROUND_SECONDS of the bandwidth (HDFS's balancer: 20 minutes an iteration).
 MOVES_PER_ROUND = 4096
 ROUND_SECONDS = 600
 # Copy requests a datanode sends or receives for the balancer at once (HDFS: dfs.datanode.balance.max.concurrent.moves);
@@ -45,6 +48,14 @@ Move = namedtuple("Move", "block_id size source target")
 Batch = namedtuple("Batch", "source target moves size cost")  # moves between two nodes, in one copy request
 
 
+class Round:
+    """A round's moves not over yet, and those done."""
+
+    def __init__(self, moves):
+        self.left = moves
+        self.done = 0
+
+
 def utilization(used, capacity):
     """Percent of ``capacity`` that is ``used`` (0 for a node that offers no space)."""
     return 100.0 * used / capacity if capacity > 0 else 0.0
@@ -62,11 +73,14 @@ def keeps_racks(before, after):
     return len(set(after)) >= min(len(set(before)), 2)
 
 
-def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=float("inf")):
+def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=float("inf"), unreported=None,
+             busy=()):
     """Steps for a cooperator that append to ``moves`` up to ``limit`` moves (``max_bytes`` in all) that bring the
     ``nodes`` (the datanodes that take writes: id, rack, capacity, used, free, blocks) toward the mean, each from a
     node above it to one below, at least one of them beyond ``threshold`` points. ``movable(block_id)``: (size, the
     nodes that hold a replica that counts) of a block that may move (referenced, fully replicated), else None.
+    ``unreported``: {node id: bytes} that moves under way or not yet in a heartbeat add to a node's ``used`` (and,
+    when positive, take from its ``free``); the blocks ``busy`` in moves under way stay where they are.
 
     A move goes only where the target's utilization, averaged over before and after the move, stays below the
     source's: then every move lowers the sum over nodes of capacity × utilization², so a plan cannot oscillate.
@@ -74,13 +88,14 @@ def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=
     source's blocks are walked as needed, not listed first (sorting a million of them would hold the reactor for
     seconds), and a step looks at SCAN of them at most.
     """
-    used = {n.id: n.used for n in nodes}
-    added = dict.fromkeys(used, 0)
-    mean = mean_utilization(nodes)
+    unreported = unreported or {}
+    used = {n.id: n.used + unreported.get(n.id, 0) for n in nodes}
+    added = {n.id: max(0, unreported.get(n.id, 0)) for n in nodes}
+    mean = utilization(sum(used.values()), sum(n.capacity for n in nodes))
     looked = {}  # block id -> (size, {node id: rack}) of the movable blocks looked at
     walks = {n.id: blocks_of(n) for n in nodes}
     passed = {n.id: [] for n in nodes}  # movable blocks of a source that did not fit the targets tried so far
-    moving = set()
+    moving = set(busy)
     planned = 0
     pulled = 0  # blocks taken from the walks: a step after every SCAN of them
 
@@ -202,6 +217,8 @@ class Run:
         self.moves_failed = 0
         self.moves_left = 0
         self.moves_in_flight = 0
+        self.in_flight = {}  # block id -> its Move under way
+        self.done_at = []  # (Move, when it was done) of the moves done that a node may not have told in a heartbeat
         self.load = {}  # node id -> (copy requests, bytes) it sends or receives for this run now
         self.stop_asked = False
         self.pause = None  # the wait under way, cut short by a stop or a batch that ends
@@ -283,33 +300,69 @@ class Balancer:
         return described
 
     async def _balance(self, run):
+        previous = None  # the round before: its last moves may be in flight while the next one is planned
         for _ in range(MAX_ROUNDS):
             why = self._why_not(run)
             if why:
-                return run.end(STOPPED, why, self.clock.seconds())
+                return await self._end(run, STOPPED, why)
             nodes = self.registry.writable()
-            if balanced(nodes, run.threshold):
+            unreported = self._unreported(run)
+            if balanced(nodes, run.threshold, {n.id: n.used + unreported.get(n.id, 0) for n in nodes}):
+                if unreported:  # so it seems: look again once the moves are over and every node has told its space
+                    await self._settle(run)
+                    continue
                 return run.end(BALANCED, f"every datanode is within {run.threshold:g} points of the mean",
                                self.clock.seconds())
             marks = {node.id: node.mark for node in nodes}  # taken before the database is read, as repair's
             targets = await self.store.block_targets()
-            moves = await self._plan(run, nodes, targets)
+            moves = await self._plan(run, nodes, targets, unreported)
             why = self._why_not(run)
             if why:
-                return run.end(STOPPED, why, self.clock.seconds())
+                return await self._end(run, STOPPED, why)
             if not moves:
+                if unreported:  # the blocks that could go may be those under way: look again after them
+                    await self._settle(run)
+                    continue
                 return run.end(STUCK, "no replica can move without breaking a rule (space, racks, replication)",
                                self.clock.seconds())
             run.rounds += 1
-            done_before = run.moves_done
-            await self._make_moves(run, moves, targets, marks)
-            why = self._why_not(run)
-            if why:
-                return run.end(STOPPED, why, self.clock.seconds())
-            if run.moves_done == done_before:
-                return run.end(STUCK, "a whole round of moves failed (see the namenode's log)", self.clock.seconds())
-            await self._settle(run, self.clock.seconds())
-        run.end(STUCK, f"not balanced after {MAX_ROUNDS} rounds", self.clock.seconds())
+            this = Round(len(moves))
+            await self._start_moves(run, this, moves, targets, marks)
+            if previous is not None:  # the round before is over before the next is planned
+                await self._moves_over(run, previous)
+                if not previous.done and not self._why_not(run):
+                    return await self._end(run, STUCK, "a whole round of moves failed (see the namenode's log)")
+            previous = this
+        await self._end(run, STUCK, f"not balanced after {MAX_ROUNDS} rounds")
+
+    async def _end(self, run, state, why):
+        """End the run once the moves in flight are over (each copies, then deletes)."""
+        await self._moves_over(run)
+        run.end(state, why, self.clock.seconds())
+
+    async def _moves_over(self, run, moves=None):
+        """Wait until the moves in flight (or those of the Round ``moves``) are over."""
+        while run.moves_in_flight if moves is None else moves.left:
+            await self._pause(run)
+
+    def _unreported(self, run):
+        """{node id: bytes} the moves under way, and those done since the node's last heartbeat, add to (or take
+        from) the space its heartbeat said it uses."""
+        run.done_at = [(move, at) for move, at in run.done_at
+                       if move.source.last_seen <= at or move.target.last_seen <= at]
+        unreported = {}
+
+        def moved(move, source=True, target=True):
+            if source:
+                unreported[move.source.id] = unreported.get(move.source.id, 0) - move.size
+            if target:
+                unreported[move.target.id] = unreported.get(move.target.id, 0) + move.size
+
+        for move in run.in_flight.values():
+            moved(move)
+        for move, at in run.done_at:
+            moved(move, move.source.last_seen <= at, move.target.last_seen <= at)
+        return unreported
 
     def _why_not(self, run):
         """Why the run must stop now, or None."""
@@ -321,8 +374,9 @@ class Balancer:
             return "the namenode is in safe mode"
         return None
 
-    async def _plan(self, run, nodes, targets):
-        """A round's moves, planned in the repair's cooperator's steps (a stop cuts it short)."""
+    async def _plan(self, run, nodes, targets, unreported):
+        """A round's moves, planned in the repair's cooperator's steps (a stop cuts it short) beside the moves under
+        way."""
         def movable(block_id):
             if block_id not in targets:
                 return None  # no file refers to it
@@ -331,8 +385,9 @@ class Balancer:
             return (size, counted) if len(counted) >= wanted else None
 
         def steps(moves):
-            for _ in planning(nodes, movable, run.threshold, moves,
-                              max_bytes=run.bandwidth * MB * ROUND_SECONDS):
+            for _ in planning(nodes, movable, run.threshold, moves, limit=MOVES_PER_ROUND,
+                              max_bytes=run.bandwidth * MB * ROUND_SECONDS, unreported=unreported,
+                              busy=set(run.in_flight)):
                 if run.stop_asked:
                     return
                 yield
@@ -347,21 +402,19 @@ class Balancer:
         held = (self.registry.nodes[i] for i in self.registry.replicas.get(block_id, ()))
         return [n for n in held if n.state in (ALIVE, STALE) and n.admin == NORMAL]
 
-    async def _make_moves(self, run, moves, targets, marks):
-        """Make a round's moves, several at once: a batch starts when its two nodes have a request and the bytes to
-        spare, and the bytes asked for since the run began fit the bandwidth; on a stop, no batch starts and those
-        in flight end."""
+    async def _start_moves(self, run, this, moves, targets, marks):
+        """Start a round's moves, several at once: a batch starts when its two nodes have a request and the bytes to
+        spare, and the bytes asked for since the run began fit the bandwidth. Returns once every batch has started
+        (its moves may be in flight still), or on a stop, when none will."""
         # A batch carries a second of the bandwidth at most, so the throttle's steps stay short.
         waiting = list(batches(moves, min(BATCH_BYTES, run.bandwidth * MB)))
-        run.moves_left = len(moves)
-        while waiting or run.moves_in_flight:
-            if waiting and self._why_not(run):
-                waiting = []
-                run.moves_left = run.moves_in_flight
-                continue
-            if not waiting:
-                await self._pause(run)
-                continue
+        run.moves_left += len(moves)
+        while waiting:
+            if self._why_not(run):
+                unsent = sum(len(batch.moves) for batch in waiting)
+                run.moves_left -= unsent
+                this.left -= unsent
+                return
             wait = run.started + run.bytes_sent / (run.bandwidth * MB) - self.clock.seconds()
             if wait > 0:
                 await self._pause(run, wait)
@@ -370,7 +423,7 @@ class Balancer:
             if ready is None:
                 await self._pause(run)
                 continue
-            self._send(run, waiting.pop(ready), targets, marks)
+            self._send(run, this, waiting.pop(ready), targets, marks)
 
     async def _pause(self, run, seconds=None):
         """Wait ``seconds`` (None: until a batch ends); a stop or a batch that ends cuts it short."""
@@ -389,25 +442,29 @@ class Balancer:
                 return False
         return True
 
-    def _send(self, run, batch, targets, marks):
+    def _send(self, run, this, batch, targets, marks):
         for node in (batch.source, batch.target):
             requests, busy = run.load.get(node.id, (0, 0))
             run.load[node.id] = (requests + 1, busy + batch.cost)
         run.bytes_sent += batch.size
         run.moves_in_flight += len(batch.moves)
-        moving = defer.Deferred.fromCoroutine(self._move_batch(run, batch, targets, marks.get(batch.source.id)))
+        run.in_flight.update((move.block_id, move) for move in batch.moves)
+        moving = defer.Deferred.fromCoroutine(self._move_batch(run, this, batch, targets, marks.get(batch.source.id)))
         moving.addErrback(background_failure(log, "balancer moves failed"))
-        moving.addCallback(lambda _: self._batch_over(run, batch))
+        moving.addCallback(lambda _: self._batch_over(run, this, batch))
 
-    def _batch_over(self, run, batch):
+    def _batch_over(self, run, this, batch):
         for node in (batch.source, batch.target):
             requests, busy = run.load[node.id]
             run.load[node.id] = (requests - 1, busy - batch.cost)
+        for move in batch.moves:
+            del run.in_flight[move.block_id]
         run.moves_in_flight -= len(batch.moves)
         run.moves_left -= len(batch.moves)
+        this.left -= len(batch.moves)
         run.wake()
 
-    async def _move_batch(self, run, batch, targets, mark):
+    async def _move_batch(self, run, this, batch, targets, mark):
         """Copy the batch's replicas to its target, then delete the source's of those every rule lets go."""
         source, target = batch.source, batch.target
         outcomes = await copy_blocks(self.datanodes, source, target, [move.block_id for move in batch.moves])
@@ -434,7 +491,9 @@ class Balancer:
                 self._failed(run, move, "the source kept its replica (stored again since the round began)")
                 continue
             run.moves_done += 1
+            this.done += 1
             run.bytes_moved += move.size
+            run.done_at.append((move, self.clock.seconds()))
             log.info("balancer moved {block} ({size} bytes) from {src} to {dst}", block=move.block_id,
                      size=move.size, src=source.id, dst=target.id)
 
@@ -457,13 +516,16 @@ class Balancer:
         log.warn("balancer: move of {block} from {src} to {dst} not done: {why}", block=move.block_id,
                  src=move.source.id, dst=move.target.id, why=why)
 
-    async def _settle(self, run, since):
-        """Wait until every node in service has sent a heartbeat after ``since``: the next round plans on the space
-        the moves freed and filled."""
+    async def _settle(self, run):
+        """Wait until the moves in flight are over and every node in service has sent a heartbeat since: the next
+        look is at the space the moves freed and filled as the nodes tell it."""
+        await self._moves_over(run)
+        since = self.clock.seconds()
         for _ in range(SETTLE_LIMIT):
             if run.stop_asked or all(n.last_seen > since for n in self.registry.writable()):
-                return
+                break
             await deferLater(self.clock, SETTLE_POLL)
+        run.done_at = []  # told by now, or by a node silent for a minute: its next heartbeat will tell
 
 
 def background_balancer(balancer, clock, interval, threshold, bandwidth):

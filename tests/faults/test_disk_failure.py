@@ -54,15 +54,19 @@ def test_a_failed_disk_is_tolerated_and_its_replicas_restored(make_cluster, tmp_
     assert "unreachable" not in node.log(), "the heartbeats went on while the disk was gone"
 
 
-def test_by_default_a_failed_disk_stops_the_datanode(make_cluster, tmp_path):
-    """HDFS's default (dfs.datanode.failed.volumes.tolerated 0): a disk failure is loud, not silently absorbed."""
+def test_by_default_a_failed_disk_stops_the_datanode_with_status_1(make_cluster, tmp_path):
+    """HDFS's default (dfs.datanode.failed.volumes.tolerated 0): a disk failure is loud, not silently absorbed, and
+    the exit status tells a supervisor (swarm, systemd) that the datanode failed, not that it was stopped."""
     cluster = make_cluster(datanodes=1)
     disks = [str(tmp_path / "disk1"), str(tmp_path / "disk2")]
     node = cluster.add_datanode(["--root", ",".join(disks)])
     cluster.wait_for(lambda s: s["totals"]["alive"] == 2, 60, "two datanodes")
     shutil.rmtree(disks[1])
-    node.popen.wait(60)
-    assert "1 data director(ies) failed, 0 tolerated" in node.log()
+    node.popen.wait(120)
+    reason = f"1 data director(ies) failed ({disks[1]}), 0 tolerated (--failed-volumes-tolerated)"
+    assert node.popen.returncode == 1, node.log()[-3000:]
+    assert f"stopping: {reason}" in node.log()
+    assert node.log().rstrip("\n").splitlines()[-1] == f"dfs datanode: stopped: {reason}"
     os.makedirs(disks[1])
     node.stop()  # nothing left to stop: the fixture's finalizer finds it gone
 

@@ -91,10 +91,7 @@ def run_expecting(cluster, drivers, tmp_path, expected):
 @pytest.mark.parametrize("block_size", [None, 1 << 20])
 def test_tail_and_cat(cluster, unique_dir, tmp_path, block_size):
     data = os.urandom(5_000_000)
-    params = {"op": "CREATE", "data": "true", **({"blocksize": block_size} if block_size else {})}
-    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params=params, data=data,
-                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
+    cluster.put(f"{unique_dir}/f", data, **({"blocksize": block_size} if block_size else {}))
     assert fs_shell(cluster, tmp_path, "-tail", f"webhdfs:{unique_dir}/f") == data[-1024:]
     assert fs_shell(cluster, tmp_path, "-cat", f"webhdfs:{unique_dir}/f") == data
 
@@ -103,9 +100,7 @@ def test_df_count_checksum_and_rm(cluster, unique_dir, tmp_path):
     """-df (GETSTATUS), -count -q -u (GETQUOTAUSAGE), -checksum (Hadoop's MD5-of-MD5-of-CRC32C) and a plain -rm,
     which asks GETSERVERDEFAULTS whether the server keeps trash before it deletes."""
     data = os.urandom(5000)
-    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true",
-                     "blocksize": 2048}, data=data, headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
+    cluster.put(f"{unique_dir}/f", data, blocksize=2048)
     df = fs_shell(cluster, tmp_path, "-df", "webhdfs:/").decode().splitlines()
     assert df[0].split()[:2] == ["Filesystem", "Size"] and int(df[1].split()[1]) > 0
     count = fs_shell(cluster, tmp_path, "-count", "-q", "-u", f"webhdfs:{unique_dir}").decode().split()
@@ -125,9 +120,7 @@ def test_recursive_commands_page_through_liststatus_batch(make_cluster, tmp_path
     cluster = make_cluster(datanodes=1, namenode_args=("--list-limit", "2", "--replication", "1",
                                                        "--min-replicas", "1"))
     for path in ("/t/a", "/t/b", "/t/c", "/t/sub/d", "/t/sub/e", "/t/sub/f"):
-        r = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "CREATE", "data": "true"},
-                         data=b"12345", headers={"Content-Type": "application/octet-stream"}, timeout=60)
-        assert r.status_code == 201, r.text
+        cluster.put(path, b"12345")
     listed = fs_shell(cluster, tmp_path, "-ls", "-R", "webhdfs:/t").decode().splitlines()
     assert [line.split()[-1].split("/t", 1)[1] for line in listed] == \
         ["/a", "/b", "/c", "/sub", "/sub/d", "/sub/e", "/sub/f"]
@@ -139,9 +132,7 @@ def test_recursive_commands_page_through_liststatus_batch(make_cluster, tmp_path
 
 def test_setfattr_and_getfattr(cluster, unique_dir, tmp_path):
     """-setfattr/-getfattr (SETXATTR with Hadoop's hex values, GETXATTRS and LISTXATTRS) and -setfattr -x."""
-    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"}, data=b"x",
-                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
+    cluster.put(f"{unique_dir}/f", b"x")
     fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.color", "-v", "blue", f"webhdfs:{unique_dir}/f")
     fs_shell(cluster, tmp_path, "-setfattr", "-n", "user.raw", "-v", "0x00ff", f"webhdfs:{unique_dir}/f")
     dumped = fs_shell(cluster, tmp_path, "-getfattr", "-d", "-e", "hex", f"webhdfs:{unique_dir}/f").decode()
@@ -156,10 +147,7 @@ def test_setfattr_and_getfattr(cluster, unique_dir, tmp_path):
 def test_count_q_shows_quotas_and_chmod_r(cluster, unique_dir, tmp_path):
     """-count -q reads the quotas SETQUOTA set (GETCONTENTSUMMARY); -chmod -R walks with LISTSTATUS_BATCH."""
     for name in ("a", "sub/b"):
-        r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/{name}", params={"op": "CREATE", "data": "true",
-                         "replication": 1}, data=b"12345", headers={"Content-Type": "application/octet-stream"},
-                         timeout=60)
-        assert r.status_code == 201, r.text
+        cluster.put(f"{unique_dir}/{name}", b"12345", replication=1)
     r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "SETQUOTA", "namespacequota": 10,
                      "storagespacequota": 1000}, timeout=60)
     assert r.status_code == 200, r.text
@@ -251,21 +239,15 @@ def read(cluster, path):
     return r.content
 
 
-def put(cluster, path, data, **params):
-    r = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "CREATE", "data": "true", **params}, data=data,
-                     headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
-
-
 def test_shell_lists_reads_and_tests(cluster, drivers, unique_dir, tmp_path):
     """-ls and its options, -cat, -text (gzip), -head, -tail, -stat, -test, -du, -df, -count, -checksum, -find and
     -getfacl of a file without an ACL, with HDFS's exit codes and output."""
     d = f"webhdfs:{unique_dir}"
     data = os.urandom(5000)
-    put(cluster, f"{unique_dir}/f", data)
-    put(cluster, f"{unique_dir}/empty", b"")
-    put(cluster, f"{unique_dir}/sub/g", b"hello\n")
-    put(cluster, f"{unique_dir}/h.gz", gzip.compress(b"hello world\n"))
+    cluster.put(f"{unique_dir}/f", data)
+    cluster.put(f"{unique_dir}/empty", b"")
+    cluster.put(f"{unique_dir}/sub/g", b"hello\n")
+    cluster.put(f"{unique_dir}/h.gz", gzip.compress(b"hello world\n"))
     ran = run_expecting(cluster, drivers, tmp_path, [
         (0, "-ls", d),
         (0, "-ls", "-R", d),
@@ -337,9 +319,9 @@ def test_shell_changes_metadata(cluster, drivers, unique_dir, tmp_path):
     """-chmod, -chown, -chgrp (-R), -setrep (-w, of a directory), -touchz, -touch, -truncate, -setfattr/-getfattr
     and -setfacl with HDFS's exit codes; snapshots, which dfs lacks, fail cleanly (exit 1, the op named)."""
     d = f"webhdfs:{unique_dir}"
-    put(cluster, f"{unique_dir}/f", b"0123456789")
-    put(cluster, f"{unique_dir}/sub/g", b"hello\n")
-    put(cluster, f"{unique_dir}/sub/deeper/h", b"hello\n")
+    cluster.put(f"{unique_dir}/f", b"0123456789")
+    cluster.put(f"{unique_dir}/sub/g", b"hello\n")
+    cluster.put(f"{unique_dir}/sub/deeper/h", b"hello\n")
     ran = run_expecting(cluster, drivers, tmp_path, [
         (0, "-chmod", "-R", "700", d),
         (0, "-chmod", "u-w,g+r", f"{d}/f"),
@@ -477,9 +459,7 @@ def test_file_system_calls(cluster, drivers, unique_dir):
 def test_snapshots_through_hadoops_client(cluster, unique_dir, tmp_path):
     """-createSnapshot, -renameSnapshot, -deleteSnapshot and reads under .snapshot through FsShell (Hadoop's
     snapshotDiff and lsSnapshottableDir are not in its client jars)."""
-    r = requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}/f", params={"op": "CREATE", "data": "true"},
-                     data=b"before", headers={"Content-Type": "application/octet-stream"}, timeout=60)
-    assert r.status_code == 201, r.text
+    cluster.put(f"{unique_dir}/f", b"before")
     assert requests.put(f"{cluster.url}/webhdfs/v1{unique_dir}", params={"op": "ALLOWSNAPSHOT"}).status_code == 200
     created = fs_shell(cluster, tmp_path, "-createSnapshot", f"webhdfs:{unique_dir}", "s1").decode()
     assert f"{unique_dir}/.snapshot/s1" in created

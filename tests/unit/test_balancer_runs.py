@@ -12,6 +12,7 @@ from twisted.internet.task import Clock, Cooperator
 from twisted.python import usage
 
 from dfs.errors import Unavailable
+from dfs.namenode import balancer as balancer_module
 from dfs.namenode.balancer import BALANCED, REQUESTS_PER_NODE, STOPPED, Balancer, background_balancer
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
@@ -342,3 +343,31 @@ def test_the_bandwidth_bounds_the_copies_in_flight_too():
     run = c.balancer.describe()
     assert run["state"] == STOPPED and run["moves_done"] == asked() and run["moves_in_flight"] == 0, run
     assert all(replicas(c, b) == 2 for b in c.targets)
+
+
+def test_the_next_round_is_planned_and_started_while_the_last_rounds_moves_are_in_flight(monkeypatch):
+    """Once a round's copies have all started, the next round is planned on the heartbeats' numbers plus the moves
+    under way, and its copies start beside them (before: each round waited for all its moves, then for a heartbeat
+    from every node). No block is in two moves at once, and none falls below its replication."""
+    monkeypatch.setattr(balancer_module, "MOVES_PER_ROUND", 4)
+    c = held()
+    start(c, threshold=5, bandwidth=1000)
+    c.clock.advance(0.1)  # the throttle's share of the bandwidth for the first rounds' copies
+    fetched = [b for what, b, _ in c.datanodes.calls if what == "fetch"]
+    run = c.balancer.describe()
+    assert run["rounds"] == 2 and len(fetched) == 8 and run["moves_in_flight"] == 8, (run, fetched)
+    assert len(set(fetched)) == len(fetched), "a block in two moves"
+    for _ in range(200):
+        if not c.datanodes.held:
+            break
+        in_flight = [b for _, block_ids, _ in c.datanodes.held for b in block_ids]
+        assert len(set(in_flight)) == len(in_flight), "a block in two moves"
+        c.datanodes.answer_all()
+        assert all(replicas(c, b) >= 2 for b in c.targets)
+        c.clock.advance(0.5)
+        beat(c)
+    run = run_out(c)
+    assert run["state"] == BALANCED and run["moves_failed"] == 0 and run["rounds"] > 2, run
+    assert all(replicas(c, b) == 2 for b in c.targets)
+    levels = [n["utilization"] for n in run["nodes"]]
+    assert max(levels) - min(levels) <= 10, run

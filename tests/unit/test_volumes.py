@@ -71,8 +71,7 @@ def watched(tmp_path, tolerated):
     store, _ = two_volume_store(tmp_path)
     clock, events, gone = Clock(), [], []
     store.on_gone_block.append(gone.append)  # what the heartbeats report
-    watch = VolumeWatch(store, lambda fn, *args: defer.succeed(fn(*args)), tolerated,
-                        lambda: events.append("shutdown"), clock, 1.0)
+    watch = VolumeWatch(store, lambda fn, *args: defer.succeed(fn(*args)), tolerated, events.append, clock, 1.0)
     watch.start()
     return watch, clock, events, gone
 
@@ -90,13 +89,23 @@ def test_a_tolerated_failure_is_reported_at_once(tmp_path):
     watch.stop()
 
 
-def test_a_failure_beyond_the_tolerated_number_stops_the_datanode(tmp_path):
+def test_a_failure_beyond_the_tolerated_number_stops_the_datanode_naming_the_directories(tmp_path):
     watch, clock, events, _ = watched(tmp_path, tolerated=0)
     shutil.rmtree(tmp_path / "disk1")
     clock.advance(1)
-    assert events == ["shutdown"]
+    reason = f"1 data director(ies) failed ({tmp_path / 'disk1'}), 0 tolerated (--failed-volumes-tolerated)"
+    assert events == [reason]
     clock.advance(5)
-    assert events == ["shutdown"] and not watch._loop.running
+    assert events == [reason] and not watch._loop.running
+
+
+def test_losing_every_directory_stops_the_datanode_whatever_is_tolerated(tmp_path):
+    watch, clock, events, _ = watched(tmp_path, tolerated=2)
+    shutil.rmtree(tmp_path / "disk1")
+    shutil.rmtree(tmp_path / "disk2")
+    clock.advance(1)
+    assert events == [f"2 data director(ies) failed ({tmp_path / 'disk1'}, {tmp_path / 'disk2'}), 2 tolerated"
+                      " (--failed-volumes-tolerated), none left"]
 
 
 def test_a_volume_gone_before_its_check_fails_no_housekeeping(tmp_path):

@@ -61,9 +61,10 @@ class DatanodeApp:
         self.telemetry = DatanodeMetrics(self.node_status)
 
     def resource(self):
-        """Klein's routes, the batches of small blocks (a namenode's small-file writes) taken first without Klein's
-        routing."""
-        return HotRoute(self.app.resource(), b"/blocks/batch", (b"PUT",), self.upload_batch, self.errors)
+        """Klein's routes, the batches of small blocks (a namenode's small-file writes) and the WebHDFS reads taken
+        first without Klein's routing."""
+        batches = HotRoute(self.app.resource(), b"/blocks/batch", (b"PUT",), self.upload_batch, self.errors)
+        return HotRoute(batches, PREFIX + b"/", (b"GET", b"HEAD"), self.webhdfs, self.errors)
 
     def in_thread(self, fn, *args):
         return deferToThreadPool(self.reactor, self.pool, fn, *args)

@@ -250,7 +250,7 @@ class HotRoute(Resource):
         if not self._takes(request):
             return self._routes.render(request)
         request.endpoint = self._endpoint
-        ended = []  # the request ended before its answer was written (the client went away)
+        ended = []  # the request ended before the handler answered: the client went away, or the handler finished it
         request.notifyFinish().addBoth(ended.append)
         answer = Deferred.fromCoroutine(self._handler(request))
         request.notifyFinish().addErrback(lambda _: answer.cancel())  # as Klein: a client gone cancels the handler

@@ -5,10 +5,12 @@ import re
 from urllib.parse import unquote
 
 from klein.interfaces import IKleinRequest
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.logger import Logger
 from twisted.web.http import parse_qs
-from twisted.web.server import Request, Site
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -203,18 +205,75 @@ class Params:
 
 
 def operation(request):
-    """What a request asked for, for logs and metrics: its WebHDFS op, else the name of the Klein route it matched."""
+    """What a request asked for, for logs and metrics: its WebHDFS op, else the name of the route it took."""
     if getattr(request, "webhdfs_op", None) is not None:
         return request.webhdfs_op
-    try:
-        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
-    except (AttributeError, HTTPException):  # never reached the router, or no route matched
-        return "unrouted"
-    endpoint = rule.endpoint.removesuffix("_branch")
+    endpoint = getattr(request, "endpoint", None)  # a HotRoute's
+    if endpoint is None:
+        try:
+            rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
+        except (AttributeError, HTTPException):  # never reached the router, or no route matched
+            return "unrouted"
+        endpoint = rule.endpoint.removesuffix("_branch")
     if endpoint != "webhdfs":
         return endpoint
     op = (Params(request).str("op") or "").upper()
     return op if op in WEBHDFS_OPS else "invalid"
+
+
+class HotRoute(Resource):
+    """A Klein app's resource with its busiest route taken first. A request for ``path`` (ending in "/": any path
+    under it, as a Klein branch route) with one of ``methods`` goes straight to ``handler(request)`` (the app's
+    ``async`` route method), its failures to ``errors(request, failure)`` (the app's error handler), answered as
+    Klein would answer them; every other request is Klein's. Klein's routing (werkzeug's URL match, the request
+    adapter, two maybeDeferreds and their closures) cost a namenode 60 us of the 270 us a GETFILESTATUS took
+    in-process."""
+
+    isLeaf = True
+
+    def __init__(self, routes, path, methods, handler, errors):
+        super().__init__()
+        self._routes = routes
+        self._path = path
+        self._branch = path.endswith(b"/")
+        self._methods = frozenset(methods)
+        self._handler = handler
+        self._errors = errors
+        self._endpoint = handler.__name__
+
+    def _takes(self, request):
+        if request.method not in self._methods:
+            return False
+        return request.path.startswith(self._path) if self._branch else request.path == self._path
+
+    def render(self, request):
+        if not self._takes(request):
+            return self._routes.render(request)
+        request.endpoint = self._endpoint
+        ended = []  # the request ended before the handler answered: the client went away, or the handler finished it
+        request.notifyFinish().addBoth(ended.append)
+        answer = Deferred.fromCoroutine(self._handler(request))
+        request.notifyFinish().addErrback(lambda _: answer.cancel())  # as Klein: a client gone cancels the handler
+        answer.addErrback(self._failed, request, ended)
+        answer.addCallback(self._write, request, ended)
+        answer.addErrback(lambda failure: log.failure("Unhandled error writing the answer to {uri}", failure,
+                                                      uri=request.uri))
+        return NOT_DONE_YET
+
+    def _failed(self, failure, request, ended):
+        if ended:  # nobody to answer
+            if not failure.check(CancelledError):
+                log.failure("Unhandled error in {method} {uri}", failure, method=request.method, uri=request.uri)
+            return None
+        return self._errors(request, failure)
+
+    @staticmethod
+    def _write(body, request, ended):
+        if ended:
+            return
+        if body:
+            request.write(body)
+        request.finish()
 
 
 class MeasuredRequest(Request):
@@ -223,6 +282,7 @@ class MeasuredRequest(Request):
     started = None
     received = 0
     webhdfs_op = None  # set by the handler that read it: logging it then needs no second route match
+    endpoint = None  # set by a HotRoute, which took the request without Klein's match
 
     def gotLength(self, length):
         self.started = self.channel.site.reactor.seconds()

@@ -7,8 +7,9 @@ one dfs checkout or two alternating, with the namenode's CPU time per request (i
 
 Each run starts a fresh devcluster of the checkout (bench/systems.py's DfsCluster: its `dfs` on PYTHONPATH, its
 `.venv/bin/python`), creates --creates files of 1 KiB with --clients clients (run.py --quick: 2,000 and 16), then
-stats 500 of them one after another, and reads the namenode's CPU time (user + system, all threads) around each
-phase. The checkouts take turns (A B A B ...; B first in every other round). A figure is the median over the runs.
+stats --stats (500) of them one after another, and reads the namenode's CPU time (user + system, all threads) around
+each phase, and the datanodes' (together) around the creates. The checkouts take turns (A B A B ...; B first in every
+other round). A figure is the median over the runs.
 With --profile, py-spy records the namenode during each phase and the summary goes beside the raw profiles.
 """
 
@@ -29,8 +30,8 @@ import profiling  # noqa: E402
 import workloads  # noqa: E402
 from systems import DfsCluster  # noqa: E402
 
-FIGURES = [("creates_per_s", True), ("create_namenode_cpu_ms", False), ("stat_p50_ms", False),
-           ("stat_namenode_cpu_ms", False)]
+FIGURES = [("creates_per_s", True), ("create_namenode_cpu_ms", False), ("create_datanodes_cpu_ms", False),
+           ("stat_p50_ms", False), ("stat_namenode_cpu_ms", False)]
 STATS = 500
 
 
@@ -40,26 +41,30 @@ def parse_args():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--creates", type=int, default=2000)
     p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--stats", type=int, default=STATS, help="GETFILESTATUS requests, one after another")
     p.add_argument("--port", type=int, default=8480, help="namenode port; the datanodes take the next three")
     p.add_argument("--profile", default=None, metavar="DIR", help="py-spy the namenode into DIR")
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     return p.parse_args()
 
 
-def cpu_seconds(pid):
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
-def measured(pid, action, count, recording=None):
-    """(the action's figure, the namenode's CPU ms per request during it)."""
-    before = cpu_seconds(pid)
+def measured(pids, action, count, recording=None):
+    """(the action's figure, [CPU ms per request during it of each group of ``pids``])."""
+    before = [cpu_seconds(group) for group in pids]
     try:
         value = asyncio.run(action())
     finally:
         if recording is not None:
             recording.stop()
-    return value, (cpu_seconds(pid) - before) * 1000 / count
+    return value, [(cpu_seconds(group) - start) * 1000 / count for group, start in zip(pids, before)]
 
 
 def one_run(checkout, args, workdir, profile_dir):
@@ -67,6 +72,7 @@ def one_run(checkout, args, workdir, profile_dir):
     cluster.start()
     try:
         namenode = cluster.processes()["dfs namenode"]
+        datanodes = [pid for label, pid in cluster.processes().items() if label.startswith("dfs datanode")]
         directory = "/bench/many"
 
         async def mkdirs():
@@ -80,14 +86,17 @@ def one_run(checkout, args, workdir, profile_dir):
                 return None
             return profiling.Recording(profiling.find_py_spy(), {"namenode": namenode}, profile_dir, name)
 
-        creates, create_cpu = measured(
-            namenode, lambda: workloads.create_many(cluster.client, directory, args.creates, args.clients),
-            args.creates, record("creates"))
-        stat, stat_cpu = measured(namenode, lambda: workloads.stat_p50(cluster.client, directory, args.creates),
-                                  STATS, record("stats"))
+        creates, (create_cpu, datanodes_cpu) = measured(
+            [[namenode], datanodes],
+            lambda: workloads.create_many(cluster.client, directory, args.creates, args.clients), args.creates,
+            record("creates"))
+        stat, (stat_cpu,) = measured(
+            [[namenode]], lambda: workloads.stat_p50(cluster.client, directory, args.creates, args.stats), args.stats,
+            record("stats"))
     finally:
         cluster.stop()
-    return {"creates_per_s": creates, "create_namenode_cpu_ms": create_cpu, "stat_p50_ms": stat,
+    return {"creates_per_s": creates, "create_namenode_cpu_ms": create_cpu,
+            "create_datanodes_cpu_ms": datanodes_cpu, "stat_p50_ms": stat,
             "stat_namenode_cpu_ms": stat_cpu}
 
 

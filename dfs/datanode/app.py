@@ -22,7 +22,7 @@ from dfs.http import UNREACHABLE
 from dfs.metrics import DatanodeMetrics
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard
 from dfs.streams import RequestWriter, relay_body
-from dfs.web import OCTETS, SHA256, Params, checksum_json, json_body, read_json, render_error, request_path
+from dfs.web import OCTETS, SHA256, HotRoute, Params, checksum_json, json_body, read_json, render_error, request_path
 
 log = Logger()
 
@@ -61,7 +61,10 @@ class DatanodeApp:
         self.telemetry = DatanodeMetrics(self.node_status)
 
     def resource(self):
-        return self.app.resource()
+        """Klein's routes, the batches of small blocks (a namenode's small-file writes) and the WebHDFS reads taken
+        first without Klein's routing."""
+        batches = HotRoute(self.app.resource(), b"/blocks/batch", (b"PUT",), self.upload_batch, self.errors)
+        return HotRoute(batches, PREFIX + b"/", (b"GET", b"HEAD"), self.webhdfs, self.errors)
 
     def in_thread(self, fn, *args):
         return deferToThreadPool(self.reactor, self.pool, fn, *args)

@@ -33,13 +33,14 @@ from dfs.racks import check_rack
 from dfs.security import NODE, RANGE_PARAMS, SIGNED_URL, TOKEN, Guard, restrict
 from dfs.trash import root_of as trash_root
 from dfs.version import version
-from dfs.web import (JSON, OCTETS, SHA256, Params, checksum_json, has_body, json_body, namespace_path, parse_query,
-                     query_params, read_json, render_error, request_path)
+from dfs.web import (JSON, OCTETS, SHA256, HotRoute, Params, checksum_json, has_body, json_body, namespace_path,
+                     parse_query, query_params, read_json, render_error, request_path)
 
 log = Logger()
 
 PREFIX = b"/webhdfs/v1"
 GET, PUT, POST, DELETE = b"GET", b"PUT", b"POST", b"DELETE"
+WEBHDFS_METHODS = (GET, b"HEAD", PUT, POST, DELETE)
 MIN_BLOCK_SIZE = 1024
 MAX_REPLICATION = 32
 # Entries in one LISTSTATUS_BATCH answer (the namenode's --list-limit), HDFS's dfs.ls.limit default.
@@ -249,7 +250,8 @@ class NamenodeApp:
         }
 
     def resource(self):
-        return self.app.resource()
+        """Klein's routes, WebHDFS (every client request) taken first without Klein's routing."""
+        return HotRoute(self.app.resource(), PREFIX + b"/", WEBHDFS_METHODS, self.webhdfs, self.errors)
 
     def is_upload(self, method, target):
         """Whether a request's body is file data, for the HTTP limits (dfs.limits) that see it before routing."""
@@ -262,7 +264,7 @@ class NamenodeApp:
 
     # -- WebHDFS ----------------------------------------------------------------------------------
 
-    @app.route("/webhdfs/v1/", branch=True, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
+    @app.route("/webhdfs/v1/", branch=True, methods=[method.decode() for method in WEBHDFS_METHODS])
     async def webhdfs(self, request):
         gone = []
         request.notifyFinish().addErrback(gone.append)

@@ -286,6 +286,18 @@ def test_a_checked_request_reads_its_path_once(sqlite_store, permissions):
     assert len(inodes_read) == 4 + 1  # the walk, then the new file as committed
 
 
+def test_a_status_is_its_walk_and_one_statement(sqlite_store):
+    seen = _statements(sqlite_store._db)
+    status = result(sqlite_store.status("/home/alice"))
+    assert (status.children, status.subdirectories, status.snapshot_enabled) == (1, 0, False)
+    assert len(seen) == 3 + 1  # the root, home, alice; its counts and whether it is snapshottable, together
+    result(sqlite_store.allow_snapshot("/home/alice"))
+    assert result(sqlite_store.status("/home/alice")).snapshot_enabled
+    del seen[:]
+    assert result(sqlite_store.status("/home/alice/f")).holes == 0
+    assert len(seen) == 4 + 1  # the walk; the file's holes
+
+
 def test_no_quota_anywhere_costs_one_statement(sqlite_store):
     seen = _statements(sqlite_store._db)
     result(sqlite_store.check_quota("/home/alice/g", 10 * 3))

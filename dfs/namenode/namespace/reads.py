@@ -15,6 +15,8 @@ SUBDIRECTORY_COUNT = ("CASE WHEN i.type = 'DIRECTORY' THEN (SELECT COUNT(*) FROM
 # The bytes of the file ``i`` that no block holds (its holes): what a sparse file does not store.
 HOLE_BYTES = ("CASE WHEN i.type = 'FILE' THEN (SELECT COALESCE(SUM(e.length), 0) FROM extents AS e"
               " WHERE e.inode = i.id AND e.block_id IS NULL) ELSE 0 END")
+# A directory's entries and subdirectories, over its dirents ``d`` joined with their inodes ``i``.
+COUNTS = "COUNT(*), COUNT(CASE WHEN i.type = 'DIRECTORY' THEN 1 END)"
 # Whether ``i`` is a snapshottable directory (WebHDFS's snapshotEnabled): 1 or 0.
 SNAPSHOTTABLE = "CASE WHEN EXISTS (SELECT 1 FROM snapshottable AS t WHERE t.inode = i.id) THEN 1 ELSE 0 END"
 
@@ -28,14 +30,17 @@ class Reads:
         return db.execute(f"SELECT {HOLE_BYTES} FROM inodes AS i WHERE i.id = ?", (inode.id,)).fetchone()[0]
 
     def _directory_status(self, db, inode):
-        snapshottable = db.execute("SELECT 1 FROM snapshottable WHERE inode = ?", (inode.id,)).fetchone()
-        return Status(inode, "", *self._counts(db, inode.id), snapshot_enabled=snapshottable is not None)
+        """The Status of the directory ``inode``: its counts and whether it is snapshottable, in one statement."""
+        entries, subdirectories, snapshottable = db.execute(
+            f"SELECT {COUNTS}, EXISTS (SELECT 1 FROM snapshottable WHERE inode = ?) FROM dirents AS d"
+            " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?", (inode.id, inode.id)).fetchone()
+        return Status(inode, "", entries, subdirectories, snapshot_enabled=bool(snapshottable))
 
     @staticmethod
     def _counts(db, inode_id):
         """(entries, subdirectories) of the directory ``inode_id``."""
-        return db.execute("SELECT COUNT(*), COUNT(CASE WHEN i.type = 'DIRECTORY' THEN 1 END) FROM dirents AS d"
-                          " JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?", (inode_id,)).fetchone()
+        return db.execute(f"SELECT {COUNTS} FROM dirents AS d JOIN inodes AS i ON i.id = d.inode WHERE d.parent = ?",
+                          (inode_id,)).fetchone()
 
     def stat(self, path, checker=None):
         """(the Inode at ``path``, its extents): extents only for files."""
@@ -61,7 +66,7 @@ class Reads:
 
         def txn(db):
             inode = self._resolve(db, path, self._check(db, checker, "GETFILESTATUS", path))
-            return inode, self._holes(db, inode)
+            return inode, self._holes(db, inode) if inode.type == FILE else 0
 
         return self.lookup(txn).addCallback(counted)
 

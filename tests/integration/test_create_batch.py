@@ -10,7 +10,7 @@ from twisted.internet import reactor
 
 from dfs import filebatch
 from dfs.client import Client
-from dfs.errors import FileExists, NSQuotaExceeded
+from dfs.errors import FileExists, NSQuotaExceeded, SnapshotAccessControlException
 from dfs.http import make_http
 
 H = {"Content-Type": "application/octet-stream"}
@@ -51,6 +51,17 @@ async def test_a_batch_stores_every_file_in_one_request(client, cluster, unique_
         assert _read(cluster, f["path"]) == f["data"]
     report = cluster.fsck(unique_dir)
     assert report["totals"]["status"] == "HEALTHY", report["totals"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_under_a_snapshot_is_refused_as_a_create_is(client, unique_dir):
+    """Snapshots are read-only for a batch's files too: the request's own path ("/") passed the check."""
+    await client.mkdir(unique_dir + "/d")
+    outcomes = await client.create_files([{"path": unique_dir + "/d/.snapshot/s/f", "data": b"x"},
+                                          {"path": unique_dir + "/d/f", "data": b"y"}])
+    assert type(outcomes[0]) is SnapshotAccessControlException
+    assert outcomes[1]["length"] == 1
+    assert not await client.exists(unique_dir + "/d/.snapshot")
 
 
 @pytest_twisted.ensureDeferred

@@ -27,7 +27,8 @@ connection to the namenode.
 Printed (and written to OUT.json):
 - namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
 - reactor stalls: a separate process asks /health every --probe-interval seconds on one connection and times each
-  answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram (/metrics);
+  answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram, and its
+  garbage collector's pauses by generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms);
 - resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
   (bytes per replica);
 - full reports: seconds from sending one (a registration or a periodic report) to its (last piece's) answer, p50
@@ -74,6 +75,7 @@ FILES_PER_DIRECTORY = 1000
 FILL_CHUNK = 50_000  # files per transaction while filling
 JSON = {b"Content-Type": [b"application/json"]}
 LAG_METRIC = "dfs_reactor_lag_seconds_bucket"
+GC_METRIC = "dfs_gc_pause_seconds_bucket"
 STALL = 0.05  # the issue's bound: the reactor never blocks longer
 
 
@@ -501,7 +503,7 @@ class Bench:
         self.figures["deletes_answered"] = self.server.deletes
         self.figures["block_requests"] = dict(self.server.requests)
         self.figures["protocols"] = dict(Counter(node.protocol for node in self.nodes))
-        self.figures["reactor_lag_histogram"] = await self._lag_histogram()
+        self.figures["reactor_lag_histogram"], self.figures["gc_pause_histograms"] = await self._pause_histograms()
 
     async def _register_all(self):
         queue = iter(self.nodes)
@@ -596,12 +598,21 @@ class Bench:
             await task.deferLater(self.reactor, 0.2, lambda: None)
         raise RuntimeError(f"timed out waiting for {what}")
 
-    async def _lag_histogram(self):
-        """The namenode's dfs_reactor_lag_seconds buckets: {upper bound: cumulative count}."""
+    async def _pause_histograms(self):
+        """The namenode's dfs_reactor_lag_seconds buckets {upper bound: cumulative count}, and its
+        dfs_gc_pause_seconds buckets by generation {generation: {upper bound: cumulative count}}."""
         response = await self.http.get(f"{self.url}/metrics", timeout=600)
-        text = (await response.content()).decode()
-        return {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines() if line.startswith(LAG_METRIC)}
+        lag, gc_pauses = {}, {}
+        for line in (await response.content()).decode().splitlines():
+            if line.startswith(LAG_METRIC):
+                lag[_label(line, "le")] = float(line.rsplit(" ", 1)[1])
+            elif line.startswith(GC_METRIC):
+                gc_pauses.setdefault(_label(line, "generation"), {})[_label(line, "le")] = float(line.rsplit(" ", 1)[1])
+        return lag, gc_pauses
+
+
+def _label(line, name):
+    return line.split(f'{name}="')[1].split('"')[0]
 
 
 def progress(text):
@@ -698,6 +709,10 @@ def summary(figures, layout):
     histogram = figures["reactor_lag_histogram"]
     if histogram:
         lines["reactor_lag_timers_over_50ms"] = int(histogram["+Inf"] - histogram.get("0.05", 0))
+    for generation, buckets in sorted(figures.get("gc_pause_histograms", {}).items()):
+        lines[f"gc{generation}_pauses_all_over_10ms_over_50ms"] = (
+            f"{int(buckets['+Inf'])} {int(buckets['+Inf'] - buckets.get('0.01', 0))}"
+            f" {int(buckets['+Inf'] - buckets.get('0.05', 0))}")
     lines["copies_answered"] = figures["copies_answered"]
     lines["deletes_answered"] = figures["deletes_answered"]
     lines["block_requests"] = " ".join(f"{route.replace(' ', '_')}:{count}"

@@ -4,6 +4,8 @@ Every name starts with ``dfs_`` and is in base units (bytes, seconds). Labels ar
 and states, never a path or a block id, so the number of series stays small however the namespace grows.
 """
 
+import gc
+import time
 from collections import Counter as Tally
 
 from prometheus_client import (
@@ -54,6 +56,9 @@ class Metrics:
         self.reactor_lag = Histogram("dfs_reactor_lag_seconds",
                                      "How late a timer ran: time the reactor was busy with something else.",
                                      buckets=FAST_BUCKETS, registry=self.registry)
+        self.gc_pauses = Histogram("dfs_gc_pause_seconds",
+                                   "How long Python's cyclic garbage collector held the process, by generation.",
+                                   ["generation"], buckets=FAST_BUCKETS, registry=self.registry)
         self.registry.register(self)
         self._request_series = {}  # (op, code) -> its series of the four per-request instruments
 
@@ -73,8 +78,12 @@ class Metrics:
         if op in READ_OPS:
             self.read.inc(bytes_out)
 
-    def lag_probe(self, clock, interval=1.0):
-        return ReactorLagProbe(clock, self.reactor_lag.observe, interval)
+    def probes(self, clock, interval=1.0):
+        """The services that measure the process's pauses: the reactor's lag and the garbage collector's."""
+        probes = service.MultiService()
+        ReactorLagProbe(clock, self.reactor_lag.observe, interval).setServiceParent(probes)
+        GcPauseProbe([self.gc_pauses.labels(str(g)) for g in range(3)]).setServiceParent(probes)
+        return probes
 
     async def refresh(self):
         """Gather what ``collect`` reports; roles whose state needs a database query override this."""
@@ -239,3 +248,27 @@ class ReactorLagProbe(service.Service):
         super().stopService()
         if self._call is not None and self._call.active():
             self._call.cancel()
+
+
+class GcPauseProbe(service.Service):
+    """Times each run of Python's cyclic collector (gc.callbacks): at millions of objects one full collection can
+    hold the reactor longer than any request, and the reactor's lag alone does not say why."""
+
+    def __init__(self, by_generation):
+        self.by_generation = by_generation  # one histogram series per generation, 0 to 2
+        self._started = None
+
+    def startService(self):
+        super().startService()
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+            self._started = None
+
+    def stopService(self):
+        super().stopService()
+        gc.callbacks.remove(self._callback)

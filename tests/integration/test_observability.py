@@ -151,6 +151,7 @@ def test_metrics_move_after_an_upload_and_a_read(cluster, unique_dir):
     assert value(after, "dfs_datanodes", state="alive") == len(cluster.datanodes)
     assert value(after, "dfs_capacity_bytes") > 0 and value(after, "dfs_free_bytes") > 0
     assert value(after, "dfs_reactor_lag_seconds_count") > 0
+    assert value(after, "dfs_gc_pause_seconds_count", generation="0") > 0  # young collections come all the time
     assert value(after, "dfs_safemode") == 0
 
     # Blocks by state come from the repair pass, a moment later.

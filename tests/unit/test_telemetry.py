@@ -1,5 +1,6 @@
 """Metrics, request logs, JSON logs and the status pages, in memory: Klein apps, a Site on a StringTransport, a Clock."""
 
+import gc
 import json
 import time
 
@@ -18,7 +19,7 @@ from dfs import logs
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import NoSpace
-from dfs.metrics import ReactorLagProbe
+from dfs.metrics import GcPauseProbe, ReactorLagProbe
 from dfs.namenode.tap import NamenodeOptions
 from dfs.peers import NamenodeClient
 from dfs.web import QuietSite
@@ -149,6 +150,26 @@ def test_reactor_lag_is_how_late_a_timer_fires():
     probe.stopService()
     clock.advance(10)
     assert lags == [0.0, 1.5]
+
+
+def test_gc_pauses_are_timed_by_generation_while_the_probe_runs():
+    class Series:
+        def __init__(self):
+            self.seen = []
+
+        def observe(self, seconds):
+            self.seen.append(seconds)
+
+    series = [Series(), Series(), Series()]
+    probe = GcPauseProbe(series)
+    probe.startService()
+    gc.collect(2)
+    gc.collect(1)
+    probe.stopService()
+    gc.collect(2)
+    assert len(series[2].seen) == 1 and len(series[1].seen) >= 1  # young ones may come by themselves too
+    assert all(seconds > 0 for s in series for seconds in s.seen)
+    assert probe._callback not in gc.callbacks
 
 
 def test_json_log_lines_carry_the_message_and_plain_fields():

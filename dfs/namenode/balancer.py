@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from dfs.errors import Unavailable
 from dfs.logs import background_failure
+from dfs.namenode.namespace.model import size_of, wanted_of
 from dfs.namenode.registry import ALIVE, NORMAL, STALE
 from dfs.namenode.repair import BATCH_BLOCKS, BATCH_BYTES, SMALL_COST, blocks_of, copy_blocks
 
@@ -380,7 +381,7 @@ class Balancer:
         def movable(block_id):
             if block_id not in targets:
                 return None  # no file refers to it
-            wanted, size = targets[block_id]
+            wanted, size = wanted_of(targets[block_id]), size_of(targets[block_id])
             counted = self._counted(block_id)
             return (size, counted) if len(counted) >= wanted else None
 
@@ -506,7 +507,7 @@ class Balancer:
         self.registry.add_replica(move.block_id, move.target.id)
         before = self._counted(move.block_id)
         after = [n for n in before if n.id != move.source.id and n.state == ALIVE]
-        if (move.source.id not in {n.id for n in before} or len(after) < targets[move.block_id][0]
+        if (move.source.id not in {n.id for n in before} or len(after) < wanted_of(targets[move.block_id])
                 or not keeps_racks([n.rack for n in before], [n.rack for n in after])):
             return "the source's replica is needed after all; repair trims what is extra"
         return None

@@ -1,6 +1,5 @@
 """Datanode membership and the replica map, both held in memory and relearned from registrations and block reports."""
 
-import gc
 import random
 from collections import deque
 from urllib.parse import urlsplit
@@ -10,6 +9,7 @@ from twisted.logger import Logger
 
 from dfs.errors import BadRequest, FileNotFound
 from dfs.logs import background_failure
+from dfs.namenode.replicamap import ReplicaMap
 from dfs.racks import DEFAULT_RACK
 
 log = Logger()
@@ -140,10 +140,7 @@ class Registry:
         self.maintenance = {}
         self.maintenance_changes = 0  # windows set here: a read of the database begun before one is out of date
         self.nodes = {}
-        # block id -> a tuple of the ids of the nodes holding it. A tuple, not a set: once the cyclic collector has
-        # seen a tuple of strs it stops tracking it, so the map gives it no object per block to walk (a million sets
-        # made each full collection pause the namenode for 0.5 s); and three holders take 64 bytes, not 216.
-        self.replicas = {}
+        self.replicas = ReplicaMap()  # block id -> the ids of the nodes holding it
         # block id -> the same id, the one object the map holds: each report parses its own copy of every id, and
         # each node's ``blocks`` keeps this one instead: 113 bytes saved a replica after the first, for a dict entry
         self._ids = {}
@@ -218,12 +215,8 @@ class Registry:
                 continue
             block_id = ids.setdefault(block_id, block_id)
             held[block_id] = None
-            replicas[block_id] = _joined(replicas.get(block_id, ()), node.id)
+            replicas.add(block_id, node.id)
             watcher.block_changed(block_id)
-        # The holders' tuples just made replace others, so the collector's count of new objects did not grow and
-        # no young collection came to untrack them: they would wait for a full one, whose pause they would make
-        # (0.1 s at 10^6). A young collection now takes them out of its walks for a fraction of a millisecond.
-        gc.collect(0)
         report.arrived.add(piece)
         if len(report.arrived) < pieces:
             return False
@@ -266,7 +259,7 @@ class Registry:
             node.recent[block_id] = self.clock.seconds()
             node.removed.pop(block_id, None)
             self._forget_old_news(node)
-            self.replicas[block_id] = _joined(self.replicas.get(block_id, ()), node.id)
+            self.replicas.add(block_id, node.id)
             self.watcher.block_changed(block_id)
 
     def remove_replica(self, block_id, node_id):
@@ -287,14 +280,8 @@ class Registry:
         self._unlist(block_id, node.id)
 
     def _unlist(self, block_id, node_id):
-        holders = self.replicas.get(block_id, ())
-        if node_id in holders:
-            left = tuple(i for i in holders if i != node_id)
-            if left:
-                self.replicas[block_id] = left
-            else:
-                del self.replicas[block_id]
-                del self._ids[block_id]
+        if self.replicas.discard(block_id, node_id) and block_id not in self.replicas:
+            del self._ids[block_id]
         self.watcher.block_changed(block_id)
 
     def update_states(self):

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from dfs.errors import NotLeader
 from dfs.logs import background_failure
+from dfs.namenode.namespace.model import size_of, wanted_of
 from dfs.namenode.placement import choose_targets, surplus
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.repairqueue import (COPY_LEVELS, CORRUPT, MISSING, OVER, SINGLE_RACK, UNDER_LEVELS, RepairQueues,
@@ -82,7 +83,7 @@ class Repair:
         self._look_took = 0.0  # how long GC's last look of its own took
         self._orphan_since = {}  # never-referenced block -> when GC first saw it
         self._doomed_at = {}  # block -> when GC first found it collectable
-        self.targets = {}  # block id -> (wanted replication, size): the namespace's, as the last pass read it
+        self.targets = {}  # block id -> its packed target (model.block_target): the namespace's, as the last pass read
         self.queues = RepairQueues()
         self._unreferenced = ShardedSet()  # blocks some node holds that no file refers to: GC's candidates
         self._dirty = deque()  # blocks to check again (a deque grows without copying; a block may come twice)
@@ -289,7 +290,7 @@ class Repair:
                 self._unreferenced.discard(block_id)
             return
         self._unreferenced.discard(block_id)
-        wanted = target[0]
+        wanted = wanted_of(target)
         sources, counted, keepers = self._replicas(block_id)
         if not sources and not counted:
             level = CORRUPT if self.registry.corrupt.get(block_id) else MISSING
@@ -335,7 +336,7 @@ class Repair:
         waiting = self.queues.walk(*UNDER_LEVELS, MISSING, CORRUPT)  # unchanged while the walk holds the lock
         while chunk := list(islice(waiting, STEP)):
             for block_id in chunk:
-                wanted = self.targets[block_id][0]
+                wanted = wanted_of(self.targets[block_id])
                 for node_id in self.registry.replicas.get(block_id, ()):
                     if node_id in pending:
                         pending[node_id] += 1
@@ -370,7 +371,8 @@ class Repair:
         if block_id in self._copying or self.queues.level_of(block_id) is None:
             return
         self.queues.to_back(block_id)  # served or not, the blocks behind it come first next round
-        wanted, size = self.targets[block_id]
+        target = self.targets[block_id]
+        wanted, size = wanted_of(target), size_of(target)
         cost = max(size, SMALL_COST)
         sources, counted, _ = self._replicas(block_id)
         sources = [n for n in sources if self._has_room(n, cost)]
@@ -472,7 +474,7 @@ class Repair:
         """Trim the over-replicated blocks (their deletes go in batches, as GC's do)."""
         for block_id in self.queues.blocks(OVER, limit=EXAMINED):
             self.queues.to_back(block_id)
-            wanted = self.targets[block_id][0]
+            wanted = wanted_of(self.targets[block_id])
             keepers = self._replicas(block_id)[2]
             if len(keepers) > wanted:
                 self._trim(block_id, keepers, len(keepers) - wanted, marks)

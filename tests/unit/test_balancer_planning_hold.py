@@ -8,6 +8,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock, Cooperator
 
 from dfs.namenode.balancer import Balancer
+from dfs.namenode.namespace.model import block_target
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 
@@ -57,7 +58,7 @@ def test_planning_a_round_over_many_blocks_never_holds_the_reactor():
         used = len(held) * MB
         registry.register(f"n{n}", f"http://n{n}", f"http://n{n}", CAPACITY, used, CAPACITY - used, held, mark="1")
     registry.register("new", "http://new", "http://new", CAPACITY, 0, CAPACITY, [], mark="1")
-    targets = {b: (2 if i % MOVABLE_EVERY == 0 else 3, MB) for i, b in enumerate(blocks)}
+    targets = {b: block_target(2 if i % MOVABLE_EVERY == 0 else 3, MB) for i, b in enumerate(blocks)}
     datanodes = Datanodes()
     repair = Repair(Store(targets), registry, None, datanodes, clock, cooperator=cooperator)
     repair.safemode.on = False

@@ -14,6 +14,7 @@ from twisted.python import usage
 from dfs.errors import Unavailable
 from dfs.namenode import balancer as balancer_module
 from dfs.namenode.balancer import BALANCED, REQUESTS_PER_NODE, STOPPED, Balancer, background_balancer
+from dfs.namenode.namespace.model import block_target
 from dfs.namenode.registry import Registry
 from dfs.namenode.repair import Repair
 from dfs.namenode.tap import NamenodeOptions
@@ -68,7 +69,7 @@ def make(blocks_on, wanted=2, size=MB, leadership=None):
         used = len(blocks) * size
         registry.register(node_id, f"http://{node_id}", f"http://{node_id}", CAPACITY, used, CAPACITY - used, blocks,
                           mark="1")
-    targets = {b: (wanted, size) for blocks in blocks_on.values() for b in blocks}
+    targets = {b: block_target(wanted, size) for blocks in blocks_on.values() for b in blocks}
     store = Store(targets)
     datanodes = Datanodes(registry)
     # Planning runs in the cooperator's steps, here on the fake clock: advancing it runs them.

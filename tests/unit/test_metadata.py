@@ -11,7 +11,7 @@ from dfs.errors import (AlreadyExists, DirectoryNotEmpty, DSQuotaExceeded, FileN
                         NotADirectory, NSQuotaExceeded)
 from dfs.namenode import webhdfs
 from dfs.namenode.namespace.backends import open_namespace
-from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent
+from dfs.namenode.namespace.model import ROOT, ContentSummary, Extent, block_target
 from dfs.namenode.namespace.sqlite import SQLiteNamespace
 
 A = "a" * 64
@@ -131,7 +131,7 @@ def test_truncating_up_adds_a_hole_and_stores_nothing(store):
     inode, extents = result(store.stat("/f"))
     assert (inode.size, extents) == ((256 << 30) + 5, [Extent(A, 0, 10, 10), Extent.hole((256 << 30) - 5)])
     assert result(store.status("/f")).holes == (256 << 30) - 5
-    assert result(store.block_targets()) == {A: (3, 10)}  # repair and GC see no block in a hole
+    assert result(store.block_targets()) == {A: block_target(3, 10)}  # repair and GC see no block in a hole
     assert result(store.collectable([A], now=0)) == {}
     assert result(store.forget_unreferenced_blocks()) == 0
     result(store.truncate("/f", 4))
@@ -172,10 +172,10 @@ def test_ctime_moves_with_every_change_of_the_inode_and_mtime_only_with_its_data
 def test_block_targets_and_unreferenced(store):
     result(store.create("/f", [Extent(A, 0, 10, 10)], overwrite=False, replication=2))
     result(store.create("/g", [Extent(A, 0, 10, 10), Extent(B, 0, 4, 4)], overwrite=False, replication=3))
-    assert result(store.block_targets()) == {A: (3, 10), B: (3, 4)}
+    assert result(store.block_targets()) == {A: block_target(3, 10), B: block_target(3, 4)}
     result(store.delete("/g", recursive=False))
     assert result(store.forget_unreferenced_blocks()) == 1
-    assert result(store.block_targets()) == {A: (2, 10)}
+    assert result(store.block_targets()) == {A: block_target(2, 10)}
 
 
 def test_summary_and_format(store):
@@ -375,7 +375,7 @@ def test_a_hole_is_an_extent_without_a_block(store):
     result(store.create("/gone", [Extent(B, 0, 5, 5)], overwrite=False))
     inode, extents = result(store.stat("/sparse"))
     assert inode.size == 19 and extents[1] == Extent.hole(6) and extents[1].block_id is None
-    assert result(store.block_targets()) == {A: (3, 10), B: (3, 5)}
+    assert result(store.block_targets()) == {A: block_target(3, 10), B: block_target(3, 5)}
     result(store.delete("/gone", recursive=False))
     assert result(store.forget_unreferenced_blocks()) == 1
     result(store.truncate("/sparse", 13))
@@ -400,7 +400,7 @@ def test_hard_links_symlinks_and_special_files(store):
     assert result(store.delete("/d/f", recursive=False)) is True
     inode, extents = result(store.stat("/d/g"))
     assert (inode.nlink, extents) == (1, [Extent(A, 0, 10, 10)])
-    assert result(store.block_targets()) == {A: (3, 10)}
+    assert result(store.block_targets()) == {A: block_target(3, 10)}
     assert result(store.delete("/d", recursive=True)) is True
     assert result(store.forget_unreferenced_blocks()) == 1
     assert result(store.namespace_problems()) == []

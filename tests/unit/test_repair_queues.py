@@ -9,6 +9,7 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 
 from dfs.namenode import repair as repair_module
+from dfs.namenode.namespace.model import block_target
 from dfs.namenode.registry import DECOMMISSIONED, DECOMMISSIONING, Registry
 from dfs.namenode.repair import Repair, blocks_of
 from dfs.namenode.repairqueue import HIGHEST, OVER, UNDER, VERY_UNDER, RepairQueues, copy_level
@@ -115,7 +116,7 @@ async def test_a_copy_that_got_no_answer_is_not_sent_to_the_same_target_again():
         return _copied(url, block_ids)
 
     block = _block(1)
-    repair, registry, datanodes, clock = _cluster({block: (2, 10)}, {"a": [block]}, ["a", "b"], no_answer_from_b)
+    repair, registry, datanodes, clock = _cluster({block: block_target(2, 10)}, {"a": [block]}, ["a", "b"], no_answer_from_b)
     for _ in range(5):
         await repair.run_once()
         clock.advance(3)
@@ -132,7 +133,7 @@ async def test_small_blocks_are_copied_in_batches_in_one_pass():
     """300 small blocks lost a replica: one pass asks for every copy, 64 blocks a request (4 per node per pass
     before)."""
     blocks = [_block(i) for i in range(300)]
-    targets = {b: (2, 4096) for b in blocks}
+    targets = {b: block_target(2, 4096) for b in blocks}
     repair, registry, datanodes, clock = _cluster(targets, {"a": blocks, "b": blocks}, ["a", "b", "c"], _copied)
     await repair.run_once()
     assert repair.stats["under_replicated"] == 0
@@ -156,7 +157,7 @@ async def test_copies_in_flight_are_bounded_by_bytes_per_node():
         return defer.Deferred()
 
     blocks = [_block(i) for i in range(10)]
-    targets = {b: (2, 10 << 20) for b in blocks}  # 10 MB each: three fit in 32 MB
+    targets = {b: block_target(2, 10 << 20) for b in blocks}  # 10 MB each: three fit in 32 MB
     repair, registry, datanodes, clock = _cluster(targets, {"a": blocks}, ["a", "b"], never_yet)
     await repair.run_once()
     assert len(datanodes.asked) == 3 and repair.stats["copies_in_flight"] == 3
@@ -174,7 +175,7 @@ async def test_a_node_dying_among_a_million_blocks_never_holds_the_reactor_for_5
     holders = {node: [b for i, b in enumerate(blocks) if i % 4 != k] for k, node in enumerate(nodes)}
     waiting = []
     repair, registry, datanodes, clock = _cluster(
-        {b: (3, 4096) for b in blocks}, holders, nodes, lambda url, ids: waiting.append(ids) or defer.Deferred())
+        {b: block_target(3, 4096) for b in blocks}, holders, nodes, lambda url, ids: waiting.append(ids) or defer.Deferred())
     del holders
     gaps = []
     last = [time.process_time()]
@@ -209,7 +210,7 @@ async def test_copies_start_before_every_named_block_is_checked(monkeypatch):
     after safe mode, while the checks of every reported replica ran first."""
     monkeypatch.setattr(repair_module, "CHECKS_PER_WALK", 128)
     blocks = [_block(i) for i in range(1000)]
-    repair, registry, datanodes, clock = _cluster({b: (2, 4096) for b in blocks}, {"a": blocks}, ["a", "b"], _copied)
+    repair, registry, datanodes, clock = _cluster({b: block_target(2, 4096) for b in blocks}, {"a": blocks}, ["a", "b"], _copied)
     await repair.run_once()
     assert 0 < len(datanodes.asked) < len(blocks) and repair._checks_pending()
     await _until_every_block_is_checked(repair)
@@ -224,7 +225,7 @@ async def test_a_draining_node_is_not_released_while_some_of_its_blocks_wait_for
     released then, a node whose blocks were not yet all elsewhere could be switched off."""
     monkeypatch.setattr(repair_module, "CHECKS_PER_WALK", 128)
     blocks = [_block(i) for i in range(1000)]
-    repair, registry, datanodes, clock = _cluster({b: (2, 4096) for b in blocks}, {"a": blocks, "b": blocks},
+    repair, registry, datanodes, clock = _cluster({b: block_target(2, 4096) for b in blocks}, {"a": blocks, "b": blocks},
                                                   ["a", "b", "c"], _copied)
     await _until_every_block_is_checked(repair)
     registry.decommission("a")
@@ -244,7 +245,7 @@ async def test_copies_that_fail_at_once_wait_for_the_next_round():
     bench/scale.py's datanodes, which refused the batch route). Now only a batch that copied something calls the next
     round early; the others wait for the timed round."""
     blocks = [_block(i) for i in range(3)]
-    repair, registry, datanodes, clock = _cluster({b: (2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
+    repair, registry, datanodes, clock = _cluster({b: block_target(2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
                                                   lambda url, block_ids: defer.succeed(_Answer(500, {})))
     repair.start()
     try:
@@ -270,7 +271,7 @@ async def test_a_datanode_without_the_batch_route_is_asked_one_block_at_a_time()
         return defer.succeed(_Answer(201, {"id": block_id, "copied": True}))
 
     blocks = [_block(i) for i in range(3)]
-    repair, registry, datanodes, clock = _cluster({b: (2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
+    repair, registry, datanodes, clock = _cluster({b: block_target(2, 10) for b in blocks}, {"a": blocks}, ["a", "b"],
                                                   lambda url, block_ids: defer.succeed(_Answer(404, {})))
     datanodes.fetch = fetch_one
     await repair.run_once()

@@ -3,6 +3,7 @@ lease of background work that fences GC. Mixed into ``RelationalNamespace``."""
 
 from dfs.errors import NotLeader
 from dfs.namenode.namespace.history import HELD
+from dfs.namenode.namespace.model import block_target
 from dfs.namenode.namespace.sql import chunks
 
 
@@ -14,9 +15,9 @@ class Blocks:
             rows = db.execute(
                 "SELECT e.block_id, MAX(i.replication), b.size FROM extents AS e JOIN inodes AS i ON i.id = e.inode"
                 " JOIN blocks AS b ON b.id = e.block_id GROUP BY e.block_id, b.size")
-            targets = {r[0]: (r[1], r[2]) for r in rows}
+            targets = {block_id: block_target(wanted, size) for block_id, wanted, size in rows}
             for block_id, size in self._held_history_blocks(db).items():  # snapshots' and the window's
-                targets.setdefault(block_id, (self.defaults["replication"], size))
+                targets.setdefault(block_id, block_target(self.defaults["replication"], size))
             return targets
 
         return self.read(txn)

@@ -272,7 +272,8 @@ class Namespace(Protocol):
     # -- blocks, pins, garbage --------------------------------------------------------------------
 
     def block_targets(self) -> Deferred:
-        """{block id: (wanted replication, block size)} of every block a file refers to (repair)."""
+        """{block id: its target, ``model.block_target(wanted replication, size)``} of every block a file refers to
+        (repair)."""
 
     def collectable(self, block_ids: list, now: float, epoch: Optional[int] = None) -> Deferred:
         """{id: when it became unreferenced} for those of ``block_ids`` no file refers to and no live pin holds;

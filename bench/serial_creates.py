@@ -4,16 +4,22 @@ of fresh random bytes, then the same with an empty body, so the difference is wh
 files go under /bench, a directory of user ``x`` who sends them (so permissions are checked, as for any user's).
 
     .venv/bin/python bench/serial_creates.py --checkout /tmp/main --checkout . --runs 3
+    .venv/bin/python bench/serial_creates.py --checkout /tmp/main --checkout . --runs 3 --store
 
 Each run starts a fresh `python -m dfs.devcluster` of the checkout (its `dfs` package, this interpreter: one
 namenode, three datanodes, replication 3 on loopback), warms it up with --warmup creates, then times --files creates
 of each kind. Checkouts take turns (A B A B ...). Prints each run's p50 and p90 (ms), the medians of the runs' p50s
 and the load average before and after.
+
+With --store it times one datanode's part alone, which a loaded machine disturbs less: --files serial stores of a
+--kib KiB block as an upload makes them (``BlockStore.new_sink``, ``write``, ``commit_sync``: the block, its
+checksums and the directory made durable), in a process running the checkout's code on a fresh data directory.
 """
 
 import argparse
 import getpass
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -76,6 +82,34 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+# One datanode's store of --files blocks, timed in a process of the checkout's code: argv is root, count, size.
+STORES = """
+import json, os, sys, time
+from dfs.datanode.blockstore import BlockStore
+store, times = BlockStore(sys.argv[1]), []
+for _ in range(int(sys.argv[2])):
+    began = time.perf_counter()
+    sink = store.new_sink()
+    sink.write(os.urandom(int(sys.argv[3])))
+    store.commit_sync(sink)
+    sink.close()
+    times.append(time.perf_counter() - began)
+print(json.dumps(times))
+"""
+
+
+def run_stores(checkout, args):
+    root = tempfile.mkdtemp(prefix="serial-stores-", dir=args.tmp)
+    try:
+        out = subprocess.run([sys.executable, "-c", STORES, root, str(args.files), str(args.kib * 1024)],
+                             cwd=checkout, env=dict(os.environ, PYTHONPATH=os.path.abspath(checkout)),
+                             capture_output=True, text=True, check=True, timeout=600).stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    times = json.loads(out)
+    return {f"store of {args.kib} KiB": (percentile(times, 0.5) * 1000, percentile(times, 0.9) * 1000)}
+
+
 def run(checkout, args):
     root = tempfile.mkdtemp(prefix="serial-creates-", dir=args.tmp)
     process = start(checkout, args.port, root)
@@ -105,12 +139,13 @@ def main(argv=None):
     p.add_argument("--kib", type=int, default=1)
     p.add_argument("--port", type=int, default=8480)
     p.add_argument("--tmp", default=None, help="where the clusters' data goes (default: the system's temp dir)")
+    p.add_argument("--store", action="store_true", help="time one datanode's stores alone, no cluster")
     args = p.parse_args(argv)
     print(f"load average before: {os.getloadavg()}", flush=True)
     results = {checkout: [] for checkout in args.checkout}
     for n in range(args.runs):
         for checkout in args.checkout:
-            figures = run(checkout, args)
+            figures = (run_stores if args.store else run)(checkout, args)
             results[checkout].append(figures)
             shown = ", ".join(f"{kind} p50 {p50:.2f} ms p90 {p90:.2f} ms" for kind, (p50, p90) in figures.items())
             print(f"run {n + 1} {checkout}: {shown}  (load {os.getloadavg()[0]:.2f})", flush=True)

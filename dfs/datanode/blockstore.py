@@ -1,7 +1,8 @@
 """Block files on a datanode's disks: ``blocks/<id[:2]>/<id>`` under one of its data directories (dfs.datanode.volumes),
 written to that directory's ``incoming/`` first and renamed once durable.
 
-Beside each block, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks the chunks it returns.
+Beside each block of more than one chunk, ``<id>.crc`` holds its chunk checksums (dfs.chunks); every read checks
+the chunks it returns. A block of at most one chunk has no ``.crc``: it is checked against its id (``checked_by_id``).
 """
 
 import errno
@@ -31,6 +32,13 @@ EPOCH_FILE = "leader-epoch.json"  # the highest epoch of the namenodes' lease a 
 # After a write hit ENOSPC the node offers no space until this much more is free than then (a little more would
 # only draw the next block into the same error).
 FREED_ENOUGH = 1024 * 1024
+
+
+def checked_by_id(length):
+    """Whether a block of ``length`` bytes is checked against its id (its SHA-256) instead of a checksum file: a block
+    of at most one chunk, which every read covers whole, so hashing it costs what checking its one chunk would, and
+    storing it costs one file less to create, sync and delete."""
+    return length <= chunks.CHUNK_SIZE
 
 
 def check_block_id(block_id):
@@ -460,9 +468,11 @@ class BlockStore:
     def _install(self, blocks):
         """Put synced block files (each in the ``incoming/`` of a volume) in place on that volume with their chunk
         checksums, [(file, id, length, sums)], count them, and sync each directory once. The checksums land first,
-        so a block on disk always has its own. A block another volume holds meanwhile stays there alone."""
-        for tmp, _, _, sums in blocks:
-            _write_synced(f"{tmp}{SUMS_SUFFIX}", chunks.encode(sums))
+        so a block on disk always has its own (but one ``checked_by_id``, which needs none). A block another volume
+        holds meanwhile stays there alone."""
+        for tmp, _, length, sums in blocks:
+            if not checked_by_id(length):
+                _write_synced(f"{tmp}{SUMS_SUFFIX}", chunks.encode(sums))
         folders = set()
         with self._ids_lock:
             for tmp, block_id, length, _ in blocks:
@@ -475,7 +485,8 @@ class BlockStore:
                     continue
                 final = volume.path(block_id)
                 os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(f"{tmp}{SUMS_SUFFIX}", final + SUMS_SUFFIX)
+                if not checked_by_id(length):
+                    os.replace(f"{tmp}{SUMS_SUFFIX}", final + SUMS_SUFFIX)
                 os.replace(tmp, final)
                 folders.add(os.path.dirname(final))
                 if held is None:
@@ -552,7 +563,7 @@ class BlockStore:
             self._forget(block_id, 0)  # vanished: the namenode hears of it with the next heartbeat
             return None
         self._forget(block_id, length)
-        _remove(self.sums_path(block_id))
+        _remove(self.sums_path(block_id))  # also that of a small block an older release stored with one
         return length
 
     def wipe_sync(self):
@@ -584,31 +595,46 @@ class BlockStore:
         raise BadRequest(f"block {block_id} has fewer than {start + count} bytes")
 
     def read_checked_sync(self, block_id, start, count, cached_only=False):
-        """Bytes [start, start+count) of a local block when every chunk they touch matches its stored checksum,
-        else None. It never hashes the whole block, so small reads may run it on the reactor; with ``cached_only``
-        it never waits for the disk either: BlockingIOError when the chunks are not all in the page cache."""
-        data, begin, first = self._read_chunks(block_id, start, count, cached_only)
-        try:
-            sums = chunks.decode(_read(self.sums_path(block_id)))
-        except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
-            return None
-        if len(data) < start + count - begin or chunks.first_bad(data, first, sums) is not None:
+        """Bytes [start, start+count) of a local block when every chunk they touch matches its stored checksum (a
+        block ``checked_by_id``: its id), else None. It never hashes more than one chunk, so small reads may run it
+        on the reactor; with ``cached_only`` it never waits for the disk either: BlockingIOError when the chunks
+        are not all in the page cache."""
+        data, begin, first, size = self._read_chunks(block_id, start, count, cached_only)
+        if len(data) < start + count - begin or not self._intact(block_id, data, first, size):
             return None
         if begin == start and len(data) == count:
             return data
         return data[start - begin:start - begin + count]
 
     def _read_chunks(self, block_id, start, count, cached_only=False):
+        """The chunk-aligned bytes covering [start, start+count) of a local block (all of one ``checked_by_id``),
+        their offset, the first chunk's index and the block's size."""
         try:
             with open(self.path(block_id), "rb") as f:
-                begin, end, first = chunks.aligned(start, count, os.fstat(f.fileno()).st_size)
+                size = os.fstat(f.fileno()).st_size
+                begin, end, first = (0, size, 0) if checked_by_id(size) else chunks.aligned(start, count, size)
                 read = _pread_cached if cached_only else os.pread
-                return read(f.fileno(), max(0, end - begin), begin), begin, first
+                return read(f.fileno(), max(0, end - begin), begin), begin, first, size
         except FileNotFoundError:
             raise FileNotFound(f"block {block_id} is not on this datanode") from None
 
+    def _intact(self, block_id, data, first, size):
+        """Whether chunk-aligned ``data`` from chunk ``first`` of a block of ``size`` bytes matches what the block
+        was stored with: one ``checked_by_id`` (``data`` is all of it) its id, any other its checksum file."""
+        if checked_by_id(size):
+            return hashlib.sha256(data).hexdigest() == block_id
+        try:
+            sums = chunks.decode(_read(self.sums_path(block_id)))
+        except (FileNotFoundError, ValueError):  # an older datanode's block, or a damaged checksum file
+            return False
+        return chunks.first_bad(data, first, sums) is None
+
     def chunk_sums_sync(self, block_id):
-        """The block's checksum file as stored (``chunks.encode``'s form), made first for an older block."""
+        """The block's checksum file as stored (``chunks.encode``'s form), made first for an older block; for a
+        block ``checked_by_id``, made from its bytes once they match the id."""
+        size = self.size_of(block_id)
+        if checked_by_id(size):
+            return chunks.encode(chunks.sums_of(self.read_verified_sync(block_id, 0, size)))
         for _ in range(2):
             try:
                 data = _read(self.sums_path(block_id))
@@ -624,7 +650,8 @@ class BlockStore:
 
         Returns True; False when the copy was bad (the caller reports it); None when it vanished (deleted meanwhile,
         by GC or by hand): not corrupt, just gone, as the next block report says. A good block gets its chunk
-        checksums (re)written when they are missing (an older datanode's block) or do not match.
+        checksums (re)written when they are missing (an older datanode's block) or do not match, but one
+        ``checked_by_id``, which needs none.
         """
         path = self.path(block_id)
         try:
@@ -634,6 +661,8 @@ class BlockStore:
             self._forget(block_id, 0)
             return None
         if digest == block_id:
+            if checked_by_id(length):
+                return True
             stored = chunks.encode(sums)
             try:
                 current = _read(self.sums_path(block_id))

@@ -2,8 +2,10 @@
 is touched, upgraded at start when older, and refused when newer than this code knows.
 
 Layout 1 is every data directory written before the version was recorded (``blocks/<id[:2]>/<id>`` and
-``<id>.crc``); layout 2 is the same files with ``layout.json``. A later layout that moves files adds its step to
-``STEPS``.
+``<id>.crc``); layout 2 is the same files with ``layout.json``. Blocks of at most one chunk are stored without a
+``.crc`` in layout 2 too: every release that reads ``.crc`` files rebuilds a missing one on first read (as for a
+block from before them), so the previous release still reads such a directory and no new layout was needed. A later
+layout that moves files, or that a previous release would misread, adds its step to ``STEPS``.
 """
 
 import json

@@ -1,6 +1,7 @@
 """No unverified byte leaves a datanode: a byte flipped on disk (mtime kept) is caught by the chunk checksums on
 every read path, the replica is quarantined, and the namenode restores the replica count."""
 
+import io
 import os
 import time
 
@@ -45,6 +46,15 @@ def wait_until(predicate, what, timeout=30):
     raise AssertionError(f"timed out after {timeout}s waiting until {what}")
 
 
+def assert_copy_from_rotten_source_refused(cluster, block_id, source, target):
+    """Rot the copy on datanode ``source``, then ask datanode ``target`` to copy the block from it."""
+    flip_byte(cluster.block_files(source)[block_id], 0)
+    r = requests.post(f"{cluster.datanodes[target].url}/blocks/{block_id}/fetch",
+                      params={"source": cluster.datanodes[source].url}, timeout=30)
+    assert r.status_code >= 400
+    assert block_id not in cluster.block_files(target)
+
+
 def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster):
     cluster = make_cluster(datanodes=4)
     data = os.urandom(16 * C)
@@ -73,11 +83,7 @@ def test_a_flipped_byte_is_never_served_and_its_replica_is_replaced(make_cluster
     _, urls = holders(cluster, "/f")
     source = index_of(cluster, urls[0])
     [target] = set(range(4)) - {index_of(cluster, url) for url in urls}
-    flip_byte(cluster.block_files(source)[block_id], 0)
-    r = requests.post(f"{cluster.datanodes[target].url}/blocks/{block_id}/fetch",
-                      params={"source": cluster.datanodes[source].url}, timeout=30)
-    assert r.status_code >= 400
-    assert block_id not in cluster.block_files(target)
+    assert_copy_from_rotten_source_refused(cluster, block_id, source, target)
 
     # A Range read of a block answers the chunks that check out and refuses the rotten one.
     reader = index_of(cluster, next(u for u in holders(cluster, "/f")[1] if not u.startswith(cluster.datanodes[source].url)))
@@ -119,3 +125,57 @@ async def test_the_client_reads_just_the_chunks_it_needs_and_skips_bad_ones(make
         assert (await client.read("/f", 70 * C - 10, 20 * C)) == data[70 * C - 10:90 * C - 10]
     finally:
         await pool.closeCachedConnections()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_block_of_one_chunk_has_no_checksum_file_and_its_id_catches_a_flipped_byte(make_cluster):
+    cluster = make_cluster(datanodes=4)
+    data = os.urandom(1000)
+    r = requests.put(cluster.url + "/webhdfs/v1/f", params={"op": "CREATE", "data": "true", "replication": 3},
+                     data=data, headers=H, timeout=60)
+    assert r.status_code == 201, r.text
+    block_id, urls = holders(cluster, "/f")
+    assert all(not os.path.exists(cluster.block_files(index_of(cluster, url))[block_id] + ".crc") for url in urls)
+
+    # The smart client asks the replica it tries first for the checksums: that one refuses, the next one serves.
+    http, pool = make_http(reactor)
+    try:
+        client = Client(http, cluster.url, reactor=reactor)
+        [location] = (await client.block_locations("/f"))["BlockLocation"]
+        first = index_of(cluster, location["urls"][0])
+        flip_byte(cluster.block_files(first)[block_id], 999)
+        copy = io.BytesIO()
+        await client.fetch_block(location, copy)
+        assert copy.getvalue() == data
+    finally:
+        await pool.closeCachedConnections()
+    assert os.path.exists(os.path.join(cluster.datanode_root(first), "corrupt", block_id))
+    wait_until(lambda: healthy(cluster, "/f", 3), "the namenode replaced the bad replica")
+
+    # WebHDFS OPEN from a rotten replica: the reader gets the right bytes or an error, never a wrong byte.
+    first = requests.get(cluster.url + "/webhdfs/v1/f", params={"op": "OPEN"}, allow_redirects=False, timeout=10)
+    bad = index_of(cluster, first.headers["Location"])
+    flip_byte(cluster.block_files(bad)[block_id], 500)
+    wrong = 0
+    for _ in range(10):
+        try:
+            r = requests.get(cluster.url + "/webhdfs/v1/f", params={"op": "OPEN"}, timeout=30)
+        except requests.RequestException:
+            continue
+        wrong += r.status_code == 200 and r.content != data
+    assert wrong == 0
+    assert os.path.exists(os.path.join(cluster.datanode_root(bad), "corrupt", block_id))
+    wait_until(lambda: healthy(cluster, "/f", 3), "the namenode replaced the bad replica again")
+
+    # A copy from a rotten source is refused; a Range read of a rotten replica answers an error.
+    _, urls = holders(cluster, "/f")
+    source, reader = index_of(cluster, urls[0]), index_of(cluster, urls[1])
+    [target] = set(range(4)) - {index_of(cluster, url) for url in urls}
+    assert_copy_from_rotten_source_refused(cluster, block_id, source, target)
+    flip_byte(cluster.block_files(reader)[block_id], 10)
+    r = requests.get(f"{cluster.datanodes[reader].url}/blocks/{block_id}", headers={"Range": "bytes=900-909"},
+                     timeout=30)
+    assert r.status_code >= 400
+    wait_until(lambda: requests.get(cluster.url + "/webhdfs/v1/f", params={"op": "OPEN"}, timeout=30).content
+               == data, "reads are right again")
+    wait_until(lambda: healthy(cluster, "/f", 3), "the replica count is restored with good copies")

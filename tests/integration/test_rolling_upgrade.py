@@ -4,6 +4,7 @@ small files the whole time, then its namenode. No client operation fails and not
 far shorter than the dead time, and the previous release's namenode and this release's datanodes speak a protocol
 version both know (dfs.protocol)."""
 
+import io
 import json
 import os
 import shutil
@@ -15,10 +16,13 @@ import pytest
 
 from cluster import launcher_of, source_twistd
 from dfs.datanode import layout
+from dfs.datanode.blockstore import BlockStore
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The previous release: main before layout and protocol versions. Its datanodes send no protocol version (1).
 PREVIOUS = "6c131e9"
+# The last commit that stored a .crc beside every block, even one of a single chunk.
+SUMS_FOR_EVERY_BLOCK = "408863a"
 DATANODES = 4
 LOAD_LIMIT = 900  # seconds the client load may run at most, whatever happens to the test
 # The client load, in its own process (the blocking client runs its own reactor): small files written with
@@ -42,16 +46,16 @@ print(json.dumps({"done": done, "failures": failures}))
 """
 
 
-def previous_release(tmp_path):
-    """The previous release's dfs/ and twisted/ extracted into a directory; skips where git or the commit is not
-    there (a shallow clone)."""
+def previous_release(tmp_path, commit=PREVIOUS):
+    """The dfs/ and twisted/ of ``commit`` (the previous release) extracted into a directory; skips where git or the
+    commit is not there (a shallow clone)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed: the previous release cannot be extracted")
-    found = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "--quiet", f"{PREVIOUS}^{{commit}}"],
+    found = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
                            capture_output=True)
     if found.returncode != 0:
-        pytest.skip(f"commit {PREVIOUS} (the previous release) is not in this clone's history (a shallow clone?)")
-    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", PREVIOUS, "dfs", "twisted"],
+        pytest.skip(f"commit {commit} (the previous release) is not in this clone's history (a shallow clone?)")
+    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", commit, "dfs", "twisted"],
                              capture_output=True, check=True).stdout
     old = tmp_path / "previous"
     old.mkdir()
@@ -106,3 +110,21 @@ def test_a_rolling_upgrade_under_load_fails_no_operation_and_copies_nothing(make
     check = subprocess.run([sys.executable, "-m", "dfs.cli", "--namenode", cluster.url, "fsck", "/"],
                            capture_output=True, timeout=120, env=dict(os.environ, DFS_TOKEN=""))
     assert check.returncode == 0, check.stdout.decode()[-3000:]
+
+
+def test_a_datanode_rolled_back_reads_the_small_blocks_stored_without_checksums(tmp_path):
+    # Why a block of one chunk without a .crc needed no new layout version: the release before builds the missing
+    # .crc on first read, as for a block from before checksums, so a datanode rolled back to it keeps its blocks.
+    old = previous_release(tmp_path, SUMS_FOR_EVERY_BLOCK)
+    root = tmp_path / "dn"
+    store = BlockStore(str(root))
+    data = os.urandom(1000)
+    [(block_id, _)] = store.commit_many_sync(io.BytesIO(data), [len(data)])
+    assert not os.path.exists(store.sums_path(block_id))
+    read = ("import sys; from dfs.datanode.blockstore import BlockStore; store = BlockStore(sys.argv[1]);"
+            " store.scan_sync(); sys.stdout.buffer.write(store.read_verified_sync(sys.argv[2], 0, 1000))")
+    previous = subprocess.run([sys.executable, "-c", read, str(root), block_id], cwd=old, capture_output=True,
+                              env=dict(os.environ, PYTHONPATH=str(old)), timeout=120)
+    assert previous.returncode == 0, previous.stderr.decode()[-3000:]
+    assert previous.stdout == data and os.path.exists(store.sums_path(block_id))
+    assert BlockStore(str(root)).read_verified_sync(block_id, 0, 1000) == data, "and this release again after it"

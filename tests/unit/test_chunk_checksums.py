@@ -1,4 +1,5 @@
-"""Chunk checksums: written with every block however it is stored, checked on every read, rebuilt when missing."""
+"""Chunk checksums: written with every block of more than one chunk however it is stored, checked on every read,
+rebuilt when missing; a block of at most one chunk has none and is checked against its id instead."""
 
 import hashlib
 import io
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from dfs import chunks
 from dfs.datanode.app import byte_range
-from dfs.datanode.blockstore import BlockStore
+from dfs.datanode.blockstore import BlockStore, checked_by_id
 from dfs.errors import BadRequest, Corrupt, FileNotFound, RangeNotSatisfiable
 
 C = chunks.CHUNK_SIZE
@@ -136,8 +137,81 @@ def test_the_cheap_check_never_hashes_the_whole_block(tmp_path):
 
 
 def test_a_block_deleted_under_a_read_is_missing_not_corrupt(tmp_path):
-    store, block_id = stored_block(tmp_path, os.urandom(C))
+    store, block_id = stored_block(tmp_path, os.urandom(C + 1))
     os.unlink(store.sums_path(block_id))
     os.unlink(store.path(block_id))
     with pytest.raises(FileNotFound):
         store.read_verified_sync(block_id, 0, 100)
+
+
+def small_blocks_stored_every_way(tmp_path):
+    """A store holding blocks of one chunk and less, streamed, batched and copied from a peer: {id: bytes}."""
+    streamed_data, batched_data, copied_data = os.urandom(C), os.urandom(1), os.urandom(1024)
+    store, streamed = stored_block(tmp_path, streamed_data)
+    [(batched, _)] = store.commit_many_sync(io.BytesIO(batched_data), [len(batched_data)])
+    copied = hashlib.sha256(copied_data).hexdigest()
+    tmp = os.path.join(store.volumes[0].incoming, "copy")
+    with open(tmp, "wb") as f:
+        f.write(copied_data)
+    store.store_verified_sync(copied, tmp)
+    return store, {streamed: streamed_data, batched: batched_data, copied: copied_data}
+
+
+def test_a_block_of_one_chunk_is_stored_without_checksums_and_read_checked_by_its_id(tmp_path):
+    assert checked_by_id(C) and not checked_by_id(C + 1)
+    store, blocks = small_blocks_stored_every_way(tmp_path)
+    assert os.listdir(store.volumes[0].incoming) == []
+    for block_id, data in blocks.items():
+        assert not os.path.exists(store.sums_path(block_id))
+        assert store.read_checked_sync(block_id, 0, len(data), cached_only=True) == data
+        assert store.read_verified_sync(block_id, len(data) // 2, len(data) - len(data) // 2) == data[len(data) // 2:]
+        assert store.read_verified_sync(block_id, 0, 0) == b""
+        assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))
+        assert store.verify_sync(block_id) is True
+        assert not os.path.exists(store.sums_path(block_id)), "a check writes no checksum file for it"
+    with pytest.raises(BadRequest):
+        store.read_verified_sync(next(iter(blocks)), C - 1, 2)
+    assert store.scan_sync() == set(blocks)
+
+
+@pytest.mark.parametrize("offset, start, count", [(0, 0, C), (C - 1, 0, 1), (5, C - 10, 10)])
+def test_a_flipped_byte_in_a_block_of_one_chunk_is_never_read(tmp_path, offset, start, count):
+    data = os.urandom(C)
+    store, block_id = stored_block(tmp_path, data)
+    flip_byte(store.path(block_id), offset)
+    assert store.read_checked_sync(block_id, start, count, cached_only=True) is None, "not on the reactor either"
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, start, count)
+    assert not store.has(block_id) and os.path.exists(os.path.join(store.volumes[0].quarantine, block_id))
+
+
+def test_a_rotten_block_of_one_chunk_has_no_checksums_to_give(tmp_path):
+    store, block_id = stored_block(tmp_path, os.urandom(3000))
+    flip_byte(store.path(block_id), 2999)
+    with pytest.raises(Corrupt):
+        store.chunk_sums_sync(block_id)
+    assert not store.has(block_id)
+
+
+def test_a_truncated_or_grown_block_of_one_chunk_is_quarantined(tmp_path):
+    store, blocks = small_blocks_stored_every_way(tmp_path)
+    short, grown = [block_id for block_id, data in blocks.items() if len(data) > 1]
+    with open(store.path(short), "r+b") as f:
+        f.truncate(100)
+    with open(store.path(grown), "ab") as f:
+        f.write(os.urandom(C))  # now longer than a chunk, and with no checksum file
+    for block_id in (short, grown):
+        with pytest.raises(Corrupt):
+            store.read_verified_sync(block_id, 0, 10)
+        assert not store.has(block_id)
+
+
+def test_a_small_block_an_older_release_stored_with_checksums_reads_and_deletes_with_them(tmp_path):
+    data = os.urandom(500)
+    store, block_id = stored_block(tmp_path, data)
+    with open(store.sums_path(block_id), "wb") as f:  # as a datanode before checked_by_id left it
+        f.write(chunks.encode(chunks.sums_of(data)))
+    assert store.read_verified_sync(block_id, 100, 400) == data[100:]
+    assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))
+    assert store.delete_sync(block_id) == 500
+    assert os.listdir(os.path.dirname(store.path(block_id))) == []

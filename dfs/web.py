@@ -176,6 +176,8 @@ class Params:
 
     def int(self, name, default=None, minimum=None, maximum=None, required=False):
         value = self.str(name, required=required)
+        if value == "" and required:
+            raise BadRequest(f'Invalid value for webhdfs parameter "{name}": a number is required')
         if value is None or value == "":
             return default
         try:

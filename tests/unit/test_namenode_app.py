@@ -142,6 +142,17 @@ async def test_format_needs_confirmation(stub):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_required_number_given_empty_is_a_400(stub):
+    """``maintenance?for=`` took the empty value for no value and added None to the clock: a 500 (found by
+    test_fuzz_http)."""
+    http, registry, _ = stub
+    registry.register("n1", "http://n1", "http://n1", 10, 0, 10, [])
+    response = await http.post(BASE + "/cluster/datanodes/n1/maintenance?for=")
+    assert response.code == 400 and '"for"' in (await response.json())["RemoteException"]["message"]
+    assert registry.nodes["n1"].admin == "normal"
+
+
+@pytest_twisted.ensureDeferred
 async def test_truncate_past_the_largest_file_size_is_refused_at_once(namenode_app):
     namenode_app.max_file_size = 1 << 40  # the default is the largest number a parameter may carry
     http = StubTreq(namenode_app.resource())

@@ -175,7 +175,7 @@ def test_metrics_move_after_an_upload_and_a_read(cluster, unique_dir):
     assert sum(value(a, "dfs_blockstore_blocks") for a in nodes_after) >= 5 * replicas  # a gauge GC may lower
 
     labels = {name for metrics in [after, *nodes_after] for (_, pairs) in metrics for name, _ in pairs}
-    assert labels <= {"op", "code", "state", "node", "le"}, "no label may carry a path or a block id"
+    assert labels <= {"op", "code", "state", "node", "le", "generation"}, "no label may carry a path or a block id"
 
 
 def test_each_request_is_one_log_line(cluster, unique_dir):

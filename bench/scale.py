@@ -27,8 +27,10 @@ connection to the namenode.
 Printed (and written to OUT.json):
 - namenode CPU: its share of one core (/proc/<pid>/stat, all threads) while the datanodes register, and after;
 - reactor stalls: a separate process asks /health every --probe-interval seconds on one connection and times each
-  answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram, and its
-  garbage collector's pauses by generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms);
+  answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram, the CPU its
+  reactor's thread held between two ticks of a 5-ms probe (dfs_reactor_held_cpu_seconds: the longest holds,
+  which a loaded machine does not lengthen as it does the probes' answers), and its garbage collector's pauses by
+  generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms);
 - resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
   (bytes per replica);
 - full reports: seconds from sending one (a registration or a periodic report) to its (last piece's) answer, p50
@@ -75,7 +77,9 @@ FILES_PER_DIRECTORY = 1000
 FILL_CHUNK = 50_000  # files per transaction while filling
 JSON = {b"Content-Type": [b"application/json"]}
 LAG_METRIC = "dfs_reactor_lag_seconds_bucket"
+HELD_METRIC = "dfs_reactor_held_cpu_seconds_bucket"
 GC_METRIC = "dfs_gc_pause_seconds_bucket"
+PROBE_INTERVAL = 0.005  # the namenode's lag probe: its held-CPU histogram is then the reactor's longest holds
 STALL = 0.05  # the issue's bound: the reactor never blocks longer
 
 
@@ -503,7 +507,8 @@ class Bench:
         self.figures["deletes_answered"] = self.server.deletes
         self.figures["block_requests"] = dict(self.server.requests)
         self.figures["protocols"] = dict(Counter(node.protocol for node in self.nodes))
-        self.figures["reactor_lag_histogram"], self.figures["gc_pause_histograms"] = await self._pause_histograms()
+        (self.figures["reactor_lag_histogram"], self.figures["reactor_held_histogram"],
+         self.figures["gc_pause_histograms"]) = await self._pause_histograms()
 
     async def _register_all(self):
         queue = iter(self.nodes)
@@ -599,16 +604,19 @@ class Bench:
         raise RuntimeError(f"timed out waiting for {what}")
 
     async def _pause_histograms(self):
-        """The namenode's dfs_reactor_lag_seconds buckets {upper bound: cumulative count}, and its
-        dfs_gc_pause_seconds buckets by generation {generation: {upper bound: cumulative count}}."""
+        """The namenode's dfs_reactor_lag_seconds and dfs_reactor_held_cpu_seconds buckets {upper bound: cumulative
+        count}, and its dfs_gc_pause_seconds buckets by generation {generation: {upper bound: cumulative count}}."""
         response = await self.http.get(f"{self.url}/metrics", timeout=600)
-        lag, gc_pauses = {}, {}
+        lag, held, gc_pauses = {}, {}, {}
         for line in (await response.content()).decode().splitlines():
+            count = float(line.rsplit(" ", 1)[1]) if line.startswith("dfs_") else None
             if line.startswith(LAG_METRIC):
-                lag[_label(line, "le")] = float(line.rsplit(" ", 1)[1])
+                lag[_label(line, "le")] = count
+            elif line.startswith(HELD_METRIC):
+                held[_label(line, "le")] = count
             elif line.startswith(GC_METRIC):
-                gc_pauses.setdefault(_label(line, "generation"), {})[_label(line, "le")] = float(line.rsplit(" ", 1)[1])
-        return lag, gc_pauses
+                gc_pauses.setdefault(_label(line, "generation"), {})[_label(line, "le")] = count
+        return lag, held, gc_pauses
 
 
 def _label(line, name):
@@ -632,7 +640,8 @@ def _share(before, after):
 
 def start_namenode(work, name, db_path):
     return Process("dfs-namenode", ["--listen", "tcp:0:interface=127.0.0.1", "--db", db_path,
-                                    "--history-retention", "0"], os.path.join(work, f"{name}.log")).start()
+                                    "--history-retention", "0", "--lag-probe-interval", str(PROBE_INTERVAL)],
+                   os.path.join(work, f"{name}.log")).start()
 
 
 def empty_namenode_rss(work):
@@ -709,6 +718,10 @@ def summary(figures, layout):
     histogram = figures["reactor_lag_histogram"]
     if histogram:
         lines["reactor_lag_timers_over_50ms"] = int(histogram["+Inf"] - histogram.get("0.05", 0))
+    held = figures.get("reactor_held_histogram")
+    if held:
+        lines["reactor_held_cpu_over_10ms_25ms_50ms_100ms"] = " ".join(
+            str(int(held["+Inf"] - held.get(bound, 0))) for bound in ("0.01", "0.025", "0.05", "0.1"))
     for generation, buckets in sorted(figures.get("gc_pause_histograms", {}).items()):
         lines[f"gc{generation}_pauses_all_over_10ms_over_50ms"] = (
             f"{int(buckets['+Inf'])} {int(buckets['+Inf'] - buckets.get('0.01', 0))}"

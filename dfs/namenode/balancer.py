@@ -36,7 +36,8 @@ ROUND_SECONDS = 600
 # the bytes they carry are bounded as repair's copies are (its --replication-inflight).
 REQUESTS_PER_NODE = 8
 # Planning yields after every SCAN blocks it looks at; a source's blocks that fit no target tried so far wait, up to
-# PASSED of them, for the next target (beyond that the source is passed over: its targets hold its blocks already).
+# PASSED of them, for the next target (those beyond wait for the next round's walk). The walk goes on past them: a
+# source's first blocks may all be on the target already, those whose other replica went there in an earlier round.
 SCAN = 256
 PASSED = 1024
 MAX_ROUNDS = 10_000
@@ -117,7 +118,7 @@ def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=
 
     def pick(source, target):
         """Steps to the first of ``source``'s blocks that may go to ``target``: among those that fit no target
-        tried before, then further in its walk until PASSED such blocks are waiting (None: not found)."""
+        tried before, then further in its walk to its end (None: not found)."""
         nonlocal pulled
         seen = passed[source.id]
         seen[:] = [b for b in seen if b not in moving]
@@ -125,16 +126,14 @@ def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=
             if fits(block_id, source, target):
                 return seen.pop(i)
         walk = walks[source.id]
-        while len(seen) < PASSED:
-            block_id = next(walk, None)
-            if block_id is None:
-                return None
+        for block_id in walk:
             pulled += 1
             if pulled % SCAN == 0:
                 yield
             if block_id in moving:
                 continue
-            if block_id not in looked:
+            fresh = block_id not in looked
+            if fresh:
                 found = movable(block_id)
                 if found is None:
                     continue
@@ -142,7 +141,10 @@ def planning(nodes, movable, threshold, moves, limit=MOVES_PER_ROUND, max_bytes=
                 looked[block_id] = (size, {n.id: n.rack for n in holders})
             if fits(block_id, source, target):
                 return block_id
-            seen.append(block_id)
+            if len(seen) < PASSED:
+                seen.append(block_id)
+            elif fresh:
+                del looked[block_id]  # left for the next round: a walk past a million blocks keeps none of them
         return None
 
     while len(moves) < limit and planned < max_bytes and not balanced(nodes, threshold, used):

@@ -142,6 +142,25 @@ def test_each_move_copies_before_it_deletes_and_the_run_ends_balanced():
     assert max(levels) - min(levels) <= 10, run
 
 
+def test_a_new_node_fills_over_many_rounds_past_the_blocks_it_holds_already(monkeypatch):
+    """Issue 25: onto a new empty node, after a first round of moves each old node's blocks begin with those whose
+    other replica went to the new node; a walk that gave up after PASSED of them left the run stuck at one round's
+    moves (bench/balance_moves.py, 13,500 files: the new node at 22.8% against a mean of 37.5%)."""
+    monkeypatch.setattr(balancer_module, "MOVES_PER_ROUND", 16)
+    monkeypatch.setattr(balancer_module, "PASSED", 8)
+    blocks = [f"b{i:03d}" for i in range(300)]  # on two of the three old nodes each: 50% of each
+    on = {"n0": [], "n1": [], "n2": [], "new": []}
+    for i, b in enumerate(blocks):
+        on[f"n{i % 3}"].append(b)
+        on[f"n{(i + 1) % 3}"].append(b)
+    c = make(on, size=CAPACITY // 400)
+    start(c, threshold=10, bandwidth=1000)
+    run = run_out(c)
+    assert run["state"] == BALANCED and run["rounds"] > 2 and run["moves_failed"] == 0, run
+    assert all(abs(n["utilization"] - run["mean"]) <= 10 for n in run["nodes"]), run
+    assert all(replicas(c, b) == 2 for b in c.targets)
+
+
 def test_moves_keep_to_the_bandwidth():
     c = three_full_one_empty()
     start(c, threshold=5, bandwidth=1.0)  # 1 MB/s, blocks of 1 MB: one move a second

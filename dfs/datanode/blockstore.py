@@ -389,7 +389,11 @@ class BlockStore:
         spaces = self._spaces()
         if not spaces:
             raise NoSpace("every data directory of this datanode failed")
-        return max(spaces, key=lambda v: (self._free(v, spaces[v]), -v.used))
+        # One reading per filesystem: two differ by whatever was written between them, and the tie would be lost.
+        shared = {}
+        for volume, space in spaces.items():
+            shared.setdefault(volume.device, space)
+        return max(spaces, key=lambda v: (self._free(v, shared[v.device]), -v.used))
 
     def new_incoming_path(self):
         """A fresh file name in ``incoming/`` of the volume a new block goes to (a copy from a peer)."""

@@ -118,7 +118,7 @@ class Repair:
         """``node_id`` changed state (stale, dead, alive again, draining, its rack): check each of its blocks."""
         node = self.registry.nodes.get(node_id)
         if node is not None and not node.holdings_known:
-            self._scans.append(iter(self.targets))  # it counted for every block (in maintenance, not yet reported)
+            self._scans.append(_ReadWalk(self.targets))  # it counted for every block (in maintenance, not yet reported)
         elif node is not None and node.blocks:
             self._scans.append(blocks_of(node))
 
@@ -223,7 +223,7 @@ class Repair:
         racks = self._writable_racks()
         if racks != self._racks or not old:
             self._racks = racks
-            self._scans.append(iter(targets))  # never changed in place: the next read replaces it
+            self._scans.append(_ReadWalk(targets))
         if not old:
             return
         changed = deque()
@@ -233,6 +233,10 @@ class Repair:
                                if old.get(block_id) != target or block_id not in targets)
                 yield
         self._scans.append(iter(changed))
+        # Freed at once, the last read held the reactor for 0.17 s of CPU at 3.3 x 10^6 blocks: let it go in steps,
+        # unless it is still in use: read again as it was, or walked by a scan (it goes with that scan's end).
+        if old is not targets and not any(isinstance(scan, _ReadWalk) and scan.targets is old for scan in self._scans):
+            yield from _released(old)
 
     async def _work_queues(self, targets=None, marks=None):
         """One walk of the queues at a time: take the namespace's blocks a pass read (``targets``), check the blocks
@@ -727,6 +731,29 @@ def blocks_of(node):
         yield from chunk
         if blocks is not None and (node.blocks is not blocks or node.edits != edits):
             blocks, walk = None, iter(list(node.blocks))
+
+
+class _ReadWalk:
+    """The blocks of one read of the namespace's targets, one at a time: a scan that names the read it walks, so
+    that the read is not emptied under it."""
+
+    def __init__(self, targets):
+        self.targets = targets
+        self._ids = iter(targets)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._ids)
+
+
+def _released(entries):
+    """Empty the dict ``entries`` a few thousand entries at a time (steps)."""
+    while entries:
+        for _ in range(min(STEP * 64, len(entries))):
+            entries.popitem()
+        yield
 
 
 def _emptied(blocks):

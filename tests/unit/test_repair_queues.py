@@ -203,6 +203,38 @@ async def test_a_node_dying_among_a_million_blocks_never_holds_the_reactor_for_5
     assert max(gaps) < 0.05, f"the reactor was held for {max(gaps) * 1000:.0f} ms of CPU"
 
 
+class _Reads(_Namespace):
+    """A namespace read anew by each pass, as a real one is: a new dict each time."""
+
+    def __init__(self, reads):
+        super().__init__(None)
+        self.reads = reads
+
+    def block_targets(self):
+        return defer.succeed(self.reads.pop(0) if len(self.reads) > 1 else self.reads[0])
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_pass_lets_the_last_read_go_in_steps_unless_a_scan_still_walks_it():
+    """Freed at once when the next read replaced it, a read of 3.3 x 10^6 blocks held the reactor for 0.17 s of CPU.
+    Repair now empties it in steps; but not while a scan of every block walks it, which would then break off."""
+    blocks = [_block(i) for i in range(1000)]
+    reads = [{b: block_target(2, 10) for b in blocks} for _ in range(3)]
+    first, second, third = reads[:3]
+    repair, registry, datanodes, clock = _cluster({}, {"a": blocks, "b": blocks}, ["a", "b"], _copied)
+    repair.store = _Reads(reads)
+    await repair.run_once()  # the first read: a scan of every block walks it
+    assert repair.targets is first and len(first) == 1000
+    await repair.run_once()  # the second: the scan of the first was over, so it is let go
+    assert repair.targets is second and len(first) == 0
+    registry.load_maintenance({"ghost": clock.seconds() + 3600})  # a node whose holdings are unknown: scan them all
+    repair.node_changed("ghost")
+    await repair.run_once()
+    assert repair.targets is third and len(second) == 1000, "kept for the scan that walks it"
+    await _until_every_block_is_checked(repair)
+    assert repair.stats["under_replicated"] == 0 and len(third) == 1000
+
+
 @pytest_twisted.ensureDeferred
 async def test_copies_start_before_every_named_block_is_checked(monkeypatch):
     """A walk checks a bounded number of named blocks before its copy round, so the blocks found short so far are

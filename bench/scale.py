@@ -43,6 +43,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -81,6 +82,8 @@ HELD_METRIC = "dfs_reactor_held_cpu_seconds_bucket"
 GC_METRIC = "dfs_gc_pause_seconds_bucket"
 PROBE_INTERVAL = 0.005  # the namenode's lag probe: its held-CPU histogram is then the reactor's longest holds
 STALL = 0.05  # the issue's bound: the reactor never blocks longer
+STALL_LINE = re.compile(r"the reactor was held (?P<ms>[0-9.]+) ms; its stack in \d+ samples: \d+x (?P<first>[^;\n]+)")
+STALL_PLACES_SHOWN = 8
 
 
 def parse_args(argv=None):
@@ -640,7 +643,8 @@ def _share(before, after):
 
 def start_namenode(work, name, db_path):
     return Process("dfs-namenode", ["--listen", "tcp:0:interface=127.0.0.1", "--db", db_path,
-                                    "--history-retention", "0", "--lag-probe-interval", str(PROBE_INTERVAL)],
+                                    "--history-retention", "0", "--lag-probe-interval", str(PROBE_INTERVAL),
+                                    "--stall-trace", str(STALL)],
                    os.path.join(work, f"{name}.log")).start()
 
 
@@ -677,6 +681,17 @@ def longest_stall_cpu(samples, series):
     before = max((s for s in series if s[0] <= at - longest), default=series[0])
     after = min((s for s in series if s[0] >= at), default=series[-1])
     return after[1] - before[1]
+
+
+def stall_places(namenode_log):
+    """The namenode's stall traces (--stall-trace) by the place its stack was seen most in each: [(place, (stalls,
+    total ms, longest ms))], the most stalls first."""
+    places = {}
+    for match in STALL_LINE.finditer(namenode_log):
+        ms, place = float(match["ms"]), match["first"]
+        count, total, longest = places.get(place, (0, 0.0, 0.0))
+        places[place] = (count + 1, total + ms, max(longest, ms))
+    return sorted(places.items(), key=lambda item: -item[1][0])
 
 
 def summary(figures, layout):
@@ -726,6 +741,8 @@ def summary(figures, layout):
         lines[f"gc{generation}_pauses_all_over_10ms_over_50ms"] = (
             f"{int(buckets['+Inf'])} {int(buckets['+Inf'] - buckets.get('0.01', 0))}"
             f" {int(buckets['+Inf'] - buckets.get('0.05', 0))}")
+    for rank, (place, (count, total, longest)) in enumerate(figures["stall_places"][:STALL_PLACES_SHOWN]):
+        lines[f"stall_place_{rank}_count_total_max_ms"] = f"{count} {total:.0f} {longest:.0f} {place}"
     lines["copies_answered"] = figures["copies_answered"]
     lines["deletes_answered"] = figures["deletes_answered"]
     lines["block_requests"] = " ".join(f"{route.replace(' ', '_')}:{count}"
@@ -768,6 +785,7 @@ async def run(reactor, args):
             if prober.pid is not None:
                 prober.join(60)
             namenode.stop()
+        figures["stall_places"] = stall_places(namenode.log())
         with open(probe_path) as f:
             samples = [tuple(map(float, line.split())) for line in f if line.strip()]
         figures.update(bench.figures, report_seconds=bench.report_seconds, heartbeat_seconds=bench.heartbeat_seconds,

@@ -19,6 +19,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.application import service
 
+from dfs.stalltrace import StallTracer
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -81,11 +83,15 @@ class Metrics:
         if op in READ_OPS:
             self.read.inc(bytes_out)
 
-    def probes(self, clock, interval=1.0):
-        """The services that measure the process's pauses: the reactor's lag and the garbage collector's."""
+    def probes(self, clock, interval=1.0, stall_trace=0.0):
+        """The services that measure the process's pauses: the reactor's lag and the garbage collector's; and with
+        ``stall_trace`` seconds, a log of where the reactor was whenever the lag passed them."""
         probes = service.MultiService()
-        ReactorLagProbe(clock, self.reactor_lag.observe, interval, self.reactor_held.observe).setServiceParent(probes)
+        lag = ReactorLagProbe(clock, self.reactor_lag.observe, interval, self.reactor_held.observe)
+        lag.setServiceParent(probes)
         GcPauseProbe([self.gc_pauses.labels(str(g)) for g in range(3)]).setServiceParent(probes)
+        if stall_trace > 0:
+            StallTracer(clock, lag.late, stall_trace).setServiceParent(probes)
         return probes
 
     async def refresh(self):
@@ -248,6 +254,11 @@ class ReactorLagProbe(service.Service):
         self._due = self.clock.seconds() + self.interval
         self._cpu = time.thread_time()
         self._call = self.clock.callLater(self.interval, self._tick)
+
+    def late(self):
+        """How overdue the next tick is now (negative before it is due); safe to ask from another thread."""
+        due = self._due
+        return float("-inf") if due is None else self.clock.seconds() - due
 
     def _tick(self):
         self.observe(max(0.0, self.clock.seconds() - self._due))

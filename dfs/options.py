@@ -78,6 +78,7 @@ class CommonOptions(usage.Options):
         self["connect-timeout"] = float(env("DFS_CONNECT_TIMEOUT", Timeouts().connect))
         self["read-timeout"] = float(env("DFS_READ_TIMEOUT", Timeouts().read))
         self["lag-probe-interval"] = float(env("DFS_LAG_PROBE_INTERVAL", 1.0))
+        self["stall-trace"] = float(env("DFS_STALL_TRACE", 0))
 
     def opt_host(self, value):
         """Interface to listen on (env DFS_HOST, default 127.0.0.1)."""
@@ -100,6 +101,11 @@ class CommonOptions(usage.Options):
         milliseconds make dfs_reactor_held_cpu_seconds the longest stretches of work the reactor did without a break,
         for a benchmark; they cost a wakeup each."""
         self["lag-probe-interval"] = float(value)
+
+    def opt_stall_trace(self, value):
+        """Log where the reactor was whenever it stalled longer than this many seconds, e.g. 0.05 (env
+        DFS_STALL_TRACE, default 0: off): a thread samples its stack while the lag probe is late."""
+        self["stall-trace"] = float(value)
 
     def opt_log_format(self, value):
         """text (twistd's lines, the default) or json (one object per line, for containers) (env DFS_LOG_FORMAT)."""

@@ -230,7 +230,7 @@ def build_datanode(reactor, options):
         app.own_url = url
         link.start(url, (options["public-url"] or url).rstrip("/"))
 
-    app.telemetry.probes(reactor, options["lag-probe-interval"]).setServiceParent(top)
+    app.telemetry.probes(reactor, options["lag-probe-interval"], options["stall-trace"]).setServiceParent(top)
     site = DatanodeSite(app.resource(), store, app.is_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(is_upload=app.is_upload, admit=guard.admission(NODE))  # bodies come from peers
     ListeningService(reactor, options.endpoint_description(), site, "datanode", listening).setServiceParent(top)

@@ -26,6 +26,7 @@ from dfs.namenode.checksums import FileChecksums
 from dfs.namenode.namespace.model import FILE, SYMLINK, Extent, Status
 from dfs.namenode.namespace.retries import FORGOTTEN, Operation
 from dfs.namenode.permissions import Checker, Permissions
+from dfs.namenode.steps import in_steps
 from dfs.namenode.streaming import UploadStream
 from dfs.namenode.trash import TrashEmptier
 from dfs.namenode.verdict import verdict
@@ -1049,7 +1050,8 @@ class NamenodeApp:
         pieces = params.int("pieces", required=True, minimum=1, maximum=MAX_REPORT_PIECES)
         piece = params.int("piece", required=True, minimum=0, maximum=pieces - 1)
         blocks = blockreports.decode(request.content.read())
-        complete = self.registry.report_piece(node_id, report_id[:64], piece, pieces, blocks)
+        complete = await in_steps(self.repair.cooperator,
+                                  self.registry.report_piece_steps(node_id, report_id[:64], piece, pieces, blocks))
         self.safemode.seen(blocks)
         if complete:
             self.safemode.reported(node_id)

@@ -10,6 +10,7 @@ from twisted.logger import Logger
 from dfs.errors import BadRequest, FileNotFound
 from dfs.logs import background_failure
 from dfs.namenode.replicamap import ReplicaMap
+from dfs.namenode.steps import run_to_end
 from dfs.racks import DEFAULT_RACK
 
 log = Logger()
@@ -26,6 +27,7 @@ MAINTENANCE = "maintenance"
 # Replicas a block keeps outside maintenance, whatever its nodes in maintenance hold (HDFS's
 # dfs.namenode.maintenance.replication.min): below it, copies are made as if those nodes were gone.
 MAINTENANCE_MIN_REPLICAS = 1
+REPORT_STEP = 1024  # report blocks applied in one cooperative step: 2-3 ms of the reactor
 
 
 class Unwatched:
@@ -198,25 +200,30 @@ class Registry:
         self.report_piece(node_id, None, 0, 1, blocks)
 
     def report_piece(self, node_id, report_id, piece, pieces, blocks):
-        """Piece number ``piece`` of the full report ``report_id`` of ``pieces`` pieces: its blocks count at once,
-        and once every piece is in, the replicas the node had when the report began that no piece named are gone.
-        A piece of another report than the one arriving starts that report over. Whether the report is complete."""
+        """Piece number ``piece`` of the full report ``report_id`` of ``pieces`` pieces, applied at once (see
+        ``report_piece_steps``). Whether the report is complete."""
+        return run_to_end(self.report_piece_steps(node_id, report_id, piece, pieces, blocks))
+
+    def report_piece_steps(self, node_id, report_id, piece, pieces, blocks):
+        """Piece number ``piece`` of the full report ``report_id`` of ``pieces`` pieces, in steps of REPORT_STEP
+        blocks for a cooperator: its blocks count at once, and once every piece is in, the replicas the node had when
+        the report began that no piece named are gone. A piece of another report than the one arriving starts that
+        report over; one a registration or a newer report overtook between two steps stops there. Returns whether
+        the report is complete.
+
+        In steps, because pieces come from many datanodes at once (all of them, after a namenode restart): applied
+        whole, those that arrived together held the reactor for the sum of their costs, 6 ms a piece of 4,096."""
         node = self._known(node_id)
         report = node.pending
         if report is None or (report.id, report.pieces) != (report_id, pieces):
             report = node.pending = PendingReport(report_id, pieces, dict(node.blocks))
             self._forget_old_news(node)
-        node.edits += 1
-        ids, replicas, watcher = self._ids, self.replicas, self.watcher
-        held, removed, unconfirmed = node.blocks, node.removed, report.unconfirmed
-        for block_id in blocks:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
-            unconfirmed.pop(block_id, None)
-            if block_id in held or block_id in removed:  # removed: a delete sent since the report was taken
-                continue
-            block_id = ids.setdefault(block_id, block_id)
-            held[block_id] = None
-            replicas.add(block_id, node.id)
-            watcher.block_changed(block_id)
+        for start in range(0, len(blocks), REPORT_STEP):
+            if start:
+                yield
+                if self.nodes.get(node_id) is not node or node.pending is not report:
+                    return False
+            self._apply_blocks(node, report, blocks[start:start + REPORT_STEP])
         report.arrived.add(piece)
         if len(report.arrived) < pieces:
             return False
@@ -229,6 +236,19 @@ class Registry:
             node.holdings_known = True
         node.last_report = self.clock.seconds()
         return True
+
+    def _apply_blocks(self, node, report, blocks):
+        node.edits += 1
+        ids, replicas, watcher = self._ids, self.replicas, self.watcher
+        held, removed, unconfirmed = node.blocks, node.removed, report.unconfirmed
+        for block_id in blocks:  # the one loop in Python: 10^6 new replicas take about 3 s of CPU
+            unconfirmed.pop(block_id, None)
+            if block_id in held or block_id in removed:  # removed: a delete sent since the report was taken
+                continue
+            block_id = ids.setdefault(block_id, block_id)
+            held[block_id] = None
+            replicas.add(block_id, node.id)
+            watcher.block_changed(block_id)
 
     def _forget_old_news(self, node):
         """Forget the replicas added or removed ``REPORT_LAG`` or more seconds ago (any report sent now shows them),

@@ -362,7 +362,7 @@ def build_namenode(reactor, options):
     if options["balance-threshold"] > 0:
         background_balancer(balancer, reactor, options["balance-interval"], options["balance-threshold"],
                             options["balance-bandwidth"]).setServiceParent(top)
-    app.telemetry.probes(reactor, options["lag-probe-interval"]).setServiceParent(top)
+    app.telemetry.probes(reactor, options["lag-probe-interval"], options["stall-trace"]).setServiceParent(top)
     site = StreamingSite(app.resource(), app.start_upload, metrics=app.telemetry, timeout=options["idle-timeout"])
     site.limits = options.limits(uploads_per_client=options["uploads-per-client"], is_upload=app.is_upload,
                                  max_upload=options["max-file-size"],

@@ -2,7 +2,9 @@
 
 import gc
 import json
+import threading
 import time
+from collections import Counter
 
 import pytest
 import pytest_twisted
@@ -19,9 +21,10 @@ from dfs import logs
 from dfs.datanode.app import DatanodeApp
 from dfs.datanode.blockstore import BlockStore
 from dfs.errors import NoSpace
-from dfs.metrics import GcPauseProbe, ReactorLagProbe
+from dfs.metrics import GcPauseProbe, Metrics, ReactorLagProbe
 from dfs.namenode.tap import NamenodeOptions
 from dfs.peers import NamenodeClient
+from dfs.stalltrace import StallTracer, log_stall
 from dfs.web import QuietSite
 
 BASE = "http://nn"
@@ -165,6 +168,58 @@ def test_the_reactor_threads_cpu_between_two_ticks_is_recorded_beside_the_lag():
     clock.advance(0.005)
     probe.stopService()
     assert lags == [0.0, 0.0] and held[0] < 0.02 <= 0.03 <= held[1] < 0.2
+
+
+def _hold_the_reactor(seconds):
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        pass
+
+
+class _ThreadCalls:
+    def __init__(self):
+        self.calls, self.made = [], threading.Event()
+
+    def callFromThread(self, f, *args):
+        self.calls.append((f, args))
+        self.made.set()
+
+
+def test_a_stall_is_reported_once_it_is_over_with_where_the_reactor_thread_was():
+    reactor, late = _ThreadCalls(), [-1.0]
+    tracer = StallTracer(reactor, lambda: late[0], 0.02)
+    tracer.startService()
+    try:
+        _hold_the_reactor(0.1)  # held, but the probe is not late: nothing to trace
+        late[0] = 0.5
+        _hold_the_reactor(0.3)
+        assert not reactor.made.is_set()  # the stall is not over yet
+        late[0] = -1.0
+        assert reactor.made.wait(10)
+    finally:
+        tracer.stopService()
+    (report, (seconds, places)), = reactor.calls
+    assert report is log_stall and seconds == 0.5 and sum(places.values()) >= 3
+    assert places.most_common(1)[0][0].startswith("_hold_the_reactor (test_telemetry.py:")
+    assert not tracer._thread.is_alive()
+
+
+def test_a_stall_is_logged_as_one_warning_naming_the_places_most_seen():
+    places = {"render (dfs/web.py:12) < route (dfs/namenode/app.py:30)": 7, "sort (placement.py:5)": 2}
+    with capturedLogs() as events:
+        log_stall(0.083, Counter(places))
+    text = formatEvent(events[0])
+    assert events[0]["log_level"] == LogLevel.warn
+    assert text == ("the reactor was held 83 ms; its stack in 9 samples: 7x render (dfs/web.py:12) < route "
+                    "(dfs/namenode/app.py:30); 2x sort (placement.py:5)")
+
+
+def test_the_stall_trace_option_starts_a_tracer_beside_the_lag_probe():
+    options = NamenodeOptions()
+    options.parseOptions(["--stall-trace", "0.05"])
+    probes = Metrics().probes(Clock(), options["lag-probe-interval"], options["stall-trace"])
+    assert [type(p) for p in probes] == [ReactorLagProbe, GcPauseProbe, StallTracer]
+    assert [type(p) for p in Metrics().probes(Clock())] == [ReactorLagProbe, GcPauseProbe]
 
 
 class _Series:

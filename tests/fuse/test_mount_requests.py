@@ -73,6 +73,16 @@ def test_rm_rf_asks_little_more_than_one_delete_per_entry(work, cluster, unique_
                                                                         seconds)
 
 
+def test_rmdir_is_one_request(work, cluster, unique_dir):
+    """rmdir sends one DELETE that the namenode refuses for a file (it asked for the directory's status first)."""
+    os.mkdir(work + "/gone")
+    os.stat(work + "/gone")  # the kernel's lookup, answered now: what follows is rmdir's own
+    seen = len(cluster.namenode.log())
+    os.rmdir(work + "/gone")
+    assert [op for _, op in requests_since(cluster, seen, unique_dir + "/gone")] == ["DELETE"]
+    assert not os.path.exists(work + "/gone")
+
+
 def test_a_listing_served_from_the_cache_shows_this_mounts_changes_at_once(work):
     os.mkdir(work + "/d")
     for name in ("a", "b"):

@@ -415,11 +415,11 @@ class Client:
         return defer.ensureDeferred(mkdir())
 
     def rmdir(self, path):
-        """Remove an empty directory."""
+        """Remove an empty directory: one request, which the namenode refuses for a file (NotADirectory)."""
         async def rmdir():
-            if (await self._stat(path))["type"] != "DIRECTORY":
-                raise NotADirectory(f"Not a directory: {path}", path)
-            return (await self._json("DELETE", path, "DELETE", recursive=False))["boolean"]
+            if not (await self._json("DELETE", path, "DELETE", recursive=False, directory=True))["boolean"]:
+                raise FileNotFound(f"File does not exist: {path}", path)
+            return True
         return defer.ensureDeferred(rmdir())
 
     def rm(self, path, recursive=False):

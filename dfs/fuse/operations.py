@@ -462,8 +462,7 @@ class DFSOperations:
     def rmdir(self, path):
         if self._new_files_below(path):
             raise _fail(errno.ENOTEMPTY)
-        if not self.client.rmdir(path):
-            raise _fail(errno.ENOENT)
+        self.client.rmdir(path)
         self.cache.deleted(path)
         return 0
 

@@ -663,7 +663,8 @@ class NamenodeApp:
         return json_body({"boolean": True}, request)
 
     async def op_delete(self, request, params, path, call):
-        deleted = await self.store.delete(path, params.bool("recursive", False), call.checker)
+        deleted = await self.store.delete(path, params.bool("recursive", False), call.checker,
+                                          directory=params.bool("directory", False))
         return json_body({"boolean": deleted}, request)
 
     async def op_settimes(self, request, params, path, call):

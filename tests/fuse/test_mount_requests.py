@@ -6,6 +6,8 @@ import re
 import subprocess
 import time
 
+import pytest
+import requests
 from test_mount import OTHER_MOUNT_DELAY, mount, work  # noqa: F401 (fixtures)
 
 ENTRIES = 300
@@ -71,6 +73,29 @@ def test_rm_rf_asks_little_more_than_one_delete_per_entry(work, cluster, unique_
     # directory being walked, or at most caches.WALKED lookups alone in a directory walked slower than that.
     assert len(ops) - ops.count("DELETE") <= 10 + 8 * (seconds + 1), ({op: ops.count(op) for op in set(ops)},
                                                                         seconds)
+
+
+def test_rmdir_is_one_request(work, cluster, unique_dir):
+    """rmdir sends one DELETE that the namenode refuses for a file (it asked for the directory's status first)."""
+    os.mkdir(work + "/gone")
+    os.stat(work + "/gone")  # the kernel's lookup, answered now: what follows is rmdir's own
+    seen = len(cluster.namenode.log())
+    os.rmdir(work + "/gone")
+    assert [op for _, op in requests_since(cluster, seen, unique_dir + "/gone")] == ["DELETE"]
+    assert not os.path.exists(work + "/gone")
+
+
+def test_rmdir_of_a_directory_another_client_replaced_with_a_file_keeps_the_file(work, cluster, unique_dir):
+    """The kernel may still hold a name as a directory (its entry timeout) that another client has replaced with a
+    file: rmdir then fails with ENOTDIR and the file stays (the namenode checks the type where it deletes)."""
+    os.mkdir(work + "/d")
+    os.stat(work + "/d")
+    url = f"{cluster.url}/webhdfs/v1{unique_dir}/d"
+    assert requests.delete(url, params={"op": "DELETE"}, timeout=30).json() == {"boolean": True}
+    assert requests.put(url, params={"op": "CREATE", "data": "true"}, data=b"kept", timeout=30).status_code == 201
+    with pytest.raises(NotADirectoryError):
+        os.rmdir(work + "/d")
+    assert requests.get(url, params={"op": "GETFILESTATUS"}, timeout=30).json()["FileStatus"]["length"] == 4
 
 
 def test_a_listing_served_from_the_cache_shows_this_mounts_changes_at_once(work):

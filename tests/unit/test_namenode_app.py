@@ -361,3 +361,17 @@ async def test_checkaccess_reads_fsaction(stub):
     for params in ({}, {"fsaction": "rwz"}, {"fsaction": "rw"}):
         code, body = await call(http, "GET", "/ca", op="CHECKACCESS", **params)
         assert code == 400 and "fsaction" in body["RemoteException"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_delete_for_rmdir_refuses_a_file_and_keeps_it(namenode_app, stub):
+    """DELETE with directory=true (the mount's and the client's rmdir, one request): a file is refused in the same
+    transaction, not deleted; an empty directory goes, a missing one answers false."""
+    http, _, _ = stub
+    await namenode_app.store.create("/r/f", [Extent("ab" * 32, 0, 5, 5)], overwrite=False)
+    await call(http, "PUT", "/r/d", op="MKDIRS")
+    code, body = await call(http, "DELETE", "/r/f", op="DELETE", directory="true")
+    assert code == 403 and body["RemoteException"]["exception"] == "ParentNotDirectoryException"
+    assert (await call(http, "GET", "/r/f", op="GETFILESTATUS"))[0] == 200
+    assert await call(http, "DELETE", "/r/d", op="DELETE", directory="true") == (200, {"boolean": True})
+    assert await call(http, "DELETE", "/r/d", op="DELETE", directory="true") == (200, {"boolean": False})

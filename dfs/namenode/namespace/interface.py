@@ -136,9 +136,10 @@ class Namespace(Protocol):
         belong to ``owner`` (the caller; None: the source's owners, as a superuser's `cp -p`), in ``group`` or the
         group of the directory they land in, as a new file does."""
 
-    def delete(self, path: str, recursive: bool, checker=None) -> Deferred:
+    def delete(self, path: str, recursive: bool, checker=None, directory=False) -> Deferred:
         """Remove the entry ``path`` (and, with ``recursive``, what is below it); False when there was nothing. An
-        inode goes with its last entry: until then its extents, and so its blocks, stay referenced."""
+        inode goes with its last entry: until then its extents, and so its blocks, stay referenced. ``directory``
+        (rmdir): NotADirectory when ``path`` is not one, in the same transaction."""
 
     def set_times(self, path: str, mtime: Optional[int] = None, atime: Optional[int] = None,
                   checker=None) -> Deferred:

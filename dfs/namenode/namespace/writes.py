@@ -127,7 +127,7 @@ class Writes:
 
         return self.lookup(txn)
 
-    def delete(self, path, recursive, checker=None):
+    def delete(self, path, recursive, checker=None, directory=False):
         def txn(db):
             if path == "/":
                 raise IOFailure("Cannot delete the root directory")
@@ -136,6 +136,8 @@ class Writes:
                 *_, parent, inode = self._path(db, path)
             except (FileNotFound, NotADirectory):
                 return False
+            if directory and inode.type != DIRECTORY:
+                raise NotADirectory(f"Not a directory: {path}")
             if inode.type == DIRECTORY and not recursive and self._has_entries(db, inode.id):
                 raise DirectoryNotEmpty(f"`{path} is non empty': Directory is not empty")
             self._keep_snapshot_roots(db, inode, path)

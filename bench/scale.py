@@ -30,7 +30,9 @@ Printed (and written to OUT.json):
   answer (p99 and max, per phase); beside it the namenode's own dfs_reactor_lag_seconds histogram, the CPU its
   reactor's thread held between two ticks of a 5-ms probe (dfs_reactor_held_cpu_seconds: the longest holds,
   which a loaded machine does not lengthen as it does the probes' answers), and its garbage collector's pauses by
-  generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms);
+  generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms); and where the reactor was in its stalls
+  over 50 ms (the namenode runs with --stall-trace 0.05): the places its stack was seen most, by stalls, total and
+  longest ms;
 - resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
   (bytes per replica);
 - full reports: seconds from sending one (a registration or a periodic report) to its (last piece's) answer, p50

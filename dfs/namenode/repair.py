@@ -74,7 +74,7 @@ class Repair:
         self.inflight_bytes = inflight_bytes
         self.cooperator = cooperator or task  # runs long work in steps; the reactor's own by default
         self.safemode = SafeMode(store, registry, clock, safemode_threshold, safemode_extension,
-                                 on_leave=self._left_safemode)
+                                 on_leave=self._left_safemode, cooperator=self.cooperator)
         # Replicas to delete, by node, then by the (mark, epoch) they were chosen under: each node's sender sends
         # them in batches, one request at a time, so a big tree removed never crowds out heartbeats.
         self._doomed = {}

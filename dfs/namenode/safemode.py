@@ -7,15 +7,23 @@ cluster had (stored in the database) has sent its full report: whatever is still
 reported loudly instead of freezing the cluster. An operator may hold safe mode or end it.
 """
 
-from twisted.internet import defer
+from itertools import islice
+
+from twisted.internet import defer, task
 from twisted.logger import Logger
+
+from dfs.namenode.steps import in_steps
 
 log = Logger()
 
+READ_STEP = 8192  # blocks looked up in one step of reading the namespace's blocks: 1-3 ms of the reactor
+
 
 class SafeMode:
-    def __init__(self, store, registry, clock, threshold=0.999, extension=3.0, on_leave=lambda: None):
+    def __init__(self, store, registry, clock, threshold=0.999, extension=3.0, on_leave=lambda: None,
+                 cooperator=task):
         self.store = store
+        self.cooperator = cooperator
         self.registry = registry
         self.clock = clock
         self.threshold = threshold
@@ -29,6 +37,7 @@ class SafeMode:
         # the namespace's blocks no datanode has reported yet (block id -> None: a dict of strs, which the cyclic
         # collector does not walk, where a set of 10^6 would lengthen each full collection); None until loaded
         self._unreported = None
+        self._reading = None  # the unreported blocks found so far while the namespace's are walked
         self._total = 0
         self._exit = None
         self.lost = 0  # blocks no datanode had reported when safe mode ended
@@ -47,8 +56,25 @@ class SafeMode:
     def _loaded(self, known, targets):
         self._had = frozenset(known)
         self._known = {**known, **self._known}
-        self._total = len(targets)
-        self._unreported = dict.fromkeys(block_id for block_id in targets if block_id not in self.registry.replicas)
+        self._reading = {}
+        walked = defer.ensureDeferred(in_steps(self.cooperator, self._unreported_steps(targets)))
+        return walked.addCallback(lambda _: self._read(len(targets)))
+
+    def _unreported_steps(self, targets):
+        """Steps (the first at once): the blocks of ``targets`` no datanode has reported, into ``_reading``, which
+        reports arriving meanwhile take blocks out of. In one go this held the reactor 4 s at 3.3 x 10^6 blocks, while
+        the datanodes were registering."""
+        replicas, reading, walk = self.registry.replicas, self._reading, iter(targets)
+        for number, chunk in enumerate(iter(lambda: list(islice(walk, READ_STEP)), [])):
+            if number:
+                yield
+            for block_id in chunk:
+                if block_id not in replicas:
+                    reading[block_id] = None
+
+    def _read(self, total):
+        self._total = total
+        self._unreported, self._reading = self._reading, None
         log.info("safe mode: {reported} of {total} blocks reported; {nodes} datanodes known",
                  reported=self._total - len(self._unreported), total=self._total, nodes=len(self._had))
         self._judge()
@@ -73,9 +99,10 @@ class SafeMode:
 
     def seen(self, blocks):
         """Blocks a datanode reported (a piece of its full report)."""
-        if self._unreported:
+        unreported = self._unreported if self._reading is None else self._reading
+        if unreported:
             for block_id in blocks:
-                self._unreported.pop(block_id, None)
+                unreported.pop(block_id, None)
         self._judge()
 
     def _judge(self):

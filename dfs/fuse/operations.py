@@ -467,6 +467,18 @@ class DFSOperations:
         return 0
 
     def fsyncdir(self, path, datasync, fh):
+        """-o writeback: a directory's entries are durable once the files closed in it are on the cluster, so wait
+        for their uploads still pending (doing them here if no worker took them yet) and report one the cluster
+        refuses, as fsync of the file would. Files still open keep their unsent writes (close-to-open)."""
+        if self._writeback is None:
+            return 0
+        prefix = path.rstrip("/") + "/"
+        open_here = {id(handle.file) for handle in list(self._handles.values())}
+        for of in self._open_below(path):
+            if "/" not in of.path[len(prefix):] and id(of) not in open_here:
+                with of.lock:
+                    if of.needs_upload:
+                        self._upload(of)
         return 0
 
     # -- namespace ---------------------------------------------------------------------------------

@@ -1108,6 +1108,48 @@ def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_c
         mount.stop()
 
 
+def test_writeback_fsync_of_a_directory_waits_for_the_uploads_of_files_closed_in_it(make_cluster, tmp_path):
+    """-o writeback: fsync of a directory makes the files closed in it durable: it waits for their uploads and
+    reports one the cluster refuses (a name quota here; before, it returned 0 at once), and once the cluster takes
+    them they are there when it returns. A file still open in it keeps its unsent writes."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", "writeback").start()
+    directory = mount.path + "/q"
+
+    def quota(count):
+        answer = requests.put(f"{cluster.url}/webhdfs/v1/q", params={"op": "SETQUOTA", "namespacequota": count},
+                              timeout=60)
+        assert answer.status_code == 200, answer.text
+
+    def on_cluster(name):
+        return requests.get(f"{cluster.url}/webhdfs/v1/q/{name}", params={"op": "OPEN"}, timeout=60)
+
+    try:
+        os.mkdir(directory)
+        quota(1)  # the directory itself: no file fits
+        with open(directory + "/f", "wb") as f:
+            f.write(b"closed")
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(OSError) as refused:
+                os.fsync(fd)
+            assert refused.value.errno == errno.EDQUOT
+            quota(-1)
+            with open(directory + "/g", "wb") as f:
+                f.write(b"closed too")
+            with open(directory + "/open", "wb") as still_open:
+                still_open.write(b"unsent")
+                os.fsync(fd)
+                assert (on_cluster("f").status_code, on_cluster("f").content) == (200, b"closed")
+                assert (on_cluster("g").status_code, on_cluster("g").content) == (200, b"closed too")
+                assert on_cluster("open").status_code == 404
+        finally:
+            os.close(fd)
+        assert mount.stop() == 0
+    finally:
+        mount.stop()
+
+
 def _asked(cluster, *ops):
     """Requests of WebHDFS ``ops`` the namenode answered so far (its metrics)."""
     text = requests.get(cluster.url + "/metrics", timeout=10).text

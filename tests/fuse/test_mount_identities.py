@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -186,38 +187,40 @@ def test_a_chmod_between_a_write_and_the_close_is_kept(shared):
     assert status["permission"] == "4755"
 
 
-def test_writeback_a_file_is_uploaded_for_whoever_closed_it(shared, tmp_path):
-    """-o writeback: the upload after close acts for the user who wrote and closed the file. Before, it acted for
-    the last release's caller, which the kernel sends as root: the file was root's on the cluster, and the upload
-    passed the cluster's permission checks as root."""
-    cluster = shared.cluster
+@contextmanager
+def writeback_mount(cluster, tmp_path):
+    """A second mount of ``cluster``, -o allow_other,writeback, where other uids can reach it."""
     top = tempfile.mkdtemp(prefix="dfs-identities-wb-")
     os.chmod(top, 0o755)
     mount = Mount(cluster.url, os.path.join(top, "mnt"), tmp_path / "mount.log", "-o",
                   f"allow_other,writeback,cache_dir={tmp_path}")
     try:
         mount.start()
-        wrote = run_as(1001, f"echo mine > {mount.path}/tmp/wb-closed-1001")
-        assert wrote.returncode == 0, wrote.stderr
-        assert mount.stop() == 0, mount.log()  # the unmount waits for the upload
-        status = webhdfs(cluster, "GET", "/tmp/wb-closed-1001", "GETFILESTATUS").json()["FileStatus"]
-        assert (status["owner"], status["length"]) == ("1001", 5)
+        yield mount
     finally:
         unmount(mount.path)
         mount.stop()
         shutil.rmtree(top, ignore_errors=True)
 
 
+def test_writeback_a_file_is_uploaded_for_whoever_closed_it(shared, tmp_path):
+    """-o writeback: the upload after close acts for the user who wrote and closed the file. Before, it acted for
+    the last release's caller, which the kernel sends as root: the file was root's on the cluster, and the upload
+    passed the cluster's permission checks as root."""
+    cluster = shared.cluster
+    with writeback_mount(cluster, tmp_path) as mount:
+        wrote = run_as(1001, f"echo mine > {mount.path}/tmp/wb-closed-1001")
+        assert wrote.returncode == 0, wrote.stderr
+        assert mount.stop() == 0, mount.log()  # the unmount waits for the upload
+        status = webhdfs(cluster, "GET", "/tmp/wb-closed-1001", "GETFILESTATUS").json()["FileStatus"]
+        assert (status["owner"], status["length"]) == ("1001", 5)
+
+
 def test_writeback_fsync_of_a_directory_uploads_a_pending_file_for_whoever_closed_it(shared, tmp_path):
     """-o writeback: fsync of a directory by another user sends a file's pending upload as its worker would, acting
     for whoever closed the file: the file is theirs on the cluster, not the fsync's caller's."""
     cluster = shared.cluster
-    top = tempfile.mkdtemp(prefix="dfs-identities-wb-")
-    os.chmod(top, 0o755)
-    mount = Mount(cluster.url, os.path.join(top, "mnt"), tmp_path / "mount.log", "-o",
-                  f"allow_other,writeback,cache_dir={tmp_path}")
-    try:
-        mount.start()
+    with writeback_mount(cluster, tmp_path) as mount:
         directory = mount.path + "/tmp/wb-1001"
         made = run_as(1001, f"mkdir {directory}")
         assert made.returncode == 0, made.stderr
@@ -238,7 +241,3 @@ def test_writeback_fsync_of_a_directory_uploads_a_pending_file_for_whoever_close
         status = webhdfs(cluster, "GET", "/tmp/wb-1001/f", "GETFILESTATUS").json()["FileStatus"]
         assert (status["owner"], status["length"]) == (owner, 5)
         assert mount.stop() == 0, mount.log()
-    finally:
-        unmount(mount.path)
-        mount.stop()
-        shutil.rmtree(top, ignore_errors=True)

@@ -49,10 +49,11 @@ class OpenFile:
         self.fd = None
         self._layout = _Layout((), (), 0)
         self.located = False  # whether a handle that reads located the blocks (write-only ones need not)
-        # -o writeback (dfs.fuse.operations): its attributes while its upload after close holds ``lock``, and
-        # whether that upload failed (the file then stays here, dirty, until an upload of it succeeds).
+        # -o writeback (dfs.fuse.operations): its attributes while its upload after close holds ``lock``, whether
+        # that upload failed (the file then stays here, dirty, until an upload of it succeeds), and whom it acts for.
         self.attrs_while_uploading = None
         self.write_back_failed = False
+        self.write_back_caller = None  # whom its upload after close acts for (dfs.client.acting)
 
     # -- reading from the cluster ------------------------------------------------------------------
 

@@ -627,7 +627,10 @@ class Bridge:
         _lib.fuse_reply_err(req, 0)
 
     def _fsyncdir(self, req, node_id, datasync, fi):
-        _lib.fuse_reply_err(req, 0)
+        def work():
+            self._on_node(node_id, "fsyncdir", datasync, fi.contents.fh)
+            _lib.fuse_reply_err(req, 0)
+        self._serve(req, work)
 
 
 def _join(directory, name):

@@ -467,6 +467,18 @@ class DFSOperations:
         return 0
 
     def fsyncdir(self, path, datasync, fh):
+        """-o writeback: a directory's entries are durable once the files closed in it are on the cluster, so wait
+        for their uploads still pending (doing them here if no worker took them yet) and report one the cluster
+        refuses, as fsync of the file would. Files still open keep their unsent writes (close-to-open)."""
+        if self._writeback is None:
+            return 0
+        prefix = path.rstrip("/") + "/"
+        open_here = {id(handle.file) for handle in list(self._handles.values())}
+        for of in self._open_below(path):
+            if "/" not in of.path[len(prefix):] and id(of) not in open_here:
+                with of.lock, acting_for(of.write_back_caller):  # as its worker would: for whoever closed it
+                    if of.needs_upload:
+                        self._upload(of)
         return 0
 
     # -- namespace ---------------------------------------------------------------------------------
@@ -757,6 +769,8 @@ class DFSOperations:
         # close of a file whose upload after an earlier close failed, which then reports why.
         handle = self._handles[fi.fh]
         if self._writeback is not None and not (handle.writable and handle.file.write_back_failed):
+            if handle.writable:  # the kernel sends the last release as root: the caller is the closer's, known here
+                handle.file.write_back_caller = acting_now()
             with self._room:
                 self._room.wait_for(lambda: self._pending < WRITEBACK_PENDING)
             return 0
@@ -787,16 +801,18 @@ class DFSOperations:
         return 0
 
     def _write_back_later(self, of):
-        """-o writeback: queue the upload of a file whose last handle closes for a worker, acting for the same caller;
+        """-o writeback: queue the upload of a file whose last handle closes for a worker, acting for whoever closed it;
         its handle is kept until the upload is done, so this mount shows the local copy meanwhile. False when
         there is nothing to upload."""
         with of.lock:
             if not (of.handles == 1 and of.needs_upload) or self._unmounting_since is not None:
                 return False
             size = of.local_stat().st_size
+            if of.write_back_caller is None:  # written through mmap, never flushed
+                of.write_back_caller = acting_now()
         with self._room:
             self._pending += 1
-            self._ready.append(_Closed(of, size, acting_now(), contextvars.copy_context()))
+            self._ready.append(_Closed(of, size, of.write_back_caller, contextvars.copy_context()))
         self._writeback.submit(self._write_back_ready)
         return True
 
@@ -817,9 +833,9 @@ class DFSOperations:
                 else:
                     left.append(closed)
             self._ready.extendleft(reversed(left))
-        first.context.run(self._write_back, files)
+        first.context.run(self._write_back, files, first.caller)
 
-    def _write_back(self, files):
+    def _write_back(self, files, caller):
         """Upload ``files`` after their close: several in one request when they are small enough. A failed upload
         keeps its file here, dirty, with the handle ``_write_back_later`` kept: this mount still shows its bytes,
         and its next fsync or close (or the unmount) uploads it again and reports the error."""
@@ -835,7 +851,8 @@ class DFSOperations:
                             # stat (git's of every file it wrote) need not wait for the upload: nothing can change
                             # the file while this holds its lock.
                             of.attrs_while_uploading = self._attrs_of_open(of)
-                    failed = self._upload_all(due)
+                    with acting_for(caller):
+                        failed = self._upload_all(due)
                 finally:
                     for of in due:
                         of.attrs_while_uploading = None

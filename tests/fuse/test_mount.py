@@ -1066,6 +1066,13 @@ def test_writeback_changes_to_files_whose_upload_is_pending_reach_the_cluster_in
         mount.stop()
 
 
+def _name_quota(cluster, path, count):
+    """Set the namespace quota of directory ``path`` on the cluster (-1: none)."""
+    answer = requests.put(f"{cluster.url}/webhdfs/v1{path}", params={"op": "SETQUOTA", "namespacequota": count},
+                          timeout=60)
+    assert answer.status_code == 200, answer.text
+
+
 def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_cluster, tmp_path):
     """-o writeback: an upload after close that the cluster refuses (a name quota here) loses nothing: the mount
     keeps showing the file and its bytes, the next fsync or writer's close of it tries again and reports the error,
@@ -1074,14 +1081,9 @@ def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_c
     mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", "writeback").start()
     path = mount.path + "/q/f"
 
-    def quota(count):
-        answer = requests.put(f"{cluster.url}/webhdfs/v1/q", params={"op": "SETQUOTA", "namespacequota": count},
-                              timeout=60)
-        assert answer.status_code == 200, answer.text
-
     try:
         os.mkdir(mount.path + "/q")
-        quota(1)  # the directory itself: no file fits
+        _name_quota(cluster, "/q", 1)  # the directory itself: no file fits
         with open(path, "wb") as f:
             f.write(b"kept")
         wait_until(lambda: re.search(r"/q/f\b.* failed", mount.log()), 60, "the failed upload")
@@ -1096,13 +1098,50 @@ def test_writeback_a_failed_upload_is_kept_and_reported_at_the_next_close(make_c
         with pytest.raises(OSError) as refused:
             os.close(fd)
         assert refused.value.errno == errno.EDQUOT
-        quota(-1)
+        _name_quota(cluster, "/q", -1)
         with open(path, "rb") as f:  # a reader's close does not upload
             assert f.read() == b"kept and more"
         with open(path, "rb+") as f:
             assert f.read() == b"kept and more"
         answer = requests.get(f"{cluster.url}/webhdfs/v1/q/f", params={"op": "OPEN"}, timeout=60)
         assert (answer.status_code, answer.content) == (200, b"kept and more")
+        assert mount.stop() == 0
+    finally:
+        mount.stop()
+
+
+def test_writeback_fsync_of_a_directory_waits_for_the_uploads_of_files_closed_in_it(make_cluster, tmp_path):
+    """-o writeback: fsync of a directory makes the files closed in it durable: it waits for their uploads and
+    reports one the cluster refuses (a name quota here; before, it returned 0 at once), and once the cluster takes
+    them they are there when it returns. A file still open in it keeps its unsent writes."""
+    cluster = make_cluster(datanodes=1)
+    mount = Mount(cluster.url, tmp_path / "mnt", tmp_path / "mount.log", "-o", "writeback").start()
+    directory = mount.path + "/q"
+
+    def on_cluster(name):
+        return requests.get(f"{cluster.url}/webhdfs/v1/q/{name}", params={"op": "OPEN"}, timeout=60)
+
+    try:
+        os.mkdir(directory)
+        _name_quota(cluster, "/q", 1)  # the directory itself: no file fits
+        with open(directory + "/f", "wb") as f:
+            f.write(b"closed")
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(OSError) as refused:
+                os.fsync(fd)
+            assert refused.value.errno == errno.EDQUOT
+            _name_quota(cluster, "/q", -1)
+            with open(directory + "/g", "wb") as f:
+                f.write(b"closed too")
+            with open(directory + "/open", "wb") as still_open:
+                still_open.write(b"unsent")
+                os.fsync(fd)
+                assert (on_cluster("f").status_code, on_cluster("f").content) == (200, b"closed")
+                assert (on_cluster("g").status_code, on_cluster("g").content) == (200, b"closed too")
+                assert on_cluster("open").status_code == 404
+        finally:
+            os.close(fd)
         assert mount.stop() == 0
     finally:
         mount.stop()

@@ -1,16 +1,19 @@
 """One mount, several local users (-o allow_other: each request acts for its caller): uids 1001 and 1002, which have
 no names on this host, run programs in the mount through setpriv; the namenode sees each as its own user."""
 
+import errno
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 import requests
 
 from cluster import Cluster, wait_for_lines
-from test_mount import Mount, _fuse_missing, unmount
+from test_mount import Mount, _fuse_missing, _name_quota, unmount, wait_until
 
 pytestmark = pytest.mark.skipif(_fuse_missing() is not None or shutil.which("setpriv") is None or os.geteuid() != 0,
                                 reason="needs FUSE, setpriv and root (to act as other uids)")
@@ -182,3 +185,59 @@ def test_a_chmod_between_a_write_and_the_close_is_kept(shared):
     assert (made.returncode, made.stdout, made.stderr) == (0, "0o4755 new\n\n", "")
     status = webhdfs(shared.cluster, "GET", "/tmp/late-1001", "GETFILESTATUS").json()["FileStatus"]
     assert status["permission"] == "4755"
+
+
+@contextmanager
+def writeback_mount(cluster, tmp_path):
+    """A second mount of ``cluster``, -o allow_other,writeback, where other uids can reach it."""
+    top = tempfile.mkdtemp(prefix="dfs-identities-wb-")
+    os.chmod(top, 0o755)
+    mount = Mount(cluster.url, os.path.join(top, "mnt"), tmp_path / "mount.log", "-o",
+                  f"allow_other,writeback,cache_dir={tmp_path}")
+    try:
+        mount.start()
+        yield mount
+    finally:
+        unmount(mount.path)
+        mount.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_writeback_a_file_is_uploaded_for_whoever_closed_it(shared, tmp_path):
+    """-o writeback: the upload after close acts for the user who wrote and closed the file. Before, it acted for
+    the last release's caller, which the kernel sends as root: the file was root's on the cluster, and the upload
+    passed the cluster's permission checks as root."""
+    cluster = shared.cluster
+    with writeback_mount(cluster, tmp_path) as mount:
+        wrote = run_as(1001, f"echo mine > {mount.path}/tmp/wb-closed-1001")
+        assert wrote.returncode == 0, wrote.stderr
+        assert mount.stop() == 0, mount.log()  # the unmount waits for the upload
+        status = webhdfs(cluster, "GET", "/tmp/wb-closed-1001", "GETFILESTATUS").json()["FileStatus"]
+        assert (status["owner"], status["length"]) == ("1001", 5)
+
+
+def test_writeback_fsync_of_a_directory_uploads_a_pending_file_for_whoever_closed_it(shared, tmp_path):
+    """-o writeback: fsync of a directory by another user sends a file's pending upload as its worker would, acting
+    for whoever closed the file: the file is theirs on the cluster, not the fsync's caller's."""
+    cluster = shared.cluster
+    with writeback_mount(cluster, tmp_path) as mount:
+        directory = mount.path + "/tmp/wb-1001"
+        made = run_as(1001, f"mkdir {directory}")
+        assert made.returncode == 0, made.stderr
+        _name_quota(cluster, "/tmp/wb-1001", 1)  # the directory itself: the upload after close is refused
+        wrote = run_as(1001, f"echo mine > {directory}/f")
+        assert wrote.returncode == 0, wrote.stderr
+        wait_until(lambda: re.search(r"wb-1001/f\b.* failed", mount.log()), 60, "the failed upload")
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(OSError) as refused:
+                os.fsync(fd)
+            assert refused.value.errno == errno.EDQUOT
+            _name_quota(cluster, "/tmp/wb-1001", -1)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        owner = webhdfs(cluster, "GET", "/tmp/wb-1001", "GETFILESTATUS").json()["FileStatus"]["owner"]
+        status = webhdfs(cluster, "GET", "/tmp/wb-1001/f", "GETFILESTATUS").json()["FileStatus"]
+        assert (status["owner"], status["length"]) == (owner, 5)
+        assert mount.stop() == 0, mount.log()

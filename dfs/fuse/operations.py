@@ -151,12 +151,14 @@ class _Handle:
     """One open file description: which file, whether it writes and appends, and its read-ahead: where the last
     read ended, the window, and how far read-ahead was asked for."""
 
-    __slots__ = ("file", "writable", "append", "next_read", "window", "ahead_to")
+    __slots__ = ("file", "writable", "append", "closed", "next_read", "window", "ahead_to")
 
     def __init__(self, file, writable, append):
         self.file = file
         self.writable = writable
         self.append = append
+        # Closed by its process (flushed, and not written since): the kernel sends the release later, on its own.
+        self.closed = False
         self.next_read = self.window = self.ahead_to = 0
 
     def read_ahead(self, offset, end):
@@ -473,7 +475,9 @@ class DFSOperations:
         if self._writeback is None:
             return 0
         prefix = path.rstrip("/") + "/"
-        open_here = {id(handle.file) for handle in list(self._handles.values())}
+        # Open for writing, not merely unreleased: close returns after the flush, and the release comes later.
+        handles = list(self._handles.values())
+        open_here = {id(handle.file) for handle in handles if handle.writable and not handle.closed}
         for of in self._open_below(path):
             if "/" not in of.path[len(prefix):] and id(of) not in open_here:
                 with of.lock, acting_for(of.write_back_caller):  # as its worker would: for whoever closed it
@@ -719,6 +723,7 @@ class DFSOperations:
 
     def write(self, path, data, offset, fi):
         handle = self._handles[fi.fh]
+        handle.closed = False
         of = handle.file
         with of.lock:
             if not of.is_staged:
@@ -768,6 +773,7 @@ class DFSOperations:
         # -o writeback: the upload follows the last close (release); fsync still waits for it, and so does a writer's
         # close of a file whose upload after an earlier close failed, which then reports why.
         handle = self._handles[fi.fh]
+        handle.closed = True
         if self._writeback is not None and not (handle.writable and handle.file.write_back_failed):
             if handle.writable:  # the kernel sends the last release as root: the caller is the closer's, known here
                 handle.file.write_back_caller = acting_now()

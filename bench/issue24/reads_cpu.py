@@ -87,21 +87,18 @@ def main():
                 with open(source, "rb") as f:
                     await cluster.client.put(s, path, f.read(), size)
         asyncio.run(upload())
+        # Every HTTP run first, from the page cache the upload filled (as bench/run.py's run does); then the FUSE
+        # runs, each from a cold cache.
         for run in range(a.runs):
             offsets = workloads.random_offsets(size, a.reads, READ, seed=run)
 
-            async def http_reads():
-                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=a.clients)) as s:
-                    return await workloads.random_reads_http(
-                        type("C", (), {"get_range": lambda self, _s, *x: cluster.client.get_range(s, *x)})(),
-                        path, source, offsets, READ, a.clients)
-
-            rate, per = measured(server, a.reads, lambda: asyncio.run(http_reads()))
+            rate, per = measured(server, a.reads, lambda: asyncio.run(workloads.random_reads_http(
+                cluster.client, path, source, offsets, READ, a.clients)))
             rows.append(("http", run, rate, per, os.getloadavg()[0]))
             print(f"run {run + 1} http: {rate:7.1f} reads/s  load {os.getloadavg()[0]:.1f}  CPU ms/read "
                   + " ".join(f"{k} {v:.3f}" for k, v in sorted(per.items())), flush=True)
-            if a.no_fuse:
-                continue
+        for run in range(0 if a.no_fuse else a.runs):
+            offsets = workloads.random_offsets(size, a.reads, READ, seed=run)
             mountpoint, cache = work / "mnt", work / "cache"
             mountpoint.mkdir(exist_ok=True)
             cache.mkdir(exist_ok=True)

@@ -666,7 +666,6 @@ class BlockStore:
         ``checked_by_id``, which needs none.
         """
         path = self.path(block_id)
-        self._sums.drop(block_id)  # what a mismatch was checked against is read again after this check
         try:
             with open(path, "rb") as f:
                 digest, sums, length = _hash_file(f)
@@ -683,6 +682,8 @@ class BlockStore:
                 current = None
             if current != stored:
                 write_atomically(self.sums_path(block_id), stored)
+            # Dropped once the file is right (not before the hashing, during which a read could keep a rotten one).
+            self._sums.drop(block_id)
             return True
         volume = self._volume_of.get(block_id) or self._any_volume()
         try:

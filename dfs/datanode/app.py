@@ -3,6 +3,7 @@
 import errno
 import hashlib
 import os
+import re
 
 from klein import Klein
 from twisted.internet import defer
@@ -33,6 +34,7 @@ INLINE_READ = 2 * chunks.CHUNK_SIZE
 READ_STEP = 4 << 20
 ID_BYTES = 32  # a block id as the raw SHA-256 digest it names: half the size of its hex
 MAX_DELETE_BATCH = 10_000  # block ids in one POST /blocks/delete
+BLOCK_PATH = re.compile(rb"/blocks/([0-9a-f]{64})")  # a block's bytes (serve_block), routed without Klein
 
 
 class BlockIdConverter(BaseConverter):
@@ -64,7 +66,8 @@ class DatanodeApp:
         """Klein's routes, the batches of small blocks (a namenode's small-file writes) and the WebHDFS reads taken
         first without Klein's routing."""
         batches = HotRoute(self.app.resource(), b"/blocks/batch", (b"PUT",), self.upload_batch, self.errors)
-        return HotRoute(batches, PREFIX + b"/", (b"GET", b"HEAD"), self.webhdfs, self.errors)
+        blocks = HotRoute(batches, BLOCK_PATH, (b"GET", b"HEAD"), self.serve_block, self.errors)
+        return HotRoute(blocks, PREFIX + b"/", (b"GET", b"HEAD"), self.webhdfs, self.errors)
 
     def in_thread(self, fn, *args):
         return deferToThreadPool(self.reactor, self.pool, fn, *args)
@@ -102,9 +105,9 @@ class DatanodeApp:
         return json_body({"blocks": [{"id": block_id, "length": length} for block_id, length in stored]},
                          request, 201)
 
-    @app.route("/blocks/<block:block_id>", methods=["GET", "HEAD"])
     async def serve_block(self, request, block_id):
-        """A block, or the one byte range of it a ``Range`` header names; no chunk leaves unchecked."""
+        """GET or HEAD /blocks/<id> (BLOCK_PATH): a block, or the one byte range of it a ``Range`` header names;
+        no chunk leaves unchecked."""
         self.guard.check(request, NODE, TOKEN, SIGNED_URL)
         size = self.store.size_of(block_id) if self.store.has(block_id) else 0
         if not size:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dfs import chunks
+from dfs.datanode import blockstore
 from dfs.datanode.app import byte_range
 from dfs.datanode.blockstore import BlockStore, checked_by_id
 from dfs.errors import BadRequest, Corrupt, FileNotFound, RangeNotSatisfiable
@@ -107,6 +108,42 @@ def test_rotten_checksums_of_good_data_are_rebuilt_not_quarantined(tmp_path):
     assert store.read_verified_sync(block_id, 0, 2 * C) == data
     assert store.has(block_id)
     assert store.chunk_sums_sync(block_id) == chunks.encode(chunks.sums_of(data))
+
+
+def test_kept_checksums_still_check_every_read_and_follow_their_file(tmp_path):
+    """The decoded checksums a read keeps in memory (so the next small read need not open and decode the file
+    again) check every later read, and are read again once the file is rebuilt or the block leaves."""
+    data = os.urandom(3 * C)
+    store, block_id = stored_block(tmp_path, data)
+    assert store.read_verified_sync(block_id, 10, 100) == data[10:110]
+    os.unlink(store.sums_path(block_id))  # the kept checksums serve the next reads
+    assert store.read_checked_sync(block_id, C + 1, 10) == data[C + 1:C + 11]
+    flip_byte(store.path(block_id), 2 * C + 17)
+    assert store.read_checked_sync(block_id, 2 * C, 10) is None, "a rotten chunk is caught by the kept checksums"
+    with pytest.raises(Corrupt):
+        store.read_verified_sync(block_id, 2 * C, 10)
+    assert not store.has(block_id)
+    store, block_id = stored_block(tmp_path / "again", data)
+    assert store.read_checked_sync(block_id, 0, 10) == data[:10]
+    flip_byte(store.sums_path(block_id), chunks.HEADER_SIZE + 4 * 2 + 1)  # rotten checksums, kept ones still good
+    assert store.read_checked_sync(block_id, 2 * C, 10) == data[2 * C:2 * C + 10]
+    assert store.verify_sync(block_id)  # rebuilds the file from the data and drops what was kept
+    flip_byte(store.sums_path(block_id), chunks.HEADER_SIZE + 4 * 1 + 1)
+    assert store.read_checked_sync(block_id, C, 10) is None, "the file was read again after its rebuild"
+
+
+def test_a_read_during_the_whole_block_check_leaves_no_rotten_checksums_kept(tmp_path, monkeypatch):
+    data = os.urandom(3 * C)
+    store, block_id = stored_block(tmp_path, data)
+    flip_byte(store.sums_path(block_id), chunks.HEADER_SIZE + 4 * 1 + 1)
+    hash_file = blockstore._hash_file
+
+    def a_read_meanwhile(f):  # another reader, on the reactor, while the block is hashed in a disk thread
+        assert store.read_checked_sync(block_id, C, 10) is None
+        return hash_file(f)
+
+    monkeypatch.setattr(blockstore, "_hash_file", a_read_meanwhile)
+    assert store.read_verified_sync(block_id, C, 10) == data[C:C + 10]
 
 
 @given(st.integers(1, 1000), st.integers(0, 1100), st.integers(0, 1100))

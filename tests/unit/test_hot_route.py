@@ -1,5 +1,5 @@
-"""The busiest routes skip Klein's routing (dfs.web.HotRoute): WebHDFS on the namenode, batches of small blocks on
-the datanode; every other request is still Klein's, and a hot request is answered, failed and cancelled as Klein
+"""The busiest routes skip Klein's routing (dfs.web.HotRoute): WebHDFS on the namenode, batches of small blocks and
+block reads on the datanode; every other request is still Klein's, and a hot request is answered, failed and cancelled as Klein
 would."""
 
 import json
@@ -94,7 +94,7 @@ def test_a_client_gone_cancels_the_hot_handler_and_nothing_is_answered(namenode_
 
 
 @pytest_twisted.ensureDeferred
-async def test_batches_of_blocks_and_reads_are_served_without_klein(tmp_path, klein_renders):
+async def test_batches_of_blocks_block_reads_and_webhdfs_reads_are_served_without_klein(tmp_path, klein_renders):
     datanode = DatanodeApp(BlockStore(str(tmp_path / "dn")), None, Clock(), None, NamenodeClient(None, "http://nn"))
     datanode.in_thread = lambda fn, *args: defer.maybeDeferred(fn, *args)
     http = StubTreq(datanode.resource())
@@ -111,7 +111,18 @@ async def test_batches_of_blocks_and_reads_are_served_without_klein(tmp_path, kl
     assert response.code == 200 and response.headers.getRawHeaders("content-length") == ["4"]
     response = await http.get("http://dn/webhdfs/v1/f?op=OPEN&blocks=nonsense")
     assert response.code == 400 and "RemoteException" in await response.json()
+    response = await http.get(f"http://dn/blocks/{first['id']}", headers={"Range": "bytes=1-"})
+    assert response.code == 206 and await response.content() == b"bc"
+    response = await http.head(f"http://dn/blocks/{second['id']}")
+    assert response.code == 200 and response.headers.getRawHeaders("content-length") == ["2"]
+    response = await http.get(f"http://dn/blocks/{'0' * 64}")
+    assert response.code == 404 and "RemoteException" in await response.json()
     assert klein_renders == []
     response = await http.put("http://dn/blocks/batches?lengths=3,2", data=b"abcde")
     assert response.code in (404, 405)  # not the batch route: Klein's answer
-    assert klein_renders == [b"/blocks/batches"]
+    response = await http.get(f"http://dn/blocks/{first['id']}/checksums")
+    assert response.code == 200  # under a hot pattern's path, not matched by it: Klein's route
+    response = await http.get(f"http://dn/blocks/{first['id'].upper()}")
+    assert response.code == 404
+    assert klein_renders == [b"/blocks/batches", f"/blocks/{first['id']}/checksums".encode(),
+                             f"/blocks/{first['id'].upper()}".encode()]

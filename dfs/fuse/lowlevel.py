@@ -13,7 +13,7 @@ import time
 import fuse as fusepy
 from twisted.logger import Logger
 
-from dfs.fuse.operations import HIDDEN_PREFIX
+from dfs.fuse.operations import HIDDEN_PREFIX, USER_XATTRS
 
 log = Logger()
 
@@ -31,6 +31,7 @@ SET_ATIME_NOW, SET_MTIME_NOW = 1 << 7, 1 << 8
 # use_ino, which the node ids make moot) as options.
 TIMEOUTS = {"attr_timeout": 1.0, "entry_timeout": 1.0, "negative_timeout": 0.0}
 BRIDGE_OPTIONS = {*TIMEOUTS, "use_ino"}
+_USER_XATTRS = USER_XATTRS.encode()
 # A listing's entries carry no attributes (the kernel looks each name up): "unknown inode", libfuse's own marker.
 UNKNOWN_INO = 0xFFFFFFFF
 
@@ -511,6 +512,9 @@ class Bridge:
         self._serve(req, work)
 
     def _getxattr(self, req, node_id, name, size):
+        if not name.startswith(_USER_XATTRS):  # security.capability, asked before every write: answered at once
+            _lib.fuse_reply_err(req, errno.ENODATA)
+            return
         self._serve(req, lambda: self._reply_sized(req, size, self._on_node(node_id, "getxattr", os.fsdecode(name))))
 
     def _listxattr(self, req, node_id, size):

@@ -39,7 +39,14 @@ from dfs.errors import (
 )
 from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
 from dfs.fuse.callers import identity, local_name
-from dfs.fuse.files import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, OpenFile, ns_to_ms
+from dfs.fuse.files import (
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    OpenFile,
+    StagingFiles,
+    ns_to_ms,
+)
 from dfs.limits import MAX_FILE_SIZE
 
 log = Logger()
@@ -100,10 +107,13 @@ HIDDEN_PREFIX = ".fuse_hidden"
 # unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
 UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
-# -o writeback: files closed and waiting for their upload (a close waits for room beyond that: in flush, which
-# the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files closed
-# meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch).
-WRITEBACK_PENDING = 64
+# -o writeback: files closed and waiting for their upload, and their bytes (a close waits for room beyond either: in
+# flush, which the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files
+# closed meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch). A waiting
+# file costs the mount an open descriptor and its bytes on the local disk (cache_dir), not memory: the count keeps
+# the descriptors well under the usual limit of 1,024, the bytes what an unmount may still have to upload.
+WRITEBACK_PENDING = 256
+WRITEBACK_PENDING_BYTES = 64 << 20
 WRITEBACK_THREADS = 2
 
 
@@ -206,15 +216,16 @@ class DFSOperations:
         self._session = session  # a dfs.fuse.lowlevel.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
-        self._staging = os.path.join(workdir, "staged")
+        self._staging = StagingFiles(os.path.join(workdir, "staged"))
         blocks = os.path.join(workdir, "blocks")
-        os.makedirs(self._staging, exist_ok=True)
+        os.makedirs(self._staging.directory, exist_ok=True)
         os.makedirs(blocks, exist_ok=True)
         self.blocks = BlockCache(client, blocks, cache_bytes)
         self._readahead = ThreadPoolExecutor(2, thread_name_prefix="dfs-readahead")
         # -o writeback: uploads after close (see ``_write_back_later``); None: close waits for the upload.
         self._writeback = ThreadPoolExecutor(WRITEBACK_THREADS, thread_name_prefix="dfs-writeback") if writeback else None
         self._pending = 0  # files waiting for their upload after close
+        self._pending_bytes = 0  # their sizes as closed
         self._ready = deque()  # the _Closed files no worker took yet
         self._room = threading.Condition()
         self._files = {}
@@ -274,6 +285,7 @@ class DFSOperations:
                         log.failure("could not upload {path} while unmounting", path=of.path)
         # A fetch still running would write into the cache directory while it is being removed.
         self._readahead.shutdown(wait=True, cancel_futures=True)
+        self._staging.close()
 
     def give_up(self):
         """Why a call waiting on the cluster should stop (the client asks while it waits), or None: libfuse was
@@ -778,9 +790,13 @@ class DFSOperations:
             if handle.writable:  # the kernel sends the last release as root: the caller is the closer's, known here
                 handle.file.write_back_caller = acting_now()
             with self._room:
-                self._room.wait_for(lambda: self._pending < WRITEBACK_PENDING)
+                self._room.wait_for(self._room_for_one_more)
             return 0
         return self.fsync(path, 0, fi)
+
+    def _room_for_one_more(self):
+        """Whether the write-back queue takes another closed file (caller holds ``_room``)."""
+        return self._pending < WRITEBACK_PENDING and self._pending_bytes < WRITEBACK_PENDING_BYTES
 
     def fsync(self, path, datasync, fi):
         of = self._handles[fi.fh].file
@@ -818,6 +834,7 @@ class DFSOperations:
                 of.write_back_caller = acting_now()
         with self._room:
             self._pending += 1
+            self._pending_bytes += size
             self._ready.append(_Closed(of, size, of.write_back_caller, contextvars.copy_context()))
         self._writeback.submit(self._write_back_ready)
         return True
@@ -839,12 +856,13 @@ class DFSOperations:
                 else:
                     left.append(closed)
             self._ready.extendleft(reversed(left))
-        first.context.run(self._write_back, files, first.caller)
+        first.context.run(self._write_back, files, total, first.caller)
 
-    def _write_back(self, files, caller):
+    def _write_back(self, files, size, caller):
         """Upload ``files`` after their close: several in one request when they are small enough. A failed upload
         keeps its file here, dirty, with the handle ``_write_back_later`` kept: this mount still shows its bytes,
-        and its next fsync or close (or the unmount) uploads it again and reports the error."""
+        and its next fsync or close (or the unmount) uploads it again and reports the error. ``size``: their bytes
+        as closed."""
         failed = {}
         try:
             with contextlib.ExitStack() as held:
@@ -872,6 +890,7 @@ class DFSOperations:
                 self._unmounting_since = time.monotonic()  # progress: the grace counts from the last upload done
             with self._room:
                 self._pending -= len(files)
+                self._pending_bytes -= size
                 self._room.notify_all()
             for of in files:
                 if of not in failed:

@@ -15,9 +15,9 @@ _fallocate = ctypes.CDLL(None, use_errno=True).fallocate
 _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 # The holes an upload keeps as holes, the longest ones: more would not fit its URL; the rest go as their zeros.
 MAX_HOLES = 256
-# Emptied local copies kept for the next files written (see StagingFiles): half of what one write-back batch
-# releases at once (dfs.filebatch), each an open descriptor.
-SPARE_FILES = 128
+# Emptied local copies kept for the next files written (see StagingFiles), each an open descriptor: as many as the
+# write-back queue may release at once (dfs.fuse.operations.WRITEBACK_PENDING).
+SPARE_FILES = 64
 
 
 class _Layout(NamedTuple):

@@ -107,13 +107,12 @@ HIDDEN_PREFIX = ".fuse_hidden"
 # unmount get this many seconds (SIGTERM must unmount within 10 s, even with the namenode frozen).
 UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
-# -o writeback: files closed and waiting for their upload, and their bytes (a close waits for room beyond either: in
-# flush, which the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files
-# closed meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch). A waiting
-# file costs the mount an open descriptor and its bytes on the local disk (cache_dir), not memory: the count keeps
-# the descriptors well under the usual limit of 1,024, the bytes what an unmount may still have to upload.
-WRITEBACK_PENDING = 256
-WRITEBACK_PENDING_BYTES = 64 << 20
+# -o writeback: files closed and waiting for their upload (a close waits for room beyond that: in flush, which
+# the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files closed
+# meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch). Not more: a
+# batch holds its files' locks while it uploads, so a program opening or renaming one of them waits for all of them
+# (a queue of 256 made git clone 1.7 times slower: bench/RESULTS.md, issue 24, session 10).
+WRITEBACK_PENDING = 64
 WRITEBACK_THREADS = 2
 
 
@@ -225,7 +224,6 @@ class DFSOperations:
         # -o writeback: uploads after close (see ``_write_back_later``); None: close waits for the upload.
         self._writeback = ThreadPoolExecutor(WRITEBACK_THREADS, thread_name_prefix="dfs-writeback") if writeback else None
         self._pending = 0  # files waiting for their upload after close
-        self._pending_bytes = 0  # their sizes as closed
         self._ready = deque()  # the _Closed files no worker took yet
         self._room = threading.Condition()
         self._files = {}
@@ -790,13 +788,9 @@ class DFSOperations:
             if handle.writable:  # the kernel sends the last release as root: the caller is the closer's, known here
                 handle.file.write_back_caller = acting_now()
             with self._room:
-                self._room.wait_for(self._room_for_one_more)
+                self._room.wait_for(lambda: self._pending < WRITEBACK_PENDING)
             return 0
         return self.fsync(path, 0, fi)
-
-    def _room_for_one_more(self):
-        """Whether the write-back queue takes another closed file (caller holds ``_room``)."""
-        return self._pending < WRITEBACK_PENDING and self._pending_bytes < WRITEBACK_PENDING_BYTES
 
     def fsync(self, path, datasync, fi):
         of = self._handles[fi.fh].file
@@ -834,7 +828,6 @@ class DFSOperations:
                 of.write_back_caller = acting_now()
         with self._room:
             self._pending += 1
-            self._pending_bytes += size
             self._ready.append(_Closed(of, size, of.write_back_caller, contextvars.copy_context()))
         self._writeback.submit(self._write_back_ready)
         return True
@@ -856,13 +849,12 @@ class DFSOperations:
                 else:
                     left.append(closed)
             self._ready.extendleft(reversed(left))
-        first.context.run(self._write_back, files, total, first.caller)
+        first.context.run(self._write_back, files, first.caller)
 
-    def _write_back(self, files, size, caller):
+    def _write_back(self, files, caller):
         """Upload ``files`` after their close: several in one request when they are small enough. A failed upload
         keeps its file here, dirty, with the handle ``_write_back_later`` kept: this mount still shows its bytes,
-        and its next fsync or close (or the unmount) uploads it again and reports the error. ``size``: their bytes
-        as closed."""
+        and its next fsync or close (or the unmount) uploads it again and reports the error."""
         failed = {}
         try:
             with contextlib.ExitStack() as held:
@@ -890,7 +882,6 @@ class DFSOperations:
                 self._unmounting_since = time.monotonic()  # progress: the grace counts from the last upload done
             with self._room:
                 self._pending -= len(files)
-                self._pending_bytes -= size
                 self._room.notify_all()
             for of in files:
                 if of not in failed:

@@ -9,7 +9,6 @@ import time
 from dfs import filebatch
 from dfs.client.acting import acting_for
 from dfs.errors import NSQuotaExceeded
-from dfs.fuse import operations as fuse_operations
 from dfs.fuse.operations import WRITEBACK_THREADS, DFSOperations
 
 WAIT = 60.0
@@ -79,27 +78,6 @@ def test_files_closed_while_uploads_are_under_way_leave_together(tmp_path):
         assert piled_requests == [["/a", "/refused", "/b", "/c"], ["/large"], ["/other"]]
         kept = operations._files["/refused"]  # dirty, for the next fsync or close to upload and report
         assert kept.write_back_failed and kept.needs_upload
-    finally:
-        client.gate.set()
-        operations.destroy("/")
-
-
-def test_a_close_waits_for_room_once_the_files_waiting_hold_the_queues_bytes(tmp_path, monkeypatch):
-    monkeypatch.setattr(fuse_operations, "WRITEBACK_PENDING_BYTES", 1000)
-    client = GatedClient()
-    operations = DFSOperations(client, str(tmp_path), writeback=True)
-    try:
-        for i in range(3):  # 900 bytes: under the bound, whatever the workers took
-            _write_and_close(operations, f"/small{i}", 300)
-        _write_and_close(operations, "/over", 300)  # room before it (900 < 1000); none after
-        closed = threading.Event()
-        closing = threading.Thread(target=lambda: (_write_and_close(operations, "/last", 1), closed.set()))
-        closing.start()
-        assert not closed.wait(0.3)
-        client.gate.set()
-        assert closed.wait(WAIT)
-        closing.join(WAIT)
-        _poll(lambda: operations._pending == 0 and operations._pending_bytes == 0, "every upload")
     finally:
         client.gate.set()
         operations.destroy("/")

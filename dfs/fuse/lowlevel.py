@@ -2,6 +2,7 @@
 (hard links) is one kernel inode, and each request is turned into a call of the path-based ``DFSOperations``.
 Importing this fails without libfuse (fusepy finds and loads it)."""
 
+import contextlib
 import ctypes
 import errno
 import itertools
@@ -32,8 +33,8 @@ SET_ATIME_NOW, SET_MTIME_NOW = 1 << 7, 1 << 8
 TIMEOUTS = {"attr_timeout": 1.0, "entry_timeout": 1.0, "negative_timeout": 0.0}
 BRIDGE_OPTIONS = {*TIMEOUTS, "use_ino"}
 _USER_XATTRS = USER_XATTRS.encode()
-# The threads serving requests (see _Workers): at most this many; how often the loop looks whether it was told to
-# exit; the signal that wakes a thread waiting for a request then, and for how long the loop tries.
+# The threads serving requests (see _Workers): at most this many; how often the loop looks whether a signal told it
+# to exit; the signal that wakes a thread waiting for a request then, and for how long the loop tries.
 MAX_WORKERS = 128
 EXIT_POLL = 0.1
 WAKE = signal.SIGUSR1
@@ -690,6 +691,7 @@ class _Workers:
         self._lock = threading.Lock()
         self._threads = []
         self._waiting = 0  # threads waiting for a request
+        self._ended = threading.Event()  # a thread saw the session end (the kernel's unmount)
 
     def start(self):
         with self._lock:
@@ -723,13 +725,14 @@ class _Workers:
             finally:
                 with self._lock:
                     self._waiting += 1
+        self._ended.set()
 
     def run(self):
         """Serve until the session exits (a signal, or the kernel's unmount); then wait for the requests being served
         and wake the threads waiting in read (WAKE, a signal that interrupts it) so they end too."""
         self.start()
-        while not _lib.fuse_session_exited(self._se):
-            time.sleep(EXIT_POLL)
+        while not _lib.fuse_session_exited(self._se) and not self._ended.wait(EXIT_POLL):
+            pass
         previous = signal.signal(WAKE, lambda number, frame: None)
         signal.siginterrupt(WAKE, True)
         try:
@@ -739,7 +742,8 @@ class _Workers:
                 if not alive:
                     break
                 for thread in alive:
-                    signal.pthread_kill(thread.ident, WAKE)
+                    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                        signal.pthread_kill(thread.ident, WAKE)
                 alive[0].join(EXIT_POLL)
             else:
                 log.warn("FUSE threads still busy after {seconds}s; unmounting anyway", seconds=WAKE_FOR)

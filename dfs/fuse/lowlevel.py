@@ -682,8 +682,8 @@ class _Workers:
     """libfuse's multithreaded loop, in Python threads: each reads a request from the kernel and serves it, and one
     more is started when none is left waiting. libfuse's own loop (fuse_session_loop_mt) serves from threads Python
     does not know, so every request made and dropped a Python thread state (mapping and unmapping its frame stack),
-    and it ended and started threads as the load went up and down: a tenth of the mount's CPU per small file, most of
-    its system time. These threads stay until the loop ends (at most MAX_WORKERS)."""
+    and it ended and started threads as the load went up and down: a tenth of the mount's CPU per small file. These
+    threads stay until the loop ends (at most MAX_WORKERS)."""
 
     def __init__(self, se, chan):
         self._se, self._chan = se, chan

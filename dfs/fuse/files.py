@@ -15,6 +15,9 @@ _fallocate = ctypes.CDLL(None, use_errno=True).fallocate
 _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 # The holes an upload keeps as holes, the longest ones: more would not fit its URL; the rest go as their zeros.
 MAX_HOLES = 256
+# Emptied local copies kept for the next files written (see StagingFiles), each an open descriptor: as many as the
+# write-back queue may release at once (dfs.fuse.operations.WRITEBACK_PENDING).
+SPARE_FILES = 64
 
 
 class _Layout(NamedTuple):
@@ -47,6 +50,7 @@ class OpenFile:
         self.times = None
         self.staged = None
         self.fd = None
+        self._staging = None  # the StagingFiles the local copy came from
         self._layout = _Layout((), (), 0)
         self.located = False  # whether a handle that reads located the blocks (write-only ones need not)
         # -o writeback (dfs.fuse.operations): its attributes while its upload after close holds ``lock``, whether
@@ -96,18 +100,23 @@ class OpenFile:
     def is_staged(self):
         return self.fd is not None
 
-    def stage(self, client, directory, download):
-        """Make the local copy: the cluster's current bytes with ``download``, else an empty file."""
-        fd, name = tempfile.mkstemp(dir=directory, prefix="staged-")
+    def stage(self, client, staging, download):
+        """Make the local copy (from ``staging``, a StagingFiles): the cluster's current bytes with ``download``,
+        else an empty file."""
+        if not download:
+            self.fd, self.staged = staging.take()
+            self._staging = staging
+            return
+        fd, name = tempfile.mkstemp(dir=staging.directory, prefix="staged-")
         os.close(fd)
         try:
-            if download:
-                client.download(self.path, name)
+            client.download(self.path, name)  # to a new file, renamed over ``name``
             self.fd = os.open(name, os.O_RDWR)
         except BaseException:
             os.unlink(name)
             raise
         self.staged = name
+        self._staging = staging
 
     def read(self, size, offset):
         return os.pread(self.fd, size, offset)
@@ -176,9 +185,50 @@ class OpenFile:
 
     def close(self):
         if self.fd is not None:
-            os.close(self.fd)
-            os.unlink(self.staged)
+            self._staging.give(self.fd, self.staged)
             self.fd = self.staged = None
+
+
+class StagingFiles:
+    """The files of local copies, in ``directory``. An emptied one is kept (up to SPARE_FILES) for the next file
+    written: making and removing a file for each small file written cost the local file system an inode allocation
+    and release each time, the largest part of the mount's CPU per created file."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._spare = []  # (fd, name) of empty files
+
+    def take(self):
+        """(fd, name) of an empty file opened for reading and writing, its times now (as a new file's)."""
+        with self._lock:
+            spare = self._spare.pop() if self._spare else None
+        if spare is None:
+            return tempfile.mkstemp(dir=self.directory, prefix="staged-")
+        os.ftruncate(spare[0], 0)  # empty already: this sets its mtime and ctime to now
+        return spare
+
+    def give(self, fd, name):
+        """A local copy no longer needed: emptied (its blocks freed now) and kept, or removed."""
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            keep = False
+        else:
+            with self._lock:
+                keep = len(self._spare) < SPARE_FILES
+                if keep:
+                    self._spare.append((fd, name))
+        if not keep:
+            os.close(fd)
+            os.unlink(name)
+
+    def close(self):
+        with self._lock:
+            spare, self._spare = self._spare, []
+        for fd, name in spare:
+            os.close(fd)
+            os.unlink(name)
 
 
 def _holes(fd, size):

@@ -2,6 +2,7 @@
 (hard links) is one kernel inode, and each request is turned into a call of the path-based ``DFSOperations``.
 Importing this fails without libfuse (fusepy finds and loads it)."""
 
+import contextlib
 import ctypes
 import errno
 import itertools
@@ -13,7 +14,7 @@ import time
 import fuse as fusepy
 from twisted.logger import Logger
 
-from dfs.fuse.operations import HIDDEN_PREFIX
+from dfs.fuse.operations import HIDDEN_PREFIX, USER_XATTRS
 
 log = Logger()
 
@@ -31,6 +32,13 @@ SET_ATIME_NOW, SET_MTIME_NOW = 1 << 7, 1 << 8
 # use_ino, which the node ids make moot) as options.
 TIMEOUTS = {"attr_timeout": 1.0, "entry_timeout": 1.0, "negative_timeout": 0.0}
 BRIDGE_OPTIONS = {*TIMEOUTS, "use_ino"}
+_USER_XATTRS = USER_XATTRS.encode()
+# The threads serving requests (see _Workers): at most this many; how often the loop looks whether a signal told it
+# to exit; the signal that wakes a thread waiting for a request then, and for how long the loop tries.
+MAX_WORKERS = 128
+EXIT_POLL = 0.1
+WAKE = signal.SIGUSR1
+WAKE_FOR = 30.0
 # A listing's entries carry no attributes (the kernel looks each name up): "unknown inode", libfuse's own marker.
 UNKNOWN_INO = 0xFFFFFFFF
 
@@ -47,6 +55,11 @@ class fuse_ctx(ctypes.Structure):
 
 class fuse_forget_data(ctypes.Structure):
     _fields_ = [("ino", ctypes.c_uint64), ("nlookup", ctypes.c_uint64)]
+
+
+class fuse_buf(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_int), ("mem", ctypes.c_void_p), ("fd", ctypes.c_int),
+                ("pos", c_off)]
 
 
 class fuse_args(ctypes.Structure):
@@ -130,8 +143,13 @@ for _name, _restype, *_argtypes in [
     ("fuse_set_signal_handlers", ctypes.c_int, ctypes.c_void_p),
     ("fuse_remove_signal_handlers", None, ctypes.c_void_p),
     ("fuse_session_add_chan", None, ctypes.c_void_p, ctypes.c_void_p),
-    ("fuse_session_loop_mt", ctypes.c_int, ctypes.c_void_p),
+    ("fuse_chan_bufsize", ctypes.c_size_t, ctypes.c_void_p),
+    ("fuse_session_receive_buf", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(fuse_buf),
+     ctypes.POINTER(ctypes.c_void_p)),
+    ("fuse_session_process_buf", None, ctypes.c_void_p, ctypes.POINTER(fuse_buf), ctypes.c_void_p),
+    ("fuse_session_exit", None, ctypes.c_void_p),
     ("fuse_session_exited", ctypes.c_int, ctypes.c_void_p),
+    ("fuse_session_reset", None, ctypes.c_void_p),
     ("fuse_session_destroy", None, ctypes.c_void_p),
 ]:
     _declare(_name, _restype, *_argtypes)
@@ -511,6 +529,9 @@ class Bridge:
         self._serve(req, work)
 
     def _getxattr(self, req, node_id, name, size):
+        if not name.startswith(_USER_XATTRS):  # security.capability, asked before every write: answered at once
+            _lib.fuse_reply_err(req, errno.ENODATA)
+            return
         self._serve(req, lambda: self._reply_sized(req, size, self._on_node(node_id, "getxattr", os.fsdecode(name))))
 
     def _listxattr(self, req, node_id, size):
@@ -657,9 +678,83 @@ def split_options(fuse_options):
     return timeouts, {key: value for key, value in fuse_options.items() if key not in BRIDGE_OPTIONS}
 
 
+class _Workers:
+    """libfuse's multithreaded loop, in Python threads: each reads a request from the kernel and serves it, and one
+    more is started when none is left waiting. libfuse's own loop (fuse_session_loop_mt) serves from threads Python
+    does not know, so every request made and dropped a Python thread state (mapping and unmapping its frame stack),
+    and it ended and started threads as the load went up and down: a tenth of the mount's CPU per small file. These
+    threads stay until the loop ends (at most MAX_WORKERS)."""
+
+    def __init__(self, se, chan):
+        self._se, self._chan = se, chan
+        self._bufsize = _lib.fuse_chan_bufsize(chan)
+        self._lock = threading.Lock()
+        self._threads = []
+        self._waiting = 0  # threads waiting for a request
+        self._ended = threading.Event()  # a thread saw the session end (the kernel's unmount)
+
+    def start(self):
+        with self._lock:
+            self._start()
+
+    def _start(self):
+        """Start one more thread (caller holds the lock)."""
+        thread = threading.Thread(target=self._work, name=f"dfs-fuse-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        self._waiting += 1
+        thread.start()
+
+    def _work(self):
+        memory = ctypes.create_string_buffer(self._bufsize)
+        buf, chan = fuse_buf(), ctypes.c_void_p(self._chan)
+        while not _lib.fuse_session_exited(self._se):
+            buf.size, buf.flags, buf.mem = self._bufsize, 0, ctypes.addressof(memory)
+            got = _lib.fuse_session_receive_buf(self._se, buf, ctypes.byref(chan))  # 0 once unmounted or exiting
+            if got in (-errno.EINTR, -errno.EAGAIN):
+                continue
+            if got <= 0:
+                if got < 0:
+                    _lib.fuse_session_exit(self._se)
+                break
+            with self._lock:
+                self._waiting -= 1
+                if not self._waiting and len(self._threads) < MAX_WORKERS:
+                    self._start()
+            try:
+                _lib.fuse_session_process_buf(self._se, buf, chan)
+            finally:
+                with self._lock:
+                    self._waiting += 1
+        self._ended.set()
+
+    def run(self):
+        """Serve until the session exits (a signal, or the kernel's unmount); then wait for the requests being served
+        and wake the threads waiting in read (WAKE, a signal that interrupts it) so they end too."""
+        self.start()
+        while not _lib.fuse_session_exited(self._se) and not self._ended.wait(EXIT_POLL):
+            pass
+        previous = signal.signal(WAKE, lambda number, frame: None)
+        signal.siginterrupt(WAKE, True)
+        try:
+            for _ in range(int(WAKE_FOR / EXIT_POLL)):
+                with self._lock:
+                    alive = [thread for thread in self._threads if thread.is_alive()]
+                if not alive:
+                    break
+                for thread in alive:
+                    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                        signal.pthread_kill(thread.ident, WAKE)
+                alive[0].join(EXIT_POLL)
+            else:
+                log.warn("FUSE threads still busy after {seconds}s; unmounting anyway", seconds=WAKE_FOR)
+        finally:
+            signal.signal(WAKE, previous)
+        _lib.fuse_session_reset(self._se)
+
+
 def serve(operations, session, mountpoint, fuse_options):
-    """Mount ``mountpoint`` and serve it with libfuse's multithreaded loop in this thread until unmounted; then
-    unmount and let the operations drain (their ``destroy``). RuntimeError when libfuse cannot mount."""
+    """Mount ``mountpoint`` and serve it from threads (see _Workers) until unmounted; then unmount and let the
+    operations drain (their ``destroy``). RuntimeError when libfuse cannot mount."""
     timeouts, options = split_options(fuse_options)
     bridge = Bridge(operations, session, timeouts)
     argv = [b"dfs"] + ([b"-o", _option_string(options).encode()] if options else [])
@@ -680,7 +775,7 @@ def serve(operations, session, mountpoint, fuse_options):
         _lib.fuse_set_signal_handlers(se)
         _lib.fuse_session_add_chan(se, chan)
         session._se = se
-        _lib.fuse_session_loop_mt(se)
+        _Workers(se, chan).run()
         _lib.fuse_remove_signal_handlers(se)
         _lib.fuse_unmount(target, chan)  # takes the channel out of the session
         _lib.fuse_session_destroy(se)  # calls destroy

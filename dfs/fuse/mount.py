@@ -1,4 +1,4 @@
-"""`dfs mount`: its arguments, the checks before mounting, detaching, and libfuse's loop in the main thread."""
+"""`dfs mount`: its arguments, the checks before mounting, detaching, and serving the kernel's requests."""
 
 import argparse
 import errno
@@ -194,8 +194,9 @@ def check_mountpoint(path, fuse_options):
 
 
 def serve(mount, on_ready=None):
-    """Connect, mount, and run libfuse's loop in this (main) thread until unmounted; the reactor runs in a daemon
-    thread behind the BlockingClient. libfuse turns SIGINT, SIGTERM and SIGHUP into a clean unmount."""
+    """Connect, mount, and serve the kernel's requests from threads (dfs.fuse.lowlevel) until unmounted, this (main)
+    thread waiting for the end; the reactor runs in a daemon thread behind the BlockingClient. libfuse turns SIGINT,
+    SIGTERM and SIGHUP into a clean unmount."""
     _log_to_stderr()
     try:
         # umask 0: the kernel has already applied the caller's umask to the modes the mount sends.

@@ -39,7 +39,14 @@ from dfs.errors import (
 )
 from dfs.fuse.caches import SEGMENT, AttributeCache, BlockCache
 from dfs.fuse.callers import identity, local_name
-from dfs.fuse.files import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, OpenFile, ns_to_ms
+from dfs.fuse.files import (
+    FALLOC_FL_KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE,
+    OpenFile,
+    StagingFiles,
+    ns_to_ms,
+)
 from dfs.limits import MAX_FILE_SIZE
 
 log = Logger()
@@ -102,7 +109,9 @@ UNMOUNT_GRACE = 5.0
 UNMOUNTING = "the mount is being unmounted"
 # -o writeback: files closed and waiting for their upload (a close waits for room beyond that: in flush, which
 # the kernel waits for, unlike release), and how many requests upload them at once. Few, so that files closed
-# meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch).
+# meanwhile pile up and leave together: small ones of one caller in one CREATEBATCH (dfs.filebatch). Not more: a
+# batch holds its files' locks while it uploads, so a program opening or renaming one of them waits for all of them
+# (a queue of 256 made git clone 1.7 times slower: bench/RESULTS.md, issue 24, session 10).
 WRITEBACK_PENDING = 64
 WRITEBACK_THREADS = 2
 
@@ -206,9 +215,9 @@ class DFSOperations:
         self._session = session  # a dfs.fuse.lowlevel.Session: whether libfuse was told to exit
         self._unmounting_since = None
         self.cache = AttributeCache(ttl)
-        self._staging = os.path.join(workdir, "staged")
+        self._staging = StagingFiles(os.path.join(workdir, "staged"))
         blocks = os.path.join(workdir, "blocks")
-        os.makedirs(self._staging, exist_ok=True)
+        os.makedirs(self._staging.directory, exist_ok=True)
         os.makedirs(blocks, exist_ok=True)
         self.blocks = BlockCache(client, blocks, cache_bytes)
         self._readahead = ThreadPoolExecutor(2, thread_name_prefix="dfs-readahead")
@@ -274,6 +283,7 @@ class DFSOperations:
                         log.failure("could not upload {path} while unmounting", path=of.path)
         # A fetch still running would write into the cache directory while it is being removed.
         self._readahead.shutdown(wait=True, cancel_futures=True)
+        self._staging.close()
 
     def give_up(self):
         """Why a call waiting on the cluster should stop (the client asks while it waits), or None: libfuse was

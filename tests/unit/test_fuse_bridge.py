@@ -287,6 +287,29 @@ def test_a_missing_fusepy_names_the_extra_to_install(monkeypatch):
         mount.check_fuse()
 
 
+def test_a_local_copy_is_a_reused_file_emptied_and_new_again(tmp_path, monkeypatch):
+    """An emptied local copy is kept for the next file written: it comes back empty, with this moment's mtime (a new
+    file's, which an upload of a file never written sends); beyond the spares kept, one is removed."""
+    monkeypatch.setattr(files, "SPARE_FILES", 1)
+    staging = files.StagingFiles(str(tmp_path))
+    written = OpenFile("/a", new=True)
+    written.stage(None, staging, download=False)
+    written.write(b"old bytes", 0, append=False)
+    name, before = written.staged, written.local_stat().st_mtime_ns
+    written.close()
+    reused = OpenFile("/b", new=True)
+    reused.stage(None, staging, download=False)
+    assert reused.staged == name
+    assert reused.local_stat().st_size == 0 and reused.local_stat().st_mtime_ns >= before
+    other = OpenFile("/c", new=True)
+    other.stage(None, staging, download=False)
+    reused.close()
+    other.close()  # one spare is kept
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(name)]
+    staging.close()
+    assert os.listdir(tmp_path) == []
+
+
 def test_an_upload_sends_the_bytes_between_the_longest_holes(tmp_path):
     """A local copy with 300 holes: the upload names the 256 longest and sends everything else, zeros included."""
     path = tmp_path / "staged"

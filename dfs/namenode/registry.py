@@ -209,14 +209,16 @@ class Registry:
         the report is complete.
 
         In steps, because pieces come from many datanodes at once (all of them, after a namenode restart): applied
-        whole, those that arrived together held the reactor for the sum of their costs, 6 ms a piece of 4,096."""
+        whole, those that arrived together held the reactor for the sum of their costs, 6 ms a piece of 4,096. And
+        a piece of more than one step applies none in the turn that read its request: each one's first step, run
+        at once, still added up to 50-90 ms of CPU across the requests read in one turn."""
         node = self._known(node_id)
         report = node.pending
         if report is None or (report.id, report.pieces) != (report_id, pieces):
             report = node.pending = PendingReport(report_id, pieces, dict(node.blocks))
             self._forget_old_news(node)
         for start in range(0, len(blocks), REPORT_STEP):
-            if start:
+            if start or len(blocks) > REPORT_STEP:
                 yield
                 if self.nodes.get(node_id) is not node or node.pending is not report:
                     return False

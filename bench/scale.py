@@ -31,8 +31,8 @@ Printed (and written to OUT.json):
   reactor's thread held between two ticks of a 5-ms probe (dfs_reactor_held_cpu_seconds: the longest holds,
   which a loaded machine does not lengthen as it does the probes' answers), and its garbage collector's pauses by
   generation (dfs_gc_pause_seconds: how many, how many over 10 and 50 ms); and where the reactor was in its stalls
-  over 50 ms (the namenode runs with --stall-trace 0.05): the places its stack was seen most, by stalls, total and
-  longest ms;
+  over 50 ms (the namenode runs with --stall-trace 0.05): of those in which its thread also used 50 ms of CPU
+  (work, not a wait for a core), the places its stack was seen most, by stalls, total and longest ms of CPU;
 - resident memory: an empty namenode's RSS, then with the files (bytes per file), then with every replica reported
   (bytes per replica);
 - full reports: seconds from sending one (a registration or a periodic report) to its (last piece's) answer, p50
@@ -84,7 +84,8 @@ HELD_METRIC = "dfs_reactor_held_cpu_seconds_bucket"
 GC_METRIC = "dfs_gc_pause_seconds_bucket"
 PROBE_INTERVAL = 0.005  # the namenode's lag probe: its held-CPU histogram is then the reactor's longest holds
 STALL = 0.05  # the issue's bound: the reactor never blocks longer
-STALL_LINE = re.compile(r"the reactor was held (?P<ms>[0-9.]+) ms; its stack in \d+ samples: \d+x (?P<first>[^;\n]+)")
+STALL_LINE = re.compile(r"the reactor was held [0-9.]+ ms \((?P<cpu_ms>[0-9.]+) ms of its CPU\); its stack in \d+ samples:"
+                        r" \d+x (?P<first>[^;\n]+)")
 STALL_PLACES_SHOWN = 8
 
 
@@ -686,11 +687,13 @@ def longest_stall_cpu(samples, series):
 
 
 def stall_places(namenode_log):
-    """The namenode's stall traces (--stall-trace) by the place its stack was seen most in each: [(place, (stalls,
-    total ms, longest ms))], the most stalls first."""
+    """The namenode's stall traces (--stall-trace) in which the reactor's thread worked STALL or more of CPU, by the
+    place its stack was seen most in each: [(place, (stalls, total ms of CPU, longest))], the most stalls first."""
     places = {}
     for match in STALL_LINE.finditer(namenode_log):
-        ms, place = float(match["ms"]), match["first"]
+        ms, place = float(match["cpu_ms"]), match["first"]
+        if ms < STALL * 1000:
+            continue
         count, total, longest = places.get(place, (0, 0.0, 0.0))
         places[place] = (count + 1, total + ms, max(longest, ms))
     return sorted(places.items(), key=lambda item: -item[1][0])
@@ -744,7 +747,7 @@ def summary(figures, layout):
             f"{int(buckets['+Inf'])} {int(buckets['+Inf'] - buckets.get('0.01', 0))}"
             f" {int(buckets['+Inf'] - buckets.get('0.05', 0))}")
     for rank, (place, (count, total, longest)) in enumerate(figures["stall_places"][:STALL_PLACES_SHOWN]):
-        lines[f"stall_place_{rank}_count_total_max_ms"] = f"{count} {total:.0f} {longest:.0f} {place}"
+        lines[f"stall_place_{rank}_count_total_max_cpu_ms"] = f"{count} {total:.0f} {longest:.0f} {place}"
     lines["copies_answered"] = figures["copies_answered"]
     lines["deletes_answered"] = figures["deletes_answered"]
     lines["block_requests"] = " ".join(f"{route.replace(' ', '_')}:{count}"

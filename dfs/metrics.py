@@ -83,15 +83,16 @@ class Metrics:
         if op in READ_OPS:
             self.read.inc(bytes_out)
 
-    def probes(self, clock, interval=1.0, stall_trace=0.0):
+    def probes(self, reactor, interval=1.0, stall_trace=0.0):
         """The services that measure the process's pauses: the reactor's lag and the garbage collector's; and with
-        ``stall_trace`` seconds, a log of where the reactor was whenever the lag passed them."""
+        ``stall_trace`` seconds, a log of where the reactor was whenever the lag passed them (which calls back into
+        ``reactor`` from its own thread)."""
         probes = service.MultiService()
-        lag = ReactorLagProbe(clock, self.reactor_lag.observe, interval, self.reactor_held.observe)
+        lag = ReactorLagProbe(reactor, self.reactor_lag.observe, interval, self.reactor_held.observe)
         lag.setServiceParent(probes)
         GcPauseProbe([self.gc_pauses.labels(str(g)) for g in range(3)]).setServiceParent(probes)
         if stall_trace > 0:
-            StallTracer(clock, lag.late, stall_trace).setServiceParent(probes)
+            StallTracer(reactor, lag.late, stall_trace).setServiceParent(probes)
         return probes
 
     async def refresh(self):

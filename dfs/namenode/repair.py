@@ -24,8 +24,9 @@ from dfs.namenode.namespace.model import size_of, wanted_of
 from dfs.namenode.placement import choose_targets, surplus
 from dfs.namenode.registry import ALIVE, DEAD, DECOMMISSIONED, DECOMMISSIONING, NORMAL, STALE
 from dfs.namenode.repairqueue import (COPY_LEVELS, CORRUPT, MISSING, OVER, SINGLE_RACK, UNDER_LEVELS, RepairQueues,
-                                      ShardedSet, copy_level)
+                                      copy_level)
 from dfs.namenode.safemode import SafeMode
+from dfs.namenode.shards import ShardedSet
 
 log = Logger()
 

@@ -4,6 +4,8 @@ changes) move it; nothing walks every block to find the work."""
 
 from itertools import chain, islice
 
+from dfs.namenode.shards import SHARDS, shard_of
+
 # Copy queues, most urgent first: the fewer replicas still count, the sooner a block is copied.
 HIGHEST = 0  # one replica left that counts (or none: only draining nodes hold it)
 VERY_UNDER = 1  # fewer than a third of its replicas
@@ -13,9 +15,6 @@ COPY_LEVELS = (HIGHEST, VERY_UNDER, UNDER, SINGLE_RACK)
 # Work with no copy to make: replicas to trim, or nothing readable left.
 OVER, MISSING, CORRUPT = 4, 5, 6
 UNDER_LEVELS = (HIGHEST, VERY_UNDER, UNDER)
-# A Python dict rehashes all its entries when it grows: 0.1 s at a million. Split in this many shards, no insert
-# rehashes more than 1/64 of a queue.
-SHARDS = 64
 
 
 def copy_level(counted, wanted):
@@ -23,34 +22,6 @@ def copy_level(counted, wanted):
     if counted <= 1:
         return HIGHEST
     return VERY_UNDER if counted * 3 < wanted else UNDER
-
-
-def _shard(block_id):
-    return hash(block_id) % SHARDS
-
-
-class ShardedSet:
-    """A set of block ids kept in shards, so that adding one never rehashes them all; each shard a dict of ids to
-    None, which Python's cyclic collector does not walk (it walks a set entry by entry)."""
-
-    def __init__(self):
-        self._shards = tuple({} for _ in range(SHARDS))
-
-    def add(self, block_id):
-        self._shards[_shard(block_id)][block_id] = None
-
-    def discard(self, block_id):
-        self._shards[_shard(block_id)].pop(block_id, None)
-
-    def clear(self):
-        for shard in self._shards:
-            shard.clear()
-
-    def __iter__(self):
-        return chain.from_iterable(self._shards)
-
-    def __len__(self):
-        return sum(len(shard) for shard in self._shards)
 
 
 class RepairQueues:
@@ -65,7 +36,7 @@ class RepairQueues:
 
     def put(self, block_id, level):
         """Queue ``block_id`` in ``level``, or in none with ``level`` None (the block is healthy or gone)."""
-        shard = _shard(block_id)
+        shard = shard_of(block_id)
         levels = self._level[shard]
         now = levels.get(block_id)
         if now == level:
@@ -79,11 +50,11 @@ class RepairQueues:
             levels[block_id] = level
 
     def level_of(self, block_id):
-        return self._level[_shard(block_id)].get(block_id)
+        return self._level[shard_of(block_id)].get(block_id)
 
     def to_back(self, block_id):
         """Move a block that could not be served to the back of its queue."""
-        shard = _shard(block_id)
+        shard = shard_of(block_id)
         queue = self._queues[self._level[shard][block_id]][shard]
         del queue[block_id]
         queue[block_id] = None

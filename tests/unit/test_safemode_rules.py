@@ -172,3 +172,12 @@ def test_leaving_with_blocks_missing_names_their_files_in_the_log(store):
     assert "fsck: /f0 has 1 of its 1 blocks on no datanode" in lines
     assert "fsck: /f1 has 1 of its 1 blocks on no datanode" in lines
     assert "fsck after safe mode: 2 files have blocks on no datanode" in lines
+
+
+def test_the_blocks_waited_for_are_kept_in_shards(store):
+    """A dict of 3 x 10^6 unreported blocks grew on the reactor while it was filled, 0.11 s a growth."""
+    safemode, registry, clock, left = started(store)
+    report(safemode, registry, "n1", BLOCKS[:1])
+    assert safemode.on
+    largest = max(map(len, getattr(safemode._unreported, "_shards", [safemode._unreported])))
+    assert largest < len(BLOCKS) / 2, "one dict held every block waited for"
